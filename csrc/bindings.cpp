@@ -1,0 +1,8 @@
+// Thin pybind11 layer over the raw-pointer kernels (placeholder until the kernels land).
+#include <pybind11/pybind11.h>
+namespace py = pybind11;
+
+PYBIND11_MODULE(_cpu, m) {
+  m.doc() = "chord C++ CPU kernels";
+  m.def("has_avx2", []() { return (bool)(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")); });
+}

@@ -1,0 +1,1 @@
+"""Per-device kernel registrations for the ops declared in ``chord.ops``."""

@@ -1,0 +1,40 @@
+"""The ``chord`` command line. Each subcommand lives in its own module, imported only when
+run (so ``chord --help`` stays fast): the module exposes ``add_arguments(parser)`` and
+``run(args) -> int``."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+#: subcommand -> (module, one-line help)
+COMMANDS = {
+    "bench": ("chord.bench.cli", "benchmark kernels/models; gate performance regressions"),
+    "train": ("chord.train.cli", "train an fp32 SASRec/Caser backbone"),
+    "eval": ("chord.eval.cli", "evaluate a checkpoint (full ranking and 1+99 sampled)"),
+    "demo": ("chord.demo", "end-to-end CHORD demo on the built-in ML-100K default"),
+    "experiment": ("chord.experiments.cli", "run the paper-style experiment grid"),
+}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="chord", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    for name, (_, help_) in COMMANDS.items():
+        sub.add_parser(name, help=help_, add_help=False)
+    # build only the chosen subcommand's parser (imports its module)
+    if argv and argv[0] in COMMANDS:
+        name = argv[0]
+        module = importlib.import_module(COMMANDS[name][0])
+        p = argparse.ArgumentParser(prog=f"chord {name}", description=COMMANDS[name][1])
+        module.add_arguments(p)
+        args = p.parse_args(argv[1:])
+        return int(module.run(args) or 0)
+    parser.parse_args(argv)
+    parser.print_help()
+    return 0 if not argv else 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
