@@ -6,6 +6,9 @@ from .codebook import Codebook
 from .format import FORMAT_VERSION
 from .linear import mp_linear
 from .mixed_weight import FormatError, MixedWeight, pack
+from .strategy import Strategy, StrategyError, model_fingerprint
+from .layers import LayerInfo, quantizable_layers
 
-__all__ = ["Codebook", "MixedWeight", "FormatError", "pack", "mp_linear", "FORMAT_VERSION"]
+__all__ = ["Codebook", "MixedWeight", "FormatError", "pack", "mp_linear", "FORMAT_VERSION",
+           "Strategy", "StrategyError", "model_fingerprint", "LayerInfo", "quantizable_layers"]
 __version__ = "0.1.0"
