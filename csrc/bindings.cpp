@@ -2,7 +2,12 @@
 #include <pybind11/pybind11.h>
 namespace py = pybind11;
 
+namespace chord {
+void bind_quantize_pack(py::module_& m);  // quantize_pack_bind.cpp
+}  // namespace chord
+
 PYBIND11_MODULE(_cpu, m) {
   m.doc() = "chord C++ CPU kernels";
+  chord::bind_quantize_pack(m);
   m.def("has_avx2", []() { return (bool)(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")); });
 }
