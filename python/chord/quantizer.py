@@ -6,6 +6,7 @@ Arithmetic is float32 with IEEE division (no reciprocal multiply) and round-half
 
 sym,  b >= 2 : s = max|w| / (2^(b-1) - 1);  q = clip(round(w / s), ±(2^(b-1)-1));  u = q + 2^(b-1), zero = 2^(b-1)
 sym,  b == 1 : s = 2 * mean|w|;             u = (w >= 0);                          zero = 0.5   (w_hat = ±mean|w|)
+               (sum|w| in float64 in a fixed order, see _abs_sum_f64)
 asym, b >= 1 : s = (max - min) / (2^b - 1); zero = round(-min / s) (b >= 2; exact -min/s for b = 1)
                u = clip(round(w / s) + zero, 0, 2^b - 1)
 A row of zeros gets scale 0 (w_hat = 0). Pruned (b = 0): scale = zero = 0, no integers.
@@ -24,7 +25,7 @@ def quantize_rows(w: torch.Tensor, bits: int, scheme: str = "sym"):
         return torch.zeros(n, K, dtype=torch.uint8, device=w.device), z, z.clone()
     if scheme == "sym":
         if bits == 1:
-            s = 2.0 * w.abs().sum(1, dtype=torch.float32) / K
+            s = (2.0 * _abs_sum_f64(w) / K).to(torch.float32)
             u = (w >= 0).to(torch.uint8)
             return u, s.to(torch.float32), torch.full((n,), 0.5, device=w.device)
         qmax = float(2 ** (bits - 1) - 1)
@@ -42,7 +43,8 @@ def quantize_rows(w: torch.Tensor, bits: int, scheme: str = "sym"):
         z = -lo / safe
         if bits >= 2:
             z = torch.clamp(torch.round(z), 0.0, umax)
-        z = torch.where(s > 0, z, torch.zeros_like(z))
+        # + 0.0: a canonical +0.0 zero point (amin may return -0.0 or 0.0 for a row holding both)
+        z = torch.where(s > 0, z, torch.zeros_like(z)) + 0.0
         if bits >= 2:   # integer zero point: round the quotient, then shift
             u = torch.round(w / safe[:, None]) + z[:, None]
         else:           # 1-bit: threshold at the midpoint
@@ -50,6 +52,20 @@ def quantize_rows(w: torch.Tensor, bits: int, scheme: str = "sym"):
         u = torch.clamp(u, 0.0, umax)
         return u.to(torch.uint8), s, z
     raise ValueError(f"scheme: expected 'sym' or 'asym', got {scheme!r}")
+
+
+def _abs_sum_f64(w: torch.Tensor) -> torch.Tensor:
+    """sum_k |w_k| per row in float64, in a fixed order every implementation can follow (torch's
+    own sum order depends on the CPU's vector width): 8 interleaved lanes (k % 8), each summed
+    sequentially (CPU cumsum is sequential; CUDA's is a parallel scan, hence the CPU detour),
+    combined as ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7))."""
+    a = w.abs().to(device="cpu", dtype=torch.float64)
+    n, K = a.shape
+    a = torch.nn.functional.pad(a, (0, (-K) % 8))
+    lanes = a.view(n, -1, 8).cumsum(1)[:, -1]
+    t = lanes[:, :4] + lanes[:, 4:]
+    t = t[:, :2] + t[:, 2:]
+    return (t[:, 0] + t[:, 1]).to(w.device)
 
 
 def dequantize_rows(u: torch.Tensor, scale: torch.Tensor, zero: torch.Tensor) -> torch.Tensor:
