@@ -8,7 +8,10 @@ from .linear import mp_linear
 from .mixed_weight import FormatError, MixedWeight, pack
 from .strategy import Strategy, StrategyError, model_fingerprint
 from .layers import LayerInfo, quantizable_layers
+from .quantize import dequantize_, quantize_
+from .quantize.device_model import DeviceModel
 
 __all__ = ["Codebook", "MixedWeight", "FormatError", "pack", "mp_linear", "FORMAT_VERSION",
-           "Strategy", "StrategyError", "model_fingerprint", "LayerInfo", "quantizable_layers"]
+           "Strategy", "StrategyError", "model_fingerprint", "LayerInfo", "quantizable_layers",
+           "quantize_", "dequantize_", "DeviceModel"]
 __version__ = "0.1.0"

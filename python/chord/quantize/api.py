@@ -1,0 +1,127 @@
+"""``quantize_`` / ``dequantize_``: swap chord's mixed-precision modules into any torch model,
+in place (torchao style), and back.
+
+Which modules: ``nn.Linear`` -> :class:`MixedPrecisionLinear`, ``nn.Conv2d`` (groups=1) ->
+:class:`MixedPrecisionConv2d`, ``nn.Embedding`` -> :class:`QuantizedEmbedding` (embeddings only
+when a strategy names them or ``embeddings=True``: method.md keeps tables float by default).
+Tied-embedding recommenders (``chord.models``: ``model.item_emb`` + ``model.score``) get the
+quantized scoring path: once ``item_emb`` is quantized, ``model.score`` scores against the
+packed table (``mp_linear`` / fused top-k) instead of dequantizing it.
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+import torch
+from torch import nn
+
+from ..codebook import Codebook
+from ..layers import FilterFn, quantizable_layers
+from ..strategy import Strategy
+from .modules import SWAPS, MixedPrecisionConv2d, MixedPrecisionLinear, QuantizedEmbedding
+
+QUANTIZED_TYPES = (MixedPrecisionLinear, MixedPrecisionConv2d, QuantizedEmbedding)
+
+
+def _codes_for(spec, channels: int, codebook: Codebook, name: str) -> torch.Tensor:
+    """A per-module spec (bits int or codes tensor) -> uint8 codes [channels]."""
+    if isinstance(spec, torch.Tensor):
+        return spec
+    if isinstance(spec, int) and not isinstance(spec, bool):
+        if spec not in codebook.bits:
+            raise ValueError(f"strategy[{name!r}]: bits {spec} is not a width of the codebook {codebook.bits}")
+        return torch.full((channels,), codebook.bits.index(spec), dtype=torch.uint8)
+    raise TypeError(f"strategy[{name!r}]: expected bits (int) or codes (uint8 tensor [{channels}]), got {type(spec).__name__}")
+
+
+def _set_submodule(model: nn.Module, name: str, new: nn.Module) -> None:
+    parent_name, _, child = name.rpartition(".")
+    parent = model.get_submodule(parent_name) if parent_name else model
+    setattr(parent, child, new)
+
+
+def quantize_(model: nn.Module, strategy: Strategy | Mapping | None = None, *, bits: int | None = None,
+              filter_fn: FilterFn | None = None, embeddings: bool = False, codebook: Codebook | None = None,
+              keep_float: bool = False, act_bits: int = 0) -> nn.Module:
+    """Quantize ``model`` in place; returns it.
+
+    Exactly one of:
+      * ``strategy``: a :class:`~chord.Strategy` (codes per channel, keyed by module name) or a
+        mapping ``{module name: bits | uint8 codes [C]}``; only the modules it names are swapped;
+      * ``bits``: 8, 4 or 2 (any width of the codebook) for every Linear/Conv2d (and Embedding
+        with ``embeddings=True``).
+    ``filter_fn(module, name) -> bool`` restricts further. ``codebook`` defaults to the
+    strategy's (else ``Codebook.default()``). ``keep_float=True`` keeps a reference (no copy) to
+    each frozen float weight so the module can :meth:`repack` and ``dequantize_`` is exact.
+    ``act_bits=8``: dynamic int8 activations. A module that is already swapped is re-packed
+    from its kept float weight (or raises if none was kept).
+    """
+    if (strategy is None) == (bits is None):
+        raise ValueError("quantize_: give exactly one of strategy= or bits=, got "
+                         f"{'both' if strategy is not None else 'neither'}")
+    if isinstance(strategy, Strategy):
+        codebook = codebook or strategy.codebook
+        specs: Mapping = strategy.codes
+    elif strategy is not None:
+        if not isinstance(strategy, Mapping):
+            raise TypeError(f"strategy: expected chord.Strategy or a mapping name -> bits/codes, got {type(strategy).__name__}")
+        specs = strategy
+    codebook = codebook or Codebook.default()
+    if bits is not None:
+        if bits not in codebook.bits or bits == 0:
+            raise ValueError(f"bits: expected one of {sorted(set(codebook.bits) - {0})}, got {bits!r}")
+        layers = quantizable_layers(model, filter_fn, embeddings=embeddings)
+        specs = {n: bits for n in layers}
+    else:
+        layers = quantizable_layers(model, filter_fn, embeddings=True)
+        unknown = [n for n in specs if n not in layers and n not in dict(model.named_modules())]
+        if unknown:
+            raise KeyError(f"strategy: no quantizable module named {unknown[0]!r} in the model "
+                           f"(known: {list(layers)[:8]}{'...' if len(layers) > 8 else ''})")
+    with torch.no_grad():
+        for name, spec in specs.items():
+            if name not in layers:      # excluded by filter_fn
+                continue
+            info = layers[name]
+            mod = info.module
+            codes = _codes_for(spec, info.channels, codebook, name)
+            if isinstance(mod, QUANTIZED_TYPES):
+                mod.repack(codes, codebook)
+                continue
+            if info.kind == "conv2d" and mod.groups != 1:
+                if bits is not None:
+                    continue            # uniform mode: leave grouped convs float
+                raise ValueError(f"strategy[{name!r}]: grouped Conv2d (groups={mod.groups}) is not supported")
+            new = SWAPS[info.kind].from_float(mod, codes, codebook, keep_float=keep_float, act_bits=act_bits)
+            _set_submodule(model, name, new)
+    _install_scoring(model)
+    return model
+
+
+def dequantize_(model: nn.Module) -> nn.Module:
+    """Replace every chord module by its float module, in place; returns ``model``.
+
+    Weights come from the kept frozen float weight when the module was swapped with
+    ``keep_float=True`` (exact restore: the very same tensor), else from the dequantized packed
+    weight (what the quantized model computed with; the original float values are gone).
+    """
+    for name, mod in list(model.named_modules()):
+        if isinstance(mod, QUANTIZED_TYPES):
+            _set_submodule(model, name, mod.to_float())
+    model.__dict__.pop("score", None)
+    return model
+
+
+def _install_scoring(model: nn.Module) -> None:
+    """Tied-embedding recommenders: route ``model.score`` to the packed item table."""
+    emb = getattr(model, "item_emb", None)
+    if not isinstance(emb, QuantizedEmbedding) or not callable(getattr(model, "score", None)):
+        return
+    try:
+        from ..models.base import SequentialRecommender
+    except ImportError:   # pragma: no cover - models package absent
+        return
+    # only the default tied scoring is equivalent to the table's own score; a model that
+    # overrides score keeps it (it then reads item_emb through the module interface)
+    if isinstance(model, SequentialRecommender) and type(model).score is SequentialRecommender.score:
+        model.__dict__["score"] = emb.score

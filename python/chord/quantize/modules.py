@@ -1,0 +1,315 @@
+"""Drop-in mixed-precision modules: ``MixedPrecisionLinear``, ``MixedPrecisionConv2d`` and
+``QuantizedEmbedding``.
+
+Each holds one :class:`~chord.MixedWeight` as buffers (so ``.to()``, ``state_dict`` and
+``torch.compile`` see plain tensors) and computes through ``chord.mp_linear``. Optionally it keeps a
+*reference* to the frozen float weight it was packed from (never a copy): the device re-packs
+from it when a new strategy arrives, and :func:`chord.dequantize_` restores it exactly.
+
+Shapes reported through ``chord_layer_kind`` / ``chord_weight_shape`` equal the float
+module's, so :func:`chord.quantizable_layers` and the model fingerprint do not change by swapping.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .. import format as fmt
+from ..codebook import Codebook
+from ..linear import mp_linear
+from ..mixed_weight import MixedWeight, pack
+
+_MW_BUFFERS = ("qweight", "scales", "zeros", "perm", "codes")
+
+
+class _MixedWeightHolder(nn.Module):
+    """Common part: the packed weight as buffers + the optional frozen float weight."""
+
+    chord_layer_kind: str = ""
+
+    def _init_holder(self, mw: MixedWeight, weight_shape, float_weight: torch.Tensor | None):
+        self.chord_weight_shape = tuple(int(s) for s in weight_shape)
+        for name in _MW_BUFFERS:
+            self.register_buffer(name, getattr(mw, name))
+        self.buckets = list(mw.buckets)
+        self.codebook = mw.codebook
+        # non-persistent: a checkpoint of a swapped model holds only the packed weight
+        self.register_buffer("float_weight", None if float_weight is None else float_weight.detach(),
+                             persistent=False)
+
+    @property
+    def mw(self) -> MixedWeight:
+        """The packed weight [N, K] (a view over this module's buffers, no copy)."""
+        return MixedWeight(self.qweight, self.scales, self.zeros, self.perm, self.codes, self.buckets,
+                           (self.chord_weight_shape[0], _prod(self.chord_weight_shape[1:])), self.codebook)
+
+    @torch.no_grad()
+    def set_packed(self, mw: MixedWeight) -> None:
+        """Swap in another packing of the same weight shape (the old buffers are released)."""
+        N, K = self.chord_weight_shape[0], _prod(self.chord_weight_shape[1:])
+        if not isinstance(mw, MixedWeight):
+            raise TypeError(f"mw: expected chord.MixedWeight, got {type(mw).__name__}")
+        if tuple(mw.shape) != (N, K):
+            raise ValueError(f"mw: expected shape ({N}, {K}), got {tuple(mw.shape)}")
+        dev = self.qweight.device
+        for name in _MW_BUFFERS:
+            setattr(self, name, getattr(mw, name).to(dev))
+        self.buckets = list(mw.buckets)
+        self.codebook = mw.codebook
+
+    @torch.no_grad()
+    def repack(self, codes: torch.Tensor, codebook: Codebook | None = None) -> None:
+        """Re-quantize the kept frozen float weight from new per-channel codes (C++ ``pack``)."""
+        if self.float_weight is None:
+            raise RuntimeError(f"{type(self).__name__}.repack: no frozen float weight kept "
+                               "(swap with keep_float=True, or use chord.DeviceModel)")
+        w = self.float_weight.reshape(self.float_weight.shape[0], -1)
+        self.set_packed(pack(w, codes, codebook or self.codebook))
+
+    def dequantized_weight(self, dtype=torch.float32) -> torch.Tensor:
+        """The float weight (in the float module's shape) that this module computes with."""
+        return self.mw.dequantize(dtype).reshape(self.chord_weight_shape)
+
+    def restored_weight(self) -> torch.Tensor:
+        """The kept frozen float weight if any, else the dequantized weight."""
+        if self.float_weight is not None:
+            return self.float_weight
+        return self.dequantized_weight(torch.float32)
+
+    def extra_repr(self) -> str:
+        mix = ", ".join(f"{b}b:{n}" for b, _, n, _ in fmt.bucket_spans(self.buckets, _prod(self.chord_weight_shape[1:])))
+        return f"shape={self.chord_weight_shape}, buckets=[{mix}], scheme={self.codebook.scheme}"
+
+
+def _prod(xs) -> int:
+    p = 1
+    for x in xs:
+        p *= int(x)
+    return p
+
+
+def _pack_module_weight(weight: torch.Tensor, codes, codebook) -> MixedWeight:
+    return pack(weight.detach().reshape(weight.shape[0], -1), codes, codebook)
+
+
+class MixedPrecisionLinear(_MixedWeightHolder):
+    """``nn.Linear`` with a per-output-row mixed-precision weight: y = x @ W_hat.T + b.
+
+    x: float32/float16/bfloat16 [..., in_features] -> [..., out_features] in x.dtype.
+    ``act_bits=8`` quantizes activations per row to int8 on the fly (see ``chord.mp_linear``).
+    """
+
+    chord_layer_kind = "linear"
+
+    def __init__(self, mw: MixedWeight, bias: torch.Tensor | None = None, *,
+                 float_weight: torch.Tensor | None = None, act_bits: int = 0):
+        super().__init__()
+        self.in_features, self.out_features = mw.K, mw.N
+        self._init_holder(mw, (mw.N, mw.K), float_weight)
+        self.bias = bias if bias is None or isinstance(bias, nn.Parameter) else nn.Parameter(bias, requires_grad=False)
+        self.act_bits = int(act_bits)
+
+    @classmethod
+    def from_float(cls, mod: nn.Linear, codes, codebook: Codebook | None = None, *,
+                   keep_float: bool = False, act_bits: int = 0) -> "MixedPrecisionLinear":
+        mw = _pack_module_weight(mod.weight, codes, codebook)
+        return cls(mw, mod.bias, float_weight=mod.weight if keep_float else None, act_bits=act_bits)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return mp_linear(x, self.mw, self.bias, self.act_bits)
+
+    def to_float(self) -> nn.Linear:
+        lin = nn.Linear(self.in_features, self.out_features, bias=self.bias is not None,
+                        device=self.qweight.device)
+        with torch.no_grad():
+            lin.weight = nn.Parameter(self.restored_weight().detach(), requires_grad=lin.weight.requires_grad)
+            if self.bias is not None:
+                lin.bias = self.bias
+        return lin
+
+
+class MixedPrecisionConv2d(_MixedWeightHolder):
+    """``nn.Conv2d`` (groups=1) with a per-output-filter mixed-precision weight.
+
+    Computed as im2col (``F.unfold``) + ``mp_linear`` over the [out, in*kh*kw] weight, which
+    equals ``F.conv2d`` with the dequantized weight. Input [B, C, H, W] or [C, H, W], float.
+    """
+
+    chord_layer_kind = "conv2d"
+
+    def __init__(self, mw: MixedWeight, weight_shape, bias, *, stride, padding, dilation,
+                 padding_mode: str = "zeros", float_weight: torch.Tensor | None = None, act_bits: int = 0):
+        super().__init__()
+        out_c, in_c, kh, kw = (int(s) for s in weight_shape)
+        self.in_channels, self.out_channels, self.kernel_size = in_c, out_c, (kh, kw)
+        self.stride, self.dilation = tuple(stride), tuple(dilation)
+        self.padding_mode = padding_mode
+        # explicit pre-padding [left, right, top, bottom] for 'same' padding or non-zero modes
+        if isinstance(padding, str) or padding_mode != "zeros":
+            if isinstance(padding, str):
+                if padding == "valid":
+                    pads = [0, 0, 0, 0]
+                else:   # 'same' (stride 1): split total padding like nn.Conv2d does
+                    pads = []
+                    for d, k in zip(reversed(self.dilation), (kw, kh)):
+                        total = d * (k - 1)
+                        pads += [total // 2, total - total // 2]
+            else:
+                pads = [padding[1], padding[1], padding[0], padding[0]]
+            self.pre_pad, self.padding = tuple(pads), (0, 0)
+        else:
+            self.pre_pad, self.padding = None, tuple(padding)
+        self._init_holder(mw, (out_c, in_c, kh, kw), float_weight)
+        self.bias = bias if bias is None or isinstance(bias, nn.Parameter) else nn.Parameter(bias, requires_grad=False)
+        self.act_bits = int(act_bits)
+        self._orig_padding = padding
+
+    @classmethod
+    def from_float(cls, mod: nn.Conv2d, codes, codebook: Codebook | None = None, *,
+                   keep_float: bool = False, act_bits: int = 0) -> "MixedPrecisionConv2d":
+        if mod.groups != 1:
+            raise ValueError(f"MixedPrecisionConv2d: groups must be 1 (a channel is a full output filter), got {mod.groups}")
+        mw = _pack_module_weight(mod.weight, codes, codebook)
+        return cls(mw, mod.weight.shape, mod.bias, stride=mod.stride, padding=mod.padding, dilation=mod.dilation,
+                   padding_mode=mod.padding_mode, float_weight=mod.weight if keep_float else None, act_bits=act_bits)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        unbatched = x.dim() == 3
+        if unbatched:
+            x = x.unsqueeze(0)
+        if x.dim() != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(f"x: expected [B, {self.in_channels}, H, W], got {list(x.shape)}")
+        if self.pre_pad is not None:
+            mode = "constant" if self.padding_mode == "zeros" else self.padding_mode
+            x = F.pad(x, self.pre_pad, mode=mode)
+        B, _, H, W = x.shape
+        kh, kw = self.kernel_size
+        Ho = (H + 2 * self.padding[0] - self.dilation[0] * (kh - 1) - 1) // self.stride[0] + 1
+        Wo = (W + 2 * self.padding[1] - self.dilation[1] * (kw - 1) - 1) // self.stride[1] + 1
+        if kh == H and self.padding == (0, 0) and kw == 1 and self.in_channels == 1 and self.stride[1] == 1:
+            cols = x[:, 0].transpose(1, 2)                                      # Caser's vertical filter: [B, W, H]
+        else:
+            cols = F.unfold(x, self.kernel_size, self.dilation, self.padding, self.stride).transpose(1, 2)
+        y = mp_linear(cols, self.mw, self.bias, self.act_bits)                  # [B, Ho*Wo, out]
+        y = y.transpose(1, 2).reshape(B, self.out_channels, Ho, Wo)
+        return y[0] if unbatched else y
+
+    def to_float(self) -> nn.Conv2d:
+        conv = nn.Conv2d(self.in_channels, self.out_channels, self.kernel_size, stride=self.stride,
+                         padding=self._orig_padding, dilation=self.dilation, bias=self.bias is not None,
+                         padding_mode=self.padding_mode, device=self.qweight.device)
+        with torch.no_grad():
+            conv.weight = nn.Parameter(self.restored_weight().detach(), requires_grad=conv.weight.requires_grad)
+            if self.bias is not None:
+                conv.bias = self.bias
+        return conv
+
+
+class QuantizedEmbedding(_MixedWeightHolder):
+    """``nn.Embedding`` with each row (item) quantized at its own width, FBGEMM-style: packed
+    row data plus a scale (and zero point) per row; a lookup dequantizes only the gathered rows.
+
+    Also the item-scoring path of tied-embedding recommenders: :meth:`score` (mp_linear against
+    the packed table) and :meth:`topk` (fused ``chord.scoring.mp_topk``), never dequantizing the
+    whole table.
+    """
+
+    chord_layer_kind = "embedding"
+
+    def __init__(self, mw: MixedWeight, *, padding_idx: int | None = None,
+                 float_weight: torch.Tensor | None = None, act_bits: int = 0):
+        super().__init__()
+        self.num_embeddings, self.embedding_dim = mw.N, mw.K
+        self.padding_idx = padding_idx
+        self.act_bits = int(act_bits)
+        self._init_holder(mw, (mw.N, mw.K), float_weight)
+        self._build_row_tables()
+
+    def _build_row_tables(self):
+        """Per original row: byte offset, width, scale, zero (gather-friendly, non-persistent)."""
+        N, K = self.num_embeddings, self.embedding_dim
+        dev = self.qweight.device
+        perm = self.perm.long()
+        off = torch.zeros(N, dtype=torch.int64, device=dev)
+        bits = torch.zeros(N, dtype=torch.int64, device=dev)
+        for b, start, n, byte_off in fmt.bucket_spans(self.buckets, K):
+            rows = perm[start:start + n]
+            off[rows] = byte_off + torch.arange(n, device=dev) * fmt.row_bytes(K, b)
+            bits[rows] = b
+        scale = torch.empty(N, dtype=torch.float32, device=dev)
+        zero = torch.empty(N, dtype=torch.float32, device=dev)
+        scale[perm], zero[perm] = self.scales, self.zeros
+        for name, t in (("row_offset", off), ("row_bits", bits), ("row_scale", scale), ("row_zero", zero)):
+            if name in self._buffers:
+                setattr(self, name, t)
+            else:
+                self.register_buffer(name, t, persistent=False)
+
+    def set_packed(self, mw: MixedWeight) -> None:
+        super().set_packed(mw)
+        self._build_row_tables()
+
+    def _load_from_state_dict(self, *args, **kwargs):
+        super()._load_from_state_dict(*args, **kwargs)
+        self._build_row_tables()
+
+    @classmethod
+    def from_float(cls, mod: nn.Embedding, codes, codebook: Codebook | None = None, *,
+                   keep_float: bool = False, act_bits: int = 0) -> "QuantizedEmbedding":
+        if mod.max_norm is not None:
+            raise ValueError("QuantizedEmbedding: max_norm renormalizes rows at lookup; not supported for a frozen packed table")
+        mw = _pack_module_weight(mod.weight, codes, codebook)
+        return cls(mw, padding_idx=mod.padding_idx, float_weight=mod.weight if keep_float else None, act_bits=act_bits)
+
+    @property
+    def weight(self) -> torch.Tensor:
+        """The dequantized float32 table [num_embeddings, dim]. Materializes it: for
+        compatibility only; lookups and scoring never call it."""
+        return self.dequantized_weight(torch.float32)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        """ids int [...] -> float32 [..., dim]: only the gathered rows are dequantized."""
+        if ids.dtype not in (torch.int64, torch.int32):
+            raise TypeError(f"ids: expected int64/int32 indices, got {ids.dtype}")
+        flat = ids.reshape(-1).long()
+        K = self.embedding_dim
+        out = torch.zeros(flat.numel(), K, dtype=torch.float32, device=flat.device)
+        rbits, roff = self.row_bits[flat], self.row_offset[flat]
+        for b, _, n, byte_off in fmt.bucket_spans(self.buckets, K):
+            if b == 0 or n == 0:
+                continue
+            rb = fmt.row_bytes(K, b)
+            sel = rbits == b
+            # rows of other widths read this bucket's first row (a valid address), then are masked
+            start = torch.where(sel, roff, torch.full_like(roff, byte_off))
+            raw = self.qweight[start[:, None] + torch.arange(rb, device=flat.device)]
+            u = fmt.unpack_ints(raw, b, K).to(torch.float32)
+            vals = (u - self.row_zero[flat, None]) * self.row_scale[flat, None]
+            out = torch.where(sel[:, None], vals, out)
+        return out.reshape(*ids.shape, K)
+
+    def score(self, user_repr: torch.Tensor, item_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """Tied-embedding scores. user_repr float [B, d]; item_ids None -> [B, num_embeddings]
+        (``mp_linear`` over the packed table), int64 [B, C] -> [B, C] (gathered rows)."""
+        if item_ids is None:
+            return mp_linear(user_repr, self.mw, None, self.act_bits)
+        cand = self(item_ids)
+        return torch.einsum("bd,bcd->bc", user_repr.to(cand.dtype), cand).to(user_repr.dtype)
+
+    def topk(self, user_repr: torch.Tensor, k: int, candidates: torch.Tensor | None = None):
+        """Top-k of :meth:`score` without materializing all scores where the fused kernel exists:
+        returns (scores float32 [B, k], ids int64 [B, k]) -- ids are item rows (not positions in
+        ``candidates``). See :func:`chord.quantize.scoring.mp_topk` for ties."""
+        from .scoring import mp_topk
+        return mp_topk(user_repr, self.mw, k, candidates=candidates, act_bits=self.act_bits)
+
+    def to_float(self) -> nn.Embedding:
+        emb = nn.Embedding(self.num_embeddings, self.embedding_dim, padding_idx=self.padding_idx,
+                           device=self.qweight.device)
+        with torch.no_grad():
+            emb.weight = nn.Parameter(self.restored_weight().detach(), requires_grad=emb.weight.requires_grad)
+        return emb
+
+
+SWAPS = {"linear": MixedPrecisionLinear, "conv2d": MixedPrecisionConv2d, "embedding": QuantizedEmbedding}
