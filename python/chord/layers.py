@@ -5,6 +5,7 @@ A *channel* is the unit that gets one 2-bit code (method.md, "What a channel is"
   * ``nn.Conv2d``  weight [out, in/g, kh, kw] -> channel = output filter, elems = in/g * kh * kw
   * ``nn.Embedding`` weight [num, dim]        -> channel = row (one item), elems = dim
     (excluded by default: embedding tables stay float unless asked for)
+  * grouped ``nn.Conv2d`` (groups > 1) is not enumerated
 
 Modules already swapped by :func:`chord.quantize_` report the same facts (they carry
 ``chord_layer_kind`` and ``chord_weight_shape``), so the enumeration -- and the model
@@ -91,6 +92,8 @@ def quantizable_layers(model: nn.Module, filter_fn: FilterFn | None = None, *,
         kind = layer_kind(mod)
         if kind is None or (kind == "embedding" and not embeddings):
             continue
+        if kind == "conv2d" and getattr(mod, "groups", 1) != 1:
+            continue        # a grouped filter sees only its group: not one channel of a [C, K] matrix
         if filter_fn is not None and not filter_fn(mod, name):
             continue
         out[name] = layer_info(name, mod)

@@ -17,6 +17,7 @@ from torch import nn
 
 from ..codebook import Codebook
 from ..layers import FilterFn, quantizable_layers
+from ..mixed_weight import check_codes
 from ..strategy import Strategy
 from .modules import SWAPS, MixedPrecisionConv2d, MixedPrecisionLinear, QuantizedEmbedding
 
@@ -26,7 +27,7 @@ QUANTIZED_TYPES = (MixedPrecisionLinear, MixedPrecisionConv2d, QuantizedEmbeddin
 def _codes_for(spec, channels: int, codebook: Codebook, name: str) -> torch.Tensor:
     """A per-module spec (bits int or codes tensor) -> uint8 codes [channels]."""
     if isinstance(spec, torch.Tensor):
-        return spec
+        return check_codes(spec, channels, codebook, name=f"strategy[{name!r}]")
     if isinstance(spec, int) and not isinstance(spec, bool):
         if spec not in codebook.bits:
             raise ValueError(f"strategy[{name!r}]: bits {spec} is not a width of the codebook {codebook.bits}")
@@ -74,10 +75,14 @@ def quantize_(model: nn.Module, strategy: Strategy | Mapping | None = None, *, b
         specs = {n: bits for n in layers}
     else:
         layers = quantizable_layers(model, filter_fn, embeddings=True)
-        unknown = [n for n in specs if n not in layers and n not in dict(model.named_modules())]
-        if unknown:
-            raise KeyError(f"strategy: no quantizable module named {unknown[0]!r} in the model "
-                           f"(known: {list(layers)[:8]}{'...' if len(layers) > 8 else ''})")
+        allowed = layers if filter_fn is None else quantizable_layers(model, embeddings=True)
+        modules = dict(model.named_modules())
+        for n in specs:
+            if n not in allowed:
+                what = f"a {type(modules[n]).__name__}" if n in modules else "no module"
+                raise KeyError(f"strategy: {n!r} is {what}, not a quantizable layer of the model (Linear, "
+                               f"Conv2d with groups=1, Embedding; known: {list(allowed)[:8]}"
+                               f"{'...' if len(allowed) > 8 else ''})")
     with torch.no_grad():
         for name, spec in specs.items():
             if name not in layers:      # excluded by filter_fn
@@ -88,10 +93,6 @@ def quantize_(model: nn.Module, strategy: Strategy | Mapping | None = None, *, b
             if isinstance(mod, QUANTIZED_TYPES):
                 mod.repack(codes, codebook)
                 continue
-            if info.kind == "conv2d" and mod.groups != 1:
-                if bits is not None:
-                    continue            # uniform mode: leave grouped convs float
-                raise ValueError(f"strategy[{name!r}]: grouped Conv2d (groups={mod.groups}) is not supported")
             new = SWAPS[info.kind].from_float(mod, codes, codebook, keep_float=keep_float, act_bits=act_bits)
             _set_submodule(model, name, new)
     _install_scoring(model)

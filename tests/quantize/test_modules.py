@@ -1,0 +1,131 @@
+"""Swapped modules equal their float counterparts built from the dequantized weights."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+import chord
+from chord import Codebook
+from chord.quantize import MixedPrecisionConv2d, MixedPrecisionLinear, QuantizedEmbedding
+
+from .helpers import assert_close_to_reference, float64_reference, random_strategy
+
+
+def _mlp():
+    torch.manual_seed(1)
+    return nn.Sequential(nn.Linear(40, 96), nn.GELU(), nn.Linear(96, 72), nn.ReLU(), nn.Linear(72, 10)).eval()
+
+
+class _CNN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.c2 = nn.Conv2d(8, 6, (2, 3), stride=(2, 1), dilation=(1, 2), bias=False)
+        self.c3 = nn.Conv2d(6, 5, 3, padding="same", padding_mode="reflect")
+        self.c4 = nn.Conv2d(5, 4, (4, 1))           # Caser-style vertical filter shape
+        self.head = nn.Linear(4 * 1 * 3, 7)
+
+    def forward(self, x):
+        x = F.relu(self.c1(x))
+        x = F.relu(self.c2(x))
+        x = self.c3(x)
+        x = self.c4(x)                              # [B, 4, 1, 3]
+        return self.head(x.flatten(1))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("scheme", ["sym", "asym"])
+def test_mlp_matches_float64_reference(seed, scheme):
+    m = _mlp()
+    float_m = copy.deepcopy(m)
+    s = random_strategy(m, seed, codebook=Codebook(scheme=scheme))
+    chord.quantize_(m, s)
+    assert all(isinstance(m[i], MixedPrecisionLinear) for i in (0, 2, 4))
+    ref = float64_reference(float_m, m)
+    x = torch.randn(9, 40)
+    assert_close_to_reference(m(x), ref(x.double()))
+    assert_close_to_reference(m(x[0]), ref(x[0].double()))          # 1-D input
+
+
+def test_cnn_matches_float64_reference():
+    m = _CNN().eval()
+    float_m = copy.deepcopy(m)
+    x = torch.randn(3, 3, 9, 7)                     # c2 -> 4 x 3, c4 -> 1 x 3
+    assert float_m(x).shape == (3, 7)
+    chord.quantize_(m, random_strategy(m, 3))
+    assert isinstance(m.c3, MixedPrecisionConv2d) and isinstance(m.c4, MixedPrecisionConv2d)
+    ref = float64_reference(float_m, m)
+    assert_close_to_reference(m(x), ref(x.double()))
+
+
+@settings(max_examples=25, deadline=None)
+@given(cin=st.integers(1, 4), cout=st.integers(1, 9), kh=st.integers(1, 3), kw=st.integers(1, 3),
+       stride=st.integers(1, 2), pad=st.integers(0, 2), h=st.integers(3, 8), w=st.integers(3, 8),
+       bias=st.booleans(), seed=st.integers(0, 2**16))
+def test_conv2d_fuzzed_shapes(cin, cout, kh, kw, stride, pad, h, w, bias, seed):
+    torch.manual_seed(seed)
+    conv = nn.Conv2d(cin, cout, (kh, kw), stride=stride, padding=pad, bias=bias)
+    codes = torch.randint(0, 4, (cout,), dtype=torch.uint8)
+    q = MixedPrecisionConv2d.from_float(conv, codes)
+    x = torch.randn(2, cin, h + kh, w + kw)
+    w64 = q.dequantized_weight(torch.float64)
+    b64 = None if conv.bias is None else conv.bias.detach().double()
+    ref = F.conv2d(x.double(), w64, b64, stride=stride, padding=pad)
+    assert_close_to_reference(q(x), ref)
+
+
+@settings(max_examples=25, deadline=None)
+@given(num=st.integers(1, 70), dim=st.integers(1, 70), n_ids=st.integers(1, 40),
+       scheme=st.sampled_from(["sym", "asym"]), seed=st.integers(0, 2**16))
+def test_embedding_lookup_equals_dequantized_rows(num, dim, n_ids, scheme, seed):
+    torch.manual_seed(seed)
+    emb = nn.Embedding(num, dim)
+    codes = torch.randint(0, 4, (num,), dtype=torch.uint8)
+    q = QuantizedEmbedding.from_float(emb, codes, Codebook(scheme=scheme))
+    ids = torch.randint(0, num, (n_ids, 3))
+    table = q.mw.dequantize(torch.float32)
+    out = q(ids)
+    assert out.shape == (n_ids, 3, dim)
+    assert torch.equal(out, table[ids])                                # bit-exact gather
+    pruned = (codes == 0)[ids]
+    assert (out[pruned] == 0).all()
+
+
+def test_embedding_scoring_matches_reference():
+    torch.manual_seed(0)
+    emb = nn.Embedding(300, 32)
+    q = QuantizedEmbedding.from_float(emb, torch.randint(0, 4, (300,), dtype=torch.uint8))
+    u = torch.randn(5, 32)
+    table = q.mw.dequantize(torch.float64)
+    assert_close_to_reference(q.score(u), u.double() @ table.T)
+    cand = torch.randint(0, 300, (5, 17))
+    assert_close_to_reference(q.score(u, cand), torch.einsum("bd,bcd->bc", u.double(), table[cand]))
+
+
+def test_act_bits8_matches_int8_reference():
+    from chord.backends.reference import quantize_activations_int8
+    m = _mlp()
+    chord.quantize_(m, random_strategy(m, 5), act_bits=8)
+    x = torch.randn(4, 40)
+    lin = m[0]
+    xq, sx = quantize_activations_int8(x)
+    ref = (xq.double() @ lin.dequantized_weight(torch.float64).T) * sx.double()[:, None] + lin.bias.double()
+    assert_close_to_reference(lin(x), ref)
+
+
+def test_state_dict_round_trip():
+    m = _mlp()
+    chord.quantize_(m, random_strategy(m, 2))
+    m2 = _mlp()
+    chord.quantize_(m2, random_strategy(m2, 2))
+    sd = m.state_dict()
+    assert "0.qweight" in sd and "0.float_weight" not in sd
+    m2.load_state_dict(sd)
+    x = torch.randn(3, 40)
+    assert torch.equal(m(x), m2(x))
