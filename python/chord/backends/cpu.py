@@ -41,12 +41,96 @@ def quantize_pack(weight, perm, buckets, scheme):
     return qw, sc, ze
 
 
+_DTYPE_CODE = {torch.float32: 0, torch.float16: 1, torch.bfloat16: 2}
+#: exact (act_bits=0) calls with at least this many activation rows dequantize the weight in
+#: panels of PANEL_ROWS original rows (cache-resident fp32) and run torch's GEMM on each; below,
+#: the fused C++ kernel streams the packed bytes (measured crossover, see README "CPU kernels")
+LARGE_M = 48
+PANEL_ROWS = 256
+
+
+def _np(t: torch.Tensor):
+    """numpy view of a CPU tensor, no copy; 16-bit floats as int16 (numpy lacks bfloat16)."""
+    t = t.detach()
+    return t.view(torch.int16).numpy() if t.dtype in (torch.float16, torch.bfloat16) else t.numpy()
+
+
+def mp_linear(x, qweight, scales, zeros, perm, buckets, K, bias=None, act_bits=0):
+    """C++ ``chord::mp_linear``: x [M, K] fp32/fp16/bf16 (any strides) -> y [M, N] in x.dtype.
+    The packed tensors, buckets and sizes are validated in C++ (ValueError naming the argument)."""
+    if not isinstance(x, torch.Tensor) or x.dim() != 2:
+        raise ValueError(f"chord::mp_linear: x: expected a 2-D tensor [M, K], got "
+                         f"{list(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")
+    if x.dtype not in _DTYPE_CODE:
+        raise TypeError(f"chord::mp_linear: x: expected float32, float16 or bfloat16, got {x.dtype}")
+    if act_bits not in (0, 8):
+        raise ValueError(f"chord::mp_linear: act_bits: expected 0 or 8, got {act_bits}")
+    M, N = x.shape[0], perm.shape[0]
+    b = None
+    if bias is not None:
+        if bias.dim() != 1 or bias.shape[0] != N:
+            raise ValueError(f"chord::mp_linear: bias: expected shape [{N}], got {list(bias.shape)}")
+        b = bias.detach().to(torch.float32).contiguous()
+    if act_bits == 0 and M >= LARGE_M:
+        return _mp_linear_large(x, qweight, scales, zeros, perm, buckets, K, b)
+    y = torch.empty(M, N, dtype=x.dtype)
+    if M:
+        _cpu.mp_linear(_np(x), _DTYPE_CODE[x.dtype], _np(qweight), _np(scales), _np(zeros), _np(perm),
+                       [int(v) for v in buckets], int(K), None if b is None else b.numpy(), int(act_bits),
+                       _np(y), _nthreads())
+    return y
+
+
+def _mp_linear_large(x, qweight, scales, zeros, perm, buckets, K, bias):
+    """Large M: dequantize PANEL_ROWS original rows at a time (C++, OpenMP) into an fp32 panel
+    that stays in cache, then one GEMM per panel (torch/MKL) writing y.T's rows in place."""
+    M, N = x.shape[0], perm.shape[0]
+    buckets = [int(v) for v in buckets]
+    if x.shape[1] != K:
+        raise ValueError(f"chord::mp_linear: x: expected shape [M, {K}], got {list(x.shape)}")
+    xt = x.detach().to(torch.float32).t()
+    yt = torch.empty(N, M, dtype=torch.float32)
+    panel = torch.empty(min(PANEL_ROWS, N), K, dtype=torch.float32)
+    args = (_np(qweight), _np(scales), _np(zeros), _np(perm), buckets, int(K))
+    nt = _nthreads()
+    for n0 in range(0, N, PANEL_ROWS):
+        n1 = min(N, n0 + PANEL_ROWS)
+        w = panel[: n1 - n0]
+        _cpu.mp_linear_dequantize_rows(*args, n0, n1, w.numpy(), nt)
+        if bias is None:
+            torch.mm(w, xt, out=yt[n0:n1])
+        else:
+            torch.addmm(bias[n0:n1, None], w, xt, out=yt[n0:n1])
+    return yt.t().contiguous().to(x.dtype)
+
+
+def mp_topk(x, qweight, scales, zeros, perm, buckets, K, k, candidates=None, act_bits=0):
+    """C++ ``chord::mp_topk``: fused scoring + top-k, never materializing [M, N] scores.
+    x float [M, K] (widened to float32 exactly) -> (values float32 [M, k], indices int64 [M, k]);
+    ties -> smaller item id first (as the reference)."""
+    if x.dim() != 2:
+        raise ValueError(f"chord::mp_topk: x: expected 2-D [M, K], got shape {list(x.shape)}")
+    if k < 1:
+        raise ValueError(f"chord::mp_topk: k: expected >= 1, got {k}")
+    xf = x.detach().to(torch.float32).contiguous()
+    M = xf.shape[0]
+    vals = torch.empty(M, k, dtype=torch.float32)
+    idx = torch.empty(M, k, dtype=torch.int64)
+    cand = None if candidates is None else candidates.detach().to(torch.int64).contiguous().numpy()
+    _cpu.mp_topk(xf.numpy(), qweight.detach().numpy(), scales.detach().numpy(), zeros.detach().numpy(),
+                 perm.detach().numpy(), [int(b) for b in buckets], int(K), int(k), cand, int(act_bits),
+                 vals.numpy(), idx.numpy(), _nthreads())
+    return vals, idx
+
+
 def _register():
     if not HAVE_CPP:
         warnings.warn(f"chord: C++ extension unavailable ({_IMPORT_ERROR}); "
                       "CPU ops use the slow pure-torch reference", RuntimeWarning, stacklevel=2)
     torch.library.register_kernel("chord::quantize_pack", "cpu", quantize_pack if HAVE_CPP else reference.quantize_pack)
-    torch.library.register_kernel("chord::mp_linear", "cpu", reference.mp_linear)
+    torch.library.register_kernel("chord::mp_linear", "cpu", mp_linear if HAVE_CPP else reference.mp_linear)
+    torch.library.register_kernel("chord::mp_topk", "cpu",
+                                  mp_topk if HAVE_CPP and hasattr(_cpu, "mp_topk") else reference.mp_topk)
 
 
 _register()
