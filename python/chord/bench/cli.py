@@ -1,0 +1,140 @@
+"""``chord bench``: benchmark kernels and models, write JSON + Markdown + plots, gate regressions.
+
+  chord bench                                   # default grid (~1-2 min on 2 cores)
+  chord bench --suites kernels --shapes 1x4096x4096 --mixes mix3,u4 --threads 1,2
+  chord bench --grid benchmarks/grids/full.toml --peer ggml
+  chord bench --compare base.json --max-regression 10%          # run, then gate against base.json
+  chord bench --results new.json --compare base.json            # gate two existing files
+  chord bench --callgrind [--update-baseline]                   # deterministic instruction-count gate
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+from .config import SUITES, BenchConfig, load_toml
+from .timing import TimingPolicy
+
+
+def _csv(s: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in s.split(",") if v.strip())
+
+
+def _ints(s: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in _csv(s))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {s!r}") from None
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.description = __doc__
+    g = p.add_argument_group("what to run")
+    g.add_argument("--grid", metavar="TOML", help="grid file (suites, shapes, mixes, threads...); flags override it")
+    g.add_argument("--suites", type=_csv, help=f"comma list of {','.join(SUITES)} (default: all)")
+    g.add_argument("--shapes", type=_csv, help="kernels: MxKxN list, e.g. 1x4096x4096,16x4096x4096")
+    g.add_argument("--mixes", type=_csv, help="bit mixes: mix3 (75%% 2b/12.5%% 4b/12.5%% 8b), u2, u4, u8 or 2:0.5,8:0.5")
+    g.add_argument("--paths", type=_csv, help="activation paths: exact (fp32), act8 (act_bits=8)")
+    g.add_argument("--baselines", type=_csv, help="kernels baselines (default: torch_fp32,torch_dynamic_int8,"
+                   "aten_int8pack_mm,aten_int4pack_mm)")
+    g.add_argument("--peer", action="append", default=None, metavar="NAME",
+                   help="external peer: ggml (llama.cpp Q2_K/Q4_K/Q8_0 via the [peer] extra)")
+    g.add_argument("--threads", type=_ints, help="thread counts, e.g. 1,2 (default: 1,2)")
+    g.add_argument("--device", choices=("cpu", "cuda"), help="device (default cpu)")
+    g.add_argument("--scoring-rows", type=int, help="scoring: item table rows (default 100000)")
+    g.add_argument("--scoring-dim", type=int, help="scoring: embedding dim (default 64)")
+    g.add_argument("--topk", type=int, help="scoring: k of top-k (0: scores only; default 10)")
+    g.add_argument("--adapt-shapes", type=_csv, help="adaptation: KxN weight shapes (default 4096x4096)")
+    g.add_argument("--models", type=_csv, help="e2e: models (default sasrec,caser)")
+    g.add_argument("--seed", type=int)
+    t = p.add_argument_group("timing")
+    t.add_argument("--quick", action="store_true", help="few rounds per case (smoke tests, not for numbers)")
+    t.add_argument("--max-time", type=float, help="max seconds sampling one case (default 0.6)")
+    t.add_argument("--min-rounds", type=int, help="min rounds per case (default 7)")
+    o = p.add_argument_group("output")
+    o.add_argument("--out", metavar="DIR", help="output directory (default bench_out/<timestamp>)")
+    o.add_argument("--json", metavar="PATH", help="results JSON path (default DIR/results.json)")
+    o.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    c = p.add_argument_group("regression gate")
+    c.add_argument("--compare", metavar="BASELINE.json", help="compare with a baseline results file; exit 1 on regression")
+    c.add_argument("--results", metavar="NEW.json", help="with --compare: compare this file instead of running")
+    c.add_argument("--max-regression", default="10%", help="threshold on time relative to the same-run reference (default 10%%)")
+    c.add_argument("--strict", action="store_true", help="also fail on inconclusive cases (change above the threshold, CI straddling it)")
+    k = p.add_argument_group("deterministic instruction-count gate (valgrind)")
+    k.add_argument("--callgrind", action="store_true", help="run the C++ kernels under callgrind and compare with the committed baseline")
+    k.add_argument("--update-baseline", action="store_true", help="with --callgrind: rewrite the committed baseline")
+    k.add_argument("--isa", type=_csv, help="with --callgrind: ISAs to count (default: scalar and avx2 when available)")
+
+
+#: the default run: every suite, bounded (~1-2 min on 2 cores with the C++ kernels)
+DEFAULT_POLICY = TimingPolicy(warmup=2, min_rounds=7, max_rounds=300, min_time_s=0.1, max_time_s=0.6, rel_ci=0.02)
+
+
+def build_config(args) -> BenchConfig:
+    cfg = BenchConfig(policy=DEFAULT_POLICY)
+    if args.grid:
+        cfg = load_toml(args.grid, cfg)
+    over = {"suites": args.suites, "shapes": args.shapes, "mixes": args.mixes, "paths": args.paths,
+            "baselines": args.baselines, "threads": args.threads, "device": args.device,
+            "scoring_rows": args.scoring_rows, "scoring_dim": args.scoring_dim, "topk": args.topk,
+            "adaptation_shapes": args.adapt_shapes, "e2e_models": args.models, "seed": args.seed,
+            "peers": tuple(args.peer) if args.peer else None}
+    cfg = replace(cfg, **{k: v for k, v in over.items() if v is not None})
+    pol = TimingPolicy.quick() if args.quick else cfg.policy
+    if args.max_time is not None:
+        pol = replace(pol, max_time_s=args.max_time)
+    if args.min_rounds is not None:
+        pol = replace(pol, min_rounds=args.min_rounds)
+    return replace(cfg, policy=pol).validate()
+
+
+def _gate(new_doc: dict, base_path: str, args) -> int:
+    from . import compare, results  # noqa: PLC0415
+    thr = compare.parse_threshold(args.max_regression)
+    comps = compare.compare(new_doc, results.load(base_path), thr)
+    print(compare.summary(comps, thr))
+    rc = compare.gate(comps, args.strict)
+    if rc:
+        bad = [c.name for c in comps if c.status == compare.REGRESSED or (args.strict and c.status == compare.INCONCLUSIVE)]
+        print(f"\nREGRESSION: {len(bad)} case(s) exceed {thr:.0%}: " + ", ".join(bad), file=sys.stderr)
+    return rc
+
+
+def run(args) -> int:
+    try:
+        if args.callgrind:
+            from . import callgrind  # noqa: PLC0415
+            return callgrind.main(update=args.update_baseline, isas=args.isa, threshold=None)
+        if args.update_baseline:
+            raise ValueError("--update-baseline: only with --callgrind")
+        if args.results:
+            if not args.compare:
+                raise ValueError("--results: only with --compare BASELINE.json")
+            from . import results  # noqa: PLC0415
+            return _gate(results.load(args.results), args.compare, args)
+        if args.compare:  # fail fast on a bad baseline file, before a long run
+            from . import compare, results  # noqa: PLC0415
+            results.load(args.compare)
+            compare.parse_threshold(args.max_regression)
+        cfg = build_config(args)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"chord bench: error: {e}", file=sys.stderr)
+        return 2
+    from . import plots, report, results, runner  # noqa: PLC0415
+    out = Path(args.out or Path("bench_out") / datetime.now().strftime("%Y%m%d-%H%M%S"))
+    doc = runner.run(cfg)
+    json_path = results.save(doc, args.json or out / "results.json")
+    md = report.markdown(doc)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.md").write_text(md)
+    print(md)
+    made = [] if args.no_plots else plots.write_all(doc, out)
+    print(f"wrote {json_path}, {out / 'report.md'}" + "".join(f", {p}" for p in made)
+          + f" ({doc['chord']['elapsed_s']:.0f} s)", file=sys.stderr)
+    if args.compare:
+        return _gate(doc, args.compare, args)
+    return 0

@@ -1,0 +1,133 @@
+"""The regression gate: compare a run with a baseline run, machine-independently.
+
+What is compared is each case's time *relative to its reference baseline measured in the same
+run* (``rel = median(case) / median(ref)``, e.g. chord's M=1 kernel over torch fp32 on the
+same machine, same threads): absolute times differ between machines, ratios much less.
+
+Noise: the change ``rel_new / rel_base - 1`` gets a bootstrap confidence interval (resampling
+the raw per-round samples of all four medians). A case *regresses* only when the whole
+interval lies above the threshold; a point estimate above it with an interval that straddles
+it is *inconclusive* (reported, rerun advised, not a failure unless ``strict``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .results import _matches
+
+REGRESSED, INCONCLUSIVE, OK, IMPROVED, NEW, MISSING = "regressed", "inconclusive", "ok", "improved", "new", "missing"
+
+
+@dataclass
+class Comparison:
+    name: str
+    status: str
+    change: float | None = None        # rel_new / rel_base - 1 (+0.2 = 20 % slower relative to ref)
+    ci: tuple[float, float] | None = None
+    rel_base: float | None = None
+    rel_new: float | None = None
+    ref: str | None = None
+
+    def describe(self) -> str:
+        if self.change is None:
+            return f"{self.status:<12} {self.name}"
+        ci = f" [95% CI {self.ci[0]:+.1%}, {self.ci[1]:+.1%}]" if self.ci else ""
+        return (f"{self.status:<12} {self.name}: time/{self.ref} {self.rel_base:.4f} -> {self.rel_new:.4f} "
+                f"({self.change:+.1%}{ci})")
+
+
+def parse_threshold(s: str | float) -> float:
+    """``"10%"``, ``"0.1"`` or 0.1 -> 0.1."""
+    if isinstance(s, (int, float)):
+        v = float(s)
+    else:
+        t = s.strip()
+        try:
+            v = float(t[:-1]) / 100 if t.endswith("%") else float(t)
+        except ValueError:
+            raise ValueError(f"max-regression: expected a fraction or percentage like '10%', got {s!r}") from None
+    if not 0 < v < 10:
+        raise ValueError(f"max-regression: expected a value in (0, 1000%), got {s!r}")
+    return v
+
+
+def _ref_pairs(doc: dict, ref_impls: dict[str, str]) -> dict[str, tuple[dict, dict]]:
+    """name -> (case record, its same-run reference record) for every non-baseline case."""
+    groups: dict[str, list[dict]] = {}
+    for r in doc.get("benchmarks", []):
+        groups.setdefault(r["group"], []).append(r)
+    out = {}
+    for recs in groups.values():
+        for r in recs:
+            ex = r.get("extra_info", {})
+            if ex.get("role", "chord") == "baseline":
+                continue
+            ref_impl = ex.get("ref_impl") or ref_impls.get(ex.get("suite"))
+            refs = [b for b in recs if b is not r and b.get("extra_info", {}).get("impl") == ref_impl
+                    and b.get("extra_info", {}).get("role") == "baseline" and _matches(b, r)]
+            if refs:
+                out[r["name"]] = (r, refs[0])
+    return out
+
+
+def _samples(rec: dict) -> np.ndarray:
+    st = rec["stats"]
+    d = st.get("data")
+    return np.asarray(d if d else [st["median"]], dtype=np.float64)
+
+
+def _boot_medians(x: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    if x.size == 1:
+        return np.full(n, x[0])
+    idx = rng.integers(0, x.size, size=(n, x.size))
+    return np.median(x[idx], axis=1)
+
+
+def compare(new: dict, base: dict, max_regression: float = 0.10, ref_impls: dict[str, str] | None = None,
+            n_boot: int = 2000, confidence: float = 0.95, seed: int = 0) -> list[Comparison]:
+    """Every case of ``new`` against ``base`` (see module docstring); deterministic (seeded)."""
+    if ref_impls is None:
+        from .runner import REF_IMPLS as ref_impls  # noqa: PLC0415
+    pn, pb = _ref_pairs(new, ref_impls), _ref_pairs(base, ref_impls)
+    rng = np.random.default_rng(seed)
+    a = (1 - confidence) / 2
+    out: list[Comparison] = []
+    for name, (case, ref) in pn.items():
+        if name not in pb:
+            out.append(Comparison(name, NEW))
+            continue
+        bcase, bref = pb[name]
+        rel_new = case["stats"]["median"] / ref["stats"]["median"]
+        rel_base = bcase["stats"]["median"] / bref["stats"]["median"]
+        change = rel_new / rel_base - 1
+        boots = (_boot_medians(_samples(case), n_boot, rng) / _boot_medians(_samples(ref), n_boot, rng)) / (
+            _boot_medians(_samples(bcase), n_boot, rng) / _boot_medians(_samples(bref), n_boot, rng)) - 1
+        lo, hi = (float(v) for v in np.quantile(boots, [a, 1 - a]))
+        if lo > max_regression:
+            status = REGRESSED
+        elif change > max_regression:
+            status = INCONCLUSIVE
+        elif hi < -max_regression:
+            status = IMPROVED
+        else:
+            status = OK
+        out.append(Comparison(name, status, change, (lo, hi), rel_base, rel_new, ref["extra_info"]["impl"]))
+    out += [Comparison(name, MISSING) for name in pb if name not in pn]
+    return out
+
+
+def gate(comparisons: list[Comparison], strict: bool = False) -> int:
+    """Exit status: 1 if any case regressed (or, with ``strict``, is inconclusive), else 0."""
+    bad = {REGRESSED} | ({INCONCLUSIVE} if strict else set())
+    return int(any(c.status in bad for c in comparisons))
+
+
+def summary(comparisons: list[Comparison], max_regression: float) -> str:
+    order = {REGRESSED: 0, INCONCLUSIVE: 1, IMPROVED: 2, MISSING: 3, NEW: 4, OK: 5}
+    lines = [c.describe() for c in sorted(comparisons, key=lambda c: (order[c.status], c.name))]
+    counts = {s: sum(c.status == s for c in comparisons) for s in order}
+    head = (f"compare (max regression {max_regression:.0%} of time relative to the same-run reference): "
+            + ", ".join(f"{v} {k}" for k, v in counts.items() if v))
+    return "\n".join([head] + lines)

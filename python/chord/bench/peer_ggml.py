@@ -1,0 +1,89 @@
+"""The strongest CPU peer: llama.cpp's ggml mat-vec on k-quants (optional extra ``[peer]``,
+PyPI ``ggml-python``, which builds ggml from source).
+
+The same fp32 weights are quantized with ggml's own quantizer (``ggml_quantize_chunk``) to
+Q2_K (2.625 bits/weight incl. scales), Q4_K (4.5) or Q8_0 (8.5) and multiplied by x through a
+one-node ggml graph (``ggml_mul_mat``: ggml quantizes x to Q8_K / Q8_0 and runs its integer
+dot products), on ``threads`` ggml threads.
+"""
+from __future__ import annotations
+
+import ctypes
+import weakref
+
+import torch
+
+from .baselines import Prepared, Unavailable
+
+#: peer implementation name -> ggml type name
+GGML_TYPES = {"ggml_q2_k": "GGML_TYPE_Q2_K", "ggml_q4_k": "GGML_TYPE_Q4_K", "ggml_q8_0": "GGML_TYPE_Q8_0"}
+
+
+def _ggml():
+    try:
+        import ggml  # noqa: PLC0415 - optional dependency, imported on use only
+    except Exception as e:  # noqa: BLE001 - ImportError or a broken native build
+        raise Unavailable(f"ggml-python not importable ({type(e).__name__}: {e}); "
+                          "install the extra: pip install -e '.[peer]'") from e
+    return ggml
+
+
+def available() -> bool:
+    try:
+        _ggml()
+        return True
+    except Unavailable:
+        return False
+
+
+def ggml_matmul(kind: str, w: torch.Tensor, x: torch.Tensor, n_sets: int, threads: int) -> Prepared:
+    """Prepared ggml ``mul_mat`` of x [M, K] by the ``kind``-quantized w [N, K] -> [M, N]."""
+    ggml = _ggml()
+    if kind not in GGML_TYPES:
+        raise ValueError(f"kind: expected one of {sorted(GGML_TYPES)}, got {kind!r}")
+    if w.device.type != "cpu":
+        raise Unavailable("ggml peer runs on cpu only")
+    qtype = getattr(ggml, GGML_TYPES[kind])
+    N, K = w.shape
+    M = x.shape[0]
+    blck = ggml.ggml_blck_size(qtype)
+    if K % blck:
+        raise Unavailable(f"{kind} needs K % {blck} == 0, got K={K}")
+    row = ggml.ggml_row_size(qtype, K)
+    over = ggml.ggml_tensor_overhead()
+    # weights + activations + outputs + graph objects, plus ggml's work buffer (x quantized)
+    mem = n_sets * (row * N + 4 * K * M + 4 * N * M + 4 * over + ggml.ggml_graph_overhead()) + 2 * K * M + (16 << 20)
+    ctx = ggml.ggml_init(ggml.ggml_init_params(mem_size=mem, mem_buffer=None, no_alloc=False))
+    if not ctx:
+        raise Unavailable("ggml_init failed (out of memory?)")
+    holder = Prepared(fn=None, bytes_read=row * N, n_sets=n_sets, note=f"ggml {GGML_TYPES[kind][10:]}, {threads} thr")
+    weakref.finalize(holder, ggml.ggml_free, ctx)
+    wf = w.detach().to(torch.float32).contiguous()
+    xf = x.detach().to(torch.float32).contiguous()
+    graphs = []
+    for _ in range(n_sets):
+        wt = ggml.ggml_new_tensor_2d(ctx, qtype, K, N)
+        ggml.ggml_quantize_chunk(qtype, ctypes.cast(wf.data_ptr(), ctypes.POINTER(ctypes.c_float)),
+                                 ggml.ggml_get_data(wt), 0, N, K, None)
+        xt = ggml.ggml_new_tensor_2d(ctx, ggml.GGML_TYPE_F32, K, M)
+        ctypes.memmove(ggml.ggml_get_data(xt), xf.data_ptr(), 4 * K * M)
+        yt = ggml.ggml_mul_mat(ctx, wt, xt)
+        gf = ggml.ggml_new_graph(ctx)
+        ggml.ggml_build_forward_expand(gf, yt)
+        graphs.append((gf, yt))
+    n = len(graphs)
+
+    def fn(i: int):
+        gf, _ = graphs[i % n]
+        if ggml.ggml_graph_compute_with_ctx(ctx, gf, threads) != 0:
+            raise RuntimeError(f"ggml_graph_compute_with_ctx failed for {kind}")
+
+    def output(i: int = 0) -> torch.Tensor:
+        """The last result of set ``i`` as a torch tensor [M, N] (for sanity checks)."""
+        _, yt = graphs[i % n]
+        buf = (ctypes.c_float * (M * N)).from_address(ggml.ggml_get_data(yt))
+        return torch.frombuffer(bytearray(buf), dtype=torch.float32).reshape(M, N)
+
+    holder.fn = fn
+    holder.keepalive = [graphs, output]
+    return holder

@@ -1,0 +1,83 @@
+"""Markdown tables of a results document: one table per suite, one row per timed case, with
+median, spread, effective bandwidth, roofline fraction and same-run speedups."""
+from __future__ import annotations
+
+SHORT = {"torch_fp32": "fp32", "torch_fp16": "fp16", "torch_dynamic_int8": "dyn-int8", "aten_int8pack_mm": "int8pack",
+         "aten_int4pack_mm": "int4pack", "torch_copy": "copy", "reference_pack": "ref-pack",
+         "torch_quantize_per_channel": "qpc-int8", "fp32_model": "fp32", "torch_fp32_topk": "fp32+topk"}
+#: params shown in the "variant" column (the rest are in the group heading)
+VARIANT_KEYS = ("mix", "path", "op", "scope", "k")
+
+
+def _variant(rec: dict) -> str:
+    p = rec["params"]
+    return " ".join(str(p[k]) for k in VARIANT_KEYS if k in p) or "-"
+
+
+def _fmt(v, spec: str, none: str = "") -> str:
+    return none if v is None else format(v, spec)
+
+
+def suite_table(records: list[dict], suite: str) -> str:
+    recs = [r for r in records if r["extra_info"]["suite"] == suite]
+    if not recs:
+        return ""
+    bases: list[str] = []
+    for r in recs:
+        if r["extra_info"]["role"] == "baseline" and r["extra_info"]["impl"] not in bases:
+            bases.append(r["extra_info"]["impl"])
+    head = ["case", "impl", "variant", "median ms", "IQR ms", "GB/s", "roofline"] + [f"× {SHORT.get(b, b)}" for b in bases]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * 3 + ["---:"] * (len(head) - 3)) + "|"]
+    for r in recs:
+        ex, st = r["extra_info"], r["stats"]
+        case = r["group"].split(" ", 1)[1] if " " in r["group"] else r["group"]
+        impl = f"**{ex['impl']}**" if ex["role"] == "chord" else SHORT.get(ex["impl"], ex["impl"])
+        rf = ex.get("roofline_fraction")
+        cells = [case, impl, _variant(r), f"{st['median'] * 1e3:.3f}", f"{st['iqr'] * 1e3:.3f}",
+                 _fmt(ex.get("GBps"), ".1f"), "" if rf is None else f"{rf:.0%}"]
+        ratios = ex.get("ratios") or {}
+        cells += [_fmt(ratios.get(b), ".2f") for b in bases]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def markdown(doc: dict) -> str:
+    """The whole report: machine line, bandwidth line, a table per suite, what was unavailable."""
+    mi, ci, c = doc.get("machine_info", {}), doc.get("commit_info", {}), doc.get("chord", {})
+    cpu = mi.get("cpu", {})
+    out = [f"Machine: {cpu.get('brand_raw', '?')} ({mi.get('cpu_count', '?')} CPUs, flags "
+           f"{' '.join(cpu.get('flags', [])) or '?'}), L3 {mi.get('caches', {}).get('L3', 0) >> 20} MiB; "
+           f"torch {mi.get('torch', '?')}; chord kernels: {_kernels(mi)}; commit {str(ci.get('id', '?'))[:10]}"
+           f"{' (dirty)' if ci.get('dirty') else ''}"]
+    la = mi.get("load_average")
+    if la:
+        busy = " (busy machine: expect noise)" if mi.get("cpu_count") and la[0] > 0.5 * mi["cpu_count"] else ""
+        out.append(f"Load average at start: {la[0]:.2f}{busy}")
+    bw = c.get("bandwidth", {})
+    if bw:
+        out.append("Copy bandwidth (256 MB `copy_`, read+write traffic): " + ", ".join(
+            f"{v['copy_GBps']:.1f} GB/s @ {t} thread{'s' if t != '1' else ''}" for t, v in sorted(bw.items())))
+    out.append("`× b` = median(b) / median(row), same run (higher is faster); roofline = GB/s of the "
+               "bytes the call must read over the copy bandwidth at the same thread count.")
+    for suite in ("kernels", "scoring", "adaptation", "e2e"):
+        t = suite_table(doc.get("benchmarks", []), suite)
+        if t:
+            out += ["", f"### {suite}", "", t]
+    un = c.get("unavailable", [])
+    if un:
+        out += ["", "Unavailable here:"]
+        seen = set()
+        for u in un:
+            key = (u["suite"], u["impl"], u["reason"])
+            if key not in seen:
+                seen.add(key)
+                out.append(f"- {u['suite']} / {u['impl']}: {u['reason']}")
+    return "\n".join(out) + "\n"
+
+
+def _kernels(mi: dict) -> str:
+    k = mi.get("chord_kernels", {})
+    if not k.get("cpp_extension"):
+        return "pure-torch reference (C++ extension missing)"
+    ops = k.get("cpp_ops")
+    return f"C++ {k.get('isa') or ''}".strip() + (f" ({', '.join(ops)})" if ops is not None else "")

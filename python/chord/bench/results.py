@@ -1,0 +1,171 @@
+"""Benchmark results: records, the JSON file (pytest-benchmark's layout plus a ``chord``
+section), same-run ratios, and a schema check.
+
+File layout (pytest-benchmark 5 keys first, so ``pytest-benchmark compare`` reads it)::
+
+    {"machine_info": {...}, "commit_info": {...}, "datetime": ISO-8601, "version": "...",
+     "benchmarks": [{"group", "name", "fullname", "params", "param", "options",
+                     "stats": {min, max, mean, stddev, rounds, median, iqr, q1, q3, ...,
+                               data, iterations},        # seconds per call
+                     "extra_info": {suite, impl, role, ref_impl, rel_to_ref, ratios,
+                                    bytes_read, GBps, roofline_fraction, copy_GBps, ...}}],
+     "chord": {"schema": "chord.bench/1", "config": {...}, "bandwidth": {threads: {...}},
+               "unavailable": [{suite, group, impl, reason}], "elapsed_s": float}}
+"""
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timezone
+from pathlib import Path
+
+SCHEMA = "chord.bench/1"
+VERSION = "chord.bench 1 (pytest-benchmark 5 compatible)"
+#: roles: the thing measured, a same-run baseline (ratios are taken against these), an external peer
+ROLES = ("chord", "baseline", "peer")
+STAT_KEYS = ("min", "max", "mean", "stddev", "rounds", "median", "iqr", "q1", "q3", "iqr_outliers",
+             "stddev_outliers", "outliers", "ld15iqr", "hd15iqr", "ops", "total", "data", "iterations")
+
+
+def make_record(suite: str, group: str, impl: str, role: str, params: dict, stats: dict,
+                extra: dict | None = None, options: dict | None = None) -> dict:
+    """One pytest-benchmark ``benchmarks[]`` entry. ``params`` identify the case (shape, mix,
+    path, threads...) and, with ``impl``, name it uniquely."""
+    if role not in ROLES:
+        raise ValueError(f"role: expected one of {ROLES}, got {role!r}")
+    param = "-".join(f"{k}={v}" for k, v in params.items())
+    name = f"{suite}[{impl}-{param}]"
+    ex = {"suite": suite, "impl": impl, "role": role}
+    ex.update(extra or {})
+    return {"group": group, "name": name, "fullname": f"chord.bench::{suite}::{name}",
+            "params": dict(params, impl=impl), "param": f"{impl}-{param}", "extra_info": ex,
+            "options": dict(options or {}, timer="perf_counter"), "stats": stats}
+
+
+def case_key(rec: dict) -> str:
+    """Identity of a case across runs (machine-independent): its name."""
+    return rec["name"]
+
+
+def _matches(baseline: dict, rec: dict) -> bool:
+    """A baseline applies to a record when every parameter it has (its impl aside) agrees:
+    a per-mix baseline (e.g. the reference packer at mix3) only to cases of that mix."""
+    bp, rp = baseline["params"], rec["params"]
+    return all(k == "impl" or rp.get(k) == v for k, v in bp.items())
+
+
+def add_ratios(records: list[dict], ref_impls: dict[str, str]) -> None:
+    """Fill same-run ratios in place, per group: ``ratios[b] = median(b) / median(self)``
+    (speedup over each matching baseline b in the group), ``rel_to_ref = median / median(ref)``
+    (time relative to the suite's reference baseline: the quantity the --compare gate tracks)."""
+    groups: dict[str, list[dict]] = {}
+    for r in records:
+        groups.setdefault(r["group"], []).append(r)
+    for recs in groups.values():
+        bases = [r for r in recs if r["extra_info"]["role"] == "baseline"]
+        for r in recs:
+            ex = r["extra_info"]
+            med = r["stats"]["median"]
+            base = {b["extra_info"]["impl"]: b for b in bases if b is not r and _matches(b, r)}
+            ex["ratios"] = {b: br["stats"]["median"] / med for b, br in base.items() if med > 0}
+            ref = ref_impls.get(ex["suite"])
+            ex["ref_impl"] = ref if ref in base else None
+            ex["rel_to_ref"] = (med / base[ref]["stats"]["median"]) if ref in base else None
+
+
+def add_bandwidth(rec: dict, bytes_read: int | None, bw: dict | None) -> None:
+    """Effective GB/s (bytes the call must read / median time) and roofline fraction
+    (GB/s over the same-run copy bandwidth at the same thread count)."""
+    ex = rec["extra_info"]
+    med = rec["stats"]["median"]
+    ex["bytes_read"] = bytes_read
+    if bytes_read and med > 0:
+        ex["GBps"] = bytes_read / med / 1e9
+        if bw and bw.get("copy_GBps"):
+            ex["copy_GBps"] = bw["copy_GBps"]
+            ex["roofline_ms"] = bytes_read / (bw["copy_GBps"] * 1e9) * 1e3
+            ex["roofline_fraction"] = ex["GBps"] / bw["copy_GBps"]
+
+
+def new_document(machine: dict, commit: dict, config: dict) -> dict:
+    return {"machine_info": machine, "commit_info": commit, "benchmarks": [],
+            "datetime": datetime.now(timezone.utc).isoformat(), "version": VERSION,
+            "chord": {"schema": SCHEMA, "config": config, "bandwidth": {}, "unavailable": [], "elapsed_s": None}}
+
+
+def _clean(o):
+    """JSON has no inf/nan: store them as None."""
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    if isinstance(o, dict):
+        return {str(k): _clean(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_clean(v) for v in o]
+    return o
+
+
+def save(doc: dict, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(_clean(doc), indent=2, sort_keys=False) + "\n")
+    return path
+
+
+def load(path: str | Path) -> dict:
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"benchmark results file not found: {path}") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not valid JSON ({e})") from None
+    errors = validate(doc)
+    if errors:
+        raise ValueError(f"{path}: not a chord bench / pytest-benchmark results file: " + "; ".join(errors[:5]))
+    return doc
+
+
+def validate(doc) -> list[str]:
+    """Problems with a results document (empty list: valid). Accepts plain pytest-benchmark
+    files too (no ``chord`` section); checks chord's fields where present."""
+    errs: list[str] = []
+    if not isinstance(doc, dict):
+        return [f"top level: expected an object, got {type(doc).__name__}"]
+    for k in ("machine_info", "commit_info", "benchmarks", "datetime", "version"):
+        if k not in doc:
+            errs.append(f"missing top-level key {k!r}")
+    benches = doc.get("benchmarks")
+    if not isinstance(benches, list):
+        return errs + ["benchmarks: expected a list"]
+    names = set()
+    for i, b in enumerate(benches):
+        where = f"benchmarks[{i}]"
+        if not isinstance(b, dict):
+            errs.append(f"{where}: expected an object")
+            continue
+        for k in ("group", "name", "fullname", "params", "stats", "extra_info", "options"):
+            if k not in b:
+                errs.append(f"{where}: missing {k!r}")
+        st = b.get("stats", {})
+        for k in ("min", "max", "mean", "stddev", "rounds", "median", "iqr", "q1", "q3", "ops", "total", "iterations"):
+            if k not in st:
+                errs.append(f"{where}.stats: missing {k!r}")
+        if all(k in st for k in ("min", "median", "max")) and not (st["min"] <= st["median"] <= st["max"]):
+            errs.append(f"{where}.stats: expected min <= median <= max")
+        if b.get("name") in names:
+            errs.append(f"{where}: duplicate name {b.get('name')!r}")
+        names.add(b.get("name"))
+        ex = b.get("extra_info", {})
+        if "chord" in doc and isinstance(ex, dict):
+            for k in ("suite", "impl", "role", "ratios", "rel_to_ref"):
+                if k not in ex:
+                    errs.append(f"{where}.extra_info: missing {k!r}")
+            if ex.get("role") not in ROLES:
+                errs.append(f"{where}.extra_info.role: expected one of {ROLES}, got {ex.get('role')!r}")
+    if "chord" in doc:
+        c = doc["chord"]
+        if not isinstance(c, dict) or c.get("schema") != SCHEMA:
+            errs.append(f"chord.schema: expected {SCHEMA!r}")
+        elif not isinstance(c.get("unavailable"), list) or not isinstance(c.get("bandwidth"), dict):
+            errs.append("chord: expected 'unavailable' list and 'bandwidth' object")
+    return errs

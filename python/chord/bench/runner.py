@@ -1,0 +1,140 @@
+"""Runs the suites of a :class:`BenchConfig` into one results document.
+
+Suites are functions ``suite(ctx) -> None`` that call :meth:`RunContext.time` for each
+implementation of each case; the context times it under the thread count, handles
+implementations that cannot run here (recorded as *unavailable* with the reason, never a
+crash), sizes weight rotation, and attaches bandwidth and ratios.
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from contextlib import contextmanager
+from typing import Callable
+
+import torch
+
+from . import machine, results
+from .baselines import Prepared, Unavailable
+from .config import BenchConfig
+from .timing import TimingPolicy, measure
+
+
+@contextmanager
+def num_threads(n: int):
+    """Run with ``n`` threads in torch's pool and, when the C++ extension exposes it, in
+    chord's OpenMP pool (a separate OpenMP runtime from torch's bundled one)."""
+    old = torch.get_num_threads()
+    ext = _chord_ext()
+    ext_set = getattr(ext, "set_num_threads", None)
+    ext_get = getattr(ext, "get_num_threads", None)
+    ext_old = ext_get() if callable(ext_get) else None
+    torch.set_num_threads(n)
+    if callable(ext_set):
+        ext_set(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+        if callable(ext_set) and ext_old is not None:
+            ext_set(ext_old)
+
+
+def _chord_ext():
+    try:
+        from chord.backends import cpu as cpu_backend
+        return getattr(cpu_backend, "_cpu", None)
+    except Exception:  # noqa: BLE001
+        return None
+
+
+class RunContext:
+    """Shared state of one run: config, document, per-thread bandwidth, progress output."""
+
+    def __init__(self, cfg: BenchConfig, log: Callable[[str], None] | None = None):
+        self.cfg = cfg
+        self.device = cfg.device
+        self.log = log or (lambda s: print(s, file=sys.stderr, flush=True))
+        self.llc = machine.last_level_cache_bytes()
+        self.doc = results.new_document(machine.machine_info(cfg.device), machine.commit_info(), cfg.as_dict())
+        self.doc["chord"]["rotation_target_bytes"] = int(cfg.rotate_factor * self.llc)
+        self.records: list[dict] = self.doc["benchmarks"]
+
+    # -- facts ---------------------------------------------------------------------------
+    def bandwidth(self, threads: int) -> dict:
+        """Copy bandwidth at ``threads``, measured once per run and thread count."""
+        key = str(threads)
+        bw = self.doc["chord"]["bandwidth"]
+        if key not in bw:
+            with num_threads(threads):
+                bw[key] = machine.copy_bandwidth(device=self.device)
+            self.log(f"  copy bandwidth @ {threads} thread(s): {bw[key]['copy_GBps']:.1f} GB/s "
+                     f"(read-only {bw[key]['read_GBps']:.1f} GB/s)")
+        return bw[key]
+
+    def n_sets(self, bytes_per_set: float) -> int:
+        """Weight copies to rotate so their total is >= rotate_factor x last-level cache."""
+        if self.device == "cuda":
+            target = self.cfg.rotate_factor * 64 << 20  # GPU L2 is <= 64 MB on current parts
+        else:
+            target = self.cfg.rotate_factor * self.llc
+        return int(min(self.cfg.max_sets, max(2, math.ceil(target / max(1.0, bytes_per_set)))))
+
+    def unavailable(self, suite: str, group: str, impl: str, reason: str) -> None:
+        self.doc["chord"]["unavailable"].append({"suite": suite, "group": group, "impl": impl, "reason": reason})
+        self.log(f"  {impl:<22} unavailable: {reason}")
+
+    # -- timing --------------------------------------------------------------------------
+    def time(self, suite: str, group: str, impl: str, role: str, params: dict, threads: int,
+             prepare: Callable[[], Prepared], policy: TimingPolicy | None = None,
+             extra: dict | None = None) -> dict | None:
+        """Prepare and time one implementation; returns its record, or None when unavailable."""
+        policy = policy or self.cfg.policy
+        bw = self.bandwidth(threads)
+        try:
+            with num_threads(threads):
+                prep = prepare()
+                stats = measure(prep.fn, policy, self.device)
+        except Unavailable as e:
+            self.unavailable(suite, group, impl, str(e))
+            return None
+        except (RuntimeError, NotImplementedError, ValueError, TypeError, MemoryError) as e:
+            # a broken implementation must not hide the others' numbers; it is reported
+            self.unavailable(suite, group, impl, f"failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+            return None
+        ex = {"threads": threads, "n_sets": prep.n_sets, "note": prep.note, "converged": stats.pop("converged")}
+        ex.update(extra or {})
+        rec = results.make_record(suite, group, impl, role, params, stats, ex,
+                                  {"warmup": policy.warmup, "min_rounds": policy.min_rounds,
+                                   "max_time": policy.max_time_s, "min_time": policy.min_time_s})
+        results.add_bandwidth(rec, prep.bytes_read, bw)
+        self.records.append(rec)
+        gb = rec["extra_info"].get("GBps")
+        self.log(f"  {impl:<22} {stats['median'] * 1e3:9.3f} ms  (IQR {stats['iqr'] * 1e3:.3f}, "
+                 f"{stats['rounds']} rounds{', ' + format(gb, '.1f') + ' GB/s' if gb else ''})")
+        del prep
+        return rec
+
+
+#: suite -> the baseline impl its ``rel_to_ref`` (and the --compare gate) is relative to
+REF_IMPLS = {"kernels": "torch_fp32", "scoring": "torch_fp32", "adaptation": "torch_copy", "e2e": "fp32_model"}
+
+
+def run(cfg: BenchConfig, log: Callable[[str], None] | None = None) -> dict:
+    """Run every suite of ``cfg``; returns the results document (see ``chord.bench.results``)."""
+    from .suites import SUITES  # noqa: PLC0415 - suites import models lazily
+
+    cfg.validate()
+    ctx = RunContext(cfg, log)
+    t0 = time.perf_counter()
+    torch.manual_seed(cfg.seed)
+    for name in cfg.suites:
+        ctx.log(f"[{name}]")
+        with torch.inference_mode():
+            SUITES[name](ctx)
+    results.add_ratios(ctx.records, REF_IMPLS)
+    ctx.doc["chord"]["elapsed_s"] = time.perf_counter() - t0
+    ctx.doc["chord"]["env"] = {k: os.environ[k] for k in ("OMP_NUM_THREADS", "CHORD_ISA", "CI") if k in os.environ}
+    return ctx.doc

@@ -1,0 +1,63 @@
+"""Adaptation suite: the on-device step, ``chord.pack`` (frozen fp32 weights x codes ->
+packed weights), at each weight shape x bit mix x threads; against a plain copy of the fp32
+weights (the memory floor: pack must at least read them), torch's fused per-channel int8
+quantizer (``torch.quantize_per_channel``), and chord's pure-torch reference packer."""
+from __future__ import annotations
+
+import torch
+
+import chord
+from chord.backends import reference
+
+from ..baselines import Prepared
+from ..config import avg_bits, mix_codes, parse_mix, parse_shape
+from ..timing import TimingPolicy
+from .common import seeded_randn
+
+#: the reference packer takes seconds per 4096^2 weight: a few rounds say enough
+_SLOW = TimingPolicy(warmup=1, min_rounds=3, max_rounds=5, min_time_s=0.0, max_time_s=1.0, rel_ci=1.0)
+
+
+def _weights(w, n):
+    ws = [w.clone() for _ in range(n)]
+    return ws, len(ws)
+
+
+def run(ctx) -> None:
+    cfg = ctx.cfg
+    for si, spec in enumerate(cfg.adaptation_shapes):
+        K, N = parse_shape(spec, 2)
+        w = seeded_randn(N, K, seed=cfg.seed + 2000 + si, device=cfg.device)
+        fp32_bytes = N * K * 4
+        n = ctx.n_sets(fp32_bytes)
+        ws, n = _weights(w, n)
+        codes = {parse_mix(m)[0]: (mix_codes(parse_mix(m)[1], N, seed=cfg.seed), parse_mix(m)[1]) for m in cfg.mixes}
+        for t in cfg.threads:
+            group = f"adaptation K={K} N={N} t={t}"
+            ctx.log(f" {group}")
+            base = {"K": K, "N": N, "threads": t}
+            outs = [torch.empty_like(w) for _ in range(2)]
+            ctx.time("adaptation", group, "torch_copy", "baseline", base, t,
+                     lambda: Prepared(lambda i: outs[i % 2].copy_(ws[i % n]), fp32_bytes, n, "fp32 copy_ (memory floor)"))
+            del outs
+            if cfg.device == "cpu":
+                ax = torch.zeros(N, dtype=torch.int64)
+
+                def qpc():
+                    s = w.abs().amax(1) / 127
+                    return Prepared(lambda i: torch.quantize_per_channel(ws[i % n], s, ax, 0, torch.qint8),
+                                    fp32_bytes, n, "torch.quantize_per_channel qint8 (given scales)")
+                ctx.time("adaptation", group, "torch_quantize_per_channel", "baseline", base, t, qpc)
+            for label, (c, mix) in codes.items():
+                ctx.time("adaptation", group, "chord_pack", "chord", dict(base, mix=label), t,
+                         lambda: Prepared(lambda i: chord.pack(ws[i % n], c), fp32_bytes, n, "chord.pack"),
+                         extra={"mix": label, "avg_bits": avg_bits(mix)})
+                perm_buckets = chord.mixed_weight.plan_buckets(c, chord.Codebook.default())
+                perm = perm_buckets[0].to(w.device)
+
+                def ref_pack():
+                    return Prepared(lambda i: reference.quantize_pack(ws[i % n], perm, perm_buckets[1], "sym"),
+                                    fp32_bytes, n, "pure-torch reference packer")
+                ctx.time("adaptation", group, "reference_pack", "baseline", dict(base, mix=label), t,
+                         ref_pack, policy=_SLOW)
+        del w, ws

@@ -1,0 +1,36 @@
+"""Pieces the suites share: seeded weights, packed-weight rotation, chord mat-mul callables."""
+from __future__ import annotations
+
+import torch
+
+import chord
+
+from ..baselines import Prepared
+
+
+def seeded_randn(*shape: int, seed: int, device: str = "cpu") -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(*shape, generator=g).to(device)
+
+
+def clone_packed(mw: chord.MixedWeight, n: int) -> list[chord.MixedWeight]:
+    """``n`` copies of a packed weight in distinct memory (same bytes: caches key on
+    addresses, so rotating copies defeats them as well as distinct weights would)."""
+    out = [mw]
+    for _ in range(n - 1):
+        out.append(chord.MixedWeight(mw.qweight.clone(), mw.scales.clone(), mw.zeros.clone(), mw.perm.clone(),
+                                     mw.codes, list(mw.buckets), mw.shape, mw.codebook))
+    return out
+
+
+def chord_linear(mw: chord.MixedWeight, x: torch.Tensor, act_bits: int, n_sets: int) -> Prepared:
+    """``chord.mp_linear`` (the public API, checks included) over ``n_sets`` rotated copies."""
+    mws = clone_packed(mw, n_sets)
+    n = len(mws)
+    return Prepared(lambda i: chord.mp_linear(x, mws[i % n], act_bits=act_bits), mw.nbytes, n,
+                    f"chord.mp_linear act_bits={act_bits}")
+
+
+def max_rel_err(y: torch.Tensor, ref: torch.Tensor) -> float:
+    """max |y - ref| / max |ref|: a one-number sanity check that a timed kernel is right."""
+    return float((y.double() - ref.double()).abs().max() / ref.double().abs().max().clamp_min(1e-30))

@@ -1,0 +1,98 @@
+"""End-to-end suite: one device forward of SASRec / Caser, user representation + scores over
+the whole item table (what reranking needs), fp32 against the same model after
+``chord.quantize_`` at each bit mix: the backbone's Linear/Conv2d layers ("backbone") and the
+backbone plus the item table ("backbone+items", scoring then reads the packed table)."""
+from __future__ import annotations
+
+import copy
+import importlib
+
+import torch
+
+from ..baselines import Prepared, Unavailable
+from ..config import PATHS, avg_bits, mix_codes, parse_mix
+
+SEQ_LEN = 50
+
+
+def _api():
+    try:
+        models = importlib.import_module("chord.models")
+        quant = importlib.import_module("chord.quantize")
+        layers = importlib.import_module("chord.layers")
+    except ImportError as e:
+        raise Unavailable(f"chord.models / chord.quantize not importable ({e})") from e
+    for mod, name in ((quant, "quantize_"), (layers, "quantizable_layers"), (models, "MODELS")):
+        if not hasattr(mod, name):
+            raise Unavailable(f"{mod.__name__}.{name} does not exist yet")
+    return models, quant, layers
+
+
+def _build(name: str, num_items: int, seed: int):
+    models, _, _ = _api()
+    if name not in models.MODELS:
+        raise ValueError(f"e2e_models: expected some of {sorted(models.MODELS)}, got {name!r}")
+    torch.manual_seed(seed)
+    kw = {"max_len": SEQ_LEN} if name == "sasrec" else {}
+    return models.MODELS[name](num_items, dim=64, **kw).eval()
+
+
+def _param_bytes(model) -> int:
+    return sum(t.numel() * t.element_size() for t in list(model.parameters()) + list(model.buffers()))
+
+
+def _forward(models_, seqs):
+    n = len(models_)
+
+    def fn(i):
+        m = models_[i % n]
+        return m.score(m(seqs))
+    return fn
+
+
+def _quantized(model, mix, embeddings: bool, act_bits: int, seed: int):
+    _, quant, layers = _api()
+    m = copy.deepcopy(model)
+    strategy = {name: mix_codes(mix, info.channels, seed=seed + j)
+                for j, (name, info) in enumerate(layers.quantizable_layers(m, None, embeddings=embeddings).items())}
+    return quant.quantize_(m, strategy, act_bits=act_bits)
+
+
+def run(ctx) -> None:
+    cfg = ctx.cfg
+    try:
+        _api()
+    except Unavailable as e:
+        ctx.unavailable("e2e", "e2e", "all", str(e))
+        return
+    items = cfg.scoring_rows
+    for name in cfg.e2e_models:
+        try:
+            model = _build(name, items, cfg.seed).to(cfg.device)
+        except Unavailable as e:
+            ctx.unavailable("e2e", name, "all", str(e))
+            continue
+        g = torch.Generator().manual_seed(cfg.seed + 11)
+        seqs = torch.randint(1, items + 1, (cfg.e2e_batch, SEQ_LEN), generator=g).to(cfg.device)
+        fp32_bytes = _param_bytes(model)
+        for t in cfg.threads:
+            group = f"e2e {name} B={cfg.e2e_batch} items={items} t={t}"
+            ctx.log(f" {group}")
+            base = {"model": name, "B": cfg.e2e_batch, "items": items, "threads": t}
+
+            def fp32():
+                ms = [copy.deepcopy(model) for _ in range(ctx.n_sets(fp32_bytes))]
+                return Prepared(_forward(ms, seqs), fp32_bytes, len(ms), "fp32 model: forward + full scores")
+            ctx.time("e2e", group, "fp32_model", "baseline", base, t, fp32)
+            for mspec in cfg.mixes:
+                label, mix = parse_mix(mspec)
+                for scope, emb in (("backbone", False), ("backbone+items", True)):
+                    for path in cfg.paths:
+                        def quant():
+                            q = _quantized(model, mix, emb, PATHS[path], cfg.seed)
+                            qb = _param_bytes(q)
+                            ms = [q] + [copy.deepcopy(q) for _ in range(ctx.n_sets(qb) - 1)]
+                            return Prepared(_forward(ms, seqs), qb, len(ms), f"quantize_ {scope}, {path}")
+                        ctx.time("e2e", group, "chord_model", "chord",
+                                 dict(base, mix=label, scope=scope, path=path), t, quant,
+                                 extra={"mix": label, "avg_bits": avg_bits(mix), "scope": scope, "path": path})

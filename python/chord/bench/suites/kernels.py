@@ -1,0 +1,76 @@
+"""Kernel suite: ``chord.mp_linear`` at each shape x bit mix x activation path x threads,
+against torch fp32, torch dynamic int8, ATen int8/int4 weight-only kernels and (``--peer
+ggml``) llama.cpp's k-quant mat-vec, all timed in the same run on the same fp32 weights."""
+from __future__ import annotations
+
+import gc
+
+import torch
+
+import chord
+
+from .. import peer_ggml
+from ..baselines import BASELINES
+from ..config import PATHS, avg_bits, mix_codes, parse_mix, parse_shape
+from .common import chord_linear, max_rel_err, seeded_randn
+
+#: bytes per weight element each implementation streams (sizes the rotation before building it)
+_BYTES_PER_WEIGHT = {"torch_fp32": 4, "torch_fp16": 2, "torch_dynamic_int8": 1, "aten_int8pack_mm": 1,
+                     "aten_int4pack_mm": 0.53, "ggml_q2_k": 0.33, "ggml_q4_k": 0.56, "ggml_q8_0": 1.06}
+
+
+def peer_impls(peers) -> list[str]:
+    out = []
+    for p in peers:
+        if p == "ggml":
+            out += list(peer_ggml.GGML_TYPES)
+        elif p in peer_ggml.GGML_TYPES:
+            out.append(p)
+        else:
+            raise ValueError(f"peers: expected 'ggml' or one of {sorted(peer_ggml.GGML_TYPES)}, got {p!r}")
+    return out
+
+
+def run(ctx) -> None:
+    cfg = ctx.cfg
+    dev = cfg.device
+    peers = peer_impls(cfg.peers)
+    for si, spec in enumerate(cfg.shapes):
+        M, K, N = parse_shape(spec)
+        w = seeded_randn(N, K, seed=cfg.seed + 1000 * si, device=dev)
+        x = seeded_randn(M, K, seed=cfg.seed + 1000 * si + 1, device=dev)
+        packs = {}
+        for mspec in cfg.mixes:
+            label, mix = parse_mix(mspec)
+            codes = mix_codes(mix, N, seed=cfg.seed)
+            packs[label] = (chord.pack(w, codes), mix)
+        for t in cfg.threads:
+            group = f"kernels M={M} K={K} N={N} t={t}"
+            ctx.log(f" {group}")
+            base = {"M": M, "K": K, "N": N, "threads": t}
+            for b in cfg.baselines:
+                if b not in BASELINES:
+                    raise ValueError(f"baselines: expected some of {sorted(BASELINES)}, got {b!r}")
+                n = ctx.n_sets(_BYTES_PER_WEIGHT[b] * N * K)
+                ctx.time("kernels", group, b, "baseline", base, t, lambda: BASELINES[b](w, x, n))
+            for p in peers:
+                n = ctx.n_sets(_BYTES_PER_WEIGHT[p] * N * K)
+                ctx.time("kernels", group, p, "peer", base, t,
+                         lambda: peer_ggml.ggml_matmul(p, w, x, n, t))
+            for label, (mw, mix) in packs.items():
+                ref = None
+                for path in cfg.paths:
+                    act_bits = PATHS[path]
+                    # sanity: the timed kernel must compute what the format means
+                    y = chord.mp_linear(x, mw, act_bits=act_bits)
+                    if ref is None:
+                        ref = x.double() @ mw.dequantize(torch.float64).T
+                    params = dict(base, mix=label, path=path)
+                    n = ctx.n_sets(mw.nbytes)
+                    ctx.time("kernels", group, "chord", "chord", params, t,
+                             lambda: chord_linear(mw, x, act_bits, n),
+                             extra={"mix": label, "avg_bits": avg_bits(mix), "path": path,
+                                    "max_rel_err": max_rel_err(y, ref)})
+            gc.collect()
+        del w, x, packs
+        gc.collect()

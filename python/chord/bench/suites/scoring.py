@@ -1,0 +1,85 @@
+"""Item-scoring suite: a user vector x [B, dim] against an item table [rows, dim] (100,000 x
+64 by default) quantized per item row at each bit mix: scores with ``chord.mp_linear``, and
+scores + top-k with ``chord.scoring.mp_topk`` when that module exists; against fp32
+``F.linear`` and ``F.linear`` + ``torch.topk``."""
+from __future__ import annotations
+
+import importlib
+
+import torch
+import torch.nn.functional as F
+
+import chord
+
+from ..baselines import Prepared, Unavailable
+from ..config import avg_bits, mix_codes, parse_mix
+from .common import chord_linear, clone_packed, max_rel_err, seeded_randn
+
+
+def _mp_topk():
+    """The public top-k scorer (``chord.quantize.mp_topk``: fused C++ when built) or, failing
+    that, the fused kernel module itself; raises Unavailable when neither exists."""
+    for mod_name in ("chord.quantize", "chord.scoring"):
+        try:
+            fn = getattr(importlib.import_module(mod_name), "mp_topk", None)
+        except ImportError:
+            fn = None
+        if fn is not None:
+            return fn
+    raise Unavailable("no mp_topk in chord.quantize or chord.scoring yet")
+
+
+def _fused_note() -> str:
+    try:
+        fused = getattr(importlib.import_module("chord.scoring"), "mp_topk", None)
+    except ImportError:
+        fused = None
+    return "fused C++ scorer" if fused is not None else "reference: full scores + torch.topk"
+
+
+def _topk_prepared(mw, x, k, n_sets) -> Prepared:
+    mp_topk = _mp_topk()
+    mws = clone_packed(mw, n_sets)
+    n = len(mws)
+    mp_topk(x, mws[0], k)  # fail here (-> unavailable) rather than inside the timer
+    return Prepared(lambda i: mp_topk(x, mws[i % n], k), mw.nbytes, n, f"mp_topk k={k} ({_fused_note()})")
+
+
+def _fp32(table, x, n_sets, k=None) -> Prepared:
+    ts = [table.clone() for _ in range(n_sets)]
+    n = len(ts)
+    if k is None:
+        return Prepared(lambda i: F.linear(x, ts[i % n]), table.numel() * 4, n, "F.linear fp32")
+    return Prepared(lambda i: torch.topk(F.linear(x, ts[i % n]), k, dim=-1), table.numel() * 4, n,
+                    f"F.linear fp32 + torch.topk k={k}")
+
+
+def run(ctx) -> None:
+    cfg = ctx.cfg
+    rows, dim, k = cfg.scoring_rows, cfg.scoring_dim, cfg.topk
+    table = seeded_randn(rows, dim, seed=cfg.seed + 7, device=cfg.device)
+    packs = {}
+    for mspec in cfg.mixes:
+        label, mix = parse_mix(mspec)
+        packs[label] = (chord.pack(table, mix_codes(mix, rows, seed=cfg.seed)), mix)
+    for B in cfg.scoring_batch:
+        x = seeded_randn(B, dim, seed=cfg.seed + 8 + B, device=cfg.device)
+        for t in cfg.threads:
+            group = f"scoring B={B} rows={rows} dim={dim} t={t}"
+            ctx.log(f" {group}")
+            base = {"B": B, "rows": rows, "dim": dim, "threads": t}
+            n = ctx.n_sets(table.numel() * 4)
+            ctx.time("scoring", group, "torch_fp32", "baseline", base, t, lambda: _fp32(table, x, n))
+            if k:
+                ctx.time("scoring", group, "torch_fp32_topk", "baseline", dict(base, k=k), t,
+                         lambda: _fp32(table, x, n, k))
+            for label, (mw, mix) in packs.items():
+                n = ctx.n_sets(mw.nbytes)
+                extra = {"mix": label, "avg_bits": avg_bits(mix)}
+                y = chord.mp_linear(x, mw)
+                ref = x.double() @ mw.dequantize(torch.float64).T
+                ctx.time("scoring", group, "chord", "chord", dict(base, mix=label, op="scores"), t,
+                         lambda: chord_linear(mw, x, 0, n), extra=dict(extra, max_rel_err=max_rel_err(y, ref)))
+                if k:
+                    ctx.time("scoring", group, "chord_topk", "chord", dict(base, mix=label, op="topk", k=k), t,
+                             lambda: _topk_prepared(mw, x, k, n), extra=extra)

@@ -1,0 +1,133 @@
+"""Timing: repeat a call until its median is stable, and summarize the samples with the
+statistics pytest-benchmark writes (same keys, same quartile method), so our JSON reads in
+its tools and ours alike.
+
+A benchmarked callable takes the round index ``i`` and uses weight set ``i % n_sets``: rotating
+through several copies of the weights whose total exceeds the last-level cache, so a kernel
+is timed streaming its weights from memory, as in a real forward pass, not from a warm cache.
+"""
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+import torch
+
+
+@dataclass(frozen=True)
+class TimingPolicy:
+    """When to stop sampling. A round is ``iterations`` calls (chosen so a round lasts at
+    least ``min_round_s``: timer resolution and call overhead stay below 1 %). Sampling stops
+    once ``min_rounds`` and ``min_time_s`` are met and the 95 % confidence interval of the
+    median is within ``rel_ci`` of it, or at ``max_rounds`` / ``max_time_s``.
+    """
+
+    warmup: int = 2
+    min_rounds: int = 7
+    max_rounds: int = 400
+    min_time_s: float = 0.15
+    max_time_s: float = 1.5
+    rel_ci: float = 0.02
+    min_round_s: float = 2e-4
+
+    @staticmethod
+    def quick() -> "TimingPolicy":
+        """For smoke tests: a handful of rounds, fractions of a second."""
+        return TimingPolicy(warmup=1, min_rounds=3, max_rounds=5, min_time_s=0.0, max_time_s=0.2, rel_ci=1.0)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def median_ci(sorted_data: list[float], z: float = 1.96) -> tuple[float, float]:
+    """Distribution-free ~95 % confidence interval of the median (order statistics)."""
+    n = len(sorted_data)
+    if n < 3:
+        return sorted_data[0], sorted_data[-1]
+    half = z * math.sqrt(n) / 2
+    lo = max(0, int(math.floor(n / 2 - half)))
+    hi = min(n - 1, int(math.ceil(n / 2 + half)))
+    return sorted_data[lo], sorted_data[hi]
+
+
+def _quartiles(data: list[float]) -> tuple[float, float]:
+    """Q1, Q3 exactly as pytest-benchmark computes them (Wikipedia methods 2 and 3)."""
+    n = len(data)
+    if n == 1:
+        return data[0], data[0]
+    if n % 2:
+        k, r = n // 4, n % 4
+        if r == 1:
+            return 0.25 * data[k - 1] + 0.75 * data[k], 0.75 * data[3 * k] + 0.25 * data[3 * k + 1]
+        return 0.75 * data[k] + 0.25 * data[k + 1], 0.25 * data[3 * k + 1] + 0.75 * data[3 * k + 2]
+    return statistics.median(data[: n // 2]), statistics.median(data[n // 2:])
+
+
+def summarize(data: list[float], iterations: int = 1) -> dict:
+    """Seconds per call -> pytest-benchmark's ``stats`` dict (plus ``data``, ``iterations``)."""
+    if not data:
+        raise ValueError("summarize: expected at least one sample, got none")
+    s = sorted(data)
+    n = len(s)
+    mean = statistics.fmean(s)
+    sd = statistics.stdev(s) if n > 1 else 0.0
+    q1, q3 = _quartiles(s)
+    iqr = q3 - q1
+    lo15 = next((v for v in s if v >= q1 - 1.5 * iqr), s[0])
+    hi15 = next((v for v in reversed(s) if v <= q3 + 1.5 * iqr), s[-1])
+    iqr_out = sum(1 for v in s if v < q1 - 1.5 * iqr or v > q3 + 1.5 * iqr)
+    sd_out = sum(1 for v in s if v < mean - sd or v > mean + sd)
+    median = statistics.median(s)
+    return {
+        "min": s[0], "max": s[-1], "mean": mean, "stddev": sd, "rounds": n, "median": median,
+        "iqr": iqr, "q1": q1, "q3": q3, "iqr_outliers": iqr_out, "stddev_outliers": sd_out,
+        "outliers": f"{sd_out};{iqr_out}", "ld15iqr": lo15, "hd15iqr": hi15,
+        "ops": 1.0 / mean if mean > 0 else float("inf"), "total": sum(s) * iterations,
+        "data": list(data), "iterations": iterations,
+    }
+
+
+def _synchronizer(device: str) -> Callable[[], None]:
+    if device == "cuda":
+        return torch.cuda.synchronize
+    return lambda: None
+
+
+def measure(fn: Callable[[int], object], policy: TimingPolicy = TimingPolicy(), device: str = "cpu") -> dict:
+    """Time ``fn(i)`` (i = call index, for weight rotation) under ``policy``; returns
+    :func:`summarize` of seconds per call, with ``converged`` (median CI within ``rel_ci``)."""
+    sync = _synchronizer(device)
+    calls = 0
+    t0 = time.perf_counter()
+    for _ in range(max(1, policy.warmup)):
+        fn(calls)
+        calls += 1
+    sync()
+    one = (time.perf_counter() - t0) / max(1, policy.warmup)
+    iterations = max(1, min(1000, int(math.ceil(policy.min_round_s / max(one, 1e-9)))))
+    data: list[float] = []
+    start = time.perf_counter()
+    converged = False
+    while True:
+        sync()
+        t = time.perf_counter()
+        for _ in range(iterations):
+            fn(calls)
+            calls += 1
+        sync()
+        data.append((time.perf_counter() - t) / iterations)
+        n, elapsed = len(data), time.perf_counter() - start
+        if n >= policy.min_rounds and elapsed >= policy.min_time_s:
+            lo, hi = median_ci(sorted(data))
+            med = statistics.median(data)
+            converged = (hi - lo) / 2 <= policy.rel_ci * med
+            if converged or n >= policy.max_rounds or elapsed >= policy.max_time_s:
+                break
+        elif n >= policy.max_rounds or (elapsed >= policy.max_time_s and n >= min(3, policy.min_rounds)):
+            break
+    out = summarize(data, iterations)
+    out["converged"] = converged
+    return out
