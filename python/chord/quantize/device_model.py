@@ -70,11 +70,11 @@ class DeviceModel:
         self.frozen: dict[str, torch.Tensor] = {n: li.module.weight.detach() for n, li in layers.items()}
         self.remap = dict(remap) if remap else None
         self.act_bits = act_bits
-        first = Strategy.uniform(layers, initial_bits)
+        first = self._remapped(Strategy.uniform(layers, initial_bits))
         quantize_(model, first, keep_float=True, act_bits=act_bits)
         self.model = model
         self.modules = {n: model.get_submodule(n) for n in layers}
-        self.strategy = self._remapped(first)
+        self.strategy = first
 
     def _remapped(self, s: Strategy) -> Strategy:
         return s.remap(self.remap) if self.remap else s

@@ -19,6 +19,7 @@ from .. import format as fmt
 from ..codebook import Codebook
 from ..linear import mp_linear
 from ..mixed_weight import MixedWeight, pack
+from .scoring import mp_topk
 
 _MW_BUFFERS = ("qweight", "scales", "zeros", "perm", "codes")
 
@@ -300,8 +301,7 @@ class QuantizedEmbedding(_MixedWeightHolder):
     def topk(self, user_repr: torch.Tensor, k: int, candidates: torch.Tensor | None = None):
         """Top-k of :meth:`score` without materializing all scores where the fused kernel exists:
         returns (scores float32 [B, k], ids int64 [B, k]) -- ids are item rows (not positions in
-        ``candidates``). See :func:`chord.quantize.scoring.mp_topk` for ties."""
-        from .scoring import mp_topk
+        ``candidates``). Ties: see :mod:`chord.scoring`."""
         return mp_topk(user_repr, self.mw, k, candidates=candidates, act_bits=self.act_bits)
 
     def to_float(self) -> nn.Embedding:
