@@ -4,12 +4,14 @@ namespace py = pybind11;
 
 namespace chord {
 void bind_quantize_pack(py::module_& m);  // quantize_pack_bind.cpp
+void bind_topk(py::module_& m);           // topk_bind.cpp
 void bind_mp_linear(py::module_& m);      // bindings_mp_linear.cpp
 }  // namespace chord
 
 PYBIND11_MODULE(_cpu, m) {
   m.doc() = "chord C++ CPU kernels";
   chord::bind_quantize_pack(m);
+  chord::bind_topk(m);
   chord::bind_mp_linear(m);
   m.def("has_avx2", []() { return (bool)(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")); });
 }

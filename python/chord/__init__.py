@@ -6,6 +6,7 @@ from .codebook import Codebook
 from .format import FORMAT_VERSION
 from .linear import mp_linear
 from .mixed_weight import FormatError, MixedWeight, pack
+from .scoring import mp_topk
 from .strategy import Strategy, StrategyError, model_fingerprint
 from .layers import LayerInfo, quantizable_layers
 from .quantize import dequantize_, quantize_
@@ -13,5 +14,5 @@ from .quantize.device_model import DeviceModel
 
 __all__ = ["Codebook", "MixedWeight", "FormatError", "pack", "mp_linear", "FORMAT_VERSION",
            "Strategy", "StrategyError", "model_fingerprint", "LayerInfo", "quantizable_layers",
-           "quantize_", "dequantize_", "DeviceModel"]
+           "quantize_", "dequantize_", "DeviceModel", "mp_topk"]
 __version__ = "0.1.0"

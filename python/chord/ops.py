@@ -21,6 +21,12 @@ LIB.define(
     "mp_linear(Tensor x, Tensor qweight, Tensor scales, Tensor zeros, Tensor perm, "
     "int[] buckets, int K, Tensor? bias=None, int act_bits=0) -> Tensor"
 )
+# fused item scoring + top-k: (values float32 [M, k], indices int64 [M, k] item ids); candidates
+# None (all N rows), int64 [C] (shared) or [M, C]; ties -> smaller item id first
+LIB.define(
+    "mp_topk(Tensor x, Tensor qweight, Tensor scales, Tensor zeros, Tensor perm, int[] buckets, int K, "
+    "int k, Tensor? candidates=None, int act_bits=0) -> (Tensor values, Tensor indices)"
+)
 
 
 @torch.library.register_fake("chord::quantize_pack")
@@ -34,3 +40,10 @@ def _quantize_pack_fake(weight, perm, buckets, scheme):
 def _mp_linear_fake(x, qweight, scales, zeros, perm, buckets, K, bias=None, act_bits=0):
     torch._check(x.dim() == 2, lambda: f"chord::mp_linear: x must be 2-D [M, K], got {x.dim()}-D")
     return x.new_empty((x.shape[0], perm.shape[0]))
+
+
+@torch.library.register_fake("chord::mp_topk")
+def _mp_topk_fake(x, qweight, scales, zeros, perm, buckets, K, k, candidates=None, act_bits=0):
+    torch._check(x.dim() == 2, lambda: f"chord::mp_topk: x must be 2-D [M, K], got {x.dim()}-D")
+    M = x.shape[0]
+    return x.new_empty((M, k), dtype=torch.float32), x.new_empty((M, k), dtype=torch.int64)

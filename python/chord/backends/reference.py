@@ -69,3 +69,30 @@ def mp_linear(x, qweight, scales, zeros, perm, buckets, K, bias=None, act_bits=0
     if bias is not None:
         y = y + bias.to(cdt)
     return y if compute_dtype is not None else y.to(x.dtype)
+
+
+def mp_topk(x, qweight, scales, zeros, perm, buckets, K, k, candidates=None, act_bits=0, compute_dtype=None):
+    """Top-k item scoring: the k best scores of ``x @ W_hat.T`` per row of x, over all N item
+    rows (``candidates=None``) or over item ids ``candidates`` int64 [C] (shared) / [M, C].
+
+    Returns (values [M, k] float32 — or ``compute_dtype`` when given, the test oracle —,
+    indices int64 [M, k] original item ids). Order: descending score; **equal scores -> smaller
+    item id first** (a stable sort over ids in ascending order), the rule the C++ kernel follows,
+    so the two agree exactly whenever their scores do. Materializes [M, N] scores: reference only.
+    """
+    if not 1 <= k:
+        raise ValueError(f"k: expected >= 1, got {k}")
+    cdt = compute_dtype or torch.float32
+    scores = mp_linear(x, qweight, scales, zeros, perm, buckets, K, None, act_bits, compute_dtype=cdt)
+    M, N = scores.shape
+    if candidates is None:
+        ids = torch.arange(N, device=scores.device).expand(M, N)
+    else:
+        ids = candidates.long()
+        ids = ids.expand(M, -1) if ids.dim() == 1 else ids
+        ids = torch.sort(ids, dim=1, stable=True).values          # ascending ids: ties resolve to the smaller
+        scores = scores.gather(1, ids)
+    if k > ids.shape[1]:
+        raise ValueError(f"k: expected <= {ids.shape[1]} (items scored), got {k}")
+    pos = torch.sort(scores, dim=1, descending=True, stable=True).indices[:, :k]
+    return scores.gather(1, pos), ids.gather(1, pos)

@@ -1,0 +1,85 @@
+"""Quantized item scoring with fused top-k (``chord::mp_topk``).
+
+Scores user representations against a mixed-precision item table (a ``MixedWeight`` [N, K]
+whose rows are items) and returns the k best items per user, without materializing the
+[M, N] score matrix on CPU (the C++ kernel scores cache-sized blocks of packed rows and keeps
+per-thread top-k heaps).
+
+Order: descending score; **equal scores -> smaller item id first** (the reference and the C++
+kernel follow the same rule, so their results agree exactly whenever their scores do; the
+kernel's float32 scores may differ from a float64 oracle in the last bits, which can swap
+near-ties). Pruned item rows score exactly 0.
+"""
+from __future__ import annotations
+
+import torch
+
+from .mixed_weight import MixedWeight
+
+_ACT_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+
+
+def check_topk_args(x, mw, k, candidates, act_bits) -> None:
+    """Raise a clear TypeError / ValueError for anything ``mp_topk`` cannot score."""
+    if not isinstance(mw, MixedWeight):
+        raise TypeError(f"mw: expected chord.MixedWeight (the item table), got {type(mw).__name__}")
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x: expected a torch.Tensor, got {type(x).__name__}")
+    if x.dtype not in _ACT_DTYPES:
+        raise TypeError(f"x: expected dtype float32, float16 or bfloat16, got {x.dtype}")
+    if x.dim() not in (1, 2) or x.shape[-1] != mw.K:
+        raise ValueError(f"x: expected shape [{mw.K}] or [M, {mw.K}] (K of the item table), got {list(x.shape)}")
+    if x.device != mw.device:
+        raise ValueError(f"x: expected device {mw.device} (the item table's), got {x.device}")
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError("x: contains NaN or Inf")
+    if act_bits not in (0, 8) or isinstance(act_bits, bool):
+        raise ValueError(f"act_bits: expected 0 (exact activations) or 8 (dynamic int8), got {act_bits!r}")
+    M = 1 if x.dim() == 1 else x.shape[0]
+    n = mw.N
+    if candidates is not None:
+        if not isinstance(candidates, torch.Tensor):
+            raise TypeError(f"candidates: expected a torch.Tensor of item ids or None, got {type(candidates).__name__}")
+        if candidates.dtype not in (torch.int64, torch.int32, torch.int16, torch.uint8, torch.int8):
+            raise TypeError(f"candidates: expected an integer dtype (int64 item ids), got {candidates.dtype}")
+        if candidates.dim() not in (1, 2) or (candidates.dim() == 2 and candidates.shape[0] != M):
+            raise ValueError(f"candidates: expected [C] (shared) or [{M}, C] (one list per row of x), "
+                             f"got {list(candidates.shape)}")
+        if candidates.device != mw.device:
+            raise ValueError(f"candidates: expected device {mw.device}, got {candidates.device}")
+        n = candidates.shape[-1]
+        if candidates.numel():
+            lo, hi = int(candidates.min()), int(candidates.max())
+            if lo < 0 or hi >= mw.N:
+                raise ValueError(f"candidates: item ids must be in [0, {mw.N}), got range [{lo}, {hi}]")
+    if not isinstance(k, int) or isinstance(k, bool):
+        raise TypeError(f"k: expected an int, got {type(k).__name__}")
+    if not 1 <= k <= n:
+        raise ValueError(f"k: expected 1 <= k <= {n} ({'candidates per row' if candidates is not None else 'item rows'}), "
+                         f"got {k}")
+
+
+def mp_topk(x: torch.Tensor, mw: MixedWeight, k: int, candidates: torch.Tensor | None = None,
+            act_bits: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top-k items of ``x @ mw.dequantize().T`` per row of x.
+
+    x: [M, K] (or [K]) float32/float16/bfloat16 user representations, on mw's device.
+    mw: the item table, [N, K] (one packed row per item).
+    k: items to return, 1 <= k <= N (or C).
+    candidates: None (all N items), int [C] (one list for every row) or int [M, C] item ids.
+    act_bits: 0 (exact activations) or 8 (per-row dynamic int8 activations, as ``mp_linear``).
+
+    Returns (values float32 [M, k], indices int64 [M, k] item ids), descending, ties by smaller
+    id; [k] each for a 1-D x.
+    """
+    check_topk_args(x, mw, k, candidates, act_bits)
+    x2 = x.reshape(1, -1) if x.dim() == 1 else x
+    if x2.shape[0] == 0:
+        return (torch.empty(0, k, dtype=torch.float32, device=x.device),
+                torch.empty(0, k, dtype=torch.int64, device=x.device))
+    cand = None if candidates is None else candidates.to(torch.int64)
+    vals, idx = torch.ops.chord.mp_topk(x2, mw.qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, mw.K, k,
+                                        cand, act_bits)
+    if x.dim() == 1:
+        return vals[0], idx[0]
+    return vals, idx
