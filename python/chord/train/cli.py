@@ -1,0 +1,84 @@
+"""``chord train``: train an fp32 SASRec/Caser on a dataset, print the test table, write JSON."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..data import DEFAULT_DATASET, LeaveOneOut, load_dataset
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", choices=["sasrec", "caser"], default="sasrec")
+    p.add_argument("--dataset", default=DEFAULT_DATASET,
+                   help="beauty, toys, yelp, video_games, ml-100k (default; fetched from PyPI when absent) or a path")
+    p.add_argument("--data-dir", default=None, help="root holding <name>/ (default: $CHORD_DATA_DIR or ../shared/data)")
+    p.add_argument("--out", default=None, help="checkpoint directory (model.safetensors + config.json)")
+    p.add_argument("--json", default=None, help="write the summary JSON here (default: <out>/results.json)")
+    m = p.add_argument_group("model")
+    m.add_argument("--dim", type=int, default=64)
+    m.add_argument("--dropout", type=float, default=0.2)
+    m.add_argument("--max-len", type=int, default=50, help="SASRec input length")
+    m.add_argument("--blocks", type=int, default=2)
+    m.add_argument("--heads", type=int, default=1)
+    m.add_argument("--norm", choices=["query", "pre"], default="query",
+                   help="SASRec layer norm: 'query' (original, query-only) or 'pre' (pre-LN)")
+    m.add_argument("--ffn-hidden", type=int, default=None)
+    m.add_argument("--L", type=int, default=5, help="Caser window")
+    m.add_argument("--T", type=int, default=1, help="Caser targets per window")
+    m.add_argument("--n-v", type=int, default=4)
+    m.add_argument("--n-h", type=int, default=16)
+    m.add_argument("--no-user-emb", action="store_true", help="Caser without user embeddings")
+    t = p.add_argument_group("training")
+    t.add_argument("--loss", choices=["bce", "ce"], default="ce")
+    t.add_argument("--epochs", type=int, default=200)
+    t.add_argument("--batch-size", type=int, default=256)
+    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--weight-decay", type=float, default=0.0)
+    t.add_argument("--num-negatives", type=int, default=1)
+    t.add_argument("--seed", type=int, default=42)
+    t.add_argument("--patience", type=int, default=10)
+    t.add_argument("--eval-every", type=int, default=1)
+    t.add_argument("--max-minutes", type=float, default=0.0, help="wall-clock budget (0 = none)")
+    t.add_argument("--threads", type=int, default=2)
+    t.add_argument("--min-len", type=int, default=3)
+    t.add_argument("--max-users", type=int, default=0, help="train on the first N users only (smoke tests)")
+    t.add_argument("--no-progress", action="store_true")
+
+
+def build_from_args(args, ds):
+    from ..models import Caser, SASRec
+    if args.model == "sasrec":
+        return SASRec(ds.num_items, dim=args.dim, blocks=args.blocks, heads=args.heads, dropout=args.dropout,
+                      max_len=args.max_len, norm=args.norm, ffn_hidden=args.ffn_hidden)
+    return Caser(ds.num_items, dim=args.dim, L=args.L, T=args.T, n_v=args.n_v, n_h=args.n_h,
+                 dropout=args.dropout, num_users=0 if args.no_user_emb else ds.num_users)
+
+
+def run(args) -> int:
+    from ..eval.evaluator import format_table
+    from .trainer import TrainConfig, Trainer, seed_everything
+    from .runtime import configure_cpu
+    configure_cpu(args.threads)
+    ds = load_dataset(args.dataset, args.data_dir)
+    if args.max_users:
+        ds = ds.head(args.max_users)
+    print(f"{ds}  source={ds.source}")
+    split = LeaveOneOut(ds, args.min_len)
+    seed_everything(args.seed)
+    model = build_from_args(args, ds)
+    cfg = TrainConfig(loss=args.loss, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                      weight_decay=args.weight_decay, num_negatives=args.num_negatives, seed=args.seed,
+                      patience=args.patience, eval_every=args.eval_every, max_minutes=args.max_minutes,
+                      threads=args.threads, min_len=args.min_len, progress=not args.no_progress)
+    meta = dict(dataset=ds.name, dataset_source=ds.source, num_users=ds.num_users, num_items=ds.num_items)
+    summary = Trainer(cfg, log=lambda s: print(s, flush=True)).fit(model, split, args.out, meta)
+    print(format_table(summary["test"], f"test ({args.model}, {ds.name}, loss={args.loss}, "
+                                        f"best epoch {summary['best_epoch']}/{summary['epochs_run']}, "
+                                        f"{summary['train_seconds'] / 60:.1f} min, {summary['stop_reason']})"))
+    out_json = args.json or (Path(args.out) / "results.json" if args.out else None)
+    if out_json:
+        Path(out_json).parent.mkdir(parents=True, exist_ok=True)
+        Path(out_json).write_text(json.dumps({k: v for k, v in summary.items()}, indent=2, default=float))
+        print(f"wrote {out_json}")
+    return 0
