@@ -1,0 +1,318 @@
+"""C++ CPU ``chord::mp_linear`` (csrc/mp_linear*.cpp): scalar and AVX2 paths against the float64
+reference, the int8-activation path's exactness and error bound, determinism, concurrency,
+and input validation at the binding level.
+
+Error metric (fp32): ``rel = max|y - ref| / max(max|ref|, 1e-30)`` over the whole output, with
+``ref`` the float64 reference from ``dequantize()``; fp32 outputs must reach ``rel <= 1e-5``.
+"""
+from __future__ import annotations
+
+import threading
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+import chord
+from chord import format as fmt
+from chord.backends import cpu as cpu_backend
+from chord.backends import reference as R
+from tests.conftest import poison
+
+pytestmark = pytest.mark.skipif(not cpu_backend.HAVE_CPP, reason="C++ extension not built")
+_cpu = cpu_backend._cpu
+ISAS = ["scalar"] + (["avx2"] if cpu_backend.HAVE_CPP and _cpu.cpu_isa("auto") == "avx2" else [])
+CODE = {torch.float32: 0, torch.float16: 1, torch.bfloat16: 2}
+TOL = {torch.float32: 1e-5, torch.float16: 2e-3, torch.bfloat16: 1.6e-2}
+
+
+def make_weight(N, K, codes, codebook=None, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    w = torch.randn(N, K, generator=g) * (0.5 + torch.rand(N, 1, generator=g))
+    return chord.pack(w, codes, codebook or chord.Codebook.default())
+
+
+def ref64(x, mw, bias=None, act_bits=0):
+    return R.mp_linear(x, mw.qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, mw.K, bias, act_bits=act_bits,
+                       compute_dtype=torch.float64)
+
+
+def rel_err(y, ref):
+    return ((y.double() - ref).abs().max() / ref.abs().max().clamp_min(1e-30)).item()
+
+
+def run_binding(x, mw, bias=None, act_bits=0, isa="auto", nthreads=2):
+    """The C++ kernel straight through the binding, into a NaN-poisoned output."""
+    y = poison(torch.empty(x.shape[0], mw.N, dtype=x.dtype))
+    _cpu.mp_linear(cpu_backend._np(x), CODE[x.dtype], mw.qweight.numpy(), mw.scales.numpy(), mw.zeros.numpy(),
+                   mw.perm.numpy(), mw.buckets, mw.K, None if bias is None else bias.float().numpy(), act_bits,
+                   cpu_backend._np(y), nthreads, isa)
+    return y
+
+
+def random_codes(N, kind, g):
+    if kind == "mix":
+        return torch.randint(0, 4, (N,), generator=g, dtype=torch.uint8)
+    return torch.full((N,), kind, dtype=torch.uint8)
+
+
+# ---------------------------------------------------------------------------------------------
+@given(M=st.integers(1, 300), N=st.integers(1, 600), K=st.integers(1, 1100),
+       kind=st.sampled_from(["mix", "mix", 0, 1, 2, 3]), scheme=st.sampled_from(["sym", "asym"]),
+       one_bit=st.booleans(), dtype=st.sampled_from([torch.float32, torch.float32, torch.float16, torch.bfloat16]),
+       with_bias=st.booleans(), transposed=st.booleans(), seed=st.integers(0, 2**31 - 1))
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_fuzz_against_float64_reference(M, N, K, kind, scheme, one_bit, dtype, with_bias, transposed, seed):
+    g = torch.Generator().manual_seed(seed)
+    # one_bit: the codebook maps code 1 to 1-bit, so all five widths get exercised
+    cb = chord.Codebook((0, 1, 4, 8) if one_bit else (0, 2, 4, 8), scheme)
+    mw = make_weight(N, K, random_codes(N, kind, g), cb, seed)
+    x = torch.randn(K, M, generator=g).t() if transposed else torch.randn(M, K, generator=g)
+    x = x.to(dtype)
+    bias = torch.randn(N, generator=g) if with_bias else None
+    ref = ref64(x, mw, bias)
+    for isa in ISAS:
+        if isa == "scalar" and M * N * K > 30_000_000:
+            continue  # the scalar path is correct but slow; keep the suite within budget
+        y = run_binding(x, mw, bias, isa=isa)
+        assert y.dtype == dtype and not torch.isnan(y).any()
+        assert rel_err(y, ref) <= TOL[dtype], (isa, rel_err(y, ref))
+    y = chord.mp_linear(x, mw, bias)  # the registered op (large M goes through dequantized panels)
+    assert y.dtype == dtype and rel_err(y, ref) <= TOL[dtype]
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("bits", [1, 2, 4, 8])
+@pytest.mark.parametrize("M", [1, 2, 3, 5, 16, 33])
+def test_each_width(isa, bits, M):
+    N, K = 29, 777
+    cb = chord.Codebook((0, bits, bits, bits), "asym" if bits == 1 else "sym")
+    mw = make_weight(N, K, torch.full((N,), 1, dtype=torch.uint8), cb, seed=bits)
+    x = torch.randn(M, K)
+    b = torch.randn(N)
+    assert rel_err(run_binding(x, mw, b, isa=isa), ref64(x, mw, b)) <= 1e-5
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("act_bits", [0, 8])
+def test_pruned_rows_give_exactly_bias_and_read_no_weights(isa, act_bits):
+    N, K = 50, 300
+    codes = torch.zeros(N, dtype=torch.uint8)
+    codes[::3] = 2
+    mw = make_weight(N, K, codes)
+    x, b = torch.randn(4, K), torch.randn(N)
+    y = run_binding(x, mw, b, act_bits, isa)
+    pruned = codes == 0
+    assert torch.equal(y[:, pruned], b[pruned].expand(4, -1))
+    allp = make_weight(N, K, torch.zeros(N, dtype=torch.uint8))
+    assert allp.qweight.numel() == 0
+    assert torch.equal(run_binding(x, allp, b, act_bits, isa), b.expand(4, -1))
+    assert torch.equal(run_binding(x, allp, None, act_bits, isa), torch.zeros(4, N))
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("act_bits", [0, 8])
+@pytest.mark.parametrize("bits", [1, 2, 4, 8])
+def test_padding_beyond_K_never_contributes(isa, act_bits, bits):
+    # fill the padding elements (k >= K) of every row with non-zero garbage
+    N, K = 7, 100
+    g = torch.Generator().manual_seed(bits)
+    kp = fmt.padded_k(K, bits)
+    u = torch.randint(0, 2**bits, (N, kp), generator=g, dtype=torch.int32).to(torch.uint8)
+    u[:, K:] = 2**bits - 1
+    qw = fmt.pack_ints(u, bits).reshape(-1)
+    mw = chord.MixedWeight(qw, torch.rand(N) + 0.1, torch.full((N,), float(2 ** (bits - 1)) if bits > 1 else 0.5),
+                           torch.arange(N, dtype=torch.int32), torch.ones(N, dtype=torch.uint8), [bits, N], (N, K),
+                           chord.Codebook((0, bits, 4, 8)))
+    x = torch.randn(3, K)
+    ref = ref64(x, mw, None, act_bits)
+    assert rel_err(run_binding(x, mw, None, act_bits, isa), ref) <= (1e-5 if act_bits == 0 else 1e-6)
+
+
+# ---- act_bits = 8 ---------------------------------------------------------------------------
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("K", [1, 31, 32, 100, 1000])
+def test_int8_activations_match_reference_bit_for_bit(isa, K):
+    g = torch.Generator().manual_seed(K)
+    x = torch.randn(6, K, generator=g) * torch.tensor([1.0, 1e-3, 1e3, 0.0, 1.0, 7.0])[:, None]
+    x[4, 0] = x[4].abs().amax() / 2  # x / sx = 63.5: a tie, rounds half to even
+    xq, sx = _cpu.quantize_activations_int8(x.numpy(), 0, isa)
+    rq, rs = R.quantize_activations_int8(x)
+    assert torch.equal(torch.from_numpy(sx), rs)
+    assert torch.equal(torch.from_numpy(xq).float(), rq)
+
+
+@given(M=st.integers(1, 40), N=st.integers(1, 300), K=st.integers(1, 1100), scheme=st.sampled_from(["sym", "asym"]),
+       one_bit=st.booleans(), with_bias=st.booleans(), seed=st.integers(0, 2**31 - 1))
+@settings(max_examples=25, deadline=None)
+def test_int8_path_exact_integers_and_error_bound(M, N, K, scheme, one_bit, with_bias, seed):
+    g = torch.Generator().manual_seed(seed)
+    cb = chord.Codebook((0, 1, 4, 8) if one_bit else (0, 2, 4, 8), scheme)
+    mw = make_weight(N, K, random_codes(N, "mix", g), cb, seed)
+    x = torch.randn(M, K, generator=g)
+    bias = torch.randn(N, generator=g) if with_bias else None
+    ys = [run_binding(x, mw, bias, 8, isa) for isa in ISAS]
+    # integer dot products are exact and the epilogue is the same: every ISA agrees bit for bit
+    for y in ys[1:]:
+        assert torch.equal(y, ys[0])
+    # vs the reference int8 path in float64: fp32 rounding of the epilogue only
+    ref8 = ref64(x, mw, bias, act_bits=8)
+    assert ((ys[0].double() - ref8).abs() <= 2e-7 * ref8.abs().max() + 1e-30).all()
+    # vs exact activations: |y - y_exact| <= (sx / 2) * ||w_n||_1 (activation rounding only)
+    ref0 = ref64(x, mw, bias, act_bits=0)
+    sx = x.abs().amax(1).double() / 127
+    bound = (sx[:, None] / 2) * mw.dequantize(torch.float64).abs().sum(1)[None, :]
+    assert ((ys[0].double() - ref0).abs() <= bound * (1 + 1e-6) + 1e-6 * ref0.abs().max()).all()
+
+
+# ---- row-range entry (used by the fused top-k scorer) ----------------------------------------
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("act_bits", [0, 8])
+def test_score_rows_packed_order_no_bias(isa, act_bits):
+    N, K = 90, 250
+    g = torch.Generator().manual_seed(3)
+    mw = make_weight(N, K, random_codes(N, "mix", g))
+    x = torch.randn(3, K, generator=g)
+    full = ref64(x, mw, None, act_bits)[:, mw.perm.long()]  # packed order
+    for r0, r1 in [(0, N), (5, 61), (40, 41), (N, N)]:
+        s = _cpu.mp_linear_score_rows(x.numpy(), 0, mw.qweight.numpy(), mw.scales.numpy(), mw.zeros.numpy(),
+                                      mw.buckets, K, r0, r1, act_bits, isa)
+        assert s.shape == (3, r1 - r0)
+        if r1 > r0:
+            assert rel_err(torch.from_numpy(s), full[:, r0:r1]) <= 1e-5
+
+
+# ---- op-level properties --------------------------------------------------------------------
+@pytest.mark.parametrize("M", [1, 7, cpu_backend.LARGE_M + 5])
+@pytest.mark.parametrize("act_bits", [0, 8])
+def test_opcheck(M, act_bits):
+    N, K = 40, 130
+    mw = make_weight(N, K, torch.randint(0, 4, (N,), dtype=torch.uint8, generator=torch.Generator().manual_seed(1)))
+    x, b = torch.randn(M, K), torch.randn(N)
+    for bias in (None, b):
+        torch.library.opcheck(torch.ops.chord.mp_linear.default,
+                              (x, mw.qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, K, bias, act_bits))
+
+
+@pytest.mark.parametrize("M", [1, 16, cpu_backend.LARGE_M])
+@pytest.mark.parametrize("act_bits", [0, 8])
+def test_deterministic_across_runs_and_thread_counts(M, act_bits):
+    N, K = 300, 1000
+    mw = make_weight(N, K, torch.randint(0, 4, (N,), dtype=torch.uint8, generator=torch.Generator().manual_seed(2)))
+    x, b = torch.randn(M, K), torch.randn(N)
+    old = torch.get_num_threads()
+    try:
+        outs = []
+        for nt in (1, 2, 2, 1):
+            torch.set_num_threads(nt)
+            outs.append(chord.mp_linear(x, mw, b, act_bits=act_bits))
+    finally:
+        torch.set_num_threads(old)
+    for y in outs[1:]:
+        assert torch.equal(y, outs[0])
+
+
+@pytest.mark.parametrize("isa", ISAS)
+def test_batch_rows_are_independent_of_batch_size(isa):
+    # each output is one accumulation chain whatever the tile shape: row m of a batch equals
+    # the same row computed alone
+    N, K = 70, 333
+    mw = make_weight(N, K, torch.randint(0, 4, (N,), dtype=torch.uint8, generator=torch.Generator().manual_seed(4)))
+    x = torch.randn(11, K)
+    for act_bits in (0, 8):
+        yb = run_binding(x, mw, None, act_bits, isa)
+        for m in (0, 5, 10):
+            assert torch.equal(run_binding(x[m:m + 1], mw, None, act_bits, isa)[0], yb[m])
+
+
+def test_concurrent_python_threads_equal_serial():
+    N, K = 400, 700
+    mw = make_weight(N, K, torch.randint(0, 4, (N,), dtype=torch.uint8, generator=torch.Generator().manual_seed(5)))
+    xs = [torch.randn(m, K) for m in (1, 3, 16, 1, 5, 2, 9, 1)]
+    serial = [chord.mp_linear(x, mw, act_bits=i % 2 * 8) for i, x in enumerate(xs)]
+    got = [None] * len(xs)
+    errors = []
+
+    def work(i):
+        try:
+            for _ in range(5):
+                got[i] = chord.mp_linear(xs[i], mw, act_bits=i % 2 * 8)
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(xs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for a, b in zip(got, serial):
+        assert torch.equal(a, b)
+
+
+def test_isa_env_override(monkeypatch):
+    mw = make_weight(20, 50, torch.full((20,), 1, dtype=torch.uint8))
+    x = torch.randn(2, 50)
+    monkeypatch.setenv("CHORD_CPU_ISA", "scalar")
+    assert _cpu.cpu_isa("auto") == "scalar"
+    assert torch.equal(chord.mp_linear(x, mw), run_binding(x, mw, isa="scalar"))
+    monkeypatch.setenv("CHORD_CPU_ISA", "sse9")
+    with pytest.raises(ValueError, match="CHORD_CPU_ISA"):
+        chord.mp_linear(x, mw)
+
+
+# ---- validation at the binding level ---------------------------------------------------------
+def _args(mw, x_, **over):
+    x = x_
+    a = dict(x=x.numpy(), xdtype=0, qweight=mw.qweight.numpy(), scales=mw.scales.numpy(), zeros=mw.zeros.numpy(),
+             perm=mw.perm.numpy(), buckets=list(mw.buckets), K=mw.K, bias=None, act_bits=0,
+             y=torch.empty(x.shape[0], mw.N).numpy(), nthreads=1)
+    a.update(over)
+    return a
+
+
+def _bad_cases(mw, x):
+    N, K = mw.N, mw.K
+    return {
+        "qweight: expected dtype uint8": dict(qweight=mw.qweight.to(torch.int8).numpy()),
+        "qweight: expected": dict(qweight=mw.qweight[:-1].numpy()),
+        "scales: expected dtype float32": dict(scales=mw.scales.double().numpy()),
+        "zeros: expected 12 entries": dict(zeros=mw.zeros[:-1].numpy()),
+        "perm: expected 12 entries": dict(perm=mw.perm[:-1].numpy()),
+        "perm: expected dtype int32": dict(perm=mw.perm.long().numpy()),
+        "perm\\[0\\]: expected a row": dict(perm=torch.cat([torch.tensor([N], dtype=torch.int32), mw.perm[1:]]).numpy()),
+        "perm: not a permutation": dict(perm=torch.zeros(N, dtype=torch.int32).numpy()),
+        "buckets: expected a flat": dict(buckets=list(mw.buckets) + [2]),
+        "buckets\\[0\\]: expected a width": dict(buckets=[3] + list(mw.buckets)[1:]),
+        "buckets: rows sum": dict(buckets=list(mw.buckets[:-1]) + [mw.buckets[-1] + 1]),
+        "K: expected >= 1": dict(K=0),
+        "x: expected shape": dict(x=torch.randn(2, K + 1).numpy()),
+        "x: expected a 2-D": dict(x=torch.randn(K).numpy()),
+        "x: expected float32": dict(x=torch.randn(2, K).double().numpy()),
+        "y: expected": dict(y=torch.empty(2, N + 1).numpy()),
+        "bias: expected 12 entries": dict(bias=torch.zeros(N - 1).numpy()),
+        "bias: expected dtype float32": dict(bias=torch.zeros(N).double().numpy()),
+        "act_bits: expected 0 or 8": dict(act_bits=4),
+        "isa: expected": dict(isa="neon"),
+        "dtype: expected 0": dict(xdtype=7),
+    }
+
+
+@pytest.mark.parametrize("case", list(_bad_cases(make_weight(12, 40, torch.tensor([0, 1, 2, 3] * 3, dtype=torch.uint8)),
+                                                 torch.randn(2, 40)).keys()))
+def test_bad_input_raises_value_error(case):
+    mw = make_weight(12, 40, torch.tensor([0, 1, 2, 3] * 3, dtype=torch.uint8))
+    x = torch.randn(2, 40)
+    with pytest.raises(ValueError, match=case):
+        _cpu.mp_linear(**_args(mw, x, **_bad_cases(mw, x)[case]))
+
+
+def test_op_level_bad_inputs():
+    mw = make_weight(12, 40, torch.tensor([0, 1, 2, 3] * 3, dtype=torch.uint8))
+    with pytest.raises(TypeError, match="x: expected float32"):
+        cpu_backend.mp_linear(torch.randn(2, 40).double(), mw.qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, 40)
+    with pytest.raises(ValueError, match="bias: expected shape"):
+        cpu_backend.mp_linear(torch.randn(2, 40), mw.qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, 40,
+                              torch.zeros(3))
+    with pytest.raises(ValueError, match="act_bits"):
+        cpu_backend.mp_linear(torch.randn(2, 40), mw.qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, 40, None, 2)
