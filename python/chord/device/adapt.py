@@ -1,0 +1,63 @@
+"""``Device``: one device of the deployment (method.md §2, §5).
+
+It holds the shared frozen backbone (packed by SWAP's ``DeviceModel``), the profiler, its own
+resource budget (average bits it asks the cloud for) and an optional width remap applied when it
+decodes (e.g. a weak device maps 8 -> 4 bits). The round trip is ``request`` (user embedding +
+budget to the cloud) -> ``adapt`` (strategy bytes -> packed weights, no autograd) -> ``rerank``
+(one forward pass).
+"""
+from __future__ import annotations
+
+import copy
+import time
+from typing import Mapping
+
+import torch
+from torch import nn
+
+from chord.quantize import AdaptStats, DeviceModel
+
+
+class Device:
+    """backbone: the deployed float backbone (deep-copied: the device packs its own copy);
+    profiler: the trained profiler (copied); budget: average bits this device asks for;
+    remap: device-side width remap; act_bits: 0 or 8 (int8 activations in the kernels)."""
+
+    def __init__(self, backbone: nn.Module, profiler: nn.Module, *, budget: float = 3.0,
+                 remap: Mapping[int, int] | None = None, act_bits: int = 0):
+        if budget <= 0:
+            raise ValueError(f"budget: expected a positive average bit-width, got {budget}")
+        model = copy.deepcopy(backbone).eval()
+        self.profiler = copy.deepcopy(profiler).eval()
+        if getattr(self.profiler, "shared", False):   # read the device's own copy of the table
+            object.__setattr__(self.profiler, "_shared_emb", model.item_emb)
+        self.budget = float(budget)
+        self.dm = DeviceModel(model, remap=remap, act_bits=act_bits)
+        self.last_adapt: AdaptStats | None = None
+
+    @torch.no_grad()
+    def request(self, recent_items: torch.Tensor) -> tuple[torch.Tensor, float]:
+        """recent_items int64 [l] or [1, l] (left-padded) -> (user embedding [1, d_user], budget):
+        all that leaves the device."""
+        seq = recent_items.view(1, -1) if recent_items.dim() == 1 else recent_items
+        return self.profiler(seq), self.budget
+
+    def adapt(self, strategy_bytes: bytes) -> AdaptStats:
+        """Decode (with this device's remap), quantize and pack the frozen weights, swap in."""
+        self.last_adapt = self.dm.apply(strategy_bytes)
+        return self.last_adapt
+
+    @torch.no_grad()
+    def rerank(self, seq: torch.Tensor, candidates: torch.Tensor | None = None, k: int = 10):
+        """seq int64 [B, l]; candidates int64 [B, C] or None (all items) -> (top-k ids [B, k],
+        scores [B, k], seconds). Padding (item 0) is never returned for full ranking."""
+        t0 = time.perf_counter()
+        model = self.dm.model
+        rep = model(seq)
+        scores = model.score(rep, candidates)
+        if candidates is None:
+            scores[:, 0] = float("-inf")
+        k = min(k, scores.shape[1])
+        val, idx = torch.topk(scores, k, dim=1)
+        ids = idx if candidates is None else torch.gather(candidates, 1, idx)
+        return ids, val, time.perf_counter() - t0
