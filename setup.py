@@ -69,6 +69,7 @@ setup(
     extras_require={
         "triton": ["triton>=3.2"],         # GPU kernels (and CPU interpreter tests)
         "plot": ["matplotlib>=3.7"],       # bench / experiment plots
+        "peer": ["ggml-python==0.0.45"],   # `chord bench --peer ggml`: llama.cpp k-quant baseline (builds ggml)
         "test": ["pytest>=7", "hypothesis>=6.100", "pytest-benchmark>=4", "triton>=3.2",
                  "matplotlib>=3.7"],
     },
