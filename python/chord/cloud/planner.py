@@ -130,7 +130,7 @@ class CloudPlanner(nn.Module):
             soft = torch.softmax(logp / tau, -1)
             idx = soft.argmax(-1)
         hard = F.one_hot(idx, soft.shape[-1]).to(soft.dtype)
-        y_allowed = hard + soft - soft.detach()
+        y_allowed = hard + (soft - soft.detach())   # exactly hard in the forward
         y = torch.zeros(B, N, len(self.codebook.bits), dtype=soft.dtype, device=soft.device)
         y = y.index_copy(2, self.order, y_allowed)
         exp_bits = (soft * self.widths * self.sizes[:, None]).sum((-1, -2)) / self.sizes.sum()

@@ -59,7 +59,7 @@ class ChordConfig:
     epochs: int = 30
     batch_size: int = 256
     lr: float = 1e-3
-    emb_lr: float = 1e-3
+    emb_lr: float = 2e-3
     num_negatives: int = 4
     instances_per_epoch: int = 0     # 0 = every training position once per epoch
     history: int = 50                # items of history fed to backbone and profiler

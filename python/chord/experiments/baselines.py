@@ -1,0 +1,118 @@
+"""Codes for the non-CHORD rows of the table, all evaluated through the same per-user forward
+(``chord.method.CodesModel``) as CHORD itself.
+
+- uniform PTQ: every channel at one width;
+- random: per-user random codes at the budget (``Strategy.random``: max-entropy tier mix,
+  random ranking; seeded by the user index);
+- layer-wise mixed precision: one width per layer, chosen from a sensitivity measure (validation
+  loss increase when only that layer is quantized) under the average-bit budget;
+- population: the CHORD pipeline's mean bit targets over training users, tiered once: the same
+  strategy for everybody (isolates the gain from personalization).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from chord.codebook import Codebook
+from chord.cloud.layers import LayerSpec
+from chord.strategy import Strategy
+
+
+def flat_codes(strategy: Strategy, specs: list[LayerSpec]) -> torch.Tensor:
+    """Strategy -> long [N] in ``specs`` order."""
+    return torch.cat([strategy.codes[s.name].long() for s in specs])
+
+
+def uniform_codes(specs: list[LayerSpec], bits: int, codebook: Codebook | None = None) -> torch.Tensor:
+    cb = codebook or Codebook.default()
+    return flat_codes(Strategy.uniform({s.name: (s.channels, s.elems) for s in specs}, bits, cb), specs)
+
+
+class RandomCodes:
+    """codes_fn giving each user (by dense user index) its own random strategy at ``budget``."""
+
+    def __init__(self, specs: list[LayerSpec], budget: float, num_users: int, seed: int = 0,
+                 codebook: Codebook | None = None):
+        sizes = {s.name: (s.channels, s.elems) for s in specs}
+        cb = codebook or Codebook.default()
+        self.table = torch.stack([flat_codes(Strategy.random(sizes, budget, seed=seed * 1_000_003 + u, codebook=cb), specs)
+                                  for u in range(num_users)])
+
+    def __call__(self, seqs, users):
+        return self.table[users]
+
+
+@torch.no_grad()
+def sampled_loss(model, seqs: torch.Tensor, users: torch.Tensor, targets: torch.Tensor, negs: torch.Tensor,
+                 batch: int = 512) -> float:
+    """Mean softmax cross-entropy of the target against its sampled negatives (column 0 = target)."""
+    model.eval()
+    tot = 0.0
+    for a in range(0, seqs.shape[0], batch):
+        rep = model(seqs[a:a + batch], users=users[a:a + batch])
+        cand = torch.cat([targets[a:a + batch, None], negs[a:a + batch]], 1)
+        logits = model.score(rep, cand)
+        tot += float(F.cross_entropy(logits, torch.zeros(logits.shape[0], dtype=torch.long), reduction="sum"))
+    return tot / seqs.shape[0]
+
+
+def layer_sensitivity(make_model, specs: list[LayerSpec], data, widths=(0, 2, 4, 8),
+                      codebook: Codebook | None = None) -> dict[str, dict[int, float]]:
+    """{layer: {width: loss increase}} when only that layer is quantized to that width (the rest
+    stays at the widest code). ``make_model(codes long [N]) -> model``; ``data`` = (seqs, users,
+    targets, negs) of the validation stage."""
+    cb = codebook or Codebook.default()
+    top = max(cb.bits)
+    base_codes = uniform_codes(specs, top, cb)
+    base = sampled_loss(make_model(base_codes), *data)
+    out, off = {}, 0
+    for s in specs:
+        out[s.name] = {}
+        for w in widths:
+            codes = base_codes.clone()
+            codes[off:off + s.channels] = cb.bits.index(w)
+            out[s.name][w] = (sampled_loss(make_model(codes), *data) - base) if w != top else 0.0
+        off += s.channels
+    return out
+
+
+def allocate_layerwise(specs: list[LayerSpec], sens: dict[str, dict[int, float]], budget: float,
+                       codebook: Codebook | None = None) -> torch.Tensor:
+    """Greedy knapsack: start every layer at the narrowest width, repeatedly take the upgrade with
+    the largest loss decrease per extra bit that still fits the budget. -> codes long [N]."""
+    cb = codebook or Codebook.default()
+    widths = sorted(set(cb.bits))
+    total = sum(s.numel for s in specs)
+    cap = budget * total + 1e-6
+    cur = {s.name: widths[0] for s in specs}
+    used = widths[0] * total
+    while True:
+        best, best_gain = None, 0.0
+        for s in specs:
+            i = widths.index(cur[s.name])
+            for w in widths[i + 1:]:
+                extra = (w - cur[s.name]) * s.numel
+                if used + extra > cap:
+                    continue
+                gain = (sens[s.name][cur[s.name]] - sens[s.name][w]) / extra
+                if best is None or gain > best_gain:
+                    best, best_gain = (s, w, extra), gain
+        if best is None:
+            break
+        s, w, extra = best
+        cur[s.name] = w
+        used += extra
+    return torch.cat([torch.full((s.channels,), cb.bits.index(cur[s.name]), dtype=torch.long) for s in specs])
+
+
+@torch.no_grad()
+def population_codes(system, seqs: torch.Tensor, budget: float, batch: int = 1024) -> torch.Tensor:
+    """One strategy for all users: tier the mean bit targets of ``seqs``' users. -> long [N]."""
+    system.eval()
+    acc = None
+    for a in range(0, seqs.shape[0], batch):
+        t = system.planner.targets(system.profiler(seqs[a:a + batch])).sum(0)
+        acc = t if acc is None else acc + t
+    mean = (acc / seqs.shape[0])[None]
+    return system.planner.plan_from_targets(mean, budget)[0]

@@ -1,0 +1,58 @@
+"""``chord experiment``: the paper-style grid (see ``chord.experiments.runner``)."""
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import replace
+from pathlib import Path
+
+from chord.method import ChordConfig
+
+from .runner import METHODS, SWEEP, Grid, GridConfig
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--datasets", nargs="+", default=["ml-100k"], help="ml-100k, beauty, yelp, ... (in order)")
+    p.add_argument("--models", nargs="+", default=["sasrec", "caser"], choices=["sasrec", "caser"])
+    p.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--out", default="experiments_out", help="results.json, checkpoints, PNGs (resumable)")
+    p.add_argument("--budget", type=float, default=3.0, help="average bits of the main table")
+    p.add_argument("--sweep", type=float, nargs="*", default=list(SWEEP))
+    p.add_argument("--max-users", type=int, default=0, help="use the first N users of each dataset")
+    p.add_argument("--fp32-minutes", type=float, default=5.0)
+    p.add_argument("--chord-minutes", type=float, default=6.0)
+    p.add_argument("--chord-epochs", type=int, default=30)
+    p.add_argument("--instances-per-epoch", type=int, default=20000)
+    p.add_argument("--mode", choices=["tiers", "penalty"], default="tiers")
+    p.add_argument("--scope", choices=["global", "layer"], default="global")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--quick", action="store_true", help="CI-size: 60 users, tiny budgets, 2 sweep points")
+
+
+def run(args) -> int:
+    chord = ChordConfig(epochs=args.chord_epochs, instances_per_epoch=args.instances_per_epoch, mode=args.mode,
+                        scope=args.scope, progress=False)
+    cfg = GridConfig(datasets=tuple(args.datasets), models=tuple(args.models), methods=tuple(args.methods),
+                     budget=args.budget, sweep=tuple(args.sweep), data_dir=args.data_dir, max_users=args.max_users,
+                     fp32_minutes=args.fp32_minutes, chord_minutes=args.chord_minutes, chord=chord, seed=args.seed,
+                     threads=args.threads)
+    if args.quick:
+        cfg = replace(cfg, max_users=args.max_users or 60, fp32_minutes=0.05, fp32_epochs=1, chord_minutes=0.05,
+                      sweep=(2.0, args.budget), device_users=2, heatmap_users=2,
+                      chord=replace(chord, epochs=1, instances_per_epoch=256, batch_size=128, d_user=16, hidden=32))
+    out = Path(args.out)
+    grid = Grid(cfg, out)
+    res = grid.run()
+    from .plots import budget_sweep
+    from .table import device_table, table
+    if budget_sweep(res, out / "budget_sweep.png"):
+        res["meta"].setdefault("figures", {})["budget_sweep"] = "budget_sweep.png"
+    text = table(res, args.budget) + "\n\n" + device_table(res)
+    (out / "table.md").write_text(text + "\n")
+    grid._save()
+    print(text)
+    print(f"\nresults: {out / 'results.json'}; table: {out / 'table.md'}; figures: "
+          + json.dumps(res["meta"].get("figures", {})))
+    return 0

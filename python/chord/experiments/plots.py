@@ -1,0 +1,82 @@
+"""Figures of the experiment grid (matplotlib, Agg backend: no display needed)."""
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def _plt():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def importance_heatmap(log_imp: torch.Tensor, codes: torch.Tensor, specs, path, title: str = "") -> None:
+    """log_imp float [U, N], codes long [U, N]: for each user, a layers x channels image of log2
+    importance (left) and of the codes it was tiered into (right). Layers with fewer channels
+    are padded (blank)."""
+    plt = _plt()
+    U = log_imp.shape[0]
+    L, Cmax = len(specs), max(s.channels for s in specs)
+    fig, axes = plt.subplots(U, 2, figsize=(12, 1.2 + 0.28 * L * U), squeeze=False)
+    for u in range(U):
+        img = torch.full((L, Cmax), float("nan"))
+        cimg = torch.full((L, Cmax), float("nan"))
+        off = 0
+        for i, s in enumerate(specs):
+            img[i, :s.channels] = log_imp[u, off:off + s.channels].float().cpu()
+            cimg[i, :s.channels] = codes[u, off:off + s.channels].float().cpu()
+            off += s.channels
+        for ax, im, cmap, lab in ((axes[u, 0], img, "viridis", "log2 importance"), (axes[u, 1], cimg, "magma", "code")):
+            h = ax.imshow(im.numpy(), aspect="auto", interpolation="nearest", cmap=cmap)
+            ax.set_yticks(range(L))
+            ax.set_yticklabels([s.name for s in specs], fontsize=6)
+            ax.set_title(f"user {u}: {lab}", fontsize=8)
+            fig.colorbar(h, ax=ax, fraction=0.02)
+        axes[u, 0].set_xlabel("output channel", fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def budget_sweep(results: dict, path, metric: str = "NDCG@10", mode: str = "full") -> list[str]:
+    """One panel per dataset/backbone: ``metric`` vs average bits for every swept method, with the
+    fp32 level and the uniform PTQ points. ``results`` = results.json content."""
+    plt = _plt()
+    cells = results["cells"]
+    pairs = sorted({"/".join(k.split("/")[:2]) for k in cells})
+    pairs = [p for p in pairs if any(k.startswith(p + "/") and "@" in k for k in cells)]
+    if not pairs:
+        return []
+    cols = min(2, len(pairs))
+    rows = math.ceil(len(pairs) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(6 * cols, 4 * rows), squeeze=False)
+    for ax, pair in zip(axes.flat, pairs):
+        series = {}
+        for k, v in cells.items():
+            if not k.startswith(pair + "/") or "@" not in k or "test" not in v:
+                continue
+            meth, b = k[len(pair) + 1:].split("@")
+            series.setdefault(meth, []).append((float(b), v["test"][mode][metric]))
+        for meth, pts in sorted(series.items()):
+            pts.sort()
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=meth)
+        ptq = [(float(k.split("ptq")[-1]), v["test"][mode][metric]) for k, v in cells.items()
+               if k.startswith(pair + "/ptq") and "test" in v]
+        if ptq:
+            ptq.sort()
+            ax.plot([p[0] for p in ptq], [p[1] for p in ptq], "k--", marker="s", label="uniform PTQ")
+        if f"{pair}/fp32" in cells:
+            ax.axhline(cells[f"{pair}/fp32"]["test"][mode][metric], color="gray", ls=":", label="fp32")
+        ax.set_xlabel("average bits per weight")
+        ax.set_ylabel(f"{metric} ({mode})")
+        ax.set_title(pair)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return pairs

@@ -1,0 +1,296 @@
+"""The paper-style experiment grid: datasets x backbones x methods, resumable.
+
+Every finished cell is written to ``<out>/results.json`` at once (with its runtime); a rerun skips
+cells already there and reloads trained backbones / CHORD systems from their checkpoints under
+``<out>/ckpt``. All quantized rows are evaluated with the same per-user forward, which equals the
+device's packed forward (tests/device). Selection uses validation only: the fp32 trainer and the
+CHORD trainer keep their best-validation epoch; the layer-wise sensitivity is measured on the
+validation stage; nothing reads the test stage before the final evaluation.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import torch
+
+from chord.data import LeaveOneOut, load_dataset
+from chord.eval.evaluator import Evaluator
+from chord.method import ChordConfig, ChordSystem, ChordTrainer, CodesModel, build_system, load_chord_state
+from chord.models import build_model
+from chord.strategy import Strategy
+from chord.train import TrainConfig, Trainer, load_checkpoint
+
+from . import baselines as bl
+
+METHODS = ("fp32", "ptq8", "ptq4", "ptq2", "layerwise", "random", "population", "diet", "chord-random",
+           "chord-pretrained")
+SWEEP = (2.0, 2.5, 3.0, 4.0, 6.0)
+
+
+@dataclass
+class GridConfig:
+    datasets: tuple = ("ml-100k",)
+    models: tuple = ("sasrec", "caser")
+    methods: tuple = METHODS
+    budget: float = 3.0
+    sweep: tuple = SWEEP
+    data_dir: str | None = None
+    max_users: int = 0                 # 0 = all users; >0 = first n users (quick runs)
+    fp32_minutes: float = 5.0
+    fp32_epochs: int = 200
+    chord_minutes: float = 6.0
+    chord: ChordConfig = field(default_factory=ChordConfig)
+    model_kw: dict = field(default_factory=dict)
+    seed: int = 42
+    device_users: int = 10             # users for adaptation-time / latency measurements
+    heatmap_users: int = 4
+    threads: int = 2
+
+
+def _model_config(name: str, num_items: int, num_users: int, extra: dict) -> dict:
+    cfg = {"model": name, "num_items": num_items, **extra.get(name, {})}
+    if name == "caser":
+        cfg.setdefault("num_users", num_users)
+    return cfg
+
+
+class Grid:
+    def __init__(self, cfg: GridConfig, out_dir, log=print):
+        self.cfg, self.out, self.log = cfg, Path(out_dir), log
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.path = self.out / "results.json"
+        self.results = json.loads(self.path.read_text()) if self.path.exists() else {"cells": {}, "meta": {}}
+        self.results["meta"]["config"] = _jsonable(cfg)
+
+    # -- bookkeeping ---------------------------------------------------------------------------
+    def _save(self):
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.results, indent=1, default=float))
+        tmp.replace(self.path)
+
+    def cell(self, key: str, fn):
+        """Run ``fn() -> dict`` unless ``key`` is done; record its runtime; persist."""
+        if key in self.results["cells"]:
+            return self.results["cells"][key]
+        t0 = time.perf_counter()
+        res = fn()
+        res["runtime_s"] = time.perf_counter() - t0
+        self.results["cells"][key] = res
+        self._save()
+        m = res.get("test", {}).get("full", {})
+        self.log(f"[{key}] full HR@10 {m.get('HR@10', float('nan')):.4f} NDCG@10 {m.get('NDCG@10', float('nan')):.4f} "
+                 f"avg_bits {res.get('avg_bits', float('nan')):.2f} ({res['runtime_s']:.0f}s)")
+        return res
+
+    # -- pieces -------------------------------------------------------------------------------
+    def fp32_backbone(self, ds_name, model_name, split):
+        d = self.out / "ckpt" / f"{ds_name}_{model_name}_fp32"
+        if (d / "model.safetensors").exists():
+            return load_checkpoint(d)[0]
+        torch.manual_seed(self.cfg.seed)
+        model = build_model(_model_config(model_name, split.num_items, split.num_users, self.cfg.model_kw))
+        tc = TrainConfig(epochs=self.cfg.fp32_epochs, max_minutes=self.cfg.fp32_minutes, seed=self.cfg.seed,
+                         threads=self.cfg.threads, progress=False)
+        Trainer(tc, log=self.log).fit(model, split, out_dir=d)
+        return model.eval()
+
+    def random_backbone(self, model_name, split):
+        torch.manual_seed(self.cfg.seed)       # the shared seed every device uses
+        return build_model(_model_config(model_name, split.num_items, split.num_users, self.cfg.model_kw))
+
+    def chord_system(self, tag, backbone, split, budget, codes=None) -> tuple[ChordSystem, dict]:
+        ccfg = replace(self.cfg.chord, budget=budget, codes=codes, max_minutes=self.cfg.chord_minutes,
+                       seed=self.cfg.seed, threads=self.cfg.threads)
+        d = self.out / "ckpt" / tag
+        torch.manual_seed(self.cfg.seed)
+        system = build_system(copy.deepcopy(backbone), ccfg)
+        if (d / "chord.safetensors").exists():
+            meta = load_chord_state(system, d)
+            return system.eval(), meta.get("summary", {})
+        summary = ChordTrainer(ccfg, log=self.log).fit(system, split, out_dir=d)
+        return system.eval(), summary
+
+    # -- the grid -------------------------------------------------------------------------------
+    def run(self):
+        torch.set_num_threads(self.cfg.threads)
+        for ds_name in self.cfg.datasets:
+            ds = load_dataset(ds_name, self.cfg.data_dir)
+            if self.cfg.max_users:
+                ds = ds.head(self.cfg.max_users)
+            split = LeaveOneOut(ds)
+            for model_name in self.cfg.models:
+                self.run_pair(ds_name, model_name, split)
+        return self.results
+
+    def run_pair(self, ds_name, model_name, split):
+        cfg, B = self.cfg, self.cfg.budget
+        pre = f"{ds_name}/{model_name}"
+        ml = cfg.chord.history
+        ev = Evaluator(split, ml)
+        methods = set(cfg.methods)
+        need_fp32 = methods & {"fp32", "ptq8", "ptq4", "ptq2", "layerwise", "random", "chord-pretrained", "population"}
+        trained = self.fp32_backbone(ds_name, model_name, split) if need_fp32 else None
+        specs = None
+
+        def evaluate(model, extra=None):
+            r = {"test": ev.evaluate(model, "test")}
+            r.update(extra or {})
+            return r
+
+        if "fp32" in methods:
+            self.cell(f"{pre}/fp32", lambda: evaluate(trained, {"avg_bits": 32.0}))
+        probe = CodesModel(trained, lambda s, u: None) if trained is not None else None
+        specs = probe.specs if probe is not None else None
+        for b in (8, 4, 2):
+            if f"ptq{b}" in methods:
+                codes = bl.uniform_codes(specs, b)
+                self.cell(f"{pre}/ptq{b}", lambda c=codes, b=b: evaluate(CodesModel(trained, lambda s, u: c, specs),
+                                                                        {"avg_bits": float(b)}))
+        budgets = sorted(set(cfg.sweep) | {B})
+        if "layerwise" in methods:
+            sens_key = f"{pre}/layerwise-sensitivity"
+
+            def sens_fn():
+                vdata = self._valid_data(ev, split)
+                mk = lambda c: CodesModel(trained, lambda s, u: c, specs)   # noqa: E731
+                return {"sensitivity": bl.layer_sensitivity(mk, specs, vdata)}
+            sens = self.cell(sens_key, sens_fn)["sensitivity"]
+            sens = {k: {int(w): v for w, v in d.items()} for k, d in sens.items()}
+            for b in budgets:
+                codes = bl.allocate_layerwise(specs, sens, b)
+                self.cell(f"{pre}/layerwise@{b}", lambda c=codes: evaluate(
+                    CodesModel(trained, lambda s, u: c, specs), {"avg_bits": _avg(c, specs)}))
+        if "random" in methods:
+            for b in budgets:
+                def rnd(b=b):
+                    rc = bl.RandomCodes(specs, b, split.num_users, seed=cfg.seed)
+                    return evaluate(CodesModel(trained, rc, specs), {"avg_bits": _avg(rc.table[0], specs)})
+                self.cell(f"{pre}/random@{b}", rnd)
+        variants = []
+        if "chord-pretrained" in methods:
+            variants.append(("chord-pretrained", trained, None))
+        if "chord-random" in methods:
+            variants.append(("chord-random", self.random_backbone(model_name, split), None))
+        if "diet" in methods:
+            variants.append(("diet", self.random_backbone(model_name, split), (0, 3)))
+        for name, bb, codes in variants:
+            system, summary = self.chord_system(f"{ds_name}_{model_name}_{name}_{B}", bb, split, B, codes)
+            sweep = budgets if codes is None else [B]
+            for b in sweep:
+                def chord_cell(b=b):
+                    system.eval_budget = b
+                    system.population_codes = None
+                    r = evaluate(system, {"avg_bits": self._avg_bits_of(system, ev, b), "trained_at": B,
+                                          "train": {k: summary.get(k) for k in ("epochs_run", "best_epoch",
+                                                                                "train_seconds", "stop_reason",
+                                                                                "valid")}})
+                    return r
+                self.cell(f"{pre}/{name}@{b}", chord_cell)
+            if "population" in methods and codes is None:
+                for b in sweep:
+                    def pop(b=b):
+                        users, xs, _ = _train_histories(split, ml)
+                        pc = bl.population_codes(system, xs, b)
+                        system.population_codes = pc
+                        try:
+                            return evaluate(system, {"avg_bits": _avg(pc, system.specs)})
+                        finally:
+                            system.population_codes = None
+                    self.cell(f"{pre}/population-{name.split('-')[1]}@{b}", pop)
+            system.eval_budget = B
+            if name == "chord-pretrained" or (name == "chord-random" and "chord-pretrained" not in methods):
+                self.cell(f"{pre}/{name}/device", lambda s=system: self._device_cell(s, ev, split))
+                self._heatmap(system, ev, f"{ds_name}_{model_name}_{name}")
+        self._save()
+
+    # -- measurements -----------------------------------------------------------------------------
+    def _valid_data(self, ev, split):
+        st = ev._stage("valid")
+        negs = ev.negatives("valid")
+        return st["seqs"], ev.users, st["targets"], negs
+
+    @torch.no_grad()
+    def _avg_bits_of(self, system, ev, b):
+        seqs = ev._stage("test")["seqs"][:256]
+        codes = system.plan(seqs, b)
+        return float(_avg_batch(codes, system.specs).mean())
+
+    @torch.no_grad()
+    def _device_cell(self, system, ev, split):
+        from chord.cloud.service import CloudService
+        from chord.device import Device
+        st = ev._stage("test")
+        seqs, negs = st["seqs"], ev.negatives("test")
+        n = min(self.cfg.device_users, seqs.shape[0])
+        svc = CloudService(system.planner, system.backbone)
+        dev = Device(system.backbone, system.profiler, budget=system.eval_budget)
+        fp = copy.deepcopy(system.backbone).eval()
+        sizes = {s.name: (s.channels, s.elems) for s in system.specs}
+        adapt, rr, rr_fp, wires, compact, packed = [], [], [], [], [], []
+        for i in range(n):
+            seq = seqs[i:i + 1]
+            cand = torch.cat([st["targets"][i:i + 1, None], negs[i:i + 1]], 1)
+            u, b = dev.request(seq[0])
+            wire = svc.respond(u, b)[0]
+            wires.append(len(wire))
+            compact.append(len(svc.strategies(u, b)[0].to_bytes(svc.fingerprint, names=False)))
+            stats = dev.adapt(wire)
+            adapt.append(stats.total_s)
+            packed.append(stats.packed_bytes)
+            dev.rerank(seq, cand)                      # warm
+            t = [dev.rerank(seq, cand)[2] for _ in range(5)]
+            rr.append(sorted(t)[2])
+            t0 = []
+            for _ in range(5):
+                a = time.perf_counter()
+                fp.score(fp(seq), cand).topk(10)
+                t0.append(time.perf_counter() - a)
+            rr_fp.append(sorted(t0)[2])
+        med = lambda x: sorted(x)[len(x) // 2]   # noqa: E731
+        return {"users": n, "wire_bytes": med(wires), "wire_bytes_compact": med(compact),
+                "fp32_weight_bytes": Strategy.fp32_bytes(sizes), "packed_bytes": med(packed),
+                "adapt_ms": 1e3 * med(adapt), "rerank_ms": 1e3 * med(rr), "rerank_fp32_ms": 1e3 * med(rr_fp),
+                "candidates": int(negs.shape[1] + 1), "budget": system.eval_budget}
+
+    @torch.no_grad()
+    def _heatmap(self, system, ev, tag):
+        from .plots import importance_heatmap
+        seqs = ev._stage("test")["seqs"][:self.cfg.heatmap_users]
+        z = system.planner.log_importance(system.profiler(seqs))
+        codes = system.plan(seqs)
+        path = self.out / f"heatmap_{tag}.png"
+        importance_heatmap(z, codes, system.specs, path, title=tag)
+        self.results["meta"].setdefault("figures", {})[f"heatmap/{tag}"] = str(path.name)
+
+
+def _train_histories(split, max_len):
+    u = torch.arange(split.num_users)
+    from chord.data.split import pad_left
+    xs = torch.from_numpy(pad_left(split.dataset.items, split.starts, split.train_end, max_len))
+    keep = (xs != 0).any(1)
+    return u[keep], xs[keep], None
+
+
+def _avg(codes, specs):
+    return float(_avg_batch(codes.view(1, -1), specs)[0])
+
+
+def _avg_batch(codes, specs):
+    from chord.cloud.tiering import avg_bits
+    from chord.cloud.layers import channel_sizes
+    return avg_bits(codes.long(), channel_sizes(specs), __import__("chord").Codebook.default())
+
+
+def _jsonable(obj):
+    import dataclasses
+    if dataclasses.is_dataclass(obj):
+        return {k: _jsonable(v) for k, v in dataclasses.asdict(obj).items()}
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    return obj
