@@ -61,6 +61,7 @@ def run(args) -> int:
     from .runtime import configure_cpu
     configure_cpu(args.threads)
     ds = load_dataset(args.dataset, args.data_dir)
+    meta = dict(dataset=ds.name, dataset_source=ds.source, max_users=args.max_users)
     if args.max_users:
         ds = ds.head(args.max_users)
     print(f"{ds}  source={ds.source}")
@@ -71,7 +72,7 @@ def run(args) -> int:
                       weight_decay=args.weight_decay, num_negatives=args.num_negatives, seed=args.seed,
                       patience=args.patience, eval_every=args.eval_every, max_minutes=args.max_minutes,
                       threads=args.threads, min_len=args.min_len, progress=not args.no_progress)
-    meta = dict(dataset=ds.name, dataset_source=ds.source, num_users=ds.num_users, num_items=ds.num_items)
+    meta.update(num_users=ds.num_users, num_items=ds.num_items)
     summary = Trainer(cfg, log=lambda s: print(s, flush=True)).fit(model, split, args.out, meta)
     print(format_table(summary["test"], f"test ({args.model}, {ds.name}, loss={args.loss}, "
                                         f"best epoch {summary['best_epoch']}/{summary['epochs_run']}, "

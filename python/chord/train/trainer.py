@@ -42,6 +42,7 @@ class TrainConfig:
     threads: int = 2
     min_len: int = 3                 # users shorter than this are train-only
     eval_seed: int = 2024            # seed of the 1+99 negatives
+    eval_negatives: int = 99         # sampled negatives per test user
     progress: bool = True
 
     def __post_init__(self):
@@ -112,7 +113,7 @@ class Trainer:
             loss_fn = self._window_loss
         t_off, t_items = split.train_csr()
         sampler = NegativeSampler(t_off, t_items, split.num_items)
-        evaluator = Evaluator(split, model.max_len, num_negatives=99, seed=cfg.eval_seed)
+        evaluator = Evaluator(split, model.max_len, num_negatives=cfg.eval_negatives, seed=cfg.eval_seed)
         opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
         n = users.numel()
         best = dict(ndcg=-1.0, epoch=0, state=None, valid=None)

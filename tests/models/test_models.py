@@ -1,0 +1,116 @@
+"""SASRec / Caser: shapes, interface, swappable layers, functional_call, padding invariance."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+from torch.func import functional_call
+
+from chord.models import Caser, SASRec, build_model
+
+N_ITEMS = 57
+
+
+def models():
+    return [SASRec(N_ITEMS, 16, 2, 2, 0.0, 10, norm="query"),
+            SASRec(N_ITEMS, 16, 1, 4, 0.0, 10, norm="pre", ffn_hidden=32),
+            Caser(N_ITEMS, 16, L=4, T=2, n_v=3, n_h=2, dropout=0.0, num_users=9),
+            Caser(N_ITEMS, 16, L=3, n_v=0, n_h=4, dropout=0.0)]
+
+
+def seqs(B=5, l=10, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    s = torch.randint(1, N_ITEMS + 1, (B, l), generator=g)
+    s[1, :6] = 0          # left padding
+    s[2, :9] = 0
+    return s
+
+
+@pytest.mark.parametrize("model", models(), ids=lambda m: m.config["model"])
+def test_forward_and_score_shapes(model):
+    model.eval()
+    x, users = seqs(), torch.arange(5)
+    rep = model(x, users=users)
+    assert rep.shape == (5, 16) and rep.dtype == torch.float32 and torch.isfinite(rep).all()
+    full = model.score(rep)
+    assert full.shape == (5, N_ITEMS + 1)
+    cand = torch.randint(1, N_ITEMS + 1, (5, 7))
+    torch.testing.assert_close(model.score(rep, cand), full.gather(1, cand))
+
+
+@pytest.mark.parametrize("model", models(), ids=lambda m: m.config["model"])
+def test_only_swappable_dense_layers(model):
+    assert not any(isinstance(m, nn.MultiheadAttention) for m in model.modules())
+    dense = [n for n, m in model.named_modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+    assert dense
+    embs = [n for n, m in model.named_modules() if isinstance(m, nn.Embedding)]
+    assert "item_emb" in embs and model.item_emb.num_embeddings == N_ITEMS + 1
+    # every parameter belongs to a Linear/Conv2d/Embedding/LayerNorm
+    owners = (nn.Linear, nn.Conv2d, nn.Embedding, nn.LayerNorm)
+    for n, m in model.named_modules():
+        if list(m.parameters(recurse=False)):
+            assert isinstance(m, owners), n
+
+
+@pytest.mark.parametrize("model", models(), ids=lambda m: m.config["model"])
+def test_functional_call_with_substituted_weights(model):
+    model.eval()
+    x, users = seqs(), torch.arange(5)
+    params = {k: v.detach() * 0.5 for k, v in model.named_parameters()}
+    out = functional_call(model, params, (x,), {"users": users})
+    ref = build_model(model.config).eval()
+    ref.load_state_dict({**model.state_dict(), **params})
+    torch.testing.assert_close(out, ref(x, users=users))
+    # gradients flow to the substituted weights (what CLOUD trains through)
+    params = {k: v.detach().clone().requires_grad_() for k, v in model.named_parameters()}
+    functional_call(model, params, (x,), {"users": users}).sum().backward()
+    assert all(p.grad is not None for k, p in params.items() if "fc1" in k or "q_proj" in k)
+
+
+@pytest.mark.parametrize("norm", ["query", "pre"])
+def test_sasrec_left_padding_and_trimming_do_not_change_output(norm):
+    m = SASRec(N_ITEMS, 16, 2, 2, 0.0, 12, norm=norm).eval()
+    x = seqs(l=8)
+    padded = torch.nn.functional.pad(x, (4, 0))
+    torch.testing.assert_close(m(x), m(padded), atol=1e-5, rtol=1e-5)
+    enc = m.encode(x)
+    assert enc.shape == (5, 8, 16) and (enc[1, :6] == 0).all()
+    # causal: changing a later item never changes earlier positions
+    x2 = x.clone()
+    x2[:, -1] = (x2[:, -1] % N_ITEMS) + 1
+    torch.testing.assert_close(m.encode(x2)[:, :-1], enc[:, :-1])
+
+
+def test_sasrec_variants_differ_and_reject_bad_config():
+    torch.manual_seed(0)
+    a = SASRec(N_ITEMS, 16, 1, 1, 0.0, 10, norm="query")
+    b = SASRec(N_ITEMS, 16, 1, 1, 0.0, 10, norm="pre")
+    b.load_state_dict(a.state_dict())
+    assert not torch.allclose(a.eval()(seqs()), b.eval()(seqs()))
+    with pytest.raises(ValueError, match="norm"):
+        SASRec(N_ITEMS, norm="post")
+    with pytest.raises(ValueError, match="heads"):
+        SASRec(N_ITEMS, 16, heads=3)
+    with pytest.raises(ValueError, match="max_len"):
+        SASRec(N_ITEMS, 16, max_len=4)(seqs(l=10))
+    with pytest.raises(ValueError, match="seqs"):
+        SASRec(N_ITEMS, 16)(seqs().float())
+
+
+def test_caser_needs_users_when_it_has_user_embeddings():
+    m = Caser(N_ITEMS, 16, num_users=9)
+    with pytest.raises(ValueError, match="users"):
+        m(seqs())
+    assert m.conv_v.weight.shape == (4, 1, 5, 1)
+    assert [c.weight.shape[2:] for c in m.conv_h] == [(h, 16) for h in range(1, 6)]
+    # windows longer than L use the last L items; shorter ones are left-padded
+    m.eval()
+    x = seqs()
+    torch.testing.assert_close(m(x, users=torch.arange(5)), m(x[:, -5:], users=torch.arange(5)))
+
+
+def test_build_model_round_trip_and_errors():
+    for m in models():
+        assert build_model(m.config).config == m.config
+    with pytest.raises(ValueError, match="config"):
+        build_model({"model": "gru4rec"})
