@@ -233,7 +233,7 @@ class ChordTrainer:
                 nb += 1
                 tot += float(loss.detach())
                 tot_bits += float(bits)
-                bar.set_postfix(loss=f"{float(loss):.4f}", bits=f"{float(bits):.2f}")
+                bar.set_postfix(loss=f"{float(loss.detach()):.4f}", bits=f"{float(bits):.2f}")
             rec = dict(epoch=epoch, loss=tot / nb, expected_bits=tot_bits / nb, seconds=time.perf_counter() - t_ep)
             v = evaluator.evaluate(system, "valid", ("full",))["full"]
             rec.update(valid_hr10=v["HR@10"], valid_ndcg10=v["NDCG@10"])
