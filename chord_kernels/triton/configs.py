@@ -1,0 +1,100 @@
+"""Autotuning search spaces and dispatch thresholds, as data.
+
+On a GPU each family is autotuned over its table (keyed on bucketed M, bucketed N, K, the live
+widths and bias), after pruning configs that cannot hold the narrowest live width (a K step
+must span at least one 16-byte planar block of every live width, and ``tl.dot`` needs >= 16 on
+its K dim) or that would mostly compute padding. Under ``TRITON_INTERPRET=1`` each family has
+exactly one config (the interpreter cannot time configs and runs ~ms per program: big blocks,
+tiny grids).
+
+The tables are leads picked from the shapes (K = N = 4096/8192 backbone layers, K = 64 item
+scoring) without a GPU; ``benchmarks/gpu/check.py`` prints the config each shape picked.
+"""
+from __future__ import annotations
+
+import triton
+
+#: M at or below which the CUDA-core GEMV family runs (tensor cores need M tiles of >= 16)
+GEMV_MAX_M = 1
+
+# (BLOCK_N, BLOCK_K, num_warps, num_stages). BLOCK_K counts elements; a K step reads
+# BLOCK_N x BLOCK_K * bits / 8 bytes.
+_GEMV = [
+    (8, 512, 4, 2), (16, 256, 4, 2), (16, 512, 4, 3), (32, 256, 4, 2), (32, 128, 4, 3),
+    (64, 128, 4, 2), (128, 64, 4, 2), (256, 64, 8, 2),
+]
+_GEMV_INTERPRET = (64, 128, 1, 1)
+
+# (BLOCK_M, BLOCK_N, BLOCK_K, num_warps, num_stages)
+_GEMM = [
+    (16, 64, 256, 4, 3), (16, 128, 128, 4, 3), (32, 64, 256, 4, 3), (32, 128, 128, 4, 3),
+    (64, 64, 128, 4, 3), (64, 128, 128, 4, 3), (64, 128, 64, 4, 4), (128, 128, 64, 8, 3),
+    (128, 64, 128, 4, 3), (128, 256, 64, 8, 3),
+]
+_GEMM_INTERPRET = (32, 64, 128, 1, 1)
+
+
+def interpreting(kernel) -> bool:
+    """True when ``kernel`` was built by ``triton.jit`` under ``TRITON_INTERPRET=1``."""
+    return type(kernel).__name__ == "InterpretedFunction"
+
+
+def gemv_configs(interpret: bool) -> list[dict]:
+    rows = [_GEMV_INTERPRET] if interpret else _GEMV
+    return [dict(BLOCK_N=n, BLOCK_K=k, num_warps=w, num_stages=s) for n, k, w, s in rows]
+
+
+def gemm_configs(interpret: bool) -> list[dict]:
+    rows = [_GEMM_INTERPRET] if interpret else _GEMM
+    return [dict(BLOCK_M=m, BLOCK_N=n, BLOCK_K=k, num_warps=w, num_stages=s) for m, n, k, w, s in rows]
+
+
+def to_triton(rows: list[dict]) -> list[triton.Config]:
+    out = []
+    for r in rows:
+        r = dict(r)
+        w, s = r.pop("num_warps"), r.pop("num_stages")
+        out.append(triton.Config(r, num_warps=w, num_stages=s))
+    return out
+
+
+def min_block_k(args: dict) -> int:
+    """Smallest BLOCK_K for the live widths: 16 bytes of the narrowest one."""
+    epb = max([8 // b for b in (8, 4, 2, 1) if args.get(f"W{b}")], default=1)
+    return 16 * epb
+
+
+def _k_ok(block_k: int, args: dict) -> bool:
+    lo = min_block_k(args)
+    hi = max(lo, triton.next_power_of_2(int(args["K"])))
+    return lo <= block_k <= hi
+
+
+def prune_gemv(cfgs, named_args, **kwargs):
+    args = {**named_args, **kwargs}
+    keep = [c for c in cfgs if _k_ok(c.kwargs["BLOCK_K"], args)]
+    return keep or [_fallback(cfgs, args)]
+
+
+def prune_gemm(cfgs, named_args, **kwargs):
+    args = {**named_args, **kwargs}
+    m_cap = max(16, int(args["M_KEY"]))
+    keep = [c for c in cfgs if _k_ok(c.kwargs["BLOCK_K"], args) and c.kwargs["BLOCK_M"] <= m_cap]
+    return keep or [_fallback(cfgs, args)]
+
+
+def _fallback(cfgs, args):
+    """A config valid for the live widths even when every tuned one was pruned."""
+    lo = min_block_k(args)
+    c = max(cfgs, key=lambda c: c.kwargs["BLOCK_K"])
+    kw = dict(c.kwargs, BLOCK_K=max(lo, c.kwargs["BLOCK_K"]))
+    return triton.Config(kw, num_warps=c.num_warps, num_stages=c.num_stages)
+
+
+def bucket_m(M: int) -> int:
+    """Autotuning key for M: next power of two, capped (the best tile stops changing)."""
+    return min(triton.next_power_of_2(max(1, M)), 512)
+
+
+def bucket_n(N: int) -> int:
+    return triton.next_power_of_2(max(1, N))

@@ -1,0 +1,143 @@
+"""Host side of the Triton kernels: argument checks, GEMV-vs-GEMM choice, launch.
+
+``mp_linear_packed`` has the signature and meaning of the ``chord::mp_linear`` op (it is the
+op's CUDA implementation); ``mp_linear`` is the same on a ``MixedWeight``. On CPU tensors they
+run only when the kernels were built under ``TRITON_INTERPRET=1`` (how CI tests them).
+"""
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+from chord import format as fmt
+
+from . import configs
+from .gemm import mp_gemm, mp_gemm_kernel
+from .gemv import mp_gemv, mp_gemv_kernel
+from .layout import bucket_args, num_tiles
+
+INTERPRET = configs.interpreting(mp_gemv_kernel)
+_ACT = (torch.float32, torch.float16, torch.bfloat16)
+_TL = {torch.float32: tl.float32, torch.float16: tl.float16, torch.bfloat16: tl.bfloat16}
+
+
+def dot_config(x_dtype: torch.dtype, interpret: bool = INTERPRET):
+    """(DOT_DTYPE, DOT_PREC) of the GEMM family for activations of ``x_dtype``.
+
+    fp16/bf16 run the dot in their own type (u < 256 is exact in both). fp32 follows torch's
+    own matmul setting: ``torch.get_float32_matmul_precision() == "highest"`` (torch's default)
+    gives IEEE fp32, "high"/"medium" allow TF32. The interpreter has no bf16 arithmetic, so there
+    bf16 is computed in fp32 (same result up to rounding).
+    """
+    if x_dtype == torch.float32 or (interpret and x_dtype == torch.bfloat16):
+        prec = "ieee" if interpret or torch.get_float32_matmul_precision() == "highest" else "tf32"
+        return tl.float32, prec
+    return _TL[x_dtype], "tf32"
+
+
+def _check(x, qweight, scales, zeros, perm, buckets, K, bias, act_bits):
+    if not isinstance(x, torch.Tensor) or x.dim() != 2:
+        raise ValueError(f"x: expected a 2-D [M, K] tensor, got "
+                         f"{list(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")
+    if x.dtype not in _ACT:
+        raise TypeError(f"x: expected dtype float32, float16 or bfloat16, got {x.dtype}")
+    if x.shape[1] != K:
+        raise ValueError(f"x: expected shape [M, {K}] (K of the weight), got {list(x.shape)}")
+    N = perm.shape[0] if perm.dim() == 1 else -1
+    want = {"qweight": (qweight, torch.uint8, fmt.total_bytes(list(buckets), K)),
+            "scales": (scales, torch.float32, N), "zeros": (zeros, torch.float32, N),
+            "perm": (perm, torch.int32, N)}
+    for name, (t, dt, n) in want.items():
+        if t.dtype != dt or t.dim() != 1 or t.numel() != n:
+            raise ValueError(f"{name}: expected 1-D {dt} with {n} entries, got {t.dim()}-D {t.dtype} "
+                             f"with {t.numel()}")
+        if t.device != x.device:
+            raise ValueError(f"{name}: expected device {x.device} (x's), got {t.device}")
+    if bias is not None:
+        if bias.shape != (N,) or not bias.dtype.is_floating_point:
+            raise ValueError(f"bias: expected a float tensor of shape [{N}], got {bias.dtype} {list(bias.shape)}")
+        if bias.device != x.device:
+            raise ValueError(f"bias: expected device {x.device} (x's), got {bias.device}")
+    if act_bits not in (0, 8):
+        raise ValueError(f"act_bits: expected 0 (exact activations) or 8 (dynamic int8), got {act_bits}")
+    if x.device.type == "cpu" and not INTERPRET:
+        raise RuntimeError("chord_kernels.triton: CPU tensors run only under the Triton interpreter; set "
+                           "TRITON_INTERPRET=1 before chord_kernels.triton is first imported")
+    if x.device.type not in ("cpu", "cuda"):
+        raise ValueError(f"x: expected a CUDA tensor (or CPU under TRITON_INTERPRET=1), got device {x.device}")
+
+
+def choose_path(M: int) -> str:
+    """"gemv" (CUDA cores, one activation row per program) or "gemm" (tensor cores)."""
+    return "gemv" if M <= configs.GEMV_MAX_M else "gemm"
+
+
+def mp_linear_packed(x, qweight, scales, zeros, perm, buckets, K, bias=None, act_bits=0, *,
+                     path: str | None = None, config: dict | None = None) -> torch.Tensor:
+    """x [M, K] fp32/fp16/bf16 (any strides) -> y [M, N] in x.dtype, ``x @ W_hat.T + bias``.
+
+    Packed arguments as in ``chord.format``. ``act_bits=8`` first quantizes each row of x to
+    int8 (per-row symmetric, ``chord.backends.reference.quantize_activations_int8``) exactly as
+    the CPU path does; the integers are exact in the dot dtype, the row scale is applied in the
+    epilogue. ``path`` forces "gemv"/"gemm"; ``config`` (a dict of block sizes, num_warps,
+    num_stages) bypasses autotuning: both exist for tests and benchmarks.
+    """
+    buckets = [int(b) for b in buckets]
+    _check(x, qweight, scales, zeros, perm, buckets, K, bias, act_bits)
+    M, N = x.shape[0], perm.shape[0]
+    y = torch.empty(M, N, dtype=x.dtype, device=x.device)
+    if M == 0 or N == 0:
+        return y
+    xscale = None
+    if act_bits == 8:
+        from chord.backends.reference import quantize_activations_int8
+        xq, xscale = quantize_activations_int8(x)
+        # |xq| <= 127 is exact in fp16; fp32 under the interpreter (no fp16 math needed there)
+        x = xq.to(torch.float32 if INTERPRET else torch.float16)
+        xscale = xscale.to(torch.float32).contiguous()
+    bargs = bucket_args(buckets, K)
+    # Triton rejects null pointers: unused/empty buffers get a valid dummy (never read).
+    dummy = scales if scales.numel() else y
+    args = dict(x_ptr=x, qw_ptr=qweight if qweight.numel() else dummy, sc_ptr=scales, ze_ptr=zeros,
+                perm_ptr=perm, bias_ptr=bias.contiguous() if bias is not None else dummy,
+                xscale_ptr=xscale if xscale is not None else dummy, y_ptr=y,
+                K=K, stride_xm=x.stride(0), stride_xk=x.stride(1), stride_ym=y.stride(0),
+                M_KEY=configs.bucket_m(M), N_KEY=configs.bucket_n(N),
+                HAS_BIAS=bias is not None, HAS_XSCALE=xscale is not None, **bargs)
+    path = path or choose_path(M)
+    if path == "gemv":
+        if M > 65535:
+            raise ValueError(f"path='gemv' supports M <= 65535 (grid limit), got M={M}")
+        grid = lambda meta: (num_tiles(bargs, meta["BLOCK_N"]), M)  # noqa: E731
+        _launch(mp_gemv, mp_gemv_kernel, grid, args, config)
+    elif path == "gemm":
+        dd, dp = dot_config(x.dtype)
+        args.update(M=M, DOT_DTYPE=dd, DOT_PREC=dp)
+        grid = lambda meta: (triton.cdiv(M, meta["BLOCK_M"]) * num_tiles(bargs, meta["BLOCK_N"]),)  # noqa: E731
+        _launch(mp_gemm, mp_gemm_kernel, grid, args, config)
+    else:
+        raise ValueError(f"path: expected 'gemv', 'gemm' or None, got {path!r}")
+    return y
+
+
+def _launch(tuned, raw, grid, args, config):
+    if config is None:
+        tuned[grid](**args)
+        return
+    kw = dict(config)
+    lo = configs.min_block_k(args)
+    if kw["BLOCK_K"] < lo:
+        raise ValueError(f"config: BLOCK_K={kw['BLOCK_K']} is below {lo}, 16 bytes of the narrowest live width")
+    raw[grid](**args, **kw)
+
+
+def mp_linear(x: torch.Tensor, mw, bias: torch.Tensor | None = None, act_bits: int = 0, **kw) -> torch.Tensor:
+    """x [..., K] fp32/fp16/bf16 -> [..., N] in x.dtype for a ``chord.MixedWeight`` ``mw``:
+    ``x @ mw.dequantize().T + bias`` through the Triton kernels (no op dispatch)."""
+    from chord.linear import check_linear_args
+    check_linear_args(x, mw, bias, act_bits)
+    lead = x.shape[:-1]
+    y = mp_linear_packed(x.reshape(-1, mw.K), mw.qweight, mw.scales, mw.zeros, mw.perm, mw.buckets,
+                         mw.K, bias, act_bits, **kw)
+    return y.reshape(*lead, mw.N)

@@ -1,0 +1,92 @@
+"""Reading ``chord.format``'s packed layout from Triton: bucket table -> kernel arguments, the
+tile -> bucket lookup, and the in-register planar unpack shared by every kernel family.
+
+The kernels read the canonical layout as it is (no GPU-specific copy): a packed row is
+contiguous along K in 16-byte planar blocks, so a [rows, bytes] tile is one 16-byte vector per
+thread per row segment, and one shift + mask of a byte tile yields 16 *consecutive* elements per
+16 bytes. We therefore never reshape the unpacked values: for shift i, byte column c of the tile
+holds element ``(c // 16) * block_elems + i * 16 + c % 16`` and the kernels gather the matching
+activations instead (x is small and cache resident; the weights are what streams from HBM).
+
+One launch covers every bucket: program ``t`` of the N axis finds its bucket by comparing ``t``
+with the cumulative tile counts of the (at most four) live widths, passed as scalars. See the
+README section "Backends and dispatch" for why this beats one launch per bucket.
+"""
+from __future__ import annotations
+
+import triton
+import triton.language as tl
+
+from chord import format as fmt
+
+#: widths the kernels are specialized for, in ``format.BUCKET_ORDER`` (pruned handled apart)
+WIDTHS = (8, 4, 2, 1)
+def bucket_args(buckets, K: int) -> dict:
+    """Flat ``[bits, rows, ...]`` -> the scalar kernel arguments describing each width's rows.
+
+    Returns ``{"S8", "N8", "O8", ..., "S0", "N0", "W8", ..., "W1"}``: start row, row count and
+    byte offset *in 16-byte units* of each width's bucket (0 rows when absent), the start/count
+    of the pruned rows, and constexpr presence flags (so absent widths compile out). Offsets
+    travel in 16-byte units so the compiler sees their alignment (``tl.multiple_of`` on a scalar
+    argument does not reach the load's axis analysis) and emits 16-byte vector loads.
+    """
+    args = {}
+    for b in WIDTHS + (0,):
+        args[f"S{b}"], args[f"N{b}"] = 0, 0
+        if b:
+            args[f"O{b}"], args[f"W{b}"] = 0, False
+    for bits, start, n, off in fmt.bucket_spans(list(buckets), K):
+        if bits not in WIDTHS + (0,):
+            raise ValueError(f"buckets: width {bits} is not supported by the Triton kernels {WIDTHS + (0,)}")
+        args[f"S{bits}"], args[f"N{bits}"] = start, n
+        if bits:
+            assert off % fmt.BLOCK_BYTES == 0, "format: bucket byte offsets are whole 16-byte blocks"
+            args[f"O{bits}"], args[f"W{bits}"] = off // fmt.BLOCK_BYTES, n > 0
+    return args
+
+
+def widest_epb(bucket_kwargs: dict) -> int:
+    """Elements per byte of the narrowest live width (BLOCK_K must cover 16 of its bytes)."""
+    live = [b for b in WIDTHS if bucket_kwargs.get(f"W{b}")]
+    return 8 // min(live) if live else 1
+
+
+def num_tiles(bucket_kwargs: dict, block_n: int) -> int:
+    """Programs along N: each live width's rows in ``block_n`` tiles, then the pruned rows."""
+    return sum(triton.cdiv(bucket_kwargs[f"N{b}"], block_n) for b in WIDTHS + (0,))
+
+
+@triton.jit
+def row_bytes(K, BITS: tl.constexpr):
+    """Bytes of one packed row (``format.row_bytes``): K padded to whole 16-byte blocks."""
+    EPB: tl.constexpr = 8 // BITS
+    return tl.cdiv(K, 16 * EPB) * 16
+
+
+@triton.jit
+def planar_k(c, i, BITS: tl.constexpr):
+    """Element index (along K) held by shift ``i`` of byte ``c`` of a row (format.py)."""
+    EPB: tl.constexpr = 8 // BITS
+    return (c // 16) * (16 * EPB) + i * 16 + (c % 16)
+
+
+@triton.jit
+def unpack_f32(wb, i: tl.constexpr, BITS: tl.constexpr):
+    """int32 tile of packed bytes -> fp32 tile of the unsigned integers at shift ``i``.
+
+    The int->float conversion is the 2^23 mantissa trick (one OR + one FADD, exact for any
+    u < 2^23) instead of I2F, whose throughput on Hopper is a quarter of the FP32 pipe.
+    """
+    MASK: tl.constexpr = (1 << BITS) - 1
+    u = (wb >> (i * BITS)) & MASK
+    return (u | 0x4B000000).to(tl.float32, bitcast=True) - 8388608.0
+
+
+@triton.jit
+def tile_ends(N8, N4, N2, N1, BLOCK_N: tl.constexpr):
+    """Tile ends (cumulative tile counts) of the 8/4/2/1-bit buckets; tile t >= e1 is pruned."""
+    e8 = tl.cdiv(N8, BLOCK_N)
+    e4 = e8 + tl.cdiv(N4, BLOCK_N)
+    e2 = e4 + tl.cdiv(N2, BLOCK_N)
+    e1 = e2 + tl.cdiv(N1, BLOCK_N)
+    return e8, e4, e2, e1
