@@ -30,8 +30,9 @@ inline int64_t fmt_row_bytes(int64_t K, int bits) {
 }
 
 // Rows per OpenMP task: small enough to balance 2..N threads, large enough that a task's rows
-// stay in L1 while every activation block passes over them.
-constexpr int64_t kRowsPerTask = 16;
+// stay in L1 while every activation block passes over them, and a multiple of every kernel
+// tile height (6, 4, 3, 2) so that only a bucket's last task has tail rows.
+constexpr int64_t kRowsPerTask = 24;
 // Activation rows per kernel call (their prepared layout stays in L2).
 constexpr int64_t kMBlockF32 = 16;
 constexpr int64_t kMBlockI8 = 32;

@@ -63,10 +63,21 @@ inline void tile_f32(const uint8_t* w, int64_t rb, const float* x, int64_t ldx, 
       for (int i = 0; i < EPB; ++i) {
         const int s = 8 * t + BITS * i;
         __m256 wf[R];
-        for (int r = 0; r < R; ++r)
-          wf[r] = (t == 3 && i == EPB - 1)
-                      ? _mm256_cvtepi32_ps(_mm256_srli_epi32(v[r], s))
-                      : _mm256_cvtepi32_ps(_mm256_and_si256(v[r], _mm256_set1_epi32(int32_t(MASK << s))));
+        for (int r = 0; r < R; ++r) {
+          if constexpr (BITS <= 2 && MB <= 2) {
+            // vpermps reads the low 3 bits of each lane: a table of period 2^BITS ignores the
+            // neighbouring field's bits, so a shift alone selects the field (no mask, no cvt).
+            // (With 4 activation rows the extra table register spills: mask + cvt wins there.)
+            const __m256 lut = BITS == 1 ? _mm256_setr_ps(0, 1, 0, 1, 0, 1, 0, 1) : _mm256_setr_ps(0, 1, 2, 3, 0, 1, 2, 3);
+            wf[r] = _mm256_permutevar8x32_ps(lut, s ? _mm256_srli_epi32(v[r], s) : v[r]);
+          } else if constexpr (BITS <= 2) {  // same unscaled values as the table lookup
+            wf[r] = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(v[r], s), _mm256_set1_epi32(int32_t(MASK))));
+          } else {
+            wf[r] = (t == 3 && i == EPB - 1)
+                        ? _mm256_cvtepi32_ps(_mm256_srli_epi32(v[r], s))
+                        : _mm256_cvtepi32_ps(_mm256_and_si256(v[r], _mm256_set1_epi32(int32_t(MASK << s))));
+          }
+        }
         for (int m = 0; m < MB; ++m) {
           const __m256 xv = _mm256_load_ps(xg + m * ldx + (t * EPB + i) * 8);
           for (int r = 0; r < R; ++r) acc[r][m] = _mm256_fmadd_ps(wf[r], xv, acc[r][m]);
@@ -91,6 +102,8 @@ template <int BITS, int R, int MB>
 inline void rows_f32(const uint8_t* w, int64_t rb, int64_t nr, const float* x, int64_t ldx, float* out, int64_t ldo) {
   int64_t r = 0;
   for (; r + R <= nr; r += R) tile_f32<BITS, R, MB>(w + r * rb, rb, x, ldx, out + r, ldo);
+  // tails (a bucket's last rows): a lone accumulator chain is latency-bound, so pair rows up
+  for (; R > 2 && r + 2 <= nr; r += 2) tile_f32<BITS, 2, MB>(w + r * rb, rb, x, ldx, out + r, ldo);
   for (; r < nr; ++r) tile_f32<BITS, 1, MB>(w + r * rb, rb, x, ldx, out + r, ldo);
 }
 
@@ -168,6 +181,7 @@ inline void rows_i8(const uint8_t* w, int64_t rb, int64_t nr, const int8_t* x, i
                     int64_t* out, int64_t ldo) {
   int64_t r = 0;
   for (; r + R <= nr; r += R) tile_i8<BITS, R, MB>(w + r * rb, rb, x, ldx, qsum, out + r, ldo);
+  for (; R > 2 && r + 2 <= nr; r += 2) tile_i8<BITS, 2, MB>(w + r * rb, rb, x, ldx, qsum, out + r, ldo);
   for (; r < nr; ++r) tile_i8<BITS, 1, MB>(w + r * rb, rb, x, ldx, qsum, out + r, ldo);
 }
 
@@ -210,7 +224,7 @@ void layout_f32_avx2(const float* xnat, int64_t Kp, int bits, float* dst) {
     for (int t = 0; t < 4; ++t)
       for (int i = 0; i < epb; ++i) {
         const int s = 8 * t + bits * i;
-        const float sc = (t == 3 && i == epb - 1) ? 1.0f : 1.0f / float(1u << s);
+        const float sc = (bits <= 2 || (t == 3 && i == epb - 1)) ? 1.0f : 1.0f / float(1u << s);
         float* d = dst + g0 + (t * epb + i) * 8;
         for (int l = 0; l < 8; ++l) d[l] = sc * xnat[g0 + (l / 4) * 16 * epb + 4 * (l % 4) + t + 16 * i];
       }
