@@ -102,6 +102,7 @@ class BenchConfig:
     topk: int = 10
     adaptation_shapes: tuple[str, ...] = ("4096x4096",)
     e2e_models: tuple[str, ...] = ("sasrec", "caser")
+    e2e_mixes: tuple[str, ...] = ("mix3",)
     e2e_batch: int = 1
     rotate_factor: float = 2.0  # rotate weight sets totalling >= factor x last-level cache
     max_sets: int = 32
@@ -125,7 +126,7 @@ class BenchConfig:
             parse_shape(s)
         for s in self.adaptation_shapes:
             parse_shape(s, 2)
-        for m in self.mixes:
+        for m in self.mixes + self.e2e_mixes:
             parse_mix(m)
         return self
 
@@ -143,7 +144,7 @@ _TOML_KEYS = {
     "kernels": {"shapes": "shapes", "mixes": "mixes", "paths": "paths", "baselines": "baselines"},
     "scoring": {"rows": "scoring_rows", "dim": "scoring_dim", "batch": "scoring_batch", "topk": "topk"},
     "adaptation": {"shapes": "adaptation_shapes"},
-    "e2e": {"models": "e2e_models", "batch": "e2e_batch"},
+    "e2e": {"models": "e2e_models", "batch": "e2e_batch", "mixes": "e2e_mixes"},
     "timing": {},
 }
 

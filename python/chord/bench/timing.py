@@ -101,12 +101,18 @@ def measure(fn: Callable[[int], object], policy: TimingPolicy = TimingPolicy(), 
     :func:`summarize` of seconds per call, with ``converged`` (median CI within ``rel_ci``)."""
     sync = _synchronizer(device)
     calls = 0
-    t0 = time.perf_counter()
+    one = 0.0
     for _ in range(max(1, policy.warmup)):
+        t0 = time.perf_counter()
         fn(calls)
         calls += 1
-    sync()
-    one = (time.perf_counter() - t0) / max(1, policy.warmup)
+        sync()
+        one = time.perf_counter() - t0
+        if one > policy.max_time_s / 2:  # a slow call is its own warm-up; don't pay twice
+            break
+    # calls slower than the whole budget: a few rounds, not min_rounds (bounds a run that
+    # meets a pathological baseline, e.g. a kernel taking seconds at large M)
+    min_rounds = policy.min_rounds if one * policy.min_rounds <= 4 * policy.max_time_s else min(policy.min_rounds, 3)
     iterations = max(1, min(1000, int(math.ceil(policy.min_round_s / max(one, 1e-9)))))
     data: list[float] = []
     start = time.perf_counter()
@@ -120,13 +126,13 @@ def measure(fn: Callable[[int], object], policy: TimingPolicy = TimingPolicy(), 
         sync()
         data.append((time.perf_counter() - t) / iterations)
         n, elapsed = len(data), time.perf_counter() - start
-        if n >= policy.min_rounds and elapsed >= policy.min_time_s:
+        if n >= min_rounds and elapsed >= policy.min_time_s:
             lo, hi = median_ci(sorted(data))
             med = statistics.median(data)
             converged = (hi - lo) / 2 <= policy.rel_ci * med
             if converged or n >= policy.max_rounds or elapsed >= policy.max_time_s:
                 break
-        elif n >= policy.max_rounds or (elapsed >= policy.max_time_s and n >= min(3, policy.min_rounds)):
+        elif n >= policy.max_rounds or (elapsed >= policy.max_time_s and n >= min(3, min_rounds)):
             break
     out = summarize(data, iterations)
     out["converged"] = converged

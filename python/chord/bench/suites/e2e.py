@@ -84,7 +84,7 @@ def run(ctx) -> None:
                 ms = [copy.deepcopy(model) for _ in range(ctx.n_sets(fp32_bytes))]
                 return Prepared(_forward(ms, seqs), fp32_bytes, len(ms), "fp32 model: forward + full scores")
             ctx.time("e2e", group, "fp32_model", "baseline", base, t, fp32)
-            for mspec in cfg.mixes:
+            for mspec in cfg.e2e_mixes:
                 label, mix = parse_mix(mspec)
                 for scope, emb in (("backbone", False), ("backbone+items", True)):
                     for path in cfg.paths:
