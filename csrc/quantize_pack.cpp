@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -208,7 +209,9 @@ void quantize_pack(const float* w, int64_t N, int64_t K, int64_t ldw, const int3
   }
 
   int64_t first_bad = N;  // smallest original row holding a non-finite value
-  if (nthreads < 1) nthreads = 1;
+  // small layers: a parallel region costs more than it saves (and much more when the cores
+  // are oversubscribed), so use one thread per ~64k weights
+  nthreads = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(nthreads, N * K / 65536)));
 #pragma omp parallel num_threads(nthreads)
   {
     for (int64_t bi = 0; bi < nbk; ++bi) {

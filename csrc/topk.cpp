@@ -1,7 +1,10 @@
 // chord::mp_topk: blocked scoring (mpl::score_rows) + per-thread k-entry heaps + merge.
 #include "topk.h"
 
+#include "topk_score.h"
+
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -14,6 +17,9 @@ namespace chord {
 namespace topk {
 
 namespace {
+
+constexpr int64_t kGemmRows = 16;     // M at which the mp_linear block kernels take over
+constexpr int64_t kChunkRows = 4096;  // packed rows per task (a chunk's bytes stay in L2)
 
 struct Entry {
   float s;
@@ -51,11 +57,35 @@ class TopK {
     h_.back() = e;
     std::push_heap(h_.begin(), h_.end(), better);
   }
+  // false for scores that cannot enter (the common case: one compare, no id lookup)
+  inline bool wants(float s) const {
+    return static_cast<int64_t>(h_.size()) < k_ || !(s < h_.front().s);
+  }
   std::vector<Entry>& entries() { return h_; }
 
  private:
   int64_t k_ = 0;
   std::vector<Entry> h_;
+};
+
+// Scores consecutive packed rows of one bucket for one activation row and offers them to a
+// heap: s = post * scale_r * (dot - (zero_r - c) * sum(x)) (dot centered on c).
+struct RowScan {
+  const float* scales;
+  const float* zeros;
+  const int32_t* perm;
+  float c, xsum, post;
+  int64_t rb;
+  template <class Dot>
+  inline void run(const uint8_t* row, int64_t r0, int64_t r1, TopK& h, Dot dot) const {
+    for (int64_t r = r0; r < r1; ++r, row += rb) {
+      float d = dot(row);
+      const float dz = zeros[r] - c;
+      if (dz != 0.f) d -= dz * xsum;
+      const float s = post * (scales[r] * d);
+      if (h.wants(s)) h.push(s, perm[r]);
+    }
+  }
 };
 
 inline int thread_id() {
@@ -123,73 +153,167 @@ void mp_topk(const mpl::PackedView& w, const float* x, int64_t M, int64_t ldx, i
                                 (cand ? "candidates per row" : "item rows") + "), got " + std::to_string(k));
   if (M == 0) return;
   isa = mpl::resolve_isa(isa);
-  const int T = std::max(1, nthreads);
+  const bool avx2 = isa == mpl::Isa::Avx2;
   const int64_t K = w.K;
+  // one thread per ~256k multiply-adds: small problems stay on the calling thread
+  const int64_t work = M * (cand ? C : w.N) * K;
+  const int T = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(nthreads, work / 262144)));
+  const int64_t nspan = static_cast<int64_t>(w.spans.size());
+
+  // Activation rows as float: x itself, or (act_bits = 8) its per-row int8 quantization
+  // (reference.quantize_activations_int8: sx = amax/127, xq = clamp(round(x / sx))) with the
+  // row scale sx applied after the dot product. Zero padded to act_pad(K).
+  const int64_t Kpad = act_pad(K);
+  std::vector<float> xa(static_cast<size_t>(M * Kpad), 0.f), post(static_cast<size_t>(M), 1.f),
+      xsum(static_cast<size_t>(M), 0.f);
+  for (int64_t m = 0; m < M; ++m) {
+    const float* xm = x + m * ldx;
+    float* d = xa.data() + m * Kpad;
+    if (act_bits == 8) {
+      float amax = 0.f;
+      for (int64_t i = 0; i < K; ++i) amax = std::max(amax, std::fabs(xm[i]));
+      const float sx = amax / 127.f, safe = sx > 0.f ? sx : 1.f;
+      for (int64_t i = 0; i < K; ++i) d[i] = std::min(127.f, std::max(-127.f, std::nearbyint(xm[i] / safe)));
+      post[m] = sx;
+    } else {
+      std::copy(xm, xm + K, d);
+    }
+    double s = 0;
+    for (int64_t i = 0; i < K; ++i) s += d[i];
+    xsum[m] = static_cast<float>(s);
+  }
+  // per bucket: the constant the dot products are centered on (its first row's zero point)
+  std::vector<float> center(static_cast<size_t>(nspan), 0.f);
+  for (int64_t si = 0; si < nspan; ++si)
+    if (w.spans[si].rows) center[si] = w.zeros[w.spans[si].row_start];
+
+  // score of activation row m against packed row r (in span si), optionally through a LUT
+  auto score = [&](int64_t m, int64_t si, int64_t r, const ByteLut* lut) -> float {
+    const mpl::BucketSpan& sp = w.spans[si];
+    if (sp.bits == 0) return 0.f;
+    const uint8_t* row = w.qweight + sp.byte_offset + (r - sp.row_start) * sp.row_bytes;
+    const float* xm = xa.data() + m * Kpad;
+    const float c = center[si];
+    float d = lut ? lut->dot(row)
+                  : (sp.bits == 8 && avx2 ? dot8_avx2(row, K, xm, c) : dot_direct_ref(row, sp.bits, K, xm, c));
+    const float dz = w.zeros[r] - c;
+    if (dz != 0.f) d -= dz * xsum[m];
+    return post[m] * (w.scales[r] * d);
+  };
 
   // heaps[t][m]: thread t's k best for activation row m (threads never share a heap)
   std::vector<std::vector<TopK>> heaps(static_cast<size_t>(T));
-
-  if (!cand || ldc == 0) {
-    // Every activation row scores the same item rows: prepare x once, score blocks of rows
-    // for all M at a time (the weight bytes are read once per block, not once per row of x).
-    const mpl::PreparedActs acts(x, mpl::DType::F32, M, K, ldx, 1, w.width_mask, act_bits, isa, T);
-    std::vector<int64_t> pos;
-    if (cand) pos = packed_rows(w, cand, C, T);
-    const int64_t nrows = cand ? C : w.N;
-    // block rows: a [M, BR] float32 score tile of <= 64 KiB stays in L2 between scoring and heap updates
-    const int64_t BR = std::max<int64_t>(64, std::min<int64_t>(2048, (16384 / std::max<int64_t>(M, 1)) / 16 * 16));
-    const int64_t nblk = (nrows + BR - 1) / BR;
-#pragma omp parallel num_threads(T)
-    {
-      std::vector<TopK>& hs = heaps[static_cast<size_t>(thread_id())];
+  auto thread_heaps = [&]() -> std::vector<TopK>& {
+    std::vector<TopK>& hs = heaps[static_cast<size_t>(thread_id())];
+    if (hs.empty()) {
       hs.resize(static_cast<size_t>(M));
       for (auto& h : hs) h.init(k);
+    }
+    return hs;
+  };
+
+  if (!cand && M >= kGemmRows) {
+    // Many activation rows: the mp_linear kernels score a block of rows for all M at once
+    // (weights unpacked once per block), then the heaps take the [M, BR] tile.
+    const mpl::PreparedActs acts(x, mpl::DType::F32, M, K, ldx, 1, w.width_mask, act_bits, isa, T);
+    const int64_t BR = std::max<int64_t>(64, std::min<int64_t>(2048, (16384 / M) / 16 * 16));
+    const int64_t nblk = (w.N + BR - 1) / BR;
+#pragma omp parallel num_threads(T)
+    {
+      std::vector<TopK>& hs = thread_heaps();
       std::vector<float> buf(static_cast<size_t>(M * BR));
-      std::vector<int64_t> bid(static_cast<size_t>(BR));
 #pragma omp for schedule(dynamic, 1)
       for (int64_t b = 0; b < nblk; ++b) {
-        const int64_t j0 = b * BR, n = std::min(BR, nrows - j0);
-        if (!cand) {
-          mpl::score_rows(w, acts, j0, j0 + n, buf.data(), BR);
-          for (int64_t j = 0; j < n; ++j) bid[j] = w.perm[j0 + j];
-        } else {
-          for (int64_t j = 0; j < n; ++j) {
-            const int64_t p = pos[j0 + j];
-            mpl::score_rows(w, acts, p, p + 1, buf.data() + j, BR);
-            bid[j] = cand[j0 + j];
-          }
-        }
+        const int64_t j0 = b * BR, n = std::min(BR, w.N - j0);
+        mpl::score_rows(w, acts, j0, j0 + n, buf.data(), BR);
         for (int64_t m = 0; m < M; ++m) {
           TopK& h = hs[m];
           const float* s = buf.data() + m * BR;
-          for (int64_t j = 0; j < n; ++j) h.push(s[j], bid[j]);
+          for (int64_t j = 0; j < n; ++j)
+            if (h.wants(s[j])) h.push(s[j], w.perm[j0 + j]);
+        }
+      }
+    }
+  } else if (!cand) {
+    // Few activation rows, whole catalog: byte LUTs per (row, bucket) where they pay off.
+    std::vector<ByteLut> luts(static_cast<size_t>(M * nspan));
+    std::vector<uint8_t> has_lut(static_cast<size_t>(M * nspan), 0);
+#pragma omp parallel for num_threads(T) schedule(dynamic, 1)
+    for (int64_t t = 0; t < M * nspan; ++t) {
+      const mpl::BucketSpan& sp = w.spans[t % nspan];
+      if (ByteLut::worth_it(sp.bits, sp.rows, K)) {
+        luts[t].build(sp.bits, K, xa.data() + (t / nspan) * Kpad, center[t % nspan]);
+        has_lut[t] = 1;
+      }
+    }
+    struct Task { int64_t si, r0, r1; };
+    std::vector<Task> tasks;
+    for (int64_t si = 0; si < nspan; ++si)
+      for (int64_t r = 0; r < w.spans[si].rows; r += kChunkRows)
+        tasks.push_back({si, w.spans[si].row_start + r, w.spans[si].row_start + std::min(w.spans[si].rows, r + kChunkRows)});
+    const int64_t ntask = static_cast<int64_t>(tasks.size());
+#pragma omp parallel num_threads(T)
+    {
+      std::vector<TopK>& hs = thread_heaps();
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t t = 0; t < ntask; ++t) {
+        const Task tk = tasks[t];
+        const mpl::BucketSpan& sp = w.spans[tk.si];
+        for (int64_t m = 0; m < M; ++m) {
+          TopK& h = hs[m];
+          if (sp.bits == 0) {  // pruned items score exactly 0
+            for (int64_t r = tk.r0; r < tk.r1; ++r)
+              if (h.wants(0.f)) h.push(0.f, w.perm[r]);
+            continue;
+          }
+          const uint8_t* row = w.qweight + sp.byte_offset + (tk.r0 - sp.row_start) * sp.row_bytes;
+          const float* xm = xa.data() + m * Kpad;
+          const RowScan scan{w.scales, w.zeros, w.perm, center[tk.si], xsum[m], post[m], sp.row_bytes};
+          if (has_lut[m * nspan + tk.si]) {
+            const ByteLut& lut = luts[m * nspan + tk.si];
+            switch (sp.row_bytes) {  // K = 64 rows at 2 and 4 bits, 128 at 2 bits: unrolled
+              case 16: scan.run(row, tk.r0, tk.r1, h, [&](const uint8_t* q) { return lut.dot_fixed<16>(q); }); break;
+              case 32: scan.run(row, tk.r0, tk.r1, h, [&](const uint8_t* q) { return lut.dot_fixed<32>(q); }); break;
+              default: scan.run(row, tk.r0, tk.r1, h, [&](const uint8_t* q) { return lut.dot(q); });
+            }
+          } else if (sp.bits == 8 && avx2) {
+            scan.run(row, tk.r0, tk.r1, h, [&](const uint8_t* q) { return dot8_avx2(q, K, xm, scan.c); });
+          } else {
+            const int bits = sp.bits;
+            scan.run(row, tk.r0, tk.r1, h, [&](const uint8_t* q) { return dot_direct_ref(q, bits, K, xm, scan.c); });
+          }
         }
       }
     }
   } else {
-    // A candidate list per activation row: tasks are (row m, chunk of its candidates).
-    const std::vector<int64_t> pos = [&] {
-      if (ldc == C) return packed_rows(w, cand, M * C, T);
+    // Candidate lists (shared: ldc == 0, or one per row): direct dot products per candidate.
+    const bool shared = ldc == 0;
+    std::vector<int64_t> pos;
+    if (shared || ldc == C) {
+      pos = packed_rows(w, cand, shared ? C : M * C, T);
+    } else {
       std::vector<int64_t> flat(static_cast<size_t>(M * C));
       for (int64_t m = 0; m < M; ++m) std::copy(cand + m * ldc, cand + m * ldc + C, flat.begin() + m * C);
-      return packed_rows(w, flat.data(), M * C, T);
-    }();
+      pos = packed_rows(w, flat.data(), M * C, T);
+    }
+    std::vector<int64_t> span_of(static_cast<size_t>(pos.size()));
+    for (size_t i = 0; i < pos.size(); ++i) {
+      int64_t si = 0;
+      while (pos[i] >= w.spans[si].row_start + w.spans[si].rows) ++si;
+      span_of[i] = si;
+    }
     const int64_t CB = 1024, nchunk = (C + CB - 1) / CB, ntask = M * nchunk;
 #pragma omp parallel num_threads(T)
     {
-      std::vector<TopK>& hs = heaps[static_cast<size_t>(thread_id())];
-      hs.resize(static_cast<size_t>(M));
-      for (auto& h : hs) h.init(k);
+      std::vector<TopK>& hs = thread_heaps();
 #pragma omp for schedule(dynamic, 1)
       for (int64_t t = 0; t < ntask; ++t) {
         const int64_t m = t / nchunk, c0 = (t % nchunk) * CB, c1 = std::min(C, c0 + CB);
-        const mpl::PreparedActs acts(x + m * ldx, mpl::DType::F32, 1, K, ldx, 1, w.width_mask, act_bits, isa, 1);
         TopK& h = hs[m];
         for (int64_t c = c0; c < c1; ++c) {
-          const int64_t p = pos[m * C + c];
-          float s;
-          mpl::score_rows(w, acts, p, p + 1, &s, 1);
-          h.push(s, cand[m * ldc + c]);
+          const int64_t i = shared ? c : m * C + c;
+          const float s = score(m, span_of[i], pos[i], nullptr);
+          if (h.wants(s)) h.push(s, cand[shared ? c : m * ldc + c]);
         }
       }
     }
