@@ -18,7 +18,7 @@ from torch import nn
 
 from ..codebook import Codebook
 from ..layers import FilterFn, channel_sizes, quantizable_layers
-from ..mixed_weight import pack
+from ..mixed_weight import MixedWeight, check_codes, plan_buckets
 from ..strategy import Strategy, model_fingerprint
 from .api import quantize_
 
@@ -68,6 +68,11 @@ class DeviceModel:
             p.requires_grad_(False)
         # the frozen weights, by reference: the swapped modules keep the same tensors
         self.frozen: dict[str, torch.Tensor] = {n: li.module.weight.detach() for n, li in layers.items()}
+        for n, w in self.frozen.items():     # checked once: frozen weights never change
+            if w.dtype != torch.float32 or not w.is_contiguous():
+                raise TypeError(f"model: layer {n!r}: expected a contiguous float32 weight, got {w.dtype}")
+            if not bool(torch.isfinite(w).all()):
+                raise ValueError(f"model: layer {n!r}: weight contains NaN or Inf")
         self.remap = dict(remap) if remap else None
         self.act_bits = act_bits
         first = self._remapped(Strategy.uniform(layers, initial_bits))
@@ -95,8 +100,7 @@ class DeviceModel:
         stats = AdaptStats(decode_s=t1 - t0, wire_bytes=wire)
         for name, codes in s.codes.items():
             ta = time.perf_counter()
-            w = self.frozen[name]
-            self.modules[name].set_packed(pack(w.reshape(w.shape[0], -1), codes, s.codebook))
+            self.modules[name].set_packed(_pack_frozen(self.frozen[name], codes, s.codebook))
             stats.pack_s[name] = time.perf_counter() - ta
         stats.total_s = time.perf_counter() - t0
         merged = dict(self.strategy.codes)
@@ -121,3 +125,15 @@ class DeviceModel:
     def __repr__(self) -> str:
         return (f"DeviceModel({type(self.model).__name__}, layers={len(self.modules)}, "
                 f"fingerprint={self.fingerprint.hex()}, remap={self.remap}, strategy={self.strategy!r})")
+
+
+def _pack_frozen(weight: torch.Tensor, codes: torch.Tensor, codebook: Codebook) -> MixedWeight:
+    """``chord.pack`` for a frozen weight already validated (contiguous float32, finite) at
+    construction: the same C++ ``chord::quantize_pack`` kernel, without re-scanning the
+    weight for NaN/Inf on every adaptation."""
+    w = weight.reshape(weight.shape[0], -1)
+    N, K = w.shape
+    codes = check_codes(codes, N, codebook)
+    perm, buckets = plan_buckets(codes, codebook)
+    qw, sc, ze = torch.ops.chord.quantize_pack(w, perm.to(w.device), buckets, codebook.scheme)
+    return MixedWeight(qw, sc, ze, perm.to(w.device), codes.to(w.device), buckets, (N, K), codebook)

@@ -190,6 +190,15 @@ class MixedPrecisionConv2d(_MixedWeightHolder):
         Wo = (W + 2 * self.padding[1] - self.dilation[1] * (kw - 1) - 1) // self.stride[1] + 1
         if kh == H and self.padding == (0, 0) and kw == 1 and self.in_channels == 1 and self.stride[1] == 1:
             cols = x[:, 0].transpose(1, 2)                                      # Caser's vertical filter: [B, W, H]
+        elif kw == W and self.padding[1] == 0 and self.dilation == (1, 1) and Ho > 0:
+            # full-width kernels (Caser's horizontal filters): window t is rows t*s .. t*s+kh-1 of
+            # every channel, a strided view -- no im2col gather
+            x = x.contiguous()
+            C = self.in_channels
+            xp = F.pad(x, (0, 0, self.padding[0], self.padding[0])) if self.padding[0] else x
+            Hp = xp.shape[2]
+            cols = xp.as_strided((B, Ho, C, kh, W), (C * Hp * W, self.stride[0] * W, Hp * W, W, 1))
+            cols = cols.reshape(B, Ho, C * kh * W)
         else:
             cols = F.unfold(x, self.kernel_size, self.dilation, self.padding, self.stride).transpose(1, 2)
         y = mp_linear(cols, self.mw, self.bias, self.act_bits)                  # [B, Ho*Wo, out]
