@@ -98,3 +98,14 @@ def test_non_finite_values_become_null(tmp_path, make_doc):
     doc["chord"]["x"] = math.inf
     text = results.save(doc, tmp_path / "r.json").read_text()
     assert "Infinity" not in text and json.loads(text)["chord"]["x"] is None
+
+
+def test_ratios_with_min_statistic():
+    recs = [results.make_record("kernels", "g", "torch_fp32", "baseline", {"M": 1}, summarize([4.0, 9.0, 9.0])),
+            results.make_record("kernels", "g", "chord", "chord", {"M": 1, "mix": "a"}, summarize([1.0, 1.5, 1.5]))]
+    results.add_ratios(recs, {"kernels": "torch_fp32"}, stat="min")
+    assert recs[1]["extra_info"]["ratios"]["torch_fp32"] == 4.0 and recs[1]["extra_info"]["ratio_stat"] == "min"
+    results.add_ratios(recs, {"kernels": "torch_fp32"})
+    assert recs[1]["extra_info"]["ratios"]["torch_fp32"] == 6.0
+    with pytest.raises(ValueError, match="stat"):
+        results.add_ratios(recs, {}, stat="mean")

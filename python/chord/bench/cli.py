@@ -52,6 +52,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--models", type=_csv, help="e2e: models (default sasrec,caser)")
     g.add_argument("--seed", type=int)
     t = p.add_argument_group("timing")
+    t.add_argument("--stat", choices=("median", "min"), help="statistic for ratios, GB/s and the summary "
+                   "(default median; min resists preemption on a busy shared machine)")
     t.add_argument("--quick", action="store_true", help="few rounds per case (smoke tests, not for numbers)")
     t.add_argument("--max-time", type=float, help="max seconds sampling one case (default 0.6)")
     t.add_argument("--min-rounds", type=int, help="min rounds per case (default 7)")
@@ -82,8 +84,10 @@ def build_config(args) -> BenchConfig:
             "baselines": args.baselines, "threads": args.threads, "device": args.device,
             "scoring_rows": args.scoring_rows, "scoring_dim": args.scoring_dim, "topk": args.topk,
             "adaptation_shapes": args.adapt_shapes, "e2e_models": args.models, "seed": args.seed,
-            "peers": tuple(args.peer) if args.peer else None}
+            "peers": tuple(args.peer) if args.peer else None, "stat": args.stat}
     cfg = replace(cfg, **{k: v for k, v in over.items() if v is not None})
+    if cfg.device == "cuda" and args.baselines is None and not args.grid:
+        cfg = replace(cfg, baselines=("torch_fp32", "torch_fp16"))  # the CPU-only ones cannot run
     pol = TimingPolicy.quick() if args.quick else cfg.policy
     if args.max_time is not None:
         pol = replace(pol, max_time_s=args.max_time)

@@ -107,6 +107,7 @@ class BenchConfig:
     rotate_factor: float = 2.0  # rotate weight sets totalling >= factor x last-level cache
     max_sets: int = 32
     seed: int = 0
+    stat: str = "median"  # statistic of the rounds ratios / GB/s use: median, or min on a busy machine
     policy: TimingPolicy = field(default_factory=TimingPolicy)
 
     def validate(self) -> "BenchConfig":
@@ -118,6 +119,8 @@ class BenchConfig:
                 raise ValueError(f"paths: expected some of {tuple(PATHS)}, got {p!r}")
         if not self.threads or any(int(t) < 1 for t in self.threads):
             raise ValueError(f"threads: expected positive integers, got {self.threads}")
+        if self.stat not in ("median", "min"):
+            raise ValueError(f"stat: expected 'median' or 'min', got {self.stat!r}")
         if self.device not in ("cpu", "cuda"):
             raise ValueError(f"device: expected 'cpu' or 'cuda', got {self.device!r}")
         if self.device == "cuda" and not torch.cuda.is_available():
@@ -140,7 +143,7 @@ class BenchConfig:
 #: TOML keys per section -> BenchConfig field
 _TOML_KEYS = {
     None: {"suites": "suites", "threads": "threads", "device": "device", "peers": "peers",
-           "seed": "seed", "rotate_factor": "rotate_factor", "max_sets": "max_sets"},
+           "seed": "seed", "rotate_factor": "rotate_factor", "max_sets": "max_sets", "stat": "stat"},
     "kernels": {"shapes": "shapes", "mixes": "mixes", "paths": "paths", "baselines": "baselines"},
     "scoring": {"rows": "scoring_rows", "dim": "scoring_dim", "batch": "scoring_batch", "topk": "topk"},
     "adaptation": {"shapes": "adaptation_shapes"},

@@ -177,11 +177,12 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def copy_bandwidth(nbytes: int = 256 << 20, repeats: int = 5, device: str = "cpu") -> dict:
+def copy_bandwidth(nbytes: int = 256 << 20, repeats: int = 10, device: str = "cpu") -> dict:
     """Memory bandwidth of a large ``copy_`` at the current torch thread count.
 
     Returns ``{"copy_GBps", "read_GBps", "buffer_bytes"}``. ``copy_GBps`` counts read + write
-    traffic (STREAM convention: 2 x bytes / time, best of ``repeats``): the sustained traffic
+    traffic (STREAM convention: 2 x bytes / time, best of ``repeats``: interference only ever
+    slows a copy, so the best is the machine's): the sustained traffic
     the memory system delivers, the roof a streaming kernel can reach. ``read_GBps`` is a
     read-only reduction over the same buffer (kernels that read weights and write little sit
     between the two).

@@ -18,7 +18,7 @@ def _fmt(v, spec: str, none: str = "") -> str:
     return none if v is None else format(v, spec)
 
 
-def suite_table(records: list[dict], suite: str) -> str:
+def suite_table(records: list[dict], suite: str, stat: str = "median") -> str:
     recs = [r for r in records if r["extra_info"]["suite"] == suite]
     if not recs:
         return ""
@@ -26,18 +26,49 @@ def suite_table(records: list[dict], suite: str) -> str:
     for r in recs:
         if r["extra_info"]["role"] == "baseline" and r["extra_info"]["impl"] not in bases:
             bases.append(r["extra_info"]["impl"])
-    head = ["case", "impl", "variant", "median ms", "IQR ms", "GB/s", "roofline"] + [f"× {SHORT.get(b, b)}" for b in bases]
+    head = ["case", "impl", "variant", "median ms", "IQR ms", "min ms", f"GB/s ({stat})", "roofline"] + [f"× {SHORT.get(b, b)}" for b in bases]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * 3 + ["---:"] * (len(head) - 3)) + "|"]
     for r in recs:
         ex, st = r["extra_info"], r["stats"]
         case = r["group"].split(" ", 1)[1] if " " in r["group"] else r["group"]
         impl = f"**{ex['impl']}**" if ex["role"] == "chord" else SHORT.get(ex["impl"], ex["impl"])
         rf = ex.get("roofline_fraction")
-        cells = [case, impl, _variant(r), f"{st['median'] * 1e3:.3f}", f"{st['iqr'] * 1e3:.3f}",
+        cells = [case, impl, _variant(r), f"{st['median'] * 1e3:.3f}", f"{st['iqr'] * 1e3:.3f}", f"{st['min'] * 1e3:.3f}",
                  _fmt(ex.get("GBps"), ".1f"), "" if rf is None else f"{rf:.0%}"]
         ratios = ex.get("ratios") or {}
         cells += [_fmt(ratios.get(b), ".2f") for b in bases]
         lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _column(rec: dict) -> str:
+    ex = rec["extra_info"]
+    name = SHORT.get(ex["impl"], ex["impl"]) if ex["role"] != "chord" else ex["impl"]
+    v = _variant(rec)
+    return name if v == "-" else f"{name} {v}"
+
+
+def summary_table(records: list[dict], suite: str, stat: str = "median") -> str:
+    """One row per case (group), one column per implementation x variant: median ms and, for
+    everything but the reference, the speedup over the suite's reference in the same run."""
+    recs = [r for r in records if r["extra_info"]["suite"] == suite]
+    if not recs:
+        return ""
+    cols: list[str] = []
+    rows: dict[str, dict[str, str]] = {}
+    for r in recs:
+        c = _column(r)
+        if c not in cols:
+            cols.append(c)
+        ex = r["extra_info"]
+        rel = ex.get("rel_to_ref")
+        cell = f"{r['stats'][stat] * 1e3:.3g}"
+        if rel and ex.get("ref_impl") and ex["impl"] != ex["ref_impl"]:
+            cell += f" ({1 / rel:.2g}×)"
+        rows.setdefault(r["group"].split(" ", 1)[-1], {})[c] = cell
+    lines = ["| case | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
+    for case, cells in rows.items():
+        lines.append(f"| {case} | " + " | ".join(cells.get(c, "") for c in cols) + " |")
     return "\n".join(lines)
 
 
@@ -57,12 +88,19 @@ def markdown(doc: dict) -> str:
     if bw:
         out.append("Copy bandwidth (256 MB `copy_`, read+write traffic): " + ", ".join(
             f"{v['copy_GBps']:.1f} GB/s @ {t} thread{'s' if t != '1' else ''}" for t, v in sorted(bw.items())))
-    out.append("`× b` = median(b) / median(row), same run (higher is faster); roofline = GB/s of the "
+    stat = c.get("stat", "median")
+    out.append(f"`× b` = {stat}(b) / {stat}(row) over rounds, same run (higher is faster); roofline = GB/s of the "
                "bytes the call must read over the copy bandwidth at the same thread count.")
+    from .runner import REF_IMPLS  # noqa: PLC0415
     for suite in ("kernels", "scoring", "adaptation", "e2e"):
-        t = suite_table(doc.get("benchmarks", []), suite)
+        t = summary_table(doc.get("benchmarks", []), suite, stat)
         if t:
-            out += ["", f"### {suite}", "", t]
+            out += ["", f"### {suite}: {stat} ms (speedup over {SHORT.get(REF_IMPLS[suite], REF_IMPLS[suite])}, same run)",
+                    "", t]
+    for suite in ("kernels", "scoring", "adaptation", "e2e"):
+        t = suite_table(doc.get("benchmarks", []), suite, stat)
+        if t:
+            out += ["", f"### {suite}: details", "", t]
     un = c.get("unavailable", [])
     if un:
         out += ["", "Unavailable here:"]

@@ -54,10 +54,16 @@ def _matches(baseline: dict, rec: dict) -> bool:
     return all(k == "impl" or rp.get(k) == v for k, v in bp.items())
 
 
-def add_ratios(records: list[dict], ref_impls: dict[str, str]) -> None:
-    """Fill same-run ratios in place, per group: ``ratios[b] = median(b) / median(self)``
-    (speedup over each matching baseline b in the group), ``rel_to_ref = median / median(ref)``
-    (time relative to the suite's reference baseline: the quantity the --compare gate tracks)."""
+STATS = ("median", "min")
+
+
+def add_ratios(records: list[dict], ref_impls: dict[str, str], stat: str = "median") -> None:
+    """Fill same-run ratios in place, per group: ``ratios[b] = t(b) / t(self)`` (speedup over
+    each matching baseline b in the group), ``rel_to_ref = t(self) / t(ref)`` (time relative to
+    the suite's reference baseline), where t is the ``stat`` of the rounds: the median by
+    default; ``min`` on a machine so busy that preemption dominates the medians of long calls."""
+    if stat not in STATS:
+        raise ValueError(f"stat: expected one of {STATS}, got {stat!r}")
     groups: dict[str, list[dict]] = {}
     for r in records:
         groups.setdefault(r["group"], []).append(r)
@@ -65,19 +71,20 @@ def add_ratios(records: list[dict], ref_impls: dict[str, str]) -> None:
         bases = [r for r in recs if r["extra_info"]["role"] == "baseline"]
         for r in recs:
             ex = r["extra_info"]
-            med = r["stats"]["median"]
+            med = r["stats"][stat]
             base = {b["extra_info"]["impl"]: b for b in bases if b is not r and _matches(b, r)}
-            ex["ratios"] = {b: br["stats"]["median"] / med for b, br in base.items() if med > 0}
+            ex["ratios"] = {b: br["stats"][stat] / med for b, br in base.items() if med > 0}
             ref = ref_impls.get(ex["suite"])
             ex["ref_impl"] = ref if ref in base else None
-            ex["rel_to_ref"] = (med / base[ref]["stats"]["median"]) if ref in base else None
+            ex["rel_to_ref"] = (med / base[ref]["stats"][stat]) if ref in base else None
+            ex["ratio_stat"] = stat
 
 
-def add_bandwidth(rec: dict, bytes_read: int | None, bw: dict | None) -> None:
-    """Effective GB/s (bytes the call must read / median time) and roofline fraction
+def add_bandwidth(rec: dict, bytes_read: int | None, bw: dict | None, stat: str = "median") -> None:
+    """Effective GB/s (bytes the call must read / ``stat`` time) and roofline fraction
     (GB/s over the same-run copy bandwidth at the same thread count)."""
     ex = rec["extra_info"]
-    med = rec["stats"]["median"]
+    med = rec["stats"][stat]
     ex["bytes_read"] = bytes_read
     if bytes_read and med > 0:
         ex["GBps"] = bytes_read / med / 1e9

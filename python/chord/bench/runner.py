@@ -77,7 +77,7 @@ class RunContext:
     def n_sets(self, bytes_per_set: float) -> int:
         """Weight copies to rotate so their total is >= rotate_factor x last-level cache."""
         if self.device == "cuda":
-            target = self.cfg.rotate_factor * 64 << 20  # GPU L2 is <= 64 MB on current parts
+            target = self.cfg.rotate_factor * (64 << 20)  # GPU L2 is <= 64 MB on current parts
         else:
             target = self.cfg.rotate_factor * self.llc
         return int(min(self.cfg.max_sets, max(2, math.ceil(target / max(1.0, bytes_per_set)))))
@@ -109,7 +109,7 @@ class RunContext:
         rec = results.make_record(suite, group, impl, role, params, stats, ex,
                                   {"warmup": policy.warmup, "min_rounds": policy.min_rounds,
                                    "max_time": policy.max_time_s, "min_time": policy.min_time_s})
-        results.add_bandwidth(rec, prep.bytes_read, bw)
+        results.add_bandwidth(rec, prep.bytes_read, bw, self.cfg.stat)
         self.records.append(rec)
         gb = rec["extra_info"].get("GBps")
         self.log(f"  {impl:<22} {stats['median'] * 1e3:9.3f} ms  (IQR {stats['iqr'] * 1e3:.3f}, "
@@ -134,7 +134,8 @@ def run(cfg: BenchConfig, log: Callable[[str], None] | None = None) -> dict:
         ctx.log(f"[{name}]")
         with torch.inference_mode():
             SUITES[name](ctx)
-    results.add_ratios(ctx.records, REF_IMPLS)
+    results.add_ratios(ctx.records, REF_IMPLS, cfg.stat)
+    ctx.doc["chord"]["stat"] = cfg.stat
     ctx.doc["chord"]["elapsed_s"] = time.perf_counter() - t0
     ctx.doc["chord"]["env"] = {k: os.environ[k] for k in ("OMP_NUM_THREADS", "CHORD_ISA", "CI") if k in os.environ}
     return ctx.doc
