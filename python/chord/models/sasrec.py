@@ -122,9 +122,10 @@ class SASRec(SequentialRecommender):
         B, l = seqs.shape
         if l > self.max_len:
             raise ValueError(f"seqs: expected length <= max_len={self.max_len}, got {l}")
-        keep = (seqs != 0).unsqueeze(-1).to(self.item_emb.weight.dtype)              # [B, l, 1]
         pos = torch.arange(self.max_len - l, self.max_len, device=seqs.device)
         x = self.item_emb(seqs) * math.sqrt(self.dim) + self.pos_emb(pos)
+        # dtype from x, not item_emb.weight: a quantized table's .weight dequantizes the whole table
+        keep = (seqs != 0).unsqueeze(-1).to(x.dtype)                                  # [B, l, 1]
         x = self.emb_drop(x) * keep
         causal = torch.ones(l, l, dtype=torch.bool, device=seqs.device).tril()
         # keys that are padding are hidden; the diagonal stays open so a padded query never sees
