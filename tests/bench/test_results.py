@@ -109,3 +109,10 @@ def test_ratios_with_min_statistic():
     assert recs[1]["extra_info"]["ratios"]["torch_fp32"] == 6.0
     with pytest.raises(ValueError, match="stat"):
         results.add_ratios(recs, {}, stat="mean")
+
+
+def test_measure_single_call_when_far_over_budget():
+    import time
+    calls = []
+    st = measure(lambda i: (calls.append(i), time.sleep(0.05)), TimingPolicy(warmup=2, min_rounds=5, max_time_s=0.01))
+    assert len(calls) == 1 and st["rounds"] == 1 and st["converged"] is False

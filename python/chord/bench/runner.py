@@ -105,6 +105,8 @@ class RunContext:
             self.unavailable(suite, group, impl, f"failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
             return None
         ex = {"threads": threads, "n_sets": prep.n_sets, "note": prep.note, "converged": stats.pop("converged")}
+        if stats.pop("single_call", False):
+            ex["note"] += " (one call: slower than 4x the time budget)"
         ex.update(extra or {})
         rec = results.make_record(suite, group, impl, role, params, stats, ex,
                                   {"warmup": policy.warmup, "min_rounds": policy.min_rounds,

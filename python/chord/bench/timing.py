@@ -113,6 +113,12 @@ def measure(fn: Callable[[int], object], policy: TimingPolicy = TimingPolicy(), 
     # calls slower than the whole budget: a few rounds, not min_rounds (bounds a run that
     # meets a pathological baseline, e.g. a kernel taking seconds at large M)
     min_rounds = policy.min_rounds if one * policy.min_rounds <= 4 * policy.max_time_s else min(policy.min_rounds, 3)
+    if one > 4 * policy.max_time_s and policy.min_rounds > 1:
+        # seconds per call (a pathological baseline): the one call is the measurement
+        out = summarize([one])
+        out["converged"] = False
+        out["single_call"] = True
+        return out
     iterations = max(1, min(1000, int(math.ceil(policy.min_round_s / max(one, 1e-9)))))
     data: list[float] = []
     start = time.perf_counter()
