@@ -74,19 +74,27 @@ def choose_path(M: int) -> str:
 
 
 def mp_linear_packed(x, qweight, scales, zeros, perm, buckets, K, bias=None, act_bits=0, *,
-                     path: str | None = None, config: dict | None = None) -> torch.Tensor:
+                     out: torch.Tensor | None = None, path: str | None = None,
+                     config: dict | None = None) -> torch.Tensor:
     """x [M, K] fp32/fp16/bf16 (any strides) -> y [M, N] in x.dtype, ``x @ W_hat.T + bias``.
 
     Packed arguments as in ``chord.format``. ``act_bits=8`` first quantizes each row of x to
     int8 (per-row symmetric, ``chord.backends.reference.quantize_activations_int8``) exactly as
     the CPU path does; the integers are exact in the dot dtype, the row scale is applied in the
-    epilogue. ``path`` forces "gemv"/"gemm"; ``config`` (a dict of block sizes, num_warps,
-    num_stages) bypasses autotuning: both exist for tests and benchmarks.
+    epilogue. ``out`` (optional [M, N] tensor of x's dtype with unit column stride) receives the
+    result; ``path`` forces "gemv"/"gemm"; ``config`` (a dict of block sizes, num_warps,
+    num_stages) bypasses autotuning: these exist for tests and benchmarks.
     """
     buckets = [int(b) for b in buckets]
     _check(x, qweight, scales, zeros, perm, buckets, K, bias, act_bits)
     M, N = x.shape[0], perm.shape[0]
-    y = torch.empty(M, N, dtype=x.dtype, device=x.device)
+    if out is None:
+        y = torch.empty(M, N, dtype=x.dtype, device=x.device)
+    else:
+        if out.shape != (M, N) or out.dtype != x.dtype or out.device != x.device or (M and N and out.stride(1) != 1):
+            raise ValueError(f"out: expected a [{M}, {N}] {x.dtype} tensor on {x.device} with unit column "
+                             f"stride, got {list(out.shape)} {out.dtype} on {out.device} strides {out.stride()}")
+        y = out
     if M == 0 or N == 0:
         return y
     xscale = None

@@ -21,6 +21,11 @@ _PTR = {"x": "*{x}", "qw": "*u8", "sc": "*fp32", "ze": "*fp32", "perm": "*i32", 
 _TY = {"fp16": tl.float16, "bf16": tl.bfloat16, "fp32": tl.float32}
 
 
+#: integer arguments a launch at the benchmark shapes (K, N multiples of 16) specializes as
+#: multiples of 16, as triton's JIT does
+_ALIGNED_INTS = ("K", "stride_xm", "stride_ym")
+
+
 def _source(kernel, xdt: str, constexprs: dict):
     names = kernel.arg_names
     sig, attrs = {}, {}
@@ -32,6 +37,8 @@ def _source(kernel, xdt: str, constexprs: dict):
             attrs[(i,)] = [["tt.divisibility", 16]]   # torch allocations are 16-byte aligned
         else:
             sig[name] = "i32"
+            if name in _ALIGNED_INTS:
+                attrs[(i,)] = [["tt.divisibility", 16]]
     kw = "constexprs" if "constexprs" in inspect.signature(triton.compiler.ASTSource).parameters else "constants"
     return triton.compiler.ASTSource(fn=kernel, signature=sig, attrs=attrs, **{kw: constexprs})
 
@@ -43,6 +50,9 @@ def variants(all_configs: bool = False):
     flags_all = dict(W8=True, W4=True, W2=True, W1=True, HAS_BIAS=True, HAS_XSCALE=True, stride_xk=1)
     flags_pruned = dict(W8=False, W4=False, W2=False, W1=False, HAS_BIAS=False, HAS_XSCALE=False)
 
+    def tag(blocks):
+        return ",".join(f"{k}={v}" for k, v in blocks.items()).replace("BLOCK_", "").replace("=", "")
+
     def pick(rows):
         return rows if all_configs else [rows[len(rows) // 2]]
 
@@ -50,18 +60,18 @@ def variants(all_configs: bool = False):
         blocks = {k: v for k, v in cfg.items() if k.startswith("BLOCK")}
         blocks["BLOCK_K"] = max(blocks["BLOCK_K"], 128)       # 1-bit live: 16 bytes of it
         for xdt in ("fp16", "bf16", "fp32"):
-            yield f"gemv/{xdt}/all-widths/{blocks}", _source(mp_gemv_kernel, xdt, {**flags_all, **blocks}), cfg
+            yield f"gemv/{xdt}/all-widths/{tag(blocks)}", _source(mp_gemv_kernel, xdt, {**flags_all, **blocks}), cfg
         generic = {k: v for k, v in flags_all.items() if k != "stride_xk"}
-        yield f"gemv/fp16/strided-x/{blocks}", _source(mp_gemv_kernel, "fp16", {**generic, **blocks}), cfg
-        yield f"gemv/fp16/all-pruned/{blocks}", _source(mp_gemv_kernel, "fp16", {**flags_pruned, **blocks}), cfg
+        yield f"gemv/fp16/strided-x/{tag(blocks)}", _source(mp_gemv_kernel, "fp16", {**generic, **blocks}), cfg
+        yield f"gemv/fp16/all-pruned/{tag(blocks)}", _source(mp_gemv_kernel, "fp16", {**flags_pruned, **blocks}), cfg
     for cfg in pick(configs.gemm_configs(False)):
         blocks = {k: v for k, v in cfg.items() if k.startswith("BLOCK")}
         blocks["BLOCK_K"] = max(blocks["BLOCK_K"], 128)
         for xdt, prec in (("fp16", "tf32"), ("bf16", "tf32"), ("fp32", "ieee"), ("fp32", "tf32")):
             dot = dict(DOT_DTYPE=_TY[xdt], DOT_PREC=prec)
-            yield (f"gemm/{xdt}/{prec}/all-widths/{blocks}",
+            yield (f"gemm/{xdt}/{prec}/all-widths/{tag(blocks)}",
                    _source(mp_gemm_kernel, xdt, {**flags_all, **blocks, **dot}), cfg)
-        yield (f"gemm/fp16/all-pruned/{blocks}",
+        yield (f"gemm/fp16/all-pruned/{tag(blocks)}",
                _source(mp_gemm_kernel, "fp16", {**flags_pruned, **blocks, **dict(DOT_DTYPE=tl.float16, DOT_PREC="tf32")}),
                cfg)
 
