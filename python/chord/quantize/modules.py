@@ -17,7 +17,6 @@ from torch import nn
 
 from .. import format as fmt
 from ..codebook import Codebook
-from ..linear import mp_linear
 from ..mixed_weight import MixedWeight, pack
 from .scoring import mp_topk
 
@@ -31,6 +30,7 @@ class _MixedWeightHolder(nn.Module):
 
     def _init_holder(self, mw: MixedWeight, weight_shape, float_weight: torch.Tensor | None):
         self.chord_weight_shape = tuple(int(s) for s in weight_shape)
+        self.qweight_k = _prod(self.chord_weight_shape[1:])
         for name in _MW_BUFFERS:
             self.register_buffer(name, getattr(mw, name))
         self.buckets = list(mw.buckets)
@@ -83,6 +83,18 @@ class _MixedWeightHolder(nn.Module):
         return f"shape={self.chord_weight_shape}, buckets=[{mix}], scheme={self.codebook.scheme}"
 
 
+def _linear(mod: "_MixedWeightHolder", x: torch.Tensor, bias) -> torch.Tensor:
+    """``chord.mp_linear`` on the module's buffers without re-validating the packed weight on
+    every call (it was validated when packed; the op checks x's dtype and device)."""
+    K, N = mod.qweight_k, mod.chord_weight_shape[0]
+    if x.shape[-1] != K:
+        raise ValueError(f"x: expected shape [..., {K}] (K of the weight), got {list(x.shape)}")
+    lead = x.shape[:-1]
+    y = torch.ops.chord.mp_linear(x.reshape(-1, K), mod.qweight, mod.scales, mod.zeros, mod.perm,
+                                  mod.buckets, K, bias, mod.act_bits)
+    return y.reshape(*lead, N)
+
+
 def _prod(xs) -> int:
     p = 1
     for x in xs:
@@ -118,7 +130,7 @@ class MixedPrecisionLinear(_MixedWeightHolder):
         return cls(mw, mod.bias, float_weight=mod.weight if keep_float else None, act_bits=act_bits)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return mp_linear(x, self.mw, self.bias, self.act_bits)
+        return _linear(self, x, self.bias)
 
     def to_float(self) -> nn.Linear:
         lin = nn.Linear(self.in_features, self.out_features, bias=self.bias is not None,
@@ -201,7 +213,7 @@ class MixedPrecisionConv2d(_MixedWeightHolder):
             cols = cols.reshape(B, Ho, C * kh * W)
         else:
             cols = F.unfold(x, self.kernel_size, self.dilation, self.padding, self.stride).transpose(1, 2)
-        y = mp_linear(cols, self.mw, self.bias, self.act_bits)                  # [B, Ho*Wo, out]
+        y = _linear(self, cols, self.bias)                                      # [B, Ho*Wo, out]
         y = y.transpose(1, 2).reshape(B, self.out_channels, Ho, Wo)
         return y[0] if unbatched else y
 
@@ -237,20 +249,21 @@ class QuantizedEmbedding(_MixedWeightHolder):
         self._build_row_tables()
 
     def _build_row_tables(self):
-        """Per original row: byte offset, width, scale, zero (gather-friendly, non-persistent)."""
+        """Per original row: slot inside its width bucket, width, scale, zero (gather-friendly,
+        non-persistent; rebuilt on every re-pack)."""
         N, K = self.num_embeddings, self.embedding_dim
         dev = self.qweight.device
         perm = self.perm.long()
-        off = torch.zeros(N, dtype=torch.int64, device=dev)
+        slot = torch.zeros(N, dtype=torch.int64, device=dev)
         bits = torch.zeros(N, dtype=torch.int64, device=dev)
-        for b, start, n, byte_off in fmt.bucket_spans(self.buckets, K):
+        for b, start, n, _ in fmt.bucket_spans(self.buckets, K):
             rows = perm[start:start + n]
-            off[rows] = byte_off + torch.arange(n, device=dev) * fmt.row_bytes(K, b)
+            slot[rows] = torch.arange(n, device=dev)
             bits[rows] = b
         scale = torch.empty(N, dtype=torch.float32, device=dev)
         zero = torch.empty(N, dtype=torch.float32, device=dev)
         scale[perm], zero[perm] = self.scales, self.zeros
-        for name, t in (("row_offset", off), ("row_bits", bits), ("row_scale", scale), ("row_zero", zero)):
+        for name, t in (("row_slot", slot), ("row_bits", bits), ("row_scale", scale), ("row_zero", zero)):
             if name in self._buffers:
                 setattr(self, name, t)
             else:
@@ -285,17 +298,19 @@ class QuantizedEmbedding(_MixedWeightHolder):
         flat = ids.reshape(-1).long()
         K = self.embedding_dim
         out = torch.zeros(flat.numel(), K, dtype=torch.float32, device=flat.device)
-        rbits, roff = self.row_bits[flat], self.row_offset[flat]
+        rbits, rslot = self.row_bits[flat], self.row_slot[flat]
+        rzero, rscale = self.row_zero[flat, None], self.row_scale[flat, None]
         for b, _, n, byte_off in fmt.bucket_spans(self.buckets, K):
             if b == 0 or n == 0:
                 continue
             rb = fmt.row_bytes(K, b)
             sel = rbits == b
-            # rows of other widths read this bucket's first row (a valid address), then are masked
-            start = torch.where(sel, roff, torch.full_like(roff, byte_off))
-            raw = self.qweight[start[:, None] + torch.arange(rb, device=flat.device)]
+            # one row gather per width bucket (rows of a bucket are equal-sized and contiguous);
+            # ids of other widths read the bucket's row 0 and are masked out
+            bucket = self.qweight[byte_off:byte_off + n * rb].view(n, rb)
+            raw = bucket.index_select(0, torch.where(sel, rslot, torch.zeros_like(rslot)))
             u = fmt.unpack_ints(raw, b, K).to(torch.float32)
-            vals = (u - self.row_zero[flat, None]) * self.row_scale[flat, None]
+            vals = (u - rzero) * rscale
             out = torch.where(sel[:, None], vals, out)
         return out.reshape(*ids.shape, K)
 
@@ -303,7 +318,7 @@ class QuantizedEmbedding(_MixedWeightHolder):
         """Tied-embedding scores. user_repr float [B, d]; item_ids None -> [B, num_embeddings]
         (``mp_linear`` over the packed table), int64 [B, C] -> [B, C] (gathered rows)."""
         if item_ids is None:
-            return mp_linear(user_repr, self.mw, None, self.act_bits)
+            return _linear(self, user_repr, None)
         cand = self(item_ids)
         return torch.einsum("bd,bcd->bc", user_repr.to(cand.dtype), cand).to(user_repr.dtype)
 
