@@ -100,11 +100,12 @@ class RunContext:
         except Unavailable as e:
             self.unavailable(suite, group, impl, str(e))
             return None
-        except (RuntimeError, NotImplementedError, ValueError, TypeError, MemoryError) as e:
+        except Exception as e:  # noqa: BLE001 - e.g. a GPU kernel that fails to compile
             # a broken implementation must not hide the others' numbers; it is reported
             self.unavailable(suite, group, impl, f"failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
             return None
         ex = {"threads": threads, "n_sets": prep.n_sets, "note": prep.note, "converged": stats.pop("converged")}
+        # extra is read after prepare(): a suite may fill it there (e.g. the sanity error)
         if stats.pop("single_call", False):
             ex["note"] += " (one call: slower than 4x the time budget)"
         ex.update(extra or {})
