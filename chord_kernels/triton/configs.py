@@ -12,7 +12,13 @@ scoring) without a GPU; ``benchmarks/gpu/check.py`` prints the config each shape
 """
 from __future__ import annotations
 
+import os
+
 import triton
+
+#: CHORD_TRITON_AUTOTUNE=0 pins each family to one mid-table entry (no tuning): GPU test runs
+#: use it so each kernel variant compiles once instead of once per config.
+AUTOTUNE = os.environ.get("CHORD_TRITON_AUTOTUNE", "1") != "0"
 
 #: M at or below which the CUDA-core GEMV family runs (tensor cores need M tiles of >= 16)
 GEMV_MAX_M = 1
@@ -39,13 +45,13 @@ def interpreting(kernel) -> bool:
     return type(kernel).__name__ == "InterpretedFunction"
 
 
-def gemv_configs(interpret: bool) -> list[dict]:
-    rows = [_GEMV_INTERPRET] if interpret else _GEMV
+def gemv_configs(interpret: bool, autotune: bool = True) -> list[dict]:
+    rows = [_GEMV_INTERPRET] if interpret else _GEMV if autotune else _GEMV[3:4]
     return [dict(BLOCK_N=n, BLOCK_K=k, num_warps=w, num_stages=s) for n, k, w, s in rows]
 
 
-def gemm_configs(interpret: bool) -> list[dict]:
-    rows = [_GEMM_INTERPRET] if interpret else _GEMM
+def gemm_configs(interpret: bool, autotune: bool = True) -> list[dict]:
+    rows = [_GEMM_INTERPRET] if interpret else _GEMM if autotune else _GEMM[4:5]
     return [dict(BLOCK_M=m, BLOCK_N=n, BLOCK_K=k, num_warps=w, num_stages=s) for m, n, k, w, s in rows]
 
 

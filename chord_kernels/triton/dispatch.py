@@ -15,7 +15,7 @@ from chord import format as fmt
 from . import configs
 from .gemm import mp_gemm, mp_gemm_kernel
 from .gemv import mp_gemv, mp_gemv_kernel
-from .layout import bucket_args, num_tiles
+from .layout import WIDTHS, bucket_args, num_tiles, only_bucket
 
 INTERPRET = configs.interpreting(mp_gemv_kernel)
 _ACT = (torch.float32, torch.float16, torch.bfloat16)
@@ -75,7 +75,7 @@ def choose_path(M: int) -> str:
 
 def mp_linear_packed(x, qweight, scales, zeros, perm, buckets, K, bias=None, act_bits=0, *,
                      out: torch.Tensor | None = None, path: str | None = None,
-                     config: dict | None = None) -> torch.Tensor:
+                     config: dict | None = None, launch: str = "fused") -> torch.Tensor:
     """x [M, K] fp32/fp16/bf16 (any strides) -> y [M, N] in x.dtype, ``x @ W_hat.T + bias``.
 
     Packed arguments as in ``chord.format``. ``act_bits=8`` first quantizes each row of x to
@@ -83,7 +83,8 @@ def mp_linear_packed(x, qweight, scales, zeros, perm, buckets, K, bias=None, act
     the CPU path does; the integers are exact in the dot dtype, the row scale is applied in the
     epilogue. ``out`` (optional [M, N] tensor of x's dtype with unit column stride) receives the
     result; ``path`` forces "gemv"/"gemm"; ``config`` (a dict of block sizes, num_warps,
-    num_stages) bypasses autotuning: these exist for tests and benchmarks.
+    num_stages) bypasses autotuning; ``launch="per_bucket"`` runs one launch per bucket instead of
+    one for all (the alternative the README weighs): these exist for tests and benchmarks.
     """
     buckets = [int(b) for b in buckets]
     _check(x, qweight, scales, zeros, perm, buckets, K, bias, act_bits)
@@ -104,6 +105,8 @@ def mp_linear_packed(x, qweight, scales, zeros, perm, buckets, K, bias=None, act
         # |xq| <= 127 is exact in fp16; fp32 under the interpreter (no fp16 math needed there)
         x = xq.to(torch.float32 if INTERPRET else torch.float16)
         xscale = xscale.to(torch.float32).contiguous()
+    if launch not in ("fused", "per_bucket"):
+        raise ValueError(f"launch: expected 'fused' or 'per_bucket', got {launch!r}")
     bargs = bucket_args(buckets, K)
     # Triton rejects null pointers: unused/empty buffers get a valid dummy (never read).
     dummy = scales if scales.numel() else y
@@ -112,20 +115,26 @@ def mp_linear_packed(x, qweight, scales, zeros, perm, buckets, K, bias=None, act
                 xscale_ptr=xscale if xscale is not None else dummy, y_ptr=y,
                 K=K, stride_xm=x.stride(0), stride_xk=x.stride(1), stride_ym=y.stride(0),
                 M_KEY=configs.bucket_m(M), N_KEY=configs.bucket_n(N),
-                HAS_BIAS=bias is not None, HAS_XSCALE=xscale is not None, **bargs)
+                HAS_BIAS=bias is not None, HAS_XSCALE=xscale is not None)
     path = path or choose_path(M)
-    if path == "gemv":
-        if M > 65535:
-            raise ValueError(f"path='gemv' supports M <= 65535 (grid limit), got M={M}")
-        grid = lambda meta: (num_tiles(bargs, meta["BLOCK_N"]), M)  # noqa: E731
-        _launch(mp_gemv, mp_gemv_kernel, grid, args, config)
-    elif path == "gemm":
+    if path not in ("gemv", "gemm"):
+        raise ValueError(f"path: expected 'gemv', 'gemm' or None, got {path!r}")
+    if path == "gemv" and M > 65535:
+        raise ValueError(f"path='gemv' supports M <= 65535 (grid limit), got M={M}")
+    if path == "gemm":
         dd, dp = dot_config(x.dtype)
         args.update(M=M, DOT_DTYPE=dd, DOT_PREC=dp)
-        grid = lambda meta: (triton.cdiv(M, meta["BLOCK_M"]) * num_tiles(bargs, meta["BLOCK_N"]),)  # noqa: E731
-        _launch(mp_gemm, mp_gemm_kernel, grid, args, config)
+    if launch == "fused":
+        parts = [bargs]
     else:
-        raise ValueError(f"path: expected 'gemv', 'gemm' or None, got {path!r}")
+        parts = [only_bucket(bargs, b) for b in WIDTHS + (0,) if bargs[f"N{b}"]]
+    for part in parts:
+        if path == "gemv":
+            grid = lambda meta, p=part: (num_tiles(p, meta["BLOCK_N"]), M)  # noqa: E731
+            _launch(mp_gemv, mp_gemv_kernel, grid, {**args, **part}, config)
+        else:
+            grid = lambda meta, p=part: (triton.cdiv(M, meta["BLOCK_M"]) * num_tiles(p, meta["BLOCK_N"]),)  # noqa: E731
+            _launch(mp_gemm, mp_gemm_kernel, grid, {**args, **part}, config)
     return y
 
 

@@ -123,7 +123,7 @@ def mp_gemm_kernel(x_ptr, qw_ptr, sc_ptr, ze_ptr, perm_ptr, bias_ptr, xscale_ptr
 
 #: Autotuned entry point (one config under the interpreter, see ``configs``).
 mp_gemm = triton.autotune(
-    configs=configs.to_triton(configs.gemm_configs(configs.interpreting(mp_gemm_kernel))),
+    configs=configs.to_triton(configs.gemm_configs(configs.interpreting(mp_gemm_kernel), configs.AUTOTUNE)),
     key=["M_KEY", "N_KEY", "K", "W8", "W4", "W2", "W1", "HAS_BIAS", "DOT_PREC"],
     prune_configs_by={"early_config_prune": configs.prune_gemm},
 )(mp_gemm_kernel)

@@ -109,7 +109,7 @@ def mp_gemv_kernel(x_ptr, qw_ptr, sc_ptr, ze_ptr, perm_ptr, bias_ptr, xscale_ptr
 
 #: Autotuned entry point (one config under the interpreter, see ``configs``).
 mp_gemv = triton.autotune(
-    configs=configs.to_triton(configs.gemv_configs(configs.interpreting(mp_gemv_kernel))),
+    configs=configs.to_triton(configs.gemv_configs(configs.interpreting(mp_gemv_kernel), configs.AUTOTUNE)),
     key=["M_KEY", "N_KEY", "K", "W8", "W4", "W2", "W1", "HAS_BIAS"],
     prune_configs_by={"early_config_prune": configs.prune_gemv},
 )(mp_gemv_kernel)

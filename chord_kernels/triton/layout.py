@@ -45,10 +45,15 @@ def bucket_args(buckets, K: int) -> dict:
     return args
 
 
-def widest_epb(bucket_kwargs: dict) -> int:
-    """Elements per byte of the narrowest live width (BLOCK_K must cover 16 of its bytes)."""
-    live = [b for b in WIDTHS if bucket_kwargs.get(f"W{b}")]
-    return 8 // min(live) if live else 1
+def only_bucket(bucket_kwargs: dict, bits: int) -> dict:
+    """The kernel arguments of one width's bucket alone (for one launch per bucket)."""
+    out = dict(bucket_kwargs)
+    for b in WIDTHS + (0,):
+        if b != bits:
+            out[f"N{b}"] = 0
+            if b:
+                out[f"W{b}"] = False
+    return out
 
 
 def num_tiles(bucket_kwargs: dict, block_n: int) -> int:

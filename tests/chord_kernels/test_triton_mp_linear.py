@@ -104,7 +104,10 @@ def test_every_bucket_mix(triton_device, codes_live):
     for path, M in (("gemv", 1), ("gemm", 5)):
         x = rand_x(M, K, torch.float32, triton_device)
         ref = oracle(x, mw, bias)
-        check(run(x, mw, bias, path=path), ref, torch.float32)
+        y = run(x, mw, bias, path=path)
+        check(y, ref, torch.float32)
+        # one launch per bucket computes each row with the same code: identical bits
+        assert torch.equal(run(x, mw, bias, path=path, launch="per_bucket"), y)
         if codes_live == (0,):   # all pruned: exactly bias, and exactly 0 without it
             assert torch.equal(run(x, mw, bias, path=path).cpu(), bias.cpu().expand(M, N))
             assert torch.equal(run(x, mw, None, path=path).cpu(), torch.zeros(M, N))
@@ -209,6 +212,8 @@ def test_bad_inputs_name_the_argument(triton_device):
         ct.mp_linear_packed(x, *args, None, 4)
     with pytest.raises(ValueError, match="path"):
         ct.mp_linear_packed(x, *args, path="gemx")
+    with pytest.raises(ValueError, match="launch"):
+        ct.mp_linear_packed(x, *args, launch="twice")
     with pytest.raises(ValueError, match="config: BLOCK_K=32 is below 64"):
         ct.mp_linear_packed(x, *args, path="gemv", config=dict(SMALL_GEMV, BLOCK_K=32))
     with pytest.raises(ValueError, match="out: expected a"):
