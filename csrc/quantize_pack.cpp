@@ -64,7 +64,7 @@ RowParams row_params(const RowStats& st, int bits, Scheme scheme, int64_t K) {
   if (!(s > 0.f)) s = std::fabs(st.lo);  // constant row: represent it exactly
   const float safe = s > 0.f ? s : 1.f;
   float z = -st.lo / safe;
-  if (bits >= 2) z = clampf(std::nearbyint(z), 0.f, umax);
+  if (bits >= 2) z = std::nearbyint(z);  // integer zero point, deliberately unclamped (quantizer.py)
   if (!(s > 0.f)) z = 0.f;
   z = z + 0.0f;  // canonical +0.0 (quantizer.py does the same), whatever zero amin returned
   p.scale = s;

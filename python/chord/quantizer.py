@@ -7,7 +7,8 @@ Arithmetic is float32 with IEEE division (no reciprocal multiply) and round-half
 sym,  b >= 2 : s = max|w| / (2^(b-1) - 1);  q = clip(round(w / s), ±(2^(b-1)-1));  u = q + 2^(b-1), zero = 2^(b-1)
 sym,  b == 1 : s = 2 * mean|w|;             u = (w >= 0);                          zero = 0.5   (w_hat = ±mean|w|)
                (sum|w| in float64 in a fixed order, see _abs_sum_f64)
-asym, b >= 1 : s = (max - min) / (2^b - 1); zero = round(-min / s) (b >= 2; exact -min/s for b = 1)
+asym, b >= 1 : s = (max - min) / (2^b - 1); zero = round(-min / s) (b >= 2, any integer, stored as float32;
+               exact -min/s for b = 1)
                u = clip(round(w / s) + zero, 0, 2^b - 1)
 A row of zeros gets scale 0 (w_hat = 0). Pruned (b = 0): scale = zero = 0, no integers.
 """
@@ -42,7 +43,9 @@ def quantize_rows(w: torch.Tensor, bits: int, scheme: str = "sym"):
         safe = torch.where(s > 0, s, torch.ones_like(s))
         z = -lo / safe
         if bits >= 2:
-            z = torch.clamp(torch.round(z), 0.0, umax)
+            # integer zero point, NOT clamped to [0, 2^b - 1]: a row that excludes 0 (all
+            # positive, e.g. [3, 4]) needs z < 0, and a clamp collapsed it to w_hat = [1, 1, ...]
+            z = torch.round(z)
         # + 0.0: a canonical +0.0 zero point (amin may return -0.0 or 0.0 for a row holding both)
         z = torch.where(s > 0, z, torch.zeros_like(z)) + 0.0
         if bits >= 2:   # integer zero point: round the quotient, then shift
