@@ -241,7 +241,7 @@ def pack(weight: torch.Tensor, codes: torch.Tensor, codebook: Codebook | None = 
     N, K = weight.shape
     if N == 0 or K == 0:
         raise ValueError(f"weight: dimensions must be non-empty, got shape {list(weight.shape)}")
-    if codes.device != weight.device and codes.device.type != "cpu":
+    if isinstance(codes, torch.Tensor) and codes.device != weight.device and codes.device.type != "cpu":
         raise ValueError(f"codes: expected device {weight.device} or cpu, got {codes.device}")
     codes = check_codes(codes, N, codebook)
     with torch.no_grad():
