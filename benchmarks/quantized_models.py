@@ -182,6 +182,46 @@ def measure_scoring(args, log, N=100_000, K=64, k=10):
     return out
 
 
+def to_markdown(results: dict) -> str:
+    """The README tables from a results dict."""
+    out = []
+    sc = results.get("scoring_100k")
+    if sc:
+        base = sc["fp32 matmul+topk"]
+        out += ["| 1x64 vs 100,000 items + top-10 | ms | speedup vs fp32 |", "|---|---:|---:|"]
+        out += [f"| {k} | {v:.3f} | {base / v:.2f}x |" for k, v in sc.items()]
+        out.append("")
+    for name, r in results.get("models", {}).items():
+        fp = r["fp32"]
+        out += [f"**{name}** (`{r['checkpoint']}`)", "",
+                "| weights | avg bits | HR@10 full | NDCG@10 full | HR@10 1+99 | NDCG@10 1+99 | model bytes | wire bytes |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        def row(label, x, bits, wire):
+            m = x["metrics"]
+            return (f"| {label} | {bits} | {m['full']['HR@10']:.4f} | {m['full']['NDCG@10']:.4f} | "
+                    f"{m['sampled']['HR@10']:.4f} | {m['sampled']['NDCG@10']:.4f} | {x['bytes']['total']:,} | {wire} |")
+        out.append(row("fp32", fp, "32", "-"))
+        for key, x in r.items():
+            if "/" in key and isinstance(x, dict) and "metrics" in x:
+                out.append(row(key, x, f"{x['avg_bits']:.3f}", x["wire_bytes"]))
+        out.append("")
+        ad = [r[k] for k in ("adapt/dense", "adapt/all") if k in r]
+        if ad:
+            out.append("Adaptation (`DeviceModel.apply`, random 3.0-bit strategy, median): "
+                       + "; ".join(f"{k.split('/')[1]}: {r[k]['total_ms']:.2f} ms over {r[k]['layers']} layers "
+                                   f"(decode {r[k]['decode_ms']:.3f} ms, {r[k]['wire_bytes']} B)"
+                                   for k in ("adapt/dense", "adapt/all") if k in r))
+        lat = r.get("rerank_ms", {})
+        if lat:
+            cols = list(next(iter(lat.values())))
+            out += ["", "| rerank latency (ms) | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
+            for B, row_ in lat.items():
+                f = row_["fp32"]
+                out.append(f"| batch {B} | " + " | ".join(f"{row_[c]:.3f} ({f / row_[c]:.2f}x)" for c in cols) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--checkpoint", action="append", default=[], metavar="MODEL:DATASET:DIR",
@@ -192,8 +232,16 @@ def main(argv=None) -> int:
     p.add_argument("--adapt-reps", type=int, default=20)
     p.add_argument("--skip-scoring", action="store_true")
     p.add_argument("--json", default="benchmarks/results/quantized_models.json")
+    p.add_argument("--markdown", default=None, help="also write the README tables here")
+    p.add_argument("--from-json", default=None, help="only render --markdown from an existing results JSON")
     args = p.parse_args(argv)
     log = lambda s: print(s, flush=True)  # noqa: E731
+    if args.from_json:
+        md = to_markdown(json.loads(Path(args.from_json).read_text()))
+        print(md)
+        if args.markdown:
+            Path(args.markdown).write_text(md)
+        return 0
     results = {"machine": {"python": sys.version.split()[0], "torch": torch.__version__, "cpu": platform.processor(),
                            "threads": args.threads}, "models": {}}
     if not args.skip_scoring:
@@ -209,6 +257,10 @@ def main(argv=None) -> int:
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(results, indent=2, default=float))
     log(f"wrote {args.json}")
+    md = to_markdown(results)
+    print(md)
+    if args.markdown:
+        Path(args.markdown).write_text(md)
     return 0
 
 
