@@ -105,3 +105,22 @@ def test_evaluator_accepts_checkpointed_model(tmp_path):
     back, _ = load_checkpoint(tmp_path)
     ev = Evaluator(LeaveOneOut(ds), 6, num_negatives=5)
     assert torch.equal(ev.ranks(m, "test"), ev.ranks(back, "test"))
+
+
+def test_resume_continues_from_the_best_epoch(tmp_path):
+    from chord.train.checkpoint import load_optimizer_state
+    seqs = [np.arange(s, s + 10) % 30 + 1 for s in range(60)]
+    items = np.concatenate(seqs)
+    ds = SequenceDataset("cycle", 30, items, np.arange(0, items.size + 1, 10))
+    split = LeaveOneOut(ds)
+    torch.manual_seed(0)
+    m = SASRec(30, 8, 1, 1, 0.0, 10)
+    cfg = dict(loss="ce", batch_size=16, lr=5e-3, patience=100, progress=False, eval_negatives=5)
+    first = Trainer(TrainConfig(epochs=2, **cfg), log=lambda s: None).fit(m, split, tmp_path)
+    model, meta = load_checkpoint(tmp_path)
+    meta["optimizer"] = load_optimizer_state(tmp_path)
+    assert meta["optimizer"] is not None
+    out = Trainer(TrainConfig(epochs=4, **cfg), log=lambda s: None).fit(model, split, None, resume=meta)
+    b = first["best_epoch"]
+    assert [h["epoch"] for h in out["history"]] == list(range(1, 5))[:b] + list(range(b + 1, 5))
+    assert out["history"][-1]["epoch"] == 4 and out["train_seconds"] >= first["train_seconds"]

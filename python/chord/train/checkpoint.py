@@ -11,6 +11,7 @@ from ..models import build_model
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
+OPTIMIZER = "optimizer.pt"   # Adam state at the best epoch (for --resume); not needed for inference
 
 
 def save_checkpoint(directory, model, extra: dict | None = None) -> Path:
@@ -34,3 +35,9 @@ def load_checkpoint(directory, map_location: str = "cpu"):
     state = load_file(str(d / WEIGHTS), device=map_location)
     model.load_state_dict(state)
     return model.eval(), meta
+
+
+def load_optimizer_state(directory) -> dict | None:
+    """The Adam state saved beside a checkpoint by the trainer, or None."""
+    p = Path(directory) / OPTIMIZER
+    return torch.load(p, map_location="cpu", weights_only=True) if p.is_file() else None

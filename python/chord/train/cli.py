@@ -15,6 +15,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", default=None, help="root holding <name>/ (default: $CHORD_DATA_DIR or ../shared/data)")
     p.add_argument("--out", default=None, help="checkpoint directory (model.safetensors + config.json)")
     p.add_argument("--json", default=None, help="write the summary JSON here (default: <out>/results.json)")
+    p.add_argument("--resume", default=None,
+                   help="checkpoint dir to continue from (its model config wins; --epochs is the new total)")
     m = p.add_argument_group("model")
     m.add_argument("--dim", type=int, default=64)
     m.add_argument("--dropout", type=float, default=0.2)
@@ -67,13 +69,21 @@ def run(args) -> int:
     print(f"{ds}  source={ds.source}")
     split = LeaveOneOut(ds, args.min_len)
     seed_everything(args.seed)
-    model = build_from_args(args, ds)
+    resume = None
+    if args.resume:
+        from .checkpoint import load_checkpoint, load_optimizer_state
+        model, resume = load_checkpoint(args.resume)
+        resume["optimizer"] = load_optimizer_state(args.resume)
+        if model.num_items != ds.num_items:
+            raise SystemExit(f"--resume: checkpoint has {model.num_items} items, {ds.name} {ds.num_items}")
+    else:
+        model = build_from_args(args, ds)
     cfg = TrainConfig(loss=args.loss, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                       weight_decay=args.weight_decay, num_negatives=args.num_negatives, seed=args.seed,
                       patience=args.patience, eval_every=args.eval_every, max_minutes=args.max_minutes,
                       threads=args.threads, min_len=args.min_len, progress=not args.no_progress)
     meta.update(num_users=ds.num_users, num_items=ds.num_items)
-    summary = Trainer(cfg, log=lambda s: print(s, flush=True)).fit(model, split, args.out, meta)
+    summary = Trainer(cfg, log=lambda s: print(s, flush=True)).fit(model, split, args.out, meta, resume)
     print(format_table(summary["test"], f"test ({args.model}, {ds.name}, loss={args.loss}, "
                                         f"best epoch {summary['best_epoch']}/{summary['epochs_run']}, "
                                         f"{summary['train_seconds'] / 60:.1f} min, {summary['stop_reason']})"))

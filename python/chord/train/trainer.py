@@ -13,6 +13,7 @@ import math
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -21,7 +22,7 @@ from tqdm import tqdm
 from ..data.sampling import NegativeSampler
 from ..data.split import LeaveOneOut
 from ..eval.evaluator import Evaluator
-from .checkpoint import save_checkpoint
+from .checkpoint import OPTIMIZER, save_checkpoint
 
 LOSSES = ("bce", "ce")
 
@@ -99,7 +100,14 @@ class Trainer:
         return pos_term.mean() + neg_term
 
     # -- loop -------------------------------------------------------------------------------
-    def fit(self, model, split: LeaveOneOut, out_dir=None, extra_meta: dict | None = None) -> dict:
+    def fit(self, model, split: LeaveOneOut, out_dir=None, extra_meta: dict | None = None,
+            resume: dict | None = None) -> dict:
+        """Train ``model`` on ``split``; returns the summary (also ``config.json`` in ``out_dir``).
+
+        ``resume``: the ``config.json`` dict of a checkpoint whose weights ``model`` already holds,
+        plus ``"optimizer"`` (its saved Adam state, optional): epochs, history, best score and
+        train time continue from it (the checkpoint holds the best epoch's weights and optimizer).
+        """
         cfg = self.cfg
         torch.set_num_threads(cfg.threads)
         gen = seed_everything(cfg.seed)
@@ -118,11 +126,22 @@ class Trainer:
         n = users.numel()
         best = dict(ndcg=-1.0, epoch=0, state=None, valid=None)
         history, bad, t_start, epoch = [], 0, time.perf_counter(), 0
+        first, prev_seconds, best["opt"] = 1, 0.0, None
+        if resume is not None:
+            if resume.get("optimizer") is not None:
+                opt.load_state_dict(resume["optimizer"])
+            first = int(resume["best_epoch"]) + 1
+            history = [h for h in resume.get("history", []) if h["epoch"] < first]
+            prev_seconds = float(resume.get("train_seconds", 0.0))
+            best.update(ndcg=float(resume["valid"]["NDCG@10"]), epoch=first - 1, valid=resume["valid"],
+                        state=copy.deepcopy(model.state_dict()), opt=resume.get("optimizer"))
+            self.log(f"resumed at epoch {first} (best valid NDCG@10 {best['ndcg']:.4f}, "
+                     f"{prev_seconds / 60:.1f} min trained before)")
         budget = cfg.max_minutes * 60 if cfg.max_minutes else math.inf
         stop_reason = "epochs"
         self.log(f"train: {n} {'sequences' if style == 'sequence' else 'windows'}, "
                  f"{math.ceil(n / cfg.batch_size)} batches/epoch, loss={cfg.loss}")
-        for epoch in range(1, cfg.epochs + 1):
+        for epoch in range(first, cfg.epochs + 1):
             model.train()
             batches = _bucketed_batches(lengths, cfg.batch_size, gen) if style == "sequence" \
                 else list(torch.randperm(n, generator=gen).split(cfg.batch_size))
@@ -147,7 +166,7 @@ class Trainer:
                 rec.update(valid_ndcg10=v["NDCG@10"], valid_hr10=v["HR@10"])
                 if v["NDCG@10"] > best["ndcg"]:
                     best.update(ndcg=v["NDCG@10"], epoch=epoch, valid=v,
-                                state=copy.deepcopy(model.state_dict()))
+                                state=copy.deepcopy(model.state_dict()), opt=copy.deepcopy(opt.state_dict()))
                     bad = 0
                 else:
                     bad += 1
@@ -161,7 +180,7 @@ class Trainer:
             if elapsed > budget:
                 stop_reason = f"time budget {cfg.max_minutes} min"
                 break
-        train_seconds = time.perf_counter() - t_start
+        train_seconds = time.perf_counter() - t_start + prev_seconds
         if best["state"] is not None:
             model.load_state_dict(best["state"])
         test = evaluator.evaluate(model, "test")
@@ -170,6 +189,8 @@ class Trainer:
                        valid=best["valid"], test=test, history=history, **(extra_meta or {}))
         if out_dir is not None:
             save_checkpoint(out_dir, model, summary)
+            if best["opt"] is not None:   # lets `chord train --resume` continue from the best epoch
+                torch.save(best["opt"], Path(out_dir) / OPTIMIZER)
         return summary
 
 
