@@ -63,3 +63,20 @@ def test_uniform_bits_and_dequantize(build):
     chord.dequantize_(m)
     assert {n: p for n, p in m.named_parameters()}.keys() == orig.keys()
     assert all(torch.equal(p, orig[n]) for n, p in m.named_parameters())
+
+
+@pytest.mark.parametrize("build", [_sasrec, _caser], ids=["sasrec", "caser"])
+def test_torch_compile_fullgraph_swapped_recommender(build):
+    """Representation + quantized full scoring of a swapped model compile as one graph."""
+    torch._dynamo.reset()
+    m = build()
+    chord.quantize_(m, random_strategy(m, 5))
+    seqs, users = torch.randint(1, 151, (4, 12)), torch.arange(4)
+
+    def f(seqs, users):
+        return m.score(m(seqs, users=users))
+
+    with torch.no_grad():
+        want = f(seqs, users)
+        got = torch.compile(f, fullgraph=True, backend="aot_eager")(seqs, users)
+    assert torch.equal(got, want)
