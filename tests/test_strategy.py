@@ -188,3 +188,14 @@ def test_strategy_rejects_bad_codes():
         Strategy({"a": torch.empty(0, dtype=torch.uint8)})
     with pytest.raises(ValueError, match="channels"):
         Strategy({"0": torch.zeros(3, dtype=torch.uint8)}).avg_bits(quantizable_layers(_model()))
+
+
+def test_model_as_layer_infos_covers_tables():
+    m = _model()
+    L = quantizable_layers(m, embeddings=True)
+    s = _random_codes(L, seed=9)                              # includes the embedding "4"
+    assert s.avg_bits(m) == s.avg_bits(L)
+    for names in (True, False):
+        assert Strategy.from_bytes(s.to_bytes(m, names=names), m, m) == s
+    dense = _random_codes(quantizable_layers(m), seed=9)
+    assert Strategy.from_bytes(dense.to_bytes(m, names=False), m, m) == dense

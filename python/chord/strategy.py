@@ -115,6 +115,8 @@ class Strategy:
         return torch.tensor(self.codebook.bits, dtype=torch.int64)[self.codes[name].long()]
 
     def _sizes(self, layers) -> dict[str, tuple[int, int]]:
+        if isinstance(layers, nn.Module):    # a model: its tables may carry codes too
+            layers = quantizable_layers(layers, embeddings=True)
         sizes = channel_sizes(layers)
         for name, c in self.channels.items():
             if name not in sizes:
@@ -258,7 +260,11 @@ class Strategy:
         except ValueError as e:
             raise StrategyError(f"Strategy.from_bytes: invalid codebook ({e})") from e
         compact = bool(flags & _FLAG_COMPACT)
-        known = channel_sizes(layer_infos) if layer_infos is not None else None
+        known = None
+        if layer_infos is not None:
+            known = channel_sizes(layer_infos)
+            if isinstance(layer_infos, nn.Module) and len(known) != L:   # a model: maybe with its tables
+                known = channel_sizes(quantizable_layers(layer_infos, embeddings=True))
         if compact and known is None:
             raise StrategyError("Strategy.from_bytes: compact bytes carry no layer names; pass layer_infos")
         if compact and len(known) != L:
