@@ -36,6 +36,17 @@ def test_leave_one_out_targets_histories_and_short_users():
         LeaveOneOut(ds, min_len=2)
 
 
+def test_all_positions_chunks_cover_every_training_target_once():
+    ds = make([list(range(1, 12)), [20, 21, 22, 23]])           # training parts: 1..9 and 20, 21
+    s = LeaveOneOut(ds)
+    users, x, y = s.sequence_matrices(3, all_positions=True)
+    assert users.tolist() == [0, 0, 0, 1]
+    assert y.tolist() == [[7, 8, 9], [4, 5, 6], [0, 2, 3], [0, 0, 21]]
+    assert x.tolist() == [[6, 7, 8], [3, 4, 5], [0, 1, 2], [0, 0, 20]]
+    _, _, y_last = s.sequence_matrices(3)
+    assert y_last.tolist() == [[7, 8, 9], [0, 0, 21]]
+
+
 def test_no_target_leaks_into_training_on_random_data():
     rng = np.random.default_rng(0)
     seqs = [rng.permutation(np.arange(1, 60))[: rng.integers(1, 30)] for _ in range(200)]

@@ -88,15 +88,24 @@ class LeaveOneOut:
         idx = np.repeat(self.starts - offsets[:-1], lens) + np.arange(offsets[-1])
         return offsets, self.dataset.items[idx]
 
-    def sequence_matrices(self, max_len: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def sequence_matrices(self, max_len: int, all_positions: bool = False
+                          ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """SASRec-style training rows: (users [n], inputs [n, max_len], targets [n, max_len]).
 
         Row r: inputs = training part[:-1], targets = training part[1:], both the last
         ``max_len`` positions, left-padded with 0 (target 0 = no loss). Users whose training
-        part has fewer than 2 items are dropped.
+        part has fewer than 2 items are dropped. ``all_positions``: a training part longer than
+        ``max_len`` + 1 also yields rows for its earlier targets, in chunks of ``max_len``
+        (kang205 keeps only the last chunk; long-sequence data such as ML-100K loses half its
+        targets that way).
         """
         keep = np.nonzero(self.train_end - self.starts >= 2)[0]
         s, e = self.starts[keep], self.train_end[keep]
+        if all_positions:
+            n_chunks = (e - s - 1 + max_len - 1) // max_len
+            row_user = np.repeat(np.arange(keep.size), n_chunks)
+            k = np.arange(n_chunks.sum()) - np.repeat(np.cumsum(n_chunks) - n_chunks, n_chunks)
+            keep, s, e = keep[row_user], s[row_user], e[row_user] - k * max_len
         x = pad_left(self.dataset.items, s, e - 1, max_len)
         y = pad_left(self.dataset.items, s + 1, e, max_len)
         return torch.from_numpy(keep), torch.from_numpy(x), torch.from_numpy(y)

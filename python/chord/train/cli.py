@@ -46,6 +46,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument("--min-len", type=int, default=3)
     t.add_argument("--max-users", type=int, default=0, help="train on the first N users only (smoke tests)")
     t.add_argument("--no-progress", action="store_true")
+    t.add_argument("--all-positions", action="store_true",
+                   help="SASRec: train on every target of long sequences (chunks of --max-len), not only the last")
 
 
 def build_from_args(args, ds):
@@ -81,7 +83,8 @@ def run(args) -> int:
     cfg = TrainConfig(loss=args.loss, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                       weight_decay=args.weight_decay, num_negatives=args.num_negatives, seed=args.seed,
                       patience=args.patience, eval_every=args.eval_every, max_minutes=args.max_minutes,
-                      threads=args.threads, min_len=args.min_len, progress=not args.no_progress)
+                      threads=args.threads, min_len=args.min_len, progress=not args.no_progress,
+                      all_positions=args.all_positions)
     meta.update(num_users=ds.num_users, num_items=ds.num_items)
     summary = Trainer(cfg, log=lambda s: print(s, flush=True)).fit(model, split, args.out, meta, resume)
     print(format_table(summary["test"], f"test ({args.model}, {ds.name}, loss={args.loss}, "

@@ -45,6 +45,7 @@ class TrainConfig:
     eval_seed: int = 2024            # seed of the 1+99 negatives
     eval_negatives: int = 99         # sampled negatives per test user
     progress: bool = True
+    all_positions: bool = False      # SASRec: also train on targets before the last max_len ones
 
     def __post_init__(self):
         if self.loss not in LOSSES:
@@ -113,7 +114,7 @@ class Trainer:
         gen = seed_everything(cfg.seed)
         style = getattr(model, "training_style", "sequence")
         if style == "sequence":
-            users, xs, ys = split.sequence_matrices(model.max_len)
+            users, xs, ys = split.sequence_matrices(model.max_len, cfg.all_positions)
             loss_fn = self._sequence_loss
             lengths = (xs != 0).sum(1)
         else:
