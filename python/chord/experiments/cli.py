@@ -25,6 +25,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chord-epochs", type=int, default=30)
     p.add_argument("--instances-per-epoch", type=int, default=20000)
     p.add_argument("--mode", choices=["tiers", "penalty"], default="tiers")
+    p.add_argument("--chord-loss", choices=["bce", "ce"], default="ce",
+                   help="CHORD task loss; default ce = the fp32 trainer's loss (the backbone's task loss)")
     p.add_argument("--scope", choices=["global", "layer"], default="global")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--threads", type=int, default=2)
@@ -33,6 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     chord = ChordConfig(epochs=args.chord_epochs, instances_per_epoch=args.instances_per_epoch, mode=args.mode,
+                        loss=args.chord_loss,
                         scope=args.scope, progress=False)
     cfg = GridConfig(datasets=tuple(args.datasets), models=tuple(args.models), methods=tuple(args.methods),
                      budget=args.budget, sweep=tuple(args.sweep), data_dir=args.data_dir, max_users=args.max_users,

@@ -43,6 +43,7 @@ class ChordConfig:
     """Everything that shapes a CHORD training run (defaults: method.md)."""
 
     budget: float = 3.0              # average bits per weight element
+    loss: str = "bce"                # "bce": 1 positive vs num_negatives sampled; "ce": softmax over all items
     scope: str = "global"            # "global" | "layer" rank tiers
     codes: tuple | None = None       # allowed codes (None = all; (0, 3) = DIET-style masks)
     mode: str = "tiers"              # budget by construction ("tiers") or by a penalty ("penalty")
@@ -71,6 +72,8 @@ class ChordConfig:
     eval_users: int = 0              # validate on the first n eval users only (0 = all)
 
     def __post_init__(self):
+        if self.loss not in ("bce", "ce"):
+            raise ValueError(f"loss: expected 'bce' or 'ce', got {self.loss!r}")
         if self.mode not in RELAX_MODES:
             raise ValueError(f"mode: expected one of {RELAX_MODES}, got {self.mode!r}")
         if self.batch_size < 1 or self.epochs < 1 or self.num_negatives < 1:
@@ -98,8 +101,12 @@ class _Step(nn.Module):
     def forward(self, seqs, users, pos, neg, tau: float, budget):
         rep, exp_bits, _ = self.system.relaxed_forward(seqs, users, budget=budget, tau=tau,
                                                        noise=self.cfg.noise, mode=self.cfg.mode)
-        logits = self.system.score(rep, torch.cat([pos[:, None], neg], 1))
-        loss = F.softplus(-logits[:, 0]).mean() + F.softplus(logits[:, 1:]).mean()
+        if self.cfg.loss == "ce":     # softmax over every item (padding column excluded)
+            logits = self.system.score(rep)[:, 1:]
+            loss = F.cross_entropy(logits, pos - 1)
+        else:
+            logits = self.system.score(rep, torch.cat([pos[:, None], neg], 1))
+            loss = F.softplus(-logits[:, 0]).mean() + F.softplus(logits[:, 1:]).mean()
         if self.cfg.mode == "penalty":
             loss = loss + self.cfg.penalty * F.relu(exp_bits - budget).pow(2).mean()
         return loss, exp_bits.detach().mean()
@@ -185,7 +192,7 @@ class ChordTrainer:
         if evaluator is None:
             evaluator = Evaluator(split, cfg.history)
             if cfg.eval_users:
-                _restrict_evaluator(evaluator, cfg.eval_users)
+                restrict_evaluator(evaluator, cfg.eval_users)
         step = _Step(system, cfg)
         model = step
         if world > 1:
@@ -215,6 +222,8 @@ class ChordTrainer:
             bar = tqdm(range(steps_per_epoch), desc=f"chord epoch {epoch}", leave=False,
                        disable=not (cfg.progress and rank == 0 and sys.stderr.isatty()))
             for s in bar:
+                if _out_of_time(t0, budget_s, world, dev):
+                    break
                 idx = mine[s * cfg.batch_size:(s + 1) * cfg.batch_size]
                 if idx.numel() == 0:
                     idx = mine[:cfg.batch_size]           # keep collective calls aligned across ranks
@@ -234,6 +243,7 @@ class ChordTrainer:
                 tot += float(loss.detach())
                 tot_bits += float(bits)
                 bar.set_postfix(loss=f"{float(loss.detach()):.4f}", bits=f"{float(bits):.2f}")
+            nb = max(nb, 1)
             rec = dict(epoch=epoch, loss=tot / nb, expected_bits=tot_bits / nb, seconds=time.perf_counter() - t_ep)
             v = evaluator.evaluate(system, "valid", ("full",))["full"]
             rec.update(valid_hr10=v["HR@10"], valid_ndcg10=v["NDCG@10"])
@@ -263,7 +273,19 @@ class ChordTrainer:
         return summary
 
 
-def _restrict_evaluator(ev: Evaluator, n: int) -> None:
+def _out_of_time(t0: float, budget_s: float, world: int, dev) -> bool:
+    """Wall-clock budget check inside an epoch; ranks agree (rank 0 decides) so collectives stay aligned."""
+    if budget_s == math.inf:
+        return False
+    late = time.perf_counter() - t0 > budget_s
+    if world > 1:
+        flag = torch.tensor([float(late)], device=dev)
+        dist.broadcast(flag, 0)
+        late = bool(flag.item())
+    return late
+
+
+def restrict_evaluator(ev: Evaluator, n: int) -> None:
     """Validate on the first ``n`` eval users (quick runs): slice the split's eval users."""
     import numpy as np
     sp = copy.copy(ev.split)

@@ -1,0 +1,38 @@
+"""``chord experiment --quick`` on a slice of ML-100K: table, JSON, PNGs, resumability."""
+import json
+
+from chord.cli import main
+from chord.experiments.table import table
+
+from ..conftest import data_dir_or_skip
+
+
+def test_quick_grid_writes_results_and_resumes(tmp_path, capsys):
+    data = data_dir_or_skip("ml-100k").parent
+    argv = ["experiment", "--quick", "--data-dir", str(data), "--out", str(tmp_path), "--models", "sasrec",
+            "--max-users", "40", "--methods", "fp32", "ptq2", "layerwise", "random", "population", "chord-pretrained",
+            "--sweep", "2.0", "3.0", "--threads", "1"]
+    assert main(argv) == 0
+    res = json.loads((tmp_path / "results.json").read_text())
+    cells = res["cells"]
+    for key in ("fp32", "ptq2", "layerwise@3.0", "random@3.0", "population-pretrained@3.0",
+                "chord-pretrained@3.0", "chord-pretrained@2.0", "chord-pretrained/device"):
+        assert f"ml-100k/sasrec/{key}" in cells, key
+    for key, v in cells.items():
+        assert v["runtime_s"] >= 0
+        if "test" in v:
+            assert set(v["test"]) == {"full", "sampled"}
+            if key.endswith("@3.0"):
+                assert v["avg_bits"] <= 3.0 + 1e-6
+    dev = cells["ml-100k/sasrec/chord-pretrained/device"]
+    assert dev["wire_bytes_compact"] < dev["wire_bytes"] < dev["fp32_weight_bytes"] / 100
+    assert (tmp_path / "budget_sweep.png").stat().st_size > 1000
+    assert any(p.name.startswith("heatmap_") for p in tmp_path.glob("*.png"))
+    assert "chord-pretrained@3.0" in (tmp_path / "table.md").read_text()
+    # resumable: a second run recomputes nothing
+    before = {k: v["runtime_s"] for k, v in cells.items()}
+    assert main(argv) == 0
+    after = json.loads((tmp_path / "results.json").read_text())["cells"]
+    assert {k: v["runtime_s"] for k, v in after.items()} == before
+    assert "| ml-100k/sasrec | fp32 |" in table(res)
+    capsys.readouterr()
