@@ -45,7 +45,8 @@ Isa isa_code(const std::string& s) {
   if (s == "auto") return Isa::Auto;
   if (s == "scalar") return Isa::Scalar;
   if (s == "avx2") return Isa::Avx2;
-  bad("isa: expected 'auto', 'scalar' or 'avx2', got '" + s + "'");
+  if (s == "avx512") return Isa::Avx512;
+  bad("isa: expected 'auto', 'scalar', 'avx2' or 'avx512', got '" + s + "'");
 }
 
 struct XView { const void* p; int64_t M, K, srow, scol; DType dt; };
@@ -154,7 +155,7 @@ void bind_mp_linear(py::module_& m) {
         PreparedActs acts(xv.p, xv.dt, xv.M, xv.K, xv.srow, xv.scol, 0, 8, isa_code(isa));
         py::array_t<int8_t> xq({xv.M, xv.K});
         py::array_t<float> sx(xv.M);
-        const int64_t Kp = (xv.K + 255) / 256 * 256;
+        const int64_t Kp = acts.row_stride();
         for (int64_t m = 0; m < xv.M; ++m) {
           std::memcpy(xq.mutable_data() + m * xv.K, acts.act_int8() + m * Kp, size_t(xv.K));
           sx.mutable_data()[m] = acts.act_scales()[m];

@@ -65,6 +65,15 @@ int clamp_threads(int nthreads) {
 
 }  // namespace
 
+bool cpu_has_avx512f() {
+#if defined(__x86_64__) || defined(__i386__)
+  static const bool has = cpu_has_avx2_fma_f16c() && __builtin_cpu_supports("avx512f");
+  return has;
+#else
+  return false;
+#endif
+}
+
 bool cpu_has_avx2_fma_f16c() {
 #if defined(__x86_64__) || defined(__i386__)
   static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
@@ -82,15 +91,19 @@ Isa resolve_isa(Isa requested) {
       const std::string e(env);
       if (e == "scalar") requested = Isa::Scalar;
       else if (e == "avx2") requested = Isa::Avx2;
-      else if (e != "auto") bad("CHORD_CPU_ISA: expected scalar, avx2 or auto, got '" + e + "'");
+      else if (e == "avx512") requested = Isa::Avx512;
+      else if (e != "auto") bad("CHORD_CPU_ISA: expected scalar, avx2, avx512 or auto, got '" + e + "'");
     }
   }
-  if (requested == Isa::Auto) return cpu_has_avx2_fma_f16c() ? Isa::Avx2 : Isa::Scalar;
+  if (requested == Isa::Auto) return cpu_has_avx512f() ? Isa::Avx512 : cpu_has_avx2_fma_f16c() ? Isa::Avx2 : Isa::Scalar;
   if (requested == Isa::Avx2 && !cpu_has_avx2_fma_f16c()) bad("isa: avx2 requested but this CPU lacks AVX2/FMA/F16C");
+  if (requested == Isa::Avx512 && !cpu_has_avx512f()) bad("isa: avx512 requested but this CPU lacks AVX-512F");
   return requested;
 }
 
-const char* isa_name(Isa isa) { return isa == Isa::Avx2 ? "avx2" : isa == Isa::Scalar ? "scalar" : "auto"; }
+const char* isa_name(Isa isa) {
+  return isa == Isa::Avx512 ? "avx512" : isa == Isa::Avx2 ? "avx2" : isa == Isa::Scalar ? "scalar" : "auto";
+}
 
 PackedView make_packed_view(const uint8_t* qweight, int64_t qbytes, const float* scales, int64_t nscales,
                             const float* zeros, int64_t nzeros, const int32_t* perm, int64_t nperm,
@@ -140,7 +153,9 @@ PreparedActs::PreparedActs(const void* x, DType dtype, int64_t M, int64_t K, int
   if (act_bits == 8 && K > kMaxKInt8) bad("act_bits=8: K must be <= " + std::to_string(kMaxKInt8) + ", got " + std::to_string(K));
   a.M = M; a.K = K; a.Kp = pad_k(K); a.act_bits = act_bits; a.isa = resolve_isa(isa);
   const int64_t Kp = a.Kp;
-  const bool avx2 = a.isa == Isa::Avx2;
+  const bool avx2 = a.isa != Isa::Scalar;  // Avx512 includes every AVX2 kernel
+  a.f32_avx512 = a.isa == Isa::Avx512 && act_bits == 0 && M >= kMinMAvx512;
+  const bool f512 = a.f32_avx512;
   const int nt = clamp_threads(nthreads);
   a.xf_nat.resize(size_t(M * Kp));
   if (act_bits == 0) {
@@ -176,7 +191,11 @@ PreparedActs::PreparedActs(const void* x, DType dtype, int64_t M, int64_t K, int
       a.xsum[size_t(m)] = s;
       if (avx2)
         for (int b : {1, 2, 4, 8})
-          if (width_mask & (1u << b)) layout_f32_avx2(xr, Kp, b, a.xf_w[width_index(b)].p + m * Kp);
+          if (width_mask & (1u << b)) {
+            float* d = a.xf_w[width_index(b)].p + m * Kp;
+            if (f512) layout_f32_avx512(xr, Kp, b, d);
+            else layout_f32_avx2(xr, Kp, b, d);
+          }
     } else {
       int8_t* q = a.xq_nat.p + m * Kp;
       a.sx[size_t(m)] = avx2 ? quantize_row_i8_avx2(xr, K, q) : quantize_row_i8_ref(xr, K, q);
@@ -197,6 +216,7 @@ int PreparedActs::act_bits() const { return impl_->act_bits; }
 Isa PreparedActs::isa() const { return impl_->isa; }
 const float* PreparedActs::act_scales() const { return impl_->sx.data(); }
 const int8_t* PreparedActs::act_int8() const { return impl_->xq_nat.p; }
+int64_t PreparedActs::row_stride() const { return impl_->Kp; }
 
 // ---- kernels over one bucket's rows, with the epilogue --------------------------------------
 namespace {
@@ -221,10 +241,11 @@ void run_span_rows(const PackedView& w, const PreparedActs::Impl& a, const Bucke
   }
   const uint8_t* rows = w.qweight + s.byte_offset + (r0 - s.row_start) * s.row_bytes;
   const int wi = width_index(s.bits);
-  const bool avx2 = a.isa == Isa::Avx2;
+  const bool avx2 = a.isa != Isa::Scalar;
   if (a.act_bits == 0) {
     const float* x = a.xf[wi] + m0 * a.Kp;
-    if (avx2) dot_f32_avx2(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, fbuf, nr);
+    if (a.f32_avx512) dot_f32_avx512(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, fbuf, nr);
+    else if (avx2) dot_f32_avx2(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, fbuf, nr);
     else dot_f32_ref(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, fbuf, nr);
   } else {
     const int8_t* x = a.xq[wi] + m0 * a.Kp;
@@ -310,7 +331,7 @@ void dequantize_rows(const PackedView& w, int64_t n0, int64_t n1, float* out, in
       inv[size_t(w.perm[r])] = r;
       span_of[size_t(r)] = int(si);
     }
-  const bool avx2 = resolve_isa(Isa::Auto) == Isa::Avx2;
+  const bool avx2 = resolve_isa(Isa::Auto) != Isa::Scalar;
   const int nt = clamp_threads(nthreads);
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && n1 - n0 > 1)
   for (int64_t n = n0; n < n1; ++n) {

@@ -27,13 +27,14 @@
 namespace chord {
 namespace mpl {
 
-enum class Isa : int { Auto = 0, Scalar = 1, Avx2 = 2 };
+enum class Isa : int { Auto = 0, Scalar = 1, Avx2 = 2, Avx512 = 3 };
 // Element type of activations / outputs.
 enum class DType : int { F32 = 0, F16 = 1, BF16 = 2 };
 
-// Resolve Auto to the best ISA this CPU supports (AVX2+FMA+F16C, else scalar); the
-// environment variable CHORD_CPU_ISA=scalar|avx2 overrides Auto. Asking for AVX2 on a CPU
-// without it throws std::invalid_argument.
+// Resolve Auto to the best ISA this CPU supports (AVX-512F, else AVX2+FMA+F16C, else scalar);
+// the environment variable CHORD_CPU_ISA=scalar|avx2|avx512 overrides Auto. Asking for an ISA
+// the CPU lacks throws std::invalid_argument. Avx512 runs the exact fp32 path at M >= 4 in
+// AVX-512 and everything else as Avx2.
 Isa resolve_isa(Isa requested);
 const char* isa_name(Isa isa);
 
@@ -84,7 +85,8 @@ class PreparedActs {
   // act_bits=8 only: per-row scale sx = amax/127 and the quantized values xq (row-major
   // [M, K], int8), for tests and for callers that want them.
   const float* act_scales() const;
-  const int8_t* act_int8() const;
+  const int8_t* act_int8() const;  // row m at act_int8() + m * row_stride()
+  int64_t row_stride() const;
 
   struct Impl;
   const Impl& impl() const { return *impl_; }

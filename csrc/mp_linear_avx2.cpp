@@ -64,14 +64,11 @@ inline void tile_f32(const uint8_t* w, int64_t rb, const float* x, int64_t ldx, 
         const int s = 8 * t + BITS * i;
         __m256 wf[R];
         for (int r = 0; r < R; ++r) {
-          if constexpr (BITS <= 2 && MB <= 2) {
+          if constexpr (BITS <= 2) {
             // vpermps reads the low 3 bits of each lane: a table of period 2^BITS ignores the
-            // neighbouring field's bits, so a shift alone selects the field (no mask, no cvt).
-            // (With 4 activation rows the extra table register spills: mask + cvt wins there.)
+            // neighbouring field's bits, so a shift alone selects the field (no mask, no cvt)
             const __m256 lut = BITS == 1 ? _mm256_setr_ps(0, 1, 0, 1, 0, 1, 0, 1) : _mm256_setr_ps(0, 1, 2, 3, 0, 1, 2, 3);
             wf[r] = _mm256_permutevar8x32_ps(lut, s ? _mm256_srli_epi32(v[r], s) : v[r]);
-          } else if constexpr (BITS <= 2) {  // same unscaled values as the table lookup
-            wf[r] = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(v[r], s), _mm256_set1_epi32(int32_t(MASK))));
           } else {
             wf[r] = (t == 3 && i == EPB - 1)
                         ? _mm256_cvtepi32_ps(_mm256_srli_epi32(v[r], s))
@@ -113,7 +110,7 @@ void dot_f32_bits(const uint8_t* w, int64_t rb, int64_t nr, const float* x, int6
   // Each (row, activation row) pair is one accumulator chain in the same order whatever the
   // tile shape, so blocking changes speed only, never results.
   int64_t m = 0;
-  for (; m + 4 <= nm; m += 4) rows_f32<BITS, 3, 4>(w, rb, nr, x + m * ldx, ldx, out + m * ldo, ldo);
+  for (; m + 4 <= nm; m += 4) rows_f32<BITS, 2, 4>(w, rb, nr, x + m * ldx, ldx, out + m * ldo, ldo);
   for (; m + 2 <= nm; m += 2) rows_f32<BITS, 4, 2>(w, rb, nr, x + m * ldx, ldx, out + m * ldo, ldo);
   for (; m < nm; ++m) rows_f32<BITS, 6, 1>(w, rb, nr, x + m * ldx, ldx, out + m * ldo, ldo);
 }

@@ -15,9 +15,13 @@ namespace mpl {
 
 // Width index of a bit-width: 1 -> 0, 2 -> 1, 4 -> 2, 8 -> 3.
 inline int width_index(int bits) { return bits == 1 ? 0 : bits == 2 ? 1 : bits == 4 ? 2 : 3; }
-// Activation rows are padded to a multiple of this: one 32-byte group (two 16-byte planar
-// blocks) of the narrowest width holds 256 elements, so every row of every width fits.
-constexpr int64_t kPadElems = 256;
+// Activation rows are padded to a multiple of this: one 64-byte group (four 16-byte planar
+// blocks, the AVX-512 load) of the narrowest width holds 512 elements, so every row of every
+// width fits whatever the ISA.
+constexpr int64_t kPadElems = 512;
+// Below this many activation rows the AVX2 fp32 kernel is faster than the AVX-512 one (it
+// streams the packed rows better); at and above it AVX-512's FMA width wins.
+constexpr int64_t kMinMAvx512 = 4;
 inline int64_t pad_k(int64_t K) { return (K + kPadElems - 1) / kPadElems * kPadElems; }
 
 template <class T>
@@ -41,6 +45,7 @@ struct PreparedActs::Impl {
   int64_t M = 0, K = 0, Kp = 0;  // Kp = pad_k(K): row stride of every buffer below
   int act_bits = 0;
   Isa isa = Isa::Scalar;
+  bool f32_avx512 = false;  // act_bits = 0 on the AVX-512 kernel (isa Avx512 and M >= kMinMAvx512)
   // act_bits = 0: fp32 activations per width (index width_index(bits)); the scalar ISA
   // shares one natural-order buffer between widths. xsum: sum of the fp32 x, in float64.
   AlignedBuf<float> xf_nat;
@@ -63,6 +68,8 @@ void dot_f32_ref(const uint8_t* w, int64_t rb, int bits, int64_t nr, const float
                  float* out, int64_t ldo);
 void dot_f32_avx2(const uint8_t* w, int64_t rb, int bits, int64_t nr, const float* x, int64_t ldx, int64_t nm,
                   float* out, int64_t ldo);
+void dot_f32_avx512(const uint8_t* w, int64_t rb, int bits, int64_t nr, const float* x, int64_t ldx, int64_t nm,
+                    float* out, int64_t ldo);
 // dot_i8: the same with int8 activations; exact: out[m * ldo + r] = sum_k xq_mk u_rk.
 // qsum[m] = sum_k xq_mk (the AVX2 8-bit kernel runs on u - 128 and adds 128 * qsum back).
 void dot_i8_ref(const uint8_t* w, int64_t rb, int bits, int64_t nr, const int8_t* x, int64_t ldx, int64_t nm,
@@ -73,6 +80,7 @@ void dot_i8_avx2(const uint8_t* w, int64_t rb, int bits, int64_t nr, const int8_
 // Activation layouts of the AVX2 kernels, from one natural-order row (zero beyond K, length
 // Kp): dst gets Kp elements.
 void layout_f32_avx2(const float* xnat, int64_t Kp, int bits, float* dst);
+void layout_f32_avx512(const float* xnat, int64_t Kp, int bits, float* dst);
 void layout_i8_avx2(const int8_t* xnat, int64_t Kp, int bits, int8_t* dst);
 
 // Per-row dynamic int8 quantization (reference.quantize_activations_int8): sx = amax / 127,
@@ -89,6 +97,7 @@ void dequant_row_avx2(const uint8_t* w, int bits, int64_t K, float scale, float 
 void widen_f16_avx2(const uint16_t* src, int64_t n, float* dst);
 
 bool cpu_has_avx2_fma_f16c();
+bool cpu_has_avx512f();
 
 }  // namespace mpl
 }  // namespace chord
