@@ -55,7 +55,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument("--stat", choices=("median", "min"), help="statistic for ratios, GB/s and the summary "
                    "(default median; min resists preemption on a busy shared machine)")
     t.add_argument("--quick", action="store_true", help="few rounds per case (smoke tests, not for numbers)")
-    t.add_argument("--max-time", type=float, help="max seconds sampling one case (default 0.6)")
+    t.add_argument("--max-time", type=float, help="max seconds sampling one case (default 0.5)")
     t.add_argument("--min-rounds", type=int, help="min rounds per case (default 7)")
     o = p.add_argument_group("output")
     o.add_argument("--out", metavar="DIR", help="output directory (default bench_out/<timestamp>)")
@@ -73,7 +73,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 #: the default run: every suite, bounded (~1-2 min on 2 cores with the C++ kernels)
-DEFAULT_POLICY = TimingPolicy(warmup=2, min_rounds=7, max_rounds=300, min_time_s=0.1, max_time_s=0.6, rel_ci=0.02)
+DEFAULT_POLICY = TimingPolicy(warmup=2, min_rounds=7, max_rounds=300, min_time_s=0.1, max_time_s=0.5, rel_ci=0.02)
 
 
 def build_config(args) -> BenchConfig:
