@@ -38,9 +38,13 @@ def speedup_vs_m(doc: dict, path: str | Path) -> Path | None:
             if r["params"]["threads"] == t:
                 lines.setdefault(f"{r['params']['mix']} {r['params']['path']}", []).append(
                     (r["params"]["M"], r["extra_info"]["ratios"]["torch_fp32"]))
+        mixes = sorted({label.split(" ")[0] for label in lines})
         for label, pts in sorted(lines.items()):
             pts.sort()
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=label)
+            mix, act = label.split(" ", 1)
+            # colour = bit mix, line style = activation path
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=label,
+                    color=f"C{mixes.index(mix)}", ls="-" if act == "act8" else "--")
         ax.axhline(1.0, color="grey", lw=0.8, ls="--")
         ax.set_xscale("log", base=2)
         ax.set_xlabel("M (rows of x)")
