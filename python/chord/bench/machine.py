@@ -114,18 +114,16 @@ def kernel_backend() -> dict:
         ext = getattr(cpu_backend, "_cpu", None)
         # which ops the extension implements (the rest fall back to the pure-torch reference)
         info["cpp_ops"] = sorted(n for n in ("mp_linear", "quantize_pack", "mp_topk") if hasattr(ext, n))
-        for name in ("isa", "active_isa", "kernel_isa"):
-            fn = getattr(ext, name, None)
-            if callable(fn):
-                info["isa"] = str(fn())
-                break
+        fn = getattr(ext, "cpu_isa", None)  # the ISA mp_linear's "auto" resolves to here
+        if callable(fn):
+            info["isa"] = str(fn("auto"))
         else:
             has = getattr(ext, "has_avx2", None)
             if callable(has):
                 info["isa"] = "avx2" if has() else "scalar"
     except Exception as e:  # noqa: BLE001 - facts must never break a run
         info["error"] = repr(e)
-    info["isa_override"] = os.environ.get("CHORD_ISA")
+    info["isa_override"] = os.environ.get("CHORD_CPU_ISA")
     return info
 
 

@@ -140,5 +140,5 @@ def run(cfg: BenchConfig, log: Callable[[str], None] | None = None) -> dict:
     results.add_ratios(ctx.records, REF_IMPLS, cfg.stat)
     ctx.doc["chord"]["stat"] = cfg.stat
     ctx.doc["chord"]["elapsed_s"] = time.perf_counter() - t0
-    ctx.doc["chord"]["env"] = {k: os.environ[k] for k in ("OMP_NUM_THREADS", "CHORD_ISA", "CI") if k in os.environ}
+    ctx.doc["chord"]["env"] = {k: os.environ[k] for k in ("OMP_NUM_THREADS", "CHORD_CPU_ISA", "CI") if k in os.environ}
     return ctx.doc
