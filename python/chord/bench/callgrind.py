@@ -91,6 +91,8 @@ def build(root: Path | None = None, cache_dir: Path | None = None) -> Path:
             raise CallgrindUnavailable("valgrind/callgrind.h not found (install valgrind's headers)")
         raise RuntimeError(f"building the callgrind driver failed:\n{' '.join(cmd)}\n{r.stderr[-3000:]}")
     tmp.replace(exe)
+    for old in sorted(cache_dir.glob("driver-*"), key=lambda p: p.stat().st_mtime)[:-3]:
+        old.unlink(missing_ok=True)  # keep the three newest builds
     return exe
 
 
