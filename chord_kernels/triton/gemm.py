@@ -6,8 +6,8 @@ unpacks it in registers into the dot dtype (exact: u < 256) and issues one
 ``tl.dot([BLOCK_M, BLOCK_K/epb] activations, [BLOCK_K/epb, BLOCK_N] integers)`` against the
 activations gathered at the planar positions of that shift (``layout.planar_k``), accumulating
 in fp32. Running the dot on the raw unsigned integers keeps every operand exact in fp16/bf16
-for every scheme (an asymmetric 1-bit zero point is an arbitrary float); the zero point is
-folded in the epilogue with the row sums of x accumulated alongside:
+for every scheme (an asymmetric zero point need not be a small integer); the zero point is
+folded in the epilogue with the row sums of x, accumulated alongside by a dot with ones:
 y = scale * (acc - zero * sum_k x) (* activation scale) + bias, stored at ``perm[row]``.
 
 Program ids run M-blocks fastest, so the programs sharing a weight tile run together and the
@@ -40,7 +40,11 @@ def _gemm_tile(x_ptr, stride_xm, stride_xk, M, qw_ptr, sc_ptr, ze_ptr, perm_ptr,
     w_ptrs = qw_ptr + boff + r[None, :].to(tl.int64) * rb + c[:, None]        # [BKB, BLOCK_N]
     x_rows = x_ptr + offs_m[:, None].to(tl.int64) * stride_xm                  # [BLOCK_M, 1]
     acc = tl.zeros([BLOCK_M, BLOCK_N], dtype=tl.float32)
-    xs = tl.zeros([BLOCK_M], dtype=tl.float32)
+    # sum_k x rides on the tensor cores as a dot with a ones tile: no reduction inside the loop
+    # (triton 3.7's OptimizeThreadLocality pass crashes on a tl.sum of a dot operand in the
+    # loop for fp32 dots), and under TF32 it sums the same rounded x as the main dot
+    ones = tl.full([BKB, 16], 1.0, DOT_DTYPE)
+    xs_acc = tl.zeros([BLOCK_M, 16], dtype=tl.float32)
     for kb in range(0, rb, BKB):
         wmask = ((kb + c) < rb)[:, None] & rmask[None, :]
         wb = tl.load(w_ptrs + kb, mask=wmask, other=0).to(tl.int32)
@@ -50,7 +54,8 @@ def _gemm_tile(x_ptr, stride_xm, stride_xk, M, qw_ptr, sc_ptr, ze_ptr, perm_ptr,
             a = a.to(DOT_DTYPE)
             b = unpack_f32(wb, i, BITS).to(DOT_DTYPE)
             acc = tl.dot(a, b, acc, input_precision=DOT_PREC)
-            xs += tl.sum(a.to(tl.float32), axis=1)
+            xs_acc = tl.dot(a, ones, xs_acc, input_precision=DOT_PREC)
+    xs = tl.sum(xs_acc, axis=1) * (1.0 / 16)   # 16 equal columns: exact
     pr = start + r
     scale = tl.load(sc_ptr + pr, mask=rmask, other=0.0)
     zero = tl.load(ze_ptr + pr, mask=rmask, other=0.0)
