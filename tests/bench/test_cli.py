@@ -33,6 +33,8 @@ def test_cli_smoke_every_suite(tmp_path):
         ex = b["extra_info"]
         assert ex["ratios"]["torch_fp32"] > 0 and ex["rel_to_ref"] > 0 and ex["GBps"] > 0
         assert ex["roofline_fraction"] > 0 and ex["max_rel_err"] < 0.05
+    impls = {b["extra_info"]["impl"] for b in doc["benchmarks"]}
+    assert {"chord_pack", "chord_adapt", "chord_topk", "chord_model", "fp32_model"} <= impls
     assert doc["machine_info"]["cpu"]["brand_raw"] and doc["commit_info"]["id"]
     assert doc["chord"]["bandwidth"]["1"]["copy_GBps"] > 0
     md = (tmp_path / "report.md").read_text()

@@ -102,19 +102,21 @@ def measure(fn: Callable[[int], object], policy: TimingPolicy = TimingPolicy(), 
     sync = _synchronizer(device)
     calls = 0
     one = 0.0
-    for _ in range(max(1, policy.warmup)):
+    # at least two warm-up calls: a first call may pay one-time costs (lazy imports: the first
+    # call of a torch.library op imports torch._dynamo, seconds) that say nothing about the op
+    for w in range(max(2, policy.warmup)):
         t0 = time.perf_counter()
         fn(calls)
         calls += 1
         sync()
         one = time.perf_counter() - t0
-        if one > policy.max_time_s / 2:  # a slow call is its own warm-up; don't pay twice
+        if w >= 1 and one > policy.max_time_s / 2:  # a slow warm call is its own warm-up
             break
     # calls slower than the whole budget: a few rounds, not min_rounds (bounds a run that
     # meets a pathological baseline, e.g. a kernel taking seconds at large M)
     min_rounds = policy.min_rounds if one * policy.min_rounds <= 4 * policy.max_time_s else min(policy.min_rounds, 3)
     if one > 4 * policy.max_time_s and policy.min_rounds > 1:
-        # seconds per call (a pathological baseline): the one call is the measurement
+        # seconds per warm call (a pathological baseline): that call is the measurement
         out = summarize([one])
         out["converged"] = False
         out["single_call"] = True

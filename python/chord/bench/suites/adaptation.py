@@ -1,8 +1,15 @@
-"""Adaptation suite: the on-device step, ``chord.pack`` (frozen fp32 weights x codes ->
-packed weights), at each weight shape x bit mix x threads; against a plain copy of the fp32
-weights (the memory floor: pack must at least read them), torch's fused per-channel int8
-quantizer (``torch.quantize_per_channel``), and chord's pure-torch reference packer."""
+"""Adaptation suite: the on-device step.
+
+* ``chord.pack`` (frozen fp32 weights x codes -> packed weights) at each weight shape x bit
+  mix x threads; against a plain copy of the fp32 weights (the memory floor: pack must at least
+  read them), torch's fused per-channel int8 quantizer (``torch.quantize_per_channel``), and
+  chord's pure-torch reference packer.
+* ``chord.DeviceModel.apply``: a whole SASRec / Caser (backbone + item table) re-packed from
+  its frozen weights for a new strategy, against copying those weights.
+"""
 from __future__ import annotations
+
+import copy
 
 import torch
 
@@ -64,3 +71,53 @@ def run(ctx) -> None:
                                     fp32_bytes, n, f"pure-torch reference packer (timed at mix {label})")
                 ctx.time("adaptation", group, "reference_pack", "baseline", base, t, ref_pack, policy=_SLOW)
         del w, ws
+    _models(ctx)
+
+
+def _models(ctx) -> None:
+    from ..baselines import Unavailable
+    from .e2e import _build
+    cfg = ctx.cfg
+    try:
+        from chord.quantize import DeviceModel
+        from chord.strategy import Strategy
+    except ImportError as e:
+        ctx.unavailable("adaptation", "models", "chord_adapt", f"chord.DeviceModel / chord.strategy missing ({e})")
+        return
+    for name in cfg.e2e_models:
+        try:
+            model = _build(name, cfg.scoring_rows, cfg.seed).to(cfg.device)
+        except Unavailable as e:
+            ctx.unavailable("adaptation", name, "chord_adapt", str(e))
+            continue
+        pristine = copy.deepcopy(model)  # DeviceModel swaps layers in place
+        try:
+            dm0 = DeviceModel(model, embeddings=True)
+            fbytes = sum(t.numel() * 4 for t in dm0.frozen.values())
+            n = ctx.n_sets(fbytes)
+            dms = [dm0] + [DeviceModel(copy.deepcopy(pristine), embeddings=True) for _ in range(n - 1)]
+        except Exception as e:  # noqa: BLE001 - a model DeviceModel cannot take is reported
+            ctx.unavailable("adaptation", name, "chord_adapt", f"DeviceModel failed: {type(e).__name__}: {e}")
+            continue
+        del pristine
+        for t in cfg.threads:
+            group = f"adaptation model={name} items={cfg.scoring_rows} t={t}"
+            ctx.log(f" {group}")
+            base = {"model": name, "items": cfg.scoring_rows, "threads": t}
+            outs = [[torch.empty_like(f) for f in dm.frozen.values()] for dm in dms]
+
+            def copy_all():
+                def fn(i):
+                    for o, f in zip(outs[i % n], dms[i % n].frozen.values()):
+                        o.copy_(f)
+                return Prepared(fn, fbytes, n, "copy_ of every frozen fp32 weight (memory floor)")
+            ctx.time("adaptation", group, "torch_copy", "baseline", base, t, copy_all)
+            for mspec in cfg.e2e_mixes:
+                label, mix = parse_mix(mspec)
+                strategy = Strategy({ln: mix_codes(mix, int(f.shape[0]), seed=cfg.seed + j)
+                                     for j, (ln, f) in enumerate(dm0.frozen.items())})
+                ctx.time("adaptation", group, "chord_adapt", "chord", dict(base, mix=label), t,
+                         lambda: Prepared(lambda i: dms[i % n].apply(strategy), fbytes, n,
+                                          "DeviceModel.apply(strategy): every layer + item table re-packed"),
+                         extra={"mix": label, "avg_bits": avg_bits(mix)})
+            del outs
