@@ -36,6 +36,8 @@ constexpr int64_t kRowsPerTask = 24;
 // Activation rows per kernel call (their prepared layout stays in L2).
 constexpr int64_t kMBlockF32 = 16;
 constexpr int64_t kMBlockI8 = 32;
+// Activation rows prepared at once by mp_linear (larger batches run in chunks).
+constexpr int64_t kMChunk = 256;
 
 inline void store(void* y, DType dt, int64_t idx, double v) {
   const float f = float(v);
@@ -287,6 +289,19 @@ void mp_linear(const PackedView& w, const void* x, DType xdtype, int64_t M, int6
   if (!w.perm) bad("mp_linear: perm is required");
   if (ldy < w.N) bad("y: row stride " + std::to_string(ldy) + " < N = " + std::to_string(w.N));
   if (M == 0) return;
+  if (M > kMChunk) {
+    // Bound the prepared activations (M x Kp per width): balanced chunks of <= kMChunk rows,
+    // each at least kMinMAvx512 rows so a large batch never drops to the narrower kernel.
+    const int64_t nch = (M + kMChunk - 1) / kMChunk, step = (M + nch - 1) / nch;
+    for (int64_t m0 = 0; m0 < M; m0 += step) {
+      const int64_t mc = std::min(step, M - m0);
+      const size_t xoff = size_t(m0 * sx_row) * (xdtype == DType::F32 ? 4 : 2);
+      const size_t yoff = size_t(m0 * ldy) * (ydtype == DType::F32 ? 4 : 2);
+      mp_linear(w, static_cast<const char*>(x) + xoff, xdtype, mc, sx_row, sx_col, bias, act_bits,
+                static_cast<char*>(y) + yoff, ydtype, ldy, nthreads, isa);
+    }
+    return;
+  }
   const int nt = clamp_threads(nthreads);
   PreparedActs acts(x, xdtype, M, w.K, sx_row, sx_col, w.width_mask, act_bits, isa, nt);
   const PreparedActs::Impl& a = acts.impl();

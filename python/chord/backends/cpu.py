@@ -42,11 +42,6 @@ def quantize_pack(weight, perm, buckets, scheme):
 
 
 _DTYPE_CODE = {torch.float32: 0, torch.float16: 1, torch.bfloat16: 2}
-#: exact (act_bits=0) calls with at least this many activation rows dequantize the weight in
-#: panels of PANEL_ROWS original rows (cache-resident fp32) and run torch's GEMM on each; below,
-#: the fused C++ kernel streams the packed bytes (measured crossover, see README "CPU kernels")
-LARGE_M = 48
-PANEL_ROWS = 256
 
 
 def _np(t: torch.Tensor):
@@ -57,7 +52,8 @@ def _np(t: torch.Tensor):
 
 def mp_linear(x, qweight, scales, zeros, perm, buckets, K, bias=None, act_bits=0):
     """C++ ``chord::mp_linear``: x [M, K] fp32/fp16/bf16 (any strides) -> y [M, N] in x.dtype.
-    The packed tensors, buckets and sizes are validated in C++ (ValueError naming the argument)."""
+    One fused kernel for every M (csrc/mp_linear.cpp; README "CPU kernels"). The packed
+    tensors, buckets and sizes are validated in C++ (ValueError naming the argument)."""
     if not isinstance(x, torch.Tensor) or x.dim() != 2:
         raise ValueError(f"chord::mp_linear: x: expected a 2-D tensor [M, K], got "
                          f"{list(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")
@@ -71,37 +67,12 @@ def mp_linear(x, qweight, scales, zeros, perm, buckets, K, bias=None, act_bits=0
         if bias.dim() != 1 or bias.shape[0] != N:
             raise ValueError(f"chord::mp_linear: bias: expected shape [{N}], got {list(bias.shape)}")
         b = bias.detach().to(torch.float32).contiguous()
-    if act_bits == 0 and M >= LARGE_M:
-        return _mp_linear_large(x, qweight, scales, zeros, perm, buckets, K, b)
     y = torch.empty(M, N, dtype=x.dtype)
     if M:
         _cpu.mp_linear(_np(x), _DTYPE_CODE[x.dtype], _np(qweight), _np(scales), _np(zeros), _np(perm),
                        [int(v) for v in buckets], int(K), None if b is None else b.numpy(), int(act_bits),
                        _np(y), _nthreads())
     return y
-
-
-def _mp_linear_large(x, qweight, scales, zeros, perm, buckets, K, bias):
-    """Large M: dequantize PANEL_ROWS original rows at a time (C++, OpenMP) into an fp32 panel
-    that stays in cache, then one GEMM per panel (torch/MKL) writing y.T's rows in place."""
-    M, N = x.shape[0], perm.shape[0]
-    buckets = [int(v) for v in buckets]
-    if x.shape[1] != K:
-        raise ValueError(f"chord::mp_linear: x: expected shape [M, {K}], got {list(x.shape)}")
-    xt = x.detach().to(torch.float32).t()
-    yt = torch.empty(N, M, dtype=torch.float32)
-    panel = torch.empty(min(PANEL_ROWS, N), K, dtype=torch.float32)
-    args = (_np(qweight), _np(scales), _np(zeros), _np(perm), buckets, int(K))
-    nt = _nthreads()
-    for n0 in range(0, N, PANEL_ROWS):
-        n1 = min(N, n0 + PANEL_ROWS)
-        w = panel[: n1 - n0]
-        _cpu.mp_linear_dequantize_rows(*args, n0, n1, w.numpy(), nt)
-        if bias is None:
-            torch.mm(w, xt, out=yt[n0:n1])
-        else:
-            torch.addmm(bias[n0:n1, None], w, xt, out=yt[n0:n1])
-    return yt.t().contiguous().to(x.dtype)
 
 
 def mp_topk(x, qweight, scales, zeros, perm, buckets, K, k, candidates=None, act_bits=0):
