@@ -25,19 +25,26 @@ GEMV_MAX_M = 1
 
 # (BLOCK_N, BLOCK_K, num_warps, num_stages). BLOCK_K counts elements; a K step reads
 # BLOCK_N x BLOCK_K * bits / 8 bytes.
+# Large K steps keep enough bytes in flight per SM to cover HBM latency at M = 1 (Little's law:
+# ~4.8 TB/s x ~0.6 us ~ 3 MB across 132 SMs); BLOCK_N >= 16 keeps the per-program re-read of x
+# (from L2) below the weight bytes; BLOCK_K = 64 rows are for item scoring (K = 64).
 _GEMV = [
     (8, 512, 4, 2), (16, 256, 4, 2), (16, 512, 4, 3), (32, 256, 4, 2), (32, 128, 4, 3),
-    (64, 128, 4, 2), (128, 64, 4, 2), (256, 64, 8, 2),
+    (16, 1024, 8, 2), (32, 512, 8, 2), (64, 128, 4, 2), (128, 64, 4, 2), (256, 64, 8, 2),
 ]
 _GEMV_INTERPRET = (64, 128, 1, 1)
+_PINNED_GEMV = (32, 256, 4, 2)        # CHORD_TRITON_AUTOTUNE=0
 
 # (BLOCK_M, BLOCK_N, BLOCK_K, num_warps, num_stages)
+# Small-M rows (BLOCK_M = 16) are memory bound: long K steps and deep pipelines.
 _GEMM = [
-    (16, 64, 256, 4, 3), (16, 128, 128, 4, 3), (32, 64, 256, 4, 3), (32, 128, 128, 4, 3),
+    (16, 64, 256, 4, 3), (16, 128, 128, 4, 3), (16, 64, 512, 4, 3), (16, 32, 256, 4, 4),
+    (32, 64, 256, 4, 3), (32, 128, 128, 4, 3),
     (64, 64, 128, 4, 3), (64, 128, 128, 4, 3), (64, 128, 64, 4, 4), (128, 128, 64, 8, 3),
     (128, 64, 128, 4, 3), (128, 256, 64, 8, 3),
 ]
 _GEMM_INTERPRET = (32, 64, 128, 1, 1)
+_PINNED_GEMM = (64, 64, 128, 4, 3)    # CHORD_TRITON_AUTOTUNE=0
 
 
 def interpreting(kernel) -> bool:
@@ -46,12 +53,12 @@ def interpreting(kernel) -> bool:
 
 
 def gemv_configs(interpret: bool, autotune: bool = True) -> list[dict]:
-    rows = [_GEMV_INTERPRET] if interpret else _GEMV if autotune else _GEMV[3:4]
+    rows = [_GEMV_INTERPRET] if interpret else _GEMV if autotune else [_PINNED_GEMV]
     return [dict(BLOCK_N=n, BLOCK_K=k, num_warps=w, num_stages=s) for n, k, w, s in rows]
 
 
 def gemm_configs(interpret: bool, autotune: bool = True) -> list[dict]:
-    rows = [_GEMM_INTERPRET] if interpret else _GEMM if autotune else _GEMM[4:5]
+    rows = [_GEMM_INTERPRET] if interpret else _GEMM if autotune else [_PINNED_GEMM]
     return [dict(BLOCK_M=m, BLOCK_N=n, BLOCK_K=k, num_warps=w, num_stages=s) for m, n, k, w, s in rows]
 
 

@@ -45,7 +45,7 @@ def _source(kernel, xdt: str, constexprs: dict):
 
 def variants(all_configs: bool = False):
     """Yield ``(name, ASTSource, config)`` for every variant. ``all_configs`` repeats them for
-    each autotuning config (minutes); otherwise one mid-size config per family."""
+    each autotuning config (minutes); otherwise the config ``CHORD_TRITON_AUTOTUNE=0`` pins."""
     # stride_xk == 1 is what a launch on contiguous x specializes to (vector loads of x)
     flags_all = dict(W8=True, W4=True, W2=True, W1=True, HAS_BIAS=True, HAS_XSCALE=True, stride_xk=1)
     flags_pruned = dict(W8=False, W4=False, W2=False, W1=False, HAS_BIAS=False, HAS_XSCALE=False)
@@ -53,10 +53,7 @@ def variants(all_configs: bool = False):
     def tag(blocks):
         return ",".join(f"{k}={v}" for k, v in blocks.items()).replace("BLOCK_", "").replace("=", "")
 
-    def pick(rows):
-        return rows if all_configs else [rows[len(rows) // 2]]
-
-    for cfg in pick(configs.gemv_configs(False)):
+    for cfg in configs.gemv_configs(False, autotune=all_configs):
         blocks = {k: v for k, v in cfg.items() if k.startswith("BLOCK")}
         blocks["BLOCK_K"] = max(blocks["BLOCK_K"], 128)       # 1-bit live: 16 bytes of it
         for xdt in ("fp16", "bf16", "fp32"):
@@ -64,7 +61,7 @@ def variants(all_configs: bool = False):
         generic = {k: v for k, v in flags_all.items() if k != "stride_xk"}
         yield f"gemv/fp16/strided-x/{tag(blocks)}", _source(mp_gemv_kernel, "fp16", {**generic, **blocks}), cfg
         yield f"gemv/fp16/all-pruned/{tag(blocks)}", _source(mp_gemv_kernel, "fp16", {**flags_pruned, **blocks}), cfg
-    for cfg in pick(configs.gemm_configs(False)):
+    for cfg in configs.gemm_configs(False, autotune=all_configs):
         blocks = {k: v for k, v in cfg.items() if k.startswith("BLOCK")}
         blocks["BLOCK_K"] = max(blocks["BLOCK_K"], 128)
         for xdt, prec in (("fp16", "tf32"), ("bf16", "tf32"), ("fp32", "ieee"), ("fp32", "tf32")):
