@@ -4,7 +4,7 @@ PyPI ``ggml-python``, which builds ggml from source).
 The same fp32 weights are quantized with ggml's own quantizer (``ggml_quantize_chunk``) to
 Q2_K (2.625 bits/weight incl. scales), Q4_K (4.5) or Q8_0 (8.5) and multiplied by x through a
 one-node ggml graph (``ggml_mul_mat``: ggml quantizes x to Q8_K / Q8_0 and runs its integer
-dot products), on ``threads`` ggml threads.
+dot products), on a persistent pool of ``threads`` ggml threads.
 """
 from __future__ import annotations
 
@@ -72,11 +72,26 @@ def ggml_matmul(kind: str, w: torch.Tensor, x: torch.Tensor, n_sets: int, thread
         ggml.ggml_build_forward_expand(gf, yt)
         graphs.append((gf, yt))
     n = len(graphs)
+    # a persistent thread pool, as llama.cpp runs ggml (ggml_graph_compute_with_ctx would
+    # create and join threads on every call); one compute plan + work buffer per graph
+    tpp = ggml.ggml_threadpool_params_default(threads)
+    pool = ggml.ggml_threadpool_new(ctypes.byref(tpp))
+    if not pool:
+        raise Unavailable("ggml_threadpool_new failed")
+    weakref.finalize(holder, ggml.ggml_threadpool_free, pool)
+    plans, work = [], []
+    for gf, _ in graphs:
+        plan = ggml.ggml_graph_plan(gf, threads, pool)
+        if plan.work_size:
+            buf = (ctypes.c_uint8 * plan.work_size)()
+            work.append(buf)
+            plan.work_data = ctypes.cast(buf, ctypes.POINTER(ctypes.c_uint8))
+        plans.append(plan)
 
     def fn(i: int):
         gf, _ = graphs[i % n]
-        if ggml.ggml_graph_compute_with_ctx(ctx, gf, threads) != 0:
-            raise RuntimeError(f"ggml_graph_compute_with_ctx failed for {kind}")
+        if ggml.ggml_graph_compute(gf, ctypes.byref(plans[i % n])) != 0:
+            raise RuntimeError(f"ggml_graph_compute failed for {kind}")
 
     def output(i: int = 0) -> torch.Tensor:
         """The last result of set ``i`` as a torch tensor [M, N] (for sanity checks)."""
@@ -85,5 +100,5 @@ def ggml_matmul(kind: str, w: torch.Tensor, x: torch.Tensor, n_sets: int, thread
         return torch.frombuffer(bytearray(buf), dtype=torch.float32).reshape(M, N)
 
     holder.fn = fn
-    holder.keepalive = [graphs, output]
+    holder.keepalive = [graphs, output, plans, work, tpp]
     return holder
