@@ -2,8 +2,9 @@
 
 One program owns BLOCK_N packed rows of one bucket and one activation row; it streams those
 rows along K once (16-byte vector loads of the planar blocks), unpacks each byte tile in
-registers into fp32, multiplies by the matching activations and accumulates a 2-D fp32 tile
-that is reduced once at the end. The zero point and scale are applied in the epilogue:
+registers into fp32 (2/4/1-bit: 1 + u/2^b straight from the mantissa bits; 8-bit: u via the
+2^23 trick), multiplies by the matching activations and accumulates a 2-D fp32 tile that is
+reduced once at the end. The zero point and scale are applied in the epilogue:
 y = scale * (sum_k x_k u_k - zero * sum_k x_k) (* per-row activation scale) + bias, and the
 result is stored straight into its original column ``perm[row]`` (the row scatter is the
 store). Pruned rows only write bias (or 0) and never touch ``qweight``.
@@ -18,7 +19,7 @@ import triton
 import triton.language as tl
 
 from . import configs
-from .layout import planar_k, row_bytes, tile_ends, unpack_f32
+from .layout import planar_k, row_bytes, tile_ends, unpack_f32, unpack_unit_f32
 
 
 @triton.jit
@@ -41,10 +42,16 @@ def _gemv_tile(x_row, stride_xk, qw_ptr, sc_ptr, ze_ptr, perm_ptr, bias_ptr, y_r
         for i in tl.static_range(EPB):
             k = kb * EPB + planar_k(c, i, BITS)
             xv = tl.load(x_row + k * stride_xk, mask=k < K, other=0.0).to(tl.float32)
-            acc += unpack_f32(wb, i, BITS) * xv[None, :]
+            if BITS <= 4:
+                acc += unpack_unit_f32(wb, i, BITS) * xv[None, :]      # x * (1 + u / 2^BITS)
+            else:
+                acc += unpack_f32(wb, i, BITS) * xv[None, :]           # x * u
             xs += xv
-    dot = tl.sum(acc, axis=1)
     sx = tl.sum(xs, axis=0)
+    if BITS <= 4:
+        dot = (tl.sum(acc, axis=1) - sx) * (1 << BITS)
+    else:
+        dot = tl.sum(acc, axis=1)
     pr = start + r
     scale = tl.load(sc_ptr + pr, mask=rmask, other=0.0)
     zero = tl.load(ze_ptr + pr, mask=rmask, other=0.0)

@@ -88,6 +88,24 @@ def unpack_f32(wb, i: tl.constexpr, BITS: tl.constexpr):
 
 
 @triton.jit
+def unpack_unit_f32(wb, i: tl.constexpr, BITS: tl.constexpr):
+    """int32 tile of packed bytes -> fp32 tile of 1 + u / 2^BITS (u at shift ``i``), exactly.
+
+    u goes straight into the top mantissa bits of 1.0f: one shift + one LOP3 (and | or), no
+    conversion and no subtraction, so a GEMV's inner loop is shift, LOP3, FFMA. The caller
+    recovers sum x*u = 2^BITS * (sum x*w' - sum x) in the epilogue; that amplifies fp32 rounding
+    by ~2^BITS, so use it for BITS <= 4 only (<= 16x, far below the 1e-5 fp32 tolerance).
+    """
+    MASK: tl.constexpr = (1 << BITS) - 1
+    POS: tl.constexpr = 23 - BITS          # u's lowest bit lands on mantissa bit 23 - BITS
+    if POS >= i * BITS:
+        v = (wb << (POS - i * BITS)) & (MASK << POS)
+    else:
+        v = (wb >> (i * BITS - POS)) & (MASK << POS)
+    return (v | 0x3F800000).to(tl.float32, bitcast=True)
+
+
+@triton.jit
 def tile_ends(N8, N4, N2, N1, BLOCK_N: tl.constexpr):
     """Tile ends (cumulative tile counts) of the 8/4/2/1-bit buckets; tile t >= e1 is pruned."""
     e8 = tl.cdiv(N8, BLOCK_N)
