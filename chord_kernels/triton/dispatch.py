@@ -6,6 +6,8 @@ run only when the kernels were built under ``TRITON_INTERPRET=1`` (how CI tests 
 """
 from __future__ import annotations
 
+import functools
+
 import torch
 import triton
 import triton.language as tl
@@ -36,6 +38,13 @@ def dot_config(x_dtype: torch.dtype, interpret: bool = INTERPRET):
     return _TL[x_dtype], "tf32"
 
 
+@functools.lru_cache(maxsize=1024)
+def _layout(buckets: tuple, K: int):
+    """(total packed bytes, kernel bucket arguments): cached, the host cost of a call matters
+    at M = 1 where the kernel itself takes microseconds."""
+    return fmt.total_bytes(list(buckets), K), bucket_args(buckets, K)
+
+
 def _check(x, qweight, scales, zeros, perm, buckets, K, bias, act_bits):
     if not isinstance(x, torch.Tensor) or x.dim() != 2:
         raise ValueError(f"x: expected a 2-D [M, K] tensor, got "
@@ -45,7 +54,7 @@ def _check(x, qweight, scales, zeros, perm, buckets, K, bias, act_bits):
     if x.shape[1] != K:
         raise ValueError(f"x: expected shape [M, {K}] (K of the weight), got {list(x.shape)}")
     N = perm.shape[0] if perm.dim() == 1 else -1
-    want = {"qweight": (qweight, torch.uint8, fmt.total_bytes(list(buckets), K)),
+    want = {"qweight": (qweight, torch.uint8, _layout(tuple(buckets), K)[0]),
             "scales": (scales, torch.float32, N), "zeros": (zeros, torch.float32, N),
             "perm": (perm, torch.int32, N)}
     for name, (t, dt, n) in want.items():
@@ -107,7 +116,7 @@ def mp_linear_packed(x, qweight, scales, zeros, perm, buckets, K, bias=None, act
         xscale = xscale.to(torch.float32).contiguous()
     if launch not in ("fused", "per_bucket"):
         raise ValueError(f"launch: expected 'fused' or 'per_bucket', got {launch!r}")
-    bargs = bucket_args(buckets, K)
+    bargs = _layout(tuple(buckets), K)[1]
     # Triton rejects null pointers: unused/empty buffers get a valid dummy (never read).
     dummy = scales if scales.numel() else y
     args = dict(x_ptr=x, qw_ptr=qweight if qweight.numel() else dummy, sc_ptr=scales, ze_ptr=zeros,
