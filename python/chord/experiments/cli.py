@@ -28,6 +28,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chord-loss", choices=["bce", "ce"], default="ce",
                    help="CHORD task loss; default ce = the fp32 trainer's loss (the backbone's task loss)")
     p.add_argument("--scope", choices=["global", "layer"], default="global")
+    p.add_argument("--pretrained-item-emb", action="store_true",
+                   help="pretrained-frozen CHORD also trains the item table (default: frozen with the backbone)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--quick", action="store_true", help="CI-size: 60 users, tiny budgets, 2 sweep points")
@@ -40,7 +42,7 @@ def run(args) -> int:
     cfg = GridConfig(datasets=tuple(args.datasets), models=tuple(args.models), methods=tuple(args.methods),
                      budget=args.budget, sweep=tuple(args.sweep), data_dir=args.data_dir, max_users=args.max_users,
                      fp32_minutes=args.fp32_minutes, chord_minutes=args.chord_minutes, chord=chord, seed=args.seed,
-                     threads=args.threads)
+                     threads=args.threads, pretrained_item_emb=args.pretrained_item_emb)
     if args.quick:
         cfg = replace(cfg, max_users=args.max_users or 60, fp32_minutes=0.05, fp32_epochs=1, chord_minutes=0.05,
                       sweep=(2.0, args.budget), device_users=2, heatmap_users=2,
