@@ -233,11 +233,18 @@ def main(argv=None) -> int:
     p.add_argument("--skip-scoring", action="store_true")
     p.add_argument("--json", default="benchmarks/results/quantized_models.json")
     p.add_argument("--markdown", default=None, help="also write the README tables here")
-    p.add_argument("--from-json", default=None, help="only render --markdown from an existing results JSON")
+    p.add_argument("--from-json", nargs="+", default=None,
+                   help="only render --markdown from existing results JSON files (merged in order)")
     args = p.parse_args(argv)
     log = lambda s: print(s, flush=True)  # noqa: E731
     if args.from_json:
-        md = to_markdown(json.loads(Path(args.from_json).read_text()))
+        merged = {"models": {}}
+        for path in args.from_json:
+            r = json.loads(Path(path).read_text())
+            merged["models"].update(r.get("models", {}))
+            if "scoring_100k" in r and "scoring_100k" not in merged:
+                merged["scoring_100k"] = r["scoring_100k"]
+        md = to_markdown(merged)
         print(md)
         if args.markdown:
             Path(args.markdown).write_text(md)
