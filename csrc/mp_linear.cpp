@@ -1,5 +1,5 @@
-// The mp_linear driver: validation, ISA selection, activation preparation, OpenMP split over
-// packed rows, and the fused epilogue (zero point, scale, bias, dtype, original row position).
+// The mp_linear driver: validation, ISA selection, activation preparation, the split over
+// packed rows (parallel.h), and the fused epilogue (zero point, scale, bias, dtype, original row position).
 // Kernels live in mp_linear_ref.cpp (scalar) and mp_linear_avx2.cpp.
 #include "mp_linear.h"
 
@@ -11,10 +11,7 @@
 
 #include "half.h"
 #include "mp_linear_kernels.h"
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "parallel.h"
 
 namespace chord {
 namespace mpl {
@@ -56,14 +53,7 @@ inline float load(const void* x, DType dt, int64_t idx) {
   }
 }
 
-int clamp_threads(int nthreads) {
-#ifdef _OPENMP
-  return std::max(1, nthreads);
-#else
-  (void)nthreads;
-  return 1;
-#endif
-}
+int clamp_threads(int nthreads) { return std::max(1, nthreads); }
 
 }  // namespace
 
@@ -177,8 +167,7 @@ PreparedActs::PreparedActs(const void* x, DType dtype, int64_t M, int64_t K, int
         a.xq[width_index(b)] = avx2 ? a.xq_w[width_index(b)].p : a.xq_nat.p;
       }
   }
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && M > 1)
-  for (int64_t m = 0; m < M; ++m) {
+  parallel_for(M, M > 1 ? nt : 1, [&](int64_t m) {
     float* xr = a.xf_nat.p + m * Kp;
     if (sx_col == 1 && dtype == DType::F32) {
       std::memcpy(xr, static_cast<const float*>(x) + m * sx_row, size_t(K) * sizeof(float));
@@ -208,7 +197,7 @@ PreparedActs::PreparedActs(const void* x, DType dtype, int64_t M, int64_t K, int
         for (int b : {1, 2, 4, 8})
           if (width_mask & (1u << b)) layout_i8_avx2(q, Kp, b, a.xq_w[width_index(b)].p + m * Kp);
     }
-  }
+  });
 }
 
 PreparedActs::~PreparedActs() = default;
@@ -314,25 +303,21 @@ void mp_linear(const PackedView& w, const void* x, DType xdtype, int64_t M, int6
     for (int64_t r = 0; r < s.rows; r += step) tasks.push_back({int(si), s.row_start + r, std::min(step, s.rows - r)});
   }
   const int64_t mb = act_bits ? kMBlockI8 : kMBlockF32;
-  const int64_t ntasks = int64_t(tasks.size());
-#pragma omp parallel num_threads(nt) if (nt > 1 && ntasks > 1)
-  {
-    std::vector<float> fbuf(size_t(mb * kRowsPerTask));
-    std::vector<int64_t> ibuf(size_t(mb * kRowsPerTask));
-    // Dynamic scheduling moves whole rows between threads; a row's result never depends on
-    // which thread computes it.
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t t = 0; t < ntasks; ++t) {
-      const Task& tk = tasks[size_t(t)];
-      const BucketSpan& s = w.spans[size_t(tk.span)];
-      for (int64_t m0 = 0; m0 < M; m0 += mb)
-        run_span_rows(w, a, s, tk.r0, tk.nr, m0, std::min(mb, M - m0), fbuf.data(), ibuf.data(),
-                      [&](int64_t m, int64_t pr, double v) {
-                        const int64_t n = w.perm[pr];
-                        store(y, ydtype, m * ldy + n, bias ? v + double(bias[n]) : v);
-                      });
-    }
-  }
+  // Tasks are claimed dynamically; a row's result never depends on which thread computes it.
+  parallel_for(int64_t(tasks.size()), nt, [&](int64_t t) {
+    thread_local std::vector<float> fbuf;
+    thread_local std::vector<int64_t> ibuf;
+    fbuf.resize(size_t(mb * kRowsPerTask));
+    ibuf.resize(size_t(mb * kRowsPerTask));
+    const Task& tk = tasks[size_t(t)];
+    const BucketSpan& s = w.spans[size_t(tk.span)];
+    for (int64_t m0 = 0; m0 < M; m0 += mb)
+      run_span_rows(w, a, s, tk.r0, tk.nr, m0, std::min(mb, M - m0), fbuf.data(), ibuf.data(),
+                    [&](int64_t m, int64_t pr, double v) {
+                      const int64_t n = w.perm[pr];
+                      store(y, ydtype, m * ldy + n, bias ? v + double(bias[n]) : v);
+                    });
+  });
 }
 
 void dequantize_rows(const PackedView& w, int64_t n0, int64_t n1, float* out, int64_t ldo, int nthreads) {
@@ -348,19 +333,19 @@ void dequantize_rows(const PackedView& w, int64_t n0, int64_t n1, float* out, in
     }
   const bool avx2 = resolve_isa(Isa::Auto) != Isa::Scalar;
   const int nt = clamp_threads(nthreads);
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && n1 - n0 > 1)
-  for (int64_t n = n0; n < n1; ++n) {
+  parallel_for(n1 - n0, nt, [&](int64_t i) {
+    const int64_t n = n0 + i;
     const int64_t r = inv[size_t(n)];
     const BucketSpan& s = w.spans[size_t(span_of[size_t(r)])];
     float* o = out + (n - n0) * ldo;
     if (s.bits == 0) {
       std::memset(o, 0, size_t(w.K) * sizeof(float));
-      continue;
+      return;
     }
     const uint8_t* row = w.qweight + s.byte_offset + (r - s.row_start) * s.row_bytes;
     if (avx2) dequant_row_avx2(row, s.bits, w.K, w.scales[r], w.zeros[r], o);
     else dequant_row_ref(row, s.bits, w.K, w.scales[r], w.zeros[r], o);
-  }
+  });
 }
 
 }  // namespace mpl

@@ -70,8 +70,8 @@ class PreparedActs {
  public:
   // x: M rows of K elements of `dtype`; element (m, k) at x[m * sx_row + k * sx_col] (strides
   // in elements, any sign-free layout: transposed or non-contiguous x is fine). width_mask: the
-  // widths the weight holds (PackedView::width_mask); act_bits: 0 or 8. nthreads: OpenMP
-  // threads for the preparation itself (1 inside a parallel region).
+  // widths the weight holds (PackedView::width_mask); act_bits: 0 or 8. nthreads: threads for
+  // the preparation itself (parallel.h; 1 when the caller is already parallel).
   PreparedActs(const void* x, DType dtype, int64_t M, int64_t K, int64_t sx_row, int64_t sx_col, unsigned width_mask,
                int act_bits, Isa isa, int nthreads = 1);
   ~PreparedActs();
@@ -103,8 +103,8 @@ class PreparedActs {
 void score_rows(const PackedView& w, const PreparedActs& a, int64_t r0, int64_t r1, float* out, int64_t ldo);
 
 // The whole op. y: [M, N] of `ydtype` with row stride ldy (elements), written at original row
-// positions via perm. bias: float32 [N] in original order or null. nthreads: OpenMP threads
-// (results do not depend on it).
+// positions via perm. bias: float32 [N] in original order or null. nthreads: threads, the
+// caller's included (csrc/parallel.h; results do not depend on it).
 void mp_linear(const PackedView& w, const void* x, DType xdtype, int64_t M, int64_t sx_row, int64_t sx_col,
                const float* bias, int act_bits, void* y, DType ydtype, int64_t ldy, int nthreads,
                Isa isa = Isa::Auto);
