@@ -1,9 +1,9 @@
 """Autotuning search spaces and dispatch thresholds, as data.
 
 On a GPU each family is autotuned over its table (keyed on bucketed M, bucketed N, K, the live
-widths and bias), after pruning configs that cannot hold the narrowest live width (a K step
-must span at least one 16-byte planar block of every live width, and ``tl.dot`` needs >= 16 on
-its K dim) or that would mostly compute padding. Under ``TRITON_INTERPRET=1`` each family has
+widths and bias), after pruning configs that would mostly compute padding and GEMM configs that
+cannot hold the narrowest live width (a K step must span at least one 16-byte planar block of
+every live width, and ``tl.dot`` needs >= 16 on its K dim). Under ``TRITON_INTERPRET=1`` each family has
 exactly one config (the interpreter cannot time configs and runs ~ms per program: big blocks,
 tiny grids).
 
@@ -23,19 +23,21 @@ AUTOTUNE = os.environ.get("CHORD_TRITON_AUTOTUNE", "1") != "0"
 #: M at or below which the CUDA-core GEMV family runs (tensor cores need M tiles of >= 16)
 GEMV_MAX_M = 1
 
-# (BLOCK_N, BLOCK_K, num_warps, num_stages). BLOCK_K counts elements; a K step reads
-# BLOCK_N x BLOCK_K * bits / 8 bytes.
-# Large K steps keep enough bytes in flight per SM to cover HBM latency at M = 1 (Little's law:
-# ~4.8 TB/s x ~0.6 us ~ 3 MB across 132 SMs); BLOCK_N >= 16 keeps the per-program re-read of x
-# (from L2) below the weight bytes; BLOCK_K = 64 rows are for item scoring (K = 64).
+# GEMV: (BLOCK_N, BLOCK_KB, num_warps, num_stages). BLOCK_KB is bytes of each row per K step
+# (the same tile for every width). Large steps keep enough bytes in flight per SM to cover HBM
+# latency at M = 1 (Little's law: ~4.8 TB/s x ~0.6 us ~ 3 MB across 132 SMs); several rows per
+# thread amortize the per-thread conversion of x (one per column held) and keep its re-read
+# from L2 below the weight bytes; BLOCK_KB = 16/32 rows are for item scoring (K = 64).
 _GEMV = [
-    (8, 512, 4, 2), (16, 256, 4, 2), (16, 512, 4, 3), (32, 256, 4, 2), (32, 128, 4, 3),
-    (16, 1024, 8, 2), (32, 512, 8, 2), (64, 128, 4, 2), (128, 64, 4, 2), (256, 64, 8, 2),
+    (8, 256, 4, 2), (16, 128, 4, 2), (16, 256, 4, 3), (32, 64, 4, 2), (32, 128, 4, 3),
+    (64, 64, 4, 2), (64, 128, 8, 2), (128, 64, 8, 2), (128, 32, 4, 2), (256, 16, 4, 2), (256, 32, 8, 2),
 ]
-_GEMV_INTERPRET = (64, 128, 1, 1)
-_PINNED_GEMV = (32, 256, 4, 2)        # CHORD_TRITON_AUTOTUNE=0
+_GEMV_INTERPRET = (64, 32, 1, 1)
+_PINNED_GEMV = (32, 64, 4, 2)         # CHORD_TRITON_AUTOTUNE=0
 
-# (BLOCK_M, BLOCK_N, BLOCK_K, num_warps, num_stages)
+# GEMM: (BLOCK_M, BLOCK_N, BLOCK_K, num_warps, num_stages). BLOCK_K counts elements: the
+# activation tile in shared memory is the same for every width (a K step reads
+# BLOCK_K * bits / 8 bytes of each row and issues 8 / bits dots of K = BLOCK_K * bits / 8).
 # Small-M rows (BLOCK_M = 16) are memory bound: long K steps and deep pipelines.
 _GEMM = [
     (16, 64, 256, 4, 3), (16, 128, 128, 4, 3), (16, 64, 512, 4, 3), (16, 32, 256, 4, 4),
@@ -54,7 +56,7 @@ def interpreting(kernel) -> bool:
 
 def gemv_configs(interpret: bool, autotune: bool = True) -> list[dict]:
     rows = [_GEMV_INTERPRET] if interpret else _GEMV if autotune else [_PINNED_GEMV]
-    return [dict(BLOCK_N=n, BLOCK_K=k, num_warps=w, num_stages=s) for n, k, w, s in rows]
+    return [dict(BLOCK_N=n, BLOCK_KB=k, num_warps=w, num_stages=s) for n, k, w, s in rows]
 
 
 def gemm_configs(interpret: bool, autotune: bool = True) -> list[dict]:
@@ -72,36 +74,38 @@ def to_triton(rows: list[dict]) -> list[triton.Config]:
 
 
 def min_block_k(args: dict) -> int:
-    """Smallest BLOCK_K for the live widths: 16 bytes of the narrowest one."""
+    """Smallest GEMM BLOCK_K for the live widths: 16 bytes (one planar block, and tl.dot's
+    minimum K) of the narrowest one."""
     epb = max([8 // b for b in (8, 4, 2, 1) if args.get(f"W{b}")], default=1)
     return 16 * epb
 
 
-def _k_ok(block_k: int, args: dict) -> bool:
-    lo = min_block_k(args)
-    hi = max(lo, triton.next_power_of_2(int(args["K"])))
-    return lo <= block_k <= hi
+def max_row_bytes(args: dict) -> int:
+    """Packed bytes of a row of the widest live width (what a GEMV K step need not exceed)."""
+    widest = max([b for b in (8, 4, 2, 1) if args.get(f"W{b}")], default=1)
+    be = 16 * (8 // widest)
+    return (int(args["K"]) + be - 1) // be * 16
 
 
 def prune_gemv(cfgs, named_args, **kwargs):
     args = {**named_args, **kwargs}
-    keep = [c for c in cfgs if _k_ok(c.kwargs["BLOCK_K"], args)]
-    return keep or [_fallback(cfgs, args)]
+    hi = max(16, triton.next_power_of_2(max_row_bytes(args)))
+    keep = [c for c in cfgs if c.kwargs["BLOCK_KB"] <= hi]
+    return keep or [min(cfgs, key=lambda c: c.kwargs["BLOCK_KB"])]
 
 
 def prune_gemm(cfgs, named_args, **kwargs):
     args = {**named_args, **kwargs}
     m_cap = max(16, int(args["M_KEY"]))
-    keep = [c for c in cfgs if _k_ok(c.kwargs["BLOCK_K"], args) and c.kwargs["BLOCK_M"] <= m_cap]
-    return keep or [_fallback(cfgs, args)]
-
-
-def _fallback(cfgs, args):
-    """A config valid for the live widths even when every tuned one was pruned."""
     lo = min_block_k(args)
+    hi = max(lo, triton.next_power_of_2(int(args["K"])))
+    keep = [c for c in cfgs if lo <= c.kwargs["BLOCK_K"] <= hi and c.kwargs["BLOCK_M"] <= m_cap]
+    if keep:
+        return keep
+    # every tuned config pruned: the largest-K one, widened to hold the narrowest live width
     c = max(cfgs, key=lambda c: c.kwargs["BLOCK_K"])
     kw = dict(c.kwargs, BLOCK_K=max(lo, c.kwargs["BLOCK_K"]))
-    return triton.Config(kw, num_warps=c.num_warps, num_stages=c.num_stages)
+    return [triton.Config(kw, num_warps=c.num_warps, num_stages=c.num_stages)]
 
 
 def bucket_m(M: int) -> int:

@@ -140,7 +140,7 @@ def mp_linear_packed(x, qweight, scales, zeros, perm, buckets, K, bias=None, act
     for part in parts:
         if path == "gemv":
             grid = lambda meta, p=part: (num_tiles(p, meta["BLOCK_N"]), M)  # noqa: E731
-            _launch(mp_gemv, mp_gemv_kernel, grid, {**args, **part}, config)
+            _launch(mp_gemv, mp_gemv_kernel, grid, {**args, **part, "ONE_BITS": 0x3F800000}, config)
         else:
             grid = lambda meta, p=part: (triton.cdiv(M, meta["BLOCK_M"]) * num_tiles(p, meta["BLOCK_N"]),)  # noqa: E731
             _launch(mp_gemm, mp_gemm_kernel, grid, {**args, **part}, config)
@@ -152,9 +152,11 @@ def _launch(tuned, raw, grid, args, config):
         tuned[grid](**args)
         return
     kw = dict(config)
-    lo = configs.min_block_k(args)
-    if kw["BLOCK_K"] < lo:
-        raise ValueError(f"config: BLOCK_K={kw['BLOCK_K']} is below {lo}, 16 bytes of the narrowest live width")
+    if "BLOCK_KB" in kw and (kw["BLOCK_KB"] < 16 or kw["BLOCK_KB"] % 16):
+        raise ValueError(f"config: BLOCK_KB={kw['BLOCK_KB']} must be a positive multiple of 16 (planar blocks)")
+    if "BLOCK_K" in kw and kw["BLOCK_K"] < configs.min_block_k(args):
+        raise ValueError(f"config: BLOCK_K={kw['BLOCK_K']} is below {configs.min_block_k(args)}, "
+                         "16 bytes of the narrowest live width")
     raw[grid](**args, **kw)
 
 

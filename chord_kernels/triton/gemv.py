@@ -4,7 +4,9 @@ One program owns BLOCK_N packed rows of one bucket and one activation row; it st
 rows along K once (16-byte vector loads of the planar blocks), unpacks each byte tile in
 registers into fp32 (2/4/1-bit: 1 + u/2^b straight from the mantissa bits; 8-bit: u via the
 2^23 trick), multiplies by the matching activations and accumulates a 2-D fp32 tile that is
-reduced once at the end. The zero point and scale are applied in the epilogue:
+reduced once at the end. A K step is BLOCK_KB bytes of every row whatever its width (so
+the tile, its registers and its layout are the same in every bucket; a 2-bit row simply
+covers 4x the elements of an 8-bit one per step). The zero point and scale are applied in the epilogue:
 y = scale * (sum_k x_k u_k - zero * sum_k x_k) (* per-row activation scale) + bias, and the
 result is stored straight into its original column ``perm[row]`` (the row scatter is the
 store). Pruned rows only write bias (or 0) and never touch ``qweight``.
@@ -24,10 +26,10 @@ from .layout import planar_k, row_bytes, tile_ends, unpack_f32, unpack_unit_f32
 
 @triton.jit
 def _gemv_tile(x_row, stride_xk, qw_ptr, sc_ptr, ze_ptr, perm_ptr, bias_ptr, y_row, xscale, K,
-               tile, start, rows, boff,
-               HAS_BIAS: tl.constexpr, BITS: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
+               tile, start, rows, boff, one_bits,
+               HAS_BIAS: tl.constexpr, BITS: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_KB: tl.constexpr):
     EPB: tl.constexpr = 8 // BITS
-    BKB: tl.constexpr = BLOCK_K // EPB          # bytes of a row per K step
+    BKB: tl.constexpr = BLOCK_KB                # bytes of a row per K step, whatever the width
     rb = row_bytes(K, BITS)
     boff = boff.to(tl.int64) * 16             # offsets come in 16-byte units: alignment is visible
     r = tile * BLOCK_N + tl.arange(0, BLOCK_N)  # row inside the bucket
@@ -43,7 +45,7 @@ def _gemv_tile(x_row, stride_xk, qw_ptr, sc_ptr, ze_ptr, perm_ptr, bias_ptr, y_r
             k = kb * EPB + planar_k(c, i, BITS)
             xv = tl.load(x_row + k * stride_xk, mask=k < K, other=0.0).to(tl.float32)
             if BITS <= 4:
-                acc += unpack_unit_f32(wb, i, BITS) * xv[None, :]      # x * (1 + u / 2^BITS)
+                acc += unpack_unit_f32(wb, one_bits, i, BITS) * xv[None, :]      # x * (1 + u / 2^BITS)
             else:
                 acc += unpack_f32(wb, i, BITS) * xv[None, :]           # x * u
             xs += xv
@@ -74,18 +76,20 @@ def _gemv_pruned_tile(perm_ptr, bias_ptr, y_row, tile, start, rows,
     tl.store(y_row + orig, y.to(y_row.dtype.element_ty), mask=rmask)
 
 
-@triton.jit(do_not_specialize=["S8", "N8", "S4", "N4", "S2", "N2", "S1", "N1", "S0", "N0", "M_KEY", "N_KEY"])
+@triton.jit(do_not_specialize=["S8", "N8", "S4", "N4", "S2", "N2", "S1", "N1", "S0", "N0", "M_KEY", "N_KEY",
+                               "ONE_BITS"])
 def mp_gemv_kernel(x_ptr, qw_ptr, sc_ptr, ze_ptr, perm_ptr, bias_ptr, xscale_ptr, y_ptr,
-                   K, stride_xm, stride_xk, stride_ym,
+                   K, stride_xm, stride_xk, stride_ym, ONE_BITS,
                    S8, N8, O8, S4, N4, O4, S2, N2, O2, S1, N1, O1, S0, N0,
                    M_KEY, N_KEY,  # autotuning keys only (bucketed M, N)
                    W8: tl.constexpr, W4: tl.constexpr, W2: tl.constexpr, W1: tl.constexpr,
                    HAS_BIAS: tl.constexpr, HAS_XSCALE: tl.constexpr,
-                   BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
+                   BLOCK_N: tl.constexpr, BLOCK_KB: tl.constexpr):
     """Grid (tiles over all buckets, M). x [M, K] fp32/fp16/bf16 (any strides); y [M, N]
     (row stride ``stride_ym``, unit column stride) in its own dtype; qweight uint8; scales,
     zeros fp32 [N]; perm int32 [N]; bias [N] any float (HAS_BIAS); xscale fp32 [M] (HAS_XSCALE:
-    per-row activation scale of the int8-activation path)."""
+    per-row activation scale of the int8-activation path); ONE_BITS must be 0x3F800000 (the bits
+    of 1.0f, see ``layout.unpack_unit_f32``)."""
     t = tl.program_id(0)
     m = tl.program_id(1).to(tl.int64)
     x_row = x_ptr + m * stride_xm
@@ -97,19 +101,19 @@ def mp_gemv_kernel(x_ptr, qw_ptr, sc_ptr, ze_ptr, perm_ptr, bias_ptr, xscale_ptr
     if W8:
         if t < e8:
             _gemv_tile(x_row, stride_xk, qw_ptr, sc_ptr, ze_ptr, perm_ptr, bias_ptr, y_row, xscale, K,
-                       t, S8, N8, O8, HAS_BIAS, 8, BLOCK_N, BLOCK_K)
+                       t, S8, N8, O8, ONE_BITS, HAS_BIAS, 8, BLOCK_N, BLOCK_KB)
     if W4:
         if (t >= e8) & (t < e4):
             _gemv_tile(x_row, stride_xk, qw_ptr, sc_ptr, ze_ptr, perm_ptr, bias_ptr, y_row, xscale, K,
-                       t - e8, S4, N4, O4, HAS_BIAS, 4, BLOCK_N, BLOCK_K)
+                       t - e8, S4, N4, O4, ONE_BITS, HAS_BIAS, 4, BLOCK_N, BLOCK_KB)
     if W2:
         if (t >= e4) & (t < e2):
             _gemv_tile(x_row, stride_xk, qw_ptr, sc_ptr, ze_ptr, perm_ptr, bias_ptr, y_row, xscale, K,
-                       t - e4, S2, N2, O2, HAS_BIAS, 2, BLOCK_N, BLOCK_K)
+                       t - e4, S2, N2, O2, ONE_BITS, HAS_BIAS, 2, BLOCK_N, BLOCK_KB)
     if W1:
         if (t >= e2) & (t < e1):
             _gemv_tile(x_row, stride_xk, qw_ptr, sc_ptr, ze_ptr, perm_ptr, bias_ptr, y_row, xscale, K,
-                       t - e2, S1, N1, O1, HAS_BIAS, 1, BLOCK_N, BLOCK_K)
+                       t - e2, S1, N1, O1, ONE_BITS, HAS_BIAS, 1, BLOCK_N, BLOCK_KB)
     if t >= e1:
         _gemv_pruned_tile(perm_ptr, bias_ptr, y_row, t - e1, S0, N0, HAS_BIAS, BLOCK_N)
 

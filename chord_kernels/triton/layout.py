@@ -88,11 +88,13 @@ def unpack_f32(wb, i: tl.constexpr, BITS: tl.constexpr):
 
 
 @triton.jit
-def unpack_unit_f32(wb, i: tl.constexpr, BITS: tl.constexpr):
+def unpack_unit_f32(wb, one_bits, i: tl.constexpr, BITS: tl.constexpr):
     """int32 tile of packed bytes -> fp32 tile of 1 + u / 2^BITS (u at shift ``i``), exactly.
 
     u goes straight into the top mantissa bits of 1.0f: one shift + one LOP3 (and | or), no
-    conversion and no subtraction, so a GEMV's inner loop is shift, LOP3, FFMA. The caller
+    conversion and no subtraction, so a GEMV's inner loop is shift, LOP3, FFMA. ``one_bits`` is
+    the bit pattern of 1.0f (0x3F800000) passed as a *runtime* value: with two immediates
+    ptxas emits two LOP3s per element, with one in a register it fuses them. The caller
     recovers sum x*u = 2^BITS * (sum x*w' - sum x) in the epilogue; that amplifies fp32 rounding
     by ~2^BITS, so use it for BITS <= 4 only (<= 16x, far below the 1e-5 fp32 tolerance).
     """
@@ -102,7 +104,7 @@ def unpack_unit_f32(wb, i: tl.constexpr, BITS: tl.constexpr):
         v = (wb << (POS - i * BITS)) & (MASK << POS)
     else:
         v = (wb >> (i * BITS - POS)) & (MASK << POS)
-    return (v | 0x3F800000).to(tl.float32, bitcast=True)
+    return (v | one_bits).to(tl.float32, bitcast=True)
 
 
 @triton.jit

@@ -55,7 +55,6 @@ def variants(all_configs: bool = False):
 
     for cfg in configs.gemv_configs(False, autotune=all_configs):
         blocks = {k: v for k, v in cfg.items() if k.startswith("BLOCK")}
-        blocks["BLOCK_K"] = max(blocks["BLOCK_K"], 128)       # 1-bit live: 16 bytes of it
         for xdt in ("fp16", "bf16", "fp32"):
             yield f"gemv/{xdt}/all-widths/{tag(blocks)}", _source(mp_gemv_kernel, xdt, {**flags_all, **blocks}), cfg
         generic = {k: v for k, v in flags_all.items() if k != "stride_xk"}

@@ -27,7 +27,7 @@ ACT_DTYPES = [torch.float32, torch.float16] + ([torch.bfloat16] if not ct.INTERP
 # relative error (Frobenius) against float64: fp32 is exact up to accumulation order
 # (GEMM fp32 uses IEEE dots: torch's default matmul precision); fp16/bf16 are the output rounding
 TOL = {torch.float32: 1e-5, torch.float16: 2e-3, torch.bfloat16: 1.5e-2}
-SMALL_GEMV = dict(BLOCK_N=16, BLOCK_K=64, num_warps=4, num_stages=2)
+SMALL_GEMV = dict(BLOCK_N=16, BLOCK_KB=16, num_warps=4, num_stages=2)
 SMALL_GEMM = dict(BLOCK_M=16, BLOCK_N=32, BLOCK_K=64, num_warps=4, num_stages=2)
 CB_1BIT = Codebook((0, 1, 2, 8))   # exercises the 1-bit branch (not in the default codebook)
 
@@ -81,8 +81,9 @@ def test_odd_shape(triton_device, path, dtype, with_bias):
 
 @pytest.mark.parametrize("path,config", [("gemv", SMALL_GEMV), ("gemm", SMALL_GEMM)])
 def test_several_k_steps_and_tiles(triton_device, path, config):
-    """K=300 with BLOCK_K=64: 5 K steps (partial last) per width; BLOCK_N smaller than every
-    bucket, so buckets span several tiles and end mid-tile; M=20 spans two GEMM M-blocks."""
+    """K=300 in small K steps (GEMV 16 bytes: 19/10/5 steps for 8/4/2-bit rows; GEMM 64
+    elements: 5 steps, partial last); BLOCK_N smaller than every bucket, so buckets span several
+    tiles and end mid-tile; M=20 spans two GEMM M-blocks."""
     mw = make_weight(150, 300, seed=3).to(triton_device)
     assert all(n > 16 for _, _, n, _ in mw.bucket_spans())
     for dtype in ACT_DTYPES:
@@ -215,7 +216,9 @@ def test_bad_inputs_name_the_argument(triton_device):
     with pytest.raises(ValueError, match="launch"):
         ct.mp_linear_packed(x, *args, launch="twice")
     with pytest.raises(ValueError, match="config: BLOCK_K=32 is below 64"):
-        ct.mp_linear_packed(x, *args, path="gemv", config=dict(SMALL_GEMV, BLOCK_K=32))
+        ct.mp_linear_packed(x, *args, path="gemm", config=dict(SMALL_GEMM, BLOCK_K=32))
+    with pytest.raises(ValueError, match="config: BLOCK_KB=24 must be a positive multiple of 16"):
+        ct.mp_linear_packed(x, *args, path="gemv", config=dict(SMALL_GEMV, BLOCK_KB=24))
     with pytest.raises(ValueError, match="out: expected a"):
         ct.mp_linear_packed(x, *args, out=torch.empty(2, 9, device=triton_device))
     with pytest.raises(ValueError, match="x: expected shape"):   # MixedWeight entry point
