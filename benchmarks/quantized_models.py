@@ -94,14 +94,19 @@ def strategies(model, embeddings: bool):
     return layers, out
 
 
-def rerank_fn(model, seqs, users, k=10):
+def rerank_fn(model, seqs, users, k=10, candidates=None):
+    """User representation + top-k over all items (``candidates`` None) or over a candidate
+    list int64 [B, C] (CHORD's on-device rerank)."""
     quant_table = isinstance(getattr(model, "item_emb", None), QuantizedEmbedding)
 
     @torch.no_grad()
     def f():
         u = model(seqs, users=users)
         if quant_table:
-            return model.item_emb.topk(u, k)
+            return model.item_emb.topk(u, k, candidates)
+        if candidates is not None:
+            v, i = torch.topk(model.score(u, candidates), k)
+            return v, candidates.gather(1, i)
         s = model.score(u)
         s[:, 0] = float("-inf")
         return torch.topk(s, k)
@@ -113,6 +118,8 @@ def measure_model(name, model, split, args, log):
     res = {"params": sum(p.numel() for p in model.parameters())}
     ev = Evaluator(split, model.max_len)
     metrics = lambda r: {m: {k: r[m][k] for k in ("HR@10", "NDCG@10")} for m in r}  # noqa: E731
+    if args.skip_accuracy:
+        return _timings(name, model, split, args, log, res)
     t = time.perf_counter()
     res["fp32"] = {"metrics": metrics(ev.evaluate(model, "test")), "bytes": model_bytes(model)}
     log(f"[{name}] fp32 {res['fp32']['metrics']} ({time.perf_counter() - t:.0f}s)")
@@ -127,7 +134,11 @@ def measure_model(name, model, split, args, log):
             res[f"{scope}/{sname}"] = r
             log(f"[{name}] {scope}/{sname} avg {r['avg_bits']:.3f} bits {r['metrics']} "
                 f"bytes {r['bytes']['total']} ({time.perf_counter() - t:.0f}s)")
-    # adaptation and latency (timed under the lock)
+    return _timings(name, model, split, args, log, res)
+
+
+def _timings(name, model, split, args, log, res):
+    """Adaptation and rerank latency, timed under the bench lock."""
     gen = torch.Generator().manual_seed(0)
     seqs_all = split.history("test", model.max_len)
     users_all = torch.from_numpy(split.eval_users)
@@ -145,21 +156,26 @@ def measure_model(name, model, split, args, log):
                                      "layers": len(per), "wire_bytes": stats[0].wire_bytes}
             log(f"[{name}] adapt/{scope}: median {tot * 1e3:.2f} ms over {len(per)} layers, "
                 f"wire {stats[0].wire_bytes} B")
-        lat = {}
-        for B in (1, 256):
-            idx = torch.randperm(seqs_all.shape[0], generator=gen)[:B]
-            seqs, users = seqs_all[idx], users_all[idx]
-            row = {"fp32": timeit(rerank_fn(model, seqs, users))}
-            for scope in ("dense", "all"):
-                q = copy.deepcopy(model)
-                chord.quantize_(q, strategies(model, scope == "all")[1]["random-3.0"])
-                row[f"{scope}/random-3.0"] = timeit(rerank_fn(q, seqs, users))
-                q = copy.deepcopy(model)
-                chord.quantize_(q, bits=8, embeddings=scope == "all")
-                row[f"{scope}/uniform-8"] = timeit(rerank_fn(q, seqs, users))
-            lat[B] = {k: v * 1e3 for k, v in row.items()}
-            log(f"[{name}] rerank B={B} (ms): " + ", ".join(f"{k} {v:.3f}" for k, v in lat[B].items()))
-        res["rerank_ms"] = lat
+        swapped = {}
+        for scope in ("dense", "all"):
+            q = copy.deepcopy(model)
+            chord.quantize_(q, strategies(model, scope == "all")[1]["random-3.0"])
+            swapped[f"{scope}/random-3.0"] = q
+            q = copy.deepcopy(model)
+            chord.quantize_(q, bits=8, embeddings=scope == "all")
+            swapped[f"{scope}/uniform-8"] = q
+        for key, C in (("rerank_ms", None), ("rerank100_ms", 100)):
+            lat = {}
+            for B in (1, 256):
+                idx = torch.randperm(seqs_all.shape[0], generator=gen)[:B]
+                seqs, users = seqs_all[idx], users_all[idx]
+                cand = None if C is None else torch.randint(1, model.num_items + 1, (B, C), generator=gen)
+                row = {"fp32": timeit(rerank_fn(model, seqs, users, candidates=cand))}
+                for label, q in swapped.items():
+                    row[label] = timeit(rerank_fn(q, seqs, users, candidates=cand))
+                lat[B] = {k: v * 1e3 for k, v in row.items()}
+                log(f"[{name}] {key} B={B} (ms): " + ", ".join(f"{k} {v:.3f}" for k, v in lat[B].items()))
+            res[key] = lat
     return res
 
 
@@ -192,29 +208,33 @@ def to_markdown(results: dict) -> str:
         out += [f"| {k} | {v:.3f} | {base / v:.2f}x |" for k, v in sc.items()]
         out.append("")
     for name, r in results.get("models", {}).items():
-        fp = r["fp32"]
-        out += [f"**{name}** (`{r['checkpoint']}`)", "",
-                "| weights | avg bits | HR@10 full | NDCG@10 full | HR@10 1+99 | NDCG@10 1+99 | model bytes | wire bytes |",
-                "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        out += [f"**{name}** (`{r['checkpoint']}`)", ""]
+        if "fp32" in r:
+            out += ["| weights | avg bits | HR@10 full | NDCG@10 full | HR@10 1+99 | NDCG@10 1+99 | model bytes | wire bytes |",
+                    "|---|---:|---:|---:|---:|---:|---:|---:|"]
         def row(label, x, bits, wire):
             m = x["metrics"]
             return (f"| {label} | {bits} | {m['full']['HR@10']:.4f} | {m['full']['NDCG@10']:.4f} | "
                     f"{m['sampled']['HR@10']:.4f} | {m['sampled']['NDCG@10']:.4f} | {x['bytes']['total']:,} | {wire} |")
-        out.append(row("fp32", fp, "32", "-"))
-        for key, x in r.items():
-            if "/" in key and isinstance(x, dict) and "metrics" in x:
-                out.append(row(key, x, f"{x['avg_bits']:.3f}", x["wire_bytes"]))
-        out.append("")
+        if "fp32" in r:
+            out.append(row("fp32", r["fp32"], "32", "-"))
+            for key, x in r.items():
+                if "/" in key and isinstance(x, dict) and "metrics" in x:
+                    out.append(row(key, x, f"{x['avg_bits']:.3f}", x["wire_bytes"]))
+            out.append("")
         ad = [r[k] for k in ("adapt/dense", "adapt/all") if k in r]
         if ad:
             out.append("Adaptation (`DeviceModel.apply`, random 3.0-bit strategy, median): "
                        + "; ".join(f"{k.split('/')[1]}: {r[k]['total_ms']:.2f} ms over {r[k]['layers']} layers "
                                    f"(decode {r[k]['decode_ms']:.3f} ms, {r[k]['wire_bytes']} B)"
                                    for k in ("adapt/dense", "adapt/all") if k in r))
-        lat = r.get("rerank_ms", {})
-        if lat:
+        for key, title in (("rerank_ms", "top-10 of all items"), ("rerank100_ms", "top-10 of 100 candidates")):
+            lat = r.get(key, {})
+            if not lat:
+                continue
             cols = list(next(iter(lat.values())))
-            out += ["", "| rerank latency (ms) | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
+            out += ["", f"| rerank, {title} (ms, speedup vs fp32) | " + " | ".join(cols) + " |",
+                    "|---|" + "---:|" * len(cols)]
             for B, row_ in lat.items():
                 f = row_["fp32"]
                 out.append(f"| batch {B} | " + " | ".join(f"{row_[c]:.3f} ({f / row_[c]:.2f}x)" for c in cols) + " |")
@@ -231,6 +251,7 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--adapt-reps", type=int, default=20)
     p.add_argument("--skip-scoring", action="store_true")
+    p.add_argument("--skip-accuracy", action="store_true", help="only adaptation and latency")
     p.add_argument("--json", default="benchmarks/results/quantized_models.json")
     p.add_argument("--markdown", default=None, help="also write the README tables here")
     p.add_argument("--from-json", nargs="+", default=None,
@@ -241,7 +262,8 @@ def main(argv=None) -> int:
         merged = {"models": {}}
         for path in args.from_json:
             r = json.loads(Path(path).read_text())
-            merged["models"].update(r.get("models", {}))
+            for k, v in r.get("models", {}).items():     # later files add to / override entries
+                merged["models"].setdefault(k, {}).update(v)
             if "scoring_100k" in r and "scoring_100k" not in merged:
                 merged["scoring_100k"] = r["scoring_100k"]
         md = to_markdown(merged)

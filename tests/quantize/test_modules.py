@@ -129,3 +129,21 @@ def test_state_dict_round_trip():
     m2.load_state_dict(sd)
     x = torch.randn(3, 40)
     assert torch.equal(m(x), m2(x))
+
+
+def test_tiny_weights_take_the_dense_path_and_match():
+    """Caser's vertical filter (4 x 5): the dequantized fp32 copy is smaller than the packed rows,
+    so the module computes with it; results equal the packed kernel's meaning either way."""
+    torch.manual_seed(3)
+    conv = nn.Conv2d(1, 4, (5, 1))
+    q = MixedPrecisionConv2d.from_float(conv, torch.tensor([3, 2, 1, 0], dtype=torch.uint8))
+    assert q.tiny_weight is not None and torch.equal(q.tiny_weight, q.mw.dequantize().reshape(4, 5))
+    x = torch.randn(3, 1, 5, 64)
+    ref = F.conv2d(x.double(), q.dequantized_weight(torch.float64), conv.bias.double())
+    assert_close_to_reference(q(x), ref)
+    big = MixedPrecisionLinear.from_float(nn.Linear(64, 32), torch.full((32,), 2, dtype=torch.uint8))
+    assert big.tiny_weight is None
+    q.set_packed(chord.pack(conv.weight.detach().reshape(4, 5), torch.zeros(4, dtype=torch.uint8)))
+    assert q.tiny_weight is None                    # all pruned: 48 packed bytes < 80 fp32 bytes
+    with torch.no_grad():
+        assert (q(x) == conv.bias.view(1, 4, 1, 1)).all()

@@ -38,6 +38,21 @@ class _MixedWeightHolder(nn.Module):
         # non-persistent: a checkpoint of a swapped model holds only the packed weight
         self.register_buffer("float_weight", None if float_weight is None else float_weight.detach(),
                              persistent=False)
+        self.register_buffer("tiny_weight", None, persistent=False)
+        self._refresh_tiny()
+
+    def _refresh_tiny(self) -> None:
+        """Weights so small that their dequantized fp32 form is no larger than the packed one
+        (K below one 16-byte block, e.g. Caser's vertical filter: 4 x 5) also keep that form:
+        row padding makes the packed kernel do 3x+ the work there, and a [N, K] fp32 matmul is
+        exactly F.linear with the dequantized weight."""
+        N, K = self.chord_weight_shape[0], self.qweight_k
+        mw = self.mw
+        self.tiny_weight = mw.dequantize(torch.float32) if N * K * 4 <= mw.nbytes else None
+
+    def _load_from_state_dict(self, *args, **kwargs):
+        super()._load_from_state_dict(*args, **kwargs)
+        self._refresh_tiny()
 
     @property
     def mw(self) -> MixedWeight:
@@ -58,6 +73,7 @@ class _MixedWeightHolder(nn.Module):
             setattr(self, name, getattr(mw, name).to(dev))
         self.buckets = list(mw.buckets)
         self.codebook = mw.codebook
+        self._refresh_tiny()
 
     @torch.no_grad()
     def repack(self, codes: torch.Tensor, codebook: Codebook | None = None) -> None:
@@ -90,6 +106,9 @@ def _linear(mod: "_MixedWeightHolder", x: torch.Tensor, bias) -> torch.Tensor:
     if x.shape[-1] != K:
         raise ValueError(f"x: expected shape [..., {K}] (K of the weight), got {list(x.shape)}")
     lead = x.shape[:-1]
+    if mod.tiny_weight is not None and mod.act_bits == 0:
+        w = mod.tiny_weight if x.dtype == torch.float32 else mod.tiny_weight.to(x.dtype)
+        return F.linear(x, w, None if bias is None else bias.to(x.dtype))
     y = torch.ops.chord.mp_linear(x.reshape(-1, K), mod.qweight, mod.scales, mod.zeros, mod.perm,
                                   mod.buckets, K, bias, mod.act_bits)
     return y.reshape(*lead, N)
