@@ -38,10 +38,12 @@ _PINNED_GEMV = (32, 64, 4, 2)         # CHORD_TRITON_AUTOTUNE=0
 # GEMM: (BLOCK_M, BLOCK_N, BLOCK_K, num_warps, num_stages). BLOCK_K counts elements: the
 # activation tile in shared memory is the same for every width (a K step reads
 # BLOCK_K * bits / 8 bytes of each row and issues 8 / bits dots of K = BLOCK_K * bits / 8).
-# Small-M rows (BLOCK_M = 16) are memory bound: long K steps and deep pipelines.
+# Below BLOCK_M = 64 triton uses mma.sync with the B operand in registers and re-does the
+# unpack in every warp that shares B (SASS: num_warps x the work per weight element), while
+# BLOCK_M = 64 uses wgmma with B in shared memory, unpacked once. So small M is padded to 64
+# rows (tensor-core work is free at these sizes) or runs 1-warp mma.sync tiles.
 _GEMM = [
-    (16, 64, 256, 4, 3), (16, 128, 128, 4, 3), (16, 64, 512, 4, 3), (16, 32, 256, 4, 4),
-    (32, 64, 256, 4, 3), (32, 128, 128, 4, 3),
+    (64, 64, 256, 4, 3), (64, 32, 256, 4, 4), (64, 64, 512, 4, 3), (16, 64, 256, 1, 3), (16, 32, 256, 1, 4),
     (64, 64, 128, 4, 3), (64, 128, 128, 4, 3), (64, 128, 64, 4, 4), (128, 128, 64, 8, 3),
     (128, 64, 128, 4, 3), (128, 256, 64, 8, 3),
 ]
@@ -96,7 +98,7 @@ def prune_gemv(cfgs, named_args, **kwargs):
 
 def prune_gemm(cfgs, named_args, **kwargs):
     args = {**named_args, **kwargs}
-    m_cap = max(16, int(args["M_KEY"]))
+    m_cap = max(64, int(args["M_KEY"]))
     lo = min_block_k(args)
     hi = max(lo, triton.next_power_of_2(int(args["K"])))
     keep = [c for c in cfgs if lo <= c.kwargs["BLOCK_K"] <= hi and c.kwargs["BLOCK_M"] <= m_cap]

@@ -2,7 +2,7 @@
 
 A program owns a [BLOCK_M, BLOCK_N] output tile of one bucket. Per K step it loads a
 [BLOCK_K / epb bytes, BLOCK_N] tile of packed bytes once and, for each of the epb shifts,
-unpacks it in registers into the dot dtype (exact: u < 256) and issues one
+unpacks it in registers into the dot dtype (``layout.unpack_dot``: offset + u, exact) and issues one
 ``tl.dot([BLOCK_M, BLOCK_K/epb] activations, [BLOCK_K/epb, BLOCK_N] integers)`` against the
 activations gathered at the planar positions of that shift (``layout.planar_k``), accumulating
 in fp32. Running the dot on the raw unsigned integers keeps every operand exact in fp16/bf16
@@ -19,7 +19,7 @@ import triton
 import triton.language as tl
 
 from . import configs
-from .layout import planar_k, row_bytes, tile_ends, unpack_f32
+from .layout import dot_offset, planar_k, row_bytes, tile_ends, unpack_dot
 
 
 @triton.jit
@@ -52,14 +52,14 @@ def _gemm_tile(x_ptr, stride_xm, stride_xk, M, qw_ptr, sc_ptr, ze_ptr, perm_ptr,
             k = kb * EPB + planar_k(c, i, BITS)
             a = tl.load(x_rows + k[None, :] * stride_xk, mask=mmask[:, None] & (k < K)[None, :], other=0.0)
             a = a.to(DOT_DTYPE)
-            b = unpack_f32(wb, i, BITS).to(DOT_DTYPE)
+            b = unpack_dot(wb, i, BITS, DOT_DTYPE)                 # dot_offset + u, exact
             acc = tl.dot(a, b, acc, input_precision=DOT_PREC)
             xs_acc = tl.dot(a, ones, xs_acc, input_precision=DOT_PREC)
     xs = tl.sum(xs_acc, axis=1) * (1.0 / 16)   # 16 equal columns: exact
     pr = start + r
     scale = tl.load(sc_ptr + pr, mask=rmask, other=0.0)
     zero = tl.load(ze_ptr + pr, mask=rmask, other=0.0)
-    y = (acc - xs[:, None] * zero[None, :]) * scale[None, :]
+    y = (acc - xs[:, None] * (zero + dot_offset(BITS, DOT_DTYPE))[None, :]) * scale[None, :]
     if HAS_XSCALE:
         y = y * tl.load(xscale_ptr + offs_m, mask=mmask, other=0.0)[:, None]
     orig = tl.load(perm_ptr + pr, mask=rmask, other=0)

@@ -108,6 +108,38 @@ def unpack_unit_f32(wb, one_bits, i: tl.constexpr, BITS: tl.constexpr):
 
 
 @triton.jit
+def dot_offset(BITS: tl.constexpr, DOT_DTYPE: tl.constexpr):
+    """What ``unpack_dot`` adds to u: 1024 (fp16), 128 (bf16, <= 4 bits), else 0."""
+    if DOT_DTYPE == tl.float16:
+        return 1024.0
+    elif DOT_DTYPE == tl.bfloat16 and BITS <= 4:
+        return 128.0
+    else:
+        return 0.0
+
+
+@triton.jit
+def unpack_dot(wb, i: tl.constexpr, BITS: tl.constexpr, DOT_DTYPE: tl.constexpr):
+    """int32 tile of packed bytes -> tl.dot operand holding ``dot_offset + u`` exactly.
+
+    fp16: u OR-ed under the exponent of 1024.0h (0x6400) is 1024 + u (exact for u < 1024); bf16
+    (<= 4 bits) likewise under 128.0 (0x4300). One shift + one LOP3 + a 16-bit narrowing per
+    element, against shift, LOP3s, FADD and a float narrowing for the fp32 route. The caller
+    subtracts ``dot_offset * sum(x)`` in the epilogue: the cancellation costs ~offset x fp32
+    rounding (<= 1e-4 relative), far below fp16/bf16 output rounding; fp32 dots stay exact.
+    """
+    MASK: tl.constexpr = (1 << BITS) - 1
+    if DOT_DTYPE == tl.float16:
+        v = ((wb >> (i * BITS)) & MASK) | 0x6400
+        return v.to(tl.int16).to(tl.float16, bitcast=True)
+    elif DOT_DTYPE == tl.bfloat16 and BITS <= 4:
+        v = ((wb >> (i * BITS)) & MASK) | 0x4300
+        return v.to(tl.int16).to(tl.bfloat16, bitcast=True)
+    else:
+        return unpack_f32(wb, i, BITS).to(DOT_DTYPE)
+
+
+@triton.jit
 def tile_ends(N8, N4, N2, N1, BLOCK_N: tl.constexpr):
     """Tile ends (cumulative tile counts) of the 8/4/2/1-bit buckets; tile t >= e1 is pruned."""
     e8 = tl.cdiv(N8, BLOCK_N)
