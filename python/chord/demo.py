@@ -96,14 +96,15 @@ def run(args) -> int:
             wire = svc.respond(u, budget)[0]
             compact = svc.strategies(u, budget)[0].to_bytes(svc.fingerprint, names=False)
             stats = dev.adapt(wire)
-            dev.rerank(seq, cand)
-            lat = min(dev.rerank(seq, cand)[2] for _ in range(5))
+            user = ev.users[i:i + 1]
+            dev.rerank(seq, cand, users=user)
+            lat = min(dev.rerank(seq, cand, users=user)[2] for _ in range(5))
             t = []
             for _ in range(5):
                 a = time.perf_counter()
-                fp.score(fp(seq), cand).topk(10)
+                fp.score(fp(seq, users=user), cand).topk(10)
                 t.append(time.perf_counter() - a)
-            ids = dev.rerank(seq, cand)[0][0]
+            ids = dev.rerank(seq, cand, users=user)[0][0]
             trips.append((b, i, len(wire), len(compact), stats, lat, min(t),
                           int((ids == st["targets"][i]).nonzero().numel() and (ids == st["targets"][i]).nonzero()[0]) + 1
                           if bool((ids == st["targets"][i]).any()) else None))

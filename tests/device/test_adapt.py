@@ -10,7 +10,7 @@ from chord.models import Caser, SASRec
 
 
 @pytest.mark.parametrize("make", [lambda: SASRec(40, dim=16, max_len=8, dropout=0.0),
-                                  lambda: Caser(40, dim=16, L=4, n_v=2, n_h=3, dropout=0.0)],
+                                  lambda: Caser(40, dim=16, L=4, n_v=2, n_h=3, dropout=0.0, num_users=3)],
                          ids=["sasrec", "caser"])
 def test_device_forward_equals_simulated_forward(make):
     torch.manual_seed(0)
@@ -20,18 +20,20 @@ def test_device_forward_equals_simulated_forward(make):
         for p in system.planner.hyper.parameters():
             p.normal_(0, 0.3)
     seqs = torch.randint(1, 41, (3, 8))
-    ref = system(seqs)
+    users = torch.arange(3)
+    ref = system(seqs, users=users)
     svc = CloudService(system.planner, bb)
     dev = Device(bb, system.profiler, budget=3.0)
     for i in range(3):
         u, b = dev.request(seqs[i])
         stats = dev.adapt(svc.respond(u, b)[0])
         assert abs(stats.avg_bits - 3.0) < 0.25 and stats.avg_bits <= 3.0 + 1e-6
-        torch.testing.assert_close(dev.dm.model(seqs[i:i + 1]), ref[i:i + 1], rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(dev.dm.model(seqs[i:i + 1], users=users[i:i + 1]), ref[i:i + 1],
+                                   rtol=1e-4, atol=1e-4)
         cand = torch.randint(1, 41, (1, 12))
-        ids, scores, secs = dev.rerank(seqs[i:i + 1], cand, k=5)
+        ids, scores, secs = dev.rerank(seqs[i:i + 1], cand, k=5, users=users[i:i + 1])
         assert ids.shape == (1, 5) and set(ids[0].tolist()) <= set(cand[0].tolist()) and secs > 0
-        full_ids, _, _ = dev.rerank(seqs[i:i + 1], None, k=5)
+        full_ids, _, _ = dev.rerank(seqs[i:i + 1], None, k=5, users=users[i:i + 1])
         assert 0 not in full_ids[0].tolist()
 
 

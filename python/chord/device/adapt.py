@@ -48,12 +48,14 @@ class Device:
         return self.last_adapt
 
     @torch.no_grad()
-    def rerank(self, seq: torch.Tensor, candidates: torch.Tensor | None = None, k: int = 10):
-        """seq int64 [B, l]; candidates int64 [B, C] or None (all items) -> (top-k ids [B, k],
+    def rerank(self, seq: torch.Tensor, candidates: torch.Tensor | None = None, k: int = 10,
+               users: torch.Tensor | None = None):
+        """seq int64 [B, l]; candidates int64 [B, C] or None (all items); users int64 [B]: the
+        device's own user index, for backbones with user embeddings (Caser) -> (top-k ids [B, k],
         scores [B, k], seconds). Padding (item 0) is never returned for full ranking."""
         t0 = time.perf_counter()
         model = self.dm.model
-        rep = model(seq)
+        rep = model(seq, users=users)
         scores = model.score(rep, candidates)
         if candidates is None:
             scores[:, 0] = float("-inf")

@@ -245,13 +245,14 @@ class Grid:
             stats = dev.adapt(wire)
             adapt.append(stats.total_s)
             packed.append(stats.packed_bytes)
-            dev.rerank(seq, cand)                      # warm
-            t = [dev.rerank(seq, cand)[2] for _ in range(5)]
+            user = ev.users[i:i + 1]
+            dev.rerank(seq, cand, users=user)          # warm
+            t = [dev.rerank(seq, cand, users=user)[2] for _ in range(5)]
             rr.append(sorted(t)[2])
             t0 = []
             for _ in range(5):
                 a = time.perf_counter()
-                fp.score(fp(seq), cand).topk(10)
+                fp.score(fp(seq, users=user), cand).topk(10)
                 t0.append(time.perf_counter() - a)
             rr_fp.append(sorted(t0)[2])
         med = lambda x: sorted(x)[len(x) // 2]   # noqa: E731
