@@ -175,7 +175,7 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def copy_bandwidth(nbytes: int = 256 << 20, repeats: int = 10, device: str = "cpu") -> dict:
+def copy_bandwidth(nbytes: int = 128 << 20, repeats: int = 20, device: str = "cpu") -> dict:
     """Memory bandwidth of a large ``copy_`` at the current torch thread count.
 
     Returns ``{"copy_GBps", "read_GBps", "buffer_bytes"}``. ``copy_GBps`` counts read + write

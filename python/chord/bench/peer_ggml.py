@@ -61,10 +61,15 @@ def ggml_matmul(kind: str, w: torch.Tensor, x: torch.Tensor, n_sets: int, thread
     wf = w.detach().to(torch.float32).contiguous()
     xf = x.detach().to(torch.float32).contiguous()
     graphs = []
+    first = None
     for _ in range(n_sets):
         wt = ggml.ggml_new_tensor_2d(ctx, qtype, K, N)
-        ggml.ggml_quantize_chunk(qtype, ctypes.cast(wf.data_ptr(), ctypes.POINTER(ctypes.c_float)),
-                                 ggml.ggml_get_data(wt), 0, N, K, None)
+        if first is None:  # k-quants search scales (seconds per 4096^2): quantize once, copy
+            ggml.ggml_quantize_chunk(qtype, ctypes.cast(wf.data_ptr(), ctypes.POINTER(ctypes.c_float)),
+                                     ggml.ggml_get_data(wt), 0, N, K, None)
+            first = ggml.ggml_get_data(wt)
+        else:
+            ctypes.memmove(ggml.ggml_get_data(wt), first, row * N)
         xt = ggml.ggml_new_tensor_2d(ctx, ggml.GGML_TYPE_F32, K, M)
         ctypes.memmove(ggml.ggml_get_data(xt), xf.data_ptr(), 4 * K * M)
         yt = ggml.ggml_mul_mat(ctx, wt, xt)

@@ -86,7 +86,8 @@ def markdown(doc: dict) -> str:
         out.append(f"Load average at start: {la[0]:.2f}{busy}")
     bw = c.get("bandwidth", {})
     if bw:
-        out.append("Copy bandwidth (256 MB `copy_`, read+write traffic): " + ", ".join(
+        mb = next(iter(bw.values())).get("buffer_bytes", 0) >> 20
+        out.append(f"Copy bandwidth ({mb} MB `copy_`, best of 20, read+write traffic): " + ", ".join(
             f"{v['copy_GBps']:.1f} GB/s @ {t} thread{'s' if t != '1' else ''}" for t, v in sorted(bw.items())))
     stat = c.get("stat", "median")
     out.append(f"`× b` = {stat}(b) / {stat}(row) over rounds, same run (higher is faster); roofline = GB/s of the "

@@ -23,9 +23,11 @@ def clone_packed(mw: chord.MixedWeight, n: int) -> list[chord.MixedWeight]:
     return out
 
 
-def chord_linear(mw: chord.MixedWeight, x: torch.Tensor, act_bits: int, n_sets: int) -> Prepared:
-    """``chord.mp_linear`` (the public API, checks included) over ``n_sets`` rotated copies."""
-    mws = clone_packed(mw, n_sets)
+def chord_linear(mw: chord.MixedWeight, x: torch.Tensor, act_bits: int, n_sets: int,
+                 copies: list | None = None) -> Prepared:
+    """``chord.mp_linear`` (the public API, checks included) over ``n_sets`` rotated copies
+    (or over ``copies``, made earlier by :func:`clone_packed`)."""
+    mws = copies if copies is not None else clone_packed(mw, n_sets)
     n = len(mws)
     return Prepared(lambda i: chord.mp_linear(x, mws[i % n], act_bits=act_bits), mw.nbytes, n,
                     f"chord.mp_linear act_bits={act_bits}")

@@ -12,7 +12,7 @@ import chord
 from .. import peer_ggml
 from ..baselines import BASELINES
 from ..config import PATHS, avg_bits, mix_codes, parse_mix, parse_shape
-from .common import chord_linear, max_rel_err, seeded_randn
+from .common import chord_linear, clone_packed, max_rel_err, seeded_randn
 
 #: bytes per weight element each implementation streams (sizes the rotation before building it)
 _BYTES_PER_WEIGHT = {"torch_fp32": 4, "torch_fp16": 2, "torch_dynamic_int8": 1, "aten_int8pack_mm": 1,
@@ -44,6 +44,16 @@ def run(ctx) -> None:
             label, mix = parse_mix(mspec)
             codes = mix_codes(mix, N, seed=cfg.seed)
             packs[label] = (chord.pack(w, codes), mix)
+        # weights are prepared once per shape and timed at every thread count (quantizing a
+        # baseline's rotation sets can take longer than timing it)
+        prepared: dict = {}
+        refs: dict = {}
+
+        def cached(key, make):
+            if key not in prepared:
+                prepared[key] = make()
+            return prepared[key]
+
         for t in cfg.threads:
             group = f"kernels M={M} K={K} N={N} t={t}"
             ctx.log(f" {group}")
@@ -52,13 +62,12 @@ def run(ctx) -> None:
                 if b not in BASELINES:
                     raise ValueError(f"baselines: expected some of {sorted(BASELINES)}, got {b!r}")
                 n = ctx.n_sets(_BYTES_PER_WEIGHT[b] * N * K)
-                ctx.time("kernels", group, b, "baseline", base, t, lambda: BASELINES[b](w, x, n))
-            for p in peers:
+                ctx.time("kernels", group, b, "baseline", base, t, lambda: cached(b, lambda: BASELINES[b](w, x, n)))
+            for p in peers:  # ggml's thread pool is per thread count: prepared per t
                 n = ctx.n_sets(_BYTES_PER_WEIGHT[p] * N * K)
                 ctx.time("kernels", group, p, "peer", base, t,
                          lambda: peer_ggml.ggml_matmul(p, w, x, n, t))
             for label, (mw, mix) in packs.items():
-                ref: list = []
                 for path in cfg.paths:
                     act_bits = PATHS[path]
                     params = dict(base, mix=label, path=path)
@@ -69,11 +78,13 @@ def run(ctx) -> None:
                         # sanity: the timed kernel must compute what the format means (a kernel
                         # that raises here is reported unavailable, the run goes on)
                         y = chord.mp_linear(x, mw, act_bits=act_bits)
-                        if not ref:
-                            ref.append(x.double() @ mw.dequantize(torch.float64).T)
-                        extra["max_rel_err"] = max_rel_err(y, ref[0])
-                        return chord_linear(mw, x, act_bits, n)
+                        if label not in refs:
+                            refs[label] = x.double() @ mw.dequantize().double().T
+                        extra["max_rel_err"] = max_rel_err(y, refs[label])
+                        copies = cached(("chord", label), lambda: clone_packed(mw, n))
+                        return chord_linear(mw, x, act_bits, n, copies)
                     ctx.time("kernels", group, "chord", "chord", params, t, prepare, extra=extra)
             gc.collect()
+        del prepared, refs
         del w, x, packs
         gc.collect()
