@@ -17,14 +17,17 @@ from chord.backends import reference
 from chord.mixed_weight import plan_buckets
 
 
+CLOCK = time.perf_counter
+
+
 def median_ms(fn, args_list, reps):
     fn(*args_list[0])  # warm up
     ts = []
     for r in range(reps):
         a = args_list[r % len(args_list)]
-        t0 = time.perf_counter()
+        t0 = CLOCK()
         fn(*a)
-        ts.append((time.perf_counter() - t0) * 1e3)
+        ts.append((CLOCK() - t0) * 1e3)
     return statistics.median(ts)
 
 
@@ -105,9 +108,13 @@ def main():
     ap.add_argument("--reps", type=int, default=20)
     ap.add_argument("--sets", type=int, default=3, help="weight sets rotated between repeats")
     ap.add_argument("--only", choices=("pack", "model", "topk"), default=None)
+    ap.add_argument("--clock", choices=("wall", "process"), default="wall",
+                    help="process: CPU time of this process (robust on a loaded machine; meaningful with --threads 1)")
     a = ap.parse_args()
+    global CLOCK
+    CLOCK = time.process_time if a.clock == "process" else time.perf_counter
     torch.set_num_threads(a.threads)
-    print(f"torch {torch.__version__}, threads {a.threads}")
+    print(f"torch {torch.__version__}, threads {a.threads}, clock {a.clock}, load average {open('/proc/loadavg').read().split()[:3]}")
     if a.only in (None, "pack"):
         bench_pack(a.reps, a.sets)
     if a.only in (None, "model"):

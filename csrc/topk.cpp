@@ -153,7 +153,7 @@ void mp_topk(const mpl::PackedView& w, const float* x, int64_t M, int64_t ldx, i
                                 (cand ? "candidates per row" : "item rows") + "), got " + std::to_string(k));
   if (M == 0) return;
   isa = mpl::resolve_isa(isa);
-  const bool avx2 = isa == mpl::Isa::Avx2;
+  const bool avx2 = isa == mpl::Isa::Avx2 || isa == mpl::Isa::Avx512;  // AVX-512 CPUs run the AVX2 scorers
   const int64_t K = w.K;
   // one thread per ~256k multiply-adds: small problems stay on the calling thread
   const int64_t work = M * (cand ? C : w.N) * K;

@@ -64,7 +64,8 @@ void bind_topk(py::module_& m) {
         if (isa == "auto") is = mpl::Isa::Auto;
         else if (isa == "scalar") is = mpl::Isa::Scalar;
         else if (isa == "avx2") is = mpl::Isa::Avx2;
-        else throw std::invalid_argument(std::string(op) + ": isa: expected 'auto', 'scalar' or 'avx2', got '" + isa + "'");
+        else if (isa == "avx512") is = mpl::Isa::Avx512;
+        else throw std::invalid_argument(std::string(op) + ": isa: expected 'auto', 'scalar', 'avx2' or 'avx512', got '" + isa + "'");
         py::gil_scoped_release nogil;
         topk::mp_topk(w, xp, M, K, k, cp, C, ldc, act_bits, vp, ip, nthreads, is);
       },
