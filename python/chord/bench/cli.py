@@ -1,6 +1,6 @@
 """``chord bench``: benchmark kernels and models, write JSON + Markdown + plots, gate regressions.
 
-  chord bench                                   # default grid (~1-2 min on 2 cores)
+  chord bench                                   # default grid (~5 min on a busy 2-core machine)
   chord bench --suites kernels --shapes 1x4096x4096 --mixes mix3,u4 --threads 1,2
   chord bench --grid benchmarks/grids/full.toml --peer ggml
   chord bench --compare base.json --max-regression 10%          # run, then gate against base.json
@@ -72,7 +72,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     k.add_argument("--isa", type=_csv, help="with --callgrind: ISAs to count (default: scalar and avx2 when available)")
 
 
-#: the default run: every suite, bounded (~1-2 min on 2 cores with the C++ kernels)
+#: the default run: every suite, bounded (~5 min on a busy 2-core machine, 313 s measured)
 DEFAULT_POLICY = TimingPolicy(warmup=2, min_rounds=7, max_rounds=300, min_time_s=0.1, max_time_s=0.5, rel_ci=0.02)
 
 
