@@ -11,14 +11,21 @@
 # reports abort the process (halt_on_error), so any report fails the run.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
-# CHORD_SANITIZE_KEEP=1 keeps the temporary copy (and its sanitized build) for inspection
-work="$(mktemp -d "${TMPDIR:-/tmp}/chord-sanitize.XXXXXX")"
-if [ "${CHORD_SANITIZE_KEEP:-0}" != 1 ]; then trap 'rm -rf "$work"' EXIT; fi
+# CHORD_SANITIZE_KEEP=1 keeps the temporary copy (and its sanitized build) for inspection;
+# CHORD_SANITIZE_DIR=<a kept copy> refreshes it from the working tree and rebuilds only what
+# changed (a full ASan build takes minutes).
+if [ -n "${CHORD_SANITIZE_DIR:-}" ]; then
+  work="$CHORD_SANITIZE_DIR"
+else
+  work="$(mktemp -d "${TMPDIR:-/tmp}/chord-sanitize.XXXXXX")"
+  if [ "${CHORD_SANITIZE_KEEP:-0}" != 1 ]; then trap 'rm -rf "$work"' EXIT; fi
+fi
 
-# the working tree as it is (tracked + untracked, not ignored), minus build outputs
-(cd "$repo" && git ls-files -co --exclude-standard -z) | (cd "$repo" && xargs -0 cp --parents -t "$work" 2>/dev/null || true)
+# the working tree as it is (tracked + untracked, not ignored); cp -u keeps unchanged files'
+# timestamps so an incremental rebuild recompiles only edited sources
+(cd "$repo" && git ls-files -co --exclude-standard -z) | (cd "$repo" && xargs -0 cp -u --parents -t "$work" 2>/dev/null || true)
 cp "$repo/chord_kernels/__init__.py" "$work/chord_kernels/" 2>/dev/null || true
-rm -f "$work"/chord_kernels/_cpu*.so
+[ -n "${CHORD_SANITIZE_DIR:-}" ] || rm -f "$work"/chord_kernels/_cpu*.so
 
 echo "== building with CHORD_SANITIZE=1 in $work"
 (cd "$work" && CHORD_SANITIZE=1 python setup.py build_ext --inplace -q >"$work/build.log" 2>&1) || {
@@ -33,6 +40,8 @@ if [ $# -eq 0 ]; then
          tests/test_mixed_weight.py
 fi
 cd "$work"
+so="$(ls "$work"/chord_kernels/_cpu*.so)"
+ldd "$so" | grep -c libasan >/dev/null || { echo "$so is not linked against libasan"; exit 1; }
 # PYTHONPATH first: the copy's chord / chord_kernels win over the editable install's finder
 export PYTHONPATH="$work/python:$work${PYTHONPATH:+:$PYTHONPATH}"
 export LD_PRELOAD="$asan${ubsan:+:$ubsan}"
@@ -41,7 +50,6 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 # make sure the tests will exercise the sanitized build, not the repository's
 so="$(python -c 'import chord_kernels._cpu as m; print(m.__file__)')"
 case "$so" in "$work"/*) ;; *) echo "imported $so instead of the sanitized build in $work"; exit 1;; esac
-ldd "$so" | grep -q libasan || { echo "$so is not linked against libasan"; exit 1; }
 echo "== sanitized extension: $so"
 echo "== running: pytest $* (ASan + UBSan)"
 python -m pytest -q -p no:cacheprovider "$@"
