@@ -23,7 +23,7 @@ fi
 
 # the working tree as it is (tracked + untracked, not ignored); cp -u keeps unchanged files'
 # timestamps so an incremental rebuild recompiles only edited sources
-(cd "$repo" && git ls-files -co --exclude-standard -z) | (cd "$repo" && xargs -0 cp -u --parents -t "$work" 2>/dev/null || true)
+(cd "$repo" && git ls-files -co --exclude-standard -z) | (cd "$repo" && xargs -0 cp -pu --parents -t "$work" 2>/dev/null || true)
 cp "$repo/chord_kernels/__init__.py" "$work/chord_kernels/" 2>/dev/null || true
 [ -n "${CHORD_SANITIZE_DIR:-}" ] || rm -f "$work"/chord_kernels/_cpu*.so
 
