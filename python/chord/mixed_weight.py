@@ -246,7 +246,9 @@ def pack(weight: torch.Tensor, codes: torch.Tensor, codebook: Codebook | None = 
     codes = check_codes(codes, N, codebook)
     with torch.no_grad():
         w = weight.detach().to(torch.float32).contiguous()
-        if not bool(torch.isfinite(w).all()):
+        # one pass, no [N, K] temporary (NaN propagates through min/max); locate only on failure
+        lo, hi = torch.aminmax(w)
+        if not bool(torch.isfinite(lo) & torch.isfinite(hi)):
             bad = torch.nonzero(~torch.isfinite(w))[0].tolist()
             raise ValueError(f"weight: contains NaN or Inf (first at row {bad[0]}, col {bad[1]})")
         perm, buckets = plan_buckets(codes, codebook)

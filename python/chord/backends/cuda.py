@@ -41,6 +41,8 @@ def _register():
     # quantize_pack runs once per adaptation: the reference (torch ops on the GPU) suffices.
     torch.library.register_kernel("chord::quantize_pack", "cuda", reference.quantize_pack)
     torch.library.register_kernel("chord::mp_linear", "cuda", mp_linear)
+    # no Triton top-k yet: the reference (dequantize + matmul + topk on the GPU) keeps the op usable
+    torch.library.register_kernel("chord::mp_topk", "cuda", reference.mp_topk)
 
 
 _register()
