@@ -158,8 +158,9 @@ class Trainer:
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-                total += float(loss) * idx.numel()
-                bar.set_postfix(loss=f"{float(loss):.4f}")
+                loss_value = float(loss.detach())
+                total += loss_value * idx.numel()
+                bar.set_postfix(loss=f"{loss_value:.4f}")
             rec = dict(epoch=epoch, loss=total / n, epoch_seconds=time.perf_counter() - t_ep)
             elapsed = time.perf_counter() - t_start
             if epoch % cfg.eval_every == 0 or epoch == cfg.epochs or elapsed > budget:
