@@ -57,25 +57,6 @@ int clamp_threads(int nthreads) { return std::max(1, nthreads); }
 
 }  // namespace
 
-bool cpu_has_avx512f() {
-#if defined(__x86_64__) || defined(__i386__)
-  static const bool has = cpu_has_avx2_fma_f16c() && __builtin_cpu_supports("avx512f");
-  return has;
-#else
-  return false;
-#endif
-}
-
-bool cpu_has_avx2_fma_f16c() {
-#if defined(__x86_64__) || defined(__i386__)
-  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                          __builtin_cpu_supports("f16c");
-  return has;
-#else
-  return false;
-#endif
-}
-
 Isa resolve_isa(Isa requested) {
   if (requested == Isa::Auto) {
     const char* env = std::getenv("CHORD_CPU_ISA");

@@ -8,6 +8,7 @@
 #include <new>
 #include <vector>
 
+#include "cpu_features.h"
 #include "mp_linear.h"
 
 namespace chord {
@@ -96,8 +97,8 @@ void dequant_row_avx2(const uint8_t* w, int bits, int64_t K, float scale, float 
 // n fp16 values -> fp32 with F16C (AVX2 ISA only).
 void widen_f16_avx2(const uint16_t* src, int64_t n, float* dst);
 
-bool cpu_has_avx2_fma_f16c();
-bool cpu_has_avx512f();
+using chord::cpu_has_avx2_fma_f16c;
+using chord::cpu_has_avx512f;
 
 }  // namespace mpl
 }  // namespace chord

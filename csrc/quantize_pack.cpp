@@ -126,16 +126,6 @@ bool quantize_row_ref(const float* w, int64_t K, int bits, Scheme scheme, uint8_
   return true;
 }
 
-bool cpu_has_avx2() {
-#if defined(__x86_64__) || defined(__i386__)
-  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                          __builtin_cpu_supports("f16c");
-  return has;
-#else
-  return false;
-#endif
-}
-
 int64_t packed_bytes(const int64_t* buckets, int64_t nb, int64_t N, int64_t K) {
   if (nb % 2 != 0)
     throw std::invalid_argument("quantize_pack: buckets: expected a flat [bits, rows, ...] list, got odd length " +
@@ -188,9 +178,9 @@ void quantize_pack(const float* w, int64_t N, int64_t K, int64_t ldw, const int3
     const char* env = std::getenv("CHORD_CPU_ISA");
     if (env && std::strcmp(env, "scalar") == 0) isa = Isa::Scalar;
     else if (env && std::strcmp(env, "avx2") == 0) isa = Isa::Avx2;
-    else isa = cpu_has_avx2() ? Isa::Avx2 : Isa::Scalar;
+    else isa = cpu_has_avx2_fma_f16c() ? Isa::Avx2 : Isa::Scalar;
   }
-  if (isa == Isa::Avx2 && !cpu_has_avx2())
+  if (isa == Isa::Avx2 && !cpu_has_avx2_fma_f16c())
     throw std::invalid_argument("quantize_pack: AVX2 path requested but this CPU lacks AVX2/FMA/F16C");
   const bool avx2 = isa == Isa::Avx2;
 

@@ -13,6 +13,8 @@
 #pragma once
 #include <cstdint>
 
+#include "cpu_features.h"
+
 namespace chord {
 namespace qpack {
 
@@ -58,7 +60,7 @@ bool quantize_row_avx2(const float* w, int64_t K, int bits, Scheme scheme, uint8
 void quantize_block_ref(const float* w, int64_t k0, int64_t K, int bits, Scheme scheme, const RowParams& p, uint8_t* out16);
 RowStats row_stats_ref(const float* w, int64_t K, int bits, Scheme scheme);
 
-bool cpu_has_avx2();
+using chord::cpu_has_avx2_fma_f16c;
 
 // The whole op. w: float32 [N, K] row-major with row stride ldw (>= K); perm int32 [N];
 // buckets flat [bits0, rows0, bits1, rows1, ...] (nb entries); qweight uint8 [qbytes] must
