@@ -18,7 +18,7 @@ COMMANDS = {
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="chord", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="chord", description="chord: CHORD mixed-precision kernels, models and tools")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     argv = list(sys.argv[1:] if argv is None else argv)
     for name, (_, help_) in COMMANDS.items():
