@@ -124,3 +124,64 @@ def test_resume_continues_from_the_best_epoch(tmp_path):
     b = first["best_epoch"]
     assert [h["epoch"] for h in out["history"]] == list(range(1, 5))[:b] + list(range(b + 1, 5))
     assert out["history"][-1]["epoch"] == 4 and out["train_seconds"] >= first["train_seconds"]
+
+
+def _cycle_split(n_users=60, length=10, n_items=30):
+    seqs = [np.arange(s, s + length) % n_items + 1 for s in range(n_users)]
+    items = np.concatenate(seqs)
+    return LeaveOneOut(SequenceDataset("cycle", n_items, items, np.arange(0, items.size + 1, length)))
+
+
+@pytest.mark.parametrize("kind", ["sasrec", "caser"])
+def test_weight_decay_shrinks_the_weights(kind):
+    """Same seed, same data: only --weight-decay differs, and the trained weights come out smaller."""
+    split = _cycle_split()
+    norms = {}
+    for wd in (0.0, 0.5):
+        torch.manual_seed(0)
+        m = SASRec(30, 8, 1, 1, 0.0, 10) if kind == "sasrec" else Caser(30, 8, L=3, num_users=60)
+        cfg = TrainConfig(loss="bce", epochs=3, batch_size=16, lr=1e-2, weight_decay=wd, patience=100,
+                          progress=False, eval_negatives=5, threads=1)
+        out = Trainer(cfg, log=lambda s: None).fit(m, split)
+        assert out["train"]["weight_decay"] == wd
+        norms[wd] = float(m.item_emb.weight.detach().norm())
+    assert norms[0.5] < 0.8 * norms[0.0]
+
+
+def test_resume_applies_the_new_lr_and_continues_the_random_streams(tmp_path, monkeypatch):
+    from chord.train import trainer as trainer_mod
+    from chord.train.checkpoint import load_optimizer_state
+    split = _cycle_split()
+    torch.manual_seed(0)
+    cfg = dict(loss="bce", batch_size=16, patience=100, progress=False, eval_negatives=5, threads=1)
+    Trainer(TrainConfig(epochs=1, lr=5e-3, **cfg), log=lambda s: None).fit(SASRec(30, 8, 1, 1, 0.0, 10), split,
+                                                                           tmp_path)
+    seeds, lrs = [], []
+    real_seed = trainer_mod.seed_everything
+    monkeypatch.setattr(trainer_mod, "seed_everything", lambda s: seeds.append(s) or real_seed(s))
+    real_step = torch.optim.Adam.step
+
+    def step(self, *a, **k):
+        lrs.append(self.param_groups[0]["lr"])
+        return real_step(self, *a, **k)
+    monkeypatch.setattr(torch.optim.Adam, "step", step)
+    model, meta = load_checkpoint(tmp_path)
+    meta["optimizer"] = load_optimizer_state(tmp_path)
+    assert meta["optimizer"]["param_groups"][0]["lr"] == 5e-3
+    Trainer(TrainConfig(epochs=3, lr=1e-4, **cfg), log=lambda s: None).fit(model, split, None, resume=meta)
+    assert lrs and set(lrs) == {1e-4}            # not the checkpoint's 5e-3
+    assert seeds == [42 + 1]                     # epoch 2's stream, not epoch 1's again
+
+
+@pytest.mark.data
+def test_cli_resume_keeps_the_checkpoint_lr_unless_given(tmp_path):
+    d = str(data_dir_or_skip())
+    base = ["train", "--model", "sasrec", "--dataset", "beauty", "--data-dir", d, "--max-users", "100",
+            "--dim", "8", "--max-len", "10", "--no-progress", "--threads", "1"]
+    assert main(base + ["--epochs", "1", "--lr", "3e-3", "--weight-decay", "1e-5", "--out", str(tmp_path / "a")]) == 0
+    assert main(base + ["--epochs", "2", "--resume", str(tmp_path / "a"), "--out", str(tmp_path / "b")]) == 0
+    kept = json.loads((tmp_path / "b" / "config.json").read_text())["train"]
+    assert (kept["lr"], kept["weight_decay"]) == (3e-3, 1e-5)
+    assert main(base + ["--epochs", "2", "--resume", str(tmp_path / "a"), "--lr", "1e-4",
+                        "--out", str(tmp_path / "c")]) == 0
+    assert json.loads((tmp_path / "c" / "config.json").read_text())["train"]["lr"] == 1e-4

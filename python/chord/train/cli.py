@@ -35,8 +35,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument("--loss", choices=["bce", "ce"], default="ce")
     t.add_argument("--epochs", type=int, default=200)
     t.add_argument("--batch-size", type=int, default=256)
-    t.add_argument("--lr", type=float, default=1e-3)
-    t.add_argument("--weight-decay", type=float, default=0.0)
+    t.add_argument("--lr", type=float, default=None, help="Adam lr (default 1e-3; --resume: the checkpoint's)")
+    t.add_argument("--weight-decay", type=float, default=None,
+                   help="Adam L2 weight decay (default 0; --resume: the checkpoint's)")
     t.add_argument("--num-negatives", type=int, default=1)
     t.add_argument("--seed", type=int, default=42)
     t.add_argument("--patience", type=int, default=10)
@@ -80,8 +81,11 @@ def run(args) -> int:
             raise SystemExit(f"--resume: checkpoint has {model.num_items} items, {ds.name} {ds.num_items}")
     else:
         model = build_from_args(args, ds)
-    cfg = TrainConfig(loss=args.loss, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                      weight_decay=args.weight_decay, num_negatives=args.num_negatives, seed=args.seed,
+    prev = resume.get("train", {}) if resume else {}   # a resumed run keeps its lr/decay unless given
+    lr = args.lr if args.lr is not None else prev.get("lr", 1e-3)
+    weight_decay = args.weight_decay if args.weight_decay is not None else prev.get("weight_decay", 0.0)
+    cfg = TrainConfig(loss=args.loss, epochs=args.epochs, batch_size=args.batch_size, lr=lr,
+                      weight_decay=weight_decay, num_negatives=args.num_negatives, seed=args.seed,
                       patience=args.patience, eval_every=args.eval_every, max_minutes=args.max_minutes,
                       threads=args.threads, min_len=args.min_len, progress=not args.no_progress,
                       all_positions=args.all_positions)

@@ -111,7 +111,6 @@ class Trainer:
         """
         cfg = self.cfg
         torch.set_num_threads(cfg.threads)
-        gen = seed_everything(cfg.seed)
         style = getattr(model, "training_style", "sequence")
         if style == "sequence":
             users, xs, ys = split.sequence_matrices(model.max_len, cfg.all_positions)
@@ -131,6 +130,8 @@ class Trainer:
         if resume is not None:
             if resume.get("optimizer") is not None:
                 opt.load_state_dict(resume["optimizer"])
+                for group in opt.param_groups:   # the saved state carries the old lr/decay: this config wins
+                    group["lr"], group["weight_decay"] = cfg.lr, cfg.weight_decay
             first = int(resume["best_epoch"]) + 1
             history = [h for h in resume.get("history", []) if h["epoch"] < first]
             prev_seconds = float(resume.get("train_seconds", 0.0))
@@ -138,6 +139,9 @@ class Trainer:
                         state=copy.deepcopy(model.state_dict()), opt=resume.get("optimizer"))
             self.log(f"resumed at epoch {first} (best valid NDCG@10 {best['ndcg']:.4f}, "
                      f"{prev_seconds / 60:.1f} min trained before)")
+        # a resumed run continues the random streams instead of replaying epoch 1's batch order and
+        # dropout masks (fresh runs: first == 1, the seed itself)
+        gen = seed_everything(cfg.seed + first - 1)
         budget = cfg.max_minutes * 60 if cfg.max_minutes else math.inf
         stop_reason = "epochs"
         self.log(f"train: {n} {'sequences' if style == 'sequence' else 'windows'}, "
