@@ -95,8 +95,31 @@ class CloudPlanner(nn.Module):
         return out
 
     # -- training -------------------------------------------------------------------------------
+    def _offset_correction(self, x0: torch.Tensor, t: torch.Tensor, gi: torch.Tensor, G: int,
+                           tau: float) -> torch.Tensor:
+        """Zero in the forward; in the backward, the implicit derivative of the budget offset.
+
+        The offset lambda solves sum_c s_c E(t_c + lambda) = budget * sum_c s_c (E = expected
+        width under the soft tiers), so d lambda / d t_c = -a_c / sum_{c' in group} a_c' with
+        a_c = s_c E'(x_c). Adding -sum_c a_c (t_c - t_c.detach()) / sum a to every target of the
+        group makes the backward see that raising one channel's target lowers everybody else's:
+        gradients compare channels (and users' channels) instead of asking for more bits overall.
+        x0 float [B, N]: detached offset targets; t [B, N]: targets with grad; gi long [N].
+        """
+        thr = self.thr.to(x0.device)
+        if thr.numel() == 0:
+            return torch.zeros_like(t)
+        sg = torch.sigmoid((x0[..., None] - thr) / tau)
+        dw = (self.widths[1:] - self.widths[:-1]).to(x0.device)
+        a = self.sizes * ((sg * (1 - sg)) * dw).sum(-1) / tau                   # [B, N] >= 0
+        B, N = t.shape
+        dt = t - t.detach()
+        num = torch.zeros(B, G, device=t.device, dtype=t.dtype).index_add_(1, gi, a * dt)
+        den = torch.zeros(B, G, device=t.device, dtype=t.dtype).index_add_(1, gi, a).clamp_min(1e-12)
+        return -(num / den).gather(1, gi.expand(B, N))
+
     def relax(self, u: torch.Tensor, *, budget=None, tau: float = 0.5, noise: float = 1.0,
-              mode: str = "tiers"):
+              mode: str = "tiers", implicit_offset: bool = True):
         """Training path. Returns (y float [B, N, 4]: straight-through one-hot over the codebook's
         codes (hard values forward, soft gradients backward), expected avg bits float [B] under
         the soft probabilities, hard codes long [B, N]).
@@ -105,6 +128,12 @@ class CloudPlanner(nn.Module):
         exactly; soft = ordinal tier probabilities. mode "penalty": a learned offset replaces
         the budget solve; codes = Gumbel-max over the ordinal logits; the caller penalizes the
         expected bits.
+
+        implicit_offset (tiers mode): differentiate through the budget offset (see
+        ``_offset_correction``). Without it the backward treats the offset as a constant, so the
+        straight-through gradient says "more bits" for every channel at once; all scores then
+        drift up together until their sigmoids saturate and stop carrying any user signal
+        (measured: layer scores ~20, one strategy for every Caser user).
         """
         if mode not in BUDGET_MODES:
             raise ValueError(f"mode: expected one of {BUDGET_MODES}, got {mode!r}")
@@ -119,6 +148,8 @@ class CloudPlanner(nn.Module):
             lam = solve_offsets(t, self.sizes, budget, self.widths, self.thr, g, G)
             gi = (g if g is not None else torch.zeros(N, dtype=torch.long, device=t.device))
             x = t + lam.gather(1, gi.expand(B, N))
+            if implicit_offset:
+                x = x + self._offset_correction(x.detach(), t, gi, G, tau)
             soft = ordinal_probs(x, self.thr, tau)                                  # [B, N, T]
             idx = torch.bucketize(x.detach(), self.thr, right=True)
         else:

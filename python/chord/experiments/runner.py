@@ -189,6 +189,7 @@ class Grid:
                     system.eval_budget = b
                     system.population_codes = None
                     r = evaluate(system, {"avg_bits": self._avg_bits_of(system, ev, b), "trained_at": B,
+                                          "personalization": self._personalization(system, ev, b),
                                           "train": {k: summary.get(k) for k in ("epochs_run", "best_epoch",
                                                                                 "train_seconds", "stop_reason",
                                                                                 "valid")}})
@@ -222,6 +223,14 @@ class Grid:
         seqs = ev._stage("test")["seqs"][:256]
         codes = system.plan(seqs, b)
         return float(_avg_batch(codes, system.specs).mean())
+
+    @torch.no_grad()
+    def _personalization(self, system, ev, b):
+        """How different the test users' strategies are (``personalization``), over all test users."""
+        from .personalization import personalization
+        seqs = ev._stage("test")["seqs"]
+        codes = torch.cat([system.plan(seqs[a:a + 1024], b) for a in range(0, seqs.shape[0], 1024)])
+        return personalization(codes, system.planner.sizes, len(system.codebook.bits))
 
     @torch.no_grad()
     def _device_cell(self, system, ev, split):

@@ -95,11 +95,13 @@ class ChordSystem(nn.Module):
         return self.backbone.score(rep, item_ids)
 
     # -- training path -----------------------------------------------------------------------------
-    def relaxed_forward(self, seqs, users=None, *, budget=None, tau=0.5, noise=1.0, mode="tiers"):
+    def relaxed_forward(self, seqs, users=None, *, budget=None, tau=0.5, noise=1.0, mode="tiers",
+                        implicit_offset=True):
         """-> (user repr [B, d], expected avg bits [B], hard codes [B, N]); differentiable in the
         planner, the profiler and (if trained) the item table."""
         u = self.profiler(seqs)
-        y, exp_bits, hard = self.planner.relax(u, budget=budget, tau=tau, noise=noise, mode=mode)
+        y, exp_bits, hard = self.planner.relax(u, budget=budget, tau=tau, noise=noise, mode=mode,
+                                               implicit_offset=implicit_offset)
         w = self.copies.weights(y)
         with per_user_weights(self.backbone, w):
             rep = self.backbone(seqs, users=users)

@@ -50,6 +50,7 @@ class ChordConfig:
     penalty: float = 1.0             # weight of relu(expected bits - budget)^2 in "penalty" mode
     tau: tuple = (1.0, 0.3)          # soft-backward temperature, annealed linearly start -> end
     noise: float = 0.5               # Gumbel (logistic) noise scale on the bit targets
+    implicit_offset: bool = True     # backward through the budget offset (CloudPlanner.relax)
     train_item_emb: bool = True
     share_profiler_emb: bool = True
     extractor: str = "gru"
@@ -100,7 +101,8 @@ class _Step(nn.Module):
 
     def forward(self, seqs, users, pos, neg, tau: float, budget):
         rep, exp_bits, _ = self.system.relaxed_forward(seqs, users, budget=budget, tau=tau,
-                                                       noise=self.cfg.noise, mode=self.cfg.mode)
+                                                       noise=self.cfg.noise, mode=self.cfg.mode,
+                                                       implicit_offset=self.cfg.implicit_offset)
         if self.cfg.loss == "ce":     # softmax over every item (padding column excluded)
             logits = self.system.score(rep)[:, 1:]
             loss = F.cross_entropy(logits, pos - 1)
