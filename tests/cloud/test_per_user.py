@@ -68,3 +68,21 @@ def test_quantized_copies_equal_reference_per_channel():
                 ref = fake_quantize(W[c:c + 1].float(), bits).double()
                 torch.testing.assert_close(w[s.name][b].reshape(s.channels, -1)[c:c + 1].double(), ref)
         off += s.channels
+
+
+@pytest.mark.parametrize("model", _models(), ids=["sasrec", "caser"])
+def test_shared_codes_forward_equals_per_user_forward(model):
+    """One strategy for everybody (1-D codes) takes the functional_call path; same result as the
+    per-user path with the codes repeated per user."""
+    from chord.method import CodesModel
+    torch.manual_seed(2)
+    B = 4
+    seqs = torch.randint(1, 41, (B, 10))
+    users = torch.arange(B)
+    specs = layer_specs(model)
+    codes = torch.randint(0, 4, (sum(s.channels for s in specs),))
+    shared = CodesModel(model, lambda s, u: codes, specs)
+    per_user = CodesModel(model, lambda s, u: codes.expand(s.shape[0], -1), specs)
+    got = shared(seqs, users)
+    torch.testing.assert_close(got, per_user(seqs, users), rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(got, model(seqs, users=users), atol=1e-4)     # the codes did change the weights

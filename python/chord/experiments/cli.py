@@ -25,6 +25,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chord-epochs", type=int, default=30)
     p.add_argument("--instances-per-epoch", type=int, default=20000)
     p.add_argument("--chord-patience", type=int, default=3, help="CHORD early stop: epochs without a better validation NDCG@10")
+    p.add_argument("--chord-noise", type=float, default=0.5, help="Gumbel (logistic) noise scale on the bit targets")
+    p.add_argument("--chord-lr", type=float, default=1e-3, help="hypernetworks + profiler learning rate")
     p.add_argument("--mode", choices=["tiers", "penalty"], default="tiers")
     p.add_argument("--chord-loss", choices=["bce", "ce"], default="ce",
                    help="CHORD task loss; default ce = the fp32 trainer's loss (the backbone's task loss)")
@@ -38,7 +40,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     chord = ChordConfig(epochs=args.chord_epochs, instances_per_epoch=args.instances_per_epoch, mode=args.mode,
-                        patience=args.chord_patience,
+                        patience=args.chord_patience, noise=args.chord_noise, lr=args.chord_lr,
                         loss=args.chord_loss,
                         scope=args.scope, progress=False)
     cfg = GridConfig(datasets=tuple(args.datasets), models=tuple(args.models), methods=tuple(args.methods),

@@ -23,6 +23,15 @@ from .mixed import QuantizedCopies
 from .per_user import per_user_weights
 
 
+def shared_codes_forward(backbone: nn.Module, copies: QuantizedCopies, codes: torch.Tensor, seqs, users=None):
+    """One strategy for the whole batch (codes long [N]): the backbone's own forward with the
+    quantized weights swapped in (``functional_call``), instead of materializing a copy per user
+    (uniform / layer-wise / population rows; ~B times less weight traffic)."""
+    w = copies.weights(copies.codes_to_onehot(codes.view(1, -1)))
+    params = {f"{name}.weight": v[0] for name, v in w.items()}
+    return torch.func.functional_call(backbone, params, (seqs,), {"users": users})
+
+
 class CodesModel(nn.Module):
     """backbone run with per-user codes from ``codes_fn(seqs, users) -> long [B, N]``."""
 
@@ -36,7 +45,7 @@ class CodesModel(nn.Module):
     def forward(self, seqs, users=None):
         codes = self.codes_fn(seqs, users)
         if codes.dim() == 1:
-            codes = codes.expand(seqs.shape[0], -1)
+            return shared_codes_forward(self.backbone, self.copies, codes, seqs, users)
         w = self.copies.weights(self.copies.codes_to_onehot(codes))
         with per_user_weights(self.backbone, w):
             return self.backbone(seqs, users=users)
@@ -85,6 +94,8 @@ class ChordSystem(nn.Module):
         return self.planner.plan(self.profiler(seqs), self.eval_budget if budget is None else budget)
 
     def forward(self, seqs, users=None):
+        if self.population_codes is not None:
+            return shared_codes_forward(self.backbone, self.copies, self.population_codes.to(seqs.device), seqs, users)
         with torch.no_grad():
             codes = self.plan(seqs)
         w = self.copies.weights(self.copies.codes_to_onehot(codes))
