@@ -49,6 +49,13 @@ Isa isa_code(const std::string& s) {
   bad("isa: expected 'auto', 'scalar', 'avx2' or 'avx512', got '" + s + "'");
 }
 
+Path path_code(const std::string& s) {
+  if (s == "auto") return Path::Auto;
+  if (s == "direct") return Path::Direct;
+  if (s == "panel") return Path::Panel;
+  bad("path: expected 'auto', 'direct' or 'panel', got '" + s + "'");
+}
+
 struct XView { const void* p; int64_t M, K, srow, scol; DType dt; };
 
 XView x_view(const py::array& x, int code, int64_t K) {
@@ -87,7 +94,7 @@ void bind_mp_linear(py::module_& m) {
       "mp_linear",
       [](const py::array& x, int xdtype, const py::array& qweight, const py::array& scales, const py::array& zeros,
          const py::array& perm, const std::vector<int64_t>& buckets, int64_t K, const py::object& bias, int act_bits,
-         py::array y, int nthreads, const std::string& isa) {
+         py::array y, int nthreads, const std::string& isa, const std::string& path) {
         const PackedView w = view(qweight, scales, zeros, perm, buckets, K);
         const XView xv = x_view(x, xdtype, K);
         const float* b = nullptr;
@@ -100,14 +107,27 @@ void bind_mp_linear(py::module_& m) {
         const int64_t ldy = xv.M > 1 ? int64_t(y.strides(0) / y.itemsize()) : w.N;
         if (act_bits != 0 && act_bits != 8) bad("act_bits: expected 0 or 8, got " + std::to_string(act_bits));
         const Isa is = isa_code(isa);
+        const Path pa = path_code(path);
         void* yp = y.mutable_data();
         py::gil_scoped_release nogil;
-        mp_linear(w, xv.p, xv.dt, xv.M, xv.srow, xv.scol, b, act_bits, yp, xv.dt, ldy, nthreads, is);
+        mp_linear(w, xv.p, xv.dt, xv.M, xv.srow, xv.scol, b, act_bits, yp, xv.dt, ldy, nthreads, is, pa);
       },
       py::arg("x"), py::arg("xdtype"), py::arg("qweight"), py::arg("scales"), py::arg("zeros"), py::arg("perm"),
       py::arg("buckets"), py::arg("K"), py::arg("bias"), py::arg("act_bits"), py::arg("y"), py::arg("nthreads"),
-      py::arg("isa") = "auto",
+      py::arg("isa") = "auto", py::arg("path") = "auto",
       "y[M, N] (preallocated, x's dtype) = x[M, K] @ W_hat.T + bias, written at original rows via perm.");
+
+  m.def(
+      "mp_linear_path",
+      [](const py::array& qweight, const py::array& scales, const py::array& zeros, const py::array& perm,
+         const std::vector<int64_t>& buckets, int64_t K, int64_t M, int act_bits, const std::string& isa) {
+        const PackedView w = view(qweight, scales, zeros, perm, buckets, K);
+        if (M < 0) bad("M: expected >= 0, got " + std::to_string(M));
+        return std::string(choose_path(w, M, act_bits, resolve_isa(isa_code(isa))) == Path::Panel ? "panel" : "direct");
+      },
+      py::arg("qweight"), py::arg("scales"), py::arg("zeros"), py::arg("perm"), py::arg("buckets"), py::arg("K"),
+      py::arg("M"), py::arg("act_bits") = 0, py::arg("isa") = "auto",
+      "The path ('panel' or 'direct') mp_linear takes for this weight at batch size M (csrc/mp_linear_panel.cpp).");
 
   m.def(
       "mp_linear_score_rows",
