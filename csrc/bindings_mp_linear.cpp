@@ -86,10 +86,50 @@ PackedView view(const py::array& qweight, const py::array& scales, const py::arr
                           int64_t(buckets.size()), K);
 }
 
+// A packed weight validated once (make_packed_view: sizes, widths, perm is a permutation) for
+// the eager fast path (python/chord/backends/cpu.py::mp_linear_eager); holds the arrays so the
+// borrowed pointers stay valid. The weight's tensors must not be modified in place while it
+// lives: the Python side keys its cache on the tensors' identities and version counters.
+struct PackedWeight {
+  py::array qweight, scales, zeros, perm;
+  PackedView w;
+};
+
 }  // namespace
 
 namespace chord {
 void bind_mp_linear(py::module_& m) {
+  py::class_<PackedWeight>(m, "PackedWeight",
+                           "A validated packed weight for mp_linear_ptr (keeps its arrays alive).")
+      .def(py::init([](py::array qweight, py::array scales, py::array zeros, py::array perm,
+                       const std::vector<int64_t>& buckets, int64_t K) {
+             PackedWeight pw{qweight, scales, zeros, perm, view(qweight, scales, zeros, perm, buckets, K)};
+             return pw;
+           }),
+           py::arg("qweight"), py::arg("scales"), py::arg("zeros"), py::arg("perm"), py::arg("buckets"), py::arg("K"))
+      .def_property_readonly("N", [](const PackedWeight& pw) { return pw.w.N; })
+      .def_property_readonly("K", [](const PackedWeight& pw) { return pw.w.K; });
+
+  // The eager fast path: raw addresses of tensors the caller has validated (CPU, dtype, x
+  // [M, K] with these element strides, y [M, N] contiguous rows of stride ldy, bias float32 [N]
+  // contiguous or 0). No numpy views, no per-call weight validation: ~1 us less than mp_linear.
+  m.def(
+      "mp_linear_ptr",
+      [](const PackedWeight& pw, uintptr_t x, int xdtype, int64_t M, int64_t sx_row, int64_t sx_col, uintptr_t bias,
+         int act_bits, uintptr_t y, int64_t ldy, int nthreads) {
+        const DType dt = dtype_code(xdtype);
+        if (M < 0 || sx_row < 0 || sx_col < 0) bad("x: expected M >= 0 and non-negative strides");
+        if (!x || !y) bad("x/y: null address");
+        if (ldy < pw.w.N) bad("y: row stride " + std::to_string(ldy) + " < N = " + std::to_string(pw.w.N));
+        if (act_bits != 0 && act_bits != 8) bad("act_bits: expected 0 or 8, got " + std::to_string(act_bits));
+        py::gil_scoped_release nogil;
+        mp_linear(pw.w, reinterpret_cast<const void*>(x), dt, M, sx_row, sx_col, reinterpret_cast<const float*>(bias),
+                  act_bits, reinterpret_cast<void*>(y), dt, ldy, nthreads);
+      },
+      py::arg("packed"), py::arg("x"), py::arg("xdtype"), py::arg("M"), py::arg("sx_row"), py::arg("sx_col"),
+      py::arg("bias"), py::arg("act_bits"), py::arg("y"), py::arg("ldy"), py::arg("nthreads"),
+      "mp_linear on raw addresses (eager fast path; the caller validated the tensors).");
+
   m.def(
       "mp_linear",
       [](const py::array& x, int xdtype, const py::array& qweight, const py::array& scales, const py::array& zeros,
