@@ -55,7 +55,8 @@ def test_eager_equals_registered_op_bit_for_bit(monkeypatch, act_bits, dtype):
     base = torch.randn(3, 5, 64, generator=g).to(dtype)
     xs = [base[0, 0], base[0], base, base.transpose(0, 1),                 # 1-D, 2-D, 3-D, non-contiguous 3-D
           torch.randn(64, 300, generator=g).to(dtype).t(),               # transposed 2-D, panel-sized batch
-          base[:, 1:4], torch.randn(0, 64).to(dtype), torch.randn(2, 0, 64).to(dtype)]
+          base[:, 1:4], torch.randn(0, 64).to(dtype), torch.randn(2, 0, 64).to(dtype),
+          torch.randn(4, 6, 128, generator=g).to(dtype)[:, :, 32:96]]    # leading dims merge: a strided view
     biases = [None, torch.randn(48, generator=g), torch.randn(48, generator=g).half(),
               torch.randn(96, generator=g, dtype=torch.float64)[::2]]
     for x in xs:

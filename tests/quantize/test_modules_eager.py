@@ -33,7 +33,8 @@ def test_linear_forward_equals_registered_op(act_bits):
     mod = MixedPrecisionLinear.from_float(nn.Linear(64, 40), _codes(40, 1), act_bits=act_bits)
     with torch.no_grad():
         for x in (torch.randn(64), torch.randn(1, 64), torch.randn(300, 64), torch.randn(4, 50, 64),
-                  torch.randn(64, 7).t(), torch.randn(3, 5, 64).transpose(0, 1), torch.randn(2, 64).half()):
+                  torch.randn(64, 7).t(), torch.randn(3, 5, 64).transpose(0, 1), torch.randn(2, 64).half(),
+                  torch.randn(4, 6, 128)[:, :, 10:74]):
             y = mod(x)
             assert y.shape == (*x.shape[:-1], 40) and y.dtype == x.dtype
             assert torch.equal(y, _op(mod, x))

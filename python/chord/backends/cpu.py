@@ -129,9 +129,12 @@ def mp_linear_eager(x, handle, N, K, bias=None, act_bits=0):
         y = out = torch.empty(M, N, dtype=x.dtype)  # (int sizes: a tuple argument parses ~3x slower)
     else:
         lead = x.shape[:-1]
-        if not x.is_contiguous():
+        if x.is_contiguous():
+            M, sr, sc = x.numel() // K, K, 1
+        else:  # a view when the leading dims merge, else a copy: strides as they come
             x = x.reshape(-1, K)
-        M, sr, sc = x.numel() // K, K, 1
+            M = x.shape[0]
+            sr, sc = x.stride()
         y = torch.empty(M, N, dtype=x.dtype)
         out = y.view(lead + (N,))
     if M == 0:
