@@ -93,6 +93,9 @@ PackedView view(const py::array& qweight, const py::array& scales, const py::arr
 struct PackedWeight {
   py::array qweight, scales, zeros, perm;
   PackedView w;
+  // Set for tensors without version counters (torch.inference_mode), whose in-place changes the
+  // cache cannot see: every call re-checks that perm stays in range (memory safety, O(N)).
+  bool recheck_perm = false;
 };
 
 }  // namespace
@@ -102,11 +105,12 @@ void bind_mp_linear(py::module_& m) {
   py::class_<PackedWeight>(m, "PackedWeight",
                            "A validated packed weight for mp_linear_ptr (keeps its arrays alive).")
       .def(py::init([](py::array qweight, py::array scales, py::array zeros, py::array perm,
-                       const std::vector<int64_t>& buckets, int64_t K) {
-             PackedWeight pw{qweight, scales, zeros, perm, view(qweight, scales, zeros, perm, buckets, K)};
+                       const std::vector<int64_t>& buckets, int64_t K, bool recheck_perm) {
+             PackedWeight pw{qweight, scales, zeros, perm, view(qweight, scales, zeros, perm, buckets, K), recheck_perm};
              return pw;
            }),
-           py::arg("qweight"), py::arg("scales"), py::arg("zeros"), py::arg("perm"), py::arg("buckets"), py::arg("K"))
+           py::arg("qweight"), py::arg("scales"), py::arg("zeros"), py::arg("perm"), py::arg("buckets"), py::arg("K"),
+           py::arg("recheck_perm") = false)
       .def_property_readonly("N", [](const PackedWeight& pw) { return pw.w.N; })
       .def_property_readonly("K", [](const PackedWeight& pw) { return pw.w.K; });
 
@@ -122,6 +126,11 @@ void bind_mp_linear(py::module_& m) {
         if (!x || !y) bad("x/y: null address");
         if (ldy < pw.w.N) bad("y: row stride " + std::to_string(ldy) + " < N = " + std::to_string(pw.w.N));
         if (act_bits != 0 && act_bits != 8) bad("act_bits: expected 0 or 8, got " + std::to_string(act_bits));
+        if (pw.recheck_perm) {
+          bool ok = true;
+          for (int64_t i = 0; i < pw.w.N; ++i) ok &= uint32_t(pw.w.perm[i]) < uint64_t(pw.w.N);
+          if (!ok) bad("perm: a value left 0.." + std::to_string(pw.w.N - 1) + " (modified in place after packing)");
+        }
         py::gil_scoped_release nogil;
         mp_linear(pw.w, reinterpret_cast<const void*>(x), dt, M, sx_row, sx_col, reinterpret_cast<const float*>(bias),
                   act_bits, reinterpret_cast<void*>(y), dt, ldy, nthreads);

@@ -152,3 +152,16 @@ def test_bad_inputs_still_raise():
         chord.mp_linear(torch.randn(2, 64), mw, torch.randn(47))
     with pytest.raises(ValueError, match="act_bits"):
         chord.mp_linear(torch.randn(2, 64), mw, act_bits=4)
+
+
+def test_inference_mode_tensors_keep_perm_in_range():
+    with torch.inference_mode():
+        mw = _weight()                                 # inference tensors: no version counters
+        x = torch.randn(3, 64)
+        y = chord.mp_linear(x, mw)
+        assert torch.equal(y, _op(x, mw))
+        h = mw.__dict__["_cpu_handle"].handle
+        assert torch.equal(chord.mp_linear(x, mw), y) and mw.__dict__["_cpu_handle"].handle is h
+        mw.perm[0] = 48                                # in place, invisible to a version check
+        with pytest.raises(ValueError, match="perm: a value left 0..47"):
+            chord.mp_linear(x, mw)

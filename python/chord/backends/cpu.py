@@ -108,12 +108,17 @@ def eager_ok(x) -> bool:
 def packed_handle(cache: HandleCache, qweight, scales, zeros, perm, buckets, K):
     """The validated ``_cpu.PackedWeight`` of these tensors, rebuilt (and re-validated) when any
     of them is replaced (``.to()``, ``set_packed``) or written in place (``load_state_dict``:
-    version counters only grow, so their sum changes), or the bucket list is replaced."""
-    version = qweight._version + scales._version + zeros._version + perm._version
+    version counters only grow, so their sum changes), or the bucket list is replaced. Inference
+    tensors (``torch.inference_mode``) have no version counter: their handle re-checks perm's
+    range on every call (memory safety; other in-place edits of them go unseen)."""
+    try:
+        version = qweight._version + scales._version + zeros._version + perm._version
+    except RuntimeError:  # inference tensors track no versions
+        version = None
     q, s, z, p, b = cache.parts
     if not (q is qweight and s is scales and z is zeros and p is perm and b is buckets and cache.version == version):
         cache.handle = _cpu.PackedWeight(_np(qweight), _np(scales), _np(zeros), _np(perm),
-                                         [int(v) for v in buckets], int(K))
+                                         [int(v) for v in buckets], int(K), version is None)
         cache.parts = (qweight, scales, zeros, perm, buckets)
         cache.version = version
     return cache.handle
