@@ -169,7 +169,11 @@ void mp_linear_panel(const PackedView& w, const void* x, DType xdtype, int64_t M
   const int64_t tw = panel_tile_width(is);
   auto gemm = is == Isa::Avx512 ? panel_gemm_avx512 : is == Isa::Avx2 ? panel_gemm_avx2 : panel_gemm_ref;
 
-  std::vector<Col> cols(static_cast<size_t>(N));
+  // The caller's thread-local (no allocation per call). Helpers must see the caller's copy:
+  // a lambda does not capture a thread_local, so it goes through this local reference.
+  thread_local std::vector<Col> cols_tls;
+  std::vector<Col>& cols = cols_tls;
+  cols.resize(size_t(N));
   for (const BucketSpan& s : w.spans)
     for (int64_t r = s.row_start; r < s.row_start + s.rows; ++r)
       cols[size_t(w.perm[r])] = {s.bits ? w.qweight + s.byte_offset + (r - s.row_start) * s.row_bytes : nullptr,
