@@ -86,3 +86,18 @@ def test_conv2d_forward_equals_registered_op_path():
         assert ((got.double() - want).abs().max() / want.abs().max()).item() <= 1e-5
         cols = nn.functional.unfold(x, (2, 3), padding=1).transpose(1, 2)
         assert torch.equal(got, _op(mod, cols).transpose(1, 2).reshape(got.shape))
+
+
+def test_conv2d_tiny_filter_runs_torch_conv_with_the_dequantized_weight():
+    torch.manual_seed(1)
+    conv = nn.Conv2d(1, 3, (5, 1), stride=(1, 2), padding=(1, 1), dilation=(1, 1))
+    mod = MixedPrecisionConv2d.from_float(conv, torch.tensor([3, 0, 2], dtype=torch.uint8))
+    assert mod.tiny_weight is not None                       # 5 fp32 per filter < its packed row
+    with torch.no_grad():
+        for x in (torch.randn(2, 1, 6, 9), torch.randn(1, 6, 9)):
+            want = nn.functional.conv2d(x.double(), mod.dequantized_weight(torch.float64), conv.bias.double(),
+                                        stride=(1, 2), padding=(1, 1))
+            got = mod(x)
+            assert got.shape == want.shape
+            assert ((got.double() - want).abs().max() / want.abs().max()).item() <= 1e-5
+            assert torch.equal(got[..., 1, :, :], conv.bias[1].expand_as(got[..., 1, :, :]))  # pruned filter
