@@ -111,10 +111,10 @@ def packed_handle(cache: HandleCache, qweight, scales, zeros, perm, buckets, K):
     version counters only grow, so their sum changes), or the bucket list is replaced. Inference
     tensors (``torch.inference_mode``) have no version counter: their handle re-checks perm's
     range on every call (memory safety; other in-place edits of them go unseen)."""
-    try:
+    if qweight.is_inference() or scales.is_inference() or zeros.is_inference() or perm.is_inference():
+        version = None  # no version counter (reading _version would raise, ~20 us)
+    else:
         version = qweight._version + scales._version + zeros._version + perm._version
-    except RuntimeError:  # inference tensors track no versions
-        version = None
     q, s, z, p, b = cache.parts
     if not (q is qweight and s is scales and z is zeros and p is perm and b is buckets and cache.version == version):
         cache.handle = _cpu.PackedWeight(_np(qweight), _np(scales), _np(zeros), _np(perm),
@@ -128,22 +128,20 @@ def mp_linear_eager(x, handle, N, K, bias=None, act_bits=0):
     """``chord::mp_linear`` for x [..., K] (float32/16/bf16, a plain CPU tensor: ``eager_ok``)
     -> [..., N] in x.dtype, through a cached handle. The caller has checked x's dtype and K,
     and bias (shape [N], CPU) if given. Same kernels, same results as the registered op."""
+    lead = x.shape[:-1]
+    # (sizes as int arguments: a tuple/Size argument, or a .view() after, costs ~1 us more)
+    y = torch.empty(*lead, N, dtype=x.dtype)
     if x.dim() == 2:
+        M = lead[0]
+        sr, sc = x.stride()
+    elif x.is_contiguous():
+        M, sr, sc = x.numel() // K, K, 1
+    else:  # a view when the leading dims merge, else a copy: strides as they come
+        x = x.reshape(-1, K)
         M = x.shape[0]
         sr, sc = x.stride()
-        y = out = torch.empty(M, N, dtype=x.dtype)  # (int sizes: a tuple argument parses ~3x slower)
-    else:
-        lead = x.shape[:-1]
-        if x.is_contiguous():
-            M, sr, sc = x.numel() // K, K, 1
-        else:  # a view when the leading dims merge, else a copy: strides as they come
-            x = x.reshape(-1, K)
-            M = x.shape[0]
-            sr, sc = x.stride()
-        y = torch.empty(M, N, dtype=x.dtype)
-        out = y.view(lead + (N,))
     if M == 0:
-        return out
+        return y
     b = 0
     if bias is not None:
         if bias.dtype is not torch.float32 or not bias.is_contiguous():
@@ -151,7 +149,7 @@ def mp_linear_eager(x, handle, N, K, bias=None, act_bits=0):
         b = bias.data_ptr()
     _cpu.mp_linear_ptr(handle, x.data_ptr(), _DTYPE_CODE[x.dtype], M, sr, sc, b, act_bits, y.data_ptr(), N,
                        max(1, torch.get_num_threads()))
-    return out
+    return y
 
 
 def mp_topk(x, qweight, scales, zeros, perm, buckets, K, k, candidates=None, act_bits=0):
