@@ -128,18 +128,23 @@ def mp_linear_eager(x, handle, N, K, bias=None, act_bits=0):
     """``chord::mp_linear`` for x [..., K] (float32/16/bf16, a plain CPU tensor: ``eager_ok``)
     -> [..., N] in x.dtype, through a cached handle. The caller has checked x's dtype and K,
     and bias (shape [N], CPU) if given. Same kernels, same results as the registered op."""
-    lead = x.shape[:-1]
     # (sizes as int arguments: a tuple/Size argument, or a .view() after, costs ~1 us more)
-    y = torch.empty(*lead, N, dtype=x.dtype)
     if x.dim() == 2:
-        M = lead[0]
+        M = x.shape[0]
         sr, sc = x.stride()
-    elif x.is_contiguous():
+        y = torch.empty(M, N, dtype=x.dtype)
+        return _run(handle, x, M, sr, sc, bias, act_bits, y, N)
+    y = torch.empty(*x.shape[:-1], N, dtype=x.dtype)
+    if x.is_contiguous():
         M, sr, sc = x.numel() // K, K, 1
     else:  # a view when the leading dims merge, else a copy: strides as they come
         x = x.reshape(-1, K)
         M = x.shape[0]
         sr, sc = x.stride()
+    return _run(handle, x, M, sr, sc, bias, act_bits, y, N)
+
+
+def _run(handle, x, M, sr, sc, bias, act_bits, y, N):
     if M == 0:
         return y
     b = 0
