@@ -32,6 +32,8 @@ namespace {
 constexpr int64_t kPanelBytes = 512 * 1024;
 // Longer rows would make even a 64-column panel spill L2 (no K blocking: one chain per output).
 constexpr int64_t kMaxKPanel = 1024;
+// fp32 weights above this size dequantize at memory speed (the cost model's build term).
+constexpr int64_t kLargeBuildBytes = 4 << 20;
 // Multiply-adds per task: large enough to amortize a task claim, small enough to balance.
 constexpr int64_t kTaskMacs = 1 << 18;
 // Below this many multiply-adds a second thread costs more to wake than it saves.
@@ -155,9 +157,10 @@ Path choose_path(const PackedView& w, int64_t M, int act_bits, Isa isa, Path req
     if (s.bits && s.rows) padded += double(s.rows) * double(round_up(s.row_bytes, grp) * 8 / s.bits);
   for (int b : {1, 2, 4, 8}) widths += (w.width_mask >> b) & 1u;
   const double n16 = double(round_up(w.N, 16)), K = double(w.K), m = double(M);
-  // Weights over one panel stream from memory and re-dequantize per panel: measured 2.4x the
-  // in-cache build cost per element (100,000 x 64 item table, AVX-512: 0.31 ns).
-  const double build = n16 * K * 4 > double(kPanelBytes) ? 2.4 * c.build : c.build;
+  // SIMD builds of weights whose fp32 form is far beyond L2 are memory-bound: measured 2.4x the
+  // fitted cost per element (100,000 x 64 item table, AVX-512: 0.31 ns); the fit covers up to
+  // 4 MB (1024 x 1024). The scalar build is compute-bound.
+  const double build = is != Isa::Scalar && n16 * K * 4 > double(kLargeBuildBytes) ? 2.4 * c.build : c.build;
   const double panel = n16 * K * build + m * n16 * K * c.gemm;
   const double direct = c.fixed +
       m * (padded * (large_m ? c.dot_large_m : c.dot_small_m) + double(w.N) * c.epi + double(pad_k(w.K)) * widths * c.prep);
