@@ -136,6 +136,10 @@ def test_dispatcher_kept_for_autograd_modes_and_compile(monkeypatch):
         assert torch.equal(chord.mp_linear(x, mw), want)
     assert any("chord.mp_linear" in s for s in seen) and count.n == 2
 
+    # a lazily negated view: its memory is not its value
+    xn = torch._neg_view(x)
+    assert xn.is_neg() and torch.equal(chord.mp_linear(xn, mw), _op(-x, mw)) and count.n == 2
+
     torch._dynamo.reset()
     got = torch.compile(lambda t: chord.mp_linear(t, mw), fullgraph=True, backend="aot_eager")(x)
     assert torch.equal(got, want)

@@ -98,10 +98,12 @@ class HandleCache:
 
 
 def eager_ok(x) -> bool:
-    """True when x may bypass the dispatcher: a plain eager CPU tensor, no autograd, no tracing."""
-    return (HAVE_CPP and type(x) is torch.Tensor and x.is_cpu
-            and not (x.requires_grad and torch.is_grad_enabled())
-            and not torch.compiler.is_compiling() and torch._C._get_tracing_state() is None
+    """True when x may bypass the dispatcher: a plain eager strided CPU tensor (raw memory means
+    its values: no lazy negation bit), no autograd, no tracing."""
+    # is_compiling first: under dynamo it folds to True before any tensor query is traced
+    return (HAVE_CPP and not torch.compiler.is_compiling() and type(x) is torch.Tensor and x.is_cpu
+            and x.layout is torch.strided and not x.is_neg() and not (x.requires_grad and torch.is_grad_enabled())
+            and torch._C._get_tracing_state() is None
             and not torch._C._len_torch_dispatch_stack() and not torch._C._is_torch_function_mode_enabled())
 
 
