@@ -91,7 +91,7 @@ class HandleCache:
     def __init__(self):
         self.handle = None
         self.parts = (None,) * 5
-        self.version = -1
+        self.version = -1  # None: inference tensors (no version counter)
 
     def __reduce__(self):
         return HandleCache, ()
@@ -113,16 +113,19 @@ def packed_handle(cache: HandleCache, qweight, scales, zeros, perm, buckets, K):
     version counters only grow, so their sum changes), or the bucket list is replaced. Inference
     tensors (``torch.inference_mode``) have no version counter: their handle re-checks perm's
     range on every call (memory safety; other in-place edits of them go unseen)."""
+    q, s, z, p, b = cache.parts
+    if q is qweight and s is scales and z is zeros and p is perm and b is buckets:
+        v = cache.version  # (same tensors: same inference-ness)
+        if v is None or v == qweight._version + scales._version + zeros._version + perm._version:
+            return cache.handle
     if qweight.is_inference() or scales.is_inference() or zeros.is_inference() or perm.is_inference():
         version = None  # no version counter (reading _version would raise, ~20 us)
     else:
         version = qweight._version + scales._version + zeros._version + perm._version
-    q, s, z, p, b = cache.parts
-    if not (q is qweight and s is scales and z is zeros and p is perm and b is buckets and cache.version == version):
-        cache.handle = _cpu.PackedWeight(_np(qweight), _np(scales), _np(zeros), _np(perm),
-                                         [int(v) for v in buckets], int(K), version is None)
-        cache.parts = (qweight, scales, zeros, perm, buckets)
-        cache.version = version
+    cache.handle = _cpu.PackedWeight(_np(qweight), _np(scales), _np(zeros), _np(perm),
+                                     [int(v) for v in buckets], int(K), version is None)
+    cache.parts = (qweight, scales, zeros, perm, buckets)
+    cache.version = version
     return cache.handle
 
 
@@ -135,18 +138,14 @@ def mp_linear_eager(x, handle, N, K, bias=None, act_bits=0):
         M = x.shape[0]
         sr, sc = x.stride()
         y = torch.empty(M, N, dtype=x.dtype)
-        return _run(handle, x, M, sr, sc, bias, act_bits, y, N)
-    y = torch.empty(*x.shape[:-1], N, dtype=x.dtype)
-    if x.is_contiguous():
-        M, sr, sc = x.numel() // K, K, 1
-    else:  # a view when the leading dims merge, else a copy: strides as they come
-        x = x.reshape(-1, K)
-        M = x.shape[0]
-        sr, sc = x.stride()
-    return _run(handle, x, M, sr, sc, bias, act_bits, y, N)
-
-
-def _run(handle, x, M, sr, sc, bias, act_bits, y, N):
+    else:
+        y = torch.empty(*x.shape[:-1], N, dtype=x.dtype)
+        if x.is_contiguous():
+            M, sr, sc = x.numel() // K, K, 1
+        else:  # a view when the leading dims merge, else a copy: strides as they come
+            x = x.reshape(-1, K)
+            M = x.shape[0]
+            sr, sc = x.stride()
     if M == 0:
         return y
     b = 0
