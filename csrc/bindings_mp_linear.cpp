@@ -49,6 +49,13 @@ Isa isa_code(const std::string& s) {
   bad("isa: expected 'auto', 'scalar', 'avx2' or 'avx512', got '" + s + "'");
 }
 
+Path path_code(const std::string& s) {
+  if (s == "auto") return Path::Auto;
+  if (s == "direct") return Path::Direct;
+  if (s == "panel") return Path::Panel;
+  bad("path: expected 'auto', 'direct' or 'panel', got '" + s + "'");
+}
+
 struct XView { const void* p; int64_t M, K, srow, scol; DType dt; };
 
 XView x_view(const py::array& x, int code, int64_t K) {
@@ -79,15 +86,64 @@ PackedView view(const py::array& qweight, const py::array& scales, const py::arr
                           int64_t(buckets.size()), K);
 }
 
+// A packed weight validated once (make_packed_view: sizes, widths, perm is a permutation) for
+// the eager fast path (python/chord/backends/cpu.py::mp_linear_eager); holds the arrays so the
+// borrowed pointers stay valid. The weight's tensors must not be modified in place while it
+// lives: the Python side keys its cache on the tensors' identities and version counters.
+struct PackedWeight {
+  py::array qweight, scales, zeros, perm;
+  PackedView w;
+  // Set for tensors without version counters (torch.inference_mode), whose in-place changes the
+  // cache cannot see: every call re-checks that perm stays in range (memory safety, O(N)).
+  bool recheck_perm = false;
+};
+
 }  // namespace
 
 namespace chord {
 void bind_mp_linear(py::module_& m) {
+  py::class_<PackedWeight>(m, "PackedWeight",
+                           "A validated packed weight for mp_linear_ptr (keeps its arrays alive).")
+      .def(py::init([](py::array qweight, py::array scales, py::array zeros, py::array perm,
+                       const std::vector<int64_t>& buckets, int64_t K, bool recheck_perm) {
+             PackedWeight pw{qweight, scales, zeros, perm, view(qweight, scales, zeros, perm, buckets, K), recheck_perm};
+             return pw;
+           }),
+           py::arg("qweight"), py::arg("scales"), py::arg("zeros"), py::arg("perm"), py::arg("buckets"), py::arg("K"),
+           py::arg("recheck_perm") = false)
+      .def_property_readonly("N", [](const PackedWeight& pw) { return pw.w.N; })
+      .def_property_readonly("K", [](const PackedWeight& pw) { return pw.w.K; });
+
+  // The eager fast path: raw addresses of tensors the caller has validated (CPU, dtype, x
+  // [M, K] with these element strides, y [M, N] contiguous rows of stride ldy, bias float32 [N]
+  // contiguous or 0). No numpy views, no per-call weight validation: ~1 us less than mp_linear.
+  m.def(
+      "mp_linear_ptr",
+      [](const PackedWeight& pw, uintptr_t x, int xdtype, int64_t M, int64_t sx_row, int64_t sx_col, uintptr_t bias,
+         int act_bits, uintptr_t y, int64_t ldy, int nthreads) {
+        const DType dt = dtype_code(xdtype);
+        if (M < 0 || sx_row < 0 || sx_col < 0) bad("x: expected M >= 0 and non-negative strides");
+        if (!x || !y) bad("x/y: null address");
+        if (ldy < pw.w.N) bad("y: row stride " + std::to_string(ldy) + " < N = " + std::to_string(pw.w.N));
+        if (act_bits != 0 && act_bits != 8) bad("act_bits: expected 0 or 8, got " + std::to_string(act_bits));
+        if (pw.recheck_perm) {
+          bool ok = true;
+          for (int64_t i = 0; i < pw.w.N; ++i) ok &= uint32_t(pw.w.perm[i]) < uint64_t(pw.w.N);
+          if (!ok) bad("perm: a value left 0.." + std::to_string(pw.w.N - 1) + " (modified in place after packing)");
+        }
+        py::gil_scoped_release nogil;
+        mp_linear(pw.w, reinterpret_cast<const void*>(x), dt, M, sx_row, sx_col, reinterpret_cast<const float*>(bias),
+                  act_bits, reinterpret_cast<void*>(y), dt, ldy, nthreads);
+      },
+      py::arg("packed"), py::arg("x"), py::arg("xdtype"), py::arg("M"), py::arg("sx_row"), py::arg("sx_col"),
+      py::arg("bias"), py::arg("act_bits"), py::arg("y"), py::arg("ldy"), py::arg("nthreads"),
+      "mp_linear on raw addresses (eager fast path; the caller validated the tensors).");
+
   m.def(
       "mp_linear",
       [](const py::array& x, int xdtype, const py::array& qweight, const py::array& scales, const py::array& zeros,
          const py::array& perm, const std::vector<int64_t>& buckets, int64_t K, const py::object& bias, int act_bits,
-         py::array y, int nthreads, const std::string& isa) {
+         py::array y, int nthreads, const std::string& isa, const std::string& path) {
         const PackedView w = view(qweight, scales, zeros, perm, buckets, K);
         const XView xv = x_view(x, xdtype, K);
         const float* b = nullptr;
@@ -100,14 +156,27 @@ void bind_mp_linear(py::module_& m) {
         const int64_t ldy = xv.M > 1 ? int64_t(y.strides(0) / y.itemsize()) : w.N;
         if (act_bits != 0 && act_bits != 8) bad("act_bits: expected 0 or 8, got " + std::to_string(act_bits));
         const Isa is = isa_code(isa);
+        const Path pa = path_code(path);
         void* yp = y.mutable_data();
         py::gil_scoped_release nogil;
-        mp_linear(w, xv.p, xv.dt, xv.M, xv.srow, xv.scol, b, act_bits, yp, xv.dt, ldy, nthreads, is);
+        mp_linear(w, xv.p, xv.dt, xv.M, xv.srow, xv.scol, b, act_bits, yp, xv.dt, ldy, nthreads, is, pa);
       },
       py::arg("x"), py::arg("xdtype"), py::arg("qweight"), py::arg("scales"), py::arg("zeros"), py::arg("perm"),
       py::arg("buckets"), py::arg("K"), py::arg("bias"), py::arg("act_bits"), py::arg("y"), py::arg("nthreads"),
-      py::arg("isa") = "auto",
+      py::arg("isa") = "auto", py::arg("path") = "auto",
       "y[M, N] (preallocated, x's dtype) = x[M, K] @ W_hat.T + bias, written at original rows via perm.");
+
+  m.def(
+      "mp_linear_path",
+      [](const py::array& qweight, const py::array& scales, const py::array& zeros, const py::array& perm,
+         const std::vector<int64_t>& buckets, int64_t K, int64_t M, int act_bits, const std::string& isa) {
+        const PackedView w = view(qweight, scales, zeros, perm, buckets, K);
+        if (M < 0) bad("M: expected >= 0, got " + std::to_string(M));
+        return std::string(choose_path(w, M, act_bits, resolve_isa(isa_code(isa))) == Path::Panel ? "panel" : "direct");
+      },
+      py::arg("qweight"), py::arg("scales"), py::arg("zeros"), py::arg("perm"), py::arg("buckets"), py::arg("K"),
+      py::arg("M"), py::arg("act_bits") = 0, py::arg("isa") = "auto",
+      "The path ('panel' or 'direct') mp_linear takes for this weight at batch size M (csrc/mp_linear_panel.cpp).");
 
   m.def(
       "mp_linear_score_rows",

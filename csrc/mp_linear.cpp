@@ -1,6 +1,7 @@
 // The mp_linear driver: validation, ISA selection, activation preparation, the split over
 // packed rows (parallel.h), and the fused epilogue (zero point, scale, bias, dtype, original row position).
-// Kernels live in mp_linear_ref.cpp (scalar) and mp_linear_avx2.cpp.
+// Kernels live in mp_linear_ref.cpp (scalar) and mp_linear_avx2.cpp. Small weights and large
+// batches take the panel path instead (mp_linear_panel.cpp; choose_path).
 #include "mp_linear.h"
 
 #include <algorithm>
@@ -255,10 +256,14 @@ void score_rows(const PackedView& w, const PreparedActs& acts, int64_t r0, int64
 }
 
 void mp_linear(const PackedView& w, const void* x, DType xdtype, int64_t M, int64_t sx_row, int64_t sx_col,
-               const float* bias, int act_bits, void* y, DType ydtype, int64_t ldy, int nthreads, Isa isa) {
+               const float* bias, int act_bits, void* y, DType ydtype, int64_t ldy, int nthreads, Isa isa,
+               Path path) {
   if (!w.perm) bad("mp_linear: perm is required");
   if (ldy < w.N) bad("y: row stride " + std::to_string(ldy) + " < N = " + std::to_string(w.N));
+  if (act_bits != 0 && act_bits != 8) bad("act_bits: expected 0 or 8, got " + std::to_string(act_bits));
   if (M == 0) return;
+  if (choose_path(w, M, act_bits, isa, path) == Path::Panel)
+    return mp_linear_panel(w, x, xdtype, M, sx_row, sx_col, bias, y, ydtype, ldy, nthreads, isa);
   if (M > kMChunk) {
     // Bound the prepared activations (M x Kp per width): balanced chunks of <= kMChunk rows,
     // each at least kMinMAvx512 rows so a large batch never drops to the narrower kernel.
@@ -268,7 +273,7 @@ void mp_linear(const PackedView& w, const void* x, DType xdtype, int64_t M, int6
       const size_t xoff = size_t(m0 * sx_row) * (xdtype == DType::F32 ? 4 : 2);
       const size_t yoff = size_t(m0 * ldy) * (ydtype == DType::F32 ? 4 : 2);
       mp_linear(w, static_cast<const char*>(x) + xoff, xdtype, mc, sx_row, sx_col, bias, act_bits,
-                static_cast<char*>(y) + yoff, ydtype, ldy, nthreads, isa);
+                static_cast<char*>(y) + yoff, ydtype, ldy, nthreads, isa, Path::Direct);
     }
     return;
   }

@@ -30,6 +30,12 @@ namespace mpl {
 enum class Isa : int { Auto = 0, Scalar = 1, Avx2 = 2, Avx512 = 3 };
 // Element type of activations / outputs.
 enum class DType : int { F32 = 0, F16 = 1, BF16 = 2 };
+// How mp_linear computes the exact fp32 path (act_bits = 0): Direct runs the packed kernels
+// (per-row dot products on the raw integers); Panel dequantizes the weight in L2-sized panels
+// of output columns to fp32 once per call (per thread) and runs a register-blocked FMA GEMM
+// over them (mp_linear_panel.cpp). Auto picks by a cost model (choose_path). act_bits = 8
+// always runs Direct.
+enum class Path : int { Auto = 0, Direct = 1, Panel = 2 };
 
 // Resolve Auto to the best ISA this CPU supports (AVX-512F, else AVX2+FMA+F16C, else scalar);
 // the environment variable CHORD_CPU_ISA=scalar|avx2|avx512 overrides Auto. Asking for an ISA
@@ -105,9 +111,16 @@ void score_rows(const PackedView& w, const PreparedActs& a, int64_t r0, int64_t 
 // The whole op. y: [M, N] of `ydtype` with row stride ldy (elements), written at original row
 // positions via perm. bias: float32 [N] in original order or null. nthreads: threads, the
 // caller's included (csrc/parallel.h; results do not depend on it).
+// path: Auto (the cost model) or a forced path (tests, benchmarks); results are deterministic
+// per path (any thread count, any row split) but the two paths round differently.
 void mp_linear(const PackedView& w, const void* x, DType xdtype, int64_t M, int64_t sx_row, int64_t sx_col,
                const float* bias, int act_bits, void* y, DType ydtype, int64_t ldy, int nthreads,
-               Isa isa = Isa::Auto);
+               Isa isa = Isa::Auto, Path path = Path::Auto);
+
+// The path mp_linear takes for this weight, batch size and activation mode under `requested`
+// (Auto -> the cost model). Depends on the shape, widths, M and ISA only, never on the thread
+// count, so results never depend on it either.
+Path choose_path(const PackedView& w, int64_t M, int act_bits, Isa isa, Path requested = Path::Auto);
 
 // Dequantize original rows [n0, n1) into out[(n - n0) * ldo + k] as float32 (pruned rows: 0).
 // Used by the large-M path (dequantize a panel, then a fast GEMM). Needs w.perm.

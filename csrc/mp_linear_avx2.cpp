@@ -304,8 +304,7 @@ void dequant_row_avx2(const uint8_t* w, int bits, int64_t K, float scale, float 
       _mm256_storeu_ps(d + 16 * i, _mm256_mul_ps(_mm256_sub_ps(f0, vz), vs));
       _mm256_storeu_ps(d + 16 * i + 8, _mm256_mul_ps(_mm256_sub_ps(f1, vz), vs));
     }
-    if (!full)
-      for (int64_t k = c * be; k < K; ++k) out[k] = tmp[k - c * be];
+    if (!full) __builtin_memcpy(out + c * be, tmp, size_t(K - c * be) * sizeof(float));
   }
 }
 

@@ -40,6 +40,10 @@ struct AlignedBuf {  // 64-byte aligned, zero-filled, grow-only
     std::memset(p, 0, bytes);
     n = count;
   }
+  // Grow-only, contents unspecified (scratch rewritten by every use).
+  void ensure(size_t count) {
+    if (count > n) resize(count);
+  }
 };
 
 struct PreparedActs::Impl {
@@ -96,6 +100,28 @@ void dequant_row_avx2(const uint8_t* w, int bits, int64_t K, float scale, float 
 
 // n fp16 values -> fp32 with F16C (AVX2 ISA only).
 void widen_f16_avx2(const uint16_t* src, int64_t n, float* dst);
+
+// ---- panel path (mp_linear_panel.cpp) -------------------------------------------------------
+// The panel is tiled by columns: tile t (columns [t*TW, (t+1)*TW)) is a [K, TW] row-major block
+// at p + t*K*TW, TW = panel_tile_width(isa) (the microkernel's tile width: each tile streams
+// contiguously, and no two panel rows sit a large power of two apart in the cache).
+// panel_gemm: for m < nm, j < nc:
+//   c[m * ldc + j] = bias_p[j] + (keep_p[j] ? sum_k x[m * ldx + k] * P[k][j] : 0)
+// with one accumulation chain per output in k order (independent of nm, nc and the tiling).
+// p, bias_p, keep_p: 64-byte aligned; columns [nc, round_up(nc, 16)) readable (zero).
+// keep_p: 0xffffffff for live columns, 0 for pruned ones (exactly bias_p[j] then, whatever x).
+int64_t panel_tile_width(Isa isa);
+void panel_gemm_ref(const float* x, int64_t ldx, int64_t nm, const float* p, int64_t K, int64_t nc,
+                    const float* bias_p, const uint32_t* keep_p, float* c, int64_t ldc);
+void panel_gemm_avx2(const float* x, int64_t ldx, int64_t nm, const float* p, int64_t K, int64_t nc,
+                     const float* bias_p, const uint32_t* keep_p, float* c, int64_t ldc);
+void panel_gemm_avx512(const float* x, int64_t ldx, int64_t nm, const float* p, int64_t K, int64_t nc,
+                       const float* bias_p, const uint32_t* keep_p, float* c, int64_t ldc);
+// The whole op on the panel path (mp_linear's arguments, act_bits = 0, M >= 1, perm required).
+void mp_linear_panel(const PackedView& w, const void* x, DType xdtype, int64_t M, int64_t sx_row, int64_t sx_col,
+                     const float* bias, void* y, DType ydtype, int64_t ldy, int nthreads, Isa isa);
+// dst[k * ldd + j] = src[j * lds + k] for j < 8, k < K (8 dequantized rows -> 8 panel columns).
+void transpose8_avx2(const float* src, int64_t lds, int64_t K, float* dst, int64_t ldd);
 
 using chord::cpu_has_avx2_fma_f16c;
 using chord::cpu_has_avx512f;

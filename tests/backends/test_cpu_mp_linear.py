@@ -50,12 +50,13 @@ def rel_err(y, ref):
     return ((y.double() - ref).abs().max() / ref.abs().max().clamp_min(1e-30)).item()
 
 
-def run_binding(x, mw, bias=None, act_bits=0, isa="auto", nthreads=2):
-    """The C++ kernel straight through the binding, into a NaN-poisoned output."""
+def run_binding(x, mw, bias=None, act_bits=0, isa="auto", nthreads=2, path="auto"):
+    """The C++ kernel straight through the binding, into a NaN-poisoned output. path: "auto"
+    (the cost model), "direct" or "panel" (csrc/mp_linear_panel.cpp)."""
     y = poison(torch.empty(x.shape[0], mw.N, dtype=x.dtype))
     _cpu.mp_linear(cpu_backend._np(x), CODE[x.dtype], mw.qweight.numpy(), mw.scales.numpy(), mw.zeros.numpy(),
                    mw.perm.numpy(), mw.buckets, mw.K, None if bias is None else bias.float().numpy(), act_bits,
-                   cpu_backend._np(y), nthreads, isa)
+                   cpu_backend._np(y), nthreads, isa, path)
     return y
 
 
@@ -235,19 +236,20 @@ def test_deterministic_across_runs_and_thread_counts(M, act_bits):
 
 
 @pytest.mark.parametrize("isa", ISAS)
-def test_batch_rows_are_independent_of_batch_size(isa):
+@pytest.mark.parametrize("path", ["direct", "panel"])
+def test_batch_rows_are_independent_of_batch_size(isa, path):
     # each output is one accumulation chain whatever the tile shape: row m of a batch equals
-    # the same row computed alone
+    # the same row computed alone, per path (the auto choice may differ between batch sizes)
     N, K = 70, 333
     mw = make_weight(N, K, torch.randint(0, 4, (N,), dtype=torch.uint8, generator=torch.Generator().manual_seed(4)))
-    # (avx512 runs M < 4 on the AVX2 kernel: its property holds from 4 rows up)
+    # (direct avx512 runs M < 4 on the AVX2 kernel: its property holds from 4 rows up)
     x = torch.randn(11, K)
     for act_bits in (0, 8):
-        yb = run_binding(x, mw, None, act_bits, isa)
+        yb = run_binding(x, mw, None, act_bits, isa, path=path)
         for m in (0, 5, 7):
-            assert torch.equal(run_binding(x[m:m + 4], mw, None, act_bits, isa)[0], yb[m])
-            if isa != "avx512" or act_bits:
-                assert torch.equal(run_binding(x[m:m + 1], mw, None, act_bits, isa)[0], yb[m])
+            assert torch.equal(run_binding(x[m:m + 4], mw, None, act_bits, isa, path=path)[0], yb[m])
+            if isa != "avx512" or act_bits or path == "panel":
+                assert torch.equal(run_binding(x[m:m + 1], mw, None, act_bits, isa, path=path)[0], yb[m])
 
 
 def test_concurrent_python_threads_equal_serial():

@@ -75,6 +75,89 @@ def mp_linear(x, qweight, scales, zeros, perm, buckets, K, bias=None, act_bits=0
     return y
 
 
+# ---- eager fast path --------------------------------------------------------------------------
+# torch.ops dispatch (~4 us) plus numpy views of every packed tensor and a per-call re-validation
+# of the weight (~8 us) dwarf a small layer's kernel (~1 us at 64 x 64). Eager calls on plain CPU
+# tensors go straight to the extension instead, with a weight validated once and cached;
+# anything the dispatcher must see (torch.compile / export / jit tracing, fake or subclass
+# tensors, dispatch or function modes, autograd) keeps the registered op.
+
+class HandleCache:
+    """Holder of a cached ``_cpu.PackedWeight`` and what it was built from. Copies and pickles
+    come back empty (the handle is a view of its owner's tensors, never state worth saving)."""
+
+    __slots__ = ("handle", "parts", "version")
+
+    def __init__(self):
+        self.handle = None
+        self.parts = (None,) * 5
+        self.version = -1  # None: inference tensors (no version counter)
+
+    def __reduce__(self):
+        return HandleCache, ()
+
+
+def eager_ok(x) -> bool:
+    """True when x may bypass the dispatcher: a plain eager strided CPU tensor (raw memory means
+    its values: no lazy negation bit), no autograd, no tracing."""
+    # is_compiling first: under dynamo it folds to True before any tensor query is traced
+    return (HAVE_CPP and not torch.compiler.is_compiling() and type(x) is torch.Tensor and x.is_cpu
+            and x.layout is torch.strided and not x.is_neg() and not (x.requires_grad and torch.is_grad_enabled())
+            and torch._C._get_tracing_state() is None
+            and not torch._C._len_torch_dispatch_stack() and not torch._C._is_torch_function_mode_enabled())
+
+
+def packed_handle(cache: HandleCache, qweight, scales, zeros, perm, buckets, K):
+    """The validated ``_cpu.PackedWeight`` of these tensors, rebuilt (and re-validated) when any
+    of them is replaced (``.to()``, ``set_packed``) or written in place (``load_state_dict``:
+    version counters only grow, so their sum changes), or the bucket list is replaced. Inference
+    tensors (``torch.inference_mode``) have no version counter: their handle re-checks perm's
+    range on every call (memory safety; other in-place edits of them go unseen)."""
+    q, s, z, p, b = cache.parts
+    if q is qweight and s is scales and z is zeros and p is perm and b is buckets:
+        v = cache.version  # (same tensors: same inference-ness)
+        if v is None or v == qweight._version + scales._version + zeros._version + perm._version:
+            return cache.handle
+    if qweight.is_inference() or scales.is_inference() or zeros.is_inference() or perm.is_inference():
+        version = None  # no version counter (reading _version would raise, ~20 us)
+    else:
+        version = qweight._version + scales._version + zeros._version + perm._version
+    cache.handle = _cpu.PackedWeight(_np(qweight), _np(scales), _np(zeros), _np(perm),
+                                     [int(v) for v in buckets], int(K), version is None)
+    cache.parts = (qweight, scales, zeros, perm, buckets)
+    cache.version = version
+    return cache.handle
+
+
+def mp_linear_eager(x, handle, N, K, bias=None, act_bits=0):
+    """``chord::mp_linear`` for x [..., K] (float32/16/bf16, a plain CPU tensor: ``eager_ok``)
+    -> [..., N] in x.dtype, through a cached handle. The caller has checked x's dtype and K,
+    and bias (shape [N], CPU) if given. Same kernels, same results as the registered op."""
+    # (sizes as int arguments: a tuple/Size argument, or a .view() after, costs ~1 us more)
+    if x.dim() == 2:
+        M = x.shape[0]
+        sr, sc = x.stride()
+        y = torch.empty(M, N, dtype=x.dtype)
+    else:
+        y = torch.empty(*x.shape[:-1], N, dtype=x.dtype)
+        if x.is_contiguous():
+            M, sr, sc = x.numel() // K, K, 1
+        else:  # a view when the leading dims merge, else a copy: strides as they come
+            x = x.reshape(-1, K)
+            M = x.shape[0]
+            sr, sc = x.stride()
+    if M == 0:
+        return y
+    b = 0
+    if bias is not None:
+        if bias.dtype is not torch.float32 or not bias.is_contiguous():
+            bias = bias.detach().to(torch.float32).contiguous()
+        b = bias.data_ptr()
+    _cpu.mp_linear_ptr(handle, x.data_ptr(), _DTYPE_CODE[x.dtype], M, sr, sc, b, act_bits, y.data_ptr(), N,
+                       max(1, torch.get_num_threads()))
+    return y
+
+
 def mp_topk(x, qweight, scales, zeros, perm, buckets, K, k, candidates=None, act_bits=0):
     """C++ ``chord::mp_topk``: fused scoring + top-k, never materializing [M, N] scores.
     x float [M, K] (widened to float32 exactly) -> (values float32 [M, k], indices int64 [M, k]);
