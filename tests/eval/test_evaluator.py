@@ -87,3 +87,42 @@ def test_scores_that_favour_the_target_give_rank_zero(split):
     ev = Evaluator(split, 4, num_negatives=10)
     assert ev.ranks(Oracle(), "test", "full").max() == 0
     assert ev.ranks(Oracle(), "test", "sampled").max() == 0
+
+
+@pytest.mark.parametrize("stage", ["valid", "test"])
+def test_mask_seen_target_turns_repeated_targets_into_misses_only(split, stage):
+    torch.manual_seed(0)
+    model = SASRec(150, 16, 1, 1, 0.0, 8)
+    base = Evaluator(split, 8, batch_size=7).ranks(model, stage, "full")
+    masked = Evaluator(split, 8, batch_size=7, mask_seen_target=True).ranks(model, stage, "full")
+    seen = []
+    for r, u in enumerate(split.eval_users):
+        seq = split.dataset.sequence(int(u)).tolist()
+        hist, tgt = (seq[:-2], seq[-2]) if stage == "valid" else (seq[:-1], seq[-1])
+        seen.append(tgt in hist)
+    seen = torch.tensor(seen)
+    assert seen.any() and (~seen).any()              # the fixture has both kinds
+    assert torch.equal(masked[~seen], base[~seen])
+    assert (masked[seen] == split.num_items).all()   # ranked below every item: a miss at any k
+    assert (base[seen] < split.num_items).all()
+
+
+def test_eval_cli_mask_seen_target(tmp_path, capsys):
+    import json
+
+    from chord.cli import main
+    from chord.train import save_checkpoint
+    data = tmp_path / "rep.txt"                       # S3-Rec lines; every user's last item repeats
+    data.write_text("".join(f"{u} {' '.join(str((u + j) % 20 + 1) for j in range(5))} {(u % 20) + 1}\n"
+                            for u in range(1, 31)))
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "ck", SASRec(20, 8, 1, 1, 0.0, 6), {"train": {"min_len": 3}})
+    out = {}
+    for flag in ([], ["--mask-seen-target"]):
+        js = tmp_path / f"e{len(flag)}.json"
+        assert main(["eval", str(tmp_path / "ck"), "--dataset", str(data), "--modes", "full", "--threads", "1",
+                     "--json", str(js)] + flag) == 0
+        out[len(flag)] = json.loads(js.read_text())
+    capsys.readouterr()
+    assert out[1]["mask_seen_target"] and not out[0]["mask_seen_target"]
+    assert out[1]["results"]["full"]["HR@20"] == 0.0 < out[0]["results"]["full"]["HR@20"]

@@ -16,6 +16,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--eval-seed", type=int, default=None, help="seed of the sampled negatives (default: training's)")
     p.add_argument("--min-len", type=int, default=None)
     p.add_argument("--batch-size", type=int, default=1024)
+    p.add_argument("--mask-seen-target", action="store_true",
+                   help="full ranking: mask a target that repeats a history item too (S3-Rec's full sort; "
+                        "such a target counts as a miss)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json", default=None, help="write results here")
 
@@ -39,12 +42,13 @@ def run(args) -> int:
     split = LeaveOneOut(ds, args.min_len or train_cfg.get("min_len", 3))
     ev = Evaluator(split, model.max_len, num_negatives=args.num_negatives,
                    seed=args.eval_seed if args.eval_seed is not None else train_cfg.get("eval_seed", 2024),
-                   batch_size=args.batch_size)
+                   batch_size=args.batch_size, mask_seen_target=args.mask_seen_target)
     res = ev.evaluate(model, args.stage, tuple(args.modes))
     print(format_table(res, f"{args.stage} ({meta['model']['model']}, {ds.name}, {args.checkpoint})"))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(dict(checkpoint=str(args.checkpoint), dataset=ds.name,
-                                                   stage=args.stage, results=res), indent=2))
+                                                   stage=args.stage, mask_seen_target=args.mask_seen_target,
+                                                   results=res), indent=2))
         print(f"wrote {args.json}")
     return 0

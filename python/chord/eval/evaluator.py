@@ -25,16 +25,20 @@ def _trim(seqs: torch.Tensor) -> torch.Tensor:
 class Evaluator:
     """Leave-one-out evaluation on ``split`` (valid or test stage).
 
-    - full: score all items; mask the padding item and the user's input history (the target
-      itself is never masked, which matters when a user repeats items, e.g. Yelp).
+    - full: score all items; mask the padding item and the user's input history. The target
+      itself is not masked (default), which matters when a user repeats items (Yelp: 6.7 % of
+      test targets are already in the history). ``mask_seen_target=True`` masks it too, as
+      S3-Rec's full sort does (it masks every item of ``seq[:-1]``), so a repeated target always
+      counts as a miss: the setting to compare with S3-Rec-protocol full-ranking numbers.
     - sampled: the target + ``num_negatives`` distinct items the user never interacted with
       (whole sequence), drawn once per stage with ``seed``.
     Ranks are pessimistic on ties (see :mod:`chord.metrics`).
     """
 
     def __init__(self, split: LeaveOneOut, max_len: int, ks=DEFAULT_KS, num_negatives: int = 99,
-                 seed: int = 2024, batch_size: int = 1024):
+                 seed: int = 2024, batch_size: int = 1024, mask_seen_target: bool = False):
         self.split, self.max_len, self.ks = split, int(max_len), tuple(ks)
+        self.mask_seen_target = bool(mask_seen_target)
         self.num_negatives, self.seed, self.batch_size = int(num_negatives), int(seed), int(batch_size)
         self.users = torch.from_numpy(split.eval_users)
         self._cache = {}
@@ -90,7 +94,8 @@ class Evaluator:
                             + torch.arange(int(lens.sum()))]
                 scores[rows, cols] = float("-inf")
                 scores[:, 0] = float("-inf")
-                scores.scatter_(1, tgt.view(-1, 1), pos)    # the target is never masked
+                if not self.mask_seen_target:               # unmask a target that repeats a history item
+                    scores.scatter_(1, tgt.view(-1, 1), pos)
                 out.append(ranks_from_scores(scores, tgt))
         finally:
             model.train(was_training)
