@@ -168,6 +168,37 @@ void topk_fp32_row(const Table& t, const Fp32Kernels& kr, const float* x, int64_
   }
 }
 
+// All items of an fp32 table for a group of rows x[M, d]: panels of kPanel items are
+// transposed once and scored for every row by the register-tiled GEMM.
+constexpr int64_t kPanel = 256;
+constexpr int64_t kMinGemmRows = 4;  // below this, per-row dot products (no transpose to amortize)
+
+void topk_fp32_gemm(const Table& t, const Fp32Kernels& kr, const float* x, int64_t M, int64_t ldx, int64_t k,
+                    float* values, int64_t* ids) {
+  const int64_t d = t.d, n_items = t.N - 1;
+  std::vector<float> panel(size_t(d * kPanel)), sc(size_t(M * kPanel));
+  std::vector<Entry> ent(size_t(M * k));
+  std::vector<Best> best;
+  best.reserve(size_t(M));
+  for (int64_t m = 0; m < M; ++m) best.push_back(Best{ent.data() + m * k, k});
+  for (int64_t i0 = 0; i0 < n_items; i0 += kPanel) {
+    const int64_t nb = std::min(kPanel, n_items - i0);
+    for (int64_t j = 0; j < nb; ++j) {
+      const float* row = t.f32 + (1 + i0 + j) * d;
+      for (int64_t e = 0; e < d; ++e) panel[size_t(e * kPanel + j)] = row[e];
+    }
+    kr.gemm(x, M, ldx, panel.data(), kPanel, nb, d, sc.data(), kPanel);
+    for (int64_t m = 0; m < M; ++m) {
+      const float* s = sc.data() + m * kPanel;
+      for (int64_t j = 0; j < nb; ++j) best[size_t(m)].offer(s[j], 1 + i0 + j);
+    }
+  }
+  for (int64_t i = 0; i < M * k; ++i) {
+    values[i] = ent[size_t(i)].s;
+    ids[i] = ent[size_t(i)].id;
+  }
+}
+
 }  // namespace
 
 void table_topk(const Table& t, const Fp32Kernels& kr, const float* x, int64_t M, int64_t ldx, int64_t k,
@@ -186,6 +217,16 @@ void table_topk(const Table& t, const Fp32Kernels& kr, const float* x, int64_t M
               " at [" + std::to_string(m) + ", " + std::to_string(c) + "]");
       }
   if (M == 0) return;
+  if (t.f32 && !cand && M >= kMinGemmRows && k <= kSortedMaxK) {
+    // one group of rows per thread (each transposes the panels once)
+    const int64_t groups = std::max<int64_t>(1, std::min<int64_t>(nthreads, M / kMinGemmRows));
+    const int64_t step = (M + groups - 1) / groups;
+    parallel_for(groups, int(groups), [&](int64_t g) {
+      const int64_t m0 = g * step, m1 = std::min(M, m0 + step);
+      if (m0 < m1) topk_fp32_gemm(t, kr, x + m0 * ldx, m1 - m0, ldx, k, values + m0 * k, ids + m0 * k);
+    });
+    return;
+  }
   if (t.f32) {
     parallel_for(M, nthreads, [&](int64_t m) {
       topk_fp32_row(t, kr, x + m * ldx, k, cand ? cand + m * ldc : nullptr, C, values + m * k, ids + m * k);
