@@ -9,7 +9,9 @@
 // output projection and feed-forward; its keys and values still come from every position.
 // A sequence whose last position is padding gets final_norm(0), as the model computes.
 //
-// Results of a row never depend on the batch it is in or on the thread count.
+// Results never depend on the thread count. fp32 layers give a row the same bits in any
+// batch; packed layers may not (mp_linear may choose a differently rounding path by its
+// number of rows), they agree to float32 rounding.
 #pragma once
 #include <cstdint>
 #include <mutex>

@@ -15,6 +15,7 @@ every query but the last position's.
 from __future__ import annotations
 
 import math
+import operator
 
 import torch
 from torch import nn
@@ -51,6 +52,9 @@ def _np(t: torch.Tensor, name: str, dtype=torch.float32):
     return (t if t.is_contiguous() else t.contiguous()).numpy()
 
 
+_version = operator.attrgetter("_version")
+
+
 class _Watch:
     """What the runner read, to detect that the model changed under it (cheaply)."""
 
@@ -71,13 +75,24 @@ class _Watch:
             self.tensors.append((t, t._version))
         return t
 
+    def freeze(self) -> None:
+        """Flatten for :meth:`stale`: C-level map() loops over plain tuples (a few us per call)."""
+        self._dicts = tuple(d for d, _, _ in self.slots)
+        self._keys = tuple(k for _, k, _ in self.slots)
+        self._objs = tuple(o for _, _, o in self.slots)
+        self._ts = tuple(t for t, _ in self.tensors)
+        self._versions = tuple(v for _, v in self.tensors)
+
     def stale(self) -> str | None:
-        for d, k, obj in self.slots:
-            if d.get(k) is not obj:
-                return f"{k!r} was replaced"
-        for t, v in self.tensors:
-            if t._version != v:
-                return "a weight was modified in place"
+        try:   # tuple == compares identical objects without calling their __eq__
+            same = tuple(map(dict.get, self._dicts, self._keys)) == self._objs
+        except Exception:   # a replaced tensor's elementwise __eq__
+            same = False
+        if not same:
+            k = next(k for d, k, o in self.slots if d.get(k) is not o)
+            return f"{k!r} was replaced"
+        if tuple(map(_version, self._ts)) != self._versions:
+            return "a weight was modified in place"
         return None
 
 
@@ -190,8 +205,8 @@ def _spec(model: SASRec, w: _Watch) -> dict:
 class FusedSASRec:
     """A compiled SASRec: ``represent(seqs)`` == ``model(seqs)``; ``topk(seqs, k, candidates)``.
 
-    Not thread-safe across threads calling the same runner at once (calls are serialized in
-    C++); results of a row never depend on its batch or the thread count.
+    Calls on one runner from several threads are serialized (shared scratch). Results never
+    depend on the thread count; a row's result in another batch agrees to float32 rounding.
     """
 
     def __init__(self, model: SASRec, *, isa: str = "auto", check_stale: bool = True):
@@ -200,6 +215,7 @@ class FusedSASRec:
                                "python setup.py build_ext --inplace)")
         self._watch = _Watch()
         spec = _spec(model, self._watch)
+        self._watch.freeze()
         try:
             self._runner = _cpu.SASRecRunner(spec, isa)
         except ValueError as e:
