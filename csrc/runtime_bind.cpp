@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "array_check.h"
+#include "runtime_caser.h"
 #include "runtime_sasrec.h"
 
 namespace py = pybind11;
@@ -21,10 +22,15 @@ namespace {
 
 constexpr const char* kOp = "chord.runtime";
 
-// The runner plus the arrays its pointers borrow.
-struct PySASRec {
-  runtime::SASRecRunner r;
+// A runner plus the arrays its pointers borrow.
+struct Keep {
   std::vector<py::object> keep;
+};
+struct PySASRec : Keep {
+  runtime::SASRecRunner r;
+};
+struct PyCaser : Keep {
+  runtime::CaserRunner r;
 };
 
 [[noreturn]] void bad(const std::string& msg) { throw std::invalid_argument(std::string(kOp) + ": " + msg); }
@@ -35,7 +41,7 @@ py::object item(const py::dict& d, const char* key, const std::string& where) {
 }
 
 template <class T>
-const T* arr(PySASRec& s, const py::object& o, const std::string& where, int ndim, int64_t* n0 = nullptr,
+const T* arr(Keep& s, const py::object& o, const std::string& where, int ndim, int64_t* n0 = nullptr,
              int64_t* n1 = nullptr) {
   if (o.is_none()) return nullptr;
   if (!py::isinstance<py::array>(o)) bad(where + ": expected a numpy array");
@@ -48,7 +54,7 @@ const T* arr(PySASRec& s, const py::object& o, const std::string& where, int ndi
   return p;
 }
 
-mpl::PackedView packed_view(PySASRec& s, const py::dict& d, const std::string& where, int64_t K) {
+mpl::PackedView packed_view(Keep& s, const py::dict& d, const std::string& where, int64_t K) {
   int64_t qb = 0, ns = 0, nz = 0, np_ = 0;
   const uint8_t* qw = arr<uint8_t>(s, item(d, "qweight", where), where + ".qweight", 1, &qb);
   const float* sc = arr<float>(s, item(d, "scales", where), where + ".scales", 1, &ns);
@@ -62,7 +68,7 @@ mpl::PackedView packed_view(PySASRec& s, const py::dict& d, const std::string& w
   }
 }
 
-void read_linear(PySASRec& s, runtime::Linear& l, const py::dict& d, const std::string& where) {
+void read_linear(Keep& s, runtime::Linear& l, const py::dict& d, const std::string& where) {
   const std::string kind = item(d, "kind", where).cast<std::string>();
   int64_t nb = 0;
   const float* bias = arr<float>(s, item(d, "bias", where), where + ".bias", 1, &nb);
@@ -82,7 +88,7 @@ void read_linear(PySASRec& s, runtime::Linear& l, const py::dict& d, const std::
   }
 }
 
-void read_table(PySASRec& s, runtime::Table& t, const py::dict& d, const std::string& where) {
+void read_table(Keep& s, runtime::Table& t, const py::dict& d, const std::string& where) {
   const std::string kind = item(d, "kind", where).cast<std::string>();
   if (kind == "fp32") {
     int64_t N = 0, D = 0;
@@ -97,7 +103,7 @@ void read_table(PySASRec& s, runtime::Table& t, const py::dict& d, const std::st
   }
 }
 
-void read_norm(PySASRec& s, runtime::LayerNorm& n, const py::dict& d, const std::string& where) {
+void read_norm(Keep& s, runtime::LayerNorm& n, const py::dict& d, const std::string& where) {
   int64_t nw = 0, nb = 0;
   n.w = arr<float>(s, item(d, "weight", where), where + ".weight", 1, &nw);
   n.b = arr<float>(s, item(d, "bias", where), where + ".bias", 1, &nb);
@@ -121,9 +127,107 @@ const int64_t* seqs_ptr(const py::array& seqs, int64_t& B, int64_t& L) {
   return p;
 }
 
+// candidates None | int64 [C] | [B, C] -> pointer, C, ldc
+const int64_t* cand_ptr(const py::object& candidates, int64_t B, int64_t& C, int64_t& ldc) {
+  C = ldc = 0;
+  if (candidates.is_none()) return nullptr;
+  if (!py::isinstance<py::array>(candidates)) bad("candidates: expected an int64 array or None");
+  const py::array ca = py::reinterpret_borrow<py::array>(candidates);
+  if (ca.ndim() == 1) {
+    C = ca.shape(0);
+    return pyarg::array_ptr<int64_t>(ca, kOp, "candidates", 1);
+  }
+  const int64_t* p = pyarg::array_ptr<int64_t>(ca, kOp, "candidates", 2);
+  if (ca.shape(0) != B) bad("candidates: expected [C] or [" + std::to_string(B) + ", C], got " + pyarg::shape_str(ca));
+  C = ldc = ca.shape(1);
+  return p;
+}
+
+const int64_t* users_ptr(const py::object& users, int64_t B) {
+  if (users.is_none()) return nullptr;
+  if (!py::isinstance<py::array>(users)) bad("users: expected an int64 array or None");
+  const py::array ua = py::reinterpret_borrow<py::array>(users);
+  const int64_t* p = pyarg::array_ptr<int64_t>(ua, kOp, "users", 1);
+  if (ua.shape(0) != B) bad("users: expected [" + std::to_string(B) + "], got " + pyarg::shape_str(ua));
+  return p;
+}
+
+void check_outputs(const py::array& values, const py::array& ids, int64_t B, int64_t k) {
+  if (values.shape(0) != B || values.shape(1) != k || ids.shape(0) != B || ids.shape(1) != k)
+    bad("outputs: expected [" + std::to_string(B) + ", " + std::to_string(k) + "], got " + pyarg::shape_str(values) +
+        " and " + pyarg::shape_str(ids));
+}
+
+void bind_caser(py::module_& m) {
+  py::class_<PyCaser, std::shared_ptr<PyCaser>>(m, "CaserRunner",
+                                                "Fused Caser inference (python/chord/runtime/caser.py builds it).")
+      .def(py::init([](const py::dict& spec, const std::string& isa) {
+             auto s = std::make_shared<PyCaser>();
+             runtime::CaserRunner& r = s->r;
+             const py::dict cfg = item(spec, "config", "spec").cast<py::dict>();
+             r.cfg.num_items = item(cfg, "num_items", "config").cast<int64_t>();
+             r.cfg.dim = item(cfg, "dim", "config").cast<int64_t>();
+             r.cfg.L = item(cfg, "L", "config").cast<int64_t>();
+             r.cfg.n_v = item(cfg, "n_v", "config").cast<int64_t>();
+             r.cfg.n_h = item(cfg, "n_h", "config").cast<int64_t>();
+             r.cfg.num_users = item(cfg, "num_users", "config").cast<int64_t>();
+             read_table(*s, r.item, item(spec, "item_emb", "spec").cast<py::dict>(), "item_emb");
+             if (r.cfg.num_users) {
+               read_table(*s, r.user, item(spec, "user_emb", "spec").cast<py::dict>(), "user_emb");
+               read_linear(*s, r.fc2, item(spec, "fc2", "spec").cast<py::dict>(), "fc2");
+             }
+             if (r.cfg.n_v) read_linear(*s, r.conv_v, item(spec, "conv_v", "spec").cast<py::dict>(), "conv_v");
+             const py::list hs = item(spec, "conv_h", "spec").cast<py::list>();
+             r.conv_h.resize(hs.size());
+             for (size_t i = 0; i < hs.size(); ++i)
+               read_linear(*s, r.conv_h[i], hs[i].cast<py::dict>(), "conv_h." + std::to_string(i));
+             read_linear(*s, r.fc1, item(spec, "fc1", "spec").cast<py::dict>(), "fc1");
+             r.isa = parse_isa(isa);
+             try {
+               r.check();
+             } catch (const std::invalid_argument& e) {
+               bad(e.what());
+             }
+             return s;
+           }),
+           py::arg("spec"), py::arg("isa") = "auto")
+      .def_property_readonly("isa", [](const PyCaser& s) { return std::string(mpl::isa_name(s.r.isa)); })
+      .def(
+          "represent",
+          [](PyCaser& s, const py::array& seqs, const py::object& users, const py::array& out, int nthreads) {
+            int64_t B, L;
+            const int64_t* sp = seqs_ptr(seqs, B, L);
+            const int64_t* up = users_ptr(users, B);
+            float* op = pyarg::array_ptr<float>(out, kOp, "out", 2, true);
+            if (out.shape(0) != B || out.shape(1) != s.r.cfg.dim)
+              bad("out: expected [" + std::to_string(B) + ", " + std::to_string(s.r.cfg.dim) + "], got " +
+                  pyarg::shape_str(out));
+            py::gil_scoped_release nogil;
+            s.r.represent(sp, B, L, L, up, op, nthreads);
+          },
+          py::arg("seqs"), py::arg("users"), py::arg("out"), py::arg("nthreads") = 1)
+      .def(
+          "topk",
+          [](PyCaser& s, const py::array& seqs, const py::object& users, int64_t k, const py::object& candidates,
+             const py::array& values, const py::array& ids, int nthreads) {
+            int64_t B, L, C, ldc;
+            const int64_t* sp = seqs_ptr(seqs, B, L);
+            const int64_t* up = users_ptr(users, B);
+            const int64_t* cp = cand_ptr(candidates, B, C, ldc);
+            float* vp = pyarg::array_ptr<float>(values, kOp, "values", 2, true);
+            int64_t* ip = pyarg::array_ptr<int64_t>(ids, kOp, "ids", 2, true);
+            check_outputs(values, ids, B, k);
+            py::gil_scoped_release nogil;
+            s.r.topk(sp, B, L, L, up, k, cp, C, ldc, vp, ip, nthreads);
+          },
+          py::arg("seqs"), py::arg("users"), py::arg("k"), py::arg("candidates"), py::arg("values"), py::arg("ids"),
+          py::arg("nthreads") = 1);
+}
+
 }  // namespace
 
 void bind_runtime(py::module_& m) {
+  bind_caser(m);
   py::class_<PySASRec, std::shared_ptr<PySASRec>>(m, "SASRecRunner",
                                                   "Fused SASRec inference (python/chord/runtime/sasrec.py builds it).")
       .def(py::init([](const py::dict& spec, const std::string& isa) {

@@ -1,7 +1,7 @@
 """Fused native inference for chord's models: one C++ call per request, as on-device engines
 (llama.cpp) run a model, instead of ~50 torch ops each paying dispatch overhead.
 
-``chord.runtime.compile(model)`` reads a ``chord.models.SASRec`` in eval mode -- fp32, or
+``chord.runtime.compile(model)`` reads a ``chord.models.SASRec`` or ``Caser`` in eval mode -- fp32, or
 swapped by ``chord.quantize_`` / ``chord.DeviceModel`` with any strategy, tables quantized or
 not -- and returns a runner whose ``represent(seqs)`` equals ``model(seqs)`` and whose
 ``topk(seqs, k, candidates)`` is the rerank (user representation + fused item top-k). The
@@ -11,11 +11,13 @@ weight update, re-create it (calls on a stale runner raise :class:`StaleRuntimeE
 """
 from __future__ import annotations
 
-from .sasrec import FusedSASRec, StaleRuntimeError, UnsupportedModelError, compile_sasrec
+from .base import StaleRuntimeError, UnsupportedModelError
+from .caser import FusedCaser, compile_caser
+from .sasrec import FusedSASRec, compile_sasrec
 
 
 def compile(model, *, isa: str = "auto", check_stale: bool = True):  # noqa: A001 - mirrors torch.compile
-    """A fused native runner for ``model`` (currently ``chord.models.SASRec``).
+    """A fused native runner for ``model``: a ``chord.models.SASRec`` or ``Caser``.
 
     isa: "auto" (best the CPU has; ``CHORD_CPU_ISA`` overrides), "scalar", "avx2" or "avx512".
     check_stale: verify on every call that the model's modules and tensors are still the ones
@@ -24,11 +26,14 @@ def compile(model, *, isa: str = "auto", check_stale: bool = True):  # noqa: A00
     that re-compile after every ``DeviceModel.apply`` themselves.
     Raises :class:`UnsupportedModelError` (a ``TypeError``) for models it cannot run exactly.
     """
-    from ..models import SASRec
+    from ..models import Caser, SASRec
     if isinstance(model, SASRec):
         return compile_sasrec(model, isa=isa, check_stale=check_stale)
-    raise UnsupportedModelError(f"model: expected a chord.models.SASRec (fp32 or chord.quantize_d), "
+    if isinstance(model, Caser):
+        return compile_caser(model, isa=isa, check_stale=check_stale)
+    raise UnsupportedModelError(f"model: expected a chord.models.SASRec or Caser (fp32 or chord.quantize_d), "
                                 f"got {type(model).__name__}")
 
 
-__all__ = ["compile", "compile_sasrec", "FusedSASRec", "StaleRuntimeError", "UnsupportedModelError"]
+__all__ = ["compile", "compile_sasrec", "compile_caser", "FusedSASRec", "FusedCaser", "StaleRuntimeError",
+           "UnsupportedModelError"]
