@@ -1,7 +1,7 @@
 """Fused native rerank (``chord.runtime``) vs torch: end-to-end latency at batch 1 and 256.
 
-Re-runnable measurement behind README "Fused rerank runtime". For every trained SASRec
-checkpoint (``--checkpoint sasrec:DATASET:DIR``) and test-split histories, times the rerank =
+Re-runnable measurement behind README "Fused rerank runtime". For every trained SASRec or
+Caser checkpoint (``--checkpoint sasrec|caser:DATASET:DIR``) and test-split histories, times the rerank =
 user representation + top-10 over all items (and over 100 random candidates per user):
 
 * torch eager fp32 (``model.score`` + ``torch.topk``, padding item masked) and the same
@@ -38,15 +38,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from quantized_models import bench_lock, load_or_train, rerank_fn, strategies, timeit  # noqa: E402
 
 
-def fused_fn(runner, seqs, k=10, candidates=None):
+def fused_fn(runner, seqs, users, k=10, candidates=None):
+    if isinstance(runner, rt.FusedCaser):
+        return lambda: runner.topk(seqs, k, candidates, users=users)
     return lambda: runner.topk(seqs, k, candidates)
 
 
-def compiled_fn(model, seqs, k=10, candidates=None):
+def compiled_fn(model, seqs, users, k=10, candidates=None):
     """torch.compile of the fp32 rerank (forward + scores + top-k), compiled on first call."""
     @torch.compile(dynamic=False)
     def f(s, c):
-        u = model(s)
+        u = model(s, users=users)
         if c is not None:
             return torch.topk(model.score(u, c), k)
         sc = model.score(u)
@@ -68,6 +70,7 @@ def measure(name, model, split, args, log):
     model.eval()
     gen = torch.Generator().manual_seed(0)
     seqs_all = split.history("test", model.max_len)
+    users_all = torch.from_numpy(split.eval_users)
     quant = {}
     for scope in ("dense", "all"):
         q = copy.deepcopy(model)
@@ -82,15 +85,15 @@ def measure(name, model, split, args, log):
         res[key], res[key.replace("_ms", "_same_ids")] = {}, {}
         for B in (1, 256):
             idx = torch.randperm(seqs_all.shape[0], generator=gen)[:B]
-            seqs = seqs_all[idx]
+            seqs, users = seqs_all[idx], users_all[idx]
             cand = None if C is None else torch.randint(1, model.num_items + 1, (B, C), generator=gen)
-            fns = {"fp32 eager": rerank_fn(model, seqs, None, candidates=cand)}
+            fns = {"fp32 eager": rerank_fn(model, seqs, users, candidates=cand)}
             if not args.skip_compile:
-                fns["fp32 torch.compile"] = compiled_fn(model, seqs, candidates=cand)
+                fns["fp32 torch.compile"] = compiled_fn(model, seqs, users, candidates=cand)
             for label, q in quant.items():
-                fns[f"{label} eager"] = rerank_fn(q, seqs, None, candidates=cand)
+                fns[f"{label} eager"] = rerank_fn(q, seqs, users, candidates=cand)
             for label, r in runners.items():
-                fns[f"{label} fused"] = fused_fn(r, seqs, candidates=cand)
+                fns[f"{label} fused"] = fused_fn(r, seqs, users, candidates=cand)
             t = time.perf_counter()
             outs = {k: f() for k, f in fns.items()}          # warm-up, incl. torch.compile (outside the lock)
             log(f"[{name}] B={B} {key}: warm-up {time.perf_counter() - t:.1f}s")
@@ -130,7 +133,7 @@ def to_markdown(results: dict) -> str:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--checkpoint", action="append", default=[], metavar="sasrec:DATASET:DIR")
+    p.add_argument("--checkpoint", action="append", default=[], metavar="sasrec|caser:DATASET:DIR")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--skip-compile", action="store_true", help="no torch.compile baseline")
@@ -146,8 +149,8 @@ def main(argv=None) -> int:
                            "threads": args.threads}, "models": {}}
     for spec in args.checkpoint:
         model_name, dataset, ckpt = spec.split(":", 2)
-        if model_name != "sasrec":
-            raise SystemExit(f"--checkpoint {spec}: the fused runtime covers sasrec only")
+        if model_name not in ("sasrec", "caser"):
+            raise SystemExit(f"--checkpoint {spec}: the fused runtime covers sasrec and caser")
         model, meta, split = load_or_train(model_name, dataset, ckpt, args.data_dir, 10.0, log)
         name = f"{model_name}/{dataset}"
         results["models"][name] = dict(checkpoint=ckpt, max_len=model.max_len, **measure(name, model, split, args, log))

@@ -34,10 +34,20 @@ void Linear::set_packed(const std::string& nm, const mpl::PackedView& view, int 
 void Linear::forward(const Fp32Kernels& kr, const float* x, int64_t M, int64_t ldx, float* y, int64_t ldy,
                      int nthreads, mpl::Isa isa) const {
   if (M == 0) return;
-  if (packed)
+  if (packed) {
     mpl::mp_linear(w, x, mpl::DType::F32, M, ldx, 1, bias, act_bits, y, mpl::DType::F32, ldy, nthreads, isa);
-  else
+    return;
+  }
+  // fp32: row chunks over the task pool (a row's result does not depend on its chunk)
+  constexpr int64_t kRows = 64;
+  if (nthreads <= 1 || M <= kRows) {
     kr.linear(x, M, ldx, wt.data(), N, K, bias, y, ldy);
+    return;
+  }
+  parallel_for((M + kRows - 1) / kRows, nthreads, [&](int64_t t) {
+    const int64_t m0 = t * kRows, mc = std::min(kRows, M - m0);
+    kr.linear(x + m0 * ldx, mc, ldx, wt.data(), N, K, bias, y + m0 * ldy, ldy);
+  });
 }
 
 void Table::set_fp32(const std::string& nm, const float* t, int64_t n, int64_t dim) {

@@ -27,7 +27,7 @@ struct Linear {
   // fp32 weight [N, K] row-major
   void set_fp32(const std::string& nm, const float* weight, int64_t n, int64_t k, const float* b);
   void set_packed(const std::string& nm, const mpl::PackedView& view, int act, const float* b);
-  // nthreads: mp_linear's threads (row split over the weight); fp32 runs single-threaded.
+  // nthreads: mp_linear's threads (split over weight rows); fp32 splits activation rows.
   void forward(const Fp32Kernels& kr, const float* x, int64_t M, int64_t ldx, float* y, int64_t ldy,
                int nthreads, mpl::Isa isa) const;
 };
