@@ -135,6 +135,7 @@ struct Best {
   Entry* e;
   int64_t k, n = 0;
   inline void offer(float s, int64_t id) {
+    if (n == k && s < e[n - 1].s) return;  // the common case: one compare
     const Entry x{s, id};
     if (n == k && !better(x, e[n - 1])) return;
     int64_t i = n < k ? n++ : k - 1;
