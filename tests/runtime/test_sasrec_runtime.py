@@ -191,11 +191,26 @@ def test_topk_ties_smaller_id_first(tables):
         m.final_norm.weight.zero_()
         m.final_norm.bias.zero_()               # every user representation is 0: all scores tie
     q = quantize(m, "uniform-8", tables, torch.Generator().manual_seed(0))
-    seqs = random_seqs(3, 6, 40, torch.Generator().manual_seed(1))
-    vals, ids = rt.compile(q).topk(seqs, 6)
-    assert torch.equal(ids, torch.arange(1, 7).expand(3, -1)) and (vals == 0).all()
-    _, ci = rt.compile(q).topk(seqs, 4, torch.tensor([9, 3, 3, 0, 7]))
-    assert torch.equal(ci, torch.tensor([0, 3, 3, 7]).expand(3, -1))
+    for B in (1, 5):            # fp32 table: per-row scan (B < 4) and the blocked GEMM scan
+        seqs = random_seqs(B, 6, 40, torch.Generator().manual_seed(1))
+        vals, ids = rt.compile(q).topk(seqs, 6)
+        assert torch.equal(ids, torch.arange(1, 7).expand(B, -1)) and (vals == 0).all()
+        _, ci = rt.compile(q).topk(seqs, 4, torch.tensor([9, 3, 3, 0, 7]))
+        assert torch.equal(ci, torch.tensor([0, 3, 3, 7]).expand(B, -1))
+
+
+@pytest.mark.parametrize("B", [1, 6])
+def test_topk_large_k_fp32_table(B):
+    """k above the sorted-insertion limit (128): collect-and-partial-sort path."""
+    gen = torch.Generator().manual_seed(6)
+    m = make_model(num_items=300, dim=32, heads=2)
+    seqs = random_seqs(B, 12, 300, gen)
+    r = rt.compile(m)
+    vals, ids = r.topk(seqs, 200)
+    scores = r.represent(seqs).double() @ m.item_emb.weight.double().T
+    scores[:, 0] = float("-inf")
+    torch.testing.assert_close(vals.double(), scores.sort(dim=1, descending=True).values[:, :200], atol=1e-5, rtol=1e-5)
+    assert all(len(set(row.tolist())) == 200 for row in ids) and (ids != 0).all()
 
 
 def test_bad_inputs_raise_clear_errors():
