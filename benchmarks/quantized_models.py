@@ -103,7 +103,12 @@ def rerank_fn(model, seqs, users, k=10, candidates=None):
     def f():
         u = model(seqs, users=users)
         if quant_table:
-            return model.item_emb.topk(u, k, candidates)
+            if candidates is not None:
+                return model.item_emb.topk(u, k, candidates)
+            # exclude the padding item 0 as the fp32 branch's -inf does: top-(k+1), then drop it
+            v, i = model.item_emb.topk(u, k + 1)
+            keep = (i == 0).to(torch.int8).argsort(dim=1, stable=True)[:, :k]
+            return v.gather(1, keep), i.gather(1, keep)
         if candidates is not None:
             v, i = torch.topk(model.score(u, candidates), k)
             return v, candidates.gather(1, i)
