@@ -174,12 +174,14 @@ def test_resume_applies_the_new_lr_and_continues_the_random_streams(tmp_path, mo
 
 
 @pytest.mark.data
-def test_cli_resume_keeps_the_checkpoint_lr_unless_given(tmp_path):
+def test_cli_resume_keeps_the_checkpoint_lr_unless_given(tmp_path, capsys):
     d = str(data_dir_or_skip())
-    base = ["train", "--model", "sasrec", "--dataset", "beauty", "--data-dir", d, "--max-users", "100",
-            "--dim", "8", "--max-len", "10", "--no-progress", "--threads", "1"]
-    assert main(base + ["--epochs", "1", "--lr", "3e-3", "--weight-decay", "1e-5", "--out", str(tmp_path / "a")]) == 0
+    base = ["train", "--dataset", "beauty", "--data-dir", d, "--max-users", "100", "--no-progress", "--threads", "1"]
+    assert main(base + ["--model", "caser", "--dim", "8", "--L", "3", "--epochs", "1", "--lr", "3e-3",
+                        "--weight-decay", "1e-5", "--out", str(tmp_path / "a")]) == 0
+    capsys.readouterr()
     assert main(base + ["--epochs", "2", "--resume", str(tmp_path / "a"), "--out", str(tmp_path / "b")]) == 0
+    assert "test (caser, " in capsys.readouterr().out     # the checkpoint's model, not --model's default
     kept = json.loads((tmp_path / "b" / "config.json").read_text())["train"]
     assert (kept["lr"], kept["weight_decay"]) == (3e-3, 1e-5)
     assert main(base + ["--epochs", "2", "--resume", str(tmp_path / "a"), "--lr", "1e-4",

@@ -91,7 +91,7 @@ def run(args) -> int:
                       all_positions=args.all_positions)
     meta.update(num_users=ds.num_users, num_items=ds.num_items)
     summary = Trainer(cfg, log=lambda s: print(s, flush=True)).fit(model, split, args.out, meta, resume)
-    print(format_table(summary["test"], f"test ({args.model}, {ds.name}, loss={args.loss}, "
+    print(format_table(summary["test"], f"test ({model.config['model']}, {ds.name}, loss={args.loss}, "
                                         f"best epoch {summary['best_epoch']}/{summary['epochs_run']}, "
                                         f"{summary['train_seconds'] / 60:.1f} min, {summary['stop_reason']})"))
     out_json = args.json or (Path(args.out) / "results.json" if args.out else None)
