@@ -143,20 +143,22 @@ inline int64_t span_of_row(const mpl::PackedView& w, int64_t r) {
 }
 
 // float64 score of packed row r: scale_r * sum_k xr_k (u_rk - zero_r), from the packed bytes.
+// xr is zero padded to act_pad(K) (padding elements contribute nothing).
 double exact_score(const mpl::PackedView& w, int64_t r, const double* xr) {
   const mpl::BucketSpan& sp = w.spans[span_of_row(w, r)];
   if (sp.bits == 0) return 0.0;
-  const int b = sp.bits, P = 8 / b, mask = (1 << b) - 1;
-  const int64_t be = 16 * P;
+  const int b = sp.bits, P = 8 / b;
+  const unsigned mask = (1u << b) - 1;
   const uint8_t* row = w.qweight + sp.byte_offset + (r - sp.row_start) * sp.row_bytes;
   const double z = w.zeros[r];
-  double acc = 0.0;
-  for (int64_t j = 0; j < w.K; ++j) {
-    const int64_t p = j % be;
-    const int u = (row[(j / be) * 16 + p % 16] >> ((p / 16) * b)) & mask;
-    acc += xr[j] * (static_cast<double>(u) - z);
-  }
-  return static_cast<double>(w.scales[r]) * acc;
+  double acc[16] = {0};
+  for (int64_t blk = 0; blk < sp.row_bytes / 16; ++blk, row += 16, xr += 16 * P)
+    for (int i = 0; i < P; ++i)
+      for (int j = 0; j < 16; ++j)
+        acc[j] += xr[16 * i + j] * (static_cast<double>((row[j] >> (i * b)) & mask) - z);
+  double s = 0.0;
+  for (int j = 0; j < 16; ++j) s += acc[j];
+  return static_cast<double>(w.scales[r]) * s;
 }
 
 }  // namespace
@@ -210,7 +212,7 @@ void mp_topk(const mpl::PackedView& w, const float* x, int64_t M, int64_t ldx, i
       std::copy(xm, xm + K, d);
     }
     double s = 0, A = 0;
-    a.xr.resize(static_cast<size_t>(K));
+    a.xr.assign(static_cast<size_t>(Kpad), 0.0);
     for (int64_t i = 0; i < K; ++i) {
       s += d[i];
       a.xr[i] = act_bits == 8 ? static_cast<double>(sx) * q[i] : static_cast<double>(xm[i]);

@@ -11,12 +11,15 @@
 #include "array_check.h"
 #include "mp_linear.h"
 #include "topk.h"
+#include "topk_vnni.h"
 
 namespace py = pybind11;
 
 namespace chord {
 
 void bind_topk(py::module_& m) {
+  m.def("topk_has_vnni", []() { return topk::vnni_supported(); },
+        "True when mp_topk's AVX-512 VNNI int8 scan can run on this CPU (isa='avx512', K <= 256).");
   m.def(
       "mp_topk",
       [](const py::array& x, const py::array& qweight, const py::array& scales, const py::array& zeros,
