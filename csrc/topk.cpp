@@ -3,9 +3,10 @@
 // 1. Scan: every non-pruned item row gets an approximate score and a rigorous error bound, and
 //    is offered to a per-(thread, activation row) Selector (topk_select.h), which keeps only
 //    rows whose upper bound reaches the running k-th best lower bound. Scanners, best first:
-//    the AVX-512 VNNI row-vectorized int8 scan (K <= 256, topk_vnni.h); byte LUTs / direct
-//    float32 dots (few activation rows); the mp_linear block kernels (mpl::score_rows, many
-//    activation rows); direct float32 dots per candidate (candidate lists).
+//    the row-vectorized int8 scans (K <= 256, topk_vnni.h: AVX-512 VNNI for any M, else AVX2
+//    vpmaddubsw for M < 16); byte LUTs / direct float32 dots (scalar ISA, K > 256); the
+//    mp_linear block kernels (mpl::score_rows, M >= 16 without VNNI); direct float32 dots per
+//    candidate (candidate lists).
 // 2. Merge: the global threshold is the k-th largest lower bound over all threads; surviving
 //    candidates (typically k plus a few dozen) are rescored in float64 from the packed bytes,
 //    ranked (descending score, equal scores -> smaller item id first) and the k best written.
@@ -180,6 +181,10 @@ void mp_topk(const mpl::PackedView& w, const float* x, int64_t M, int64_t ldx, i
   const bool avx2 = isa == mpl::Isa::Avx2 || isa == mpl::Isa::Avx512;  // AVX-512 CPUs run the AVX2 scorers
   const int64_t K = w.K;
   const bool vnni = isa == mpl::Isa::Avx512 && K <= kVnniMaxK && vnni_supported();
+  // the AVX2 int8 scan: CPUs without VNNI, few activation rows (many: the block kernels)
+  const bool i8avx2 = !vnni && avx2 && K <= kVnniMaxK && M < kGemmRows;
+  const bool i8 = vnni || i8avx2;
+  const float qmax = vnni ? 127.f : static_cast<float>(kI8Avx2Qmax);
   // one thread per ~256k multiply-adds: small problems stay on the calling thread
   const int64_t work = M * (cand ? C : w.N) * K;
   const int T = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(nthreads, work / 262144)));
@@ -220,19 +225,26 @@ void mp_topk(const mpl::PackedView& w, const float* x, int64_t M, int64_t ldx, i
     }
     a.xsum = static_cast<float>(s);
     a.E = round_up(static_cast<double>(4 * K + 64) * kUnit * A * (1.0 + 1e-6));
-    if (vnni) {
+    if (i8) {
+      // the scan's own quantization (|xq| <= qmax): the one above when qmax = 127
+      if (qmax != 127.f) {
+        const float s8 = amax / qmax, safe8 = s8 > 0.f ? s8 : 1.f;
+        for (int64_t i = 0; i < K; ++i) q[i] = std::min(qmax, std::max(-qmax, std::nearbyint(xm[i] / safe8)));
+        a.sx = s8;
+      } else {
+        a.sx = sx;
+      }
       a.xq.assign(static_cast<size_t>(kVnniActBytes), 0);
       double D = 0, sq = 0, Q = 0;
       for (int64_t i = 0; i < K; ++i) {
         a.xq[i] = static_cast<int8_t>(q[i]);
         sq += q[i];
         Q += std::fabs(q[i]);
-        D += std::fabs(a.xr[i] - static_cast<double>(sx) * q[i]);
+        D += std::fabs(a.xr[i] - static_cast<double>(a.sx) * q[i]);
       }
-      a.sx = sx;
       a.sq = static_cast<float>(sq);
       a.D = D > 0 ? round_up(D * (1.0 + 1e-6)) : 0.f;
-      a.cS = round_up(16.0 * kUnit * static_cast<double>(sx) * Q * (1.0 + 1e-6));
+      a.cS = round_up(16.0 * kUnit * static_cast<double>(a.sx) * Q * (1.0 + 1e-6));
     }
   }
   // per bucket: the constant the float32 dot products are centered on (its first row's zero
@@ -281,7 +293,7 @@ void mp_topk(const mpl::PackedView& w, const float* x, int64_t M, int64_t ldx, i
         tasks.push_back({si, w.spans[si].row_start + r, w.spans[si].row_start + std::min(w.spans[si].rows, r + kChunkRows)});
   const int64_t ntask = static_cast<int64_t>(tasks.size());
 
-  if (!cand && vnni) {
+  if (!cand && i8) {
 #pragma omp parallel num_threads(T)
     {
       std::vector<Selector>& hs = thread_sels();
@@ -290,7 +302,8 @@ void mp_topk(const mpl::PackedView& w, const float* x, int64_t M, int64_t ldx, i
         users[m] = {acts[m].xq.data(), acts[m].sx, acts[m].sq, acts[m].D, acts[m].cS, &hs[m]};
 #pragma omp for schedule(dynamic, 1)
       for (int64_t t = 0; t < ntask; ++t)
-        scan_vnni(w, w.spans[tasks[t].si], tasks[t].r0, tasks[t].r1, users.data(), static_cast<int>(M));
+        (vnni ? scan_vnni : scan_i8_avx2)(w, w.spans[tasks[t].si], tasks[t].r0, tasks[t].r1, users.data(),
+                                          static_cast<int>(M));
     }
   } else if (!cand && M >= kGemmRows) {
     // Many activation rows: the mp_linear kernels score a block of rows for all M at once

@@ -1,4 +1,5 @@
-// Row-vectorized int8 scan of chord::mp_topk for short item rows (K <= 256), AVX-512 VNNI.
+// Row-vectorized int8 scans of chord::mp_topk for short item rows (K <= 256): AVX-512 VNNI,
+// and an AVX2 fallback.
 //
 // Item tables have short rows (K = 64: a 2-bit row is one 16-byte planar block), so instead of
 // one row per register the scan packs several rows into a zmm: 4 rows of one block, 2 rows of
@@ -38,9 +39,15 @@ struct VnniUser {
 bool vnni_supported();
 
 // Scans packed rows [r0, r1) of the (non-pruned, K <= 256) bucket sp for users[0..nu) and
-// offers (packed row, lo, up) to each user's Selector.
+// offers (packed row, lo, up) to each user's Selector. xq: |xq| <= 127.
 void scan_vnni(const mpl::PackedView& w, const mpl::BucketSpan& sp, int64_t r0, int64_t r1, const VnniUser* users,
                int nu);
+
+// The AVX2 fallback (topk_i8_avx2.cpp, vpmaddubsw): the same contract, but xq must satisfy
+// |xq| <= kI8Avx2Qmax (vpmaddubsw saturates int16 pairs).
+constexpr int kI8Avx2Qmax = 63;
+void scan_i8_avx2(const mpl::PackedView& w, const mpl::BucketSpan& sp, int64_t r0, int64_t r1, const VnniUser* users,
+                  int nu);
 
 }  // namespace topk
 }  // namespace chord
