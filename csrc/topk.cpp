@@ -185,9 +185,12 @@ void mp_topk(const mpl::PackedView& w, const float* x, int64_t M, int64_t ldx, i
   const bool i8avx2 = !vnni && avx2 && K <= kVnniMaxK && M < kGemmRows;
   const bool i8 = vnni || i8avx2;
   const float qmax = vnni ? 127.f : static_cast<float>(kI8Avx2Qmax);
-  // one thread per ~256k multiply-adds: small problems stay on the calling thread
+  // One thread per ~256k multiply-adds, or per 16M for the int8 scans (~0.2 ms of work): a
+  // parallel region costs a barrier, and on a loaded machine a barrier can wait a whole
+  // scheduler slice for a descheduled thread (measured: 24 ms medians for a 60 us scan).
   const int64_t work = M * (cand ? C : w.N) * K;
-  const int T = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(nthreads, work / 262144)));
+  const int T = static_cast<int>(
+      std::max<int64_t>(1, std::min<int64_t>(nthreads, work / (!cand && i8 ? (int64_t{1} << 24) : 262144))));
   const int64_t nspan = static_cast<int64_t>(w.spans.size());
 
   // Activation rows: xa = x (act_bits = 0) or its per-row int8 quantization as floats

@@ -19,6 +19,8 @@ namespace topk {
 
 namespace {
 
+constexpr int64_t kPrefetchGroups = 16;  // groups of 8 rows
+
 template <int B>
 inline __m256i plane2(__m256i v, int i) {
   if constexpr (B == 8) {
@@ -112,6 +114,9 @@ void scan_user(const mpl::PackedView& w, const mpl::BucketSpan& sp, int64_t r0, 
       ze = tz;
       valid = (1 << n) - 1;
     }
+    if (r + 8 * (kPrefetchGroups + 1) <= r1)  // software prefetch, as the AVX-512 scan
+      for (int64_t off = 0; off < 8 * rb; off += 64)
+        _mm_prefetch(reinterpret_cast<const char*>(q + kPrefetchGroups * 8 * rb + off), _MM_HINT_T0);
     const __m256i sums = group8<B, TWO>(p, rb, nch, half_last, xv);
     const __m256 scv = _mm256_loadu_ps(sc), zv = _mm256_loadu_ps(ze);
     const __m256 az = _mm256_andnot_ps(sign, zv), asc = _mm256_andnot_ps(sign, scv);
