@@ -24,7 +24,7 @@ bool vnni_supported() {
 
 namespace {
 
-constexpr int64_t kPrefetchGroups = 8;
+constexpr int64_t kPrefetchBytes = 8192;  // software prefetch distance (8 groups of 8-bit rows)
 
 // f1(a, b) per 128-bit lane: [a0+a2, b0+b2, a1+a3, b1+b3]; f2(f1(a, b), f1(c, d)) per lane:
 // [sum a, sum b, sum c, sum d] (the first two levels of a transpose-add tree)
@@ -146,9 +146,9 @@ void scan_run(const mpl::PackedView& w, const mpl::BucketSpan& sp, int64_t r0, i
     }
     // software prefetch kPrefetchGroups groups ahead: the hardware prefetcher alone leaves
     // DRAM streams of the wide (8-bit) rows well below copy bandwidth
-    if (r + 16 * (kPrefetchGroups + 1) <= r1)
+    if ((r1 - r) * rb >= kPrefetchBytes + 16 * rb)
       for (int64_t off = 0; off < 16 * rb; off += 64)
-        _mm_prefetch(reinterpret_cast<const char*>(q + kPrefetchGroups * 16 * rb + off), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(q + kPrefetchBytes + off), _MM_HINT_T0);
     __m512i sums[MU];
     group16<B, R, MU>(p, rb, nch, lastmask, xv, XS, sums);
     const __m512 scv = _mm512_loadu_ps(sc), zv = _mm512_loadu_ps(ze);
