@@ -144,7 +144,7 @@ void scan_run(const mpl::PackedView& w, const mpl::BucketSpan& sp, int64_t r0, i
       ze = tz;
       valid = static_cast<__mmask16>((1u << n) - 1);
     }
-    // software prefetch kPrefetchGroups groups ahead: the hardware prefetcher alone leaves
+    // software prefetch kPrefetchBytes ahead: the hardware prefetcher alone leaves
     // DRAM streams of the wide (8-bit) rows well below copy bandwidth
     if ((r1 - r) * rb >= kPrefetchBytes + 16 * rb)
       for (int64_t off = 0; off < 16 * rb; off += 64)
