@@ -75,7 +75,36 @@ template <int B, int R, int MU>
 inline void group16(const uint8_t* p, int64_t rb, int nch, __mmask64 lastmask, const __m512i* xv, int XS,
                     __m512i* sums) {
   constexpr int P = 8 / B;
-  if constexpr (R == 1) {
+  if constexpr (R == 0) {
+    // rows of 4k blocks: per 64-byte chunk, a 4x4 transpose of 128-bit lanes turns 4 rows into
+    // 4 registers of one block each (block b of rows 0-3): the 4-rows-per-register layout, so
+    // users share the transpose and reduce with reduce4 instead of a 16-lane tree per row
+    __m512i acc[MU][4];
+    for (int u = 0; u < MU; ++u)
+      for (int s = 0; s < 4; ++s) acc[u][s] = _mm512_setzero_si512();
+    for (int s = 0; s < 4; ++s)
+      for (int c = 0; c < nch; ++c) {
+        const uint8_t* b0 = p + (4 * s) * rb + 64 * c;
+        const __m512i ra = _mm512_loadu_si512(b0), rb1 = _mm512_loadu_si512(b0 + rb),
+                      rc = _mm512_loadu_si512(b0 + 2 * rb), rd = _mm512_loadu_si512(b0 + 3 * rb);
+        const __m512i t0 = _mm512_shuffle_i32x4(ra, rb1, 0x44), t1 = _mm512_shuffle_i32x4(ra, rb1, 0xEE);
+        const __m512i t2 = _mm512_shuffle_i32x4(rc, rd, 0x44), t3 = _mm512_shuffle_i32x4(rc, rd, 0xEE);
+        const __m512i T[4] = {_mm512_shuffle_i32x4(t0, t2, 0x88), _mm512_shuffle_i32x4(t0, t2, 0xDD),
+                              _mm512_shuffle_i32x4(t1, t3, 0x88), _mm512_shuffle_i32x4(t1, t3, 0xDD)};
+#pragma GCC unroll 4
+        for (int b = 0; b < 4; ++b) {
+          __m512i pl[P];
+#pragma GCC unroll 8
+          for (int i = 0; i < P; ++i) pl[i] = plane<B>(T[b], i);
+#pragma GCC unroll 4
+          for (int u = 0; u < MU; ++u)
+#pragma GCC unroll 8
+            for (int i = 0; i < P; ++i)
+              acc[u][s] = _mm512_dpbusd_epi32(acc[u][s], pl[i], xv[u * XS + (c * 4 + b) * P + i]);
+        }
+      }
+    for (int u = 0; u < MU; ++u) sums[u] = reduce4(acc[u]);
+  } else if constexpr (R == 1) {
     static_assert(MU == 1, "one user per pass when a row fills a register");
     __m512i acc[16];
     for (int g = 0; g < 16; ++g) {
@@ -113,7 +142,7 @@ template <int B, int R, int MU>
 void scan_run(const mpl::PackedView& w, const mpl::BucketSpan& sp, int64_t r0, int64_t r1, const VnniUser* users,
               const __m512i* xv, int XS) {
   const int64_t rb = sp.row_bytes;
-  const int nch = R == 1 ? static_cast<int>((rb + 63) / 64) : 1;
+  const int nch = R <= 1 ? static_cast<int>((rb + 63) / 64) : 1;
   const __mmask64 lastmask = (R == 1 && rb % 64) ? ((__mmask64{1} << (rb % 64)) - 1) : ~__mmask64{0};
   const uint8_t* q = w.qweight + sp.byte_offset + (r0 - sp.row_start) * rb;
   const __m512 Uv = _mm512_set1_ps(static_cast<float>((1 << B) - 1));
@@ -178,15 +207,21 @@ void scan_run(const mpl::PackedView& w, const mpl::BucketSpan& sp, int64_t r0, i
 template <int B, int R>
 void scan_users(const mpl::PackedView& w, const mpl::BucketSpan& sp, int64_t r0, int64_t r1, const VnniUser* users,
                 int nu) {
-  constexpr int P = 8 / B, G = R == 4 ? 4 : R == 2 ? 2 : 1;  // users per pass (accumulators fit)
+  constexpr int P = 8 / B, G = (R == 4 || R == 0) ? 4 : R == 2 ? 2 : 1;  // users per pass (accumulators fit)
   const int64_t nb = sp.row_bytes / 16;
-  const int nch = R == 1 ? static_cast<int>((nb + 3) / 4) : 1;
-  const int XS = nch * P;
+  const int nch = R <= 1 ? static_cast<int>((nb + 3) / 4) : 1;
+  const int XS = R == 0 ? nch * 4 * P : nch * P;  // R = 0: one broadcast block per (chunk, block, plane)
   constexpr int64_t be = 16 * P;
-  alignas(64) __m512i xv[G * 32];
+  alignas(64) __m512i xv[G * 64];
   for (int u0 = 0; u0 < nu; u0 += G) {
     const int gn = std::min(G, nu - u0);
-    for (int u = 0; u < gn; ++u)
+    for (int u = 0; u < gn && R == 0; ++u)
+      for (int c = 0; c < nch; ++c)
+        for (int b = 0; b < 4; ++b)
+          for (int i = 0; i < P; ++i)
+            xv[u * XS + (c * 4 + b) * P + i] = _mm512_broadcast_i32x4(
+                _mm_loadu_si128(reinterpret_cast<const __m128i*>(users[u0 + u].xq + (4 * c + b) * be + 16 * i)));
+    for (int u = 0; u < gn && R != 0; ++u)
       for (int c = 0; c < nch; ++c)
         for (int i = 0; i < P; ++i) {
           alignas(64) int8_t lanes[64];
@@ -218,6 +253,7 @@ void scan_bits(const mpl::PackedView& w, const mpl::BucketSpan& sp, int64_t r0, 
   const int64_t nb = sp.row_bytes / 16;
   if (nb == 1) scan_users<B, 4>(w, sp, r0, r1, users, nu);
   else if (nb == 2) scan_users<B, 2>(w, sp, r0, r1, users, nu);
+  else if (nb % 4 == 0) scan_users<B, 0>(w, sp, r0, r1, users, nu);
   else scan_users<B, 1>(w, sp, r0, r1, users, nu);
 }
 
