@@ -11,12 +11,15 @@
 #include "array_check.h"
 #include "mp_linear.h"
 #include "topk.h"
+#include "topk_vnni.h"
 
 namespace py = pybind11;
 
 namespace chord {
 
 void bind_topk(py::module_& m) {
+  m.def("topk_has_vnni", []() { return topk::vnni_supported(); },
+        "True when mp_topk's AVX-512 VNNI int8 scan can run on this CPU (isa='avx512', K <= 256).");
   m.def(
       "mp_topk",
       [](const py::array& x, const py::array& qweight, const py::array& scales, const py::array& zeros,
@@ -32,9 +35,14 @@ void bind_topk(py::module_& m) {
         const float* sc = pyarg::array_ptr<float>(scales, op, "scales", 1);
         const float* ze = pyarg::array_ptr<float>(zeros, op, "zeros", 1);
         const int32_t* pm = pyarg::array_ptr<int32_t>(perm, op, "perm", 1);
-        const mpl::PackedView w = mpl::make_packed_view(qw, qweight.size(), sc, scales.size(), ze, zeros.size(), pm,
-                                                        perm.size(), buckets.data(),
-                                                        static_cast<int64_t>(buckets.size()), K);
+        // perm is not validated here as a whole (an O(N) pass with an N-byte table, as long as
+        // the scan itself at M = 1): the kernel range-checks every perm entry it uses.
+        mpl::PackedView w = mpl::make_packed_view(qw, qweight.size(), sc, scales.size(), ze, zeros.size(), nullptr,
+                                                  0, buckets.data(), static_cast<int64_t>(buckets.size()), K);
+        if (perm.size() != w.N)
+          throw std::invalid_argument(std::string(op) + ": perm: expected " + std::to_string(w.N) +
+                                      " entries (as scales), got " + std::to_string(perm.size()));
+        w.perm = pm;
         const int64_t* cp = nullptr;
         int64_t C = 0, ldc = 0;
         if (!candidates.is_none()) {

@@ -19,7 +19,8 @@ try:
     from chord_kernels import _cpu
 except ImportError:  # pragma: no cover
     _cpu = None
-ISAS = ["scalar"] + (["avx2"] if _cpu is not None and _cpu.has_avx2() else [])
+ISAS = ["scalar"] + (["avx2"] if _cpu is not None and _cpu.has_avx2() else []) + \
+    (["avx512"] if _cpu is not None and hasattr(_cpu, "topk_has_vnni") and _cpu.topk_has_vnni() else [])
 HAVE_CPP_TOPK = _cpu is not None and hasattr(_cpu, "mp_topk")
 
 QMAX = {1: 1, 2: 1, 4: 7, 8: 127}

@@ -2,7 +2,7 @@
 mixed-precision item table.
 
 The fast path is ``chord.scoring.mp_topk`` (C++ fused scoring + top-k, no [B, N] score
-matrix). :func:`topk_reference` is the oracle tests compare against: float64 scores of the
+matrix; exact: the top-k of the float64 scores, see ``chord.scoring``). :func:`topk_reference` is the oracle tests compare against: float64 scores of the
 dequantized table, then ``torch.topk``-style ordering with the same tie rule as the kernel
 (descending score, equal scores -> smaller item id first).
 """
