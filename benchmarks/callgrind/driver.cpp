@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -134,6 +135,20 @@ int main(int argc, char** argv) {
           std::printf("%s %.6e\n", name.c_str(), checksum(y.data(), y.size()));
         }
       }
+    }
+    // --- mp_linear on a small layer at sequence-batch M (SASRec's d = 64): the panel path ----
+    {
+      Packed p = make_packed(64, 64, 0.125, 0.125, 6, qisa);
+      const mpl::PackedView w = view(p);
+      const int64_t M = 64;
+      Lcg g(7);
+      std::vector<float> x(size_t(M * p.K)), y(size_t(M * p.N));
+      for (auto& v : x) v = g.uniform();
+      if (mpl::choose_path(w, M, 0, isa) != mpl::Path::Panel) throw std::runtime_error("64x64x64 not on the panel path");
+      counted("mp_linear/mix3/M64xK64xN64/exact", [&] {
+        mpl::mp_linear(w, x.data(), mpl::DType::F32, M, p.K, 1, nullptr, 0, y.data(), mpl::DType::F32, p.N, 1, isa);
+      });
+      std::printf("mp_linear/mix3/M64xK64xN64 %.6e\n", checksum(y.data(), y.size()));
     }
 #ifdef CHORD_HAVE_TOPK
     // --- scoring: top-10 of 1 x 64 against 4096 item rows -----------------------------------
