@@ -102,8 +102,10 @@ def test_auto_path_both_sides_of_the_threshold(N, K, kind, isa, with_bias, seed)
     if m_star is None:  # direct at every M tried (e.g. all rows pruned): still correct
         ms = [1, 7]
     else:
+        # both paths run here; the choice need not be monotone right past the crossover (the
+        # direct kernel's 4-row tiles make e.g. M = 4 cheaper per row than M = 3: K=513, N=36)
         ms = [m for m in (m_star - 1, m_star, m_star + 1) if m >= 1]
-        assert all(path_of(mw, m, isa) == ("panel" if m >= m_star else "direct") for m in ms)
+        assert path_of(mw, m_star, isa) == "panel" and (m_star == 1 or path_of(mw, m_star - 1, isa) == "direct")
     for M in ms:
         x = torch.randn(M, K, generator=g)
         y = run_binding(x, mw, bias, isa=isa)
