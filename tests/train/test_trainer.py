@@ -178,7 +178,8 @@ def test_cli_resume_keeps_the_checkpoint_lr_unless_given(tmp_path, capsys):
     d = str(data_dir_or_skip())
     base = ["train", "--dataset", "beauty", "--data-dir", d, "--max-users", "100", "--no-progress", "--threads", "1"]
     assert main(base + ["--model", "caser", "--dim", "8", "--L", "3", "--epochs", "1", "--lr", "3e-3",
-                        "--weight-decay", "1e-5", "--out", str(tmp_path / "a")]) == 0
+                        "--weight-decay", "1e-5", "--mask-seen-target", "--out", str(tmp_path / "a")]) == 0
+    assert json.loads((tmp_path / "a" / "config.json").read_text())["train"]["mask_seen_target"]
     capsys.readouterr()
     assert main(base + ["--epochs", "2", "--resume", str(tmp_path / "a"), "--out", str(tmp_path / "b")]) == 0
     assert "test (caser, " in capsys.readouterr().out     # the checkpoint's model, not --model's default
@@ -187,3 +188,19 @@ def test_cli_resume_keeps_the_checkpoint_lr_unless_given(tmp_path, capsys):
     assert main(base + ["--epochs", "2", "--resume", str(tmp_path / "a"), "--lr", "1e-4",
                         "--out", str(tmp_path / "c")]) == 0
     assert json.loads((tmp_path / "c" / "config.json").read_text())["train"]["lr"] == 1e-4
+
+
+def test_mask_seen_target_reaches_validation_and_test(tmp_path):
+    """Every user's last two items repeat history items: with the option, both stages score zero."""
+    seqs = [np.array([(u + j) % 20 + 1 for j in range(6)] + [u % 20 + 1, (u + 1) % 20 + 1]) for u in range(40)]
+    items = np.concatenate(seqs)
+    split = LeaveOneOut(SequenceDataset("rep", 20, items, np.arange(0, items.size + 1, 8)))
+    res = {}
+    for flag in (False, True):
+        torch.manual_seed(0)
+        cfg = TrainConfig(loss="ce", epochs=1, batch_size=16, progress=False, eval_negatives=5, threads=1,
+                          mask_seen_target=flag)
+        res[flag] = Trainer(cfg, log=lambda s: None).fit(SASRec(20, 8, 1, 1, 0.0, 8), split)
+    assert res[True]["valid"]["HR@20"] == res[True]["test"]["full"]["HR@20"] == 0.0
+    assert res[False]["valid"]["HR@20"] == res[False]["test"]["full"]["HR@20"] == 1.0
+    assert res[True]["train"]["mask_seen_target"]

@@ -47,6 +47,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument("--min-len", type=int, default=3)
     t.add_argument("--max-users", type=int, default=0, help="train on the first N users only (smoke tests)")
     t.add_argument("--no-progress", action="store_true")
+    t.add_argument("--mask-seen-target", action="store_true",
+                   help="validation/test full ranking: a target that repeats a history item is masked too "
+                        "(S3-Rec's full sort), so early stopping does not reward repeats (Yelp)")
     t.add_argument("--all-positions", action="store_true",
                    help="SASRec: train on every target of long sequences (chunks of --max-len), not only the last")
 
@@ -88,7 +91,7 @@ def run(args) -> int:
                       weight_decay=weight_decay, num_negatives=args.num_negatives, seed=args.seed,
                       patience=args.patience, eval_every=args.eval_every, max_minutes=args.max_minutes,
                       threads=args.threads, min_len=args.min_len, progress=not args.no_progress,
-                      all_positions=args.all_positions)
+                      all_positions=args.all_positions, mask_seen_target=args.mask_seen_target)
     meta.update(num_users=ds.num_users, num_items=ds.num_items)
     summary = Trainer(cfg, log=lambda s: print(s, flush=True)).fit(model, split, args.out, meta, resume)
     print(format_table(summary["test"], f"test ({model.config['model']}, {ds.name}, loss={args.loss}, "

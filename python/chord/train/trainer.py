@@ -46,6 +46,8 @@ class TrainConfig:
     eval_negatives: int = 99         # sampled negatives per test user
     progress: bool = True
     all_positions: bool = False      # SASRec: also train on targets before the last max_len ones
+    mask_seen_target: bool = False   # valid/test full ranking: a target already in the history is a miss
+                                     # (S3-Rec's full sort; else early stopping on Yelp rewards repeats)
 
     def __post_init__(self):
         if self.loss not in LOSSES:
@@ -121,7 +123,8 @@ class Trainer:
             loss_fn = self._window_loss
         t_off, t_items = split.train_csr()
         sampler = NegativeSampler(t_off, t_items, split.num_items)
-        evaluator = Evaluator(split, model.max_len, num_negatives=cfg.eval_negatives, seed=cfg.eval_seed)
+        evaluator = Evaluator(split, model.max_len, num_negatives=cfg.eval_negatives, seed=cfg.eval_seed,
+                              mask_seen_target=cfg.mask_seen_target)
         opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
         n = users.numel()
         best = dict(ndcg=-1.0, epoch=0, state=None, valid=None)
