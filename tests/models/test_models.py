@@ -14,6 +14,7 @@ N_ITEMS = 57
 def models():
     return [SASRec(N_ITEMS, 16, 2, 2, 0.0, 10, norm="query"),
             SASRec(N_ITEMS, 16, 1, 4, 0.0, 10, norm="pre", ffn_hidden=32),
+            SASRec(N_ITEMS, 16, 2, 2, 0.0, 10, norm="post", ffn_hidden=64, act="gelu"),
             Caser(N_ITEMS, 16, L=4, T=2, n_v=3, n_h=2, dropout=0.0, num_users=9),
             Caser(N_ITEMS, 16, L=3, n_v=0, n_h=4, dropout=0.0)]
 
@@ -67,7 +68,7 @@ def test_functional_call_with_substituted_weights(model):
     assert all(p.grad is not None for k, p in params.items() if "fc1" in k or "q_proj" in k)
 
 
-@pytest.mark.parametrize("norm", ["query", "pre"])
+@pytest.mark.parametrize("norm", ["query", "pre", "post"])
 def test_sasrec_left_padding_and_trimming_do_not_change_output(norm):
     m = SASRec(N_ITEMS, 16, 2, 2, 0.0, 12, norm=norm).eval()
     x = seqs(l=8)
@@ -87,8 +88,17 @@ def test_sasrec_variants_differ_and_reject_bad_config():
     b = SASRec(N_ITEMS, 16, 1, 1, 0.0, 10, norm="pre")
     b.load_state_dict(a.state_dict())
     assert not torch.allclose(a.eval()(seqs()), b.eval()(seqs()))
+    c = SASRec(N_ITEMS, 16, 1, 1, 0.0, 10, norm="post")
+    c.load_state_dict(a.state_dict())
+    assert not torch.allclose(a(seqs()), c.eval()(seqs())) and not torch.allclose(b(seqs()), c(seqs()))
+    g = SASRec(N_ITEMS, 16, 1, 1, 0.0, 10, norm="query", act="gelu")
+    g.load_state_dict(a.state_dict())
+    assert not torch.allclose(a(seqs()), g.eval()(seqs()))
+    assert "act" not in a.config and g.config["act"] == "gelu"   # old checkpoints' configs unchanged
     with pytest.raises(ValueError, match="norm"):
-        SASRec(N_ITEMS, norm="post")
+        SASRec(N_ITEMS, norm="bogus")
+    with pytest.raises(ValueError, match="act"):
+        SASRec(N_ITEMS, act="tanh")
     with pytest.raises(ValueError, match="heads"):
         SASRec(N_ITEMS, 16, heads=3)
     with pytest.raises(ValueError, match="max_len"):
@@ -114,3 +124,34 @@ def test_build_model_round_trip_and_errors():
         assert build_model(m.config).config == m.config
     with pytest.raises(ValueError, match="config"):
         build_model({"model": "gru4rec"})
+
+
+def test_sasrec_post_ln_gelu_matches_a_float64_reference():
+    """norm="post", act="gelu" (S3-Rec's SASRec): LN(item*sqrt(d) + pos), then per block
+    x = LN(x + Attn(x)), x = LN(x + FFN(x)), no final LN; written out by hand in float64."""
+    torch.manual_seed(3)
+    m = SASRec(N_ITEMS, 16, 2, 2, 0.0, 10, norm="post", ffn_hidden=64, act="gelu").double().eval()
+    with torch.no_grad():   # non-trivial layer-norm affine parameters and biases
+        for name, p in m.named_parameters():
+            if p.dim() == 1:
+                p.copy_(torch.randn_like(p) * 0.3 + (1.0 if name.endswith("norm.weight") else 0.0))
+    x_ids = seqs(l=7)
+    F = torch.nn.functional
+
+    def ln(mod, t):
+        return F.layer_norm(t, (16,), mod.weight, mod.bias, 1e-8)
+
+    B, l = x_ids.shape
+    keep = (x_ids != 0).unsqueeze(-1).double()
+    x = m.item_emb.weight[x_ids] * 4.0 + m.pos_emb.weight[10 - l:]
+    x = ln(m.final_norm, x) * keep
+    allowed = torch.ones(l, l, dtype=torch.bool).tril() & ((x_ids != 0).unsqueeze(1) | torch.eye(l, dtype=torch.bool))
+    for blk in m.blocks:
+        a = blk.attn
+        q, k, v = (lin(x).view(B, l, 2, 8).transpose(1, 2) for lin in (a.q_proj, a.k_proj, a.v_proj))
+        w = (q @ k.transpose(-1, -2) / 8 ** 0.5).masked_fill(~allowed.unsqueeze(1), float("-inf")).softmax(-1)
+        x = ln(blk.attn_norm, x + a.out_proj((w @ v).transpose(1, 2).reshape(B, l, 16)))
+        h = blk.ffn.fc1(x)
+        h = 0.5 * h * (1 + torch.erf(h / 2 ** 0.5))
+        x = ln(blk.ffn_norm, x + blk.ffn.fc2(h)) * keep
+    torch.testing.assert_close(m.encode(x_ids), x, rtol=1e-10, atol=1e-10)

@@ -265,6 +265,10 @@ def test_unsupported_models_are_rejected():
     d = copy.deepcopy(m).double()
     with pytest.raises(rt.UnsupportedModelError, match="expected torch.float32"):
         rt.compile(d)
+    with pytest.raises(rt.UnsupportedModelError, match="supports 'relu', got 'gelu'"):
+        rt.compile(SASRec(10, dim=8, heads=1, max_len=4, act="gelu").eval())
+    with pytest.raises(rt.UnsupportedModelError, match="'post'"):
+        rt.compile(SASRec(10, dim=8, heads=1, max_len=4, norm="post").eval())
 
 
 def test_stale_after_device_model_apply_and_in_place_update():

@@ -156,20 +156,23 @@ def test_resume_applies_the_new_lr_and_continues_the_random_streams(tmp_path, mo
     cfg = dict(loss="bce", batch_size=16, patience=100, progress=False, eval_negatives=5, threads=1)
     Trainer(TrainConfig(epochs=1, lr=5e-3, **cfg), log=lambda s: None).fit(SASRec(30, 8, 1, 1, 0.0, 10), split,
                                                                            tmp_path)
-    seeds, lrs = [], []
+    seeds, lrs, betas = [], [], []
     real_seed = trainer_mod.seed_everything
     monkeypatch.setattr(trainer_mod, "seed_everything", lambda s: seeds.append(s) or real_seed(s))
     real_step = torch.optim.Adam.step
 
     def step(self, *a, **k):
         lrs.append(self.param_groups[0]["lr"])
+        betas.append(self.param_groups[0]["betas"])
         return real_step(self, *a, **k)
     monkeypatch.setattr(torch.optim.Adam, "step", step)
     model, meta = load_checkpoint(tmp_path)
     meta["optimizer"] = load_optimizer_state(tmp_path)
     assert meta["optimizer"]["param_groups"][0]["lr"] == 5e-3
-    Trainer(TrainConfig(epochs=3, lr=1e-4, **cfg), log=lambda s: None).fit(model, split, None, resume=meta)
+    Trainer(TrainConfig(epochs=3, lr=1e-4, betas=(0.9, 0.95), **cfg), log=lambda s: None).fit(model, split, None,
+                                                                                          resume=meta)
     assert lrs and set(lrs) == {1e-4}            # not the checkpoint's 5e-3
+    assert set(betas) == {(0.9, 0.95)}           # not the checkpoint's (0.9, 0.98)
     assert seeds == [42 + 1]                     # epoch 2's stream, not epoch 1's again
 
 
@@ -178,13 +181,14 @@ def test_cli_resume_keeps_the_checkpoint_lr_unless_given(tmp_path, capsys):
     d = str(data_dir_or_skip())
     base = ["train", "--dataset", "beauty", "--data-dir", d, "--max-users", "100", "--no-progress", "--threads", "1"]
     assert main(base + ["--model", "caser", "--dim", "8", "--L", "3", "--epochs", "1", "--lr", "3e-3",
-                        "--weight-decay", "1e-5", "--mask-seen-target", "--out", str(tmp_path / "a")]) == 0
+                        "--weight-decay", "1e-5", "--adam-beta2", "0.999", "--mask-seen-target",
+                        "--out", str(tmp_path / "a")]) == 0
     assert json.loads((tmp_path / "a" / "config.json").read_text())["train"]["mask_seen_target"]
     capsys.readouterr()
     assert main(base + ["--epochs", "2", "--resume", str(tmp_path / "a"), "--out", str(tmp_path / "b")]) == 0
     assert "test (caser, " in capsys.readouterr().out     # the checkpoint's model, not --model's default
     kept = json.loads((tmp_path / "b" / "config.json").read_text())["train"]
-    assert (kept["lr"], kept["weight_decay"]) == (3e-3, 1e-5)
+    assert (kept["lr"], kept["weight_decay"], kept["betas"]) == (3e-3, 1e-5, [0.9, 0.999])
     assert main(base + ["--epochs", "2", "--resume", str(tmp_path / "a"), "--lr", "1e-4",
                         "--out", str(tmp_path / "c")]) == 0
     assert json.loads((tmp_path / "c" / "config.json").read_text())["train"]["lr"] == 1e-4
@@ -204,3 +208,20 @@ def test_mask_seen_target_reaches_validation_and_test(tmp_path):
     assert res[True]["valid"]["HR@20"] == res[True]["test"]["full"]["HR@20"] == 0.0
     assert res[False]["valid"]["HR@20"] == res[False]["test"]["full"]["HR@20"] == 1.0
     assert res[True]["train"]["mask_seen_target"]
+
+
+@pytest.mark.data
+def test_cli_sasrec_post_ln_gelu_and_beta2(tmp_path):
+    """--norm post --act gelu --adam-beta2 reach the model config and the saved Adam state;
+    a resume records another --adam-beta2 (that Adam then uses it: the resume test above)."""
+    from chord.train.checkpoint import load_optimizer_state
+    base = ["train", "--dataset", "beauty", "--data-dir", str(data_dir_or_skip()), "--max-users", "100",
+            "--no-progress", "--threads", "1", "--epochs", "1"]
+    assert main(base + ["--model", "sasrec", "--dim", "8", "--heads", "2", "--ffn-hidden", "32", "--max-len", "10",
+                        "--norm", "post", "--act", "gelu", "--adam-beta2", "0.999", "--out", str(tmp_path / "a")]) == 0
+    model, meta = load_checkpoint(tmp_path / "a")
+    assert (model.config["norm"], model.config["act"], model.config["ffn_hidden"]) == ("post", "gelu", 32)
+    assert tuple(load_optimizer_state(tmp_path / "a")["param_groups"][0]["betas"]) == (0.9, 0.999)
+    assert main(base + ["--resume", str(tmp_path / "a"), "--epochs", "2", "--adam-beta2", "0.98",
+                        "--out", str(tmp_path / "b")]) == 0
+    assert json.loads((tmp_path / "b" / "config.json").read_text())["train"]["betas"] == [0.9, 0.98]

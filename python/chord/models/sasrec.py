@@ -8,6 +8,10 @@ Two layouts (``norm``):
 - ``"query"`` (kang205/SASRec, pmixer port): Q = LN(x); x = Q + Attn(Q, x, x); x = LN(x);
   x = x + FFN(x); one final LN. Only the queries are normalized before attention.
 - ``"pre"``: x = x + Attn(LN(x)); x = x + FFN(LN(x)); final LN (standard pre-LN transformer).
+- ``"post"`` (BERT-style, as S3-Rec's SASRec baseline): the embedding sum is layer-normed, then
+  x = LN(x + Attn(x)); x = LN(x + FFN(x)); no final LN (the last block already ends in one).
+
+``act`` is the FFN activation: ``"relu"`` (kang205) or ``"gelu"`` (S3-Rec, erf form).
 
 Everything is out-of-place so ``torch.func.functional_call`` works with substituted weights.
 """
@@ -48,25 +52,31 @@ class CausalSelfAttention(nn.Module):
         return self.out_proj(o.transpose(1, 2).reshape(B, l, d))
 
 
+ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}
+
+
 class FeedForward(nn.Module):
-    def __init__(self, dim: int, hidden: int, dropout: float):
+    def __init__(self, dim: int, hidden: int, dropout: float, act: str = "relu"):
         super().__init__()
+        if act not in ACTIVATIONS:
+            raise ValueError(f"act: expected one of {sorted(ACTIVATIONS)}, got {act!r}")
+        self.act = act
         self.fc1 = nn.Linear(dim, hidden)
         self.fc2 = nn.Linear(hidden, dim)
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x):
-        return self.drop(self.fc2(self.drop(F.relu(self.fc1(x)))))
+        return self.drop(self.fc2(self.drop(ACTIVATIONS[self.act](self.fc1(x)))))
 
 
 class SASRecBlock(nn.Module):
-    def __init__(self, dim, heads, dropout, norm, ffn_hidden):
+    def __init__(self, dim, heads, dropout, norm, ffn_hidden, act="relu"):
         super().__init__()
         self.norm = norm
         self.attn_norm = nn.LayerNorm(dim, eps=1e-8)
         self.attn = CausalSelfAttention(dim, heads, dropout)
         self.ffn_norm = nn.LayerNorm(dim, eps=1e-8)
-        self.ffn = FeedForward(dim, ffn_hidden, dropout)
+        self.ffn = FeedForward(dim, ffn_hidden, dropout, act)
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x, mask, keep):
@@ -75,6 +85,9 @@ class SASRecBlock(nn.Module):
             x = q + self.drop(self.attn(q, x, mask))
             x = self.ffn_norm(x)
             x = x + self.ffn(x)
+        elif self.norm == "post":
+            x = self.attn_norm(x + self.drop(self.attn(x, x, mask)))
+            x = self.ffn_norm(x + self.ffn(x))
         else:
             y = self.attn_norm(x)
             x = x + self.drop(self.attn(y, y, mask))
@@ -86,26 +99,34 @@ class SASRec(SequentialRecommender):
     """SASRec; ``forward(seqs) -> [B, d]`` (last position), ``encode(seqs) -> [B, l, d]`` (all).
 
     Args: num_items; dim (d, 64); blocks (2); heads (1); dropout (0.2); max_len (50; inputs may be
-    shorter — they are treated as the right end of a ``max_len`` window); norm ("query" | "pre");
-    ffn_hidden (defaults to dim, as in the original).
+    shorter — they are treated as the right end of a ``max_len`` window); norm ("query" | "pre" |
+    "post"); ffn_hidden (defaults to dim, as in the original); act ("relu" | "gelu").
     """
 
     def __init__(self, num_items: int, dim: int = 64, blocks: int = 2, heads: int = 1,
                  dropout: float = 0.2, max_len: int = 50, norm: str = "query", ffn_hidden: int | None = None,
-                 num_users: int = 0):
+                 num_users: int = 0, act: str = "relu"):
         super().__init__(num_items, dim)
-        if norm not in ("query", "pre"):
-            raise ValueError(f"norm: expected 'query' or 'pre', got {norm!r}")
+        if norm not in ("query", "pre", "post"):
+            raise ValueError(f"norm: expected 'query', 'pre' or 'post', got {norm!r}")
+        if act not in ACTIVATIONS:
+            raise ValueError(f"act: expected one of {sorted(ACTIVATIONS)}, got {act!r}")
         if max_len < 1 or blocks < 1:
             raise ValueError(f"max_len, blocks: expected >= 1, got {max_len}, {blocks}")
         self.max_len = int(max_len)
         self.config = dict(model="sasrec", num_items=int(num_items), dim=int(dim), blocks=int(blocks),
                            heads=int(heads), dropout=float(dropout), max_len=int(max_len), norm=norm,
                            ffn_hidden=int(ffn_hidden or dim))
+        if act != "relu":   # only when set, so configs of existing checkpoints stay as they were
+            self.config["act"] = act
         self.pos_emb = nn.Embedding(self.max_len, dim)
         self.emb_drop = nn.Dropout(dropout)
-        self.blocks = nn.ModuleList(SASRecBlock(dim, heads, dropout, norm, ffn_hidden or dim) for _ in range(blocks))
+        self.blocks = nn.ModuleList(SASRecBlock(dim, heads, dropout, norm, ffn_hidden or dim, act)
+                                    for _ in range(blocks))
+        # post-LN normalizes the embedding sum instead of the output; the module keeps one name
+        # (final_norm) and its place in the state dict either way
         self.final_norm = nn.LayerNorm(dim, eps=1e-8)
+        self.norm = norm
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -126,6 +147,8 @@ class SASRec(SequentialRecommender):
         x = self.item_emb(seqs) * math.sqrt(self.dim) + self.pos_emb(pos)
         # dtype from x, not item_emb.weight: a quantized table's .weight dequantizes the whole table
         keep = (seqs != 0).unsqueeze(-1).to(x.dtype)                                  # [B, l, 1]
+        if self.norm == "post":
+            x = self.final_norm(x)
         x = self.emb_drop(x) * keep
         causal = torch.ones(l, l, dtype=torch.bool, device=seqs.device).tril()
         # keys that are padding are hidden; the diagonal stays open so a padded query never sees
@@ -134,7 +157,7 @@ class SASRec(SequentialRecommender):
         mask = mask.unsqueeze(1)                                                      # [B, 1, l, l]
         for block in self.blocks:
             x = block(x, mask, keep)
-        return self.final_norm(x)
+        return x if self.norm == "post" else self.final_norm(x)
 
     def forward(self, seqs: torch.Tensor, users: torch.Tensor | None = None) -> torch.Tensor:
         """seqs int64 [B, l] -> user representation float [B, d] (hidden state at the last position)."""

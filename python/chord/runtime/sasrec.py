@@ -38,8 +38,10 @@ def _check_model(model: SASRec) -> None:
             fail(f"blocks.{i}: expected chord SASRecBlock, got {type(blk).__name__}")
         if type(blk.attn) is not CausalSelfAttention:
             fail(f"blocks.{i}.attn: expected chord CausalSelfAttention, got {type(blk.attn).__name__}")
-        if type(blk.ffn) is not FeedForward:   # FeedForward's activation is ReLU, fixed
+        if type(blk.ffn) is not FeedForward:
             fail(f"blocks.{i}.ffn: expected chord FeedForward (ReLU), got {type(blk.ffn).__name__}")
+        if blk.ffn.act != "relu":   # the native runner computes ReLU only
+            fail(f"blocks.{i}.ffn.act: the fused runtime supports 'relu', got {blk.ffn.act!r}")
         if blk.norm != model.config["norm"]:
             fail(f"blocks.{i}.norm: {blk.norm!r} differs from the model's {model.config['norm']!r}")
 

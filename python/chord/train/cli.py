@@ -23,8 +23,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     m.add_argument("--max-len", type=int, default=50, help="SASRec input length")
     m.add_argument("--blocks", type=int, default=2)
     m.add_argument("--heads", type=int, default=1)
-    m.add_argument("--norm", choices=["query", "pre"], default="query",
-                   help="SASRec layer norm: 'query' (original, query-only) or 'pre' (pre-LN)")
+    m.add_argument("--norm", choices=["query", "pre", "post"], default="query",
+                   help="SASRec layer norm: 'query' (original, query-only), 'pre' (pre-LN) or 'post' "
+                        "(BERT-style post-LN with a normed embedding, as S3-Rec's SASRec)")
+    m.add_argument("--act", choices=["relu", "gelu"], default="relu", help="SASRec FFN activation")
     m.add_argument("--ffn-hidden", type=int, default=None)
     m.add_argument("--L", type=int, default=5, help="Caser window")
     m.add_argument("--T", type=int, default=1, help="Caser targets per window")
@@ -36,6 +38,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument("--epochs", type=int, default=200)
     t.add_argument("--batch-size", type=int, default=256)
     t.add_argument("--lr", type=float, default=None, help="Adam lr (default 1e-3; --resume: the checkpoint's)")
+    t.add_argument("--adam-beta2", type=float, default=None,
+                   help="Adam beta2 (default 0.98 as kang205; S3-Rec uses 0.999; --resume: the checkpoint's)")
     t.add_argument("--weight-decay", type=float, default=None,
                    help="Adam L2 weight decay (default 0; --resume: the checkpoint's)")
     t.add_argument("--num-negatives", type=int, default=1)
@@ -58,7 +62,7 @@ def build_from_args(args, ds):
     from ..models import Caser, SASRec
     if args.model == "sasrec":
         return SASRec(ds.num_items, dim=args.dim, blocks=args.blocks, heads=args.heads, dropout=args.dropout,
-                      max_len=args.max_len, norm=args.norm, ffn_hidden=args.ffn_hidden)
+                      max_len=args.max_len, norm=args.norm, ffn_hidden=args.ffn_hidden, act=args.act)
     return Caser(ds.num_items, dim=args.dim, L=args.L, T=args.T, n_v=args.n_v, n_h=args.n_h,
                  dropout=args.dropout, num_users=0 if args.no_user_emb else ds.num_users)
 
@@ -87,7 +91,10 @@ def run(args) -> int:
     prev = resume.get("train", {}) if resume else {}   # a resumed run keeps its lr/decay unless given
     lr = args.lr if args.lr is not None else prev.get("lr", 1e-3)
     weight_decay = args.weight_decay if args.weight_decay is not None else prev.get("weight_decay", 0.0)
-    cfg = TrainConfig(loss=args.loss, epochs=args.epochs, batch_size=args.batch_size, lr=lr,
+    beta2 = args.adam_beta2 if args.adam_beta2 is not None else prev.get("betas", (0.9, 0.98))[1]
+    if not 0.0 <= beta2 < 1.0:
+        raise SystemExit(f"--adam-beta2: expected a value in [0, 1), got {beta2}")
+    cfg = TrainConfig(loss=args.loss, epochs=args.epochs, batch_size=args.batch_size, lr=lr, betas=(0.9, beta2),
                       weight_decay=weight_decay, num_negatives=args.num_negatives, seed=args.seed,
                       patience=args.patience, eval_every=args.eval_every, max_minutes=args.max_minutes,
                       threads=args.threads, min_len=args.min_len, progress=not args.no_progress,

@@ -133,8 +133,8 @@ class Trainer:
         if resume is not None:
             if resume.get("optimizer") is not None:
                 opt.load_state_dict(resume["optimizer"])
-                for group in opt.param_groups:   # the saved state carries the old lr/decay: this config wins
-                    group["lr"], group["weight_decay"] = cfg.lr, cfg.weight_decay
+                for group in opt.param_groups:   # the saved state carries the old lr/decay/betas: this config wins
+                    group["lr"], group["weight_decay"], group["betas"] = cfg.lr, cfg.weight_decay, tuple(cfg.betas)
             first = int(resume["best_epoch"]) + 1
             history = [h for h in resume.get("history", []) if h["epoch"] < first]
             prev_seconds = float(resume.get("train_seconds", 0.0))
