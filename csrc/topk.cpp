@@ -112,6 +112,21 @@ inline int64_t item_id(const mpl::PackedView& w, int64_t r) {
 // that are not sorted inside buckets.
 std::vector<int64_t> packed_rows(const mpl::PackedView& w, const int64_t* ids, int64_t n, int nthreads) {
   std::vector<int64_t> pos(static_cast<size_t>(n));
+  if (n >= w.N / 8) {
+    // Many lookups (e.g. 256 users x 100 candidates): one O(N) inverse permutation is cheaper
+    // than a binary search per bucket per candidate (~100 ns of dependent cache misses each).
+    std::vector<int64_t> inv(static_cast<size_t>(w.N), -1);
+    for (int64_t r = 0; r < w.N; ++r) inv[item_id(w, r)] = r;
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t id = ids[i];
+      if (id < 0 || id >= w.N)
+        throw std::invalid_argument("chord::mp_topk: candidates: item id " + std::to_string(id) +
+                                    " (flat position " + std::to_string(i) + ") is out of range [0, " +
+                                    std::to_string(w.N) + ")");
+      pos[i] = inv[id];
+    }
+    return pos;
+  }
   int64_t first_bad = n, misses = 0;
 #pragma omp parallel for num_threads(nthreads) schedule(static) reduction(min : first_bad) reduction(+ : misses)
   for (int64_t i = 0; i < n; ++i) {
@@ -271,7 +286,8 @@ void mp_topk(const mpl::PackedView& w, const float* x, int64_t M, int64_t ldx, i
     const float* xm = xa.data() + m * Kpad;
     const float c = center[si];
     float d = lut ? lut->dot(row)
-                  : (sp.bits == 8 && avx2 ? dot8_avx2(row, K, xm, c) : dot_direct_ref(row, sp.bits, K, xm, c));
+                  : !avx2 ? dot_direct_ref(row, sp.bits, K, xm, c)
+                  : sp.bits == 8 ? dot8_avx2(row, K, xm, c) : dotq_avx2(row, sp.bits, K, xm, c);
     const float dz = w.zeros[r] - c;
     if (dz != 0.f) d -= dz * acts[m].xsum;
     return acts[m].post * (w.scales[r] * d);

@@ -24,6 +24,7 @@ inline int64_t act_pad(int64_t K) { return (K + kActPad - 1) / kActPad * kActPad
 float dot_direct_ref(const uint8_t* row, int bits, int64_t K, const float* xa, float c);
 // AVX2 direct dot for 8-bit rows (row_bytes = padded_k(K, 8) bytes).
 float dot8_avx2(const uint8_t* row, int64_t K, const float* xa, float c);
+float dotq_avx2(const uint8_t* row, int bits, int64_t K, const float* xa, float c);  // bits 1, 2, 4
 
 class ByteLut {
  public:

@@ -257,3 +257,29 @@ def test_cpp_validates_too():
         _cpu.mp_topk(*base[:9], 2, *base[10:])
     with pytest.raises(ValueError, match=r"outputs: expected \[2, 3\]"):
         _cpu.mp_topk(*base[:10], torch.empty(2, 4).numpy(), base[11])
+
+
+@pytest.mark.skipif(not HAVE_CPP_TOPK, reason="C++ extension not built")
+@pytest.mark.parametrize("isa", ISAS)
+def test_candidate_lookup_both_branches(isa):
+    """Few candidates look their packed rows up by binary search per bucket; many (>= N/8) go
+    through one inverse permutation. Both must give the float64 reference's ids and reject an
+    out-of-range id with its flat position."""
+    N, K = 400, 64
+    mw = exact_table(N, K, (0, 2, 4, 8), seed=3)
+    g = torch.Generator().manual_seed(3)
+    x = exact_x(3, K, seed=3, act_bits=0)
+    for C in (7, 150):  # 3 x 7 = 21 < N/8 = 50 <= 3 x 150
+        cand = torch.randint(0, N, (3, C), generator=g)
+        rv, ri = ref_topk(x, mw, 5, cand)
+        v = torch.full((3, 5), float("nan"))
+        i = torch.full((3, 5), -7, dtype=torch.int64)
+        _cpu.mp_topk(x.numpy(), mw.qweight.numpy(), mw.scales.numpy(), mw.zeros.numpy(), mw.perm.numpy(),
+                     list(mw.buckets), K, 5, cand.numpy(), 0, v.numpy(), i.numpy(), 1, isa)
+        assert torch.equal(i, ri), C
+        torch.testing.assert_close(v, rv.float(), rtol=0, atol=1e-5)
+        bad = cand.clone()
+        bad[2, C - 1] = N
+        with pytest.raises(ValueError, match=rf"item id {N} \(flat position {2 * C + C - 1}\) is out of range"):
+            _cpu.mp_topk(x.numpy(), mw.qweight.numpy(), mw.scales.numpy(), mw.zeros.numpy(), mw.perm.numpy(),
+                         list(mw.buckets), K, 5, bad.numpy(), 0, v.numpy(), i.numpy(), 1, isa)
