@@ -6,6 +6,7 @@ namespace chord {
 void bind_quantize_pack(py::module_& m);  // quantize_pack_bind.cpp
 void bind_topk(py::module_& m);           // topk_bind.cpp
 void bind_mp_linear(py::module_& m);      // bindings_mp_linear.cpp
+void bind_embedding_lookup(py::module_& m);  // embedding_lookup.cpp
 void bind_runtime(py::module_& m);        // runtime_bind.cpp
 }  // namespace chord
 
@@ -14,6 +15,7 @@ PYBIND11_MODULE(_cpu, m) {
   chord::bind_quantize_pack(m);
   chord::bind_topk(m);
   chord::bind_mp_linear(m);
+  chord::bind_embedding_lookup(m);
   chord::bind_runtime(m);
   m.def("has_avx2", []() { return (bool)(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")); });
 }

@@ -6,7 +6,7 @@ import copy
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
@@ -95,6 +95,55 @@ def test_embedding_lookup_equals_dequantized_rows(num, dim, n_ids, scheme, seed)
     assert torch.equal(out, table[ids])                                # bit-exact gather
     pruned = (codes == 0)[ids]
     assert (out[pruned] == 0).all()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(num=st.integers(1, 90), dim=st.integers(1, 300), one_bit=st.booleans(),
+       scheme=st.sampled_from(["sym", "asym"]), seed=st.integers(0, 2**16))
+def test_embedding_cpp_lookup_equals_torch_path(monkeypatch, num, dim, one_bit, scheme, seed):
+    """The eager CPU lookup (one C++ gather) is bit-identical to the torch ops it replaces, for
+    every width (1-bit codebooks too), K not a block multiple, strided and int32 ids."""
+    from chord.quantize import modules
+    assert modules._HAVE_LOOKUP, "C++ embedding_lookup not built"
+    torch.manual_seed(seed)
+    emb = nn.Embedding(num, dim)
+    cb = Codebook((0, 1, 4, 8) if one_bit else (0, 2, 4, 8), scheme)
+    q = QuantizedEmbedding.from_float(emb, torch.randint(0, 4, (num,), dtype=torch.uint8), cb)
+    ids = torch.randint(0, num, (7, 6))
+    for x in (ids, ids[:, ::2], ids.t(), ids.to(torch.int32)):
+        fast = q(x)
+        with monkeypatch.context() as mp:
+            mp.setattr(modules, "_HAVE_LOOKUP", False)
+            slow = q(x)
+        assert torch.equal(fast, slow) and torch.equal(fast, q.mw.dequantize(torch.float32)[x.long()])
+
+
+def test_embedding_cpp_lookup_errors_and_cache():
+    from chord_kernels import _cpu
+    torch.manual_seed(0)
+    emb = nn.Embedding(50, 24)
+    q = QuantizedEmbedding.from_float(emb, torch.randint(1, 4, (50,), dtype=torch.uint8))
+    with pytest.raises(IndexError, match=r"index 50 out of range \[0, 50\)"):
+        q(torch.tensor([3, 50]))
+    with pytest.raises(IndexError, match=r"index -1 out of range"):
+        q(torch.tensor([-1]))
+    before = q(torch.arange(50))
+    # a re-pack replaces the buffers: the cached views must not serve the old table
+    q.set_packed(chord.pack(emb.weight.detach() * 2, torch.full((50,), 3, dtype=torch.uint8)))
+    after = q(torch.arange(50))
+    assert torch.equal(after, q.mw.dequantize(torch.float32)) and not torch.equal(after, before)
+    # copies and pickles do not carry the cache; they look up their own tensors
+    q2 = copy.deepcopy(q)
+    assert torch.equal(q2(torch.arange(50)), after)
+    # the C++ side validates what Python hands it
+    out = torch.empty(1, 24)
+    args = [q.qweight.numpy(), q.row_bits.numpy(), q.row_slot.numpy(), q.row_scale.numpy(), q.row_zero.numpy()]
+    with pytest.raises(ValueError, match="8-bit bucket overruns qweight"):
+        _cpu.embedding_lookup(torch.tensor([0]).numpy(), *args, [[8, 0, 51]], 24, out.numpy())
+    with pytest.raises(ValueError, match="does not match the buckets"):
+        _cpu.embedding_lookup(torch.tensor([0]).numpy(), *args, [[8, 0, 0]], 24, out.numpy())
+    with pytest.raises(ValueError, match=r"out: expected shape \[1, 24\]"):
+        _cpu.embedding_lookup(torch.tensor([0]).numpy(), *args, q._lookup_buckets, 24, torch.empty(2, 24).numpy())
 
 
 def test_embedding_scoring_matches_reference():

@@ -21,6 +21,21 @@ from ..backends import cpu as cpu_backend
 from ..mixed_weight import MixedWeight, pack
 from .scoring import mp_topk
 
+_HAVE_LOOKUP = cpu_backend.HAVE_CPP and hasattr(cpu_backend._cpu, "embedding_lookup")
+
+
+class _LookupCache:
+    """numpy views of a QuantizedEmbedding's lookup buffers and the tensors they view. Copies and
+    pickles come back empty (views of the owner's tensors are never state worth saving)."""
+
+    __slots__ = ("tensors", "arrays")
+
+    def __init__(self):
+        self.tensors, self.arrays = (), None
+
+    def __reduce__(self):
+        return _LookupCache, ()
+
 _MW_BUFFERS = ("qweight", "scales", "zeros", "perm", "codes")
 _EAGER_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 
@@ -309,6 +324,9 @@ class QuantizedEmbedding(_MixedWeightHolder):
                 setattr(self, name, t)
             else:
                 self.register_buffer(name, t, persistent=False)
+        # [bits, byte offset, rows] of each live width bucket, for the C++ lookup
+        self._lookup_buckets = [[b, off, n] for b, _, n, off in fmt.bucket_spans(self.buckets, K) if b and n]
+        self.__dict__.pop("_lookup_cache", None)  # never keep a replaced table alive
 
     def set_packed(self, mw: MixedWeight) -> None:
         super().set_packed(mw)
@@ -332,12 +350,39 @@ class QuantizedEmbedding(_MixedWeightHolder):
         compatibility only; lookups and scoring never call it."""
         return self.dequantized_weight(torch.float32)
 
+    _LOOKUP_BUFFERS = ("qweight", "row_bits", "row_slot", "row_scale", "row_zero")
+
+    def _lookup_arrays(self):
+        """numpy views of the lookup's buffers (None off CPU), cached while the very same tensors
+        are installed: ``.to()``, ``set_packed`` and state-dict loads replace them, and in-place
+        writes go through the shared memory."""
+        bufs = self._buffers
+        ts = tuple(bufs[n] for n in self._LOOKUP_BUFFERS)
+        c = self.__dict__.get("_lookup_cache")
+        if c is None:
+            c = self.__dict__["_lookup_cache"] = _LookupCache()
+        if c.arrays is not None and all(a is b for a, b in zip(c.tensors, ts)):
+            return c.arrays
+        c.tensors, c.arrays = (), None
+        if not all(t.is_cpu and t.is_contiguous() and not t.requires_grad for t in ts):
+            return None
+        c.tensors, c.arrays = ts, tuple(t.numpy() for t in ts)
+        return c.arrays
+
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         """ids int [...] -> float32 [..., dim]: only the gathered rows are dequantized."""
         if ids.dtype not in (torch.int64, torch.int32):
             raise TypeError(f"ids: expected int64/int32 indices, got {ids.dtype}")
         flat = ids.reshape(-1).long()
         K = self.embedding_dim
+        if _HAVE_LOOKUP and cpu_backend.eager_ok(flat):
+            arrays = self._lookup_arrays()
+            if arrays is not None:
+                # eager CPU: one C++ gather (the torch ops below cost ~10x more at a 50-id history)
+                flat = flat.contiguous()
+                out = torch.empty(flat.numel(), K, dtype=torch.float32)
+                cpu_backend._cpu.embedding_lookup(flat.numpy(), *arrays, self._lookup_buckets, K, out.numpy())
+                return out.reshape(*ids.shape, K)
         out = torch.zeros(flat.numel(), K, dtype=torch.float32, device=flat.device)
         rbits, rslot = self.row_bits[flat], self.row_slot[flat]
         rzero, rscale = self.row_zero[flat, None], self.row_scale[flat, None]
