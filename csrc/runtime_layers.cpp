@@ -121,14 +121,7 @@ struct Entry {
   int64_t id;
 };
 
-// higher score first; equal -> smaller id; NaN below every number (as csrc/topk.cpp)
-inline bool better(const Entry& a, const Entry& b) {
-  if (a.s > b.s) return true;
-  if (a.s < b.s) return false;
-  const bool an = a.s != a.s, bn = b.s != b.s;
-  if (an != bn) return bn;
-  return a.id < b.id;
-}
+inline bool better(const Entry& a, const Entry& b) { return topk::ranks_before(a.s, a.id, b.s, b.id); }
 
 // The k best entries, kept sorted (best first): small k, and most offers fail one compare.
 struct Best {

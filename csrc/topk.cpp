@@ -46,14 +46,7 @@ struct Entry {
   int64_t id;
 };
 
-// The ranking order: higher score first, equal scores -> smaller item id first; NaN last.
-inline bool better(const Entry& a, const Entry& b) {
-  if (a.s > b.s) return true;
-  if (a.s < b.s) return false;
-  const bool an = a.s != a.s, bn = b.s != b.s;
-  if (an != bn) return bn;
-  return a.id < b.id;
-}
+inline bool better(const Entry& a, const Entry& b) { return ranks_before(a.s, a.id, b.s, b.id); }
 
 inline float round_up(double v) {
   const float f = static_cast<float>(v);

@@ -26,5 +26,16 @@ void mp_topk(const mpl::PackedView& w, const float* x, int64_t M, int64_t ldx, i
              int64_t C, int64_t ldc, int act_bits, float* values, int64_t* ids, int nthreads,
              mpl::Isa isa = mpl::Isa::Auto);
 
+// The ranking order above, for any score type: higher score first, equal scores -> smaller id
+// first, NaN below every number. Every top-k in chord (this kernel, the fused runtime) uses it.
+template <class S>
+inline bool ranks_before(S sa, int64_t ida, S sb, int64_t idb) {
+  if (sa > sb) return true;
+  if (sa < sb) return false;
+  const bool an = sa != sa, bn = sb != sb;
+  if (an != bn) return bn;
+  return ida < idb;
+}
+
 }  // namespace topk
 }  // namespace chord

@@ -82,6 +82,18 @@ class Watch:
         return None
 
 
+def swapped_spec(w: Watch, mod: nn.Module, path: str) -> dict:
+    """Spec of a chord-swapped Linear/Conv2d: its packed weight, or the dequantized fp32 copy
+    the module itself computes with (tiny layers, exact activations)."""
+    bias = w.tensor(mod, "bias")
+    tiny = w.tensor(mod, "tiny_weight")
+    bias_np = None if bias is None else np_view(bias, f"{path}.bias")
+    if tiny is not None and mod.act_bits == 0:
+        return {"kind": "fp32", "weight": np_view(tiny, f"{path}.tiny_weight"), "bias": bias_np}
+    return {"kind": "packed", **packed_spec(w, mod, path), "K": mod.qweight_k, "act_bits": int(mod.act_bits),
+            "bias": bias_np}
+
+
 def linear_spec(w: Watch, parent: nn.Module, attr: str, path: str) -> dict:
     mod = w.module(parent, attr)
     if type(mod) is nn.Linear:
@@ -89,14 +101,7 @@ def linear_spec(w: Watch, parent: nn.Module, attr: str, path: str) -> dict:
         return {"kind": "fp32", "weight": np_view(weight, f"{path}.weight"),
                 "bias": None if bias is None else np_view(bias, f"{path}.bias")}
     if type(mod) is MixedPrecisionLinear:
-        bias = w.tensor(mod, "bias")
-        tiny = w.tensor(mod, "tiny_weight")
-        bias_np = None if bias is None else np_view(bias, f"{path}.bias")
-        if tiny is not None and mod.act_bits == 0:
-            # the module itself runs F.linear with its dequantized weight here (tiny layers)
-            return {"kind": "fp32", "weight": np_view(tiny, f"{path}.tiny_weight"), "bias": bias_np}
-        return {"kind": "packed", **packed_spec(w, mod, path), "K": mod.qweight_k, "act_bits": int(mod.act_bits),
-                "bias": bias_np}
+        return swapped_spec(w, mod, path)
     fail(f"{path}: expected nn.Linear or chord MixedPrecisionLinear, got {type(mod).__name__}")
 
 
@@ -157,13 +162,7 @@ def conv_spec(w: Watch, parent: nn.Module, attr: str, path: str) -> dict:
         if mod.pre_pad is not None or tuple(mod.padding) != (0, 0) or tuple(mod.stride) != (1, 1) \
                 or tuple(mod.dilation) != (1, 1):
             fail(f"{path}: expected a stride-1, dilation-1, unpadded MixedPrecisionConv2d")
-        bias = w.tensor(mod, "bias")
-        tiny = w.tensor(mod, "tiny_weight")
-        bias_np = None if bias is None else np_view(bias, f"{path}.bias")
-        if tiny is not None and mod.act_bits == 0:
-            return {"kind": "fp32", "weight": np_view(tiny, f"{path}.tiny_weight"), "bias": bias_np}
-        return {"kind": "packed", **packed_spec(w, mod, path), "K": mod.qweight_k, "act_bits": int(mod.act_bits),
-                "bias": bias_np}
+        return swapped_spec(w, mod, path)
     fail(f"{path}: expected nn.Conv2d or chord MixedPrecisionConv2d, got {type(mod).__name__}")
 
 
