@@ -1,7 +1,12 @@
 """``chord experiment --quick`` on a slice of ML-100K: table, JSON, PNGs, resumability."""
 import json
 
+import numpy as np
+import pytest
+import torch
+
 from chord.cli import main
+from chord.metrics import metrics_from_ranks
 from chord.experiments.table import table
 
 from tests.conftest import data_dir_or_skip
@@ -29,6 +34,23 @@ def test_quick_grid_writes_results_and_resumes(tmp_path, capsys):
     assert (tmp_path / "budget_sweep.png").stat().st_size > 1000
     assert any(p.name.startswith("heatmap_") for p in tmp_path.glob("*.png"))
     assert "chord-pretrained@3.0" in (tmp_path / "table.md").read_text()
+    # per-user test ranks beside results.json reproduce every cell's metrics
+    ranks = dict(np.load(tmp_path / "ranks.npz"))
+    for key, v in cells.items():
+        if "test" in v:
+            for mode in ("full", "sampled"):
+                r = ranks[f"{key}|{mode}"]
+                assert r.shape == (v["test"][mode]["users"],)
+                m = metrics_from_ranks(torch.from_numpy(r.astype(np.int64)))
+                assert m["NDCG@10"] == pytest.approx(v["test"][mode]["NDCG@10"]), (key, mode)
+    sig = res["significance"]["ml-100k/sasrec"]["chord-pretrained@3.0"]
+    assert {"fp32", "ptq2", "layerwise@3.0", "random@3.0", "population-pretrained@3.0"} <= set(sig)
+    assert "chord-pretrained@2.0" not in sig      # other budgets are not compared
+    ref, full = cells["ml-100k/sasrec/chord-pretrained@3.0"]["test"]["full"], cells["ml-100k/sasrec/ptq2"]["test"]["full"]
+    d = sig["ptq2"]["NDCG@10"]
+    assert d["diff"] == pytest.approx(ref["NDCG@10"] - full["NDCG@10"])
+    assert d["lo"] <= d["diff"] <= d["hi"] and d["users"] == 40
+    assert "| ml-100k/sasrec | chord-pretrained@3.0 | ptq2 |" in (tmp_path / "table.md").read_text()
     # resumable: a second run recomputes nothing
     before = {k: v["runtime_s"] for k, v in cells.items()}
     assert main(argv) == 0

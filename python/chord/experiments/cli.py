@@ -33,6 +33,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scope", choices=["global", "layer"], default="global")
     p.add_argument("--pretrained-item-emb", action="store_true",
                    help="pretrained-frozen CHORD also trains the item table (default: frozen with the backbone)")
+    p.add_argument("--mask-seen-target", action="store_true",
+                   help="full ranking (test, CHORD validation, layer-wise sensitivity): a target already in the "
+                        "history counts as a miss, as S3-Rec's full sort (Yelp repeats items)")
+    p.add_argument("--bootstrap", type=int, default=1000,
+                   help="paired-bootstrap resamples over test users for the CHORD-vs-baseline CIs")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--quick", action="store_true", help="CI-size: 60 users, tiny budgets, 2 sweep points")
@@ -46,7 +51,8 @@ def run(args) -> int:
     cfg = GridConfig(datasets=tuple(args.datasets), models=tuple(args.models), methods=tuple(args.methods),
                      budget=args.budget, sweep=tuple(args.sweep), data_dir=args.data_dir, max_users=args.max_users,
                      fp32_minutes=args.fp32_minutes, chord_minutes=args.chord_minutes, chord=chord, seed=args.seed,
-                     threads=args.threads, pretrained_item_emb=args.pretrained_item_emb)
+                     threads=args.threads, pretrained_item_emb=args.pretrained_item_emb,
+                     mask_seen_target=args.mask_seen_target, bootstrap=args.bootstrap)
     if args.quick:
         cfg = replace(cfg, max_users=args.max_users or 60, fp32_minutes=0.05, fp32_epochs=1, chord_minutes=0.05,
                       sweep=(2.0, args.budget), device_users=2, heatmap_users=2,
@@ -55,10 +61,10 @@ def run(args) -> int:
     grid = Grid(cfg, out)
     res = grid.run()
     from .plots import budget_sweep
-    from .table import device_table, table
+    from .table import device_table, significance_table, table
     if budget_sweep(res, out / "budget_sweep.png"):
         res["meta"].setdefault("figures", {})["budget_sweep"] = "budget_sweep.png"
-    text = table(res, args.budget) + "\n\n" + device_table(res)
+    text = table(res, args.budget) + "\n\n" + significance_table(res) + "\n\n" + device_table(res)
     (out / "table.md").write_text(text + "\n")
     grid._save()
     print(text)

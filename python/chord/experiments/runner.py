@@ -15,16 +15,20 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from chord.data import LeaveOneOut, load_dataset
-from chord.eval.evaluator import Evaluator
+from chord.eval.evaluator import MODES, Evaluator
 from chord.method import ChordConfig, ChordSystem, ChordTrainer, CodesModel, build_system, load_chord_state
+from chord.method.train import restrict_evaluator
+from chord.metrics import metrics_from_ranks
 from chord.models import build_model
 from chord.strategy import Strategy
 from chord.train import TrainConfig, Trainer, load_checkpoint
 
 from . import baselines as bl
+from . import significance as sig
 
 METHODS = ("fp32", "ptq8", "ptq4", "ptq2", "layerwise", "random", "population", "diet", "chord-random",
            "chord-pretrained")
@@ -50,6 +54,8 @@ class GridConfig:
     device_users: int = 10             # users for adaptation-time / latency measurements
     heatmap_users: int = 4
     threads: int = 2
+    mask_seen_target: bool = False     # full ranking: a target already in the history is a miss (Yelp)
+    bootstrap: int = 1000              # paired-bootstrap resamples over test users (significance)
 
 
 def _model_config(name: str, num_items: int, num_users: int, extra: dict) -> dict:
@@ -66,12 +72,20 @@ class Grid:
         self.path = self.out / "results.json"
         self.results = json.loads(self.path.read_text()) if self.path.exists() else {"cells": {}, "meta": {}}
         self.results["meta"]["config"] = _jsonable(cfg)
+        # per-user 0-based test ranks of every evaluated cell, "<cell key>|<mode>" -> int32 [n users]
+        self.ranks_path = self.out / "ranks.npz"
+        self.ranks = dict(np.load(self.ranks_path)) if self.ranks_path.exists() else {}
 
     # -- bookkeeping ---------------------------------------------------------------------------
     def _save(self):
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.results, indent=1, default=float))
         tmp.replace(self.path)
+
+    def _save_ranks(self):
+        tmp = self.out / "ranks.tmp.npz"
+        np.savez_compressed(tmp, **self.ranks)
+        tmp.replace(self.ranks_path)
 
     def cell(self, key: str, fn):
         """Run ``fn() -> dict`` unless ``key`` is done; record its runtime; persist."""
@@ -80,7 +94,10 @@ class Grid:
         t0 = time.perf_counter()
         res = fn()
         res["runtime_s"] = time.perf_counter() - t0
+        for mode, r in res.pop("_ranks", {}).items():
+            self.ranks[f"{key}|{mode}"] = r.numpy().astype(np.int32)
         self.results["cells"][key] = res
+        self._save_ranks()
         self._save()
         m = res.get("test", {}).get("full", {})
         self.log(f"[{key}] full HR@10 {m.get('HR@10', float('nan')):.4f} NDCG@10 {m.get('NDCG@10', float('nan')):.4f} "
@@ -112,7 +129,10 @@ class Grid:
         if (d / "chord.safetensors").exists():
             meta = load_chord_state(system, d)
             return system.eval(), meta.get("summary", {})
-        summary = ChordTrainer(ccfg, log=self.log).fit(system, split, out_dir=d)
+        ev = Evaluator(split, ccfg.history, mask_seen_target=self.cfg.mask_seen_target)
+        if ccfg.eval_users:
+            restrict_evaluator(ev, ccfg.eval_users)
+        summary = ChordTrainer(ccfg, log=self.log).fit(system, split, out_dir=d, evaluator=ev)
         return system.eval(), summary
 
     # -- the grid -------------------------------------------------------------------------------
@@ -125,20 +145,47 @@ class Grid:
             split = LeaveOneOut(ds)
             for model_name in self.cfg.models:
                 self.run_pair(ds_name, model_name, split)
+        self.significance()
+        self._save()
         return self.results
+
+    def significance(self):
+        """Paired bootstrap (over test users, full ranking) of each CHORD row at the main budget minus
+        every other row at that budget (and the unbudgeted ones) -> ``results["significance"]``."""
+        B, out = self.cfg.budget, {}
+        full = {k[:-len("|full")]: v for k, v in self.ranks.items() if k.endswith("|full")}
+        for pair in sorted({"/".join(k.split("/")[:2]) for k in full}):
+            rows = {}
+            for k, v in full.items():
+                if not k.startswith(pair + "/"):
+                    continue
+                meth = k[len(pair) + 1:]
+                if "@" not in meth or abs(float(meth.split("@")[1]) - B) < 1e-9:
+                    rows[meth] = v
+            for ref in (m for m in rows if m.split("@")[0] in ("chord-pretrained", "chord-random")):
+                out.setdefault(pair, {})[ref] = sig.compare(rows, ref, sorted(rows), resamples=self.cfg.bootstrap,
+                                                            seed=self.cfg.seed)
+        self.results["significance"] = out
 
     def run_pair(self, ds_name, model_name, split):
         cfg, B = self.cfg, self.cfg.budget
         pre = f"{ds_name}/{model_name}"
         ml = cfg.chord.history
-        ev = Evaluator(split, ml)
+        ev = Evaluator(split, ml, mask_seen_target=cfg.mask_seen_target)
         methods = set(cfg.methods)
         need_fp32 = methods & {"fp32", "ptq8", "ptq4", "ptq2", "layerwise", "random", "chord-pretrained", "population"}
         trained = self.fp32_backbone(ds_name, model_name, split) if need_fp32 else None
         specs = None
 
         def evaluate(model, extra=None):
-            r = {"test": ev.evaluate(model, "test")}
+            test, ranks = {}, {}
+            for mode in MODES:
+                t0 = time.perf_counter()
+                ranks[mode] = ev.ranks(model, "test", mode)
+                test[mode] = metrics_from_ranks(ranks[mode], ev.ks)
+                test[mode]["seconds"] = time.perf_counter() - t0
+                test[mode]["users"] = int(ranks[mode].numel())
+            r = {"test": test, "_ranks": ranks}       # cell() moves the ranks to ranks.npz
             r.update(extra or {})
             return r
 

@@ -46,3 +46,18 @@ def device_table(results: dict) -> str:
                          f"{v['wire_bytes_compact']} | {v['fp32_weight_bytes']} | {v['packed_bytes']} | "
                          f"{v['adapt_ms']:.2f} | {v['rerank_ms']:.2f} / {v['rerank_fp32_ms']:.2f} |")
     return "\n".join(lines)
+
+
+def significance_table(results: dict) -> str:
+    """CHORD minus each other row on the same test users (full ranking): mean difference and paired
+    bootstrap 95 % interval of HR@10 and NDCG@10; ``*`` = the interval excludes 0."""
+    from .significance import format_ci
+    sig = results.get("significance", {})
+    lines = ["| dataset/backbone | CHORD row | minus | dHR@10 [95 % CI] | dNDCG@10 [95 % CI] | users |",
+             "|---|---|---|---|---|---|"]
+    for pair, refs in sorted(sig.items()):
+        for ref, others in sorted(refs.items()):
+            for other, m in sorted(others.items(), key=lambda r: _row_key(r[0])):
+                lines.append(f"| {pair} | {ref} | {other} | {format_ci(m['HR@10'])} | {format_ci(m['NDCG@10'])} | "
+                             f"{m['HR@10']['users']} |")
+    return "\n".join(lines)
