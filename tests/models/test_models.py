@@ -16,7 +16,8 @@ def models():
             SASRec(N_ITEMS, 16, 1, 4, 0.0, 10, norm="pre", ffn_hidden=32),
             SASRec(N_ITEMS, 16, 2, 2, 0.0, 10, norm="post", ffn_hidden=64, act="gelu"),
             Caser(N_ITEMS, 16, L=4, T=2, n_v=3, n_h=2, dropout=0.0, num_users=9),
-            Caser(N_ITEMS, 16, L=3, n_v=0, n_h=4, dropout=0.0)]
+            Caser(N_ITEMS, 16, L=3, n_v=0, n_h=4, dropout=0.0),
+            Caser(N_ITEMS, 16, L=4, n_v=2, n_h=2, dropout=0.0, head="untied", dropout_pos="before_fc1")]
 
 
 def seqs(B=5, l=10, seed=0):
@@ -155,3 +156,77 @@ def test_sasrec_post_ln_gelu_matches_a_float64_reference():
         h = 0.5 * h * (1 + torch.erf(h / 2 ** 0.5))
         x = ln(blk.ffn_norm, x + blk.ffn.fc2(h)) * keep
     torch.testing.assert_close(m.encode(x_ids), x, rtol=1e-10, atol=1e-10)
+
+
+def _caser_reference(m, x_ids, users, drop_mask=None):
+    """Caser written out by hand (float64): filters -> [dropout] -> fc1 -> ReLU -> [dropout] ->
+    head; ``drop_mask`` (already scaled by 1/(1-p)) multiplies where ``m.dropout_pos`` says."""
+    F = torch.nn.functional
+    E = m.item_emb.weight[x_ids[:, -m.L:]]                                  # [B, L, d]
+    parts = [torch.einsum("bld,vl->bvd", E, m.conv_v.weight[:, 0, :, 0]).flatten(1) + m.conv_v.bias.repeat_interleave(m.dim)]
+    for h, conv in enumerate(m.conv_h, start=1):
+        win = E.unfold(1, h, 1)                                             # [B, L-h+1, d, h]
+        a = torch.einsum("btdh,nhd->bnt", win, conv.weight[:, 0]) + conv.bias[:, None]
+        parts.append(F.relu(a).amax(2))
+    h = torch.cat(parts, 1)
+    if drop_mask is not None and m.dropout_pos == "before_fc1":
+        h = h * drop_mask
+    z = F.relu(h @ m.fc1.weight.t() + m.fc1.bias)
+    if drop_mask is not None and m.dropout_pos == "after_fc1":
+        z = z * drop_mask
+    x = torch.cat([z, m.user_emb.weight[users]], 1) if m.user_emb is not None else z
+    if m.fc2 is not None:
+        x = F.relu(x @ m.fc2.weight.t() + m.fc2.bias)
+    table, bias = (m.out_emb.weight, m.out_bias.weight[:, 0]) if m.out_emb is not None else (m.item_emb.weight, 0.0)
+    return x, x @ table.t() + bias
+
+
+@pytest.mark.parametrize("head", ["fc2", "untied"])
+@pytest.mark.parametrize("num_users", [0, 9])
+def test_caser_heads_match_a_float64_reference(head, num_users):
+    """head="untied" (original Caser): [z; P_u] against out_emb + out_bias, no fc2."""
+    torch.manual_seed(4)
+    m = Caser(N_ITEMS, 16, L=4, n_v=3, n_h=2, dropout=0.0, num_users=num_users, head=head).double().eval()
+    with torch.no_grad():
+        for name, p in m.named_parameters():
+            if "bias" in name:   # non-zero biases, item bias included
+                p.copy_(torch.randn_like(p) * 0.3)
+    x, users = seqs(), torch.arange(5)
+    rep_ref, full_ref = _caser_reference(m, x, users)
+    rep = m(x, users=users)
+    assert rep.shape == (5, m.repr_dim)
+    assert m.repr_dim == (32 if head == "untied" and num_users else 16)
+    torch.testing.assert_close(rep, rep_ref, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(m.score(rep), full_ref, rtol=1e-10, atol=1e-10)
+    cand = torch.randint(1, N_ITEMS + 1, (5, 7))
+    torch.testing.assert_close(m.score(rep, cand), full_ref.gather(1, cand), rtol=1e-10, atol=1e-10)
+    assert (m.out_emb is None) == (head == "fc2") and (m.fc2 is None) == (head == "untied" or not num_users)
+
+
+@pytest.mark.parametrize("dropout_pos", ["after_fc1", "before_fc1"])
+def test_caser_dropout_position_matches_a_float64_reference(dropout_pos):
+    torch.manual_seed(5)
+    m = Caser(N_ITEMS, 16, L=4, n_v=3, n_h=2, dropout=0.5, num_users=9, dropout_pos=dropout_pos).double().train()
+    x, users = seqs(), torch.arange(5)
+    width = 3 * 16 + 2 * 4 if dropout_pos == "before_fc1" else 16
+    torch.manual_seed(11)
+    rep = m(x, users=users)
+    torch.manual_seed(11)   # the forward's only random draw is its dropout mask
+    mask = torch.nn.functional.dropout(torch.ones(5, width, dtype=torch.float64), 0.5, True)
+    torch.testing.assert_close(rep, _caser_reference(m, x, users, mask)[0], rtol=1e-10, atol=1e-10)
+    m.eval()   # eval: both positions are the same function
+    torch.testing.assert_close(m(x, users=users), _caser_reference(m, x, users)[0], rtol=1e-10, atol=1e-10)
+
+
+def test_caser_options_config_round_trip_and_errors():
+    a = Caser(N_ITEMS, 16, num_users=9)
+    assert "head" not in a.config and "dropout_pos" not in a.config   # old checkpoints' configs unchanged
+    b = Caser(N_ITEMS, 16, num_users=9, head="untied", dropout_pos="before_fc1")
+    c = build_model(b.config)
+    assert (c.head, c.dropout_pos) == ("untied", "before_fc1") and c.config == b.config
+    assert set(c.state_dict()) == set(b.state_dict()) and "out_emb.weight" in b.state_dict()
+    assert "fc2.weight" not in b.state_dict() and "out_emb.weight" not in a.state_dict()
+    with pytest.raises(ValueError, match="head"):
+        Caser(N_ITEMS, head="bogus")
+    with pytest.raises(ValueError, match="dropout_pos"):
+        Caser(N_ITEMS, dropout_pos="bogus")

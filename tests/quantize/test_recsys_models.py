@@ -24,7 +24,15 @@ def _caser():
     return models.Caser(num_items=150, dim=32, L=5, n_v=4, n_h=8, num_users=20).eval()
 
 
-@pytest.mark.parametrize("build", [_sasrec, _caser], ids=["sasrec", "caser"])
+def _caser_untied():
+    torch.manual_seed(0)
+    m = models.Caser(num_items=150, dim=32, L=5, n_v=4, n_h=8, num_users=20, head="untied").eval()
+    with torch.no_grad():
+        m.out_bias.weight.normal_()     # a non-zero item bias
+    return m
+
+
+@pytest.mark.parametrize("build", [_sasrec, _caser, _caser_untied], ids=["sasrec", "caser", "caser-untied"])
 @pytest.mark.parametrize("seed", [0, 1])
 def test_swapped_model_matches_float64_reference(build, seed):
     m = build()
@@ -43,6 +51,9 @@ def test_swapped_model_matches_float64_reference(build, seed):
         assert_close_to_reference(m.score(u), ref.score(ur), rtol=1e-4)       # quantized scoring path
         cand = torch.randint(1, 151, (6, 20))
         assert_close_to_reference(m.score(u, cand), ref.score(ur, cand), rtol=1e-4)
+        if m.out_emb is not None:   # untied: scored through the output table, never the packed item table
+            assert "score" not in m.__dict__
+            return
         vals, ids = m.item_emb.topk(u, 10)
         rv, _ = torch.topk(ref.score(u.double()), 10)
         assert (vals.double() - rv).abs().max() <= 1e-5 * rv.abs().max()

@@ -119,6 +119,8 @@ def test_errors_and_staleness():
         r.represent(torch.tensor([[1, 51]]), torch.tensor([0]))
     with pytest.raises(rt.UnsupportedModelError, match="training mode"):
         rt.compile(copy.deepcopy(m).train())
+    with pytest.raises(rt.UnsupportedModelError, match="head='untied'.*separate output table"):
+        rt.compile(Caser(50, dim=16, L=5, num_users=3, head="untied").eval())
     g = copy.deepcopy(m)
     g.conv_h[0] = torch.nn.Conv2d(1, 8, (1, 16), padding=1)
     with pytest.raises(rt.UnsupportedModelError, match="conv_h.0: expected a stride-1, dilation-1, unpadded"):

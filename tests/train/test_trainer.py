@@ -58,9 +58,10 @@ def test_loss_decreases_and_early_stopping_on_learnable_toy():
 
 
 def test_checkpoint_round_trip(tmp_path):
-    for model in (SASRec(30, 8, 1, 1, 0.0, 6, norm="pre"), Caser(30, 8, L=2, num_users=4)):
-        save_checkpoint(tmp_path / model.config["model"], model, {"dataset": "x", "note": [1, 2]})
-        back, meta = load_checkpoint(tmp_path / model.config["model"])
+    for i, model in enumerate((SASRec(30, 8, 1, 1, 0.0, 6, norm="pre"), Caser(30, 8, L=2, num_users=4),
+                               Caser(30, 8, L=2, num_users=4, head="untied", dropout_pos="before_fc1"))):
+        save_checkpoint(tmp_path / str(i), model, {"dataset": "x", "note": [1, 2]})
+        back, meta = load_checkpoint(tmp_path / str(i))
         assert meta["dataset"] == "x" and meta["model"] == model.config
         for k, v in model.state_dict().items():
             assert torch.equal(v, back.state_dict()[k])
@@ -225,3 +226,20 @@ def test_cli_sasrec_post_ln_gelu_and_beta2(tmp_path):
     assert main(base + ["--resume", str(tmp_path / "a"), "--epochs", "2", "--adam-beta2", "0.98",
                         "--out", str(tmp_path / "b")]) == 0
     assert json.loads((tmp_path / "b" / "config.json").read_text())["train"]["betas"] == [0.9, 0.98]
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("loss", ["bce", "ce"])
+def test_cli_caser_untied_head_and_dropout_position(tmp_path, loss):
+    """--caser-head untied --dropout-pos before_fc1 --T 3 reach the model config, train with both
+    losses (targets scored against the output table + item bias) and survive a resume."""
+    base = ["train", "--dataset", "beauty", "--data-dir", str(data_dir_or_skip()), "--max-users", "100",
+            "--no-progress", "--threads", "1", "--loss", loss, "--num-negatives", "3"]
+    assert main(base + ["--model", "caser", "--dim", "8", "--L", "3", "--T", "3", "--epochs", "1",
+                        "--caser-head", "untied", "--dropout-pos", "before_fc1", "--out", str(tmp_path / "a")]) == 0
+    model, meta = load_checkpoint(tmp_path / "a")
+    assert (model.head, model.dropout_pos, model.T, model.repr_dim) == ("untied", "before_fc1", 3, 16)
+    assert not torch.equal(model.out_bias.weight, torch.zeros_like(model.out_bias.weight))   # trained
+    assert main(base + ["--resume", str(tmp_path / "a"), "--epochs", "2", "--out", str(tmp_path / "b")]) == 0
+    back, meta = load_checkpoint(tmp_path / "b")
+    assert back.config == model.config and meta["epochs_run"] == 2

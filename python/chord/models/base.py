@@ -5,8 +5,12 @@ treat SASRec and Caser alike (RecBole style: models only compute scores).
   ids (0 = padding, the most recent item last); ``users`` int64 [B] (used by Caser only).
 - ``model.score(user_repr, item_ids=None)``: None -> float [B, num_items + 1] where column i is
   item i (column 0 is the padding item: callers mask it); ``item_ids`` int64 [B, C] -> [B, C].
-- ``model.item_emb``: the one ``nn.Embedding`` [num_items + 1, d] (row 0 = padding) used for the
-  input and for scoring (tied).
+- ``model.item_emb``: the ``nn.Embedding`` [num_items + 1, d] (row 0 = padding) used for the
+  input and, by default, for scoring (tied). ``model.out_emb`` / ``model.out_bias`` are None then;
+  a model with an untied output (Caser ``head="untied"``) sets them to ``nn.Embedding``
+  [num_items + 1, repr_dim] / [num_items + 1, 1] and ``score`` uses them instead. Code that
+  relies on tied scoring (the fused runtime, the packed-table scoring path) checks
+  ``out_emb is None``.
 - ``model.config``: plain dict; ``build_model(config)`` rebuilds the same architecture.
 """
 from __future__ import annotations
@@ -16,7 +20,8 @@ from torch import nn
 
 
 class SequentialRecommender(nn.Module):
-    """Base class: tied item-embedding scoring shared by SASRec and Caser."""
+    """Base class: item scoring shared by SASRec and Caser (tied item embedding, or the untied
+    output table + item bias when a subclass sets ``out_emb`` / ``out_bias``)."""
 
     #: "sequence": trained on every position of a sequence (``encode`` -> [B, l, d]);
     #: "window": trained on (last L items -> next T items) instances.
@@ -31,13 +36,26 @@ class SequentialRecommender(nn.Module):
         self.num_items = int(num_items)
         self.dim = int(dim)
         self.item_emb = nn.Embedding(self.num_items + 1, self.dim, padding_idx=0)
+        self.out_emb: nn.Module | None = None     # untied output table (None: score with item_emb)
+        self.out_bias: nn.Module | None = None    # its item bias [num_items + 1, 1]
 
     def score(self, user_repr: torch.Tensor, item_ids: torch.Tensor | None = None) -> torch.Tensor:
         """user_repr float [B, d] -> scores [B, num_items + 1] (None) or [B, C] for item_ids [B, C]."""
+        if self.out_emb is not None:
+            return self._score_untied(user_repr, item_ids)
         if item_ids is None:
             return user_repr @ self.item_emb.weight.t()
         cand = self.item_emb(item_ids)                         # [B, C, d]
         return torch.einsum("bd,bcd->bc", user_repr, cand)
+
+    def _score_untied(self, user_repr, item_ids):
+        if item_ids is None:   # through the module interface, so a swapped (quantized) table works too
+            ids = torch.arange(self.num_items + 1, device=user_repr.device)
+            w = self.out_emb.weight if isinstance(self.out_emb, nn.Embedding) else self.out_emb(ids)
+            b = self.out_bias.weight if isinstance(self.out_bias, nn.Embedding) else self.out_bias(ids)
+            return torch.addmm(b.view(1, -1), user_repr, w.t())
+        cand = self.out_emb(item_ids)                          # [B, C, repr_dim]
+        return torch.einsum("bd,bcd->bc", user_repr, cand) + self.out_bias(item_ids).squeeze(-1)
 
     def check_seqs(self, seqs: torch.Tensor) -> None:
         if not isinstance(seqs, torch.Tensor) or seqs.dim() != 2 or seqs.dtype != torch.int64:

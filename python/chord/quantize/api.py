@@ -124,5 +124,7 @@ def _install_scoring(model: nn.Module) -> None:
         return
     # only the default tied scoring is equivalent to the table's own score; a model that
     # overrides score keeps it (it then reads item_emb through the module interface)
-    if isinstance(model, SequentialRecommender) and type(model).score is SequentialRecommender.score:
+    # (an untied output table, e.g. Caser head="untied", does not score against item_emb at all)
+    if (isinstance(model, SequentialRecommender) and type(model).score is SequentialRecommender.score
+            and model.out_emb is None):
         model.__dict__["score"] = emb.score

@@ -21,6 +21,9 @@ def _spec(model: Caser, w: Watch) -> dict:
         fail(f"model: {cls.__name__}.forward overrides Caser.forward; the fused runtime computes Caser's")
     if cls.score is not SequentialRecommender.score:
         fail(f"model: {cls.__name__}.score overrides the tied-embedding score")
+    if model.out_emb is not None:
+        fail(f"model: Caser head={model.head!r} scores against a separate output table + item bias; "
+             "the fused runtime runs the tied-embedding head only (head='fc2')")
     if model.training:
         fail("model: in training mode (dropout would be active); call model.eval() first")
     check_hooks(model)

@@ -33,6 +33,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     m.add_argument("--n-v", type=int, default=4)
     m.add_argument("--n-h", type=int, default=16)
     m.add_argument("--no-user-emb", action="store_true", help="Caser without user embeddings")
+    m.add_argument("--caser-head", choices=["fc2", "untied"], default="fc2",
+                   help="Caser scoring: 'fc2' (RecBole: [z; P_u] -> fc2 -> tied item table) or 'untied' "
+                        "(original Caser: [z; P_u] against a separate output table + item bias; "
+                        "the fused runtime rejects it)")
+    m.add_argument("--dropout-pos", choices=["after_fc1", "before_fc1"], default="after_fc1",
+                   help="Caser dropout on z (after fc1) or on the filter outputs (before fc1: original, RecBole)")
     t = p.add_argument_group("training")
     t.add_argument("--loss", choices=["bce", "ce"], default="ce")
     t.add_argument("--epochs", type=int, default=200)
@@ -64,7 +70,8 @@ def build_from_args(args, ds):
         return SASRec(ds.num_items, dim=args.dim, blocks=args.blocks, heads=args.heads, dropout=args.dropout,
                       max_len=args.max_len, norm=args.norm, ffn_hidden=args.ffn_hidden, act=args.act)
     return Caser(ds.num_items, dim=args.dim, L=args.L, T=args.T, n_v=args.n_v, n_h=args.n_h,
-                 dropout=args.dropout, num_users=0 if args.no_user_emb else ds.num_users)
+                 dropout=args.dropout, num_users=0 if args.no_user_emb else ds.num_users,
+                 head=args.caser_head, dropout_pos=args.dropout_pos)
 
 
 def run(args) -> int:
