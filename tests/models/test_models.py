@@ -127,11 +127,13 @@ def test_build_model_round_trip_and_errors():
         build_model({"model": "gru4rec"})
 
 
-def test_sasrec_post_ln_gelu_matches_a_float64_reference():
+@pytest.mark.parametrize("emb_scale", [True, False])
+def test_sasrec_post_ln_gelu_matches_a_float64_reference(emb_scale):
     """norm="post", act="gelu" (S3-Rec's SASRec): LN(item*sqrt(d) + pos), then per block
     x = LN(x + Attn(x)), x = LN(x + FFN(x)), no final LN; written out by hand in float64."""
     torch.manual_seed(3)
-    m = SASRec(N_ITEMS, 16, 2, 2, 0.0, 10, norm="post", ffn_hidden=64, act="gelu").double().eval()
+    m = SASRec(N_ITEMS, 16, 2, 2, 0.0, 10, norm="post", ffn_hidden=64, act="gelu", emb_scale=emb_scale,
+               init="normal", ffn_dropout="output").double().eval()
     with torch.no_grad():   # non-trivial layer-norm affine parameters and biases
         for name, p in m.named_parameters():
             if p.dim() == 1:
@@ -144,7 +146,7 @@ def test_sasrec_post_ln_gelu_matches_a_float64_reference():
 
     B, l = x_ids.shape
     keep = (x_ids != 0).unsqueeze(-1).double()
-    x = m.item_emb.weight[x_ids] * 4.0 + m.pos_emb.weight[10 - l:]
+    x = m.item_emb.weight[x_ids] * (4.0 if emb_scale else 1.0) + m.pos_emb.weight[10 - l:]
     x = ln(m.final_norm, x) * keep
     allowed = torch.ones(l, l, dtype=torch.bool).tril() & ((x_ids != 0).unsqueeze(1) | torch.eye(l, dtype=torch.bool))
     for blk in m.blocks:
@@ -230,3 +232,44 @@ def test_caser_options_config_round_trip_and_errors():
         Caser(N_ITEMS, head="bogus")
     with pytest.raises(ValueError, match="dropout_pos"):
         Caser(N_ITEMS, dropout_pos="bogus")
+
+
+def test_sasrec_ffn_dropout_output_only_matches_a_float64_reference():
+    """ffn_dropout="output" (S3-Rec): fc2(act(fc1 x)) then one dropout; "both" also drops after act."""
+    from chord.models.sasrec import FeedForward
+    F = torch.nn.functional
+    x = torch.randn(4, 3, 8, dtype=torch.float64)
+    for at in ("output", "both"):
+        torch.manual_seed(0)
+        ffn = FeedForward(8, 16, 0.5, "gelu", at).double().train()
+        torch.manual_seed(9)
+        out = ffn(x)
+        torch.manual_seed(9)   # the same masks, in the forward's order
+        h = F.gelu(x @ ffn.fc1.weight.t() + ffn.fc1.bias)
+        if at == "both":
+            h = F.dropout(h, 0.5, True)
+        ref = F.dropout(h @ ffn.fc2.weight.t() + ffn.fc2.bias, 0.5, True)
+        torch.testing.assert_close(out, ref, rtol=1e-12, atol=1e-12)
+
+
+def test_sasrec_s3rec_options_init_and_config_round_trip():
+    torch.manual_seed(0)
+    a = SASRec(500, 64, 2, 2, 0.5, 50)
+    assert not {"init", "emb_scale", "ffn_dropout"} & set(a.config)   # old checkpoints' configs unchanged
+    b = SASRec(500, 64, 2, 2, 0.5, 50, norm="post", init="normal", emb_scale=False, ffn_dropout="output")
+    assert (b.config["init"], b.config["emb_scale"], b.config["ffn_dropout"]) == ("normal", False, "output")
+    c = build_model(b.config)
+    assert c.config == b.config and not c.emb_scale and c.blocks[0].ffn.dropout_at == "output"
+    for name, p in b.named_parameters():      # BERT init: N(0, 0.02) weights, zero Linear biases, LN 1/0
+        if "norm" in name:
+            assert torch.equal(p, torch.ones_like(p) if name.endswith("weight") else torch.zeros_like(p)), name
+        elif p.dim() == 1:
+            assert torch.equal(p, torch.zeros_like(p)), name
+        elif p.numel() > 2000:
+            assert abs(float(p.detach().std()) - 0.02) < 0.002, name
+    assert float(b.item_emb.weight.detach().std()) < 0.03 < float(a.item_emb.weight.detach().std())   # xavier: 0.06
+    assert torch.equal(b.item_emb.weight[0], torch.zeros(64))
+    with pytest.raises(ValueError, match="init"):
+        SASRec(N_ITEMS, init="kaiming")
+    with pytest.raises(ValueError, match="ffn_dropout"):
+        SASRec(N_ITEMS, ffn_dropout="inner")

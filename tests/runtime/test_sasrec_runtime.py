@@ -101,6 +101,21 @@ def test_represent_matches_model_and_float64(B, L, dh, heads, blocks, norm, ffn,
     torch.testing.assert_close(out.double(), ref64, **TOL)
 
 
+def test_unscaled_embedding_and_s3rec_training_options_match_model():
+    """emb_scale=False (S3-Rec) runs with scale 1; init / ffn_dropout do not change eval."""
+    gen = torch.Generator().manual_seed(7)
+    torch.manual_seed(0)
+    m = SASRec(60, dim=16, blocks=2, heads=2, max_len=12, ffn_hidden=24, init="normal", emb_scale=False,
+               ffn_dropout="output").eval()
+    seqs = random_seqs(6, 12, 60, gen)
+    with torch.no_grad():
+        out = rt.compile(m).represent(seqs)
+        torch.testing.assert_close(out, m(seqs), **TOL)
+        scaled = SASRec(60, dim=16, blocks=2, heads=2, max_len=12, ffn_hidden=24).eval()
+        scaled.load_state_dict(m.state_dict())
+        assert not torch.allclose(rt.compile(scaled).represent(seqs), out, **TOL)
+
+
 @pytest.mark.parametrize("tables", [False, True])
 def test_act_bits_8_matches_model(tables):
     gen = torch.Generator().manual_seed(1)

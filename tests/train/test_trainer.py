@@ -213,15 +213,18 @@ def test_mask_seen_target_reaches_validation_and_test(tmp_path):
 
 @pytest.mark.data
 def test_cli_sasrec_post_ln_gelu_and_beta2(tmp_path):
-    """--norm post --act gelu --adam-beta2 reach the model config and the saved Adam state;
+    """--norm post --act gelu --init normal --no-emb-scale --ffn-dropout output --adam-beta2 reach
+    the model config and the saved Adam state;
     a resume records another --adam-beta2 (that Adam then uses it: the resume test above)."""
     from chord.train.checkpoint import load_optimizer_state
     base = ["train", "--dataset", "beauty", "--data-dir", str(data_dir_or_skip()), "--max-users", "100",
             "--no-progress", "--threads", "1", "--epochs", "1"]
     assert main(base + ["--model", "sasrec", "--dim", "8", "--heads", "2", "--ffn-hidden", "32", "--max-len", "10",
-                        "--norm", "post", "--act", "gelu", "--adam-beta2", "0.999", "--out", str(tmp_path / "a")]) == 0
+                        "--norm", "post", "--act", "gelu", "--adam-beta2", "0.999", "--init", "normal",
+                        "--no-emb-scale", "--ffn-dropout", "output", "--out", str(tmp_path / "a")]) == 0
     model, meta = load_checkpoint(tmp_path / "a")
     assert (model.config["norm"], model.config["act"], model.config["ffn_hidden"]) == ("post", "gelu", 32)
+    assert (model.init, model.emb_scale, model.blocks[0].ffn.dropout_at) == ("normal", False, "output")
     assert tuple(load_optimizer_state(tmp_path / "a")["param_groups"][0]["betas"]) == (0.9, 0.999)
     assert main(base + ["--resume", str(tmp_path / "a"), "--epochs", "2", "--adam-beta2", "0.98",
                         "--out", str(tmp_path / "b")]) == 0

@@ -12,6 +12,10 @@ Two layouts (``norm``):
   x = LN(x + Attn(x)); x = LN(x + FFN(x)); no final LN (the last block already ends in one).
 
 ``act`` is the FFN activation: ``"relu"`` (kang205) or ``"gelu"`` (S3-Rec, erf form).
+Three more S3-Rec details are options (defaults = kang205): ``init="normal"`` (every Linear and
+Embedding weight ~ N(0, 0.02), Linear biases 0, instead of xavier matrices), ``emb_scale=False``
+(no sqrt(d) factor on the item embeddings) and ``ffn_dropout="output"`` (FFN dropout after the
+second linear only, not also after the activation).
 
 Everything is out-of-place so ``torch.func.functional_call`` works with substituted weights.
 """
@@ -53,30 +57,37 @@ class CausalSelfAttention(nn.Module):
 
 
 ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}
+FFN_DROPOUT = ("both", "output")     # after the activation and fc2 (kang205) / after fc2 only (S3-Rec)
+INITS = ("xavier", "normal")
 
 
 class FeedForward(nn.Module):
-    def __init__(self, dim: int, hidden: int, dropout: float, act: str = "relu"):
+    def __init__(self, dim: int, hidden: int, dropout: float, act: str = "relu", dropout_at: str = "both"):
         super().__init__()
         if act not in ACTIVATIONS:
             raise ValueError(f"act: expected one of {sorted(ACTIVATIONS)}, got {act!r}")
-        self.act = act
+        if dropout_at not in FFN_DROPOUT:
+            raise ValueError(f"ffn_dropout: expected one of {FFN_DROPOUT}, got {dropout_at!r}")
+        self.act, self.dropout_at = act, dropout_at
         self.fc1 = nn.Linear(dim, hidden)
         self.fc2 = nn.Linear(hidden, dim)
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x):
-        return self.drop(self.fc2(self.drop(ACTIVATIONS[self.act](self.fc1(x)))))
+        h = ACTIVATIONS[self.act](self.fc1(x))
+        if self.dropout_at == "both":
+            h = self.drop(h)
+        return self.drop(self.fc2(h))
 
 
 class SASRecBlock(nn.Module):
-    def __init__(self, dim, heads, dropout, norm, ffn_hidden, act="relu"):
+    def __init__(self, dim, heads, dropout, norm, ffn_hidden, act="relu", ffn_dropout="both"):
         super().__init__()
         self.norm = norm
         self.attn_norm = nn.LayerNorm(dim, eps=1e-8)
         self.attn = CausalSelfAttention(dim, heads, dropout)
         self.ffn_norm = nn.LayerNorm(dim, eps=1e-8)
-        self.ffn = FeedForward(dim, ffn_hidden, dropout, act)
+        self.ffn = FeedForward(dim, ffn_hidden, dropout, act, ffn_dropout)
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x, mask, keep):
@@ -100,28 +111,39 @@ class SASRec(SequentialRecommender):
 
     Args: num_items; dim (d, 64); blocks (2); heads (1); dropout (0.2); max_len (50; inputs may be
     shorter — they are treated as the right end of a ``max_len`` window); norm ("query" | "pre" |
-    "post"); ffn_hidden (defaults to dim, as in the original); act ("relu" | "gelu").
+    "post"); ffn_hidden (defaults to dim, as in the original); act ("relu" | "gelu"); init
+    ("xavier" | "normal"); emb_scale (True: item embeddings * sqrt(d)); ffn_dropout ("both" |
+    "output").
     """
 
     def __init__(self, num_items: int, dim: int = 64, blocks: int = 2, heads: int = 1,
                  dropout: float = 0.2, max_len: int = 50, norm: str = "query", ffn_hidden: int | None = None,
-                 num_users: int = 0, act: str = "relu"):
+                 num_users: int = 0, act: str = "relu", init: str = "xavier", emb_scale: bool = True,
+                 ffn_dropout: str = "both"):
         super().__init__(num_items, dim)
         if norm not in ("query", "pre", "post"):
             raise ValueError(f"norm: expected 'query', 'pre' or 'post', got {norm!r}")
         if act not in ACTIVATIONS:
             raise ValueError(f"act: expected one of {sorted(ACTIVATIONS)}, got {act!r}")
+        if init not in INITS:
+            raise ValueError(f"init: expected one of {INITS}, got {init!r}")
+        if ffn_dropout not in FFN_DROPOUT:
+            raise ValueError(f"ffn_dropout: expected one of {FFN_DROPOUT}, got {ffn_dropout!r}")
         if max_len < 1 or blocks < 1:
             raise ValueError(f"max_len, blocks: expected >= 1, got {max_len}, {blocks}")
         self.max_len = int(max_len)
         self.config = dict(model="sasrec", num_items=int(num_items), dim=int(dim), blocks=int(blocks),
                            heads=int(heads), dropout=float(dropout), max_len=int(max_len), norm=norm,
                            ffn_hidden=int(ffn_hidden or dim))
-        if act != "relu":   # only when set, so configs of existing checkpoints stay as they were
-            self.config["act"] = act
+        # only when set, so configs of existing checkpoints stay as they were
+        for key, value, default in (("act", act, "relu"), ("init", init, "xavier"),
+                                    ("emb_scale", bool(emb_scale), True), ("ffn_dropout", ffn_dropout, "both")):
+            if value != default:
+                self.config[key] = value
+        self.init, self.emb_scale = init, bool(emb_scale)
         self.pos_emb = nn.Embedding(self.max_len, dim)
         self.emb_drop = nn.Dropout(dropout)
-        self.blocks = nn.ModuleList(SASRecBlock(dim, heads, dropout, norm, ffn_hidden or dim, act)
+        self.blocks = nn.ModuleList(SASRecBlock(dim, heads, dropout, norm, ffn_hidden or dim, act, ffn_dropout)
                                     for _ in range(blocks))
         # post-LN normalizes the embedding sum instead of the output; the module keeps one name
         # (final_norm) and its place in the state dict either way
@@ -130,10 +152,17 @@ class SASRec(SequentialRecommender):
         self.reset_parameters()
 
     def reset_parameters(self):
-        # xavier for every matrix as in kang205/pmixer; padding row zero
-        for name, p in self.named_parameters():
-            if p.dim() > 1:
-                nn.init.xavier_normal_(p)
+        if self.init == "normal":   # S3-Rec (BERT): N(0, 0.02) Linear/Embedding weights, zero Linear biases
+            for m in self.modules():
+                if isinstance(m, (nn.Linear, nn.Embedding)):
+                    nn.init.normal_(m.weight, 0.0, 0.02)
+                if isinstance(m, nn.Linear):
+                    nn.init.zeros_(m.bias)
+        else:                       # xavier for every matrix as in kang205/pmixer
+            for name, p in self.named_parameters():
+                if p.dim() > 1:
+                    nn.init.xavier_normal_(p)
+        # padding row zero
         with torch.no_grad():
             self.item_emb.weight[0].zero_()
 
@@ -144,7 +173,10 @@ class SASRec(SequentialRecommender):
         if l > self.max_len:
             raise ValueError(f"seqs: expected length <= max_len={self.max_len}, got {l}")
         pos = torch.arange(self.max_len - l, self.max_len, device=seqs.device)
-        x = self.item_emb(seqs) * math.sqrt(self.dim) + self.pos_emb(pos)
+        x = self.item_emb(seqs)
+        if self.emb_scale:
+            x = x * math.sqrt(self.dim)
+        x = x + self.pos_emb(pos)
         # dtype from x, not item_emb.weight: a quantized table's .weight dequantizes the whole table
         keep = (seqs != 0).unsqueeze(-1).to(x.dtype)                                  # [B, l, 1]
         if self.norm == "post":

@@ -70,7 +70,8 @@ def _spec(model: SASRec, w: Watch) -> dict:
     return {
         "config": {"num_items": model.num_items, "dim": d, "heads": int(cfg["heads"]), "max_len": model.max_len,
                    "ffn_hidden": int(cfg["ffn_hidden"]), "norm": cfg["norm"],
-                   "emb_scale": float(torch.tensor(math.sqrt(d), dtype=torch.float32))},
+                   # emb_scale=False models (S3-Rec) add the position to the unscaled embedding
+                   "emb_scale": float(torch.tensor(math.sqrt(d), dtype=torch.float32)) if model.emb_scale else 1.0},
         "item_emb": table_spec(w, model, "item_emb"),
         "pos_emb": table_spec(w, model, "pos_emb"),
         "blocks": blocks,

@@ -28,6 +28,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(BERT-style post-LN with a normed embedding, as S3-Rec's SASRec)")
     m.add_argument("--act", choices=["relu", "gelu"], default="relu", help="SASRec FFN activation")
     m.add_argument("--ffn-hidden", type=int, default=None)
+    m.add_argument("--init", choices=["xavier", "normal"], default="xavier",
+                   help="SASRec init: xavier matrices (kang205) or N(0, 0.02) Linear/Embedding weights (S3-Rec)")
+    m.add_argument("--no-emb-scale", action="store_true",
+                   help="SASRec: no sqrt(d) factor on the item embeddings (S3-Rec)")
+    m.add_argument("--ffn-dropout", choices=["both", "output"], default="both",
+                   help="SASRec FFN dropout after the activation and fc2 (kang205) or after fc2 only (S3-Rec)")
     m.add_argument("--L", type=int, default=5, help="Caser window")
     m.add_argument("--T", type=int, default=1, help="Caser targets per window")
     m.add_argument("--n-v", type=int, default=4)
@@ -68,7 +74,8 @@ def build_from_args(args, ds):
     from ..models import Caser, SASRec
     if args.model == "sasrec":
         return SASRec(ds.num_items, dim=args.dim, blocks=args.blocks, heads=args.heads, dropout=args.dropout,
-                      max_len=args.max_len, norm=args.norm, ffn_hidden=args.ffn_hidden, act=args.act)
+                      max_len=args.max_len, norm=args.norm, ffn_hidden=args.ffn_hidden, act=args.act,
+                      init=args.init, emb_scale=not args.no_emb_scale, ffn_dropout=args.ffn_dropout)
     return Caser(ds.num_items, dim=args.dim, L=args.L, T=args.T, n_v=args.n_v, n_h=args.n_h,
                  dropout=args.dropout, num_users=0 if args.no_user_emb else ds.num_users,
                  head=args.caser_head, dropout_pos=args.dropout_pos)
