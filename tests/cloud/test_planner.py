@@ -99,3 +99,22 @@ def test_service_wire_bytes_decode_to_the_plan():
     with pytest.raises(ValueError, match="scope"):
         CloudPlanner(specs, 6, scope="row")
     assert math.isfinite(float(p.log_importance(u).sum()))
+
+
+def test_warm_start_layers_reproduces_a_layer_allocation():
+    specs = layer_specs(_mlp())
+    alloc = {"0": 2, "2": 8, "3": 4}
+    budget = sum(alloc[s.name] * s.channels * s.elems for s in specs) / sum(s.channels * s.elems for s in specs)
+    want = torch.cat([torch.full((s.channels,), {0: 0, 2: 1, 4: 2, 8: 3}[alloc[s.name]]) for s in specs])
+    u = torch.randn(4, 6, generator=torch.Generator().manual_seed(1))
+    torch.manual_seed(0)
+    cold = CloudPlanner(specs, 6).eval()
+    assert not torch.equal(cold.plan(u, budget + 1e-6), want.expand(4, -1))
+    torch.manual_seed(0)
+    warm = CloudPlanner(specs, 6).eval()
+    warm.warm_start_layers(alloc)
+    assert torch.equal(warm.plan(u, budget + 1e-6), want.expand(4, -1))
+    with pytest.raises(ValueError, match="missing"):
+        warm.warm_start_layers({"0": 2})
+    with pytest.raises(ValueError, match="sigmoid"):
+        CloudPlanner(specs, 6, combination=Combination(layer="softmax")).warm_start_layers(alloc)

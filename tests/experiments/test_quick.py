@@ -58,3 +58,18 @@ def test_quick_grid_writes_results_and_resumes(tmp_path, capsys):
     assert {k: v["runtime_s"] for k, v in after.items()} == before
     assert "| ml-100k/sasrec | fp32 |" in table(res)
     capsys.readouterr()
+
+
+def test_quick_warm_start_from_layerwise(tmp_path, capsys):
+    data = data_dir_or_skip("ml-100k").parent
+    argv = ["experiment", "--quick", "--data-dir", str(data), "--out", str(tmp_path), "--models", "caser",
+            "--max-users", "40", "--methods", "fp32", "chord-pretrained", "--sweep", "3.0", "--threads", "1",
+            "--warm-start", "layerwise"]
+    assert main(argv) == 0
+    res = json.loads((tmp_path / "results.json").read_text())
+    assert "ml-100k/caser/layerwise-sensitivity" in res["cells"]       # measured for the warm start only
+    assert "ml-100k/caser/layerwise@3.0" not in res["cells"]
+    assert "ml-100k/caser/chord-pretrained@3.0" in res["cells"]
+    assert (tmp_path / "ckpt" / "ml-100k_caser_chord-pretrained_3.0_warm-layerwise" / "chord.safetensors").exists()
+    assert res["meta"]["config"]["warm_start"] == "layerwise"
+    capsys.readouterr()

@@ -74,6 +74,28 @@ class CloudPlanner(nn.Module):
         """Bit targets before the budget offset: alpha * log2 importance, float [B, N]."""
         return F.softplus(self.log_alpha) * self.log_importance(u)
 
+    @torch.no_grad()
+    def warm_start_layers(self, layer_bits: dict[str, float], margin: float = 0.5) -> None:
+        """Start the layer-level head at a per-layer allocation (e.g. layer-wise mixed precision's).
+
+        layer_bits: {layer name: average bits}, every planned layer. Sets the head's bias so that
+        ``alpha * log2 sigmoid(bias_l) = bits_l - max(bits) - margin``: with near-zero element and
+        filter scores (their init) the budget offset then tiers each layer to its own width when the
+        budget equals the allocation's average. Only the bias moves; training starts from there."""
+        if self.hyper.layer is None or self.combination.layer != "sigmoid":
+            raise ValueError("warm_start_layers: needs the layer-level hypernetwork with Combination.layer "
+                             f"'sigmoid', got layer={'off' if self.hyper.layer is None else 'on'}, "
+                             f"combination.layer={self.combination.layer!r}")
+        missing = [s.name for s in self.specs if s.name not in layer_bits]
+        if missing:
+            raise ValueError(f"layer_bits: expected every planned layer, missing {missing}")
+        if margin <= 0:
+            raise ValueError(f"margin: expected > 0, got {margin}")
+        bits = torch.tensor([float(layer_bits[s.name]) for s in self.specs], dtype=torch.float64)
+        x = (bits - bits.max() - margin) / float(F.softplus(self.log_alpha))
+        p = torch.exp2(x)
+        self.hyper.layer.head.bias.copy_(torch.log(p / (1 - p)).to(self.hyper.layer.head.bias))
+
     # -- deployment ----------------------------------------------------------------------------
     @torch.no_grad()
     def plan(self, u: torch.Tensor, budget=None) -> torch.Tensor:

@@ -38,6 +38,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "history counts as a miss, as S3-Rec's full sort (Yelp repeats items)")
     p.add_argument("--bootstrap", type=int, default=1000,
                    help="paired-bootstrap resamples over test users for the CHORD-vs-baseline CIs")
+    p.add_argument("--warm-start", choices=["none", "layerwise"], default="none",
+                   help="layerwise: chord-pretrained's layer-level head starts at layer-wise MP's allocation "
+                        "(bias only; the sensitivity is measured on validation)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--quick", action="store_true", help="CI-size: 60 users, tiny budgets, 2 sweep points")
@@ -52,7 +55,8 @@ def run(args) -> int:
                      budget=args.budget, sweep=tuple(args.sweep), data_dir=args.data_dir, max_users=args.max_users,
                      fp32_minutes=args.fp32_minutes, chord_minutes=args.chord_minutes, chord=chord, seed=args.seed,
                      threads=args.threads, pretrained_item_emb=args.pretrained_item_emb,
-                     mask_seen_target=args.mask_seen_target, bootstrap=args.bootstrap)
+                     mask_seen_target=args.mask_seen_target, bootstrap=args.bootstrap,
+                     warm_start=args.warm_start)
     if args.quick:
         cfg = replace(cfg, max_users=args.max_users or 60, fp32_minutes=0.05, fp32_epochs=1, chord_minutes=0.05,
                       sweep=(2.0, args.budget), device_users=2, heatmap_users=2,

@@ -56,6 +56,7 @@ class GridConfig:
     threads: int = 2
     mask_seen_target: bool = False     # full ranking: a target already in the history is a miss (Yelp)
     bootstrap: int = 1000              # paired-bootstrap resamples over test users (significance)
+    warm_start: str = "none"           # "layerwise": chord-pretrained's layer head starts at layer-wise MP's allocation
 
 
 def _model_config(name: str, num_items: int, num_users: int, extra: dict) -> dict:
@@ -120,12 +121,15 @@ class Grid:
         torch.manual_seed(self.cfg.seed)       # the shared seed every device uses
         return build_model(_model_config(model_name, split.num_items, split.num_users, self.cfg.model_kw))
 
-    def chord_system(self, tag, backbone, split, budget, codes=None, train_item_emb=True) -> tuple[ChordSystem, dict]:
+    def chord_system(self, tag, backbone, split, budget, codes=None, train_item_emb=True,
+                     layer_bits=None) -> tuple[ChordSystem, dict]:
         ccfg = replace(self.cfg.chord, budget=budget, codes=codes, max_minutes=self.cfg.chord_minutes,
                        seed=self.cfg.seed, threads=self.cfg.threads, train_item_emb=train_item_emb)
         d = self.out / "ckpt" / tag
         torch.manual_seed(self.cfg.seed)
         system = build_system(copy.deepcopy(backbone), ccfg)
+        if layer_bits is not None:
+            system.planner.warm_start_layers(layer_bits)
         if (d / "chord.safetensors").exists():
             meta = load_chord_state(system, d)
             return system.eval(), meta.get("summary", {})
@@ -199,7 +203,8 @@ class Grid:
                 self.cell(f"{pre}/ptq{b}", lambda c=codes, b=b: evaluate(CodesModel(trained, lambda s, u: c, specs),
                                                                         {"avg_bits": float(b)}))
         budgets = sorted(set(cfg.sweep) | {B})
-        if "layerwise" in methods:
+        warm = cfg.warm_start == "layerwise" and "chord-pretrained" in methods
+        if "layerwise" in methods or warm:
             sens_key = f"{pre}/layerwise-sensitivity"
 
             def sens_fn():
@@ -208,7 +213,7 @@ class Grid:
                 return {"sensitivity": bl.layer_sensitivity(mk, specs, vdata)}
             sens = self.cell(sens_key, sens_fn)["sensitivity"]
             sens = {k: {int(w): v for w, v in d.items()} for k, d in sens.items()}
-            for b in budgets:
+            for b in (budgets if "layerwise" in methods else []):
                 codes = bl.allocate_layerwise(specs, sens, b)
                 self.cell(f"{pre}/layerwise@{b}", lambda c=codes: evaluate(
                     CodesModel(trained, lambda s, u: c, specs), {"avg_bits": _avg(c, specs)}))
@@ -225,11 +230,21 @@ class Grid:
             variants.append(("chord-random", self.random_backbone(model_name, split), None))
         if "diet" in methods:
             variants.append(("diet", self.random_backbone(model_name, split), (0, 3)))
+        layer_bits = None
+        if warm:
+            lw = bl.allocate_layerwise(specs, sens, B)
+            bits = torch.tensor(__import__("chord").Codebook.default().bits, dtype=torch.float64)[lw]
+            layer_bits, off = {}, 0
+            for s_ in specs:
+                layer_bits[s_.name] = float(bits[off:off + s_.channels].mean())
+                off += s_.channels
         for name, bb, codes in variants:
             # pretrained-frozen freezes the trained item table as well (unless asked): retraining it
             # in a short CPU budget lowered validation NDCG@10 below the fp32 backbone's
             emb = cfg.pretrained_item_emb if name == "chord-pretrained" else True
-            system, summary = self.chord_system(f"{ds_name}_{model_name}_{name}_{B}", bb, split, B, codes, emb)
+            lb = layer_bits if name == "chord-pretrained" else None
+            tag = f"{ds_name}_{model_name}_{name}_{B}" + ("_warm-layerwise" if lb is not None else "")
+            system, summary = self.chord_system(tag, bb, split, B, codes, emb, layer_bits=lb)
             sweep = budgets if codes is None else [B]
             for b in sweep:
                 def chord_cell(b=b):
