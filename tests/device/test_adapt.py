@@ -10,8 +10,11 @@ from chord.models import Caser, SASRec
 
 
 @pytest.mark.parametrize("make", [lambda: SASRec(40, dim=16, max_len=8, dropout=0.0),
-                                  lambda: Caser(40, dim=16, L=4, n_v=2, n_h=3, dropout=0.0, num_users=3)],
-                         ids=["sasrec", "caser"])
+                                  lambda: Caser(40, dim=16, L=4, n_v=2, n_h=3, dropout=0.0, num_users=3),
+                                  # the original Caser head: [z; P_u] against a separate output table
+                                  lambda: Caser(40, dim=16, L=4, n_v=2, n_h=3, dropout=0.0, num_users=3,
+                                                head="untied", dropout_pos="before_fc1")],
+                         ids=["sasrec", "caser", "caser-untied"])
 def test_device_forward_equals_simulated_forward(make):
     torch.manual_seed(0)
     bb = make().eval()
