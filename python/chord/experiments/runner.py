@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from chord.codebook import Codebook
 from chord.data import LeaveOneOut, load_dataset
 from chord.eval.evaluator import MODES, Evaluator
 from chord.method import ChordConfig, ChordSystem, ChordTrainer, CodesModel, build_system, load_chord_state
@@ -233,7 +234,7 @@ class Grid:
         layer_bits = None
         if warm:
             lw = bl.allocate_layerwise(specs, sens, B)
-            bits = torch.tensor(__import__("chord").Codebook.default().bits, dtype=torch.float64)[lw]
+            bits = torch.tensor(Codebook.default().bits, dtype=torch.float64)[lw]
             layer_bits, off = {}, 0
             for s_ in specs:
                 layer_bits[s_.name] = float(bits[off:off + s_.channels].mean())
@@ -358,7 +359,7 @@ def _avg(codes, specs):
 def _avg_batch(codes, specs):
     from chord.cloud.tiering import avg_bits
     from chord.cloud.layers import channel_sizes
-    return avg_bits(codes.long(), channel_sizes(specs), __import__("chord").Codebook.default())
+    return avg_bits(codes.long(), channel_sizes(specs), Codebook.default())
 
 
 def _jsonable(obj):
