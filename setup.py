@@ -43,7 +43,7 @@ if os.environ.get("CHORD_SANITIZE") == "1":
 
 ext = Pybind11Extension(
     "chord_kernels._cpu",
-    sorted(glob.glob("csrc/*.cpp")),
+    sorted(glob.glob("csrc/**/*.cpp", recursive=True)),
     include_dirs=["csrc"],
     extra_compile_args=cflags,
     extra_link_args=lflags,

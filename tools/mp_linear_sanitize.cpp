@@ -2,10 +2,10 @@
 // fp32/fp16/bf16 in and out, transposed x, K around block edges, pruned/mixed buckets, score_rows,
 // dequantize_rows, the >256-row chunking. Build and run (from the repository root):
 //   g++ -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -std=c++17 -Icsrc \
-//     tools/mp_linear_sanitize.cpp csrc/mp_linear.cpp csrc/mp_linear_ref.cpp csrc/mp_linear_avx2.cpp \
-//     csrc/mp_linear_avx512.cpp csrc/parallel.cpp -lpthread -o /tmp/mpl_san && UBSAN_OPTIONS=halt_on_error=1 /tmp/mpl_san
+//     tools/mp_linear_sanitize.cpp csrc/mp_linear/mp_linear.cpp csrc/mp_linear/mp_linear_ref.cpp csrc/mp_linear/mp_linear_avx2.cpp \
+//     csrc/mp_linear/mp_linear_avx512.cpp csrc/common/parallel.cpp -lpthread -o /tmp/mpl_san && UBSAN_OPTIONS=halt_on_error=1 /tmp/mpl_san
 // (runs on a CPU with AVX-512; on others drop the Avx512 / Avx2 entries of the ISA list).
-#include "mp_linear.h"
+#include "mp_linear/mp_linear.h"
 #include <cstdio>
 #include <random>
 #include <vector>

@@ -19,10 +19,10 @@
 #include <string>
 #include <vector>
 
-#include "mp_linear.h"
-#include "quantize_pack.h"
-#if __has_include("topk.h")
-#include "topk.h"
+#include "mp_linear/mp_linear.h"
+#include "quantize_pack/quantize_pack.h"
+#if __has_include("topk/topk.h")
+#include "topk/topk.h"
 #define CHORD_HAVE_TOPK 1
 #endif
 

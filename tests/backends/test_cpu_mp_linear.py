@@ -1,4 +1,4 @@
-"""C++ CPU ``chord::mp_linear`` (csrc/mp_linear*.cpp): scalar and AVX2 paths against the float64
+"""C++ CPU ``chord::mp_linear`` (csrc/mp_linear/*.cpp): scalar and AVX2 paths against the float64
 reference, the int8-activation path's exactness and error bound, determinism, concurrency,
 and input validation at the binding level.
 
@@ -52,7 +52,7 @@ def rel_err(y, ref):
 
 def run_binding(x, mw, bias=None, act_bits=0, isa="auto", nthreads=2, path="auto"):
     """The C++ kernel straight through the binding, into a NaN-poisoned output. path: "auto"
-    (the cost model), "direct" or "panel" (csrc/mp_linear_panel.cpp)."""
+    (the cost model), "direct" or "panel" (csrc/mp_linear/mp_linear_panel.cpp)."""
     y = poison(torch.empty(x.shape[0], mw.N, dtype=x.dtype))
     _cpu.mp_linear(cpu_backend._np(x), CODE[x.dtype], mw.qweight.numpy(), mw.scales.numpy(), mw.zeros.numpy(),
                    mw.perm.numpy(), mw.buckets, mw.K, None if bias is None else bias.float().numpy(), act_bits,

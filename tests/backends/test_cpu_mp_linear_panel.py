@@ -1,4 +1,4 @@
-"""The panel path of C++ ``chord::mp_linear`` (csrc/mp_linear_panel*.cpp: dequantize panels of
+"""The panel path of C++ ``chord::mp_linear`` (csrc/mp_linear/mp_linear_panel*.cpp: dequantize panels of
 output columns once per call, then an FMA GEMM microkernel) and the cost model choosing between
 it and the direct kernels (``choose_path``), on every ISA the CPU has.
 

@@ -52,7 +52,7 @@ def _np(t: torch.Tensor):
 
 def mp_linear(x, qweight, scales, zeros, perm, buckets, K, bias=None, act_bits=0):
     """C++ ``chord::mp_linear``: x [M, K] fp32/fp16/bf16 (any strides) -> y [M, N] in x.dtype.
-    One fused kernel for every M (csrc/mp_linear.cpp; README "CPU kernels"). The packed
+    One fused kernel for every M (csrc/mp_linear/mp_linear.cpp; README "CPU kernels"). The packed
     tensors, buckets and sizes are validated in C++ (ValueError naming the argument)."""
     if not isinstance(x, torch.Tensor) or x.dim() != 2:
         raise ValueError(f"chord::mp_linear: x: expected a 2-D tensor [M, K], got "

@@ -2,8 +2,8 @@
 
 Wall-clock time on a shared 2-core machine swings by 2x; instruction counts of a fixed input
 do not move at all unless the code (or the compiler) changes. ``benchmarks/callgrind/driver.cpp``
-links the kernel sources of ``csrc/`` directly (every ``csrc/*.cpp`` that does not include
-pybind11), runs fixed small cases once each with callgrind collecting only around the kernel
+links the kernel sources of ``csrc/`` directly (every ``csrc/**/*.cpp`` outside ``csrc/bindings/``,
+the pybind11 layer), runs fixed small cases once each with callgrind collecting only around the kernel
 call, and dumps one counter file per case. The ISA is pinned per run (``scalar`` and, where
 the CPU has it, ``avx2``), never left to run-time dispatch, and OpenMP is compiled out.
 
@@ -51,8 +51,9 @@ def baseline_path(root: Path | None = None) -> Path:
 
 
 def kernel_sources(root: Path) -> list[Path]:
-    """csrc/*.cpp without the pybind11 binding files."""
-    return [p for p in sorted((root / "csrc").glob("*.cpp")) if "pybind11" not in p.read_text()]
+    """Every kernel source under csrc/: all folders but csrc/bindings/ (the pybind11 layer)."""
+    csrc = root / "csrc"
+    return [p for p in sorted(csrc.rglob("*.cpp")) if p.relative_to(csrc).parts[0] != "bindings"]
 
 
 def compiler() -> tuple[str, str]:
@@ -75,8 +76,8 @@ def build(root: Path | None = None, cache_dir: Path | None = None) -> Path:
     cxx, cver = compiler()
     srcs = [root / "benchmarks" / "callgrind" / "driver.cpp"] + kernel_sources(root)
     h = hashlib.sha256(" ".join(CXXFLAGS + [cver]).encode())
-    for p in srcs + sorted((root / "csrc").glob("*.h")):
-        h.update(p.name.encode())
+    for p in srcs + sorted((root / "csrc").rglob("*.h")) + sorted((root / "csrc").rglob("*.inc")):
+        h.update(str(p.relative_to(root)).encode())
         h.update(p.read_bytes())
     cache_dir = cache_dir or root / "bench_out" / "callgrind"
     exe = cache_dir / f"driver-{h.hexdigest()[:16]}"

@@ -1,4 +1,4 @@
-"""Fused Caser inference (csrc/runtime_caser.*): ``compile_caser(model) -> FusedCaser``.
+"""Fused Caser inference (csrc/runtime/runtime_caser.*): ``compile_caser(model) -> FusedCaser``.
 
 Reads the vertical filter and every horizontal filter (``nn.Conv2d`` or
 ``MixedPrecisionConv2d``, as the linear map over their im2col rows), ``fc1`` / ``fc2``

@@ -1,4 +1,4 @@
-"""Fused SASRec inference (csrc/runtime_sasrec.*): ``compile_sasrec(model) -> FusedSASRec``.
+"""Fused SASRec inference (csrc/runtime/runtime_sasrec.*): ``compile_sasrec(model) -> FusedSASRec``.
 
 What is read, once: every ``nn.Linear`` (fp32) or ``MixedPrecisionLinear`` (its packed
 ``MixedWeight`` buffers and ``act_bits``), the item and position tables (``nn.Embedding`` or

@@ -1,0 +1,87 @@
+// pybind11 glue of chord::mp_topk (thin: checks arguments, releases the GIL, calls the
+// raw-pointer kernel). Called from chord.backends.cpu with numpy views of torch tensors.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "common/array_check.h"
+#include "mp_linear/mp_linear.h"
+#include "topk/topk.h"
+#include "topk/topk_vnni.h"
+
+namespace py = pybind11;
+
+namespace chord {
+
+void bind_topk(py::module_& m) {
+  m.def("topk_has_vnni", []() { return topk::vnni_supported(); },
+        "True when mp_topk's AVX-512 VNNI int8 scan can run on this CPU (isa='avx512', K <= 256).");
+  m.def(
+      "mp_topk",
+      [](const py::array& x, const py::array& qweight, const py::array& scales, const py::array& zeros,
+         const py::array& perm, const std::vector<int64_t>& buckets, int64_t K, int64_t k, const py::object& candidates,
+         int act_bits, const py::array& values, const py::array& ids, int nthreads, const std::string& isa) {
+        constexpr const char* op = "chord::mp_topk";
+        const float* xp = pyarg::array_ptr<float>(x, op, "x", 2);
+        const int64_t M = x.shape(0);
+        if (x.shape(1) != K)
+          throw std::invalid_argument(std::string(op) + ": x: expected shape [M, " + std::to_string(K) + "], got " +
+                                      pyarg::shape_str(x));
+        const uint8_t* qw = pyarg::array_ptr<uint8_t>(qweight, op, "qweight", 1);
+        const float* sc = pyarg::array_ptr<float>(scales, op, "scales", 1);
+        const float* ze = pyarg::array_ptr<float>(zeros, op, "zeros", 1);
+        const int32_t* pm = pyarg::array_ptr<int32_t>(perm, op, "perm", 1);
+        // perm is not validated here as a whole (an O(N) pass with an N-byte table, as long as
+        // the scan itself at M = 1): the kernel range-checks every perm entry it uses.
+        mpl::PackedView w = mpl::make_packed_view(qw, qweight.size(), sc, scales.size(), ze, zeros.size(), nullptr,
+                                                  0, buckets.data(), static_cast<int64_t>(buckets.size()), K);
+        if (perm.size() != w.N)
+          throw std::invalid_argument(std::string(op) + ": perm: expected " + std::to_string(w.N) +
+                                      " entries (as scales), got " + std::to_string(perm.size()));
+        w.perm = pm;
+        const int64_t* cp = nullptr;
+        int64_t C = 0, ldc = 0;
+        if (!candidates.is_none()) {
+          if (!py::isinstance<py::array>(candidates))
+            throw std::invalid_argument(std::string(op) + ": candidates: expected an int64 array or None");
+          const py::array ca = py::reinterpret_borrow<py::array>(candidates);
+          if (ca.ndim() == 1) {
+            cp = pyarg::array_ptr<int64_t>(ca, op, "candidates", 1);
+            C = ca.shape(0);
+            ldc = 0;
+          } else {
+            cp = pyarg::array_ptr<int64_t>(ca, op, "candidates", 2);
+            if (ca.shape(0) != M)
+              throw std::invalid_argument(std::string(op) + ": candidates: expected [C] or [" + std::to_string(M) +
+                                          ", C] (one list per row of x), got " + pyarg::shape_str(ca));
+            C = ca.shape(1);
+            ldc = C;
+          }
+        }
+        float* vp = pyarg::array_ptr<float>(values, op, "values", 2, true);
+        int64_t* ip = pyarg::array_ptr<int64_t>(ids, op, "indices", 2, true);
+        if (values.shape(0) != M || values.shape(1) != k || ids.shape(0) != M || ids.shape(1) != k)
+          throw std::invalid_argument(std::string(op) + ": outputs: expected [" + std::to_string(M) + ", " +
+                                      std::to_string(k) + "], got " + pyarg::shape_str(values) + " and " +
+                                      pyarg::shape_str(ids));
+        mpl::Isa is;
+        if (isa == "auto") is = mpl::Isa::Auto;
+        else if (isa == "scalar") is = mpl::Isa::Scalar;
+        else if (isa == "avx2") is = mpl::Isa::Avx2;
+        else if (isa == "avx512") is = mpl::Isa::Avx512;
+        else throw std::invalid_argument(std::string(op) + ": isa: expected 'auto', 'scalar', 'avx2' or 'avx512', got '" + isa + "'");
+        py::gil_scoped_release nogil;
+        topk::mp_topk(w, xp, M, K, k, cp, C, ldc, act_bits, vp, ip, nthreads, is);
+      },
+      py::arg("x"), py::arg("qweight"), py::arg("scales"), py::arg("zeros"), py::arg("perm"), py::arg("buckets"),
+      py::arg("K"), py::arg("k"), py::arg("candidates"), py::arg("act_bits"), py::arg("values"), py::arg("indices"),
+      py::arg("nthreads") = 1, py::arg("isa") = "auto",
+      "Fused scoring + top-k: x float32 [M, K] vs the packed item table (all rows, candidates int64 [C] shared or "
+      "[M, C] per row) -> values float32 [M, k], indices int64 [M, k] (preallocated outputs).");
+}
+
+}  // namespace chord

@@ -1,0 +1,338 @@
+// The mp_linear driver: validation, ISA selection, activation preparation, the split over
+// packed rows (parallel.h), and the fused epilogue (zero point, scale, bias, dtype, original row position).
+// Kernels live in mp_linear_ref.cpp (scalar) and mp_linear_avx2.cpp. Small weights and large
+// batches take the panel path instead (mp_linear_panel.cpp; choose_path).
+#include "mp_linear/mp_linear.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "common/half.h"
+#include "mp_linear/mp_linear_kernels.h"
+#include "common/parallel.h"
+
+namespace chord {
+namespace mpl {
+
+namespace {
+
+[[noreturn]] void bad(const std::string& msg) { throw std::invalid_argument(msg); }
+
+inline int64_t fmt_row_bytes(int64_t K, int bits) {
+  if (bits == 0) return 0;
+  const int64_t be = 16 * (8 / bits);
+  return (K + be - 1) / be * be * bits / 8;
+}
+
+// Rows per OpenMP task: small enough to balance 2..N threads, large enough that a task's rows
+// stay in L1 while every activation block passes over them, and a multiple of every kernel
+// tile height (6, 4, 3, 2) so that only a bucket's last task has tail rows.
+constexpr int64_t kRowsPerTask = 24;
+// Activation rows per kernel call (their prepared layout stays in L2).
+constexpr int64_t kMBlockF32 = 16;
+constexpr int64_t kMBlockI8 = 32;
+// Activation rows prepared at once by mp_linear (larger batches run in chunks).
+constexpr int64_t kMChunk = 256;
+
+inline void store(void* y, DType dt, int64_t idx, double v) {
+  const float f = float(v);
+  switch (dt) {
+    case DType::F32: static_cast<float*>(y)[idx] = f; break;
+    case DType::F16: static_cast<uint16_t*>(y)[idx] = f32_to_f16(f); break;
+    case DType::BF16: static_cast<uint16_t*>(y)[idx] = f32_to_bf16(f); break;
+  }
+}
+
+inline float load(const void* x, DType dt, int64_t idx) {
+  switch (dt) {
+    case DType::F16: return f16_to_f32(static_cast<const uint16_t*>(x)[idx]);
+    case DType::BF16: return bf16_to_f32(static_cast<const uint16_t*>(x)[idx]);
+    default: return static_cast<const float*>(x)[idx];
+  }
+}
+
+int clamp_threads(int nthreads) { return std::max(1, nthreads); }
+
+}  // namespace
+
+Isa resolve_isa(Isa requested) {
+  if (requested == Isa::Auto) {
+    const char* env = std::getenv("CHORD_CPU_ISA");
+    if (env && *env) {
+      const std::string e(env);
+      if (e == "scalar") requested = Isa::Scalar;
+      else if (e == "avx2") requested = Isa::Avx2;
+      else if (e == "avx512") requested = Isa::Avx512;
+      else if (e != "auto") bad("CHORD_CPU_ISA: expected scalar, avx2, avx512 or auto, got '" + e + "'");
+    }
+  }
+  if (requested == Isa::Auto) return cpu_has_avx512f() ? Isa::Avx512 : cpu_has_avx2_fma_f16c() ? Isa::Avx2 : Isa::Scalar;
+  if (requested == Isa::Avx2 && !cpu_has_avx2_fma_f16c()) bad("isa: avx2 requested but this CPU lacks AVX2/FMA/F16C");
+  if (requested == Isa::Avx512 && !cpu_has_avx512f()) bad("isa: avx512 requested but this CPU lacks AVX-512F");
+  return requested;
+}
+
+const char* isa_name(Isa isa) {
+  return isa == Isa::Avx512 ? "avx512" : isa == Isa::Avx2 ? "avx2" : isa == Isa::Scalar ? "scalar" : "auto";
+}
+
+PackedView make_packed_view(const uint8_t* qweight, int64_t qbytes, const float* scales, int64_t nscales,
+                            const float* zeros, int64_t nzeros, const int32_t* perm, int64_t nperm,
+                            const int64_t* buckets, int64_t nb, int64_t K) {
+  PackedView w;
+  if (K < 1) bad("K: expected >= 1, got " + std::to_string(K));
+  if (nb % 2) bad("buckets: expected a flat [bits, rows, ...] list, got odd length " + std::to_string(nb));
+  const int64_t N = nscales;
+  if (N < 1) bad("scales: expected N >= 1 entries, got " + std::to_string(N));
+  if (nzeros != N) bad("zeros: expected " + std::to_string(N) + " entries (as scales), got " + std::to_string(nzeros));
+  if (perm && nperm != N) bad("perm: expected " + std::to_string(N) + " entries (as scales), got " + std::to_string(nperm));
+  int64_t row = 0, off = 0;
+  for (int64_t i = 0; i < nb; i += 2) {
+    const int64_t b = buckets[i], n = buckets[i + 1];
+    if (!(b == 0 || b == 1 || b == 2 || b == 4 || b == 8))
+      bad("buckets[" + std::to_string(i) + "]: expected a width in {8, 4, 2, 1, 0}, got " + std::to_string(b));
+    if (n < 0 || n > N) bad("buckets[" + std::to_string(i + 1) + "]: expected a row count in 0.." + std::to_string(N) + ", got " + std::to_string(n));
+    const int64_t rb = fmt_row_bytes(K, int(b));
+    w.spans.push_back({int(b), row, n, off, rb});
+    if (n && b) w.width_mask |= 1u << b;
+    row += n;
+    off += n * rb;
+  }
+  if (row != N) bad("buckets: rows sum to " + std::to_string(row) + ", expected N = " + std::to_string(N) + " (len(scales))");
+  if (qbytes != off) bad("qweight: expected " + std::to_string(off) + " bytes for these buckets and K = " + std::to_string(K) + ", got " + std::to_string(qbytes));
+  if ((off && !qweight) || !scales || !zeros) bad("qweight/scales/zeros: null data");
+  if (perm) {
+    std::vector<char> seen(size_t(N), 0);
+    for (int64_t i = 0; i < N; ++i) {
+      const int64_t p = perm[i];
+      if (p < 0 || p >= N) bad("perm[" + std::to_string(i) + "]: expected a row in 0.." + std::to_string(N - 1) + ", got " + std::to_string(p));
+      if (seen[size_t(p)]) bad("perm: not a permutation (row " + std::to_string(p) + " appears twice)");
+      seen[size_t(p)] = 1;
+    }
+  }
+  w.qweight = qweight; w.scales = scales; w.zeros = zeros; w.perm = perm; w.N = N; w.K = K;
+  return w;
+}
+
+// ---- activations --------------------------------------------------------------------------
+PreparedActs::PreparedActs(const void* x, DType dtype, int64_t M, int64_t K, int64_t sx_row, int64_t sx_col,
+                           unsigned width_mask, int act_bits, Isa isa, int nthreads)
+    : impl_(new Impl) {
+  Impl& a = *impl_;
+  if (M < 0 || K < 1) bad("x: expected M >= 0 and K >= 1, got M = " + std::to_string(M) + ", K = " + std::to_string(K));
+  if (act_bits != 0 && act_bits != 8) bad("act_bits: expected 0 or 8, got " + std::to_string(act_bits));
+  if (act_bits == 8 && K > kMaxKInt8) bad("act_bits=8: K must be <= " + std::to_string(kMaxKInt8) + ", got " + std::to_string(K));
+  a.M = M; a.K = K; a.Kp = pad_k(K); a.act_bits = act_bits; a.isa = resolve_isa(isa);
+  const int64_t Kp = a.Kp;
+  const bool avx2 = a.isa != Isa::Scalar;  // Avx512 includes every AVX2 kernel
+  a.f32_avx512 = a.isa == Isa::Avx512 && act_bits == 0 && M >= kMinMAvx512;
+  const bool f512 = a.f32_avx512;
+  const int nt = clamp_threads(nthreads);
+  a.xf_nat.resize(size_t(M * Kp));
+  if (act_bits == 0) {
+    a.xsum.assign(size_t(M), 0.0);
+    for (int b : {1, 2, 4, 8})
+      if (width_mask & (1u << b)) {
+        if (avx2) a.xf_w[width_index(b)].resize(size_t(M * Kp));
+        a.xf[width_index(b)] = avx2 ? a.xf_w[width_index(b)].p : a.xf_nat.p;
+      }
+  } else {
+    a.sx.assign(size_t(M), 0.f);
+    a.qsum.assign(size_t(M), 0);
+    a.xq_nat.resize(size_t(M * Kp));
+    for (int b : {1, 2, 4, 8})
+      if (width_mask & (1u << b)) {
+        if (avx2) a.xq_w[width_index(b)].resize(size_t(M * Kp));
+        a.xq[width_index(b)] = avx2 ? a.xq_w[width_index(b)].p : a.xq_nat.p;
+      }
+  }
+  parallel_for(M, M > 1 ? nt : 1, [&](int64_t m) {
+    float* xr = a.xf_nat.p + m * Kp;
+    if (sx_col == 1 && dtype == DType::F32) {
+      std::memcpy(xr, static_cast<const float*>(x) + m * sx_row, size_t(K) * sizeof(float));
+    } else if (sx_col == 1 && dtype == DType::F16 && avx2) {
+      widen_f16_avx2(static_cast<const uint16_t*>(x) + m * sx_row, K, xr);
+    } else {
+      for (int64_t k = 0; k < K; ++k) xr[k] = load(x, dtype, m * sx_row + k * sx_col);
+    }
+    if (act_bits == 0) {
+      double s = 0.0;
+      for (int64_t k = 0; k < K; ++k) s += xr[k];
+      a.xsum[size_t(m)] = s;
+      if (avx2)
+        for (int b : {1, 2, 4, 8})
+          if (width_mask & (1u << b)) {
+            float* d = a.xf_w[width_index(b)].p + m * Kp;
+            if (f512) layout_f32_avx512(xr, Kp, b, d);
+            else layout_f32_avx2(xr, Kp, b, d);
+          }
+    } else {
+      int8_t* q = a.xq_nat.p + m * Kp;
+      a.sx[size_t(m)] = avx2 ? quantize_row_i8_avx2(xr, K, q) : quantize_row_i8_ref(xr, K, q);
+      int64_t s = 0;
+      for (int64_t k = 0; k < K; ++k) s += q[k];
+      a.qsum[size_t(m)] = s;
+      if (avx2)
+        for (int b : {1, 2, 4, 8})
+          if (width_mask & (1u << b)) layout_i8_avx2(q, Kp, b, a.xq_w[width_index(b)].p + m * Kp);
+    }
+  });
+}
+
+PreparedActs::~PreparedActs() = default;
+int64_t PreparedActs::M() const { return impl_->M; }
+int64_t PreparedActs::K() const { return impl_->K; }
+int PreparedActs::act_bits() const { return impl_->act_bits; }
+Isa PreparedActs::isa() const { return impl_->isa; }
+const float* PreparedActs::act_scales() const { return impl_->sx.data(); }
+const int8_t* PreparedActs::act_int8() const { return impl_->xq_nat.p; }
+int64_t PreparedActs::row_stride() const { return impl_->Kp; }
+
+// ---- kernels over one bucket's rows, with the epilogue --------------------------------------
+namespace {
+
+// Raw scores (scale * (dot - zero * sum)) of rows [r0, r0 + nr) of span s for activation rows
+// [m0, m0 + nm) into sc[(m - m0) * lds + (r - r0)]. ibuf: scratch of nm * nr int64 (act_bits=8).
+struct Epi {
+  double v(const PreparedActs::Impl& a, int64_t m, float dot_f, int64_t dot_i, float scale, float zero) const {
+    if (a.act_bits == 0) return (double(dot_f) - double(zero) * a.xsum[size_t(m)]) * double(scale);
+    return (double(dot_i) - double(zero) * double(a.qsum[size_t(m)])) * (double(a.sx[size_t(m)]) * double(scale));
+  }
+};
+
+template <class Sink>
+void run_span_rows(const PackedView& w, const PreparedActs::Impl& a, const BucketSpan& s, int64_t r0, int64_t nr,
+                   int64_t m0, int64_t nm, float* fbuf, int64_t* ibuf, Sink&& sink) {
+  // sink(m, packed_row, raw_score)
+  if (s.bits == 0) {
+    for (int64_t m = m0; m < m0 + nm; ++m)
+      for (int64_t r = r0; r < r0 + nr; ++r) sink(m, r, 0.0);
+    return;
+  }
+  const uint8_t* rows = w.qweight + s.byte_offset + (r0 - s.row_start) * s.row_bytes;
+  const int wi = width_index(s.bits);
+  const bool avx2 = a.isa != Isa::Scalar;
+  if (a.act_bits == 0) {
+    const float* x = a.xf[wi] + m0 * a.Kp;
+    if (a.f32_avx512) dot_f32_avx512(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, fbuf, nr);
+    else if (avx2) dot_f32_avx2(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, fbuf, nr);
+    else dot_f32_ref(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, fbuf, nr);
+  } else {
+    const int8_t* x = a.xq[wi] + m0 * a.Kp;
+    const int64_t* qs = a.qsum.data() + m0;
+    if (avx2) dot_i8_avx2(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, qs, ibuf, nr);
+    else dot_i8_ref(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, qs, ibuf, nr);
+  }
+  const Epi epi;
+  for (int64_t m = 0; m < nm; ++m)
+    for (int64_t r = 0; r < nr; ++r) {
+      const int64_t pr = r0 + r;
+      const int64_t i = m * nr + r;
+      sink(m0 + m, pr, epi.v(a, m0 + m, a.act_bits ? 0.f : fbuf[i], a.act_bits ? ibuf[i] : 0, w.scales[pr], w.zeros[pr]));
+    }
+}
+
+}  // namespace
+
+void score_rows(const PackedView& w, const PreparedActs& acts, int64_t r0, int64_t r1, float* out, int64_t ldo) {
+  const PreparedActs::Impl& a = acts.impl();
+  if (a.K != w.K) bad("score_rows: activations have K = " + std::to_string(a.K) + ", weight has K = " + std::to_string(w.K));
+  if (r0 < 0 || r1 > w.N || r0 > r1) bad("score_rows: bad row range [" + std::to_string(r0) + ", " + std::to_string(r1) + ")");
+  const int64_t mb = a.act_bits ? kMBlockI8 : kMBlockF32;
+  std::vector<float> fbuf(size_t(mb * kRowsPerTask));
+  std::vector<int64_t> ibuf(size_t(mb * kRowsPerTask));
+  for (const BucketSpan& s : w.spans) {
+    const int64_t lo = std::max(r0, s.row_start), hi = std::min(r1, s.row_start + s.rows);
+    for (int64_t r = lo; r < hi; r += kRowsPerTask) {
+      const int64_t nr = std::min(kRowsPerTask, hi - r);
+      for (int64_t m0 = 0; m0 < a.M; m0 += mb)
+        run_span_rows(w, a, s, r, nr, m0, std::min(mb, a.M - m0), fbuf.data(), ibuf.data(),
+                      [&](int64_t m, int64_t pr, double v) { out[m * ldo + (pr - r0)] = float(v); });
+    }
+  }
+}
+
+void mp_linear(const PackedView& w, const void* x, DType xdtype, int64_t M, int64_t sx_row, int64_t sx_col,
+               const float* bias, int act_bits, void* y, DType ydtype, int64_t ldy, int nthreads, Isa isa,
+               Path path) {
+  if (!w.perm) bad("mp_linear: perm is required");
+  if (ldy < w.N) bad("y: row stride " + std::to_string(ldy) + " < N = " + std::to_string(w.N));
+  if (act_bits != 0 && act_bits != 8) bad("act_bits: expected 0 or 8, got " + std::to_string(act_bits));
+  if (M == 0) return;
+  if (choose_path(w, M, act_bits, isa, path) == Path::Panel)
+    return mp_linear_panel(w, x, xdtype, M, sx_row, sx_col, bias, y, ydtype, ldy, nthreads, isa);
+  if (M > kMChunk) {
+    // Bound the prepared activations (M x Kp per width): balanced chunks of <= kMChunk rows,
+    // each at least kMinMAvx512 rows so a large batch never drops to the narrower kernel.
+    const int64_t nch = (M + kMChunk - 1) / kMChunk, step = (M + nch - 1) / nch;
+    for (int64_t m0 = 0; m0 < M; m0 += step) {
+      const int64_t mc = std::min(step, M - m0);
+      const size_t xoff = size_t(m0 * sx_row) * (xdtype == DType::F32 ? 4 : 2);
+      const size_t yoff = size_t(m0 * ldy) * (ydtype == DType::F32 ? 4 : 2);
+      mp_linear(w, static_cast<const char*>(x) + xoff, xdtype, mc, sx_row, sx_col, bias, act_bits,
+                static_cast<char*>(y) + yoff, ydtype, ldy, nthreads, isa, Path::Direct);
+    }
+    return;
+  }
+  const int nt = clamp_threads(nthreads);
+  PreparedActs acts(x, xdtype, M, w.K, sx_row, sx_col, w.width_mask, act_bits, isa, nt);
+  const PreparedActs::Impl& a = acts.impl();
+
+  struct Task { int span; int64_t r0, nr; };
+  std::vector<Task> tasks;
+  for (size_t si = 0; si < w.spans.size(); ++si) {
+    const BucketSpan& s = w.spans[si];
+    const int64_t step = s.bits ? kRowsPerTask : 1024;  // pruned rows: bias only, cheap
+    for (int64_t r = 0; r < s.rows; r += step) tasks.push_back({int(si), s.row_start + r, std::min(step, s.rows - r)});
+  }
+  const int64_t mb = act_bits ? kMBlockI8 : kMBlockF32;
+  // Tasks are claimed dynamically; a row's result never depends on which thread computes it.
+  parallel_for(int64_t(tasks.size()), nt, [&](int64_t t) {
+    thread_local std::vector<float> fbuf;
+    thread_local std::vector<int64_t> ibuf;
+    fbuf.resize(size_t(mb * kRowsPerTask));
+    ibuf.resize(size_t(mb * kRowsPerTask));
+    const Task& tk = tasks[size_t(t)];
+    const BucketSpan& s = w.spans[size_t(tk.span)];
+    for (int64_t m0 = 0; m0 < M; m0 += mb)
+      run_span_rows(w, a, s, tk.r0, tk.nr, m0, std::min(mb, M - m0), fbuf.data(), ibuf.data(),
+                    [&](int64_t m, int64_t pr, double v) {
+                      const int64_t n = w.perm[pr];
+                      store(y, ydtype, m * ldy + n, bias ? v + double(bias[n]) : v);
+                    });
+  });
+}
+
+void dequantize_rows(const PackedView& w, int64_t n0, int64_t n1, float* out, int64_t ldo, int nthreads) {
+  if (!w.perm) bad("dequantize_rows: perm is required");
+  if (n0 < 0 || n1 > w.N || n0 > n1) bad("dequantize_rows: bad row range [" + std::to_string(n0) + ", " + std::to_string(n1) + ")");
+  if (ldo < w.K) bad("dequantize_rows: out row stride " + std::to_string(ldo) + " < K = " + std::to_string(w.K));
+  std::vector<int64_t> inv(size_t(w.N));
+  std::vector<int> span_of(size_t(w.N));
+  for (size_t si = 0; si < w.spans.size(); ++si)
+    for (int64_t r = w.spans[si].row_start; r < w.spans[si].row_start + w.spans[si].rows; ++r) {
+      inv[size_t(w.perm[r])] = r;
+      span_of[size_t(r)] = int(si);
+    }
+  const bool avx2 = resolve_isa(Isa::Auto) != Isa::Scalar;
+  const int nt = clamp_threads(nthreads);
+  parallel_for(n1 - n0, nt, [&](int64_t i) {
+    const int64_t n = n0 + i;
+    const int64_t r = inv[size_t(n)];
+    const BucketSpan& s = w.spans[size_t(span_of[size_t(r)])];
+    float* o = out + (n - n0) * ldo;
+    if (s.bits == 0) {
+      std::memset(o, 0, size_t(w.K) * sizeof(float));
+      return;
+    }
+    const uint8_t* row = w.qweight + s.byte_offset + (r - s.row_start) * s.row_bytes;
+    if (avx2) dequant_row_avx2(row, s.bits, w.K, w.scales[r], w.zeros[r], o);
+    else dequant_row_ref(row, s.bits, w.K, w.scales[r], w.zeros[r], o);
+  });
+}
+
+}  // namespace mpl
+}  // namespace chord

@@ -1,0 +1,314 @@
+// AVX2+FMA+F16C kernels of mp_linear, compiled with a target pragma so the rest of the
+// extension stays portable; selected at run time (cpu_features). Only raw loops and
+// intrinsics here: no header-defined inline functions or STL templates, whose out-of-line
+// copies could otherwise carry AVX2 instructions into the portable code.
+//
+// fp32 path. A 32-byte load of a packed row holds two planar blocks. Seen as 8 int32 lanes,
+// lane l holds bytes 4l..4l+3; the b-bit field at bit s = 8t + b*i of a lane is element
+// (l/4)*16*epb + 4*(l%4) + t + 16*i of the group. One AND with (mask << s) and one int->float
+// conversion yield 8 such elements scaled by 2^s; the activations are laid out per call in
+// exactly that lane order and pre-multiplied by 2^-s (exact: a power of two), so each 8
+// weights cost AND + CVT + FMA and no shuffles. (The topmost field uses a shift instead, to
+// keep the int32 positive.)
+//
+// int8 path. The same 32 bytes seen as bytes: (v >> b*i) & mask gives 32 consecutive-in-layout
+// unsigned fields; _mm256_maddubs_epi16 multiplies them with the int8 activations (laid out to
+// match) into int16 pairs, summed over the byte's fields in int16 (bounded: <= 8 * 2 * 127 *
+// 15 < 32767 for b <= 4), then _mm256_madd_epi16 widens to int32. 8-bit fields would saturate
+// maddubs (2 * 255 * 127 > 32767), so they run on q = u - 128 with the sign trick
+// maddubs(|q|, sign(x, q)) (|q| <= 128, pairs <= 2 * 128 * 127) and add 128 * sum(x) back.
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "mp_linear/mp_linear_kernels.h"
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c")
+
+namespace chord {
+namespace mpl {
+namespace {
+
+inline float hsum_ps(__m256 v) {
+  __m128 lo = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+  lo = _mm_add_ss(lo, _mm_shuffle_ps(lo, lo, 1));
+  return _mm_cvtss_f32(lo);
+}
+
+inline int64_t hsum_epi32(__m256i v) {
+  alignas(32) int32_t t[8];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(t), v);
+  int64_t s = 0;
+  for (int i = 0; i < 8; ++i) s += t[i];
+  return s;
+}
+
+// ---- fp32 activations ---------------------------------------------------------------------
+template <int BITS, int R, int MB>
+inline void tile_f32(const uint8_t* w, int64_t rb, const float* x, int64_t ldx, float* out, int64_t ldo) {
+  constexpr int EPB = 8 / BITS;
+  constexpr uint32_t MASK = (1u << BITS) - 1u;
+  const int64_t nblocks = rb / 16, nfull = nblocks / 2;
+  __m256 acc[R][MB];
+  for (int r = 0; r < R; ++r)
+    for (int m = 0; m < MB; ++m) acc[r][m] = _mm256_setzero_ps();
+  __m256i v[R];
+  auto group = [&](int64_t g) __attribute__((always_inline)) {
+    const float* xg = x + g * 32 * EPB;
+#pragma GCC unroll 4
+    for (int t = 0; t < 4; ++t) {
+#pragma GCC unroll 8
+      for (int i = 0; i < EPB; ++i) {
+        const int s = 8 * t + BITS * i;
+        __m256 wf[R];
+        for (int r = 0; r < R; ++r) {
+          if constexpr (BITS <= 2) {
+            // vpermps reads the low 3 bits of each lane: a table of period 2^BITS ignores the
+            // neighbouring field's bits, so a shift alone selects the field (no mask, no cvt)
+            const __m256 lut = BITS == 1 ? _mm256_setr_ps(0, 1, 0, 1, 0, 1, 0, 1) : _mm256_setr_ps(0, 1, 2, 3, 0, 1, 2, 3);
+            wf[r] = _mm256_permutevar8x32_ps(lut, s ? _mm256_srli_epi32(v[r], s) : v[r]);
+          } else {
+            wf[r] = (t == 3 && i == EPB - 1)
+                        ? _mm256_cvtepi32_ps(_mm256_srli_epi32(v[r], s))
+                        : _mm256_cvtepi32_ps(_mm256_and_si256(v[r], _mm256_set1_epi32(int32_t(MASK << s))));
+          }
+        }
+        for (int m = 0; m < MB; ++m) {
+          const __m256 xv = _mm256_load_ps(xg + m * ldx + (t * EPB + i) * 8);
+          for (int r = 0; r < R; ++r) acc[r][m] = _mm256_fmadd_ps(wf[r], xv, acc[r][m]);
+        }
+      }
+    }
+  };
+  for (int64_t g = 0; g < nfull; ++g) {
+    for (int r = 0; r < R; ++r) v[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + r * rb + g * 32));
+    group(g);
+  }
+  if (nblocks & 1) {  // a lone last block: the upper 16 bytes read as u = 0 (and x there is 0)
+    for (int r = 0; r < R; ++r)
+      v[r] = _mm256_zextsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + r * rb + nfull * 32)));
+    group(nfull);
+  }
+  for (int r = 0; r < R; ++r)
+    for (int m = 0; m < MB; ++m) out[m * ldo + r] = hsum_ps(acc[r][m]);
+}
+
+template <int BITS, int R, int MB>
+inline void rows_f32(const uint8_t* w, int64_t rb, int64_t nr, const float* x, int64_t ldx, float* out, int64_t ldo) {
+  int64_t r = 0;
+  for (; r + R <= nr; r += R) tile_f32<BITS, R, MB>(w + r * rb, rb, x, ldx, out + r, ldo);
+  // tails (a bucket's last rows): a lone accumulator chain is latency-bound, so pair rows up
+  for (; R > 2 && r + 2 <= nr; r += 2) tile_f32<BITS, 2, MB>(w + r * rb, rb, x, ldx, out + r, ldo);
+  for (; r < nr; ++r) tile_f32<BITS, 1, MB>(w + r * rb, rb, x, ldx, out + r, ldo);
+}
+
+template <int BITS>
+void dot_f32_bits(const uint8_t* w, int64_t rb, int64_t nr, const float* x, int64_t ldx, int64_t nm, float* out,
+                  int64_t ldo) {
+  // Each (row, activation row) pair is one accumulator chain in the same order whatever the
+  // tile shape, so blocking changes speed only, never results.
+  int64_t m = 0;
+  for (; m + 4 <= nm; m += 4) rows_f32<BITS, 2, 4>(w, rb, nr, x + m * ldx, ldx, out + m * ldo, ldo);
+  for (; m + 2 <= nm; m += 2) rows_f32<BITS, 4, 2>(w, rb, nr, x + m * ldx, ldx, out + m * ldo, ldo);
+  for (; m < nm; ++m) rows_f32<BITS, 6, 1>(w, rb, nr, x + m * ldx, ldx, out + m * ldo, ldo);
+}
+
+// ---- int8 activations ---------------------------------------------------------------------
+template <int BITS, int R, int MB>
+inline void tile_i8(const uint8_t* w, int64_t rb, const int8_t* x, int64_t ldx, const int64_t* qsum, int64_t* out,
+                    int64_t ldo) {
+  constexpr int EPB = 8 / BITS;
+  [[maybe_unused]] constexpr int MASK = (1 << BITS) - 1;
+  const int64_t nblocks = rb / 16, nfull = nblocks / 2;
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256i acc[R][MB];
+  for (int r = 0; r < R; ++r)
+    for (int m = 0; m < MB; ++m) acc[r][m] = _mm256_setzero_si256();
+  __m256i v[R];
+  auto group = [&](int64_t g) __attribute__((always_inline)) {
+    const int8_t* xg = x + g * 32 * EPB;
+    if constexpr (BITS == 8) {
+      __m256i q[R], aq[R];
+      for (int r = 0; r < R; ++r) {
+        q[r] = _mm256_xor_si256(v[r], _mm256_set1_epi8(char(0x80)));
+        aq[r] = _mm256_abs_epi8(q[r]);  // |q| <= 128, read as unsigned by maddubs
+      }
+      for (int m = 0; m < MB; ++m) {
+        const __m256i xv = _mm256_load_si256(reinterpret_cast<const __m256i*>(xg + m * ldx));
+        for (int r = 0; r < R; ++r)
+          acc[r][m] = _mm256_add_epi32(
+              acc[r][m], _mm256_madd_epi16(_mm256_maddubs_epi16(aq[r], _mm256_sign_epi8(xv, q[r])), ones));
+      }
+    } else {
+      __m256i p[R][MB];
+      for (int r = 0; r < R; ++r)
+        for (int m = 0; m < MB; ++m) p[r][m] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+      for (int i = 0; i < EPB; ++i) {
+        __m256i u[R];
+        for (int r = 0; r < R; ++r)
+          u[r] = _mm256_and_si256(i ? _mm256_srli_epi16(v[r], BITS * i) : v[r], _mm256_set1_epi8(char(MASK)));
+        for (int m = 0; m < MB; ++m) {
+          const __m256i xv = _mm256_load_si256(reinterpret_cast<const __m256i*>(xg + m * ldx + i * 32));
+          for (int r = 0; r < R; ++r) p[r][m] = _mm256_add_epi16(p[r][m], _mm256_maddubs_epi16(u[r], xv));
+        }
+      }
+      for (int r = 0; r < R; ++r)
+        for (int m = 0; m < MB; ++m) acc[r][m] = _mm256_add_epi32(acc[r][m], _mm256_madd_epi16(p[r][m], ones));
+    }
+  };
+  for (int64_t g = 0; g < nfull; ++g) {
+    for (int r = 0; r < R; ++r) v[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + r * rb + g * 32));
+    group(g);
+  }
+  if (nblocks & 1) {
+    for (int r = 0; r < R; ++r)
+      v[r] = _mm256_zextsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + r * rb + nfull * 32)));
+    group(nfull);
+  }
+  for (int r = 0; r < R; ++r)
+    for (int m = 0; m < MB; ++m)
+      out[m * ldo + r] = hsum_epi32(acc[r][m]) + (BITS == 8 ? 128 * qsum[m] : 0);
+}
+
+template <int BITS, int R, int MB>
+inline void rows_i8(const uint8_t* w, int64_t rb, int64_t nr, const int8_t* x, int64_t ldx, const int64_t* qsum,
+                    int64_t* out, int64_t ldo) {
+  int64_t r = 0;
+  for (; r + R <= nr; r += R) tile_i8<BITS, R, MB>(w + r * rb, rb, x, ldx, qsum, out + r, ldo);
+  for (; R > 2 && r + 2 <= nr; r += 2) tile_i8<BITS, 2, MB>(w + r * rb, rb, x, ldx, qsum, out + r, ldo);
+  for (; r < nr; ++r) tile_i8<BITS, 1, MB>(w + r * rb, rb, x, ldx, qsum, out + r, ldo);
+}
+
+template <int BITS>
+void dot_i8_bits(const uint8_t* w, int64_t rb, int64_t nr, const int8_t* x, int64_t ldx, int64_t nm,
+                 const int64_t* qsum, int64_t* out, int64_t ldo) {
+  int64_t m = 0;
+  for (; m + 4 <= nm; m += 4) rows_i8<BITS, 2, 4>(w, rb, nr, x + m * ldx, ldx, qsum + m, out + m * ldo, ldo);
+  for (; m + 2 <= nm; m += 2) rows_i8<BITS, 2, 2>(w, rb, nr, x + m * ldx, ldx, qsum + m, out + m * ldo, ldo);
+  for (; m < nm; ++m) rows_i8<BITS, 4, 1>(w, rb, nr, x + m * ldx, ldx, qsum + m, out + m * ldo, ldo);
+}
+
+}  // namespace
+
+void dot_f32_avx2(const uint8_t* w, int64_t rb, int bits, int64_t nr, const float* x, int64_t ldx, int64_t nm,
+                  float* out, int64_t ldo) {
+  switch (bits) {
+    case 1: return dot_f32_bits<1>(w, rb, nr, x, ldx, nm, out, ldo);
+    case 2: return dot_f32_bits<2>(w, rb, nr, x, ldx, nm, out, ldo);
+    case 4: return dot_f32_bits<4>(w, rb, nr, x, ldx, nm, out, ldo);
+    default: return dot_f32_bits<8>(w, rb, nr, x, ldx, nm, out, ldo);
+  }
+}
+
+void dot_i8_avx2(const uint8_t* w, int64_t rb, int bits, int64_t nr, const int8_t* x, int64_t ldx, int64_t nm,
+                 const int64_t* qsum, int64_t* out, int64_t ldo) {
+  switch (bits) {
+    case 1: return dot_i8_bits<1>(w, rb, nr, x, ldx, nm, qsum, out, ldo);
+    case 2: return dot_i8_bits<2>(w, rb, nr, x, ldx, nm, qsum, out, ldo);
+    case 4: return dot_i8_bits<4>(w, rb, nr, x, ldx, nm, qsum, out, ldo);
+    default: return dot_i8_bits<8>(w, rb, nr, x, ldx, nm, qsum, out, ldo);
+  }
+}
+
+// dst[g*32*epb + (t*epb + i)*8 + l] = 2^-s * x[g*32*epb + (l/4)*16*epb + 4*(l%4) + t + 16*i],
+// s = 8t + b*i (1 for the topmost field, which the kernel shifts down instead of masking).
+void layout_f32_avx2(const float* xnat, int64_t Kp, int bits, float* dst) {
+  const int epb = 8 / bits, ge = 32 * epb;
+  for (int64_t g0 = 0; g0 < Kp; g0 += ge)
+    for (int t = 0; t < 4; ++t)
+      for (int i = 0; i < epb; ++i) {
+        const int s = 8 * t + bits * i;
+        const float sc = (bits <= 2 || (t == 3 && i == epb - 1)) ? 1.0f : 1.0f / float(1u << s);
+        float* d = dst + g0 + (t * epb + i) * 8;
+        for (int l = 0; l < 8; ++l) d[l] = sc * xnat[g0 + (l / 4) * 16 * epb + 4 * (l % 4) + t + 16 * i];
+      }
+}
+
+// dst[g*32*epb + i*32 + p] = x[g*32*epb + (p/16)*16*epb + p%16 + 16*i]
+void layout_i8_avx2(const int8_t* xnat, int64_t Kp, int bits, int8_t* dst) {
+  const int epb = 8 / bits, ge = 32 * epb;
+  for (int64_t g0 = 0; g0 < Kp; g0 += ge)
+    for (int i = 0; i < epb; ++i)
+      for (int p = 0; p < 32; ++p) dst[g0 + i * 32 + p] = xnat[g0 + (p / 16) * 16 * epb + p % 16 + 16 * i];
+}
+
+float quantize_row_i8_avx2(const float* x, int64_t K, int8_t* xq) {
+  const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  __m256 vmax = _mm256_setzero_ps(), vnan = _mm256_setzero_ps();
+  int64_t k = 0;
+  for (; k + 8 <= K; k += 8) {
+    const __m256 a = _mm256_and_ps(_mm256_loadu_ps(x + k), absmask);
+    vmax = _mm256_max_ps(vmax, a);
+    vnan = _mm256_or_ps(vnan, _mm256_cmp_ps(a, a, _CMP_UNORD_Q));
+  }
+  alignas(32) float t[8];
+  _mm256_store_ps(t, vmax);
+  float amax = 0.f;
+  for (int i = 0; i < 8; ++i) amax = t[i] > amax ? t[i] : amax;
+  bool nan = !_mm256_testz_ps(vnan, vnan);
+  for (; k < K; ++k) {
+    const float a = x[k] < 0 ? -x[k] : x[k];
+    if (a != a) nan = true;
+    amax = a > amax ? a : amax;
+  }
+  if (nan) amax = __builtin_nanf("");
+  const float sx = amax / 127.0f;
+  const float safe = sx > 0.f ? sx : 1.0f;
+  const __m256 vs = _mm256_set1_ps(safe), lo = _mm256_set1_ps(-127.f), hi = _mm256_set1_ps(127.f);
+  const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  auto q8 = [&](int64_t j) {
+    __m256 q = _mm256_round_ps(_mm256_div_ps(_mm256_loadu_ps(x + j), vs), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    q = _mm256_min_ps(_mm256_max_ps(q, lo), hi);  // NaN -> -127 (irrelevant: sx is NaN then)
+    return _mm256_cvttps_epi32(q);
+  };
+  k = 0;
+  for (; k + 32 <= K; k += 32) {
+    const __m256i ab = _mm256_packs_epi32(q8(k), q8(k + 8));
+    const __m256i cd = _mm256_packs_epi32(q8(k + 16), q8(k + 24));
+    const __m256i b8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(ab, cd), perm);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(xq + k), b8);
+  }
+  for (; k < K; ++k) {
+    float q = __builtin_nearbyintf(x[k] / safe);
+    q = q < -127.f ? -127.f : (q > 127.f ? 127.f : q);
+    xq[k] = (q == q) ? int8_t(q) : int8_t(-127);
+  }
+  return sx;
+}
+
+void widen_f16_avx2(const uint16_t* src, int64_t n, float* dst) {
+  int64_t k = 0;
+  for (; k + 8 <= n; k += 8)
+    _mm256_storeu_ps(dst + k, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + k))));
+  for (; k < n; ++k) dst[k] = _cvtsh_ss(src[k]);
+}
+
+void dequant_row_avx2(const uint8_t* w, int bits, int64_t K, float scale, float zero, float* out) {
+  const int epb = 8 / bits;
+  const int64_t be = 16 * epb;
+  const __m128i mask = _mm_set1_epi8(char((1 << bits) - 1));
+  const __m256 vs = _mm256_set1_ps(scale), vz = _mm256_set1_ps(zero);
+  alignas(32) float tmp[128];
+  for (int64_t c = 0; c * be < K; ++c) {
+    const __m128i blk = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + c * 16));
+    const bool full = (c + 1) * be <= K;
+    float* d = full ? out + c * be : tmp;
+    for (int i = 0; i < epb; ++i) {
+      const __m128i ub = _mm_and_si128(_mm_srli_epi16(blk, bits * i), mask);
+      const __m256 f0 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(ub));
+      const __m256 f1 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(ub, 8)));
+      // (u - zero) * scale, two roundings exactly as the reference (no FMA contraction)
+      _mm256_storeu_ps(d + 16 * i, _mm256_mul_ps(_mm256_sub_ps(f0, vz), vs));
+      _mm256_storeu_ps(d + 16 * i + 8, _mm256_mul_ps(_mm256_sub_ps(f1, vz), vs));
+    }
+    if (!full) __builtin_memcpy(out + c * be, tmp, size_t(K - c * be) * sizeof(float));
+  }
+}
+
+}  // namespace mpl
+}  // namespace chord
+
+#pragma GCC pop_options

@@ -1,0 +1,130 @@
+// Internal interface between the mp_linear driver (mp_linear.cpp) and its per-ISA kernels
+// (mp_linear_ref.cpp: portable scalar, always compiled; mp_linear_avx2.cpp: AVX2+FMA+F16C,
+// compiled with a target pragma and selected at run time). Not part of the public API.
+#pragma once
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <vector>
+
+#include "common/cpu_features.h"
+#include "mp_linear/mp_linear.h"
+
+namespace chord {
+namespace mpl {
+
+// Width index of a bit-width: 1 -> 0, 2 -> 1, 4 -> 2, 8 -> 3.
+inline int width_index(int bits) { return bits == 1 ? 0 : bits == 2 ? 1 : bits == 4 ? 2 : 3; }
+// Activation rows are padded to a multiple of this: one 64-byte group (four 16-byte planar
+// blocks, the AVX-512 load) of the narrowest width holds 512 elements, so every row of every
+// width fits whatever the ISA.
+constexpr int64_t kPadElems = 512;
+// Below this many activation rows the AVX2 fp32 kernel is faster than the AVX-512 one (it
+// streams the packed rows better); at and above it AVX-512's FMA width wins.
+constexpr int64_t kMinMAvx512 = 4;
+inline int64_t pad_k(int64_t K) { return (K + kPadElems - 1) / kPadElems * kPadElems; }
+
+template <class T>
+struct AlignedBuf {  // 64-byte aligned, zero-filled, grow-only
+  T* p = nullptr;
+  size_t n = 0;
+  AlignedBuf() = default;
+  AlignedBuf(const AlignedBuf&) = delete;
+  ~AlignedBuf() { std::free(p); }
+  void resize(size_t count) {
+    std::free(p);
+    size_t bytes = (count * sizeof(T) + 63) / 64 * 64;
+    p = static_cast<T*>(std::aligned_alloc(64, bytes ? bytes : 64));
+    if (!p) throw std::bad_alloc();
+    std::memset(p, 0, bytes);
+    n = count;
+  }
+  // Grow-only, contents unspecified (scratch rewritten by every use).
+  void ensure(size_t count) {
+    if (count > n) resize(count);
+  }
+};
+
+struct PreparedActs::Impl {
+  int64_t M = 0, K = 0, Kp = 0;  // Kp = pad_k(K): row stride of every buffer below
+  int act_bits = 0;
+  Isa isa = Isa::Scalar;
+  bool f32_avx512 = false;  // act_bits = 0 on the AVX-512 kernel (isa Avx512 and M >= kMinMAvx512)
+  // act_bits = 0: fp32 activations per width (index width_index(bits)); the scalar ISA
+  // shares one natural-order buffer between widths. xsum: sum of the fp32 x, in float64.
+  AlignedBuf<float> xf_nat;
+  AlignedBuf<float> xf_w[4];
+  const float* xf[4] = {nullptr, nullptr, nullptr, nullptr};
+  std::vector<double> xsum;
+  // act_bits = 8: xq natural [M, Kp] (zero beyond K), per-width layouts, sx, sum(xq).
+  AlignedBuf<int8_t> xq_nat;
+  AlignedBuf<int8_t> xq_w[4];
+  const int8_t* xq[4] = {nullptr, nullptr, nullptr, nullptr};
+  std::vector<float> sx;
+  std::vector<int64_t> qsum;
+};
+
+// ---- per-ISA kernels ----------------------------------------------------------------------
+// dot_f32: for rows r in [0, nr) of one bucket of width `bits` (row r at w + r * rb, rb =
+// row bytes) and activation rows m in [0, nm) (at x + m * ldx, this ISA's layout for `bits`):
+// out[m * ldo + r] = sum_k x_mk u_rk in float32.
+void dot_f32_ref(const uint8_t* w, int64_t rb, int bits, int64_t nr, const float* x, int64_t ldx, int64_t nm,
+                 float* out, int64_t ldo);
+void dot_f32_avx2(const uint8_t* w, int64_t rb, int bits, int64_t nr, const float* x, int64_t ldx, int64_t nm,
+                  float* out, int64_t ldo);
+void dot_f32_avx512(const uint8_t* w, int64_t rb, int bits, int64_t nr, const float* x, int64_t ldx, int64_t nm,
+                    float* out, int64_t ldo);
+// dot_i8: the same with int8 activations; exact: out[m * ldo + r] = sum_k xq_mk u_rk.
+// qsum[m] = sum_k xq_mk (the AVX2 8-bit kernel runs on u - 128 and adds 128 * qsum back).
+void dot_i8_ref(const uint8_t* w, int64_t rb, int bits, int64_t nr, const int8_t* x, int64_t ldx, int64_t nm,
+                const int64_t* qsum, int64_t* out, int64_t ldo);
+void dot_i8_avx2(const uint8_t* w, int64_t rb, int bits, int64_t nr, const int8_t* x, int64_t ldx, int64_t nm,
+                 const int64_t* qsum, int64_t* out, int64_t ldo);
+
+// Activation layouts of the AVX2 kernels, from one natural-order row (zero beyond K, length
+// Kp): dst gets Kp elements.
+void layout_f32_avx2(const float* xnat, int64_t Kp, int bits, float* dst);
+void layout_f32_avx512(const float* xnat, int64_t Kp, int bits, float* dst);
+void layout_i8_avx2(const int8_t* xnat, int64_t Kp, int bits, int8_t* dst);
+
+// Per-row dynamic int8 quantization (reference.quantize_activations_int8): sx = amax / 127,
+// xq = clamp(rint(x / sx), -127, 127) with IEEE division (x / 1 when amax == 0).
+// Writes xq[0..K); returns sx.
+float quantize_row_i8_ref(const float* x, int64_t K, int8_t* xq);
+float quantize_row_i8_avx2(const float* x, int64_t K, int8_t* xq);
+
+// Dequantize one packed row into out[0..K) as (u - zero) * scale in float32.
+void dequant_row_ref(const uint8_t* w, int bits, int64_t K, float scale, float zero, float* out);
+void dequant_row_avx2(const uint8_t* w, int bits, int64_t K, float scale, float zero, float* out);
+
+// n fp16 values -> fp32 with F16C (AVX2 ISA only).
+void widen_f16_avx2(const uint16_t* src, int64_t n, float* dst);
+
+// ---- panel path (mp_linear_panel.cpp) -------------------------------------------------------
+// The panel is tiled by columns: tile t (columns [t*TW, (t+1)*TW)) is a [K, TW] row-major block
+// at p + t*K*TW, TW = panel_tile_width(isa) (the microkernel's tile width: each tile streams
+// contiguously, and no two panel rows sit a large power of two apart in the cache).
+// panel_gemm: for m < nm, j < nc:
+//   c[m * ldc + j] = bias_p[j] + (keep_p[j] ? sum_k x[m * ldx + k] * P[k][j] : 0)
+// with one accumulation chain per output in k order (independent of nm, nc and the tiling).
+// p, bias_p, keep_p: 64-byte aligned; columns [nc, round_up(nc, 16)) readable (zero).
+// keep_p: 0xffffffff for live columns, 0 for pruned ones (exactly bias_p[j] then, whatever x).
+int64_t panel_tile_width(Isa isa);
+void panel_gemm_ref(const float* x, int64_t ldx, int64_t nm, const float* p, int64_t K, int64_t nc,
+                    const float* bias_p, const uint32_t* keep_p, float* c, int64_t ldc);
+void panel_gemm_avx2(const float* x, int64_t ldx, int64_t nm, const float* p, int64_t K, int64_t nc,
+                     const float* bias_p, const uint32_t* keep_p, float* c, int64_t ldc);
+void panel_gemm_avx512(const float* x, int64_t ldx, int64_t nm, const float* p, int64_t K, int64_t nc,
+                       const float* bias_p, const uint32_t* keep_p, float* c, int64_t ldc);
+// The whole op on the panel path (mp_linear's arguments, act_bits = 0, M >= 1, perm required).
+void mp_linear_panel(const PackedView& w, const void* x, DType xdtype, int64_t M, int64_t sx_row, int64_t sx_col,
+                     const float* bias, void* y, DType ydtype, int64_t ldy, int nthreads, Isa isa);
+// dst[k * ldd + j] = src[j * lds + k] for j < 8, k < K (8 dequantized rows -> 8 panel columns).
+void transpose8_avx2(const float* src, int64_t lds, int64_t K, float* dst, int64_t ldd);
+
+using chord::cpu_has_avx2_fma_f16c;
+using chord::cpu_has_avx512f;
+
+}  // namespace mpl
+}  // namespace chord

@@ -1,0 +1,245 @@
+// The panel path of mp_linear (exact fp32 activations): dequantize the weight, a panel of output
+// columns at a time, into an fp32 [K, columns] panel in original column order (the permutation is
+// applied here, once per call), then stream the activation rows through a register-blocked FMA
+// GEMM microkernel (mp_linear_panel_avx512.cpp / _avx2.cpp / panel_gemm_ref below).
+//
+// Why: the direct kernels (mp_linear.cpp) unpack every weight once per block of activation rows
+// and pay a horizontal sum, a float64 epilogue and a perm scatter per output, and pad each row
+// to a whole 64-byte group (K = 64 at 2 bits computes 256 products per output). That is right for
+// large weights at small M (memory-bound: the packed bytes are the traffic), wrong for small
+// weights or large M, where unpacking once per call is cheap and the FMA pipes are the limit.
+//
+// Determinism: every output is one fp32 FMA chain over k = 0..K-1 (bias added last), whatever
+// the tile, the M/N split, the thread count or which thread dequantized the panel.
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "common/half.h"
+#include "mp_linear/mp_linear_kernels.h"
+#include "common/parallel.h"
+
+namespace chord {
+namespace mpl {
+
+namespace {
+
+// A thread's panel: K x (columns rounded up to 16) floats, kept within half of a 1 MB L2 so the
+// activation rows streaming through stay cached beside it.
+constexpr int64_t kPanelBytes = 512 * 1024;
+// Longer rows would make even a 64-column panel spill L2 (no K blocking: one chain per output).
+constexpr int64_t kMaxKPanel = 1024;
+// fp32 weights above this size dequantize at memory speed (the cost model's build term).
+constexpr int64_t kLargeBuildBytes = 4 << 20;
+// Multiply-adds per task: large enough to amortize a task claim, small enough to balance.
+constexpr int64_t kTaskMacs = 1 << 18;
+// Below this many multiply-adds a second thread costs more to wake than it saves.
+constexpr int64_t kMinParallelMacs = 1 << 20;
+
+struct Col {  // one original output column: its packed row
+  const uint8_t* row;
+  float scale, zero;
+  int bits;
+};
+
+struct Scratch {
+  uint64_t call = 0;  // which mp_linear call the panel below belongs to
+  int64_t panel = -1;
+  AlignedBuf<float> p, tmp, xs, cs, bias;
+  AlignedBuf<uint32_t> keep;
+};
+
+thread_local Scratch tls_scratch;
+std::atomic<uint64_t> g_calls{0};
+
+inline int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+inline float load_x(const void* x, DType dt, int64_t idx) {
+  switch (dt) {
+    case DType::F16: return f16_to_f32(static_cast<const uint16_t*>(x)[idx]);
+    case DType::BF16: return bf16_to_f32(static_cast<const uint16_t*>(x)[idx]);
+    default: return static_cast<const float*>(x)[idx];
+  }
+}
+
+// Columns [n0, n0 + np) -> s.p (tiles of tw columns; pruned and padding columns zero up to a
+// multiple of 16), s.bias, s.keep (ldb entries).
+void build_panel(const std::vector<Col>& cols, int64_t n0, int64_t np, int64_t tw, int64_t K, const float* bias,
+                 bool simd, Scratch& s) {
+  const int64_t ldb = round_up(np, tw), n16 = round_up(np, 16);
+  s.p.ensure(size_t(K * ldb));
+  s.bias.ensure(size_t(ldb));
+  s.keep.ensure(size_t(ldb));
+  const int64_t ldt = round_up(K, 8);
+  s.tmp.ensure(size_t(8 * ldt));
+  for (int64_t jb = 0; jb < n16; jb += 8) {
+    for (int j = 0; j < 8; ++j) {
+      const int64_t i = jb + j;
+      float* t = s.tmp.p + j * ldt;
+      if (i < np && cols[size_t(n0 + i)].bits) {
+        const Col& c = cols[size_t(n0 + i)];
+        if (simd) dequant_row_avx2(c.row, c.bits, K, c.scale, c.zero, t);
+        else dequant_row_ref(c.row, c.bits, K, c.scale, c.zero, t);
+      } else {
+        std::memset(t, 0, size_t(K) * sizeof(float));
+      }
+    }
+    float* dst = s.p.p + (jb / tw) * K * tw + jb % tw;
+    if (simd) {
+      transpose8_avx2(s.tmp.p, ldt, K, dst, tw);
+    } else {
+      for (int64_t k = 0; k < K; ++k)
+        for (int j = 0; j < 8; ++j) dst[k * tw + j] = s.tmp.p[j * ldt + k];
+    }
+  }
+  for (int64_t i = 0; i < ldb; ++i) {
+    const bool in = i < np;
+    s.bias.p[i] = in && bias ? bias[n0 + i] : 0.f;
+    s.keep.p[i] = in && cols[size_t(n0 + i)].bits ? 0xffffffffu : 0u;
+  }
+}
+
+}  // namespace
+
+int64_t panel_tile_width(Isa isa) { return isa == Isa::Avx512 ? 64 : 16; }
+
+void panel_gemm_ref(const float* x, int64_t ldx, int64_t nm, const float* p, int64_t K, int64_t nc,
+                    const float* bias_p, const uint32_t* keep_p, float* c, int64_t ldc) {
+  for (int64_t m = 0; m < nm; ++m)
+    for (int64_t j0 = 0; j0 < nc; j0 += 16) {
+      float acc[16] = {0.f};
+      const float* pt = p + j0 * K;  // tile j0 / 16: [K, 16]
+      for (int64_t k = 0; k < K; ++k) {
+        const float a = x[m * ldx + k];
+        const float* pk = pt + k * 16;
+        for (int j = 0; j < 16; ++j) acc[j] += a * pk[j];
+      }
+      const int64_t w = std::min<int64_t>(16, nc - j0);
+      for (int64_t j = 0; j < w; ++j) c[m * ldc + j0 + j] = keep_p[j0 + j] ? bias_p[j0 + j] + acc[j] : bias_p[j0 + j];
+    }
+}
+
+// ---- the path heuristic: a cost model -------------------------------------------------------
+// Estimated single-thread time of each path (ns), per ISA: coefficients fitted (non-negative
+// least squares on relative error) to both paths forced over K in {64..1024}, N in {64, 256,
+// 1024}, M = 1..64 on this repository's AVX-512 AMD EPYC; the fit picks the faster path within
+// 10% in 105/105 (AVX-512) and 104/105 (AVX2) cases. Scalar: rough (a fallback only).
+//   panel  = N16 * K * build + M * N16 * K * gemm               (N16 = N rounded up to 16)
+//   direct = fixed + M * (padded * dot + N * epi + Kp * widths * prep)
+// padded: multiply-adds the direct kernels issue per activation row (each packed row rounded up
+// to the kernel's load: 64 bytes on AVX-512 at M >= 4, 32 on AVX2, 16 scalar); epi: the float64
+// epilogue + perm scatter per output; prep: the per-width activation layout (Kp = K rounded up
+// to 512). Only the ratio matters, and mistakes near the crossover cost little (both paths are
+// within ~15% there). Independent of the thread count on purpose: the two paths round differently.
+namespace {
+struct Costs {
+  double build, gemm, fixed, dot_small_m, dot_large_m, epi, prep;
+};
+constexpr Costs kCostAvx512{0.126, 0.0077, 600, 0.024, 0.0107, 1.5, 0.42};
+constexpr Costs kCostAvx2{0.116, 0.0195, 600, 0.024, 0.019, 1.48, 0.41};
+constexpr Costs kCostScalar{1.7, 0.75, 600, 1.0, 1.0, 1.5, 0.4};
+}  // namespace
+
+Path choose_path(const PackedView& w, int64_t M, int act_bits, Isa isa, Path requested) {
+  if (act_bits != 0) return Path::Direct;  // the int8 path exists only as direct kernels
+  if (requested != Path::Auto) return requested;
+  if (M < 1 || w.K > kMaxKPanel) return Path::Direct;
+  const Isa is = resolve_isa(isa);
+  const Costs& c = is == Isa::Avx512 ? kCostAvx512 : is == Isa::Avx2 ? kCostAvx2 : kCostScalar;
+  const bool large_m = M >= kMinMAvx512;
+  const int64_t grp = is == Isa::Scalar ? 16 : (is == Isa::Avx512 && large_m) ? 64 : 32;
+  double padded = 0;
+  int widths = 0;
+  for (const BucketSpan& s : w.spans)
+    if (s.bits && s.rows) padded += double(s.rows) * double(round_up(s.row_bytes, grp) * 8 / s.bits);
+  for (int b : {1, 2, 4, 8}) widths += (w.width_mask >> b) & 1u;
+  const double n16 = double(round_up(w.N, 16)), K = double(w.K), m = double(M);
+  // SIMD builds of weights whose fp32 form is far beyond L2 are memory-bound: measured 2.4x the
+  // fitted cost per element (100,000 x 64 item table, AVX-512: 0.31 ns); the fit covers up to
+  // 4 MB (1024 x 1024). The scalar build is compute-bound.
+  const double build = is != Isa::Scalar && n16 * K * 4 > double(kLargeBuildBytes) ? 2.4 * c.build : c.build;
+  const double panel = n16 * K * build + m * n16 * K * c.gemm;
+  const double direct = c.fixed +
+      m * (padded * (large_m ? c.dot_large_m : c.dot_small_m) + double(w.N) * c.epi + double(pad_k(w.K)) * widths * c.prep);
+  return panel < direct ? Path::Panel : Path::Direct;
+}
+
+void mp_linear_panel(const PackedView& w, const void* x, DType xdtype, int64_t M, int64_t sx_row, int64_t sx_col,
+                     const float* bias, void* y, DType ydtype, int64_t ldy, int nthreads, Isa isa) {
+  const int64_t N = w.N, K = w.K;
+  const Isa is = resolve_isa(isa);
+  const bool simd = is != Isa::Scalar;
+  const int64_t tw = panel_tile_width(is);
+  auto gemm = is == Isa::Avx512 ? panel_gemm_avx512 : is == Isa::Avx2 ? panel_gemm_avx2 : panel_gemm_ref;
+
+  // The caller's thread-local (no allocation per call). Helpers must see the caller's copy:
+  // a lambda does not capture a thread_local, so it goes through this local reference.
+  thread_local std::vector<Col> cols_tls;
+  std::vector<Col>& cols = cols_tls;
+  cols.resize(size_t(N));
+  for (const BucketSpan& s : w.spans)
+    for (int64_t r = s.row_start; r < s.row_start + s.rows; ++r)
+      cols[size_t(w.perm[r])] = {s.bits ? w.qweight + s.byte_offset + (r - s.row_start) * s.row_bytes : nullptr,
+                                 w.scales[r], w.zeros[r], s.bits};
+
+  // Panel width: all N columns when they fit, else a multiple of the 64-column tile.
+  int64_t NP = round_up(N, 16);
+  if (NP * K * 4 > kPanelBytes) NP = std::max<int64_t>(64, kPanelBytes / (K * 4) / 64 * 64);
+  NP = std::min(NP, N);
+  const int64_t npanels = (N + NP - 1) / NP;
+  // Rows per task: a multiple of the 6-row tile, the activation chunk (MC x K fp32) within L2.
+  int64_t MC = round_up(std::max<int64_t>(1, kTaskMacs / (K * NP)), 6);
+  MC = std::max<int64_t>(6, std::min(MC, round_up(std::max<int64_t>(1, (256 * 1024) / (K * 4)), 6)));
+  const int64_t nch = (M + MC - 1) / MC;
+  const int nt = M * N * K >= kMinParallelMacs ? std::max(1, nthreads) : 1;
+  const uint64_t call = g_calls.fetch_add(1, std::memory_order_relaxed) + 1;
+  const bool x_direct = xdtype == DType::F32 && sx_col == 1;
+
+  parallel_for(npanels * nch, nt, [&](int64_t t) {
+    Scratch& s = tls_scratch;
+    const int64_t pi = t / nch, ci = t % nch;
+    const int64_t n0 = pi * NP, np = std::min(NP, N - n0), ldc = round_up(np, 16);
+    if (s.call != call || s.panel != pi) {
+      s.call = 0;  // a throw mid-build must not leave a half-built panel marked valid
+      build_panel(cols, n0, np, tw, K, bias, simd, s);
+      s.call = call;
+      s.panel = pi;
+    }
+    const int64_t m0 = ci * MC, nm = std::min(MC, M - m0);
+    const float* xp;
+    int64_t ldx;
+    if (x_direct) {
+      xp = static_cast<const float*>(x) + m0 * sx_row;
+      ldx = sx_row;
+    } else {
+      s.xs.ensure(size_t(nm * K));
+      for (int64_t m = 0; m < nm; ++m) {
+        float* d = s.xs.p + m * K;
+        const int64_t base = (m0 + m) * sx_row;
+        if (sx_col == 1 && xdtype == DType::F16 && simd) widen_f16_avx2(static_cast<const uint16_t*>(x) + base, K, d);
+        else
+          for (int64_t k = 0; k < K; ++k) d[k] = load_x(x, xdtype, base + k * sx_col);
+      }
+      xp = s.xs.p;
+      ldx = K;
+    }
+    if (ydtype == DType::F32) {
+      gemm(xp, ldx, nm, s.p.p, K, np, s.bias.p, s.keep.p, static_cast<float*>(y) + m0 * ldy + n0, ldy);
+    } else {
+      s.cs.ensure(size_t(nm * ldc));
+      gemm(xp, ldx, nm, s.p.p, K, np, s.bias.p, s.keep.p, s.cs.p, ldc);
+      uint16_t* yo = static_cast<uint16_t*>(y);
+      for (int64_t m = 0; m < nm; ++m)
+        for (int64_t j = 0; j < np; ++j) {
+          const float v = s.cs.p[m * ldc + j];
+          yo[(m0 + m) * ldy + n0 + j] = ydtype == DType::F16 ? f32_to_f16(v) : f32_to_bf16(v);
+        }
+    }
+  });
+}
+
+}  // namespace mpl
+}  // namespace chord

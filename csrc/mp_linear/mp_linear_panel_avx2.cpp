@@ -1,0 +1,102 @@
+// AVX2+FMA pieces of the panel path (mp_linear_panel.cpp): the 6 x 16 GEMM microkernel (12 ymm
+// accumulators, 2 panel loads + 6 broadcasts per 12 FMAs) and the 8 x 8 transpose that turns
+// dequantized weight rows into panel columns. Raw loops and intrinsics only (see
+// mp_linear_avx2.cpp for why: no header templates in target-pragma files).
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "mp_linear/mp_linear_kernels.h"
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c")
+
+namespace chord {
+namespace mpl {
+namespace {
+
+template <int MR, int NV>
+inline void ukr(const float* x, int64_t ldx, const float* p, int64_t ldp, int64_t K, const float* bias_p,
+                const uint32_t* keep_p, float* c, int64_t ldc, __m256i tail) {
+  __m256 acc[MR][NV];
+  for (int r = 0; r < MR; ++r)
+    for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_setzero_ps();
+  for (int64_t k = 0; k < K; ++k) {
+    const float* pk = p + k * ldp;
+    __m256 b[NV];
+    for (int v = 0; v < NV; ++v) b[v] = _mm256_load_ps(pk + 8 * v);
+    for (int r = 0; r < MR; ++r) {
+      const __m256 a = _mm256_broadcast_ss(x + r * ldx + k);
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_fmadd_ps(a, b[v], acc[r][v]);
+    }
+  }
+  for (int v = 0; v < NV; ++v) {
+    const __m256 bv = _mm256_load_ps(bias_p + 8 * v);
+    const __m256 kv = _mm256_castsi256_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(keep_p + 8 * v)));
+    for (int r = 0; r < MR; ++r) {
+      const __m256 o = _mm256_add_ps(bv, _mm256_and_ps(acc[r][v], kv));  // pruned: bias exactly
+      if (v == NV - 1) _mm256_maskstore_ps(c + r * ldc + 8 * v, tail, o);
+      else _mm256_storeu_ps(c + r * ldc + 8 * v, o);
+    }
+  }
+}
+
+template <int MR>
+inline void ukr_nv(int nv, const float* x, int64_t ldx, const float* p, int64_t ldp, int64_t K, const float* bias_p,
+                   const uint32_t* keep_p, float* c, int64_t ldc, __m256i tail) {
+  if (nv == 1) ukr<MR, 1>(x, ldx, p, ldp, K, bias_p, keep_p, c, ldc, tail);
+  else ukr<MR, 2>(x, ldx, p, ldp, K, bias_p, keep_p, c, ldc, tail);
+}
+
+}  // namespace
+
+void panel_gemm_avx2(const float* x, int64_t ldx, int64_t nm, const float* p, int64_t K, int64_t nc,
+                     const float* bias_p, const uint32_t* keep_p, float* c, int64_t ldc) {
+  for (int64_t j = 0; j < nc; j += 16) {
+    const int64_t w = nc - j < 16 ? nc - j : 16;
+    const int nv = int((w + 7) / 8);
+    const int lanes = (w % 8) ? int(w % 8) : 8;
+    const __m256i tail = _mm256_cmpgt_epi32(_mm256_set1_epi32(lanes), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    const float* pj = p + (j / 16) * K * 16;  // this tile: [K, 16]
+    const int64_t ldp = 16;
+    int64_t m = 0;
+    for (; m + 6 <= nm; m += 6) ukr_nv<6>(nv, x + m * ldx, ldx, pj, ldp, K, bias_p + j, keep_p + j, c + m * ldc + j, ldc, tail);
+    switch (nm - m) {
+      case 5: ukr_nv<5>(nv, x + m * ldx, ldx, pj, ldp, K, bias_p + j, keep_p + j, c + m * ldc + j, ldc, tail); break;
+      case 4: ukr_nv<4>(nv, x + m * ldx, ldx, pj, ldp, K, bias_p + j, keep_p + j, c + m * ldc + j, ldc, tail); break;
+      case 3: ukr_nv<3>(nv, x + m * ldx, ldx, pj, ldp, K, bias_p + j, keep_p + j, c + m * ldc + j, ldc, tail); break;
+      case 2: ukr_nv<2>(nv, x + m * ldx, ldx, pj, ldp, K, bias_p + j, keep_p + j, c + m * ldc + j, ldc, tail); break;
+      case 1: ukr_nv<1>(nv, x + m * ldx, ldx, pj, ldp, K, bias_p + j, keep_p + j, c + m * ldc + j, ldc, tail); break;
+      default: break;
+    }
+  }
+}
+
+void transpose8_avx2(const float* src, int64_t lds, int64_t K, float* dst, int64_t ldd) {
+  int64_t k = 0;
+  for (; k + 8 <= K; k += 8) {
+    __m256 r[8], t[8], u[8];
+    for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * lds + k);
+    for (int i = 0; i < 8; i += 2) {
+      t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+      t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int h = 0; h < 8; h += 4) {
+      u[h + 0] = _mm256_shuffle_ps(t[h], t[h + 2], 0x44);
+      u[h + 1] = _mm256_shuffle_ps(t[h], t[h + 2], 0xEE);
+      u[h + 2] = _mm256_shuffle_ps(t[h + 1], t[h + 3], 0x44);
+      u[h + 3] = _mm256_shuffle_ps(t[h + 1], t[h + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; ++i) {
+      _mm256_storeu_ps(dst + (k + i) * ldd, _mm256_permute2f128_ps(u[i], u[i + 4], 0x20));
+      _mm256_storeu_ps(dst + (k + i + 4) * ldd, _mm256_permute2f128_ps(u[i], u[i + 4], 0x31));
+    }
+  }
+  for (; k < K; ++k)
+    for (int j = 0; j < 8; ++j) dst[k * ldd + j] = src[j * lds + k];
+}
+
+}  // namespace mpl
+}  // namespace chord
+
+#pragma GCC pop_options
