@@ -13,14 +13,14 @@ from hypothesis import given, settings, strategies as st
 import chord
 from chord import Codebook, MixedWeight, pack
 from chord.backends import reference
+from chord.backends.cpu import supported_isas
 from chord.scoring import mp_topk
 
 try:
     from chord_kernels import _cpu
 except ImportError:  # pragma: no cover
     _cpu = None
-ISAS = ["scalar"] + (["avx2"] if _cpu is not None and _cpu.has_avx2() else []) + \
-    (["avx512"] if _cpu is not None and hasattr(_cpu, "topk_has_vnni") and _cpu.topk_has_vnni() else [])
+ISAS = supported_isas()  # every ISA this CPU runs (csrc/common/isa.h), scalar first
 HAVE_CPP_TOPK = _cpu is not None and hasattr(_cpu, "mp_topk")
 
 QMAX = {1: 1, 2: 1, 4: 7, 8: 127}

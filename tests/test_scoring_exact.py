@@ -11,6 +11,7 @@ from hypothesis import given, settings, strategies as st
 
 from chord import Codebook, pack
 from chord.backends import reference
+from chord.backends.cpu import supported_isas
 
 try:
     from chord_kernels import _cpu
@@ -19,11 +20,7 @@ except ImportError:  # pragma: no cover
 
 pytestmark = pytest.mark.skipif(_cpu is None or not hasattr(_cpu, "mp_topk"), reason="C++ mp_topk not built")
 
-ISAS = ["scalar"]
-if _cpu is not None and _cpu.has_avx2():
-    ISAS.append("avx2")
-if _cpu is not None and hasattr(_cpu, "topk_has_vnni") and _cpu.topk_has_vnni():
-    ISAS.append("avx512")
+ISAS = supported_isas()  # every ISA this CPU runs (csrc/common/isa.h), scalar first
 
 
 def run(isa, x, mw, k, cand=None, act_bits=0, nthreads=2):

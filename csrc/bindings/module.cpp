@@ -1,4 +1,4 @@
-// Thin pybind11 layer over the raw-pointer kernels .
+// Thin pybind11 layer over the raw-pointer kernels.
 #include <pybind11/pybind11.h>
 namespace py = pybind11;
 
@@ -6,7 +6,8 @@ namespace chord {
 void bind_quantize_pack(py::module_& m);  // bindings/quantize_pack.cpp
 void bind_topk(py::module_& m);           // bindings/topk.cpp
 void bind_mp_linear(py::module_& m);      // bindings/mp_linear.cpp
-void bind_embedding_lookup(py::module_& m);  // bindings/embedding.cpp (kernel inline)
+void bind_embedding_lookup(py::module_& m);  // bindings/embedding.cpp
+void bind_isa(py::module_& m);            // bindings/isa.cpp
 void bind_runtime(py::module_& m);        // bindings/runtime.cpp
 }  // namespace chord
 
@@ -17,5 +18,5 @@ PYBIND11_MODULE(_cpu, m) {
   chord::bind_mp_linear(m);
   chord::bind_embedding_lookup(m);
   chord::bind_runtime(m);
-  m.def("has_avx2", []() { return (bool)(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")); });
+  chord::bind_isa(m);
 }

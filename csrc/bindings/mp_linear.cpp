@@ -41,13 +41,7 @@ DType dtype_code(int code) {
   return DType(code);
 }
 
-Isa isa_code(const std::string& s) {
-  if (s == "auto") return Isa::Auto;
-  if (s == "scalar") return Isa::Scalar;
-  if (s == "avx2") return Isa::Avx2;
-  if (s == "avx512") return Isa::Avx512;
-  bad("isa: expected 'auto', 'scalar', 'avx2' or 'avx512', got '" + s + "'");
-}
+Isa isa_code(const std::string& s) { return chord::parse_isa(s, "isa"); }
 
 Path path_code(const std::string& s) {
   if (s == "auto") return Path::Auto;
@@ -234,7 +228,5 @@ void bind_mp_linear(py::module_& m) {
       py::arg("x"), py::arg("xdtype"), py::arg("isa") = "auto",
       "Per-row dynamic int8 activations (xq int8 [M, K], sx float32 [M]) as the act_bits=8 path computes them.");
 
-  m.def("cpu_isa", [](const std::string& isa) { return std::string(isa_name(resolve_isa(isa_code(isa)))); },
-        py::arg("isa") = "auto", "The ISA a request resolves to on this CPU (honours CHORD_CPU_ISA).");
 }
 }  // namespace chord

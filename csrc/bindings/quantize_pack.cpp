@@ -9,18 +9,12 @@
 #include <vector>
 
 #include "common/array_check.h"
+#include "common/isa.h"
 #include "quantize_pack/quantize_pack.h"
 
 namespace py = pybind11;
 
 namespace chord {
-
-static qpack::Isa parse_isa(const std::string& isa, const char* op) {
-  if (isa == "auto") return qpack::Isa::Auto;
-  if (isa == "scalar") return qpack::Isa::Scalar;
-  if (isa == "avx2") return qpack::Isa::Avx2;
-  throw std::invalid_argument(std::string(op) + ": isa: expected 'auto', 'scalar' or 'avx2', got '" + isa + "'");
-}
 
 void bind_quantize_pack(py::module_& m) {
   m.def(
@@ -41,7 +35,7 @@ void bind_quantize_pack(py::module_& m) {
         if (scheme == "sym") sch = qpack::Scheme::Sym;
         else if (scheme == "asym") sch = qpack::Scheme::Asym;
         else throw std::invalid_argument(std::string(op) + ": scheme: expected 'sym' or 'asym', got '" + scheme + "'");
-        const qpack::Isa is = parse_isa(isa, op);
+        const Isa is = parse_isa(isa, std::string(op) + ": isa");
         py::gil_scoped_release nogil;
         qpack::quantize_pack(w, N, K, K, p, buckets.data(), static_cast<int64_t>(buckets.size()), sch, qw,
                              static_cast<int64_t>(qweight.size()), sc, ze, nthreads, is);
@@ -49,7 +43,7 @@ void bind_quantize_pack(py::module_& m) {
       py::arg("weight"), py::arg("perm"), py::arg("buckets"), py::arg("scheme"), py::arg("qweight"), py::arg("scales"),
       py::arg("zeros"), py::arg("nthreads") = 1, py::arg("isa") = "auto",
       "Quantize float32 weight [N, K] rows (packed order perm int32 [N], bucket table) into qweight uint8 "
-      "[total_bytes], scales/zeros float32 [N] (preallocated outputs). isa: 'auto' | 'scalar' | 'avx2'.");
+      "[total_bytes], scales/zeros float32 [N] (preallocated outputs). isa: a name of common/isa.h ('auto': the best).");
   m.def(
       "packed_bytes",
       [](const std::vector<int64_t>& buckets, int64_t N, int64_t K) {

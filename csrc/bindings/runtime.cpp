@@ -112,14 +112,6 @@ void read_norm(Keep& s, runtime::LayerNorm& n, const py::dict& d, const std::str
   if ((n.w && nw != n.d) || (n.b && nb != n.d)) bad(where + ": weight/bias: expected " + std::to_string(n.d) + " entries");
 }
 
-mpl::Isa parse_isa(const std::string& isa) {
-  if (isa == "auto") return mpl::Isa::Auto;
-  if (isa == "scalar") return mpl::Isa::Scalar;
-  if (isa == "avx2") return mpl::Isa::Avx2;
-  if (isa == "avx512") return mpl::Isa::Avx512;
-  bad("isa: expected 'auto', 'scalar', 'avx2' or 'avx512', got '" + isa + "'");
-}
-
 const int64_t* seqs_ptr(const py::array& seqs, int64_t& B, int64_t& L) {
   const int64_t* p = pyarg::array_ptr<int64_t>(seqs, kOp, "seqs", 2);
   B = seqs.shape(0);
@@ -182,7 +174,7 @@ void bind_caser(py::module_& m) {
              for (size_t i = 0; i < hs.size(); ++i)
                read_linear(*s, r.conv_h[i], hs[i].cast<py::dict>(), "conv_h." + std::to_string(i));
              read_linear(*s, r.fc1, item(spec, "fc1", "spec").cast<py::dict>(), "fc1");
-             r.isa = parse_isa(isa);
+             r.isa = chord::parse_isa(isa, std::string(kOp) + ": isa");
              try {
                r.check();
              } catch (const std::invalid_argument& e) {
@@ -261,7 +253,7 @@ void bind_runtime(py::module_& m) {
                read_linear(*s, rb.fc2, item(b, "fc2", p).cast<py::dict>(), p + "ffn.fc2");
              }
              read_norm(*s, r.final_norm, item(spec, "final_norm", "spec").cast<py::dict>(), "final_norm");
-             r.isa = parse_isa(isa);
+             r.isa = chord::parse_isa(isa, std::string(kOp) + ": isa");
              try {
                r.check();
              } catch (const std::invalid_argument& e) {

@@ -9,17 +9,15 @@
 #include <vector>
 
 #include "common/array_check.h"
+#include "common/isa.h"
 #include "mp_linear/mp_linear.h"
 #include "topk/topk.h"
-#include "topk/topk_vnni.h"
 
 namespace py = pybind11;
 
 namespace chord {
 
 void bind_topk(py::module_& m) {
-  m.def("topk_has_vnni", []() { return topk::vnni_supported(); },
-        "True when mp_topk's AVX-512 VNNI int8 scan can run on this CPU (isa='avx512', K <= 256).");
   m.def(
       "mp_topk",
       [](const py::array& x, const py::array& qweight, const py::array& scales, const py::array& zeros,
@@ -68,12 +66,7 @@ void bind_topk(py::module_& m) {
           throw std::invalid_argument(std::string(op) + ": outputs: expected [" + std::to_string(M) + ", " +
                                       std::to_string(k) + "], got " + pyarg::shape_str(values) + " and " +
                                       pyarg::shape_str(ids));
-        mpl::Isa is;
-        if (isa == "auto") is = mpl::Isa::Auto;
-        else if (isa == "scalar") is = mpl::Isa::Scalar;
-        else if (isa == "avx2") is = mpl::Isa::Avx2;
-        else if (isa == "avx512") is = mpl::Isa::Avx512;
-        else throw std::invalid_argument(std::string(op) + ": isa: expected 'auto', 'scalar', 'avx2' or 'avx512', got '" + isa + "'");
+        const Isa is = parse_isa(isa, std::string(op) + ": isa");
         py::gil_scoped_release nogil;
         topk::mp_topk(w, xp, M, K, k, cp, C, ldc, act_bits, vp, ip, nthreads, is);
       },

@@ -58,27 +58,6 @@ int clamp_threads(int nthreads) { return std::max(1, nthreads); }
 
 }  // namespace
 
-Isa resolve_isa(Isa requested) {
-  if (requested == Isa::Auto) {
-    const char* env = std::getenv("CHORD_CPU_ISA");
-    if (env && *env) {
-      const std::string e(env);
-      if (e == "scalar") requested = Isa::Scalar;
-      else if (e == "avx2") requested = Isa::Avx2;
-      else if (e == "avx512") requested = Isa::Avx512;
-      else if (e != "auto") bad("CHORD_CPU_ISA: expected scalar, avx2, avx512 or auto, got '" + e + "'");
-    }
-  }
-  if (requested == Isa::Auto) return cpu_has_avx512f() ? Isa::Avx512 : cpu_has_avx2_fma_f16c() ? Isa::Avx2 : Isa::Scalar;
-  if (requested == Isa::Avx2 && !cpu_has_avx2_fma_f16c()) bad("isa: avx2 requested but this CPU lacks AVX2/FMA/F16C");
-  if (requested == Isa::Avx512 && !cpu_has_avx512f()) bad("isa: avx512 requested but this CPU lacks AVX-512F");
-  return requested;
-}
-
-const char* isa_name(Isa isa) {
-  return isa == Isa::Avx512 ? "avx512" : isa == Isa::Avx2 ? "avx2" : isa == Isa::Scalar ? "scalar" : "auto";
-}
-
 PackedView make_packed_view(const uint8_t* qweight, int64_t qbytes, const float* scales, int64_t nscales,
                             const float* zeros, int64_t nzeros, const int32_t* perm, int64_t nperm,
                             const int64_t* buckets, int64_t nb, int64_t K) {
@@ -127,8 +106,8 @@ PreparedActs::PreparedActs(const void* x, DType dtype, int64_t M, int64_t K, int
   if (act_bits == 8 && K > kMaxKInt8) bad("act_bits=8: K must be <= " + std::to_string(kMaxKInt8) + ", got " + std::to_string(K));
   a.M = M; a.K = K; a.Kp = pad_k(K); a.act_bits = act_bits; a.isa = resolve_isa(isa);
   const int64_t Kp = a.Kp;
-  const bool avx2 = a.isa != Isa::Scalar;  // Avx512 includes every AVX2 kernel
-  a.f32_avx512 = a.isa == Isa::Avx512 && act_bits == 0 && M >= kMinMAvx512;
+  const bool avx2 = isa_has_avx2(a.isa);  // the AVX-512 ISAs include every AVX2 kernel
+  a.f32_avx512 = isa_has_avx512(a.isa) && act_bits == 0 && M >= kMinMAvx512;
   const bool f512 = a.f32_avx512;
   const int nt = clamp_threads(nthreads);
   a.xf_nat.resize(size_t(M * Kp));
@@ -214,7 +193,7 @@ void run_span_rows(const PackedView& w, const PreparedActs::Impl& a, const Bucke
   }
   const uint8_t* rows = w.qweight + s.byte_offset + (r0 - s.row_start) * s.row_bytes;
   const int wi = width_index(s.bits);
-  const bool avx2 = a.isa != Isa::Scalar;
+  const bool avx2 = isa_has_avx2(a.isa);
   if (a.act_bits == 0) {
     const float* x = a.xf[wi] + m0 * a.Kp;
     if (a.f32_avx512) dot_f32_avx512(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, fbuf, nr);
@@ -317,7 +296,7 @@ void dequantize_rows(const PackedView& w, int64_t n0, int64_t n1, float* out, in
       inv[size_t(w.perm[r])] = r;
       span_of[size_t(r)] = int(si);
     }
-  const bool avx2 = resolve_isa(Isa::Auto) != Isa::Scalar;
+  const bool avx2 = isa_has_avx2(resolve_isa(Isa::Auto));
   const int nt = clamp_threads(nthreads);
   parallel_for(n1 - n0, nt, [&](int64_t i) {
     const int64_t n = n0 + i;

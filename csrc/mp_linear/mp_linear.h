@@ -24,10 +24,18 @@
 #include <memory>
 #include <vector>
 
+#include "common/isa.h"
+
 namespace chord {
 namespace mpl {
 
-enum class Isa : int { Auto = 0, Scalar = 1, Avx2 = 2, Avx512 = 3 };
+// The ISA layer is common/isa.h (one enum and resolver for every kernel family).
+using chord::Isa;
+using chord::isa_name;
+using chord::resolve_isa;
+// Under the AVX-512 ISAs the exact fp32 path runs AVX-512 kernels at M >= 4 (kMinMAvx512);
+// everything else runs the AVX2 kernels.
+
 // Element type of activations / outputs.
 enum class DType : int { F32 = 0, F16 = 1, BF16 = 2 };
 // How mp_linear computes the exact fp32 path (act_bits = 0): Direct runs the packed kernels
@@ -36,13 +44,6 @@ enum class DType : int { F32 = 0, F16 = 1, BF16 = 2 };
 // over them (mp_linear_panel.cpp). Auto picks by a cost model (choose_path). act_bits = 8
 // always runs Direct.
 enum class Path : int { Auto = 0, Direct = 1, Panel = 2 };
-
-// Resolve Auto to the best ISA this CPU supports (AVX-512F, else AVX2+FMA+F16C, else scalar);
-// the environment variable CHORD_CPU_ISA=scalar|avx2|avx512 overrides Auto. Asking for an ISA
-// the CPU lacks throws std::invalid_argument. Avx512 runs the exact fp32 path at M >= 4 in
-// AVX-512 and everything else as Avx2.
-Isa resolve_isa(Isa requested);
-const char* isa_name(Isa isa);
 
 struct BucketSpan {
   int bits;             // 0 (pruned), 1, 2, 4 or 8

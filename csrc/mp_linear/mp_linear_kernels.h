@@ -8,7 +8,7 @@
 #include <new>
 #include <vector>
 
-#include "common/cpu_features.h"
+#include "common/isa.h"
 #include "mp_linear/mp_linear.h"
 
 namespace chord {
@@ -122,9 +122,6 @@ void mp_linear_panel(const PackedView& w, const void* x, DType xdtype, int64_t M
                      const float* bias, void* y, DType ydtype, int64_t ldy, int nthreads, Isa isa);
 // dst[k * ldd + j] = src[j * lds + k] for j < 8, k < K (8 dequantized rows -> 8 panel columns).
 void transpose8_avx2(const float* src, int64_t lds, int64_t K, float* dst, int64_t ldd);
-
-using chord::cpu_has_avx2_fma_f16c;
-using chord::cpu_has_avx512f;
 
 }  // namespace mpl
 }  // namespace chord

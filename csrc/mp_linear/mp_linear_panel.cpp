@@ -104,7 +104,7 @@ void build_panel(const std::vector<Col>& cols, int64_t n0, int64_t np, int64_t t
 
 }  // namespace
 
-int64_t panel_tile_width(Isa isa) { return isa == Isa::Avx512 ? 64 : 16; }
+int64_t panel_tile_width(Isa isa) { return isa_has_avx512(isa) ? 64 : 16; }
 
 void panel_gemm_ref(const float* x, int64_t ldx, int64_t nm, const float* p, int64_t K, int64_t nc,
                     const float* bias_p, const uint32_t* keep_p, float* c, int64_t ldc) {
@@ -148,9 +148,9 @@ Path choose_path(const PackedView& w, int64_t M, int act_bits, Isa isa, Path req
   if (requested != Path::Auto) return requested;
   if (M < 1 || w.K > kMaxKPanel) return Path::Direct;
   const Isa is = resolve_isa(isa);
-  const Costs& c = is == Isa::Avx512 ? kCostAvx512 : is == Isa::Avx2 ? kCostAvx2 : kCostScalar;
+  const Costs& c = isa_has_avx512(is) ? kCostAvx512 : isa_has_avx2(is) ? kCostAvx2 : kCostScalar;
   const bool large_m = M >= kMinMAvx512;
-  const int64_t grp = is == Isa::Scalar ? 16 : (is == Isa::Avx512 && large_m) ? 64 : 32;
+  const int64_t grp = !isa_has_avx2(is) ? 16 : (isa_has_avx512(is) && large_m) ? 64 : 32;
   double padded = 0;
   int widths = 0;
   for (const BucketSpan& s : w.spans)
@@ -160,7 +160,7 @@ Path choose_path(const PackedView& w, int64_t M, int act_bits, Isa isa, Path req
   // SIMD builds of weights whose fp32 form is far beyond L2 are memory-bound: measured 2.4x the
   // fitted cost per element (100,000 x 64 item table, AVX-512: 0.31 ns); the fit covers up to
   // 4 MB (1024 x 1024). The scalar build is compute-bound.
-  const double build = is != Isa::Scalar && n16 * K * 4 > double(kLargeBuildBytes) ? 2.4 * c.build : c.build;
+  const double build = isa_has_avx2(is) && n16 * K * 4 > double(kLargeBuildBytes) ? 2.4 * c.build : c.build;
   const double panel = n16 * K * build + m * n16 * K * c.gemm;
   const double direct = c.fixed +
       m * (padded * (large_m ? c.dot_large_m : c.dot_small_m) + double(w.N) * c.epi + double(pad_k(w.K)) * widths * c.prep);
@@ -171,9 +171,9 @@ void mp_linear_panel(const PackedView& w, const void* x, DType xdtype, int64_t M
                      const float* bias, void* y, DType ydtype, int64_t ldy, int nthreads, Isa isa) {
   const int64_t N = w.N, K = w.K;
   const Isa is = resolve_isa(isa);
-  const bool simd = is != Isa::Scalar;
+  const bool simd = isa_has_avx2(is);
   const int64_t tw = panel_tile_width(is);
-  auto gemm = is == Isa::Avx512 ? panel_gemm_avx512 : is == Isa::Avx2 ? panel_gemm_avx2 : panel_gemm_ref;
+  auto gemm = isa_has_avx512(is) ? panel_gemm_avx512 : isa_has_avx2(is) ? panel_gemm_avx2 : panel_gemm_ref;
 
   // The caller's thread-local (no allocation per call). Helpers must see the caller's copy:
   // a lambda does not capture a thread_local, so it goes through this local reference.

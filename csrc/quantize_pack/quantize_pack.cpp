@@ -174,15 +174,7 @@ void quantize_pack(const float* w, int64_t N, int64_t K, int64_t ldw, const int3
       seen[r] = 1;
     }
   }
-  if (isa == Isa::Auto) {  // CHORD_CPU_ISA=scalar|avx2 overrides, as for mp_linear
-    const char* env = std::getenv("CHORD_CPU_ISA");
-    if (env && std::strcmp(env, "scalar") == 0) isa = Isa::Scalar;
-    else if (env && std::strcmp(env, "avx2") == 0) isa = Isa::Avx2;
-    else isa = cpu_has_avx2_fma_f16c() ? Isa::Avx2 : Isa::Scalar;
-  }
-  if (isa == Isa::Avx2 && !cpu_has_avx2_fma_f16c())
-    throw std::invalid_argument("quantize_pack: AVX2 path requested but this CPU lacks AVX2/FMA/F16C");
-  const bool avx2 = isa == Isa::Avx2;
+  const bool avx2 = isa_has_avx2(resolve_isa(isa));
 
   // per packed row: its width and output byte offset
   const int64_t nbk = nb / 2;

@@ -13,13 +13,13 @@
 #pragma once
 #include <cstdint>
 
-#include "common/cpu_features.h"
+#include "common/isa.h"
 
 namespace chord {
 namespace qpack {
 
 enum class Scheme : int { Sym = 0, Asym = 1 };
-enum class Isa : int { Auto = 0, Scalar = 1, Avx2 = 2 };
+using chord::Isa;  // common/isa.h: the AVX2 row kernel runs under every AVX2-including ISA
 
 constexpr int kBlockBytes = 16;  // format.BLOCK_BYTES
 
@@ -59,8 +59,6 @@ bool quantize_row_avx2(const float* w, int64_t K, int bits, Scheme scheme, uint8
 // Element quantizer shared by both paths (the tail block of the AVX2 path uses it too).
 void quantize_block_ref(const float* w, int64_t k0, int64_t K, int bits, Scheme scheme, const RowParams& p, uint8_t* out16);
 RowStats row_stats_ref(const float* w, int64_t K, int bits, Scheme scheme);
-
-using chord::cpu_has_avx2_fma_f16c;
 
 // The whole op. w: float32 [N, K] row-major with row stride ldw (>= K); perm int32 [N];
 // buckets flat [bits0, rows0, bits1, rows1, ...] (nb entries); qweight uint8 [qbytes] must

@@ -38,7 +38,7 @@ void CaserRunner::check() {
     check_linear(fc2, c.dim, 2 * c.dim, "fc2");
   }
   isa = mpl::resolve_isa(isa);
-  avx2 = isa != mpl::Isa::Scalar;
+  avx2 = isa_has_avx2(isa);
 }
 
 void CaserRunner::represent(const int64_t* seqs, int64_t B, int64_t l, int64_t lds, const int64_t* users, float* out,

@@ -72,7 +72,7 @@ void SASRecRunner::check() {
   }
   check_norm(final_norm, c.dim, "final_norm");
   isa = mpl::resolve_isa(isa);
-  avx2 = isa != mpl::Isa::Scalar;
+  avx2 = isa_has_avx2(isa);
 }
 
 void SASRecRunner::represent(const int64_t* seqs, int64_t B, int64_t L, int64_t lds, float* out, int nthreads) {

@@ -186,9 +186,9 @@ void mp_topk(const mpl::PackedView& w, const float* x, int64_t M, int64_t ldx, i
                                 (cand ? "candidates per row" : "item rows") + "), got " + std::to_string(k));
   if (M == 0) return;
   isa = mpl::resolve_isa(isa);
-  const bool avx2 = isa == mpl::Isa::Avx2 || isa == mpl::Isa::Avx512;  // AVX-512 CPUs run the AVX2 scorers
+  const bool avx2 = isa_has_avx2(isa);  // AVX-512 CPUs run the AVX2 scorers
   const int64_t K = w.K;
-  const bool vnni = isa == mpl::Isa::Avx512 && K <= kVnniMaxK && vnni_supported();
+  const bool vnni = isa_has_avx512_vnni(isa) && K <= kVnniMaxK;
   // the AVX2 int8 scan: CPUs without VNNI, few activation rows (many: the block kernels)
   const bool i8avx2 = !vnni && avx2 && K <= kVnniMaxK && M < kGemmRows;
   const bool i8 = vnni || i8avx2;

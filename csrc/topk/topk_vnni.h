@@ -35,11 +35,9 @@ struct VnniUser {
   Selector* sel;
 };
 
-// true when this CPU has AVX-512 F/BW/VL + VNNI (the scan's instruction set)
-bool vnni_supported();
-
 // Scans packed rows [r0, r1) of the (non-pruned, K <= 256) bucket sp for users[0..nu) and
-// offers (packed row, lo, up) to each user's Selector. xq: |xq| <= 127.
+// offers (packed row, lo, up) to each user's Selector. xq: |xq| <= 127. Runs under the
+// avx512_vnni ISA only (common/isa.h).
 void scan_vnni(const mpl::PackedView& w, const mpl::BucketSpan& sp, int64_t r0, int64_t r1, const VnniUser* users,
                int nu);
 

@@ -10,18 +10,6 @@
 namespace chord {
 namespace topk {
 
-bool vnni_supported() {
-#if defined(__x86_64__) || defined(__i386__)
-  static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
-                          __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx2") &&
-                          __builtin_cpu_supports("fma");
-  return has;
-#else
-  return false;
-#endif
-}
-
 namespace {
 
 constexpr int64_t kPrefetchBytes = 8192;  // software prefetch distance (8 groups of 8-bit rows)

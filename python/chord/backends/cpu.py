@@ -17,6 +17,22 @@ except ImportError as e:  # pragma: no cover - exercised only on broken installs
 HAVE_CPP = _cpu is not None
 
 
+def supported_isas() -> list[str]:
+    """Every ISA the C++ kernels can run on this CPU, scalar first (``csrc/common/isa.h``):
+    the values ``CHORD_CPU_ISA`` and every ``isa=`` argument accept here. ``[]`` without the
+    extension."""
+    return list(_cpu.cpu_isas()) if HAVE_CPP else []
+
+
+def resolve_isa(isa: str = "auto") -> str:
+    """The ISA a request runs on this CPU: ``"auto"`` is ``CHORD_CPU_ISA`` when set, else the best
+    the CPU has. Raises ValueError (naming ``CHORD_CPU_ISA`` or ``isa`` and the accepted values)
+    for an unknown name or an ISA this CPU lacks. Needs the extension."""
+    if not HAVE_CPP:
+        raise RuntimeError(f"resolve_isa: the C++ extension is not built ({_IMPORT_ERROR})")
+    return str(_cpu.cpu_isa(isa))
+
+
 def _nthreads() -> int:
     # the extension links its own OpenMP runtime: pass torch's thread count explicitly
     return max(1, torch.get_num_threads())

@@ -114,13 +114,9 @@ def kernel_backend() -> dict:
         ext = getattr(cpu_backend, "_cpu", None)
         # which ops the extension implements (the rest fall back to the pure-torch reference)
         info["cpp_ops"] = sorted(n for n in ("mp_linear", "quantize_pack", "mp_topk") if hasattr(ext, n))
-        fn = getattr(ext, "cpu_isa", None)  # the ISA mp_linear's "auto" resolves to here
-        if callable(fn):
-            info["isa"] = str(fn("auto"))
-        else:
-            has = getattr(ext, "has_avx2", None)
-            if callable(has):
-                info["isa"] = "avx2" if has() else "scalar"
+        if ext is not None:  # the ISA every kernel family's "auto" resolves to here (csrc/common/isa.h)
+            info["isa"] = cpu_backend.resolve_isa("auto")
+            info["isas"] = cpu_backend.supported_isas()
     except Exception as e:  # noqa: BLE001 - facts must never break a run
         info["error"] = repr(e)
     info["isa_override"] = os.environ.get("CHORD_CPU_ISA")

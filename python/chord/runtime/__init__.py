@@ -19,7 +19,9 @@ from .sasrec import FusedSASRec, compile_sasrec
 def compile(model, *, isa: str = "auto", check_stale: bool = True):  # noqa: A001 - mirrors torch.compile
     """A fused native runner for ``model``: a ``chord.models.SASRec`` or ``Caser``.
 
-    isa: "auto" (best the CPU has; ``CHORD_CPU_ISA`` overrides), "scalar", "avx2" or "avx512".
+    isa: "auto" (best the CPU has; ``CHORD_CPU_ISA`` overrides) or a name from
+    ``chord.backends.cpu.supported_isas()`` ("scalar", "avx2", "avx512", "avx512_vnni", ...);
+    a bad name or an ISA this CPU lacks raises ValueError.
     check_stale: verify on every call that the model's modules and tensors are still the ones
     read at compile time (identity and ``_version`` of each; ~5-10 us for SASRec's ~80
     tensors) and raise :class:`StaleRuntimeError` otherwise. ``False`` skips it: for callers

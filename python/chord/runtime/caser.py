@@ -46,6 +46,7 @@ class FusedCaser(FusedRunner):
     ``topk(seqs, k, candidates, users)``. Inputs of any length (the last L items are used)."""
 
     def __init__(self, model: Caser, *, isa: str = "auto", check_stale: bool = True):
+        isa = _cpu.cpu_isa(isa)  # a bad isa / CHORD_CPU_ISA is a ValueError, not an unsupported model
         spec = _spec(model, self._start(check_stale))
         self._watch.freeze()
         try:

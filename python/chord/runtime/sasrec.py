@@ -87,6 +87,7 @@ class FusedSASRec(FusedRunner):
     """
 
     def __init__(self, model: SASRec, *, isa: str = "auto", check_stale: bool = True):
+        isa = _cpu.cpu_isa(isa)  # a bad isa / CHORD_CPU_ISA is a ValueError, not an unsupported model
         spec = _spec(model, self._start(check_stale))
         self._watch.freeze()
         try:
