@@ -38,9 +38,9 @@ from pathlib import Path
 import torch
 
 import chord
-from chord.layers import quantizable_layers
+from chord.quantize.layers import quantizable_layers
 from chord.quantize import QuantizedEmbedding, model_bytes
-from chord.strategy import Strategy
+from chord.quantize.strategy import Strategy
 
 LOCK = "/tmp/chord-bench.lock"
 
@@ -72,7 +72,7 @@ def timeit(fn, min_reps=5, min_seconds=1.0, warmup=3) -> float:
 # -- models ------------------------------------------------------------------------------------
 def load_or_train(model_name, dataset, ckpt, data_dir, minutes, log):
     from chord.data import LeaveOneOut, load_dataset
-    from chord.train.checkpoint import load_checkpoint
+    from chord.checkpoint import load_checkpoint
     ds = load_dataset(dataset, data_dir)
     if not (Path(ckpt) / "model.safetensors").is_file():
         from chord.models import Caser, SASRec

@@ -66,7 +66,7 @@ def main():
 @torch.no_grad()
 def models(reps):
     from chord.bench.config import parse_mix
-    from chord.bench.suites.e2e import _build, _quantized
+    from chord.bench.suites.e2e import _quantized, build_model
     from chord.quantize.modules import MixedPrecisionLinear
 
     lin = torch.nn.Linear(64, 64)
@@ -75,7 +75,7 @@ def models(reps):
     tl, tm = best(lambda: lin(x), 10 * reps), best(lambda: mod(x), 10 * reps)
     print(f"module M=1 64x64: nn.Linear {tl * 1e3:.2f} us, MixedPrecisionLinear {tm * 1e3:.2f} us")
     for name in ("sasrec", "caser"):
-        m = _build(name, 1000, 0)
+        m = build_model(name, 1000, 0)
         q = _quantized(m, parse_mix("mix3")[1], False, 0, 0)
         for B in (1, 256):
             seqs = torch.randint(1, 1001, (B, 50))

@@ -7,8 +7,8 @@ from .format import FORMAT_VERSION
 from .linear import mp_linear
 from .mixed_weight import FormatError, MixedWeight, pack
 from .scoring import mp_topk
-from .strategy import Strategy, StrategyError, model_fingerprint
-from .layers import LayerInfo, quantizable_layers
+from .quantize.strategy import Strategy, StrategyError, model_fingerprint
+from .quantize.layers import LayerInfo, quantizable_layers
 from .quantize import dequantize_, quantize_
 from .quantize.device_model import DeviceModel
 

@@ -30,15 +30,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from chord.cloud.service import CloudService
+    from chord.system.cloud.service import CloudService
     from chord.data import DEFAULT_DATASET, LeaveOneOut, load_dataset
-    from chord.device import Device
+    from chord.system.device import Device
     from chord.eval.evaluator import Evaluator
     from chord.experiments.baselines import uniform_codes
-    from chord.method import ChordConfig, ChordTrainer, CodesModel, build_system
-    from chord.method.train import restrict_evaluator
+    from chord.system import ChordConfig, ChordTrainer, CodesModel, build_system
+    from chord.system.trainer import restrict_evaluator
     from chord.models import build_model
-    from chord.strategy import Strategy
+    from chord.quantize.strategy import Strategy
     from chord.train import TrainConfig, Trainer
 
     torch.set_num_threads(args.threads)

@@ -17,7 +17,7 @@ import chord
 from chord import format as fmt
 from chord.backends import cpu as cpu_backend
 from chord.backends import reference as R
-from tests.conftest import poison
+from tests.helpers import poison
 
 pytestmark = pytest.mark.skipif(not cpu_backend.HAVE_CPP, reason="C++ extension not built")
 _cpu = cpu_backend._cpu

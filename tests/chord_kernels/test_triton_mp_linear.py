@@ -20,7 +20,7 @@ from chord.backends import reference
 triton = pytest.importorskip("triton")
 import chord_kernels.triton as ct  # noqa: E402  (after conftest set TRITON_INTERPRET)
 
-from tests.conftest import poison  # noqa: E402
+from tests.helpers import poison  # noqa: E402
 
 # every activation dtype on GPU; the interpreter computes bf16 in fp32, test fp16/fp32 there
 ACT_DTYPES = [torch.float32, torch.float16] + ([torch.bfloat16] if not ct.INTERPRET else [])

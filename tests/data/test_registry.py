@@ -8,7 +8,7 @@ import pytest
 
 from chord.data import load_dataset
 from chord.data import registry
-from tests.conftest import data_dir_or_skip
+from tests.helpers import data_dir_or_skip
 
 STATS = {  # /work/shared/data/README.md
     "beauty": (22363, 12101, 198502), "toys": (19412, 11924, 167597), "yelp": (30431, 20033, 316354),

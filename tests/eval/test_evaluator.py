@@ -111,7 +111,7 @@ def test_eval_cli_mask_seen_target(tmp_path, capsys):
     import json
 
     from chord.cli import main
-    from chord.train import save_checkpoint
+    from chord.checkpoint import save_checkpoint
     data = tmp_path / "rep.txt"                       # S3-Rec lines; every user's last item repeats
     data.write_text("".join(f"{u} {' '.join(str((u + j) % 20 + 1) for j in range(5))} {(u % 20) + 1}\n"
                             for u in range(1, 31)))

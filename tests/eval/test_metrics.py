@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from chord.metrics import hit_rate, metrics_from_ranks, ndcg, ranks_from_scores
+from chord.eval.metrics import hit_rate, metrics_from_ranks, ndcg, ranks_from_scores
 
 
 def test_rank_when_positive_is_not_first():

@@ -2,13 +2,14 @@
 import pytest
 import torch
 
-from chord.cloud import LayerSpec, avg_bits, channel_sizes
+from chord.system.cloud import channel_elems, codes_avg_bits
+from tests.helpers import layer
 from chord.codebook import Codebook
 from chord.experiments import baselines as bl
-from chord.strategy import Strategy
+from chord.quantize.strategy import Strategy
 
-SPECS = [LayerSpec("conv", "conv2d", (5, 1, 3, 7)), LayerSpec("a", "linear", (16, 12)),
-         LayerSpec("b", "linear", (9, 40))]
+SPECS = [layer("conv", "conv2d", (5, 1, 3, 7)), layer("a", "linear", (16, 12)),
+         layer("b", "linear", (9, 40))]
 
 
 @pytest.mark.parametrize("budget", [2.0, 2.5, 3.0, 6.0])
@@ -20,7 +21,7 @@ def test_random_codes_equal_strategy_random(budget):
         assert torch.equal(rc.table[u], ref), u
     assert not torch.equal(rc.table[0], rc.table[1])
     assert torch.equal(rc(None, torch.tensor([4, 2])), rc.table[[4, 2]])
-    bits = avg_bits(rc.table, channel_sizes(SPECS), Codebook.default())
+    bits = codes_avg_bits(rc.table, channel_elems(SPECS), Codebook.default())
     assert (bits <= budget + 40 * 8 / sum(s.numel for s in SPECS)).all()     # within one channel
     with pytest.raises(ValueError, match="budget"):
         bl.RandomCodes(SPECS, 9.0, 2)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from chord.experiments.significance import compare, format_ci, paired_bootstrap, per_user
-from chord.metrics import metrics_from_ranks
+from chord.eval.metrics import metrics_from_ranks
 
 
 def test_per_user_metrics_by_hand():

@@ -10,7 +10,7 @@ from torch import nn
 import chord
 from chord.quantize import QUANTIZED_TYPES, MixedPrecisionLinear, QuantizedEmbedding
 
-from .helpers import assert_close_to_reference, float64_reference, random_strategy
+from tests.helpers import assert_close_to_reference, float64_reference, random_strategy
 
 
 def _model():

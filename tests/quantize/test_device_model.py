@@ -11,9 +11,9 @@ from torch import nn
 
 import chord
 from chord import DeviceModel, Strategy, StrategyError
-from chord.layers import quantizable_layers
+from chord.quantize.layers import quantizable_layers
 
-from .helpers import random_strategy
+from tests.helpers import random_strategy
 
 
 def _model():

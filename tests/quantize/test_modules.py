@@ -14,7 +14,7 @@ import chord
 from chord import Codebook
 from chord.quantize import MixedPrecisionConv2d, MixedPrecisionLinear, QuantizedEmbedding
 
-from .helpers import assert_close_to_reference, float64_reference, random_strategy
+from tests.helpers import assert_close_to_reference, float64_reference, random_strategy
 
 
 def _mlp():

@@ -12,8 +12,9 @@ from chord.cli import main
 from chord.data import LeaveOneOut, SequenceDataset, load_dataset
 from chord.eval import Evaluator
 from chord.models import Caser, SASRec
-from chord.train import TrainConfig, Trainer, load_checkpoint, save_checkpoint
-from tests.conftest import data_dir_or_skip
+from chord.checkpoint import load_checkpoint, save_checkpoint
+from chord.train import TrainConfig, Trainer
+from tests.helpers import data_dir_or_skip
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +110,7 @@ def test_evaluator_accepts_checkpointed_model(tmp_path):
 
 
 def test_resume_continues_from_the_best_epoch(tmp_path):
-    from chord.train.checkpoint import load_optimizer_state
+    from chord.train.trainer import load_optimizer_state
     seqs = [np.arange(s, s + 10) % 30 + 1 for s in range(60)]
     items = np.concatenate(seqs)
     ds = SequenceDataset("cycle", 30, items, np.arange(0, items.size + 1, 10))
@@ -151,7 +152,7 @@ def test_weight_decay_shrinks_the_weights(kind):
 
 def test_resume_applies_the_new_lr_and_continues_the_random_streams(tmp_path, monkeypatch):
     from chord.train import trainer as trainer_mod
-    from chord.train.checkpoint import load_optimizer_state
+    from chord.train.trainer import load_optimizer_state
     split = _cycle_split()
     torch.manual_seed(0)
     cfg = dict(loss="bce", batch_size=16, patience=100, progress=False, eval_negatives=5, threads=1)
@@ -216,7 +217,7 @@ def test_cli_sasrec_post_ln_gelu_and_beta2(tmp_path):
     """--norm post --act gelu --init normal --no-emb-scale --ffn-dropout output --adam-beta2 reach
     the model config and the saved Adam state;
     a resume records another --adam-beta2 (that Adam then uses it: the resume test above)."""
-    from chord.train.checkpoint import load_optimizer_state
+    from chord.train.trainer import load_optimizer_state
     base = ["train", "--dataset", "beauty", "--data-dir", str(data_dir_or_skip()), "--max-users", "100",
             "--no-progress", "--threads", "1", "--epochs", "1"]
     assert main(base + ["--model", "sasrec", "--dim", "8", "--heads", "2", "--ffn-hidden", "32", "--max-len", "10",

@@ -7,7 +7,7 @@ from chord.data import LeaveOneOut, load_dataset
 from chord.eval.evaluator import Evaluator
 from chord.experiments import baselines as bl
 from chord.experiments.runner import Grid, GridConfig, _train_histories
-from chord.method import CodesModel
+from chord.system import CodesModel
 
 torch.set_num_threads(1)
 out, sens_json = sys.argv[1], sys.argv[2]

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import torch
 
+from chord.backends import cpu as cpu_backend
+
 #: CPU flags that decide which kernel path runs (kept short: the full list is noise in reports)
 KERNEL_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "bmi2", "avx512f", "avx512bw", "avx512vl",
                 "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_tile", "amx_int8", "neon", "asimd", "sve")
@@ -109,7 +111,6 @@ def kernel_backend() -> dict:
     """Which chord CPU kernels are live: the C++ extension (and its ISA) or the reference."""
     info = {"cpp_extension": False, "isa": None}
     try:
-        from chord.backends import cpu as cpu_backend
         info["cpp_extension"] = bool(getattr(cpu_backend, "HAVE_CPP", False))
         ext = getattr(cpu_backend, "_cpu", None)
         # which ops the extension implements (the rest fall back to the pure-torch reference)

@@ -16,6 +16,8 @@ from typing import Callable
 
 import torch
 
+from chord.backends import cpu as cpu_backend
+
 from . import machine, results
 from .baselines import Prepared, Unavailable
 from .config import BenchConfig
@@ -43,11 +45,7 @@ def num_threads(n: int):
 
 
 def _chord_ext():
-    try:
-        from chord.backends import cpu as cpu_backend
-        return getattr(cpu_backend, "_cpu", None)
-    except Exception:  # noqa: BLE001
-        return None
+    return getattr(cpu_backend, "_cpu", None)
 
 
 class RunContext:

@@ -11,7 +11,7 @@ import torch
 
 from ..data.sampling import NegativeSampler
 from ..data.split import LeaveOneOut
-from ..metrics import DEFAULT_KS, metrics_from_ranks, ranks_from_scores
+from .metrics import DEFAULT_KS, metrics_from_ranks, ranks_from_scores
 
 MODES = ("full", "sampled")
 
@@ -32,7 +32,7 @@ class Evaluator:
       counts as a miss: the setting to compare with S3-Rec-protocol full-ranking numbers.
     - sampled: the target + ``num_negatives`` distinct items the user never interacted with
       (whole sequence), drawn once per stage with ``seed``.
-    Ranks are pessimistic on ties (see :mod:`chord.metrics`).
+    Ranks are pessimistic on ties (see :mod:`chord.eval.metrics`).
     """
 
     def __init__(self, split: LeaveOneOut, max_len: int, ks=DEFAULT_KS, num_negatives: int = 99,

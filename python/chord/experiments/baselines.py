@@ -1,5 +1,5 @@
 """Codes for the non-CHORD rows of the table, all evaluated through the same per-user forward
-(``chord.method.CodesModel``) as CHORD itself.
+(``chord.system.CodesModel``) as CHORD itself.
 
 - uniform PTQ: every channel at one width;
 - random: per-user random codes at the budget (``Strategy.random``: max-entropy tier mix,
@@ -15,16 +15,16 @@ import torch
 import torch.nn.functional as F
 
 from chord.codebook import Codebook
-from chord.cloud.layers import LayerSpec
-from chord.strategy import Strategy
+from chord.quantize.layers import LayerInfo
+from chord.quantize.strategy import Strategy
 
 
-def flat_codes(strategy: Strategy, specs: list[LayerSpec]) -> torch.Tensor:
+def flat_codes(strategy: Strategy, specs: list[LayerInfo]) -> torch.Tensor:
     """Strategy -> long [N] in ``specs`` order."""
     return torch.cat([strategy.codes[s.name].long() for s in specs])
 
 
-def uniform_codes(specs: list[LayerSpec], bits: int, codebook: Codebook | None = None) -> torch.Tensor:
+def uniform_codes(specs: list[LayerInfo], bits: int, codebook: Codebook | None = None) -> torch.Tensor:
     cb = codebook or Codebook.default()
     return flat_codes(Strategy.uniform({s.name: (s.channels, s.elems) for s in specs}, bits, cb), specs)
 
@@ -37,9 +37,9 @@ class RandomCodes:
     ``Strategy`` path costs ~30 ms a user, 12 minutes for Beauty's 22k users.
     """
 
-    def __init__(self, specs: list[LayerSpec], budget: float, num_users: int, seed: int = 0,
+    def __init__(self, specs: list[LayerInfo], budget: float, num_users: int, seed: int = 0,
                  codebook: Codebook | None = None):
-        from chord.strategy import _maxent
+        from chord.quantize.strategy import _maxent
         cb = codebook or Codebook.default()
         widths = sorted(set(cb.bits))
         if not widths[0] <= budget <= widths[-1]:
@@ -77,7 +77,7 @@ def sampled_loss(model, seqs: torch.Tensor, users: torch.Tensor, targets: torch.
     return tot / seqs.shape[0]
 
 
-def layer_sensitivity(make_model, specs: list[LayerSpec], data, widths=(0, 2, 4, 8),
+def layer_sensitivity(make_model, specs: list[LayerInfo], data, widths=(0, 2, 4, 8),
                       codebook: Codebook | None = None) -> dict[str, dict[int, float]]:
     """{layer: {width: loss increase}} when only that layer is quantized to that width (the rest
     stays at the widest code). ``make_model(codes long [N]) -> model``; ``data`` = (seqs, users,
@@ -97,7 +97,7 @@ def layer_sensitivity(make_model, specs: list[LayerSpec], data, widths=(0, 2, 4,
     return out
 
 
-def allocate_layerwise(specs: list[LayerSpec], sens: dict[str, dict[int, float]], budget: float,
+def allocate_layerwise(specs: list[LayerInfo], sens: dict[str, dict[int, float]], budget: float,
                        codebook: Codebook | None = None) -> torch.Tensor:
     """Greedy knapsack: start every layer at the narrowest width, repeatedly take the upgrade with
     the largest loss decrease per extra bit that still fits the budget. -> codes long [N]."""

@@ -6,7 +6,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from chord.method import ChordConfig
+from chord.system import ChordConfig
 
 from .runner import METHODS, SWEEP, Grid, GridConfig
 

@@ -3,7 +3,7 @@
 Every finished cell is written to ``<out>/results.json`` at once (with its runtime); a rerun skips
 cells already there and reloads trained backbones / CHORD systems from their checkpoints under
 ``<out>/ckpt``. All quantized rows are evaluated with the same per-user forward, which equals the
-device's packed forward (tests/device). Selection uses validation only: the fp32 trainer and the
+device's packed forward (tests/system/device). Selection uses validation only: the fp32 trainer and the
 CHORD trainer keep their best-validation epoch; the layer-wise sensitivity is measured on the
 validation stage; nothing reads the test stage before the final evaluation.
 """
@@ -21,12 +21,13 @@ import torch
 from chord.codebook import Codebook
 from chord.data import LeaveOneOut, load_dataset
 from chord.eval.evaluator import MODES, Evaluator
-from chord.method import ChordConfig, ChordSystem, ChordTrainer, CodesModel, build_system, load_chord_state
-from chord.method.train import restrict_evaluator
-from chord.metrics import metrics_from_ranks
+from chord.system import ChordConfig, ChordSystem, ChordTrainer, CodesModel, build_system, load_chord_state
+from chord.system.trainer import restrict_evaluator
+from chord.eval.metrics import metrics_from_ranks
 from chord.models import build_model
-from chord.strategy import Strategy
-from chord.train import TrainConfig, Trainer, load_checkpoint
+from chord.quantize.strategy import Strategy
+from chord.checkpoint import load_checkpoint
+from chord.train import TrainConfig, Trainer
 
 from . import baselines as bl
 from . import significance as sig
@@ -297,8 +298,8 @@ class Grid:
 
     @torch.no_grad()
     def _device_cell(self, system, ev, split):
-        from chord.cloud.service import CloudService
-        from chord.device import Device
+        from chord.system.cloud.service import CloudService
+        from chord.system.device import Device
         st = ev._stage("test")
         seqs, negs = st["seqs"], ev.negatives("test")
         n = min(self.cfg.device_users, seqs.shape[0])
@@ -357,9 +358,8 @@ def _avg(codes, specs):
 
 
 def _avg_batch(codes, specs):
-    from chord.cloud.tiering import avg_bits
-    from chord.cloud.layers import channel_sizes
-    return avg_bits(codes.long(), channel_sizes(specs), Codebook.default())
+    from chord.system.cloud.tiering import channel_elems, codes_avg_bits
+    return codes_avg_bits(codes.long(), channel_elems(specs), Codebook.default())
 
 
 def _jsonable(obj):

@@ -7,7 +7,7 @@ resampled mean difference give a 95 % interval. An interval that excludes 0 mean
 two methods is unlikely to flip on another draw of users from the same population; it says nothing
 about another training seed.
 
-Ranks follow :mod:`chord.metrics`: 0-based, pessimistic on ties.
+Ranks follow :mod:`chord.eval.metrics`: 0-based, pessimistic on ties.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def per_user(ranks, metric: str) -> np.ndarray:
     """ranks int [n] (0-based) -> float64 [n]: the metric of each user.
 
     ``HR@k``: 1 if rank < k else 0. ``NDCG@k``: 1 / log2(rank + 2) if rank < k else 0 (one relevant item).
-    The mean over users equals :func:`chord.metrics.metrics_from_ranks`."""
+    The mean over users equals :func:`chord.eval.metrics.metrics_from_ranks`."""
     r = np.asarray(ranks, dtype=np.float64)
     name, _, k = metric.partition("@")
     if not k.isdigit() or name not in ("HR", "NDCG"):

@@ -48,6 +48,17 @@ class SequentialRecommender(nn.Module):
         cand = self.item_emb(item_ids)                         # [B, C, d]
         return torch.einsum("bd,bcd->bc", user_repr, cand)
 
+    def chord_modules_swapped(self) -> None:
+        """Hook called by ``chord.quantize_`` / ``dequantize_`` after swapping modules. With the
+        default tied scoring and a quantized item table (a module with its own ``score``), route
+        ``score`` to the table, which scores against the packed rows (``mp_linear`` / fused top-k)
+        instead of dequantizing them; otherwise restore the class's ``score``. A subclass that
+        overrides ``score`` keeps it (it reads ``item_emb`` through the module interface)."""
+        self.__dict__.pop("score", None)
+        table_score = getattr(self.item_emb, "score", None)
+        if callable(table_score) and type(self).score is SequentialRecommender.score and self.out_emb is None:
+            self.__dict__["score"] = table_score
+
     def _score_untied(self, user_repr, item_ids):
         if item_ids is None:   # through the module interface, so a swapped (quantized) table works too
             ids = torch.arange(self.num_items + 1, device=user_repr.device)

@@ -1,6 +1,6 @@
 """Swap chord's mixed-precision modules into torch models (``quantize_`` / ``dequantize_``),
 enumerate quantizable layers, and adapt a device model to a strategy (``DeviceModel``)."""
-from ..layers import LayerInfo, channel_sizes, layer_kind, quantizable_layers
+from .layers import LayerInfo, channel_sizes, layer_kind, quantizable_layers
 from .api import QUANTIZED_TYPES, dequantize_, quantize_
 from .modules import MixedPrecisionConv2d, MixedPrecisionLinear, QuantizedEmbedding
 from .device_model import AdaptStats, DeviceModel

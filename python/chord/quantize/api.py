@@ -4,9 +4,8 @@ in place (torchao style), and back.
 Which modules: ``nn.Linear`` -> :class:`MixedPrecisionLinear`, ``nn.Conv2d`` (groups=1) ->
 :class:`MixedPrecisionConv2d`, ``nn.Embedding`` -> :class:`QuantizedEmbedding` (embeddings only
 when a strategy names them or ``embeddings=True``: method.md keeps tables float by default).
-Tied-embedding recommenders (``chord.models``: ``model.item_emb`` + ``model.score``) get the
-quantized scoring path: once ``item_emb`` is quantized, ``model.score`` scores against the
-packed table (``mp_linear`` / fused top-k) instead of dequantizing it.
+A model may define ``chord_modules_swapped()``: both functions call it after swapping (the
+tied-embedding recommenders of ``chord.models`` route ``score`` to the packed item table there).
 """
 from __future__ import annotations
 
@@ -16,9 +15,9 @@ import torch
 from torch import nn
 
 from ..codebook import Codebook
-from ..layers import FilterFn, quantizable_layers
+from .layers import FilterFn, quantizable_layers
 from ..mixed_weight import check_codes
-from ..strategy import Strategy
+from .strategy import Strategy
 from .modules import SWAPS, MixedPrecisionConv2d, MixedPrecisionLinear, QuantizedEmbedding
 
 QUANTIZED_TYPES = (MixedPrecisionLinear, MixedPrecisionConv2d, QuantizedEmbedding)
@@ -95,7 +94,7 @@ def quantize_(model: nn.Module, strategy: Strategy | Mapping | None = None, *, b
                 continue
             new = SWAPS[info.kind].from_float(mod, codes, codebook, keep_float=keep_float, act_bits=act_bits)
             _set_submodule(model, name, new)
-    _install_scoring(model)
+    _notify_swapped(model)
     return model
 
 
@@ -109,22 +108,14 @@ def dequantize_(model: nn.Module) -> nn.Module:
     for name, mod in list(model.named_modules()):
         if isinstance(mod, QUANTIZED_TYPES):
             _set_submodule(model, name, mod.to_float())
-    model.__dict__.pop("score", None)
+    _notify_swapped(model)
     return model
 
 
-def _install_scoring(model: nn.Module) -> None:
-    """Tied-embedding recommenders: route ``model.score`` to the packed item table."""
-    emb = getattr(model, "item_emb", None)
-    if not isinstance(emb, QuantizedEmbedding) or not callable(getattr(model, "score", None)):
-        return
-    try:
-        from ..models.base import SequentialRecommender
-    except ImportError:   # pragma: no cover - models package absent
-        return
-    # only the default tied scoring is equivalent to the table's own score; a model that
-    # overrides score keeps it (it then reads item_emb through the module interface)
-    # (an untied output table, e.g. Caser head="untied", does not score against item_emb at all)
-    if (isinstance(model, SequentialRecommender) and type(model).score is SequentialRecommender.score
-            and model.out_emb is None):
-        model.__dict__["score"] = emb.score
+def _notify_swapped(model: nn.Module) -> None:
+    """Call the model's ``chord_modules_swapped()`` hook, if it has one, after modules were swapped
+    (``chord.models`` uses it to score against a quantized item table directly). ``quantize_``
+    knows no model zoo: a model opts in by defining the hook."""
+    hook = getattr(model, "chord_modules_swapped", None)
+    if callable(hook):
+        hook()

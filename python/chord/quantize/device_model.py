@@ -17,9 +17,9 @@ import torch
 from torch import nn
 
 from ..codebook import Codebook
-from ..layers import FilterFn, channel_sizes, quantizable_layers
+from .layers import FilterFn, channel_sizes, quantizable_layers
 from ..mixed_weight import MixedWeight, check_codes, plan_buckets
-from ..strategy import Strategy, model_fingerprint
+from .strategy import Strategy, model_fingerprint
 from .api import quantize_
 
 

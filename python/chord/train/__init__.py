@@ -1,5 +1,5 @@
-"""Training: the loop (:class:`Trainer`), its config and safetensors checkpoints."""
-from .checkpoint import load_checkpoint, save_checkpoint
+"""Training the fp32 backbone: the loop (:class:`Trainer`) and its config. Checkpoints are
+written with :mod:`chord.checkpoint`."""
 from .trainer import LOSSES, TrainConfig, Trainer, seed_everything
 
-__all__ = ["Trainer", "TrainConfig", "LOSSES", "seed_everything", "save_checkpoint", "load_checkpoint"]
+__all__ = ["Trainer", "TrainConfig", "LOSSES", "seed_everything"]

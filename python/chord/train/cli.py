@@ -84,7 +84,7 @@ def build_from_args(args, ds):
 def run(args) -> int:
     from ..eval.evaluator import format_table
     from .trainer import TrainConfig, Trainer, seed_everything
-    from .runtime import configure_cpu
+    from ..cpu_env import configure_cpu
     configure_cpu(args.threads)
     ds = load_dataset(args.dataset, args.data_dir)
     meta = dict(dataset=ds.name, dataset_source=ds.source, max_users=args.max_users)
@@ -95,7 +95,8 @@ def run(args) -> int:
     seed_everything(args.seed)
     resume = None
     if args.resume:
-        from .checkpoint import load_checkpoint, load_optimizer_state
+        from ..checkpoint import load_checkpoint
+        from .trainer import load_optimizer_state
         model, resume = load_checkpoint(args.resume)
         resume["optimizer"] = load_optimizer_state(args.resume)
         if model.num_items != ds.num_items:

@@ -19,10 +19,12 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from ..checkpoint import save_checkpoint
 from ..data.sampling import NegativeSampler
 from ..data.split import LeaveOneOut
 from ..eval.evaluator import Evaluator
-from .checkpoint import OPTIMIZER, save_checkpoint
+
+OPTIMIZER = "optimizer.pt"   # Adam state at the best epoch (for --resume); not needed for inference
 
 LOSSES = ("bce", "ce")
 
@@ -221,3 +223,9 @@ def _bce(logits: torch.Tensor) -> torch.Tensor:
     pos = F.binary_cross_entropy_with_logits(logits[:, 0], torch.ones_like(logits[:, 0]))
     neg = F.binary_cross_entropy_with_logits(logits[:, 1:], torch.zeros_like(logits[:, 1:]))
     return pos + neg
+
+
+def load_optimizer_state(directory) -> dict | None:
+    """The Adam state saved beside a checkpoint by the trainer, or None."""
+    p = Path(directory) / OPTIMIZER
+    return torch.load(p, map_location="cpu", weights_only=True) if p.is_file() else None

@@ -15,11 +15,14 @@ import torch
 
 import chord
 from chord.backends import reference
+from chord.quantize import DeviceModel
+from chord.quantize.strategy import Strategy
 
-from ..baselines import Prepared
+from ..baselines import Prepared, Unavailable
 from ..config import avg_bits, mix_codes, parse_mix, parse_shape
 from ..timing import TimingPolicy
 from .common import seeded_randn
+from .e2e import build_model
 
 #: the reference packer takes seconds per 4096^2 weight: a few rounds say enough
 _SLOW = TimingPolicy(warmup=1, min_rounds=2, max_rounds=5, min_time_s=0.0, max_time_s=1.0, rel_ci=1.0)
@@ -75,18 +78,10 @@ def run(ctx) -> None:
 
 
 def _models(ctx) -> None:
-    from ..baselines import Unavailable
-    from .e2e import _build
     cfg = ctx.cfg
-    try:
-        from chord.quantize import DeviceModel
-        from chord.strategy import Strategy
-    except ImportError as e:
-        ctx.unavailable("adaptation", "models", "chord_adapt", f"chord.DeviceModel / chord.strategy missing ({e})")
-        return
     for name in cfg.e2e_models:
         try:
-            model = _build(name, cfg.scoring_rows, cfg.seed).to(cfg.device)
+            model = build_model(name, cfg.scoring_rows, cfg.seed).to(cfg.device)
         except Unavailable as e:
             ctx.unavailable("adaptation", name, "chord_adapt", str(e))
             continue

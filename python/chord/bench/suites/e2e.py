@@ -5,9 +5,11 @@ backbone plus the item table ("backbone+items", scoring then reads the packed ta
 from __future__ import annotations
 
 import copy
-import importlib
 
 import torch
+
+from chord.models import MODELS
+from chord.quantize import quantizable_layers, quantize_
 
 from ..baselines import Prepared, Unavailable
 from ..config import PATHS, avg_bits, mix_codes, parse_mix
@@ -15,26 +17,12 @@ from ..config import PATHS, avg_bits, mix_codes, parse_mix
 SEQ_LEN = 50
 
 
-def _api():
-    try:
-        models = importlib.import_module("chord.models")
-        quant = importlib.import_module("chord.quantize")
-        layers = importlib.import_module("chord.layers")
-    except ImportError as e:
-        raise Unavailable(f"chord.models / chord.quantize not importable ({e})") from e
-    for mod, name in ((quant, "quantize_"), (layers, "quantizable_layers"), (models, "MODELS")):
-        if not hasattr(mod, name):
-            raise Unavailable(f"{mod.__name__}.{name} does not exist yet")
-    return models, quant, layers
-
-
-def _build(name: str, num_items: int, seed: int):
-    models, _, _ = _api()
-    if name not in models.MODELS:
-        raise ValueError(f"e2e_models: expected some of {sorted(models.MODELS)}, got {name!r}")
+def build_model(name: str, num_items: int, seed: int):
+    if name not in MODELS:
+        raise ValueError(f"e2e_models: expected some of {sorted(MODELS)}, got {name!r}")
     torch.manual_seed(seed)
     kw = {"max_len": SEQ_LEN} if name == "sasrec" else {}
-    return models.MODELS[name](num_items, dim=64, **kw).eval()
+    return MODELS[name](num_items, dim=64, **kw).eval()
 
 
 def _param_bytes(model) -> int:
@@ -51,24 +39,18 @@ def _forward(models_, seqs):
 
 
 def _quantized(model, mix, embeddings: bool, act_bits: int, seed: int):
-    _, quant, layers = _api()
     m = copy.deepcopy(model)
     strategy = {name: mix_codes(mix, info.channels, seed=seed + j)
-                for j, (name, info) in enumerate(layers.quantizable_layers(m, None, embeddings=embeddings).items())}
-    return quant.quantize_(m, strategy, act_bits=act_bits)
+                for j, (name, info) in enumerate(quantizable_layers(m, None, embeddings=embeddings).items())}
+    return quantize_(m, strategy, act_bits=act_bits)
 
 
 def run(ctx) -> None:
     cfg = ctx.cfg
-    try:
-        _api()
-    except Unavailable as e:
-        ctx.unavailable("e2e", "e2e", "all", str(e))
-        return
     items = cfg.scoring_rows
     for name in cfg.e2e_models:
         try:
-            model = _build(name, items, cfg.seed).to(cfg.device)
+            model = build_model(name, items, cfg.seed).to(cfg.device)
         except Unavailable as e:
             ctx.unavailable("e2e", name, "all", str(e))
             continue

@@ -1,44 +1,27 @@
 """Item-scoring suite: a user vector x [B, dim] against an item table [rows, dim] (100,000 x
 64 by default) quantized per item row at each bit mix: scores with ``chord.mp_linear``, and
-scores + top-k with ``chord.scoring.mp_topk`` when that module exists; against fp32
+scores + top-k with ``chord.mp_topk``; against fp32
 ``F.linear`` and ``F.linear`` + ``torch.topk``."""
 from __future__ import annotations
-
-import importlib
 
 import torch
 import torch.nn.functional as F
 
 import chord
+from chord import mp_topk
+from chord.backends import cpu as cpu_backend
 
 from ..baselines import Prepared, Unavailable
 from ..config import avg_bits, mix_codes, parse_mix
 from .common import chord_linear, clone_packed, max_rel_err, seeded_randn
 
 
-def _mp_topk():
-    """The public top-k scorer (``chord.quantize.mp_topk``: fused C++ when built) or, failing
-    that, the fused kernel module itself; raises Unavailable when neither exists."""
-    for mod_name in ("chord.quantize", "chord.scoring"):
-        try:
-            fn = getattr(importlib.import_module(mod_name), "mp_topk", None)
-        except ImportError:
-            fn = None
-        if fn is not None:
-            return fn
-    raise Unavailable("no mp_topk in chord.quantize or chord.scoring yet")
-
-
 def _fused_note() -> str:
-    try:
-        fused = getattr(importlib.import_module("chord.scoring"), "mp_topk", None)
-    except ImportError:
-        fused = None
-    return "fused C++ scorer" if fused is not None else "reference: full scores + torch.topk"
+    fused = cpu_backend.HAVE_CPP and hasattr(cpu_backend._cpu, "mp_topk")
+    return "fused C++ scorer" if fused else "reference: full scores + torch.topk"
 
 
 def _topk_prepared(mw, x, k, n_sets) -> Prepared:
-    mp_topk = _mp_topk()
     mws = clone_packed(mw, n_sets)
     n = len(mws)
     mp_topk(x, mws[0], k)  # fail here (-> unavailable) rather than inside the timer

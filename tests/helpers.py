@@ -1,0 +1,88 @@
+"""Helpers shared by the test suite (one module; conftest.py keeps only pytest hooks/fixtures):
+data-dir lookup, device list, output poisoning, random strategies, the float64 reference
+model, a tiny synthetic dataset and hand-made layer descriptions."""
+from __future__ import annotations
+
+import copy
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from chord.data import LeaveOneOut, SequenceDataset
+from chord.quantize import QUANTIZED_TYPES
+from chord.quantize.layers import LayerInfo, quantizable_layers
+from chord.quantize.strategy import Strategy
+
+DATA_DIR = Path(os.environ.get("CHORD_DATA_DIR", Path(__file__).resolve().parents[1] / ".." / "shared" / "data")).resolve()
+
+
+def data_dir_or_skip(name: str | None = None) -> Path:
+    """../shared/data (or $CHORD_DATA_DIR); skip when absent, but fail under CI=true."""
+    path = DATA_DIR / name if name else DATA_DIR
+    if not path.exists():
+        msg = f"dataset directory {path} not found (set CHORD_DATA_DIR)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(msg + " — datasets are always present under CI=true")
+        pytest.skip(msg)
+    return path
+
+
+def devices():
+    return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+def poison(t: torch.Tensor) -> torch.Tensor:
+    """Fill with NaN so elements a kernel forgot to write fail every comparison."""
+    return t.fill_(float("nan"))
+
+
+def random_strategy(model: nn.Module, seed: int = 0, embeddings: bool = True, codebook=None) -> Strategy:
+    """Uniformly random codes 0..3 for every quantizable layer (pruned rows included)."""
+    g = torch.Generator().manual_seed(seed)
+    layers = quantizable_layers(model, embeddings=embeddings)
+    return Strategy({n: torch.randint(0, 4, (li.channels,), generator=g, dtype=torch.uint8)
+                     for n, li in layers.items()}, codebook)
+
+
+def float64_reference(float_model: nn.Module, swapped: nn.Module) -> nn.Module:
+    """A float64 copy of ``float_model`` whose weights are the swapped model's dequantized
+    weights (float64), i.e. exactly what the swapped model claims to compute."""
+    ref = copy.deepcopy(float_model).double().eval()
+    mods = dict(ref.named_modules())
+    with torch.no_grad():
+        for name, m in swapped.named_modules():
+            if isinstance(m, QUANTIZED_TYPES):
+                mods[name].weight.copy_(m.dequantized_weight(torch.float64))
+    return ref
+
+
+def assert_close_to_reference(out: torch.Tensor, ref: torch.Tensor, rtol: float = 2e-5):
+    """fp32 kernel output vs float64 oracle: error within fp32 accumulation noise relative to
+    the output's magnitude."""
+    assert out.shape == ref.shape
+    assert torch.isfinite(out).all()
+    scale = ref.abs().max().clamp_min(1e-6)
+    err = (out.double() - ref).abs().max()
+    assert err <= rtol * scale, f"max error {float(err):.3e} > {rtol} x {float(scale):.3e}"
+
+
+def tiny_split(users: int = 24, items: int = 30, seed: int = 0) -> LeaveOneOut:
+    """A tiny synthetic dataset for CHORD training tests (structured so there is something to learn)."""
+    rng = np.random.default_rng(seed)
+    seqs = []
+    for u in range(users):
+        start = int(rng.integers(1, items + 1))
+        n = int(rng.integers(6, 12))
+        seqs.append([(start + k * (1 + u % 2) - 1) % items + 1 for k in range(n)])
+    offsets = np.concatenate([[0], np.cumsum([len(s) for s in seqs])])
+    return LeaveOneOut(SequenceDataset("tiny", items, np.concatenate(seqs), offsets))
+
+
+def layer(name: str, kind: str, shape: tuple[int, ...]) -> LayerInfo:
+    """A LayerInfo without a module (for planners and baselines that only read shapes)."""
+    return LayerInfo(name, None, kind, shape[0], math.prod(shape[1:]), tuple(shape))

@@ -1,0 +1,68 @@
+"""Rank tiers: budgets are met, ranks respected, scopes and allowed codes honoured."""
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+
+from chord.codebook import Codebook
+from chord.system.cloud.tiering import allowed_widths, codes_avg_bits, ordinal_probs, tier_codes
+
+CB = Codebook.default()
+
+
+def _widths(codes):
+    return torch.tensor(CB.bits)[codes]
+
+
+@settings(max_examples=40, deadline=None)
+@given(B=st.integers(1, 4), N=st.integers(2, 60), budget=st.floats(0.0, 8.0), seed=st.integers(0, 2**31 - 1))
+def test_global_budget_met_and_rank_monotone(B, N, budget, seed):
+    g = torch.Generator().manual_seed(seed)
+    t = torch.randn(B, N, generator=g) * 3
+    sizes = torch.randint(1, 50, (N,), generator=g).float()
+    codes = tier_codes(t, sizes, budget, CB)
+    ab = codes_avg_bits(codes, sizes, CB)
+    assert bool((ab <= budget + 1e-4).all())
+    # never more than one channel's upgrade below the budget (8 bits x the largest channel)
+    assert bool((ab >= budget - 8 * sizes.max() / sizes.sum() - 1e-4).all())
+    w = _widths(codes)
+    order = torch.argsort(t, dim=1)
+    ws = torch.gather(w, 1, order)
+    assert bool((ws[:, 1:] >= ws[:, :-1]).all()), "a more important channel got fewer bits"
+
+
+def test_per_layer_scope_meets_budget_in_every_layer():
+    torch.manual_seed(0)
+    t = torch.randn(3, 30) * 2
+    sizes = torch.ones(30) * 16
+    groups = torch.repeat_interleave(torch.arange(3), 10)
+    codes = tier_codes(t, sizes, 3.0, CB, groups=groups, num_groups=3)
+    for l in range(3):
+        ab = codes_avg_bits(codes[:, l * 10:(l + 1) * 10], sizes[:10], CB)
+        assert bool((ab <= 3.0 + 1e-4).all()) and bool((ab >= 3.0 - 8 / 10 - 1e-4).all())
+
+
+def test_allowed_codes_only_and_per_user_budgets():
+    torch.manual_seed(1)
+    t = torch.randn(2, 64)
+    sizes = torch.full((64,), 8.0)
+    codes = tier_codes(t, sizes, 3.0, CB, codes=(0, 3))
+    assert set(codes.unique().tolist()) <= {0, 3}
+    codes = tier_codes(t, sizes, torch.tensor([2.0, 6.0]), CB)
+    ab = codes_avg_bits(codes, sizes, CB)
+    assert abs(float(ab[0]) - 2.0) < 0.2 and abs(float(ab[1]) - 6.0) < 0.2
+
+
+def test_budget_below_narrowest_width_is_rejected():
+    with pytest.raises(ValueError, match="budget"):
+        tier_codes(torch.randn(1, 4), torch.ones(4), 1.0, CB, codes=(1, 2, 3))
+    with pytest.raises(ValueError, match="codes"):
+        allowed_widths(CB, (5,))
+
+
+def test_ordinal_probs_are_distributions_and_peak_at_the_tier():
+    _, w, thr = allowed_widths(CB)
+    x = torch.tensor([-5.0, 2.0, 4.0, 9.0])
+    p = ordinal_probs(x, thr, 0.1)
+    assert torch.allclose(p.sum(-1), torch.ones(4))
+    assert (p >= 0).all()
+    assert p.argmax(-1).tolist() == [0, 1, 2, 3]

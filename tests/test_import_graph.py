@@ -1,0 +1,122 @@
+"""The package imports without cycles and never guards its own modules with try/except ImportError.
+
+Reads every module of ``python/chord`` (AST only), builds the graph of imports between chord's
+modules (module-level imports; a package counts as its ``__init__``), and fails on any cycle.
+Function-level (deferred) imports are listed apart: they may point upward but not form a cycle
+either."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1] / "python"
+
+
+def _modules() -> dict[str, Path]:
+    out = {}
+    for p in sorted((ROOT / "chord").rglob("*.py")):
+        parts = list(p.relative_to(ROOT).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        out[".".join(parts)] = p
+    return out
+
+
+def _resolve(mod: str, is_pkg: bool, node: ast.ImportFrom) -> str:
+    if not node.level:
+        return node.module or ""
+    base = mod.split(".") if is_pkg else mod.split(".")[:-1]
+    base = base[:len(base) - (node.level - 1)]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
+def _edges(modules: dict[str, Path], deferred: bool):
+    """{module: {imported chord module}}; ``from pkg import name`` counts a submodule ``pkg.name``
+    when it exists, else ``pkg``."""
+    graph: dict[str, set[str]] = {m: set() for m in modules}
+    for m, p in modules.items():
+        tree = ast.parse(p.read_text())
+        nodes = ast.walk(tree) if deferred else tree.body
+        for node in nodes:
+            targets = []
+            if isinstance(node, ast.ImportFrom):
+                base = _resolve(m, p.name == "__init__.py", node)
+                for a in node.names:
+                    sub = f"{base}.{a.name}"
+                    targets.append(sub if sub in modules else base)
+            elif isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            for t in targets:
+                while t and t not in modules:
+                    t = t.rpartition(".")[0]
+                if t and t != m and t.startswith("chord"):
+                    graph[m].add(t)
+    return graph
+
+
+def _cycle(graph):
+    state, stack = {}, []
+
+    def visit(n):
+        state[n] = 1
+        stack.append(n)
+        for d in sorted(graph[n]):
+            if state.get(d) == 1:
+                return stack[stack.index(d):] + [d]
+            if d not in state:
+                c = visit(d)
+                if c:
+                    return c
+        stack.pop()
+        state[n] = 2
+        return None
+
+    for n in sorted(graph):
+        if n not in state:
+            c = visit(n)
+            if c:
+                return c
+    return None
+
+
+def _without_parent_packages(graph):
+    """Importing ``a.b.c`` runs ``a/__init__`` and ``a/b/__init__`` first; a package's
+    ``__init__`` re-exporting its own submodules is not a cycle. Drop edges from a package to
+    its own descendants and from a module to its own ancestors."""
+    return {m: {t for t in ts if not t.startswith(m + ".") and not m.startswith(t + ".")} for m, ts in graph.items()}
+
+
+def test_no_import_cycle_at_module_level():
+    graph = _without_parent_packages(_edges(_modules(), deferred=False))
+    assert _cycle(graph) is None, f"import cycle: {' -> '.join(_cycle(graph))}"
+
+
+def test_no_import_cycle_counting_deferred_imports():
+    graph = _without_parent_packages(_edges(_modules(), deferred=True))
+    assert _cycle(graph) is None, f"import cycle (deferred imports included): {' -> '.join(_cycle(graph))}"
+
+
+#: modules whose guarded imports the op-layer consolidation (issue 14 §2) removes; empty it then
+_PENDING = {"chord.scoring", "chord.quantize.scoring"}
+
+
+def test_no_defensive_import_of_the_project():
+    """``try: import chord... except ImportError`` hides breakage (it hid a module that never
+    existed). The compiled extension is the one exception: its absence is reported by
+    ``chord.backends.cpu``."""
+    bad = []
+    for m, p in _modules().items():
+        for node in ast.walk(ast.parse(p.read_text())):
+            if not isinstance(node, ast.Try):
+                continue
+            if not any(h.type is not None and "ImportError" in ast.unparse(h.type) for h in node.handlers):
+                continue
+            for sub in ast.walk(ast.Module(body=node.body, type_ignores=[])):
+                name = None
+                if isinstance(sub, ast.ImportFrom):
+                    name = ("." * sub.level) + (sub.module or "")
+                elif isinstance(sub, ast.Import):
+                    name = sub.names[0].name
+                if name and name.startswith((".", "chord")) and "chord_kernels" not in name and m not in _PENDING:
+                    bad.append(f"{m}:{sub.lineno} {name}")
+    assert not bad, f"defensive imports of the project: {bad}"
