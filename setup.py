@@ -50,28 +50,11 @@ ext = Pybind11Extension(
     cxx_std=17,
 )
 
+# Metadata, dependencies, the console script and the package layout are in pyproject.toml;
+# this file only adds what needs code: the C++ extension's sources and flags.
 setup(
-    name="chord",
-    version="0.1.0",
-    description="CHORD: compiled mixed-precision kernels for on-device sequential recommendation",
-    python_requires=">=3.10",
-    package_dir={"chord": "python/chord", "chord_kernels": "chord_kernels"},
     packages=["chord"] + [f"chord.{p}" for p in find_packages("python/chord")]
     + ["chord_kernels"] + [f"chord_kernels.{p}" for p in find_packages("chord_kernels")],
     ext_modules=[ext],
     cmdclass={"build_ext": build_ext},
-    install_requires=[
-        "torch>=2.4",          # ops, modules; CI pins 2.13.0 (CPU) via constraints.txt
-        "numpy>=1.26",
-        "safetensors>=0.4",    # MixedWeight / checkpoint serialization
-        "tqdm>=4.60",          # training / bench progress
-    ],
-    extras_require={
-        "triton": ["triton>=3.2"],         # GPU kernels (and CPU interpreter tests)
-        "plot": ["matplotlib>=3.7"],       # bench / experiment plots
-        "peer": ["ggml-python==0.0.45"],   # `chord bench --peer ggml`: llama.cpp k-quant baseline (builds ggml)
-        "test": ["pytest>=7", "hypothesis>=6.100", "pytest-benchmark>=4", "triton>=3.2",
-                 "matplotlib>=3.7"],
-    },
-    entry_points={"console_scripts": ["chord=chord.cli:main"]},
 )

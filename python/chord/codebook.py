@@ -2,7 +2,7 @@
 
 The cloud sends one code in 0..3 per output channel; the codebook maps a code to a bit-width
 (0 = pruned). A device may remap widths before packing ("decode according to its own resource
-budget", method.md §5), e.g. a weak device maps 8 -> 4 bits.
+budget", docs/method.md §5), e.g. a weak device maps 8 -> 4 bits.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Mapping
 
 #: bit-widths the packed format and every kernel support (divisors of 8, plus 0 = pruned)
 SUPPORTED_BITS = (0, 1, 2, 4, 8)
-#: quantization schemes: symmetric round-to-nearest (method.md default) or asymmetric (zero point)
+#: quantization schemes: symmetric round-to-nearest (docs/method.md default) or asymmetric (zero point)
 SCHEMES = ("sym", "asym")
 NUM_CODES = 4
 
@@ -36,7 +36,7 @@ class Codebook:
 
     @staticmethod
     def default() -> "Codebook":
-        """{0: pruned, 1: 2-bit, 2: 4-bit, 3: 8-bit}, symmetric (method.md)."""
+        """{0: pruned, 1: 2-bit, 2: 4-bit, 3: 8-bit}, symmetric (docs/method.md)."""
         return Codebook()
 
     def __getitem__(self, code: int) -> int:

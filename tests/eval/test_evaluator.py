@@ -110,8 +110,8 @@ def test_mask_seen_target_turns_repeated_targets_into_misses_only(split, stage):
 def test_eval_cli_mask_seen_target(tmp_path, capsys):
     import json
 
-    from chord.cli import main
     from chord.checkpoint import save_checkpoint
+    from chord.cli import main
     data = tmp_path / "rep.txt"                       # S3-Rec lines; every user's last item repeats
     data.write_text("".join(f"{u} {' '.join(str((u + j) % 20 + 1) for j in range(5))} {(u % 20) + 1}\n"
                             for u in range(1, 31)))

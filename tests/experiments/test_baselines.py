@@ -2,11 +2,11 @@
 import pytest
 import torch
 
-from chord.system.cloud import channel_elems, codes_avg_bits
-from tests.helpers import layer
 from chord.codebook import Codebook
 from chord.experiments import baselines as bl
 from chord.quantize.strategy import Strategy
+from chord.system.cloud import channel_elems, codes_avg_bits
+from tests.helpers import layer
 
 SPECS = [layer("conv", "conv2d", (5, 1, 3, 7)), layer("a", "linear", (16, 12)),
          layer("b", "linear", (9, 40))]

@@ -8,7 +8,6 @@ import torch
 from chord.cli import main
 from chord.eval.metrics import metrics_from_ranks
 from chord.experiments.table import table
-
 from tests.helpers import data_dir_or_skip
 
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from chord.experiments.significance import compare, format_ci, paired_bootstrap, per_user
 from chord.eval.metrics import metrics_from_ranks
+from chord.experiments.significance import compare, format_ci, paired_bootstrap, per_user
 
 
 def test_per_user_metrics_by_hand():

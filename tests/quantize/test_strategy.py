@@ -13,8 +13,7 @@ from torch import nn
 from chord import Codebook, FormatError
 from chord import format as fmt
 from chord.quantize.layers import quantizable_layers
-from chord.quantize.strategy import (FINGERPRINT_BYTES, MAGIC, WIRE_VERSION, Strategy, StrategyError,
-                            model_fingerprint)
+from chord.quantize.strategy import FINGERPRINT_BYTES, MAGIC, WIRE_VERSION, Strategy, StrategyError, model_fingerprint
 
 
 def _model():

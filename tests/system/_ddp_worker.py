@@ -5,11 +5,10 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))   # the repository root: tests.helpers
-from tests.helpers import tiny_split  # noqa: E402
-
+from chord.models import SASRec  # noqa: E402
 from chord.system import ChordConfig, ChordTrainer, build_system  # noqa: E402
 from chord.system.trainer import init_distributed  # noqa: E402
-from chord.models import SASRec  # noqa: E402
+from tests.helpers import tiny_split  # noqa: E402
 
 
 def main(out):

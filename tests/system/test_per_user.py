@@ -4,11 +4,11 @@ import pytest
 import torch
 from torch.func import functional_call
 
-from chord.system.cloud import planned_layers
 from chord.codebook import Codebook
-from chord.system import QuantizedCopies, per_user_weights
 from chord.models import Caser, SASRec
 from chord.quantizer import fake_quantize
+from chord.system import QuantizedCopies, per_user_weights
+from chord.system.cloud import planned_layers
 
 
 def _models():

@@ -2,9 +2,8 @@
 round-trip."""
 import torch
 
-from chord.system import ChordConfig, ChordTrainer, build_system, load_chord_state
 from chord.models import SASRec
-
+from chord.system import ChordConfig, ChordTrainer, build_system, load_chord_state
 from tests.helpers import tiny_split
 
 

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
+from chord.checkpoint import load_checkpoint, save_checkpoint
 from chord.cli import main
 from chord.data import LeaveOneOut, SequenceDataset, load_dataset
 from chord.eval import Evaluator
 from chord.models import Caser, SASRec
-from chord.checkpoint import load_checkpoint, save_checkpoint
 from chord.train import TrainConfig, Trainer
 from tests.helpers import data_dir_or_skip
 

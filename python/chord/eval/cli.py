@@ -24,9 +24,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from ..data import LeaveOneOut, load_dataset
     from ..checkpoint import load_checkpoint
     from ..cpu_env import configure_cpu
+    from ..data import LeaveOneOut, load_dataset
     from .evaluator import Evaluator, format_table
     configure_cpu(args.threads)
     model, meta = load_checkpoint(args.checkpoint)

@@ -6,7 +6,6 @@ that outputs a constant scores rank C - 1, never 0.
 """
 from __future__ import annotations
 
-
 import torch
 
 DEFAULT_KS = (5, 10, 20)

@@ -18,15 +18,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from chord.checkpoint import load_checkpoint
 from chord.codebook import Codebook
 from chord.data import LeaveOneOut, load_dataset
 from chord.eval.evaluator import MODES, Evaluator
-from chord.system import ChordConfig, ChordSystem, ChordTrainer, CodesModel, build_system, load_chord_state
-from chord.system.trainer import restrict_evaluator
 from chord.eval.metrics import metrics_from_ranks
 from chord.models import build_model
 from chord.quantize.strategy import Strategy
-from chord.checkpoint import load_checkpoint
+from chord.system import ChordConfig, ChordSystem, ChordTrainer, CodesModel, build_system, load_chord_state
+from chord.system.trainer import restrict_evaluator
 from chord.train import TrainConfig, Trainer
 
 from . import baselines as bl

@@ -3,22 +3,22 @@ in place (torchao style), and back.
 
 Which modules: ``nn.Linear`` -> :class:`MixedPrecisionLinear`, ``nn.Conv2d`` (groups=1) ->
 :class:`MixedPrecisionConv2d`, ``nn.Embedding`` -> :class:`QuantizedEmbedding` (embeddings only
-when a strategy names them or ``embeddings=True``: method.md keeps tables float by default).
+when a strategy names them or ``embeddings=True``: docs/method.md keeps tables float by default).
 A model may define ``chord_modules_swapped()``: both functions call it after swapping (the
 tied-embedding recommenders of ``chord.models`` route ``score`` to the packed item table there).
 """
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import torch
 from torch import nn
 
 from ..codebook import Codebook
-from .layers import FilterFn, quantizable_layers
 from ..mixed_weight import check_codes
-from .strategy import Strategy
+from .layers import FilterFn, quantizable_layers
 from .modules import SWAPS, MixedPrecisionConv2d, MixedPrecisionLinear, QuantizedEmbedding
+from .strategy import Strategy
 
 QUANTIZED_TYPES = (MixedPrecisionLinear, MixedPrecisionConv2d, QuantizedEmbedding)
 

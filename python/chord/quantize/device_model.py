@@ -1,4 +1,4 @@
-"""``DeviceModel``: the device side of CHORD's adaptation (method.md §5).
+"""``DeviceModel``: the device side of CHORD's adaptation (docs/method.md §5).
 
 The device holds the frozen fp32 backbone once and the current packed weights. A strategy
 arrives as bytes; :meth:`DeviceModel.apply` decodes it (checking it was made for this model),
@@ -10,17 +10,17 @@ memory; the float weights are never copied (the swapped modules reference them).
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 import torch
 from torch import nn
 
 from ..codebook import Codebook
-from .layers import FilterFn, channel_sizes, quantizable_layers
 from ..mixed_weight import MixedWeight, check_codes, plan_buckets
-from .strategy import Strategy, model_fingerprint
 from .api import quantize_
+from .layers import FilterFn, channel_sizes, quantizable_layers
+from .strategy import Strategy, model_fingerprint
 
 
 @dataclass

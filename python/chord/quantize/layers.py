@@ -1,6 +1,6 @@
 """Which modules of a model are quantizable, and what a channel of each is.
 
-A *channel* is the unit that gets one 2-bit code (method.md, "What a channel is"):
+A *channel* is the unit that gets one 2-bit code (docs/method.md, "What a channel is"):
   * ``nn.Linear``  weight [out, in]          -> channel = output row,    elems = in
   * ``nn.Conv2d``  weight [out, in/g, kh, kw] -> channel = output filter, elems = in/g * kh * kw
   * ``nn.Embedding`` weight [num, dim]        -> channel = row (one item), elems = dim
@@ -14,10 +14,9 @@ fingerprint built from it -- is identical before and after swapping.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Iterable, Mapping
 
-import torch
 from torch import nn
 
 KINDS = ("linear", "conv2d", "embedding")

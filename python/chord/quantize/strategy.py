@@ -1,6 +1,6 @@
 """``Strategy``: one 2-bit code per output channel of every quantizable layer, and its wire codec.
 
-This is what the cloud sends and the device decodes (method.md §4-5). The codes mean
+This is what the cloud sends and the device decodes (docs/method.md §4-5). The codes mean
 bit-widths through a :class:`~chord.codebook.Codebook` (default 0 = pruned, 1 = 2-bit,
 2 = 4-bit, 3 = 8-bit); a device may remap widths before packing (:meth:`Strategy.remap`).
 
@@ -28,7 +28,7 @@ import hashlib
 import math
 import struct
 import zlib
-from typing import Mapping
+from collections.abc import Mapping
 
 import torch
 from torch import nn
@@ -152,7 +152,7 @@ class Strategy:
         return sum(4 * c * k for n, (c, k) in sizes.items() if names is None or n in names)
 
     # -- device-side decode ----------------------------------------------------------------
-    def remap(self, mapping: Mapping[int, int] | Codebook) -> "Strategy":
+    def remap(self, mapping: Mapping[int, int] | Codebook) -> Strategy:
         """The same codes under a device's remapped codebook (e.g. ``{8: 4}`` on a weak device),
         or under an explicit ``Codebook``."""
         cb = mapping if isinstance(mapping, Codebook) else self.codebook.remap(mapping)
@@ -160,7 +160,7 @@ class Strategy:
 
     # -- constructors ----------------------------------------------------------------------
     @classmethod
-    def uniform(cls, layers, bits: int, codebook: Codebook | None = None) -> "Strategy":
+    def uniform(cls, layers, bits: int, codebook: Codebook | None = None) -> Strategy:
         """Every channel of every layer at ``bits`` (must be a width of the codebook)."""
         codebook = codebook or Codebook.default()
         if bits not in codebook.bits:
@@ -171,7 +171,7 @@ class Strategy:
 
     @classmethod
     def random(cls, layers, avg_bits: float = 3.0, *, seed: int = 0,
-               codebook: Codebook | None = None) -> "Strategy":
+               codebook: Codebook | None = None) -> Strategy:
         """Random codes meeting an average-bit budget (weighted by channel size).
 
         Code frequencies are the maximum-entropy distribution over the codebook's widths with
@@ -231,7 +231,7 @@ class Strategy:
         return bytes(out)
 
     @classmethod
-    def from_bytes(cls, data, expected_fingerprint=None, layer_infos=None) -> "Strategy":
+    def from_bytes(cls, data, expected_fingerprint=None, layer_infos=None) -> Strategy:
         """Decode and validate. ``expected_fingerprint`` (bytes, or a model / layer mapping):
         reject bytes made for another model. ``layer_infos`` (model or mapping): check that
         every layer exists with the same channel count (and supplies names for compact bytes).

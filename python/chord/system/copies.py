@@ -12,9 +12,8 @@ import torch
 from torch import nn
 
 from chord.codebook import Codebook
-from chord.quantizer import fake_quantize
-
 from chord.quantize.layers import LayerInfo
+from chord.quantizer import fake_quantize
 
 
 class QuantizedCopies(nn.Module):

@@ -10,13 +10,13 @@ population strategies): the baselines share the exact forward.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn
 
-from chord.system.cloud import CloudPlanner, Combination, planned_layers
 from chord.codebook import Codebook
+from chord.system.cloud import CloudPlanner, Combination, planned_layers
 from chord.system.device.profiler import Profiler
 
 from .copies import QuantizedCopies
@@ -58,7 +58,7 @@ class ChordSystem(nn.Module):
     """backbone (dense weights frozen), profiler and planner.
 
     backbone: a chord model (SASRec/Caser); train_item_emb: also train the backbone's item table
-    (method.md: trained by default; option frozen); share_profiler_emb: the profiler reads the
+    (docs/method.md: trained by default; option frozen); share_profiler_emb: the profiler reads the
     backbone's item table (default) or owns one; planner_kw / profiler_kw: forwarded.
     """
 

@@ -20,7 +20,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -40,7 +40,7 @@ RELAX_MODES = ("tiers", "penalty")
 
 @dataclass
 class ChordConfig:
-    """Everything that shapes a CHORD training run (defaults: method.md)."""
+    """Everything that shapes a CHORD training run (defaults: docs/method.md)."""
 
     budget: float = 3.0              # average bits per weight element
     loss: str = "bce"                # "bce": 1 positive vs num_negatives sampled; "ce": softmax over all items

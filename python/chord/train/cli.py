@@ -82,9 +82,9 @@ def build_from_args(args, ds):
 
 
 def run(args) -> int:
+    from ..cpu_env import configure_cpu
     from ..eval.evaluator import format_table
     from .trainer import TrainConfig, Trainer, seed_everything
-    from ..cpu_env import configure_cpu
     configure_cpu(args.threads)
     ds = load_dataset(args.dataset, args.data_dir)
     meta = dict(dataset=ds.name, dataset_source=ds.source, max_users=args.max_users)

@@ -6,9 +6,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from chord.system.cloud import CloudPlanner, Combination, codes_avg_bits, planned_layers, log_importance
-from chord.system.cloud.service import CloudService
 from chord.quantize.strategy import Strategy, StrategyError
+from chord.system.cloud import CloudPlanner, Combination, codes_avg_bits, log_importance, planned_layers
+from chord.system.cloud.service import CloudService
 
 
 def _mlp():

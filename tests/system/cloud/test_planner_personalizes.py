@@ -3,8 +3,8 @@ budget-aware backward (implicit offset) does not ask for more bits everywhere.""
 import torch
 from torch import nn
 
-from chord.system.cloud import CloudPlanner, codes_avg_bits, planned_layers
 from chord.experiments.personalization import personalization
+from chord.system.cloud import CloudPlanner, codes_avg_bits, planned_layers
 
 ERR = torch.tensor([1.0, 0.5, 0.1, 0.0])   # loss per code (pruned, 2, 4, 8 bits) of a channel that matters
 

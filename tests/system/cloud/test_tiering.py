@@ -1,7 +1,8 @@
 """Rank tiers: budgets are met, ranks respected, scopes and allowed codes honoured."""
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chord.codebook import Codebook
 from chord.system.cloud.tiering import allowed_widths, codes_avg_bits, ordinal_probs, tier_codes

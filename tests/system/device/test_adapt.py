@@ -3,10 +3,10 @@ simulated per-user forward used in training and evaluation."""
 import pytest
 import torch
 
+from chord.models import Caser, SASRec
+from chord.system import ChordConfig, build_system
 from chord.system.cloud.service import CloudService
 from chord.system.device import Device
-from chord.system import ChordConfig, build_system
-from chord.models import Caser, SASRec
 
 
 @pytest.mark.parametrize("make", [lambda: SASRec(40, dim=16, max_len=8, dropout=0.0),

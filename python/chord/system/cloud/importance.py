@@ -1,6 +1,6 @@
 """Combining element, filter and layer scores into one importance per output channel.
 
-Default (method.md §3): importance = mean_k sigmoid(element score) over the channel's elements
+Default (docs/method.md §3): importance = mean_k sigmoid(element score) over the channel's elements
 x sigmoid(filter score) x layer weight, with the layer weight sigmoid(layer score). Computed in
 log space (a sum of log terms), which ranks identically and feeds the bit targets directly.
 """
@@ -18,7 +18,7 @@ LAYER_WEIGHT = ("sigmoid", "softmax", "none")
 
 @dataclass(frozen=True)
 class Combination:
-    """How the three levels combine (all configurable; defaults follow method.md)."""
+    """How the three levels combine (all configurable; defaults follow docs/method.md)."""
 
     element: str = "mean_sigmoid"   # one of ELEMENT_REDUCE
     use_filter: bool = True

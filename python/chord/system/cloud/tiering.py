@@ -59,7 +59,7 @@ def solve_offsets(target: torch.Tensor, sizes: torch.Tensor, budget, widths: tor
         G = 1
     groups = groups.to(dev)
     bud = torch.as_tensor(budget, dtype=torch.float32, device=dev).expand(B)
-    lo_w, hi_w = float(widths[0]), float(widths[-1])
+    lo_w = float(widths[0])
     if bool((bud < lo_w - 1e-6).any()):
         raise ValueError(f"budget: {float(bud.min()):.3f} average bits is below the narrowest allowed width {lo_w}")
     gsize = torch.zeros(G, device=dev).index_add_(0, groups, sizes)           # [G]

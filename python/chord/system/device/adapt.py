@@ -1,4 +1,4 @@
-"""``Device``: one device of the deployment (method.md §2, §5).
+"""``Device``: one device of the deployment (docs/method.md §2, §5).
 
 It holds the shared frozen backbone (packed by SWAP's ``DeviceModel``), the profiler, its own
 resource budget (average bits it asks the cloud for) and an optional width remap applied when it
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import time
-from typing import Mapping
+from collections.abc import Mapping
 
 import torch
 from torch import nn

@@ -1,5 +1,5 @@
 """The on-device profiler: recent items -> item embeddings -> feature extractor -> last position
--> MLP -> user embedding (method.md §2). Only this embedding leaves the device.
+-> MLP -> user embedding (docs/method.md §2). Only this embedding leaves the device.
 """
 from __future__ import annotations
 
