@@ -1,6 +1,6 @@
 """The CI regression gates (issue 6): deterministic callgrind instruction counts of the C++
-kernels against benchmarks/baselines/callgrind.json (5 %), and a same-run ratio check against
-benchmarks/baselines/ci_ratios.json with a generous threshold (it catches a kernel falling off
+kernels against tests/bench/gate/callgrind.json (5 %), and a same-run ratio check against
+tests/bench/gate/ci_ratios.json with a generous threshold (it catches a kernel falling off
 its fast path, not 10 % drifts: wall time on a shared 2-core machine is too noisy for that)."""
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import pytest
 from chord.bench import callgrind
 
 ROOT = Path(__file__).resolve().parents[2]
+GATE = Path(__file__).resolve().parent / "gate"
 
 
 def _need_valgrind():
@@ -48,8 +49,8 @@ def test_parse_dumps(tmp_path):
 
 
 def test_ratio_gate_generous_threshold(tmp_path):
-    base = ROOT / "benchmarks" / "baselines" / "ci_ratios.json"
-    r = subprocess.run([sys.executable, "-m", "chord", "bench", "--grid", str(ROOT / "benchmarks" / "grids" / "ci.toml"),
+    base = GATE / "ci_ratios.json"
+    r = subprocess.run([sys.executable, "-m", "chord", "bench", "--grid", str(GATE / "ci.toml"),
                         "--compare", str(base), "--max-regression", "100%", "--no-plots", "--out", str(tmp_path)],
                        capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]

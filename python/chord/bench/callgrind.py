@@ -1,13 +1,13 @@
 """The deterministic CI regression gate: instruction counts of the C++ kernels under callgrind.
 
 Wall-clock time on a shared 2-core machine swings by 2x; instruction counts of a fixed input
-do not move at all unless the code (or the compiler) changes. ``benchmarks/callgrind/driver.cpp``
+do not move at all unless the code (or the compiler) changes. ``tests/bench/gate/callgrind_driver.cpp``
 links the kernel sources of ``csrc/`` directly (every ``csrc/**/*.cpp`` outside ``csrc/bindings/``,
 the pybind11 layer), runs fixed small cases once each with callgrind collecting only around the kernel
 call, and dumps one counter file per case. The ISA is pinned per run (``scalar`` and, where
 the CPU has it, ``avx2``), never left to run-time dispatch, and OpenMP is compiled out.
 
-The counts are compared with ``benchmarks/baselines/callgrind.json`` (committed): a case whose
+The counts are compared with ``tests/bench/gate/callgrind.json`` (committed; the gate's inputs live with its tests): a case whose
 count grew by more than the threshold (default 5 %) fails. Counts depend on the compiler, so
 the baseline records it and the gate says so when it differs. After an intentional kernel
 change, regenerate the baseline with::
@@ -36,18 +36,23 @@ class CallgrindUnavailable(RuntimeError):
     """valgrind, a compiler or the source tree is missing."""
 
 
+#: the regression gate's inputs (callgrind driver and baseline, CI grid and ratio baseline),
+#: relative to the checkout: owned by the gate's tests
+GATE_DIR = Path("tests") / "bench" / "gate"
+
+
 def repo_root() -> Path:
-    """The source checkout holding csrc/ and benchmarks/ (an editable install finds it)."""
+    """The source checkout holding csrc/ and the gate's inputs (an editable install finds it)."""
     here = Path(__file__).resolve()
     for d in here.parents:
-        if (d / "csrc").is_dir() and (d / "benchmarks" / "callgrind" / "driver.cpp").is_file():
+        if (d / "csrc").is_dir() and (d / GATE_DIR / "callgrind_driver.cpp").is_file():
             return d
-    raise CallgrindUnavailable("the callgrind gate needs a source checkout (csrc/ and benchmarks/callgrind/); "
+    raise CallgrindUnavailable("the callgrind gate needs a source checkout (csrc/ and tests/bench/gate/); "
                                "install with pip install -e .")
 
 
 def baseline_path(root: Path | None = None) -> Path:
-    return (root or repo_root()) / "benchmarks" / "baselines" / "callgrind.json"
+    return (root or repo_root()) / GATE_DIR / "callgrind.json"
 
 
 def kernel_sources(root: Path) -> list[Path]:
@@ -74,7 +79,7 @@ def build(root: Path | None = None, cache_dir: Path | None = None) -> Path:
     """Compile the driver + kernels (cached by a hash of sources, flags and compiler)."""
     root = root or repo_root()
     cxx, cver = compiler()
-    srcs = [root / "benchmarks" / "callgrind" / "driver.cpp"] + kernel_sources(root)
+    srcs = [root / GATE_DIR / "callgrind_driver.cpp"] + kernel_sources(root)
     h = hashlib.sha256(" ".join(CXXFLAGS + [cver]).encode())
     for p in srcs + sorted((root / "csrc").rglob("*.h")) + sorted((root / "csrc").rglob("*.inc")):
         h.update(str(p.relative_to(root)).encode())
