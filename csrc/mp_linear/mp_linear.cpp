@@ -106,8 +106,9 @@ PreparedActs::PreparedActs(const void* x, DType dtype, int64_t M, int64_t K, int
   if (act_bits == 8 && K > kMaxKInt8) bad("act_bits=8: K must be <= " + std::to_string(kMaxKInt8) + ", got " + std::to_string(K));
   a.M = M; a.K = K; a.Kp = pad_k(K); a.act_bits = act_bits; a.isa = resolve_isa(isa);
   const int64_t Kp = a.Kp;
-  const bool avx2 = isa_has_avx2(a.isa);  // the AVX-512 ISAs include every AVX2 kernel
+  const bool avx2 = isa_has_avx2(a.isa);  // every SIMD ISA includes the AVX2 kernels
   a.f32_avx512 = isa_has_avx512(a.isa) && act_bits == 0 && M >= kMinMAvx512;
+  a.i8_group = isa_has_avx512_vnni(a.isa) ? 64 : 32;
   const bool f512 = a.f32_avx512;
   const int nt = clamp_threads(nthreads);
   a.xf_nat.resize(size_t(M * Kp));
@@ -156,7 +157,11 @@ PreparedActs::PreparedActs(const void* x, DType dtype, int64_t M, int64_t K, int
       a.qsum[size_t(m)] = s;
       if (avx2)
         for (int b : {1, 2, 4, 8})
-          if (width_mask & (1u << b)) layout_i8_avx2(q, Kp, b, a.xq_w[width_index(b)].p + m * Kp);
+          if (width_mask & (1u << b)) {
+            int8_t* d = a.xq_w[width_index(b)].p + m * Kp;
+            if (a.i8_group == 32) layout_i8_avx2(q, Kp, b, d);
+            else layout_i8_planar(q, Kp, b, a.i8_group, d);
+          }
     }
   });
 }
@@ -202,7 +207,9 @@ void run_span_rows(const PackedView& w, const PreparedActs::Impl& a, const Bucke
   } else {
     const int8_t* x = a.xq[wi] + m0 * a.Kp;
     const int64_t* qs = a.qsum.data() + m0;
-    if (avx2) dot_i8_avx2(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, qs, ibuf, nr);
+    if (isa_has_avx512_vnni(a.isa)) dot_i8_avx512vnni(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, ibuf, nr);
+    else if (isa_has_avx_vnni(a.isa)) dot_i8_avxvnni(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, ibuf, nr);
+    else if (avx2) dot_i8_avx2(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, qs, ibuf, nr);
     else dot_i8_ref(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, qs, ibuf, nr);
   }
   const Epi epi;

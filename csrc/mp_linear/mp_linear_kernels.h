@@ -51,6 +51,7 @@ struct PreparedActs::Impl {
   int act_bits = 0;
   Isa isa = Isa::Scalar;
   bool f32_avx512 = false;  // act_bits = 0 on the AVX-512 kernel (isa Avx512 and M >= kMinMAvx512)
+  int i8_group = 32;        // act_bits = 8: bytes per planar load of the kernel (64: AVX-512 VNNI)
   // act_bits = 0: fp32 activations per width (index width_index(bits)); the scalar ISA
   // shares one natural-order buffer between widths. xsum: sum of the fp32 x, in float64.
   AlignedBuf<float> xf_nat;
@@ -81,12 +82,23 @@ void dot_i8_ref(const uint8_t* w, int64_t rb, int bits, int64_t nr, const int8_t
                 const int64_t* qsum, int64_t* out, int64_t ldo);
 void dot_i8_avx2(const uint8_t* w, int64_t rb, int bits, int64_t nr, const int8_t* x, int64_t ldx, int64_t nm,
                  const int64_t* qsum, int64_t* out, int64_t ldo);
+// The same on the dot-product units (mp_linear_gemv_vnni.inc), exact for K <= kMaxKInt8;
+// activations laid out by layout_i8_planar with 64-byte (avx512vnni) or 32-byte (avxvnni)
+// groups. No qsum: vpdpbusd takes 8-bit fields as they are.
+void dot_i8_avx512vnni(const uint8_t* w, int64_t rb, int bits, int64_t nr, const int8_t* x, int64_t ldx, int64_t nm,
+                       int64_t* out, int64_t ldo);
+void dot_i8_avxvnni(const uint8_t* w, int64_t rb, int bits, int64_t nr, const int8_t* x, int64_t ldx, int64_t nm,
+                    int64_t* out, int64_t ldo);
 
 // Activation layouts of the AVX2 kernels, from one natural-order row (zero beyond K, length
 // Kp): dst gets Kp elements.
 void layout_f32_avx2(const float* xnat, int64_t Kp, int bits, float* dst);
 void layout_f32_avx512(const float* xnat, int64_t Kp, int bits, float* dst);
 void layout_i8_avx2(const int8_t* xnat, int64_t Kp, int bits, int8_t* dst);
+// The int8 layout for kernels that load `group` bytes of a packed row at once (32: AVX2 and
+// AVX-VNNI, equal to layout_i8_avx2; 64: AVX-512 VNNI): dst[g*group*epb + i*group + p] =
+// x[g*group*epb + (p/16)*16*epb + p%16 + 16*i]. Kp must be a multiple of group * epb.
+void layout_i8_planar(const int8_t* xnat, int64_t Kp, int bits, int group, int8_t* dst);
 
 // Per-row dynamic int8 quantization (reference.quantize_activations_int8): sx = amax / 127,
 // xq = clamp(rint(x / sx), -127, 127) with IEEE division (x / 1 when amax == 0).

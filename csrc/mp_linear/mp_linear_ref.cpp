@@ -51,6 +51,14 @@ void dot_i8_ref(const uint8_t* w, int64_t rb, int bits, int64_t nr, const int8_t
   }
 }
 
+void layout_i8_planar(const int8_t* xnat, int64_t Kp, int bits, int group, int8_t* dst) {
+  const int epb = 8 / bits;
+  const int64_t ge = int64_t(group) * epb;
+  for (int64_t g0 = 0; g0 < Kp; g0 += ge)
+    for (int i = 0; i < epb; ++i)
+      for (int p = 0; p < group; ++p) dst[g0 + i * group + p] = xnat[g0 + (p / 16) * 16 * epb + p % 16 + 16 * i];
+}
+
 float quantize_row_i8_ref(const float* x, int64_t K, int8_t* xq) {
   float amax = 0.f;
   for (int64_t k = 0; k < K; ++k) {

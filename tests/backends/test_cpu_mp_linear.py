@@ -1,4 +1,4 @@
-"""C++ CPU ``chord::mp_linear`` (csrc/mp_linear/*.cpp): scalar and AVX2 paths against the float64
+"""C++ CPU ``chord::mp_linear`` (csrc/mp_linear/*.cpp): every ISA's path against the float64
 reference, the int8-activation path's exactness and error bound, determinism, concurrency,
 and input validation at the binding level.
 
@@ -7,6 +7,8 @@ Error metric (fp32): ``rel = max|y - ref| / max(max|ref|, 1e-30)`` over the whol
 """
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 
 import pytest
@@ -166,6 +168,89 @@ def test_int8_path_exact_integers_and_error_bound(M, N, K, scheme, one_bit, with
     sx = x.abs().amax(1).double() / 127
     bound = (sx[:, None] / 2) * mw.dequantize(torch.float64).abs().sum(1)[None, :]
     assert ((ys[0].double() - ref0).abs() <= bound * (1 + 1e-6) + 1e-6 * ref0.abs().max()).all()
+
+
+@contextlib.contextmanager
+def pinned_isa(isa):
+    """CHORD_CPU_ISA=isa for the block (hypothesis tests cannot take monkeypatch)."""
+    old = os.environ.get("CHORD_CPU_ISA")
+    os.environ["CHORD_CPU_ISA"] = isa
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["CHORD_CPU_ISA"]
+        else:
+            os.environ["CHORD_CPU_ISA"] = old
+
+
+@given(M=st.integers(1, 40), N=st.integers(1, 200),
+       K=st.one_of(st.sampled_from([1, 2, 15, 16, 17, 63, 64, 65, 127, 129, 255, 257, 511, 513, 1025]),
+                   st.integers(1, 2100)),
+       widths=st.lists(st.sampled_from([0, 1, 2, 4, 8]), min_size=4, max_size=4),
+       used=st.sets(st.integers(0, 3), min_size=1), scheme=st.sampled_from(["sym", "asym"]),
+       with_bias=st.booleans(), x_scale=st.sampled_from([1.0, 1e-3, 1e3]), seed=st.integers(0, 2**31 - 1))
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_int8_bit_identical_across_pinned_isas(M, N, K, widths, used, scheme, with_bias, x_scale, seed):
+    # every bucket mix: the codebook draws 4 widths (repeats and pruned allowed) and the rows
+    # use a drawn subset of its codes, so any set of widths, all-pruned included, comes up
+    g = torch.Generator().manual_seed(seed)
+    cb = chord.Codebook(tuple(widths), scheme)
+    pick = torch.tensor(sorted(used), dtype=torch.uint8)
+    mw = make_weight(N, K, pick[torch.randint(0, len(pick), (N,), generator=g)], cb, seed)
+    x = torch.randn(M, K, generator=g) * x_scale
+    bias = torch.randn(N, generator=g) if with_bias else None
+    ys = {}
+    for isa in ISAS:
+        with pinned_isa(isa):  # the binding's isa="auto" resolves through CHORD_CPU_ISA
+            assert _cpu.cpu_isa("auto") == isa
+            ys[isa] = run_binding(x, mw, bias, 8, "auto")  # into a NaN-poisoned output
+            assert torch.equal(chord.mp_linear(x, mw, bias, act_bits=8), ys[isa])  # the registered op
+    y0 = ys["scalar"]
+    for isa, y in ys.items():
+        assert torch.equal(y, y0), isa  # exact integer dot products, the same epilogue
+    ref8 = ref64(x, mw, bias, act_bits=8)
+    assert ((y0.double() - ref8).abs() <= 2e-7 * ref8.abs().max() + 1e-30).all()
+    ref0 = ref64(x, mw, bias, act_bits=0)
+    sx = x.abs().amax(1).double() / 127
+    bound = (sx[:, None] / 2) * mw.dequantize(torch.float64).abs().sum(1)[None, :]
+    assert ((y0.double() - ref0).abs() <= bound * (1 + 1e-6) + 1e-6 * ref0.abs().max()).all()
+
+
+@pytest.mark.parametrize("bits", [1, 2, 4, 8])
+def test_int8_largest_k_accumulates_exactly(bits):
+    # the worst case for the int32 lanes: every u = 2^b - 1 and every xq = 127 at K = kMaxKInt8
+    # (2^19): the dot is K * u * 127 exactly, on every ISA
+    K, N = 1 << 19, 3
+    u = torch.full((N, K), 2**bits - 1, dtype=torch.uint8)
+    mw = chord.MixedWeight(fmt.pack_ints(u, bits).reshape(-1), torch.full((N,), 0.5), torch.zeros(N),
+                           torch.arange(N, dtype=torch.int32), torch.ones(N, dtype=torch.uint8), [bits, N], (N, K),
+                           chord.Codebook((0, bits, 4, 8)))
+    x = torch.full((1, K), 2.0)
+    sx = (torch.tensor(2.0) / 127).item()  # float32 amax / 127, as the kernels compute it
+    expect = torch.tensor(float(K * (2**bits - 1) * 127) * (sx * 0.5), dtype=torch.float32)
+    for isa in ISAS:
+        y = run_binding(x, mw, None, 8, isa, nthreads=1)
+        assert torch.equal(y, expect.expand(1, N)), isa
+    with pytest.raises(ValueError, match="K must be <="):
+        run_binding(torch.ones(1, K + 1), chord.pack(torch.randn(2, K + 1), torch.ones(2, dtype=torch.uint8)),
+                    None, 8)
+
+
+def test_isa_gating_names_the_missing_feature(monkeypatch):
+    # a VNNI ISA this CPU lacks is an error (the argument or CHORD_CPU_ISA), never a silent fallback
+    mw = make_weight(20, 50, torch.full((20,), 1, dtype=torch.uint8))
+    x = torch.randn(2, 50)
+    for isa in ("avx512_vnni", "avx_vnni"):
+        if isa in ISAS:
+            assert torch.equal(run_binding(x, mw, None, 8, isa), run_binding(x, mw, None, 8, "scalar"))
+            continue
+        with pytest.raises(ValueError, match=f"isa={isa}: this CPU lacks"):
+            run_binding(x, mw, None, 8, isa)
+        monkeypatch.setenv("CHORD_CPU_ISA", isa)
+        with pytest.raises(ValueError, match=f"CHORD_CPU_ISA={isa}: this CPU lacks"):
+            chord.mp_linear(x, mw, act_bits=8)
+        monkeypatch.delenv("CHORD_CPU_ISA")
 
 
 # ---- row-range entry (used by the fused top-k scorer) ----------------------------------------

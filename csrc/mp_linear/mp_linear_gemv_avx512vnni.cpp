@@ -1,0 +1,55 @@
+// The int8-activation mp_linear kernel on AVX-512 VNNI (vpdpbusd on 64-byte loads): the
+// design and its exactness argument are in mp_linear_gemv_vnni.inc. Compiled with a target
+// pragma and selected at run time (isa avx512_vnni) for act_bits = 8.
+// GCC 12's avx512fintrin.h trips -W(maybe-)uninitialized on its own _mm512_undefined_*()
+// helpers (a known false positive); keep the build log clean.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+
+#include "mp_linear/mp_linear_kernels.h"
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")
+
+namespace chord {
+namespace mpl {
+namespace {
+
+struct V512 {
+  using vec = __m512i;
+  static constexpr int BYTES = 64, BLOCKS = 4;
+  static constexpr int ACC = 16;  // accumulator budget of a tile (of 32 zmm registers)
+  static vec zero() { return _mm512_setzero_si512(); }
+  static vec loadu(const void* p) { return _mm512_loadu_si512(p); }
+  static vec load(const void* p) { return _mm512_load_si512(p); }
+  // the first `blocks` 16-byte blocks of p (masked, non-faulting), zero above
+  static vec loadu_blocks(const void* p, int64_t blocks) {
+    return _mm512_maskz_loadu_epi32(__mmask16((1u << (4 * blocks)) - 1u), p);
+  }
+  static vec srli16(vec v, int s) { return _mm512_srli_epi16(v, unsigned(s)); }
+  static vec and8(vec v, int mask) { return _mm512_and_si512(v, _mm512_set1_epi8(char(mask))); }
+  static vec dpbusd(vec acc, vec u, vec x) { return _mm512_dpbusd_epi32(acc, u, x); }
+  static int64_t hsum64(vec v) {
+    const __m512i lo = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(v));
+    const __m512i hi = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(v, 1));
+    return _mm512_reduce_add_epi64(_mm512_add_epi64(lo, hi));
+  }
+};
+
+#include "mp_linear/mp_linear_gemv_vnni.inc"
+
+}  // namespace
+
+void dot_i8_avx512vnni(const uint8_t* w, int64_t rb, int bits, int64_t nr, const int8_t* x, int64_t ldx, int64_t nm,
+                       int64_t* out, int64_t ldo) {
+  dot_i8_vnni<V512>(w, rb, bits, nr, x, ldx, nm, out, ldo);
+}
+
+}  // namespace mpl
+}  // namespace chord
+
+#pragma GCC pop_options
