@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from chord.bench import peer_ggml
+from chord.bench import peer_ggml, peer_torchao
 from chord.bench.baselines import BASELINES, Unavailable
 
 #: relative Frobenius error each baseline's quantization allows on Gaussian weights
@@ -47,3 +47,29 @@ def test_ggml_peer_matches_fp32(kind, tol):
 def test_ggml_peer_rejects_unknown_kind():
     with pytest.raises((ValueError, Unavailable)):
         peer_ggml.ggml_matmul("ggml_q3_x", torch.randn(4, 256), torch.randn(1, 256), 1, 1)
+
+
+@pytest.mark.skipif(not peer_torchao.available(), reason="torchao (the [torchao] extra) is not installed")
+@pytest.mark.parametrize("kind,tol", [("torchao_int8_dyn", 0.05), ("torchao_int4_wo", 0.15)])
+def test_torchao_peer_matches_fp32_or_says_why_not(kind, tol):
+    g = torch.Generator().manual_seed(2)
+    w, x = torch.randn(128, 256, generator=g), torch.randn(2, 256, generator=g)
+    try:
+        prep = peer_torchao.torchao_linear(kind, w, x, 2)
+    except Unavailable as e:  # a config without a kernel on this CPU / torch: named, with torchao's reason
+        assert str(e).startswith(peer_torchao.CONFIGS[kind][0])
+        return
+    ref = (x.double() @ w.double().T)
+    for i in range(2):
+        y = prep.fn(i).double()
+        assert y.shape == (2, 128) and float((y - ref).norm() / ref.norm()) < tol
+
+
+def test_peer_names_expand():
+    from chord.bench.suites.kernels import peer_impls
+    assert peer_impls(["torchao"]) == list(peer_torchao.CONFIGS)
+    assert peer_impls(["ggml", "torchao_int8_dyn"]) == list(peer_ggml.GGML_TYPES) + ["torchao_int8_dyn"]
+    with pytest.raises(ValueError, match="torchao"):
+        peer_impls(["tvm"])
+    with pytest.raises(ValueError, match="kind: expected"):
+        peer_torchao.torchao_linear("torchao_fp4", torch.randn(4, 256), torch.randn(1, 256), 1)

@@ -87,10 +87,12 @@ def test_ratios_only_against_matching_baselines():
 
 def test_bandwidth_and_roofline():
     rec = results.make_record("kernels", "g", "chord", "chord", {"M": 1}, summarize([1e-3]))
-    results.add_bandwidth(rec, 10_000_000, {"copy_GBps": 20.0})
+    results.add_bandwidth(rec, 10_000_000, {"copy_GBps": 20.0, "read_GBps": 40.0})
     ex = rec["extra_info"]
     assert ex["GBps"] == pytest.approx(10.0) and ex["roofline_fraction"] == pytest.approx(0.5)
     assert ex["roofline_ms"] == pytest.approx(0.5)
+    # a GEMV only reads: its roof is the read-only bandwidth
+    assert ex["read_roofline_fraction"] == pytest.approx(0.25) and ex["read_roofline_ms"] == pytest.approx(0.25)
 
 
 def test_non_finite_values_become_null(tmp_path, make_doc):

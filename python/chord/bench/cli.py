@@ -42,7 +42,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--baselines", type=_csv, help="kernels baselines (default: torch_fp32,torch_dynamic_int8,"
                    "aten_int8pack_mm,aten_int4pack_mm)")
     g.add_argument("--peer", action="append", default=None, metavar="NAME",
-                   help="external peer: ggml (llama.cpp Q2_K/Q4_K/Q8_0 via the [peer] extra)")
+                   help="external peer: ggml (llama.cpp Q2_K/Q4_K/Q8_0 via the [peer] extra) or torchao "
+                        "(int8 dynamic / int4 weight-only via the [torchao] extra); repeatable")
     g.add_argument("--threads", type=_ints, help="thread counts, e.g. 1,2 (default: 1,2)")
     g.add_argument("--device", choices=("cpu", "cuda"), help="device (default cpu)")
     g.add_argument("--scoring-rows", type=int, help="scoring: item table rows (default 100000)")

@@ -178,9 +178,8 @@ def copy_bandwidth(nbytes: int = 128 << 20, repeats: int = 20, device: str = "cp
     Returns ``{"copy_GBps", "read_GBps", "buffer_bytes"}``. ``copy_GBps`` counts read + write
     traffic (STREAM convention: 2 x bytes / time, best of ``repeats``: interference only ever
     slows a copy, so the best is the machine's): the sustained traffic
-    the memory system delivers, the roof a streaming kernel can reach. ``read_GBps`` is a
-    read-only reduction over the same buffer (kernels that read weights and write little sit
-    between the two).
+    the memory system delivers. ``read_GBps`` is a read-only ``sum`` over the same buffer
+    (bytes / time, best of ``repeats``): the roof of a GEMV, which only reads its weight.
     """
     n = nbytes // 4
     src = torch.ones(n, dtype=torch.float32, device=device)
@@ -193,7 +192,7 @@ def copy_bandwidth(nbytes: int = 128 << 20, repeats: int = 20, device: str = "cp
         dst.copy_(src)
         _sync(device)
         t1 = time.perf_counter()
-        src.amax()
+        src.sum()
         _sync(device)
         t2 = time.perf_counter()
         best_copy, best_read = min(best_copy, t1 - t0), min(best_read, t2 - t1)

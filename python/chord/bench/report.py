@@ -26,15 +26,16 @@ def suite_table(records: list[dict], suite: str, stat: str = "median") -> str:
     for r in recs:
         if r["extra_info"]["role"] == "baseline" and r["extra_info"]["impl"] not in bases:
             bases.append(r["extra_info"]["impl"])
-    head = ["case", "impl", "variant", "median ms", "IQR ms", "min ms", f"GB/s ({stat})", "roofline"] + [f"× {SHORT.get(b, b)}" for b in bases]
+    head = ["case", "impl", "variant", "median ms", "IQR ms", "min ms", f"GB/s ({stat})", "roofline", "read roof"] + [f"× {SHORT.get(b, b)}" for b in bases]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * 3 + ["---:"] * (len(head) - 3)) + "|"]
     for r in recs:
         ex, st = r["extra_info"], r["stats"]
         case = r["group"].split(" ", 1)[1] if " " in r["group"] else r["group"]
         impl = f"**{ex['impl']}**" if ex["role"] == "chord" else SHORT.get(ex["impl"], ex["impl"])
-        rf = ex.get("roofline_fraction")
+        rf, rr = ex.get("roofline_fraction"), ex.get("read_roofline_fraction")
         cells = [case, impl, _variant(r), f"{st['median'] * 1e3:.3f}", f"{st['iqr'] * 1e3:.3f}", f"{st['min'] * 1e3:.3f}",
-                 _fmt(ex.get("GBps"), ".1f"), "" if rf is None else f"{rf:.0%}"]
+                 _fmt(ex.get("GBps"), ".1f"), "" if rf is None else f"{rf:.0%}",
+                 "" if rr is None else f"{rr:.0%}"]
         ratios = ex.get("ratios") or {}
         cells += [_fmt(ratios.get(b), ".2f") for b in bases]
         lines.append("| " + " | ".join(cells) + " |")
@@ -89,9 +90,13 @@ def markdown(doc: dict) -> str:
         mb = next(iter(bw.values())).get("buffer_bytes", 0) >> 20
         out.append(f"Copy bandwidth ({mb} MB `copy_`, best of 20, read+write traffic): " + ", ".join(
             f"{v['copy_GBps']:.1f} GB/s @ {t} thread{'s' if t != '1' else ''}" for t, v in sorted(bw.items())))
+        if all(v.get("read_GBps") for v in bw.values()):
+            out.append(f"Read-only bandwidth ({mb} MB `sum`, best of 20): " + ", ".join(
+                f"{v['read_GBps']:.1f} GB/s @ {t} thread{'s' if t != '1' else ''}" for t, v in sorted(bw.items())))
     stat = c.get("stat", "median")
     out.append(f"`× b` = {stat}(b) / {stat}(row) over rounds, same run (higher is faster); roofline = GB/s of the "
-               "bytes the call must read over the copy bandwidth at the same thread count.")
+               "bytes the call must read over the copy bandwidth at the same thread count; read roof = the same over the "
+               "read-only bandwidth (the roof of a GEMV, which only reads its weight).")
     from .runner import REF_IMPLS  # noqa: PLC0415
     for suite in ("kernels", "scoring", "adaptation", "e2e"):
         t = summary_table(doc.get("benchmarks", []), suite, stat)

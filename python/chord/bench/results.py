@@ -81,8 +81,9 @@ def add_ratios(records: list[dict], ref_impls: dict[str, str], stat: str = "medi
 
 
 def add_bandwidth(rec: dict, bytes_read: int | None, bw: dict | None, stat: str = "median") -> None:
-    """Effective GB/s (bytes the call must read / ``stat`` time) and roofline fraction
-    (GB/s over the same-run copy bandwidth at the same thread count)."""
+    """Effective GB/s (bytes the call must read / ``stat`` time) and roofline fractions: GB/s
+    over the same-run copy bandwidth (``roofline_fraction``) and over the read-only bandwidth
+    (``read_roofline_fraction``: the roof of a GEMV, which only reads) at the same thread count."""
     ex = rec["extra_info"]
     med = rec["stats"][stat]
     ex["bytes_read"] = bytes_read
@@ -92,6 +93,10 @@ def add_bandwidth(rec: dict, bytes_read: int | None, bw: dict | None, stat: str 
             ex["copy_GBps"] = bw["copy_GBps"]
             ex["roofline_ms"] = bytes_read / (bw["copy_GBps"] * 1e9) * 1e3
             ex["roofline_fraction"] = ex["GBps"] / bw["copy_GBps"]
+        if bw and bw.get("read_GBps"):
+            ex["read_GBps"] = bw["read_GBps"]
+            ex["read_roofline_ms"] = bytes_read / (bw["read_GBps"] * 1e9) * 1e3
+            ex["read_roofline_fraction"] = ex["GBps"] / bw["read_GBps"]
 
 
 def new_document(machine: dict, commit: dict, config: dict) -> dict:
