@@ -10,3 +10,36 @@ if os.environ.get("CHORD_TRITON_TEST_DEVICE", "cpu") == "cpu":
     os.environ["TRITON_INTERPRET"] = "1"
 
 import chord  # noqa: E402,F401  (registers ops)
+
+
+# Cost markers by location (docs/development.md, "Tests"): a test in these places gets the
+# marker without a decorator, so the fast developer loop
+#   python -m pytest -q -m "not slow and not perf and not triton and not ddp"
+# stays fast as tests are added. Paths are relative to tests/.
+_BY_PATH = {
+    "chord_kernels/": "triton",
+    "bench/test_gates.py": "perf",
+    "bench/test_cli.py": "perf",
+    "system/test_trainer_ddp.py": "ddp",
+}
+#: single tests over ~10 s on a 2-core machine (node ids relative to tests/, prefix match)
+SLOW = (
+    "experiments/test_runner.py",
+    "system/test_trainer.py",
+    "train/test_trainer.py::test_cli",
+    "data/test_registry.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    import pytest
+
+    root = os.path.dirname(os.path.abspath(__file__))
+    for item in items:
+        rel = os.path.relpath(str(item.path), root).replace(os.sep, "/")
+        nodeid = rel + "::" + item.name
+        for prefix, marker in _BY_PATH.items():
+            if rel.startswith(prefix):
+                item.add_marker(getattr(pytest.mark, marker))
+        if nodeid.startswith(SLOW):
+            item.add_marker(pytest.mark.slow)

@@ -262,7 +262,7 @@ class Grid:
             if "population" in methods and codes is None:
                 for b in sweep:
                     def pop(b=b):
-                        users, xs, _ = _train_histories(split, ml)
+                        users, xs, _ = train_histories(split, ml)
                         pc = bl.population_codes(system, xs, b)
                         system.population_codes = pc
                         try:
@@ -345,7 +345,7 @@ class Grid:
         self.results["meta"].setdefault("figures", {})[f"heatmap/{tag}"] = str(path.name)
 
 
-def _train_histories(split, max_len):
+def train_histories(split, max_len):
     u = torch.arange(split.num_users)
     from chord.data.split import pad_left
     xs = torch.from_numpy(pad_left(split.dataset.items, split.starts, split.train_end, max_len))

@@ -1,12 +1,15 @@
 """Validation-stage HR@10 / NDCG@10 (full ranking) of fp32, layer-wise@B, population@B and CHORD@B
 from a `chord experiment` output dir (selection figures; never reads the test stage).
 usage: python valid_scores.py OUT_DIR SENSITIVITY_JSON DATASET [budget]"""
-import json, sys
+import json
+import sys
+
 import torch
+
 from chord.data import LeaveOneOut, load_dataset
 from chord.eval.evaluator import Evaluator
 from chord.experiments import baselines as bl
-from chord.experiments.runner import Grid, GridConfig, _train_histories
+from chord.experiments.runner import Grid, GridConfig, train_histories
 from chord.system import CodesModel
 
 torch.set_num_threads(1)
@@ -31,7 +34,7 @@ v(f"layerwise@{B}", CodesModel(trained, lambda s, u: lw, specs))
 system, _ = g.chord_system(f"{ds}_{mn}_chord-pretrained_{B}", trained, split, B, None, False)
 system.eval_budget, system.population_codes = B, None
 v(f"chord-pretrained@{B}", system)
-_, xs, _ = _train_histories(split, g.cfg.chord.history)
+_, xs, _ = train_histories(split, g.cfg.chord.history)
 system.population_codes = bl.population_codes(system, xs, B)
 v(f"population-pretrained@{B}", system)
 json.dump(res, open(f"{out}/valid_scores.json", "w"), indent=1)

@@ -18,9 +18,12 @@ and, independent of checkpoints, item scoring of one 64-d user against 100,000 i
 Timing sections hold ``flock /tmp/chord-bench.lock`` (so helpers never time at once); run the
 whole script under ``nice -n 10``. Example::
 
-    nice -n 10 python benchmarks/quantized_models.py --data-dir ../shared/data \
+    nice -n 10 python scripts/quantized_models.py --data-dir ../shared/data \
         --checkpoint sasrec:beauty:runs/sasrec-beauty --checkpoint caser:ml-100k:runs/caser-ml-100k \
-        --json benchmarks/results/quantized_models.json
+        --json bench_out/quantized_models.json
+
+Results measured with it: reports/2026-11-28-quantized-models.md. Timing is chord.bench's
+(``chord.bench.timing.measure``).
 """
 from __future__ import annotations
 
@@ -38,8 +41,9 @@ from pathlib import Path
 import torch
 
 import chord
-from chord.quantize.layers import quantizable_layers
+from chord.bench.timing import TimingPolicy, measure
 from chord.quantize import QuantizedEmbedding, model_bytes
+from chord.quantize.layers import quantizable_layers
 from chord.quantize.strategy import Strategy
 
 LOCK = "/tmp/chord-bench.lock"
@@ -56,23 +60,16 @@ def bench_lock():
 
 
 def timeit(fn, min_reps=5, min_seconds=1.0, warmup=3) -> float:
-    """Median seconds of ``fn()`` over >= min_reps runs lasting >= min_seconds in total."""
-    for _ in range(warmup):
-        fn()
-    times, t_end = [], time.perf_counter() + min_seconds
-    while len(times) < min_reps or time.perf_counter() < t_end:
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-        if len(times) >= 2000:
-            break
-    return statistics.median(times)
+    """Median seconds of ``fn()``: chord.bench's timing loop, >= min_reps rounds and >= min_seconds."""
+    policy = TimingPolicy(warmup=warmup, min_rounds=min_reps, max_rounds=2000, min_time_s=min_seconds,
+                          max_time_s=4 * max(min_seconds, 1.5))
+    return measure(lambda i: fn(), policy)["median"]
 
 
 # -- models ------------------------------------------------------------------------------------
 def load_or_train(model_name, dataset, ckpt, data_dir, minutes, log):
-    from chord.data import LeaveOneOut, load_dataset
     from chord.checkpoint import load_checkpoint
+    from chord.data import LeaveOneOut, load_dataset
     ds = load_dataset(dataset, data_dir)
     if not (Path(ckpt) / "model.safetensors").is_file():
         from chord.models import Caser, SASRec
@@ -257,7 +254,7 @@ def main(argv=None) -> int:
     p.add_argument("--adapt-reps", type=int, default=20)
     p.add_argument("--skip-scoring", action="store_true")
     p.add_argument("--skip-accuracy", action="store_true", help="only adaptation and latency")
-    p.add_argument("--json", default="benchmarks/results/quantized_models.json")
+    p.add_argument("--json", default="bench_out/quantized_models.json")
     p.add_argument("--markdown", default=None, help="also write the README tables here")
     p.add_argument("--from-json", nargs="+", default=None,
                    help="only render --markdown from existing results JSON files (merged in order)")

@@ -16,9 +16,12 @@ swap neighbours).
 
 Timings hold ``flock /tmp/chord-bench.lock``; use 1 torch thread. Example::
 
-    OMP_WAIT_POLICY=PASSIVE nice -n 10 python benchmarks/fused_rerank.py --data-dir /work/shared/data \
-        --checkpoint sasrec:beauty:/work/runs/sasrec-beauty-ce --checkpoint sasrec:ml-100k:/work/runs/sasrec-ml-100k-ce \
-        --json benchmarks/results/fused_rerank_main.json
+    OMP_WAIT_POLICY=PASSIVE nice -n 10 python scripts/fused_rerank.py --data-dir ../shared/data \
+        --checkpoint sasrec:beauty:runs/sasrec-beauty-ce --checkpoint sasrec:ml-100k:runs/sasrec-ml-100k-ce \
+        --json bench_out/fused_rerank.json
+
+Results measured with it: reports/2026-11-28-fused-rerank.md. Timing is chord.bench's (via
+quantized_models.timeit).
 """
 from __future__ import annotations
 
@@ -150,7 +153,7 @@ def main(argv=None) -> int:
     p.add_argument("--data-dir", default=None)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--skip-compile", action="store_true", help="no torch.compile baseline")
-    p.add_argument("--json", default="benchmarks/results/fused_rerank_main.json")
+    p.add_argument("--json", default="bench_out/fused_rerank.json")
     p.add_argument("--from-json", default=None, help="only print the markdown of an existing results file")
     args = p.parse_args(argv)
     log = lambda s: print(s, flush=True)  # noqa: E731

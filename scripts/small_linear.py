@@ -3,30 +3,29 @@ C++ binding on each path, best of N calls, at a fixed torch thread count; with -
 one MixedPrecisionLinear call at M = 1 and the SASRec / Caser backbone forward (d = 64, 50-item
 sequences, random 3.0-bit mix3 codes, as the e2e bench builds them) against the fp32 model.
 
-    PYTHONPATH=$PWD/python:$PWD flock /tmp/chord-bench.lock python benchmarks/small_linear.py --threads 1 --models
+    python scripts/small_linear.py --threads 1 --models
+
+Timing is chord.bench's (``chord.bench.timing.measure``, one call per round); figures measured
+with it are in reports/2026-11-28-cpu-kernels.md.
 """
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 
 import chord
 from chord.backends import cpu as cpu_backend
+from chord.bench.timing import TimingPolicy, measure
 
 SHAPES = [(1, 64, 64), (50, 64, 64), (256, 64, 64), (12800, 64, 64), (12800, 64, 256), (12800, 256, 64),
           (1, 4096, 4096), (16, 4096, 4096), (256, 4096, 4096)]
 
 
 def best(f, n):
-    f()
-    b = float("inf")
-    for _ in range(n):
-        s = time.perf_counter()
-        f()
-        b = min(b, time.perf_counter() - s)
-    return b * 1e3
+    """Fastest of n calls, ms (after chord.bench's warm-up)."""
+    policy = TimingPolicy(min_rounds=n, max_rounds=n, min_time_s=0.0, max_time_s=float("inf"), min_round_s=0.0)
+    return measure(lambda i: f(), policy)["min"] * 1e3
 
 
 def main():
