@@ -10,8 +10,8 @@ def configure_cpu(threads: int = 2) -> None:
     """Set torch threads and keep freed large buffers in the heap instead of returning them.
 
     glibc serves every allocation above 128 KiB-32 MiB with a fresh ``mmap``, so each batch's
-    activations / [N, num_items] logits page-fault again; on this shared 2-core machine that
-    showed up as half the CPU time in the kernel. Raising the mmap/trim thresholds makes the
+    activations / [N, num_items] logits page-fault again, and the page faults can cost as much CPU
+    time as the training step itself. Raising the mmap/trim thresholds makes the
     allocator reuse those pages. No-op where glibc's ``mallopt`` is unavailable.
     """
     torch.set_num_threads(threads)

@@ -34,7 +34,7 @@ class RandomCodes:
 
     User u's codes are exactly ``Strategy.random(sizes, budget, seed=seed * 1_000_003 + u)``
     (tests/experiments/test_baselines.py checks it), computed here with tensor ops per user: the
-    ``Strategy`` path costs ~30 ms a user, 12 minutes for Beauty's 22k users.
+    ``Strategy`` path, one object per user, is too slow for datasets with tens of thousands of users.
     """
 
     def __init__(self, specs: list[LayerInfo], budget: float, num_users: int, seed: int = 0,

@@ -23,8 +23,8 @@ def compile(model, *, isa: str = "auto", check_stale: bool = True):  # noqa: A00
     ``chord.backends.cpu.supported_isas()`` ("scalar", "avx2", "avx512", "avx512_vnni", ...);
     a bad name or an ISA this CPU lacks raises ValueError.
     check_stale: verify on every call that the model's modules and tensors are still the ones
-    read at compile time (identity and ``_version`` of each; ~5-10 us for SASRec's ~80
-    tensors) and raise :class:`StaleRuntimeError` otherwise. ``False`` skips it: for callers
+    read at compile time (identity and ``_version`` of each tensor: microseconds, small next
+    to a rerank) and raise :class:`StaleRuntimeError` otherwise. ``False`` skips it: for callers
     that re-compile after every ``DeviceModel.apply`` themselves.
     Raises :class:`UnsupportedModelError` (a ``TypeError``) for models it cannot run exactly.
     """

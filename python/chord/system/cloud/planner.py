@@ -165,7 +165,7 @@ class CloudPlanner(nn.Module):
         ``_offset_correction``). Without it the backward treats the offset as a constant, so the
         straight-through gradient says "more bits" for every channel at once; all scores then
         drift up together until their sigmoids saturate and stop carrying any user signal
-        (measured: layer scores ~20, one strategy for every Caser user).
+        (reports/2026-11-28-chord-method.md, "The Caser collapse and its fix").
         """
         if mode not in BUDGET_MODES:
             raise ValueError(f"mode: expected one of {BUDGET_MODES}, got {mode!r}")
