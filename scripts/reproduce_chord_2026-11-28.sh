@@ -18,7 +18,4 @@ CMDS=(
   'chord experiment --datasets beauty  --models caser  --methods fp32 ptq8 ptq4 ptq2 layerwise random population chord-pretrained --sweep 3.0 --chord-minutes 10 --threads 1 --out beauty'
 )
 
-if [[ $# -eq 0 ]]; then sed -n '2,8p' "$0"; exit 2; fi
-if [[ $1 == --list ]]; then for i in "${!CMDS[@]}"; do echo "$((i + 1)): ${CMDS[$i]}"; done; exit 0; fi
-sel=("$@"); [[ $1 == --all ]] && sel=($(seq 1 ${#CMDS[@]}))
-for n in "${sel[@]}"; do echo "+ ${CMDS[$((n - 1))]}" >&2; eval "${CMDS[$((n - 1))]}"; done
+source scripts/lib/run_commands.sh "$0" "$@"

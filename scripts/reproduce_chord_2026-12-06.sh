@@ -22,7 +22,4 @@ CMDS=(
   'chord experiment --datasets ml-100k --models sasrec --methods fp32 ptq8 ptq4 ptq2 layerwise random population chord-pretrained --sweep 3.0 --chord-minutes 6 --chord-lr 3e-4 --chord-patience 5 --instances-per-epoch 5000 --threads 1 --data-dir ../shared/data --out ml100k_sasrec'
 )
 
-if [[ $# -eq 0 ]]; then sed -n '2,8p' "$0"; exit 2; fi
-if [[ $1 == --list ]]; then for i in "${!CMDS[@]}"; do echo "$((i + 1)): ${CMDS[$i]}"; done; exit 0; fi
-sel=("$@"); [[ $1 == --all ]] && sel=($(seq 1 ${#CMDS[@]}))
-for n in "${sel[@]}"; do echo "+ ${CMDS[$((n - 1))]}" >&2; eval "${CMDS[$((n - 1))]}"; done
+source scripts/lib/run_commands.sh "$0" "$@"

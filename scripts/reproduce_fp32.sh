@@ -50,7 +50,4 @@ CMDS=(
   'nice -n 10 chord eval runs/<name> --data-dir ../shared/data --threads 1 --mask-seen-target --json runs/evals/<name>-s3mask.json'
 )
 
-if [[ $# -eq 0 ]]; then sed -n '2,8p' "$0"; exit 2; fi
-if [[ $1 == --list ]]; then for i in "${!CMDS[@]}"; do echo "$((i + 1)): ${CMDS[$i]}"; done; exit 0; fi
-sel=("$@"); [[ $1 == --all ]] && sel=($(seq 1 ${#CMDS[@]}))
-for n in "${sel[@]}"; do echo "+ ${CMDS[$((n - 1))]}" >&2; eval "${CMDS[$((n - 1))]}"; done
+source scripts/lib/run_commands.sh "$0" "$@"

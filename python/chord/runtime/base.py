@@ -181,6 +181,21 @@ class FusedRunner:
         self._watch = Watch()
         return self._watch
 
+    def _compile(self, model, spec_fn, runner_cls, isa: str, check_stale: bool) -> dict:
+        """Read ``model`` into a spec (``spec_fn(model, watch)``), build the C++ runner
+        (``runner_cls(spec, isa)``) and set the facts every runner has; returns the spec."""
+        watch = self._start(check_stale)
+        isa = _cpu.cpu_isa(isa)  # a bad isa / CHORD_CPU_ISA is a ValueError, not an unsupported model
+        spec = spec_fn(model, watch)
+        watch.freeze()
+        try:
+            self._runner = runner_cls(spec, isa)
+        except ValueError as e:
+            raise UnsupportedModelError(str(e)) from e
+        self.num_items, self.dim = model.num_items, model.dim
+        self.item_table = "packed" if spec["item_emb"]["kind"] == "packed" else "fp32"
+        return spec
+
     @property
     def isa(self) -> str:
         return self._runner.isa

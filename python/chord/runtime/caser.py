@@ -12,7 +12,7 @@ import torch
 
 from ..models.base import SequentialRecommender
 from ..models.caser import Caser
-from .base import FusedRunner, UnsupportedModelError, Watch, _cpu, check_hooks, conv_spec, fail, linear_spec, table_spec
+from .base import FusedRunner, Watch, _cpu, check_hooks, conv_spec, fail, linear_spec, table_spec
 
 
 def _spec(model: Caser, w: Watch) -> dict:
@@ -46,15 +46,8 @@ class FusedCaser(FusedRunner):
     ``topk(seqs, k, candidates, users)``. Inputs of any length (the last L items are used)."""
 
     def __init__(self, model: Caser, *, isa: str = "auto", check_stale: bool = True):
-        isa = _cpu.cpu_isa(isa)  # a bad isa / CHORD_CPU_ISA is a ValueError, not an unsupported model
-        spec = _spec(model, self._start(check_stale))
-        self._watch.freeze()
-        try:
-            self._runner = _cpu.CaserRunner(spec, isa)
-        except ValueError as e:
-            raise UnsupportedModelError(str(e)) from e
-        self.num_items, self.dim, self.num_users = model.num_items, model.dim, model.num_users
-        self.item_table = "packed" if spec["item_emb"]["kind"] == "packed" else "fp32"
+        self._compile(model, _spec, _cpu.CaserRunner, isa, check_stale)
+        self.num_users = model.num_users
 
     def _users(self, users, B: int):
         if self.num_users == 0:

@@ -87,15 +87,8 @@ class FusedSASRec(FusedRunner):
     """
 
     def __init__(self, model: SASRec, *, isa: str = "auto", check_stale: bool = True):
-        isa = _cpu.cpu_isa(isa)  # a bad isa / CHORD_CPU_ISA is a ValueError, not an unsupported model
-        spec = _spec(model, self._start(check_stale))
-        self._watch.freeze()
-        try:
-            self._runner = _cpu.SASRecRunner(spec, isa)
-        except ValueError as e:
-            raise UnsupportedModelError(str(e)) from e
-        self.num_items, self.dim, self.max_len = model.num_items, model.dim, model.max_len
-        self.item_table = "packed" if spec["item_emb"]["kind"] == "packed" else "fp32"
+        spec = self._compile(model, _spec, _cpu.SASRecRunner, isa, check_stale)
+        self.max_len = model.max_len
         self.packed_layers = sum(b[k]["kind"] == "packed" for b in spec["blocks"]
                                  for k in ("q_proj", "k_proj", "v_proj", "out_proj", "fc1", "fc2"))
 
