@@ -31,6 +31,13 @@ inline int64_t fmt_row_bytes(int64_t K, int bits) {
 // stay in L1 while every activation block passes over them, and a multiple of every kernel
 // tile height (6, 4, 3, 2) so that only a bucket's last task has tail rows.
 constexpr int64_t kRowsPerTask = 24;
+// act_bits = 8 tasks are longer: the int8 kernels stream each weight byte once per activation
+// block and prefetch a task's next rows while they run, and every task boundary restarts that
+// stream cold (measured: 24 -> ~200-row tasks, -10..20% time at M = 1 out of cache). A task
+// holds about kTaskBytesI8 of weights (it stays in L2 for every activation block), at most
+// kMaxRowsPerTaskI8 rows, and a bucket still gets >= 4 tasks per thread when it can.
+constexpr int64_t kTaskBytesI8 = 256 << 10;
+constexpr int64_t kMaxRowsPerTaskI8 = 240;
 // Activation rows per kernel call (their prepared layout stays in L2).
 constexpr int64_t kMBlockF32 = 16;
 constexpr int64_t kMBlockI8 = 32;
@@ -55,6 +62,16 @@ inline float load(const void* x, DType dt, int64_t idx) {
 }
 
 int clamp_threads(int nthreads) { return std::max(1, nthreads); }
+
+// Rows per task for a bucket (a multiple of kRowsPerTask; results never depend on it).
+int64_t task_rows(const BucketSpan& s, int act_bits, int nt) {
+  if (!s.bits) return 1024;  // pruned rows: bias only, cheap
+  if (!act_bits) return kRowsPerTask;
+  auto down = [](int64_t r) { return r / kRowsPerTask * kRowsPerTask; };
+  const int64_t by_bytes = down(kTaskBytesI8 / s.row_bytes);
+  const int64_t fair = down((s.rows + 4 * nt - 1) / (4 * nt));
+  return std::max(kRowsPerTask, std::min({by_bytes, fair, kMaxRowsPerTaskI8}));
+}
 
 }  // namespace
 
@@ -159,8 +176,7 @@ PreparedActs::PreparedActs(const void* x, DType dtype, int64_t M, int64_t K, int
         for (int b : {1, 2, 4, 8})
           if (width_mask & (1u << b)) {
             int8_t* d = a.xq_w[width_index(b)].p + m * Kp;
-            if (a.i8_group == 32) layout_i8_avx2(q, Kp, b, d);
-            else layout_i8_planar(q, Kp, b, a.i8_group, d);
+            layout_i8_planar(q, Kp, b, a.i8_group, d);
           }
     }
   });
@@ -271,7 +287,7 @@ void mp_linear(const PackedView& w, const void* x, DType xdtype, int64_t M, int6
   std::vector<Task> tasks;
   for (size_t si = 0; si < w.spans.size(); ++si) {
     const BucketSpan& s = w.spans[si];
-    const int64_t step = s.bits ? kRowsPerTask : 1024;  // pruned rows: bias only, cheap
+    const int64_t step = task_rows(s, act_bits, nt);
     for (int64_t r = 0; r < s.rows; r += step) tasks.push_back({int(si), s.row_start + r, std::min(step, s.rows - r)});
   }
   const int64_t mb = act_bits ? kMBlockI8 : kMBlockF32;
@@ -280,7 +296,7 @@ void mp_linear(const PackedView& w, const void* x, DType xdtype, int64_t M, int6
     thread_local std::vector<float> fbuf;
     thread_local std::vector<int64_t> ibuf;
     fbuf.resize(size_t(mb * kRowsPerTask));
-    ibuf.resize(size_t(mb * kRowsPerTask));
+    ibuf.resize(size_t(mb * kMaxRowsPerTaskI8));
     const Task& tk = tasks[size_t(t)];
     const BucketSpan& s = w.spans[size_t(tk.span)];
     for (int64_t m0 = 0; m0 < M; m0 += mb)

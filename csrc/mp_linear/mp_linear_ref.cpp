@@ -1,6 +1,7 @@
 // Portable scalar kernels of mp_linear (always compiled; the reference the AVX2 path is tested
 // against, and the path used on CPUs without AVX2). Activations in natural order, zero beyond K.
 #include <cmath>
+#include <cstring>
 
 #include "mp_linear/mp_linear_kernels.h"
 
@@ -51,12 +52,14 @@ void dot_i8_ref(const uint8_t* w, int64_t rb, int bits, int64_t nr, const int8_t
   }
 }
 
+// A permutation of 16-byte chunks: chunk (b, i) = x[g0 + b*16*epb + 16*i, +16) goes to
+// dst[g0 + i*group + 16*b, +16) (per call: Kp / 16 copies of 16 bytes).
 void layout_i8_planar(const int8_t* xnat, int64_t Kp, int bits, int group, int8_t* dst) {
-  const int epb = 8 / bits;
+  const int epb = 8 / bits, nb = group / 16;
   const int64_t ge = int64_t(group) * epb;
   for (int64_t g0 = 0; g0 < Kp; g0 += ge)
-    for (int i = 0; i < epb; ++i)
-      for (int p = 0; p < group; ++p) dst[g0 + i * group + p] = xnat[g0 + (p / 16) * 16 * epb + p % 16 + 16 * i];
+    for (int b = 0; b < nb; ++b)
+      for (int i = 0; i < epb; ++i) std::memcpy(dst + g0 + i * group + 16 * b, xnat + g0 + b * 16 * epb + 16 * i, 16);
 }
 
 float quantize_row_i8_ref(const float* x, int64_t K, int8_t* xq) {
