@@ -24,13 +24,10 @@
 #include <string>
 #include <vector>
 
+#include "common/parallel.h"
 #include "topk/topk_score.h"
 #include "topk/topk_select.h"
 #include "topk/topk_vnni.h"
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 namespace chord {
 namespace topk {
@@ -51,14 +48,6 @@ inline bool better(const Entry& a, const Entry& b) { return ranks_before(a.s, a.
 inline float round_up(double v) {
   const float f = static_cast<float>(v);
   return static_cast<double>(f) >= v ? f : std::nextafter(f, std::numeric_limits<float>::infinity());
-}
-
-inline int thread_id() {
-#ifdef _OPENMP
-  return omp_get_thread_num();
-#else
-  return 0;
-#endif
 }
 
 // One activation row, prepared for every scanner and for the float64 rescoring.
@@ -120,17 +109,25 @@ std::vector<int64_t> packed_rows(const mpl::PackedView& w, const int64_t* ids, i
     }
     return pos;
   }
-  int64_t first_bad = n, misses = 0;
-#pragma omp parallel for num_threads(nthreads) schedule(static) reduction(min : first_bad) reduction(+ : misses)
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t id = ids[i];
-    if (id < 0 || id >= w.N) {
-      first_bad = std::min(first_bad, i);
-      pos[i] = -1;
-      continue;
+  constexpr int64_t kIdsPerTask = 2048;
+  const int64_t ntask = (n + kIdsPerTask - 1) / kIdsPerTask;
+  std::vector<int64_t> task_bad(static_cast<size_t>(ntask), n), task_misses(static_cast<size_t>(ntask), 0);
+  parallel_for(ntask, nthreads, [&](int64_t t) {
+    for (int64_t i = t * kIdsPerTask; i < std::min(n, (t + 1) * kIdsPerTask); ++i) {
+      const int64_t id = ids[i];
+      if (id < 0 || id >= w.N) {
+        task_bad[t] = std::min(task_bad[t], i);
+        pos[i] = -1;
+        continue;
+      }
+      pos[i] = find_packed_row(w, id);
+      task_misses[t] += pos[i] < 0;
     }
-    pos[i] = find_packed_row(w, id);
-    misses += pos[i] < 0;
+  });
+  int64_t first_bad = n, misses = 0;
+  for (int64_t t = 0; t < ntask; ++t) {
+    first_bad = std::min(first_bad, task_bad[t]);
+    misses += task_misses[t];
   }
   if (first_bad < n)
     throw std::invalid_argument("chord::mp_topk: candidates: item id " + std::to_string(ids[first_bad]) +
@@ -193,9 +190,9 @@ void mp_topk(const mpl::PackedView& w, const float* x, int64_t M, int64_t ldx, i
   const bool i8avx2 = !vnni && avx2 && K <= kVnniMaxK && M < kGemmRows;
   const bool i8 = vnni || i8avx2;
   const float qmax = vnni ? 127.f : static_cast<float>(kI8Avx2Qmax);
-  // One thread per ~256k multiply-adds, or per 16M for the int8 scans (~0.2 ms of work): a
-  // parallel region costs a barrier, and on a loaded machine a barrier can wait a whole
-  // scheduler slice for a descheduled thread (measured: 24 ms medians for a 60 us scan).
+  // One thread per ~256k multiply-adds, or per 16M for the int8 scans (~0.2 ms of work): waking
+  // a helper costs microseconds, and on a loaded machine a helper that claimed a task and was
+  // descheduled holds the call for a scheduler slice.
   const int64_t work = M * (cand ? C : w.N) * K;
   const int T = static_cast<int>(
       std::max<int64_t>(1, std::min<int64_t>(nthreads, work / (!cand && i8 ? (int64_t{1} << 24) : 262144))));
@@ -286,10 +283,10 @@ void mp_topk(const mpl::PackedView& w, const float* x, int64_t M, int64_t ldx, i
     return acts[m].post * (w.scales[r] * d);
   };
 
-  // sels[t][m]: thread t's Selector for activation row m (threads never share one)
+  // sels[s][m]: thread slot s's Selector for activation row m (threads never share one)
   std::vector<std::vector<Selector>> sels(static_cast<size_t>(T));
-  auto thread_sels = [&]() -> std::vector<Selector>& {
-    std::vector<Selector>& hs = sels[static_cast<size_t>(thread_id())];
+  auto thread_sels = [&](int slot) -> std::vector<Selector>& {
+    std::vector<Selector>& hs = sels[static_cast<size_t>(slot)];
     if (hs.empty()) {
       hs.resize(static_cast<size_t>(M));
       for (auto& h : hs) h.init(k);
@@ -306,28 +303,29 @@ void mp_topk(const mpl::PackedView& w, const float* x, int64_t M, int64_t ldx, i
   const int64_t ntask = static_cast<int64_t>(tasks.size());
 
   if (!cand && i8) {
-#pragma omp parallel num_threads(T)
-    {
-      std::vector<Selector>& hs = thread_sels();
-      std::vector<VnniUser> users(static_cast<size_t>(M));
-      for (int64_t m = 0; m < M; ++m)
-        users[m] = {acts[m].xq.data(), acts[m].sx, acts[m].sq, acts[m].D, acts[m].cS, &hs[m]};
-#pragma omp for schedule(dynamic, 1)
-      for (int64_t t = 0; t < ntask; ++t)
-        (vnni ? scan_vnni : scan_i8_avx2)(w, w.spans[tasks[t].si], tasks[t].r0, tasks[t].r1, users.data(),
-                                          static_cast<int>(M));
-    }
+    std::vector<std::vector<VnniUser>> slot_users(static_cast<size_t>(T));
+    parallel_for_slots(ntask, T, [&](int64_t t, int slot) {
+      std::vector<VnniUser>& users = slot_users[static_cast<size_t>(slot)];
+      if (users.empty()) {
+        std::vector<Selector>& hs = thread_sels(slot);
+        users.resize(static_cast<size_t>(M));
+        for (int64_t m = 0; m < M; ++m)
+          users[m] = {acts[m].xq.data(), acts[m].sx, acts[m].sq, acts[m].D, acts[m].cS, &hs[m]};
+      }
+      (vnni ? scan_vnni : scan_i8_avx2)(w, w.spans[tasks[t].si], tasks[t].r0, tasks[t].r1, users.data(),
+                                        static_cast<int>(M));
+    });
   } else if (!cand && M >= kGemmRows) {
     // Many activation rows: the mp_linear kernels score a block of rows for all M at once
     // (weights unpacked once per block), then the Selectors take the [M, BR] tile.
     const mpl::PreparedActs pacts(x, mpl::DType::F32, M, K, ldx, 1, w.width_mask, act_bits, isa, T);
     const int64_t BR = std::max<int64_t>(64, std::min<int64_t>(2048, (16384 / M) / 16 * 16));
-#pragma omp parallel num_threads(T)
-    {
-      std::vector<Selector>& hs = thread_sels();
-      std::vector<float> buf(static_cast<size_t>(M * BR));
-#pragma omp for schedule(dynamic, 1)
-      for (int64_t t = 0; t < ntask; ++t) {
+    std::vector<std::vector<float>> bufs(static_cast<size_t>(T));
+    parallel_for_slots(ntask, T, [&](int64_t t, int slot) {
+      std::vector<Selector>& hs = thread_sels(slot);
+      std::vector<float>& buf = bufs[static_cast<size_t>(slot)];
+      buf.resize(static_cast<size_t>(M * BR));
+      {
         const Task tk = tasks[t];
         for (int64_t j0 = tk.r0; j0 < tk.r1; j0 += BR) {
           const int64_t n = std::min(BR, tk.r1 - j0);
@@ -339,24 +337,21 @@ void mp_topk(const mpl::PackedView& w, const float* x, int64_t M, int64_t ldx, i
           }
         }
       }
-    }
+    });
   } else if (!cand) {
     // Few activation rows, whole catalog: byte LUTs per (row, bucket) where they pay off.
     std::vector<ByteLut> luts(static_cast<size_t>(M * nspan));
     std::vector<uint8_t> has_lut(static_cast<size_t>(M * nspan), 0);
-#pragma omp parallel for num_threads(T) schedule(dynamic, 1)
-    for (int64_t t = 0; t < M * nspan; ++t) {
+    parallel_for(M * nspan, T, [&](int64_t t) {
       const mpl::BucketSpan& sp = w.spans[t % nspan];
       if (ByteLut::worth_it(sp.bits, sp.rows, K)) {
         luts[t].build(sp.bits, K, xa.data() + (t / nspan) * Kpad, center[t % nspan]);
         has_lut[t] = 1;
       }
-    }
-#pragma omp parallel num_threads(T)
-    {
-      std::vector<Selector>& hs = thread_sels();
-#pragma omp for schedule(dynamic, 1)
-      for (int64_t t = 0; t < ntask; ++t) {
+    });
+    parallel_for_slots(ntask, T, [&](int64_t t, int slot) {
+      std::vector<Selector>& hs = thread_sels(slot);
+      {
         const Task tk = tasks[t];
         const mpl::BucketSpan& sp = w.spans[tk.si];
         for (int64_t m = 0; m < M; ++m) {
@@ -389,7 +384,7 @@ void mp_topk(const mpl::PackedView& w, const float* x, int64_t M, int64_t ldx, i
           }
         }
       }
-    }
+    });
   }
 
   // Candidate lists (shared: ldc == 0, or one per row): direct dots per candidate; keys are
@@ -407,11 +402,9 @@ void mp_topk(const mpl::PackedView& w, const float* x, int64_t M, int64_t ldx, i
     span_of.resize(pos.size());
     for (size_t i = 0; i < pos.size(); ++i) span_of[i] = span_of_row(w, pos[i]);
     const int64_t CB = 1024, nchunk = (C + CB - 1) / CB, ntk = M * nchunk;
-#pragma omp parallel num_threads(T)
-    {
-      std::vector<Selector>& hs = thread_sels();
-#pragma omp for schedule(dynamic, 1)
-      for (int64_t t = 0; t < ntk; ++t) {
+    parallel_for_slots(ntk, T, [&](int64_t t, int slot) {
+      std::vector<Selector>& hs = thread_sels(slot);
+      {
         const int64_t m = t / nchunk, c0 = (t % nchunk) * CB, c1 = std::min(C, c0 + CB);
         Selector& h = hs[m];
         for (int64_t c = c0; c < c1; ++c) {
@@ -423,14 +416,15 @@ void mp_topk(const mpl::PackedView& w, const float* x, int64_t M, int64_t ldx, i
           offer_f32(h, c, score(m, si, r, nullptr), std::fabs(w.scales[r]), mc_of(si, r), acts[m].E);
         }
       }
-    }
+    });
   }
 
   // Merge: global threshold, float64 rescoring of the survivors, the k best in ranking order.
   const float ninf = -std::numeric_limits<float>::infinity();
-  int64_t bad_row = -1;  // a perm entry out of range (reported after the parallel region)
-#pragma omp parallel for num_threads(T) schedule(dynamic, 1) reduction(max : bad_row)
-  for (int64_t m = 0; m < M; ++m) {
+  // a perm entry out of range, per activation row (reported after the parallel loop)
+  std::vector<int64_t> bad_rows(static_cast<size_t>(M), -1);
+  parallel_for(M, T, [&](int64_t m) {
+    int64_t& bad_row = bad_rows[static_cast<size_t>(m)];
     std::vector<float> lows;
     for (auto& hs : sels)
       if (!hs.empty()) lows.insert(lows.end(), hs[m].lows().begin(), hs[m].lows().end());
@@ -471,8 +465,9 @@ void mp_topk(const mpl::PackedView& w, const float* x, int64_t M, int64_t ldx, i
       values[m * k + i] = static_cast<float>(all[i].s);
       ids[m * k + i] = all[i].id;
     }
-  }
-  if (bad_row >= 0) bad_perm(w, bad_row);
+  });
+  for (int64_t r : bad_rows)
+    if (r >= 0) bad_perm(w, r);
 }
 
 }  // namespace topk

@@ -34,7 +34,7 @@ def resolve_isa(isa: str = "auto") -> str:
 
 
 def _nthreads() -> int:
-    # the extension links its own OpenMP runtime: pass torch's thread count explicitly
+    # the extension's pool (csrc/common/parallel.h) runs as many threads as torch is set to use
     return max(1, torch.get_num_threads())
 
 

@@ -2,6 +2,7 @@
 
   chord bench                                   # default grid (~5 min on a busy 2-core machine)
   chord bench --suites kernels --shapes 1x4096x4096 --mixes mix3,u4 --threads 1,2
+  chord bench --suites kernels,scoring,adaptation --threads 1,2 --contend   # one core taken by a busy loop
   chord bench --grid benchmarks/grids/full.toml --peer ggml
   chord bench --compare base.json --max-regression 10%          # run, then gate against base.json
   chord bench --results new.json --compare base.json            # gate two existing files
@@ -52,6 +53,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--adapt-shapes", type=_csv, help="adaptation: KxN weight shapes (default 4096x4096)")
     g.add_argument("--models", type=_csv, help="e2e: models (default sasrec,caser)")
     g.add_argument("--seed", type=int)
+    g.add_argument("--contend", type=int, nargs="?", const=1, metavar="N",
+                   help="run beside N busy-loop processes (default 1), each pinned to one CPU: a thread "
+                        "count that cannot get every core it asks for (recorded in the results)")
     t = p.add_argument_group("timing")
     t.add_argument("--stat", choices=("median", "min"), help="statistic for ratios, GB/s and the summary "
                    "(default median; min resists preemption on a busy shared machine)")
@@ -85,7 +89,7 @@ def build_config(args) -> BenchConfig:
             "baselines": args.baselines, "threads": args.threads, "device": args.device,
             "scoring_rows": args.scoring_rows, "scoring_dim": args.scoring_dim, "topk": args.topk,
             "adaptation_shapes": args.adapt_shapes, "e2e_models": args.models, "seed": args.seed,
-            "peers": tuple(args.peer) if args.peer else None, "stat": args.stat}
+            "peers": tuple(args.peer) if args.peer else None, "stat": args.stat, "contend": args.contend}
     cfg = replace(cfg, **{k: v for k, v in over.items() if v is not None})
     if cfg.device == "cuda" and args.baselines is None and not args.grid:
         cfg = replace(cfg, baselines=("torch_fp32", "torch_fp16"))  # the CPU-only ones cannot run

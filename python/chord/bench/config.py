@@ -108,6 +108,7 @@ class BenchConfig:
     max_sets: int = 32
     seed: int = 0
     stat: str = "median"  # statistic of the rounds ratios / GB/s use: median, or min on a busy machine
+    contend: int = 0  # busy-loop processes pinned beside the run (chord.bench.contend)
     policy: TimingPolicy = field(default_factory=TimingPolicy)
 
     def validate(self) -> "BenchConfig":
@@ -119,6 +120,8 @@ class BenchConfig:
                 raise ValueError(f"paths: expected some of {tuple(PATHS)}, got {p!r}")
         if not self.threads or any(int(t) < 1 for t in self.threads):
             raise ValueError(f"threads: expected positive integers, got {self.threads}")
+        if int(self.contend) < 0:
+            raise ValueError(f"contend: expected >= 0 busy processes, got {self.contend}")
         if self.stat not in ("median", "min"):
             raise ValueError(f"stat: expected 'median' or 'min', got {self.stat!r}")
         if self.device not in ("cpu", "cuda"):

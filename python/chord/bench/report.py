@@ -85,6 +85,10 @@ def markdown(doc: dict) -> str:
     if la:
         busy = " (busy machine: expect noise)" if mi.get("cpu_count") and la[0] > 0.5 * mi["cpu_count"] else ""
         out.append(f"Load average at start: {la[0]:.2f}{busy}")
+    busy = c.get("contend")
+    if busy:
+        out.append(f"**Contended run**: {busy['processes']} busy-loop process(es) (`{busy['command']}`) pinned to "
+                   f"CPU(s) {', '.join(map(str, busy['cpus']))} for the whole run.")
     bw = c.get("bandwidth", {})
     if bw:
         mb = next(iter(bw.values())).get("buffer_bytes", 0) >> 20

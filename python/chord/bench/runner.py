@@ -16,9 +16,7 @@ from contextlib import contextmanager
 
 import torch
 
-from chord.backends import cpu as cpu_backend
-
-from . import machine, results
+from . import contend, machine, results
 from .baselines import Prepared, Unavailable
 from .config import BenchConfig
 from .timing import TimingPolicy, measure
@@ -26,26 +24,13 @@ from .timing import TimingPolicy, measure
 
 @contextmanager
 def num_threads(n: int):
-    """Run with ``n`` threads in torch's pool and, when the C++ extension exposes it, in
-    chord's OpenMP pool (a separate OpenMP runtime from torch's bundled one)."""
+    """Run with ``n`` threads: torch's pool, and chord's kernels (which take torch's count per call)."""
     old = torch.get_num_threads()
-    ext = _chord_ext()
-    ext_set = getattr(ext, "set_num_threads", None)
-    ext_get = getattr(ext, "get_num_threads", None)
-    ext_old = ext_get() if callable(ext_get) else None
     torch.set_num_threads(n)
-    if callable(ext_set):
-        ext_set(n)
     try:
         yield
     finally:
         torch.set_num_threads(old)
-        if callable(ext_set) and ext_old is not None:
-            ext_set(ext_old)
-
-
-def _chord_ext():
-    return getattr(cpu_backend, "_cpu", None)
 
 
 class RunContext:
@@ -131,10 +116,14 @@ def run(cfg: BenchConfig, log: Callable[[str], None] | None = None) -> dict:
     ctx = RunContext(cfg, log)
     t0 = time.perf_counter()
     torch.manual_seed(cfg.seed)
-    for name in cfg.suites:
-        ctx.log(f"[{name}]")
-        with torch.inference_mode():
-            SUITES[name](ctx)
+    with contend.busy_processes(cfg.contend) as busy:
+        ctx.doc["chord"]["contend"] = busy
+        if busy:
+            ctx.log(f"contended: {busy['processes']} busy loop(s) pinned to CPU(s) {busy['cpus']}")
+        for name in cfg.suites:
+            ctx.log(f"[{name}]")
+            with torch.inference_mode():
+                SUITES[name](ctx)
     results.add_ratios(ctx.records, REF_IMPLS, cfg.stat)
     ctx.doc["chord"]["stat"] = cfg.stat
     ctx.doc["chord"]["elapsed_s"] = time.perf_counter() - t0
