@@ -8,6 +8,7 @@ void bind_topk(py::module_& m);           // bindings/topk.cpp
 void bind_mp_linear(py::module_& m);      // bindings/mp_linear.cpp
 void bind_embedding_lookup(py::module_& m);  // bindings/embedding.cpp
 void bind_isa(py::module_& m);            // bindings/isa.cpp
+void bind_format(py::module_& m);         // bindings/format.cpp
 void bind_runtime(py::module_& m);        // bindings/runtime.cpp
 }  // namespace chord
 
@@ -19,4 +20,5 @@ PYBIND11_MODULE(_cpu, m) {
   chord::bind_embedding_lookup(m);
   chord::bind_runtime(m);
   chord::bind_isa(m);
+  chord::bind_format(m);
 }

@@ -53,27 +53,25 @@ void lookup(const Table& t, const int64_t* ids, int64_t n, float* out, Isa isa) 
   }
   for (int64_t i = 0; i < n; ++i) {
     const int64_t r = ids[i];
-    float* y = out + i * K;
     const int b = int(t.row_bits[r]);
-    if (b == 0) {
-      std::memset(y, 0, size_t(K) * sizeof(float));
-      continue;
-    }
-    const uint8_t* p = t.qweight + t.off[b] + t.row_slot[r] * fmt::row_bytes(K, b);
-    const int epb = fmt::elems_per_byte(b);
-    const unsigned mask = (1u << b) - 1u;
-    const float scale = t.row_scale[r], zero = t.row_zero[r];
-    const int64_t be = fmt::block_elems(b);
-    for (int64_t blk = 0; blk * be < K; ++blk, p += fmt::kBlockBytes)
-      for (int s = 0; s < epb; ++s) {
-        const int64_t e0 = blk * be + 16 * s;
-        const int64_t ne = K - e0 < 16 ? K - e0 : 16;
-        for (int64_t j = 0; j < ne; ++j) {
-          const unsigned u = (static_cast<unsigned>(p[j]) >> (s * b)) & mask;
-          y[e0 + j] = (static_cast<float>(u) - zero) * scale;
-        }
-      }
+    const uint8_t* p = b ? t.qweight + t.off[b] + t.row_slot[r] * fmt::row_bytes(K, b) : nullptr;
+    dequantize_row(p, b, K, t.row_scale[r], t.row_zero[r], out + i * K);
   }
+}
+
+void dequantize_row(const uint8_t* p, int bits, int64_t K, float scale, float zero, float* y) {
+  if (bits == 0) {
+    std::memset(y, 0, size_t(K) * sizeof(float));
+    return;
+  }
+  const int epb = fmt::elems_per_byte(bits);
+  const int64_t be = fmt::block_elems(bits);
+  for (int64_t blk = 0; blk * be < K; ++blk, p += fmt::kBlockBytes)
+    for (int i = 0; i < epb; ++i) {  // plane i of the block: elements plane_elem(blk, i, 0..15)
+      const int64_t e0 = fmt::plane_elem(blk, i, 0, bits);
+      const int64_t ne = K - e0 < 16 ? K - e0 : 16;
+      for (int64_t j = 0; j < ne; ++j) y[e0 + j] = (static_cast<float>(fmt::field(p[j], i, bits)) - zero) * scale;
+    }
 }
 
 }  // namespace embedding

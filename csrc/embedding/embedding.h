@@ -32,6 +32,10 @@ Table make_table(const uint8_t* qweight, int64_t qbytes, const int64_t* row_bits
                  const float* row_scale, const float* row_zero, int64_t N, const int64_t* buckets, int64_t nb,
                  int64_t K);
 
+// One packed row of width bits (1, 2, 4, 8; 0: pruned) -> out[0..K) = (u - zero) * scale in float32
+// (pruned: 0). Also the fused runtime's row lookup (runtime/runtime_layers.cpp).
+void dequantize_row(const uint8_t* row, int bits, int64_t K, float scale, float zero, float* out);
+
 // out[i * K + k] = element k of row ids[i], for i < n. Every id is checked before anything is
 // written: an id outside [0, N) throws std::out_of_range, a row whose width / slot disagree with
 // the buckets throws std::invalid_argument. isa: resolved (common/isa.h) so CHORD_CPU_ISA is

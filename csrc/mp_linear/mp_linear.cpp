@@ -21,12 +21,6 @@ namespace {
 
 [[noreturn]] void bad(const std::string& msg) { throw std::invalid_argument(msg); }
 
-inline int64_t fmt_row_bytes(int64_t K, int bits) {
-  if (bits == 0) return 0;
-  const int64_t be = 16 * (8 / bits);
-  return (K + be - 1) / be * be * bits / 8;
-}
-
 // Rows per OpenMP task: small enough to balance 2..N threads, large enough that a task's rows
 // stay in L1 while every activation block passes over them, and a multiple of every kernel
 // tile height (6, 4, 3, 2) so that only a bucket's last task has tail rows.
@@ -80,24 +74,14 @@ PackedView make_packed_view(const uint8_t* qweight, int64_t qbytes, const float*
                             const int64_t* buckets, int64_t nb, int64_t K) {
   PackedView w;
   if (K < 1) bad("K: expected >= 1, got " + std::to_string(K));
-  if (nb % 2) bad("buckets: expected a flat [bits, rows, ...] list, got odd length " + std::to_string(nb));
   const int64_t N = nscales;
   if (N < 1) bad("scales: expected N >= 1 entries, got " + std::to_string(N));
   if (nzeros != N) bad("zeros: expected " + std::to_string(N) + " entries (as scales), got " + std::to_string(nzeros));
   if (perm && nperm != N) bad("perm: expected " + std::to_string(N) + " entries (as scales), got " + std::to_string(nperm));
-  int64_t row = 0, off = 0;
-  for (int64_t i = 0; i < nb; i += 2) {
-    const int64_t b = buckets[i], n = buckets[i + 1];
-    if (!(b == 0 || b == 1 || b == 2 || b == 4 || b == 8))
-      bad("buckets[" + std::to_string(i) + "]: expected a width in {8, 4, 2, 1, 0}, got " + std::to_string(b));
-    if (n < 0 || n > N) bad("buckets[" + std::to_string(i + 1) + "]: expected a row count in 0.." + std::to_string(N) + ", got " + std::to_string(n));
-    const int64_t rb = fmt_row_bytes(K, int(b));
-    w.spans.push_back({int(b), row, n, off, rb});
-    if (n && b) w.width_mask |= 1u << b;
-    row += n;
-    off += n * rb;
-  }
-  if (row != N) bad("buckets: rows sum to " + std::to_string(row) + ", expected N = " + std::to_string(N) + " (len(scales))");
+  int64_t off = 0;
+  w.spans = fmt::bucket_spans(buckets, nb, K, N, "", &off);
+  for (const BucketSpan& s : w.spans)
+    if (s.rows && s.bits) w.width_mask |= 1u << s.bits;
   if (qbytes != off) bad("qweight: expected " + std::to_string(off) + " bytes for these buckets and K = " + std::to_string(K) + ", got " + std::to_string(qbytes));
   if ((off && !qweight) || !scales || !zeros) bad("qweight/scales/zeros: null data");
   if (perm) {
@@ -121,6 +105,10 @@ PreparedActs::PreparedActs(const void* x, DType dtype, int64_t M, int64_t K, int
   if (M < 0 || K < 1) bad("x: expected M >= 0 and K >= 1, got M = " + std::to_string(M) + ", K = " + std::to_string(K));
   if (act_bits != 0 && act_bits != 8) bad("act_bits: expected 0 or 8, got " + std::to_string(act_bits));
   if (act_bits == 8 && K > kMaxKInt8) bad("act_bits=8: K must be <= " + std::to_string(kMaxKInt8) + ", got " + std::to_string(K));
+  // every buffer below holds M rows of pad_k(K) elements of at most 4 bytes: checked sizes
+  // (an absurd K or M is an OverflowError here, never a wrapped allocation)
+  fmt::checked_bytes(fmt::checked_mul(M, fmt::checked_add(K, kPadElems, "x: padded K"), "x: M x padded K"),
+                     sizeof(float), "x: activation buffer bytes");
   a.M = M; a.K = K; a.Kp = pad_k(K); a.act_bits = act_bits; a.isa = resolve_isa(isa);
   const int64_t Kp = a.Kp;
   const bool avx2 = isa_has_avx2(a.isa);  // every SIMD ISA includes the AVX2 kernels

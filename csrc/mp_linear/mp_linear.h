@@ -24,6 +24,7 @@
 #include <memory>
 #include <vector>
 
+#include "common/format.h"
 #include "common/isa.h"
 
 namespace chord {
@@ -45,13 +46,8 @@ enum class DType : int { F32 = 0, F16 = 1, BF16 = 2 };
 // always runs Direct.
 enum class Path : int { Auto = 0, Direct = 1, Panel = 2 };
 
-struct BucketSpan {
-  int bits;             // 0 (pruned), 1, 2, 4 or 8
-  int64_t row_start;    // first packed row
-  int64_t rows;         // rows in the bucket
-  int64_t byte_offset;  // offset of its first row in qweight
-  int64_t row_bytes;    // bytes per row (format.row_bytes(K, bits))
-};
+// One bucket: bits, row_start, rows, byte_offset, row_bytes (common/format.h).
+using BucketSpan = fmt::Span;
 
 // A packed weight, validated (sizes vs K/N/buckets, bucket widths). Pointers are borrowed.
 struct PackedView {

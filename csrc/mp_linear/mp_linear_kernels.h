@@ -34,6 +34,9 @@ struct AlignedBuf {  // 64-byte aligned, zero-filled, grow-only
   ~AlignedBuf() { std::free(p); }
   void resize(size_t count) {
     std::free(p);
+    p = nullptr;
+    n = 0;
+    if (count > (SIZE_MAX - 63) / sizeof(T)) throw std::bad_alloc();  // the byte count would wrap
     size_t bytes = (count * sizeof(T) + 63) / 64 * 64;
     p = static_cast<T*>(std::aligned_alloc(64, bytes ? bytes : 64));
     if (!p) throw std::bad_alloc();

@@ -1,4 +1,4 @@
-// chord::quantize_pack: validation, the OpenMP driver and the scalar reference path.
+// chord::quantize_pack: validation, the threaded driver (common/parallel.h) and the scalar reference path.
 // The arithmetic contract is spelled out in quantize_pack.h; quantize_pack_avx2.cpp holds the
 // fast row kernel, which reuses row_params() and quantize_block_ref() for its tail block.
 #include "quantize_pack/quantize_pack.h"
@@ -11,9 +11,7 @@
 #include <string>
 #include <vector>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "common/parallel.h"
 
 namespace chord {
 namespace qpack {
@@ -36,8 +34,6 @@ inline int quantize_elem(float w, int bits, Scheme scheme, const RowParams& p) {
   if (bits == 1) return static_cast<int>(clampf(std::nearbyint(w / p.safe + p.zq), p.qmin, p.qmax));
   return static_cast<int>(clampf(std::nearbyint(w / p.safe) + p.zq, p.qmin, p.qmax));
 }
-
-bool valid_bits(int64_t b) { return b == 0 || b == 1 || b == 2 || b == 4 || b == 8; }
 
 }  // namespace
 
@@ -127,24 +123,8 @@ bool quantize_row_ref(const float* w, int64_t K, int bits, Scheme scheme, uint8_
 }
 
 int64_t packed_bytes(const int64_t* buckets, int64_t nb, int64_t N, int64_t K) {
-  if (nb % 2 != 0)
-    throw std::invalid_argument("quantize_pack: buckets: expected a flat [bits, rows, ...] list, got odd length " +
-                                std::to_string(nb));
-  int64_t rows = 0, bytes = 0;
-  for (int64_t i = 0; i < nb; i += 2) {
-    const int64_t b = buckets[i], n = buckets[i + 1];
-    if (!valid_bits(b))
-      throw std::invalid_argument("quantize_pack: buckets[" + std::to_string(i) + "]: width must be one of 0, 1, 2, 4, 8, got " +
-                                  std::to_string(b));
-    if (n < 0)
-      throw std::invalid_argument("quantize_pack: buckets[" + std::to_string(i + 1) + "]: row count must be >= 0, got " +
-                                  std::to_string(n));
-    rows += n;
-    bytes += n * row_bytes(K, static_cast<int>(b));
-  }
-  if (rows != N)
-    throw std::invalid_argument("quantize_pack: buckets: rows sum to " + std::to_string(rows) + " but the weight has N = " +
-                                std::to_string(N) + " rows");
+  int64_t bytes = 0;
+  fmt::bucket_spans(buckets, nb, K, N, "quantize_pack", &bytes);
   return bytes;
 }
 
@@ -158,7 +138,8 @@ void quantize_pack(const float* w, int64_t N, int64_t K, int64_t ldw, const int3
     throw std::invalid_argument("quantize_pack: weight: row stride " + std::to_string(ldw) + " < K = " + std::to_string(K));
   if (scheme != Scheme::Sym && scheme != Scheme::Asym)
     throw std::invalid_argument("quantize_pack: scheme: expected sym (0) or asym (1), got " + std::to_string(int(scheme)));
-  const int64_t need = packed_bytes(buckets, nb, N, K);
+  int64_t need = 0;
+  const std::vector<fmt::Span> spans = fmt::bucket_spans(buckets, nb, K, N, "quantize_pack", &need);
   if (qbytes != need)
     throw std::invalid_argument("quantize_pack: qweight: the bucket table needs " + std::to_string(need) +
                                 " bytes, the output holds " + std::to_string(qbytes));
@@ -176,50 +157,40 @@ void quantize_pack(const float* w, int64_t N, int64_t K, int64_t ldw, const int3
   }
   const bool avx2 = isa_has_avx2(resolve_isa(isa));
 
-  // per packed row: its width and output byte offset
-  const int64_t nbk = nb / 2;
-  std::vector<int64_t> bstart(nbk + 1), boff(nbk);
-  {
-    int64_t row = 0, off = 0;
-    for (int64_t i = 0; i < nbk; ++i) {
-      bstart[i] = row;
-      boff[i] = off;
-      row += buckets[2 * i + 1];
-      off += buckets[2 * i + 1] * row_bytes(K, static_cast<int>(buckets[2 * i]));
-    }
-    bstart[nbk] = row;
-  }
-
-  int64_t first_bad = N;  // smallest original row holding a non-finite value
-  // small layers: a parallel region costs more than it saves (and much more when the cores
-  // are oversubscribed), so use one thread per ~64k weights
+  // small layers: waking a helper costs more than it saves (and much more when the cores are
+  // oversubscribed), so use one thread per ~64k weights
   nthreads = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(nthreads, N * K / 65536)));
-#pragma omp parallel num_threads(nthreads)
-  {
-    for (int64_t bi = 0; bi < nbk; ++bi) {
-      const int bits = static_cast<int>(buckets[2 * bi]);
-      const int64_t rb = row_bytes(K, bits), r0 = bstart[bi], r1 = bstart[bi + 1];
-#pragma omp for schedule(static) nowait
-      for (int64_t r = r0; r < r1; ++r) {
-        const float* src = w + static_cast<int64_t>(perm[r]) * ldw;
-        bool ok;
-        if (bits == 0) {  // pruned: nothing stored, but a NaN/Inf is still an error
-          ok = true;
-          for (int64_t k = 0; k < K; ++k) ok &= std::isfinite(src[k]);
-          scales[r] = 0.f;
-          zeros[r] = 0.f;
-        } else {
-          uint8_t* dst = qweight + boff[bi] + (r - r0) * rb;
-          ok = avx2 ? quantize_row_avx2(src, K, bits, scheme, dst, scales + r, zeros + r)
-                    : quantize_row_ref(src, K, bits, scheme, dst, scales + r, zeros + r);
-        }
-        if (!ok) {
-#pragma omp critical(chord_qpack_bad)
-          first_bad = perm[r] < first_bad ? perm[r] : first_bad;
-        }
+  // tasks: runs of packed rows inside one bucket, ~16k weights each
+  struct Task { int64_t bucket, r0, r1; };
+  std::vector<Task> tasks;
+  const int64_t rows_per_task = std::max<int64_t>(1, 16384 / K);
+  for (size_t bi = 0; bi < spans.size(); ++bi)
+    for (int64_t r = spans[bi].row_start; r < spans[bi].row_start + spans[bi].rows; r += rows_per_task)
+      tasks.push_back({int64_t(bi), r, std::min(spans[bi].row_start + spans[bi].rows, r + rows_per_task)});
+  // smallest original row holding a non-finite value, per task
+  std::vector<int64_t> task_bad(tasks.size(), N);
+  parallel_for(static_cast<int64_t>(tasks.size()), nthreads, [&](int64_t t) {
+    const Task& tk = tasks[static_cast<size_t>(t)];
+    const fmt::Span& sp = spans[static_cast<size_t>(tk.bucket)];
+    const int bits = sp.bits;
+    const int64_t rb = sp.row_bytes, b0 = sp.row_start;
+    for (int64_t r = tk.r0; r < tk.r1; ++r) {
+      const float* src = w + static_cast<int64_t>(perm[r]) * ldw;
+      bool ok;
+      if (bits == 0) {  // pruned: nothing stored, but a NaN/Inf is still an error
+        ok = true;
+        for (int64_t k = 0; k < K; ++k) ok &= std::isfinite(src[k]);
+        scales[r] = 0.f;
+        zeros[r] = 0.f;
+      } else {
+        uint8_t* dst = qweight + sp.byte_offset + (r - b0) * rb;
+        ok = avx2 ? quantize_row_avx2(src, K, bits, scheme, dst, scales + r, zeros + r)
+                  : quantize_row_ref(src, K, bits, scheme, dst, scales + r, zeros + r);
       }
+      if (!ok) task_bad[static_cast<size_t>(t)] = std::min<int64_t>(task_bad[static_cast<size_t>(t)], perm[r]);
     }
-  }
+  });
+  const int64_t first_bad = tasks.empty() ? N : *std::min_element(task_bad.begin(), task_bad.end());
   if (first_bad < N) {
     const int64_t row = first_bad;
     int64_t col = 0;

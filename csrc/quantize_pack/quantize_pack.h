@@ -13,6 +13,7 @@
 #pragma once
 #include <cstdint>
 
+#include "common/format.h"
 #include "common/isa.h"
 
 namespace chord {
@@ -21,15 +22,11 @@ namespace qpack {
 enum class Scheme : int { Sym = 0, Asym = 1 };
 using chord::Isa;  // common/isa.h: the AVX2 row kernel runs under every AVX2-including ISA
 
-constexpr int kBlockBytes = 16;  // format.BLOCK_BYTES
-
-inline int64_t block_elems(int bits) { return bits == 0 ? 0 : int64_t(kBlockBytes) * (8 / bits); }
-inline int64_t padded_k(int64_t K, int bits) {
-  if (bits == 0) return 0;
-  const int64_t be = block_elems(bits);
-  return (K + be - 1) / be * be;
-}
-inline int64_t row_bytes(int64_t K, int bits) { return bits == 0 ? 0 : padded_k(K, bits) * bits / 8; }
+// The format's arithmetic (common/format.h, the mirror of python/chord/format.py).
+constexpr int kBlockBytes = fmt::kBlockBytes;
+using fmt::block_elems;
+using fmt::padded_k;
+using fmt::row_bytes;
 
 // Per-row statistics a quantizer needs (computed in one read of the row).
 struct RowStats {
@@ -68,7 +65,8 @@ void quantize_pack(const float* w, int64_t N, int64_t K, int64_t ldw, const int3
                    int64_t nb, Scheme scheme, uint8_t* qweight, int64_t qbytes, float* scales, float* zeros,
                    int nthreads, Isa isa = Isa::Auto);
 
-// Bytes the bucket table needs for rows of length K (validates the table; throws).
+// Bytes the bucket table needs for rows of length K (validates the table: fmt::bucket_spans;
+// throws std::invalid_argument, or std::overflow_error for sizes that do not fit int64).
 int64_t packed_bytes(const int64_t* buckets, int64_t nb, int64_t N, int64_t K);
 
 }  // namespace qpack

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "common/parallel.h"
+#include "embedding/embedding.h"
 #include "topk/topk.h"
 
 namespace chord {
@@ -76,22 +77,8 @@ void Table::row(int64_t id, float* out) const {
   }
   const int64_t r = packed_row[size_t(id)];
   const mpl::BucketSpan& s = w.spans[size_t(span_of[size_t(r)])];
-  if (s.bits == 0) {
-    std::memset(out, 0, size_t(d) * sizeof(float));
-    return;
-  }
-  // planar blocks (python/chord/format.py): byte j of a 16-byte block holds elements
-  // j, j + 16, j + 32, ... of the block in bits [0, b), [b, 2b), ...
-  const uint8_t* p = w.qweight + s.byte_offset + (r - s.row_start) * s.row_bytes;
-  const int b = s.bits, epb = 8 / b;
-  const unsigned mask = (1u << b) - 1u;
-  const float scale = w.scales[r], zero = w.zeros[r];
-  const int64_t be = 16 * epb;
-  for (int64_t e = 0; e < d; ++e) {
-    const int64_t blk = e / be, rr = e % be;
-    const unsigned u = (unsigned(p[blk * 16 + (rr % 16)]) >> (int(rr / 16) * b)) & mask;
-    out[e] = (float(u) - zero) * scale;
-  }
+  const uint8_t* p = s.bits ? w.qweight + s.byte_offset + (r - s.row_start) * s.row_bytes : nullptr;
+  embedding::dequantize_row(p, s.bits, d, w.scales[r], w.zeros[r], out);  // as QuantizedEmbedding does
 }
 
 void LayerNorm::apply(const float* x, float* y) const {

@@ -3,14 +3,14 @@
 
 #include <cstddef>
 
-#include "quantize_pack/quantize_pack.h"  // padded_k / row_bytes / block_elems of chord.format
+#include "common/format.h"
 
 namespace chord {
 namespace topk {
 
 float dot_direct_ref(const uint8_t* row, int bits, int64_t K, const float* xa, float c) {
   const int epb = 8 / bits, mask = (1 << bits) - 1;
-  const int64_t be = qpack::block_elems(bits), nblk = qpack::padded_k(K, bits) / be;
+  const int64_t be = fmt::block_elems(bits), nblk = fmt::padded_k(K, bits) / be;
   float acc = 0.f;
   for (int64_t b = 0; b < nblk; ++b)
     for (int j = 0; j < 16; ++j) {
@@ -23,8 +23,8 @@ float dot_direct_ref(const uint8_t* row, int bits, int64_t K, const float* xa, f
 
 void ByteLut::build(int bits, int64_t K, const float* xa, float c) {
   const int epb = 8 / bits, mask = (1 << bits) - 1;
-  const int64_t be = qpack::block_elems(bits);
-  rb_ = qpack::row_bytes(K, bits);
+  const int64_t be = fmt::block_elems(bits);
+  rb_ = fmt::row_bytes(K, bits);
   table_.resize(static_cast<size_t>(rb_ * 256));
   for (int64_t p = 0; p < rb_; ++p) {
     const int64_t base = (p / 16) * be + (p % 16);
@@ -41,7 +41,7 @@ void ByteLut::build(int bits, int64_t K, const float* xa, float c) {
 
 bool ByteLut::worth_it(int bits, int64_t rows, int64_t K) {
   if (bits != 1 && bits != 2 && bits != 4) return false;
-  const int64_t rb = qpack::row_bytes(K, bits);
+  const int64_t rb = fmt::row_bytes(K, bits);
   if (rb > 256) return false;  // table > 256 KiB: no longer cache-resident
   return rows * K >= 4 * rb * 256 * (8 / bits);
 }

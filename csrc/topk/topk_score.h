@@ -17,7 +17,7 @@
 namespace chord {
 namespace topk {
 
-constexpr int64_t kActPad = 128;  // block_elems(1): every width's padded K fits
+constexpr int64_t kActPad = 128;  // fmt::block_elems(1): every width's padded K fits
 inline int64_t act_pad(int64_t K) { return (K + kActPad - 1) / kActPad * kActPad; }
 
 // Portable direct centered dot of a row of width `bits` (1, 2, 4, 8).

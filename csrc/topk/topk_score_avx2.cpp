@@ -3,14 +3,14 @@
 #pragma GCC target("avx2,fma,f16c")
 #include <immintrin.h>
 
-#include "quantize_pack/quantize_pack.h"
+#include "common/format.h"
 #include "topk/topk_score.h"
 
 namespace chord {
 namespace topk {
 
 float dot8_avx2(const uint8_t* row, int64_t K, const float* xa, float c) {
-  const int64_t Kp = qpack::padded_k(K, 8);
+  const int64_t Kp = fmt::padded_k(K, 8);
   const __m256 vc = _mm256_set1_ps(c);
   __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
   for (int64_t k = 0; k < Kp; k += 16) {
@@ -32,7 +32,7 @@ float dot8_avx2(const uint8_t* row, int64_t K, const float* xa, float c) {
 // consecutive activations. Used per candidate, where a lookup table would not pay for itself.
 float dotq_avx2(const uint8_t* row, int bits, int64_t K, const float* xa, float c) {
   const int epb = 8 / bits;
-  const int64_t be = qpack::block_elems(bits), nblk = qpack::padded_k(K, bits) / be;
+  const int64_t be = fmt::block_elems(bits), nblk = fmt::padded_k(K, bits) / be;
   const __m128i mask = _mm_set1_epi8(static_cast<char>((1 << bits) - 1));
   const __m256 vc = _mm256_set1_ps(c);
   __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();

@@ -1,7 +1,7 @@
 """The packed mixed-precision format: the contract between Python, C++ and Triton.
 
-Everything that knows the byte layout reads it from here (and csrc/format.h mirrors these
-constants; tests/test_format.py checks that they agree).
+Everything that knows the byte layout reads it from here; the C++ kernels read it from
+csrc/common/format.h, its one mirror (tests/test_format_header.py checks that they agree).
 
 A weight W [N, K] with one bit-width per output row is stored as
   * ``perm``   int32 [N]   packed row i holds original row ``perm[i]``. Rows are grouped into
