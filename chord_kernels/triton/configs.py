@@ -119,3 +119,57 @@ def bucket_m(M: int) -> int:
 
 def bucket_n(N: int) -> int:
     return triton.next_power_of_2(max(1, N))
+
+
+# quantize_pack: (BLOCK_R rows, BLOCK_K elements per statistics step, BLOCK_KB bytes per pack
+# step, num_warps). Runs once per adaptation and is bound by reading the fp32 weights (twice:
+# the second read mostly from L2), so one config, no autotuning.
+_PACK = (16, 256, 64, 4)
+_PACK_INTERPRET = (32, 256, 64, 1)
+
+
+def pack_config(interpret: bool) -> dict:
+    r, k, kb, w = _PACK_INTERPRET if interpret else _PACK
+    return dict(BLOCK_R=r, BLOCK_K=k, BLOCK_KB=kb, num_warps=w)
+
+
+# mp_topk scan: (BLOCK_M, BLOCK_N, num_warps, num_stages) by the number of users; BLOCK_KB is 16
+# bytes for item-scoring K (<= 128: a 2-bit row is one 16-byte block at K = 64) and 64 above.
+# No autotuning: the scan appends to candidate buffers through atomics, so a benchmarking rerun
+# would corrupt the counts. M = 1 runs on CUDA cores (BLOCK_M = 1, no tl.dot padding to 16).
+_TOPK = {1: (1, 128, 4, 2), 16: (16, 128, 4, 2), 32: (32, 128, 4, 2), 64: (64, 64, 4, 2)}
+_TOPK_INTERPRET = {1: (1, 64, 1, 1), 16: (16, 32, 1, 1)}
+
+
+def topk_config(M: int, interpret: bool) -> dict:
+    table = _TOPK_INTERPRET if interpret else _TOPK
+    key = min((m for m in table if m >= M), default=max(table))
+    if M > 1 and key == 1:
+        key = min(m for m in table if m > 1)
+    bm, bn, w, s = table[key]
+    return dict(BLOCK_M=bm, BLOCK_N=bn, BLOCK_KB=16, USE_DOT=bm > 1, num_warps=w, num_stages=s)
+
+
+def topk_block_kb(K: int) -> int:
+    return 16 if K <= 128 else 64
+
+
+def topk_sample_rows(n_rows: int, k: int) -> int:
+    """Rows scored (no threshold) to set the first threshold: ~2 sqrt(N k), which balances the
+    sample's cost against the ~N k / sample rows that pass the threshold it gives."""
+    return int(min(1 << 17, max(4096, triton.next_power_of_2(int(2 * (n_rows * k) ** 0.5)))))
+
+
+def topk_cap(n_rows: int, k: int, sample_rows: int) -> int:
+    """Candidate slots per user: 4x the expected N k / sample_rows passes, plus slack."""
+    return int(min(n_rows, 4 * n_rows * k // max(1, sample_rows) + 4 * k + 1024))
+
+
+# exact float64 rescoring of the candidates: (BLOCK_P pairs, BLOCK_K, num_warps)
+_RESCORE = (32, 64, 4)
+_RESCORE_INTERPRET = (64, 128, 1)
+
+
+def rescore_config(interpret: bool) -> dict:
+    p, k, w = _RESCORE_INTERPRET if interpret else _RESCORE
+    return dict(BLOCK_P=p, BLOCK_K=k, num_warps=w)

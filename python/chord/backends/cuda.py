@@ -12,37 +12,51 @@ import torch
 
 from . import reference
 
-_triton_impl = None
+_kernels = None
 
 
 def _triton():
-    """``chord_kernels.triton.mp_linear_packed``, or None when triton is unavailable."""
-    global _triton_impl
-    if _triton_impl is None:
+    """The ``chord_kernels.triton`` package, or None when triton is unavailable."""
+    global _kernels
+    if _kernels is None:
         try:
-            from chord_kernels.triton import mp_linear_packed
-            _triton_impl = mp_linear_packed
+            import chord_kernels.triton as kernels
+            _kernels = kernels
         except ImportError as e:
-            warnings.warn(f"chord: triton unavailable ({e}); CUDA mp_linear uses the slow pure-torch "
-                          "reference", RuntimeWarning, stacklevel=3)
-            _triton_impl = False
-    return _triton_impl or None
+            warnings.warn(f"chord: triton unavailable ({e}); CUDA ops use the slow pure-torch reference",
+                          RuntimeWarning, stacklevel=3)
+            _kernels = False
+    return _kernels or None
 
 
 def mp_linear(x, qweight, scales, zeros, perm, buckets, K, bias=None, act_bits=0):
-    """CUDA ``chord::mp_linear``: the fused Triton kernels (same meaning as the CPU op)."""
-    impl = _triton()
-    if impl is None:
+    """CUDA ``chord::mp_linear``: the fused Triton GEMV/GEMM kernels (same meaning as the CPU op)."""
+    kernels = _triton()
+    if kernels is None:
         return reference.mp_linear(x, qweight, scales, zeros, perm, buckets, K, bias, act_bits)
-    return impl(x, qweight, scales, zeros, perm, buckets, K, bias, act_bits)
+    return kernels.mp_linear_packed(x, qweight, scales, zeros, perm, buckets, K, bias, act_bits)
+
+
+def mp_topk(x, qweight, scales, zeros, perm, buckets, K, k, candidates=None, act_bits=0):
+    """CUDA ``chord::mp_topk``: the fused Triton scan + exact merge (same results as the CPU op)."""
+    kernels = _triton()
+    if kernels is None:
+        return reference.mp_topk(x, qweight, scales, zeros, perm, buckets, K, k, candidates, act_bits)
+    return kernels.mp_topk_packed(x, qweight, scales, zeros, perm, buckets, K, k, candidates, act_bits)
+
+
+def quantize_pack(weight, perm, buckets, scheme):
+    """CUDA ``chord::quantize_pack``: the Triton packer, bit-identical to the CPU one."""
+    kernels = _triton()
+    if kernels is None:
+        return reference.quantize_pack(weight, perm, buckets, scheme)
+    return kernels.quantize_pack(weight, perm, buckets, scheme)
 
 
 def _register():
-    # quantize_pack runs once per adaptation: the reference (torch ops on the GPU) suffices.
-    torch.library.register_kernel("chord::quantize_pack", "cuda", reference.quantize_pack)
+    torch.library.register_kernel("chord::quantize_pack", "cuda", quantize_pack)
     torch.library.register_kernel("chord::mp_linear", "cuda", mp_linear)
-    # no Triton top-k yet: the reference (dequantize + matmul + topk on the GPU) keeps the op usable
-    torch.library.register_kernel("chord::mp_topk", "cuda", reference.mp_topk)
+    torch.library.register_kernel("chord::mp_topk", "cuda", mp_topk)
 
 
 _register()

@@ -1,0 +1,249 @@
+"""``chord::quantize_pack`` on the GPU: frozen float weights [N, K] x one width per row -> the
+packed planar rows of ``chord.format``, bit-identical to the CPU packer (csrc/quantize_pack/)
+and to the pure-torch reference (``chord.quantizer``).
+
+One program owns BLOCK_R packed rows of one bucket (tile -> bucket as in ``layout.tile_ends``)
+and reads each row twice: once for the statistics its quantizer needs (max |w|, min, max, and
+for 1-bit symmetric rows sum |w| in float64 over 8 interleaved lanes, each summed in k order,
+combined in the fixed tree of ``quantizer._abs_sum_f64``), once to quantize and pack 16-byte
+planar blocks. The arithmetic is the CPU's: float32 with IEEE division (``tl.math.div_rn``,
+never a reciprocal), round half to even, clamp as ``min(max(x, lo), hi)``; the fp32 kernel is
+launched without FMA contraction so no rounding step is fused away.
+
+Round half to even is ``rint_f32`` below (the 2^23 trick) rather than libdevice's ``rint``: the
+Triton interpreter has no libdevice, and the tests must run the same code CI runs.
+"""
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+from chord import format as fmt
+
+from . import configs
+from .layout import WIDTHS, bucket_args, num_tiles, planar_k, row_bytes, tile_ends
+
+_SCHEMES = {"sym": 0, "asym": 1}
+
+
+@triton.jit
+def rint_f32(x):
+    """Round half to even of fp32 ``x`` (as C ``nearbyint`` / ``torch.round``): |x| + 2^23 lands
+    on the integer grid with the FPU's round-to-nearest-even; |x| >= 2^23 is already integral.
+    The sign is put back, so rint(-0.3) = -0.0 as nearbyint gives."""
+    a = tl.abs(x)
+    r = (a + 8388608.0) - 8388608.0
+    r = tl.where(a < 8388608.0, r, a)
+    return tl.where(x < 0, -r, r)
+
+
+@triton.jit
+def _clamp(x, lo, hi):
+    # torch.clamp / the C++ clampf: min(max(x, lo), hi), keeping x when it equals a bound
+    x = tl.where(x < lo, lo, x)
+    return tl.where(hi < x, hi, x)
+
+
+@triton.jit
+def _pack_tile(w_ptr, ldw, perm_ptr, qw_ptr, sc_ptr, ze_ptr, K, tile, start, rows, boff,
+               BITS: tl.constexpr, ASYM: tl.constexpr, BLOCK_R: tl.constexpr, BLOCK_K: tl.constexpr,
+               BLOCK_KB: tl.constexpr):
+    EPB: tl.constexpr = 8 // BITS
+    rb = row_bytes(K, BITS)
+    boff = boff.to(tl.int64) * 16
+    r = tile * BLOCK_R + tl.arange(0, BLOCK_R)
+    rmask = r < rows
+    orig = tl.load(perm_ptr + start + r, mask=rmask, other=0)
+    w_rows = w_ptr + orig.to(tl.int64)[:, None] * ldw                       # [BLOCK_R, 1]
+
+    # -- pass 1: the row statistics (order-free max/min, except the 1-bit float64 lane sums)
+    if ASYM:
+        lo = tl.full([BLOCK_R], float("inf"), tl.float32)
+        hi = tl.full([BLOCK_R], float("-inf"), tl.float32)
+        ck = tl.arange(0, BLOCK_K)
+        for k0 in range(0, K, BLOCK_K):
+            kk = k0 + ck
+            m2 = rmask[:, None] & (kk < K)[None, :]
+            v = tl.load(w_rows + kk[None, :], mask=m2, other=0.0)
+            lo = tl.minimum(lo, tl.min(tl.where(m2, v, float("inf")), axis=1))
+            hi = tl.maximum(hi, tl.max(tl.where(m2, v, float("-inf")), axis=1))
+        lo = tl.where(rmask, lo, 0.0)                                       # rows past the end
+        hi = tl.where(rmask, hi, 0.0)
+        UMAX: tl.constexpr = (1 << BITS) - 1
+        s = tl.math.div_rn(hi - lo, tl.full([BLOCK_R], UMAX, tl.float32))
+        s = tl.where(s > 0, s, tl.abs(lo))                                  # constant row: exactly
+        safe = tl.where(s > 0, s, 1.0)
+        z = tl.math.div_rn(-lo, safe)
+        if BITS >= 2:
+            z = rint_f32(z)                                                 # integer, unclamped
+        z = tl.where(s > 0, z, 0.0) + 0.0                                   # canonical +0.0
+        scale = s
+        zero = z
+    elif BITS == 1:
+        # s = 2 * mean|w|: 8 lanes (k % 8), each summed sequentially in float64
+        c8 = tl.arange(0, 8)
+        lanes = tl.zeros([BLOCK_R, 8], dtype=tl.float64)
+        for k0 in range(0, K, 8):
+            kk = k0 + c8
+            v = tl.load(w_rows + kk[None, :], mask=rmask[:, None] & (kk < K)[None, :], other=0.0)
+            lanes += tl.abs(v).to(tl.float64)
+        # lane j alone (a masked sum adds only zeros to it: exact), then the fixed tree
+        l0 = tl.sum(tl.where(c8[None, :] == 0, lanes, 0.0), axis=1)
+        l1 = tl.sum(tl.where(c8[None, :] == 1, lanes, 0.0), axis=1)
+        l2 = tl.sum(tl.where(c8[None, :] == 2, lanes, 0.0), axis=1)
+        l3 = tl.sum(tl.where(c8[None, :] == 3, lanes, 0.0), axis=1)
+        l4 = tl.sum(tl.where(c8[None, :] == 4, lanes, 0.0), axis=1)
+        l5 = tl.sum(tl.where(c8[None, :] == 5, lanes, 0.0), axis=1)
+        l6 = tl.sum(tl.where(c8[None, :] == 6, lanes, 0.0), axis=1)
+        l7 = tl.sum(tl.where(c8[None, :] == 7, lanes, 0.0), axis=1)
+        tot = ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7))
+        kf = tl.full([BLOCK_R], 0.0, tl.float64) + K
+        scale = ((tot * 2.0) / kf).to(tl.float32)        # float64 division is IEEE (div.rn.f64)
+        zero = tl.full([BLOCK_R], 0.5, tl.float32)
+        safe = tl.full([BLOCK_R], 1.0, tl.float32)
+    else:
+        amax = tl.zeros([BLOCK_R], dtype=tl.float32)
+        ck = tl.arange(0, BLOCK_K)
+        for k0 in range(0, K, BLOCK_K):
+            kk = k0 + ck
+            v = tl.load(w_rows + kk[None, :], mask=rmask[:, None] & (kk < K)[None, :], other=0.0)
+            amax = tl.maximum(amax, tl.max(tl.abs(v), axis=1))
+        QMAX: tl.constexpr = (1 << (BITS - 1)) - 1
+        scale = tl.math.div_rn(amax, tl.full([BLOCK_R], QMAX, tl.float32))
+        safe = tl.where(scale > 0, scale, 1.0)
+        zero = tl.full([BLOCK_R], 1 << (BITS - 1), tl.float32)
+
+    # -- pass 2: quantize and pack 16-byte planar blocks
+    c = tl.arange(0, BLOCK_KB)
+    q_rows = qw_ptr + boff + r.to(tl.int64)[:, None] * rb
+    for kb in range(0, rb, BLOCK_KB):
+        byte = tl.zeros([BLOCK_R, BLOCK_KB], dtype=tl.int32)
+        for i in tl.static_range(EPB):
+            k = kb * EPB + planar_k(c, i, BITS)
+            kin = (k < K)[None, :]
+            v = tl.load(w_rows + k[None, :], mask=rmask[:, None] & kin, other=0.0)
+            if ASYM:
+                UMAXA: tl.constexpr = (1 << BITS) - 1
+                qq = tl.math.div_rn(v, safe[:, None])
+                if BITS >= 2:
+                    u = rint_f32(qq) + zero[:, None]          # round the quotient, then shift
+                else:
+                    u = rint_f32(qq + zero[:, None])          # 1-bit: threshold at the midpoint
+                u = _clamp(u, 0.0, UMAXA)
+            elif BITS == 1:
+                u = tl.where(v >= 0, 1.0, 0.0)
+            else:
+                QM: tl.constexpr = (1 << (BITS - 1)) - 1
+                q = _clamp(rint_f32(tl.math.div_rn(v, safe[:, None])), -QM, QM)
+                u = q + (1 << (BITS - 1))
+            u = tl.where(kin, u.to(tl.int32), 0)                   # padding holds u = 0
+            byte = byte | (u << (i * BITS))
+        bmask = rmask[:, None] & ((kb + c) < rb)[None, :]
+        tl.store(q_rows + kb + c[None, :], byte.to(tl.uint8), mask=bmask)
+    tl.store(sc_ptr + start + r, scale, mask=rmask)
+    tl.store(ze_ptr + start + r, zero, mask=rmask)
+
+
+@triton.jit(do_not_specialize=["S8", "N8", "S4", "N4", "S2", "N2", "S1", "N1"])
+def quantize_pack_kernel(w_ptr, perm_ptr, qw_ptr, sc_ptr, ze_ptr, K, ldw,
+                         S8, N8, O8, S4, N4, O4, S2, N2, O2, S1, N1, O1,
+                         W8: tl.constexpr, W4: tl.constexpr, W2: tl.constexpr, W1: tl.constexpr,
+                         ASYM: tl.constexpr, BLOCK_R: tl.constexpr, BLOCK_K: tl.constexpr,
+                         BLOCK_KB: tl.constexpr):
+    """1-D grid over the row tiles of the non-pruned buckets. w fp32 [N, K] (row stride ldw,
+    unit column stride); perm int32 [N]; qweight uint8 (the table's total bytes); scales,
+    zeros fp32 [N] (pruned rows are left to the caller: 0)."""
+    t = tl.program_id(0)
+    e8, e4, e2, e1 = tile_ends(N8, N4, N2, N1, BLOCK_R)
+    if W8:
+        if t < e8:
+            _pack_tile(w_ptr, ldw, perm_ptr, qw_ptr, sc_ptr, ze_ptr, K, t, S8, N8, O8,
+                       8, ASYM, BLOCK_R, BLOCK_K, BLOCK_KB)
+    if W4:
+        if (t >= e8) & (t < e4):
+            _pack_tile(w_ptr, ldw, perm_ptr, qw_ptr, sc_ptr, ze_ptr, K, t - e8, S4, N4, O4,
+                       4, ASYM, BLOCK_R, BLOCK_K, BLOCK_KB)
+    if W2:
+        if (t >= e4) & (t < e2):
+            _pack_tile(w_ptr, ldw, perm_ptr, qw_ptr, sc_ptr, ze_ptr, K, t - e4, S2, N2, O2,
+                       2, ASYM, BLOCK_R, BLOCK_K, BLOCK_KB)
+    if W1:
+        if (t >= e2) & (t < e1):
+            _pack_tile(w_ptr, ldw, perm_ptr, qw_ptr, sc_ptr, ze_ptr, K, t - e2, S1, N1, O1,
+                       1, ASYM, BLOCK_R, BLOCK_K, BLOCK_KB)
+
+
+# -- host side ------------------------------------------------------------------------------------
+def _check_buckets(buckets, N: int, K: int) -> list[int]:
+    """The C++ packer's bucket-table checks, same messages."""
+    buckets = [int(b) for b in buckets]
+    if len(buckets) % 2:
+        raise ValueError(f"quantize_pack: buckets: expected a flat [bits, rows, ...] list, got odd length {len(buckets)}")
+    rows = 0
+    for i in range(0, len(buckets), 2):
+        b, n = buckets[i], buckets[i + 1]
+        if b not in (0,) + WIDTHS:
+            raise ValueError(f"quantize_pack: buckets[{i}]: width must be one of 0, 1, 2, 4, 8, got {b}")
+        if n < 0:
+            raise ValueError(f"quantize_pack: buckets[{i + 1}]: row count must be >= 0, got {n}")
+        rows += n
+    if rows != N:
+        raise ValueError(f"quantize_pack: buckets: rows sum to {rows} but the weight has N = {N} rows")
+    return buckets
+
+
+def quantize_pack(weight: torch.Tensor, perm: torch.Tensor, buckets, scheme: str, *,
+                  config: dict | None = None):
+    """weight float [N, K] (any float dtype, widened to float32 exactly; any row stride), perm
+    int [N] (a permutation: packed row i holds original row perm[i]), buckets the flat table,
+    scheme "sym"/"asym" -> (qweight uint8 [total_bytes], scales float32 [N], zeros float32 [N]),
+    bit-identical to the CPU op. Validation (same messages as the C++ packer) syncs with the
+    device once. ``config`` (BLOCK_R, BLOCK_K, BLOCK_KB, num_warps) is for tests."""
+    from .dispatch import INTERPRET
+    if not isinstance(weight, torch.Tensor) or weight.dim() != 2:
+        raise ValueError(f"chord::quantize_pack: weight: expected 2-D [N, K], got "
+                         f"{list(weight.shape) if isinstance(weight, torch.Tensor) else type(weight).__name__}")
+    if not weight.dtype.is_floating_point:
+        raise TypeError(f"chord::quantize_pack: weight: expected a float dtype, got {weight.dtype}")
+    if weight.device.type == "cpu" and not INTERPRET:
+        raise RuntimeError("chord_kernels.triton: CPU tensors run only under the Triton interpreter; set "
+                           "TRITON_INTERPRET=1 before chord_kernels.triton is first imported")
+    N, K = weight.shape
+    if K < 1:
+        raise ValueError(f"quantize_pack: weight: expected shape [N >= 0, K >= 1], got [{N}, {K}]")
+    if scheme not in _SCHEMES:
+        raise ValueError(f"quantize_pack: scheme: expected 'sym' or 'asym', got {scheme!r}")
+    buckets = _check_buckets(buckets, N, K)
+    if perm.dim() != 1 or perm.numel() != N or perm.dtype.is_floating_point:
+        raise ValueError(f"quantize_pack: perm: expected 1-D integer with {N} entries, got {perm.dim()}-D "
+                         f"{perm.dtype} with {perm.numel()}")
+    dev = weight.device
+    p = perm.detach().to(device=dev, dtype=torch.int32).contiguous()
+    if N and not torch.equal(torch.sort(p).values, torch.arange(N, device=dev, dtype=torch.int32)):
+        bad = (p < 0) | (p >= N)
+        if bool(bad.any()):
+            i = int(torch.nonzero(bad)[0])
+            raise ValueError(f"quantize_pack: perm[{i}] = {int(p[i])} is out of range [0, {N})")
+        raise ValueError("quantize_pack: perm is not a permutation (a row appears twice)")
+    w = weight.detach().to(torch.float32)
+    if w.stride(1) != 1 or w.stride(0) < K:
+        w = w.contiguous()
+    finite = torch.isfinite(w)
+    if not bool(finite.all()):
+        row = int(torch.nonzero(~finite.all(1))[0])
+        col = int(torch.nonzero(~finite[row])[0])
+        v = float(w[row, col])
+        raise ValueError(f"quantize_pack: weight contains {'NaN' if v != v else 'Inf'} (at row {row}, col {col})")
+    qw = torch.empty(fmt.total_bytes(buckets, K), dtype=torch.uint8, device=dev)
+    sc = torch.zeros(N, dtype=torch.float32, device=dev)
+    ze = torch.zeros(N, dtype=torch.float32, device=dev)
+    bargs = {k: v for k, v in bucket_args(buckets, K).items() if not k.endswith("0")}
+    cfg = dict(config or configs.pack_config(INTERPRET))
+    nw = cfg.pop("num_warps")
+    n_t = num_tiles({**bargs, "N0": 0}, cfg["BLOCK_R"])
+    if n_t:
+        extra = {} if INTERPRET else {"enable_fp_fusion": False}
+        quantize_pack_kernel[(n_t,)](w, p, qw if qw.numel() else sc, sc, ze, K, w.stride(0), **bargs,
+                                     ASYM=_SCHEMES[scheme] == 1, num_warps=nw, **cfg, **extra)
+    return qw, sc, ze
