@@ -6,6 +6,14 @@ Baselines in the same run: torch fp16 and bf16 ``F.linear`` on the dense weight,
 dequantize-then-matmul (``MixedWeight.dequantize`` to fp16 + ``F.linear``). For M = 1/16 at
 8192 it also times one launch per bucket and bf16 activations.
 
+Fused scoring + top-10 (``chord::mp_topk``, kind "topk"): 1 and 256 users x K = 64 against
+1,000,000 and 10,000,000 items (same 3.0-bit mix) vs torch fp16 matmul + ``torch.topk`` on the
+dense table; ids are checked against the float64 reference for two users first. Packing (kind
+"pack", ``chord::quantize_pack``): 4096 x 4096 and 1,000,000 x 64 fp32 weights vs a plain
+device copy of the weight and the pure-torch reference packer. Both are timed eagerly
+(``do_bench``: they sync with the host for argument checks and the merge, so they cannot be
+captured in a CUDA graph); the times include that host work.
+
 Timing: ``triton.testing.do_bench_cudagraph`` (a CUDA graph of many calls, replayed and timed
 with CUDA events: GPU time, no Python launch overhead), median; every call rotates over several
 weight sets whose total exceeds the 60 MB L2 four times, so weights come from HBM. "eager" is
@@ -96,15 +104,23 @@ def mix_codes(N, gen):
 
 
 def cases(dry: bool, quick: bool):
+    """(cases in run order, cases that also time the extra variants). Targets first: the two
+    mp_linear target layers, then the top-k target (256 x 10M), then packing and the rest."""
     if dry:
-        out = [("layer", 1, 256, 256), ("layer", 16, 256, 256), ("scoring", 1, 2000, 64)]
+        out = [("layer", 1, 256, 256), ("layer", 16, 256, 256), ("scoring", 1, 2000, 64),
+               ("topk", 1, 3000, 64), ("topk", 20, 3000, 64), ("pack", 0, 96, 96), ("pack", 0, 3000, 64)]
         extra = [("layer", 1, 256, 256)]
         return out, extra
     layers = [("layer", M, n, n) for n in (8192, 4096) for M in (1, 16, 64, 256)]
     layers.sort(key=lambda c: (c[1] not in (1, 16) or c[2] != 8192, c[2] != 8192, c[1]))  # targets first
     scoring = [("scoring", 1, 1_000_000, 64), ("scoring", 256, 1_000_000, 64)]
     targets = [("layer", 1, 8192, 8192), ("layer", 16, 8192, 8192)]
-    return (targets if quick else layers + scoring), targets
+    topk = [("topk", 256, 10_000_000, 64), ("topk", 1, 10_000_000, 64), ("topk", 1, 1_000_000, 64),
+            ("topk", 256, 1_000_000, 64)]
+    packing = [("pack", 0, 4096, 4096), ("pack", 0, 1_000_000, 64)]
+    if quick:
+        return targets + topk[:1], targets
+    return targets + topk + packing + layers[2:] + scoring, targets
 
 
 def n_rotate(bytes_per_set, l2_bytes, cap=16):
@@ -168,6 +184,65 @@ def run_case(kind, M, N, K, dev, args, bw, extra=False):
                                                       num_stages=best.num_stages))
 
 
+TOPK_K = 10
+
+
+def run_topk_case(M, N, K, dev, args):
+    """Fused scoring + top-10 of M users against N items vs torch fp16 matmul + topk."""
+    import chord_kernels.triton as ct
+    from chord.backends import reference
+    gen = torch.Generator(device=dev).manual_seed(M * 7 + N)
+    w = torch.randn(N, K, device=dev, generator=gen)
+    mw = pack(w, mix_codes(N, torch.Generator().manual_seed(N)).to(dev), Codebook.default())
+    dense16 = w.half()
+    del w
+    x = torch.randn(M, K, device=dev, generator=gen)
+    x16 = x.half()
+    args_p = (mw.qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, K, TOPK_K)
+    # correctness first: exact ids against the float64 reference for (at most) two users
+    v, i = ct.mp_topk_packed(x[:2], *args_p)
+    rv, ri = reference.mp_topk(x[:2], *args_p, compute_dtype=torch.float64)
+    if not torch.equal(i, ri):
+        raise AssertionError(f"topk M={M} N={N}: ids differ from the float64 reference")
+    del rv, ri
+    torch.cuda.empty_cache() if dev.type == "cuda" else None
+    t = {}
+    t["chord"] = bench(lambda: ct.mp_topk_packed(x, *args_p), dev, args.warmup_ms, args.rep_ms, graph=False)
+    t["torch_fp16_mm_topk"] = bench(lambda: torch.topk(x16 @ dense16.T, TOPK_K, dim=1), dev, args.warmup_ms,
+                                    args.rep_ms, graph=False)
+    moved = mw.qweight.numel() + 8 * N + M * K * 2     # packed + scale/zero (perm only for survivors) + x
+    return dict(kind="topk", M=M, N=N, K=K, k=TOPK_K, avg_bits=mw.avg_bits, times_ms=t, bytes_moved=moved,
+                chord_vs_torch=t["torch_fp16_mm_topk"] / t["chord"],
+                chord_gbps=moved / (t["chord"] * 1e-3) / 1e9)
+
+
+def run_pack_case(N, K, dev, args):
+    """chord::quantize_pack of an N x K fp32 weight (3.0-bit mix) vs a plain copy of the weight
+    and the pure-torch reference packer."""
+    import chord_kernels.triton as ct
+    from chord.backends import reference
+    from chord.mixed_weight import plan_buckets
+    gen = torch.Generator(device=dev).manual_seed(N + K)
+    w = torch.randn(N, K, device=dev, generator=gen)
+    perm, buckets = plan_buckets(mix_codes(N, torch.Generator().manual_seed(K)), Codebook.default())
+    perm = perm.to(dev)
+    got = ct.quantize_pack(w, perm, buckets, "sym")
+    want = reference.quantize_pack(w, perm, buckets, "sym")
+    if not all(torch.equal(a.view(torch.uint8), b.view(torch.uint8)) for a, b in zip(got, want)):
+        raise AssertionError(f"pack N={N} K={K}: not bit-identical to the reference packer")
+    out = torch.empty_like(w)
+    t = {}
+    t["chord"] = bench(lambda: ct.quantize_pack(w, perm, buckets, "sym"), dev, args.warmup_ms, args.rep_ms,
+                       graph=False)
+    t["copy"] = bench(lambda: out.copy_(w), dev, args.warmup_ms, args.rep_ms, graph=False)
+    t["reference"] = bench(lambda: reference.quantize_pack(w, perm, buckets, "sym"), dev, args.warmup_ms,
+                           args.rep_ms, graph=False)
+    moved = N * K * 4 + got[0].numel() + 8 * N        # read fp32 once + write packed + scale/zero
+    return dict(kind="pack", M=0, N=N, K=K, times_ms=t, bytes_moved=moved,
+                chord_vs_copy=t["copy"] / t["chord"], chord_vs_reference=t["reference"] / t["chord"],
+                chord_gbps=moved / (t["chord"] * 1e-3) / 1e9)
+
+
 # -- output -----------------------------------------------------------------------------------
 COLS = [("case", 8), ("M", 4), ("N", 8), ("K", 5), ("chord ms", 9), ("fp16 ms", 9), ("bf16 ms", 9),
         ("deq+mm ms", 10), ("x fp16", 7), ("x deq", 6), ("GB/s", 7), ("%roof", 6), ("other", 30)]
@@ -178,6 +253,8 @@ def format_table(rows, bw, meta) -> str:
     lines = [f"# {meta.get('device')}  torch {meta.get('torch')}  triton {meta.get('triton')}  "
              f"copy bandwidth {bw:.0f} GB/s (read+write)", head, "-" * len(head)]
     for r in rows:
+        if r["kind"] not in ("layer", "scoring"):
+            continue
         t = r["times_ms"]
         other = " ".join(f"{k.replace('chord_', '')}={v:.4f}" for k, v in t.items()
                          if k not in ("chord", "torch_fp16", "torch_bf16", "dequant_matmul"))
@@ -185,6 +262,17 @@ def format_table(rows, bw, meta) -> str:
                 f"{t['torch_bf16']:.4f}", f"{t['dequant_matmul']:.4f}", f"{r['chord_vs_fp16']:.2f}x",
                 f"{r['chord_vs_dequant']:.1f}x", f"{r['chord_gbps']:.0f}", f"{r['pct_roofline']:.0f}", other]
         lines.append(" ".join(f"{str(v):>{w}}" for v, (_, w) in zip(vals, COLS)))
+    extra = [r for r in rows if r["kind"] in ("topk", "pack")]
+    if extra:
+        lines += ["", "# fused scoring + top-10 (vs torch fp16 matmul + topk) and packing (vs a plain copy of "
+                  "the fp32 weight); eager times", f"{'case':>6} {'M':>4} {'N':>9} {'K':>5} {'chord ms':>9} "
+                  f"{'base ms':>9} {'x base':>7} {'GB/s':>6}  other"]
+        for r in extra:
+            t = r["times_ms"]
+            base = t["torch_fp16_mm_topk"] if r["kind"] == "topk" else t["copy"]
+            other = " ".join(f"{k}={v:.4f}" for k, v in t.items() if k not in ("chord", "torch_fp16_mm_topk", "copy"))
+            lines.append(f"{r['kind']:>6} {r['M']:>4} {r['N']:>9} {r['K']:>5} {t['chord']:>9.4f} {base:>9.4f} "
+                         f"{base / t['chord']:>6.2f}x {r['chord_gbps']:>6.0f}  {other}")
     return "\n".join(lines)
 
 
@@ -206,15 +294,23 @@ def main(argv=None):
             continue
         tc = time.time()
         try:
-            r = run_case(kind, M, N, K, dev, args, bw, extra=(kind, M, N, K) in extras)
+            if kind == "topk":
+                r = run_topk_case(M, N, K, dev, args)
+            elif kind == "pack":
+                r = run_pack_case(N, K, dev, args)
+            else:
+                r = run_case(kind, M, N, K, dev, args, bw, extra=(kind, M, N, K) in extras)
         except Exception as e:  # noqa: BLE001 - record and go on: one bad case must not lose the rest
             failed.append(dict(kind=kind, M=M, N=N, K=K, error=f"{type(e).__name__}: {e}"))
             print(f"FAILED {kind} M={M} N={N} K={K}: {type(e).__name__}: {e}", flush=True)
             continue
         r["case_s"] = time.time() - tc
         rows.append(r)
-        print(f"done {kind} M={M} N={N} K={K} in {r['case_s']:.1f}s: chord {r['times_ms']['chord']:.4f} ms, "
-              f"{r['chord_vs_fp16']:.2f}x fp16, {r['pct_roofline']:.0f}% roofline, config {r['config']}", flush=True)
+        if kind in ("topk", "pack"):
+            print(f"done {kind} M={M} N={N} K={K} in {r['case_s']:.1f}s: {r['times_ms']}", flush=True)
+        else:
+            print(f"done {kind} M={M} N={N} K={K} in {r['case_s']:.1f}s: chord {r['times_ms']['chord']:.4f} ms, "
+                  f"{r['chord_vs_fp16']:.2f}x fp16, {r['pct_roofline']:.0f}% roofline, config {r['config']}", flush=True)
         if dev.type == "cuda":
             torch.cuda.empty_cache()
     result = dict(meta=meta, copy_gbps=bw, rows=rows, skipped=skipped, failed=failed, wall_s=time.time() - t0)

@@ -50,6 +50,9 @@ def _pack_tile(w_ptr, ldw, perm_ptr, qw_ptr, sc_ptr, ze_ptr, K, tile, start, row
                BITS: tl.constexpr, ASYM: tl.constexpr, BLOCK_R: tl.constexpr, BLOCK_K: tl.constexpr,
                BLOCK_KB: tl.constexpr):
     EPB: tl.constexpr = 8 // BITS
+    UMAX: tl.constexpr = (1 << BITS) - 1                  # asym: u in [0, 2^b - 1]
+    QMAX: tl.constexpr = (1 << (BITS - 1)) - 1            # sym: |q| <= 2^(b-1) - 1
+    OFF: tl.constexpr = 1 << (BITS - 1)                   # sym: u = q + 2^(b-1)
     rb = row_bytes(K, BITS)
     boff = boff.to(tl.int64) * 16
     r = tile * BLOCK_R + tl.arange(0, BLOCK_R)
@@ -70,7 +73,6 @@ def _pack_tile(w_ptr, ldw, perm_ptr, qw_ptr, sc_ptr, ze_ptr, K, tile, start, row
             hi = tl.maximum(hi, tl.max(tl.where(m2, v, float("-inf")), axis=1))
         lo = tl.where(rmask, lo, 0.0)                                       # rows past the end
         hi = tl.where(rmask, hi, 0.0)
-        UMAX: tl.constexpr = (1 << BITS) - 1
         s = tl.math.div_rn(hi - lo, tl.full([BLOCK_R], UMAX, tl.float32))
         s = tl.where(s > 0, s, tl.abs(lo))                                  # constant row: exactly
         safe = tl.where(s > 0, s, 1.0)
@@ -109,10 +111,9 @@ def _pack_tile(w_ptr, ldw, perm_ptr, qw_ptr, sc_ptr, ze_ptr, K, tile, start, row
             kk = k0 + ck
             v = tl.load(w_rows + kk[None, :], mask=rmask[:, None] & (kk < K)[None, :], other=0.0)
             amax = tl.maximum(amax, tl.max(tl.abs(v), axis=1))
-        QMAX: tl.constexpr = (1 << (BITS - 1)) - 1
         scale = tl.math.div_rn(amax, tl.full([BLOCK_R], QMAX, tl.float32))
         safe = tl.where(scale > 0, scale, 1.0)
-        zero = tl.full([BLOCK_R], 1 << (BITS - 1), tl.float32)
+        zero = tl.full([BLOCK_R], OFF, tl.float32)
 
     # -- pass 2: quantize and pack 16-byte planar blocks
     c = tl.arange(0, BLOCK_KB)
@@ -124,19 +125,17 @@ def _pack_tile(w_ptr, ldw, perm_ptr, qw_ptr, sc_ptr, ze_ptr, K, tile, start, row
             kin = (k < K)[None, :]
             v = tl.load(w_rows + k[None, :], mask=rmask[:, None] & kin, other=0.0)
             if ASYM:
-                UMAXA: tl.constexpr = (1 << BITS) - 1
                 qq = tl.math.div_rn(v, safe[:, None])
                 if BITS >= 2:
                     u = rint_f32(qq) + zero[:, None]          # round the quotient, then shift
                 else:
                     u = rint_f32(qq + zero[:, None])          # 1-bit: threshold at the midpoint
-                u = _clamp(u, 0.0, UMAXA)
+                u = _clamp(u, 0.0, UMAX)
             elif BITS == 1:
                 u = tl.where(v >= 0, 1.0, 0.0)
             else:
-                QM: tl.constexpr = (1 << (BITS - 1)) - 1
-                q = _clamp(rint_f32(tl.math.div_rn(v, safe[:, None])), -QM, QM)
-                u = q + (1 << (BITS - 1))
+                q = _clamp(rint_f32(tl.math.div_rn(v, safe[:, None])), -QMAX, QMAX)
+                u = q + OFF
             u = tl.where(kin, u.to(tl.int32), 0)                   # padding holds u = 0
             byte = byte | (u << (i * BITS))
         bmask = rmask[:, None] & ((kb + c) < rb)[None, :]

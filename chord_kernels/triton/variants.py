@@ -2,7 +2,9 @@
 target without a GPU (CI checks that each compiles for Hopper, sm_90).
 
 A variant is one family (GEMV, GEMM) x activation dtype x dot precision, with every width
-branch (8/4/2/1-bit) live so each code path is compiled, plus the all-pruned kernel. Must run
+branch (8/4/2/1-bit) live so each code path is compiled, plus the all-pruned kernel; the
+mp_topk scan (each user-block size, K step, full/sampled), its float64 rescoring kernel, and
+the packer (sym/asym). Must run
 WITHOUT ``TRITON_INTERPRET`` (the interpreter replaces the compiler).
 """
 from __future__ import annotations
@@ -15,15 +17,21 @@ import triton.language as tl
 from . import configs
 from .gemm import mp_gemm_kernel
 from .gemv import mp_gemv_kernel
+from .quantize_pack import quantize_pack_kernel
+from .topk import topk_rescore_kernel, topk_scan_kernel
 
 _PTR = {"x": "*{x}", "qw": "*u8", "sc": "*fp32", "ze": "*fp32", "perm": "*i32", "bias": "*fp32",
-        "xscale": "*fp32", "y": "*{x}"}
+        "xscale": "*fp32", "y": "*{x}",
+        # topk scan / rescore, quantize_pack
+        "xh": "*{x}", "post": "*fp32", "xs": "*fp32", "g": "*fp32", "tau": "*fp32", "tiles": "*i32",
+        "cnt": "*i32", "bs": "*fp32", "be": "*fp32", "br": "*i32", "pm": "*i32", "pr": "*i32",
+        "xr": "*fp64", "out": "*fp64", "w": "*fp32"}
 _TY = {"fp16": tl.float16, "bf16": tl.bfloat16, "fp32": tl.float32}
 
 
 #: integer arguments a launch at the benchmark shapes (K, N multiples of 16) specializes as
 #: multiples of 16, as triton's JIT does
-_ALIGNED_INTS = ("K", "stride_xm", "stride_ym")
+_ALIGNED_INTS = ("K", "stride_xm", "stride_ym", "stride_xr", "ldw")
 
 
 def _source(kernel, xdt: str, constexprs: dict):
@@ -70,6 +78,53 @@ def variants(all_configs: bool = False):
         yield (f"gemm/fp16/all-pruned/{tag(blocks)}",
                _source(mp_gemm_kernel, "fp16", {**flags_pruned, **blocks, **dict(DOT_DTYPE=tl.float16, DOT_PREC="tf32")}),
                cfg)
+    yield from topk_variants(all_configs)
+    yield from pack_variants()
+
+
+#: (user block, K step, sampled tiles) of the scan compiled by default: every user-block size
+#: and both K steps and both tile sources, not their full cross product (compiles take ~10-40 s
+#: each on a busy 2-core machine; ``all_configs`` compiles the product)
+_TOPK_DEFAULT = {(1, 16, False), (1, 64, True), (16, 16, True), (32, 64, False), (64, 16, False), (64, 64, True)}
+
+
+def topk_variants(all_configs: bool = False):
+    """The mp_topk scan for each user-block size of its table (M = 1 on CUDA cores, tl.dot
+    above) x K step (16 / 64 bytes) x full or sampled tiles, every width live; the rescoring
+    kernel."""
+    widths = dict(W8=True, W4=True, W2=True, W1=True)
+    for m in (1, 16, 32, 64):
+        cfg = configs.topk_config(m, interpret=False)
+        for bkb in (16, 64):
+            blocks = dict(BLOCK_M=cfg["BLOCK_M"], BLOCK_N=cfg["BLOCK_N"], BLOCK_KB=bkb, USE_DOT=cfg["USE_DOT"])
+            for use_list in (False, True):
+                if not all_configs and (m, bkb, use_list) not in _TOPK_DEFAULT:
+                    continue
+                name = f"topk/scan/M{blocks['BLOCK_M']},N{blocks['BLOCK_N']},KB{bkb}" + ("/sample" if use_list else "")
+                yield name, _source(topk_scan_kernel, "fp16", {**widths, **blocks, "USE_LIST": use_list,
+                                                                "DOT_PREC": "tf32"}), cfg
+    rc = configs.rescore_config(interpret=False)
+    yield (f"topk/rescore/P{rc['BLOCK_P']},K{rc['BLOCK_K']}",
+           _source(topk_rescore_kernel, "fp64", {k: v for k, v in rc.items() if k.startswith("BLOCK")}),
+           dict(num_warps=rc["num_warps"], num_stages=1))
+
+
+def pack_variants():
+    """quantize_pack, symmetric and asymmetric, every width live."""
+    pc = configs.pack_config(interpret=False)
+    blocks = {k: v for k, v in pc.items() if k.startswith("BLOCK")}
+    for asym in (False, True):
+        yield (f"pack/{'asym' if asym else 'sym'}",
+               _source(quantize_pack_kernel, "fp32", dict(W8=True, W4=True, W2=True, W1=True, ASYM=asym, **blocks)),
+               dict(num_warps=pc["num_warps"], num_stages=1, enable_fp_fusion=False))
+
+
+def compile_options(cfg: dict) -> dict:
+    """``triton.compile`` options of a variant's config (warps, stages, FMA contraction)."""
+    opts = dict(num_warps=cfg["num_warps"], num_stages=cfg["num_stages"])
+    if "enable_fp_fusion" in cfg:
+        opts["enable_fp_fusion"] = cfg["enable_fp_fusion"]
+    return opts
 
 
 def compile_all(arch: int = 90, all_configs: bool = False, verbose: bool = True) -> list[str]:
@@ -82,8 +137,7 @@ def compile_all(arch: int = 90, all_configs: bool = False, verbose: bool = True)
     done = []
     for name, src, cfg in variants(all_configs):
         try:
-            k = triton.compile(src, target=target,
-                               options=dict(num_warps=cfg["num_warps"], num_stages=cfg["num_stages"]))
+            k = triton.compile(src, target=target, options=compile_options(cfg))
         except Exception as e:  # noqa: BLE001 - re-raised with the variant named
             raise RuntimeError(f"variant {name} failed to compile for sm_{arch}: {e}") from e
         if "cubin" not in k.asm:

@@ -3,7 +3,8 @@
 The interpreter runs Python, not the compiler, so a kernel can pass every interpreter test and
 still fail to compile (unsupported op, layout, type). This compiles each variant
 (``chord_kernels.triton.variants``: GEMV and GEMM x fp16/bf16/fp32 x dot precision, every
-width branch live, plus strided-x and all-pruned kernels) to a cubin in a subprocess *without*
+width branch live, plus strided-x and all-pruned kernels; the mp_topk scan and rescoring
+kernels; the packer) to a cubin in a subprocess *without*
 TRITON_INTERPRET, and checks the code takes the intended Hopper paths.
 """
 from __future__ import annotations
@@ -25,12 +26,11 @@ import re, sys
 from chord_kernels.triton import variants
 from triton.backends.compiler import GPUTarget
 import triton
-all_configs, family = sys.argv[1] == "all", sys.argv[2]
+all_configs, families = sys.argv[1] == "all", tuple(f + "/" for f in sys.argv[2].split(","))
 for name, src, cfg in variants.variants(all_configs):
-    if not name.startswith(family + "/"):
+    if not name.startswith(families):
         continue
-    k = triton.compile(src, target=GPUTarget("cuda", 90, 32),
-                       options=dict(num_warps=cfg["num_warps"], num_stages=cfg["num_stages"]))
+    k = triton.compile(src, target=GPUTarget("cuda", 90, 32), options=variants.compile_options(cfg))
     ptx = k.asm["ptx"]
     assert "cubin" in k.asm and len(k.asm["cubin"]) > 0, name
     stats = dict(wgmma=len(re.findall(r"wgmma\.mma_async", ptx)),
@@ -42,11 +42,11 @@ for name, src, cfg in variants.variants(all_configs):
 
 
 def _compile(which: str) -> dict[str, dict[str, int]]:
-    """Compile the variants in two subprocesses at once (GEMV, GEMM): two cores, half the wall."""
+    """Compile the variants in two subprocesses at once (GEMM; the rest): two cores, half the wall."""
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "python"), env.get("PYTHONPATH", "")])
     procs = [subprocess.Popen([sys.executable, "-c", _SCRIPT, which, fam], cwd=ROOT, env=env, text=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for fam in ("gemm", "gemv")]
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for fam in ("gemm", "gemv,topk,pack")]
     out = {}
     for proc in procs:
         stdout, stderr = proc.communicate(timeout=3000)
@@ -63,9 +63,20 @@ def _block_m(name: str) -> int:
     return int(re.search(r"/M(\d+),", name).group(1))
 
 
+def _block_m_topk(name: str) -> int:
+    return int(re.search(r"/M(\d+),", name).group(1))
+
+
 def _check(stats: dict[str, dict[str, int]]):
     fams = {n.split("/")[0] for n in stats}
-    assert fams == {"gemv", "gemm"}, fams
+    assert fams == {"gemv", "gemm", "topk", "pack"}, fams
+    assert {n for n in stats if n.startswith("pack/")} == {"pack/sym", "pack/asym"}
+    assert any(n.startswith("topk/rescore/") for n in stats)
+    scans = [n for n in stats if n.startswith("topk/scan/")]
+    for m in (1, 16, 32, 64):   # every user-block size of the scan, both K steps, full and sampled
+        assert any(n.startswith(f"topk/scan/M{m},") for n in scans), m
+    assert {n.split(",KB")[1].split("/")[0] for n in scans} == {"16", "64"}
+    assert any(n.endswith("/sample") for n in scans) and not all(n.endswith("/sample") for n in scans)
     for dt in ("fp16", "bf16", "fp32"):
         assert any(n.startswith(f"gemv/{dt}/all-widths") for n in stats), dt
         assert any(n.startswith(f"gemm/{dt}/") for n in stats), dt
@@ -79,6 +90,8 @@ def _check(stats: dict[str, dict[str, int]]):
             if _block_m(name) >= 64:
                 assert s["wgmma"] > 0, f"{name}: no wgmma in the PTX"
             assert s["cpasync"] > 0, f"{name}: packed weight tiles are not loaded asynchronously"
+        if name.startswith("topk/scan/M") and not name.startswith("topk/scan/M1,"):
+            assert s["wgmma"] > 0 or _block_m_topk(name) < 64, f"{name}: no tensor-core MMA"
         if name.startswith("gemv/") and "strided" not in name:
             assert s["v4"] > 0, f"{name}: packed weights are not read with 16-byte vector loads"
 
