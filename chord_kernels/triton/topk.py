@@ -94,7 +94,9 @@ def _scan_tile(xh_ptr, stride_xm, M, K, qw_ptr, sc_ptr, ze_ptr, post_ptr, xs_ptr
     g = tl.load(g_ptr + offs_m, mask=mmask, other=0.0)
     tau = tl.load(tau_ptr + offs_m, mask=mmask, other=float("inf"))
     s = (acc - z[None, :] * xs[:, None]) * sc[None, :] * post[:, None]
-    e = (tl.abs(sc) * (UMAX + tl.abs(z)))[None, :] * g[:, None]
+    # + 1e-36: in the subnormal range fp32 rounding is absolute (<= 2^-150 per operation), not
+    # relative, so tiny activations x tiny scales stay inside the bound
+    e = (tl.abs(sc) * (UMAX + tl.abs(z)))[None, :] * g[:, None] + 1e-36
     up = s + e
     # NaN scores stay candidates (ranked last by the merge, as the CPU op does)
     keep = ((up >= tau[:, None]) | (up != up)) & mmask[:, None] & rmask[None, :]
@@ -480,7 +482,11 @@ def mp_topk_packed(x, qweight, scales, zeros, perm, buckets, K, k, candidates=No
         scores = torch.cat([scores, torch.zeros(M, pids.numel(), dtype=torch.float64, device=dev)], 1)
         ids = torch.cat([ids, pids[None, :].expand(M, -1)], 1)
         valid = torch.cat([valid, torch.ones(M, pids.numel(), dtype=torch.bool, device=dev)], 1)
-    return _rank(scores, ids, valid, k)
+    v, i = _rank(scores, ids, valid, k)
+    if bool(((i < 0) | (i >= tab.N)).any()):   # ids come from perm: a broken table must not pass
+        r = int(torch.nonzero((perm < 0) | (perm >= tab.N))[0])
+        raise ValueError(f"chord::mp_topk: perm[{r}]: expected an item id in 0..{tab.N - 1}, got {int(perm[r])}")
+    return v, i
 
 
 def _topk_candidates(tab, xr, candidates, k):
@@ -498,10 +504,13 @@ def _topk_candidates(tab, xr, candidates, k):
     if tab.N and (int(p.min()) < 0 or int(p.max()) >= tab.N):
         i = int(torch.nonzero((p < 0) | (p >= tab.N))[0])
         raise ValueError(f"chord::mp_topk: perm[{i}]: expected an item id in 0..{tab.N - 1}, got {int(p[i])}")
-    inv = torch.empty(tab.N, dtype=torch.int64, device=dev)
+    inv = torch.full((tab.N,), -1, dtype=torch.int64, device=dev)
     inv[p] = torch.arange(tab.N, device=dev)
     cand = cand.expand(M, -1) if cand.dim() == 1 else cand
     rows = inv[cand]
+    if rows.numel() and int(rows.min()) < 0:
+        raise ValueError("chord::mp_topk: perm: expected a permutation of 0..N-1 (a candidate's item id is "
+                         "held by no packed row)")
     scores = _rescore(torch.arange(M, device=dev)[:, None].expand_as(rows), rows, xr, tab.qweight, tab.scales,
                       tab.zeros, tab.bargs, tab.K)
     return _rank(scores, cand, torch.ones_like(rows, dtype=torch.bool), k)

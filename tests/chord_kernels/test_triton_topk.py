@@ -18,7 +18,34 @@ triton = pytest.importorskip("triton")
 import chord_kernels.triton as ct  # noqa: E402  (after conftest set TRITON_INTERPRET)
 from chord_kernels.triton import topk as ttopk  # noqa: E402
 
-from tests.test_scoring_exact import near_tie_table  # noqa: E402
+
+def near_tie_table(bits, groups, seed):
+    """The CPU op's adversarial table (tests/test_scoring_exact.py, not imported: that module
+    needs the C++ extension): integer rows (scale exactly 1) in groups of variants q + t (e_a -
+    e_b) of a row aligned with x, where x_b is x_a plus one float32 ulp, so inside a group the
+    exact scores differ by t * ulp(x_a), below float32's resolution of the scores; exact
+    duplicates (t = 0 twice) and random filler rows; ids shuffled."""
+    g = torch.Generator().manual_seed(seed)
+    K, qmax = 64, {2: 1, 4: 7, 8: 127}[bits]
+    x = torch.randn(K, generator=g)
+    a, b = 3, 40
+    x[b] = torch.nextafter(x[a], torch.tensor(float("inf")))
+    rows = []
+    for gi in range(groups):
+        q = torch.clamp(torch.round(x / x.abs().max() * qmax * (1 - 0.1 * gi)), -qmax, qmax)
+        q[a] = q[b] = 0
+        q[0] = qmax * (1 if x[0] > 0 else -1)
+        for t in range(-min(qmax, 3), min(qmax, 3) + 1):
+            v = q.clone()
+            v[a], v[b] = t, -t
+            rows += [v, v.clone()] if t == 0 else [v]
+    filler = torch.randint(-qmax, qmax + 1, (300, K), generator=g).float()
+    filler[:, 0] = qmax
+    w = torch.cat([torch.stack(rows), filler])
+    w = w[torch.randperm(w.shape[0], generator=g)]
+    mw = pack(w, torch.ones(w.shape[0], dtype=torch.uint8), Codebook((0, bits, 4, 8), "sym"))
+    assert torch.equal(mw.dequantize(), w)
+    return x, mw
 
 
 def oracle(x, mw, k, cand=None, act_bits=0):
@@ -45,11 +72,10 @@ def table(N, K, seed, codebook=None):
     return pack(torch.randn(N, K, generator=g), codes, codebook or Codebook.default()), g
 
 
-@pytest.mark.parametrize("act_bits", [0, 8])
-@pytest.mark.parametrize("M", [1, 18])
+@pytest.mark.parametrize("M,act_bits", [(1, 0), (18, 8)])
 def test_random_table_threshold_path(triton_device, M, act_bits):
-    """M = 1 (CUDA-core scan) and M = 18 (tl.dot scan, two user blocks); a 64-row sample sets
-    the threshold, so most rows are dropped inside the kernel."""
+    """M = 1 (CUDA-core scan) and M = 18 (tl.dot scan, two user blocks; int8 activations); a
+    64-row sample sets the threshold, so most rows are dropped inside the kernel."""
     mw, g = table(260, 64, seed=M + act_bits)
     mw = mw.to(triton_device)
     x = torch.randn(M, 64, generator=g).to(triton_device)
@@ -138,6 +164,12 @@ def test_bad_inputs_name_the_argument(triton_device):
         run(x, mw, 3, None, 4)
     with pytest.raises(ValueError, match="perm: expected 1-D torch.int32"):
         ct.mp_topk_packed(x, mw.qweight, mw.scales, mw.zeros, mw.perm.long(), mw.buckets, 64, 3)
+    bad_perm = mw.perm.clone()
+    bad_perm[:] = 40
+    with pytest.raises(ValueError, match=r"perm\[\d+\]: expected an item id in 0..39, got 40"):
+        ct.mp_topk_packed(x, mw.qweight, mw.scales, mw.zeros, bad_perm, mw.buckets, 64, 3)
+    with pytest.raises(ValueError, match=r"perm\[0\]: expected an item id in 0..39, got 40"):
+        ct.mp_topk_packed(x, mw.qweight, mw.scales, mw.zeros, bad_perm, mw.buckets, 64, 3, torch.arange(5, device=triton_device))
     v, i = run(torch.empty(0, 64, device=triton_device), mw, 3)
     assert v.shape == i.shape == (0, 3)
 
