@@ -36,7 +36,9 @@ for name, src, cfg in variants.variants(all_configs):
     stats = dict(wgmma=len(re.findall(r"wgmma\.mma_async", ptx)),
                  v4=len(re.findall(r"ld\.global(?:\.[a-z]+)*\.v4", ptx)),
                  cpasync=len(re.findall(r"cp\.async", ptx)),
-                 local=len(re.findall(r"\b(?:ld|st)\.local", ptx)))
+                 local=len(re.findall(r"\b(?:ld|st)\.local", ptx)),
+                 divrn=len(re.findall(r"\bdiv\.rn\.f32", ptx)),
+                 inexact=len(re.findall(r"\.(?:ftz|approx)\b|\bfma\.rn\.f32", ptx)))
     print("VARIANT", name, *[f"{a}={b}" for a, b in stats.items()], flush=True)
 """
 
@@ -71,6 +73,10 @@ def _check(stats: dict[str, dict[str, int]]):
     fams = {n.split("/")[0] for n in stats}
     assert fams == {"gemv", "gemm", "topk", "pack"}, fams
     assert {n for n in stats if n.startswith("pack/")} == {"pack/sym", "pack/asym"}
+    for name in ("pack/sym", "pack/asym"):
+        # bit-identity with the CPU packer: IEEE division, no flush-to-zero, no approximate
+        # instructions, no FMA contraction (the rounding-by-2^23 trick needs its add and sub)
+        assert stats[name]["divrn"] > 0 and stats[name]["inexact"] == 0, (name, stats[name])
     assert any(n.startswith("topk/rescore/") for n in stats)
     scans = [n for n in stats if n.startswith("topk/scan/")]
     for m in (1, 16, 32, 64):   # every user-block size of the scan, both K steps, full and sampled
