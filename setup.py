@@ -2,7 +2,7 @@
 and installs the packages `chord` (python/chord) and `chord_kernels`.
 
 Environment knobs:
-  CHORD_SANITIZE=1   build with -fsanitize=address,undefined (see README "Sanitizers")
+  CHORD_SANITIZE=1   build with -fsanitize=address,undefined (see docs/development.md, "Sanitizers")
   CHORD_BUILD_JOBS=N parallel compile jobs (default 2)
 
 Threads come from csrc/common/parallel.h (one pool for every kernel family); no OpenMP.

@@ -38,3 +38,29 @@ def test_relative_links_resolve(page):
 
 def test_readme_is_a_front_page():
     assert len((ROOT / "README.md").read_text().splitlines()) <= 250
+
+
+#: repository-wide checks at tests/ top level (not tests of one module)
+REPO_CHECKS = {"test_import_graph.py", "test_docs.py"}
+
+
+def _mirrors_source(test: Path) -> bool:
+    """docs/ops.md, "Test rule": tests/<path>/test_<module>[_aspect].py tests python/chord/<path>/<module>.py."""
+    rel = test.relative_to(ROOT / "tests")
+    pkg, stem = rel.parent, rel.stem[len("test_"):]
+    if str(pkg) == "." and rel.name in REPO_CHECKS:
+        return True
+    if str(pkg) == "bench" and stem.startswith("gate"):
+        return True
+    top = pkg.parts[:1]
+    base = ROOT / pkg if top in (("chord_kernels",), ("tools",), ("scripts",)) else ROOT / "python" / "chord" / pkg
+    if top == ("chord_kernels",):
+        base = ROOT / "chord_kernels"
+    parts = stem.split("_")
+    names = ["_".join(parts[:i]) for i in range(len(parts), 0, -1)]
+    return any((base / f"{n}.py").exists() or (base / n).is_dir() for n in names) or stem == pkg.name
+
+
+def test_tests_mirror_the_source():
+    stray = [str(t.relative_to(ROOT)) for t in sorted((ROOT / "tests").rglob("test_*.py")) if not _mirrors_source(t)]
+    assert not stray, f"test files that follow no rule of docs/ops.md (Test rule): {stray}"

@@ -8,7 +8,7 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
-import chord
+import chord  # noqa: F401  (registers the ops)
 from chord import Codebook, FormatError, MixedWeight, mp_linear, pack
 from chord import format as fmt
 from chord.quantizer import dequantize_rows, quantize_rows

@@ -10,7 +10,7 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
-import chord
+import chord  # noqa: F401  (registers the ops)
 from chord import Codebook, MixedWeight, pack
 from chord.backends import reference
 from chord.backends.cpu import supported_isas

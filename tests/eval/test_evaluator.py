@@ -96,7 +96,7 @@ def test_mask_seen_target_turns_repeated_targets_into_misses_only(split, stage):
     base = Evaluator(split, 8, batch_size=7).ranks(model, stage, "full")
     masked = Evaluator(split, 8, batch_size=7, mask_seen_target=True).ranks(model, stage, "full")
     seen = []
-    for r, u in enumerate(split.eval_users):
+    for u in split.eval_users:
         seq = split.dataset.sequence(int(u)).tolist()
         hist, tgt = (seq[:-2], seq[-2]) if stage == "valid" else (seq[:-1], seq[-1])
         seen.append(tgt in hist)

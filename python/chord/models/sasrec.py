@@ -159,7 +159,7 @@ class SASRec(SequentialRecommender):
                 if isinstance(m, nn.Linear):
                     nn.init.zeros_(m.bias)
         else:                       # xavier for every matrix as in kang205/pmixer
-            for name, p in self.named_parameters():
+            for _name, p in self.named_parameters():
                 if p.dim() > 1:
                     nn.init.xavier_normal_(p)
         # padding row zero

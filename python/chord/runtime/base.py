@@ -72,7 +72,7 @@ class Watch:
     def stale(self) -> str | None:
         try:   # tuple == compares identical objects without calling their __eq__
             same = tuple(map(dict.get, self._dicts, self._keys)) == self._objs
-        except Exception:   # a replaced tensor's elementwise __eq__
+        except Exception:  # noqa: BLE001 - a replaced tensor's elementwise __eq__ (any error: not the same)
             same = False
         if not same:
             k = next(k for d, k, o in self.slots if d.get(k) is not o)

@@ -28,7 +28,7 @@ def _check_model(model: SASRec) -> None:
     for meth in ("forward", "encode"):
         if getattr(cls, meth) is not getattr(SASRec, meth):
             fail(f"model: {cls.__name__}.{meth} overrides SASRec.{meth}; the fused runtime computes SASRec's")
-    if getattr(cls, "score") is not SequentialRecommender.score:
+    if cls.score is not SequentialRecommender.score:
         fail(f"model: {cls.__name__}.score overrides the tied-embedding score")
     if model.training:
         fail("model: in training mode (dropout would be active); call model.eval() first")

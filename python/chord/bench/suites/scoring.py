@@ -11,7 +11,7 @@ import chord
 from chord import mp_topk
 from chord.backends import cpu as cpu_backend
 
-from ..baselines import Prepared, Unavailable
+from ..baselines import Prepared
 from ..config import avg_bits, mix_codes, parse_mix
 from .common import chord_linear, clone_packed, max_rel_err, seeded_randn
 

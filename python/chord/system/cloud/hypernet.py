@@ -40,7 +40,8 @@ class HyperNetworks(nn.Module):
     """
 
     def __init__(self, specs: list[LayerInfo], d_user: int, hidden: int = 128,
-                 element: bool = True, filter: bool = True, layer: bool = True, element_rank: int = 8):
+                 element: bool = True, filter: bool = True, layer: bool = True,  # noqa: A002 - the method's level names
+                 element_rank: int = 8):
         super().__init__()
         self.specs = list(specs)
         if element_rank < 0:
