@@ -22,12 +22,14 @@ _BY_PATH = {
     "bench/test_cli.py": "perf",
     "system/test_trainer_ddp.py": "ddp",
 }
-#: single tests over ~10 s on a 2-core machine (node ids relative to tests/, prefix match)
+#: single tests over ~10 s on a busy 2-core machine (`--durations`, 2026-12-06); node ids relative
+#: to tests/, prefix match
 SLOW = (
-    "experiments/test_runner.py",
-    "system/test_trainer.py",
-    "train/test_trainer.py::test_cli",
-    "data/test_registry.py",
+    "train/test_trainer.py::test_one_epoch_smoke_train_on_real_slice",
+    "train/test_trainer.py::test_loss_decreases_and_early_stopping_on_learnable_toy",
+    "train/test_trainer.py::test_train_and_eval_cli",
+    "experiments/test_runner.py::test_quick_grid_writes_results_and_resumes",
+    "backends/test_cpu_mp_linear.py::test_fuzz_against_float64_reference",
 )
 
 
