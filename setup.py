@@ -10,7 +10,7 @@ Threads come from csrc/common/parallel.h (one pool for every kernel family); no 
 import glob
 import os
 
-from pybind11.setup_helpers import Pybind11Extension, ParallelCompile, build_ext
+from pybind11.setup_helpers import ParallelCompile, Pybind11Extension, build_ext
 from setuptools import find_packages, setup
 
 ParallelCompile("CHORD_BUILD_JOBS", default=2).install()

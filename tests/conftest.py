@@ -11,7 +11,6 @@ if os.environ.get("CHORD_TRITON_TEST_DEVICE", "cpu") == "cpu":
 
 import chord  # noqa: E402,F401  (registers ops)
 
-
 # Cost markers by location (docs/development.md, "Tests"): a test in these places gets the
 # marker without a decorator, so the fast developer loop
 #   python -m pytest -q -m "not slow and not perf and not triton and not ddp"

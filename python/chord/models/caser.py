@@ -23,7 +23,6 @@ from torch import nn
 
 from .base import SequentialRecommender
 
-
 HEADS = ("fc2", "untied")
 DROPOUT_POSITIONS = ("after_fc1", "before_fc1")
 

@@ -20,8 +20,17 @@ import torch
 
 from ..models.base import SequentialRecommender
 from ..models.sasrec import CausalSelfAttention, FeedForward, SASRec, SASRecBlock
-from .base import (FusedRunner, StaleRuntimeError, UnsupportedModelError, Watch, _cpu, check_hooks, fail,  # noqa: F401
-                   linear_spec, norm_spec, table_spec)
+from .base import (
+    FusedRunner,
+    Watch,
+    _cpu,
+    check_hooks,
+    fail,
+    linear_spec,
+    norm_spec,
+    table_spec,
+)
+
 
 def _check_model(model: SASRec) -> None:
     cls = type(model)
