@@ -120,3 +120,14 @@ def test_no_defensive_import_of_the_project():
                 if name and name.startswith((".", "chord")) and "chord_kernels" not in name and m not in _PENDING:
                     bad.append(f"{m}:{sub.lineno} {name}")
     assert not bad, f"defensive imports of the project: {bad}"
+
+
+def test_public_names_survive_moves():
+    """Every name ``chord/__init__.py`` exported before the layout moves (issue 14) still works."""
+    import chord
+
+    names = ["Codebook", "MixedWeight", "FormatError", "pack", "mp_linear", "FORMAT_VERSION", "Strategy",
+             "StrategyError", "model_fingerprint", "LayerInfo", "quantizable_layers", "quantize_", "dequantize_",
+             "DeviceModel", "mp_topk", "__version__"]
+    assert [n for n in names if not hasattr(chord, n)] == []
+    assert set(chord.__all__) >= set(names) - {"__version__"}
