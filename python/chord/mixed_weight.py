@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from . import format as fmt
@@ -223,6 +224,19 @@ def plan_buckets(codes: torch.Tensor, codebook: Codebook):
     return perm.to(torch.int32), buckets
 
 
+def _all_finite(w: torch.Tensor) -> bool:
+    """True when w (float32) holds no NaN/Inf: one pass, no [N, K] temporary. On CPU a numpy sum
+    (single-threaded): a torch reduction here would run torch's OpenMP pool, whose workers keep
+    spinning after the region and starve the threads of the C++ kernel that follows (measured
+    beside one busy core: pack of a 1024 x 1024 weight 0.5 ms at 1 thread, 47 ms at 2)."""
+    if w.device.type == "cpu":
+        # NaN and Inf propagate through the sum; a finite sum proves every element finite. An
+        # overflowing sum of huge finite values is re-checked exactly.
+        return bool(np.isfinite(w.numpy().sum())) or bool(torch.isfinite(w).all())
+    lo, hi = torch.aminmax(w)  # NaN propagates through min/max
+    return bool(torch.isfinite(lo) & torch.isfinite(hi))
+
+
 def pack(weight: torch.Tensor, codes: torch.Tensor, codebook: Codebook | None = None) -> MixedWeight:
     """Quantize a frozen float weight [N, K] channel by channel from its codes, and pack it.
 
@@ -246,9 +260,7 @@ def pack(weight: torch.Tensor, codes: torch.Tensor, codebook: Codebook | None = 
     codes = check_codes(codes, N, codebook)
     with torch.no_grad():
         w = weight.detach().to(torch.float32).contiguous()
-        # one pass, no [N, K] temporary (NaN propagates through min/max); locate only on failure
-        lo, hi = torch.aminmax(w)
-        if not bool(torch.isfinite(lo) & torch.isfinite(hi)):
+        if not _all_finite(w):
             bad = torch.nonzero(~torch.isfinite(w))[0].tolist()
             raise ValueError(f"weight: contains NaN or Inf (first at row {bad[0]}, col {bad[1]})")
         perm, buckets = plan_buckets(codes, codebook)
