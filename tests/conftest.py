@@ -9,7 +9,11 @@ import os
 if os.environ.get("CHORD_TRITON_TEST_DEVICE", "cpu") == "cpu":
     os.environ["TRITON_INTERPRET"] = "1"
 
+import pytest  # noqa: E402
+
 import chord  # noqa: E402,F401  (registers ops)
+
+IN_CI = os.environ.get("CI") == "true"
 
 # Cost markers by location (docs/development.md, "Tests"): a test in these places gets the
 # marker without a decorator, so the fast developer loop
@@ -29,12 +33,12 @@ SLOW = (
     "train/test_trainer.py::test_train_and_eval_cli",
     "experiments/test_runner.py::test_quick_grid_writes_results_and_resumes",
     "backends/test_cpu_mp_linear.py::test_fuzz_against_float64_reference",
+    "test_demo.py",
+    "test_ci_skips.py",
 )
 
 
 def pytest_collection_modifyitems(config, items):
-    import pytest
-
     root = os.path.dirname(os.path.abspath(__file__))
     for item in items:
         rel = os.path.relpath(str(item.path), root).replace(os.sep, "/")
@@ -44,3 +48,33 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(getattr(pytest.mark, marker))
         if nodeid.startswith(SLOW):
             item.add_marker(pytest.mark.slow)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "optional(reason): may skip under CI=true too (a GPU, an optional "
+                                       "extra, an opt-in run); every other skip is a failure there")
+
+
+# Under CI=true no test skips silently: a skip -- skipif, importorskip, pytest.skip, at module level
+# or in a test -- becomes a failure unless the test is marked ``optional`` (what CI is not expected
+# to have). Outside CI a skip stays a skip, with its reason (pytest -rs lists them).
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if IN_CI and rep.skipped and not hasattr(rep, "wasxfail") and item.get_closest_marker("optional") is None:
+        _fail_skip(rep)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    outcome = yield
+    rep = outcome.get_result()
+    if IN_CI and rep.skipped:
+        _fail_skip(rep)
+
+
+def _fail_skip(rep) -> None:
+    reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
+    rep.outcome = "failed"
+    rep.longrepr = f"skipped under CI=true, where a missing extension or tool is a failure: {reason}"

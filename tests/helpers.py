@@ -21,14 +21,19 @@ from chord.quantize.strategy import Strategy
 DATA_DIR = Path(os.environ.get("CHORD_DATA_DIR", Path(__file__).resolve().parents[1] / ".." / "shared" / "data")).resolve()
 
 
+def missing(reason: str):
+    """Something a test needs is absent: skip with ``reason`` outside CI, fail under CI=true (where
+    tests/conftest.py also turns any unmarked skip into a failure)."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (required under CI=true)", pytrace=False)
+    pytest.skip(reason)
+
+
 def data_dir_or_skip(name: str | None = None) -> Path:
     """../shared/data (or $CHORD_DATA_DIR); skip when absent, but fail under CI=true."""
     path = DATA_DIR / name if name else DATA_DIR
     if not path.exists():
-        msg = f"dataset directory {path} not found (set CHORD_DATA_DIR)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(msg + " — datasets are always present under CI=true")
-        pytest.skip(msg)
+        missing(f"dataset directory {path} not found (set CHORD_DATA_DIR)")
     return path
 
 

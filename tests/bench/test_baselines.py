@@ -32,6 +32,7 @@ def test_fp16_baseline_is_cuda_only():
         BASELINES["torch_fp16"](torch.randn(4, 4), torch.randn(1, 4), 1)
 
 
+@pytest.mark.optional
 @pytest.mark.skipif(not peer_ggml.available(), reason="ggml-python (the [peer] extra) is not installed")
 @pytest.mark.parametrize("kind,tol", [("ggml_q2_k", 0.4), ("ggml_q4_k", 0.1), ("ggml_q8_0", 0.02)])
 def test_ggml_peer_matches_fp32(kind, tol):

@@ -8,10 +8,9 @@ import pytest
 import torch
 
 import chord
+from chord import models
 
 from tests.helpers import assert_close_to_reference, float64_reference, random_strategy
-
-models = pytest.importorskip("chord.models")
 
 
 def _sasrec():

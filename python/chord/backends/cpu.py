@@ -1,18 +1,18 @@
 """CPU kernels for ``chord::`` ops: the C++ extension ``chord_kernels._cpu`` when it is built,
-else the pure-torch reference (with a warning, once)."""
+else the pure-torch reference (each op warns once on its first call: ``fallback``)."""
 from __future__ import annotations
-
-import warnings
 
 import torch
 
-from . import reference
+from . import fallback, reference
 
 try:
     from chord_kernels import _cpu  # noqa: F401
 except ImportError as e:  # pragma: no cover - exercised only on broken installs
     _cpu = None
     _IMPORT_ERROR = e
+else:
+    _IMPORT_ERROR = None
 
 HAVE_CPP = _cpu is not None
 
@@ -193,14 +193,24 @@ def mp_topk(x, qweight, scales, zeros, perm, buckets, K, k, candidates=None, act
     return vals, idx
 
 
+def kernels() -> dict:
+    """op name -> the CPU implementation registered for it: the C++ kernel, or the reference
+    wrapped to warn once (``fallback``) when the extension (or its op) is missing."""
+    why = f"C++ extension unavailable: {_IMPORT_ERROR}" if not HAVE_CPP else ""
+    fused_topk = HAVE_CPP and hasattr(_cpu, "mp_topk")
+    return {
+        "chord::quantize_pack": quantize_pack if HAVE_CPP else
+        fallback.reference_kernel("chord::quantize_pack", "cpu", reference.quantize_pack, why),
+        "chord::mp_linear": mp_linear if HAVE_CPP else
+        fallback.reference_kernel("chord::mp_linear", "cpu", reference.mp_linear, why),
+        "chord::mp_topk": mp_topk if fused_topk else fallback.reference_kernel(
+            "chord::mp_topk", "cpu", reference.mp_topk, why or "this build of the C++ extension has no mp_topk"),
+    }
+
+
 def _register():
-    if not HAVE_CPP:
-        warnings.warn(f"chord: C++ extension unavailable ({_IMPORT_ERROR}); "
-                      "CPU ops use the slow pure-torch reference", RuntimeWarning, stacklevel=2)
-    torch.library.register_kernel("chord::quantize_pack", "cpu", quantize_pack if HAVE_CPP else reference.quantize_pack)
-    torch.library.register_kernel("chord::mp_linear", "cpu", mp_linear if HAVE_CPP else reference.mp_linear)
-    torch.library.register_kernel("chord::mp_topk", "cpu",
-                                  mp_topk if HAVE_CPP and hasattr(_cpu, "mp_topk") else reference.mp_topk)
+    for op, fn in kernels().items():
+        torch.library.register_kernel(op, "cpu", fn)
 
 
 _register()

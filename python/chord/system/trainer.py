@@ -179,7 +179,9 @@ class ChordTrainer:
         self.cfg = cfg or ChordConfig()
         self.log = log
 
-    def fit(self, system: ChordSystem, split: LeaveOneOut, out_dir=None, evaluator: Evaluator | None = None) -> dict:
+    def fit(self, system: ChordSystem, split: LeaveOneOut, out_dir=None, evaluator: Evaluator | None = None,
+            on_epoch=None) -> dict:
+        """``on_epoch(record)``: called on rank 0 after each epoch with its history record."""
         cfg = self.cfg
         torch.set_num_threads(cfg.threads)
         rank, world = _dist_info()
@@ -255,6 +257,8 @@ class ChordTrainer:
             else:
                 bad += 1
             history.append(rec)
+            if on_epoch is not None and rank == 0:
+                on_epoch(rec)
             elapsed = time.perf_counter() - t0
             if rank == 0:
                 self.log(f"epoch {epoch:3d} loss {rec['loss']:.4f} bits~{rec['expected_bits']:.2f} "

@@ -106,9 +106,10 @@ class Trainer:
 
     # -- loop -------------------------------------------------------------------------------
     def fit(self, model, split: LeaveOneOut, out_dir=None, extra_meta: dict | None = None,
-            resume: dict | None = None) -> dict:
+            resume: dict | None = None, on_epoch=None) -> dict:
         """Train ``model`` on ``split``; returns the summary (also ``config.json`` in ``out_dir``).
 
+        ``on_epoch(record)``: called after each epoch with its history record (progress bars).
         ``resume``: the ``config.json`` dict of a checkpoint whose weights ``model`` already holds,
         plus ``"optimizer"`` (its saved Adam state, optional): epochs, history, best score and
         train time continue from it (the checkpoint holds the best epoch's weights and optimizer).
@@ -182,6 +183,8 @@ class Trainer:
                 else:
                     bad += 1
             history.append(rec)
+            if on_epoch is not None:
+                on_epoch(rec)
             self.log(f"epoch {epoch:3d} loss {rec['loss']:.4f} ({rec['epoch_seconds']:.1f}s)"
                      + (f" valid HR@10 {rec['valid_hr10']:.4f} NDCG@10 {rec['valid_ndcg10']:.4f}"
                         if "valid_ndcg10" in rec else "") + f" [{elapsed / 60:.1f} min]")
