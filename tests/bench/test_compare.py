@@ -81,7 +81,7 @@ def test_cli_compare_files_exit_status_and_names(make_doc, tmp_path, capsys):
     assert _cli(["--results", str(good), "--compare", str(base), "--max-regression", "10%"]) == 0
     assert _cli(["--results", str(bad), "--compare", str(base), "--max-regression", "10%"]) == 1
     captured = capsys.readouterr()
-    assert "REGRESSION: 1 case(s)" in captured.err and "mix=mix3" in captured.err
+    assert "GATE FAILED: 1 case(s) exceed 10%" in captured.err and "mix=mix3" in captured.err
     # a 30 % threshold lets the 25 % regression through
     assert _cli(["--results", str(bad), "--compare", str(base), "--max-regression", "30%"]) == 0
 

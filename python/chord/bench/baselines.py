@@ -27,6 +27,10 @@ class Prepared:
     n_sets: int
     note: str = ""
     keepalive: list = field(default_factory=list)  # owners of raw buffers fn touches (ggml)
+    #: check(fn(0)) raises ``chord.bench.checks.WrongResult`` when the timed call computes a wrong
+    #: answer; the runner calls it before timing (``None``: the result is not checked)
+    check: Callable[[object], None] | None = None
+    check_what: str = ""                           # what the check compares with (for the record)
 
 
 def _rot(items):

@@ -108,8 +108,12 @@ def _gate(new_doc: dict, base_path: str, args) -> int:
     print(compare.summary(comps, thr))
     rc = compare.gate(comps, args.strict)
     if rc:
-        bad = [c.name for c in comps if c.status == compare.REGRESSED or (args.strict and c.status == compare.INCONCLUSIVE)]
-        print(f"\nREGRESSION: {len(bad)} case(s) exceed {thr:.0%}: " + ", ".join(bad), file=sys.stderr)
+        for status, what in ((compare.ERROR, "computed a wrong answer"), (compare.MISSING, "missing from the new run"),
+                             (compare.REGRESSED, f"exceed {thr:.0%}"),
+                             (compare.INCONCLUSIVE, f"may exceed {thr:.0%} (--strict)")):
+            bad = [c.name for c in comps if c.status == status]
+            if bad and (status != compare.INCONCLUSIVE or args.strict):
+                print(f"\nGATE FAILED: {len(bad)} case(s) {what}: " + ", ".join(bad), file=sys.stderr)
     return rc
 
 
@@ -146,4 +150,7 @@ def run(args) -> int:
           + f" ({doc['chord']['elapsed_s']:.0f} s)", file=sys.stderr)
     if args.compare:
         return _gate(doc, args.compare, args)
-    return 0
+    errors = doc["chord"].get("errors", [])
+    for e in errors:
+        print(f"chord bench: ERROR: {e['impl']} in {e['group']}: {e['reason']}", file=sys.stderr)
+    return 1 if errors else 0

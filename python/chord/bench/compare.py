@@ -8,6 +8,11 @@ Noise: the change ``rel_new / rel_base - 1`` gets a bootstrap confidence interva
 the raw per-round samples of all four medians). A case *regresses* only when the whole
 interval lies above the threshold; a point estimate above it with an interval that straddles
 it is *inconclusive* (reported, rerun advised, not a failure unless ``strict``).
+
+The gate cannot be passed by leaving a case out: a case of the baseline that is missing from the
+new run -- its kernel raised and was listed unavailable, its reference could not run, or the grid
+no longer has it -- fails (as in the callgrind gate), and so does every implementation the new run
+recorded as an error (a wrong answer, ``chord.bench.checks``).
 """
 from __future__ import annotations
 
@@ -17,7 +22,10 @@ import numpy as np
 
 from .results import _matches
 
-REGRESSED, INCONCLUSIVE, OK, IMPROVED, NEW, MISSING = "regressed", "inconclusive", "ok", "improved", "new", "missing"
+REGRESSED, INCONCLUSIVE, OK, IMPROVED, NEW, MISSING, ERROR = ("regressed", "inconclusive", "ok", "improved", "new",
+                                                              "missing", "error")
+#: statuses that fail the gate (``strict`` adds INCONCLUSIVE)
+FAILING = (REGRESSED, MISSING, ERROR)
 
 
 @dataclass
@@ -29,10 +37,11 @@ class Comparison:
     rel_base: float | None = None
     rel_new: float | None = None
     ref: str | None = None
+    reason: str | None = None
 
     def describe(self) -> str:
         if self.change is None:
-            return f"{self.status:<12} {self.name}"
+            return f"{self.status:<12} {self.name}" + (f": {self.reason}" if self.reason else "")
         ci = f" [95% CI {self.ci[0]:+.1%}, {self.ci[1]:+.1%}]" if self.ci else ""
         return (f"{self.status:<12} {self.name}: time/{self.ref} {self.rel_base:.4f} -> {self.rel_new:.4f} "
                 f"({self.change:+.1%}{ci})")
@@ -114,18 +123,32 @@ def compare(new: dict, base: dict, max_regression: float = 0.10, ref_impls: dict
         else:
             status = OK
         out.append(Comparison(name, status, change, (lo, hi), rel_base, rel_new, ref["extra_info"]["impl"]))
-    out += [Comparison(name, MISSING) for name in pb if name not in pn]
+    gone = _unavailable(new)
+    out += [Comparison(name, MISSING, reason=gone.get(_group_impl(pb[name][0])) or gone.get(_group_impl(pb[name][1]))
+                       or "not in the new run") for name in pb if name not in pn]
+    out += [Comparison(f"{e['suite']}: {e['group']}: {e['impl']}", ERROR, reason=e["reason"])
+            for e in new.get("chord", {}).get("errors", [])]
     return out
 
 
+def _group_impl(rec: dict) -> tuple[str, str]:
+    return rec["group"], rec.get("extra_info", {}).get("impl")
+
+
+def _unavailable(doc: dict) -> dict[tuple[str, str], str]:
+    return {(u["group"], u["impl"]): f"unavailable in the new run: {u['reason']}"
+            for u in doc.get("chord", {}).get("unavailable", [])}
+
+
 def gate(comparisons: list[Comparison], strict: bool = False) -> int:
-    """Exit status: 1 if any case regressed (or, with ``strict``, is inconclusive), else 0."""
-    bad = {REGRESSED} | ({INCONCLUSIVE} if strict else set())
+    """Exit status: 1 if any case regressed, is missing from the new run or is an error (or, with
+    ``strict``, is inconclusive), else 0."""
+    bad = set(FAILING) | ({INCONCLUSIVE} if strict else set())
     return int(any(c.status in bad for c in comparisons))
 
 
 def summary(comparisons: list[Comparison], max_regression: float) -> str:
-    order = {REGRESSED: 0, INCONCLUSIVE: 1, IMPROVED: 2, MISSING: 3, NEW: 4, OK: 5}
+    order = {ERROR: 0, MISSING: 1, REGRESSED: 2, INCONCLUSIVE: 3, IMPROVED: 4, NEW: 5, OK: 6}
     lines = [c.describe() for c in sorted(comparisons, key=lambda c: (order[c.status], c.name))]
     counts = {s: sum(c.status == s for c in comparisons) for s in order}
     head = (f"compare (max regression {max_regression:.0%} of time relative to the same-run reference): "

@@ -13,6 +13,7 @@ import weakref
 
 import torch
 
+from . import checks
 from .baselines import Prepared, Unavailable
 
 #: peer implementation name -> ggml type name
@@ -106,4 +107,7 @@ def ggml_matmul(kind: str, w: torch.Tensor, x: torch.Tensor, n_sets: int, thread
 
     holder.fn = fn
     holder.keepalive = [graphs, output, plans, work, tpp]
+    ref_check = checks.rel_error_check(xf.double() @ wf.double().T, checks.GGML_TOL[kind], kind)
+    holder.check = lambda _: ref_check(output(0))     # fn returns nothing: read the graph's output tensor
+    holder.check_what = f"fp32 product, relative error <= {checks.GGML_TOL[kind]:g}"
     return holder

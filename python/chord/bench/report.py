@@ -111,6 +111,15 @@ def markdown(doc: dict) -> str:
         t = suite_table(doc.get("benchmarks", []), suite, stat)
         if t:
             out += ["", f"### {suite}: details", "", t]
+    errs = c.get("errors", [])
+    if errs:
+        out += ["", "**ERRORS: wrong answers, no time reported** (`chord.bench.checks`):"]
+        out += [f"- {e['suite']} / {e['group']} / {e['impl']}: {e['reason']}" for e in errs]
+    fell = sorted({(r["extra_info"].get("suite"), r["extra_info"].get("impl"), k, v) for r in doc.get("benchmarks", [])
+                   for k, v in r.get("extra_info", {}).get("fallback", {}).items()})
+    if fell:
+        out += ["", "Served by the pure-torch reference, not a kernel (timed as such):"]
+        out += [f"- {s} / {i}: {k} ({v})" for s, i, k, v in fell]
     un = c.get("unavailable", [])
     if un:
         out += ["", "Unavailable here:"]

@@ -10,7 +10,8 @@ File layout (pytest-benchmark 5 keys first, so ``pytest-benchmark compare`` read
                      "extra_info": {suite, impl, role, ref_impl, rel_to_ref, ratios,
                                     bytes_read, GBps, roofline_fraction, copy_GBps, ...}}],
      "chord": {"schema": "chord.bench/1", "config": {...}, "bandwidth": {threads: {...}},
-               "unavailable": [{suite, group, impl, reason}], "elapsed_s": float}}
+               "unavailable": [{suite, group, impl, reason}],
+               "errors": [{suite, group, impl, reason}] (wrong answers: ``chord.bench.checks``), "elapsed_s": float}}
 """
 from __future__ import annotations
 

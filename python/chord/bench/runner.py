@@ -16,8 +16,11 @@ from contextlib import contextmanager
 
 import torch
 
+from chord.backends import fallback
+
 from . import contend, machine, results
 from .baselines import Prepared, Unavailable
+from .checks import WrongResult
 from .config import BenchConfig
 from .timing import TimingPolicy, measure
 
@@ -42,6 +45,7 @@ class RunContext:
         self.log = log or (lambda s: print(s, file=sys.stderr, flush=True))
         self.llc = machine.last_level_cache_bytes()
         self.doc = results.new_document(machine.machine_info(cfg.device), machine.commit_info(), cfg.as_dict())
+        self.doc["chord"]["errors"] = []
         self.doc["chord"]["rotation_target_bytes"] = int(cfg.rotate_factor * self.llc)
         self.records: list[dict] = self.doc["benchmarks"]
 
@@ -65,6 +69,12 @@ class RunContext:
             target = self.cfg.rotate_factor * self.llc
         return int(min(self.cfg.max_sets, max(2, math.ceil(target / max(1.0, bytes_per_set)))))
 
+    def error(self, suite: str, group: str, impl: str, reason: str) -> None:
+        """``impl`` ran but computed a wrong answer: recorded under ``chord.errors`` (no time)."""
+        self.doc["chord"].setdefault("errors", []).append({"suite": suite, "group": group, "impl": impl,
+                                                            "reason": reason})
+        self.log(f"  {impl:<22} ERROR: {reason}")
+
     def unavailable(self, suite: str, group: str, impl: str, reason: str) -> None:
         self.doc["chord"]["unavailable"].append({"suite": suite, "group": group, "impl": impl, "reason": reason})
         self.log(f"  {impl:<22} unavailable: {reason}")
@@ -76,18 +86,29 @@ class RunContext:
         """Prepare and time one implementation; returns its record, or None when unavailable."""
         policy = policy or self.cfg.policy
         bw = self.bandwidth(threads)
+        served = fallback.counts()
         try:
             with num_threads(threads):
                 prep = prepare()
+                if prep.check is not None:   # a wrong answer is an error, never a number
+                    prep.check(prep.fn(0))
                 stats = measure(prep.fn, policy, self.device)
         except Unavailable as e:
             self.unavailable(suite, group, impl, str(e))
+            return None
+        except WrongResult as e:
+            self.error(suite, group, impl, str(e))
             return None
         except Exception as e:  # noqa: BLE001 - e.g. a GPU kernel that fails to compile
             # a broken implementation must not hide the others' numbers; it is reported
             self.unavailable(suite, group, impl, f"failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
             return None
-        ex = {"threads": threads, "n_sets": prep.n_sets, "note": prep.note, "converged": stats.pop("converged")}
+        ex = {"threads": threads, "n_sets": prep.n_sets, "note": prep.note, "converged": stats.pop("converged"),
+              "checked": prep.check_what if prep.check is not None else None}
+        fell_back = fallback.since(served)
+        if fell_back:   # label what ran: the pure-torch reference, not a kernel
+            ex["fallback"] = fell_back
+            ex["note"] += " [pure-torch reference: " + "; ".join(f"{k} ({v})" for k, v in fell_back.items()) + "]"
         # extra is read after prepare(): a suite may fill it there (e.g. the sanity error)
         if stats.pop("single_call", False):
             ex["note"] += " (one call: slower than 4x the time budget)"

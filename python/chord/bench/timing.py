@@ -96,6 +96,29 @@ def _synchronizer(device: str) -> Callable[[], None]:
     return lambda: None
 
 
+class _Clock:
+    """Seconds of a round of calls. CPU: ``perf_counter``. CUDA: CUDA events recorded on the
+    current stream around the round (GPU time between the two events, so host-side launch gaps
+    count only where they starve the GPU), read after synchronizing."""
+
+    def __init__(self, device: str):
+        self.cuda = device == "cuda"
+
+    def start(self):
+        if self.cuda:
+            ev = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            ev[0].record()
+            return ev
+        return time.perf_counter()
+
+    def seconds(self, started) -> float:
+        if self.cuda:
+            started[1].record()
+            started[1].synchronize()
+            return started[0].elapsed_time(started[1]) / 1e3
+        return time.perf_counter() - started
+
+
 def measure(fn: Callable[[int], object], policy: TimingPolicy = TimingPolicy(), device: str = "cpu") -> dict:
     """Time ``fn(i)`` (i = call index, for weight rotation) under ``policy``; returns
     :func:`summarize` of seconds per call, with ``converged`` (median CI within ``rel_ci``)."""
@@ -125,14 +148,14 @@ def measure(fn: Callable[[int], object], policy: TimingPolicy = TimingPolicy(), 
     data: list[float] = []
     start = time.perf_counter()
     converged = False
+    clock = _Clock(device)
     while True:
         sync()
-        t = time.perf_counter()
+        t = clock.start()
         for _ in range(iterations):
             fn(calls)
             calls += 1
-        sync()
-        data.append((time.perf_counter() - t) / iterations)
+        data.append(clock.seconds(t) / iterations)
         n, elapsed = len(data), time.perf_counter() - start
         if n >= min_rounds and elapsed >= policy.min_time_s:
             lo, hi = median_ci(sorted(data))

@@ -5,6 +5,7 @@ import torch
 
 import chord
 
+from .. import checks
 from ..baselines import Prepared
 
 
@@ -30,7 +31,8 @@ def chord_linear(mw: chord.MixedWeight, x: torch.Tensor, act_bits: int, n_sets: 
     mws = copies if copies is not None else clone_packed(mw, n_sets)
     n = len(mws)
     return Prepared(lambda i: chord.mp_linear(x, mws[i % n], act_bits=act_bits), mw.nbytes, n,
-                    f"chord.mp_linear act_bits={act_bits}")
+                    f"chord.mp_linear act_bits={act_bits}", check=checks.mp_linear_check(x, mw, act_bits),
+                    check_what="float64 reference within its error bound")
 
 
 def max_rel_err(y: torch.Tensor, ref: torch.Tensor) -> float:

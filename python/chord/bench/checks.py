@@ -1,0 +1,122 @@
+"""Every timed kernel result is checked before it becomes a number.
+
+A suite attaches a check to the :class:`~chord.bench.baselines.Prepared` it times; the runner calls
+``check(fn(0))`` before timing and records a failing implementation as an *error* (never as a
+time, never as merely unavailable): ``chord bench`` then exits non-zero and the ``--compare`` gate
+fails. The checks:
+
+- ``mp_linear``: within a rigorous floating-point error bound of the float64 reference
+  (:func:`mp_linear_bound`);
+- ``mp_topk``: the top-k ids equal the float64 reference's (the fused scorer's contract: ranking
+  by float64 scores, ties to the smaller id), values within the same bound;
+- the ggml peer: relative error to the fp32 product within what its quant type allows
+  (:data:`GGML_TOL`, the tolerances ``tests/bench/test_baselines.py`` checks ggml against).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from ..backends import reference
+
+
+class WrongResult(RuntimeError):
+    """A timed implementation computed a wrong answer: an error, never a number."""
+
+
+#: relative Frobenius error of x @ w.T a ggml quant type may have on Gaussian weights
+GGML_TOL = {"ggml_q2_k": 0.4, "ggml_q4_k": 0.1, "ggml_q8_0": 0.02}
+
+#: unit roundoff of the arithmetic a kernel may use for each activation dtype: fp32 on CUDA may run
+#: as tf32 (10-bit mantissa) in Triton's dot, so it gets fp16's
+_UNIT = {("cpu", torch.float32): 2.0 ** -24, ("cuda", torch.float32): 2.0 ** -11,
+         ("cpu", torch.float16): 2.0 ** -11, ("cuda", torch.float16): 2.0 ** -11,
+         ("cpu", torch.bfloat16): 2.0 ** -8, ("cuda", torch.bfloat16): 2.0 ** -8}
+
+
+def _packed(mw):
+    return mw.qweight, mw.scales, mw.zeros, mw.perm, list(mw.buckets), mw.shape[1]
+
+
+def mp_linear_bound(x: torch.Tensor, mw, act_bits: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """(float64 reference y [M, N], elementwise error bound [M, N]) for ``mp_linear(x, mw, act_bits)``.
+
+    A dot product of length K summed in any order with unit roundoff u errs by at most
+    ``K u sum_k |x_k| |w_k|`` (Higham, Accuracy and Stability, eq. 3.5). Kernels may fold the zero
+    point out of the sum (``s (sum x q - z sum x)``), so the magnitude is taken over ``|q| + |z|``
+    scaled, not ``|q - z|``; the factor 4 covers dequantization, the scale product and the final
+    rounding to x's dtype. int8 activations (act_bits=8) are compared with the reference on the same
+    int8 activations."""
+    cdt = torch.float64
+    packed = _packed(mw)
+    y = reference.mp_linear(x, *packed, None, act_bits, compute_dtype=cdt)
+    u = _UNIT.get((x.device.type, x.dtype), 2.0 ** -8)
+    K = mw.shape[1]
+    xa = x.to(cdt).abs()
+    if act_bits == 8:
+        xq, sx = reference.quantize_activations_int8(x)
+        xa = (xq.to(cdt) * sx.to(cdt)[:, None]).abs()
+    w = reference.dequantize_packed(*packed, dtype=cdt).abs_()
+    zs = torch.zeros(mw.shape[0], dtype=cdt, device=w.device)
+    zs[mw.perm.long()] = (mw.zeros.to(cdt) * mw.scales.to(cdt)).abs()
+    mag = xa @ w.T + xa.sum(1, keepdim=True) * zs[None, :]
+    del w
+    bound = 4 * (K + 2) * u * mag + u * y.abs() + 1e-30
+    return y, bound
+
+
+def mp_linear_check(x: torch.Tensor, mw, act_bits: int = 0) -> Callable[[torch.Tensor], None]:
+    """check(y): ``y`` = the timed ``mp_linear(x, mw, act_bits)`` is within :func:`mp_linear_bound`."""
+    ref, bound = mp_linear_bound(x, mw, act_bits)
+
+    def check(y) -> None:
+        y = torch.as_tensor(y)
+        if tuple(y.shape) != tuple(ref.shape):
+            raise WrongResult(f"mp_linear: expected output shape {tuple(ref.shape)}, got {tuple(y.shape)}")
+        err = (y.to(torch.float64) - ref).abs()
+        bad = ~(err <= bound)                     # NaN fails too
+        if bool(bad.any()):
+            i = int(torch.nonzero(bad)[0, 0])
+            j = int(torch.nonzero(bad)[0, 1])
+            raise WrongResult(f"mp_linear (act_bits={act_bits}): {int(bad.sum())} of {bad.numel()} outputs outside "
+                              f"the float64 reference's error bound; first at [{i}, {j}]: got {float(y[i, j]):.7g}, "
+                              f"reference {float(ref[i, j]):.7g}, |error| {float(err[i, j]):.3g} > bound "
+                              f"{float(bound[i, j]):.3g}")
+    return check
+
+
+def mp_topk_check(x: torch.Tensor, mw, k: int, candidates=None, act_bits: int = 0) -> Callable[[tuple], None]:
+    """check((values, ids)): ids equal the float64 reference top-k's, values within the mp_linear bound."""
+    packed = _packed(mw)
+    rv, ri = reference.mp_topk(x, *packed, k, candidates, act_bits, compute_dtype=torch.float64)
+    _, bound = mp_linear_bound(x, mw, act_bits)
+    bound_k = bound.gather(1, ri.to(bound.device))
+
+    def check(out) -> None:
+        vals, ids = out
+        if tuple(ids.shape) != tuple(ri.shape):
+            raise WrongResult(f"mp_topk: expected ids of shape {tuple(ri.shape)}, got {tuple(ids.shape)}")
+        if not torch.equal(ids.to(ri.device, torch.int64), ri):
+            row = int(torch.nonzero((ids.to(ri.device, torch.int64) != ri).any(1))[0, 0])
+            raise WrongResult(f"mp_topk: top-{k} ids differ from the float64 reference's (first in row {row}: "
+                              f"got {ids[row].tolist()}, reference {ri[row].tolist()})")
+        err = (vals.to(torch.float64) - rv).abs()
+        if not bool((err <= bound_k).all()):
+            raise WrongResult(f"mp_topk: top-{k} values off the float64 reference by up to {float(err.max()):.3g}")
+    return check
+
+
+def rel_error_check(ref: torch.Tensor, tol: float, what: str) -> Callable[[torch.Tensor], None]:
+    """check(y): ``||y - ref|| / ||ref|| <= tol`` (Frobenius; NaN fails)."""
+    ref = ref.to(torch.float64)
+    norm = float(ref.norm())
+
+    def check(y) -> None:
+        y = torch.as_tensor(y).to(torch.float64)
+        if tuple(y.shape) != tuple(ref.shape):
+            raise WrongResult(f"{what}: expected output shape {tuple(ref.shape)}, got {tuple(y.shape)}")
+        rel = float((y - ref).norm()) / max(norm, 1e-30)
+        if not rel <= tol:
+            raise WrongResult(f"{what}: relative error to the fp32 product {rel:.3g} > {tol:g}")
+    return check
