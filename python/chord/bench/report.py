@@ -79,7 +79,7 @@ def markdown(doc: dict) -> str:
     cpu = mi.get("cpu", {})
     out = [f"Machine: {cpu.get('brand_raw', '?')} ({mi.get('cpu_count', '?')} CPUs, flags "
            f"{' '.join(cpu.get('flags', [])) or '?'}), L3 {mi.get('caches', {}).get('L3', 0) >> 20} MiB; "
-           f"torch {mi.get('torch', '?')}; chord kernels: {_kernels(mi)}; commit {str(ci.get('id', '?'))[:10]}"
+           f"torch {mi.get('torch', '?')}; chord kernels: {kernels_line(mi)}; commit {str(ci.get('id', '?'))[:10]}"
            f"{' (dirty)' if ci.get('dirty') else ''}"]
     la = mi.get("load_average")
     if la:
@@ -132,7 +132,7 @@ def markdown(doc: dict) -> str:
     return "\n".join(out) + "\n"
 
 
-def _kernels(mi: dict) -> str:
+def kernels_line(mi: dict) -> str:
     k = mi.get("chord_kernels", {})
     if not k.get("cpp_extension"):
         return "pure-torch reference (C++ extension missing)"
