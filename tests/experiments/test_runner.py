@@ -50,11 +50,20 @@ def test_quick_grid_writes_results_and_resumes(tmp_path, capsys):
     assert d["diff"] == pytest.approx(ref["NDCG@10"] - full["NDCG@10"])
     assert d["lo"] <= d["diff"] <= d["hi"] and d["users"] == 40
     assert "| ml-100k/sasrec | chord-pretrained@3.0 | ptq2 |" in (tmp_path / "table.md").read_text()
-    # resumable: a second run recomputes nothing
+    # resumable: a second run with other flags recomputes nothing it has, adds what it lacks, and
+    # every cell keeps the config of the run that produced it (not the later run's flags)
     before = {k: v["runtime_s"] for k, v in cells.items()}
-    assert main(argv) == 0
-    after = json.loads((tmp_path / "results.json").read_text())["cells"]
-    assert {k: v["runtime_s"] for k, v in after.items()} == before
+    assert all(v["run"] == 0 and v["config"]["bootstrap"] == 1000 for v in cells.values())
+    argv2 = argv + ["--bootstrap", "200"]
+    argv2.insert(argv2.index("fp32") + 1, "ptq4")
+    assert main(argv2) == 0
+    res2 = json.loads((tmp_path / "results.json").read_text())
+    after = res2["cells"]
+    assert {k: v["runtime_s"] for k, v in after.items() if k in before} == before
+    assert all(after[k]["run"] == 0 and after[k]["config"]["bootstrap"] == 1000 for k in before)
+    new = after["ml-100k/sasrec/ptq4"]
+    assert new["run"] == 1 and new["config"]["bootstrap"] == 200 and "ptq4" in new["config"]["methods"]
+    assert [r["config"]["bootstrap"] for r in res2["meta"]["runs"]] == [1000, 200]
     assert "| ml-100k/sasrec | fp32 |" in table(res)
     capsys.readouterr()
 
@@ -70,5 +79,6 @@ def test_quick_warm_start_from_layerwise(tmp_path, capsys):
     assert "ml-100k/caser/layerwise@3.0" not in res["cells"]
     assert "ml-100k/caser/chord-pretrained@3.0" in res["cells"]
     assert (tmp_path / "ckpt" / "ml-100k_caser_chord-pretrained_3.0_warm-layerwise" / "chord.safetensors").exists()
-    assert res["meta"]["config"]["warm_start"] == "layerwise"
+    assert "config" not in res["meta"] and res["meta"]["runs"][-1]["config"]["warm_start"] == "layerwise"
+    assert res["cells"]["ml-100k/caser/chord-pretrained@3.0"]["config"]["warm_start"] == "layerwise"
     capsys.readouterr()

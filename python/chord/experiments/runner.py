@@ -74,7 +74,12 @@ class Grid:
         self.out.mkdir(parents=True, exist_ok=True)
         self.path = self.out / "results.json"
         self.results = json.loads(self.path.read_text()) if self.path.exists() else {"cells": {}, "meta": {}}
-        self.results["meta"]["config"] = _jsonable(cfg)
+        # a rerun appends its own entry: the file never claims a later run's flags for earlier cells;
+        # each cell also carries the config of the run that produced it (``cell``)
+        self.results["meta"].pop("config", None)
+        self.run_id = len(self.results["meta"].setdefault("runs", []))
+        self.results["meta"]["runs"].append({"run": self.run_id, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                                             "commit": _commit(), "config": _jsonable(cfg)})
         # per-user 0-based test ranks of every evaluated cell, "<cell key>|<mode>" -> int32 [n users]
         self.ranks_path = self.out / "ranks.npz"
         self.ranks = dict(np.load(self.ranks_path)) if self.ranks_path.exists() else {}
@@ -97,6 +102,8 @@ class Grid:
         t0 = time.perf_counter()
         res = fn()
         res["runtime_s"] = time.perf_counter() - t0
+        res["run"] = self.run_id                       # -> meta.runs[run]: when, at which commit
+        res["config"] = _jsonable(self.cfg)            # the exact grid config that produced this cell
         for mode, r in res.pop("_ranks", {}).items():
             self.ranks[f"{key}|{mode}"] = r.numpy().astype(np.int32)
         self.results["cells"][key] = res
@@ -256,7 +263,7 @@ class Grid:
                                           "personalization": self._personalization(system, ev, b),
                                           "train": {k: summary.get(k) for k in ("epochs_run", "best_epoch",
                                                                                 "train_seconds", "stop_reason",
-                                                                                "valid")}})
+                                                                                "valid", "chord")}})
                     return r
                 self.cell(f"{pre}/{name}@{b}", chord_cell)
             if "population" in methods and codes is None:
@@ -360,6 +367,21 @@ def _avg(codes, specs):
 def _avg_batch(codes, specs):
     from chord.system.cloud.tiering import channel_elems, codes_avg_bits
     return codes_avg_bits(codes.long(), channel_elems(specs), Codebook.default())
+
+
+def _commit() -> str | None:
+    """The repository's HEAD commit (with ``+dirty`` for uncommitted changes), or None outside git."""
+    import subprocess
+    root = Path(__file__).resolve().parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if head.returncode:
+        return None
+    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
 def _jsonable(obj):
