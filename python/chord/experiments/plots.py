@@ -80,3 +80,57 @@ def budget_sweep(results: dict, path, metric: str = "NDCG@10", mode: str = "full
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return pairs
+
+
+def accuracy_vs_bits(table: list[dict], path, metric: str = "NDCG@10", mode: str = "full") -> None:
+    """``chord demo``'s table (rows with ``key``, ``method``, ``avg_bits``, ``test``) as ``metric``
+    vs average bits: CHORD's budgets as one line, uniform PTQ as another, other fixed strategies
+    as points, fp32 as a horizontal line."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    chord = sorted((r["avg_bits"], r["test"][mode][metric]) for r in table if r["key"].startswith("chord@"))
+    ptq = sorted((r["avg_bits"], r["test"][mode][metric]) for r in table if r["key"].startswith("ptq")
+                 and r["key"][3:].isdigit())
+    if chord:
+        ax.plot(*zip(*chord), marker="o", color="C3", label="CHORD (per-user codes)")
+    if ptq:
+        ax.plot(*zip(*ptq), marker="s", ls="--", color="k", label="uniform PTQ")
+    for i, r in enumerate(r for r in table if not r["key"].startswith(("chord@", "fp32"))
+                          and not r["key"][3:].isdigit()):
+        ax.plot([r["avg_bits"]], [r["test"][mode][metric]], marker="D", ls="", color=f"C{i}", label=r["method"])
+    for r in table:
+        if r["key"] == "fp32":
+            ax.axhline(r["test"][mode][metric], color="gray", ls=":", label="fp32")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("average bits per weight")
+    ax.set_ylabel(f"test {metric} ({mode} ranking)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def bits_heatmap(bits: torch.Tensor, specs, path, labels=None, title: str = "", vmax: float = 8.0) -> None:
+    """bits [U, N] (bits per output channel, ``specs`` order): one layers x channels image per user,
+    side by side on one color scale (0 = pruned). Layers with fewer channels are padded (blank)."""
+    plt = _plt()
+    U = bits.shape[0]
+    L, Cmax = len(specs), max(s.channels for s in specs)
+    fig, axes = plt.subplots(1, U, figsize=(5.5 * U, 1.4 + 0.3 * L), squeeze=False)
+    for u in range(U):
+        img = torch.full((L, Cmax), float("nan"))
+        off = 0
+        for i, s in enumerate(specs):
+            img[i, :s.channels] = bits[u, off:off + s.channels].float()
+            off += s.channels
+        ax = axes[0, u]
+        h = ax.imshow(img.numpy(), aspect="auto", interpolation="nearest", cmap="viridis", vmin=0, vmax=vmax)
+        ax.set_yticks(range(L))
+        ax.set_yticklabels([s.name for s in specs] if u == 0 else [], fontsize=6)
+        ax.set_xlabel("output channel", fontsize=7)
+        ax.set_title(labels[u] if labels else f"user {u}", fontsize=9)
+    fig.colorbar(h, ax=list(axes.flat), fraction=0.02, label="bits")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
