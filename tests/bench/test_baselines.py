@@ -50,6 +50,7 @@ def test_ggml_peer_rejects_unknown_kind():
         peer_ggml.ggml_matmul("ggml_q3_x", torch.randn(4, 256), torch.randn(1, 256), 1, 1)
 
 
+@pytest.mark.optional
 @pytest.mark.skipif(not peer_torchao.available(), reason="torchao (the [torchao] extra) is not installed")
 @pytest.mark.parametrize("kind,tol", [("torchao_int8_dyn", 0.05), ("torchao_int4_wo", 0.15)])
 def test_torchao_peer_matches_fp32_or_says_why_not(kind, tol):
