@@ -204,24 +204,28 @@ def check_codes(codes, N: int, codebook: Codebook, name: str = "codes") -> torch
         raise TypeError(f"{name}: expected an integer dtype (uint8), got {codes.dtype}")
     if codes.dim() != 1 or codes.numel() != N:
         raise ValueError(f"{name}: expected shape [{N}] (one code per output channel), got {list(codes.shape)}")
-    c = codes.detach().cpu().to(torch.int64)
+    # numpy, single-threaded (see plan_buckets)
+    c = codes.detach().cpu().numpy().astype(np.int64)
     if N and (int(c.min()) < 0 or int(c.max()) >= len(codebook.bits)):
         raise ValueError(f"{name}: values must be in 0..{len(codebook.bits) - 1}, got range "
                          f"[{int(c.min())}, {int(c.max())}]")
-    return c.to(torch.uint8)
+    return torch.from_numpy(c.astype(np.uint8))
 
 
 def plan_buckets(codes: torch.Tensor, codebook: Codebook):
-    """codes uint8 [N] -> (perm int32 [N], buckets flat list) in ``format.BUCKET_ORDER``."""
-    bits = torch.tensor(codebook.bits, dtype=torch.int64)[codes.long()]
+    """codes uint8 [N] -> (perm int32 [N], buckets flat list) in ``format.BUCKET_ORDER``.
+
+    In numpy (single-threaded): torch ops on a 100k-row table run torch's OpenMP pool, which
+    beside a busy core made model adaptation 10x slower at 2 threads than at 1."""
+    bits = np.asarray(codebook.bits, dtype=np.int64)[codes.detach().cpu().numpy().astype(np.int64)]
     perm, buckets = [], []
     for b in fmt.BUCKET_ORDER:
-        rows = torch.nonzero(bits == b).flatten()
-        if rows.numel():
+        rows = np.flatnonzero(bits == b)  # ascending: stable inside the bucket
+        if rows.size:
             perm.append(rows)
-            buckets += [b, int(rows.numel())]
-    perm = torch.cat(perm) if perm else torch.empty(0, dtype=torch.int64)
-    return perm.to(torch.int32), buckets
+            buckets += [b, int(rows.size)]
+    perm = np.concatenate(perm) if perm else np.empty(0, dtype=np.int64)
+    return torch.from_numpy(perm.astype(np.int32)), buckets
 
 
 def _all_finite(w: torch.Tensor) -> bool:

@@ -11,6 +11,7 @@ module's, so :func:`chord.quantizable_layers` and the model fingerprint do not c
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -284,6 +285,21 @@ class MixedPrecisionConv2d(_MixedWeightHolder):
         return conv
 
 
+def _row_tables_numpy(perm, scales, zeros, buckets, N, K):
+    """QuantizedEmbedding's row tables on CPU in numpy (single-threaded): torch ops on a 100k-row
+    table run torch's OpenMP pool, which beside a busy core made adaptation 10x slower at 2
+    threads than at 1. Same values as the torch path."""
+    p = perm.detach().numpy().astype(np.int64)
+    slot, bits = np.zeros(N, np.int64), np.zeros(N, np.int64)
+    for b, start, n, _ in fmt.bucket_spans(buckets, K):
+        rows = p[start:start + n]
+        slot[rows] = np.arange(n)
+        bits[rows] = b
+    scale, zero = np.empty(N, np.float32), np.empty(N, np.float32)
+    scale[p], zero[p] = scales.detach().numpy(), zeros.detach().numpy()
+    return tuple(torch.from_numpy(a) for a in (slot, bits, scale, zero))
+
+
 class QuantizedEmbedding(_MixedWeightHolder):
     """``nn.Embedding`` with each row (item) quantized at its own width, FBGEMM-style: packed
     row data plus a scale (and zero point) per row; a lookup dequantizes only the gathered rows.
@@ -309,16 +325,19 @@ class QuantizedEmbedding(_MixedWeightHolder):
         non-persistent; rebuilt on every re-pack)."""
         N, K = self.num_embeddings, self.embedding_dim
         dev = self.qweight.device
-        perm = self.perm.long()
-        slot = torch.zeros(N, dtype=torch.int64, device=dev)
-        bits = torch.zeros(N, dtype=torch.int64, device=dev)
-        for b, start, n, _ in fmt.bucket_spans(self.buckets, K):
-            rows = perm[start:start + n]
-            slot[rows] = torch.arange(n, device=dev)
-            bits[rows] = b
-        scale = torch.empty(N, dtype=torch.float32, device=dev)
-        zero = torch.empty(N, dtype=torch.float32, device=dev)
-        scale[perm], zero[perm] = self.scales, self.zeros
+        if dev.type == "cpu":
+            slot, bits, scale, zero = _row_tables_numpy(self.perm, self.scales, self.zeros, self.buckets, N, K)
+        else:
+            perm = self.perm.long()
+            slot = torch.zeros(N, dtype=torch.int64, device=dev)
+            bits = torch.zeros(N, dtype=torch.int64, device=dev)
+            for b, start, n, _ in fmt.bucket_spans(self.buckets, K):
+                rows = perm[start:start + n]
+                slot[rows] = torch.arange(n, device=dev)
+                bits[rows] = b
+            scale = torch.empty(N, dtype=torch.float32, device=dev)
+            zero = torch.empty(N, dtype=torch.float32, device=dev)
+            scale[perm], zero[perm] = self.scales, self.zeros
         for name, t in (("row_slot", slot), ("row_bits", bits), ("row_scale", scale), ("row_zero", zero)):
             if name in self._buffers:
                 setattr(self, name, t)

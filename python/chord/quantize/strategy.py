@@ -30,6 +30,7 @@ import struct
 import zlib
 from collections.abc import Mapping
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -112,7 +113,9 @@ class Strategy:
 
     def bits(self, name: str) -> torch.Tensor:
         """int64 [C]: the width of each channel of layer ``name``."""
-        return torch.tensor(self.codebook.bits, dtype=torch.int64)[self.codes[name].long()]
+        # numpy, single-threaded: torch ops on a 100k-channel table would run torch's OpenMP pool
+        # (slow beside a busy core; DeviceModel.apply calls this for its stats)
+        return torch.from_numpy(np.asarray(self.codebook.bits, dtype=np.int64)[self.codes[name].detach().cpu().numpy()])
 
     def _sizes(self, layers) -> dict[str, tuple[int, int]]:
         if isinstance(layers, nn.Module):    # a model: its tables may carry codes too
