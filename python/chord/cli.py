@@ -14,6 +14,7 @@ COMMANDS = {
     "eval": ("chord.eval.cli", "evaluate a checkpoint (full ranking and 1+99 sampled)"),
     "demo": ("chord.demo", "end-to-end CHORD demo on the built-in ML-100K default"),
     "experiment": ("chord.experiments.cli", "run the paper-style experiment grid"),
+    "serve": ("chord.serve.cli", "the cloud strategy service over HTTP (needs the serve extra)"),
 }
 
 

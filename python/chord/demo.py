@@ -56,6 +56,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=2, help="torch threads for training and evaluation "
                    "(part of what fixes the numbers: float sums depend on how work is split)")
     p.add_argument("--out", default=None, metavar="DIR", help="also write results.json and PNGs here")
+    p.add_argument("--checkpoint", default=None, metavar="DIR",
+                   help="save the trained CHORD checkpoint here (`chord serve` serves ckpt/demo by default)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -239,6 +241,10 @@ def run(args) -> int:
                         "torch": torch.__version__},
         }
         write_outputs(Path(args.out), doc, system, ev)
+    if args.checkpoint:
+        from chord.system import save_chord_checkpoint
+        print(f"saved the CHORD checkpoint to {save_chord_checkpoint(args.checkpoint, system, ccfg)} "
+              f"(serve it: chord serve --checkpoint {args.checkpoint})")
     return 0
 
 

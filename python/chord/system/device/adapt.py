@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from chord.quantize import AdaptStats, DeviceModel
+from chord.quantize.strategy import model_fingerprint
 
 
 class Device:
@@ -32,6 +33,7 @@ class Device:
         if getattr(self.profiler, "shared", False):   # read the device's own copy of the table
             object.__setattr__(self.profiler, "_shared_emb", model.item_emb)
         self.budget = float(budget)
+        self.fingerprint = model_fingerprint(model)   # before packing: the float structure the cloud hashes
         self.dm = DeviceModel(model, remap=remap, act_bits=act_bits)
         self.last_adapt: AdaptStats | None = None
 
@@ -41,6 +43,17 @@ class Device:
         all that leaves the device."""
         seq = recent_items.view(1, -1) if recent_items.dim() == 1 else recent_items
         return self.profiler(seq), self.budget
+
+    def fetch(self, url: str, recent_items: torch.Tensor, *, timeout: float = 2.0, retries: int = 3) -> bytes:
+        """``request`` over the network: profile ``recent_items`` here, POST the embedding, budget
+        and this device's model fingerprint to the strategy service at ``url`` (``chord serve``)
+        -> strategy wire bytes for ``adapt``. timeout: seconds per attempt; retries: further
+        attempts on connection errors / 503 / 5xx (never on 4xx). Raises
+        ``chord.serve.client.ServeError``."""
+        from chord.serve.client import request_strategy
+
+        emb, budget = self.request(recent_items)
+        return request_strategy(url, emb, budget, self.fingerprint, timeout=timeout, retries=retries)
 
     def adapt(self, strategy_bytes: bytes) -> AdaptStats:
         """Decode (with this device's remap), quantize and pack the frozen weights, swap in."""

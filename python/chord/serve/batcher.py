@@ -1,0 +1,114 @@
+"""Dynamic batching: concurrent requests -> one planner forward.
+
+Requests wait in a bounded ``asyncio.Queue``; one batcher task takes the first, then whatever
+else arrives within ``max_wait_s`` up to ``max_batch``, and runs ``CloudService.respond`` on the
+whole batch in a worker thread (torch releases the GIL, so the event loop keeps accepting and
+parsing meanwhile). A full queue is the overload signal: ``submit`` raises ``Overloaded`` at
+once instead of letting latency and memory grow.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import torch
+
+from chord.system.cloud.service import CloudService
+
+from .metrics import Metrics
+
+
+class Overloaded(Exception):
+    """The request queue is full (the server answers 503 + Retry-After)."""
+
+
+class Batcher:
+    """service: the CloudService; max_batch: most requests per forward; max_wait_s: how long the
+    first request of a batch waits for company; queue: most requests waiting (past it: Overloaded)."""
+
+    def __init__(self, service: CloudService, *, max_batch: int = 64, max_wait_s: float = 0.002,
+                 queue: int = 1024, metrics: Metrics | None = None, names: bool = True):
+        for name, v, lo in (("max_batch", max_batch, 1), ("queue", queue, 1)):
+            if int(v) < lo:
+                raise ValueError(f"{name}: expected >= {lo}, got {v}")
+        if not max_wait_s >= 0:
+            raise ValueError(f"max_wait_s: expected >= 0 seconds, got {max_wait_s}")
+        self.service = service
+        self.max_batch = int(max_batch)
+        self.max_wait_s = float(max_wait_s)
+        self.queue_size = int(queue)
+        self.names = names
+        self.metrics = metrics or Metrics()
+        self._queue: asyncio.Queue | None = None
+        self._task: asyncio.Task | None = None
+        # one thread: forwards run one at a time (torch parallelizes inside each)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chord-planner")
+
+    @property
+    def depth(self) -> int:
+        return self._queue.qsize() if self._queue is not None else 0
+
+    def start(self) -> None:
+        self._queue = asyncio.Queue(self.queue_size)
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="chord-batcher")
+
+    async def stop(self) -> None:
+        """Finish every queued request, then stop (graceful shutdown)."""
+        if self._task is None:
+            return
+        await self._queue.join()
+        self._task.cancel()
+        try:
+            await self._task
+        except asyncio.CancelledError:
+            pass
+        self._task = None
+        self._pool.shutdown(wait=True)
+
+    async def submit(self, emb: torch.Tensor, budget: float) -> bytes:
+        """emb float32 [d_user]; budget: average bits -> this user's strategy wire bytes."""
+        fut = asyncio.get_running_loop().create_future()
+        try:
+            self._queue.put_nowait((emb, budget, fut))
+        except asyncio.QueueFull:
+            raise Overloaded(f"{self.queue_size} requests already waiting") from None
+        return await fut
+
+    async def _run(self) -> None:
+        q = self._queue
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = [await q.get()]
+            deadline = time.perf_counter() + self.max_wait_s
+            while len(batch) < self.max_batch:
+                try:
+                    batch.append(q.get_nowait())
+                    continue
+                except asyncio.QueueEmpty:
+                    pass
+                left = deadline - time.perf_counter()
+                if left <= 0:
+                    break
+                # short sleeps, not wait_for(q.get()): cancelling a pending get can drop an item
+                await asyncio.sleep(min(left, 0.0005))
+            # a client that hung up still counts: its slot in the batch is cheap, and dropping it
+            # here would race with the handler; its answer is simply never read
+            emb = torch.stack([b[0] for b in batch])
+            budgets = torch.tensor([b[1] for b in batch], dtype=torch.float32)
+            try:
+                out = await loop.run_in_executor(self._pool, self._forward, emb, budgets)
+            except Exception as e:  # noqa: BLE001 - a failed forward fails its batch, not the server
+                for *_, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(e)
+            else:
+                self.metrics.batch_done(len(batch))
+                for (*_, fut), wire in zip(batch, out):
+                    if not fut.done():
+                        fut.set_result(wire)
+            for _ in batch:
+                q.task_done()
+
+    def _forward(self, emb: torch.Tensor, budgets: torch.Tensor) -> list[bytes]:
+        return self.service.respond(emb, budgets, names=self.names)

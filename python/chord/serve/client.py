@@ -1,0 +1,75 @@
+"""Stdlib client of the strategy service (what a device runs): one POST, with a timeout and
+retries for what a retry can fix (connection refused or reset, timeouts, 503, other 5xx).
+
+A 4xx is never retried: the request itself is wrong (another model, a budget out of range).
+"""
+from __future__ import annotations
+
+import json
+import random
+import time
+import urllib.error
+import urllib.request
+
+from chord.quantize.strategy import WIRE_VERSION
+
+#: longest Retry-After the client honours (seconds): a device should not stall longer than this
+MAX_RETRY_AFTER_S = 5.0
+
+
+class ServeError(RuntimeError):
+    """The service refused the request (``status``: the HTTP status, None when unreachable)."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+def strategy_request_body(user_embedding, budget: float, fingerprint: bytes | str) -> bytes:
+    """The JSON body of ``POST /v1/strategy``. user_embedding: d_user floats (list, or a tensor of
+    any shape holding d_user values)."""
+    if hasattr(user_embedding, "detach"):
+        user_embedding = user_embedding.detach().reshape(-1).tolist()
+    fp = fingerprint.hex() if isinstance(fingerprint, (bytes, bytearray)) else str(fingerprint)
+    return json.dumps({"user_embedding": [float(x) for x in user_embedding], "budget": float(budget),
+                       "fingerprint": fp, "wire_version": WIRE_VERSION}).encode()
+
+
+def request_strategy(url: str, user_embedding, budget: float, fingerprint: bytes | str, *,
+                     timeout: float = 2.0, retries: int = 3, backoff: float = 0.05) -> bytes:
+    """POST to ``url`` (the server's base URL or its ``/v1/strategy``) -> strategy wire bytes.
+
+    timeout: seconds per attempt; retries: further attempts after the first; backoff: base of the
+    exponential wait between attempts (jittered; a 503's Retry-After wins, up to MAX_RETRY_AFTER_S).
+    Raises ServeError (with the server's reason) on a 4xx or when every attempt failed.
+    """
+    if retries < 0 or timeout <= 0:
+        raise ValueError(f"retries, timeout: expected >= 0 and > 0, got {retries}, {timeout}")
+    endpoint = url.rstrip("/")
+    if not endpoint.endswith("/v1/strategy"):
+        endpoint += "/v1/strategy"
+    body = strategy_request_body(user_embedding, budget, fingerprint)
+    last = "no attempt"
+    for attempt in range(retries + 1):
+        wait = backoff * (2 ** attempt) * (0.5 + random.random())
+        req = urllib.request.Request(endpoint, data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                return resp.read()
+        except urllib.error.HTTPError as e:
+            detail = e.read().decode(errors="replace")
+            try:
+                detail = json.loads(detail).get("error", detail)
+            except (ValueError, AttributeError):
+                pass
+            if e.code < 500:
+                raise ServeError(f"{endpoint}: {e.code}: {detail}", e.code) from None
+            last = f"{e.code}: {detail}"
+            if e.code == 503 and e.headers.get("Retry-After", "").isdigit():
+                wait = min(float(e.headers["Retry-After"]), MAX_RETRY_AFTER_S)
+        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as e:
+            last = f"{type(e).__name__}: {getattr(e, 'reason', e)}"
+        if attempt < retries:
+            time.sleep(wait)
+    raise ServeError(f"{endpoint}: no answer after {retries + 1} attempts (last: {last})")

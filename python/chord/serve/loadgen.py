@@ -1,0 +1,218 @@
+"""Load generator for ``chord serve``: a concurrency sweep with answer checking.
+
+``python -m chord.serve.loadgen --spawn --workers 1 --concurrency 1 4 16 64 256 --seconds 5``
+starts ``chord serve --random`` (seeded: the expected answer of every request is computed here,
+in process, and every response is compared with it), runs each concurrency level for
+``--seconds`` over keep-alive connections (asyncio streams, no client library: the client shares
+the machine with the server and should cost little), and reports strategies/s, p50/p99
+latency, status counts, wrong answers, the server's batch sizes (from ``/metrics``; with several
+workers it is one worker's view), CPU (server process tree, cores busy) and memory (RSS).
+``--url`` measures a running server instead (it must serve ``--random`` with the same seed).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import Counter
+from urllib.parse import urlparse
+
+import torch
+
+from .client import strategy_request_body
+from .model import random_service
+
+
+def _tree(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for t in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{t}/children") as f:
+                    todo += [int(c) for c in f.read().split()]
+        except OSError:
+            pass
+    return out
+
+
+def _cpu_rss(pid: int) -> tuple[float, float]:
+    """(CPU seconds, RSS MiB) of the process tree under pid (Linux /proc)."""
+    tick, page = os.sysconf("SC_CLK_TCK"), os.sysconf("SC_PAGE_SIZE")
+    cpu = rss = 0.0
+    for p in _tree(pid):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            cpu += (int(fields[11]) + int(fields[12])) / tick
+            rss += int(fields[21]) * page / 2**20
+        except OSError:
+            pass
+    return cpu, rss
+
+
+def _metrics(base: str) -> dict:
+    with urllib.request.urlopen(base + "/metrics", timeout=5) as r:
+        return json.loads(r.read())
+
+
+async def _worker(host, port, bodies, expected, stop_at, lat, status, wrong, idx0):
+    reader, writer = await asyncio.open_connection(host, port)
+    i = idx0
+    try:
+        while time.perf_counter() < stop_at:
+            k = i % len(bodies)
+            i += 1
+            body = bodies[k]
+            t = time.perf_counter()
+            writer.write(b"POST /v1/strategy HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: %d\r\n\r\n" % len(body) + body)
+            await writer.drain()
+            head = await reader.readuntil(b"\r\n\r\n")
+            code = int(head.split(b" ", 2)[1])
+            n = 0
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    n = int(line.split(b":")[1])
+            data = await reader.readexactly(n)
+            status[code] += 1
+            if code == 200:
+                lat.append(time.perf_counter() - t)
+                if data != expected[k]:
+                    wrong.append(k)
+            elif code == 503:
+                await asyncio.sleep(0.001)
+            if b"connection: close" in head.lower():
+                writer.close()
+                reader, writer = await asyncio.open_connection(host, port)
+    finally:
+        writer.close()
+
+
+async def _level(host, port, conc, seconds, bodies, expected):
+    lat, status, wrong = [], Counter(), []
+    stop_at = time.perf_counter() + seconds
+    t0 = time.perf_counter()
+    await asyncio.gather(*[_worker(host, port, bodies, expected, stop_at, lat, status, wrong, j * 7)
+                           for j in range(conc)])
+    return lat, status, wrong, time.perf_counter() - t0
+
+
+def _pct(xs, q):
+    if not xs:
+        return None
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(q * len(xs)))] * 1e3
+
+
+def sweep(base: str, server_pid: int | None, conc_levels, seconds: float, ref, n_inputs: int = 256) -> list[dict]:
+    u = urlparse(base)
+    fp = ref.fingerprint
+    g = torch.Generator().manual_seed(1234)
+    emb = torch.randn(n_inputs, 64, generator=g)
+    budgets = (torch.rand(n_inputs, generator=g) * 6 + 1).tolist()
+    bodies = [strategy_request_body(emb[i], budgets[i], fp) for i in range(n_inputs)]
+    expected = [ref.respond(emb[i:i + 1], budgets[i])[0] for i in range(n_inputs)]
+    rows = []
+    for conc in conc_levels:
+        m0 = _metrics(base)
+        c0 = _cpu_rss(server_pid) if server_pid else (0.0, 0.0)
+        lat, status, wrong, wall = asyncio.run(_level(u.hostname, u.port, conc, seconds, bodies, expected))
+        c1 = _cpu_rss(server_pid) if server_pid else (0.0, 0.0)
+        m1 = _metrics(base)
+        bs = Counter({int(k): v for k, v in m1["batch_size"].items()})
+        bs.subtract({int(k): v for k, v in m0["batch_size"].items()})
+        bs = {k: v for k, v in sorted(bs.items()) if v > 0}
+        nb = sum(bs.values())
+        rows.append({"concurrency": conc, "seconds": wall, "ok": status.get(200, 0),
+                     "strategies_per_s": status.get(200, 0) / wall, "p50_ms": _pct(lat, 0.5),
+                     "p99_ms": _pct(lat, 0.99), "status": {str(k): v for k, v in sorted(status.items())},
+                     "wrong": len(wrong), "batch_size": {str(k): v for k, v in bs.items()},
+                     "mean_batch": (sum(k * v for k, v in bs.items()) / nb) if nb else None,
+                     "server_cpu_cores": (c1[0] - c0[0]) / wall if server_pid else None,
+                     "server_rss_mib": c1[1] if server_pid else None})
+        r = rows[-1]
+        print(f"  c={conc:4d}  {r['strategies_per_s']:8.1f} strategies/s  p50 {r['p50_ms'] or 0:7.2f} ms  "
+              f"p99 {r['p99_ms'] or 0:7.2f} ms  mean batch {r['mean_batch'] or 0:5.1f}  "
+              f"cpu {r['server_cpu_cores'] or 0:4.2f} cores  rss {r['server_rss_mib'] or 0:6.0f} MiB  "
+              f"status {r['status']}  wrong {r['wrong']}", flush=True)
+    return rows
+
+
+def knee(rows: list[dict], within: float = 0.9) -> int | None:
+    """Lowest concurrency reaching ``within`` of the sweep's best throughput."""
+    best = max((r["strategies_per_s"] for r in rows), default=0)
+    return next((r["concurrency"] for r in rows if best and r["strategies_per_s"] >= within * best), None)
+
+
+def _spawn(port: int, args, max_batch: int) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "chord", "serve", "--random", "--port", str(port), "--workers", str(args.workers),
+           "--max-batch", str(max_batch), "--max-wait-ms", str(args.max_wait_ms), "--queue", str(args.queue),
+           "--seed", str(args.seed), "--model", "sasrec"]
+    proc = subprocess.Popen(cmd)
+    for _ in range(600):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return proc
+        except OSError:
+            if proc.poll() is not None:
+                raise SystemExit(f"chord serve exited {proc.returncode}")
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("chord serve did not come up in 120 s")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m chord.serve.loadgen", description=__doc__.split("\n\n")[0])
+    p.add_argument("--url", default=None, help="a running `chord serve --random` (default: --spawn one)")
+    p.add_argument("--spawn", action="store_true", help="start chord serve --random for each configuration")
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--max-batch", type=int, nargs="+", default=[64], help="one sweep per value (1 = no batching)")
+    p.add_argument("--max-wait-ms", type=float, default=2.0)
+    p.add_argument("--queue", type=int, default=1024)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16, 64, 256])
+    p.add_argument("--seconds", type=float, default=5.0, help="per concurrency level")
+    p.add_argument("--out", default=None, help="write the results as JSON here")
+    args = p.parse_args(argv)
+    torch.set_num_threads(1)
+    ref = random_service("sasrec", 1682, seed=args.seed)
+    results = []
+    for mb in args.max_batch:
+        proc = None
+        if args.url:
+            base, pid = args.url.rstrip("/"), None
+        else:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+            proc = _spawn(port, args, mb)
+            base, pid = f"http://127.0.0.1:{port}", proc.pid
+        print(f"workers={args.workers} max_batch={mb} max_wait_ms={args.max_wait_ms} ({base})", flush=True)
+        try:
+            rows = sweep(base, pid, args.concurrency, args.seconds, ref)
+        finally:
+            if proc is not None:
+                proc.terminate()
+                proc.wait(30)
+        results.append({"workers": args.workers, "max_batch": mb, "max_wait_ms": args.max_wait_ms,
+                        "queue": args.queue, "knee_concurrency": knee(rows), "rows": rows})
+        print(f"  knee (90% of best throughput) at concurrency {results[-1]['knee_concurrency']}", flush=True)
+    if args.out:
+        meta = {"command": " ".join(["python -m chord.serve.loadgen"] + list(argv if argv is not None else sys.argv[1:])),
+                "cpu_count": os.cpu_count(), "torch": torch.__version__, "time": time.strftime("%Y-%m-%d %H:%M:%S"),
+                "load_1min": os.getloadavg()[0]}
+        with open(args.out, "w") as f:
+            json.dump({"meta": meta, "results": results}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

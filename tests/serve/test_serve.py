@@ -1,0 +1,243 @@
+"""The strategy service end to end on localhost: a real ``chord serve`` process, a short
+concurrent load whose every answer is checked against the in-process ``CloudService``, the fault
+cases, overload and a restart mid-load. Bounded: 3 server starts, a few hundred requests."""
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import torch
+
+if os.environ.get("CI") != "true":
+    pytest.importorskip("fastapi", reason="the serve extra (FastAPI + uvicorn) is not installed")
+    pytest.importorskip("uvicorn", reason="the serve extra (FastAPI + uvicorn) is not installed")
+
+from chord.serve.client import ServeError, request_strategy, strategy_request_body  # noqa: E402
+from chord.serve.model import random_service  # noqa: E402
+
+TINY = {"num_items": 50, "dim": 16, "blocks": 1, "seed": 3}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start(port: int, *extra: str, tiny: bool = True) -> subprocess.Popen:
+    args = [sys.executable, "-m", "chord", "serve", "--random", "--port", str(port), "--threads", "1", *extra]
+    if tiny:
+        args += ["--num-items", "50", "--dim", "16", "--blocks", "1", "--seed", "3"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"chord serve exited {proc.returncode}: {proc.stdout.read().decode()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
+                if r.status == 200:
+                    return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise AssertionError("chord serve did not come up within 60 s")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def reference():
+    torch.set_num_threads(1)
+    return random_service("sasrec", TINY["num_items"], seed=TINY["seed"], dim=TINY["dim"], blocks=TINY["blocks"])
+
+
+@pytest.fixture(scope="module")
+def server():
+    port = _free_port()
+    proc = _start(port, "--max-batch", "16", "--max-wait-ms", "2", "--max-body", "16384")
+    yield {"port": port, "proc": proc, "url": f"http://127.0.0.1:{port}"}
+    _stop(proc)
+
+
+def _inputs(n: int, seed: int):
+    g = torch.Generator().manual_seed(seed)
+    emb = torch.randn(n, 64, generator=g)
+    budgets = (torch.rand(n, generator=g) * 6 + 1).tolist()
+    return emb, budgets
+
+
+def _post(port: int, body: bytes, headers=None):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    c.request("POST", "/v1/strategy", body=body, headers={"Content-Type": "application/json", **(headers or {})})
+    r = c.getresponse()
+    out = (r.status, dict(r.getheaders()), r.read())
+    c.close()
+    return out
+
+
+def _metrics(port: int) -> dict:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        return json.loads(r.read())
+
+
+def test_concurrent_load_every_answer_is_the_in_process_one(server, reference):
+    emb, budgets = _inputs(200, seed=11)
+    fp = reference.fingerprint
+
+    def one(i):
+        return request_strategy(server["url"], emb[i], budgets[i], fp, timeout=10, retries=2)
+
+    with ThreadPoolExecutor(32) as pool:
+        got = list(pool.map(one, range(200)))
+    want = [reference.respond(emb[i:i + 1], budgets[i])[0] for i in range(200)]
+    wrong = [i for i in range(200) if got[i] != want[i]]
+    assert not wrong, f"{len(wrong)} of 200 answers differ from the in-process CloudService (first: {wrong[:5]})"
+    assert len(set(got)) > 150   # users really differ, so a mixed-up batch would show
+    m = _metrics(server["port"])
+    assert m["requests"]["200"] >= 200
+    assert max(int(k) for k in m["batch_size"]) > 1, f"no request was ever batched: {m['batch_size']}"
+    assert m["latency_ms"]["count"] >= 200
+
+
+def test_bad_requests_get_clear_4xx(server, reference):
+    port = server["port"]
+    emb, budgets = _inputs(1, seed=5)
+    good = json.loads(strategy_request_body(emb[0], budgets[0], reference.fingerprint))
+    status, _, body = _post(port, b"{not json")
+    assert status == 400 and b"JSON" in body
+    status, _, body = _post(port, b"[1, 2]")
+    assert status == 400
+    status, _, body = _post(port, json.dumps({**good, "fingerprint": "00" * 8}).encode())
+    assert status == 409 and b"fingerprint" in body
+    status, _, body = _post(port, json.dumps({**good, "wire_version": 99}).encode())
+    assert status == 409 and b"wire_version" in body
+    status, _, body = _post(port, json.dumps({**good, "user_embedding": good["user_embedding"][:-1]}).encode())
+    assert status == 422 and b"user_embedding" in body
+    status, _, body = _post(port, json.dumps({**good, "user_embedding": [float("nan")] * 64}).encode())
+    assert status == 422
+    status, _, body = _post(port, json.dumps({**good, "budget": 99}).encode())
+    assert status == 422 and b"budget" in body
+    status, _, body = _post(port, json.dumps({**good, "extra": 1}).encode())
+    assert status == 422 and b"extra" in body
+    # the client does not retry a 4xx and says why
+    with pytest.raises(ServeError, match="fingerprint") as e:
+        request_strategy(server["url"], emb[0], budgets[0], b"\0" * 8, retries=3)
+    assert e.value.status == 409
+
+
+def test_huge_bodies_get_413(server):
+    port = server["port"]
+    status, _, _ = _post(port, b" " * 20000)                          # Content-Length over the limit
+    assert status == 413
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)     # chunked: no Content-Length
+    c.request("POST", "/v1/strategy", body=iter([b" " * 8192] * 4), encode_chunked=True,
+              headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"})
+    assert c.getresponse().status == 413
+    c.close()
+
+
+def _raw(port: int, data: bytes, read: bool = False) -> bytes:
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(data)
+    out = b""
+    if read:
+        try:
+            out = s.recv(65536)
+        except TimeoutError:
+            pass
+    s.close()
+    return out
+
+
+def test_truncated_bodies_slow_clients_and_hangups_leave_the_server_serving(server, reference):
+    port = server["port"]
+    emb, budgets = _inputs(4, seed=7)
+    body = strategy_request_body(emb[0], budgets[0], reference.fingerprint)
+    head = (f"POST /v1/strategy HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    _raw(port, head + body[: len(body) // 2])                         # truncated, then hang up
+    _raw(port, head + body)                                           # hang up before the answer
+    # a slow client: the body in pieces, still answered correctly
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(head)
+    for i in range(0, len(body), 256):
+        s.sendall(body[i:i + 256])
+        time.sleep(0.01)
+    reply = b""
+    while b"\r\n\r\n" not in reply or len(reply.split(b"\r\n\r\n", 1)[1]) < len(reference.respond(emb[:1], budgets[0])[0]):
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        reply += chunk
+    s.close()
+    assert reply.startswith(b"HTTP/1.1 200")
+    assert reply.split(b"\r\n\r\n", 1)[1] == reference.respond(emb[:1], budgets[0])[0]
+    # and the next users still get their own answers
+    for i in range(1, 4):
+        assert request_strategy(server["url"], emb[i], budgets[i], reference.fingerprint, timeout=10) == \
+            reference.respond(emb[i:i + 1], budgets[i])[0]
+    m = _metrics(port)
+    assert m["requests"].get("499", 0) >= 1   # the truncated body was seen as a hang-up
+
+
+def test_overload_answers_503_with_retry_after_fast():
+    port = _free_port()
+    # full-size planner (slower forwards), one request per forward, room for one waiting
+    proc = _start(port, "--max-batch", "1", "--max-wait-ms", "0", "--queue", "1", tiny=False)
+    try:
+        ref_fp = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5).read())["fingerprint"]
+        emb, budgets = _inputs(64, seed=13)
+
+        def one(i):
+            t = time.perf_counter()
+            status, headers, _ = _post(port, strategy_request_body(emb[i], budgets[i], ref_fp))
+            return status, headers, time.perf_counter() - t
+
+        with ThreadPoolExecutor(64) as pool:
+            res = list(pool.map(one, range(64)))
+        statuses = [s for s, _, _ in res]
+        assert set(statuses) <= {200, 503}, statuses
+        shed = [(h, t) for s, h, t in res if s == 503]
+        assert shed, "64 concurrent requests against a queue of 1 were all accepted"
+        assert all(h.get("retry-after", h.get("Retry-After")) == "1" for h, _ in shed)
+        assert 200 in statuses
+    finally:
+        _stop(proc)
+
+
+def test_restart_mid_load_client_retries_succeed(server, reference):
+    """Last test on the module's server: SIGTERM it while requests flow, start a new one on the
+    same port; every request ends with the right answer (in-flight ones finish, the rest retry)."""
+    port = server["port"]
+    emb, budgets = _inputs(80, seed=17)
+    fp = reference.fingerprint
+
+    def one(i):
+        time.sleep(0.02 * (i // 8))
+        return request_strategy(server["url"], emb[i], budgets[i], fp, timeout=5, retries=12, backoff=0.1)
+
+    with ThreadPoolExecutor(8) as pool:
+        futs = [pool.submit(one, i) for i in range(80)]
+        time.sleep(0.1)
+        _stop(server["proc"])
+        server["proc"] = _start(port, "--max-batch", "16", "--max-wait-ms", "2")
+        got = [f.result() for f in futs]
+    want = [reference.respond(emb[i:i + 1], budgets[i])[0] for i in range(80)]
+    assert got == want
