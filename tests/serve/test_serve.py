@@ -241,3 +241,18 @@ def test_restart_mid_load_client_retries_succeed(server, reference):
         got = [f.result() for f in futs]
     want = [reference.respond(emb[i:i + 1], budgets[i])[0] for i in range(80)]
     assert got == want
+
+
+def test_device_fetch_then_adapt(server, reference):
+    from chord.models import build_model
+    from chord.system.device import Device, Profiler
+
+    torch.manual_seed(0)
+    backbone = build_model({"model": "sasrec", "num_items": TINY["num_items"], "dim": TINY["dim"],
+                            "blocks": TINY["blocks"]}).eval()
+    phone = Device(backbone, Profiler(TINY["num_items"], 64, item_emb=backbone.item_emb), budget=3.0)
+    recent = torch.tensor([3, 7, 11, 20])
+    wire = phone.fetch(server["url"], recent, timeout=10)
+    emb, budget = phone.request(recent)
+    assert wire == reference.respond(emb, budget)[0]
+    assert phone.adapt(wire).avg_bits <= 3.0 + 1e-6
