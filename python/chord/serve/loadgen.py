@@ -163,7 +163,7 @@ def _spawn(port: int, args, max_batch: int) -> subprocess.Popen:
             return proc
         except OSError:
             if proc.poll() is not None:
-                raise SystemExit(f"chord serve exited {proc.returncode}")
+                raise SystemExit(f"chord serve exited {proc.returncode}") from None
             time.sleep(0.2)
     proc.kill()
     raise SystemExit("chord serve did not come up in 120 s")
