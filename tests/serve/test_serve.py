@@ -71,7 +71,8 @@ def reference():
 @pytest.fixture(scope="module")
 def server():
     port = _free_port()
-    proc = _start(port, "--max-batch", "16", "--max-wait-ms", "2", "--max-body", "16384")
+    # shedding by predicted wait off: this server's tests check answers; overload has its own
+    proc = _start(port, "--max-batch", "16", "--max-wait-ms", "2", "--max-body", "16384", "--max-queue-ms", "0")
     yield {"port": port, "proc": proc, "url": f"http://127.0.0.1:{port}"}
     _stop(proc)
 
@@ -197,10 +198,13 @@ def test_truncated_bodies_slow_clients_and_hangups_leave_the_server_serving(serv
     assert m["requests"].get("499", 0) >= 1   # the truncated body was seen as a hang-up
 
 
-def test_overload_answers_503_with_retry_after_fast():
+@pytest.mark.parametrize("limit", [("--queue", "1", "--max-queue-ms", "0"), ("--queue", "1024", "--max-queue-ms", "1")],
+                         ids=["queue-bound", "predicted-wait"])
+def test_overload_answers_503_with_retry_after_fast(limit):
     port = _free_port()
-    # full-size planner (slower forwards), one request per forward, room for one waiting
-    proc = _start(port, "--max-batch", "1", "--max-wait-ms", "0", "--queue", "1", tiny=False)
+    # full-size planner (slower forwards), one request per forward; shed by the queue bound or
+    # by the predicted wait
+    proc = _start(port, "--max-batch", "1", "--max-wait-ms", "0", *limit, tiny=False)
     try:
         ref_fp = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5).read())["fingerprint"]
         emb, budgets = _inputs(64, seed=13)
@@ -237,7 +241,7 @@ def test_restart_mid_load_client_retries_succeed(server, reference):
         futs = [pool.submit(one, i) for i in range(80)]
         time.sleep(0.1)
         _stop(server["proc"])
-        server["proc"] = _start(port, "--max-batch", "16", "--max-wait-ms", "2")
+        server["proc"] = _start(port, "--max-batch", "16", "--max-wait-ms", "2", "--max-queue-ms", "0")
         got = [f.result() for f in futs]
     want = [reference.respond(emb[i:i + 1], budgets[i])[0] for i in range(80)]
     assert got == want

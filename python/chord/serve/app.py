@@ -75,14 +75,16 @@ def _error(status: int, message: str, **headers) -> JSONResponse:
 
 
 def create_app(service: CloudService, *, max_batch: int = 64, max_wait_ms: float = 2.0, queue: int = 1024,
-               max_body: int = 64 * 1024, retry_after_s: int = 1, names: bool = True) -> FastAPI:
-    """The app over ``service``; see ``Batcher`` for max_batch / max_wait_ms / queue; max_body:
+               max_queue_ms: float | None = 200.0, max_body: int = 64 * 1024, retry_after_s: int = 1,
+               names: bool = True) -> FastAPI:
+    """The app over ``service``; see ``Batcher`` for max_batch / max_wait_ms / queue / max_queue_ms
+    (0 or None: only the queue bound sheds); max_body:
     largest request body in bytes (past it: 413)."""
     if max_body < 1:
         raise ValueError(f"max_body: expected >= 1 byte, got {max_body}")
     metrics = Metrics()
     batcher = Batcher(service, max_batch=max_batch, max_wait_s=max_wait_ms / 1e3, queue=queue,
-                      metrics=metrics, names=names)
+                      max_queue_s=max_queue_ms / 1e3 if max_queue_ms else None, metrics=metrics, names=names)
     d_user = d_user_of(service)
     fingerprint = service.fingerprint.hex()
     widths = service.planner.widths
@@ -90,6 +92,7 @@ def create_app(service: CloudService, *, max_batch: int = 64, max_wait_ms: float
 
     @asynccontextmanager
     async def lifespan(app):
+        await batcher.warm_up(d_user)
         batcher.start()
         yield
         # uvicorn has stopped accepting and waited for in-flight requests; finish the queue too
@@ -137,7 +140,7 @@ def create_app(service: CloudService, *, max_batch: int = 64, max_wait_ms: float
 
     @app.get("/metrics")
     async def get_metrics():
-        return metrics.as_dict(queue_depth=batcher.depth, max_batch=batcher.max_batch,
+        return metrics.as_dict(queue_depth=batcher.depth, strategies_per_s=batcher.rate, max_batch=batcher.max_batch,
                                max_wait_ms=batcher.max_wait_s * 1e3, queue=batcher.queue_size, pid=os.getpid())
 
     app.state.batcher = batcher
@@ -162,4 +165,5 @@ def app_from_env() -> FastAPI:
     else:
         service = load_service(cfg["checkpoint"])
     return create_app(service, max_batch=int(cfg.get("max_batch", 64)), max_wait_ms=float(cfg.get("max_wait_ms", 2.0)),
-                      queue=int(cfg.get("queue", 1024)), max_body=int(cfg.get("max_body", 64 * 1024)))
+                      queue=int(cfg.get("queue", 1024)), max_queue_ms=float(cfg.get("max_queue_ms", 200.0)),
+                      max_body=int(cfg.get("max_body", 64 * 1024)))

@@ -3,8 +3,9 @@
 Requests wait in a bounded ``asyncio.Queue``; one batcher task takes the first, then whatever
 else arrives within ``max_wait_s`` up to ``max_batch``, and runs ``CloudService.respond`` on the
 whole batch in a worker thread (torch releases the GIL, so the event loop keeps accepting and
-parsing meanwhile). A full queue is the overload signal: ``submit`` raises ``Overloaded`` at
-once instead of letting latency and memory grow.
+parsing meanwhile). Overload is signalled before latency grows: ``submit`` raises
+``Overloaded`` at once when the queue is full, or when the wait it predicts (requests ahead /
+the measured strategies per second) is over ``max_queue_s``.
 """
 from __future__ import annotations
 
@@ -25,10 +26,12 @@ class Overloaded(Exception):
 
 class Batcher:
     """service: the CloudService; max_batch: most requests per forward; max_wait_s: how long the
-    first request of a batch waits for company; queue: most requests waiting (past it: Overloaded)."""
+    first request of a batch waits for company; queue: most requests waiting (past it: Overloaded);
+    max_queue_s: longest predicted wait admitted (None: only the queue bound)."""
 
     def __init__(self, service: CloudService, *, max_batch: int = 64, max_wait_s: float = 0.002,
-                 queue: int = 1024, metrics: Metrics | None = None, names: bool = True):
+                 queue: int = 1024, max_queue_s: float | None = 0.2, metrics: Metrics | None = None,
+                 names: bool = True):
         for name, v, lo in (("max_batch", max_batch, 1), ("queue", queue, 1)):
             if int(v) < lo:
                 raise ValueError(f"{name}: expected >= {lo}, got {v}")
@@ -38,6 +41,10 @@ class Batcher:
         self.max_batch = int(max_batch)
         self.max_wait_s = float(max_wait_s)
         self.queue_size = int(queue)
+        if max_queue_s is not None and not max_queue_s > 0:
+            raise ValueError(f"max_queue_s: expected > 0 seconds or None, got {max_queue_s}")
+        self.max_queue_s = max_queue_s
+        self.rate = None   # strategies per second of recent forwards (EWMA), None until measured
         self.names = names
         self.metrics = metrics or Metrics()
         self._queue: asyncio.Queue | None = None
@@ -52,6 +59,15 @@ class Batcher:
     def start(self) -> None:
         self._queue = asyncio.Queue(self.queue_size)
         self._task = asyncio.get_running_loop().create_task(self._run(), name="chord-batcher")
+
+    async def warm_up(self, d_user: int) -> None:
+        """One full-size forward before serving: the first users do not pay for lazy set-up, and
+        the predicted-wait shedding has a rate from the start (a burst may arrive all at once)."""
+        emb = torch.randn(self.max_batch, d_user, generator=torch.Generator().manual_seed(0))
+        budgets = torch.full((self.max_batch,), float(self.service.planner.budget))
+        t0 = time.perf_counter()
+        await asyncio.get_running_loop().run_in_executor(self._pool, self._forward, emb, budgets)
+        self.rate = self.max_batch / max(time.perf_counter() - t0, 1e-6)
 
     async def stop(self) -> None:
         """Finish every queued request, then stop (graceful shutdown)."""
@@ -68,6 +84,11 @@ class Batcher:
 
     async def submit(self, emb: torch.Tensor, budget: float) -> bytes:
         """emb float32 [d_user]; budget: average bits -> this user's strategy wire bytes."""
+        depth = self._queue.qsize()
+        if (self.max_queue_s is not None and self.rate is not None and depth >= self.max_batch
+                and depth / self.rate > self.max_queue_s):
+            raise Overloaded(f"{depth} requests ahead, about {depth / self.rate * 1e3:.0f} ms of work "
+                             f"(limit {self.max_queue_s * 1e3:.0f} ms)")
         fut = asyncio.get_running_loop().create_future()
         try:
             self._queue.put_nowait((emb, budget, fut))
@@ -96,6 +117,7 @@ class Batcher:
             # here would race with the handler; its answer is simply never read
             emb = torch.stack([b[0] for b in batch])
             budgets = torch.tensor([b[1] for b in batch], dtype=torch.float32)
+            t0 = time.perf_counter()
             try:
                 out = await loop.run_in_executor(self._pool, self._forward, emb, budgets)
             except Exception as e:  # noqa: BLE001 - a failed forward fails its batch, not the server
@@ -103,6 +125,8 @@ class Batcher:
                     if not fut.done():
                         fut.set_exception(e)
             else:
+                r = len(batch) / max(time.perf_counter() - t0, 1e-6)
+                self.rate = r if self.rate is None else 0.8 * self.rate + 0.2 * r
                 self.metrics.batch_done(len(batch))
                 for (*_, fut), wire in zip(batch, out):
                     if not fut.done():

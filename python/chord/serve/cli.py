@@ -29,6 +29,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-batch", type=int, default=64, help="most requests per planner forward")
     p.add_argument("--max-wait-ms", type=float, default=2.0, help="how long a batch waits to fill")
     p.add_argument("--queue", type=int, default=1024, help="most requests waiting; past it: 503 + Retry-After")
+    p.add_argument("--max-queue-ms", type=float, default=200.0,
+                   help="shed (503) when the predicted queue wait is over this (0: only --queue sheds)")
     p.add_argument("--max-body", type=int, default=64 * 1024, help="largest request body, bytes (past it: 413)")
     p.add_argument("--graceful-s", type=float, default=10.0, help="shutdown: seconds to finish in-flight requests")
 
@@ -54,7 +56,7 @@ def run(args) -> int:
     os.environ[CONFIG_ENV] = json.dumps({
         "checkpoint": checkpoint, "random": args.random, "model": args.model, "num_items": args.num_items,
         "seed": args.seed, "dim": args.dim, "blocks": args.blocks, "threads": threads, "max_batch": args.max_batch, "max_wait_ms": args.max_wait_ms,
-        "queue": args.queue, "max_body": args.max_body})
+        "queue": args.queue, "max_queue_ms": args.max_queue_ms, "max_body": args.max_body})
     uvicorn.run("chord.serve.app:app_from_env", factory=True, host=args.host, port=args.port,
                 workers=args.workers, timeout_graceful_shutdown=args.graceful_s, log_level="warning",
                 access_log=False)

@@ -155,7 +155,7 @@ def knee(rows: list[dict], within: float = 0.9) -> int | None:
 def _spawn(port: int, args, max_batch: int) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "chord", "serve", "--random", "--port", str(port), "--workers", str(args.workers),
            "--max-batch", str(max_batch), "--max-wait-ms", str(args.max_wait_ms), "--queue", str(args.queue),
-           "--seed", str(args.seed), "--model", "sasrec"]
+           "--max-queue-ms", str(args.max_queue_ms), "--seed", str(args.seed), "--model", "sasrec"]
     proc = subprocess.Popen(cmd)
     for _ in range(600):
         try:
@@ -177,6 +177,7 @@ def main(argv=None) -> int:
     p.add_argument("--max-batch", type=int, nargs="+", default=[64], help="one sweep per value (1 = no batching)")
     p.add_argument("--max-wait-ms", type=float, default=2.0)
     p.add_argument("--queue", type=int, default=1024)
+    p.add_argument("--max-queue-ms", type=float, default=200.0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16, 64, 256])
     p.add_argument("--seconds", type=float, default=5.0, help="per concurrency level")
@@ -203,7 +204,7 @@ def main(argv=None) -> int:
                 proc.terminate()
                 proc.wait(30)
         results.append({"workers": args.workers, "max_batch": mb, "max_wait_ms": args.max_wait_ms,
-                        "queue": args.queue, "knee_concurrency": knee(rows), "rows": rows})
+                        "queue": args.queue, "max_queue_ms": args.max_queue_ms, "knee_concurrency": knee(rows), "rows": rows})
         print(f"  knee (90% of best throughput) at concurrency {results[-1]['knee_concurrency']}", flush=True)
     if args.out:
         meta = {"command": " ".join(["python -m chord.serve.loadgen"] + list(argv if argv is not None else sys.argv[1:])),
