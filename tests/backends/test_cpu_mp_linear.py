@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import subprocess
 import threading
+from pathlib import Path
 
 import pytest
 import torch
@@ -251,6 +254,24 @@ def test_isa_gating_names_the_missing_feature(monkeypatch):
         with pytest.raises(ValueError, match=f"CHORD_CPU_ISA={isa}: this CPU lacks"):
             chord.mp_linear(x, mw, act_bits=8)
         monkeypatch.delenv("CHORD_CPU_ISA")
+
+
+def test_avx_vnni_kernel_bit_identical_under_emulation(tmp_path):
+    # this machine may lack AVX-VNNI (then the cross-ISA tests above cannot pin it): build the
+    # real kernel file with its one VNNI instruction emulated in scalar code and check it against
+    # dot_i8_ref over widths x K x rows x activation rows (tests/backends/cpp/avxvnni_emulated.cpp)
+    root = Path(__file__).resolve().parents[2]
+    cxx = os.environ.get("CXX", "c++")
+    if shutil.which(cxx) is None or "avx2" not in ISAS:
+        msg = f"needs a C++ compiler ({cxx}) and an AVX2 CPU"
+        if os.environ.get("CI") == "true" and shutil.which(cxx) is None:
+            pytest.fail(msg + " (under CI=true the compiler that builds the extension is present)")
+        pytest.skip(msg)
+    exe = tmp_path / "avxvnni_emulated"
+    subprocess.run([cxx, "-O1", "-std=c++17", f"-I{root / 'csrc'}", str(root / "tests/backends/cpp/avxvnni_emulated.cpp"),
+                    str(root / "csrc/mp_linear/mp_linear_ref.cpp"), "-o", str(exe)], check=True, capture_output=True)
+    r = subprocess.run([str(exe)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and r.stdout.startswith("ok "), r.stdout + r.stderr
 
 
 # ---- row-range entry (used by the fused top-k scorer) ----------------------------------------
