@@ -27,7 +27,7 @@ namespace {
 constexpr int64_t kRowsPerTask = 24;
 // act_bits = 8 tasks are longer: the int8 kernels stream each weight byte once per activation
 // block and prefetch a task's next rows while they run, and every task boundary restarts that
-// stream cold (measured: 24 -> ~200-row tasks, -10..20% time at M = 1 out of cache). A task
+// stream cold (reports/2026-12-06-gemv-vnni.md: longer tasks measured faster at M = 1). A task
 // holds about kTaskBytesI8 of weights (it stays in L2 for every activation block), at most
 // kMaxRowsPerTaskI8 rows, and a bucket still gets >= 4 tasks per thread when it can.
 constexpr int64_t kTaskBytesI8 = 256 << 10;

@@ -172,30 +172,42 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def copy_bandwidth(nbytes: int = 128 << 20, repeats: int = 20, device: str = "cpu") -> dict:
-    """Memory bandwidth of a large ``copy_`` at the current torch thread count.
+def copy_bandwidth(nbytes: int = 128 << 20, repeats: int = 20, device: str = "cpu",
+                   chunk_bytes: int = 8 << 20) -> dict:
+    """Memory bandwidth of a large ``copy_`` and of a read-only ``sum`` at the current torch
+    thread count.
 
     Returns ``{"copy_GBps", "read_GBps", "buffer_bytes"}``. ``copy_GBps`` counts read + write
-    traffic (STREAM convention: 2 x bytes / time, best of ``repeats``: interference only ever
-    slows a copy, so the best is the machine's): the sustained traffic
-    the memory system delivers. ``read_GBps`` is a read-only ``sum`` over the same buffer
-    (bytes / time, best of ``repeats``): the roof of a GEMV, which only reads its weight.
+    traffic (STREAM convention: 2 x bytes / time): the sustained traffic the memory system
+    delivers. ``read_GBps`` is a read-only ``sum`` over the same buffer (bytes / time): the roof
+    of a GEMV, which only reads its weight. Both are the best of ``repeats`` passes
+    (interference only ever slows memory traffic). On the CPU a pass is timed per
+    ``chunk_bytes`` slice and the best time of every slice is summed: a slice takes well under a
+    scheduler time slice, so on a shared machine a pass that other processes preempted does
+    not hide the machine's bandwidth, and every slice still comes from DRAM (the rest of the
+    buffer, many times the last-level cache, evicted it since the previous pass).
     """
     n = nbytes // 4
     src = torch.ones(n, dtype=torch.float32, device=device)
     dst = torch.empty_like(src)
     dst.copy_(src)  # fault the pages in
-    best_copy = best_read = float("inf")
+    c = n if device != "cpu" else max(1, min(n, chunk_bytes // 4))
+    spans = [(i, min(n, i + c)) for i in range(0, n, c)]
+    best_copy = [float("inf")] * len(spans)
+    best_read = [float("inf")] * len(spans)
     for _ in range(repeats):
-        _sync(device)
-        t0 = time.perf_counter()
-        dst.copy_(src)
-        _sync(device)
-        t1 = time.perf_counter()
-        src.sum()
-        _sync(device)
-        t2 = time.perf_counter()
-        best_copy, best_read = min(best_copy, t1 - t0), min(best_read, t2 - t1)
+        for j, (a, b) in enumerate(spans):
+            _sync(device)
+            t0 = time.perf_counter()
+            dst[a:b].copy_(src[a:b])
+            _sync(device)
+            best_copy[j] = min(best_copy[j], time.perf_counter() - t0)
+        for j, (a, b) in enumerate(spans):
+            _sync(device)
+            t0 = time.perf_counter()
+            src[a:b].sum()
+            _sync(device)
+            best_read[j] = min(best_read[j], time.perf_counter() - t0)
     del src, dst
-    return {"copy_GBps": 2 * nbytes / best_copy / 1e9, "read_GBps": nbytes / best_read / 1e9,
+    return {"copy_GBps": 2 * nbytes / sum(best_copy) / 1e9, "read_GBps": nbytes / sum(best_read) / 1e9,
             "buffer_bytes": nbytes}
