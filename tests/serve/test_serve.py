@@ -260,3 +260,27 @@ def test_device_fetch_then_adapt(server, reference):
     emb, budget = phone.request(recent)
     assert wire == reference.respond(emb, budget)[0]
     assert phone.adapt(wire).avg_bits <= 3.0 + 1e-6
+
+
+def test_sigterm_finishes_queued_requests():
+    """Graceful shutdown: requests already queued when SIGTERM arrives are all answered, right."""
+    port = _free_port()
+    proc = _start(port, "--max-batch", "1", "--max-wait-ms", "0", "--queue", "64", "--max-queue-ms", "0", tiny=False)
+    try:
+        fp = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5).read())["fingerprint"]
+        emb, budgets = _inputs(12, seed=19)
+        with ThreadPoolExecutor(12) as pool:
+            futs = [pool.submit(_post, port, strategy_request_body(emb[i], budgets[i], fp)) for i in range(12)]
+            deadline = time.time() + 20
+            while _metrics(port)["queue_depth"] < 4 and time.time() < deadline:
+                time.sleep(0.005)
+            assert _metrics(port)["queue_depth"] >= 4 or all(f.done() for f in futs)
+            proc.send_signal(signal.SIGTERM)
+            res = [f.result() for f in futs]
+        assert proc.wait(30) in (0, -signal.SIGTERM)   # uvicorn re-raises the signal after a clean shutdown
+        torch.set_num_threads(1)
+        ref = random_service("sasrec", 1682, seed=0)
+        assert [s for s, _, _ in res] == [200] * 12
+        assert [b for _, _, b in res] == [ref.respond(emb[i:i + 1], budgets[i])[0] for i in range(12)]
+    finally:
+        _stop(proc)
