@@ -1,7 +1,8 @@
 // The mp_linear driver: validation, ISA selection, activation preparation, the split over
 // packed rows (parallel.h), and the fused epilogue (zero point, scale, bias, dtype, original row position).
 // Kernels live in mp_linear_ref.cpp (scalar) and mp_linear_avx2.cpp. Small weights and large
-// batches take the panel path instead (mp_linear_panel.cpp; choose_path).
+// batches take the panel path instead (mp_linear_panel.cpp for fp32 activations,
+// mp_linear_gemm_i8.cpp for act_bits = 8; choose_path).
 #include "mp_linear/mp_linear.h"
 
 #include <algorithm>
@@ -252,8 +253,10 @@ void mp_linear(const PackedView& w, const void* x, DType xdtype, int64_t M, int6
   if (ldy < w.N) bad("y: row stride " + std::to_string(ldy) + " < N = " + std::to_string(w.N));
   if (act_bits != 0 && act_bits != 8) bad("act_bits: expected 0 or 8, got " + std::to_string(act_bits));
   if (M == 0) return;
-  if (choose_path(w, M, act_bits, isa, path) == Path::Panel)
+  if (choose_path(w, M, act_bits, isa, path) == Path::Panel) {
+    if (act_bits == 8) return mp_linear_gemm_i8(w, x, xdtype, M, sx_row, sx_col, bias, y, ydtype, ldy, nthreads, isa);
     return mp_linear_panel(w, x, xdtype, M, sx_row, sx_col, bias, y, ydtype, ldy, nthreads, isa);
+  }
   if (M > kMChunk) {
     // Bound the prepared activations (M x Kp per width): balanced chunks of <= kMChunk rows,
     // each at least kMinMAvx512 rows so a large batch never drops to the narrower kernel.

@@ -39,11 +39,12 @@ using chord::resolve_isa;
 
 // Element type of activations / outputs.
 enum class DType : int { F32 = 0, F16 = 1, BF16 = 2 };
-// How mp_linear computes the exact fp32 path (act_bits = 0): Direct runs the packed kernels
-// (per-row dot products on the raw integers); Panel dequantizes the weight in L2-sized panels
-// of output columns to fp32 once per call (per thread) and runs a register-blocked FMA GEMM
-// over them (mp_linear_panel.cpp). Auto picks by a cost model (choose_path). act_bits = 8
-// always runs Direct.
+// How mp_linear computes: Direct runs the packed kernels (per-row dot products on the raw
+// integers); Panel unpacks the weight in L2-sized windows of output columns once per call (per
+// thread) and runs a register-blocked GEMM over them: fp32 FMA on dequantized panels
+// (act_bits = 0, mp_linear_panel.cpp; rounds differently from Direct), integer dot products on
+// unpacked int8 (act_bits = 8, mp_linear_gemm_i8.cpp; the same result as Direct, bit for bit).
+// Auto picks by a cost model (choose_path).
 enum class Path : int { Auto = 0, Direct = 1, Panel = 2 };
 
 // One bucket: bits, row_start, rows, byte_offset, row_bytes (common/format.h).

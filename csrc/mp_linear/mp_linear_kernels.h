@@ -138,5 +138,34 @@ void mp_linear_panel(const PackedView& w, const void* x, DType xdtype, int64_t M
 // dst[k * ldd + j] = src[j * lds + k] for j < 8, k < K (8 dequantized rows -> 8 panel columns).
 void transpose8_avx2(const float* src, int64_t lds, int64_t K, float* dst, int64_t ldd);
 
+// ---- int8 GEMM path (act_bits = 8; mp_linear_gemm_i8.cpp) -----------------------------------
+// Weight columns are unpacked to one byte per element in natural k order, ldp = gemm_i8_ldp(K)
+// bytes apart (a packed row unpacks to ceil(K / be) * be elements; the rest of the stride is
+// never written past L, and every activation beyond K is zero, so it never contributes).
+// Activations: the natural int8 rows, zero beyond K.
+// gemm_i8: for m < nm, j < nc: c[m * ldc + j] = sum_{l < L} x[m * ldx + l] * u[j][l] (exact
+// int32: needs K <= kMaxKGemmI8), L = gemm_i8_len(K) (a multiple of 64). The AVX2 kernel runs
+// 8-bit columns as q = u - 128 (unpack_i8_avx2 stores that) and adds 128 * qsum[m] back;
+// the other kernels ignore bits and qsum.
+constexpr int64_t kMaxKGemmI8 = 65536;  // K * 255 * 127 < 2^31
+inline int64_t gemm_i8_ldp(int64_t K) { return (K + 127) / 128 * 128; }
+inline int64_t gemm_i8_len(int64_t K) { return (K + 63) / 64 * 64; }
+// Unpack one packed row (rb bytes, width bits) into dst[0 .. rb / 16 * be) as u8 (AVX2: 8-bit
+// fields as u ^ 0x80).
+void unpack_i8_ref(const uint8_t* row, int64_t rb, int bits, uint8_t* dst);
+void unpack_i8_avx2(const uint8_t* row, int64_t rb, int bits, uint8_t* dst);
+void unpack_i8_vnni(const uint8_t* row, int64_t rb, int bits, uint8_t* dst);
+void gemm_i8_ref(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* p, int64_t ldp, int64_t nc, int64_t L,
+                 int bits, const int64_t* qsum, int32_t* c, int64_t ldc);
+void gemm_i8_avx2(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* p, int64_t ldp, int64_t nc, int64_t L,
+                  int bits, const int64_t* qsum, int32_t* c, int64_t ldc);
+void gemm_i8_vnni(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* p, int64_t ldp, int64_t nc, int64_t L,
+                  int bits, const int64_t* qsum, int32_t* c, int64_t ldc);
+// The whole op on the int8 GEMM path (mp_linear's arguments, act_bits = 8, M >= 1, perm
+// required, K <= kMaxKGemmI8). Same activation quantization and epilogue as the direct
+// kernels, so the same result bit for bit.
+void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t M, int64_t sx_row, int64_t sx_col,
+                       const float* bias, void* y, DType ydtype, int64_t ldy, int nthreads, Isa isa);
+
 }  // namespace mpl
 }  // namespace chord

@@ -143,9 +143,17 @@ constexpr Costs kCostAvx2{0.116, 0.0195, 600, 0.024, 0.019, 1.48, 0.41};
 constexpr Costs kCostScalar{1.7, 0.75, 600, 1.0, 1.0, 1.5, 0.4};
 }  // namespace
 
+namespace {
+Path choose_path_i8(const PackedView& w, int64_t M, Isa isa) {
+  if (M < 1 || w.K > kMaxKGemmI8) return Path::Direct;
+  (void)isa;
+  return M >= 8 ? Path::Panel : Path::Direct;
+}
+}  // namespace
+
 Path choose_path(const PackedView& w, int64_t M, int act_bits, Isa isa, Path requested) {
-  if (act_bits != 0) return Path::Direct;  // the int8 path exists only as direct kernels
   if (requested != Path::Auto) return requested;
+  if (act_bits != 0) return choose_path_i8(w, M, isa);
   if (M < 1 || w.K > kMaxKPanel) return Path::Direct;
   const Isa is = resolve_isa(isa);
   const Costs& c = isa_has_avx512(is) ? kCostAvx512 : isa_has_avx2(is) ? kCostAvx2 : kCostScalar;

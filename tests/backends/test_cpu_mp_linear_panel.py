@@ -126,7 +126,6 @@ def test_cost_model_choices():
         # rows longer than one L2 panel allows (no K blocking): always the direct kernels
         for M in (1, 16, 256, 100000):
             assert path_of(big, M, isa) == "direct"
-        assert path_of(small, 10000, isa, act_bits=8) == "direct"  # the int8 path is direct only
     if "avx512" in ISAS:  # the small-layer shapes of issue #5 take the panel path
         assert path_of(small, 50, "avx512") == "panel"
 
@@ -138,7 +137,7 @@ def test_path_argument_validation():
         run_binding(x, mw, path="gemm")
     with pytest.raises(ValueError, match="M: expected"):
         _cpu.mp_linear_path(mw.qweight.numpy(), mw.scales.numpy(), mw.zeros.numpy(), mw.perm.numpy(), mw.buckets, 40, -1)
-    # forcing the panel path with int8 activations runs the int8 (direct) kernels, exact as always
+    # forcing the panel path with int8 activations runs the int8 GEMM: the direct result, bit for bit
     assert torch.equal(run_binding(x, mw, act_bits=8, path="panel"), run_binding(x, mw, act_bits=8, path="direct"))
 
 

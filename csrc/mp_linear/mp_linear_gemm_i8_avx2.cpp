@@ -1,0 +1,120 @@
+// AVX2 pieces of the int8 GEMM path (mp_linear_gemm_i8.cpp), for CPUs without AVX-512 VNNI:
+// the natural-order unpack and a maddubs/madd microkernel. Exact: for fields of <= 4 bits,
+// maddubs pairs are <= 2 * 15 * 127 (no int16 saturation); 8-bit columns are unpacked as
+// q = u - 128 and run as maddubs(|q|, sign(x, q)) (pairs <= 2 * 128 * 127 < 32767), and the
+// kernel adds 128 * sum(x) back. Raw loops and intrinsics only (see mp_linear_avx2.cpp).
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "mp_linear/mp_linear_kernels.h"
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c")
+
+namespace chord {
+namespace mpl {
+namespace {
+
+// [sum(a), sum(b), sum(c), sum(d)] of 8 int32 lanes each (wrapping adds).
+inline __m128i hsum4(__m256i a, __m256i b, __m256i c, __m256i d) {
+  const __m256i s = _mm256_hadd_epi32(_mm256_hadd_epi32(a, b), _mm256_hadd_epi32(c, d));
+  return _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+}
+
+// Named accumulators (cMJ: row M, column J): GCC keeps an array of them in memory.
+#define CHORD_DOT(M, J)                                                                                \
+  c##M##J = _mm256_add_epi32(                                                                          \
+      c##M##J, _mm256_madd_epi16(Q8 ? _mm256_maddubs_epi16(_mm256_abs_epi8(b##J), _mm256_sign_epi8(a, b##J)) \
+                                    : _mm256_maddubs_epi16(b##J, a),                                   \
+                                 ones));
+#define CHORD_ROW(M)                                                                          \
+  if constexpr (MR > M) {                                                                     \
+    const __m256i a = _mm256_load_si256(reinterpret_cast<const __m256i*>(x + M * ldx + l));   \
+    CHORD_DOT(M, 0)                                                                           \
+    if constexpr (NR > 1) { CHORD_DOT(M, 1) }                                                 \
+    if constexpr (NR > 2) { CHORD_DOT(M, 2) }                                                 \
+    if constexpr (NR > 3) { CHORD_DOT(M, 3) }                                                 \
+  }
+#define CHORD_STORE(M)                                                                         \
+  if constexpr (MR > M) {                                                                      \
+    alignas(16) int32_t t[4];                                                                  \
+    __m128i s = hsum4(c##M##0, c##M##1, c##M##2, c##M##3);                                     \
+    if (Q8) s = _mm_add_epi32(s, _mm_set1_epi32(int32_t(128 * qsum[M]))); /* the sum fits */ \
+    _mm_store_si128(reinterpret_cast<__m128i*>(t), s);                                         \
+    for (int j = 0; j < NR; ++j) c[M * ldc + j] = t[j];                                        \
+  }
+
+template <int MR, int NR, bool Q8>
+// noinline + no tree-PRE: see mp_linear_gemm_i8_avx512.cpp (accumulators kept in registers).
+__attribute__((noinline, optimize("no-tree-pre"))) void ukr(const int8_t* x, int64_t ldx, const uint8_t* p, int64_t ldp, int64_t L, const int64_t* qsum,
+                int32_t* c, int64_t ldc) {
+  const __m256i ones = _mm256_set1_epi16(1), z = _mm256_setzero_si256();
+  __m256i c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z;
+  for (int64_t l = 0; l < L; l += 32) {
+    const __m256i b0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(p + l));
+    const __m256i b1 = NR > 1 ? _mm256_load_si256(reinterpret_cast<const __m256i*>(p + ldp + l)) : z;
+    const __m256i b2 = NR > 2 ? _mm256_load_si256(reinterpret_cast<const __m256i*>(p + 2 * ldp + l)) : z;
+    const __m256i b3 = NR > 3 ? _mm256_load_si256(reinterpret_cast<const __m256i*>(p + 3 * ldp + l)) : z;
+    CHORD_ROW(0) CHORD_ROW(1)
+  }
+  CHORD_STORE(0) CHORD_STORE(1)
+}
+#undef CHORD_DOT
+#undef CHORD_ROW
+#undef CHORD_STORE
+
+template <int MR, bool Q8>
+inline void ukr_nr(int nr, const int8_t* x, int64_t ldx, const uint8_t* p, int64_t ldp, int64_t L,
+                   const int64_t* qsum, int32_t* c, int64_t ldc) {
+  switch (nr) {
+    case 1: return ukr<MR, 1, Q8>(x, ldx, p, ldp, L, qsum, c, ldc);
+    case 2: return ukr<MR, 2, Q8>(x, ldx, p, ldp, L, qsum, c, ldc);
+    case 3: return ukr<MR, 3, Q8>(x, ldx, p, ldp, L, qsum, c, ldc);
+    default: return ukr<MR, 4, Q8>(x, ldx, p, ldp, L, qsum, c, ldc);
+  }
+}
+
+template <bool Q8>
+void gemm(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* p, int64_t ldp, int64_t nc, int64_t L,
+          const int64_t* qsum, int32_t* c, int64_t ldc) {
+  // 16 ymm registers: 2 rows x 4 columns of accumulators, 4 column vectors, the row vector.
+  for (int64_t m = 0; m < nm; m += 2) {
+    const int8_t* xm = x + m * ldx;
+    for (int64_t j = 0; j < nc; j += 4) {
+      const int nr = int(nc - j < 4 ? nc - j : 4);
+      if (nm - m >= 2) ukr_nr<2, Q8>(nr, xm, ldx, p + j * ldp, ldp, L, qsum + m, c + m * ldc + j, ldc);
+      else ukr_nr<1, Q8>(nr, xm, ldx, p + j * ldp, ldp, L, qsum + m, c + m * ldc + j, ldc);
+    }
+  }
+}
+
+}  // namespace
+
+void unpack_i8_avx2(const uint8_t* row, int64_t rb, int bits, uint8_t* dst) {
+  const int epb = 8 / bits;
+  const int64_t be = 16 * epb;
+  const __m128i mask = _mm_set1_epi8(char((1 << bits) - 1));
+  const __m128i sign = _mm_set1_epi8(char(0x80));
+  for (int64_t blk = 0; blk < rb / 16; ++blk) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + blk * 16));
+    if (bits == 8) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + blk * 16), _mm_xor_si128(v, sign));  // q = u - 128
+      continue;
+    }
+    for (int i = 0; i < epb; ++i)
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + blk * be + 16 * i),
+                       _mm_and_si128(_mm_srli_epi16(v, bits * i), mask));
+  }
+}
+
+void gemm_i8_avx2(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* p, int64_t ldp, int64_t nc, int64_t L,
+                  int bits, const int64_t* qsum, int32_t* c, int64_t ldc) {
+  if (bits == 8) gemm<true>(x, ldx, nm, p, ldp, nc, L, qsum, c, ldc);
+  else gemm<false>(x, ldx, nm, p, ldp, nc, L, qsum, c, ldc);
+}
+
+}  // namespace mpl
+}  // namespace chord
+
+#pragma GCC pop_options

@@ -1,0 +1,188 @@
+"""The int8 GEMM path of C++ ``chord::mp_linear`` (act_bits=8, ``path="panel"``;
+csrc/mp_linear/mp_linear_gemm_i8*.cpp: activations quantized once per call, weight windows unpacked
+to int8 once per call per thread, VNNI / AVX2 / scalar microkernels) and the cost model that
+chooses it.
+
+Integer dot products are exact and the epilogue is the direct path's, so every ISA and both paths
+must agree bit for bit; against the float64 reference the int8 path is within the fp32 rounding
+of its epilogue, and within the activation-rounding bound of the exact path. Outputs are
+NaN-poisoned first.
+"""
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+import chord
+from chord.backends import cpu as cpu_backend
+from tests.backends.test_cpu_mp_linear import ISAS, make_weight, random_codes, ref64, run_binding
+
+pytestmark = pytest.mark.skipif(not cpu_backend.HAVE_CPP, reason="C++ extension not built")
+_cpu = cpu_backend._cpu
+
+
+def path_of(mw, M, isa="auto", act_bits=8):
+    return _cpu.mp_linear_path(mw.qweight.numpy(), mw.scales.numpy(), mw.zeros.numpy(), mw.perm.numpy(),
+                               mw.buckets, mw.K, M, act_bits, isa)
+
+
+def all_runs(x, mw, bias, nthreads=2):
+    """{(isa, path): y} for every ISA this CPU has and both paths."""
+    return {(isa, path): run_binding(x, mw, bias, 8, isa, nthreads, path) for isa in ISAS for path in ("direct", "panel")}
+
+
+def assert_all_equal(ys):
+    """Every output equal to the first, which has no NaN left (finite inputs: poison overwritten)."""
+    (k0, y0), *rest = ys.items()
+    assert not torch.isnan(y0).any()
+    for k, y in rest:
+        assert torch.equal(y, y0), (k, k0, (y.double() - y0.double()).abs().max().item())
+
+
+def assert_reference_bounds(y, x, mw, bias):
+    # vs the reference int8 path in float64: the epilogue's fp32 rounding only
+    ref8 = ref64(x, mw, bias, act_bits=8)
+    assert ((y.double() - ref8).abs() <= 2e-7 * ref8.abs().max() + 1e-30).all()
+    # vs exact activations: |y - y_exact| <= (sx / 2) * ||w_n||_1 (activation rounding only)
+    ref0 = ref64(x.float(), mw, bias, act_bits=0)
+    sx = x.float().abs().amax(1).double() / 127
+    bound = (sx[:, None] / 2) * mw.dequantize(torch.float64).abs().sum(1)[None, :]
+    assert ((y.double() - ref0).abs() <= bound * (1 + 1e-6) + 1e-6 * ref0.abs().max()).all()
+
+
+# ---------------------------------------------------------------------------------------------
+@given(M=st.integers(1, 70), N=st.integers(1, 200), K=st.one_of(st.integers(1, 700), st.sampled_from([1, 2, 63, 64, 65])),
+       kind=st.sampled_from(["mix", "mix", 0, 1, 2, 3]), scheme=st.sampled_from(["sym", "asym"]),
+       one_bit=st.booleans(), with_bias=st.booleans(), transposed=st.booleans(), seed=st.integers(0, 2**31 - 1))
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_gemm_i8_bit_identical_to_direct_on_every_isa(M, N, K, kind, scheme, one_bit, with_bias, transposed, seed):
+    g = torch.Generator().manual_seed(seed)
+    cb = chord.Codebook((0, 1, 4, 8) if one_bit else (0, 2, 4, 8), scheme)
+    mw = make_weight(N, K, random_codes(N, kind, g), cb, seed)
+    x = torch.randn(K, M, generator=g).t() if transposed else torch.randn(M, K, generator=g)
+    bias = torch.randn(N, generator=g) if with_bias else None
+    ys = all_runs(x, mw, bias)
+    assert_all_equal(ys)
+    assert_reference_bounds(ys[("scalar", "panel")], x, mw, bias)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_gemm_i8_half_inputs_match_direct(dtype):
+    g = torch.Generator().manual_seed(3)
+    mw = make_weight(70, 300, random_codes(70, "mix", g))
+    x, b = torch.randn(19, 300, generator=g).to(dtype), torch.randn(70, generator=g)
+    ys = all_runs(x, mw, b)
+    assert_all_equal(ys)
+    assert ys[("scalar", "panel")].dtype == dtype
+
+
+@pytest.mark.parametrize("bits", [1, 2, 4, 8])
+@pytest.mark.parametrize("N", [1, 3, 4, 5, 17])
+@pytest.mark.parametrize("K", [1, 16, 48, 129, 500])
+def test_gemm_i8_each_width_tiles_and_tails(bits, N, K):
+    # N around the 4-column tile, K around the 16-byte block and 64-byte step (masked tails),
+    # M around the 6-row (VNNI) / 2-row (AVX2) tiles and the 24-row block
+    cb = chord.Codebook((0, bits, bits, bits), "asym" if bits == 1 else "sym")
+    mw = make_weight(N, K, torch.full((N,), 1, dtype=torch.uint8), cb, seed=bits)
+    for M in (1, 5, 6, 7, 25):
+        x, b = torch.randn(M, K), torch.randn(N)
+        ys = all_runs(x, mw, b)
+        assert_all_equal(ys)
+        assert_reference_bounds(ys[("scalar", "direct")], x, mw, b)
+
+
+def test_gemm_i8_extreme_activations_and_8bit_codes():
+    # the largest products (|xq| = 127 against u = 255) and a row of zeros: exact on every ISA
+    N, K = 12, 1000
+    mw = make_weight(N, K, torch.full((N,), 3, dtype=torch.uint8), chord.Codebook((0, 2, 4, 8), "asym"))
+    x = torch.randn(8, K)
+    x[0] = 1.0
+    x[1] = -1.0
+    x[2] = 0.0
+    x[3, ::2] = 1e3
+    assert_all_equal(all_runs(x, mw, torch.randn(N)))
+
+
+def test_gemm_i8_pruned_columns_are_exactly_bias_even_for_non_finite_x():
+    N, K = 40, 96
+    codes = torch.zeros(N, dtype=torch.uint8)
+    codes[::3] = 2
+    mw = make_weight(N, K, codes)
+    x, b = torch.randn(7, K), torch.randn(N)
+    x[2, 5], x[4, 0] = float("inf"), float("nan")
+    pruned = codes == 0
+    for isa in ISAS:
+        y = run_binding(x, mw, b, 8, isa, path="panel")
+        assert torch.equal(y[:, pruned], b[pruned].expand(7, -1))
+        assert torch.equal(run_binding(x, mw, None, 8, isa, path="panel")[:, pruned], torch.zeros(7, int(pruned.sum())))
+        assert torch.isfinite(y[0]).all() and not torch.isfinite(y[4, ~pruned]).any()
+        yd = run_binding(x, mw, b, 8, isa, path="direct")
+        assert torch.equal(y.isnan(), yd.isnan()) and torch.equal(y.nan_to_num(), yd.nan_to_num())
+    allp = make_weight(N, K, torch.zeros(N, dtype=torch.uint8))
+    for isa in ISAS:
+        assert torch.equal(run_binding(x, allp, b, 8, isa, path="panel"), b.expand(7, -1))
+
+
+@pytest.mark.parametrize("M,N,K", [(100, 1100, 1024), (61, 900, 64), (5, 700, 300), (1100, 40, 70)])
+def test_gemm_i8_many_windows_and_passes_deterministic_across_threads(M, N, K):
+    # several weight windows per call (N x K beyond one L2 window), several row passes (M > 1024):
+    # the result must not depend on how tasks fall on threads, nor on who unpacked which window
+    mw = make_weight(N, K, torch.randint(0, 4, (N,), dtype=torch.uint8, generator=torch.Generator().manual_seed(K)))
+    x, b = torch.randn(M, K), torch.randn(N)
+    y0 = run_binding(x, mw, b, 8, "scalar", 1, "direct")
+    for isa in ISAS:
+        for nt in (1, 2, 3):
+            assert torch.equal(run_binding(x, mw, b, 8, isa, nt, "panel"), y0), (isa, nt)
+
+
+def test_gemm_i8_pinned_by_environment(monkeypatch):
+    g = torch.Generator().manual_seed(11)
+    mw = make_weight(33, 200, random_codes(33, "mix", g))
+    x = torch.randn(9, 200, generator=g)
+    ys = {}
+    for isa in ISAS:
+        monkeypatch.setenv("CHORD_CPU_ISA", isa)
+        assert _cpu.cpu_isa("auto") == isa
+        ys[isa] = run_binding(x, mw, None, 8, "auto", path="panel")
+    assert_all_equal(ys)
+
+
+def test_gemm_i8_long_rows_refused_on_the_panel_path():
+    # beyond K = 65536 an int32 sum of 8-bit products could overflow: the panel path refuses
+    # clearly; auto takes the direct kernels
+    K = 65537
+    mw = make_weight(3, K, torch.tensor([3, 1, 0], dtype=torch.uint8))
+    x = torch.randn(2, K)
+    with pytest.raises(ValueError, match="K <= 65536"):
+        run_binding(x, mw, None, 8, path="panel")
+    assert path_of(mw, 512) == "direct"
+    y = run_binding(x, mw, None, 8)
+    assert_reference_bounds(y, x, mw, None)
+
+
+# ---- the cost model --------------------------------------------------------------------------
+def test_cost_model_int8_choices():
+    g = torch.Generator().manual_seed(0)
+    small = make_weight(64, 64, torch.randint(0, 4, (64,), dtype=torch.uint8, generator=g))
+    big = make_weight(4096, 4096, torch.randint(0, 4, (4096,), dtype=torch.uint8, generator=g))
+    for isa in ISAS:
+        for mw in (small, big):
+            seq = [path_of(mw, M, isa) for M in range(1, 300)]
+            assert seq == sorted(seq, key=lambda p: p == "panel")  # monotone in M
+            assert path_of(mw, 4096, isa) == "panel"
+    if "avx512" in ISAS:
+        assert path_of(big, 1, "avx512") == "direct"  # a GEMV streams the packed weight once
+        assert path_of(big, 256, "avx512") == "panel"
+
+
+@given(N=st.integers(1, 300), K=st.integers(1, 1024), kind=st.sampled_from(["mix", 1, 2, 3]),
+       isa=st.sampled_from(ISAS), M=st.integers(1, 80), seed=st.integers(0, 2**31 - 1))
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_auto_is_the_path_it_reports(N, K, kind, isa, M, seed):
+    g = torch.Generator().manual_seed(seed)
+    mw = make_weight(N, K, random_codes(N, kind, g), seed=seed)
+    x = torch.randn(M, K, generator=g)
+    y = run_binding(x, mw, None, 8, isa)
+    assert torch.equal(y, run_binding(x, mw, None, 8, isa, path=path_of(mw, M, isa)))
+    assert torch.equal(y, run_binding(x, mw, None, 8, "scalar", path="direct"))
