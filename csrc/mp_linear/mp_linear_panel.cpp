@@ -143,11 +143,40 @@ constexpr Costs kCostAvx2{0.116, 0.0195, 600, 0.024, 0.019, 1.48, 0.41};
 constexpr Costs kCostScalar{1.7, 0.75, 600, 1.0, 1.0, 1.5, 0.4};
 }  // namespace
 
+// act_bits = 8: the int8 GEMM (mp_linear_gemm_i8.cpp) against the direct int8 kernels, the
+// same way (ns, one thread; fitted by tools/mp_linear_i8_costfit.py on this repository's
+// AVX-512 VNNI AMD EPYC, which prints how often the fitted choice is the faster path):
+//   gemm   = fixed + live*K * unpack + M*K * quant + M*live*L * mac + M*N * epi
+// (live: the unpruned rows; L = K rounded up to 64)
+//   direct = fixed + M*K*widths * prep + M*padded * dot + M*N * epi
+// padded: multiply-adds the direct kernels issue per activation row (32-byte row groups). Both
+// paths give the same result, so a wrong pick costs time only. Scalar: from four shapes (a
+// fallback only).
 namespace {
+struct CostsI8 {
+  double g_fixed, g_unpack, g_quant, g_mac, g_epi;
+  double d_fixed, d_prep, d_dot, d_epi;
+};
+constexpr CostsI8 kCostI8Vnni{3942, 0.03105, 0, 0.005412, 2.765, 4581, 1.335, 0.01423, 5.98};
+constexpr CostsI8 kCostI8Avx2{4110, 0.04052, 0, 0.01134, 2.86, 4635, 0.9549, 0.01251, 6.391};
+constexpr CostsI8 kCostI8Scalar{4000, 0.26, 2.0, 0.18, 3.0, 4600, 1.0, 0.6, 6.0};
+
 Path choose_path_i8(const PackedView& w, int64_t M, Isa isa) {
   if (M < 1 || w.K > kMaxKGemmI8) return Path::Direct;
-  (void)isa;
-  return M >= 8 ? Path::Panel : Path::Direct;
+  const Isa is = resolve_isa(isa);
+  const CostsI8& c = isa_has_avx512_vnni(is) ? kCostI8Vnni : isa_has_avx2(is) ? kCostI8Avx2 : kCostI8Scalar;
+  double padded = 0, live = 0;
+  for (const BucketSpan& s : w.spans)
+    if (s.bits && s.rows) {
+      padded += double(s.rows) * double(round_up(s.row_bytes, 32) * 8 / s.bits);
+      live += double(s.rows);
+    }
+  const int widths = __builtin_popcount(w.width_mask);
+  const double N = double(w.N), K = double(w.K), m = double(M), L = double(round_up(w.K, 64));
+  const double gemm =
+      c.g_fixed + live * K * c.g_unpack + m * K * c.g_quant + m * live * L * c.g_mac + m * N * c.g_epi;
+  const double direct = c.d_fixed + m * (K * widths * c.d_prep + padded * c.d_dot + N * c.d_epi);
+  return gemm < direct ? Path::Panel : Path::Direct;
 }
 }  // namespace
 
