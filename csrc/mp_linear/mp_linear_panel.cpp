@@ -157,8 +157,8 @@ struct CostsI8 {
   double g_fixed, g_unpack, g_quant, g_mac, g_epi;
   double d_fixed, d_prep, d_dot, d_epi;
 };
-constexpr CostsI8 kCostI8Vnni{3942, 0.03105, 0, 0.005412, 2.765, 4581, 1.335, 0.01423, 5.98};
-constexpr CostsI8 kCostI8Avx2{4110, 0.04052, 0, 0.01134, 2.86, 4635, 0.9549, 0.01251, 6.391};
+constexpr CostsI8 kCostI8Vnni{4194, 0.0264, 0, 0.004898, 2.404, 5272, 1.115, 0.006369, 5.646};
+constexpr CostsI8 kCostI8Avx2{4197, 0.04002, 0, 0.01036, 2.822, 4719, 1.026, 0.01151, 5.602};
 constexpr CostsI8 kCostI8Scalar{4000, 0.26, 2.0, 0.18, 3.0, 4600, 1.0, 0.6, 6.0};
 
 Path choose_path_i8(const PackedView& w, int64_t M, Isa isa) {
