@@ -82,6 +82,10 @@ struct Scratch {
   std::vector<int64_t> pruned;  // the window's pruned columns
   std::vector<int> bits;        // width of each live column
   AlignedBuf<int32_t> c;        // kMBlock x live results
+  // per live column, for the vectorized epilogue: zero, scale, bias (float64), window index
+  std::vector<double> zero, scale, bias;
+  std::vector<int32_t> col;
+  bool contiguous = false;      // live columns are the whole window, in order
 };
 
 thread_local Scratch tls_scratch;
@@ -92,7 +96,8 @@ void partition_8bit(const std::vector<Col>& cols, int64_t n0, std::vector<int64_
   std::stable_partition(live.begin(), live.end(), [&](int64_t i) { return cols[size_t(n0 + i)].bits != 8; });
 }
 
-void build_window(const std::vector<Col>& cols, int64_t n0, int64_t nw, int64_t ldp, Kern kern, Scratch& s) {
+void build_window(const std::vector<Col>& cols, int64_t n0, int64_t nw, int64_t ldp, Kern kern, const float* bias,
+                  Scratch& s) {
   s.live.clear();
   s.pruned.clear();
   s.bits.clear();
@@ -109,6 +114,20 @@ void build_window(const std::vector<Col>& cols, int64_t n0, int64_t nw, int64_t 
     else if (kern == Kern::Avx2) unpack_i8_avx2(c.row, c.rb, c.bits, d);
     else unpack_i8_ref(c.row, c.rb, c.bits, d);
     s.bits.push_back(c.bits);
+  }
+  const size_t nl = s.live.size();
+  s.zero.resize(nl);
+  s.scale.resize(nl);
+  s.bias.resize(nl);
+  s.col.resize(nl);
+  s.contiguous = int64_t(nl) == nw;
+  for (size_t j = 0; j < nl; ++j) {
+    const int64_t n = n0 + s.live[j];
+    s.zero[j] = double(cols[size_t(n)].zero);
+    s.scale[j] = double(cols[size_t(n)].scale);
+    s.bias[j] = bias ? double(bias[n]) : 0.0;
+    s.col[j] = int32_t(s.live[j]);
+    s.contiguous &= s.live[j] == int64_t(j);
   }
 }
 
@@ -147,6 +166,7 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
   const Isa is = resolve_isa(isa);
   const Kern kern = kernel_of(is);
   const bool simd = isa_has_avx2(is);
+  const bool vec_epi = isa_has_avx512(is);
   auto gemm = kern == Kern::Vnni ? gemm_i8_vnni : kern == Kern::Avx2 ? gemm_i8_avx2 : gemm_i8_ref;
   const int64_t Kp = pad_k(K), ldp = gemm_i8_ldp(K), L = gemm_i8_len(K);
 
@@ -162,8 +182,7 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
 
   // Window width: every column when they fit, else a multiple of the 4-column tile.
   int64_t NW = std::max<int64_t>(4, kWindowBytes / ldp / 4 * 4);
-  NW = std::min(NW, N);
-  const int64_t nwin = (N + NW - 1) / NW;
+  NW = std::min(NW, N);  const int64_t nwin = (N + NW - 1) / NW;
   const int nt = M * N * K >= kMinParallelMacs ? std::max(1, nthreads) : 1;
 
   thread_local AlignedBuf<int8_t> xq_tls;
@@ -205,7 +224,7 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
       const int64_t n0 = wi * NW, nw = std::min(NW, N - n0);
       if (s.call != call || s.window != wi) {
         s.call = 0;  // a throw mid-build must not leave a half-built window marked valid
-        build_window(cols, n0, nw, ldp, kern, s);
+        build_window(cols, n0, nw, ldp, kern, bias, s);
         s.call = call;
         s.window = wi;
       }
@@ -247,6 +266,12 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
         for (int64_t m = 0; m < nm; ++m) {
           const double q = double(qsum[size_t(mb + m)]), xs = double(sx[size_t(mb + m)]);
           const int32_t* cr = s.c.p + m * nl;
+          if (vec_epi && ydtype == DType::F32) {
+            epilogue_i8_avx512(cr, nl, s.zero.data(), s.scale.data(), bias ? s.bias.data() : nullptr,
+                               s.contiguous ? nullptr : s.col.data(), q, xs,
+                               static_cast<float*>(y) + (mp + mb + m) * ldy + n0);
+            continue;
+          }
           for (int64_t j = 0; j < nl; ++j) {
             const int64_t n = n0 + s.live[size_t(j)];
             const Col& c = cols[size_t(n)];

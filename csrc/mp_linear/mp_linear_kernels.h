@@ -161,6 +161,11 @@ void gemm_i8_avx2(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* p, in
                   int bits, const int64_t* qsum, int32_t* c, int64_t ldc);
 void gemm_i8_vnni(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* p, int64_t ldp, int64_t nc, int64_t L,
                   int bits, const int64_t* qsum, int32_t* c, int64_t ldc);
+// The int8 epilogue of one activation row over n columns, vectorized (AVX-512F) and bit-identical
+// to the scalar float64 expression: y[col ? col[j] : j] = float((double(c[j]) - zero[j] * q) *
+// (xs * scale[j]) (+ bias[j] when bias is not null)).
+void epilogue_i8_avx512(const int32_t* c, int64_t n, const double* zero, const double* scale, const double* bias,
+                        const int32_t* col, double q, double xs, float* y);
 // The whole op on the int8 GEMM path (mp_linear's arguments, act_bits = 8, M >= 1, perm
 // required, K <= kMaxKGemmI8). Same activation quantization and epilogue as the direct
 // kernels, so the same result bit for bit.
