@@ -46,7 +46,7 @@ def test_scores_chord(mix, table, user, run_prepared, n_sets, benchmark):
 
 @pytest.mark.parametrize("mix", ["mix3", "u4", "u8"])
 def test_topk_chord(mix, table, user, run_prepared, n_sets, benchmark):
-    from chord.quantize import mp_topk
+    from chord import mp_topk
     benchmark.group = "scoring 1x64 vs 100k top-10"
     mw = chord.pack(table, mix_codes(parse_mix(mix)[1], ROWS))
     mws = clone_packed(mw, n_sets(mw.nbytes))

@@ -13,7 +13,7 @@ Trainer under ``--train-minutes`` when the directory does not exist) and measure
 * rerank latency at batch 1 and 256: user representation + top-10 over all items, fp32 eager
   vs the swapped model (fused quantized top-k when the item table is quantized);
 and, independent of checkpoints, item scoring of one 64-d user against 100,000 items + top-10:
-``chord.scoring.mp_topk`` vs fp32 matmul + ``torch.topk``.
+``chord.mp_topk`` vs fp32 matmul + ``torch.topk``.
 
 Timing sections hold ``flock /tmp/chord-bench.lock`` (so helpers never time at once); run the
 whole script under ``nice -n 10``. Example::
@@ -193,9 +193,9 @@ def measure_scoring(args, log, N=100_000, K=64, k=10):
         for sname, s in [("uniform-8", Strategy.uniform(layers, 8)), ("uniform-4", Strategy.uniform(layers, 4)),
                          ("uniform-2", Strategy.uniform(layers, 2)), ("random-3.0", Strategy.random(layers, 3.0))]:
             mw = chord.pack(w, s.codes["items"], s.codebook)
-            out[f"mp_topk {sname}"] = timeit(lambda: chord.scoring.mp_topk(x, mw, k)) * 1e3
+            out[f"mp_topk {sname}"] = timeit(lambda: chord.mp_topk(x, mw, k)) * 1e3
             if sname == "uniform-8":
-                out[f"mp_topk {sname} act_bits=8"] = timeit(lambda: chord.scoring.mp_topk(x, mw, k, act_bits=8)) * 1e3
+                out[f"mp_topk {sname} act_bits=8"] = timeit(lambda: chord.mp_topk(x, mw, k, act_bits=8)) * 1e3
     log("scoring 1x64 vs 100k items + top-10 (ms): " + ", ".join(f"{k} {v:.3f}" for k, v in out.items()))
     return out
 

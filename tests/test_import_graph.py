@@ -96,10 +96,6 @@ def test_no_import_cycle_counting_deferred_imports():
     assert _cycle(graph) is None, f"import cycle (deferred imports included): {' -> '.join(_cycle(graph))}"
 
 
-#: modules whose guarded imports the op-layer consolidation (issue 14 §2) removes; empty it then
-_PENDING = {"chord.scoring", "chord.quantize.scoring"}
-
-
 def test_no_defensive_import_of_the_project():
     """``try: import chord... except ImportError`` hides breakage (it hid a module that never
     existed). The compiled extension is the one exception: its absence is reported by
@@ -117,7 +113,7 @@ def test_no_defensive_import_of_the_project():
                     name = ("." * sub.level) + (sub.module or "")
                 elif isinstance(sub, ast.Import):
                     name = sub.names[0].name
-                if name and name.startswith((".", "chord")) and "chord_kernels" not in name and m not in _PENDING:
+                if name and name.startswith((".", "chord")) and "chord_kernels" not in name:
                     bad.append(f"{m}:{sub.lineno} {name}")
     assert not bad, f"defensive imports of the project: {bad}"
 

@@ -1,4 +1,4 @@
-"""``chord.mp_linear`` (python/chord/linear.py): the eager fast path (plain CPU tensors call the
+"""``chord.mp_linear`` (python/chord/functional.py): the eager fast path (plain CPU tensors call the
 extension directly through a cached, once-validated ``PackedWeight``) against the registered
 ``torch.ops.chord.mp_linear``, which compile, tracing, dispatch modes and autograd still use."""
 from __future__ import annotations

@@ -11,7 +11,7 @@ from hypothesis import given, settings, strategies as st
 import chord  # noqa: F401  (registers the ops)
 from chord import Codebook, FormatError, MixedWeight, mp_linear, pack
 from chord import format as fmt
-from chord.quantizer import dequantize_rows, quantize_rows
+from chord.backends.reference import dequantize_rows, quantize_rows
 
 EPS = 2.0 ** -23
 

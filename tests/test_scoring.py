@@ -1,4 +1,4 @@
-"""chord.scoring.mp_topk (chord::mp_topk): fused quantized item scoring + top-k.
+"""chord.mp_topk (chord::mp_topk): fused quantized item scoring + top-k.
 
 Exact checks on integer-exact tables (every score is an exactly representable integer, so the
 kernel and the float64 reference agree bit for bit and ties are real ties: the documented rule
@@ -13,8 +13,8 @@ from hypothesis import given, settings, strategies as st
 import chord  # noqa: F401  (registers the ops)
 from chord import Codebook, MixedWeight, pack
 from chord.backends import reference
+from chord import mp_topk
 from chord.backends.cpu import supported_isas
-from chord.scoring import mp_topk
 
 try:
     from chord_kernels import _cpu
@@ -219,9 +219,9 @@ def _mw():
     (lambda mw: mp_topk(torch.randn(2, 16), mw, 6, torch.tensor([1, 2, 3])), ValueError,
      r"k: expected 1 <= k <= 3 \(candidates per row\), got 6"),
     (lambda mw: mp_topk(torch.randn(2, 16), mw, 1, torch.tensor([1, 30])), ValueError,
-     r"candidates: item ids must be in \[0, 30\), got range \[1, 30\]"),
+     r"candidates: item id 30 \(flat position 1\) is out of range \[0, 30\)"),
     (lambda mw: mp_topk(torch.randn(2, 16), mw, 1, torch.tensor([[1, -1], [2, 3]])), ValueError,
-     r"candidates: item ids must be in \[0, 30\), got range \[-1, 3\]"),
+     r"candidates: item id -1 \(flat position 1\) is out of range \[0, 30\)"),
     (lambda mw: mp_topk(torch.randn(2, 16), mw, 1, torch.tensor([1.0, 2.0])), TypeError,
      r"candidates: expected an integer dtype \(int64 item ids\), got torch.float32"),
     (lambda mw: mp_topk(torch.randn(2, 16), mw, 1, torch.zeros(3, 4, dtype=torch.long)), ValueError,

@@ -163,8 +163,11 @@ def _launch(tuned, raw, grid, args, config):
 def mp_linear(x: torch.Tensor, mw, bias: torch.Tensor | None = None, act_bits: int = 0, **kw) -> torch.Tensor:
     """x [..., K] fp32/fp16/bf16 -> [..., N] in x.dtype for a ``chord.MixedWeight`` ``mw``:
     ``x @ mw.dequantize().T + bias`` through the Triton kernels (no op dispatch)."""
-    from chord.linear import check_linear_args
-    check_linear_args(x, mw, bias, act_bits)
+    from chord.functional import check_linear_call
+    from chord.mixed_weight import MixedWeight
+    if not isinstance(mw, MixedWeight):
+        raise TypeError(f"mw: expected chord.MixedWeight, got {type(mw).__name__}")
+    check_linear_call(x, mw.qweight, mw.K, mw.N, bias, act_bits)
     lead = x.shape[:-1]
     y = mp_linear_packed(x.reshape(-1, mw.K), mw.qweight, mw.scales, mw.zeros, mw.perm, mw.buckets,
                          mw.K, bias, act_bits, **kw)

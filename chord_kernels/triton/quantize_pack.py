@@ -1,6 +1,6 @@
 """``chord::quantize_pack`` on the GPU: frozen float weights [N, K] x one width per row -> the
 packed planar rows of ``chord.format``, bit-identical to the CPU packer (csrc/quantize_pack/)
-and to the pure-torch reference (``chord.quantizer``).
+and to the pure-torch reference (``chord.backends.reference``).
 
 One program owns BLOCK_R packed rows of one bucket (tile -> bucket as in ``layout.tile_ends``)
 and reads each row twice: once for the statistics its quantizer needs (max |w|, min, max, and

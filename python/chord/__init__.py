@@ -4,9 +4,8 @@ from .backends import cpu as _cpu_backend  # noqa: F401  (registers CPU kernels)
 from .backends import cuda as _cuda_backend  # noqa: F401  (registers CUDA kernels, lazily)
 from .codebook import Codebook
 from .format import FORMAT_VERSION
-from .linear import mp_linear
-from .mixed_weight import FormatError, MixedWeight, pack
-from .scoring import mp_topk
+from .functional import mp_linear, mp_topk, pack
+from .mixed_weight import FormatError, MixedWeight
 from .quantize.strategy import Strategy, StrategyError, model_fingerprint
 from .quantize.layers import LayerInfo, quantizable_layers
 from .quantize import dequantize_, quantize_

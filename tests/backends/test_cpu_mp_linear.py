@@ -434,11 +434,12 @@ def test_bad_input_raises_value_error(case):
 
 
 def test_op_level_bad_inputs():
+    """The op layer (chord.ops checks, run before every registered kernel) rejects first."""
     mw = make_weight(12, 40, torch.tensor([0, 1, 2, 3] * 3, dtype=torch.uint8))
-    with pytest.raises(TypeError, match="x: expected float32"):
-        cpu_backend.mp_linear(torch.randn(2, 40).double(), mw.qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, 40)
+    op = torch.ops.chord.mp_linear
+    with pytest.raises(TypeError, match="x: expected dtype float32"):
+        op(torch.randn(2, 40).double(), mw.qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, 40)
     with pytest.raises(ValueError, match="bias: expected shape"):
-        cpu_backend.mp_linear(torch.randn(2, 40), mw.qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, 40,
-                              torch.zeros(3))
+        op(torch.randn(2, 40), mw.qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, 40, torch.zeros(3))
     with pytest.raises(ValueError, match="act_bits"):
-        cpu_backend.mp_linear(torch.randn(2, 40), mw.qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, 40, None, 2)
+        op(torch.randn(2, 40), mw.qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, 40, None, 2)

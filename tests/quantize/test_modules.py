@@ -103,8 +103,8 @@ def test_embedding_lookup_equals_dequantized_rows(num, dim, n_ids, scheme, seed)
 def test_embedding_cpp_lookup_equals_torch_path(monkeypatch, num, dim, one_bit, scheme, seed):
     """The eager CPU lookup (one C++ gather) is bit-identical to the torch ops it replaces, for
     every width (1-bit codebooks too), K not a block multiple, strided and int32 ids."""
-    from chord.quantize import modules
-    assert modules._HAVE_LOOKUP, "C++ embedding_lookup not built"
+    from chord.backends import cpu as cpu_backend
+    assert cpu_backend.HAVE_CPP, "C++ embedding_lookup not built"
     torch.manual_seed(seed)
     emb = nn.Embedding(num, dim)
     cb = Codebook((0, 1, 4, 8) if one_bit else (0, 2, 4, 8), scheme)
@@ -113,7 +113,7 @@ def test_embedding_cpp_lookup_equals_torch_path(monkeypatch, num, dim, one_bit, 
     for x in (ids, ids[:, ::2], ids.t(), ids.to(torch.int32)):
         fast = q(x)
         with monkeypatch.context() as mp:
-            mp.setattr(modules, "_HAVE_LOOKUP", False)
+            mp.setattr(cpu_backend, "eager_ok", lambda x: False)   # the torch ops path
             slow = q(x)
         assert torch.equal(fast, slow) and torch.equal(fast, q.mw.dequantize(torch.float32)[x.long()])
 

@@ -1,6 +1,6 @@
 """Quantized item scoring: top-k of the packed item table equals the float64 reference top-k.
 
-Ties: the kernel orders equal scores by smaller item id (``chord.scoring``); the oracle
+Ties: the kernel orders equal scores by smaller item id (``chord.mp_topk``); the oracle
 ``topk_reference`` applies the same rule. Exact ties arise from pruned rows (score exactly 0);
 near-ties between float32 kernel scores and float64 oracle scores can swap places, so random
 cases compare values and the oracle scores of the returned ids, and a constructed exact-tie
@@ -13,7 +13,9 @@ import torch
 from torch import nn
 
 from chord import Codebook
-from chord.quantize import QuantizedEmbedding, mp_topk, topk_reference
+from chord import mp_topk
+from chord.backends.reference import topk_reference
+from chord.quantize import QuantizedEmbedding
 
 
 def _table(N, K, seed, scheme="sym"):

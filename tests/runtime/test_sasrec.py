@@ -14,7 +14,7 @@ import chord.runtime as rt
 from chord.quantize.layers import quantizable_layers
 from chord.models import SASRec
 from chord.quantize import QuantizedEmbedding
-from chord.scoring import mp_topk
+from chord import mp_topk
 
 TOL = dict(atol=2e-4, rtol=2e-4)
 
@@ -181,7 +181,7 @@ def test_topk_matches_reference(kind, tables):
     ref_vals = torch.sort(scores, dim=1, descending=True).values[:, :k]
     torch.testing.assert_close(vals.double(), ref_vals, atol=1e-5, rtol=1e-5)     # tie swaps allowed
     torch.testing.assert_close(scores.gather(1, ids), vals.double(), atol=1e-5, rtol=1e-5)
-    if isinstance(q.item_emb, QuantizedEmbedding):        # exactly chord.scoring.mp_topk, minus item 0
+    if isinstance(q.item_emb, QuantizedEmbedding):        # exactly chord.mp_topk, minus item 0
         kv, ki = mp_topk(r.represent(seqs), q.item_emb.mw, k + 1)
         for b in range(seqs.shape[0]):
             keep = ki[b] != 0

@@ -6,7 +6,7 @@ from torch.func import functional_call
 
 from chord.codebook import Codebook
 from chord.models import Caser, SASRec
-from chord.quantizer import fake_quantize
+from chord.backends.reference import fake_quantize
 from chord.system import QuantizedCopies, per_user_weights
 from chord.system.cloud import planned_layers
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from .. import ops
 from . import fallback, reference
 
 try:
@@ -38,14 +39,12 @@ def _nthreads() -> int:
     return max(1, torch.get_num_threads())
 
 
-def quantize_pack(weight, perm, buckets, scheme):
+def quantize_pack(weight: torch.Tensor, perm: torch.Tensor, buckets: list[int],
+                  scheme: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """C++ ``chord::quantize_pack`` (AVX2 when the CPU has it), bit-identical to the reference.
     weight float [N, K] (widened to float32), perm int [N] -> (qweight uint8 [bytes], scales,
-    zeros float32 [N]). Validation (bucket table, perm, NaN/Inf) happens in C++."""
-    if weight.dim() != 2:
-        raise ValueError(f"chord::quantize_pack: weight: expected 2-D [N, K], got shape {list(weight.shape)}")
-    if not weight.dtype.is_floating_point:
-        raise TypeError(f"chord::quantize_pack: weight: expected a float dtype, got {weight.dtype}")
+    zeros float32 [N]). Arguments pass ``chord.ops.check_quantize_pack`` first (perm is a
+    permutation there, so narrowing it to int32 loses nothing); C++ checks NaN/Inf."""
     N, K = weight.shape
     w = weight.detach().to(torch.float32).contiguous()
     p = perm.detach().to(torch.int32).contiguous()
@@ -66,22 +65,14 @@ def _np(t: torch.Tensor):
     return t.view(torch.int16).numpy() if t.dtype in (torch.float16, torch.bfloat16) else t.numpy()
 
 
-def mp_linear(x, qweight, scales, zeros, perm, buckets, K, bias=None, act_bits=0):
+def mp_linear(x: torch.Tensor, qweight: torch.Tensor, scales: torch.Tensor, zeros: torch.Tensor, perm: torch.Tensor,
+              buckets: list[int], K: int, bias: torch.Tensor | None = None, act_bits: int = 0) -> torch.Tensor:
     """C++ ``chord::mp_linear``: x [M, K] fp32/fp16/bf16 (any strides) -> y [M, N] in x.dtype.
     One fused kernel for every M (csrc/mp_linear/mp_linear.cpp; README "CPU kernels"). The packed
-    tensors, buckets and sizes are validated in C++ (ValueError naming the argument)."""
-    if not isinstance(x, torch.Tensor) or x.dim() != 2:
-        raise ValueError(f"chord::mp_linear: x: expected a 2-D tensor [M, K], got "
-                         f"{list(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")
-    if x.dtype not in _DTYPE_CODE:
-        raise TypeError(f"chord::mp_linear: x: expected float32, float16 or bfloat16, got {x.dtype}")
-    if act_bits not in (0, 8):
-        raise ValueError(f"chord::mp_linear: act_bits: expected 0 or 8, got {act_bits}")
+    arguments pass ``chord.ops.check_mp_linear`` first; C++ validates the packed tensors again."""
     M, N = x.shape[0], perm.shape[0]
     b = None
     if bias is not None:
-        if bias.dim() != 1 or bias.shape[0] != N:
-            raise ValueError(f"chord::mp_linear: bias: expected shape [{N}], got {list(bias.shape)}")
         b = bias.detach().to(torch.float32).contiguous()
     y = torch.empty(M, N, dtype=x.dtype)
     if M:
@@ -99,13 +90,15 @@ def mp_linear(x, qweight, scales, zeros, perm, buckets, K, bias=None, act_bits=0
 # tensors, dispatch or function modes, autograd) keeps the registered op.
 
 class HandleCache:
-    """Holder of a cached ``_cpu.PackedWeight`` and what it was built from. Copies and pickles
-    come back empty (the handle is a view of its owner's tensors, never state worth saving)."""
+    """Holder of a cached ``_cpu.PackedWeight`` (and numpy views of the packed tensors) and what
+    it was built from. Copies and pickles come back empty (the handle is a view of its owner's
+    tensors, never state worth saving)."""
 
-    __slots__ = ("handle", "parts", "version")
+    __slots__ = ("handle", "arrays", "parts", "version")
 
     def __init__(self):
         self.handle = None
+        self.arrays = None
         self.parts = (None,) * 5
         self.version = -1  # None: inference tensors (no version counter)
 
@@ -113,9 +106,11 @@ class HandleCache:
         return HandleCache, ()
 
 
-def eager_ok(x) -> bool:
-    """True when x may bypass the dispatcher: a plain eager strided CPU tensor (raw memory means
-    its values: no lazy negation bit), no autograd, no tracing."""
+def eager_ok(x: object) -> bool:
+    """THE "safe to bypass the dispatcher" predicate, for every eager fast path (mp_linear,
+    the swapped modules, mp_topk, QuantizedEmbedding lookups): x is a plain eager strided CPU
+    tensor (raw memory means its values: no lazy negation bit), no autograd, no tracing, no
+    dispatch or function mode, and the C++ extension is built."""
     # is_compiling first: under dynamo it folds to True before any tensor query is traced
     return (HAVE_CPP and not torch.compiler.is_compiling() and type(x) is torch.Tensor and x.is_cpu
             and x.layout is torch.strided and not x.is_neg() and not (x.requires_grad and torch.is_grad_enabled())
@@ -123,29 +118,38 @@ def eager_ok(x) -> bool:
             and not torch._C._len_torch_dispatch_stack() and not torch._C._is_torch_function_mode_enabled())
 
 
-def packed_handle(cache: HandleCache, qweight, scales, zeros, perm, buckets, K):
-    """The validated ``_cpu.PackedWeight`` of these tensors, rebuilt (and re-validated) when any
-    of them is replaced (``.to()``, ``set_packed``) or written in place (``load_state_dict``:
-    version counters only grow, so their sum changes), or the bucket list is replaced. Inference
-    tensors (``torch.inference_mode``) have no version counter: their handle re-checks perm's
-    range on every call (memory safety; other in-place edits of them go unseen)."""
+def packed_handle(cache: HandleCache, qweight: torch.Tensor, scales: torch.Tensor, zeros: torch.Tensor,
+                  perm: torch.Tensor, buckets: list[int], K: int, N: int | None = None):
+    """The validated ``_cpu.PackedWeight`` of these tensors, rebuilt (and re-validated: the
+    op's metadata checks, then C++ checks sizes and that perm is a permutation) when any of them
+    is replaced (``.to()``, ``set_packed``) or written in place (``load_state_dict``: version
+    counters only grow, so their sum changes), or the bucket list is replaced. Inference tensors
+    (``torch.inference_mode``) have no version counter: their handle re-checks perm's range on
+    every call (memory safety; other in-place edits of them go unseen). N: the rows the caller
+    believes the weight has (its shape), checked against the packing."""
     q, s, z, p, b = cache.parts
     if q is qweight and s is scales and z is zeros and p is perm and b is buckets:
         v = cache.version  # (same tensors: same inference-ness)
         if v is None or v == qweight._version + scales._version + zeros._version + perm._version:
             return cache.handle
+    n = ops.check_packed("chord::mp_linear", qweight, scales, zeros, perm, buckets, K, qweight.device)
+    if N is not None and n != N:
+        raise ValueError(f"chord::mp_linear: shape: the weight claims N = {N} rows, its packing holds {n} "
+                         "(len(scales), the buckets' rows)")
     if qweight.is_inference() or scales.is_inference() or zeros.is_inference() or perm.is_inference():
         version = None  # no version counter (reading _version would raise, ~20 us)
     else:
         version = qweight._version + scales._version + zeros._version + perm._version
-    cache.handle = _cpu.PackedWeight(_np(qweight), _np(scales), _np(zeros), _np(perm),
-                                     [int(v) for v in buckets], int(K), version is None)
+    arrays = (_np(qweight), _np(scales), _np(zeros), _np(perm))
+    cache.handle = _cpu.PackedWeight(*arrays, [int(v) for v in buckets], int(K), version is None)
+    cache.arrays = arrays
     cache.parts = (qweight, scales, zeros, perm, buckets)
     cache.version = version
     return cache.handle
 
 
-def mp_linear_eager(x, handle, N, K, bias=None, act_bits=0):
+def mp_linear_eager(x: torch.Tensor, handle, N: int, K: int, bias: torch.Tensor | None = None,
+                    act_bits: int = 0) -> torch.Tensor:
     """``chord::mp_linear`` for x [..., K] (float32/16/bf16, a plain CPU tensor: ``eager_ok``)
     -> [..., N] in x.dtype, through a cached handle. The caller has checked x's dtype and K,
     and bias (shape [N], CPU) if given. Same kernels, same results as the registered op."""
@@ -174,21 +178,27 @@ def mp_linear_eager(x, handle, N, K, bias=None, act_bits=0):
     return y
 
 
-def mp_topk(x, qweight, scales, zeros, perm, buckets, K, k, candidates=None, act_bits=0):
+def mp_topk(x: torch.Tensor, qweight: torch.Tensor, scales: torch.Tensor, zeros: torch.Tensor, perm: torch.Tensor,
+            buckets: list[int], K: int, k: int, candidates: torch.Tensor | None = None,
+            act_bits: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """C++ ``chord::mp_topk``: fused scoring + top-k, never materializing [M, N] scores.
     x float [M, K] (widened to float32 exactly) -> (values float32 [M, k], indices int64 [M, k]);
-    ties -> smaller item id first (as the reference)."""
-    if x.dim() != 2:
-        raise ValueError(f"chord::mp_topk: x: expected 2-D [M, K], got shape {list(x.shape)}")
-    if k < 1:
-        raise ValueError(f"chord::mp_topk: k: expected >= 1, got {k}")
+    ties -> smaller item id first (as the reference). Arguments pass ``chord.ops.check_mp_topk``
+    first (perm a permutation there; C++ checks x finite and candidate ids in range)."""
+    arrays = (qweight.detach().numpy(), scales.detach().numpy(), zeros.detach().numpy(), perm.detach().numpy())
+    return mp_topk_arrays(x, arrays, buckets, K, k, candidates, act_bits)
+
+
+def mp_topk_arrays(x: torch.Tensor, arrays: tuple, buckets: list[int], K: int, k: int,
+                   candidates: torch.Tensor | None = None, act_bits: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """``mp_topk`` on numpy views (qweight, scales, zeros, perm) of a checked packed weight; the
+    eager fast path passes the cached views of ``packed_handle``."""
     xf = x.detach().to(torch.float32).contiguous()
     M = xf.shape[0]
     vals = torch.empty(M, k, dtype=torch.float32)
     idx = torch.empty(M, k, dtype=torch.int64)
     cand = None if candidates is None else candidates.detach().to(torch.int64).contiguous().numpy()
-    _cpu.mp_topk(xf.numpy(), qweight.detach().numpy(), scales.detach().numpy(), zeros.detach().numpy(),
-                 perm.detach().numpy(), [int(b) for b in buckets], int(K), int(k), cand, int(act_bits),
+    _cpu.mp_topk(xf.numpy(), *arrays, [int(b) for b in buckets], int(K), int(k), cand, int(act_bits),
                  vals.numpy(), idx.numpy(), _nthreads())
     return vals, idx
 
@@ -208,9 +218,9 @@ def kernels() -> dict:
     }
 
 
-def _register():
-    for op, fn in kernels().items():
-        torch.library.register_kernel(op, "cpu", fn)
+def _register() -> None:
+    for op, fn in kernels().items():       # behind the op's checks (chord.ops)
+        ops.register_kernel(op.split("::")[1], "cpu", fn)
 
 
 _register()

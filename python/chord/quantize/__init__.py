@@ -4,9 +4,8 @@ from .layers import LayerInfo, channel_sizes, layer_kind, quantizable_layers
 from .api import QUANTIZED_TYPES, dequantize_, quantize_
 from .modules import MixedPrecisionConv2d, MixedPrecisionLinear, QuantizedEmbedding
 from .device_model import AdaptStats, DeviceModel
-from .scoring import mp_topk, topk_reference
 from .stats import model_bytes
 
 __all__ = ["LayerInfo", "quantizable_layers", "channel_sizes", "layer_kind", "quantize_", "dequantize_",
            "MixedPrecisionLinear", "MixedPrecisionConv2d", "QuantizedEmbedding", "QUANTIZED_TYPES",
-           "mp_topk", "topk_reference", "DeviceModel", "AdaptStats", "model_bytes"]
+           "DeviceModel", "AdaptStats", "model_bytes"]

@@ -17,7 +17,8 @@ import torch
 from torch import nn
 
 from ..codebook import Codebook
-from ..mixed_weight import MixedWeight, check_codes, plan_buckets
+from ..functional import pack_checked
+from ..mixed_weight import MixedWeight, check_codes
 from .api import quantize_
 from .layers import FilterFn, channel_sizes, quantizable_layers
 from .strategy import Strategy, model_fingerprint
@@ -132,8 +133,4 @@ def _pack_frozen(weight: torch.Tensor, codes: torch.Tensor, codebook: Codebook) 
     construction: the same C++ ``chord::quantize_pack`` kernel, without re-scanning the
     weight for NaN/Inf on every adaptation."""
     w = weight.reshape(weight.shape[0], -1)
-    N, K = w.shape
-    codes = check_codes(codes, N, codebook)
-    perm, buckets = plan_buckets(codes, codebook)
-    qw, sc, ze = torch.ops.chord.quantize_pack(w, perm.to(w.device), buckets, codebook.scheme)
-    return MixedWeight(qw, sc, ze, perm.to(w.device), codes.to(w.device), buckets, (N, K), codebook)
+    return pack_checked(w, check_codes(codes, w.shape[0], codebook), codebook)

@@ -19,10 +19,9 @@ from torch import nn
 from .. import format as fmt
 from ..codebook import Codebook
 from ..backends import cpu as cpu_backend
-from ..mixed_weight import MixedWeight, pack
-from .scoring import mp_topk
+from ..functional import linear_packed, mp_topk, pack
+from ..mixed_weight import MixedWeight
 
-_HAVE_LOOKUP = cpu_backend.HAVE_CPP and hasattr(cpu_backend._cpu, "embedding_lookup")
 
 
 class _LookupCache:
@@ -38,7 +37,6 @@ class _LookupCache:
         return _LookupCache, ()
 
 _MW_BUFFERS = ("qweight", "scales", "zeros", "perm", "codes")
-_EAGER_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 
 
 class _MixedWeightHolder(nn.Module):
@@ -118,30 +116,16 @@ class _MixedWeightHolder(nn.Module):
 
 
 def _linear(mod: "_MixedWeightHolder", x: torch.Tensor, bias) -> torch.Tensor:
-    """``chord.mp_linear`` on the module's buffers without re-validating the packed weight on
-    every call (it was validated when packed; the op checks x's dtype and device). Eager calls
-    on plain CPU tensors skip the dispatcher (``backends.cpu.mp_linear_eager``, ~15 us less at
-    64 x 64); compile, export, tracing and autograd keep ``torch.ops.chord.mp_linear``."""
+    """``chord.mp_linear`` on the module's buffers (``functional.linear_packed``: the same
+    checks and the same eager bypass, the handle cached on the module)."""
     K, N = mod.qweight_k, mod.chord_weight_shape[0]
-    if x.shape[-1] != K:
-        raise ValueError(f"x: expected shape [..., {K}] (K of the weight), got {list(x.shape)}")
     tiny = mod._buffers["tiny_weight"]
     if tiny is not None and mod.act_bits == 0:
         w = tiny if x.dtype == torch.float32 else tiny.to(x.dtype)
         return F.linear(x, w, None if bias is None else bias.to(x.dtype))
     bufs = mod._buffers  # (module attribute lookup of a buffer costs ~0.4 us each)
-    qweight = bufs["qweight"]
-    if (x.dtype in _EAGER_DTYPES and qweight.is_cpu and cpu_backend.eager_ok(x)
-            and (bias is None or (bias.is_cpu and not (bias.requires_grad and torch.is_grad_enabled())))):
-        cache = mod.__dict__.get("_cpu_handle")
-        if cache is None:
-            cache = mod.__dict__["_cpu_handle"] = cpu_backend.HandleCache()
-        h = cpu_backend.packed_handle(cache, qweight, bufs["scales"], bufs["zeros"], bufs["perm"], mod.buckets, K)
-        return cpu_backend.mp_linear_eager(x, h, N, K, bias, mod.act_bits)
-    lead = x.shape[:-1]
-    y = torch.ops.chord.mp_linear(x.reshape(-1, K), mod.qweight, mod.scales, mod.zeros, mod.perm,
-                                  mod.buckets, K, bias, mod.act_bits)
-    return y.reshape(*lead, N)
+    return linear_packed(mod.__dict__, x, bufs["qweight"], bufs["scales"], bufs["zeros"], bufs["perm"], mod.buckets,
+                         K, N, bias, mod.act_bits)
 
 
 def _prod(xs) -> int:
@@ -179,7 +163,7 @@ class MixedPrecisionLinear(_MixedWeightHolder):
         return cls(mw, mod.bias, float_weight=mod.weight if keep_float else None, act_bits=act_bits)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _linear(self, x, self.bias)
+        return _linear(self, x, self._parameters.get("bias"))  # (Module.__getattr__ costs ~0.3 us)
 
     def to_float(self) -> nn.Linear:
         lin = nn.Linear(self.in_features, self.out_features, bias=self.bias is not None,
@@ -305,7 +289,7 @@ class QuantizedEmbedding(_MixedWeightHolder):
     row data plus a scale (and zero point) per row; a lookup dequantizes only the gathered rows.
 
     Also the item-scoring path of tied-embedding recommenders: :meth:`score` (mp_linear against
-    the packed table) and :meth:`topk` (fused ``chord.scoring.mp_topk``), never dequantizing the
+    the packed table) and :meth:`topk` (fused ``chord.mp_topk``), never dequantizing the
     whole table.
     """
 
@@ -394,7 +378,7 @@ class QuantizedEmbedding(_MixedWeightHolder):
             raise TypeError(f"ids: expected int64/int32 indices, got {ids.dtype}")
         flat = ids.reshape(-1).long()
         K = self.embedding_dim
-        if _HAVE_LOOKUP and cpu_backend.eager_ok(flat):
+        if cpu_backend.eager_ok(flat):
             arrays = self._lookup_arrays()
             if arrays is not None:
                 # eager CPU: one C++ gather (the torch ops below cost ~10x more at a 50-id history)
@@ -430,7 +414,7 @@ class QuantizedEmbedding(_MixedWeightHolder):
     def topk(self, user_repr: torch.Tensor, k: int, candidates: torch.Tensor | None = None):
         """Top-k of :meth:`score` without materializing all scores where the fused kernel exists:
         returns (scores float32 [B, k], ids int64 [B, k]) -- ids are item rows (not positions in
-        ``candidates``). Ties: see :mod:`chord.scoring`."""
+        ``candidates``). Ties: see :func:`chord.mp_topk`."""
         return mp_topk(user_repr, self.mw, k, candidates=candidates, act_bits=self.act_bits)
 
     def to_float(self) -> nn.Embedding:

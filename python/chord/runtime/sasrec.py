@@ -113,7 +113,7 @@ class FusedSASRec(FusedRunner):
         against the item table -- every item except the padding item 0 (``candidates`` None),
         or int64 candidate ids [C] (shared) / [B, C]. Descending score; equal scores -> smaller
         id first. A quantized table runs ``chord::mp_topk`` (its scores are exactly
-        ``chord.scoring.mp_topk``'s); an fp32 table a float32 scan."""
+        ``chord.mp_topk``'s); an fp32 table a float32 scan."""
         seqs = self._check(seqs)
         cand, values, ids = self._topk_args(seqs, k, candidates)
         self._runner.topk(seqs.numpy(), k, cand, values.numpy(), ids.numpy(), self._threads())

@@ -1,7 +1,7 @@
 """Per-user mixed-precision weights from (relaxed) codes, over precomputed quantized copies.
 
 The backbone is frozen, so Q_b(W) is computed once per layer and bit-width with the project's
-reference quantizer (``chord.quantizer.fake_quantize``, bit-identical to what the device packs).
+reference quantizer (``chord.backends.reference.fake_quantize``, bit-identical to what the device packs).
 A user's weight for channel c is sum_k y[c, k] * Q_{bits(k)}(W)[c]: with one-hot ``y`` this is
 exactly the device's dequantized weight, and with straight-through ``y`` the gradient reaches
 the code probabilities.
@@ -12,8 +12,8 @@ import torch
 from torch import nn
 
 from chord.codebook import Codebook
+from chord.backends.reference import fake_quantize
 from chord.quantize.layers import LayerInfo
-from chord.quantizer import fake_quantize
 
 
 class QuantizedCopies(nn.Module):

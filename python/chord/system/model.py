@@ -3,7 +3,7 @@
 Looks like a chord model to the evaluator (``forward(seqs, users) -> [B, d]``, ``score``), so
 personalized mixed precision is evaluated by the same code as the fp32 backbone. Every user's
 forward runs the backbone with that user's quantized weights (``chord.system.per_user``), which
-equal what the device packs (``chord.quantizer`` is the packer's reference).
+equal what the device packs (``chord.backends.reference`` is the packer's reference).
 
 ``CodesModel`` does the same for any other source of codes (uniform, random, layer-wise,
 population strategies): the baselines share the exact forward.
