@@ -31,8 +31,9 @@ _ACT_BITS = frozenset((0, 8))
 
 
 def bypass_handle(owner: dict, x: torch.Tensor, qweight: torch.Tensor, scales: torch.Tensor, zeros: torch.Tensor,
-                  perm: torch.Tensor, buckets: list[int], K: int, N: int) -> cpu_backend.HandleCache | None:
-    """The cached, validated C++ handle of a packed weight when this call may bypass the
+                  perm: torch.Tensor, buckets: list[int], K: int, N: int) -> tuple | None:
+    """The cache entry (``backends.cpu.packed_handle``: the validated C++ handle and numpy views
+    of the packed tensors) of a packed weight when this call may bypass the
     dispatcher (``cpu_backend.eager_ok(x)`` and a CPU weight), else None. ``owner`` is the
     ``__dict__`` of the object holding the weight (a ``MixedWeight`` or a swapped module): the
     cache lives there and dies with it. (:func:`linear_packed` inlines these lines: a function
@@ -42,8 +43,7 @@ def bypass_handle(owner: dict, x: torch.Tensor, qweight: torch.Tensor, scales: t
     cache = owner.get("_cpu_handle")
     if cache is None:
         cache = owner["_cpu_handle"] = cpu_backend.HandleCache()
-    cpu_backend.packed_handle(cache, qweight, scales, zeros, perm, buckets, K, N)
-    return cache
+    return cpu_backend.packed_handle(cache, qweight, scales, zeros, perm, buckets, K, N)
 
 
 def check_linear_call(x, qweight: torch.Tensor, K: int, N: int, bias, act_bits: int, op: str = _LINEAR) -> None:
@@ -73,8 +73,8 @@ def linear_packed(owner: dict, x: torch.Tensor, qweight: torch.Tensor, scales: t
             cache = owner.get("_cpu_handle")
             if cache is None:
                 cache = owner["_cpu_handle"] = cpu_backend.HandleCache()
-            h = cpu_backend.packed_handle(cache, qweight, scales, zeros, perm, buckets, K, N)
-            return cpu_backend.mp_linear_eager(x, h, N, K, bias, act_bits)
+            e = cpu_backend.packed_handle(cache, qweight, scales, zeros, perm, buckets, K, N)
+            return cpu_backend.mp_linear_eager(x, e[6], N, K, bias, act_bits)
     else:
         check_linear_call(x, qweight, K, N, bias, act_bits)
     _check_rows(scales, N)
@@ -84,6 +84,27 @@ def linear_packed(owner: dict, x: torch.Tensor, qweight: torch.Tensor, scales: t
         return x.new_zeros(*lead, N)
     y = torch.ops.chord.mp_linear(x2, qweight, scales, zeros, perm, buckets, K, bias, act_bits)
     return y.reshape(*lead, N)
+
+
+#: rows of x with a larger magnitude are scaled by a power of two before mp_topk: the kernel's
+#: float32 scan (x . u, u up to 255, K terms) must not overflow; the ranking is scale-invariant
+_TOPK_SCALE_ABOVE = 2.0**64
+
+
+def _scaled_rows(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """x float [M, K] -> (x * 2**-shift per row, shift int [M]) with every row's max |x| below 2,
+    exactly (power-of-two scaling); ValueError when a row's range is so wide that scaling would
+    round its smallest entries (the ranking could then change)."""
+    xf = x.to(torch.float32)
+    amax = xf.abs().amax(1)
+    shift = (torch.frexp(amax).exponent - 1).clamp(min=0)
+    xs = torch.ldexp(xf, -shift[:, None].to(torch.float32))
+    exact = torch.ldexp(xs, shift[:, None].to(torch.float32)) == xf
+    if not bool(exact.all()):
+        r = int((~exact.all(1)).nonzero()[0])
+        raise ValueError(f"{_TOPK}: x: row {r} spans magnitudes from {float(amax[r]):.3g} down to entries that "
+                         "cannot be scaled without rounding; mp_topk cannot rank it exactly (rescale x)")
+    return xs, shift
 
 
 def _check_rows(scales: torch.Tensor, N: int) -> None:
@@ -140,13 +161,19 @@ def mp_topk(x: torch.Tensor, mw: MixedWeight, k: int, candidates: torch.Tensor |
     cand = candidates if candidates is None or candidates.dtype is torch.int64 else candidates.to(torch.int64)
     # Plain eager CPU call: straight to the C++ backend (the dispatcher costs ~10 us, a tenth of
     # a 100k-item scan); traced / compiled / subclassed calls go through the registered op.
-    cache = bypass_handle(mw.__dict__, x2, qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, mw.K, mw.N)
-    if cache is not None:
-        vals, idx = cpu_backend.mp_topk_arrays(x2, cache.arrays, mw.buckets, mw.K, k, cand, act_bits)
+    shift = None
+    lo, hi = torch.aminmax(x2)
+    if max(-float(lo), float(hi)) > _TOPK_SCALE_ABOVE:
+        x2, shift = _scaled_rows(x2)
+    entry = bypass_handle(mw.__dict__, x2, qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, mw.K, mw.N)
+    if entry is not None:
+        vals, idx = cpu_backend.mp_topk_arrays(x2, entry[7], mw.buckets, mw.K, k, cand, act_bits)
     else:
         _check_rows(mw.scales, mw.N)
         vals, idx = torch.ops.chord.mp_topk(x2, qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, mw.K, k, cand,
                                             act_bits)
+    if shift is not None:   # back to x's scale: exact in float64, one rounding to float32 (or inf)
+        vals = torch.ldexp(vals.double(), shift[:, None].to(torch.float64)).to(torch.float32)
     if x.dim() == 1:
         return vals[0], idx[0]
     return vals, idx

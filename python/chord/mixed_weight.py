@@ -6,6 +6,8 @@ moves them between devices and (de)serializes them through safetensors.
 from __future__ import annotations
 
 import json
+import os
+import stat
 from dataclasses import dataclass, field
 
 import torch
@@ -121,7 +123,12 @@ class MixedWeight:
     @staticmethod
     def load(path, device="cpu") -> "MixedWeight":
         with open(path, "rb") as f:
-            return MixedWeight.from_bytes(f.read(), device)
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):   # /dev/zero would read forever
+                raise FormatError(f"MixedWeight.load: {path}: not a regular file")
+            try:
+                return MixedWeight.from_bytes(f.read(), device)
+            except FormatError as e:
+                raise FormatError(f"MixedWeight.load: {path}: {e}") from e
 
     @staticmethod
     def from_parts(tensors: dict, meta: dict) -> "MixedWeight":

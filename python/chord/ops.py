@@ -186,6 +186,7 @@ def check_candidates(op: str, candidates, M: int, device: torch.device, dtypes=(
 def check_mp_linear(x, qweight, scales, zeros, perm, buckets, K, bias=None, act_bits=0) -> int:
     """``chord::mp_linear`` arguments; returns N."""
     op = "chord::mp_linear"
+    check_dim(op, "K", K)
     if not isinstance(qweight, torch.Tensor):
         _fail(TypeError, op, f"qweight: expected a torch.Tensor, got {type(qweight).__name__}")
     check_activations(op, x, K, qweight.device, (2,))
@@ -198,6 +199,7 @@ def check_mp_linear(x, qweight, scales, zeros, perm, buckets, K, bias=None, act_
 def check_mp_topk(x, qweight, scales, zeros, perm, buckets, K, k, candidates=None, act_bits=0) -> int:
     """``chord::mp_topk`` arguments; returns N."""
     op = "chord::mp_topk"
+    check_dim(op, "K", K)
     if not isinstance(qweight, torch.Tensor):
         _fail(TypeError, op, f"qweight: expected a torch.Tensor, got {type(qweight).__name__}")
     check_activations(op, x, K, qweight.device, (2,))

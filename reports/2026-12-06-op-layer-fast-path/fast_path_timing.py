@@ -1,5 +1,6 @@
-"""Per-call time of chord's eager fast paths: a 64x64 MixedPrecisionLinear call, chord.mp_linear
-on a 64x64 weight, and chord.mp_topk over a 100k-item table (K=64, k=10), all at M=1, one thread.
+"""Per-call time of chord's eager fast paths: a 64x64 MixedPrecisionLinear call, the same through
+its quantized root model (nn.Sequential), chord.mp_linear on a 64x64 weight, and chord.mp_topk
+over a 100k-item table (K=64, k=10), all at M=1, one thread.
 
 Run it once per source tree and compare the two in the same session (best of 15 repeats of
 timeit loops, timed with the thread's CPU time; the minimum is the figure least disturbed by a busy machine):
@@ -36,6 +37,7 @@ def best_us(fn, number):
 
 with torch.no_grad():
     out = {"layer_64x64_us": best_us(lambda: layer(x), 2000),
+           "root_model_64x64_us": best_us(lambda: m(x), 2000),   # the quantize_d model: its root hooks
            "mp_linear_64x64_us": best_us(lambda: chord.mp_linear(x, mw), 2000),
            "mp_topk_100k_us": best_us(lambda: chord.mp_topk(u, table, 10), 50)}
 out["chord"] = chord.__file__

@@ -90,17 +90,24 @@ def mp_linear(x: torch.Tensor, qweight: torch.Tensor, scales: torch.Tensor, zero
 # tensors, dispatch or function modes, autograd) keeps the registered op.
 
 class HandleCache:
-    """Holder of a cached ``_cpu.PackedWeight`` (and numpy views of the packed tensors) and what
-    it was built from. Copies and pickles come back empty (the handle is a view of its owner's
-    tensors, never state worth saving)."""
+    """Holder of a cached ``_cpu.PackedWeight``, numpy views of the packed tensors and what they
+    were built from, as ONE tuple (``entry``) replaced in one store: threads sharing a weight
+    never read a handle with another weight's tensors. Copies and pickles come back empty (the
+    handle is a view of its owner's tensors, never state worth saving)."""
 
-    __slots__ = ("handle", "arrays", "parts", "version")
+    __slots__ = ("entry",)
+    _EMPTY = (None, None, None, None, None, -1, None, None)  # q, s, z, p, buckets, version, handle, arrays
 
     def __init__(self):
-        self.handle = None
-        self.arrays = None
-        self.parts = (None,) * 5
-        self.version = -1  # None: inference tensors (no version counter)
+        self.entry = self._EMPTY
+
+    @property
+    def handle(self):
+        return self.entry[6]
+
+    @property
+    def arrays(self):
+        return self.entry[7]
 
     def __reduce__(self):
         return HandleCache, ()
@@ -126,12 +133,13 @@ def packed_handle(cache: HandleCache, qweight: torch.Tensor, scales: torch.Tenso
     counters only grow, so their sum changes), or the bucket list is replaced. Inference tensors
     (``torch.inference_mode``) have no version counter: their handle re-checks perm's range on
     every call (memory safety; other in-place edits of them go unseen). N: the rows the caller
-    believes the weight has (its shape), checked against the packing."""
-    q, s, z, p, b = cache.parts
-    if q is qweight and s is scales and z is zeros and p is perm and b is buckets:
-        v = cache.version  # (same tensors: same inference-ness)
+    believes the weight has (its shape), checked against the packing. Returns the cache entry:
+    ``entry[6]`` the handle, ``entry[7]`` the numpy views."""
+    e = cache.entry
+    if e[0] is qweight and e[1] is scales and e[2] is zeros and e[3] is perm and e[4] is buckets:
+        v = e[5]  # (same tensors: same inference-ness)
         if v is None or v == qweight._version + scales._version + zeros._version + perm._version:
-            return cache.handle
+            return e
     n = ops.check_packed("chord::mp_linear", qweight, scales, zeros, perm, buckets, K, qweight.device)
     if N is not None and n != N:
         raise ValueError(f"chord::mp_linear: shape: the weight claims N = {N} rows, its packing holds {n} "
@@ -141,11 +149,9 @@ def packed_handle(cache: HandleCache, qweight: torch.Tensor, scales: torch.Tenso
     else:
         version = qweight._version + scales._version + zeros._version + perm._version
     arrays = (_np(qweight), _np(scales), _np(zeros), _np(perm))
-    cache.handle = _cpu.PackedWeight(*arrays, [int(v) for v in buckets], int(K), version is None)
-    cache.arrays = arrays
-    cache.parts = (qweight, scales, zeros, perm, buckets)
-    cache.version = version
-    return cache.handle
+    handle = _cpu.PackedWeight(*arrays, [int(v) for v in buckets], int(K), version is None)
+    e = cache.entry = (qweight, scales, zeros, perm, buckets, version, handle, arrays)
+    return e
 
 
 def mp_linear_eager(x: torch.Tensor, handle, N: int, K: int, bias: torch.Tensor | None = None,

@@ -11,6 +11,10 @@ file, the 1-based line number and the reason on the first malformed line.
 """
 from __future__ import annotations
 
+import itertools
+import math
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +22,10 @@ import numpy as np
 from .dataset import SequenceDataset
 
 FORMATS = ("sasrec", "s3rec", "atomic", "movielens")
+#: largest user / item id kept as given (ids index embedding tables: rows are int32-indexed)
+MAX_ID = 2**31 - 1
+#: longest line read (a file without newlines -- /dev/zero, a binary -- is an error, not a hang)
+MAX_LINE_BYTES = 1 << 20
 
 
 class DataFormatError(ValueError):
@@ -32,15 +40,44 @@ def _positive_int(tok: str, path, line_no: int, what: str) -> int:
     try:
         v = int(tok)
     except ValueError:
-        raise DataFormatError(path, line_no, f"{what}: expected a positive integer id, got {tok!r}") from None
-    if v < 1:
-        raise DataFormatError(path, line_no, f"{what}: expected a positive integer id (0 is padding), got {v}")
+        raise DataFormatError(path, line_no, f"{what}: expected a positive integer id, got {tok[:40]!r}") from None
+    if not 1 <= v <= MAX_ID:
+        raise DataFormatError(path, line_no, f"{what}: expected a positive integer id in 1..{MAX_ID} "
+                                            f"(0 is padding), got {tok[:40]}")
     return v
 
 
-def _lines(path: Path):
-    with open(path, "r", encoding="utf-8") as f:
-        for i, line in enumerate(f, 1):
+def _open_regular(path: Path):
+    """Open ``path`` for binary reading; only regular files (a device or pipe such as /dev/zero
+    could grow without bound)."""
+    try:
+        f = open(path, "rb")
+    except OSError as e:
+        raise DataFormatError(path, 0, f"cannot open ({e.strerror})") from None
+    if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+        f.close()
+        raise DataFormatError(path, 0, "not a regular file")
+    return f
+
+
+def _lines(path: Path, limit: int | None = None):
+    """(1-based line number, text without the line break), each line UTF-8 and at most
+    ``MAX_LINE_BYTES`` long, else :class:`DataFormatError` naming the line."""
+    with _open_regular(path) as f:
+        for i in itertools.count(1):
+            if limit is not None and i > limit:
+                return
+            raw = f.readline(MAX_LINE_BYTES + 1)
+            if not raw:
+                return
+            if len(raw) > MAX_LINE_BYTES:
+                raise DataFormatError(path, i, f"line longer than {MAX_LINE_BYTES} bytes (not a text data file?)")
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise DataFormatError(path, i, f"not UTF-8 text (byte 0x{raw[e.start]:02x} at column {e.start + 1})") from None
+            if "\0" in line:
+                raise DataFormatError(path, i, "NUL byte in a text line (not a text data file?)")
             yield i, line.rstrip("\r\n")
 
 
@@ -51,8 +88,7 @@ def detect_format(path) -> str:
         return "atomic"
     if path.suffix == ".dat" or path.name.startswith("ratings"):
         return "movielens"
-    with open(path, "r", encoding="utf-8") as f:
-        head = [ln.split() for _, ln in zip(range(200), f) if ln.strip()]
+    head = [ln.split() for _, ln in _lines(path, limit=200) if ln.strip()]
     if not head:
         raise DataFormatError(path, 1, "file is empty")
     if "::" in " ".join(head[0]):
@@ -98,13 +134,7 @@ def read_s3rec(path, name: str | None = None) -> SequenceDataset:
         if u in seen:
             raise DataFormatError(path, i, f"user {u} appears on more than one line")
         seen.add(u)
-        try:
-            seq = np.array(toks[1:], dtype=np.int64)
-        except ValueError:
-            bad = next(t for t in toks[1:] if not t.lstrip("-").isdigit())
-            raise DataFormatError(path, i, f"item: expected a positive integer id, got {bad!r}") from None
-        if seq.min() < 1:
-            raise DataFormatError(path, i, f"item: expected a positive integer id (0 is padding), got {seq.min()}")
+        seq = np.array([_positive_int(t, path, i, "item") for t in toks[1:]], dtype=np.int64)
         user_ids.append(u)
         chunks.append(seq)
     if not chunks:
@@ -118,13 +148,24 @@ def read_s3rec(path, name: str | None = None) -> SequenceDataset:
                            np.array(user_ids)[order], str(path))
 
 
+def _timestamp(tok: str, path, line_no: int) -> float:
+    """A finite number (NaN or inf would sort arbitrarily)."""
+    try:
+        v = float(tok)
+    except ValueError:
+        raise DataFormatError(path, line_no, f"timestamp: expected a number, got {tok[:40]!r}") from None
+    if not math.isfinite(v):
+        raise DataFormatError(path, line_no, f"timestamp: expected a finite number, got {tok[:40]!r}")
+    return v
+
+
 def _tokens_to_ids(tokens: list[str]) -> tuple[np.ndarray, int]:
     """Keep integer tokens as ids when they are all positive ints, else map sorted tokens to 1..N."""
     try:
         ids = np.array(tokens, dtype=np.int64)
-        if ids.size and ids.min() >= 1:
+        if ids.size and ids.min() >= 1 and ids.max() <= MAX_ID:
             return ids, int(ids.max())
-    except ValueError:
+    except (ValueError, OverflowError):   # not all integers, or beyond int64: map them
         pass
     uniq, inv = np.unique(np.array(tokens), return_inverse=True)
     return inv.astype(np.int64) + 1, int(uniq.size)
@@ -166,10 +207,7 @@ def read_atomic(path, name: str | None = None) -> SequenceDataset:
         users.append(toks[cu])
         items.append(toks[ci])
         if ct is not None:
-            try:
-                ts.append(float(toks[ct]))
-            except ValueError:
-                raise DataFormatError(path, i, f"timestamp: expected a number, got {toks[ct]!r}") from None
+            ts.append(_timestamp(toks[ct], path, i))
     if not users:
         raise DataFormatError(path, 2, "no interactions found")
     return _from_rows(name or path.stem, path, users, items, np.array(ts) if ct is not None else None)
@@ -187,10 +225,7 @@ def read_movielens(path, name: str | None = None) -> SequenceDataset:
             raise DataFormatError(path, i, f"expected 4 '::'-separated fields, got {len(toks)}")
         _positive_int(toks[0], path, i, "user")
         _positive_int(toks[1], path, i, "item")
-        try:
-            ts.append(float(toks[3]))
-        except ValueError:
-            raise DataFormatError(path, i, f"timestamp: expected a number, got {toks[3]!r}") from None
+        ts.append(_timestamp(toks[3], path, i))
         users.append(toks[0])
         items.append(toks[1])
     if not users:

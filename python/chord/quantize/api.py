@@ -9,6 +9,7 @@ tied-embedding recommenders of ``chord.models`` route ``score`` to the packed it
 """
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 
 import torch
@@ -17,6 +18,7 @@ from torch import nn
 from ..codebook import Codebook
 from ..mixed_weight import check_codes
 from .layers import FilterFn, quantizable_layers
+from .concurrency import guard_loads, has_lock, model_lock
 from .modules import SWAPS, MixedPrecisionConv2d, MixedPrecisionLinear, QuantizedEmbedding
 from .strategy import Strategy
 
@@ -38,6 +40,13 @@ def _set_submodule(model: nn.Module, name: str, new: nn.Module) -> None:
     parent_name, _, child = name.rpartition(".")
     parent = model.get_submodule(parent_name) if parent_name else model
     setattr(parent, child, new)
+
+
+def _places(model: nn.Module, mod: nn.Module) -> list[tuple[nn.Module, str]]:
+    """Every (parent, attribute) holding ``mod``: a module shared under several names is
+    swapped under all of them (``named_modules`` lists it once)."""
+    return [(parent, attr) for _, parent in model.named_modules(remove_duplicate=False)
+            for attr, child in parent._modules.items() if child is mod]
 
 
 def quantize_(model: nn.Module, strategy: Strategy | Mapping | None = None, *, bits: int | None = None,
@@ -82,19 +91,29 @@ def quantize_(model: nn.Module, strategy: Strategy | Mapping | None = None, *, b
                 raise KeyError(f"strategy: {n!r} is {what}, not a quantizable layer of the model (Linear, "
                                f"Conv2d with groups=1, Embedding; known: {list(allowed)[:8]}"
                                f"{'...' if len(allowed) > 8 else ''})")
+    # all or nothing: every code list checked, then every new packing built (a NaN weight in any
+    # layer raises here, the model untouched), then all swapped in one step under the model's lock
+    plan = [(layers[n], _codes_for(spec, layers[n].channels, codebook, n)) for n, spec in specs.items() if n in layers]
+    built = []
     with torch.no_grad():
-        for name, spec in specs.items():
-            if name not in layers:      # excluded by filter_fn
-                continue
-            info = layers[name]
+        for info, codes in plan:
             mod = info.module
-            codes = _codes_for(spec, info.channels, codebook, name)
             if isinstance(mod, QUANTIZED_TYPES):
-                mod.repack(codes, codebook)
-                continue
-            new = SWAPS[info.kind].from_float(mod, codes, codebook, keep_float=keep_float, act_bits=act_bits)
-            _set_submodule(model, name, new)
-    _notify_swapped(model)
+                built.append((mod, mod.staged(mod.packed_from_float(codes, codebook)), None))
+            else:
+                new = SWAPS[info.kind].from_float(mod, codes, codebook, keep_float=keep_float, act_bits=act_bits)
+                built.append((mod, None, new))
+        places = {id(mod): _places(model, mod) for mod, _, new in built if new is not None}
+        guard_loads(model)
+        swap = model_lock(model).write() if keep_float or has_lock(model) else contextlib.nullcontext()
+        with swap:
+            for mod, staged, new in built:
+                if new is None:
+                    mod.install(staged)
+                else:
+                    for parent, attr in places[id(mod)]:
+                        parent._modules[attr] = new
+            _notify_swapped(model)
     return model
 
 

@@ -20,6 +20,7 @@ from ..codebook import Codebook
 from ..functional import pack_checked
 from ..mixed_weight import MixedWeight, check_codes
 from .api import quantize_
+from .concurrency import model_lock
 from .layers import FilterFn, channel_sizes, quantizable_layers
 from .strategy import Strategy, model_fingerprint
 
@@ -99,14 +100,22 @@ class DeviceModel:
         s = self._remapped(s)
         t1 = time.perf_counter()
         stats = AdaptStats(decode_s=t1 - t0, wire_bytes=wire)
+        # build every new packing first (the model keeps serving the old one), then swap them
+        # all in one step under the model's lock: a concurrent forward sees all old or all new
+        staged = []
         for name, codes in s.codes.items():
             ta = time.perf_counter()
-            self.modules[name].set_packed(_pack_frozen(self.frozen[name], codes, s.codebook))
+            mod = self.modules[name]
+            staged.append((mod, mod.staged(_pack_frozen(self.frozen[name], codes, s.codebook))))
             stats.pack_s[name] = time.perf_counter() - ta
-        stats.total_s = time.perf_counter() - t0
         merged = dict(self.strategy.codes)
         merged.update(s.codes)
-        self.strategy = Strategy(merged, s.codebook)
+        new_strategy = Strategy(merged, s.codebook)
+        with model_lock(self.model).write():
+            for mod, st in staged:
+                mod.install(st)
+            self.strategy = new_strategy
+        stats.total_s = time.perf_counter() - t0
         stats.avg_bits = self.strategy.avg_bits(self.layer_sizes)
         stats.packed_bytes = self.packed_bytes
         return stats

@@ -11,6 +11,8 @@ module's, so :func:`chord.quantizable_layers` and the model fingerprint do not c
 """
 from __future__ import annotations
 
+from typing import Mapping
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -20,7 +22,7 @@ from .. import format as fmt
 from ..codebook import Codebook
 from ..backends import cpu as cpu_backend
 from ..functional import linear_packed, mp_topk, pack
-from ..mixed_weight import MixedWeight
+from ..mixed_weight import MixedWeight, check_codes, plan_buckets
 
 
 
@@ -57,17 +59,53 @@ class _MixedWeightHolder(nn.Module):
         self.register_buffer("tiny_weight", None, persistent=False)
         self._refresh_tiny()
 
-    def _refresh_tiny(self) -> None:
+    def _tiny_of(self, mw: MixedWeight) -> torch.Tensor | None:
         """Weights so small that their dequantized fp32 form is no larger than the packed one
         (K below one 16-byte block, e.g. Caser's vertical filter: 4 x 5) also keep that form:
         row padding makes the packed kernel do 3x+ the work there, and a [N, K] fp32 matmul is
         exactly F.linear with the dequantized weight."""
         N, K = self.chord_weight_shape[0], self.qweight_k
-        mw = self.mw
-        self.tiny_weight = mw.dequantize(torch.float32) if N * K * 4 <= mw.nbytes else None
+        return mw.dequantize(torch.float32) if N * K * 4 <= mw.nbytes else None
 
-    def _load_from_state_dict(self, *args, **kwargs):
-        super()._load_from_state_dict(*args, **kwargs)
+    def _refresh_tiny(self) -> None:
+        self.tiny_weight = self._tiny_of(self.mw)
+
+    def check_state(self, state_dict: Mapping[str, torch.Tensor], prefix: str) -> str | None:
+        """Why the packed weight under ``prefix`` in ``state_dict`` cannot be loaded into this
+        module (None when it can, or when its entries are absent: ``load_state_dict`` reports
+        missing keys itself). It must be a valid packing of this weight shape with this
+        module's bucket table (the table is not in the state dict: a packing of another bit mix,
+        even of the same byte size, would be read with the wrong layout)."""
+        keys = [prefix + n for n in _MW_BUFFERS]
+        if not all(k in state_dict for k in keys):
+            return None
+        t = {n: state_dict[prefix + n] for n in _MW_BUFFERS}
+        if not all(isinstance(v, torch.Tensor) for v in t.values()):
+            return f"{prefix}: packed entries must be tensors"
+        N, K = self.chord_weight_shape[0], self.qweight_k
+        try:
+            codes = check_codes(t["codes"], N, self.codebook, name=prefix + "codes")
+            _, buckets = plan_buckets(codes, self.codebook)
+            if buckets != list(self.buckets):
+                return (f"{prefix}: packs another bit mix (buckets {buckets}) than this module ({self.buckets}); "
+                        "quantize this model with the same strategy before loading, or use set_packed")
+            MixedWeight(t["qweight"].cpu(), t["scales"].cpu(), t["zeros"].cpu(), t["perm"].cpu(), codes, buckets,
+                        (N, K), self.codebook).validate()
+        except (ValueError, TypeError) as e:
+            return f"{prefix}: not a valid packed weight for this module ({e})"
+        return None
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                              error_msgs):
+        why = self.check_state(state_dict, prefix)
+        if why is not None:                  # nothing of this module is loaded
+            error_msgs.append(why)
+            return
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                                      error_msgs)
+        self._after_load()
+
+    def _after_load(self) -> None:
         self._refresh_tiny()
 
     @property
@@ -78,27 +116,47 @@ class _MixedWeightHolder(nn.Module):
 
     @torch.no_grad()
     def set_packed(self, mw: MixedWeight) -> None:
-        """Swap in another packing of the same weight shape (the old buffers are released)."""
+        """Swap in another packing of the same weight shape (validated first; the old buffers are
+        released). Concurrent forwards of the model see the old or the new weight only when the
+        swap runs under the model's lock (``chord.quantize.concurrency``), as ``quantize_`` and
+        ``DeviceModel.apply`` do."""
         N, K = self.chord_weight_shape[0], _prod(self.chord_weight_shape[1:])
         if not isinstance(mw, MixedWeight):
             raise TypeError(f"mw: expected chord.MixedWeight, got {type(mw).__name__}")
         if tuple(mw.shape) != (N, K):
             raise ValueError(f"mw: expected shape ({N}, {K}), got {tuple(mw.shape)}")
+        mw.validate()
+        self.install(self.staged(mw))
+
+    def staged(self, mw: MixedWeight) -> dict:
+        """Everything :meth:`install` assigns, built (moved to this module's device, derived
+        tables computed) before anything of the module changes."""
         dev = self.qweight.device
+        mw = mw.to(dev)
+        return {"mw": mw, "tiny": self._tiny_of(mw)}
+
+    def install(self, staged: dict) -> None:
+        """Assign a :meth:`staged` packing (attribute stores only: nothing here can fail)."""
+        mw = staged["mw"]
         for name in _MW_BUFFERS:
-            setattr(self, name, getattr(mw, name).to(dev))
+            setattr(self, name, getattr(mw, name))
         self.buckets = list(mw.buckets)
         self.codebook = mw.codebook
-        self._refresh_tiny()
+        self.tiny_weight = staged["tiny"]
 
-    @torch.no_grad()
-    def repack(self, codes: torch.Tensor, codebook: Codebook | None = None) -> None:
-        """Re-quantize the kept frozen float weight from new per-channel codes (C++ ``pack``)."""
+    def packed_from_float(self, codes: torch.Tensor, codebook: Codebook | None = None) -> MixedWeight:
+        """A packing of the kept frozen float weight from new per-channel codes (C++ ``pack``);
+        the module is not changed."""
         if self.float_weight is None:
             raise RuntimeError(f"{type(self).__name__}.repack: no frozen float weight kept "
                                "(swap with keep_float=True, or use chord.DeviceModel)")
         w = self.float_weight.reshape(self.float_weight.shape[0], -1)
-        self.set_packed(pack(w, codes, codebook or self.codebook))
+        return pack(w, codes, codebook or self.codebook)
+
+    @torch.no_grad()
+    def repack(self, codes: torch.Tensor, codebook: Codebook | None = None) -> None:
+        """Re-quantize the kept frozen float weight from new per-channel codes (C++ ``pack``)."""
+        self.install(self.staged(self.packed_from_float(codes, codebook)))
 
     def dequantized_weight(self, dtype=torch.float32) -> torch.Tensor:
         """The float weight (in the float module's shape) that this module computes with."""
@@ -304,39 +362,51 @@ class QuantizedEmbedding(_MixedWeightHolder):
         self._init_holder(mw, (mw.N, mw.K), float_weight)
         self._build_row_tables()
 
-    def _build_row_tables(self):
+    def _row_tables_of(self, mw: MixedWeight) -> dict:
         """Per original row: slot inside its width bucket, width, scale, zero (gather-friendly,
-        non-persistent; rebuilt on every re-pack)."""
+        non-persistent; rebuilt on every re-pack), and the C++ lookup's bucket list."""
         N, K = self.num_embeddings, self.embedding_dim
-        dev = self.qweight.device
+        dev = mw.qweight.device
         if dev.type == "cpu":
-            slot, bits, scale, zero = _row_tables_numpy(self.perm, self.scales, self.zeros, self.buckets, N, K)
+            slot, bits, scale, zero = _row_tables_numpy(mw.perm, mw.scales, mw.zeros, mw.buckets, N, K)
         else:
-            perm = self.perm.long()
+            perm = mw.perm.long()
             slot = torch.zeros(N, dtype=torch.int64, device=dev)
             bits = torch.zeros(N, dtype=torch.int64, device=dev)
-            for b, start, n, _ in fmt.bucket_spans(self.buckets, K):
+            for b, start, n, _ in fmt.bucket_spans(mw.buckets, K):
                 rows = perm[start:start + n]
                 slot[rows] = torch.arange(n, device=dev)
                 bits[rows] = b
             scale = torch.empty(N, dtype=torch.float32, device=dev)
             zero = torch.empty(N, dtype=torch.float32, device=dev)
-            scale[perm], zero[perm] = self.scales, self.zeros
-        for name, t in (("row_slot", slot), ("row_bits", bits), ("row_scale", scale), ("row_zero", zero)):
-            if name in self._buffers:
-                setattr(self, name, t)
-            else:
-                self.register_buffer(name, t, persistent=False)
+            scale[perm], zero[perm] = mw.scales, mw.zeros
         # [bits, byte offset, rows] of each live width bucket, for the C++ lookup
-        self._lookup_buckets = [[b, off, n] for b, _, n, off in fmt.bucket_spans(self.buckets, K) if b and n]
+        lookup = [[b, off, n] for b, _, n, off in fmt.bucket_spans(mw.buckets, K) if b and n]
+        return {"row_slot": slot, "row_bits": bits, "row_scale": scale, "row_zero": zero, "lookup": lookup}
+
+    def _install_row_tables(self, tables: dict) -> None:
+        for name in ("row_slot", "row_bits", "row_scale", "row_zero"):
+            if name in self._buffers:
+                setattr(self, name, tables[name])
+            else:
+                self.register_buffer(name, tables[name], persistent=False)
+        self._lookup_buckets = tables["lookup"]
         self.__dict__.pop("_lookup_cache", None)  # never keep a replaced table alive
 
-    def set_packed(self, mw: MixedWeight) -> None:
-        super().set_packed(mw)
-        self._build_row_tables()
+    def _build_row_tables(self):
+        self._install_row_tables(self._row_tables_of(self.mw))
 
-    def _load_from_state_dict(self, *args, **kwargs):
-        super()._load_from_state_dict(*args, **kwargs)
+    def staged(self, mw: MixedWeight) -> dict:
+        st = super().staged(mw)
+        st["rows"] = self._row_tables_of(st["mw"])
+        return st
+
+    def install(self, staged: dict) -> None:
+        super().install(staged)
+        self._install_row_tables(staged["rows"])
+
+    def _after_load(self) -> None:
+        super()._after_load()
         self._build_row_tables()
 
     @classmethod
@@ -387,8 +457,11 @@ class QuantizedEmbedding(_MixedWeightHolder):
                 cpu_backend._cpu.embedding_lookup(flat.numpy(), *arrays, self._lookup_buckets, K, out.numpy())
                 return out.reshape(*ids.shape, K)
         out = torch.zeros(flat.numel(), K, dtype=torch.float32, device=flat.device)
-        rbits, rslot = self.row_bits[flat], self.row_slot[flat]
-        rzero, rscale = self.row_zero[flat, None], self.row_scale[flat, None]
+        # index_select, not [flat]: an id outside [0, N) -- -1 included -- raises IndexError like
+        # nn.Embedding (indexing would wrap -1 to the last row), with no data-dependent branch
+        rbits, rslot = self.row_bits.index_select(0, flat), self.row_slot.index_select(0, flat)
+        rzero = self.row_zero.index_select(0, flat)[:, None]
+        rscale = self.row_scale.index_select(0, flat)[:, None]
         for b, _, n, byte_off in fmt.bucket_spans(self.buckets, K):
             if b == 0 or n == 0:
                 continue

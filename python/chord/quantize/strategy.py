@@ -229,7 +229,7 @@ class Strategy:
                 nb = n.encode()
                 out += struct.pack("<H", len(nb)) + nb
             out += struct.pack("<I", c.numel())
-        out += _pack2(torch.cat(list(self.codes.values())))
+        out += _pack2(torch.cat(list(self.codes.values())) if self.codes else torch.empty(0, dtype=torch.uint8))
         out += _CRC.pack(zlib.crc32(out))
         return bytes(out)
 
@@ -348,6 +348,8 @@ def _pack2(codes: torch.Tensor) -> bytes:
 
 
 def _unpack2(data: bytes, n: int) -> torch.Tensor | None:
+    if not data:
+        return torch.empty(0, dtype=torch.uint8) if n == 0 else None
     b = torch.frombuffer(bytearray(data), dtype=torch.uint8).to(torch.int32)
     c = torch.stack([(b >> s) & 3 for s in (0, 2, 4, 6)], 1).reshape(-1)
     if bool(c[n:].any()):
