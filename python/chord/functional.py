@@ -162,8 +162,13 @@ def mp_topk(x: torch.Tensor, mw: MixedWeight, k: int, candidates: torch.Tensor |
     # Plain eager CPU call: straight to the C++ backend (the dispatcher costs ~10 us, a tenth of
     # a 100k-item scan); traced / compiled / subclassed calls go through the registered op.
     shift = None
-    lo, hi = torch.aminmax(x2)
-    if max(-float(lo), float(hi)) > _TOPK_SCALE_ABOVE:
+    if x2.dtype is torch.float32 and cpu_backend.eager_ok(x2):
+        a = x2.numpy()          # (numpy: single-threaded, see _all_finite)
+        big = max(-float(a.min()), float(a.max()))
+    else:
+        lo, hi = torch.aminmax(x2)
+        big = max(-float(lo), float(hi))
+    if big > _TOPK_SCALE_ABOVE:
         x2, shift = _scaled_rows(x2)
     entry = bypass_handle(mw.__dict__, x2, qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, mw.K, mw.N)
     if entry is not None:
