@@ -192,7 +192,9 @@ def _all_finite(w: torch.Tensor) -> bool:
     if w.device.type == "cpu":
         # NaN and Inf propagate through the sum; a finite sum proves every element finite. An
         # overflowing sum of huge finite values is re-checked exactly.
-        return bool(np.isfinite(w.numpy().sum())) or bool(torch.isfinite(w).all())
+        with np.errstate(all="ignore"):     # (NaN/overflow in the sum is the signal, not a warning)
+            total = w.numpy().sum()
+        return bool(np.isfinite(total)) or bool(torch.isfinite(w).all())
     lo, hi = torch.aminmax(w)  # NaN propagates through min/max
     return bool(torch.isfinite(lo) & torch.isfinite(hi))
 
