@@ -4,7 +4,7 @@
 # so the repository's chord_kernels/_cpu*.so (used by everyone else) is never touched.
 #
 #   tools/sanitize.sh                 # default kernel tests
-#   tools/sanitize.sh tests/test_scoring.py -k exact   # any pytest arguments
+#   tools/sanitize.sh tests/test_functional_topk.py -k exact   # any pytest arguments
 #
 # Python itself is not instrumented, so the ASan runtime must be loaded first (LD_PRELOAD);
 # leak detection is off (CPython and torch keep allocations alive at exit by design). UBSan
@@ -36,7 +36,7 @@ ubsan="$(gcc -print-file-name=libubsan.so)"
 if [ ! -e "$asan" ]; then echo "libasan.so not found (gcc -print-file-name=libasan.so)"; exit 1; fi
 
 if [ $# -eq 0 ]; then
-  set -- tests/backends/test_cpu_quantize_pack.py tests/backends/test_cpu_mp_linear.py tests/test_scoring.py \
+  set -- tests/backends/test_cpu_quantize_pack.py tests/backends/test_cpu_mp_linear.py tests/test_functional_topk.py \
          tests/test_mixed_weight.py
 fi
 cd "$work"

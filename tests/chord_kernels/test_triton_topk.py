@@ -20,7 +20,7 @@ from chord_kernels.triton import topk as ttopk  # noqa: E402
 
 
 def near_tie_table(bits, groups, seed):
-    """The CPU op's adversarial table (tests/test_scoring_exact.py, not imported: that module
+    """The CPU op's adversarial table (tests/test_functional_topk_exact.py, not imported: that module
     needs the C++ extension): integer rows (scale exactly 1) in groups of variants q + t (e_a -
     e_b) of a row aligned with x, where x_b is x_a plus one float32 ulp, so inside a group the
     exact scores differ by t * ulp(x_a), below float32's resolution of the scores; exact
