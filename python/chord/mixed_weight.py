@@ -10,6 +10,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from . import format as fmt
