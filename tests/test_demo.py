@@ -61,9 +61,19 @@ def test_demo_end_to_end_tiny_and_repeatable(tmp_path):
     p = argparse.ArgumentParser()
     demo.add_arguments(p)
     b = tmp_path / "b"
-    assert demo.run(p.parse_args(["--data-dir", data, *TINY, "--latency-calls", "0", "--out", str(b)])) == 0
+    ckpt = tmp_path / "ckpt"
+    assert demo.run(p.parse_args(["--data-dir", data, *TINY, "--latency-calls", "0", "--out", str(b),
+                                  "--checkpoint", str(ckpt)])) == 0
     again = json.loads((b / "results.json").read_text())
     assert again["table"] == doc["table"] and again["equal_bits"] == doc["equal_bits"]
+    # --checkpoint saves what `chord serve` serves: it loads and plans strategies that decode
+    import torch
+
+    from chord.quantize.strategy import Strategy
+    from chord.serve.model import d_user_of, load_service
+    svc = load_service(ckpt)
+    wire = svc.respond(torch.randn(2, d_user_of(svc)), 3.0)
+    assert len(wire) == 2 and Strategy.from_bytes(wire[0], svc.fingerprint).num_channels > 0
 
 
 @pytest.mark.parametrize("argv,msg", [(["--fp32-epochs", "0"], "--fp32-epochs"), (["--budgets", "9"], "--budgets"),
