@@ -25,7 +25,8 @@ if os.environ.get("CHORD_SANITIZE") == "1":
 
 ext = Pybind11Extension(
     "chord_kernels._cpu",
-    sorted(glob.glob("csrc/**/*.cpp", recursive=True)),
+    # csrc/capi is the Python-free runtime (CMakeLists.txt), not part of the extension
+    sorted(f for f in glob.glob("csrc/**/*.cpp", recursive=True) if not f.startswith("csrc/capi")),
     include_dirs=["csrc"],
     extra_compile_args=cflags,
     extra_link_args=lflags,

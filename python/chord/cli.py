@@ -15,6 +15,7 @@ COMMANDS = {
     "demo": ("chord.demo", "end-to-end CHORD demo on the built-in ML-100K default"),
     "experiment": ("chord.experiments.cli", "run the paper-style experiment grid"),
     "serve": ("chord.serve.cli", "the cloud strategy service over HTTP (needs the serve extra)"),
+    "export": ("chord.export", "write the model file of the Python-free runtime (csrc/capi/chord.h)"),
 }
 
 

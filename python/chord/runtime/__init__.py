@@ -37,5 +37,19 @@ def compile(model, *, isa: str = "auto", check_stale: bool = True):  # noqa: A00
                                 f"got {type(model).__name__}")
 
 
-__all__ = ["compile", "compile_sasrec", "compile_caser", "FusedSASRec", "FusedCaser", "StaleRuntimeError",
+def model_spec(model) -> dict:
+    """What a fused runner reads from ``model`` (a SASRec or Caser in eval mode): the config and,
+    per layer / table / norm, its kind and numpy views of its tensors (``chord export`` writes
+    this to the model file of the Python-free runtime). Raises :class:`UnsupportedModelError`."""
+    from ..models import Caser, SASRec
+    from . import caser, sasrec
+    from .base import Watch
+    if isinstance(model, SASRec):
+        return sasrec._spec(model, Watch())
+    if isinstance(model, Caser):
+        return caser._spec(model, Watch())
+    raise UnsupportedModelError(f"model: expected a chord.models.SASRec or Caser, got {type(model).__name__}")
+
+
+__all__ = ["compile", "model_spec", "compile_sasrec", "compile_caser", "FusedSASRec", "FusedCaser", "StaleRuntimeError",
            "UnsupportedModelError"]
