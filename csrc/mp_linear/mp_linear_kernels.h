@@ -172,5 +172,15 @@ void epilogue_i8_avx512(const int32_t* c, int64_t n, const double* zero, const d
 void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t M, int64_t sx_row, int64_t sx_col,
                        const float* bias, void* y, DType ydtype, int64_t ldy, int nthreads, Isa isa);
 
+// AArch64 kernels (mp_linear_neon.cpp, mp_linear_neon_dotprod.cpp; natural-order activations,
+// the scalar layout): same contracts as the _ref kernels above; dot_i8 is exact on both.
+void dot_f32_neon(const uint8_t* w, int64_t rb, int bits, int64_t nr, const float* x, int64_t ldx, int64_t nm,
+                  float* out, int64_t ldo);
+void dot_i8_neon(const uint8_t* w, int64_t rb, int bits, int64_t nr, const int8_t* x, int64_t ldx, int64_t nm,
+                 const int64_t* qsum, int64_t* out, int64_t ldo);
+void dot_i8_neon_dotprod(const uint8_t* w, int64_t rb, int bits, int64_t nr, const int8_t* x, int64_t ldx,
+                         int64_t nm, const int64_t* qsum, int64_t* out, int64_t ldo);
+void dequant_row_neon(const uint8_t* w, int bits, int64_t K, float scale, float zero, float* out);
+
 }  // namespace mpl
 }  // namespace chord
