@@ -63,14 +63,29 @@ Isa parse_isa(const std::string& name, const std::string& what = "isa");
 // is not supported by this CPU. Reads the variable on every call (tests may change it).
 Isa resolve_isa(Isa requested);
 
+// The architecture this file is compiled for: an ISA of another architecture is never
+// supported, and the predicates below are constant false for it, so a dispatch branch like
+// `if (isa_has_avx2(isa)) dot_f32_avx2(...)` compiles away (kernel files of other
+// architectures are not built: CMakeLists.txt; -O1 or more).
+#if defined(__x86_64__) || defined(__i386__)
+#define CHORD_ARCH_X86 1
+#else
+#define CHORD_ARCH_X86 0
+#endif
+#if defined(__aarch64__)
+#define CHORD_ARCH_ARM64 1
+#else
+#define CHORD_ARCH_ARM64 0
+#endif
+
 // Feature predicates of a resolved ISA (what kernels may use under it).
 inline bool isa_has_avx2(Isa i) {
-  return i == Isa::Avx2 || i == Isa::Avx512 || i == Isa::Avx512Vnni || i == Isa::AvxVnni;
+  return CHORD_ARCH_X86 && (i == Isa::Avx2 || i == Isa::Avx512 || i == Isa::Avx512Vnni || i == Isa::AvxVnni);
 }
-inline bool isa_has_avx512(Isa i) { return i == Isa::Avx512 || i == Isa::Avx512Vnni; }
-inline bool isa_has_avx512_vnni(Isa i) { return i == Isa::Avx512Vnni; }
-inline bool isa_has_avx_vnni(Isa i) { return i == Isa::AvxVnni; }
-inline bool isa_has_neon(Isa i) { return i == Isa::Neon || i == Isa::NeonDotprod; }
-inline bool isa_has_neon_dotprod(Isa i) { return i == Isa::NeonDotprod; }
+inline bool isa_has_avx512(Isa i) { return CHORD_ARCH_X86 && (i == Isa::Avx512 || i == Isa::Avx512Vnni); }
+inline bool isa_has_avx512_vnni(Isa i) { return CHORD_ARCH_X86 && i == Isa::Avx512Vnni; }
+inline bool isa_has_avx_vnni(Isa i) { return CHORD_ARCH_X86 && i == Isa::AvxVnni; }
+inline bool isa_has_neon(Isa i) { return CHORD_ARCH_ARM64 && (i == Isa::Neon || i == Isa::NeonDotprod); }
+inline bool isa_has_neon_dotprod(Isa i) { return CHORD_ARCH_ARM64 && i == Isa::NeonDotprod; }
 
 }  // namespace chord

@@ -1,6 +1,6 @@
 // The mp_linear driver: validation, ISA selection, activation preparation, the split over
 // packed rows (parallel.h), and the fused epilogue (zero point, scale, bias, dtype, original row position).
-// Kernels live in mp_linear_ref.cpp (scalar) and mp_linear_avx2.cpp. Small weights and large
+// Kernels live in mp_linear_ref.cpp (scalar), mp_linear_avx2.cpp and mp_linear_neon*.cpp. Small weights and large
 // batches take the panel path instead (mp_linear_panel.cpp for fp32 activations,
 // mp_linear_gemm_i8.cpp for act_bits = 8; choose_path).
 #include "mp_linear/mp_linear.h"
@@ -208,6 +208,7 @@ void run_span_rows(const PackedView& w, const PreparedActs::Impl& a, const Bucke
     const float* x = a.xf[wi] + m0 * a.Kp;
     if (a.f32_avx512) dot_f32_avx512(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, fbuf, nr);
     else if (avx2) dot_f32_avx2(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, fbuf, nr);
+    else if (isa_has_neon(a.isa)) dot_f32_neon(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, fbuf, nr);
     else dot_f32_ref(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, fbuf, nr);
   } else {
     const int8_t* x = a.xq[wi] + m0 * a.Kp;
@@ -215,6 +216,8 @@ void run_span_rows(const PackedView& w, const PreparedActs::Impl& a, const Bucke
     if (isa_has_avx512_vnni(a.isa)) dot_i8_avx512vnni(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, ibuf, nr);
     else if (isa_has_avx_vnni(a.isa)) dot_i8_avxvnni(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, ibuf, nr);
     else if (avx2) dot_i8_avx2(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, qs, ibuf, nr);
+    else if (isa_has_neon_dotprod(a.isa)) dot_i8_neon_dotprod(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, qs, ibuf, nr);
+    else if (isa_has_neon(a.isa)) dot_i8_neon(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, qs, ibuf, nr);
     else dot_i8_ref(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, qs, ibuf, nr);
   }
   const Epi epi;
@@ -310,7 +313,8 @@ void dequantize_rows(const PackedView& w, int64_t n0, int64_t n1, float* out, in
       inv[size_t(w.perm[r])] = r;
       span_of[size_t(r)] = int(si);
     }
-  const bool avx2 = isa_has_avx2(resolve_isa(Isa::Auto));
+  const Isa isa = resolve_isa(Isa::Auto);
+  const bool avx2 = isa_has_avx2(isa), neon = isa_has_neon(isa);
   const int nt = clamp_threads(nthreads);
   parallel_for(n1 - n0, nt, [&](int64_t i) {
     const int64_t n = n0 + i;
@@ -323,6 +327,7 @@ void dequantize_rows(const PackedView& w, int64_t n0, int64_t n1, float* out, in
     }
     const uint8_t* row = w.qweight + s.byte_offset + (r - s.row_start) * s.row_bytes;
     if (avx2) dequant_row_avx2(row, s.bits, w.K, w.scales[r], w.zeros[r], o);
+    else if (neon) dequant_row_neon(row, s.bits, w.K, w.scales[r], w.zeros[r], o);
     else dequant_row_ref(row, s.bits, w.K, w.scales[r], w.zeros[r], o);
   });
 }

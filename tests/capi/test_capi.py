@@ -134,3 +134,13 @@ def test_c_boundary_fuzzed_under_asan(x86_build, tmp_path, arch):
     assert any(k.startswith("open CHORD_E_FORMAT") for k in counts), r.stdout
     assert any(k.startswith("apply CHORD_E_STRATEGY") for k in counts), r.stdout
     assert any(k.startswith("open CHORD_OK") for k in counts), r.stdout
+
+
+@pytest.mark.parametrize("cpu,flag", [("max", "--require-dotprod"), ("cortex-a53", "--forbid-dotprod")])
+def test_aarch64_kernels_match_scalar_under_qemu(a64_build, cpu, flag):
+    """tools/arm/kernel_test.cpp under emulation, with and without the dot-product extension:
+    act8 bit-identical to scalar, fp32 within the float64 reference's bound, random shapes
+    (odd K, K = 1, every width, bucket mixes, all pruned), through the kernels and mp_linear."""
+    r = _ci("qemu", cpu, a64_build / "chord_kernel_test", 1, 400, flag, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "failures 0" in r.stdout

@@ -9,7 +9,7 @@
 # and only under CI=true or CHORD_ARM_INSTALL=1; otherwise `tools` exits 3 ("missing"), which
 # the tests turn into a skip outside CI and a failure under CI=true. Nothing is cached.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 JOBS="${CHORD_BUILD_JOBS:-2}"
 SYSROOT=/usr/aarch64-linux-gnu
 
@@ -38,7 +38,7 @@ ensure_tools() {
 
 build() {  # build DIR [cmake args...]
   local dir="$1"; shift
-  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release "$@" >"$dir.configure.log" 2>&1 \
+  cmake -S "$ROOT" -B "$dir" -DCMAKE_BUILD_TYPE=Release "$@" >"$dir.configure.log" 2>&1 \
     || { cat "$dir.configure.log" >&2; return 1; }
   cmake --build "$dir" -j "$JOBS" >"$dir.build.log" 2>&1 || { grep -E "error|Error" -A5 "$dir.build.log" | head -60 >&2; return 1; }
 }
@@ -54,7 +54,7 @@ case "$cmd" in
   aarch64)
     ensure_tools
     mkdir -p "$(dirname "$1")"
-    build "$1" -DCMAKE_TOOLCHAIN_FILE="$PWD/cmake/aarch64-linux-gnu.cmake" ;;
+    build "$1" -DCMAKE_TOOLCHAIN_FILE="$ROOT/cmake/aarch64-linux-gnu.cmake" ;;
   qemu)
     cpu="$1"; shift
     exec qemu-aarch64 -cpu "$cpu" -L "$SYSROOT" "$@" ;;

@@ -14,6 +14,7 @@
 // within the bound. Exit 0 = all passed; prints what ran.
 #include <sys/auxv.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -74,20 +75,20 @@ void kernel_level(std::mt19937_64& rng, int cases, bool dotprod) {
     if (t % 5 == 0) K |= 1;  // odd
     const int64_t nr = 1 + int64_t(rng() % 9), nm = 1 + int64_t(rng() % 9);
     const int64_t rb = row_bytes_of(K, bits), Kp = pad_k(K);
-    std::vector<uint8_t> w(size_t(nr * rb));
+    std::vector<uint8_t> w(static_cast<size_t>(nr * rb));
     for (auto& b : w) b = uint8_t(rng());  // padding bytes random: must not contribute
-    std::vector<float> xf(size_t(nm * Kp), 0.f);
-    std::vector<int8_t> xq(size_t(nm * Kp), 0);
-    std::vector<int64_t> qsum(size_t(nm), 0);
+    std::vector<float> xf(static_cast<size_t>(nm * Kp), 0.f);
+    std::vector<int8_t> xq(static_cast<size_t>(nm * Kp), 0);
+    std::vector<int64_t> qsum(static_cast<size_t>(nm), 0);
     for (int64_t m = 0; m < nm; ++m)
       for (int64_t k = 0; k < K; ++k) {
-        xf[size_t(m * Kp + k)] = ux(rng);
+        xf[static_cast<size_t>(m * Kp + k)] = ux(rng);
         const int8_t q = int8_t(int(rng() % 255) - 127);
-        xq[size_t(m * Kp + k)] = q;
-        qsum[size_t(m)] += q;
+        xq[static_cast<size_t>(m * Kp + k)] = q;
+        qsum[static_cast<size_t>(m)] += q;
       }
     // act8: exact
-    std::vector<int64_t> iref(size_t(nm * nr)), ineon(size_t(nm * nr), -1), idp(size_t(nm * nr), -1);
+    std::vector<int64_t> iref(static_cast<size_t>(nm * nr)), ineon(static_cast<size_t>(nm * nr), -1), idp(static_cast<size_t>(nm * nr), -1);
     dot_i8_ref(w.data(), rb, bits, nr, xq.data(), Kp, nm, qsum.data(), iref.data(), nr);
     dot_i8_neon(w.data(), rb, bits, nr, xq.data(), Kp, nm, qsum.data(), ineon.data(), nr);
     ++checks;
@@ -98,7 +99,7 @@ void kernel_level(std::mt19937_64& rng, int cases, bool dotprod) {
       if (idp != iref) fail("dot_i8_neon_dotprod != scalar (bits " + std::to_string(bits) + ", K " + std::to_string(K) + ")");
     }
     // fp32: within the float32 accumulation bound of the float64 value
-    std::vector<float> fneon(size_t(nm * nr), NAN);
+    std::vector<float> fneon(static_cast<size_t>(nm * nr), NAN);
     dot_f32_neon(w.data(), rb, bits, nr, xf.data(), Kp, nm, fneon.data(), nr);
     for (int64_t m = 0; m < nm; ++m)
       for (int64_t r = 0; r < nr; ++r) {
@@ -106,7 +107,7 @@ void kernel_level(std::mt19937_64& rng, int cases, bool dotprod) {
         ref_dot(w.data() + r * rb, bits, K, xf.data() + m * Kp, &v, &a);
         const double bound = double(K + 16) * 1.2e-7 * a + 1e-30;
         ++checks;
-        if (!(std::fabs(double(fneon[size_t(m * nr + r)]) - v) <= bound))
+        if (!(std::fabs(double(fneon[static_cast<size_t>(m * nr + r)]) - v) <= bound))
           fail("dot_f32_neon off the float64 reference (bits " + std::to_string(bits) + ", K " + std::to_string(K) + ")");
       }
     // dequant: bit-identical
@@ -115,7 +116,7 @@ void kernel_level(std::mt19937_64& rng, int cases, bool dotprod) {
     dequant_row_ref(w.data(), bits, K, scale, zero, dref.data());
     dequant_row_neon(w.data(), bits, K, scale, zero, dneon.data());
     ++checks;
-    if (std::memcmp(dref.data(), dneon.data(), size_t(K) * sizeof(float)) != 0)
+    if (std::memcmp(dref.data(), dneon.data(), static_cast<size_t>(K) * sizeof(float)) != 0)
       fail("dequant_row_neon != scalar (bits " + std::to_string(bits) + ", K " + std::to_string(K) + ")");
   }
 }
@@ -145,33 +146,33 @@ void op_level(std::mt19937_64& rng, int cases) {
       N = 1;
       qbytes = row_bytes_of(K, 4);
     }
-    std::vector<uint8_t> qw(size_t(qbytes));
+    std::vector<uint8_t> qw(static_cast<size_t>(qbytes));
     for (auto& b : qw) b = uint8_t(rng());
-    std::vector<float> sc(size_t(N)), ze(size_t(N)), bias(size_t(N)), x(size_t(M * K));
-    std::vector<int32_t> perm(size_t(N));
+    std::vector<float> sc(static_cast<size_t>(N)), ze(static_cast<size_t>(N)), bias(static_cast<size_t>(N)), x(static_cast<size_t>(M * K));
+    std::vector<int32_t> perm(static_cast<size_t>(N));
     for (int64_t i = 0; i < N; ++i) {
-      perm[size_t(i)] = int32_t(i);
-      sc[size_t(i)] = 0.01f + std::fabs(ux(rng));
-      ze[size_t(i)] = float(rng() % 16);
-      bias[size_t(i)] = ux(rng);
+      perm[static_cast<size_t>(i)] = int32_t(i);
+      sc[static_cast<size_t>(i)] = 0.01f + std::fabs(ux(rng));
+      ze[static_cast<size_t>(i)] = float(rng() % 16);
+      bias[static_cast<size_t>(i)] = ux(rng);
     }
     std::shuffle(perm.begin(), perm.end(), rng);
     // pruned rows: scale = zero = 0 (the format)
     int64_t row = 0;
     for (size_t b = 0; b < buckets.size(); b += 2) {
       if (buckets[b] == 0)
-        for (int64_t i = 0; i < buckets[b + 1]; ++i) sc[size_t(row + i)] = ze[size_t(row + i)] = 0.f;
+        for (int64_t i = 0; i < buckets[b + 1]; ++i) sc[static_cast<size_t>(row + i)] = ze[static_cast<size_t>(row + i)] = 0.f;
       row += buckets[b + 1];
     }
     for (auto& v : x) v = ux(rng);
     const PackedView w = make_packed_view(qw.data(), qbytes, sc.data(), N, ze.data(), N, perm.data(), N,
                                           buckets.data(), int64_t(buckets.size()), K);
     for (int act : {0, 8}) {
-      std::vector<float> yref(size_t(M * N));
+      std::vector<float> yref(static_cast<size_t>(M * N));
       mp_linear(w, x.data(), DType::F32, M, K, 1, bias.data(), act, yref.data(), DType::F32, N, 1, Isa::Scalar,
                 Path::Direct);
       for (Isa isa : isas) {
-        std::vector<float> y(size_t(M * N), NAN);
+        std::vector<float> y(static_cast<size_t>(M * N), NAN);
         mp_linear(w, x.data(), DType::F32, M, K, 1, bias.data(), act, y.data(), DType::F32, N, 2, isa, Path::Direct);
         ++checks;
         if (act == 8) {
