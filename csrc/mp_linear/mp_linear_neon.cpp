@@ -84,8 +84,9 @@ void dot_f32_bits(const uint8_t* w, int64_t rb, int64_t nr, const float* x, int6
   }
 }
 
+// noinline: one call per packed row; keeps each loop a symbol of its own (tools/arm/loop_insns.py)
 template <int BITS, int MB>
-void row_i8(const uint8_t* row, int64_t nblocks, const int8_t* x, int64_t ldx, const int64_t* qsum, int64_t* out,
+__attribute__((noinline)) void row_i8(const uint8_t* row, int64_t nblocks, const int8_t* x, int64_t ldx, const int64_t* qsum, int64_t* out,
             int64_t ldo) {
   constexpr int epb = 8 / BITS;
   constexpr int64_t be = 16 * epb;
