@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .layers import quantizable_layers
 from .quantize.api import QUANTIZED_TYPES
-from .strategy import Strategy, model_fingerprint
+from .quantize.layers import quantizable_layers
+from .quantize.strategy import Strategy, model_fingerprint
 
 FORMAT = "chord.model"
 VERSION = 1
@@ -110,7 +110,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from .train.checkpoint import load_checkpoint
+    from .checkpoint import load_checkpoint
     model, _ = load_checkpoint(args.checkpoint)
     header = export_model(model, args.out, embeddings=args.embeddings)
     size = Path(args.out).stat().st_size

@@ -56,9 +56,10 @@ def baseline_path(root: Path | None = None) -> Path:
 
 
 def kernel_sources(root: Path) -> list[Path]:
-    """Every kernel source under csrc/: all folders but csrc/bindings/ (the pybind11 layer)."""
+    """Every kernel source under csrc/: all folders but csrc/bindings/ (the pybind11 layer) and
+    csrc/capi/ (the C API of the Python-free runtime, no kernels)."""
     csrc = root / "csrc"
-    return [p for p in sorted(csrc.rglob("*.cpp")) if p.relative_to(csrc).parts[0] != "bindings"]
+    return [p for p in sorted(csrc.rglob("*.cpp")) if p.relative_to(csrc).parts[0] not in ("bindings", "capi")]
 
 
 def compiler() -> tuple[str, str]:

@@ -1,23 +1,43 @@
-// Off x86 (AArch64: CMakeLists.txt builds no *_avx2 / *_avx512 file) the dispatchers still name
-// a few x86 kernels in branches the ISA layer never takes there (isa_has_avx2() is false on
-// every non-x86 CPU) but the compiler cannot drop: values stored in structs, captured by
-// reference in a parallel_for task, or kernel tables. They link against these definitions,
-// which throw if ever reached (a dispatch bug, reported as such, never a wrong result).
-// A new x86 kernel called that way fails the aarch64 link in CI (tools/arm/ci.sh): add it here.
-#include "common/isa.h"
-
-#if !CHORD_ARCH_X86
+// Kernels of another architecture, for the dispatchers' sake. Off x86 (AArch64: CMakeLists.txt
+// builds no *_avx2 / *_avx512 file) and off AArch64 (the *_neon*.cpp files compile to nothing),
+// the dispatchers still name kernels of the other architecture in branches the ISA layer never
+// takes there (isa_has_avx2() / isa_has_neon() are constant false off their architecture) but
+// that the compiler cannot always drop: flags stored in structs or captured by reference in a
+// parallel_for task, kernel tables. They link against these definitions, which throw if ever
+// reached (a dispatch bug, reported as such, never a wrong result). A new kernel called that way
+// fails the other architecture's link (x86: setup.py; aarch64: tools/arm/ci.sh in CI): add it here.
 #include <cstdint>
 #include <stdexcept>
+#include <string>
 
+#include "common/isa.h"
 #include "mp_linear/mp_linear_kernels.h"
 
 namespace chord {
 namespace {
-[[noreturn]] void absent(const char* fn) {
-  throw std::logic_error(std::string("chord: x86 kernel ") + fn + " reached on a non-x86 build (dispatch bug)");
+[[noreturn]] [[maybe_unused]] void absent(const char* fn) {
+  throw std::logic_error(std::string("chord: kernel ") + fn + " of another architecture reached (dispatch bug)");
 }
 }  // namespace
+
+#if !CHORD_ARCH_ARM64
+namespace mpl {
+void dot_f32_neon(const uint8_t*, int64_t, int, int64_t, const float*, int64_t, int64_t, float*, int64_t) {
+  absent("dot_f32_neon");
+}
+void dot_i8_neon(const uint8_t*, int64_t, int, int64_t, const int8_t*, int64_t, int64_t, const int64_t*, int64_t*,
+                 int64_t) {
+  absent("dot_i8_neon");
+}
+void dot_i8_neon_dotprod(const uint8_t*, int64_t, int, int64_t, const int8_t*, int64_t, int64_t, const int64_t*,
+                         int64_t*, int64_t) {
+  absent("dot_i8_neon_dotprod");
+}
+void dequant_row_neon(const uint8_t*, int, int64_t, float, float, float*) { absent("dequant_row_neon"); }
+}  // namespace mpl
+#endif  // !CHORD_ARCH_ARM64
+
+#if !CHORD_ARCH_X86
 
 namespace mpl {
 void dot_f32_avx2(const uint8_t*, int64_t, int, int64_t, const float*, int64_t, int64_t, float*, int64_t) {
@@ -53,5 +73,5 @@ void dot_rows_f32(const float*, const float*, int64_t, int64_t, int64_t, int64_t
 float dot_f32(const float*, const float*, int64_t) { absent("runtime::avx2::dot_f32"); }
 }  // namespace avx2
 }  // namespace runtime
-}  // namespace chord
 #endif  // !CHORD_ARCH_X86
+}  // namespace chord
