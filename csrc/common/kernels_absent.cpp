@@ -34,6 +34,7 @@ void dot_i8_neon_dotprod(const uint8_t*, int64_t, int, int64_t, const int8_t*, i
   absent("dot_i8_neon_dotprod");
 }
 void dequant_row_neon(const uint8_t*, int, int64_t, float, float, float*) { absent("dequant_row_neon"); }
+float quantize_row_i8_neon(const float*, int64_t, int8_t*) { absent("quantize_row_i8_neon"); }
 }  // namespace mpl
 #endif  // !CHORD_ARCH_ARM64
 

@@ -157,7 +157,8 @@ PreparedActs::PreparedActs(const void* x, DType dtype, int64_t M, int64_t K, int
           }
     } else {
       int8_t* q = a.xq_nat.p + m * Kp;
-      a.sx[size_t(m)] = avx2 ? quantize_row_i8_avx2(xr, K, q) : quantize_row_i8_ref(xr, K, q);
+      a.sx[size_t(m)] = avx2 ? quantize_row_i8_avx2(xr, K, q)
+                        : isa_has_neon(a.isa) ? quantize_row_i8_neon(xr, K, q) : quantize_row_i8_ref(xr, K, q);
       int64_t s = 0;
       for (int64_t k = 0; k < K; ++k) s += q[k];
       a.qsum[size_t(m)] = s;

@@ -181,6 +181,7 @@ void dot_i8_neon(const uint8_t* w, int64_t rb, int bits, int64_t nr, const int8_
 void dot_i8_neon_dotprod(const uint8_t* w, int64_t rb, int bits, int64_t nr, const int8_t* x, int64_t ldx,
                          int64_t nm, const int64_t* qsum, int64_t* out, int64_t ldo);
 void dequant_row_neon(const uint8_t* w, int bits, int64_t K, float scale, float zero, float* out);
+float quantize_row_i8_neon(const float* x, int64_t K, int8_t* xq);
 
 }  // namespace mpl
 }  // namespace chord

@@ -14,6 +14,7 @@
 #if defined(__aarch64__)
 #include <arm_neon.h>
 
+#include <cmath>
 #include <cstdint>
 #include <type_traits>
 
@@ -145,6 +146,35 @@ void dot_i8_neon(const uint8_t* w, int64_t rb, int bits, int64_t nr, const int8_
     case 4: return dot_i8_bits<4>(w, rb, nr, x, ldx, nm, qsum, out, ldo);
     default: return dot_i8_bits<8>(w, rb, nr, x, ldx, nm, qsum, out, ldo);
   }
+}
+
+float quantize_row_i8_neon(const float* x, int64_t K, int8_t* xq) {
+  // quantize_row_i8_ref, 4 lanes at a time: FMAX propagates NaN like the scalar max, FDIV is
+  // IEEE division, FRINTN rounds half to even (nearbyint in the default mode), FMAX/FMIN clamp
+  // and FCVTZS turns a NaN quotient into 0, as the scalar code does.
+  float32x4_t vmax = vdupq_n_f32(0.f);
+  int64_t k = 0;
+  for (; k + 4 <= K; k += 4) vmax = vmaxq_f32(vmax, vabsq_f32(vld1q_f32(x + k)));
+  float amax = vmaxvq_f32(vmax);
+  for (; k < K; ++k) {
+    const float a = std::fabs(x[k]);
+    amax = (a > amax || std::isnan(a)) ? a : amax;
+  }
+  const float sx = amax / 127.0f;
+  const float safe = sx > 0.f ? sx : 1.0f;
+  const float32x4_t vs = vdupq_n_f32(safe), lo = vdupq_n_f32(-127.f), hi = vdupq_n_f32(127.f);
+  for (k = 0; k + 8 <= K; k += 8) {
+    const int32x4_t q0 = vcvtq_s32_f32(vminq_f32(vmaxq_f32(vrndnq_f32(vdivq_f32(vld1q_f32(x + k), vs)), lo), hi));
+    const int32x4_t q1 = vcvtq_s32_f32(vminq_f32(vmaxq_f32(vrndnq_f32(vdivq_f32(vld1q_f32(x + k + 4), vs)), lo), hi));
+    vst1_s8(xq + k, vmovn_s16(vcombine_s16(vmovn_s32(q0), vmovn_s32(q1))));
+  }
+  for (; k < K; ++k) {
+    float q = std::nearbyint(x[k] / safe);
+    q = q < -127.f ? -127.f : (q > 127.f ? 127.f : q);
+    if (std::isnan(q)) q = 0.f;
+    xq[k] = int8_t(q);
+  }
+  return sx;
 }
 
 void dequant_row_neon(const uint8_t* w, int bits, int64_t K, float scale, float zero, float* out) {

@@ -110,6 +110,19 @@ void kernel_level(std::mt19937_64& rng, int cases, bool dotprod) {
         if (!(std::fabs(double(fneon[static_cast<size_t>(m * nr + r)]) - v) <= bound))
           fail("dot_f32_neon off the float64 reference (bits " + std::to_string(bits) + ", K " + std::to_string(K) + ")");
       }
+    // activation quantization: bit-identical (scales and int8 values), NaN / inf rows included
+    {
+      std::vector<float> xr(static_cast<size_t>(K));
+      for (auto& v : xr) v = ux(rng) * (t % 3 == 0 ? 1e-30f : 1.f);
+      if (t % 11 == 0) xr[static_cast<size_t>(rng() % K)] = (t % 2) ? NAN : INFINITY;
+      if (t % 13 == 0) std::fill(xr.begin(), xr.end(), 0.f);
+      std::vector<int8_t> qa(static_cast<size_t>(K)), qb(static_cast<size_t>(K), 99);
+      const float sa = quantize_row_i8_ref(xr.data(), K, qa.data());
+      const float sb = quantize_row_i8_neon(xr.data(), K, qb.data());
+      ++checks;
+      if (qa != qb || std::memcmp(&sa, &sb, sizeof sa) != 0)
+        fail("quantize_row_i8_neon != scalar (K " + std::to_string(K) + ")");
+    }
     // dequant: bit-identical
     std::vector<float> dref(static_cast<size_t>(K)), dneon(static_cast<size_t>(K), NAN);
     const float scale = ux(rng), zero = float(rng() % 256) * 0.5f;
