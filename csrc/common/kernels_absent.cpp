@@ -12,6 +12,8 @@
 
 #include "common/isa.h"
 #include "mp_linear/mp_linear_kernels.h"
+#include "quantize_pack/quantize_pack.h"
+#include "topk/topk_score.h"
 
 namespace chord {
 namespace {
@@ -59,6 +61,15 @@ void dequant_row_avx2(const uint8_t*, int, int64_t, float, float, float*) { abse
 void widen_f16_avx2(const uint16_t*, int64_t, float*) { absent("widen_f16_avx2"); }
 void transpose8_avx2(const float*, int64_t, int64_t, float*, int64_t) { absent("transpose8_avx2"); }
 }  // namespace mpl
+
+namespace qpack {
+bool quantize_row_avx2(const float*, int64_t, int, Scheme, uint8_t*, float*, float*) { absent("quantize_row_avx2"); }
+}  // namespace qpack
+
+namespace topk {
+float dot8_avx2(const uint8_t*, int64_t, const float*, float) { absent("topk::dot8_avx2"); }
+float dotq_avx2(const uint8_t*, int, int64_t, const float*, float) { absent("topk::dotq_avx2"); }
+}  // namespace topk
 
 namespace runtime {
 namespace avx2 {
