@@ -60,6 +60,12 @@ float quantize_row_i8_avx2(const float*, int64_t, int8_t*) { absent("quantize_ro
 void dequant_row_avx2(const uint8_t*, int, int64_t, float, float, float*) { absent("dequant_row_avx2"); }
 void widen_f16_avx2(const uint16_t*, int64_t, float*) { absent("widen_f16_avx2"); }
 void transpose8_avx2(const float*, int64_t, int64_t, float*, int64_t) { absent("transpose8_avx2"); }
+void unpack_i8_avx2(const uint8_t*, int64_t, int, uint8_t*) { absent("unpack_i8_avx2"); }
+void unpack_i8_vnni(const uint8_t*, int64_t, int, uint8_t*) { absent("unpack_i8_vnni"); }
+void epilogue_i8_avx512(const int32_t*, int64_t, const double*, const double*, const double*, const int32_t*, double,
+                        double, float*) {
+  absent("epilogue_i8_avx512");
+}
 }  // namespace mpl
 
 namespace qpack {
