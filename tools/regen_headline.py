@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -52,7 +53,7 @@ def _find(doc: dict, suite: str, impl: str, params: dict):
     return None
 
 
-def block(doc: dict, command: str, report_link: str) -> str:
+def block(doc: dict, command: str, report_link: str, reports_link: str = "reports/") -> str:
     """The markdown between the markers: provenance, the headline rows, the command, the link."""
     mi, ci, c = doc.get("machine_info", {}), doc.get("commit_info", {}), doc.get("chord", {})
     cpu = mi.get("cpu", {})
@@ -75,7 +76,7 @@ def block(doc: dict, command: str, report_link: str) -> str:
     if c.get("errors"):
         lines += ["", f"**{len(c['errors'])} implementation(s) computed wrong answers in this run** (see the report)."]
     lines += ["", f"Command: `{command}` ([full table]({report_link})). The fused rerank runtime is measured by "
-                  "`scripts/fused_rerank.py` on trained checkpoints ([reports/](reports/))."]
+                  f"`scripts/fused_rerank.py` on trained checkpoints ([reports/]({reports_link}))."]
     return "\n".join(lines)
 
 
@@ -128,9 +129,11 @@ def main(argv=None) -> int:
         return str(q.relative_to(ROOT)) if q.is_relative_to(ROOT) else str(q)
     command = "python -m chord bench " + " ".join(HEADLINE_ARGS) + f" --out {rel(out)}"
     md = write_report(doc, out, command)
-    text = block(doc, command, rel(md))
     files = args.files or [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-    done = [f for f in files if f.exists() and rewrite(f, text)]
+    # links are relative to the file that holds the block (README.md at the root, docs/*.md one down)
+    done = [f for f in files if f.exists() and rewrite(f, block(
+        doc, command, os.path.relpath(md.resolve(), f.resolve().parent),
+        os.path.relpath((ROOT / "reports").resolve(), f.resolve().parent) + "/"))]
     if not done:
         print(f"regen_headline: no file among {[str(f) for f in files]} has the {BEGIN!r} marker", file=sys.stderr)
         return 1
