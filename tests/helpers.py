@@ -13,6 +13,7 @@ import pytest
 import torch
 from torch import nn
 
+import chord
 from chord.data import LeaveOneOut, SequenceDataset
 from chord.quantize import QUANTIZED_TYPES
 from chord.quantize.layers import LayerInfo, quantizable_layers
@@ -91,3 +92,33 @@ def tiny_split(users: int = 24, items: int = 30, seed: int = 0) -> LeaveOneOut:
 def layer(name: str, kind: str, shape: tuple[int, ...]) -> LayerInfo:
     """A LayerInfo without a module (for planners and baselines that only read shapes)."""
     return LayerInfo(name, None, kind, shape[0], math.prod(shape[1:]), tuple(shape))
+
+
+def near_tie_table(bits, groups, seed):
+    """The adversarial top-k table shared by the CPU op's and the Triton kernel's exactness tests.
+
+    Rows w = integer vectors (scale exactly 1) in groups of variants q + t (e_a - e_b) of a base
+    row q aligned with x, where x_b is x_a plus one float32 ulp: inside a group the exact scores
+    differ by t * ulp(x_a) (far below the float32 resolution of the scores, and identical with
+    int8 activations), plus exact duplicates and random filler rows; ids shuffled."""
+    g = torch.Generator().manual_seed(seed)
+    K, qmax = 64, {2: 1, 4: 7, 8: 127}[bits]
+    x = torch.randn(K, generator=g)
+    a, b = 3, 40
+    x[b] = torch.nextafter(x[a], torch.tensor(float("inf")))
+    rows = []
+    for gi in range(groups):
+        q = torch.clamp(torch.round(x / x.abs().max() * qmax * (1 - 0.1 * gi)), -qmax, qmax)
+        q[a] = q[b] = 0
+        q[0] = qmax * (1 if x[0] > 0 else -1)  # one element at qmax: the row's scale is exactly 1
+        for t in range(-min(qmax, 3), min(qmax, 3) + 1):
+            v = q.clone()
+            v[a], v[b] = t, -t
+            rows += [v, v.clone()] if t == 0 else [v]  # t = 0 twice: an exact tie
+    filler = torch.randint(-qmax, qmax + 1, (300, K), generator=g).float()
+    filler[:, 0] = qmax
+    w = torch.cat([torch.stack(rows), filler])
+    w = w[torch.randperm(w.shape[0], generator=g)]
+    mw = chord.pack(w, torch.ones(w.shape[0], dtype=torch.uint8), chord.Codebook((0, bits, 4, 8), "sym"))
+    assert torch.equal(mw.dequantize(), w)
+    return x, mw

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chord import Codebook, pack
 from chord.backends import reference
 from chord.backends.cpu import supported_isas
+from tests.helpers import near_tie_table
 
 try:
     from chord_kernels import _cpu
@@ -93,34 +95,6 @@ def test_every_row_layout(bits, K):
     mw = pack(torch.randn(N, K, generator=g), torch.ones(N, dtype=torch.uint8), Codebook((0, bits, 4, 8), "sym"))
     for M in (1, 3, 6):
         check_all_isas(torch.randn(M, K, generator=g), mw, 10)
-
-
-def near_tie_table(bits, groups, seed):
-    """Rows w = integer vectors (scale exactly 1) in groups of variants q + t (e_a - e_b) of a base
-    row q aligned with x, where x_b is x_a plus one float32 ulp: inside a group the exact scores
-    differ by t * ulp(x_a) (far below the float32 resolution of the scores, and identical with
-    int8 activations), plus exact duplicates and random filler rows; ids shuffled."""
-    g = torch.Generator().manual_seed(seed)
-    K, qmax = 64, {2: 1, 4: 7, 8: 127}[bits]
-    x = torch.randn(K, generator=g)
-    a, b = 3, 40
-    x[b] = torch.nextafter(x[a], torch.tensor(float("inf")))
-    rows = []
-    for gi in range(groups):
-        q = torch.clamp(torch.round(x / x.abs().max() * qmax * (1 - 0.1 * gi)), -qmax, qmax)
-        q[a] = q[b] = 0
-        q[0] = qmax * (1 if x[0] > 0 else -1)  # one element at qmax: the row's scale is exactly 1
-        for t in range(-min(qmax, 3), min(qmax, 3) + 1):
-            v = q.clone()
-            v[a], v[b] = t, -t
-            rows += [v, v.clone()] if t == 0 else [v]  # t = 0 twice: an exact tie
-    filler = torch.randint(-qmax, qmax + 1, (300, K), generator=g).float()
-    filler[:, 0] = qmax
-    w = torch.cat([torch.stack(rows), filler])
-    w = w[torch.randperm(w.shape[0], generator=g)]
-    mw = pack(w, torch.ones(w.shape[0], dtype=torch.uint8), Codebook((0, bits, 4, 8), "sym"))
-    assert torch.equal(mw.dequantize(), w)
-    return x, mw
 
 
 @pytest.mark.parametrize("act_bits", [0, 8])

@@ -17,35 +17,7 @@ from chord.backends import reference
 triton = pytest.importorskip("triton")
 import chord_kernels.triton as ct  # noqa: E402  (after conftest set TRITON_INTERPRET)
 from chord_kernels.triton import topk as ttopk  # noqa: E402
-
-
-def near_tie_table(bits, groups, seed):
-    """The CPU op's adversarial table (tests/test_functional_topk_exact.py, not imported: that module
-    needs the C++ extension): integer rows (scale exactly 1) in groups of variants q + t (e_a -
-    e_b) of a row aligned with x, where x_b is x_a plus one float32 ulp, so inside a group the
-    exact scores differ by t * ulp(x_a), below float32's resolution of the scores; exact
-    duplicates (t = 0 twice) and random filler rows; ids shuffled."""
-    g = torch.Generator().manual_seed(seed)
-    K, qmax = 64, {2: 1, 4: 7, 8: 127}[bits]
-    x = torch.randn(K, generator=g)
-    a, b = 3, 40
-    x[b] = torch.nextafter(x[a], torch.tensor(float("inf")))
-    rows = []
-    for gi in range(groups):
-        q = torch.clamp(torch.round(x / x.abs().max() * qmax * (1 - 0.1 * gi)), -qmax, qmax)
-        q[a] = q[b] = 0
-        q[0] = qmax * (1 if x[0] > 0 else -1)
-        for t in range(-min(qmax, 3), min(qmax, 3) + 1):
-            v = q.clone()
-            v[a], v[b] = t, -t
-            rows += [v, v.clone()] if t == 0 else [v]
-    filler = torch.randint(-qmax, qmax + 1, (300, K), generator=g).float()
-    filler[:, 0] = qmax
-    w = torch.cat([torch.stack(rows), filler])
-    w = w[torch.randperm(w.shape[0], generator=g)]
-    mw = pack(w, torch.ones(w.shape[0], dtype=torch.uint8), Codebook((0, bits, 4, 8), "sym"))
-    assert torch.equal(mw.dequantize(), w)
-    return x, mw
+from tests.helpers import near_tie_table  # noqa: E402
 
 
 def oracle(x, mw, k, cand=None, act_bits=0):
