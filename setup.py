@@ -7,6 +7,7 @@ Environment knobs:
 
 Threads come from csrc/common/parallel.h (one pool for every kernel family); no OpenMP.
 """
+
 import glob
 import os
 
@@ -36,8 +37,10 @@ ext = Pybind11Extension(
 # Metadata, dependencies, the console script and the package layout are in pyproject.toml;
 # this file only adds what needs code: the C++ extension's sources and flags.
 setup(
-    packages=["chord"] + [f"chord.{p}" for p in find_packages("python/chord")]
-    + ["chord_kernels"] + [f"chord_kernels.{p}" for p in find_packages("chord_kernels")],
+    packages=["chord"]
+    + [f"chord.{p}" for p in find_packages("python/chord")]
+    + ["chord_kernels"]
+    + [f"chord_kernels.{p}" for p in find_packages("chord_kernels")],
     ext_modules=[ext],
     cmdclass={"build_ext": build_ext},
 )

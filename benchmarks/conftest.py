@@ -8,6 +8,7 @@ The ``chord bench`` command measures the same cases with repeat-until-stable tim
 ratios and roofline; these files are for pytest-benchmark's own tooling (``--benchmark-compare``,
 histograms, saved runs under .benchmarks/).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -51,7 +52,14 @@ def run_prepared(benchmark, threads, bandwidth):
         with num_threads(threads), torch.inference_mode():
             benchmark(lambda: prep.fn(next(counter)))
         med = benchmark.stats.stats.median
-        benchmark.extra_info.update(extra, threads=threads, n_sets=prep.n_sets, bytes_read=prep.bytes_read,
-                                    GBps=prep.bytes_read / med / 1e9, copy_GBps=bandwidth["copy_GBps"],
-                                    roofline_fraction=prep.bytes_read / med / 1e9 / bandwidth["copy_GBps"])
+        benchmark.extra_info.update(
+            extra,
+            threads=threads,
+            n_sets=prep.n_sets,
+            bytes_read=prep.bytes_read,
+            GBps=prep.bytes_read / med / 1e9,
+            copy_GBps=bandwidth["copy_GBps"],
+            roofline_fraction=prep.bytes_read / med / 1e9 / bandwidth["copy_GBps"],
+        )
+
     return go

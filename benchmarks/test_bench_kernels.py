@@ -1,6 +1,7 @@
 """pytest-benchmark: chord.mp_linear vs torch fp32 / dynamic int8 / ATen int8 and int4 kernels,
 M in {1, 16, 256} x 4096^2 and M=1 x 8192^2, bit mixes mix3 (3.0 avg bits) / u4 / u8, exact and
 act_bits=8 paths (see benchmarks/conftest.py for how to run)."""
+
 from __future__ import annotations
 
 import pytest
@@ -55,5 +56,13 @@ def test_chord_mp_linear(shape, mix, path, run_prepared, n_sets, benchmark):
     if mix not in packs:
         packs[mix] = chord.pack(w, mix_codes(parse_mix(mix)[1], N))
     mw = packs[mix]
-    run_prepared(chord_linear(mw, x, PATHS[path], n_sets(mw.nbytes)), impl="chord", mix=mix, path=path,
-                 M=M, K=K, N=N, avg_bits=mw.avg_bits)
+    run_prepared(
+        chord_linear(mw, x, PATHS[path], n_sets(mw.nbytes)),
+        impl="chord",
+        mix=mix,
+        path=path,
+        M=M,
+        K=K,
+        N=N,
+        avg_bits=mw.avg_bits,
+    )

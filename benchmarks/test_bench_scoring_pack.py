@@ -1,5 +1,6 @@
 """pytest-benchmark: item scoring (1 x 64 against 100,000 packed rows, scores and top-10) and
 the adaptation step (``chord.pack`` of a 4096^2 fp32 weight) — see benchmarks/conftest.py."""
+
 from __future__ import annotations
 
 import pytest
@@ -33,8 +34,10 @@ def test_scores_fp32(table, user, run_prepared, n_sets, benchmark):
 def test_topk_fp32(table, user, run_prepared, n_sets, benchmark):
     benchmark.group = "scoring 1x64 vs 100k top-10"
     ts = [table.clone() for _ in range(n_sets(table.numel() * 4))]
-    run_prepared(Prepared(lambda i: torch.topk(F.linear(user, ts[i % len(ts)]), K_TOP), table.numel() * 4, len(ts)),
-                 impl="torch_fp32_topk")
+    run_prepared(
+        Prepared(lambda i: torch.topk(F.linear(user, ts[i % len(ts)]), K_TOP), table.numel() * 4, len(ts)),
+        impl="torch_fp32_topk",
+    )
 
 
 @pytest.mark.parametrize("mix", ["mix3", "u4", "u8"])
@@ -47,10 +50,13 @@ def test_scores_chord(mix, table, user, run_prepared, n_sets, benchmark):
 @pytest.mark.parametrize("mix", ["mix3", "u4", "u8"])
 def test_topk_chord(mix, table, user, run_prepared, n_sets, benchmark):
     from chord import mp_topk
+
     benchmark.group = "scoring 1x64 vs 100k top-10"
     mw = chord.pack(table, mix_codes(parse_mix(mix)[1], ROWS))
     mws = clone_packed(mw, n_sets(mw.nbytes))
-    run_prepared(Prepared(lambda i: mp_topk(user, mws[i % len(mws)], K_TOP), mw.nbytes, len(mws)), impl="chord_topk", mix=mix)
+    run_prepared(
+        Prepared(lambda i: mp_topk(user, mws[i % len(mws)], K_TOP), mw.nbytes, len(mws)), impl="chord_topk", mix=mix
+    )
 
 
 @pytest.mark.parametrize("mix", ["mix3", "u4", "u8"])
@@ -59,4 +65,6 @@ def test_pack_4096(mix, run_prepared, n_sets, benchmark):
     w = torch.randn(4096, 4096, generator=torch.Generator().manual_seed(9))
     codes = mix_codes(parse_mix(mix)[1], 4096)
     ws = [w.clone() for _ in range(n_sets(w.numel() * 4))]
-    run_prepared(Prepared(lambda i: chord.pack(ws[i % len(ws)], codes), w.numel() * 4, len(ws)), impl="chord_pack", mix=mix)
+    run_prepared(
+        Prepared(lambda i: chord.pack(ws[i % len(ws)], codes), w.numel() * 4, len(ws)), impl="chord_pack", mix=mix
+    )

@@ -23,6 +23,7 @@ Timings hold ``flock /tmp/chord-bench.lock``; use 1 torch thread. Example::
 Results measured with it: reports/2026-11-28-fused-rerank.md. Timing is chord.bench's (via
 quantized_models.timeit).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,6 +52,7 @@ def fused_fn(runner, seqs, users, k=10, candidates=None):
 
 def compiled_fn(model, seqs, users, k=10, candidates=None):
     """torch.compile of the fp32 rerank (forward + scores + top-k), compiled on first call."""
+
     @torch.compile(dynamic=False)
     def f(s, c):
         u = model(s, users=users)
@@ -63,6 +65,7 @@ def compiled_fn(model, seqs, users, k=10, candidates=None):
     @torch.no_grad()
     def call():
         return f(seqs, candidates)
+
     return call
 
 
@@ -112,11 +115,15 @@ def measure(name, model, split, args, log):
             for label, r in runners.items():
                 fns[f"{label} fused"] = fused_fn(r, seqs, users, candidates=cand)
             t = time.perf_counter()
-            outs = {k: f() for k, f in fns.items()}          # warm-up, incl. torch.compile (outside the lock)
+            outs = {k: f() for k, f in fns.items()}  # warm-up, incl. torch.compile (outside the lock)
             log(f"[{name}] B={B} {key}: warm-up {time.perf_counter() - t:.1f}s")
-            agree = {label: same_ids(outs[f"{label} fused"][1],
-                                     eager_ids(model if label == "fp32" else quant[label], seqs, users, candidates=cand))
-                     for label in runners}
+            agree = {
+                label: same_ids(
+                    outs[f"{label} fused"][1],
+                    eager_ids(model if label == "fp32" else quant[label], seqs, users, candidates=cand),
+                )
+                for label in runners
+            }
             with bench_lock():
                 torch.set_num_threads(args.threads)
                 row = {k: timeit(f) * 1e3 for k, f in fns.items()}
@@ -131,19 +138,31 @@ def measure(name, model, split, args, log):
 def to_markdown(results: dict) -> str:
     out = []
     for name, r in results["models"].items():
-        out += [f"**{name}** (`{r['checkpoint']}`, mean history length {r['avg_history_len']:.1f} of "
-                f"max_len {r['max_len']})", ""]
+        out += [
+            f"**{name}** (`{r['checkpoint']}`, mean history length {r['avg_history_len']:.1f} of "
+            f"max_len {r['max_len']})",
+            "",
+        ]
         for key, title in (("rerank_ms", "top-10 of all items"), ("rerank100_ms", "top-10 of 100 candidates")):
             lat = r[key]
             cols = list(next(iter(lat.values())))
-            out += [f"| {title}: ms (speedup vs fp32 eager) | " + " | ".join(f"batch {B}" for B in lat) + " |",
-                    "|---|" + "---:|" * len(lat)]
+            out += [
+                f"| {title}: ms (speedup vs fp32 eager) | " + " | ".join(f"batch {B}" for B in lat) + " |",
+                "|---|" + "---:|" * len(lat),
+            ]
             for c in cols:
-                out.append(f"| {c} | " + " | ".join(f"{lat[B][c]:.3f} ({lat[B]['fp32 eager'] / lat[B][c]:.2f}x)"
-                                                   for B in lat) + " |")
+                out.append(
+                    f"| {c} | "
+                    + " | ".join(f"{lat[B][c]:.3f} ({lat[B]['fp32 eager'] / lat[B][c]:.2f}x)" for B in lat)
+                    + " |"
+                )
             same = r[key.replace("_ms", "_same_ids")]
-            out += ["", "Fused top-10 id lists equal to the eager model's: " + "; ".join(
-                f"batch {B}: " + ", ".join(f"{k} {v:.2f}" for k, v in s.items()) for B, s in same.items()), ""]
+            out += [
+                "",
+                "Fused top-10 id lists equal to the eager model's: "
+                + "; ".join(f"batch {B}: " + ", ".join(f"{k} {v:.2f}" for k, v in s.items()) for B, s in same.items()),
+                "",
+            ]
     return "\n".join(out)
 
 
@@ -161,8 +180,15 @@ def main(argv=None) -> int:
         print(to_markdown(json.loads(Path(args.from_json).read_text())))
         return 0
     torch.set_num_threads(args.threads)
-    results = {"machine": {"python": sys.version.split()[0], "torch": torch.__version__, "cpu": platform.processor(),
-                           "threads": args.threads}, "models": {}}
+    results = {
+        "machine": {
+            "python": sys.version.split()[0],
+            "torch": torch.__version__,
+            "cpu": platform.processor(),
+            "threads": args.threads,
+        },
+        "models": {},
+    }
     for spec in args.checkpoint:
         model_name, dataset, ckpt = spec.split(":", 2)
         if model_name not in ("sasrec", "caser"):

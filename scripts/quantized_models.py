@@ -25,6 +25,7 @@ whole script under ``nice -n 10``. Example::
 Results measured with it: reports/2026-11-28-quantized-models.md. Timing is chord.bench's
 (``chord.bench.timing.measure``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,8 +62,13 @@ def bench_lock():
 
 def timeit(fn, min_reps=5, min_seconds=1.0, warmup=3) -> float:
     """Median seconds of ``fn()``: chord.bench's timing loop, >= min_reps rounds and >= min_seconds."""
-    policy = TimingPolicy(warmup=warmup, min_rounds=min_reps, max_rounds=2000, min_time_s=min_seconds,
-                          max_time_s=4 * max(min_seconds, 1.5))
+    policy = TimingPolicy(
+        warmup=warmup,
+        min_rounds=min_reps,
+        max_rounds=2000,
+        min_time_s=min_seconds,
+        max_time_s=4 * max(min_seconds, 1.5),
+    )
     return measure(lambda i: fn(), policy)["median"]
 
 
@@ -70,10 +76,12 @@ def timeit(fn, min_reps=5, min_seconds=1.0, warmup=3) -> float:
 def load_or_train(model_name, dataset, ckpt, data_dir, minutes, log):
     from chord.checkpoint import load_checkpoint
     from chord.data import LeaveOneOut, load_dataset
+
     ds = load_dataset(dataset, data_dir)
     if not (Path(ckpt) / "model.safetensors").is_file():
         from chord.models import Caser, SASRec
         from chord.train.trainer import TrainConfig, Trainer, seed_everything
+
         log(f"[{model_name}/{dataset}] no checkpoint in {ckpt}: training {minutes} min")
         seed_everything(42)
         model = SASRec(ds.num_items) if model_name == "sasrec" else Caser(ds.num_items, num_users=ds.num_users)
@@ -112,11 +120,13 @@ def rerank_fn(model, seqs, users, k=10, candidates=None):
         s = model.score(u)
         s[:, 0] = float("-inf")
         return torch.topk(s, k)
+
     return f
 
 
 def measure_model(name, model, split, args, log):
     from chord.eval.evaluator import Evaluator
+
     res = {"params": sum(p.numel() for p in model.parameters())}
     ev = Evaluator(split, model.max_len)
     metrics = lambda r: {m: {k: r[m][k] for k in ("HR@10", "NDCG@10")} for m in r}  # noqa: E731
@@ -131,11 +141,17 @@ def measure_model(name, model, split, args, log):
             q = copy.deepcopy(model)
             chord.quantize_(q, s)
             t = time.perf_counter()
-            r = {"metrics": metrics(ev.evaluate(q, "test")), "bytes": model_bytes(q),
-                 "avg_bits": s.avg_bits(layers), "wire_bytes": len(s.to_bytes(model))}
+            r = {
+                "metrics": metrics(ev.evaluate(q, "test")),
+                "bytes": model_bytes(q),
+                "avg_bits": s.avg_bits(layers),
+                "wire_bytes": len(s.to_bytes(model)),
+            }
             res[f"{scope}/{sname}"] = r
-            log(f"[{name}] {scope}/{sname} avg {r['avg_bits']:.3f} bits {r['metrics']} "
-                f"bytes {r['bytes']['total']} ({time.perf_counter() - t:.0f}s)")
+            log(
+                f"[{name}] {scope}/{sname} avg {r['avg_bits']:.3f} bits {r['metrics']} "
+                f"bytes {r['bytes']['total']} ({time.perf_counter() - t:.0f}s)"
+            )
     return _timings(name, model, split, args, log, res)
 
 
@@ -153,11 +169,17 @@ def _timings(name, model, split, args, log, res):
             stats = [dev.apply(b) for b in blobs]
             tot = statistics.median(s.total_s for s in stats)
             per = {n: statistics.median(s.pack_s[n] for s in stats) for n in stats[0].pack_s}
-            res[f"adapt/{scope}"] = {"total_ms": tot * 1e3, "decode_ms": statistics.median(s.decode_s for s in stats) * 1e3,
-                                     "per_layer_ms": {n: v * 1e3 for n, v in per.items()},
-                                     "layers": len(per), "wire_bytes": stats[0].wire_bytes}
-            log(f"[{name}] adapt/{scope}: median {tot * 1e3:.2f} ms over {len(per)} layers, "
-                f"wire {stats[0].wire_bytes} B")
+            res[f"adapt/{scope}"] = {
+                "total_ms": tot * 1e3,
+                "decode_ms": statistics.median(s.decode_s for s in stats) * 1e3,
+                "per_layer_ms": {n: v * 1e3 for n, v in per.items()},
+                "layers": len(per),
+                "wire_bytes": stats[0].wire_bytes,
+            }
+            log(
+                f"[{name}] adapt/{scope}: median {tot * 1e3:.2f} ms over {len(per)} layers, "
+                f"wire {stats[0].wire_bytes} B"
+            )
         swapped = {}
         for scope in ("dense", "all"):
             q = copy.deepcopy(model)
@@ -190,8 +212,12 @@ def measure_scoring(args, log, N=100_000, K=64, k=10):
         torch.set_num_threads(args.threads)
         out["fp32 matmul+topk"] = timeit(lambda: torch.topk(x @ w.T, k)) * 1e3
         layers = {"items": (N, K)}
-        for sname, s in [("uniform-8", Strategy.uniform(layers, 8)), ("uniform-4", Strategy.uniform(layers, 4)),
-                         ("uniform-2", Strategy.uniform(layers, 2)), ("random-3.0", Strategy.random(layers, 3.0))]:
+        for sname, s in [
+            ("uniform-8", Strategy.uniform(layers, 8)),
+            ("uniform-4", Strategy.uniform(layers, 4)),
+            ("uniform-2", Strategy.uniform(layers, 2)),
+            ("random-3.0", Strategy.random(layers, 3.0)),
+        ]:
             mw = chord.pack(w, s.codes["items"], s.codebook)
             out[f"mp_topk {sname}"] = timeit(lambda: chord.mp_topk(x, mw, k)) * 1e3
             if sname == "uniform-8":
@@ -212,12 +238,18 @@ def to_markdown(results: dict) -> str:
     for name, r in results.get("models", {}).items():
         out += [f"**{name}** (`{r['checkpoint']}`)", ""]
         if "fp32" in r:
-            out += ["| weights | avg bits | HR@10 full | NDCG@10 full | HR@10 1+99 | NDCG@10 1+99 | model bytes | wire bytes |",
-                    "|---|---:|---:|---:|---:|---:|---:|---:|"]
+            out += [
+                "| weights | avg bits | HR@10 full | NDCG@10 full | HR@10 1+99 | NDCG@10 1+99 | model bytes | wire bytes |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|",
+            ]
+
         def row(label, x, bits, wire):
             m = x["metrics"]
-            return (f"| {label} | {bits} | {m['full']['HR@10']:.4f} | {m['full']['NDCG@10']:.4f} | "
-                    f"{m['sampled']['HR@10']:.4f} | {m['sampled']['NDCG@10']:.4f} | {x['bytes']['total']:,} | {wire} |")
+            return (
+                f"| {label} | {bits} | {m['full']['HR@10']:.4f} | {m['full']['NDCG@10']:.4f} | "
+                f"{m['sampled']['HR@10']:.4f} | {m['sampled']['NDCG@10']:.4f} | {x['bytes']['total']:,} | {wire} |"
+            )
+
         if "fp32" in r:
             out.append(row("fp32", r["fp32"], "32", "-"))
             for key, x in r.items():
@@ -226,17 +258,25 @@ def to_markdown(results: dict) -> str:
             out.append("")
         ad = [r[k] for k in ("adapt/dense", "adapt/all") if k in r]
         if ad:
-            out.append("Adaptation (`DeviceModel.apply`, random 3.0-bit strategy, median): "
-                       + "; ".join(f"{k.split('/')[1]}: {r[k]['total_ms']:.2f} ms over {r[k]['layers']} layers "
-                                   f"(decode {r[k]['decode_ms']:.3f} ms, {r[k]['wire_bytes']} B)"
-                                   for k in ("adapt/dense", "adapt/all") if k in r))
+            out.append(
+                "Adaptation (`DeviceModel.apply`, random 3.0-bit strategy, median): "
+                + "; ".join(
+                    f"{k.split('/')[1]}: {r[k]['total_ms']:.2f} ms over {r[k]['layers']} layers "
+                    f"(decode {r[k]['decode_ms']:.3f} ms, {r[k]['wire_bytes']} B)"
+                    for k in ("adapt/dense", "adapt/all")
+                    if k in r
+                )
+            )
         for key, title in (("rerank_ms", "top-10 of all items"), ("rerank100_ms", "top-10 of 100 candidates")):
             lat = r.get(key, {})
             if not lat:
                 continue
             cols = list(next(iter(lat.values())))
-            out += ["", f"| rerank, {title} (ms, speedup vs fp32) | " + " | ".join(cols) + " |",
-                    "|---|" + "---:|" * len(cols)]
+            out += [
+                "",
+                f"| rerank, {title} (ms, speedup vs fp32) | " + " | ".join(cols) + " |",
+                "|---|" + "---:|" * len(cols),
+            ]
             for B, row_ in lat.items():
                 f = row_["fp32"]
                 out.append(f"| batch {B} | " + " | ".join(f"{row_[c]:.3f} ({f / row_[c]:.2f}x)" for c in cols) + " |")
@@ -246,8 +286,13 @@ def to_markdown(results: dict) -> str:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--checkpoint", action="append", default=[], metavar="MODEL:DATASET:DIR",
-                   help="trained fp32 checkpoint (trained here when DIR has none)")
+    p.add_argument(
+        "--checkpoint",
+        action="append",
+        default=[],
+        metavar="MODEL:DATASET:DIR",
+        help="trained fp32 checkpoint (trained here when DIR has none)",
+    )
     p.add_argument("--data-dir", default=None)
     p.add_argument("--train-minutes", type=float, default=10.0)
     p.add_argument("--threads", type=int, default=2)
@@ -256,15 +301,19 @@ def main(argv=None) -> int:
     p.add_argument("--skip-accuracy", action="store_true", help="only adaptation and latency")
     p.add_argument("--json", default="bench_out/quantized_models.json")
     p.add_argument("--markdown", default=None, help="also write the README tables here")
-    p.add_argument("--from-json", nargs="+", default=None,
-                   help="only render --markdown from existing results JSON files (merged in order)")
+    p.add_argument(
+        "--from-json",
+        nargs="+",
+        default=None,
+        help="only render --markdown from existing results JSON files (merged in order)",
+    )
     args = p.parse_args(argv)
     log = lambda s: print(s, flush=True)  # noqa: E731
     if args.from_json:
         merged = {"models": {}}
         for path in args.from_json:
             r = json.loads(Path(path).read_text())
-            for k, v in r.get("models", {}).items():     # later files add to / override entries
+            for k, v in r.get("models", {}).items():  # later files add to / override entries
                 merged["models"].setdefault(k, {}).update(v)
             if "scoring_100k" in r and "scoring_100k" not in merged:
                 merged["scoring_100k"] = r["scoring_100k"]
@@ -273,16 +322,24 @@ def main(argv=None) -> int:
         if args.markdown:
             Path(args.markdown).write_text(md)
         return 0
-    results = {"machine": {"python": sys.version.split()[0], "torch": torch.__version__, "cpu": platform.processor(),
-                           "threads": args.threads}, "models": {}}
+    results = {
+        "machine": {
+            "python": sys.version.split()[0],
+            "torch": torch.__version__,
+            "cpu": platform.processor(),
+            "threads": args.threads,
+        },
+        "models": {},
+    }
     if not args.skip_scoring:
         results["scoring_100k"] = measure_scoring(args, log)
     for spec in args.checkpoint:
         model_name, dataset, ckpt = spec.split(":", 2)
         torch.set_num_threads(args.threads)
         model, meta, split = load_or_train(model_name, dataset, ckpt, args.data_dir, args.train_minutes, log)
-        results["models"][f"{model_name}/{dataset}"] = dict(checkpoint=ckpt, **measure_model(
-            f"{model_name}/{dataset}", model, split, args, log))
+        results["models"][f"{model_name}/{dataset}"] = dict(
+            checkpoint=ckpt, **measure_model(f"{model_name}/{dataset}", model, split, args, log)
+        )
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(results, indent=2, default=float))
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)

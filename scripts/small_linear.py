@@ -8,6 +8,7 @@ sequences, random 3.0-bit mix3 codes, as the e2e bench builds them) against the 
 Timing is chord.bench's (``chord.bench.timing.measure``, one call per round); figures measured
 with it are in reports/2026-11-28-cpu-kernels.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,8 +19,17 @@ import chord
 from chord.backends import cpu as cpu_backend
 from chord.bench.timing import TimingPolicy, measure
 
-SHAPES = [(1, 64, 64), (50, 64, 64), (256, 64, 64), (12800, 64, 64), (12800, 64, 256), (12800, 256, 64),
-          (1, 4096, 4096), (16, 4096, 4096), (256, 4096, 4096)]
+SHAPES = [
+    (1, 64, 64),
+    (50, 64, 64),
+    (256, 64, 64),
+    (12800, 64, 64),
+    (12800, 64, 256),
+    (12800, 256, 64),
+    (1, 4096, 4096),
+    (16, 4096, 4096),
+    (256, 4096, 4096),
+]
 
 
 def best(f, n):
@@ -48,15 +58,28 @@ def main():
         tf = best(lambda: torch.nn.functional.linear(x, w, b), reps)
         tc = best(lambda: chord.mp_linear(x, mw, b), reps)
         y = torch.empty(M, N)
-        args = [x.numpy(), 0, mw.qweight.numpy(), mw.scales.numpy(), mw.zeros.numpy(), mw.perm.numpy(), mw.buckets, K,
-                b.numpy(), 0, y.numpy(), a.threads]
+        args = [
+            x.numpy(),
+            0,
+            mw.qweight.numpy(),
+            mw.scales.numpy(),
+            mw.zeros.numpy(),
+            mw.perm.numpy(),
+            mw.buckets,
+            K,
+            b.numpy(),
+            0,
+            y.numpy(),
+            a.threads,
+        ]
         td = tp = float("nan")
         path = "n/a"
         if hasattr(_cpu, "mp_linear_path"):  # (older builds: one path, no path= argument)
             td = best(lambda: _cpu.mp_linear(*args, "auto", "direct"), reps)
             tp = best(lambda: _cpu.mp_linear(*args, "auto", "panel"), reps) if K <= 1024 else float("nan")
-            path = _cpu.mp_linear_path(mw.qweight.numpy(), mw.scales.numpy(), mw.zeros.numpy(), mw.perm.numpy(),
-                                       mw.buckets, K, M)
+            path = _cpu.mp_linear_path(
+                mw.qweight.numpy(), mw.scales.numpy(), mw.zeros.numpy(), mw.perm.numpy(), mw.buckets, K, M
+            )
         print(f"{M:>6} {K:>5} {N:>5} {tf:9.4f} {tc:9.4f} {tf / tc:6.2f} {td:9.4f} {tp:9.4f}  {path}")
     if a.models:
         models(a.reps)

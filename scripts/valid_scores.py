@@ -1,6 +1,7 @@
 """Validation-stage HR@10 / NDCG@10 (full ranking) of fp32, layer-wise@B, population@B and CHORD@B
 from a `chord experiment` output dir (selection figures; never reads the test stage).
 usage: python valid_scores.py OUT_DIR SENSITIVITY_JSON DATASET [budget]"""
+
 import json
 import sys
 
@@ -24,10 +25,14 @@ specs = CodesModel(trained, lambda s, u: None).specs
 sens = json.load(open(sens_json))["cells"][f"{ds}/{mn}/layerwise-sensitivity"]["sensitivity"]
 sens = {k: {int(w): v for w, v in d.items()} for k, d in sens.items()}
 res = {}
+
+
 def v(name, model):
     m = ev.evaluate(model, "valid", ("full",))["full"]
     res[name] = {"HR@10": m["HR@10"], "NDCG@10": m["NDCG@10"]}
     print(f"{name:28s} valid HR@10 {m['HR@10']:.4f} NDCG@10 {m['NDCG@10']:.4f}", flush=True)
+
+
 v("fp32", trained)
 lw = bl.allocate_layerwise(specs, sens, B)
 v(f"layerwise@{B}", CodesModel(trained, lambda s, u: lw, specs))

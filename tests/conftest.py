@@ -1,4 +1,5 @@
 """pytest setup for the whole suite (shared helpers are in tests/helpers.py)."""
+
 from __future__ import annotations
 
 import os
@@ -51,8 +52,11 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "optional(reason): may skip under CI=true too (a GPU, an optional "
-                                       "extra, an opt-in run); every other skip is a failure there")
+    config.addinivalue_line(
+        "markers",
+        "optional(reason): may skip under CI=true too (a GPU, an optional "
+        "extra, an opt-in run); every other skip is a failure there",
+    )
 
 
 # Under CI=true no test skips silently: a skip -- skipif, importorskip, pytest.skip, at module level

@@ -1,6 +1,7 @@
 """Helpers shared by the test suite (one module; conftest.py keeps only pytest hooks/fixtures):
 data-dir lookup, device list, output poisoning, random strategies, the float64 reference
 model, a tiny synthetic dataset and hand-made layer descriptions."""
+
 from __future__ import annotations
 
 import copy
@@ -19,7 +20,9 @@ from chord.quantize import QUANTIZED_TYPES
 from chord.quantize.layers import LayerInfo, quantizable_layers
 from chord.quantize.strategy import Strategy
 
-DATA_DIR = Path(os.environ.get("CHORD_DATA_DIR", Path(__file__).resolve().parents[1] / ".." / "shared" / "data")).resolve()
+DATA_DIR = Path(
+    os.environ.get("CHORD_DATA_DIR", Path(__file__).resolve().parents[1] / ".." / "shared" / "data")
+).resolve()
 
 
 def missing(reason: str):
@@ -51,8 +54,9 @@ def random_strategy(model: nn.Module, seed: int = 0, embeddings: bool = True, co
     """Uniformly random codes 0..3 for every quantizable layer (pruned rows included)."""
     g = torch.Generator().manual_seed(seed)
     layers = quantizable_layers(model, embeddings=embeddings)
-    return Strategy({n: torch.randint(0, 4, (li.channels,), generator=g, dtype=torch.uint8)
-                     for n, li in layers.items()}, codebook)
+    return Strategy(
+        {n: torch.randint(0, 4, (li.channels,), generator=g, dtype=torch.uint8) for n, li in layers.items()}, codebook
+    )
 
 
 def float64_reference(float_model: nn.Module, swapped: nn.Module) -> nn.Module:

@@ -1,5 +1,6 @@
 """The docs' maps point at files that exist: every backticked repository path in docs/ops.md
 and docs/layout.md (new locations), and every relative link in README.md and docs/*.md."""
+
 from __future__ import annotations
 
 import re
@@ -47,13 +48,13 @@ REPO_CHECKS = {"test_import_graph.py", "test_docs.py", "test_ci_skips.py"}
 def _mirrors_source(test: Path) -> bool:
     """docs/ops.md, "Test rule": tests/<path>/test_<module>[_aspect].py tests python/chord/<path>/<module>.py."""
     rel = test.relative_to(ROOT / "tests")
-    pkg, stem = rel.parent, rel.stem[len("test_"):]
+    pkg, stem = rel.parent, rel.stem[len("test_") :]
     if str(pkg) == "." and rel.name in REPO_CHECKS:
         return True
     if str(pkg) == "bench" and stem.startswith("gate"):
         return True
     if pkg.parts[:1] == ("adversarial",) or (len(pkg.parts) == 1 and (ROOT / "csrc" / pkg).is_dir()):
-        return True   # the cross-cutting adversarial suite; a C++ component tested through its own interface
+        return True  # the cross-cutting adversarial suite; a C++ component tested through its own interface
     top = pkg.parts[:1]
     base = ROOT / pkg if top in (("chord_kernels",), ("tools",), ("scripts",)) else ROOT / "python" / "chord" / pkg
     if top == ("chord_kernels",):

@@ -1,11 +1,13 @@
 """csrc/common/format.h (the C++ kernels' one copy of the format arithmetic) agrees with
 python/chord/format.py, the contract: constants, per-row sizes, the planar field layout and the
 bucket table, on random sizes up to the int64 edge; oversized tables are errors, never wraps."""
+
 from __future__ import annotations
 
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chord import format as fmt
 from chord.backends import cpu as cpu_backend
@@ -54,8 +56,10 @@ def test_planar_field_layout(bits):
 
 
 @settings(max_examples=300, deadline=None)
-@given(spec=st.lists(st.tuples(st.sampled_from(WIDTHS), st.integers(0, 10**6)), max_size=8),
-       K=st.one_of(st.integers(1, 5000), st.integers(1, 2**36)))
+@given(
+    spec=st.lists(st.tuples(st.sampled_from(WIDTHS), st.integers(0, 10**6)), max_size=8),
+    K=st.one_of(st.integers(1, 5000), st.integers(1, 2**36)),
+)
 def test_bucket_spans(spec, K):
     buckets = [v for bn in spec for v in bn]
     N = sum(n for _, n in spec)
@@ -64,15 +68,23 @@ def test_bucket_spans(spec, K):
     assert total == fmt.total_bytes(buckets, K)
 
 
-@pytest.mark.parametrize("buckets, N, match, exc", [
-    ([8, 2**62] * 3 + [8, 2**62 + 4], 4, "rows sum to more than N = 4", ValueError),
-    ([0, 2**63 - 1, 0, 2**63 - 1, 8, 6], 4, "rows sum to more than N = 4", ValueError),
-    ([8, 3, 2, 1], 5, "rows sum to 4, expected N = 5", ValueError),
-    ([8, -1, 2, 5], 4, r"buckets\[1\]: expected a row count >= 0, got -1", ValueError),
-    ([3, 4], 4, r"buckets\[0\]: expected a width in \{8, 4, 2, 1, 0\}, got 3", ValueError),
-    ([8, 4, 2], 4, "odd length 3", ValueError),
-    ([8, 2**61, 8, 2**61], 2**62, r"bytes of the 8-bit bucket \(\d+ rows of 1024\): size arithmetic overflows", OverflowError),
-])
+@pytest.mark.parametrize(
+    "buckets, N, match, exc",
+    [
+        ([8, 2**62] * 3 + [8, 2**62 + 4], 4, "rows sum to more than N = 4", ValueError),
+        ([0, 2**63 - 1, 0, 2**63 - 1, 8, 6], 4, "rows sum to more than N = 4", ValueError),
+        ([8, 3, 2, 1], 5, "rows sum to 4, expected N = 5", ValueError),
+        ([8, -1, 2, 5], 4, r"buckets\[1\]: expected a row count >= 0, got -1", ValueError),
+        ([3, 4], 4, r"buckets\[0\]: expected a width in \{8, 4, 2, 1, 0\}, got 3", ValueError),
+        ([8, 4, 2], 4, "odd length 3", ValueError),
+        (
+            [8, 2**61, 8, 2**61],
+            2**62,
+            r"bytes of the 8-bit bucket \(\d+ rows of 1024\): size arithmetic overflows",
+            OverflowError,
+        ),
+    ],
+)
 def test_bad_bucket_tables(buckets, N, match, exc):
     with pytest.raises(exc, match=match):
         _cpu.format_bucket_spans(buckets, 2**10, N)

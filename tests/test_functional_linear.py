@@ -1,6 +1,7 @@
 """``chord.mp_linear`` (python/chord/functional.py): the eager fast path (plain CPU tensors call the
 extension directly through a cached, once-validated ``PackedWeight``) against the registered
 ``torch.ops.chord.mp_linear``, which compile, tracing, dispatch modes and autograd still use."""
+
 from __future__ import annotations
 
 import copy
@@ -23,14 +24,24 @@ def _weight(N=48, K=64, seed=0):
 
 
 def _op(x, mw, bias=None, act_bits=0):
-    y = torch.ops.chord.mp_linear(x.reshape(-1, mw.K), mw.qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, mw.K,
-                                  bias, act_bits)
+    y = torch.ops.chord.mp_linear(
+        x.reshape(-1, mw.K), mw.qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, mw.K, bias, act_bits
+    )
     return y.reshape(*x.shape[:-1], mw.N)
 
 
 def _ref(x, mw, bias=None):
-    y = R.mp_linear(x.reshape(-1, mw.K), mw.qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, mw.K, bias,
-                    compute_dtype=torch.float64)
+    y = R.mp_linear(
+        x.reshape(-1, mw.K),
+        mw.qweight,
+        mw.scales,
+        mw.zeros,
+        mw.perm,
+        mw.buckets,
+        mw.K,
+        bias,
+        compute_dtype=torch.float64,
+    )
     return y.reshape(*x.shape[:-1], mw.N)
 
 
@@ -53,12 +64,23 @@ def test_eager_equals_registered_op_bit_for_bit(monkeypatch, act_bits, dtype):
     mw = _weight()
     g = torch.Generator().manual_seed(1)
     base = torch.randn(3, 5, 64, generator=g).to(dtype)
-    xs = [base[0, 0], base[0], base, base.transpose(0, 1),                 # 1-D, 2-D, 3-D, non-contiguous 3-D
-          torch.randn(64, 300, generator=g).to(dtype).t(),               # transposed 2-D, panel-sized batch
-          base[:, 1:4], torch.randn(0, 64).to(dtype), torch.randn(2, 0, 64).to(dtype),
-          torch.randn(4, 6, 128, generator=g).to(dtype)[:, :, 32:96]]    # leading dims merge: a strided view
-    biases = [None, torch.randn(48, generator=g), torch.randn(48, generator=g).half(),
-              torch.randn(96, generator=g, dtype=torch.float64)[::2]]
+    xs = [
+        base[0, 0],
+        base[0],
+        base,
+        base.transpose(0, 1),  # 1-D, 2-D, 3-D, non-contiguous 3-D
+        torch.randn(64, 300, generator=g).to(dtype).t(),  # transposed 2-D, panel-sized batch
+        base[:, 1:4],
+        torch.randn(0, 64).to(dtype),
+        torch.randn(2, 0, 64).to(dtype),
+        torch.randn(4, 6, 128, generator=g).to(dtype)[:, :, 32:96],
+    ]  # leading dims merge: a strided view
+    biases = [
+        None,
+        torch.randn(48, generator=g),
+        torch.randn(48, generator=g).half(),
+        torch.randn(96, generator=g, dtype=torch.float64)[::2],
+    ]
     for x in xs:
         for b in biases:
             got = chord.mp_linear(x, mw, b, act_bits)
@@ -83,9 +105,9 @@ def test_handle_is_cached_and_rebuilt_on_in_place_change():
     y0 = chord.mp_linear(x, mw)
     h = mw.__dict__["_cpu_handle"].handle
     chord.mp_linear(x, mw)
-    assert mw.__dict__["_cpu_handle"].handle is h                          # validated once, reused
+    assert mw.__dict__["_cpu_handle"].handle is h  # validated once, reused
     with torch.no_grad():
-        mw.scales.mul_(2)                                                   # in place: version bump
+        mw.scales.mul_(2)  # in place: version bump
     y1 = chord.mp_linear(x, mw)
     assert mw.__dict__["_cpu_handle"].handle is not h
     assert torch.allclose(y1, 2 * y0, rtol=1e-5, atol=1e-5)
@@ -97,7 +119,7 @@ def test_rebuilt_handle_revalidates_the_weight():
     x = torch.randn(2, 64)
     chord.mp_linear(x, mw)
     with torch.no_grad():
-        mw.perm[0] = mw.perm[1]                                             # no longer a permutation
+        mw.perm[0] = mw.perm[1]  # no longer a permutation
     with pytest.raises(ValueError, match="perm: not a permutation"):
         chord.mp_linear(x, mw)
 
@@ -160,12 +182,12 @@ def test_bad_inputs_still_raise():
 
 def test_inference_mode_tensors_keep_perm_in_range():
     with torch.inference_mode():
-        mw = _weight()                                 # inference tensors: no version counters
+        mw = _weight()  # inference tensors: no version counters
         x = torch.randn(3, 64)
         y = chord.mp_linear(x, mw)
         assert torch.equal(y, _op(x, mw))
         h = mw.__dict__["_cpu_handle"].handle
         assert torch.equal(chord.mp_linear(x, mw), y) and mw.__dict__["_cpu_handle"].handle is h
-        mw.perm[0] = 48                                # in place, invisible to a version check
+        mw.perm[0] = 48  # in place, invisible to a version check
         with pytest.raises(ValueError, match="perm: a value left 0..47"):
             chord.mp_linear(x, mw)

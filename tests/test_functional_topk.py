@@ -4,16 +4,17 @@ Exact checks on integer-exact tables (every score is an exactly representable in
 kernel and the float64 reference agree bit for bit and ties are real ties: the documented rule
 "equal scores -> smaller item id first" is checked exactly); tolerance checks on random floats
 against the float64 oracle; argument errors."""
+
 from __future__ import annotations
 
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import chord  # noqa: F401  (registers the ops)
-from chord import Codebook, MixedWeight, pack
+from chord import Codebook, MixedWeight, mp_topk, pack
 from chord.backends import reference
-from chord import mp_topk
 from chord.backends.cpu import supported_isas
 
 try:
@@ -53,8 +54,9 @@ def exact_table(N, K, codebook_bits, seed, dup_every=4):
 
 
 def ref_topk(x, mw, k, cand=None, act_bits=0):
-    return reference.mp_topk(x, mw.qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, mw.K, k, cand, act_bits,
-                             compute_dtype=torch.float64)
+    return reference.mp_topk(
+        x, mw.qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, mw.K, k, cand, act_bits, compute_dtype=torch.float64
+    )
 
 
 def exact_x(M, K, seed, act_bits):
@@ -67,13 +69,16 @@ def exact_x(M, K, seed, act_bits):
 
 
 @pytest.mark.parametrize("act_bits", [0, 8])
-@pytest.mark.parametrize("bits, N, K", [
-    ((0, 2, 4, 8), 300, 37),      # mixed widths, pruned rows (exact 0 ties), direct dots
-    ((2, 2, 2, 2), 2100, 64),     # one 2-bit bucket large enough for the byte-LUT path
-    ((4, 4, 4, 4), 1500, 64),     # 4-bit LUT
-    ((1, 1, 1, 1), 2500, 64),     # 1-bit LUT
-    ((0, 1, 2, 8), 700, 130),
-])
+@pytest.mark.parametrize(
+    "bits, N, K",
+    [
+        ((0, 2, 4, 8), 300, 37),  # mixed widths, pruned rows (exact 0 ties), direct dots
+        ((2, 2, 2, 2), 2100, 64),  # one 2-bit bucket large enough for the byte-LUT path
+        ((4, 4, 4, 4), 1500, 64),  # 4-bit LUT
+        ((1, 1, 1, 1), 2500, 64),  # 1-bit LUT
+        ((0, 1, 2, 8), 700, 130),
+    ],
+)
 @pytest.mark.parametrize("M", [1, 3, 20])  # M = 20 takes the mp_linear block-kernel path
 def test_exact_ties_all_items(bits, N, K, M, act_bits):
     mw = exact_table(N, K, bits, seed=N + K + M)
@@ -107,10 +112,16 @@ def test_exact_ties_candidates(shared, act_bits):
 
 @st.composite
 def fuzz_case(draw):
-    return dict(N=draw(st.integers(1, 2500)), K=draw(st.integers(1, 200)), M=draw(st.integers(1, 20)),
-                bits=tuple(draw(st.sampled_from((0, 1, 2, 4, 8))) for _ in range(4)),
-                scheme=draw(st.sampled_from(("sym", "asym"))), mode=draw(st.sampled_from(("all", "shared", "rows"))),
-                act_bits=draw(st.sampled_from((0, 8))), seed=draw(st.integers(0, 2**31 - 1)))
+    return dict(
+        N=draw(st.integers(1, 2500)),
+        K=draw(st.integers(1, 200)),
+        M=draw(st.integers(1, 20)),
+        bits=tuple(draw(st.sampled_from((0, 1, 2, 4, 8))) for _ in range(4)),
+        scheme=draw(st.sampled_from(("sym", "asym"))),
+        mode=draw(st.sampled_from(("all", "shared", "rows"))),
+        act_bits=draw(st.sampled_from((0, 8))),
+        seed=draw(st.integers(0, 2**31 - 1)),
+    )
 
 
 @given(fuzz_case())
@@ -121,8 +132,11 @@ def test_fuzz_against_float64(case):
     (no item left out scores clearly above the k-th), (3) order: descending, ties by id."""
     g = torch.Generator().manual_seed(case["seed"])
     N, K, M = case["N"], case["K"], case["M"]
-    mw = pack(torch.randn(N, K, generator=g), torch.randint(0, 4, (N,), generator=g, dtype=torch.uint8),
-              Codebook(case["bits"], case["scheme"]))
+    mw = pack(
+        torch.randn(N, K, generator=g),
+        torch.randint(0, 4, (N,), generator=g, dtype=torch.uint8),
+        Codebook(case["bits"], case["scheme"]),
+    )
     x = torch.randn(M, K, generator=g)
     cand = None
     if case["mode"] != "all":
@@ -131,8 +145,9 @@ def test_fuzz_against_float64(case):
     n = N if cand is None else cand.shape[-1]
     k = int(torch.randint(1, min(n, 30) + 1, (1,), generator=g))
     v, i = mp_topk(x, mw, k, cand, case["act_bits"])
-    s64 = reference.mp_linear(x, mw.qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, K, None, case["act_bits"],
-                              compute_dtype=torch.float64)
+    s64 = reference.mp_linear(
+        x, mw.qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, K, None, case["act_bits"], compute_dtype=torch.float64
+    )
     pool = s64 if cand is None else s64.gather(1, cand.expand(M, -1) if cand.dim() == 1 else cand)
     tol = 1e-4 * (1 + pool.abs().amax(1, keepdim=True))
     got = s64.gather(1, i)
@@ -169,8 +184,22 @@ def test_scalar_and_avx2_agree():
     for isa in ISAS:
         v = torch.full((2, 15), float("nan"))
         i = torch.full((2, 15), -1, dtype=torch.int64)
-        _cpu.mp_topk(x.numpy(), mw.qweight.numpy(), mw.scales.numpy(), mw.zeros.numpy(), mw.perm.numpy(),
-                     mw.buckets, 64, 15, None, 0, v.numpy(), i.numpy(), 2, isa)
+        _cpu.mp_topk(
+            x.numpy(),
+            mw.qweight.numpy(),
+            mw.scales.numpy(),
+            mw.zeros.numpy(),
+            mw.perm.numpy(),
+            mw.buckets,
+            64,
+            15,
+            None,
+            0,
+            v.numpy(),
+            i.numpy(),
+            2,
+            isa,
+        )
         outs.append((v, i))
     rv, ri = ref_topk(x, mw, 15)
     for v, i in outs:
@@ -183,8 +212,16 @@ def test_non_canonical_perm_still_scores_candidates():
     order = torch.randperm(200, generator=torch.Generator().manual_seed(0))
     rb = mw.qweight.numel() // 200
     q = mw.qweight.view(200, rb)[order].reshape(-1).contiguous()
-    shuffled = MixedWeight(q, mw.scales[order].contiguous(), mw.zeros[order].contiguous(), mw.perm[order].contiguous(),
-                           mw.codes, list(mw.buckets), mw.shape, mw.codebook)
+    shuffled = MixedWeight(
+        q,
+        mw.scales[order].contiguous(),
+        mw.zeros[order].contiguous(),
+        mw.perm[order].contiguous(),
+        mw.codes,
+        list(mw.buckets),
+        mw.shape,
+        mw.codebook,
+    )
     shuffled.validate()
     x = exact_x(2, 40, seed=1, act_bits=0)
     cand = torch.randint(0, 200, (2, 30), generator=torch.Generator().manual_seed(1))
@@ -212,29 +249,59 @@ def _mw():
     return MW
 
 
-@pytest.mark.parametrize("call, exc, match", [
-    (lambda mw: mp_topk(torch.randn(2, 16), mw, 31), ValueError, r"k: expected 1 <= k <= 30 \(item rows\), got 31"),
-    (lambda mw: mp_topk(torch.randn(2, 16), mw, 0), ValueError, r"k: expected 1 <= k <= 30 .*got 0"),
-    (lambda mw: mp_topk(torch.randn(2, 16), mw, 2.0), TypeError, r"k: expected an int, got float"),
-    (lambda mw: mp_topk(torch.randn(2, 16), mw, 6, torch.tensor([1, 2, 3])), ValueError,
-     r"k: expected 1 <= k <= 3 \(candidates per row\), got 6"),
-    (lambda mw: mp_topk(torch.randn(2, 16), mw, 1, torch.tensor([1, 30])), ValueError,
-     r"candidates: item id 30 \(flat position 1\) is out of range \[0, 30\)"),
-    (lambda mw: mp_topk(torch.randn(2, 16), mw, 1, torch.tensor([[1, -1], [2, 3]])), ValueError,
-     r"candidates: item id -1 \(flat position 1\) is out of range \[0, 30\)"),
-    (lambda mw: mp_topk(torch.randn(2, 16), mw, 1, torch.tensor([1.0, 2.0])), TypeError,
-     r"candidates: expected an integer dtype \(int64 item ids\), got torch.float32"),
-    (lambda mw: mp_topk(torch.randn(2, 16), mw, 1, torch.zeros(3, 4, dtype=torch.long)), ValueError,
-     r"candidates: expected \[C\] \(shared\) or \[2, C\] \(one list per row of x\), got \[3, 4\]"),
-    (lambda mw: mp_topk(torch.randn(2, 16), mw, 1, [1, 2]), TypeError, r"candidates: expected a torch.Tensor"),
-    (lambda mw: mp_topk(torch.randn(2, 17), mw, 1), ValueError, r"x: expected shape \[16\] or \[M, 16\] .*got \[2, 17\]"),
-    (lambda mw: mp_topk(torch.randn(2, 3, 16), mw, 1), ValueError, r"x: expected shape \[16\] or \[M, 16\]"),
-    (lambda mw: mp_topk(torch.randn(2, 16).double(), mw, 1), TypeError, r"x: expected dtype float32, float16 or bfloat16, got torch.float64"),
-    (lambda mw: mp_topk(torch.randn(2, 16, device="meta"), mw, 1), ValueError, r"x: expected device cpu .*got meta"),
-    (lambda mw: mp_topk(torch.full((2, 16), float("nan")), mw, 1), ValueError, r"x: contains NaN or Inf"),
-    (lambda mw: mp_topk(torch.randn(2, 16), mw, 1, act_bits=4), ValueError, r"act_bits: expected 0 .* or 8"),
-    (lambda mw: mp_topk(torch.randn(2, 16), "table", 1), TypeError, r"mw: expected chord.MixedWeight .*got str"),
-])
+@pytest.mark.parametrize(
+    "call, exc, match",
+    [
+        (lambda mw: mp_topk(torch.randn(2, 16), mw, 31), ValueError, r"k: expected 1 <= k <= 30 \(item rows\), got 31"),
+        (lambda mw: mp_topk(torch.randn(2, 16), mw, 0), ValueError, r"k: expected 1 <= k <= 30 .*got 0"),
+        (lambda mw: mp_topk(torch.randn(2, 16), mw, 2.0), TypeError, r"k: expected an int, got float"),
+        (
+            lambda mw: mp_topk(torch.randn(2, 16), mw, 6, torch.tensor([1, 2, 3])),
+            ValueError,
+            r"k: expected 1 <= k <= 3 \(candidates per row\), got 6",
+        ),
+        (
+            lambda mw: mp_topk(torch.randn(2, 16), mw, 1, torch.tensor([1, 30])),
+            ValueError,
+            r"candidates: item id 30 \(flat position 1\) is out of range \[0, 30\)",
+        ),
+        (
+            lambda mw: mp_topk(torch.randn(2, 16), mw, 1, torch.tensor([[1, -1], [2, 3]])),
+            ValueError,
+            r"candidates: item id -1 \(flat position 1\) is out of range \[0, 30\)",
+        ),
+        (
+            lambda mw: mp_topk(torch.randn(2, 16), mw, 1, torch.tensor([1.0, 2.0])),
+            TypeError,
+            r"candidates: expected an integer dtype \(int64 item ids\), got torch.float32",
+        ),
+        (
+            lambda mw: mp_topk(torch.randn(2, 16), mw, 1, torch.zeros(3, 4, dtype=torch.long)),
+            ValueError,
+            r"candidates: expected \[C\] \(shared\) or \[2, C\] \(one list per row of x\), got \[3, 4\]",
+        ),
+        (lambda mw: mp_topk(torch.randn(2, 16), mw, 1, [1, 2]), TypeError, r"candidates: expected a torch.Tensor"),
+        (
+            lambda mw: mp_topk(torch.randn(2, 17), mw, 1),
+            ValueError,
+            r"x: expected shape \[16\] or \[M, 16\] .*got \[2, 17\]",
+        ),
+        (lambda mw: mp_topk(torch.randn(2, 3, 16), mw, 1), ValueError, r"x: expected shape \[16\] or \[M, 16\]"),
+        (
+            lambda mw: mp_topk(torch.randn(2, 16).double(), mw, 1),
+            TypeError,
+            r"x: expected dtype float32, float16 or bfloat16, got torch.float64",
+        ),
+        (
+            lambda mw: mp_topk(torch.randn(2, 16, device="meta"), mw, 1),
+            ValueError,
+            r"x: expected device cpu .*got meta",
+        ),
+        (lambda mw: mp_topk(torch.full((2, 16), float("nan")), mw, 1), ValueError, r"x: contains NaN or Inf"),
+        (lambda mw: mp_topk(torch.randn(2, 16), mw, 1, act_bits=4), ValueError, r"act_bits: expected 0 .* or 8"),
+        (lambda mw: mp_topk(torch.randn(2, 16), "table", 1), TypeError, r"mw: expected chord.MixedWeight .*got str"),
+    ],
+)
 def test_bad_arguments(call, exc, match):
     with pytest.raises(exc, match=match):
         call(_mw())
@@ -245,8 +312,20 @@ def test_cpp_validates_too():
     mw = _mw()
     x = torch.randn(2, 16)
     v, i = torch.empty(2, 3), torch.empty(2, 3, dtype=torch.int64)
-    base = [x.numpy(), mw.qweight.numpy(), mw.scales.numpy(), mw.zeros.numpy(), mw.perm.numpy(), mw.buckets, 16, 3,
-            None, 0, v.numpy(), i.numpy()]
+    base = [
+        x.numpy(),
+        mw.qweight.numpy(),
+        mw.scales.numpy(),
+        mw.zeros.numpy(),
+        mw.perm.numpy(),
+        mw.buckets,
+        16,
+        3,
+        None,
+        0,
+        v.numpy(),
+        i.numpy(),
+    ]
     with pytest.raises(ValueError, match=r"candidates: item id 99 \(flat position 1\) is out of range \[0, 30\)"):
         _cpu.mp_topk(*base[:8], torch.tensor([1, 99, 2]).numpy(), *base[9:])
     with pytest.raises(ValueError, match=r"k: expected 1 <= k <= 30 \(item rows\), got 31"):
@@ -274,12 +353,40 @@ def test_candidate_lookup_both_branches(isa):
         rv, ri = ref_topk(x, mw, 5, cand)
         v = torch.full((3, 5), float("nan"))
         i = torch.full((3, 5), -7, dtype=torch.int64)
-        _cpu.mp_topk(x.numpy(), mw.qweight.numpy(), mw.scales.numpy(), mw.zeros.numpy(), mw.perm.numpy(),
-                     list(mw.buckets), K, 5, cand.numpy(), 0, v.numpy(), i.numpy(), 1, isa)
+        _cpu.mp_topk(
+            x.numpy(),
+            mw.qweight.numpy(),
+            mw.scales.numpy(),
+            mw.zeros.numpy(),
+            mw.perm.numpy(),
+            list(mw.buckets),
+            K,
+            5,
+            cand.numpy(),
+            0,
+            v.numpy(),
+            i.numpy(),
+            1,
+            isa,
+        )
         assert torch.equal(i, ri), C
         torch.testing.assert_close(v, rv.float(), rtol=0, atol=1e-5)
         bad = cand.clone()
         bad[2, C - 1] = N
         with pytest.raises(ValueError, match=rf"item id {N} \(flat position {2 * C + C - 1}\) is out of range"):
-            _cpu.mp_topk(x.numpy(), mw.qweight.numpy(), mw.scales.numpy(), mw.zeros.numpy(), mw.perm.numpy(),
-                         list(mw.buckets), K, 5, bad.numpy(), 0, v.numpy(), i.numpy(), 1, isa)
+            _cpu.mp_topk(
+                x.numpy(),
+                mw.qweight.numpy(),
+                mw.scales.numpy(),
+                mw.zeros.numpy(),
+                mw.perm.numpy(),
+                list(mw.buckets),
+                K,
+                5,
+                bad.numpy(),
+                0,
+                v.numpy(),
+                i.numpy(),
+                1,
+                isa,
+            )

@@ -3,6 +3,7 @@ the mp_linear block kernels) and whatever the ISA or thread count, the returned 
 top-k of the float64 scores (ties: smaller id first) and every ISA returns bit-identical
 outputs. Random floats (no ties), adversarial near-ties (scores closer than float32 can tell
 and identical under int8 activations), degenerate tables (all pruned, one bucket, zero x)."""
+
 from __future__ import annotations
 
 import pytest
@@ -30,16 +31,30 @@ def run(isa, x, mw, k, cand=None, act_bits=0, nthreads=2):
     M = x.shape[0]
     v = torch.full((M, k), float("nan"))
     i = torch.full((M, k), -7, dtype=torch.int64)
-    _cpu.mp_topk(x.contiguous().numpy(), mw.qweight.numpy(), mw.scales.numpy(), mw.zeros.numpy(), mw.perm.numpy(),
-                 [int(b) for b in mw.buckets], mw.K, k, None if cand is None else cand.long().contiguous().numpy(),
-                 act_bits, v.numpy(), i.numpy(), nthreads, isa)
+    _cpu.mp_topk(
+        x.contiguous().numpy(),
+        mw.qweight.numpy(),
+        mw.scales.numpy(),
+        mw.zeros.numpy(),
+        mw.perm.numpy(),
+        [int(b) for b in mw.buckets],
+        mw.K,
+        k,
+        None if cand is None else cand.long().contiguous().numpy(),
+        act_bits,
+        v.numpy(),
+        i.numpy(),
+        nthreads,
+        isa,
+    )
     assert not bool(v.isnan().any()) and bool((i >= 0).all()), "an output entry was not written"
     return v, i
 
 
 def ref(x, mw, k, cand=None, act_bits=0):
-    return reference.mp_topk(x, mw.qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, mw.K, k, cand, act_bits,
-                             compute_dtype=torch.float64)
+    return reference.mp_topk(
+        x, mw.qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, mw.K, k, cand, act_bits, compute_dtype=torch.float64
+    )
 
 
 def check_all_isas(x, mw, k, cand=None, act_bits=0):
@@ -60,12 +75,16 @@ def check_all_isas(x, mw, k, cand=None, act_bits=0):
 
 @st.composite
 def fuzz_case(draw):
-    return dict(N=draw(st.integers(1, 3000)), K=draw(st.sampled_from((1, 2, 15, 16, 17, 31, 48, 64, 65, 100, 128,
-                                                                         192, 200, 256, 257, 300))),
-                M=draw(st.sampled_from((1, 2, 3, 4, 5, 7, 17))),
-                bits=tuple(draw(st.sampled_from((0, 1, 2, 4, 8))) for _ in range(4)),
-                scheme=draw(st.sampled_from(("sym", "asym"))), mode=draw(st.sampled_from(("all", "all", "shared", "rows"))),
-                act_bits=draw(st.sampled_from((0, 8))), seed=draw(st.integers(0, 2**31 - 1)))
+    return dict(
+        N=draw(st.integers(1, 3000)),
+        K=draw(st.sampled_from((1, 2, 15, 16, 17, 31, 48, 64, 65, 100, 128, 192, 200, 256, 257, 300))),
+        M=draw(st.sampled_from((1, 2, 3, 4, 5, 7, 17))),
+        bits=tuple(draw(st.sampled_from((0, 1, 2, 4, 8))) for _ in range(4)),
+        scheme=draw(st.sampled_from(("sym", "asym"))),
+        mode=draw(st.sampled_from(("all", "all", "shared", "rows"))),
+        act_bits=draw(st.sampled_from((0, 8))),
+        seed=draw(st.integers(0, 2**31 - 1)),
+    )
 
 
 @given(fuzz_case())
@@ -73,8 +92,11 @@ def fuzz_case(draw):
 def test_fuzz_ids_equal_float64(case):
     g = torch.Generator().manual_seed(case["seed"])
     N, K, M = case["N"], case["K"], case["M"]
-    mw = pack(torch.randn(N, K, generator=g), torch.randint(0, 4, (N,), generator=g, dtype=torch.uint8),
-              Codebook(case["bits"], case["scheme"]))
+    mw = pack(
+        torch.randn(N, K, generator=g),
+        torch.randint(0, 4, (N,), generator=g, dtype=torch.uint8),
+        Codebook(case["bits"], case["scheme"]),
+    )
     x = torch.randn(M, K, generator=g) * float(torch.rand(1, generator=g) * 10 + 1e-3)
     cand = None
     if case["mode"] != "all":
@@ -115,8 +137,9 @@ def test_all_pruned_and_zero_scores():
         v, i = run(isa, torch.randn(2, 64), mw, 7)
         assert torch.equal(i, torch.arange(7).expand(2, 7)) and not bool(v.any())
     # zero activations: every item scores 0 -> the k smallest ids
-    mw = pack(torch.randn(300, 64), torch.randint(0, 4, (300,), generator=torch.Generator().manual_seed(0),
-                                                   dtype=torch.uint8))
+    mw = pack(
+        torch.randn(300, 64), torch.randint(0, 4, (300,), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    )
     for isa in ISAS:
         v, i = run(isa, torch.zeros(1, 64), mw, 12)
         assert torch.equal(i[0], torch.arange(12)) and not bool(v.any())
@@ -126,7 +149,7 @@ def test_pruned_items_enter_when_the_rest_scores_below_zero():
     g = torch.Generator().manual_seed(0)
     N, K = 500, 64
     x = torch.rand(1, K, generator=g) + 0.1
-    w = -torch.rand(N, K, generator=g) - 0.1      # every kept item scores < 0
+    w = -torch.rand(N, K, generator=g) - 0.1  # every kept item scores < 0
     codes = torch.randint(1, 4, (N,), generator=g, dtype=torch.uint8)
     codes[torch.randperm(N, generator=g)[:40]] = 0  # 40 pruned items score exactly 0
     mw = pack(w, codes)
@@ -146,8 +169,19 @@ def test_bad_perm_and_nan_x_rejected_by_cpp():
     bad = mw.perm.clone()
     bad[:] = 40  # out of range everywhere: whichever entry the kernel uses
     v, i = torch.empty(1, 3), torch.empty(1, 3, dtype=torch.int64)
-    args = [mw.qweight.numpy(), mw.scales.numpy(), mw.zeros.numpy(), bad.numpy(), mw.buckets, 64, 3, None, 0,
-            v.numpy(), i.numpy()]
+    args = [
+        mw.qweight.numpy(),
+        mw.scales.numpy(),
+        mw.zeros.numpy(),
+        bad.numpy(),
+        mw.buckets,
+        64,
+        3,
+        None,
+        0,
+        v.numpy(),
+        i.numpy(),
+    ]
     with pytest.raises(ValueError, match=r"perm\[\d+\]: expected an item id in 0..39, got 40"):
         _cpu.mp_topk(torch.randn(1, 64).numpy(), *args)
     with pytest.raises(ValueError, match=r"perm: expected 40 entries"):

@@ -4,6 +4,7 @@ Reads every module of ``python/chord`` (AST only), builds the graph of imports b
 modules (module-level imports; a package counts as its ``__init__``), and fails on any cycle.
 Function-level (deferred) imports are listed apart: they may point upward but not form a cycle
 either."""
+
 from __future__ import annotations
 
 import ast
@@ -26,7 +27,7 @@ def _resolve(mod: str, is_pkg: bool, node: ast.ImportFrom) -> str:
     if not node.level:
         return node.module or ""
     base = mod.split(".") if is_pkg else mod.split(".")[:-1]
-    base = base[:len(base) - (node.level - 1)]
+    base = base[: len(base) - (node.level - 1)]
     return ".".join(base + ([node.module] if node.module else []))
 
 
@@ -62,7 +63,7 @@ def _cycle(graph):
         stack.append(n)
         for d in sorted(graph[n]):
             if state.get(d) == 1:
-                return stack[stack.index(d):] + [d]
+                return stack[stack.index(d) :] + [d]
             if d not in state:
                 c = visit(d)
                 if c:
@@ -122,8 +123,23 @@ def test_public_names_survive_moves():
     """Every name ``chord/__init__.py`` exported before the layout moves (issue 14) still works."""
     import chord
 
-    names = ["Codebook", "MixedWeight", "FormatError", "pack", "mp_linear", "FORMAT_VERSION", "Strategy",
-             "StrategyError", "model_fingerprint", "LayerInfo", "quantizable_layers", "quantize_", "dequantize_",
-             "DeviceModel", "mp_topk", "__version__"]
+    names = [
+        "Codebook",
+        "MixedWeight",
+        "FormatError",
+        "pack",
+        "mp_linear",
+        "FORMAT_VERSION",
+        "Strategy",
+        "StrategyError",
+        "model_fingerprint",
+        "LayerInfo",
+        "quantizable_layers",
+        "quantize_",
+        "dequantize_",
+        "DeviceModel",
+        "mp_topk",
+        "__version__",
+    ]
     assert [n for n in names if not hasattr(chord, n)] == []
     assert set(chord.__all__) >= set(names) - {"__version__"}

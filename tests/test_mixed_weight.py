@@ -1,19 +1,21 @@
 """MixedWeight / pack / quantizer: error bounds, idempotence, serialization, facts, and clear
 errors for bad inputs (each names the argument, what was expected and what was given)."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import chord  # noqa: F401  (registers the ops)
 from chord import Codebook, FormatError, MixedWeight, mp_linear, pack
 from chord import format as fmt
 from chord.backends.reference import dequantize_rows, quantize_rows
 
-EPS = 2.0 ** -23
+EPS = 2.0**-23
 
 
 def rows(n, K, seed, positive=False):
@@ -36,7 +38,7 @@ def test_error_at_most_half_a_step(bits, scheme, K, seed, positive):
     w = rows(20, K, seed, positive)
     u, s, z = quantize_rows(w, bits, scheme)
     w_hat = dequantize_rows(u, s, z)
-    slack = 4 * EPS * (w.abs() + w_hat.abs() + s[:, None] * (z.abs()[:, None] + 2 ** bits))
+    slack = 4 * EPS * (w.abs() + w_hat.abs() + s[:, None] * (z.abs()[:, None] + 2**bits))
     assert bool(((w - w_hat).abs() <= s[:, None] / 2 + slack).all())
 
 
@@ -149,39 +151,51 @@ W = torch.randn(6, 20)
 CODES = torch.tensor([3, 2, 1, 0, 1, 2], dtype=torch.uint8)
 
 
-@pytest.mark.parametrize("args, exc, match", [
-    ((W.int(), CODES), TypeError, r"weight: expected a float dtype .*, got torch.int32"),
-    ((W.numpy(), CODES), TypeError, r"weight: expected a torch.Tensor, got ndarray"),
-    ((W, CODES.float()), TypeError, r"codes: expected an integer dtype \(uint8\), got torch.float32"),
-    ((W, CODES.bool()), TypeError, r"codes: expected an integer dtype \(uint8\), got torch.bool"),
-    ((W, [3, 2, 1, 0, 1, 2]), TypeError, r"codes: expected a torch.Tensor, got list"),
-    ((W, CODES.to("meta")), ValueError, r"codes: expected device cpu or cpu, got meta"),
-    ((W[0], CODES), ValueError, r"weight: expected 2-D \[N, K\], got shape \[20\]"),
-    ((W[None], CODES), ValueError, r"weight: expected 2-D \[N, K\], got shape \[1, 6, 20\]"),
-    ((W[:, :0], CODES), ValueError, r"weight: dimensions must be non-empty, got shape \[6, 0\]"),
-    ((W[:0], CODES[:0]), ValueError, r"weight: dimensions must be non-empty, got shape \[0, 20\]"),
-    ((W, torch.tensor([3, 2, 1, 0, 1, 4])), ValueError, r"codes: values must be in 0\.\.3, got range \[0, 4\]"),
-    ((W, torch.tensor([3, 2, 1, 0, 1, -1])), ValueError, r"codes: values must be in 0\.\.3, got range \[-1, 3\]"),
-    ((W, CODES[:5]), ValueError, r"codes: expected shape \[6\] \(one code per output channel\), got \[5\]"),
-    ((W, CODES[None]), ValueError, r"codes: expected shape \[6\] \(one code per output channel\), got \[1, 6\]"),
-    ((W.index_put((torch.tensor([2]), torch.tensor([7])), torch.tensor(float("nan"))), CODES), ValueError,
-     r"weight: contains NaN or Inf \(first at row 2, col 7\)"),
-    ((W.index_put((torch.tensor([4]), torch.tensor([0])), torch.tensor(float("inf"))), CODES), ValueError,
-     r"weight: contains NaN or Inf \(first at row 4, col 0\)"),
-    ((W, CODES, "default"), TypeError, r"codebook: expected chord.Codebook, got str"),
-])
+@pytest.mark.parametrize(
+    "args, exc, match",
+    [
+        ((W.int(), CODES), TypeError, r"weight: expected a float dtype .*, got torch.int32"),
+        ((W.numpy(), CODES), TypeError, r"weight: expected a torch.Tensor, got ndarray"),
+        ((W, CODES.float()), TypeError, r"codes: expected an integer dtype \(uint8\), got torch.float32"),
+        ((W, CODES.bool()), TypeError, r"codes: expected an integer dtype \(uint8\), got torch.bool"),
+        ((W, [3, 2, 1, 0, 1, 2]), TypeError, r"codes: expected a torch.Tensor, got list"),
+        ((W, CODES.to("meta")), ValueError, r"codes: expected device cpu or cpu, got meta"),
+        ((W[0], CODES), ValueError, r"weight: expected 2-D \[N, K\], got shape \[20\]"),
+        ((W[None], CODES), ValueError, r"weight: expected 2-D \[N, K\], got shape \[1, 6, 20\]"),
+        ((W[:, :0], CODES), ValueError, r"weight: dimensions must be non-empty, got shape \[6, 0\]"),
+        ((W[:0], CODES[:0]), ValueError, r"weight: dimensions must be non-empty, got shape \[0, 20\]"),
+        ((W, torch.tensor([3, 2, 1, 0, 1, 4])), ValueError, r"codes: values must be in 0\.\.3, got range \[0, 4\]"),
+        ((W, torch.tensor([3, 2, 1, 0, 1, -1])), ValueError, r"codes: values must be in 0\.\.3, got range \[-1, 3\]"),
+        ((W, CODES[:5]), ValueError, r"codes: expected shape \[6\] \(one code per output channel\), got \[5\]"),
+        ((W, CODES[None]), ValueError, r"codes: expected shape \[6\] \(one code per output channel\), got \[1, 6\]"),
+        (
+            (W.index_put((torch.tensor([2]), torch.tensor([7])), torch.tensor(float("nan"))), CODES),
+            ValueError,
+            r"weight: contains NaN or Inf \(first at row 2, col 7\)",
+        ),
+        (
+            (W.index_put((torch.tensor([4]), torch.tensor([0])), torch.tensor(float("inf"))), CODES),
+            ValueError,
+            r"weight: contains NaN or Inf \(first at row 4, col 0\)",
+        ),
+        ((W, CODES, "default"), TypeError, r"codebook: expected chord.Codebook, got str"),
+    ],
+)
 def test_pack_rejects(args, exc, match):
     with pytest.raises(exc, match=match):
         pack(*args)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(bits=(0, 2, 4)), r"Codebook.bits: expected 4 entries \(one per 2-bit code\), got 3"),
-    (dict(bits=(0, 2, 3, 8)), r"Codebook.bits\[2\]: expected one of \(0, 1, 2, 4, 8\), got 3"),
-    (dict(bits=(0, 2, 4, 16)), r"Codebook.bits\[3\]: expected one of .*, got 16"),
-    (dict(bits=(0, 2.0, 4, 8)), r"Codebook.bits\[1\]: expected one of .*, got 2.0"),
-    (dict(scheme="nf4"), r"Codebook.scheme: expected one of \('sym', 'asym'\), got 'nf4'"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(bits=(0, 2, 4)), r"Codebook.bits: expected 4 entries \(one per 2-bit code\), got 3"),
+        (dict(bits=(0, 2, 3, 8)), r"Codebook.bits\[2\]: expected one of \(0, 1, 2, 4, 8\), got 3"),
+        (dict(bits=(0, 2, 4, 16)), r"Codebook.bits\[3\]: expected one of .*, got 16"),
+        (dict(bits=(0, 2.0, 4, 8)), r"Codebook.bits\[1\]: expected one of .*, got 2.0"),
+        (dict(scheme="nf4"), r"Codebook.scheme: expected one of \('sym', 'asym'\), got 'nf4'"),
+    ],
+)
 def test_bad_codebook(kwargs, match):
     with pytest.raises(ValueError, match=match):
         Codebook(**kwargs)
@@ -189,6 +203,7 @@ def test_bad_codebook(kwargs, match):
 
 def _blob_with(meta_change=None, tensor_change=None):
     from safetensors.torch import save
+
     mw = sample_mw(N=6, K=20)
     meta = mw.metadata()
     tensors = {k: v.clone() for k, v in mw.tensors().items()}
@@ -199,24 +214,33 @@ def _blob_with(meta_change=None, tensor_change=None):
     return save(tensors, metadata=meta)
 
 
-@pytest.mark.parametrize("blob, match", [
-    (lambda: sample_mw().to_bytes()[:-7], r"corrupt or truncated safetensors data"),
-    (lambda: b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}" + bytes(40), r"corrupt or truncated"),
-    (lambda: bytes(range(256)) * 3, r"corrupt or truncated"),
-    (lambda: _blob_with(lambda m: m.update(format_version="999")), r"format version '999' is not supported"),
-    (lambda: _blob_with(lambda m: m.update(format="other")), r"not a chord.MixedWeight \(format='other'\)"),
-    (lambda: _blob_with(lambda m: m.update(shape="[6]")), r"shape must be \[N, K\], got \(6,\)"),
-    (lambda: _blob_with(lambda m: m.update(shape="oops")), r"malformed metadata or missing tensor"),
-    (lambda: _blob_with(lambda m: m.update(codebook=json.dumps({"bits": [0, 2, 4], "scheme": "sym"}))),
-     r"malformed codebook|Codebook.bits"),
-    (lambda: _blob_with(tensor_change=lambda t: t["perm"].fill_(0)), r"perm: not a permutation of 0\.\.N-1"),
-    (lambda: _blob_with(tensor_change=lambda t: t.update(qweight=t["qweight"][:-1].clone())),
-     r"qweight: expected \d+ bytes, got \d+"),
-    (lambda: _blob_with(lambda m: m.update(buckets="[8, 1, 4, 1]")), r"buckets: .* does not cover 6 rows"),
-    (lambda: _blob_with(tensor_change=lambda t: t.update(scales=t["scales"].double())),
-     r"scales: expected 1-D torch.float32, got 1-D torch.float64"),
-    (lambda: _blob_with(tensor_change=lambda t: t.pop("zeros")), r"malformed metadata or missing tensor"),
-])
+@pytest.mark.parametrize(
+    "blob, match",
+    [
+        (lambda: sample_mw().to_bytes()[:-7], r"corrupt or truncated safetensors data"),
+        (lambda: b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}" + bytes(40), r"corrupt or truncated"),
+        (lambda: bytes(range(256)) * 3, r"corrupt or truncated"),
+        (lambda: _blob_with(lambda m: m.update(format_version="999")), r"format version '999' is not supported"),
+        (lambda: _blob_with(lambda m: m.update(format="other")), r"not a chord.MixedWeight \(format='other'\)"),
+        (lambda: _blob_with(lambda m: m.update(shape="[6]")), r"shape must be \[N, K\], got \(6,\)"),
+        (lambda: _blob_with(lambda m: m.update(shape="oops")), r"malformed metadata or missing tensor"),
+        (
+            lambda: _blob_with(lambda m: m.update(codebook=json.dumps({"bits": [0, 2, 4], "scheme": "sym"}))),
+            r"malformed codebook|Codebook.bits",
+        ),
+        (lambda: _blob_with(tensor_change=lambda t: t["perm"].fill_(0)), r"perm: not a permutation of 0\.\.N-1"),
+        (
+            lambda: _blob_with(tensor_change=lambda t: t.update(qweight=t["qweight"][:-1].clone())),
+            r"qweight: expected \d+ bytes, got \d+",
+        ),
+        (lambda: _blob_with(lambda m: m.update(buckets="[8, 1, 4, 1]")), r"buckets: .* does not cover 6 rows"),
+        (
+            lambda: _blob_with(tensor_change=lambda t: t.update(scales=t["scales"].double())),
+            r"scales: expected 1-D torch.float32, got 1-D torch.float64",
+        ),
+        (lambda: _blob_with(tensor_change=lambda t: t.pop("zeros")), r"malformed metadata or missing tensor"),
+    ],
+)
 def test_from_bytes_rejects(blob, match):
     with pytest.raises((FormatError, ValueError), match=match):
         MixedWeight.from_bytes(blob())
@@ -237,16 +261,43 @@ def _mw():
     return MW
 
 
-@pytest.mark.parametrize("call, exc, match", [
-    (lambda mw: mp_linear(torch.randn(3, 21), mw), ValueError, r"x: expected shape \[\.\.\., 20\] \(K of the weight\), got \[3, 21\]"),
-    (lambda mw: mp_linear(torch.randn(3, 20).double(), mw), TypeError, r"x: expected dtype float32, float16 or bfloat16, got torch.float64"),
-    (lambda mw: mp_linear(torch.randint(0, 3, (3, 20)), mw), TypeError, r"x: expected dtype .*, got torch.int64"),
-    (lambda mw: mp_linear(torch.randn(3, 20, device="meta"), mw), ValueError, r"x: expected device cpu \(the weight's\), got meta"),
-    (lambda mw: mp_linear(torch.randn(3, 20), mw, bias=torch.randn(5)), ValueError, r"bias: expected shape \[6\], got \[5\]"),
-    (lambda mw: mp_linear(torch.randn(3, 20), mw, bias=torch.ones(6, dtype=torch.int32)), TypeError, r"bias: expected a float dtype, got torch.int32"),
-    (lambda mw: mp_linear(torch.randn(3, 20), mw, act_bits=4), ValueError, r"act_bits: expected 0 \(exact activations\) or 8"),
-    (lambda mw: mp_linear(torch.randn(3, 20), "w"), TypeError, r"mw: expected chord.MixedWeight, got str"),
-])
+@pytest.mark.parametrize(
+    "call, exc, match",
+    [
+        (
+            lambda mw: mp_linear(torch.randn(3, 21), mw),
+            ValueError,
+            r"x: expected shape \[\.\.\., 20\] \(K of the weight\), got \[3, 21\]",
+        ),
+        (
+            lambda mw: mp_linear(torch.randn(3, 20).double(), mw),
+            TypeError,
+            r"x: expected dtype float32, float16 or bfloat16, got torch.float64",
+        ),
+        (lambda mw: mp_linear(torch.randint(0, 3, (3, 20)), mw), TypeError, r"x: expected dtype .*, got torch.int64"),
+        (
+            lambda mw: mp_linear(torch.randn(3, 20, device="meta"), mw),
+            ValueError,
+            r"x: expected device cpu \(the weight's\), got meta",
+        ),
+        (
+            lambda mw: mp_linear(torch.randn(3, 20), mw, bias=torch.randn(5)),
+            ValueError,
+            r"bias: expected shape \[6\], got \[5\]",
+        ),
+        (
+            lambda mw: mp_linear(torch.randn(3, 20), mw, bias=torch.ones(6, dtype=torch.int32)),
+            TypeError,
+            r"bias: expected a float dtype, got torch.int32",
+        ),
+        (
+            lambda mw: mp_linear(torch.randn(3, 20), mw, act_bits=4),
+            ValueError,
+            r"act_bits: expected 0 \(exact activations\) or 8",
+        ),
+        (lambda mw: mp_linear(torch.randn(3, 20), "w"), TypeError, r"mw: expected chord.MixedWeight, got str"),
+    ],
+)
 def test_mp_linear_rejects(call, exc, match):
     with pytest.raises(exc, match=match):
         call(_mw())

@@ -6,6 +6,7 @@ kernels, not a replacement for ``chord bench``. Eight weight sets are rotated (>
 
     python tools/mp_linear_cputime.py [M ...]        # default: 1 16 256
 """
+
 from __future__ import annotations
 
 import sys
@@ -23,7 +24,7 @@ def mix3_codes(n: int) -> torch.Tensor:
     """75 % 2-bit, 12.5 % 4-bit, 12.5 % 8-bit (default codebook), shuffled."""
     c = torch.full((n,), 1, dtype=torch.uint8)
     c[: n // 8] = 2
-    c[n // 8: n // 4] = 3
+    c[n // 8 : n // 4] = 3
     return c[torch.randperm(n)]
 
 

@@ -16,6 +16,7 @@ Features (ns), per path:
 padded: the multiply-adds the direct kernels issue per activation row (each packed row rounded
 up to a 32-byte load).
 """
+
 from __future__ import annotations
 
 import sys
@@ -39,7 +40,7 @@ def weight(N, K, mix, seed=0):
     idx = torch.randperm(N, generator=g)
     n4, n8 = int(N * MIXES[mix][1]), int(N * MIXES[mix][2])
     codes[idx[:n4]] = 2
-    codes[idx[n4:n4 + n8]] = 3
+    codes[idx[n4 : n4 + n8]] = 3
     return chord.pack(torch.randn(N, K, generator=g), codes, chord.Codebook((0, 2, 4, 8), "sym"))
 
 
@@ -96,8 +97,27 @@ def main(isas):
                 for M in MS:
                     x = torch.randn(M, K)
                     y = torch.empty(M, N)
-                    t = {p: cpu_ns(lambda: _cpu.mp_linear(x.numpy(), 0, args[0], args[1], args[2], args[3], args[4],
-                                                          K, None, 8, y.numpy(), 1, isa, p)) for p in ("direct", "panel")}
+                    t = {
+                        p: cpu_ns(
+                            lambda: _cpu.mp_linear(
+                                x.numpy(),
+                                0,
+                                args[0],
+                                args[1],
+                                args[2],
+                                args[3],
+                                args[4],
+                                K,
+                                None,
+                                8,
+                                y.numpy(),
+                                1,
+                                isa,
+                                p,
+                            )
+                        )
+                        for p in ("direct", "panel")
+                    }
                     rows.append((N, K, mix, M, features(mw, M), t))
             print(f"[{isa}] measured {N}x{K}", file=sys.stderr, flush=True)
         cg = nnls_rel([r[4][0] for r in rows], [r[5]["panel"] for r in rows])

@@ -28,6 +28,7 @@ Prints a table (last, so it ends the output) and writes JSON to ``$OUT/gpu_check
 tiny shapes (checks the plumbing, the numbers mean nothing). A time budget (``--budget-s``)
 skips the remaining cases rather than overrun the call.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -67,6 +68,7 @@ def bench(fn, dev, warmup_ms, rep_ms, graph=True) -> float:
     ``do_bench`` (L2 flushed before each call; includes launch overhead the GPU cannot hide)."""
     if dev.type == "cuda":
         from triton.testing import do_bench, do_bench_cudagraph
+
         fn()  # autotune / compile outside any capture
         torch.cuda.synchronize()
         if graph:
@@ -99,7 +101,7 @@ def mix_codes(N, gen):
     n8 = n4 = N // 8
     codes = torch.ones(N, dtype=torch.uint8)
     codes[:n8] = 3
-    codes[n8:n8 + n4] = 2
+    codes[n8 : n8 + n4] = 2
     return codes[torch.randperm(N, generator=gen)]
 
 
@@ -107,16 +109,27 @@ def cases(dry: bool, quick: bool):
     """(cases in run order, cases that also time the extra variants). Targets first: the two
     mp_linear target layers, then the top-k target (256 x 10M), then packing and the rest."""
     if dry:
-        out = [("layer", 1, 256, 256), ("layer", 16, 256, 256), ("scoring", 1, 2000, 64),
-               ("topk", 1, 3000, 64), ("topk", 20, 3000, 64), ("pack", 0, 96, 96), ("pack", 0, 3000, 64)]
+        out = [
+            ("layer", 1, 256, 256),
+            ("layer", 16, 256, 256),
+            ("scoring", 1, 2000, 64),
+            ("topk", 1, 3000, 64),
+            ("topk", 20, 3000, 64),
+            ("pack", 0, 96, 96),
+            ("pack", 0, 3000, 64),
+        ]
         extra = [("layer", 1, 256, 256)]
         return out, extra
     layers = [("layer", M, n, n) for n in (8192, 4096) for M in (1, 16, 64, 256)]
     layers.sort(key=lambda c: (c[1] not in (1, 16) or c[2] != 8192, c[2] != 8192, c[1]))  # targets first
     scoring = [("scoring", 1, 1_000_000, 64), ("scoring", 256, 1_000_000, 64)]
     targets = [("layer", 1, 8192, 8192), ("layer", 16, 8192, 8192)]
-    topk = [("topk", 256, 10_000_000, 64), ("topk", 1, 10_000_000, 64), ("topk", 1, 1_000_000, 64),
-            ("topk", 256, 1_000_000, 64)]
+    topk = [
+        ("topk", 256, 10_000_000, 64),
+        ("topk", 1, 10_000_000, 64),
+        ("topk", 1, 1_000_000, 64),
+        ("topk", 256, 1_000_000, 64),
+    ]
     packing = [("pack", 0, 4096, 4096), ("pack", 0, 1_000_000, 64)]
     if quick:
         return targets + topk[:1], targets
@@ -130,12 +143,13 @@ def n_rotate(bytes_per_set, l2_bytes, cap=16):
 def run_case(kind, M, N, K, dev, args, bw, extra=False):
     import chord_kernels.triton as ct
     from chord_kernels.triton import gemm, gemv
+
     gen = torch.Generator().manual_seed(M * 7 + N + K)
     l2 = 60 * 2**20 if dev.type == "cuda" else 2**20
     packed_bytes = N * K * 3 // 8 + 12 * N
     R = n_rotate(packed_bytes, l2) if dev.type == "cuda" else 2
     mws, dense16 = [], []
-    for r in range(R):
+    for _ in range(R):
         w = torch.randn(N, K, generator=gen).to(dev)
         mws.append(pack(w, mix_codes(N, gen).to(dev), Codebook.default()))
         dense16.append(w.half())
@@ -157,31 +171,47 @@ def run_case(kind, M, N, K, dev, args, bw, extra=False):
         def g():
             i = it["i"] = (it["i"] + 1) % R
             return f(i)
+
         return g
 
     t = {}
     t["chord"] = bench(rot(lambda i: ct.mp_linear(xs16[i], mws[i])), dev, args.warmup_ms, args.rep_ms)
-    tuned = (gemv.mp_gemv if ct.choose_path(M) == "gemv" else gemm.mp_gemm)
+    tuned = gemv.mp_gemv if ct.choose_path(M) == "gemv" else gemm.mp_gemm
     best = getattr(tuned, "best_config", None)
-    t["chord_eager"] = bench(rot(lambda i: ct.mp_linear(xs16[i], mws[i])), dev, args.warmup_ms, args.rep_ms,
-                             graph=False)
+    t["chord_eager"] = bench(
+        rot(lambda i: ct.mp_linear(xs16[i], mws[i])), dev, args.warmup_ms, args.rep_ms, graph=False
+    )
     t["torch_fp16"] = bench(rot(lambda i: F.linear(xs16[i], dense16[i])), dev, args.warmup_ms, args.rep_ms)
     t["torch_bf16"] = bench(rot(lambda i: F.linear(xsbf[i], dense_bf[i])), dev, args.warmup_ms, args.rep_ms)
-    t["dequant_matmul"] = bench(rot(lambda i: F.linear(xs16[i], mws[i].dequantize(torch.float16))),
-                                dev, args.warmup_ms, args.rep_ms)
+    t["dequant_matmul"] = bench(
+        rot(lambda i: F.linear(xs16[i], mws[i].dequantize(torch.float16))), dev, args.warmup_ms, args.rep_ms
+    )
     if extra:
-        t["chord_per_bucket"] = bench(rot(lambda i: ct.mp_linear(xs16[i], mws[i], launch="per_bucket")),
-                                      dev, args.warmup_ms, args.rep_ms)
+        t["chord_per_bucket"] = bench(
+            rot(lambda i: ct.mp_linear(xs16[i], mws[i], launch="per_bucket")), dev, args.warmup_ms, args.rep_ms
+        )
         t["chord_bf16"] = bench(rot(lambda i: ct.mp_linear(xsbf[i], mws[i])), dev, args.warmup_ms, args.rep_ms)
-    moved = mw0.nbytes + M * K * 2 + M * N * 2          # packed + scale/zero/perm + x + y (fp16)
+    moved = mw0.nbytes + M * K * 2 + M * N * 2  # packed + scale/zero/perm + x + y (fp16)
     roof_ms = moved / (bw * 1e9) * 1e3
-    return dict(kind=kind, M=M, N=N, K=K, avg_bits=mw0.avg_bits, rotate=R, rel_err=rel,
-                bytes_moved=moved, roofline_ms=roof_ms, times_ms=t,
-                chord_vs_fp16=t["torch_fp16"] / t["chord"], chord_vs_bf16=t["torch_bf16"] / t["chord"],
-                chord_vs_dequant=t["dequant_matmul"] / t["chord"], pct_roofline=100 * roof_ms / t["chord"],
-                chord_gbps=moved / (t["chord"] * 1e-3) / 1e9, path=ct.choose_path(M),
-                config=None if best is None else dict(best.kwargs, num_warps=best.num_warps,
-                                                      num_stages=best.num_stages))
+    return dict(
+        kind=kind,
+        M=M,
+        N=N,
+        K=K,
+        avg_bits=mw0.avg_bits,
+        rotate=R,
+        rel_err=rel,
+        bytes_moved=moved,
+        roofline_ms=roof_ms,
+        times_ms=t,
+        chord_vs_fp16=t["torch_fp16"] / t["chord"],
+        chord_vs_bf16=t["torch_bf16"] / t["chord"],
+        chord_vs_dequant=t["dequant_matmul"] / t["chord"],
+        pct_roofline=100 * roof_ms / t["chord"],
+        chord_gbps=moved / (t["chord"] * 1e-3) / 1e9,
+        path=ct.choose_path(M),
+        config=None if best is None else dict(best.kwargs, num_warps=best.num_warps, num_stages=best.num_stages),
+    )
 
 
 TOPK_K = 10
@@ -191,6 +221,7 @@ def run_topk_case(M, N, K, dev, args):
     """Fused scoring + top-10 of M users against N items vs torch fp16 matmul + topk."""
     import chord_kernels.triton as ct
     from chord.backends import reference
+
     gen = torch.Generator(device=dev).manual_seed(M * 7 + N)
     w = torch.randn(N, K, device=dev, generator=gen)
     mw = pack(w, mix_codes(N, torch.Generator().manual_seed(N)).to(dev), Codebook.default())
@@ -208,12 +239,22 @@ def run_topk_case(M, N, K, dev, args):
     torch.cuda.empty_cache() if dev.type == "cuda" else None
     t = {}
     t["chord"] = bench(lambda: ct.mp_topk_packed(x, *args_p), dev, args.warmup_ms, args.rep_ms, graph=False)
-    t["torch_fp16_mm_topk"] = bench(lambda: torch.topk(x16 @ dense16.T, TOPK_K, dim=1), dev, args.warmup_ms,
-                                    args.rep_ms, graph=False)
-    moved = mw.qweight.numel() + 8 * N + M * K * 2     # packed + scale/zero (perm only for survivors) + x
-    return dict(kind="topk", M=M, N=N, K=K, k=TOPK_K, avg_bits=mw.avg_bits, times_ms=t, bytes_moved=moved,
-                chord_vs_torch=t["torch_fp16_mm_topk"] / t["chord"],
-                chord_gbps=moved / (t["chord"] * 1e-3) / 1e9)
+    t["torch_fp16_mm_topk"] = bench(
+        lambda: torch.topk(x16 @ dense16.T, TOPK_K, dim=1), dev, args.warmup_ms, args.rep_ms, graph=False
+    )
+    moved = mw.qweight.numel() + 8 * N + M * K * 2  # packed + scale/zero (perm only for survivors) + x
+    return dict(
+        kind="topk",
+        M=M,
+        N=N,
+        K=K,
+        k=TOPK_K,
+        avg_bits=mw.avg_bits,
+        times_ms=t,
+        bytes_moved=moved,
+        chord_vs_torch=t["torch_fp16_mm_topk"] / t["chord"],
+        chord_gbps=moved / (t["chord"] * 1e-3) / 1e9,
+    )
 
 
 def run_pack_case(N, K, dev, args):
@@ -222,6 +263,7 @@ def run_pack_case(N, K, dev, args):
     import chord_kernels.triton as ct
     from chord.backends import reference
     from chord.mixed_weight import plan_buckets
+
     gen = torch.Generator(device=dev).manual_seed(N + K)
     w = torch.randn(N, K, device=dev, generator=gen)
     perm, buckets = plan_buckets(mix_codes(N, torch.Generator().manual_seed(K)), Codebook.default())
@@ -232,47 +274,92 @@ def run_pack_case(N, K, dev, args):
         raise AssertionError(f"pack N={N} K={K}: not bit-identical to the reference packer")
     out = torch.empty_like(w)
     t = {}
-    t["chord"] = bench(lambda: ct.quantize_pack(w, perm, buckets, "sym"), dev, args.warmup_ms, args.rep_ms,
-                       graph=False)
+    t["chord"] = bench(lambda: ct.quantize_pack(w, perm, buckets, "sym"), dev, args.warmup_ms, args.rep_ms, graph=False)
     t["copy"] = bench(lambda: out.copy_(w), dev, args.warmup_ms, args.rep_ms, graph=False)
-    t["reference"] = bench(lambda: reference.quantize_pack(w, perm, buckets, "sym"), dev, args.warmup_ms,
-                           args.rep_ms, graph=False)
-    moved = N * K * 4 + got[0].numel() + 8 * N        # read fp32 once + write packed + scale/zero
-    return dict(kind="pack", M=0, N=N, K=K, times_ms=t, bytes_moved=moved,
-                chord_vs_copy=t["copy"] / t["chord"], chord_vs_reference=t["reference"] / t["chord"],
-                chord_gbps=moved / (t["chord"] * 1e-3) / 1e9)
+    t["reference"] = bench(
+        lambda: reference.quantize_pack(w, perm, buckets, "sym"), dev, args.warmup_ms, args.rep_ms, graph=False
+    )
+    moved = N * K * 4 + got[0].numel() + 8 * N  # read fp32 once + write packed + scale/zero
+    return dict(
+        kind="pack",
+        M=0,
+        N=N,
+        K=K,
+        times_ms=t,
+        bytes_moved=moved,
+        chord_vs_copy=t["copy"] / t["chord"],
+        chord_vs_reference=t["reference"] / t["chord"],
+        chord_gbps=moved / (t["chord"] * 1e-3) / 1e9,
+    )
 
 
 # -- output -----------------------------------------------------------------------------------
-COLS = [("case", 8), ("M", 4), ("N", 8), ("K", 5), ("chord ms", 9), ("fp16 ms", 9), ("bf16 ms", 9),
-        ("deq+mm ms", 10), ("x fp16", 7), ("x deq", 6), ("GB/s", 7), ("%roof", 6), ("other", 30)]
+COLS = [
+    ("case", 8),
+    ("M", 4),
+    ("N", 8),
+    ("K", 5),
+    ("chord ms", 9),
+    ("fp16 ms", 9),
+    ("bf16 ms", 9),
+    ("deq+mm ms", 10),
+    ("x fp16", 7),
+    ("x deq", 6),
+    ("GB/s", 7),
+    ("%roof", 6),
+    ("other", 30),
+]
 
 
 def format_table(rows, bw, meta) -> str:
     head = " ".join(f"{n:>{w}}" for n, w in COLS)
-    lines = [f"# {meta.get('device')}  torch {meta.get('torch')}  triton {meta.get('triton')}  "
-             f"copy bandwidth {bw:.0f} GB/s (read+write)", head, "-" * len(head)]
+    lines = [
+        f"# {meta.get('device')}  torch {meta.get('torch')}  triton {meta.get('triton')}  "
+        f"copy bandwidth {bw:.0f} GB/s (read+write)",
+        head,
+        "-" * len(head),
+    ]
     for r in rows:
         if r["kind"] not in ("layer", "scoring"):
             continue
         t = r["times_ms"]
-        other = " ".join(f"{k.replace('chord_', '')}={v:.4f}" for k, v in t.items()
-                         if k not in ("chord", "torch_fp16", "torch_bf16", "dequant_matmul"))
-        vals = [r["kind"], r["M"], r["N"], r["K"], f"{t['chord']:.4f}", f"{t['torch_fp16']:.4f}",
-                f"{t['torch_bf16']:.4f}", f"{t['dequant_matmul']:.4f}", f"{r['chord_vs_fp16']:.2f}x",
-                f"{r['chord_vs_dequant']:.1f}x", f"{r['chord_gbps']:.0f}", f"{r['pct_roofline']:.0f}", other]
+        other = " ".join(
+            f"{k.replace('chord_', '')}={v:.4f}"
+            for k, v in t.items()
+            if k not in ("chord", "torch_fp16", "torch_bf16", "dequant_matmul")
+        )
+        vals = [
+            r["kind"],
+            r["M"],
+            r["N"],
+            r["K"],
+            f"{t['chord']:.4f}",
+            f"{t['torch_fp16']:.4f}",
+            f"{t['torch_bf16']:.4f}",
+            f"{t['dequant_matmul']:.4f}",
+            f"{r['chord_vs_fp16']:.2f}x",
+            f"{r['chord_vs_dequant']:.1f}x",
+            f"{r['chord_gbps']:.0f}",
+            f"{r['pct_roofline']:.0f}",
+            other,
+        ]
         lines.append(" ".join(f"{str(v):>{w}}" for v, (_, w) in zip(vals, COLS)))
     extra = [r for r in rows if r["kind"] in ("topk", "pack")]
     if extra:
-        lines += ["", "# fused scoring + top-10 (vs torch fp16 matmul + topk) and packing (vs a plain copy of "
-                  "the fp32 weight); eager times", f"{'case':>6} {'M':>4} {'N':>9} {'K':>5} {'chord ms':>9} "
-                  f"{'base ms':>9} {'x base':>7} {'GB/s':>6}  other"]
+        lines += [
+            "",
+            "# fused scoring + top-10 (vs torch fp16 matmul + topk) and packing (vs a plain copy of "
+            "the fp32 weight); eager times",
+            f"{'case':>6} {'M':>4} {'N':>9} {'K':>5} {'chord ms':>9} {'base ms':>9} {'x base':>7} {'GB/s':>6}  other",
+        ]
         for r in extra:
             t = r["times_ms"]
             base = t["torch_fp16_mm_topk"] if r["kind"] == "topk" else t["copy"]
             other = " ".join(f"{k}={v:.4f}" for k, v in t.items() if k not in ("chord", "torch_fp16_mm_topk", "copy"))
-            lines.append(f"{r['kind']:>6} {r['M']:>4} {r['N']:>9} {r['K']:>5} {t['chord']:>9.4f} {base:>9.4f} "
-                         f"{base / t['chord']:>6.2f}x {r['chord_gbps']:>6.0f}  {other}")
+            lines.append(
+                f"{r['kind']:>6} {r['M']:>4} {r['N']:>9} {r['K']:>5} {t['chord']:>9.4f} {base:>9.4f} "
+                f"{base / t['chord']:>6.2f}x {r['chord_gbps']:>6.0f}  {other}"
+            )
     return "\n".join(lines)
 
 
@@ -283,8 +370,14 @@ def main(argv=None):
     if dev.type == "cuda" and not torch.cuda.is_available():
         sys.exit("check.py: no CUDA device (use --dry-run to exercise the script on CPU)")
     import triton
-    meta = dict(device=torch.cuda.get_device_name() if dev.type == "cuda" else "cpu (interpreter, dry run)",
-                torch=torch.__version__, triton=triton.__version__, chord=chord.__version__, dry_run=args.dry_run)
+
+    meta = dict(
+        device=torch.cuda.get_device_name() if dev.type == "cuda" else "cpu (interpreter, dry run)",
+        torch=torch.__version__,
+        triton=triton.__version__,
+        chord=chord.__version__,
+        dry_run=args.dry_run,
+    )
     bw = copy_bandwidth(dev, (2 << 30) if dev.type == "cuda" else (8 << 20), args.warmup_ms, args.rep_ms)
     todo, extras = cases(args.dry_run, args.quick)
     rows, skipped, failed = [], [], []
@@ -309,8 +402,11 @@ def main(argv=None):
         if kind in ("topk", "pack"):
             print(f"done {kind} M={M} N={N} K={K} in {r['case_s']:.1f}s: {r['times_ms']}", flush=True)
         else:
-            print(f"done {kind} M={M} N={N} K={K} in {r['case_s']:.1f}s: chord {r['times_ms']['chord']:.4f} ms, "
-                  f"{r['chord_vs_fp16']:.2f}x fp16, {r['pct_roofline']:.0f}% roofline, config {r['config']}", flush=True)
+            print(
+                f"done {kind} M={M} N={N} K={K} in {r['case_s']:.1f}s: chord {r['times_ms']['chord']:.4f} ms, "
+                f"{r['chord_vs_fp16']:.2f}x fp16, {r['pct_roofline']:.0f}% roofline, config {r['config']}",
+                flush=True,
+            )
         if dev.type == "cuda":
             torch.cuda.empty_cache()
     result = dict(meta=meta, copy_gbps=bw, rows=rows, skipped=skipped, failed=failed, wall_s=time.time() - t0)

@@ -8,6 +8,7 @@ and dispatch threshold; ``dispatch`` checks arguments, picks a family and launch
 Importing this package imports triton but probes no GPU. Set ``TRITON_INTERPRET=1`` *before*
 the first import to run the kernels on CPU tensors through the Triton interpreter.
 """
+
 from .dispatch import INTERPRET, choose_path, mp_linear, mp_linear_packed
 from .quantize_pack import quantize_pack
 from .topk import mp_topk_packed

@@ -10,6 +10,7 @@ tiny grids).
 The tables are leads picked from the shapes (K = N = 4096/8192 backbone layers, K = 64 item
 scoring) without a GPU; ``benchmarks/gpu/check.py`` prints the config each shape picked.
 """
+
 from __future__ import annotations
 
 import os
@@ -29,11 +30,20 @@ GEMV_MAX_M = 1
 # thread amortize the per-thread conversion of x (one per column held) and keep its re-read
 # from L2 below the weight bytes; BLOCK_KB = 16/32 rows are for item scoring (K = 64).
 _GEMV = [
-    (8, 256, 4, 2), (16, 128, 4, 2), (16, 256, 4, 3), (32, 64, 4, 2), (32, 128, 4, 3),
-    (64, 64, 4, 2), (64, 128, 8, 2), (128, 64, 8, 2), (128, 32, 4, 2), (256, 16, 4, 2), (256, 32, 8, 2),
+    (8, 256, 4, 2),
+    (16, 128, 4, 2),
+    (16, 256, 4, 3),
+    (32, 64, 4, 2),
+    (32, 128, 4, 3),
+    (64, 64, 4, 2),
+    (64, 128, 8, 2),
+    (128, 64, 8, 2),
+    (128, 32, 4, 2),
+    (256, 16, 4, 2),
+    (256, 32, 8, 2),
 ]
 _GEMV_INTERPRET = (64, 32, 1, 1)
-_PINNED_GEMV = (32, 64, 4, 2)         # CHORD_TRITON_AUTOTUNE=0
+_PINNED_GEMV = (32, 64, 4, 2)  # CHORD_TRITON_AUTOTUNE=0
 
 # GEMM: (BLOCK_M, BLOCK_N, BLOCK_K, num_warps, num_stages). BLOCK_K counts elements: the
 # activation tile in shared memory is the same for every width (a K step reads
@@ -45,12 +55,19 @@ _PINNED_GEMV = (32, 64, 4, 2)         # CHORD_TRITON_AUTOTUNE=0
 # per stage is ~ BLOCK_M x BLOCK_K x 2 B of x + BLOCK_K x BLOCK_N weight bytes (8-bit): 64 x 256
 # x 3 stages is ~180 KB of Hopper's 227 KB, so BLOCK_K stops at 256 for 64-row tiles.
 _GEMM = [
-    (64, 64, 256, 4, 3), (64, 32, 256, 4, 3), (16, 64, 256, 1, 3), (16, 32, 256, 1, 4),
-    (64, 64, 128, 4, 3), (64, 128, 128, 4, 3), (64, 128, 64, 4, 4), (128, 128, 64, 8, 3),
-    (128, 64, 128, 4, 3), (128, 256, 64, 8, 3),
+    (64, 64, 256, 4, 3),
+    (64, 32, 256, 4, 3),
+    (16, 64, 256, 1, 3),
+    (16, 32, 256, 1, 4),
+    (64, 64, 128, 4, 3),
+    (64, 128, 128, 4, 3),
+    (64, 128, 64, 4, 4),
+    (128, 128, 64, 8, 3),
+    (128, 64, 128, 4, 3),
+    (128, 256, 64, 8, 3),
 ]
 _GEMM_INTERPRET = (32, 64, 128, 1, 1)
-_PINNED_GEMM = (64, 64, 128, 4, 3)    # CHORD_TRITON_AUTOTUNE=0
+_PINNED_GEMM = (64, 64, 128, 4, 3)  # CHORD_TRITON_AUTOTUNE=0
 
 
 def interpreting(kernel) -> bool:

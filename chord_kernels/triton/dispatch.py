@@ -4,6 +4,7 @@
 op's CUDA implementation); ``mp_linear`` is the same on a ``MixedWeight``. On CPU tensors they
 run only when the kernels were built under ``TRITON_INTERPRET=1`` (how CI tests them).
 """
+
 from __future__ import annotations
 
 import functools
@@ -47,20 +48,23 @@ def _layout(buckets: tuple, K: int):
 
 def _check(x, qweight, scales, zeros, perm, buckets, K, bias, act_bits):
     if not isinstance(x, torch.Tensor) or x.dim() != 2:
-        raise ValueError(f"x: expected a 2-D [M, K] tensor, got "
-                         f"{list(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")
+        raise ValueError(
+            f"x: expected a 2-D [M, K] tensor, got {list(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}"
+        )
     if x.dtype not in _ACT:
         raise TypeError(f"x: expected dtype float32, float16 or bfloat16, got {x.dtype}")
     if x.shape[1] != K:
         raise ValueError(f"x: expected shape [M, {K}] (K of the weight), got {list(x.shape)}")
     N = perm.shape[0] if perm.dim() == 1 else -1
-    want = {"qweight": (qweight, torch.uint8, _layout(tuple(buckets), K)[0]),
-            "scales": (scales, torch.float32, N), "zeros": (zeros, torch.float32, N),
-            "perm": (perm, torch.int32, N)}
+    want = {
+        "qweight": (qweight, torch.uint8, _layout(tuple(buckets), K)[0]),
+        "scales": (scales, torch.float32, N),
+        "zeros": (zeros, torch.float32, N),
+        "perm": (perm, torch.int32, N),
+    }
     for name, (t, dt, n) in want.items():
         if t.dtype != dt or t.dim() != 1 or t.numel() != n:
-            raise ValueError(f"{name}: expected 1-D {dt} with {n} entries, got {t.dim()}-D {t.dtype} "
-                             f"with {t.numel()}")
+            raise ValueError(f"{name}: expected 1-D {dt} with {n} entries, got {t.dim()}-D {t.dtype} with {t.numel()}")
         if t.device != x.device:
             raise ValueError(f"{name}: expected device {x.device} (x's), got {t.device}")
     if bias is not None:
@@ -71,20 +75,35 @@ def _check(x, qweight, scales, zeros, perm, buckets, K, bias, act_bits):
     if act_bits not in (0, 8):
         raise ValueError(f"act_bits: expected 0 (exact activations) or 8 (dynamic int8), got {act_bits}")
     if x.device.type == "cpu" and not INTERPRET:
-        raise RuntimeError("chord_kernels.triton: CPU tensors run only under the Triton interpreter; set "
-                           "TRITON_INTERPRET=1 before chord_kernels.triton is first imported")
+        raise RuntimeError(
+            "chord_kernels.triton: CPU tensors run only under the Triton interpreter; set "
+            "TRITON_INTERPRET=1 before chord_kernels.triton is first imported"
+        )
     if x.device.type not in ("cpu", "cuda"):
         raise ValueError(f"x: expected a CUDA tensor (or CPU under TRITON_INTERPRET=1), got device {x.device}")
 
 
 def choose_path(M: int) -> str:
-    """"gemv" (CUDA cores, one activation row per program) or "gemm" (tensor cores)."""
+    """ "gemv" (CUDA cores, one activation row per program) or "gemm" (tensor cores)."""
     return "gemv" if M <= configs.GEMV_MAX_M else "gemm"
 
 
-def mp_linear_packed(x, qweight, scales, zeros, perm, buckets, K, bias=None, act_bits=0, *,
-                     out: torch.Tensor | None = None, path: str | None = None,
-                     config: dict | None = None, launch: str = "fused") -> torch.Tensor:
+def mp_linear_packed(
+    x,
+    qweight,
+    scales,
+    zeros,
+    perm,
+    buckets,
+    K,
+    bias=None,
+    act_bits=0,
+    *,
+    out: torch.Tensor | None = None,
+    path: str | None = None,
+    config: dict | None = None,
+    launch: str = "fused",
+) -> torch.Tensor:
     """x [M, K] fp32/fp16/bf16 (any strides) -> y [M, N] in x.dtype, ``x @ W_hat.T + bias``.
 
     Packed arguments as in ``chord.format``. ``act_bits=8`` first quantizes each row of x to
@@ -102,14 +121,17 @@ def mp_linear_packed(x, qweight, scales, zeros, perm, buckets, K, bias=None, act
         y = torch.empty(M, N, dtype=x.dtype, device=x.device)
     else:
         if out.shape != (M, N) or out.dtype != x.dtype or out.device != x.device or (M and N and out.stride(1) != 1):
-            raise ValueError(f"out: expected a [{M}, {N}] {x.dtype} tensor on {x.device} with unit column "
-                             f"stride, got {list(out.shape)} {out.dtype} on {out.device} strides {out.stride()}")
+            raise ValueError(
+                f"out: expected a [{M}, {N}] {x.dtype} tensor on {x.device} with unit column "
+                f"stride, got {list(out.shape)} {out.dtype} on {out.device} strides {out.stride()}"
+            )
         y = out
     if M == 0 or N == 0:
         return y
     xscale = None
     if act_bits == 8:
         from chord.backends.reference import quantize_activations_int8
+
         xq, xscale = quantize_activations_int8(x)
         # |xq| <= 127 is exact in fp16; fp32 under the interpreter (no fp16 math needed there)
         x = xq.to(torch.float32 if INTERPRET else torch.float16)
@@ -119,12 +141,24 @@ def mp_linear_packed(x, qweight, scales, zeros, perm, buckets, K, bias=None, act
     bargs = _layout(tuple(buckets), K)[1]
     # Triton rejects null pointers: unused/empty buffers get a valid dummy (never read).
     dummy = scales if scales.numel() else y
-    args = dict(x_ptr=x, qw_ptr=qweight if qweight.numel() else dummy, sc_ptr=scales, ze_ptr=zeros,
-                perm_ptr=perm, bias_ptr=bias.contiguous() if bias is not None else dummy,
-                xscale_ptr=xscale if xscale is not None else dummy, y_ptr=y,
-                K=K, stride_xm=x.stride(0), stride_xk=x.stride(1), stride_ym=y.stride(0),
-                M_KEY=configs.bucket_m(M), N_KEY=configs.bucket_n(N),
-                HAS_BIAS=bias is not None, HAS_XSCALE=xscale is not None)
+    args = dict(
+        x_ptr=x,
+        qw_ptr=qweight if qweight.numel() else dummy,
+        sc_ptr=scales,
+        ze_ptr=zeros,
+        perm_ptr=perm,
+        bias_ptr=bias.contiguous() if bias is not None else dummy,
+        xscale_ptr=xscale if xscale is not None else dummy,
+        y_ptr=y,
+        K=K,
+        stride_xm=x.stride(0),
+        stride_xk=x.stride(1),
+        stride_ym=y.stride(0),
+        M_KEY=configs.bucket_m(M),
+        N_KEY=configs.bucket_n(N),
+        HAS_BIAS=bias is not None,
+        HAS_XSCALE=xscale is not None,
+    )
     path = path or choose_path(M)
     if path not in ("gemv", "gemm"):
         raise ValueError(f"path: expected 'gemv', 'gemm' or None, got {path!r}")
@@ -155,8 +189,10 @@ def _launch(tuned, raw, grid, args, config):
     if "BLOCK_KB" in kw and (kw["BLOCK_KB"] < 16 or kw["BLOCK_KB"] % 16):
         raise ValueError(f"config: BLOCK_KB={kw['BLOCK_KB']} must be a positive multiple of 16 (planar blocks)")
     if "BLOCK_K" in kw and kw["BLOCK_K"] < configs.min_block_k(args):
-        raise ValueError(f"config: BLOCK_K={kw['BLOCK_K']} is below {configs.min_block_k(args)}, "
-                         "16 bytes of the narrowest live width")
+        raise ValueError(
+            f"config: BLOCK_K={kw['BLOCK_K']} is below {configs.min_block_k(args)}, "
+            "16 bytes of the narrowest live width"
+        )
     raw[grid](**args, **kw)
 
 
@@ -165,10 +201,12 @@ def mp_linear(x: torch.Tensor, mw, bias: torch.Tensor | None = None, act_bits: i
     ``x @ mw.dequantize().T + bias`` through the Triton kernels (no op dispatch)."""
     from chord.functional import check_linear_call
     from chord.mixed_weight import MixedWeight
+
     if not isinstance(mw, MixedWeight):
         raise TypeError(f"mw: expected chord.MixedWeight, got {type(mw).__name__}")
     check_linear_call(x, mw.qweight, mw.K, mw.N, bias, act_bits)
     lead = x.shape[:-1]
-    y = mp_linear_packed(x.reshape(-1, mw.K), mw.qweight, mw.scales, mw.zeros, mw.perm, mw.buckets,
-                         mw.K, bias, act_bits, **kw)
+    y = mp_linear_packed(
+        x.reshape(-1, mw.K), mw.qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, mw.K, bias, act_bits, **kw
+    )
     return y.reshape(*lead, mw.N)

@@ -13,6 +13,7 @@ y = scale * (acc - zero * sum_k x) (* activation scale) + bias, stored at ``perm
 Program ids run M-blocks fastest, so the programs sharing a weight tile run together and the
 weights come from HBM once (later M-blocks hit L2).
 """
+
 from __future__ import annotations
 
 import triton
@@ -23,22 +24,45 @@ from .layout import dot_offset, planar_k, row_bytes, tile_ends, unpack_dot
 
 
 @triton.jit
-def _gemm_tile(x_ptr, stride_xm, stride_xk, M, qw_ptr, sc_ptr, ze_ptr, perm_ptr, bias_ptr,
-               xscale_ptr, y_ptr, stride_ym, K, pid_m, tile, start, rows, boff,
-               HAS_BIAS: tl.constexpr, HAS_XSCALE: tl.constexpr, BITS: tl.constexpr,
-               BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-               DOT_DTYPE: tl.constexpr, DOT_PREC: tl.constexpr):
+def _gemm_tile(
+    x_ptr,
+    stride_xm,
+    stride_xk,
+    M,
+    qw_ptr,
+    sc_ptr,
+    ze_ptr,
+    perm_ptr,
+    bias_ptr,
+    xscale_ptr,
+    y_ptr,
+    stride_ym,
+    K,
+    pid_m,
+    tile,
+    start,
+    rows,
+    boff,
+    HAS_BIAS: tl.constexpr,
+    HAS_XSCALE: tl.constexpr,
+    BITS: tl.constexpr,
+    BLOCK_M: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    BLOCK_K: tl.constexpr,
+    DOT_DTYPE: tl.constexpr,
+    DOT_PREC: tl.constexpr,
+):
     EPB: tl.constexpr = 8 // BITS
     BKB: tl.constexpr = BLOCK_K // EPB
     rb = row_bytes(K, BITS)
-    boff = boff.to(tl.int64) * 16             # offsets come in 16-byte units: alignment is visible
+    boff = boff.to(tl.int64) * 16  # offsets come in 16-byte units: alignment is visible
     offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
     mmask = offs_m < M
     r = tile * BLOCK_N + tl.arange(0, BLOCK_N)
     rmask = r < rows
     c = tl.arange(0, BKB)
-    w_ptrs = qw_ptr + boff + r[None, :].to(tl.int64) * rb + c[:, None]        # [BKB, BLOCK_N]
-    x_rows = x_ptr + offs_m[:, None].to(tl.int64) * stride_xm                  # [BLOCK_M, 1]
+    w_ptrs = qw_ptr + boff + r[None, :].to(tl.int64) * rb + c[:, None]  # [BKB, BLOCK_N]
+    x_rows = x_ptr + offs_m[:, None].to(tl.int64) * stride_xm  # [BLOCK_M, 1]
     acc = tl.zeros([BLOCK_M, BLOCK_N], dtype=tl.float32)
     # sum_k x rides on the tensor cores as a dot with a ones tile: no reduction inside the loop
     # (triton 3.7's OptimizeThreadLocality pass crashes on a tl.sum of a dot operand in the
@@ -52,10 +76,10 @@ def _gemm_tile(x_ptr, stride_xm, stride_xk, M, qw_ptr, sc_ptr, ze_ptr, perm_ptr,
             k = kb * EPB + planar_k(c, i, BITS)
             a = tl.load(x_rows + k[None, :] * stride_xk, mask=mmask[:, None] & (k < K)[None, :], other=0.0)
             a = a.to(DOT_DTYPE)
-            b = unpack_dot(wb, i, BITS, DOT_DTYPE)                 # dot_offset + u, exact
+            b = unpack_dot(wb, i, BITS, DOT_DTYPE)  # dot_offset + u, exact
             acc = tl.dot(a, b, acc, input_precision=DOT_PREC)
             xs_acc = tl.dot(a, ones, xs_acc, input_precision=DOT_PREC)
-    xs = tl.sum(xs_acc, axis=1) * (1.0 / 16)   # 16 equal columns: exact
+    xs = tl.sum(xs_acc, axis=1) * (1.0 / 16)  # 16 equal columns: exact
     pr = start + r
     scale = tl.load(sc_ptr + pr, mask=rmask, other=0.0)
     zero = tl.load(ze_ptr + pr, mask=rmask, other=0.0)
@@ -70,8 +94,20 @@ def _gemm_tile(x_ptr, stride_xm, stride_xk, M, qw_ptr, sc_ptr, ze_ptr, perm_ptr,
 
 
 @triton.jit
-def _gemm_pruned_tile(perm_ptr, bias_ptr, y_ptr, stride_ym, M, pid_m, tile, start, rows,
-                      HAS_BIAS: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
+def _gemm_pruned_tile(
+    perm_ptr,
+    bias_ptr,
+    y_ptr,
+    stride_ym,
+    M,
+    pid_m,
+    tile,
+    start,
+    rows,
+    HAS_BIAS: tl.constexpr,
+    BLOCK_M: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+):
     offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
     mmask = offs_m < M
     r = tile * BLOCK_N + tl.arange(0, BLOCK_N)
@@ -85,14 +121,48 @@ def _gemm_pruned_tile(perm_ptr, bias_ptr, y_ptr, stride_ym, M, pid_m, tile, star
 
 
 @triton.jit(do_not_specialize=["S8", "N8", "S4", "N4", "S2", "N2", "S1", "N1", "S0", "N0", "M_KEY", "N_KEY"])
-def mp_gemm_kernel(x_ptr, qw_ptr, sc_ptr, ze_ptr, perm_ptr, bias_ptr, xscale_ptr, y_ptr,
-                   M, K, stride_xm, stride_xk, stride_ym,
-                   S8, N8, O8, S4, N4, O4, S2, N2, O2, S1, N1, O1, S0, N0,
-                   M_KEY, N_KEY,  # autotuning keys only (bucketed M, N)
-                   W8: tl.constexpr, W4: tl.constexpr, W2: tl.constexpr, W1: tl.constexpr,
-                   HAS_BIAS: tl.constexpr, HAS_XSCALE: tl.constexpr,
-                   BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-                   DOT_DTYPE: tl.constexpr, DOT_PREC: tl.constexpr):
+def mp_gemm_kernel(
+    x_ptr,
+    qw_ptr,
+    sc_ptr,
+    ze_ptr,
+    perm_ptr,
+    bias_ptr,
+    xscale_ptr,
+    y_ptr,
+    M,
+    K,
+    stride_xm,
+    stride_xk,
+    stride_ym,
+    S8,
+    N8,
+    O8,
+    S4,
+    N4,
+    O4,
+    S2,
+    N2,
+    O2,
+    S1,
+    N1,
+    O1,
+    S0,
+    N0,
+    M_KEY,
+    N_KEY,  # autotuning keys only (bucketed M, N)
+    W8: tl.constexpr,
+    W4: tl.constexpr,
+    W2: tl.constexpr,
+    W1: tl.constexpr,
+    HAS_BIAS: tl.constexpr,
+    HAS_XSCALE: tl.constexpr,
+    BLOCK_M: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    BLOCK_K: tl.constexpr,
+    DOT_DTYPE: tl.constexpr,
+    DOT_PREC: tl.constexpr,
+):
     """1-D grid of cdiv(M, BLOCK_M) x (tiles over all buckets), M fastest. Tensors as in
     ``gemv.mp_gemv_kernel``; DOT_DTYPE is the operand type of ``tl.dot`` (x's dtype on GPU),
     DOT_PREC its fp32 input precision ("ieee" or "tf32")."""
@@ -103,27 +173,126 @@ def mp_gemm_kernel(x_ptr, qw_ptr, sc_ptr, ze_ptr, perm_ptr, bias_ptr, xscale_ptr
     e8, e4, e2, e1 = tile_ends(N8, N4, N2, N1, BLOCK_N)
     if W8:
         if t < e8:
-            _gemm_tile(x_ptr, stride_xm, stride_xk, M, qw_ptr, sc_ptr, ze_ptr, perm_ptr, bias_ptr,
-                       xscale_ptr, y_ptr, stride_ym, K, pid_m, t, S8, N8, O8,
-                       HAS_BIAS, HAS_XSCALE, 8, BLOCK_M, BLOCK_N, BLOCK_K, DOT_DTYPE, DOT_PREC)
+            _gemm_tile(
+                x_ptr,
+                stride_xm,
+                stride_xk,
+                M,
+                qw_ptr,
+                sc_ptr,
+                ze_ptr,
+                perm_ptr,
+                bias_ptr,
+                xscale_ptr,
+                y_ptr,
+                stride_ym,
+                K,
+                pid_m,
+                t,
+                S8,
+                N8,
+                O8,
+                HAS_BIAS,
+                HAS_XSCALE,
+                8,
+                BLOCK_M,
+                BLOCK_N,
+                BLOCK_K,
+                DOT_DTYPE,
+                DOT_PREC,
+            )
     if W4:
         if (t >= e8) & (t < e4):
-            _gemm_tile(x_ptr, stride_xm, stride_xk, M, qw_ptr, sc_ptr, ze_ptr, perm_ptr, bias_ptr,
-                       xscale_ptr, y_ptr, stride_ym, K, pid_m, t - e8, S4, N4, O4,
-                       HAS_BIAS, HAS_XSCALE, 4, BLOCK_M, BLOCK_N, BLOCK_K, DOT_DTYPE, DOT_PREC)
+            _gemm_tile(
+                x_ptr,
+                stride_xm,
+                stride_xk,
+                M,
+                qw_ptr,
+                sc_ptr,
+                ze_ptr,
+                perm_ptr,
+                bias_ptr,
+                xscale_ptr,
+                y_ptr,
+                stride_ym,
+                K,
+                pid_m,
+                t - e8,
+                S4,
+                N4,
+                O4,
+                HAS_BIAS,
+                HAS_XSCALE,
+                4,
+                BLOCK_M,
+                BLOCK_N,
+                BLOCK_K,
+                DOT_DTYPE,
+                DOT_PREC,
+            )
     if W2:
         if (t >= e4) & (t < e2):
-            _gemm_tile(x_ptr, stride_xm, stride_xk, M, qw_ptr, sc_ptr, ze_ptr, perm_ptr, bias_ptr,
-                       xscale_ptr, y_ptr, stride_ym, K, pid_m, t - e4, S2, N2, O2,
-                       HAS_BIAS, HAS_XSCALE, 2, BLOCK_M, BLOCK_N, BLOCK_K, DOT_DTYPE, DOT_PREC)
+            _gemm_tile(
+                x_ptr,
+                stride_xm,
+                stride_xk,
+                M,
+                qw_ptr,
+                sc_ptr,
+                ze_ptr,
+                perm_ptr,
+                bias_ptr,
+                xscale_ptr,
+                y_ptr,
+                stride_ym,
+                K,
+                pid_m,
+                t - e4,
+                S2,
+                N2,
+                O2,
+                HAS_BIAS,
+                HAS_XSCALE,
+                2,
+                BLOCK_M,
+                BLOCK_N,
+                BLOCK_K,
+                DOT_DTYPE,
+                DOT_PREC,
+            )
     if W1:
         if (t >= e2) & (t < e1):
-            _gemm_tile(x_ptr, stride_xm, stride_xk, M, qw_ptr, sc_ptr, ze_ptr, perm_ptr, bias_ptr,
-                       xscale_ptr, y_ptr, stride_ym, K, pid_m, t - e2, S1, N1, O1,
-                       HAS_BIAS, HAS_XSCALE, 1, BLOCK_M, BLOCK_N, BLOCK_K, DOT_DTYPE, DOT_PREC)
+            _gemm_tile(
+                x_ptr,
+                stride_xm,
+                stride_xk,
+                M,
+                qw_ptr,
+                sc_ptr,
+                ze_ptr,
+                perm_ptr,
+                bias_ptr,
+                xscale_ptr,
+                y_ptr,
+                stride_ym,
+                K,
+                pid_m,
+                t - e2,
+                S1,
+                N1,
+                O1,
+                HAS_BIAS,
+                HAS_XSCALE,
+                1,
+                BLOCK_M,
+                BLOCK_N,
+                BLOCK_K,
+                DOT_DTYPE,
+                DOT_PREC,
+            )
     if t >= e1:
-        _gemm_pruned_tile(perm_ptr, bias_ptr, y_ptr, stride_ym, M, pid_m, t - e1, S0, N0,
-                          HAS_BIAS, BLOCK_M, BLOCK_N)
+        _gemm_pruned_tile(perm_ptr, bias_ptr, y_ptr, stride_ym, M, pid_m, t - e1, S0, N0, HAS_BIAS, BLOCK_M, BLOCK_N)
 
 
 #: Autotuned entry point (one config under the interpreter, see ``configs``).

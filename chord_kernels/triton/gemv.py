@@ -15,6 +15,7 @@ No split-K: at the shapes this serves (N >= 4096 for the backbone layers, N = 10
 scoring) BLOCK_N <= 32 already gives >= 128 programs per bucket, enough to keep HBM busy, and
 split-K would need atomics (run-to-run non-deterministic) or a second reduction launch.
 """
+
 from __future__ import annotations
 
 import triton
@@ -25,13 +26,31 @@ from .layout import planar_k, row_bytes, tile_ends, unpack_f32, unpack_unit_f32
 
 
 @triton.jit
-def _gemv_tile(x_row, stride_xk, qw_ptr, sc_ptr, ze_ptr, perm_ptr, bias_ptr, y_row, xscale, K,
-               tile, start, rows, boff, one_bits,
-               HAS_BIAS: tl.constexpr, BITS: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_KB: tl.constexpr):
+def _gemv_tile(
+    x_row,
+    stride_xk,
+    qw_ptr,
+    sc_ptr,
+    ze_ptr,
+    perm_ptr,
+    bias_ptr,
+    y_row,
+    xscale,
+    K,
+    tile,
+    start,
+    rows,
+    boff,
+    one_bits,
+    HAS_BIAS: tl.constexpr,
+    BITS: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    BLOCK_KB: tl.constexpr,
+):
     EPB: tl.constexpr = 8 // BITS
-    BKB: tl.constexpr = BLOCK_KB                # bytes of a row per K step, whatever the width
+    BKB: tl.constexpr = BLOCK_KB  # bytes of a row per K step, whatever the width
     rb = row_bytes(K, BITS)
-    boff = boff.to(tl.int64) * 16             # offsets come in 16-byte units: alignment is visible
+    boff = boff.to(tl.int64) * 16  # offsets come in 16-byte units: alignment is visible
     r = tile * BLOCK_N + tl.arange(0, BLOCK_N)  # row inside the bucket
     rmask = r < rows
     c = tl.arange(0, BKB)
@@ -45,9 +64,9 @@ def _gemv_tile(x_row, stride_xk, qw_ptr, sc_ptr, ze_ptr, perm_ptr, bias_ptr, y_r
             k = kb * EPB + planar_k(c, i, BITS)
             xv = tl.load(x_row + k * stride_xk, mask=k < K, other=0.0).to(tl.float32)
             if BITS <= 4:
-                acc += unpack_unit_f32(wb, one_bits, i, BITS) * xv[None, :]      # x * (1 + u / 2^BITS)
+                acc += unpack_unit_f32(wb, one_bits, i, BITS) * xv[None, :]  # x * (1 + u / 2^BITS)
             else:
-                acc += unpack_f32(wb, i, BITS) * xv[None, :]           # x * u
+                acc += unpack_f32(wb, i, BITS) * xv[None, :]  # x * u
             xs += xv
     sx = tl.sum(xs, axis=0)
     if BITS <= 4:
@@ -65,8 +84,7 @@ def _gemv_tile(x_row, stride_xk, qw_ptr, sc_ptr, ze_ptr, perm_ptr, bias_ptr, y_r
 
 
 @triton.jit
-def _gemv_pruned_tile(perm_ptr, bias_ptr, y_row, tile, start, rows,
-                      HAS_BIAS: tl.constexpr, BLOCK_N: tl.constexpr):
+def _gemv_pruned_tile(perm_ptr, bias_ptr, y_row, tile, start, rows, HAS_BIAS: tl.constexpr, BLOCK_N: tl.constexpr):
     r = tile * BLOCK_N + tl.arange(0, BLOCK_N)
     rmask = r < rows
     orig = tl.load(perm_ptr + start + r, mask=rmask, other=0)
@@ -76,15 +94,48 @@ def _gemv_pruned_tile(perm_ptr, bias_ptr, y_row, tile, start, rows,
     tl.store(y_row + orig, y.to(y_row.dtype.element_ty), mask=rmask)
 
 
-@triton.jit(do_not_specialize=["S8", "N8", "S4", "N4", "S2", "N2", "S1", "N1", "S0", "N0", "M_KEY", "N_KEY",
-                               "ONE_BITS"])
-def mp_gemv_kernel(x_ptr, qw_ptr, sc_ptr, ze_ptr, perm_ptr, bias_ptr, xscale_ptr, y_ptr,
-                   K, stride_xm, stride_xk, stride_ym, ONE_BITS,
-                   S8, N8, O8, S4, N4, O4, S2, N2, O2, S1, N1, O1, S0, N0,
-                   M_KEY, N_KEY,  # autotuning keys only (bucketed M, N)
-                   W8: tl.constexpr, W4: tl.constexpr, W2: tl.constexpr, W1: tl.constexpr,
-                   HAS_BIAS: tl.constexpr, HAS_XSCALE: tl.constexpr,
-                   BLOCK_N: tl.constexpr, BLOCK_KB: tl.constexpr):
+@triton.jit(
+    do_not_specialize=["S8", "N8", "S4", "N4", "S2", "N2", "S1", "N1", "S0", "N0", "M_KEY", "N_KEY", "ONE_BITS"]
+)
+def mp_gemv_kernel(
+    x_ptr,
+    qw_ptr,
+    sc_ptr,
+    ze_ptr,
+    perm_ptr,
+    bias_ptr,
+    xscale_ptr,
+    y_ptr,
+    K,
+    stride_xm,
+    stride_xk,
+    stride_ym,
+    ONE_BITS,
+    S8,
+    N8,
+    O8,
+    S4,
+    N4,
+    O4,
+    S2,
+    N2,
+    O2,
+    S1,
+    N1,
+    O1,
+    S0,
+    N0,
+    M_KEY,
+    N_KEY,  # autotuning keys only (bucketed M, N)
+    W8: tl.constexpr,
+    W4: tl.constexpr,
+    W2: tl.constexpr,
+    W1: tl.constexpr,
+    HAS_BIAS: tl.constexpr,
+    HAS_XSCALE: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    BLOCK_KB: tl.constexpr,
+):
     """Grid (tiles over all buckets, M). x [M, K] fp32/fp16/bf16 (any strides); y [M, N]
     (row stride ``stride_ym``, unit column stride) in its own dtype; qweight uint8; scales,
     zeros fp32 [N]; perm int32 [N]; bias [N] any float (HAS_BIAS); xscale fp32 [M] (HAS_XSCALE:
@@ -100,20 +151,96 @@ def mp_gemv_kernel(x_ptr, qw_ptr, sc_ptr, ze_ptr, perm_ptr, bias_ptr, xscale_ptr
     e8, e4, e2, e1 = tile_ends(N8, N4, N2, N1, BLOCK_N)
     if W8:
         if t < e8:
-            _gemv_tile(x_row, stride_xk, qw_ptr, sc_ptr, ze_ptr, perm_ptr, bias_ptr, y_row, xscale, K,
-                       t, S8, N8, O8, ONE_BITS, HAS_BIAS, 8, BLOCK_N, BLOCK_KB)
+            _gemv_tile(
+                x_row,
+                stride_xk,
+                qw_ptr,
+                sc_ptr,
+                ze_ptr,
+                perm_ptr,
+                bias_ptr,
+                y_row,
+                xscale,
+                K,
+                t,
+                S8,
+                N8,
+                O8,
+                ONE_BITS,
+                HAS_BIAS,
+                8,
+                BLOCK_N,
+                BLOCK_KB,
+            )
     if W4:
         if (t >= e8) & (t < e4):
-            _gemv_tile(x_row, stride_xk, qw_ptr, sc_ptr, ze_ptr, perm_ptr, bias_ptr, y_row, xscale, K,
-                       t - e8, S4, N4, O4, ONE_BITS, HAS_BIAS, 4, BLOCK_N, BLOCK_KB)
+            _gemv_tile(
+                x_row,
+                stride_xk,
+                qw_ptr,
+                sc_ptr,
+                ze_ptr,
+                perm_ptr,
+                bias_ptr,
+                y_row,
+                xscale,
+                K,
+                t - e8,
+                S4,
+                N4,
+                O4,
+                ONE_BITS,
+                HAS_BIAS,
+                4,
+                BLOCK_N,
+                BLOCK_KB,
+            )
     if W2:
         if (t >= e4) & (t < e2):
-            _gemv_tile(x_row, stride_xk, qw_ptr, sc_ptr, ze_ptr, perm_ptr, bias_ptr, y_row, xscale, K,
-                       t - e4, S2, N2, O2, ONE_BITS, HAS_BIAS, 2, BLOCK_N, BLOCK_KB)
+            _gemv_tile(
+                x_row,
+                stride_xk,
+                qw_ptr,
+                sc_ptr,
+                ze_ptr,
+                perm_ptr,
+                bias_ptr,
+                y_row,
+                xscale,
+                K,
+                t - e4,
+                S2,
+                N2,
+                O2,
+                ONE_BITS,
+                HAS_BIAS,
+                2,
+                BLOCK_N,
+                BLOCK_KB,
+            )
     if W1:
         if (t >= e2) & (t < e1):
-            _gemv_tile(x_row, stride_xk, qw_ptr, sc_ptr, ze_ptr, perm_ptr, bias_ptr, y_row, xscale, K,
-                       t - e2, S1, N1, O1, ONE_BITS, HAS_BIAS, 1, BLOCK_N, BLOCK_KB)
+            _gemv_tile(
+                x_row,
+                stride_xk,
+                qw_ptr,
+                sc_ptr,
+                ze_ptr,
+                perm_ptr,
+                bias_ptr,
+                y_row,
+                xscale,
+                K,
+                t - e2,
+                S1,
+                N1,
+                O1,
+                ONE_BITS,
+                HAS_BIAS,
+                1,
+                BLOCK_N,
+                BLOCK_KB,
+            )
     if t >= e1:
         _gemv_pruned_tile(perm_ptr, bias_ptr, y_row, t - e1, S0, N0, HAS_BIAS, BLOCK_N)
 

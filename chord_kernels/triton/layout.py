@@ -12,6 +12,7 @@ One launch covers every bucket: program ``t`` of the N axis finds its bucket by 
 with the cumulative tile counts of the (at most four) live widths, passed as scalars. See the
 README section "Backends and dispatch" for why this beats one launch per bucket.
 """
+
 from __future__ import annotations
 
 import triton
@@ -21,6 +22,8 @@ from chord import format as fmt
 
 #: widths the kernels are specialized for, in ``format.BUCKET_ORDER`` (pruned handled apart)
 WIDTHS = (8, 4, 2, 1)
+
+
 def bucket_args(buckets, K: int) -> dict:
     """Flat ``[bits, rows, ...]`` -> the scalar kernel arguments describing each width's rows.
 
@@ -99,7 +102,7 @@ def unpack_unit_f32(wb, one_bits, i: tl.constexpr, BITS: tl.constexpr):
     by ~2^BITS, so use it for BITS <= 4 only (<= 16x, far below the 1e-5 fp32 tolerance).
     """
     MASK: tl.constexpr = (1 << BITS) - 1
-    POS: tl.constexpr = 23 - BITS          # u's lowest bit lands on mantissa bit 23 - BITS
+    POS: tl.constexpr = 23 - BITS  # u's lowest bit lands on mantissa bit 23 - BITS
     if POS >= i * BITS:
         v = (wb << (POS - i * BITS)) & (MASK << POS)
     else:

@@ -13,6 +13,7 @@ launched without FMA contraction so no rounding step is fused away.
 Round half to even is ``rint_f32`` below (the 2^23 trick) rather than libdevice's ``rint``: the
 Triton interpreter has no libdevice, and the tests must run the same code CI runs.
 """
+
 from __future__ import annotations
 
 import torch
@@ -46,19 +47,34 @@ def _clamp(x, lo, hi):
 
 
 @triton.jit
-def _pack_tile(w_ptr, ldw, perm_ptr, qw_ptr, sc_ptr, ze_ptr, K, tile, start, rows, boff,
-               BITS: tl.constexpr, ASYM: tl.constexpr, BLOCK_R: tl.constexpr, BLOCK_K: tl.constexpr,
-               BLOCK_KB: tl.constexpr):
+def _pack_tile(
+    w_ptr,
+    ldw,
+    perm_ptr,
+    qw_ptr,
+    sc_ptr,
+    ze_ptr,
+    K,
+    tile,
+    start,
+    rows,
+    boff,
+    BITS: tl.constexpr,
+    ASYM: tl.constexpr,
+    BLOCK_R: tl.constexpr,
+    BLOCK_K: tl.constexpr,
+    BLOCK_KB: tl.constexpr,
+):
     EPB: tl.constexpr = 8 // BITS
-    UMAX: tl.constexpr = (1 << BITS) - 1                  # asym: u in [0, 2^b - 1]
-    QMAX: tl.constexpr = (1 << (BITS - 1)) - 1            # sym: |q| <= 2^(b-1) - 1
-    OFF: tl.constexpr = 1 << (BITS - 1)                   # sym: u = q + 2^(b-1)
+    UMAX: tl.constexpr = (1 << BITS) - 1  # asym: u in [0, 2^b - 1]
+    QMAX: tl.constexpr = (1 << (BITS - 1)) - 1  # sym: |q| <= 2^(b-1) - 1
+    OFF: tl.constexpr = 1 << (BITS - 1)  # sym: u = q + 2^(b-1)
     rb = row_bytes(K, BITS)
     boff = boff.to(tl.int64) * 16
     r = tile * BLOCK_R + tl.arange(0, BLOCK_R)
     rmask = r < rows
     orig = tl.load(perm_ptr + start + r, mask=rmask, other=0)
-    w_rows = w_ptr + orig.to(tl.int64)[:, None] * ldw                       # [BLOCK_R, 1]
+    w_rows = w_ptr + orig.to(tl.int64)[:, None] * ldw  # [BLOCK_R, 1]
 
     # -- pass 1: the row statistics (order-free max/min, except the 1-bit float64 lane sums)
     if ASYM:
@@ -71,15 +87,15 @@ def _pack_tile(w_ptr, ldw, perm_ptr, qw_ptr, sc_ptr, ze_ptr, K, tile, start, row
             v = tl.load(w_rows + kk[None, :], mask=m2, other=0.0)
             lo = tl.minimum(lo, tl.min(tl.where(m2, v, float("inf")), axis=1))
             hi = tl.maximum(hi, tl.max(tl.where(m2, v, float("-inf")), axis=1))
-        lo = tl.where(rmask, lo, 0.0)                                       # rows past the end
+        lo = tl.where(rmask, lo, 0.0)  # rows past the end
         hi = tl.where(rmask, hi, 0.0)
         s = tl.math.div_rn(hi - lo, tl.full([BLOCK_R], UMAX, tl.float32))
-        s = tl.where(s > 0, s, tl.abs(lo))                                  # constant row: exactly
+        s = tl.where(s > 0, s, tl.abs(lo))  # constant row: exactly
         safe = tl.where(s > 0, s, 1.0)
         z = tl.math.div_rn(-lo, safe)
         if BITS >= 2:
-            z = rint_f32(z)                                                 # integer, unclamped
-        z = tl.where(s > 0, z, 0.0) + 0.0                                   # canonical +0.0
+            z = rint_f32(z)  # integer, unclamped
+        z = tl.where(s > 0, z, 0.0) + 0.0  # canonical +0.0
         scale = s
         zero = z
     elif BITS == 1:
@@ -101,7 +117,7 @@ def _pack_tile(w_ptr, ldw, perm_ptr, qw_ptr, sc_ptr, ze_ptr, K, tile, start, row
         l7 = tl.sum(tl.where(c8[None, :] == 7, lanes, 0.0), axis=1)
         tot = ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7))
         kf = tl.full([BLOCK_R], 0.0, tl.float64) + K
-        scale = ((tot * 2.0) / kf).to(tl.float32)        # float64 division is IEEE (div.rn.f64)
+        scale = ((tot * 2.0) / kf).to(tl.float32)  # float64 division is IEEE (div.rn.f64)
         zero = tl.full([BLOCK_R], 0.5, tl.float32)
         safe = tl.full([BLOCK_R], 1.0, tl.float32)
     else:
@@ -127,16 +143,16 @@ def _pack_tile(w_ptr, ldw, perm_ptr, qw_ptr, sc_ptr, ze_ptr, K, tile, start, row
             if ASYM:
                 qq = tl.math.div_rn(v, safe[:, None])
                 if BITS >= 2:
-                    u = rint_f32(qq) + zero[:, None]          # round the quotient, then shift
+                    u = rint_f32(qq) + zero[:, None]  # round the quotient, then shift
                 else:
-                    u = rint_f32(qq + zero[:, None])          # 1-bit: threshold at the midpoint
+                    u = rint_f32(qq + zero[:, None])  # 1-bit: threshold at the midpoint
                 u = _clamp(u, 0.0, UMAX)
             elif BITS == 1:
                 u = tl.where(v >= 0, 1.0, 0.0)
             else:
                 q = _clamp(rint_f32(tl.math.div_rn(v, safe[:, None])), -QMAX, QMAX)
                 u = q + OFF
-            u = tl.where(kin, u.to(tl.int32), 0)                   # padding holds u = 0
+            u = tl.where(kin, u.to(tl.int32), 0)  # padding holds u = 0
             byte = byte | (u << (i * BITS))
         bmask = rmask[:, None] & ((kb + c) < rb)[None, :]
         tl.store(q_rows + kb + c[None, :], byte.to(tl.uint8), mask=bmask)
@@ -145,11 +161,35 @@ def _pack_tile(w_ptr, ldw, perm_ptr, qw_ptr, sc_ptr, ze_ptr, K, tile, start, row
 
 
 @triton.jit(do_not_specialize=["S8", "N8", "S4", "N4", "S2", "N2", "S1", "N1"])
-def quantize_pack_kernel(w_ptr, perm_ptr, qw_ptr, sc_ptr, ze_ptr, K, ldw,
-                         S8, N8, O8, S4, N4, O4, S2, N2, O2, S1, N1, O1,
-                         W8: tl.constexpr, W4: tl.constexpr, W2: tl.constexpr, W1: tl.constexpr,
-                         ASYM: tl.constexpr, BLOCK_R: tl.constexpr, BLOCK_K: tl.constexpr,
-                         BLOCK_KB: tl.constexpr):
+def quantize_pack_kernel(
+    w_ptr,
+    perm_ptr,
+    qw_ptr,
+    sc_ptr,
+    ze_ptr,
+    K,
+    ldw,
+    S8,
+    N8,
+    O8,
+    S4,
+    N4,
+    O4,
+    S2,
+    N2,
+    O2,
+    S1,
+    N1,
+    O1,
+    W8: tl.constexpr,
+    W4: tl.constexpr,
+    W2: tl.constexpr,
+    W1: tl.constexpr,
+    ASYM: tl.constexpr,
+    BLOCK_R: tl.constexpr,
+    BLOCK_K: tl.constexpr,
+    BLOCK_KB: tl.constexpr,
+):
     """1-D grid over the row tiles of the non-pruned buckets. w fp32 [N, K] (row stride ldw,
     unit column stride); perm int32 [N]; qweight uint8 (the table's total bytes); scales,
     zeros fp32 [N] (pruned rows are left to the caller: 0)."""
@@ -157,20 +197,24 @@ def quantize_pack_kernel(w_ptr, perm_ptr, qw_ptr, sc_ptr, ze_ptr, K, ldw,
     e8, e4, e2, e1 = tile_ends(N8, N4, N2, N1, BLOCK_R)
     if W8:
         if t < e8:
-            _pack_tile(w_ptr, ldw, perm_ptr, qw_ptr, sc_ptr, ze_ptr, K, t, S8, N8, O8,
-                       8, ASYM, BLOCK_R, BLOCK_K, BLOCK_KB)
+            _pack_tile(
+                w_ptr, ldw, perm_ptr, qw_ptr, sc_ptr, ze_ptr, K, t, S8, N8, O8, 8, ASYM, BLOCK_R, BLOCK_K, BLOCK_KB
+            )
     if W4:
         if (t >= e8) & (t < e4):
-            _pack_tile(w_ptr, ldw, perm_ptr, qw_ptr, sc_ptr, ze_ptr, K, t - e8, S4, N4, O4,
-                       4, ASYM, BLOCK_R, BLOCK_K, BLOCK_KB)
+            _pack_tile(
+                w_ptr, ldw, perm_ptr, qw_ptr, sc_ptr, ze_ptr, K, t - e8, S4, N4, O4, 4, ASYM, BLOCK_R, BLOCK_K, BLOCK_KB
+            )
     if W2:
         if (t >= e4) & (t < e2):
-            _pack_tile(w_ptr, ldw, perm_ptr, qw_ptr, sc_ptr, ze_ptr, K, t - e4, S2, N2, O2,
-                       2, ASYM, BLOCK_R, BLOCK_K, BLOCK_KB)
+            _pack_tile(
+                w_ptr, ldw, perm_ptr, qw_ptr, sc_ptr, ze_ptr, K, t - e4, S2, N2, O2, 2, ASYM, BLOCK_R, BLOCK_K, BLOCK_KB
+            )
     if W1:
         if (t >= e2) & (t < e1):
-            _pack_tile(w_ptr, ldw, perm_ptr, qw_ptr, sc_ptr, ze_ptr, K, t - e2, S1, N1, O1,
-                       1, ASYM, BLOCK_R, BLOCK_K, BLOCK_KB)
+            _pack_tile(
+                w_ptr, ldw, perm_ptr, qw_ptr, sc_ptr, ze_ptr, K, t - e2, S1, N1, O1, 1, ASYM, BLOCK_R, BLOCK_K, BLOCK_KB
+            )
 
 
 # -- host side ------------------------------------------------------------------------------------
@@ -178,7 +222,9 @@ def _check_buckets(buckets, N: int, K: int) -> list[int]:
     """The C++ packer's bucket-table checks, same messages."""
     buckets = [int(b) for b in buckets]
     if len(buckets) % 2:
-        raise ValueError(f"quantize_pack: buckets: expected a flat [bits, rows, ...] list, got odd length {len(buckets)}")
+        raise ValueError(
+            f"quantize_pack: buckets: expected a flat [bits, rows, ...] list, got odd length {len(buckets)}"
+        )
     rows = 0
     for i in range(0, len(buckets), 2):
         b, n = buckets[i], buckets[i + 1]
@@ -192,22 +238,26 @@ def _check_buckets(buckets, N: int, K: int) -> list[int]:
     return buckets
 
 
-def quantize_pack(weight: torch.Tensor, perm: torch.Tensor, buckets, scheme: str, *,
-                  config: dict | None = None):
+def quantize_pack(weight: torch.Tensor, perm: torch.Tensor, buckets, scheme: str, *, config: dict | None = None):
     """weight float [N, K] (any float dtype, widened to float32 exactly; any row stride), perm
     int [N] (a permutation: packed row i holds original row perm[i]), buckets the flat table,
     scheme "sym"/"asym" -> (qweight uint8 [total_bytes], scales float32 [N], zeros float32 [N]),
     bit-identical to the CPU op. Validation (same messages as the C++ packer) syncs with the
     device once. ``config`` (BLOCK_R, BLOCK_K, BLOCK_KB, num_warps) is for tests."""
     from .dispatch import INTERPRET
+
     if not isinstance(weight, torch.Tensor) or weight.dim() != 2:
-        raise ValueError(f"chord::quantize_pack: weight: expected 2-D [N, K], got "
-                         f"{list(weight.shape) if isinstance(weight, torch.Tensor) else type(weight).__name__}")
+        raise ValueError(
+            f"chord::quantize_pack: weight: expected 2-D [N, K], got "
+            f"{list(weight.shape) if isinstance(weight, torch.Tensor) else type(weight).__name__}"
+        )
     if not weight.dtype.is_floating_point:
         raise TypeError(f"chord::quantize_pack: weight: expected a float dtype, got {weight.dtype}")
     if weight.device.type == "cpu" and not INTERPRET:
-        raise RuntimeError("chord_kernels.triton: CPU tensors run only under the Triton interpreter; set "
-                           "TRITON_INTERPRET=1 before chord_kernels.triton is first imported")
+        raise RuntimeError(
+            "chord_kernels.triton: CPU tensors run only under the Triton interpreter; set "
+            "TRITON_INTERPRET=1 before chord_kernels.triton is first imported"
+        )
     N, K = weight.shape
     if K < 1:
         raise ValueError(f"quantize_pack: weight: expected shape [N >= 0, K >= 1], got [{N}, {K}]")
@@ -215,8 +265,10 @@ def quantize_pack(weight: torch.Tensor, perm: torch.Tensor, buckets, scheme: str
         raise ValueError(f"quantize_pack: scheme: expected 'sym' or 'asym', got {scheme!r}")
     buckets = _check_buckets(buckets, N, K)
     if perm.dim() != 1 or perm.numel() != N or perm.dtype.is_floating_point:
-        raise ValueError(f"quantize_pack: perm: expected 1-D integer with {N} entries, got {perm.dim()}-D "
-                         f"{perm.dtype} with {perm.numel()}")
+        raise ValueError(
+            f"quantize_pack: perm: expected 1-D integer with {N} entries, got {perm.dim()}-D "
+            f"{perm.dtype} with {perm.numel()}"
+        )
     dev = weight.device
     p = perm.detach().to(device=dev, dtype=torch.int32).contiguous()
     if N and not torch.equal(torch.sort(p).values, torch.arange(N, device=dev, dtype=torch.int32)):
@@ -243,6 +295,18 @@ def quantize_pack(weight: torch.Tensor, perm: torch.Tensor, buckets, scheme: str
     n_t = num_tiles({**bargs, "N0": 0}, cfg["BLOCK_R"])
     if n_t:
         extra = {} if INTERPRET else {"enable_fp_fusion": False}
-        quantize_pack_kernel[(n_t,)](w, p, qw if qw.numel() else sc, sc, ze, K, w.stride(0), **bargs,
-                                     ASYM=_SCHEMES[scheme] == 1, num_warps=nw, **cfg, **extra)
+        quantize_pack_kernel[(n_t,)](
+            w,
+            p,
+            qw if qw.numel() else sc,
+            sc,
+            ze,
+            K,
+            w.stride(0),
+            **bargs,
+            ASYM=_SCHEMES[scheme] == 1,
+            num_warps=nw,
+            **cfg,
+            **extra,
+        )
     return qw, sc, ze

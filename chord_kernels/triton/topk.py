@@ -33,9 +33,9 @@ host), A = sum |xh| and K' the padded K,
 16x the textbook fp32 accumulation bound (tensor-core accumulation order and rounding are
 unspecified) plus the fp32 epilogue's roundings; G_m is rounded up on the host.
 """
+
 from __future__ import annotations
 
-import math
 import warnings
 
 import torch
@@ -50,10 +50,35 @@ from .layout import WIDTHS, bucket_args, num_tiles, planar_k, row_bytes, tile_en
 
 # -- the scan ----------------------------------------------------------------------------------
 @triton.jit
-def _scan_tile(xh_ptr, stride_xm, M, K, qw_ptr, sc_ptr, ze_ptr, post_ptr, xs_ptr, g_ptr, tau_ptr,
-               cnt_ptr, bs_ptr, be_ptr, br_ptr, CAP, pid_m, tile, start, rows, boff,
-               BITS: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_KB: tl.constexpr,
-               USE_DOT: tl.constexpr, DOT_PREC: tl.constexpr):
+def _scan_tile(
+    xh_ptr,
+    stride_xm,
+    M,
+    K,
+    qw_ptr,
+    sc_ptr,
+    ze_ptr,
+    post_ptr,
+    xs_ptr,
+    g_ptr,
+    tau_ptr,
+    cnt_ptr,
+    bs_ptr,
+    be_ptr,
+    br_ptr,
+    CAP,
+    pid_m,
+    tile,
+    start,
+    rows,
+    boff,
+    BITS: tl.constexpr,
+    BLOCK_M: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    BLOCK_KB: tl.constexpr,
+    USE_DOT: tl.constexpr,
+    DOT_PREC: tl.constexpr,
+):
     EPB: tl.constexpr = 8 // BITS
     UMAX: tl.constexpr = (1 << BITS) - 1
     rb = row_bytes(K, BITS)
@@ -63,7 +88,7 @@ def _scan_tile(xh_ptr, stride_xm, M, K, qw_ptr, sc_ptr, ze_ptr, post_ptr, xs_ptr
     r = tile * BLOCK_N + tl.arange(0, BLOCK_N)
     rmask = r < rows
     c = tl.arange(0, BLOCK_KB)
-    x_rows = xh_ptr + offs_m[:, None].to(tl.int64) * stride_xm          # [BLOCK_M, 1]
+    x_rows = xh_ptr + offs_m[:, None].to(tl.int64) * stride_xm  # [BLOCK_M, 1]
     if USE_DOT:
         # xh is zero padded to a multiple of 128 columns: no mask along k
         w_ptrs = qw_ptr + boff + r[None, :].to(tl.int64) * rb + c[:, None]  # [BLOCK_KB, BLOCK_N]
@@ -73,7 +98,7 @@ def _scan_tile(xh_ptr, stride_xm, M, K, qw_ptr, sc_ptr, ze_ptr, post_ptr, xs_ptr
             for i in tl.static_range(EPB):
                 k = kb * EPB + planar_k(c, i, BITS)
                 a = tl.load(x_rows + k[None, :], mask=mmask[:, None], other=0.0)
-                b = unpack_f32(wb, i, BITS).to(a.dtype)                   # u < 256: exact in fp16
+                b = unpack_f32(wb, i, BITS).to(a.dtype)  # u < 256: exact in fp16
                 acc = tl.dot(a, b, acc, input_precision=DOT_PREC)
     else:
         # one user (BLOCK_M = 1): CUDA cores, a [BLOCK_N, BLOCK_KB] fp32 tile reduced at the end
@@ -101,7 +126,7 @@ def _scan_tile(xh_ptr, stride_xm, M, K, qw_ptr, sc_ptr, ze_ptr, post_ptr, xs_ptr
     # NaN scores stay candidates (ranked last by the merge, as the CPU op does)
     keep = ((up >= tau[:, None]) | (up != up)) & mmask[:, None] & rmask[None, :]
     ki = keep.to(tl.int32)
-    n_keep = tl.sum(ki, axis=1)                                              # [BLOCK_M]
+    n_keep = tl.sum(ki, axis=1)  # [BLOCK_M]
     if tl.max(n_keep, axis=0) > 0:
         base = tl.atomic_add(cnt_ptr + offs_m, n_keep, mask=mmask & (n_keep > 0))
         pos = base[:, None] + tl.cumsum(ki, axis=1) - 1
@@ -112,14 +137,48 @@ def _scan_tile(xh_ptr, stride_xm, M, K, qw_ptr, sc_ptr, ze_ptr, post_ptr, xs_ptr
         tl.store(br_ptr + slot, (pr[None, :] + tl.zeros([BLOCK_M, BLOCK_N], tl.int32)), mask=ok)
 
 
-@triton.jit(do_not_specialize=["S8", "N8", "O8", "S4", "N4", "O4", "S2", "N2", "O2", "S1", "N1", "O1",
-                               "CAP", "M"])
-def topk_scan_kernel(xh_ptr, qw_ptr, sc_ptr, ze_ptr, post_ptr, xs_ptr, g_ptr, tau_ptr, tiles_ptr,
-                     cnt_ptr, bs_ptr, be_ptr, br_ptr, M, K, stride_xm, CAP,
-                     S8, N8, O8, S4, N4, O4, S2, N2, O2, S1, N1, O1,
-                     W8: tl.constexpr, W4: tl.constexpr, W2: tl.constexpr, W1: tl.constexpr,
-                     USE_LIST: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
-                     BLOCK_KB: tl.constexpr, USE_DOT: tl.constexpr, DOT_PREC: tl.constexpr):
+@triton.jit(do_not_specialize=["S8", "N8", "O8", "S4", "N4", "O4", "S2", "N2", "O2", "S1", "N1", "O1", "CAP", "M"])
+def topk_scan_kernel(
+    xh_ptr,
+    qw_ptr,
+    sc_ptr,
+    ze_ptr,
+    post_ptr,
+    xs_ptr,
+    g_ptr,
+    tau_ptr,
+    tiles_ptr,
+    cnt_ptr,
+    bs_ptr,
+    be_ptr,
+    br_ptr,
+    M,
+    K,
+    stride_xm,
+    CAP,
+    S8,
+    N8,
+    O8,
+    S4,
+    N4,
+    O4,
+    S2,
+    N2,
+    O2,
+    S1,
+    N1,
+    O1,
+    W8: tl.constexpr,
+    W4: tl.constexpr,
+    W2: tl.constexpr,
+    W1: tl.constexpr,
+    USE_LIST: tl.constexpr,
+    BLOCK_M: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    BLOCK_KB: tl.constexpr,
+    USE_DOT: tl.constexpr,
+    DOT_PREC: tl.constexpr,
+):
     """1-D grid of cdiv(M, BLOCK_M) x tiles (M fastest: the programs sharing a weight tile run
     together). xh [M, >= padded K] fp16 (fp32 holding fp16 values under the interpreter), zero
     padded; post, xs, g, tau fp32 [M] (power-of-two activation scale, sum xh, bound factor G,
@@ -135,24 +194,128 @@ def topk_scan_kernel(xh_ptr, qw_ptr, sc_ptr, ze_ptr, post_ptr, xs_ptr, g_ptr, ta
     e8, e4, e2, e1 = tile_ends(N8, N4, N2, N1, BLOCK_N)
     if W8:
         if t < e8:
-            _scan_tile(xh_ptr, stride_xm, M, K, qw_ptr, sc_ptr, ze_ptr, post_ptr, xs_ptr, g_ptr, tau_ptr,
-                       cnt_ptr, bs_ptr, be_ptr, br_ptr, CAP, pid_m, t, S8, N8, O8,
-                       8, BLOCK_M, BLOCK_N, BLOCK_KB, USE_DOT, DOT_PREC)
+            _scan_tile(
+                xh_ptr,
+                stride_xm,
+                M,
+                K,
+                qw_ptr,
+                sc_ptr,
+                ze_ptr,
+                post_ptr,
+                xs_ptr,
+                g_ptr,
+                tau_ptr,
+                cnt_ptr,
+                bs_ptr,
+                be_ptr,
+                br_ptr,
+                CAP,
+                pid_m,
+                t,
+                S8,
+                N8,
+                O8,
+                8,
+                BLOCK_M,
+                BLOCK_N,
+                BLOCK_KB,
+                USE_DOT,
+                DOT_PREC,
+            )
     if W4:
         if (t >= e8) & (t < e4):
-            _scan_tile(xh_ptr, stride_xm, M, K, qw_ptr, sc_ptr, ze_ptr, post_ptr, xs_ptr, g_ptr, tau_ptr,
-                       cnt_ptr, bs_ptr, be_ptr, br_ptr, CAP, pid_m, t - e8, S4, N4, O4,
-                       4, BLOCK_M, BLOCK_N, BLOCK_KB, USE_DOT, DOT_PREC)
+            _scan_tile(
+                xh_ptr,
+                stride_xm,
+                M,
+                K,
+                qw_ptr,
+                sc_ptr,
+                ze_ptr,
+                post_ptr,
+                xs_ptr,
+                g_ptr,
+                tau_ptr,
+                cnt_ptr,
+                bs_ptr,
+                be_ptr,
+                br_ptr,
+                CAP,
+                pid_m,
+                t - e8,
+                S4,
+                N4,
+                O4,
+                4,
+                BLOCK_M,
+                BLOCK_N,
+                BLOCK_KB,
+                USE_DOT,
+                DOT_PREC,
+            )
     if W2:
         if (t >= e4) & (t < e2):
-            _scan_tile(xh_ptr, stride_xm, M, K, qw_ptr, sc_ptr, ze_ptr, post_ptr, xs_ptr, g_ptr, tau_ptr,
-                       cnt_ptr, bs_ptr, be_ptr, br_ptr, CAP, pid_m, t - e4, S2, N2, O2,
-                       2, BLOCK_M, BLOCK_N, BLOCK_KB, USE_DOT, DOT_PREC)
+            _scan_tile(
+                xh_ptr,
+                stride_xm,
+                M,
+                K,
+                qw_ptr,
+                sc_ptr,
+                ze_ptr,
+                post_ptr,
+                xs_ptr,
+                g_ptr,
+                tau_ptr,
+                cnt_ptr,
+                bs_ptr,
+                be_ptr,
+                br_ptr,
+                CAP,
+                pid_m,
+                t - e4,
+                S2,
+                N2,
+                O2,
+                2,
+                BLOCK_M,
+                BLOCK_N,
+                BLOCK_KB,
+                USE_DOT,
+                DOT_PREC,
+            )
     if W1:
         if (t >= e2) & (t < e1):
-            _scan_tile(xh_ptr, stride_xm, M, K, qw_ptr, sc_ptr, ze_ptr, post_ptr, xs_ptr, g_ptr, tau_ptr,
-                       cnt_ptr, bs_ptr, be_ptr, br_ptr, CAP, pid_m, t - e2, S1, N1, O1,
-                       1, BLOCK_M, BLOCK_N, BLOCK_KB, USE_DOT, DOT_PREC)
+            _scan_tile(
+                xh_ptr,
+                stride_xm,
+                M,
+                K,
+                qw_ptr,
+                sc_ptr,
+                ze_ptr,
+                post_ptr,
+                xs_ptr,
+                g_ptr,
+                tau_ptr,
+                cnt_ptr,
+                bs_ptr,
+                be_ptr,
+                br_ptr,
+                CAP,
+                pid_m,
+                t - e2,
+                S1,
+                N1,
+                O1,
+                1,
+                BLOCK_M,
+                BLOCK_N,
+                BLOCK_KB,
+                USE_DOT,
+                DOT_PREC,
+            )
 
 
 # -- exact rescoring ---------------------------------------------------------------------------
@@ -161,11 +324,33 @@ def _span_pick(r, S, N, val, cur):
     return tl.where((r >= S) & (r < S + N), val, cur)
 
 
-@triton.jit(do_not_specialize=["S8", "N8", "O8", "S4", "N4", "O4", "S2", "N2", "O2", "S1", "N1", "O1",
-                               "n"])
-def topk_rescore_kernel(pm_ptr, pr_ptr, n, xr_ptr, stride_xr, qw_ptr, sc_ptr, ze_ptr, out_ptr, K,
-                        S8, N8, O8, S4, N4, O4, S2, N2, O2, S1, N1, O1,
-                        BLOCK_P: tl.constexpr, BLOCK_K: tl.constexpr):
+@triton.jit(do_not_specialize=["S8", "N8", "O8", "S4", "N4", "O4", "S2", "N2", "O2", "S1", "N1", "O1", "n"])
+def topk_rescore_kernel(
+    pm_ptr,
+    pr_ptr,
+    n,
+    xr_ptr,
+    stride_xr,
+    qw_ptr,
+    sc_ptr,
+    ze_ptr,
+    out_ptr,
+    K,
+    S8,
+    N8,
+    O8,
+    S4,
+    N4,
+    O4,
+    S2,
+    N2,
+    O2,
+    S1,
+    N1,
+    O1,
+    BLOCK_P: tl.constexpr,
+    BLOCK_K: tl.constexpr,
+):
     """out[i] = float64 score of packed row pr[i] for user pm[i]: scale * sum_k xr[m, k] (u_k -
     zero), read from the packed bytes (the width of each row from the bucket spans, at run
     time); pruned rows score exactly 0. pm, pr int32 [n]; xr float64 [M, K] (row stride
@@ -214,19 +399,27 @@ def _interpreting() -> bool:
 
 def _check(x, qweight, scales, zeros, perm, buckets, K, k, candidates, act_bits):
     if not isinstance(x, torch.Tensor) or x.dim() != 2:
-        raise ValueError(f"chord::mp_topk: x: expected 2-D [M, K], got "
-                         f"{list(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")
+        raise ValueError(
+            f"chord::mp_topk: x: expected 2-D [M, K], got "
+            f"{list(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}"
+        )
     if not x.dtype.is_floating_point:
         raise TypeError(f"chord::mp_topk: x: expected a float dtype, got {x.dtype}")
     if x.shape[1] != K:
         raise ValueError(f"chord::mp_topk: x: expected shape [M, {K}] (K of the table), got {list(x.shape)}")
     N = perm.shape[0] if perm.dim() == 1 else -1
-    want = {"qweight": (qweight, torch.uint8, fmt.total_bytes(list(buckets), K)),
-            "scales": (scales, torch.float32, N), "zeros": (zeros, torch.float32, N), "perm": (perm, torch.int32, N)}
+    want = {
+        "qweight": (qweight, torch.uint8, fmt.total_bytes(list(buckets), K)),
+        "scales": (scales, torch.float32, N),
+        "zeros": (zeros, torch.float32, N),
+        "perm": (perm, torch.int32, N),
+    }
     for name, (t, dt, n) in want.items():
         if t.dtype != dt or t.dim() != 1 or t.numel() != n:
-            raise ValueError(f"chord::mp_topk: {name}: expected 1-D {dt} with {n} entries, got {t.dim()}-D "
-                             f"{t.dtype} with {t.numel()}")
+            raise ValueError(
+                f"chord::mp_topk: {name}: expected 1-D {dt} with {n} entries, got {t.dim()}-D "
+                f"{t.dtype} with {t.numel()}"
+            )
         if t.device != x.device:
             raise ValueError(f"chord::mp_topk: {name}: expected device {x.device} (x's), got {t.device}")
     for bits, _, _, _ in fmt.bucket_spans(list(buckets), K):
@@ -238,18 +431,27 @@ def _check(x, qweight, scales, zeros, perm, buckets, K, k, candidates, act_bits)
         raise ValueError(f"chord::mp_topk: act_bits: expected 0 or 8, got {act_bits}")
     n_items = N if candidates is None else candidates.shape[-1]
     if candidates is not None:
-        if candidates.dtype.is_floating_point or candidates.dim() not in (1, 2) or (
-                candidates.dim() == 2 and candidates.shape[0] != x.shape[0]):
-            raise ValueError(f"chord::mp_topk: candidates: expected integer [C] or [M={x.shape[0]}, C], got "
-                             f"{candidates.dtype} {list(candidates.shape)}")
+        if (
+            candidates.dtype.is_floating_point
+            or candidates.dim() not in (1, 2)
+            or (candidates.dim() == 2 and candidates.shape[0] != x.shape[0])
+        ):
+            raise ValueError(
+                f"chord::mp_topk: candidates: expected integer [C] or [M={x.shape[0]}, C], got "
+                f"{candidates.dtype} {list(candidates.shape)}"
+            )
         if candidates.device != x.device:
             raise ValueError(f"chord::mp_topk: candidates: expected device {x.device} (x's), got {candidates.device}")
     if not 1 <= k <= n_items:
-        raise ValueError(f"chord::mp_topk: k: expected 1 <= k <= {n_items} "
-                         f"({'item rows' if candidates is None else 'candidates per row'}), got {k}")
+        raise ValueError(
+            f"chord::mp_topk: k: expected 1 <= k <= {n_items} "
+            f"({'item rows' if candidates is None else 'candidates per row'}), got {k}"
+        )
     if x.device.type == "cpu" and not _interpreting():
-        raise RuntimeError("chord_kernels.triton: CPU tensors run only under the Triton interpreter; set "
-                           "TRITON_INTERPRET=1 before chord_kernels.triton is first imported")
+        raise RuntimeError(
+            "chord_kernels.triton: CPU tensors run only under the Triton interpreter; set "
+            "TRITON_INTERPRET=1 before chord_kernels.triton is first imported"
+        )
     if x.device.type not in ("cpu", "cuda"):
         raise ValueError(f"chord::mp_topk: x: expected a CUDA tensor, got device {x.device}")
 
@@ -265,23 +467,23 @@ def _prepare(x, act_bits, K):
         raise ValueError(f"chord::mp_topk: x: contains NaN or Inf (row {row})")
     if act_bits == 8:
         from chord.backends.reference import quantize_activations_int8
+
         xq, sx = quantize_activations_int8(xf)
         xr = xq.double() * sx.double()[:, None]
         post = sx.double()
-        xt = xq.double()                                   # |q| <= 127: exact in fp16
+        xt = xq.double()  # |q| <= 127: exact in fp16
     else:
         xr = xf.double()
         amax = xr.abs().amax(1)
-        post = torch.where(amax > 0, torch.exp2(torch.ceil(torch.log2(amax.clamp_min(1e-300)))),
-                           torch.ones_like(amax))
-        xt = xr / post[:, None]                            # power of two: exact, |xt| <= 1
+        post = torch.where(amax > 0, torch.exp2(torch.ceil(torch.log2(amax.clamp_min(1e-300)))), torch.ones_like(amax))
+        xt = xr / post[:, None]  # power of two: exact, |xt| <= 1
     xh = xt.to(torch.float16)
     xh64 = xh.double()
     D = (xt - xh64).abs().sum(1)
     A = xh64.abs().sum(1)
-    E = (Kp + 64) * 2.0 ** -20 * A
-    G = (post * (E + D) * (1 + 2.0 ** -10)).to(torch.float32)
-    G = torch.nextafter(G, torch.full_like(G, float("inf")))   # rounded up
+    E = (Kp + 64) * 2.0**-20 * A
+    G = (post * (E + D) * (1 + 2.0**-10)).to(torch.float32)
+    G = torch.nextafter(G, torch.full_like(G, float("inf")))  # rounded up
     xs = xh64.sum(1).to(torch.float32)
     dot_dt = torch.float32 if _interpreting() else torch.float16
     xhp = torch.zeros(M, Kp, dtype=dot_dt, device=x.device)
@@ -303,8 +505,20 @@ def _rescore(m_idx, rows, xr, qweight, scales, zeros, bargs, K):
         nw = cfg.pop("num_warps")
         qw = qweight if qweight.numel() else scales
         topk_rescore_kernel[(triton.cdiv(n, cfg["BLOCK_P"]),)](
-            pm, pr, n, xr, xr.stride(0), qw, scales, zeros, out, K,
-            **{k: v for k, v in bargs.items() if k[0] in "SNO" and k[1] != "0"}, num_warps=nw, **cfg)
+            pm,
+            pr,
+            n,
+            xr,
+            xr.stride(0),
+            qw,
+            scales,
+            zeros,
+            out,
+            K,
+            **{k: v for k, v in bargs.items() if k[0] in "SNO" and k[1] != "0"},
+            num_warps=nw,
+            **cfg,
+        )
     return out.view(shape)
 
 
@@ -337,8 +551,13 @@ class _Table:
     """The packed table's arguments, resolved once per call."""
 
     def __init__(self, qweight, scales, zeros, perm, buckets, K):
-        self.qweight, self.scales, self.zeros, self.perm, self.K = (qweight.contiguous(), scales.contiguous(),
-                                                                     zeros.contiguous(), perm.contiguous(), K)
+        self.qweight, self.scales, self.zeros, self.perm, self.K = (
+            qweight.contiguous(),
+            scales.contiguous(),
+            zeros.contiguous(),
+            perm.contiguous(),
+            K,
+        )
         self.bargs = bucket_args([int(b) for b in buckets], K)
         self.spans = fmt.bucket_spans([int(b) for b in buckets], K)
         self.N = perm.shape[0]
@@ -360,10 +579,30 @@ def _scan(tab, xh, post, xs, G, tau, cap, cfg, tiles=None):
     if n_t and M:
         grid = (triton.cdiv(M, c["BLOCK_M"]) * n_t,)
         topk_scan_kernel[grid](
-            xh, tab.qweight if tab.qweight.numel() else tab.scales, tab.scales, tab.zeros, post, xs, G, tau,
-            tiles if tiles is not None else cnt, cnt, bs, be, br, M, tab.K, xh.stride(0), cap,
-            **{k: v for k, v in tab.bargs.items() if k[1] != "0"}, USE_LIST=tiles is not None,
-            DOT_PREC="ieee" if xh.dtype == torch.float32 else "tf32", num_warps=nw, num_stages=ns, **c)
+            xh,
+            tab.qweight if tab.qweight.numel() else tab.scales,
+            tab.scales,
+            tab.zeros,
+            post,
+            xs,
+            G,
+            tau,
+            tiles if tiles is not None else cnt,
+            cnt,
+            bs,
+            be,
+            br,
+            M,
+            tab.K,
+            xh.stride(0),
+            cap,
+            **{k: v for k, v in tab.bargs.items() if k[1] != "0"},
+            USE_LIST=tiles is not None,
+            DOT_PREC="ieee" if xh.dtype == torch.float32 else "tf32",
+            num_warps=nw,
+            num_stages=ns,
+            **c,
+        )
     return cnt.long(), bs, be, br.long()
 
 
@@ -372,16 +611,26 @@ def _exact_all(tab, users, xr, k):
     near-constant scores, where no threshold prunes): (scores fp64, ids, valid) [U, <= 2k]."""
     dev = xr.device
     U = users.numel()
-    rows_np = torch.cat([torch.arange(s, s + n, device=dev) for b, s, n, _ in tab.spans if b and n] or
-                        [torch.zeros(0, dtype=torch.int64, device=dev)])
+    rows_np = torch.cat(
+        [torch.arange(s, s + n, device=dev) for b, s, n, _ in tab.spans if b and n]
+        or [torch.zeros(0, dtype=torch.int64, device=dev)]
+    )
     best_s = torch.zeros(U, 0, dtype=torch.float64, device=dev)
     best_i = torch.zeros(U, 0, dtype=torch.int64, device=dev)
     best_v = torch.zeros(U, 0, dtype=torch.bool, device=dev)
     chunk = max(1024, (1 << 22) // max(1, U))
     for c0 in range(0, rows_np.numel(), chunk):
-        rows = rows_np[c0:c0 + chunk]
-        sc = _rescore(users[:, None].expand(U, rows.numel()), rows[None, :].expand(U, rows.numel()), xr,
-                      tab.qweight, tab.scales, tab.zeros, tab.bargs, tab.K)
+        rows = rows_np[c0 : c0 + chunk]
+        sc = _rescore(
+            users[:, None].expand(U, rows.numel()),
+            rows[None, :].expand(U, rows.numel()),
+            xr,
+            tab.qweight,
+            tab.scales,
+            tab.zeros,
+            tab.bargs,
+            tab.K,
+        )
         ids = tab.perm[rows].long()[None, :].expand(U, -1)
         s = torch.cat([best_s, sc], 1)
         i = torch.cat([best_i, ids], 1)
@@ -391,8 +640,22 @@ def _exact_all(tab, users, xr, k):
     return best_s, best_i, best_v
 
 
-def mp_topk_packed(x, qweight, scales, zeros, perm, buckets, K, k, candidates=None, act_bits=0, *,
-                   sample_rows: int | None = None, cap: int | None = None, config: dict | None = None):
+def mp_topk_packed(
+    x,
+    qweight,
+    scales,
+    zeros,
+    perm,
+    buckets,
+    K,
+    k,
+    candidates=None,
+    act_bits=0,
+    *,
+    sample_rows: int | None = None,
+    cap: int | None = None,
+    config: dict | None = None,
+):
     """``chord::mp_topk`` (same arguments, same results as the CPU op): x float [M, K] ->
     (values float32 [M, k], indices int64 [M, k] item ids). candidates None (all N rows), int
     [C] (shared) or [M, C]. ``sample_rows`` (rows scored to set the first threshold), ``cap``
@@ -414,7 +677,7 @@ def mp_topk_packed(x, qweight, scales, zeros, perm, buckets, K, k, candidates=No
     sample_rows = max(4 * k, sample_rows if sample_rows is not None else configs.topk_sample_rows(n_live, k))
     ninf = torch.full((M,), float("-inf"), device=dev)
     if n_live <= sample_rows:
-        tau = ninf                                          # small table: every row is a candidate
+        tau = ninf  # small table: every row is a candidate
         cap = max(1, n_live)
     else:
         n_s = max(1, min(n_tiles, triton.cdiv(sample_rows, bn)))
@@ -427,7 +690,7 @@ def mp_topk_packed(x, qweight, scales, zeros, perm, buckets, K, k, candidates=No
             cap = configs.topk_cap(n_live, k, sample_rows)
     cnt, bs, be, br = _scan(tab, xh, post, xs, G, tau, cap, cfg)
     exact_users = torch.zeros(M, dtype=torch.bool, device=dev)
-    for _ in range(2):                                      # overflowing users: raise tau, rescan
+    for _ in range(2):  # overflowing users: raise tau, rescan
         over = cnt > cap
         if not bool(over.any()):
             break
@@ -437,7 +700,7 @@ def mp_topk_packed(x, qweight, scales, zeros, perm, buckets, K, k, candidates=No
         tau_o = torch.maximum(tau[ou], _kth_lower(lo, k))
         cap2 = cap * 4
         c2, s2, e2, r2 = _scan(tab, xh[ou], post[ou], xs[ou], G[ou], tau_o, cap2, cfg)
-        pad = lambda t, v: torch.cat([t, torch.full((M, cap2 - cap), v, dtype=t.dtype, device=dev)], 1)  # noqa: E731
+        pad = lambda t, v: torch.cat([t, torch.full((M, cap2 - cap), v, dtype=t.dtype, device=dev)], 1)  # noqa: E731, B023 - used at once
         bs, be, br = pad(bs, 0.0), pad(be, 0.0), pad(br, 0)
         bs[ou], be[ou], br[ou], cnt[ou] = s2, e2, r2, c2
         tau = tau.clone()
@@ -466,24 +729,27 @@ def mp_topk_packed(x, qweight, scales, zeros, perm, buckets, K, k, candidates=No
         global _warned_exact
         if not _warned_exact:
             _warned_exact = True
-            warnings.warn("chord::mp_topk (CUDA): near-constant scores defeat the scan's threshold; "
-                          "those users are ranked by the exact chunked float64 path (slower)",
-                          RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                "chord::mp_topk (CUDA): near-constant scores defeat the scan's threshold; "
+                "those users are ranked by the exact chunked float64 path (slower)",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         eu = torch.nonzero(exact_users).flatten()
         es, ei, ev = _exact_all(tab, eu, xr, k)
         w = max(R, es.shape[1])
         widen = lambda t, v: torch.cat([t, torch.full((M, w - t.shape[1]), v, dtype=t.dtype, device=dev)], 1)  # noqa: E731
         scores, ids, valid = widen(scores, 0.0), widen(ids, 0), widen(valid, False)
-        scores[eu, :es.shape[1]], ids[eu, :es.shape[1]], valid[eu, :es.shape[1]] = es, ei, ev
+        scores[eu, : es.shape[1]], ids[eu, : es.shape[1]], valid[eu, : es.shape[1]] = es, ei, ev
     # pruned items score exactly 0 and are never scanned: only the k smallest ids can matter
-    pruned = [perm[s:s + n] for b, s, n, _ in tab.spans if b == 0 and n]
+    pruned = [perm[s : s + n] for b, s, n, _ in tab.spans if b == 0 and n]
     if pruned:
         pids = torch.sort(torch.cat(pruned).long()).values[:k]
         scores = torch.cat([scores, torch.zeros(M, pids.numel(), dtype=torch.float64, device=dev)], 1)
         ids = torch.cat([ids, pids[None, :].expand(M, -1)], 1)
         valid = torch.cat([valid, torch.ones(M, pids.numel(), dtype=torch.bool, device=dev)], 1)
     v, i = _rank(scores, ids, valid, k)
-    if bool(((i < 0) | (i >= tab.N)).any()):   # ids come from perm: a broken table must not pass
+    if bool(((i < 0) | (i >= tab.N)).any()):  # ids come from perm: a broken table must not pass
         r = int(torch.nonzero((perm < 0) | (perm >= tab.N))[0])
         raise ValueError(f"chord::mp_topk: perm[{r}]: expected an item id in 0..{tab.N - 1}, got {int(perm[r])}")
     return v, i
@@ -498,8 +764,9 @@ def _topk_candidates(tab, xr, candidates, k):
         if lo_ < 0 or hi_ >= tab.N:
             flat = cand.reshape(-1)
             i = int(torch.nonzero((flat < 0) | (flat >= tab.N))[0])
-            raise ValueError(f"chord::mp_topk: candidates: item id {int(flat[i])} (flat position {i}) is out of "
-                             f"range [0, {tab.N})")
+            raise ValueError(
+                f"chord::mp_topk: candidates: item id {int(flat[i])} (flat position {i}) is out of range [0, {tab.N})"
+            )
     p = tab.perm.long()
     if tab.N and (int(p.min()) < 0 or int(p.max()) >= tab.N):
         i = int(torch.nonzero((p < 0) | (p >= tab.N))[0])
@@ -509,8 +776,17 @@ def _topk_candidates(tab, xr, candidates, k):
     cand = cand.expand(M, -1) if cand.dim() == 1 else cand
     rows = inv[cand]
     if rows.numel() and int(rows.min()) < 0:
-        raise ValueError("chord::mp_topk: perm: expected a permutation of 0..N-1 (a candidate's item id is "
-                         "held by no packed row)")
-    scores = _rescore(torch.arange(M, device=dev)[:, None].expand_as(rows), rows, xr, tab.qweight, tab.scales,
-                      tab.zeros, tab.bargs, tab.K)
+        raise ValueError(
+            "chord::mp_topk: perm: expected a permutation of 0..N-1 (a candidate's item id is held by no packed row)"
+        )
+    scores = _rescore(
+        torch.arange(M, device=dev)[:, None].expand_as(rows),
+        rows,
+        xr,
+        tab.qweight,
+        tab.scales,
+        tab.zeros,
+        tab.bargs,
+        tab.K,
+    )
     return _rank(scores, cand, torch.ones_like(rows, dtype=torch.bool), k)

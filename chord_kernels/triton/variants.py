@@ -7,6 +7,7 @@ mp_topk scan (each user-block size, K step, full/sampled), its float64 rescoring
 the packer (sym/asym). Must run
 WITHOUT ``TRITON_INTERPRET`` (the interpreter replaces the compiler).
 """
+
 from __future__ import annotations
 
 import inspect
@@ -20,12 +21,32 @@ from .gemv import mp_gemv_kernel
 from .quantize_pack import quantize_pack_kernel
 from .topk import topk_rescore_kernel, topk_scan_kernel
 
-_PTR = {"x": "*{x}", "qw": "*u8", "sc": "*fp32", "ze": "*fp32", "perm": "*i32", "bias": "*fp32",
-        "xscale": "*fp32", "y": "*{x}",
-        # topk scan / rescore, quantize_pack
-        "xh": "*{x}", "post": "*fp32", "xs": "*fp32", "g": "*fp32", "tau": "*fp32", "tiles": "*i32",
-        "cnt": "*i32", "bs": "*fp32", "be": "*fp32", "br": "*i32", "pm": "*i32", "pr": "*i32",
-        "xr": "*fp64", "out": "*fp64", "w": "*fp32"}
+_PTR = {
+    "x": "*{x}",
+    "qw": "*u8",
+    "sc": "*fp32",
+    "ze": "*fp32",
+    "perm": "*i32",
+    "bias": "*fp32",
+    "xscale": "*fp32",
+    "y": "*{x}",
+    # topk scan / rescore, quantize_pack
+    "xh": "*{x}",
+    "post": "*fp32",
+    "xs": "*fp32",
+    "g": "*fp32",
+    "tau": "*fp32",
+    "tiles": "*i32",
+    "cnt": "*i32",
+    "bs": "*fp32",
+    "be": "*fp32",
+    "br": "*i32",
+    "pm": "*i32",
+    "pr": "*i32",
+    "xr": "*fp64",
+    "out": "*fp64",
+    "w": "*fp32",
+}
 _TY = {"fp16": tl.float16, "bf16": tl.bfloat16, "fp32": tl.float32}
 
 
@@ -42,7 +63,7 @@ def _source(kernel, xdt: str, constexprs: dict):
             sig[name] = "constexpr"
         elif name.endswith("_ptr"):
             sig[name] = _PTR[name[:-4]].format(x=xdt)
-            attrs[(i,)] = [["tt.divisibility", 16]]   # torch allocations are 16-byte aligned
+            attrs[(i,)] = [["tt.divisibility", 16]]  # torch allocations are 16-byte aligned
         else:
             sig[name] = "i32"
             if name in _ALIGNED_INTS:
@@ -73,11 +94,16 @@ def variants(all_configs: bool = False):
         blocks["BLOCK_K"] = max(blocks["BLOCK_K"], 128)
         for xdt, prec in (("fp16", "tf32"), ("bf16", "tf32"), ("fp32", "ieee"), ("fp32", "tf32")):
             dot = dict(DOT_DTYPE=_TY[xdt], DOT_PREC=prec)
-            yield (f"gemm/{xdt}/{prec}/all-widths/{tag(blocks)}",
-                   _source(mp_gemm_kernel, xdt, {**flags_all, **blocks, **dot}), cfg)
-        yield (f"gemm/fp16/all-pruned/{tag(blocks)}",
-               _source(mp_gemm_kernel, "fp16", {**flags_pruned, **blocks, **dict(DOT_DTYPE=tl.float16, DOT_PREC="tf32")}),
-               cfg)
+            yield (
+                f"gemm/{xdt}/{prec}/all-widths/{tag(blocks)}",
+                _source(mp_gemm_kernel, xdt, {**flags_all, **blocks, **dot}),
+                cfg,
+            )
+        yield (
+            f"gemm/fp16/all-pruned/{tag(blocks)}",
+            _source(mp_gemm_kernel, "fp16", {**flags_pruned, **blocks, **dict(DOT_DTYPE=tl.float16, DOT_PREC="tf32")}),
+            cfg,
+        )
     yield from topk_variants(all_configs)
     yield from pack_variants()
 
@@ -101,12 +127,17 @@ def topk_variants(all_configs: bool = False):
                 if not all_configs and (m, bkb, use_list) not in _TOPK_DEFAULT:
                     continue
                 name = f"topk/scan/M{blocks['BLOCK_M']},N{blocks['BLOCK_N']},KB{bkb}" + ("/sample" if use_list else "")
-                yield name, _source(topk_scan_kernel, "fp16", {**widths, **blocks, "USE_LIST": use_list,
-                                                                "DOT_PREC": "tf32"}), cfg
+                yield (
+                    name,
+                    _source(topk_scan_kernel, "fp16", {**widths, **blocks, "USE_LIST": use_list, "DOT_PREC": "tf32"}),
+                    cfg,
+                )
     rc = configs.rescore_config(interpret=False)
-    yield (f"topk/rescore/P{rc['BLOCK_P']},K{rc['BLOCK_K']}",
-           _source(topk_rescore_kernel, "fp64", {k: v for k, v in rc.items() if k.startswith("BLOCK")}),
-           dict(num_warps=rc["num_warps"], num_stages=1))
+    yield (
+        f"topk/rescore/P{rc['BLOCK_P']},K{rc['BLOCK_K']}",
+        _source(topk_rescore_kernel, "fp64", {k: v for k, v in rc.items() if k.startswith("BLOCK")}),
+        dict(num_warps=rc["num_warps"], num_stages=1),
+    )
 
 
 def pack_variants():
@@ -114,9 +145,11 @@ def pack_variants():
     pc = configs.pack_config(interpret=False)
     blocks = {k: v for k, v in pc.items() if k.startswith("BLOCK")}
     for asym in (False, True):
-        yield (f"pack/{'asym' if asym else 'sym'}",
-               _source(quantize_pack_kernel, "fp32", dict(W8=True, W4=True, W2=True, W1=True, ASYM=asym, **blocks)),
-               dict(num_warps=pc["num_warps"], num_stages=1, enable_fp_fusion=False))
+        yield (
+            f"pack/{'asym' if asym else 'sym'}",
+            _source(quantize_pack_kernel, "fp32", dict(W8=True, W4=True, W2=True, W1=True, ASYM=asym, **blocks)),
+            dict(num_warps=pc["num_warps"], num_stages=1, enable_fp_fusion=False),
+        )
 
 
 def compile_options(cfg: dict) -> dict:
@@ -131,6 +164,7 @@ def compile_all(arch: int = 90, all_configs: bool = False, verbose: bool = True)
     """Compile every variant for ``cuda:sm_<arch>``; return the names compiled. Raises on the
     first failure (with the variant's name)."""
     from triton.backends.compiler import GPUTarget
+
     if configs.interpreting(mp_gemv_kernel):
         raise RuntimeError("compile_all: TRITON_INTERPRET is set; the interpreter bypasses the compiler")
     target = GPUTarget("cuda", arch, 32)
@@ -151,4 +185,5 @@ def compile_all(arch: int = 90, all_configs: bool = False, verbose: bool = True)
 
 if __name__ == "__main__":
     import sys
+
     compile_all(all_configs="--all" in sys.argv)

@@ -8,6 +8,7 @@ device first (no memory) and its tensors' names and shapes must equal those in t
 safetensors header (whose sizes the file's length bounds), and the buffers it would allocate
 beyond the file stay under :data:`MAX_EXTRA_BYTES`. Every error names the file and the field.
 """
+
 from __future__ import annotations
 
 import json
@@ -68,8 +69,9 @@ def read_config(path: Path) -> dict:
     if not isinstance(meta, dict):
         raise CheckpointError(f"{path}: expected a JSON object, got a {type(meta).__name__}")
     if not isinstance(meta.get("model"), dict):
-        raise CheckpointError(f"{path}: field 'model': expected an object (the model config), "
-                              f"got {type(meta.get('model')).__name__}")
+        raise CheckpointError(
+            f"{path}: field 'model': expected an object (the model config), got {type(meta.get('model')).__name__}"
+        )
     return meta
 
 
@@ -90,21 +92,26 @@ def load_checkpoint(directory, map_location: str = "cpu"):
     meta = read_config(d / CONFIG)
     shapes = _header_shapes(d / WEIGHTS)
     try:
-        with torch.device("meta"):       # shapes only: nothing allocated yet
+        with torch.device("meta"):  # shapes only: nothing allocated yet
             probe = build_model(meta["model"])
     except (TypeError, ValueError, RuntimeError, OverflowError) as e:
         raise CheckpointError(f"{d / CONFIG}: field 'model': does not describe a model ({e})") from None
     want = {k: tuple(v.shape) for k, v in probe.state_dict().items()}
     for k in sorted(set(want) | set(shapes)):
         if want.get(k) != shapes.get(k):
-            raise CheckpointError(f"{d / WEIGHTS}: tensor {k!r} has shape {shapes.get(k)}, the model in "
-                                  f"{CONFIG} expects {want.get(k)}")
-    extra = sum(t.numel() * t.element_size() for t in probe.buffers()) - \
-        sum(probe.state_dict()[k].numel() * probe.state_dict()[k].element_size() for k in want
-            if k in dict(probe.named_buffers()))
+            raise CheckpointError(
+                f"{d / WEIGHTS}: tensor {k!r} has shape {shapes.get(k)}, the model in {CONFIG} expects {want.get(k)}"
+            )
+    extra = sum(t.numel() * t.element_size() for t in probe.buffers()) - sum(
+        probe.state_dict()[k].numel() * probe.state_dict()[k].element_size()
+        for k in want
+        if k in dict(probe.named_buffers())
+    )
     if extra > MAX_EXTRA_BYTES:
-        raise CheckpointError(f"{d / CONFIG}: field 'model': the model would allocate {extra} bytes of buffers "
-                              f"beyond its weights (limit {MAX_EXTRA_BYTES})")
+        raise CheckpointError(
+            f"{d / CONFIG}: field 'model': the model would allocate {extra} bytes of buffers "
+            f"beyond its weights (limit {MAX_EXTRA_BYTES})"
+        )
     del probe
     model = build_model(meta["model"])
     try:

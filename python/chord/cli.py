@@ -1,6 +1,7 @@
 """The ``chord`` command line. Each subcommand lives in its own module, imported only when
 run (so ``chord --help`` stays fast): the module exposes ``add_arguments(parser)`` and
 ``run(args) -> int``."""
+
 from __future__ import annotations
 
 import argparse

@@ -4,10 +4,11 @@ The cloud sends one code in 0..3 per output channel; the codebook maps a code to
 (0 = pruned). A device may remap widths before packing ("decode according to its own resource
 budget", docs/method.md §5), e.g. a weak device maps 8 -> 4 bits.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 #: bit-widths the packed format and every kernel support (divisors of 8, plus 0 = pruned)
 SUPPORTED_BITS = (0, 1, 2, 4, 8)
@@ -26,7 +27,9 @@ class Codebook:
     def __post_init__(self):
         bits = tuple(self.bits)
         if len(bits) != NUM_CODES:
-            raise ValueError(f"Codebook.bits: expected {NUM_CODES} entries (one per 2-bit code), got {len(bits)}: {bits}")
+            raise ValueError(
+                f"Codebook.bits: expected {NUM_CODES} entries (one per 2-bit code), got {len(bits)}: {bits}"
+            )
         for c, b in enumerate(bits):
             if not isinstance(b, int) or isinstance(b, bool) or b not in SUPPORTED_BITS:
                 raise ValueError(f"Codebook.bits[{c}]: expected one of {SUPPORTED_BITS}, got {b!r}")
@@ -35,14 +38,14 @@ class Codebook:
         object.__setattr__(self, "bits", bits)
 
     @staticmethod
-    def default() -> "Codebook":
+    def default() -> Codebook:
         """{0: pruned, 1: 2-bit, 2: 4-bit, 3: 8-bit}, symmetric (docs/method.md)."""
         return Codebook()
 
     def __getitem__(self, code: int) -> int:
         return self.bits[code]
 
-    def remap(self, mapping: Mapping[int, int]) -> "Codebook":
+    def remap(self, mapping: Mapping[int, int]) -> Codebook:
         """A device-side budget remap of widths, e.g. ``{8: 4}`` on a weak device."""
         for src, dst in mapping.items():
             if src not in SUPPORTED_BITS or dst not in SUPPORTED_BITS:
@@ -53,7 +56,7 @@ class Codebook:
         return {"bits": list(self.bits), "scheme": self.scheme}
 
     @staticmethod
-    def from_dict(d: Mapping) -> "Codebook":
+    def from_dict(d: Mapping) -> Codebook:
         try:
             return Codebook(tuple(int(b) for b in d["bits"]), str(d["scheme"]))
         except (KeyError, TypeError) as e:

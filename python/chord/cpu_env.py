@@ -1,4 +1,5 @@
 """Process-level settings for long CPU runs (called by the CLIs, never on import)."""
+
 from __future__ import annotations
 
 import ctypes

@@ -17,6 +17,7 @@ table on a busy machine as on a quiet one (same seed, same thread count). Latenc
 machine-dependent figures; they are withheld (with a warning) when the load average says the
 machine is busy.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,8 +40,13 @@ BASELINE_SPLIT = "ptq-split"
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default=None, help="dataset name or path (default: the built-in ML-100K)")
     p.add_argument("--data-dir", default=None)
-    p.add_argument("--budgets", type=float, nargs="+", default=[2.0, 3.0],
-                   help="device budgets (average bits); CHORD trains at the largest")
+    p.add_argument(
+        "--budgets",
+        type=float,
+        nargs="+",
+        default=[2.0, 3.0],
+        help="device budgets (average bits); CHORD trains at the largest",
+    )
     p.add_argument("--fp32-epochs", type=int, default=40, help="fp32 backbone epochs")
     p.add_argument("--fp32-batch", type=int, default=128, help="fp32 backbone batch size (sequences)")
     p.add_argument("--fp32-lr", type=float, default=2e-3, help="fp32 backbone Adam learning rate")
@@ -49,15 +55,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chord-batch", type=int, default=256)
     p.add_argument("--users", type=int, default=3, help="users shown in the device round trip")
     p.add_argument("--eval-users", type=int, default=0, help="test users evaluated (0 = all)")
-    p.add_argument("--latency-calls", type=int, default=100,
-                   help="timed calls per latency row (>= 50 for the table; 0 = no latency, no torch.compile)")
+    p.add_argument(
+        "--latency-calls",
+        type=int,
+        default=100,
+        help="timed calls per latency row (>= 50 for the table; 0 = no latency, no torch.compile)",
+    )
     p.add_argument("--bootstrap", type=int, default=1000, help="paired-bootstrap resamples over test users")
     p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--threads", type=int, default=2, help="torch threads for training and evaluation "
-                   "(part of what fixes the numbers: float sums depend on how work is split)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=2,
+        help="torch threads for training and evaluation "
+        "(part of what fixes the numbers: float sums depend on how work is split)",
+    )
     p.add_argument("--out", default=None, metavar="DIR", help="also write results.json and PNGs here")
-    p.add_argument("--checkpoint", default=None, metavar="DIR",
-                   help="save the trained CHORD checkpoint here (`chord serve` serves ckpt/demo by default)")
+    p.add_argument(
+        "--checkpoint",
+        default=None,
+        metavar="DIR",
+        help="save the trained CHORD checkpoint here (`chord serve` serves ckpt/demo by default)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -71,7 +90,7 @@ def machine_busy() -> tuple[bool, float, int]:
     cores = os.cpu_count() or 1
     try:
         load = os.getloadavg()[0]
-    except OSError:   # not on every platform
+    except OSError:  # not on every platform
         return False, float("nan"), cores
     return load >= cores, load, cores
 
@@ -85,8 +104,15 @@ class _Phases:
     def bar(self, name: str, steps: int, unit: str):
         self.n += 1
         self._name, self._t, self._c = name, time.perf_counter(), _cpu_s()
-        return tqdm(total=steps, desc=f"[{self.n}/{self.total}] {name}", unit=unit, disable=not self.enabled,
-                    file=sys.stderr, dynamic_ncols=True, leave=True)
+        return tqdm(
+            total=steps,
+            desc=f"[{self.n}/{self.total}] {name}",
+            unit=unit,
+            disable=not self.enabled,
+            file=sys.stderr,
+            dynamic_ncols=True,
+            leave=True,
+        )
 
     def done(self, bar) -> None:
         bar.close()
@@ -98,6 +124,7 @@ def split_codes(backbone, specs, low: int = 2, high: int = 4):
     channels with the widest weight range (max - min) at ``high`` bits, the rest at ``low`` --
     one strategy for every user, (low + high) / 2 average bits when channel counts are even."""
     from chord.codebook import Codebook
+
     cb = Codebook.default()
     lo, hi = cb.bits.index(low), cb.bits.index(high)
     out = []
@@ -105,7 +132,7 @@ def split_codes(backbone, specs, low: int = 2, high: int = 4):
         w = backbone.get_submodule(s.name).weight.detach().reshape(s.channels, -1)
         rng = w.amax(1) - w.amin(1)
         c = torch.full((s.channels,), lo, dtype=torch.long)
-        c[torch.argsort(rng, descending=True, stable=True)[:s.channels // 2]] = hi
+        c[torch.argsort(rng, descending=True, stable=True)[: s.channels // 2]] = hi
         out.append(c)
     return torch.cat(out)
 
@@ -113,24 +140,25 @@ def split_codes(backbone, specs, low: int = 2, high: int = 4):
 def run(args) -> int:
     from chord.data import DEFAULT_DATASET, LeaveOneOut, load_dataset
     from chord.eval.evaluator import MODES, Evaluator
+    from chord.eval.metrics import metrics_from_ranks
     from chord.experiments import significance as sig
     from chord.experiments.baselines import uniform_codes
+    from chord.models import build_model
     from chord.system import ChordConfig, ChordTrainer, CodesModel, build_system
     from chord.system.trainer import restrict_evaluator
-    from chord.eval.metrics import metrics_from_ranks
-    from chord.models import build_model
     from chord.train import TrainConfig, Trainer
 
     for name in ("fp32_epochs", "chord_epochs", "chord_steps", "chord_batch", "fp32_batch", "threads", "bootstrap"):
         if getattr(args, name) < 1:
             raise SystemExit(f"chord demo: --{name.replace('_', '-')}: expected >= 1, got {getattr(args, name)}")
     if args.latency_calls < 0 or args.users < 1:
-        raise SystemExit(f"chord demo: --latency-calls >= 0 and --users >= 1 expected, got {args.latency_calls}, "
-                         f"{args.users}")
+        raise SystemExit(
+            f"chord demo: --latency-calls >= 0 and --users >= 1 expected, got {args.latency_calls}, {args.users}"
+        )
     budgets = sorted({float(b) for b in args.budgets})
     if not all(0 < b <= 8 for b in budgets):
         raise SystemExit(f"chord demo: --budgets: expected average bits in (0, 8], got {args.budgets}")
-    if args.out:   # fail before training, not after
+    if args.out:  # fail before training, not after
         try:
             import matplotlib  # noqa: F401
         except ImportError:
@@ -146,23 +174,41 @@ def run(args) -> int:
     torch.manual_seed(args.seed)
     backbone = build_model({"model": "sasrec", "num_items": ds.num_items})
     bar = ph.bar("fp32 backbone", args.fp32_epochs, "epoch")
-    tcfg = TrainConfig(epochs=args.fp32_epochs, batch_size=args.fp32_batch, lr=args.fp32_lr, seed=args.seed, threads=args.threads,
-                       patience=args.fp32_epochs, progress=False)
+    tcfg = TrainConfig(
+        epochs=args.fp32_epochs,
+        batch_size=args.fp32_batch,
+        lr=args.fp32_lr,
+        seed=args.seed,
+        threads=args.threads,
+        patience=args.fp32_epochs,
+        progress=False,
+    )
     fp32_summary = Trainer(tcfg, log=lambda *_: None).fit(
-        backbone, split, on_epoch=lambda r: (bar.update(1), bar.set_postfix(valid_ndcg10=f"{r['valid_ndcg10']:.4f}")))
+        backbone, split, on_epoch=lambda r: (bar.update(1), bar.set_postfix(valid_ndcg10=f"{r['valid_ndcg10']:.4f}"))
+    )
     backbone.eval()
     ph.done(bar)
 
     # 2. CHORD ----------------------------------------------------------------------------------
-    ccfg = ChordConfig(budget=max(budgets), loss="ce", epochs=args.chord_epochs, patience=args.chord_epochs,
-                       batch_size=args.chord_batch, instances_per_epoch=args.chord_steps * args.chord_batch,
-                       train_item_emb=False, seed=args.seed, threads=args.threads, progress=False,
-                       eval_users=args.eval_users)
+    ccfg = ChordConfig(
+        budget=max(budgets),
+        loss="ce",
+        epochs=args.chord_epochs,
+        patience=args.chord_epochs,
+        batch_size=args.chord_batch,
+        instances_per_epoch=args.chord_steps * args.chord_batch,
+        train_item_emb=False,
+        seed=args.seed,
+        threads=args.threads,
+        progress=False,
+        eval_users=args.eval_users,
+    )
     torch.manual_seed(args.seed)
     system = build_system(copy.deepcopy(backbone), ccfg)
     bar = ph.bar(f"CHORD at {ccfg.budget:g} bits", args.chord_epochs, "epoch")
     chord_summary = ChordTrainer(ccfg, log=lambda *_: None).fit(
-        system, split, on_epoch=lambda r: (bar.update(1), bar.set_postfix(valid_ndcg10=f"{r['valid_ndcg10']:.4f}")))
+        system, split, on_epoch=lambda r: (bar.update(1), bar.set_postfix(valid_ndcg10=f"{r['valid_ndcg10']:.4f}"))
+    )
     system.eval()
     ph.done(bar)
 
@@ -176,14 +222,15 @@ def run(args) -> int:
         c = uniform_codes(specs, b)
         rows.append((f"ptq{b}", f"uniform PTQ {b}-bit", float(b), CodesModel(backbone, lambda s, u, c=c: c, specs)))
     sc = split_codes(backbone, specs)
-    rows.append((BASELINE_SPLIT, "PTQ 2/4-bit split", _avg_bits(sc, specs),
-                 CodesModel(backbone, lambda s, u: sc, specs)))
+    rows.append(
+        (BASELINE_SPLIT, "PTQ 2/4-bit split", _avg_bits(sc, specs), CodesModel(backbone, lambda s, u: sc, specs))
+    )
     for b in budgets:
         rows.append((f"chord@{b:g}", f"CHORD @ {b:g} bits", b, b))
     bar = ph.bar("test evaluation", len(rows) * len(MODES), "pass")
     table, ranks = [], {}
     for key, label, bits, model in rows:
-        if isinstance(model, float):          # a CHORD budget: the same trained system, served at b
+        if isinstance(model, float):  # a CHORD budget: the same trained system, served at b
             system.eval_budget = model
             model = system
         res = {}
@@ -199,8 +246,9 @@ def run(args) -> int:
     full = {k: v.numpy() for (k, m), v in ranks.items() if m == "full"}
     cis = {}
     for chord_key, base_key in pairs:
-        cis[f"{chord_key} - {base_key}"] = sig.compare(full, chord_key, [base_key], resamples=args.bootstrap,
-                                                       seed=args.seed)[base_key]
+        cis[f"{chord_key} - {base_key}"] = sig.compare(
+            full, chord_key, [base_key], resamples=args.bootstrap, seed=args.seed
+        )[base_key]
 
     # 4. device round trip + latency --------------------------------------------------------------
     bar = ph.bar("device round trip + latency", args.users + (4 if args.latency_calls else 0), "step")
@@ -209,47 +257,72 @@ def run(args) -> int:
 
     # report -----------------------------------------------------------------------------------------
     n_users = int(ev.users.numel())
-    print(f"\nTest accuracy ({ds.name} leave-one-out, {n_users} test users; full ranking with the history "
-          f"masked | 1 target + 99 sampled negatives). Backbone: {fp32_summary['epochs_run']} epochs, best valid "
-          f"epoch {fp32_summary['best_epoch']}; CHORD: {chord_summary['epochs_run']} epochs x {args.chord_steps} "
-          f"steps of {args.chord_batch}, best valid epoch {chord_summary['best_epoch']}; item table frozen.")
+    print(
+        f"\nTest accuracy ({ds.name} leave-one-out, {n_users} test users; full ranking with the history "
+        f"masked | 1 target + 99 sampled negatives). Backbone: {fp32_summary['epochs_run']} epochs, best valid "
+        f"epoch {fp32_summary['best_epoch']}; CHORD: {chord_summary['epochs_run']} epochs x {args.chord_steps} "
+        f"steps of {args.chord_batch}, best valid epoch {chord_summary['best_epoch']}; item table frozen."
+    )
     print(f"{'method':<22} {'bits':>5} {'HR@10':>8} {'NDCG@10':>8} | {'HR@10':>8} {'NDCG@10':>8}")
     for row in table:
         f, s = row["test"]["full"], row["test"]["sampled"]
-        print(f"{row['method']:<22} {row['avg_bits']:5.2f} {f['HR@10']:8.4f} {f['NDCG@10']:8.4f} | "
-              f"{s['HR@10']:8.4f} {s['NDCG@10']:8.4f}")
-    print(f"\nCHORD minus the baseline at equal bits, per test user (full ranking), mean and 95 % paired-bootstrap "
-          f"interval ({args.bootstrap} resamples; * = excludes 0):")
+        print(
+            f"{row['method']:<22} {row['avg_bits']:5.2f} {f['HR@10']:8.4f} {f['NDCG@10']:8.4f} | "
+            f"{s['HR@10']:8.4f} {s['NDCG@10']:8.4f}"
+        )
+    print(
+        f"\nCHORD minus the baseline at equal bits, per test user (full ranking), mean and 95 % paired-bootstrap "
+        f"interval ({args.bootstrap} resamples; * = excludes 0):"
+    )
     for name, r in cis.items():
         print(f"  {name:<24} HR@10 {sig.format_ci(r['HR@10'])}   NDCG@10 {sig.format_ci(r['NDCG@10'])}")
     verdict = _verdict(cis)
     print(f"\nWhat this shows: {verdict}")
     _print_device(device)
     elapsed, cpu = time.perf_counter() - t_start, _cpu_s() - c_start
-    print(f"\ndemo finished in {elapsed:.0f} s wall, {cpu:.0f} s CPU (" + ", ".join(
-        f"{k}: {v['wall_s']:.0f} s / {v['cpu_s']:.0f} s" for k, v in ph.times.items()) + ")")
+    print(
+        f"\ndemo finished in {elapsed:.0f} s wall, {cpu:.0f} s CPU ("
+        + ", ".join(f"{k}: {v['wall_s']:.0f} s / {v['cpu_s']:.0f} s" for k, v in ph.times.items())
+        + ")"
+    )
 
     if args.out:
         doc = {
             "command": "chord demo " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["demo"] else None,
-            "config": {k: v for k, v in vars(args).items()}, "budgets": budgets, "dataset": ds.name,
-            "test_users": n_users, "table": table, "equal_bits": cis, "verdict": verdict,
+            "config": {k: v for k, v in vars(args).items()},
+            "budgets": budgets,
+            "dataset": ds.name,
+            "test_users": n_users,
+            "table": table,
+            "equal_bits": cis,
+            "verdict": verdict,
             "fp32_train": {k: fp32_summary.get(k) for k in ("epochs_run", "best_epoch", "valid", "history")},
             "chord_train": {k: chord_summary.get(k) for k in ("epochs_run", "best_epoch", "valid", "history", "chord")},
-            "device": device, "phases": ph.times, "elapsed_s": elapsed, "cpu_s": cpu,
-            "machine": {"platform": platform.platform(), "processor": platform.processor(), "cores": os.cpu_count(),
-                        "torch": torch.__version__},
+            "device": device,
+            "phases": ph.times,
+            "elapsed_s": elapsed,
+            "cpu_s": cpu,
+            "machine": {
+                "platform": platform.platform(),
+                "processor": platform.processor(),
+                "cores": os.cpu_count(),
+                "torch": torch.__version__,
+            },
         }
         write_outputs(Path(args.out), doc, system, ev)
     if args.checkpoint:
         from chord.system import save_chord_checkpoint
-        print(f"saved the CHORD checkpoint to {save_chord_checkpoint(args.checkpoint, system, ccfg)} "
-              f"(serve it: chord serve --checkpoint {args.checkpoint})")
+
+        print(
+            f"saved the CHORD checkpoint to {save_chord_checkpoint(args.checkpoint, system, ccfg)} "
+            f"(serve it: chord serve --checkpoint {args.checkpoint})"
+        )
     return 0
 
 
 def _avg_bits(codes, specs) -> float:
     from chord.codebook import Codebook
+
     bits = torch.tensor(Codebook.default().bits, dtype=torch.float64)[codes]
     elems = torch.cat([torch.full((s.channels,), float(s.elems), dtype=torch.float64) for s in specs])
     return float((bits * elems).sum() / elems.sum())
@@ -276,9 +349,13 @@ def _verdict(cis: dict) -> str:
             parts.append(f"{name}: CHORD lower ({d['diff']:+.4f} NDCG@10, interval excludes 0)")
         else:
             parts.append(f"{name}: no significant difference ({d['diff']:+.4f} NDCG@10, interval includes 0)")
-    head = ("CHORD beats uniform PTQ at equal bits" if wins == len(cis) else
-            "CHORD loses to uniform PTQ at equal bits" if losses == len(cis) else
-            "at equal bits the comparison is mixed or within noise")
+    head = (
+        "CHORD beats uniform PTQ at equal bits"
+        if wins == len(cis)
+        else "CHORD loses to uniform PTQ at equal bits"
+        if losses == len(cis)
+        else "at equal bits the comparison is mixed or within noise"
+    )
     return f"{head} on these {next(iter(cis.values()))['NDCG@10']['users']} users -- " + "; ".join(parts) + "."
 
 
@@ -286,9 +363,9 @@ def _verdict(cis: dict) -> str:
 def _device_round_trip(system, ev, args, bar) -> dict:
     import chord.runtime
     from chord.bench.runner import num_threads
+    from chord.quantize.strategy import Strategy
     from chord.system.cloud.service import CloudService
     from chord.system.device import Device
-    from chord.quantize.strategy import Strategy
 
     st = ev._stage("test")
     negs = ev.negatives("test")
@@ -298,8 +375,8 @@ def _device_round_trip(system, ev, args, bar) -> dict:
     dev = Device(system.backbone, system.profiler, budget=system.eval_budget)
     runner = None
     for i in range(min(args.users, st["seqs"].shape[0])):
-        seq = st["seqs"][i:i + 1]
-        cand = torch.cat([st["targets"][i:i + 1, None], negs[i:i + 1]], 1)
+        seq = st["seqs"][i : i + 1]
+        cand = torch.cat([st["targets"][i : i + 1, None], negs[i : i + 1]], 1)
         u, budget = dev.request(seq[0])
         wire = svc.respond(u, budget)[0]
         compact = svc.strategies(u, budget)[0].to_bytes(svc.fingerprint, names=False)
@@ -308,16 +385,24 @@ def _device_round_trip(system, ev, args, bar) -> dict:
         _, ids = runner.topk(seq, 10, cand)
         eager_ids = dev.rerank(seq, cand)[0]
         hit = (ids[0] == st["targets"][i]).nonzero()
-        out["users"].append({"user": i, "wire_bytes": len(wire), "compact_bytes": len(compact),
-                             "avg_bits": stats.avg_bits, "packed_bytes": stats.packed_bytes,
-                             "adapt_ms": stats.total_s * 1e3, "fused_equals_eager": bool(torch.equal(ids, eager_ids)),
-                             "target_rank": int(hit[0, 0]) + 1 if hit.numel() else None})
+        out["users"].append(
+            {
+                "user": i,
+                "wire_bytes": len(wire),
+                "compact_bytes": len(compact),
+                "avg_bits": stats.avg_bits,
+                "packed_bytes": stats.packed_bytes,
+                "adapt_ms": stats.total_s * 1e3,
+                "fused_equals_eager": bool(torch.equal(ids, eager_ids)),
+                "target_rank": int(hit[0, 0]) + 1 if hit.numel() else None,
+            }
+        )
         bar.update(1)
     if not args.latency_calls:
         return out
     # latency of the last user's rerank (top-10 of 1 + 99), 1 thread, interleaved rounds so a
     # disturbance hits every row alike
-    seq, cand = st["seqs"][i:i + 1], torch.cat([st["targets"][i:i + 1, None], negs[i:i + 1]], 1)
+    seq, cand = st["seqs"][i : i + 1], torch.cat([st["targets"][i : i + 1, None], negs[i : i + 1]], 1)
     fp = copy.deepcopy(system.backbone).eval()
 
     def fp32_eager():
@@ -326,13 +411,16 @@ def _device_round_trip(system, ev, args, bar) -> dict:
     busy_before = machine_busy()
     with num_threads(1):
         compiled = torch.compile(fp32_eager, dynamic=False)
-        compiled()                                     # compile before timing (seconds, once)
+        compiled()  # compile before timing (seconds, once)
         bar.update(1)
-        rows = {"fp32 eager": fp32_eager, "fp32 torch.compile": compiled,
-                "CHORD eager (swapped model)": lambda: dev.rerank(seq, cand),
-                "CHORD fused runtime": lambda: runner.topk(seq, 10, cand)}
+        rows = {
+            "fp32 eager": fp32_eager,
+            "fp32 torch.compile": compiled,
+            "CHORD eager (swapped model)": lambda: dev.rerank(seq, cand),
+            "CHORD fused runtime": lambda: runner.topk(seq, 10, cand),
+        }
         times = {k: [] for k in rows}
-        for fn in rows.values():                      # warm-up
+        for fn in rows.values():  # warm-up
             for _ in range(5):
                 fn()
         bar.update(1)
@@ -346,45 +434,70 @@ def _device_round_trip(system, ev, args, bar) -> dict:
     lat = {}
     for k, ts in times.items():
         q = statistics.quantiles(ts, n=4) if len(ts) >= 2 else [ts[0]] * 3
-        lat[k] = {"median_ms": statistics.median(ts) * 1e3, "q1_ms": q[0] * 1e3, "q3_ms": q[2] * 1e3,
-                  "min_ms": min(ts) * 1e3, "calls": len(ts)}
+        lat[k] = {
+            "median_ms": statistics.median(ts) * 1e3,
+            "q1_ms": q[0] * 1e3,
+            "q3_ms": q[2] * 1e3,
+            "min_ms": min(ts) * 1e3,
+            "calls": len(ts),
+        }
     busy = busy_before[0] or busy_after[0]
-    out.update(latency=lat, latency_threads=1, latency_calls=args.latency_calls,
-               load_average=max(busy_before[1], busy_after[1]), cores=busy_before[2], busy=busy,
-               latency_reliable=not busy and args.latency_calls >= 50)
+    out.update(
+        latency=lat,
+        latency_threads=1,
+        latency_calls=args.latency_calls,
+        load_average=max(busy_before[1], busy_after[1]),
+        cores=busy_before[2],
+        busy=busy,
+        latency_reliable=not busy and args.latency_calls >= 50,
+    )
     return out
 
 
 def _print_device(d: dict) -> None:
     print(f"\nDevice round trip at {d['budget']:g} bits (fp32 weights: {d['fp32_weight_bytes']} B):")
-    print(f"{'user':>4} {'wire B':>7} {'compact B':>9} {'avg bits':>8} {'packed B':>9} {'adapt ms':>9} "
-          f"{'fused == eager':>14} {'target rank':>11}")
+    print(
+        f"{'user':>4} {'wire B':>7} {'compact B':>9} {'avg bits':>8} {'packed B':>9} {'adapt ms':>9} "
+        f"{'fused == eager':>14} {'target rank':>11}"
+    )
     for u in d["users"]:
-        print(f"{u['user']:4d} {u['wire_bytes']:7d} {u['compact_bytes']:9d} {u['avg_bits']:8.3f} {u['packed_bytes']:9d} "
-              f"{u['adapt_ms']:9.2f} {str(u['fused_equals_eager']):>14} "
-              f"{('#%d of 100' % u['target_rank']) if u['target_rank'] else 'not in top 10':>11}")
+        print(
+            f"{u['user']:4d} {u['wire_bytes']:7d} {u['compact_bytes']:9d} {u['avg_bits']:8.3f} {u['packed_bytes']:9d} "
+            f"{u['adapt_ms']:9.2f} {str(u['fused_equals_eager']):>14} "
+            f"{('#' + str(u['target_rank']) + ' of 100') if u['target_rank'] else 'not in top 10':>11}"
+        )
     lat = d.get("latency")
     if lat is None:
         print("\nLatency not measured (--latency-calls 0).")
         return
     if not d["latency_reliable"]:
-        why = (f"load average {d['load_average']:.1f} on {d['cores']} cores" if d["busy"]
-               else f"only {d['latency_calls']} calls (< 50)")
-        print(f"\nLatency withheld: {why}; timings now would measure the other processes, not chord. "
-              "Rerun on a quiet machine (the accuracy table above does not depend on it; --out keeps the raw "
-              "timings, flagged).")
+        why = (
+            f"load average {d['load_average']:.1f} on {d['cores']} cores"
+            if d["busy"]
+            else f"only {d['latency_calls']} calls (< 50)"
+        )
+        print(
+            f"\nLatency withheld: {why}; timings now would measure the other processes, not chord. "
+            "Rerun on a quiet machine (the accuracy table above does not depend on it; --out keeps the raw "
+            "timings, flagged)."
+        )
         return
     base = lat["fp32 eager"]["median_ms"]
-    print(f"\nRerank latency (top-10 of 1 + 99 candidates, batch 1, 1 thread; median [IQR] of "
-          f"{d['latency_calls']} interleaved calls; load average {d['load_average']:.1f}):")
+    print(
+        f"\nRerank latency (top-10 of 1 + 99 candidates, batch 1, 1 thread; median [IQR] of "
+        f"{d['latency_calls']} interleaved calls; load average {d['load_average']:.1f}):"
+    )
     for k, v in lat.items():
-        print(f"  {k:<30} {v['median_ms']:8.3f} ms [{v['q1_ms']:.3f}, {v['q3_ms']:.3f}]  "
-              f"{base / v['median_ms']:5.2f}x fp32 eager")
+        print(
+            f"  {k:<30} {v['median_ms']:8.3f} ms [{v['q1_ms']:.3f}, {v['q3_ms']:.3f}]  "
+            f"{base / v['median_ms']:5.2f}x fp32 eager"
+        )
 
 
 def write_outputs(out: Path, doc: dict, system, ev) -> None:
     """results.json, accuracy_vs_bits.png, bits_heatmap.png (two users' bits per layer and channel)."""
     from chord.experiments.plots import accuracy_vs_bits, bits_heatmap
+
     out.mkdir(parents=True, exist_ok=True)
     seqs = ev._stage("test")["seqs"]
     a, b = _two_different_users(system, seqs)
@@ -392,8 +505,13 @@ def write_outputs(out: Path, doc: dict, system, ev) -> None:
         codes = system.plan(seqs[[a, b]], system.eval_budget)
     bits = torch.tensor(system.codebook.bits)[codes]
     accuracy_vs_bits(doc["table"], out / "accuracy_vs_bits.png")
-    bits_heatmap(bits, system.specs, out / "bits_heatmap.png", labels=[f"test user {a}", f"test user {b}"],
-                 title=f"CHORD bits per output channel at {system.eval_budget:g} average bits")
+    bits_heatmap(
+        bits,
+        system.specs,
+        out / "bits_heatmap.png",
+        labels=[f"test user {a}", f"test user {b}"],
+        title=f"CHORD bits per output channel at {system.eval_budget:g} average bits",
+    )
     doc["figures"] = ["accuracy_vs_bits.png", "bits_heatmap.png"]
     doc["heatmap_users"] = [a, b]
     (out / "results.json").write_text(json.dumps(doc, indent=1, default=float))

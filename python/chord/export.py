@@ -14,6 +14,7 @@ document in ``__metadata__["chord"]``::
 order (their frozen weight is the tensor ``<name>.weight``); the device packs them from the
 strategy bytes it receives. docs/mobile.md documents the format.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,9 +31,16 @@ FORMAT = "chord.model"
 VERSION = 1
 
 # spec entry -> module path, for the entries whose key differs from the module's name
-_SASREC_PATHS = {"q_proj": "attn.q_proj", "k_proj": "attn.k_proj", "v_proj": "attn.v_proj",
-                 "out_proj": "attn.out_proj", "fc1": "ffn.fc1", "fc2": "ffn.fc2",
-                 "attn_norm": "attn_norm", "ffn_norm": "ffn_norm"}
+_SASREC_PATHS = {
+    "q_proj": "attn.q_proj",
+    "k_proj": "attn.k_proj",
+    "v_proj": "attn.v_proj",
+    "out_proj": "attn.out_proj",
+    "fc1": "ffn.fc1",
+    "fc2": "ffn.fc2",
+    "attn_norm": "attn_norm",
+    "ffn_norm": "ffn_norm",
+}
 
 
 def _entry(d: dict, path: str, tensors: dict) -> dict:
@@ -52,6 +60,7 @@ def model_header(model, *, embeddings: bool = False) -> tuple[dict, dict]:
     """(header JSON, tensors) of the model file of a float ``SASRec`` / ``Caser``."""
     from . import runtime
     from .models import Caser, SASRec
+
     if isinstance(model, SASRec):
         arch = "sasrec"
     elif isinstance(model, Caser):
@@ -60,8 +69,10 @@ def model_header(model, *, embeddings: bool = False) -> tuple[dict, dict]:
         raise TypeError(f"model: expected a chord.models.SASRec or Caser, got {type(model).__name__}")
     for name, mod in model.named_modules():
         if isinstance(mod, QUANTIZED_TYPES):
-            raise ValueError(f"model: {name!r} is already quantized; export the float backbone "
-                             "(the device packs it from the strategies it receives)")
+            raise ValueError(
+                f"model: {name!r} is already quantized; export the float backbone "
+                "(the device packs it from the strategies it receives)"
+            )
     model.eval()
     spec = runtime.model_spec(model)
     tensors: dict[str, np.ndarray] = {}
@@ -69,8 +80,10 @@ def model_header(model, *, embeddings: bool = False) -> tuple[dict, dict]:
     if arch == "sasrec":
         for key in ("item_emb", "pos_emb", "final_norm"):
             out[key] = _entry(spec[key], key, tensors)
-        out["blocks"] = [{k: _entry(v, f"blocks.{i}.{_SASREC_PATHS[k]}", tensors) for k, v in b.items()}
-                         for i, b in enumerate(spec["blocks"])]
+        out["blocks"] = [
+            {k: _entry(v, f"blocks.{i}.{_SASREC_PATHS[k]}", tensors) for k, v in b.items()}
+            for i, b in enumerate(spec["blocks"])
+        ]
     else:
         for key in ("item_emb", "user_emb", "conv_v", "fc1", "fc2"):
             if key in spec:
@@ -81,11 +94,16 @@ def model_header(model, *, embeddings: bool = False) -> tuple[dict, dict]:
         w = tensors.get(f"{name}.weight")
         if w is None or tuple(w.shape) != (li.channels, li.elems):
             raise ValueError(f"model: quantizable layer {name!r} is not a weight the fused runtime reads")
-    header = {"format": FORMAT, "version": VERSION, "arch": arch,
-              "fingerprint": model_fingerprint(model).hex(),
-              "layers": [{"name": n, "kind": li.kind, "channels": li.channels, "elems": li.elems}
-                         for n, li in layers.items()],
-              "spec": out}
+    header = {
+        "format": FORMAT,
+        "version": VERSION,
+        "arch": arch,
+        "fingerprint": model_fingerprint(model).hex(),
+        "layers": [
+            {"name": n, "kind": li.kind, "channels": li.channels, "elems": li.elems} for n, li in layers.items()
+        ],
+        "spec": out,
+    }
     return header, tensors
 
 
@@ -93,6 +111,7 @@ def export_model(model, path, *, embeddings: bool = False) -> dict:
     """Write the model file of a float ``model`` to ``path``; returns its header.
     ``embeddings``: the strategies quantize the tables too (``DeviceModel(embeddings=True)``)."""
     from safetensors.numpy import save_file
+
     header, tensors = model_header(model, embeddings=embeddings)
     save_file(tensors, str(path), metadata={"chord": json.dumps(header)})
     return header
@@ -101,21 +120,31 @@ def export_model(model, path, *, embeddings: bool = False) -> dict:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", help="directory written by `chord train --out` (model.safetensors + config.json)")
     p.add_argument("-o", "--out", required=True, help="model file to write (e.g. model.chord)")
-    p.add_argument("--embeddings", action="store_true",
-                   help="strategies also code the item (and user) tables (DeviceModel(embeddings=True))")
-    p.add_argument("--demo-strategy", default=None, metavar="PATH",
-                   help="also write random strategy bytes for this model (to try the runtime without the cloud)")
+    p.add_argument(
+        "--embeddings",
+        action="store_true",
+        help="strategies also code the item (and user) tables (DeviceModel(embeddings=True))",
+    )
+    p.add_argument(
+        "--demo-strategy",
+        default=None,
+        metavar="PATH",
+        help="also write random strategy bytes for this model (to try the runtime without the cloud)",
+    )
     p.add_argument("--avg-bits", type=float, default=3.0, help="average bits of --demo-strategy")
     p.add_argument("--seed", type=int, default=0, help="seed of --demo-strategy")
 
 
 def run(args) -> int:
     from .checkpoint import load_checkpoint
+
     model, _ = load_checkpoint(args.checkpoint)
     header = export_model(model, args.out, embeddings=args.embeddings)
     size = Path(args.out).stat().st_size
-    print(f"wrote {args.out}: {header['arch']}, {len(header['layers'])} quantizable layers, {size} bytes, "
-          f"fingerprint {header['fingerprint']}")
+    print(
+        f"wrote {args.out}: {header['arch']}, {len(header['layers'])} quantizable layers, {size} bytes, "
+        f"fingerprint {header['fingerprint']}"
+    )
     if args.demo_strategy:
         layers = quantizable_layers(model, embeddings=args.embeddings)
         s = Strategy.random(layers, args.avg_bits, seed=args.seed)
@@ -126,6 +155,7 @@ def run(args) -> int:
 
 if __name__ == "__main__":  # pragma: no cover
     import sys
+
     p = argparse.ArgumentParser(prog="chord export")
     add_arguments(p)
     sys.exit(run(p.parse_args()))

@@ -26,6 +26,7 @@ elements >= K contribute.
 Because y = scale * (sum_k x_k u_k - zero * sum_k x_k), a kernel can run the dot product on the
 raw unsigned integers and fold the zero point into the epilogue.
 """
+
 from __future__ import annotations
 
 import torch

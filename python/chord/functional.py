@@ -12,6 +12,7 @@ Per call: x's type, dtype, shape and device; bias; act_bits; k and candidates' s
 packed weight (cached until a tensor is replaced or written in place): the packed tensors'
 dtypes, lengths, device, the bucket table and that perm is a permutation.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -30,8 +31,17 @@ _BIAS_DTYPES = frozenset((torch.float32, torch.float16, torch.bfloat16, torch.fl
 _ACT_BITS = frozenset((0, 8))
 
 
-def bypass_handle(owner: dict, x: torch.Tensor, qweight: torch.Tensor, scales: torch.Tensor, zeros: torch.Tensor,
-                  perm: torch.Tensor, buckets: list[int], K: int, N: int) -> tuple | None:
+def bypass_handle(
+    owner: dict,
+    x: torch.Tensor,
+    qweight: torch.Tensor,
+    scales: torch.Tensor,
+    zeros: torch.Tensor,
+    perm: torch.Tensor,
+    buckets: list[int],
+    K: int,
+    N: int,
+) -> tuple | None:
     """The cache entry (``backends.cpu.packed_handle``: the validated C++ handle and numpy views
     of the packed tensors) of a packed weight when this call may bypass the
     dispatcher (``cpu_backend.eager_ok(x)`` and a CPU weight), else None. ``owner`` is the
@@ -55,19 +65,42 @@ def check_linear_call(x, qweight: torch.Tensor, K: int, N: int, bias, act_bits: 
     ops.check_act_bits(op, act_bits)
 
 
-def linear_packed(owner: dict, x: torch.Tensor, qweight: torch.Tensor, scales: torch.Tensor, zeros: torch.Tensor,
-                  perm: torch.Tensor, buckets: list[int], K: int, N: int, bias: torch.Tensor | None = None,
-                  act_bits: int = 0) -> torch.Tensor:
+def linear_packed(
+    owner: dict,
+    x: torch.Tensor,
+    qweight: torch.Tensor,
+    scales: torch.Tensor,
+    zeros: torch.Tensor,
+    perm: torch.Tensor,
+    buckets: list[int],
+    K: int,
+    N: int,
+    bias: torch.Tensor | None = None,
+    act_bits: int = 0,
+) -> torch.Tensor:
     """x [..., K] -> [..., N] in x.dtype: ``chord::mp_linear`` on packed tensors held by
     ``owner`` (see :func:`bypass_handle`), checked per call, bypassing the dispatcher when safe."""
     # The common call (eager CPU tensors, valid arguments) is checked by one expression of
     # attribute reads (a torch.device object costs ~0.5 us to make); anything else gets the full
     # checks, which raise naming the argument, or pass (CUDA, traced calls).
     if qweight.is_cpu and cpu_backend.eager_ok(x):
-        if not (x.dtype in _ACT_DTYPES and x.ndim and x.shape[-1] == K and act_bits in _ACT_BITS
-                and type(act_bits) is int
-                and (bias is None or (isinstance(bias, torch.Tensor) and bias.is_cpu and bias.ndim == 1
-                                      and bias.shape[0] == N and bias.dtype in _BIAS_DTYPES))):
+        if not (
+            x.dtype in _ACT_DTYPES
+            and x.ndim
+            and x.shape[-1] == K
+            and act_bits in _ACT_BITS
+            and type(act_bits) is int
+            and (
+                bias is None
+                or (
+                    isinstance(bias, torch.Tensor)
+                    and bias.is_cpu
+                    and bias.ndim == 1
+                    and bias.shape[0] == N
+                    and bias.dtype in _BIAS_DTYPES
+                )
+            )
+        ):
             check_linear_call(x, qweight, K, N, bias, act_bits)
         if bias is None or not (bias.requires_grad and torch.is_grad_enabled()):
             cache = owner.get("_cpu_handle")
@@ -102,8 +135,10 @@ def _scaled_rows(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     exact = torch.ldexp(xs, shift[:, None].to(torch.float32)) == xf
     if not bool(exact.all()):
         r = int((~exact.all(1)).nonzero()[0])
-        raise ValueError(f"{_TOPK}: x: row {r} spans magnitudes from {float(amax[r]):.3g} down to entries that "
-                         "cannot be scaled without rounding; mp_topk cannot rank it exactly (rescale x)")
+        raise ValueError(
+            f"{_TOPK}: x: row {r} spans magnitudes from {float(amax[r]):.3g} down to entries that "
+            "cannot be scaled without rounding; mp_topk cannot rank it exactly (rescale x)"
+        )
     return xs, shift
 
 
@@ -124,12 +159,14 @@ def mp_linear(x: torch.Tensor, mw: MixedWeight, bias: torch.Tensor | None = None
     integer dot products: faster on CPU, error bounded by the activation rounding.
     """
     _check_mw(mw)
-    return linear_packed(mw.__dict__, x, mw.qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, mw.K, mw.N,
-                         bias, act_bits)
+    return linear_packed(
+        mw.__dict__, x, mw.qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, mw.K, mw.N, bias, act_bits
+    )
 
 
-def mp_topk(x: torch.Tensor, mw: MixedWeight, k: int, candidates: torch.Tensor | None = None,
-            act_bits: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def mp_topk(
+    x: torch.Tensor, mw: MixedWeight, k: int, candidates: torch.Tensor | None = None, act_bits: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Top-k items of ``x @ mw.dequantize().T`` per row of x (``chord::mp_topk``).
 
     x: [M, K] (or [K]) float32/float16/bfloat16 user representations, on mw's device.
@@ -149,11 +186,13 @@ def mp_topk(x: torch.Tensor, mw: MixedWeight, k: int, candidates: torch.Tensor |
     dev = qweight.device
     ops.check_activations(_TOPK, x, mw.K, dev, (1, 2))
     if isinstance(x, torch.Tensor) and x.requires_grad:
-        x = x.detach()          # not differentiable: a plain tensor may take the fast path
+        x = x.detach()  # not differentiable: a plain tensor may take the fast path
     if act_bits != 0:
         ops.check_act_bits(_TOPK, act_bits)
     M = 1 if x.dim() == 1 else x.shape[0]
-    C = ops.check_candidates(_TOPK, candidates, M, dev, (torch.int64, torch.int32, torch.int16, torch.uint8, torch.int8))
+    C = ops.check_candidates(
+        _TOPK, candidates, M, dev, (torch.int64, torch.int32, torch.int16, torch.uint8, torch.int8)
+    )
     ops.check_k(_TOPK, k, mw.N if C is None else C, "item rows" if C is None else "candidates per row")
     x2 = x.reshape(1, -1) if x.dim() == 1 else x
     if M == 0:
@@ -163,7 +202,7 @@ def mp_topk(x: torch.Tensor, mw: MixedWeight, k: int, candidates: torch.Tensor |
     # a 100k-item scan); traced / compiled / subclassed calls go through the registered op.
     shift = None
     if x2.dtype is torch.float32 and cpu_backend.eager_ok(x2):
-        a = x2.numpy()          # (numpy: single-threaded, see _all_finite)
+        a = x2.numpy()  # (numpy: single-threaded, see _all_finite)
         big = max(-float(a.min()), float(a.max()))
     else:
         lo, hi = torch.aminmax(x2)
@@ -175,9 +214,10 @@ def mp_topk(x: torch.Tensor, mw: MixedWeight, k: int, candidates: torch.Tensor |
         vals, idx = cpu_backend.mp_topk_arrays(x2, entry[7], mw.buckets, mw.K, k, cand, act_bits)
     else:
         _check_rows(mw.scales, mw.N)
-        vals, idx = torch.ops.chord.mp_topk(x2, qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, mw.K, k, cand,
-                                            act_bits)
-    if shift is not None:   # back to x's scale: exact in float64, one rounding to float32 (or inf)
+        vals, idx = torch.ops.chord.mp_topk(
+            x2, qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, mw.K, k, cand, act_bits
+        )
+    if shift is not None:  # back to x's scale: exact in float64, one rounding to float32 (or inf)
         vals = torch.ldexp(vals.double(), shift[:, None].to(torch.float64)).to(torch.float32)
     if x.dim() == 1:
         return vals[0], idx[0]
@@ -192,7 +232,7 @@ def _all_finite(w: torch.Tensor) -> bool:
     if w.device.type == "cpu":
         # NaN and Inf propagate through the sum; a finite sum proves every element finite. An
         # overflowing sum of huge finite values is re-checked exactly.
-        with np.errstate(all="ignore"):     # (NaN/overflow in the sum is the signal, not a warning)
+        with np.errstate(all="ignore"):  # (NaN/overflow in the sum is the signal, not a warning)
             total = w.numpy().sum()
         return bool(np.isfinite(total)) or bool(torch.isfinite(w).all())
     lo, hi = torch.aminmax(w)  # NaN propagates through min/max

@@ -3,6 +3,7 @@
 The layout is defined in ``chord.format``; this class owns the tensors, validates them,
 moves them between devices and (de)serializes them through safetensors.
 """
+
 from __future__ import annotations
 
 import json
@@ -79,28 +80,47 @@ class MixedWeight:
     def dequantize(self, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """The float [N, K] weight this packs (the reference meaning of every kernel)."""
         from .backends.reference import dequantize_packed
+
         return dequantize_packed(self.qweight, self.scales, self.zeros, self.perm, self.buckets, self.K, dtype=dtype)
 
     # -- movement ----------------------------------------------------------------------
-    def to(self, device) -> "MixedWeight":
+    def to(self, device) -> MixedWeight:
         device = torch.device(device)
         if device == self.device:
             return self
-        return MixedWeight(self.qweight.to(device), self.scales.to(device), self.zeros.to(device),
-                           self.perm.to(device), self.codes.to(device), list(self.buckets), self.shape, self.codebook)
+        return MixedWeight(
+            self.qweight.to(device),
+            self.scales.to(device),
+            self.zeros.to(device),
+            self.perm.to(device),
+            self.codes.to(device),
+            list(self.buckets),
+            self.shape,
+            self.codebook,
+        )
 
     def tensors(self) -> dict[str, torch.Tensor]:
-        return {"qweight": self.qweight, "scales": self.scales, "zeros": self.zeros,
-                "perm": self.perm, "codes": self.codes}
+        return {
+            "qweight": self.qweight,
+            "scales": self.scales,
+            "zeros": self.zeros,
+            "perm": self.perm,
+            "codes": self.codes,
+        }
 
     def metadata(self) -> dict[str, str]:
-        return {"format": "chord.MixedWeight", "format_version": str(fmt.FORMAT_VERSION),
-                "shape": json.dumps(list(self.shape)), "buckets": json.dumps(list(self.buckets)),
-                "codebook": json.dumps(self.codebook.to_dict())}
+        return {
+            "format": "chord.MixedWeight",
+            "format_version": str(fmt.FORMAT_VERSION),
+            "shape": json.dumps(list(self.shape)),
+            "buckets": json.dumps(list(self.buckets)),
+            "codebook": json.dumps(self.codebook.to_dict()),
+        }
 
     # -- serialization -----------------------------------------------------------------
     def to_bytes(self) -> bytes:
         from safetensors.torch import save
+
         return save({k: v.contiguous().cpu() for k, v in self.tensors().items()}, metadata=self.metadata())
 
     def save(self, path) -> None:
@@ -108,9 +128,10 @@ class MixedWeight:
             f.write(self.to_bytes())
 
     @staticmethod
-    def from_bytes(data: bytes, device="cpu") -> "MixedWeight":
+    def from_bytes(data: bytes, device="cpu") -> MixedWeight:
         from safetensors import SafetensorError
         from safetensors.torch import load
+
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"MixedWeight.from_bytes: expected bytes, got {type(data).__name__}")
         data = bytes(data)
@@ -122,9 +143,9 @@ class MixedWeight:
         return MixedWeight.from_parts(tensors, meta).to(device)
 
     @staticmethod
-    def load(path, device="cpu") -> "MixedWeight":
+    def load(path, device="cpu") -> MixedWeight:
         with open(path, "rb") as f:
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):   # /dev/zero would read forever
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # /dev/zero would read forever
                 raise FormatError(f"MixedWeight.load: {path}: not a regular file")
             try:
                 return MixedWeight.from_bytes(f.read(), device)
@@ -132,13 +153,15 @@ class MixedWeight:
                 raise FormatError(f"MixedWeight.load: {path}: {e}") from e
 
     @staticmethod
-    def from_parts(tensors: dict, meta: dict) -> "MixedWeight":
+    def from_parts(tensors: dict, meta: dict) -> MixedWeight:
         """Rebuild from a tensor dict + string metadata, validating everything."""
         if meta.get("format") != "chord.MixedWeight":
             raise FormatError(f"MixedWeight: not a chord.MixedWeight (format={meta.get('format')!r})")
         ver = meta.get("format_version")
         if ver != str(fmt.FORMAT_VERSION):
-            raise FormatError(f"MixedWeight: format version {ver!r} is not supported (this build reads {fmt.FORMAT_VERSION})")
+            raise FormatError(
+                f"MixedWeight: format version {ver!r} is not supported (this build reads {fmt.FORMAT_VERSION})"
+            )
         try:
             shape = tuple(int(v) for v in json.loads(meta["shape"]))
             buckets = [int(v) for v in json.loads(meta["buckets"])]
@@ -154,14 +177,22 @@ class MixedWeight:
 
     def validate(self) -> None:
         """Raise FormatError unless every tensor agrees with the shape, buckets and codes."""
-        if not (isinstance(self.shape, tuple) and len(self.shape) == 2
-                and all(isinstance(v, int) and not isinstance(v, bool) for v in self.shape)):
+        if not (
+            isinstance(self.shape, tuple)
+            and len(self.shape) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in self.shape)
+        ):
             raise FormatError(f"MixedWeight.shape: expected a tuple (N, K) of ints, got {self.shape!r}")
         N, K = self.shape
         if not (1 <= N <= MAX_DIM and 1 <= K <= MAX_DIM):
             raise FormatError(f"MixedWeight.shape: expected 1 <= N, K <= {MAX_DIM}, got {self.shape}")
-        want = {"qweight": torch.uint8, "scales": torch.float32, "zeros": torch.float32,
-                "perm": torch.int32, "codes": torch.uint8}
+        want = {
+            "qweight": torch.uint8,
+            "scales": torch.float32,
+            "zeros": torch.float32,
+            "perm": torch.int32,
+            "codes": torch.uint8,
+        }
         for name, dt in want.items():
             t = getattr(self, name)
             if t.dtype != dt or t.dim() != 1:
@@ -174,9 +205,13 @@ class MixedWeight:
         except ValueError as e:
             raise FormatError(f"MixedWeight.buckets: {e}") from e
         if sum(n for _, _, n, _ in spans) != N or any(b not in fmt.BUCKET_ORDER or n < 0 for b, _, n, _ in spans):
-            raise FormatError(f"MixedWeight.buckets: {self.buckets} does not cover {N} rows with widths in {fmt.BUCKET_ORDER}")
+            raise FormatError(
+                f"MixedWeight.buckets: {self.buckets} does not cover {N} rows with widths in {fmt.BUCKET_ORDER}"
+            )
         if self.qweight.numel() != fmt.total_bytes(self.buckets, K):
-            raise FormatError(f"MixedWeight.qweight: expected {fmt.total_bytes(self.buckets, K)} bytes, got {self.qweight.numel()}")
+            raise FormatError(
+                f"MixedWeight.qweight: expected {fmt.total_bytes(self.buckets, K)} bytes, got {self.qweight.numel()}"
+            )
         perm = self.perm.cpu().long()
         if not torch.equal(torch.sort(perm).values, torch.arange(N)):
             raise FormatError("MixedWeight.perm: not a permutation of 0..N-1")
@@ -185,22 +220,24 @@ class MixedWeight:
             raise FormatError(f"MixedWeight.codes: values must be < {len(self.codebook.bits)}")
         bits = torch.tensor(self.codebook.bits)[codes]
         for b, start, n, _ in spans:
-            if n and not bool((bits[perm[start:start + n]] == b).all()):
+            if n and not bool((bits[perm[start : start + n]] == b).all()):
                 raise FormatError(f"MixedWeight: rows of the {b}-bit bucket do not have {b}-bit codes")
         if not (torch.isfinite(self.scales).all() and torch.isfinite(self.zeros).all()):
             raise FormatError("MixedWeight: non-finite scales or zeros")
 
     def __repr__(self) -> str:
         mix = ", ".join(f"{b}b:{n}" for b, _, n, _ in self.bucket_spans())
-        return (f"MixedWeight(shape={self.shape}, buckets=[{mix}], avg_bits={self.avg_bits:.3f}, "
-                f"nbytes={self.nbytes}, scheme={self.codebook.scheme}, device={self.device})")
+        return (
+            f"MixedWeight(shape={self.shape}, buckets=[{mix}], avg_bits={self.avg_bits:.3f}, "
+            f"nbytes={self.nbytes}, scheme={self.codebook.scheme}, device={self.device})"
+        )
 
 
 def _read_metadata(data: bytes) -> dict:
     n = int.from_bytes(data[:8], "little")
     if n <= 0 or 8 + n > len(data):
         raise ValueError("header length out of range")
-    return json.loads(data[8:8 + n].decode("utf-8")).get("__metadata__", {}) or {}
+    return json.loads(data[8 : 8 + n].decode("utf-8")).get("__metadata__", {}) or {}
 
 
 # ---------------------------------------------------------------------------------------
@@ -215,8 +252,9 @@ def check_codes(codes, N: int, codebook: Codebook, name: str = "codes") -> torch
     # numpy, single-threaded (see plan_buckets)
     c = codes.detach().cpu().numpy().astype(np.int64)
     if N and (int(c.min()) < 0 or int(c.max()) >= len(codebook.bits)):
-        raise ValueError(f"{name}: values must be in 0..{len(codebook.bits) - 1}, got range "
-                         f"[{int(c.min())}, {int(c.max())}]")
+        raise ValueError(
+            f"{name}: values must be in 0..{len(codebook.bits) - 1}, got range [{int(c.min())}, {int(c.max())}]"
+        )
     return torch.from_numpy(c.astype(np.uint8))
 
 

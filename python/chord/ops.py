@@ -14,10 +14,12 @@ permutation (O(N), once per perm tensor and version, cached on the tensor). The 
 (``chord.functional``) runs the same checks, the packed-weight ones once per packed weight.
 Argument meanings are those of ``chord.format``.
 """
+
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -123,8 +125,11 @@ def check_packed(op: str, qweight, scales, zeros, perm, buckets, K: int, device:
     if N < 1:
         _fail(ValueError, op, "scales: expected N >= 1 entries (one per row), got 0")
     if zeros.shape[0] != N or perm.shape[0] != N:
-        _fail(ValueError, op, f"zeros, perm: expected {N} entries each (as scales), got "
-                              f"{zeros.shape[0]} and {perm.shape[0]}")
+        _fail(
+            ValueError,
+            op,
+            f"zeros, perm: expected {N} entries each (as scales), got {zeros.shape[0]} and {perm.shape[0]}",
+        )
     _, nbytes = check_buckets(op, buckets, K, N)
     if qweight.shape[0] != nbytes:
         _fail(ValueError, op, f"qweight: expected {nbytes} bytes for these buckets and K = {K}, got {qweight.shape[0]}")
@@ -171,12 +176,17 @@ def check_candidates(op: str, candidates, M: int, device: torch.device, dtypes=(
     if candidates is None:
         return None
     if not isinstance(candidates, torch.Tensor):
-        _fail(TypeError, op, f"candidates: expected a torch.Tensor of item ids or None, got {type(candidates).__name__}")
+        _fail(
+            TypeError, op, f"candidates: expected a torch.Tensor of item ids or None, got {type(candidates).__name__}"
+        )
     if candidates.dtype not in dtypes:
         _fail(TypeError, op, f"candidates: expected an integer dtype (int64 item ids), got {candidates.dtype}")
     if candidates.dim() not in (1, 2) or (candidates.dim() == 2 and candidates.shape[0] != M):
-        _fail(ValueError, op, f"candidates: expected [C] (shared) or [{M}, C] (one list per row of x), "
-                              f"got {_shape(candidates)}")
+        _fail(
+            ValueError,
+            op,
+            f"candidates: expected [C] (shared) or [{M}, C] (one list per row of x), got {_shape(candidates)}",
+        )
     if candidates.device != device:
         _fail(ValueError, op, f"candidates: expected device {device} (the item table's), got {candidates.device}")
     return candidates.shape[-1]
@@ -216,7 +226,9 @@ def check_quantize_pack(weight, perm, buckets, scheme) -> int:
     if not isinstance(weight, torch.Tensor):
         _fail(TypeError, op, f"weight: expected a torch.Tensor, got {type(weight).__name__}")
     if weight.dtype not in WEIGHT_DTYPES:
-        _fail(TypeError, op, f"weight: expected a float dtype {tuple(str(d) for d in WEIGHT_DTYPES)}, got {weight.dtype}")
+        _fail(
+            TypeError, op, f"weight: expected a float dtype {tuple(str(d) for d in WEIGHT_DTYPES)}, got {weight.dtype}"
+        )
     if weight.dim() != 2:
         _fail(ValueError, op, f"weight: expected 2-D [N, K], got shape {_shape(weight)}")
     N, K = weight.shape
@@ -269,8 +281,11 @@ def _mp_topk_values(x, qweight, scales, zeros, perm, buckets, K, k, candidates=N
         bad = ((flat < 0) | (flat >= N)).nonzero()
         if bad.numel():
             i = int(bad[0])
-            _fail(ValueError, "chord::mp_topk",
-                  f"candidates: item id {int(flat[i])} (flat position {i}) is out of range [0, {N})")
+            _fail(
+                ValueError,
+                "chord::mp_topk",
+                f"candidates: item id {int(flat[i])} (flat position {i}) is out of range [0, {N})",
+            )
 
 
 def _quantize_pack_outputs(out, weight, perm, buckets, scheme) -> None:
@@ -278,20 +293,26 @@ def _quantize_pack_outputs(out, weight, perm, buckets, scheme) -> None:
     (asym: max - min > 3.4e38) is an error naming it, never a MixedWeight with an inf scale."""
     _, scales, zeros = out
     if scales.is_cpu and bool(np.isfinite(scales.numpy()).all() & np.isfinite(zeros.numpy()).all()):
-        return              # (numpy: no torch thread pool woken beside the C++ kernels)
+        return  # (numpy: no torch thread pool woken beside the C++ kernels)
     ok = torch.isfinite(scales) & torch.isfinite(zeros)
     if not bool(ok.all()):
         i = int((~ok).nonzero()[0])
         row = int(perm[i])
-        _fail(ValueError, "chord::quantize_pack",
-              f"weight: row {row} cannot be quantized with finite {scheme} scale/zero point (scale "
-              f"{float(scales[i])}, zero {float(zeros[i])}): its value range overflows float32")
+        _fail(
+            ValueError,
+            "chord::quantize_pack",
+            f"weight: row {row} cannot be quantized with finite {scheme} scale/zero point (scale "
+            f"{float(scales[i])}, zero {float(zeros[i])}): its value range overflows float32",
+        )
 
 
 _OUTPUT_CHECKS: dict[str, Callable[..., None]] = {"quantize_pack": _quantize_pack_outputs}
 
 _FULL_CHECKS: dict[str, Callable[..., None]] = {
-    "quantize_pack": _quantize_pack_values, "mp_linear": _mp_linear_values, "mp_topk": _mp_topk_values}
+    "quantize_pack": _quantize_pack_values,
+    "mp_linear": _mp_linear_values,
+    "mp_topk": _mp_topk_values,
+}
 
 
 def register_kernel(name: str, device_type: str, impl: Callable[..., Any]) -> None:

@@ -1,11 +1,22 @@
 """Interleaved variants (env knobs) of the act8 GEMV, min over rounds, rotated weights."""
-import os, sys, time, torch, chord
+
+import os
+import sys
+import time
+
+import torch
+
+import chord
 from chord.backends import cpu as cb
-from chord.bench.config import mix_codes, NAMED_MIXES
+from chord.bench.config import NAMED_MIXES, mix_codes
+
 _cpu = cb._cpu
 variants = [dict(kv.split("=") for kv in v.split(";") if kv) for v in sys.argv[1].split(",")]
 threads = [int(t) for t in sys.argv[2].split(",")]
-shapes = [tuple(int(v) for v in s.split("x")) for s in (sys.argv[3] if len(sys.argv) > 3 else "4096x4096,8192x8192").split(",")]
+shapes = [
+    tuple(int(v) for v in s.split("x"))
+    for s in (sys.argv[3] if len(sys.argv) > 3 else "4096x4096,8192x8192").split(",")
+]
 rounds = int(os.environ.get("ROUNDS", 40))
 for K, N in shapes:
     g = torch.Generator().manual_seed(0)
@@ -26,4 +37,7 @@ for K, N in shapes:
                 best[vi] = min(best[vi], time.perf_counter() - t0)
                 for k in v:
                     del os.environ[k]
-        print(f"{K}x{N} t={t}: " + "  ".join(f"[{sys.argv[1].split(',')[i]}] {b*1e3:.3f}" for i, b in enumerate(best)), flush=True)
+        print(
+            f"{K}x{N} t={t}: " + "  ".join(f"[{sys.argv[1].split(',')[i]}] {b * 1e3:.3f}" for i, b in enumerate(best)),
+            flush=True,
+        )

@@ -1,19 +1,33 @@
-import time, statistics, torch, copy
+import statistics
+import time
+
+import torch
+
+import chord.backends.cpu as cb
 from chord.bench import contend
+from chord.bench.config import NAMED_MIXES, mix_codes
 from chord.bench.suites.e2e import build_model
 from chord.quantize import DeviceModel
 from chord.quantize.strategy import Strategy
-from chord.bench.config import mix_codes, NAMED_MIXES
-import chord.backends.cpu as cb
+
 torch.manual_seed(0)
 model = build_model("sasrec", 100000, 0)
 dm = DeviceModel(model, embeddings=True)
-strategy = Strategy({ln: mix_codes(NAMED_MIXES["mix3"], int(f.shape[0]), seed=j) for j, (ln, f) in enumerate(dm.frozen.items())})
+strategy = Strategy(
+    {ln: mix_codes(NAMED_MIXES["mix3"], int(f.shape[0]), seed=j) for j, (ln, f) in enumerate(dm.frozen.items())}
+)
+
+
 def t(fn, r=5):
-    fn(); out=[]
+    fn()
+    out = []
     for _ in range(r):
-        t0=time.perf_counter(); fn(); out.append(time.perf_counter()-t0)
-    return round(min(out)*1e3,1), round(statistics.median(out)*1e3,1)
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return round(min(out) * 1e3, 1), round(statistics.median(out) * 1e3, 1)
+
+
 orig = cb._nthreads
 with torch.inference_mode(), contend.busy_processes(1):
     for th in (1, 2):
@@ -25,7 +39,10 @@ with torch.inference_mode(), contend.busy_processes(1):
         cb._nthreads = orig
         st = dm.apply(strategy)
         print(f"torch threads {th}: apply {a}  chord kernels forced 1 thread {b}", flush=True)
-    import cProfile, pstats
+    import cProfile
+    import pstats
+
     torch.set_num_threads(2)
     cProfile.run("dm.apply(strategy)", "/tmp/apply.prof")
-    p = pstats.Stats("/tmp/apply.prof"); p.sort_stats("tottime").print_stats(12)
+    p = pstats.Stats("/tmp/apply.prof")
+    p.sort_stats("tottime").print_stats(12)

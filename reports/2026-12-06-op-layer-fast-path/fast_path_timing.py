@@ -6,6 +6,7 @@ Run it once per source tree and compare the two in the same session (best of 15 
 timeit loops, timed with the thread's CPU time; the minimum is the figure least disturbed by a busy machine):
     PYTHONPATH=<tree>/python:<tree> python reports/2026-12-06-op-layer-fast-path/fast_path_timing.py
 """
+
 import json
 import sys
 import time
@@ -36,10 +37,12 @@ def best_us(fn, number):
 
 
 with torch.no_grad():
-    out = {"layer_64x64_us": best_us(lambda: layer(x), 2000),
-           "root_model_64x64_us": best_us(lambda: m(x), 2000),   # the quantize_d model: its root hooks
-           "mp_linear_64x64_us": best_us(lambda: chord.mp_linear(x, mw), 2000),
-           "mp_topk_100k_us": best_us(lambda: chord.mp_topk(u, table, 10), 50)}
+    out = {
+        "layer_64x64_us": best_us(lambda: layer(x), 2000),
+        "root_model_64x64_us": best_us(lambda: m(x), 2000),  # the quantize_d model: its root hooks
+        "mp_linear_64x64_us": best_us(lambda: chord.mp_linear(x, mw), 2000),
+        "mp_topk_100k_us": best_us(lambda: chord.mp_topk(u, table, 10), 50),
+    }
 out["chord"] = chord.__file__
 json.dump(out, sys.stdout)
 print()

@@ -2,6 +2,7 @@
 call must raise the given exception with a message naming the argument / file / field) or
 ``correct`` (the call must return the right result); ``pytest tests/adversarial -m clear_error
 --collect-only -q`` counts them."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,6 +1,7 @@
 """Atomic adaptation: forwards running while ``DeviceModel.apply`` / re-``quantize_`` swap weights
 see all the old or all the new weights -- never a mix, never an error (issue 16: 222 of 450
 forwards were torn before)."""
+
 from __future__ import annotations
 
 import threading
@@ -92,10 +93,11 @@ def test_requantize_while_serving():
 @correct
 def test_lock_survives_deepcopy_and_exceptions():
     import copy
+
     m = _model()
     chord.quantize_(m, bits=4, keep_float=True)
     with pytest.raises(ValueError, match="x: expected shape"):
-        m(torch.randn(2, 63))        # a failing forward must release the shared lock
+        m(torch.randn(2, 63))  # a failing forward must release the shared lock
     done = threading.Event()
     t = threading.Thread(target=lambda: (chord.quantize_(m, bits=8), done.set()), daemon=True)
     t.start()

@@ -1,5 +1,6 @@
 """Files from outside: data sets, checkpoints, MixedWeight safetensors -- bounded reads, text
 decoded with a clear error, every error naming the file (and line / field)."""
+
 from __future__ import annotations
 
 import json
@@ -8,7 +9,6 @@ import os
 import pytest
 import torch
 
-import chord
 from chord import FormatError, MixedWeight
 from chord.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from chord.data.formats import DataFormatError, read_file
@@ -16,16 +16,19 @@ from chord.data.formats import DataFormatError, read_file
 from .helpers import clear_error, correct, packed
 
 FORMATS = ["sasrec", "s3rec", "atomic", "movielens"]
-GOOD = {"sasrec": "1 2\n1 3\n2 4\n", "s3rec": "1 2 3\n2 4 5\n",
-        "atomic": "user_id:token\titem_id:token\ttimestamp:float\n1\t2\t10\n1\t3\t11\n2\t4\t5\n",
-        "movielens": "1::2::5::10\n1::3::4::11\n2::4::3::5\n"}
+GOOD = {
+    "sasrec": "1 2\n1 3\n2 4\n",
+    "s3rec": "1 2 3\n2 4 5\n",
+    "atomic": "user_id:token\titem_id:token\ttimestamp:float\n1\t2\t10\n1\t3\t11\n2\t4\t5\n",
+    "movielens": "1::2::5::10\n1::3::4::11\n2::4::3::5\n",
+}
 BAD_TEXT = {
     "binary": bytes(range(256)) * 4,
     "latin1": "1 2\n1 caf\xe9\n".encode("latin-1"),
     "nul": b"1 2\n\x00\x00\x00\n",
     "no-newline-huge": b"1" * ((1 << 20) + 10),
     "empty": b"",
-    "id-beyond-int64": None,       # per format below
+    "id-beyond-int64": None,  # per format below
 }
 
 
@@ -102,6 +105,7 @@ def test_good_files_still_parse(tmp_path, fmt):
 @pytest.fixture
 def ckpt(tmp_path):
     from chord.models import SASRec
+
     torch.manual_seed(0)
     m = SASRec(num_items=30, dim=16, blocks=1, heads=1, max_len=10)
     return save_checkpoint(tmp_path / "ck", m), m
@@ -112,15 +116,18 @@ def _config(d):
 
 
 @clear_error
-@pytest.mark.parametrize("edit, rx", [
-    (lambda c: c["model"].update(num_items=10**11), r"model.safetensors: tensor 'item_emb.weight' has shape"),
-    (lambda c: c["model"].update(dim=2**40), r"has shape|field 'model': does not describe a model"),
-    (lambda c: c["model"].update(max_len=10**9), r"has shape|would allocate"),
-    (lambda c: c["model"].update(model="nope"), r"config.json: field 'model'"),
-    (lambda c: c["model"].update(bogus=1), r"config.json: field 'model'"),
-    (lambda c: c.update(model=[1, 2]), r"config.json: field 'model': expected an object"),
-    (lambda c: c.pop("model"), r"config.json: field 'model': expected an object"),
-])
+@pytest.mark.parametrize(
+    "edit, rx",
+    [
+        (lambda c: c["model"].update(num_items=10**11), r"model.safetensors: tensor 'item_emb.weight' has shape"),
+        (lambda c: c["model"].update(dim=2**40), r"has shape|field 'model': does not describe a model"),
+        (lambda c: c["model"].update(max_len=10**9), r"has shape|would allocate"),
+        (lambda c: c["model"].update(model="nope"), r"config.json: field 'model'"),
+        (lambda c: c["model"].update(bogus=1), r"config.json: field 'model'"),
+        (lambda c: c.update(model=[1, 2]), r"config.json: field 'model': expected an object"),
+        (lambda c: c.pop("model"), r"config.json: field 'model': expected an object"),
+    ],
+)
 def test_checkpoint_config_fields(ckpt, edit, rx):
     d, _ = ckpt
     c = _config(d)
@@ -131,13 +138,16 @@ def test_checkpoint_config_fields(ckpt, edit, rx):
 
 
 @clear_error
-@pytest.mark.parametrize("content, rx", [
-    (b"[1, 2, 3]", "expected a JSON object, got a list"),
-    (b"{not json", "not valid JSON"),
-    (b"\xff\xfe\x00", "not UTF-8"),
-    (b"[" * 100000 + b"]" * 100000, "not valid JSON"),
-    (b"", "not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "content, rx",
+    [
+        (b"[1, 2, 3]", "expected a JSON object, got a list"),
+        (b"{not json", "not valid JSON"),
+        (b"\xff\xfe\x00", "not UTF-8"),
+        (b"[" * 100000 + b"]" * 100000, "not valid JSON"),
+        (b"", "not valid JSON"),
+    ],
+)
 def test_checkpoint_config_content(ckpt, content, rx):
     d, _ = ckpt
     (d / "config.json").write_bytes(content)
@@ -151,8 +161,13 @@ def test_checkpoint_weights_file(ckpt, mutate):
     d, _ = ckpt
     p = d / "model.safetensors"
     data = p.read_bytes()
-    new = {"truncate-half": data[:len(data) // 2], "truncate-8": data[:8], "random": os.urandom(4096),
-           "header-huge": (2**62).to_bytes(8, "little") + data[8:], "empty": b""}[mutate]
+    new = {
+        "truncate-half": data[: len(data) // 2],
+        "truncate-8": data[:8],
+        "random": os.urandom(4096),
+        "header-huge": (2**62).to_bytes(8, "little") + data[8:],
+        "empty": b"",
+    }[mutate]
     p.write_bytes(new)
     with pytest.raises(CheckpointError, match="model.safetensors: not a readable safetensors file"):
         load_checkpoint(d)
@@ -174,7 +189,7 @@ def test_mixed_weight_bytes(mutate):
     mw = packed(8, 64)
     data = mw.to_bytes()
     if mutate == "truncate":
-        bad = data[:len(data) - 7]
+        bad = data[: len(data) - 7]
     elif mutate == "random":
         bad = os.urandom(len(data))
     elif mutate == "flip-meta":
@@ -185,6 +200,7 @@ def test_mixed_weight_bytes(mutate):
         meta = mw.metadata()
         meta["shape"] = "[9, 64]"
         from safetensors.torch import save
+
         bad = save({k: v for k, v in mw.tensors().items()}, metadata=meta)
     with pytest.raises(FormatError):
         MixedWeight.from_bytes(bad)

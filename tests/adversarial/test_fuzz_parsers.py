@@ -4,6 +4,7 @@ lines, checkpoint configs. Each input must parse or raise the parser's own clear
 never crash, hang, allocate without bound, or leak another exception type.
 
 Budget: ``CHORD_FUZZ_EXAMPLES`` examples per target (default 300; CI uses the default)."""
+
 from __future__ import annotations
 
 import json
@@ -11,7 +12,6 @@ import os
 import struct
 import zlib
 
-import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -23,11 +23,17 @@ from chord.data.formats import DataFormatError, read_file
 from .helpers import correct, packed
 
 EXAMPLES = int(os.environ.get("CHORD_FUZZ_EXAMPLES", "300"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
-_STRATEGY = Strategy({"a": torch.tensor([0, 1, 2, 3, 3], dtype=torch.uint8),
-                      "b": torch.tensor([2, 2, 1], dtype=torch.uint8)}).to_bytes(b"\x01" * 8)
+_STRATEGY = Strategy(
+    {"a": torch.tensor([0, 1, 2, 3, 3], dtype=torch.uint8), "b": torch.tensor([2, 2, 1], dtype=torch.uint8)}
+).to_bytes(b"\x01" * 8)
 _MW = packed(6, 40).to_bytes()
 
 
@@ -39,10 +45,11 @@ def _recrc(b: bytes) -> bytes:
 def _mutations(seed: bytes):
     return st.one_of(
         st.binary(max_size=400),
-        st.tuples(st.integers(0, len(seed)), st.binary(max_size=16)).map(lambda t: seed[:t[0]] + t[1]),
+        st.tuples(st.integers(0, len(seed)), st.binary(max_size=16)).map(lambda t: seed[: t[0]] + t[1]),
         st.tuples(st.integers(0, len(seed) - 1), st.integers(0, 255)).map(
-            lambda t: seed[:t[0]] + bytes([t[1]]) + seed[t[0] + 1:]),
-        st.tuples(st.integers(0, len(seed)), st.integers(0, len(seed))).map(lambda t: seed[:t[0]] + seed[t[1]:]),
+            lambda t: seed[: t[0]] + bytes([t[1]]) + seed[t[0] + 1 :]
+        ),
+        st.tuples(st.integers(0, len(seed)), st.integers(0, len(seed))).map(lambda t: seed[: t[0]] + seed[t[1] :]),
     )
 
 
@@ -76,8 +83,11 @@ _LINE = st.lists(st.sampled_from(list("0123456789 \t:-.eEnaif\u00e9x") + ["::", 
 
 @correct
 @FUZZ
-@given(fmt=st.sampled_from(["sasrec", "s3rec", "atomic", "movielens"]), lines=st.lists(_LINE, max_size=12),
-       raw=st.binary(max_size=40))
+@given(
+    fmt=st.sampled_from(["sasrec", "s3rec", "atomic", "movielens"]),
+    lines=st.lists(_LINE, max_size=12),
+    raw=st.binary(max_size=40),
+)
 def test_fuzz_dataset_lines(tmp_path_factory, fmt, lines, raw):
     d = tmp_path_factory.mktemp("f")
     head = "user_id:token\titem_id:token\ttimestamp:float\n" if fmt == "atomic" else ""
@@ -91,9 +101,11 @@ def test_fuzz_dataset_lines(tmp_path_factory, fmt, lines, raw):
     assert ds.num_interactions > 0 and ds.items.min() >= 1 and ds.items.max() <= ds.num_items
 
 
-_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
-                     lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=6), c, max_size=4),
-                     max_leaves=12)
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=6), c, max_size=4),
+    max_leaves=12,
+)
 
 
 @correct

@@ -1,5 +1,6 @@
 """quantize_, swapped modules, load_state_dict, DeviceModel, Strategy: all-or-nothing, never torn,
 clear errors."""
+
 from __future__ import annotations
 
 import copy
@@ -28,14 +29,18 @@ def _snapshot(model):
 def _same(model, snap):
     sd, kinds = snap
     now = model.state_dict()
-    return kinds == [type(m).__name__ for m in model.modules()] and set(now) == set(sd) and \
-        all(_equal(now[k], sd[k]) for k in sd)
+    return (
+        kinds == [type(m).__name__ for m in model.modules()]
+        and set(now) == set(sd)
+        and all(_equal(now[k], sd[k]) for k in sd)
+    )
 
 
 def _equal(a, b):
     """Bit-for-bit, NaN included."""
-    return torch.equal(a, b) or (a.is_floating_point() and a.shape == b.shape
-                                 and torch.allclose(a, b, rtol=0, atol=0, equal_nan=True))
+    return torch.equal(a, b) or (
+        a.is_floating_point() and a.shape == b.shape and torch.allclose(a, b, rtol=0, atol=0, equal_nan=True)
+    )
 
 
 # -- mp_topk exact at every finite magnitude -----------------------------------------------------
@@ -217,7 +222,7 @@ def test_embedding_id_out_of_range_on_every_path(path, bad):
             with _Mode():
                 q(ids)
         elif path == "no-grad-off":
-            q(ids.to(torch.int32) if -2**31 <= bad < 2**31 else ids)
+            q(ids.to(torch.int32) if -(2**31) <= bad < 2**31 else ids)
         else:
             q(ids)
 

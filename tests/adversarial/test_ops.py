@@ -2,6 +2,7 @@
 dtype, rank and length; the bucket table, sizes, k, act_bits, scheme and perm values checked
 before any kernel runs -- through ``torch.ops.chord.*`` (the dispatcher path every backend
 shares) and through the functional API."""
+
 from __future__ import annotations
 
 import pytest
@@ -19,19 +20,49 @@ PERM, BUCKETS = MW.perm, list(MW.buckets)
 
 
 def _lin(**kw):
-    a = dict(x=X, qweight=MW.qweight, scales=MW.scales, zeros=MW.zeros, perm=MW.perm, buckets=list(MW.buckets),
-             K=64, bias=None, act_bits=0)
+    a = dict(
+        x=X,
+        qweight=MW.qweight,
+        scales=MW.scales,
+        zeros=MW.zeros,
+        perm=MW.perm,
+        buckets=list(MW.buckets),
+        K=64,
+        bias=None,
+        act_bits=0,
+    )
     a.update(kw)
-    return lambda: torch.ops.chord.mp_linear(a["x"], a["qweight"], a["scales"], a["zeros"], a["perm"], a["buckets"],
-                                             a["K"], a["bias"], a["act_bits"])
+    return lambda: torch.ops.chord.mp_linear(
+        a["x"], a["qweight"], a["scales"], a["zeros"], a["perm"], a["buckets"], a["K"], a["bias"], a["act_bits"]
+    )
 
 
 def _topk(**kw):
-    a = dict(x=X, qweight=MW.qweight, scales=MW.scales, zeros=MW.zeros, perm=MW.perm, buckets=list(MW.buckets),
-             K=64, k=3, candidates=None, act_bits=0)
+    a = dict(
+        x=X,
+        qweight=MW.qweight,
+        scales=MW.scales,
+        zeros=MW.zeros,
+        perm=MW.perm,
+        buckets=list(MW.buckets),
+        K=64,
+        k=3,
+        candidates=None,
+        act_bits=0,
+    )
     a.update(kw)
-    return lambda: torch.ops.chord.mp_topk(a["x"], a["qweight"], a["scales"], a["zeros"], a["perm"], a["buckets"],
-                                           a["K"], a["k"], a["candidates"], a["act_bits"])
+    return lambda: torch.ops.chord.mp_topk(
+        a["x"],
+        a["qweight"],
+        a["scales"],
+        a["zeros"],
+        a["perm"],
+        a["buckets"],
+        a["K"],
+        a["k"],
+        a["candidates"],
+        a["act_bits"],
+    )
 
 
 def _pack(**kw):
@@ -45,10 +76,17 @@ CASES = []
 for name in ("x", "qweight", "scales", "zeros", "perm"):
     for op, mk in (("mp_linear", _lin), ("mp_topk", _topk)):
         t = {"x": X, "qweight": MW.qweight, "scales": MW.scales, "zeros": MW.zeros, "perm": MW.perm}[name]
-        CASES.append((f"{op}-{name}-meta", mk(**{name: t.to("meta")}), ValueError, rf"{name if name == 'x' else ''}.*device"))
+        CASES.append(
+            (f"{op}-{name}-meta", mk(**{name: t.to("meta")}), ValueError, rf"{name if name == 'x' else ''}.*device")
+        )
 CASES += [
     ("mp_linear-bias-meta", _lin(bias=torch.zeros(8, device="meta")), ValueError, "bias: expected device cpu"),
-    ("mp_topk-candidates-meta", _topk(candidates=torch.arange(5, device="meta")), ValueError, "candidates: expected device"),
+    (
+        "mp_topk-candidates-meta",
+        _topk(candidates=torch.arange(5, device="meta")),
+        ValueError,
+        "candidates: expected device",
+    ),
     ("quantize_pack-weight-meta", _pack(weight=W.to("meta")), ValueError, "perm: expected device meta"),
     ("quantize_pack-perm-meta", _pack(perm=PERM.to("meta")), ValueError, "perm: expected device cpu"),
 ]
@@ -65,7 +103,12 @@ for op, mk in (("mp_linear", _lin), ("mp_topk", _topk)):
         (f"{op}-x-wrong-K", mk(x=torch.randn(2, 63)), ValueError, r"x: expected shape \[M, 64\]"),
         (f"{op}-qweight-2d", mk(qweight=MW.qweight.view(1, -1)), ValueError, "qweight: expected a 1-D tensor"),
         (f"{op}-qweight-short", mk(qweight=MW.qweight[:-1]), ValueError, "qweight: expected .* bytes"),
-        (f"{op}-scales-short", mk(scales=MW.scales[:-1]), ValueError, "zeros, perm: expected 7 entries each .as scales."),
+        (
+            f"{op}-scales-short",
+            mk(scales=MW.scales[:-1]),
+            ValueError,
+            "zeros, perm: expected 7 entries each .as scales.",
+        ),
         (f"{op}-zeros-short", mk(zeros=MW.zeros[:-1]), ValueError, "zeros, perm: expected 8 entries"),
         (f"{op}-perm-short", mk(perm=MW.perm[:-1]), ValueError, "zeros, perm: expected 8 entries"),
         (f"{op}-perm-dup", mk(perm=torch.zeros(8, dtype=torch.int32)), ValueError, "perm: not a permutation"),
@@ -77,7 +120,12 @@ for op, mk in (("mp_linear", _lin), ("mp_topk", _topk)):
         (f"{op}-buckets-odd", mk(buckets=BUCKETS + [8]), ValueError, "buckets: expected a flat"),
         (f"{op}-buckets-width3", mk(buckets=[3, 8]), ValueError, r"buckets\[0\]: expected a width"),
         (f"{op}-buckets-negative", mk(buckets=[8, -1, 8, 9]), ValueError, r"buckets\[1\]: expected a row count"),
-        (f"{op}-buckets-wrap", mk(buckets=[8, 2**62] * 3 + [8, 2**62 + 4]), ValueError, r"buckets\[1\]: expected a row count"),
+        (
+            f"{op}-buckets-wrap",
+            mk(buckets=[8, 2**62] * 3 + [8, 2**62 + 4]),
+            ValueError,
+            r"buckets\[1\]: expected a row count",
+        ),
         (f"{op}-buckets-2**63-1", mk(buckets=[0, 2**63 - 1, 0, 2**63 - 1, 8, 6]), ValueError, r"buckets\[1\]"),
         (f"{op}-buckets-sum", mk(buckets=[8, 7]), ValueError, "buckets: rows sum to 7, expected N = 8"),
         (f"{op}-act_bits-4", mk(act_bits=4), ValueError, "act_bits: expected 0"),
@@ -93,30 +141,80 @@ CASES += [
     ("mp_topk-k-2**40", _topk(k=2**40), ValueError, r"k: expected 1 <= k <= 8 \(item rows\), got 1099511627776"),
     ("mp_topk-k-N+1", _topk(k=9), ValueError, r"k: expected 1 <= k <= 8"),
     ("mp_topk-k-above-C", _topk(k=4, candidates=torch.arange(3)), ValueError, r"k: expected 1 <= k <= 3 \(candidates"),
-    ("mp_topk-candidates-int32", _topk(candidates=torch.arange(3, dtype=torch.int32)), TypeError, "candidates: expected an integer dtype"),
-    ("mp_topk-candidates-range", _topk(k=1, candidates=torch.tensor([0, 8])), ValueError, r"candidates: item id 8 \(flat position 1\)"),
-    ("mp_topk-candidates-negative", _topk(k=1, candidates=torch.tensor([-1, 2])), ValueError, r"candidates: item id -1"),
-    ("mp_topk-candidates-rows", _topk(candidates=torch.zeros(3, 4, dtype=torch.long)), ValueError, r"candidates: expected \[C\]"),
+    (
+        "mp_topk-candidates-int32",
+        _topk(candidates=torch.arange(3, dtype=torch.int32)),
+        TypeError,
+        "candidates: expected an integer dtype",
+    ),
+    (
+        "mp_topk-candidates-range",
+        _topk(k=1, candidates=torch.tensor([0, 8])),
+        ValueError,
+        r"candidates: item id 8 \(flat position 1\)",
+    ),
+    (
+        "mp_topk-candidates-negative",
+        _topk(k=1, candidates=torch.tensor([-1, 2])),
+        ValueError,
+        r"candidates: item id -1",
+    ),
+    (
+        "mp_topk-candidates-rows",
+        _topk(candidates=torch.zeros(3, 4, dtype=torch.long)),
+        ValueError,
+        r"candidates: expected \[C\]",
+    ),
     ("mp_topk-x-nan", _topk(x=torch.full((2, 64), float("nan"))), ValueError, "x: contains NaN or Inf"),
     ("mp_topk-x-inf", _topk(x=torch.full((2, 64), float("inf"))), ValueError, "x: contains NaN or Inf"),
-    ("quantize_pack-perm-int64-2**32", _pack(weight=torch.ones(4, 16), perm=torch.tensor([2**32, 1, 2, 3]), buckets=[8, 4]),
-     ValueError, r"perm: values must be rows in 0..3, got range \[1, 4294967296\]"),
+    (
+        "quantize_pack-perm-int64-2**32",
+        _pack(weight=torch.ones(4, 16), perm=torch.tensor([2**32, 1, 2, 3]), buckets=[8, 4]),
+        ValueError,
+        r"perm: values must be rows in 0..3, got range \[1, 4294967296\]",
+    ),
     ("quantize_pack-perm-dup", _pack(perm=torch.zeros(8, dtype=torch.int32)), ValueError, "perm: not a permutation"),
     ("quantize_pack-perm-float", _pack(perm=PERM.float()), TypeError, "perm: expected dtype int32 or int64"),
     ("quantize_pack-weight-int", _pack(weight=W.long()), TypeError, "weight: expected a float dtype"),
     ("quantize_pack-weight-1d", _pack(weight=W[0]), ValueError, r"weight: expected 2-D"),
-    ("quantize_pack-weight-empty", _pack(weight=torch.empty(0, 4), perm=torch.empty(0, dtype=torch.int32), buckets=[]),
-     ValueError, "N .weight rows.: expected 1 <= "),
+    (
+        "quantize_pack-weight-empty",
+        _pack(weight=torch.empty(0, 4), perm=torch.empty(0, dtype=torch.int32), buckets=[]),
+        ValueError,
+        "N .weight rows.: expected 1 <= ",
+    ),
     ("quantize_pack-scheme", _pack(scheme="int4"), ValueError, "scheme: expected one of"),
-    ("quantize_pack-buckets-wrap1", _pack(weight=torch.randn(4, 64), perm=torch.arange(4, dtype=torch.int32),
-                                          buckets=[8, 2**62] * 3 + [8, 2**62 + 4]), ValueError, r"buckets\[1\]"),
-    ("quantize_pack-buckets-wrap2", _pack(weight=torch.randn(4, 64), perm=torch.arange(4, dtype=torch.int32),
-                                          buckets=[0, 2**63 - 1, 0, 2**63 - 1, 8, 6]), ValueError, r"buckets\[1\]"),
+    (
+        "quantize_pack-buckets-wrap1",
+        _pack(
+            weight=torch.randn(4, 64), perm=torch.arange(4, dtype=torch.int32), buckets=[8, 2**62] * 3 + [8, 2**62 + 4]
+        ),
+        ValueError,
+        r"buckets\[1\]",
+    ),
+    (
+        "quantize_pack-buckets-wrap2",
+        _pack(
+            weight=torch.randn(4, 64),
+            perm=torch.arange(4, dtype=torch.int32),
+            buckets=[0, 2**63 - 1, 0, 2**63 - 1, 8, 6],
+        ),
+        ValueError,
+        r"buckets\[1\]",
+    ),
     ("quantize_pack-buckets-sum", _pack(buckets=[8, 9]), ValueError, "buckets: rows sum to 9, expected N = 8"),
     ("quantize_pack-nan", _pack(weight=torch.full((8, 64), float("nan"))), ValueError, "NaN|Inf|finite"),
-    ("quantize_pack-asym-overflow", _pack(weight=torch.tensor([[3e38, -3e38] + [0.0] * 14]),
-                                          perm=torch.zeros(1, dtype=torch.int32), buckets=[8, 1], scheme="asym"),
-     ValueError, "row 0 cannot be quantized with finite asym scale"),
+    (
+        "quantize_pack-asym-overflow",
+        _pack(
+            weight=torch.tensor([[3e38, -3e38] + [0.0] * 14]),
+            perm=torch.zeros(1, dtype=torch.int32),
+            buckets=[8, 1],
+            scheme="asym",
+        ),
+        ValueError,
+        "row 0 cannot be quantized with finite asym scale",
+    ),
 ]
 
 
@@ -132,9 +230,15 @@ def test_op_rejects(call, exc, rx):
 def test_fake_checks_device_too(op, arg):
     """Under FakeTensorMode (torch.compile's tracing) the fake runs the same checks."""
     from torch._subclasses.fake_tensor import FakeTensorMode
+
     with FakeTensorMode() as mode:
-        t = dict(x=mode.from_tensor(X), qweight=mode.from_tensor(MW.qweight), scales=mode.from_tensor(MW.scales),
-                 zeros=mode.from_tensor(MW.zeros), perm=mode.from_tensor(MW.perm))
+        t = dict(
+            x=mode.from_tensor(X),
+            qweight=mode.from_tensor(MW.qweight),
+            scales=mode.from_tensor(MW.scales),
+            zeros=mode.from_tensor(MW.zeros),
+            perm=mode.from_tensor(MW.perm),
+        )
         t[arg] = torch.empty(t[arg].shape, dtype=t[arg].dtype, device="meta")
         args = [t["x"], t["qweight"], t["scales"], t["zeros"], t["perm"], list(MW.buckets), 64]
         with pytest.raises(ValueError, match="device"):
@@ -156,8 +260,15 @@ def test_shape_disagreeing_with_packing_is_rejected():
 
 @clear_error
 def test_all_pruned_huge_K_is_rejected_before_any_kernel():
-    mw = MixedWeight(torch.empty(0, dtype=torch.uint8), torch.zeros(2), torch.zeros(2),
-                     torch.arange(2, dtype=torch.int32), torch.zeros(2, dtype=torch.uint8), [0, 2], (2, 2**62))
+    mw = MixedWeight(
+        torch.empty(0, dtype=torch.uint8),
+        torch.zeros(2),
+        torch.zeros(2),
+        torch.arange(2, dtype=torch.int32),
+        torch.zeros(2, dtype=torch.uint8),
+        [0, 2],
+        (2, 2**62),
+    )
     with pytest.raises(chord.FormatError, match=r"MixedWeight.shape: expected 1 <= N, K <= 2147483647"):
         mw.validate()
     with pytest.raises(ValueError, match="K: expected 1 <= K"):

@@ -2,6 +2,7 @@
 csrc/common/parallel.h re-creates the pool after fork) and every kernel works there, even when
 the parent forked while another thread was inside a kernel. Run in a subprocess with a timeout,
 because the failure mode is a hang."""
+
 from __future__ import annotations
 
 import subprocess
@@ -11,8 +12,10 @@ import pytest
 
 from chord.backends import cpu as cpu_backend
 
-pytestmark = [pytest.mark.skipif(not cpu_backend.HAVE_CPP, reason="C++ extension not built"),
-              pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")]
+pytestmark = [
+    pytest.mark.skipif(not cpu_backend.HAVE_CPP, reason="C++ extension not built"),
+    pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork"),
+]
 
 SETUP = r"""
 import os, sys, threading
@@ -66,11 +69,16 @@ def fork_and_wait(expected):
 expected = run_all()
 """
 
-AFTER_CALLS = SETUP + r"""
+AFTER_CALLS = (
+    SETUP
+    + r"""
 sys.exit(fork_and_wait(expected))
 """
+)
 
-WHILE_RUNNING = SETUP + r"""
+WHILE_RUNNING = (
+    SETUP
+    + r"""
 stop = threading.Event()
 def spin():
     while not stop.is_set():
@@ -82,6 +90,7 @@ stop.set()
 t.join()
 sys.exit(max(codes_))
 """
+)
 
 
 @pytest.mark.parametrize("script", [AFTER_CALLS, WHILE_RUNNING], ids=["after_calls", "while_another_thread_runs"])

@@ -2,6 +2,7 @@
 same way: a bad name or an ISA this CPU lacks is a clear error naming the variable and the
 accepted values, in every family; every ISA this CPU supports can be pinned and gives the same
 integer results."""
+
 from __future__ import annotations
 
 import os
@@ -39,8 +40,9 @@ def _families():
     w, codes = _weight()
     mw = chord.pack(w, codes)
     x = torch.randn(3, 64, generator=torch.Generator().manual_seed(1))
-    emb = QuantizedEmbedding.from_float(nn.Embedding(40, 32).requires_grad_(False),
-                                        torch.tensor([0, 1, 2, 3] * 10, dtype=torch.uint8))
+    emb = QuantizedEmbedding.from_float(
+        nn.Embedding(40, 32).requires_grad_(False), torch.tensor([0, 1, 2, 3] * 10, dtype=torch.uint8)
+    )
     ids = torch.tensor([3, 0, 39, 17, 17])
     torch.manual_seed(0)
     caser = Caser(30, dim=16, L=5, n_v=2, n_h=4).eval()
@@ -76,9 +78,10 @@ def test_auto_is_the_best_supported(monkeypatch):
     assert _cpu.cpu_isa("auto") == best
 
 
-@pytest.mark.optional   # a platform fact, not a missing tool
-@pytest.mark.skipif(not sys.platform.startswith("linux") or not os.path.exists("/proc/cpuinfo"),
-                    reason="needs /proc/cpuinfo")
+@pytest.mark.optional  # a platform fact, not a missing tool
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or not os.path.exists("/proc/cpuinfo"), reason="needs /proc/cpuinfo"
+)
 def test_features_match_the_kernel_cpu_flags():
     with open("/proc/cpuinfo") as f:
         line = next((ln for ln in f if ln.startswith("flags")), "")
@@ -87,12 +90,21 @@ def test_features_match_the_kernel_cpu_flags():
         pytest.skip("no x86 flags line in /proc/cpuinfo")
     feats = _cpu.cpu_features()
     # the kernel lists a feature only when the OS enables its register state, as we require
-    for ours, linux in [("avx2", "avx2"), ("fma", "fma"), ("f16c", "f16c"), ("avx512f", "avx512f"),
-                        ("avx512bw", "avx512bw"), ("avx512vl", "avx512vl"), ("avx512dq", "avx512dq"),
-                        ("avx512_vnni", "avx512_vnni"), ("avx_vnni", "avx_vnni")]:
+    for ours, linux in [
+        ("avx2", "avx2"),
+        ("fma", "fma"),
+        ("f16c", "f16c"),
+        ("avx512f", "avx512f"),
+        ("avx512bw", "avx512bw"),
+        ("avx512vl", "avx512vl"),
+        ("avx512dq", "avx512dq"),
+        ("avx512_vnni", "avx512_vnni"),
+        ("avx_vnni", "avx_vnni"),
+    ]:
         assert feats[ours] == (linux in flags), ours
-    assert ("avx512_vnni" in SUPPORTED) == all(f in flags for f in ("avx512f", "avx512bw", "avx512vl",
-                                                                     "avx512dq", "avx512_vnni", "avx2", "fma"))
+    assert ("avx512_vnni" in SUPPORTED) == all(
+        f in flags for f in ("avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_vnni", "avx2", "fma")
+    )
 
 
 @pytest.mark.parametrize("family", FAMILIES)

@@ -5,6 +5,7 @@ and input validation at the binding level.
 Error metric (fp32): ``rel = max|y - ref| / max(max|ref|, 1e-30)`` over the whole output, with
 ``ref`` the float64 reference from ``dequantize()``; fp32 outputs must reach ``rel <= 1e-5``.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -16,7 +17,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import chord
 from chord import format as fmt
@@ -40,8 +42,18 @@ def make_weight(N, K, codes, codebook=None, seed=0):
 
 
 def ref64(x, mw, bias=None, act_bits=0):
-    return R.mp_linear(x, mw.qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, mw.K, bias, act_bits=act_bits,
-                       compute_dtype=torch.float64)
+    return R.mp_linear(
+        x,
+        mw.qweight,
+        mw.scales,
+        mw.zeros,
+        mw.perm,
+        mw.buckets,
+        mw.K,
+        bias,
+        act_bits=act_bits,
+        compute_dtype=torch.float64,
+    )
 
 
 def rel_err(y, ref):
@@ -52,9 +64,22 @@ def run_binding(x, mw, bias=None, act_bits=0, isa="auto", nthreads=2, path="auto
     """The C++ kernel straight through the binding, into a NaN-poisoned output. path: "auto"
     (the cost model), "direct" or "panel" (csrc/mp_linear/mp_linear_panel.cpp)."""
     y = poison(torch.empty(x.shape[0], mw.N, dtype=x.dtype))
-    _cpu.mp_linear(cpu_backend._np(x), CODE[x.dtype], mw.qweight.numpy(), mw.scales.numpy(), mw.zeros.numpy(),
-                   mw.perm.numpy(), mw.buckets, mw.K, None if bias is None else bias.float().numpy(), act_bits,
-                   cpu_backend._np(y), nthreads, isa, path)
+    _cpu.mp_linear(
+        cpu_backend._np(x),
+        CODE[x.dtype],
+        mw.qweight.numpy(),
+        mw.scales.numpy(),
+        mw.zeros.numpy(),
+        mw.perm.numpy(),
+        mw.buckets,
+        mw.K,
+        None if bias is None else bias.float().numpy(),
+        act_bits,
+        cpu_backend._np(y),
+        nthreads,
+        isa,
+        path,
+    )
     return y
 
 
@@ -65,10 +90,18 @@ def random_codes(N, kind, g):
 
 
 # ---------------------------------------------------------------------------------------------
-@given(M=st.integers(1, 300), N=st.integers(1, 600), K=st.integers(1, 1100),
-       kind=st.sampled_from(["mix", "mix", 0, 1, 2, 3]), scheme=st.sampled_from(["sym", "asym"]),
-       one_bit=st.booleans(), dtype=st.sampled_from([torch.float32, torch.float32, torch.float16, torch.bfloat16]),
-       with_bias=st.booleans(), transposed=st.booleans(), seed=st.integers(0, 2**31 - 1))
+@given(
+    M=st.integers(1, 300),
+    N=st.integers(1, 600),
+    K=st.integers(1, 1100),
+    kind=st.sampled_from(["mix", "mix", 0, 1, 2, 3]),
+    scheme=st.sampled_from(["sym", "asym"]),
+    one_bit=st.booleans(),
+    dtype=st.sampled_from([torch.float32, torch.float32, torch.float16, torch.bfloat16]),
+    with_bias=st.booleans(),
+    transposed=st.booleans(),
+    seed=st.integers(0, 2**31 - 1),
+)
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_fuzz_against_float64_reference(M, N, K, kind, scheme, one_bit, dtype, with_bias, transposed, seed):
     g = torch.Generator().manual_seed(seed)
@@ -129,9 +162,16 @@ def test_padding_beyond_K_never_contributes(isa, act_bits, bits):
     u = torch.randint(0, 2**bits, (N, kp), generator=g, dtype=torch.int32).to(torch.uint8)
     u[:, K:] = 2**bits - 1
     qw = fmt.pack_ints(u, bits).reshape(-1)
-    mw = chord.MixedWeight(qw, torch.rand(N) + 0.1, torch.full((N,), float(2 ** (bits - 1)) if bits > 1 else 0.5),
-                           torch.arange(N, dtype=torch.int32), torch.ones(N, dtype=torch.uint8), [bits, N], (N, K),
-                           chord.Codebook((0, bits, 4, 8)))
+    mw = chord.MixedWeight(
+        qw,
+        torch.rand(N) + 0.1,
+        torch.full((N,), float(2 ** (bits - 1)) if bits > 1 else 0.5),
+        torch.arange(N, dtype=torch.int32),
+        torch.ones(N, dtype=torch.uint8),
+        [bits, N],
+        (N, K),
+        chord.Codebook((0, bits, 4, 8)),
+    )
     x = torch.randn(3, K)
     ref = ref64(x, mw, None, act_bits)
     assert rel_err(run_binding(x, mw, None, act_bits, isa), ref) <= (1e-5 if act_bits == 0 else 1e-6)
@@ -150,8 +190,15 @@ def test_int8_activations_match_reference_bit_for_bit(isa, K):
     assert torch.equal(torch.from_numpy(xq).float(), rq)
 
 
-@given(M=st.integers(1, 40), N=st.integers(1, 300), K=st.integers(1, 1100), scheme=st.sampled_from(["sym", "asym"]),
-       one_bit=st.booleans(), with_bias=st.booleans(), seed=st.integers(0, 2**31 - 1))
+@given(
+    M=st.integers(1, 40),
+    N=st.integers(1, 300),
+    K=st.integers(1, 1100),
+    scheme=st.sampled_from(["sym", "asym"]),
+    one_bit=st.booleans(),
+    with_bias=st.booleans(),
+    seed=st.integers(0, 2**31 - 1),
+)
 @settings(max_examples=25, deadline=None)
 def test_int8_path_exact_integers_and_error_bound(M, N, K, scheme, one_bit, with_bias, seed):
     g = torch.Generator().manual_seed(seed)
@@ -187,12 +234,19 @@ def pinned_isa(isa):
             os.environ["CHORD_CPU_ISA"] = old
 
 
-@given(M=st.integers(1, 40), N=st.integers(1, 200),
-       K=st.one_of(st.sampled_from([1, 2, 15, 16, 17, 63, 64, 65, 127, 129, 255, 257, 511, 513, 1025]),
-                   st.integers(1, 2100)),
-       widths=st.lists(st.sampled_from([0, 1, 2, 4, 8]), min_size=4, max_size=4),
-       used=st.sets(st.integers(0, 3), min_size=1), scheme=st.sampled_from(["sym", "asym"]),
-       with_bias=st.booleans(), x_scale=st.sampled_from([1.0, 1e-3, 1e3]), seed=st.integers(0, 2**31 - 1))
+@given(
+    M=st.integers(1, 40),
+    N=st.integers(1, 200),
+    K=st.one_of(
+        st.sampled_from([1, 2, 15, 16, 17, 63, 64, 65, 127, 129, 255, 257, 511, 513, 1025]), st.integers(1, 2100)
+    ),
+    widths=st.lists(st.sampled_from([0, 1, 2, 4, 8]), min_size=4, max_size=4),
+    used=st.sets(st.integers(0, 3), min_size=1),
+    scheme=st.sampled_from(["sym", "asym"]),
+    with_bias=st.booleans(),
+    x_scale=st.sampled_from([1.0, 1e-3, 1e3]),
+    seed=st.integers(0, 2**31 - 1),
+)
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_int8_bit_identical_across_pinned_isas(M, N, K, widths, used, scheme, with_bias, x_scale, seed):
     # every bucket mix: the codebook draws 4 widths (repeats and pruned allowed) and the rows
@@ -226,9 +280,16 @@ def test_int8_largest_k_accumulates_exactly(bits):
     # (2^19): the dot is K * u * 127 exactly, on every ISA
     K, N = 1 << 19, 3
     u = torch.full((N, K), 2**bits - 1, dtype=torch.uint8)
-    mw = chord.MixedWeight(fmt.pack_ints(u, bits).reshape(-1), torch.full((N,), 0.5), torch.zeros(N),
-                           torch.arange(N, dtype=torch.int32), torch.ones(N, dtype=torch.uint8), [bits, N], (N, K),
-                           chord.Codebook((0, bits, 4, 8)))
+    mw = chord.MixedWeight(
+        fmt.pack_ints(u, bits).reshape(-1),
+        torch.full((N,), 0.5),
+        torch.zeros(N),
+        torch.arange(N, dtype=torch.int32),
+        torch.ones(N, dtype=torch.uint8),
+        [bits, N],
+        (N, K),
+        chord.Codebook((0, bits, 4, 8)),
+    )
     x = torch.full((1, K), 2.0)
     sx = (torch.tensor(2.0) / 127).item()  # float32 amax / 127, as the kernels compute it
     expect = torch.tensor(float(K * (2**bits - 1) * 127) * (sx * 0.5), dtype=torch.float32)
@@ -236,8 +297,7 @@ def test_int8_largest_k_accumulates_exactly(bits):
         y = run_binding(x, mw, None, 8, isa, nthreads=1)
         assert torch.equal(y, expect.expand(1, N)), isa
     with pytest.raises(ValueError, match="K must be <="):
-        run_binding(torch.ones(1, K + 1), chord.pack(torch.randn(2, K + 1), torch.ones(2, dtype=torch.uint8)),
-                    None, 8)
+        run_binding(torch.ones(1, K + 1), chord.pack(torch.randn(2, K + 1), torch.ones(2, dtype=torch.uint8)), None, 8)
 
 
 def test_isa_gating_names_the_missing_feature(monkeypatch):
@@ -268,8 +328,20 @@ def test_avx_vnni_kernel_bit_identical_under_emulation(tmp_path):
             pytest.fail(msg + " (under CI=true the compiler that builds the extension is present)")
         pytest.skip(msg)
     exe = tmp_path / "avxvnni_emulated"
-    subprocess.run([cxx, "-O1", "-std=c++17", f"-I{root / 'csrc'}", str(root / "tests/backends/cpp/avxvnni_emulated.cpp"),
-                    str(root / "csrc/mp_linear/mp_linear_ref.cpp"), "-o", str(exe)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            cxx,
+            "-O1",
+            "-std=c++17",
+            f"-I{root / 'csrc'}",
+            str(root / "tests/backends/cpp/avxvnni_emulated.cpp"),
+            str(root / "csrc/mp_linear/mp_linear_ref.cpp"),
+            "-o",
+            str(exe),
+        ],
+        check=True,
+        capture_output=True,
+    )
     r = subprocess.run([str(exe)], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and r.stdout.startswith("ok "), r.stdout + r.stderr
 
@@ -284,8 +356,9 @@ def test_score_rows_packed_order_no_bias(isa, act_bits):
     x = torch.randn(3, K, generator=g)
     full = ref64(x, mw, None, act_bits)[:, mw.perm.long()]  # packed order
     for r0, r1 in [(0, N), (5, 61), (40, 41), (N, N)]:
-        s = _cpu.mp_linear_score_rows(x.numpy(), 0, mw.qweight.numpy(), mw.scales.numpy(), mw.zeros.numpy(),
-                                      mw.buckets, K, r0, r1, act_bits, isa)
+        s = _cpu.mp_linear_score_rows(
+            x.numpy(), 0, mw.qweight.numpy(), mw.scales.numpy(), mw.zeros.numpy(), mw.buckets, K, r0, r1, act_bits, isa
+        )
         assert s.shape == (3, r1 - r0)
         if r1 > r0:
             assert rel_err(torch.from_numpy(s), full[:, r0:r1]) <= 1e-5
@@ -299,8 +372,18 @@ def test_dequantize_rows_matches_reference(isa, monkeypatch):
     ref = mw.dequantize()
     for n0, n1 in [(0, N), (10, 40), (76, 77)]:
         out = poison(torch.empty(n1 - n0, K))
-        _cpu.mp_linear_dequantize_rows(mw.qweight.numpy(), mw.scales.numpy(), mw.zeros.numpy(), mw.perm.numpy(),
-                                       mw.buckets, K, n0, n1, out.numpy(), 2)
+        _cpu.mp_linear_dequantize_rows(
+            mw.qweight.numpy(),
+            mw.scales.numpy(),
+            mw.zeros.numpy(),
+            mw.perm.numpy(),
+            mw.buckets,
+            K,
+            n0,
+            n1,
+            out.numpy(),
+            2,
+        )
         assert torch.equal(out, ref[n0:n1])  # (u - zero) * scale in fp32, as the reference
 
 
@@ -312,8 +395,10 @@ def test_opcheck(M, act_bits):
     mw = make_weight(N, K, torch.randint(0, 4, (N,), dtype=torch.uint8, generator=torch.Generator().manual_seed(1)))
     x, b = torch.randn(M, K), torch.randn(N)
     for bias in (None, b):
-        torch.library.opcheck(torch.ops.chord.mp_linear.default,
-                              (x, mw.qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, K, bias, act_bits))
+        torch.library.opcheck(
+            torch.ops.chord.mp_linear.default,
+            (x, mw.qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, K, bias, act_bits),
+        )
 
 
 @pytest.mark.parametrize("M", [1, 16, 257])
@@ -346,9 +431,9 @@ def test_batch_rows_are_independent_of_batch_size(isa, path):
     for act_bits in (0, 8):
         yb = run_binding(x, mw, None, act_bits, isa, path=path)
         for m in (0, 5, 7):
-            assert torch.equal(run_binding(x[m:m + 4], mw, None, act_bits, isa, path=path)[0], yb[m])
+            assert torch.equal(run_binding(x[m : m + 4], mw, None, act_bits, isa, path=path)[0], yb[m])
             if not isa.startswith("avx512") or act_bits or path == "panel":
-                assert torch.equal(run_binding(x[m:m + 1], mw, None, act_bits, isa, path=path)[0], yb[m])
+                assert torch.equal(run_binding(x[m : m + 1], mw, None, act_bits, isa, path=path)[0], yb[m])
 
 
 def test_concurrent_python_threads_equal_serial():
@@ -363,7 +448,7 @@ def test_concurrent_python_threads_equal_serial():
         try:
             for _ in range(5):
                 got[i] = chord.mp_linear(xs[i], mw, act_bits=i % 2 * 8)
-        except Exception as e:  # pragma: no cover - reported below
+        except Exception as e:  # noqa: BLE001 - any error in a thread is reported below
             errors.append(e)
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(len(xs))]
@@ -390,9 +475,20 @@ def test_isa_env_override(monkeypatch):
 # ---- validation at the binding level ---------------------------------------------------------
 def _args(mw, x_, **over):
     x = x_
-    a = dict(x=x.numpy(), xdtype=0, qweight=mw.qweight.numpy(), scales=mw.scales.numpy(), zeros=mw.zeros.numpy(),
-             perm=mw.perm.numpy(), buckets=list(mw.buckets), K=mw.K, bias=None, act_bits=0,
-             y=torch.empty(x.shape[0], mw.N).numpy(), nthreads=1)
+    a = dict(
+        x=x.numpy(),
+        xdtype=0,
+        qweight=mw.qweight.numpy(),
+        scales=mw.scales.numpy(),
+        zeros=mw.zeros.numpy(),
+        perm=mw.perm.numpy(),
+        buckets=list(mw.buckets),
+        K=mw.K,
+        bias=None,
+        act_bits=0,
+        y=torch.empty(x.shape[0], mw.N).numpy(),
+        nthreads=1,
+    )
     a.update(over)
     return a
 
@@ -406,7 +502,9 @@ def _bad_cases(mw, x):
         "zeros: expected 12 entries": dict(zeros=mw.zeros[:-1].numpy()),
         "perm: expected 12 entries": dict(perm=mw.perm[:-1].numpy()),
         "perm: expected dtype int32": dict(perm=mw.perm.long().numpy()),
-        "perm\\[0\\]: expected a row": dict(perm=torch.cat([torch.tensor([N], dtype=torch.int32), mw.perm[1:]]).numpy()),
+        "perm\\[0\\]: expected a row": dict(
+            perm=torch.cat([torch.tensor([N], dtype=torch.int32), mw.perm[1:]]).numpy()
+        ),
         "perm: not a permutation": dict(perm=torch.zeros(N, dtype=torch.int32).numpy()),
         "buckets: expected a flat": dict(buckets=list(mw.buckets) + [2]),
         "buckets\\[0\\]: expected a width": dict(buckets=[3] + list(mw.buckets)[1:]),
@@ -424,8 +522,10 @@ def _bad_cases(mw, x):
     }
 
 
-@pytest.mark.parametrize("case", list(_bad_cases(make_weight(12, 40, torch.tensor([0, 1, 2, 3] * 3, dtype=torch.uint8)),
-                                                 torch.randn(2, 40)).keys()))
+@pytest.mark.parametrize(
+    "case",
+    list(_bad_cases(make_weight(12, 40, torch.tensor([0, 1, 2, 3] * 3, dtype=torch.uint8)), torch.randn(2, 40)).keys()),
+)
 def test_bad_input_raises_value_error(case):
     mw = make_weight(12, 40, torch.tensor([0, 1, 2, 3] * 3, dtype=torch.uint8))
     x = torch.randn(2, 40)

@@ -8,11 +8,13 @@ must agree bit for bit; against the float64 reference the int8 path is within th
 of its epilogue, and within the activation-rounding bound of the exact path. Outputs are
 NaN-poisoned first.
 """
+
 from __future__ import annotations
 
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import chord
 from chord.backends import cpu as cpu_backend
@@ -23,13 +25,16 @@ _cpu = cpu_backend._cpu
 
 
 def path_of(mw, M, isa="auto", act_bits=8):
-    return _cpu.mp_linear_path(mw.qweight.numpy(), mw.scales.numpy(), mw.zeros.numpy(), mw.perm.numpy(),
-                               mw.buckets, mw.K, M, act_bits, isa)
+    return _cpu.mp_linear_path(
+        mw.qweight.numpy(), mw.scales.numpy(), mw.zeros.numpy(), mw.perm.numpy(), mw.buckets, mw.K, M, act_bits, isa
+    )
 
 
 def all_runs(x, mw, bias, nthreads=2):
     """{(isa, path): y} for every ISA this CPU has and both paths."""
-    return {(isa, path): run_binding(x, mw, bias, 8, isa, nthreads, path) for isa in ISAS for path in ("direct", "panel")}
+    return {
+        (isa, path): run_binding(x, mw, bias, 8, isa, nthreads, path) for isa in ISAS for path in ("direct", "panel")
+    }
 
 
 def assert_all_equal(ys):
@@ -52,9 +57,17 @@ def assert_reference_bounds(y, x, mw, bias):
 
 
 # ---------------------------------------------------------------------------------------------
-@given(M=st.integers(1, 70), N=st.integers(1, 200), K=st.one_of(st.integers(1, 700), st.sampled_from([1, 2, 63, 64, 65])),
-       kind=st.sampled_from(["mix", "mix", 0, 1, 2, 3]), scheme=st.sampled_from(["sym", "asym"]),
-       one_bit=st.booleans(), with_bias=st.booleans(), transposed=st.booleans(), seed=st.integers(0, 2**31 - 1))
+@given(
+    M=st.integers(1, 70),
+    N=st.integers(1, 200),
+    K=st.one_of(st.integers(1, 700), st.sampled_from([1, 2, 63, 64, 65])),
+    kind=st.sampled_from(["mix", "mix", 0, 1, 2, 3]),
+    scheme=st.sampled_from(["sym", "asym"]),
+    one_bit=st.booleans(),
+    with_bias=st.booleans(),
+    transposed=st.booleans(),
+    seed=st.integers(0, 2**31 - 1),
+)
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_gemm_i8_bit_identical_to_direct_on_every_isa(M, N, K, kind, scheme, one_bit, with_bias, transposed, seed):
     g = torch.Generator().manual_seed(seed)
@@ -177,8 +190,14 @@ def test_cost_model_int8_choices():
         assert path_of(small, 1, "avx512_vnni") == "panel"  # small layers: no 32-byte row padding
 
 
-@given(N=st.integers(1, 300), K=st.integers(1, 1024), kind=st.sampled_from(["mix", 1, 2, 3]),
-       isa=st.sampled_from(ISAS), M=st.integers(1, 80), seed=st.integers(0, 2**31 - 1))
+@given(
+    N=st.integers(1, 300),
+    K=st.integers(1, 1024),
+    kind=st.sampled_from(["mix", 1, 2, 3]),
+    isa=st.sampled_from(ISAS),
+    M=st.integers(1, 80),
+    seed=st.integers(0, 2**31 - 1),
+)
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_auto_is_the_path_it_reports(N, K, kind, isa, M, seed):
     g = torch.Generator().manual_seed(seed)

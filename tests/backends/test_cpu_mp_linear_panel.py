@@ -5,11 +5,13 @@ it and the direct kernels (``choose_path``), on every ISA the CPU has.
 Error metric as tests/backends/test_cpu_mp_linear.py: ``max|y - ref| / max|ref| <= 1e-5`` (fp32)
 against the float64 reference, outputs NaN-poisoned first.
 """
+
 from __future__ import annotations
 
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import chord
 from chord.backends import cpu as cpu_backend
@@ -20,8 +22,9 @@ _cpu = cpu_backend._cpu
 
 
 def path_of(mw, M, isa="auto", act_bits=0):
-    return _cpu.mp_linear_path(mw.qweight.numpy(), mw.scales.numpy(), mw.zeros.numpy(), mw.perm.numpy(),
-                               mw.buckets, mw.K, M, act_bits, isa)
+    return _cpu.mp_linear_path(
+        mw.qweight.numpy(), mw.scales.numpy(), mw.zeros.numpy(), mw.perm.numpy(), mw.buckets, mw.K, M, act_bits, isa
+    )
 
 
 def crossover(mw, isa, limit=400):
@@ -30,10 +33,18 @@ def crossover(mw, isa, limit=400):
 
 
 # ---------------------------------------------------------------------------------------------
-@given(M=st.integers(1, 70), N=st.integers(1, 200), K=st.integers(1, 700),
-       kind=st.sampled_from(["mix", "mix", 0, 1, 2, 3]), scheme=st.sampled_from(["sym", "asym"]),
-       one_bit=st.booleans(), dtype=st.sampled_from([torch.float32, torch.float32, torch.float16, torch.bfloat16]),
-       with_bias=st.booleans(), transposed=st.booleans(), seed=st.integers(0, 2**31 - 1))
+@given(
+    M=st.integers(1, 70),
+    N=st.integers(1, 200),
+    K=st.integers(1, 700),
+    kind=st.sampled_from(["mix", "mix", 0, 1, 2, 3]),
+    scheme=st.sampled_from(["sym", "asym"]),
+    one_bit=st.booleans(),
+    dtype=st.sampled_from([torch.float32, torch.float32, torch.float16, torch.bfloat16]),
+    with_bias=st.booleans(),
+    transposed=st.booleans(),
+    seed=st.integers(0, 2**31 - 1),
+)
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_panel_fuzz_against_float64_reference(M, N, K, kind, scheme, one_bit, dtype, with_bias, transposed, seed):
     g = torch.Generator().manual_seed(seed)
@@ -91,8 +102,14 @@ def test_panel_many_panels_and_tasks_deterministic_across_threads(isa, M, N, K):
 
 
 # ---- the cost model and both sides of its threshold -----------------------------------------
-@given(N=st.integers(1, 400), K=st.integers(1, 1024), kind=st.sampled_from(["mix", 1, 2, 3]),
-       isa=st.sampled_from(ISAS), with_bias=st.booleans(), seed=st.integers(0, 2**31 - 1))
+@given(
+    N=st.integers(1, 400),
+    K=st.integers(1, 1024),
+    kind=st.sampled_from(["mix", 1, 2, 3]),
+    isa=st.sampled_from(ISAS),
+    with_bias=st.booleans(),
+    seed=st.integers(0, 2**31 - 1),
+)
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_auto_path_both_sides_of_the_threshold(N, K, kind, isa, with_bias, seed):
     g = torch.Generator().manual_seed(seed)
@@ -136,7 +153,9 @@ def test_path_argument_validation():
     with pytest.raises(ValueError, match="path: expected"):
         run_binding(x, mw, path="gemm")
     with pytest.raises(ValueError, match="M: expected"):
-        _cpu.mp_linear_path(mw.qweight.numpy(), mw.scales.numpy(), mw.zeros.numpy(), mw.perm.numpy(), mw.buckets, 40, -1)
+        _cpu.mp_linear_path(
+            mw.qweight.numpy(), mw.scales.numpy(), mw.zeros.numpy(), mw.perm.numpy(), mw.buckets, 40, -1
+        )
     # forcing the panel path with int8 activations runs the int8 GEMM: the direct result, bit for bit
     assert torch.equal(run_binding(x, mw, act_bits=8, path="panel"), run_binding(x, mw, act_bits=8, path="direct"))
 

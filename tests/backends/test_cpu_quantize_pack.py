@@ -1,10 +1,12 @@
 """C++ chord::quantize_pack: bit-identical to the pure-torch reference (qweight bytes and the
 bit patterns of scales/zeros), scalar == AVX2, thread-count independent, validated inputs."""
+
 from __future__ import annotations
 
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from chord import format as fmt
 from chord.backends import reference
@@ -25,8 +27,17 @@ def run_cpp(w, perm, buckets, scheme, isa="auto", nthreads=2):
     qw = torch.full((fmt.total_bytes(buckets, K),), 0xA5, dtype=torch.uint8)
     sc = torch.full((N,), float("nan"))
     ze = torch.full((N,), float("nan"))
-    _cpu.quantize_pack(w.contiguous().numpy(), perm.to(torch.int32).numpy(), list(buckets), scheme, qw.numpy(),
-                       sc.numpy(), ze.numpy(), nthreads, isa)
+    _cpu.quantize_pack(
+        w.contiguous().numpy(),
+        perm.to(torch.int32).numpy(),
+        list(buckets),
+        scheme,
+        qw.numpy(),
+        sc.numpy(),
+        ze.numpy(),
+        nthreads,
+        isa,
+    )
     return qw, sc, ze
 
 
@@ -131,6 +142,7 @@ def test_deterministic_across_threads_and_runs(isa):
 
 def test_concurrent_python_threads_match_serial():
     from concurrent.futures import ThreadPoolExecutor
+
     g = torch.Generator().manual_seed(6)
     ws = [torch.randn(400, 300, generator=g) for _ in range(4)]
     codes = torch.randint(0, 4, (400,), generator=g, dtype=torch.uint8)
@@ -156,28 +168,44 @@ def _args(N=6, K=20):
     w = torch.randn(N, K)
     perm, buckets = plan_buckets(torch.tensor([3, 2, 1, 0, 1, 2], dtype=torch.uint8)[:N], Codebook.default())
     qw = torch.empty(fmt.total_bytes(buckets, K), dtype=torch.uint8)
-    return dict(weight=w.numpy(), perm=perm.numpy(), buckets=buckets, scheme="sym", qweight=qw.numpy(),
-                scales=torch.empty(N).numpy(), zeros=torch.empty(N).numpy())
+    return dict(
+        weight=w.numpy(),
+        perm=perm.numpy(),
+        buckets=buckets,
+        scheme="sym",
+        qweight=qw.numpy(),
+        scales=torch.empty(N).numpy(),
+        zeros=torch.empty(N).numpy(),
+    )
 
 
-@pytest.mark.parametrize("change, match", [
-    (lambda a: a.update(weight=a["weight"].astype("float64")), r"weight: expected dtype float32, got float64"),
-    (lambda a: a.update(weight=a["weight"][:, ::2]), r"weight: expected a C-contiguous array"),
-    (lambda a: a.update(weight=a["weight"].reshape(-1)), r"weight: expected a 2-D array"),
-    (lambda a: a.update(perm=a["perm"].astype("int64")), r"perm: expected dtype int32"),
-    (lambda a: a.update(perm=a["perm"][:5]), r"perm \(one entry per weight row\): expected 6 entries, got 5"),
-    (lambda a: a["perm"].__setitem__(0, 6), r"perm\[0\] = 6 is out of range \[0, 6\)"),
-    (lambda a: a["perm"].__setitem__(1, a["perm"][0]), r"perm is not a permutation"),
-    (lambda a: a.update(buckets=a["buckets"][:-1]), r"buckets: expected a flat \[bits, rows, \.\.\.\] list, got odd length"),
-    (lambda a: a.update(buckets=[3, 6]), r"buckets\[0\]: expected a width in \{8, 4, 2, 1, 0\}, got 3"),
-    (lambda a: a.update(buckets=[8, 6, 2, -1]), r"buckets\[3\]: expected a row count >= 0, got -1"),
-    (lambda a: a.update(buckets=[8, 5]), r"buckets: rows sum to 5, expected N = 6"),
-    (lambda a: a.update(qweight=a["qweight"][:-1]), r"qweight: the bucket table needs \d+ bytes, the output holds \d+"),
-    (lambda a: a.update(scales=a["scales"][:3]), r"scales: expected 6 entries, got 3"),
-    (lambda a: a.update(scheme="nf4"), r"scheme: expected 'sym' or 'asym', got 'nf4'"),
-    (lambda a: a["weight"].__setitem__((2, 5), float("nan")), r"weight contains NaN \(at row 2, col 5\)"),
-    (lambda a: a["weight"].__setitem__((3, 0), float("-inf")), r"weight contains Inf \(at row 3, col 0\)"),
-])
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (lambda a: a.update(weight=a["weight"].astype("float64")), r"weight: expected dtype float32, got float64"),
+        (lambda a: a.update(weight=a["weight"][:, ::2]), r"weight: expected a C-contiguous array"),
+        (lambda a: a.update(weight=a["weight"].reshape(-1)), r"weight: expected a 2-D array"),
+        (lambda a: a.update(perm=a["perm"].astype("int64")), r"perm: expected dtype int32"),
+        (lambda a: a.update(perm=a["perm"][:5]), r"perm \(one entry per weight row\): expected 6 entries, got 5"),
+        (lambda a: a["perm"].__setitem__(0, 6), r"perm\[0\] = 6 is out of range \[0, 6\)"),
+        (lambda a: a["perm"].__setitem__(1, a["perm"][0]), r"perm is not a permutation"),
+        (
+            lambda a: a.update(buckets=a["buckets"][:-1]),
+            r"buckets: expected a flat \[bits, rows, \.\.\.\] list, got odd length",
+        ),
+        (lambda a: a.update(buckets=[3, 6]), r"buckets\[0\]: expected a width in \{8, 4, 2, 1, 0\}, got 3"),
+        (lambda a: a.update(buckets=[8, 6, 2, -1]), r"buckets\[3\]: expected a row count >= 0, got -1"),
+        (lambda a: a.update(buckets=[8, 5]), r"buckets: rows sum to 5, expected N = 6"),
+        (
+            lambda a: a.update(qweight=a["qweight"][:-1]),
+            r"qweight: the bucket table needs \d+ bytes, the output holds \d+",
+        ),
+        (lambda a: a.update(scales=a["scales"][:3]), r"scales: expected 6 entries, got 3"),
+        (lambda a: a.update(scheme="nf4"), r"scheme: expected 'sym' or 'asym', got 'nf4'"),
+        (lambda a: a["weight"].__setitem__((2, 5), float("nan")), r"weight contains NaN \(at row 2, col 5\)"),
+        (lambda a: a["weight"].__setitem__((3, 0), float("-inf")), r"weight contains Inf \(at row 3, col 0\)"),
+    ],
+)
 def test_cpp_rejects_bad_arguments(change, match):
     a = _args()
     change(a)
@@ -190,7 +218,9 @@ def test_cpp_rejects_read_only_output_and_bad_isa():
     a["qweight"].setflags(write=False)
     with pytest.raises(ValueError, match="qweight: output array is read-only"):
         _cpu.quantize_pack(**a)
-    with pytest.raises(ValueError, match="chord::quantize_pack: isa: expected one of auto, scalar, avx2, .*, got 'sse'"):
+    with pytest.raises(
+        ValueError, match="chord::quantize_pack: isa: expected one of auto, scalar, avx2, .*, got 'sse'"
+    ):
         _cpu.quantize_pack(**_args(), isa="sse")
 
 

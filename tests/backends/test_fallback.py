@@ -1,5 +1,6 @@
 """No silent fallback: an op served by the pure-torch reference where a kernel was asked for warns
 once per (op, device) and is counted (planted conditions: the extension or triton "missing")."""
+
 from __future__ import annotations
 
 import warnings
@@ -35,7 +36,7 @@ def _warnings(fn, *a, **kw):
 
 def test_cuda_topk_and_pack_without_triton_warn_once_and_are_counted(monkeypatch):
     x, mw, packed = _args()
-    monkeypatch.setattr(cuda, "_kernels", False)              # planted: triton failed to import
+    monkeypatch.setattr(cuda, "_kernels", False)  # planted: triton failed to import
     monkeypatch.setattr(cuda, "_triton_error", "triton unavailable: planted")
     k = cuda.kernels()
     before = fallback.counts()
@@ -44,12 +45,14 @@ def test_cuda_topk_and_pack_without_triton_warn_once_and_are_counted(monkeypatch
     assert len(w1) == 1 and not w2, "warns on the first call only"
     assert "chord::mp_topk on cuda" in str(w1[0].message) and "reference" in str(w1[0].message)
     rv, ri = reference.mp_topk(x, *packed, 3)
-    assert torch.equal(ids, ri) and torch.equal(vals, rv)     # the wrapper changes nothing but the report
+    assert torch.equal(ids, ri) and torch.equal(vals, rv)  # the wrapper changes nothing but the report
     w = torch.randn(6, 16)
     _, wp = _warnings(k["chord::quantize_pack"], w, torch.arange(6, dtype=torch.int32), list(mw.buckets), "asym")
     assert len(wp) == 1 and "quantize_pack on cuda" in str(wp[0].message)
-    assert fallback.since(before) == {"chord::mp_topk@cuda": "triton unavailable: planted",
-                                      "chord::quantize_pack@cuda": "triton unavailable: planted"}
+    assert fallback.since(before) == {
+        "chord::mp_topk@cuda": "triton unavailable: planted",
+        "chord::quantize_pack@cuda": "triton unavailable: planted",
+    }
     assert fallback.counts()[("chord::mp_topk", "cuda")] == 2
 
 
@@ -70,8 +73,9 @@ def test_cpu_without_extension_every_op_warns(monkeypatch):
     k = cpu.kernels()
     _, w1 = _warnings(k["chord::mp_linear"], x, *packed)
     _, w2 = _warnings(k["chord::mp_topk"], x, *packed, 2)
-    _, w3 = _warnings(k["chord::quantize_pack"], torch.randn(6, 16), torch.arange(6, dtype=torch.int32),
-                      list(mw.buckets), "asym")
+    _, w3 = _warnings(
+        k["chord::quantize_pack"], torch.randn(6, 16), torch.arange(6, dtype=torch.int32), list(mw.buckets), "asym"
+    )
     assert [len(w) for w in (w1, w2, w3)] == [1, 1, 1]
     assert all("planted: no _cpu" in str(w[0].message) for w in (w1, w2, w3))
 

@@ -1,4 +1,5 @@
 """Fixtures for the chord bench tests: synthetic results documents with known timings."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -8,8 +9,9 @@ from chord.bench import results
 from chord.bench.timing import summarize
 
 
-def synthetic_doc(rel: dict[str, float], noise: float = 0.01, rounds: int = 25, seed: int = 0,
-                  ref_median: float = 1e-3) -> dict:
+def synthetic_doc(
+    rel: dict[str, float], noise: float = 0.01, rounds: int = 25, seed: int = 0, ref_median: float = 1e-3
+) -> dict:
     """A results document with one kernels group: a torch_fp32 reference and one chord case per
     entry of ``rel`` (case time / reference time), per-round samples with relative noise."""
     rng = np.random.default_rng(seed)
@@ -20,11 +22,21 @@ def synthetic_doc(rel: dict[str, float], noise: float = 0.01, rounds: int = 25, 
     doc = results.new_document({"node": "test"}, {"id": "0" * 40, "dirty": False}, {})
     g = "kernels M=1 K=4096 N=4096 t=1"
     base = {"M": 1, "K": 4096, "N": 4096, "threads": 1}
-    doc["benchmarks"].append(results.make_record("kernels", g, "torch_fp32", "baseline", base,
-                                                 summarize(samples(ref_median))))
+    doc["benchmarks"].append(
+        results.make_record("kernels", g, "torch_fp32", "baseline", base, summarize(samples(ref_median)))
+    )
     for mix, r in rel.items():
-        doc["benchmarks"].append(results.make_record("kernels", g, "chord", "chord", dict(base, mix=mix, path="exact"),
-                                                     summarize(samples(ref_median * r)), {"mix": mix}))
+        doc["benchmarks"].append(
+            results.make_record(
+                "kernels",
+                g,
+                "chord",
+                "chord",
+                dict(base, mix=mix, path="exact"),
+                summarize(samples(ref_median * r)),
+                {"mix": mix},
+            )
+        )
     results.add_ratios(doc["benchmarks"], {"kernels": "torch_fp32"})
     return doc
 

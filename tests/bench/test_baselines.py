@@ -1,4 +1,5 @@
 """Every baseline computes x @ w.T (within its quantization error) so ratios compare like with like."""
+
 from __future__ import annotations
 
 import pytest
@@ -61,7 +62,7 @@ def test_torchao_peer_matches_fp32_or_says_why_not(kind, tol):
     except Unavailable as e:  # a config without a kernel on this CPU / torch: named, with torchao's reason
         assert str(e).startswith(peer_torchao.CONFIGS[kind][0])
         return
-    ref = (x.double() @ w.double().T)
+    ref = x.double() @ w.double().T
     for i in range(2):
         y = prep.fn(i).double()
         assert y.shape == (2, 128) and float((y - ref).norm() / ref.norm()) < tol
@@ -69,6 +70,7 @@ def test_torchao_peer_matches_fp32_or_says_why_not(kind, tol):
 
 def test_peer_names_expand():
     from chord.bench.suites.kernels import peer_impls
+
     assert peer_impls(["torchao"]) == list(peer_torchao.CONFIGS)
     assert peer_impls(["ggml", "torchao_int8_dyn"]) == list(peer_ggml.GGML_TYPES) + ["torchao_int8_dyn"]
     with pytest.raises(ValueError, match="torchao"):

@@ -1,4 +1,5 @@
 """``chord bench`` end to end on a tiny grid (every suite, seconds), and its argument errors."""
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,9 @@ SMOKE = ROOT / "benchmarks" / "grids" / "smoke.toml"
 
 
 def _run(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "chord", "bench", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "chord", "bench", *args], capture_output=True, text=True, cwd=cwd, timeout=300
+    )
 
 
 def test_cli_smoke_every_suite(tmp_path):
@@ -26,8 +28,9 @@ def test_cli_smoke_every_suite(tmp_path):
     doc = results.load(tmp_path / "results.json")
     suites = {b["extra_info"]["suite"] for b in doc["benchmarks"]}
     assert suites == {"kernels", "scoring", "adaptation", "e2e"}
-    chord_kernels = [b for b in doc["benchmarks"] if b["extra_info"]["impl"] == "chord"
-                     and b["extra_info"]["suite"] == "kernels"]
+    chord_kernels = [
+        b for b in doc["benchmarks"] if b["extra_info"]["impl"] == "chord" and b["extra_info"]["suite"] == "kernels"
+    ]
     assert len(chord_kernels) == 2 * 2  # 2 shapes x 1 mix x 2 paths
     for b in chord_kernels:
         ex = b["extra_info"]
@@ -37,9 +40,10 @@ def test_cli_smoke_every_suite(tmp_path):
     assert {"chord_pack", "chord_adapt", "chord_topk", "chord_model", "fp32_model"} <= impls
     assert doc["machine_info"]["cpu"]["brand_raw"] and doc["commit_info"]["id"]
     assert doc["chord"]["bandwidth"]["1"]["copy_GBps"] > 0
-    assert doc["chord"]["errors"] == []           # every checked kernel agreed with its reference
-    assert all(b["extra_info"]["checked"] for b in doc["benchmarks"]
-               if b["extra_info"]["impl"] in ("chord", "chord_topk"))
+    assert doc["chord"]["errors"] == []  # every checked kernel agreed with its reference
+    assert all(
+        b["extra_info"]["checked"] for b in doc["benchmarks"] if b["extra_info"]["impl"] in ("chord", "chord_topk")
+    )
     md = (tmp_path / "report.md").read_text()
     assert "### kernels" in md and "| **chord** | mix3 exact |" in md and md in r.stdout
     for png in ("speedup_vs_m.png", "bandwidth.png"):
@@ -48,20 +52,24 @@ def test_cli_smoke_every_suite(tmp_path):
     assert any(u["impl"] == "aten_int4pack_mm" and "K % 128" in u["reason"] for u in doc["chord"]["unavailable"])
 
 
-@pytest.mark.parametrize("args,msg", [
-    (["--shapes", "1x4096"], "shape: expected MxKxN"),
-    (["--mixes", "2:0.5,4:0.4"], "fractions must sum to 1"),
-    (["--mixes", "3:1.0"], "widths must be in"),
-    (["--suites", "kernel"], "suites: expected some of"),
-    (["--paths", "int4"], "paths: expected some of"),
-    (["--threads", "0"], "threads: expected positive"),
-    (["--update-baseline"], "only with --callgrind"),
-    (["--results", "x.json"], "only with --compare"),
-])
+@pytest.mark.parametrize(
+    "args,msg",
+    [
+        (["--shapes", "1x4096"], "shape: expected MxKxN"),
+        (["--mixes", "2:0.5,4:0.4"], "fractions must sum to 1"),
+        (["--mixes", "3:1.0"], "widths must be in"),
+        (["--suites", "kernel"], "suites: expected some of"),
+        (["--paths", "int4"], "paths: expected some of"),
+        (["--threads", "0"], "threads: expected positive"),
+        (["--update-baseline"], "only with --callgrind"),
+        (["--results", "x.json"], "only with --compare"),
+    ],
+)
 def test_cli_bad_arguments(args, msg, capsys):
     import argparse
 
     from chord.bench.cli import add_arguments, run
+
     p = argparse.ArgumentParser()
     add_arguments(p)
     assert run(p.parse_args([*args, "--no-plots", "--out", "/nonexistent-never-written"])) == 2
@@ -75,10 +83,10 @@ def test_toml_grid(tmp_path):
     bad.write_text('[kernels]\nshape = ["1x2x3"]\n')
     with pytest.raises(ValueError, match="unknown key 'shape'"):
         load_toml(bad)
-    bad.write_text('[kernelz]\n')
+    bad.write_text("[kernelz]\n")
     with pytest.raises(ValueError, match=r"unknown section \[kernelz\]"):
         load_toml(bad)
-    bad.write_text('[timing]\nmax_time = 1\n')
+    bad.write_text("[timing]\nmax_time = 1\n")
     with pytest.raises(ValueError, match=r"\[timing\]"):
         load_toml(bad)
 

@@ -1,4 +1,5 @@
 """The --compare gate on synthetic results: planted regressions are caught, noise is not."""
+
 from __future__ import annotations
 
 import pytest
@@ -69,6 +70,7 @@ def test_parse_threshold(spec, want):
 
 def _cli(argv):
     import argparse
+
     p = argparse.ArgumentParser()
     add_arguments(p)
     return run(p.parse_args(argv))

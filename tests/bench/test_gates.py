@@ -2,6 +2,7 @@
 kernels against tests/bench/gate/callgrind.json (5 %), and a same-run ratio check against
 tests/bench/gate/ci_ratios.json with a generous threshold (it catches a kernel falling off
 its fast path, not 10 % drifts: wall time on a shared 2-core machine is too noisy for that)."""
+
 from __future__ import annotations
 
 import io
@@ -10,8 +11,6 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-
-import pytest
 
 from chord.bench import callgrind
 from tests.helpers import missing
@@ -48,8 +47,26 @@ def test_parse_dumps(tmp_path):
 
 def test_ratio_gate_generous_threshold(tmp_path):
     base = GATE / "ci_ratios.json"
-    r = subprocess.run([sys.executable, "-m", "chord", "bench", "--grid", str(GATE / "ci.toml"),
-                        "--compare", str(base), "--max-regression", "100%", "--no-plots", "--out", str(tmp_path)],
-                       capture_output=True, text=True, cwd=ROOT, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "chord",
+            "bench",
+            "--grid",
+            str(GATE / "ci.toml"),
+            "--compare",
+            str(base),
+            "--max-regression",
+            "100%",
+            "--no-plots",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "compare (max regression 100%" in r.stdout

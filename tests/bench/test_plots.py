@@ -1,4 +1,5 @@
 """Plots render from a results document: PNG files written, non-empty, real PNGs."""
+
 from __future__ import annotations
 
 import pytest
@@ -16,11 +17,19 @@ def _doc():
         for M in (1, 16, 256):
             g = f"kernels M={M} K=4096 N=4096 t={t}"
             base = {"M": M, "K": 4096, "N": 4096, "threads": t}
-            recs = [results.make_record("kernels", g, "torch_fp32", "baseline", base, summarize([4e-3 * M ** 0.5]))]
+            recs = [results.make_record("kernels", g, "torch_fp32", "baseline", base, summarize([4e-3 * M**0.5]))]
             for i, mix in enumerate(("mix3", "u8")):
                 for path in ("exact", "act8"):
-                    recs.append(results.make_record("kernels", g, "chord", "chord", dict(base, mix=mix, path=path),
-                                                    summarize([1e-3 * (i + 1) * M ** 0.6])))
+                    recs.append(
+                        results.make_record(
+                            "kernels",
+                            g,
+                            "chord",
+                            "chord",
+                            dict(base, mix=mix, path=path),
+                            summarize([1e-3 * (i + 1) * M**0.6]),
+                        )
+                    )
             for r in recs:
                 results.add_bandwidth(r, 6_000_000, doc["chord"]["bandwidth"][str(t)])
             doc["benchmarks"] += recs

@@ -1,4 +1,5 @@
 """Results JSON: pytest-benchmark's layout plus chord's fields; schema checks; ratios."""
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,22 @@ def test_summarize_matches_pytest_benchmark_stats():
         theirs = pb.Stats()
         for v in data:
             theirs.update(v)
-        for k in ("min", "max", "mean", "stddev", "rounds", "median", "iqr", "q1", "q3", "iqr_outliers",
-                  "stddev_outliers", "ld15iqr", "hd15iqr", "total"):
+        for k in (
+            "min",
+            "max",
+            "mean",
+            "stddev",
+            "rounds",
+            "median",
+            "iqr",
+            "q1",
+            "q3",
+            "iqr_outliers",
+            "stddev_outliers",
+            "ld15iqr",
+            "hd15iqr",
+            "total",
+        ):
             assert ours[k] == pytest.approx(getattr(theirs, k)), (n, k)
 
 
@@ -38,8 +53,12 @@ def test_median_ci_brackets_median():
 
 def test_measure_rotates_and_stops():
     seen = []
-    st = measure(lambda i: seen.append(i), TimingPolicy(warmup=2, min_rounds=4, max_rounds=6, min_time_s=0.0,
-                                                        max_time_s=5.0, rel_ci=1e-9, min_round_s=0.0))
+    st = measure(
+        lambda i: seen.append(i),
+        TimingPolicy(
+            warmup=2, min_rounds=4, max_rounds=6, min_time_s=0.0, max_time_s=5.0, rel_ci=1e-9, min_round_s=0.0
+        ),
+    )
     assert 4 <= st["rounds"] <= 6
     assert seen == list(range(len(seen)))  # call index increases: weight sets rotate
     assert st["min"] <= st["median"] <= st["max"] and len(st["data"]) == st["rounds"]
@@ -50,7 +69,9 @@ def test_document_round_trip_and_schema(make_doc, tmp_path):
     assert results.validate(doc) == []
     path = results.save(doc, tmp_path / "r.json")
     back = results.load(path)
-    assert back["benchmarks"][1]["extra_info"]["rel_to_ref"] == pytest.approx(doc["benchmarks"][1]["extra_info"]["rel_to_ref"])
+    assert back["benchmarks"][1]["extra_info"]["rel_to_ref"] == pytest.approx(
+        doc["benchmarks"][1]["extra_info"]["rel_to_ref"]
+    )
     raw = json.loads(path.read_text())
     for key in ("machine_info", "commit_info", "benchmarks", "datetime", "version"):  # pytest-benchmark's
         assert key in raw
@@ -76,8 +97,12 @@ def test_ratios_only_against_matching_baselines():
     g = "adaptation K=8 N=8 t=1"
     st = summarize([2.0])
     recs.append(results.make_record("adaptation", g, "torch_copy", "baseline", {"K": 8}, summarize([1.0])))
-    recs.append(results.make_record("adaptation", g, "reference_pack", "baseline", {"K": 8, "mix": "a"}, summarize([8.0])))
-    recs.append(results.make_record("adaptation", g, "reference_pack", "baseline", {"K": 8, "mix": "b"}, summarize([4.0])))
+    recs.append(
+        results.make_record("adaptation", g, "reference_pack", "baseline", {"K": 8, "mix": "a"}, summarize([8.0]))
+    )
+    recs.append(
+        results.make_record("adaptation", g, "reference_pack", "baseline", {"K": 8, "mix": "b"}, summarize([4.0]))
+    )
     recs.append(results.make_record("adaptation", g, "chord_pack", "chord", {"K": 8, "mix": "b"}, st))
     results.add_ratios(recs, {"adaptation": "torch_copy"})
     ex = recs[-1]["extra_info"]
@@ -103,8 +128,10 @@ def test_non_finite_values_become_null(tmp_path, make_doc):
 
 
 def test_ratios_with_min_statistic():
-    recs = [results.make_record("kernels", "g", "torch_fp32", "baseline", {"M": 1}, summarize([4.0, 9.0, 9.0])),
-            results.make_record("kernels", "g", "chord", "chord", {"M": 1, "mix": "a"}, summarize([1.0, 1.5, 1.5]))]
+    recs = [
+        results.make_record("kernels", "g", "torch_fp32", "baseline", {"M": 1}, summarize([4.0, 9.0, 9.0])),
+        results.make_record("kernels", "g", "chord", "chord", {"M": 1, "mix": "a"}, summarize([1.0, 1.5, 1.5])),
+    ]
     results.add_ratios(recs, {"kernels": "torch_fp32"}, stat="min")
     assert recs[1]["extra_info"]["ratios"]["torch_fp32"] == 4.0 and recs[1]["extra_info"]["ratio_stat"] == "min"
     results.add_ratios(recs, {"kernels": "torch_fp32"})
@@ -115,6 +142,7 @@ def test_ratios_with_min_statistic():
 
 def test_measure_single_call_when_far_over_budget():
     import time
+
     calls = []
     st = measure(lambda i: (calls.append(i), time.sleep(0.05)), TimingPolicy(warmup=2, min_rounds=5, max_time_s=0.01))
     assert len(calls) == 2 and st["rounds"] == 1 and st["converged"] is False  # 2 warm-ups, no rounds

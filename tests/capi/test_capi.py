@@ -5,6 +5,7 @@ and its C boundary survives fuzzed model files and strategies.
 Native builds go through tools/arm/ci.sh (CMake). Outside CI a missing toolchain skips with the
 reason; under CI=true it is a failure.
 """
+
 from __future__ import annotations
 
 import copy
@@ -33,8 +34,14 @@ def _missing(why: str):
 
 
 def _ci(*args, env=None, timeout=900):
-    return subprocess.run(["bash", str(CI_SH), *map(str, args)], cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=timeout)
+    return subprocess.run(
+        ["bash", str(CI_SH), *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -124,12 +131,16 @@ def test_c_boundary_fuzzed_under_asan(x86_build, tmp_path, arch):
     status and a message, never crashes (ASan/UBSan abort on a bad access), and a failed
     strategy leaves the model's results unchanged."""
     path, spath, *_ = _case(tmp_path, arch, True, 0)
-    r = subprocess.run([str(x86_build / "chord_fuzz_capi"), str(path), str(spath), "3000", "60", "1"],
-                       capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [str(x86_build / "chord_fuzz_capi"), str(path), str(spath), "3000", "60", "1"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, (r.stdout[-3000:], r.stderr[-5000:])
     counts = dict(line.rsplit(None, 1) for line in r.stdout.splitlines()[1:] if line.strip())
     iters = int(r.stdout.split()[1])
-    assert iters >= 500, r.stdout      # bounded by time: at least this many under the sanitizers
+    assert iters >= 500, r.stdout  # bounded by time: at least this many under the sanitizers
     # both kinds of failure and success were reached (the mutations are not all rejected early)
     assert any(k.startswith("open CHORD_E_FORMAT") for k in counts), r.stdout
     assert any(k.startswith("apply CHORD_E_STRATEGY") for k in counts), r.stdout

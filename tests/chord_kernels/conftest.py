@@ -4,6 +4,7 @@
 TRITON_INTERPRET must be set before ``chord_kernels.triton`` is first imported (``triton.jit``
 reads it at decoration time), so it is set here, before the test modules import it.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,9 +25,12 @@ def triton_device():
     import torch
 
     import chord_kernels.triton as ct
+
     if TRITON_TEST_DEVICE == "cpu" and not ct.INTERPRET:
-        pytest.fail("chord_kernels.triton was imported before tests/chord_kernels/conftest.py set "
-                    "TRITON_INTERPRET=1; run these tests in their own process or set it in the environment")
+        pytest.fail(
+            "chord_kernels.triton was imported before tests/chord_kernels/conftest.py set "
+            "TRITON_INTERPRET=1; run these tests in their own process or set it in the environment"
+        )
     if TRITON_TEST_DEVICE == "cuda" and not torch.cuda.is_available():
         pytest.skip("CHORD_TRITON_TEST_DEVICE=cuda but no CUDA device")
     return torch.device(TRITON_TEST_DEVICE)

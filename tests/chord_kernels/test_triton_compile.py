@@ -7,6 +7,7 @@ width branch live, plus strided-x and all-pruned kernels; the mp_topk scan and r
 kernels; the packer) to a cubin in a subprocess *without*
 TRITON_INTERPRET, and checks the code takes the intended Hopper paths.
 """
+
 from __future__ import annotations
 
 import os
@@ -47,8 +48,17 @@ def _compile(which: str) -> dict[str, dict[str, int]]:
     """Compile the variants in two subprocesses at once (GEMM; the rest): two cores, half the wall."""
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "python"), env.get("PYTHONPATH", "")])
-    procs = [subprocess.Popen([sys.executable, "-c", _SCRIPT, which, fam], cwd=ROOT, env=env, text=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for fam in ("gemm", "gemv,topk,pack")]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _SCRIPT, which, fam],
+            cwd=ROOT,
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for fam in ("gemm", "gemv,topk,pack")
+    ]
     out = {}
     for proc in procs:
         stdout, stderr = proc.communicate(timeout=3000)
@@ -79,7 +89,7 @@ def _check(stats: dict[str, dict[str, int]]):
         assert stats[name]["divrn"] > 0 and stats[name]["inexact"] == 0, (name, stats[name])
     assert any(n.startswith("topk/rescore/") for n in stats)
     scans = [n for n in stats if n.startswith("topk/scan/")]
-    for m in (1, 16, 32, 64):   # every user-block size of the scan, both K steps, full and sampled
+    for m in (1, 16, 32, 64):  # every user-block size of the scan, both K steps, full and sampled
         assert any(n.startswith(f"topk/scan/M{m},") for n in scans), m
     assert {n.split(",KB")[1].split("/")[0] for n in scans} == {"16", "64"}
     assert any(n.endswith("/sample") for n in scans) and not all(n.endswith("/sample") for n in scans)
@@ -110,8 +120,10 @@ def test_every_variant_compiles_for_hopper():
 
 @pytest.mark.slow
 @pytest.mark.optional
-@pytest.mark.skipif(os.environ.get("CHORD_TRITON_ALL_CONFIGS") != "1",
-                    reason="~110 compiles (tens of minutes on 2 cores): set CHORD_TRITON_ALL_CONFIGS=1")
+@pytest.mark.skipif(
+    os.environ.get("CHORD_TRITON_ALL_CONFIGS") != "1",
+    reason="~110 compiles (tens of minutes on 2 cores): set CHORD_TRITON_ALL_CONFIGS=1",
+)
 def test_every_autotune_config_compiles_for_hopper():
     """Same, for each autotuning config of each family (not needed for coverage: the default
     test compiles every code path; this guards the tuning tables). Opt-in: CI runs slow tests."""

@@ -5,6 +5,7 @@ TRITON_INTERPRET=1): the interpreter is slow, so shapes are small and block size
 still give several K steps, several tiles per bucket and partial tiles. On a GPU
 (CHORD_TRITON_TEST_DEVICE=cuda) the same tests run compiled, bf16 included.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -19,7 +20,6 @@ from chord.backends import reference
 
 triton = pytest.importorskip("triton")
 import chord_kernels.triton as ct  # noqa: E402  (after conftest set TRITON_INTERPRET)
-
 from tests.helpers import poison  # noqa: E402
 
 # every activation dtype on GPU; the interpreter computes bf16 in fp32, test fp16/fp32 there
@@ -29,7 +29,7 @@ ACT_DTYPES = [torch.float32, torch.float16] + ([torch.bfloat16] if not ct.INTERP
 TOL = {torch.float32: 1e-5, torch.float16: 2e-3, torch.bfloat16: 1.5e-2}
 SMALL_GEMV = dict(BLOCK_N=16, BLOCK_KB=16, num_warps=4, num_stages=2)
 SMALL_GEMM = dict(BLOCK_M=16, BLOCK_N=32, BLOCK_K=64, num_warps=4, num_stages=2)
-CB_1BIT = Codebook((0, 1, 2, 8))   # exercises the 1-bit branch (not in the default codebook)
+CB_1BIT = Codebook((0, 1, 2, 8))  # exercises the 1-bit branch (not in the default codebook)
 
 
 def make_weight(N, K, codes=None, codebook=None, seed=0):
@@ -41,16 +41,26 @@ def make_weight(N, K, codes=None, codebook=None, seed=0):
 
 
 def oracle(x, mw, bias=None, act_bits=0):
-    return reference.mp_linear(x.cpu(), mw.qweight.cpu(), mw.scales.cpu(), mw.zeros.cpu(), mw.perm.cpu(),
-                               mw.buckets, mw.K, None if bias is None else bias.cpu(), act_bits,
-                               compute_dtype=torch.float64)
+    return reference.mp_linear(
+        x.cpu(),
+        mw.qweight.cpu(),
+        mw.scales.cpu(),
+        mw.zeros.cpu(),
+        mw.perm.cpu(),
+        mw.buckets,
+        mw.K,
+        None if bias is None else bias.cpu(),
+        act_bits,
+        compute_dtype=torch.float64,
+    )
 
 
 def run(x, mw, bias=None, act_bits=0, **kw):
     """The kernel into a NaN-poisoned output, so unwritten elements fail."""
     out = poison(torch.empty(x.shape[0], mw.N, dtype=x.dtype, device=x.device))
-    y = ct.mp_linear_packed(x, mw.qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, mw.K, bias, act_bits,
-                            out=out, **kw)
+    y = ct.mp_linear_packed(
+        x, mw.qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, mw.K, bias, act_bits, out=out, **kw
+    )
     assert y.data_ptr() == out.data_ptr()
     return y
 
@@ -109,7 +119,7 @@ def test_every_bucket_mix(triton_device, codes_live):
         check(y, ref, torch.float32)
         # one launch per bucket computes each row with the same code: identical bits
         assert torch.equal(run(x, mw, bias, path=path, launch="per_bucket"), y)
-        if codes_live == (0,):   # all pruned: exactly bias, and exactly 0 without it
+        if codes_live == (0,):  # all pruned: exactly bias, and exactly 0 without it
             assert torch.equal(run(x, mw, bias, path=path).cpu(), bias.cpu().expand(M, N))
             assert torch.equal(run(x, mw, None, path=path).cpu(), torch.zeros(M, N))
 
@@ -130,9 +140,9 @@ def test_one_bit_and_asym(triton_device, scheme, path):
 def test_noncontiguous_x(triton_device, path):
     """Transposed and strided activations are read through their strides (no copy)."""
     mw = make_weight(33, 80, seed=7).to(triton_device)
-    M = 2 if path == "gemv" else 6   # path forced: the GEMV family takes any M
-    xt = torch.randn(80, M).to(triton_device).t()                  # stride (1, M)
-    xs = torch.randn(M, 160).to(triton_device)[:, ::2]             # stride (160, 2)
+    M = 2 if path == "gemv" else 6  # path forced: the GEMV family takes any M
+    xt = torch.randn(80, M).to(triton_device).t()  # stride (1, M)
+    xs = torch.randn(M, 160).to(triton_device)[:, ::2]  # stride (160, 2)
     for x in (xt, xs):
         assert not x.is_contiguous()
         check(run(x, mw, path=path), oracle(x, mw), torch.float32)
@@ -180,9 +190,15 @@ def test_empty_m(triton_device):
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(M=st.integers(1, 40), N=st.integers(1, 130), K=st.integers(1, 260),
-       seed=st.integers(0, 2**16), dtype=st.sampled_from(ACT_DTYPES), bias=st.booleans(),
-       one_bit=st.booleans())
+@given(
+    M=st.integers(1, 40),
+    N=st.integers(1, 130),
+    K=st.integers(1, 260),
+    seed=st.integers(0, 2**16),
+    dtype=st.sampled_from(ACT_DTYPES),
+    bias=st.booleans(),
+    one_bit=st.booleans(),
+)
 def test_fuzz(triton_device, M, N, K, seed, dtype, bias, one_bit):
     mw = make_weight(N, K, codebook=CB_1BIT if one_bit else None, seed=seed).to(triton_device)
     x = rand_x(M, K, dtype, triton_device, seed=seed + 1)
@@ -221,7 +237,7 @@ def test_bad_inputs_name_the_argument(triton_device):
         ct.mp_linear_packed(x, *args, path="gemv", config=dict(SMALL_GEMV, BLOCK_KB=24))
     with pytest.raises(ValueError, match="out: expected a"):
         ct.mp_linear_packed(x, *args, out=torch.empty(2, 9, device=triton_device))
-    with pytest.raises(ValueError, match="x: expected shape"):   # MixedWeight entry point
+    with pytest.raises(ValueError, match="x: expected shape"):  # MixedWeight entry point
         ct.mp_linear(torch.randn(3, 31, device=triton_device), mw)
 
 
@@ -230,6 +246,7 @@ def test_cuda_registration_is_the_triton_path(triton_device):
     """chord::mp_linear's CUDA kernel is chord.backends.cuda.mp_linear, which runs these kernels
     (checked here on the interpreter's CPU tensors, since CI has no GPU)."""
     from chord.backends import cuda as cuda_backend
+
     assert torch._C._dispatch_has_kernel_for_dispatch_key("chord::mp_linear", "CUDA")
     mw = make_weight(30, 70, seed=17).to(triton_device)
     x = rand_x(4, 70, torch.float16, triton_device)
@@ -251,6 +268,7 @@ def _test_op():
     if _TEST_LIB is None:
         from chord import ops
         from chord.backends import cuda as cuda_backend
+
         schema = str(torch.ops.chord.mp_linear.default._schema).split("(", 1)[1]
         _TEST_LIB = torch.library.Library("chord_triton_test", "DEF")  # noqa: TOR901
         _TEST_LIB.define("mp_linear(" + schema)
@@ -267,5 +285,6 @@ def test_opcheck(triton_device):
         x = rand_x(M, 48, dtype, triton_device)
         torch.library.opcheck(op, (x, mw.qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, mw.K, bias, 0))
     if triton_device.type == "cuda":
-        torch.library.opcheck(torch.ops.chord.mp_linear.default,
-                              (x, mw.qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, mw.K, bias, 0))
+        torch.library.opcheck(
+            torch.ops.chord.mp_linear.default, (x, mw.qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, mw.K, bias, 0)
+        )

@@ -5,6 +5,7 @@ Runs through the Triton interpreter in CI (conftest.py), compiled on a GPU. The 
 the arithmetic: exact .5 quotients (tie rounding), zero rows, constant rows, -0.0, denormals,
 positive-only rows (asymmetric zero points outside [0, 2^b - 1]), magnitudes 1e-3..1e3.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -23,11 +24,11 @@ def weights(N, K, seed):
     w[0] = 0.0
     w[1] = -2.5
     w[2] = torch.randint(-14, 15, (K,), generator=g).float() / 2
-    w[2, 0] = 7.0                                            # 4-bit sym: s = 1, quotients k + .5
+    w[2, 0] = 7.0  # 4-bit sym: s = 1, quotients k + .5
     w[3] = torch.where(torch.rand(K, generator=g) < 0.5, torch.tensor(-0.0), torch.tensor(0.0))
     w[3, 0] = 1.0
-    w[4] *= 1e-40                                            # denormals
-    w[5] = w[5].abs() + 3.0                                  # all positive
+    w[4] *= 1e-40  # denormals
+    w[5] = w[5].abs() + 3.0  # all positive
     return w, g
 
 
@@ -95,7 +96,7 @@ def test_bad_inputs_as_the_cpu_packer(triton_device):
     bad = w.clone()
     bad[4, 7] = float("inf")
     with pytest.raises(ValueError, match=r"weight contains Inf \(at row 4, col 7\)"):
-        ct.quantize_pack(bad, perm, [2, 3, 0, 3], "sym")   # also in a pruned row (as the CPU packer)
+        ct.quantize_pack(bad, perm, [2, 3, 0, 3], "sym")  # also in a pruned row (as the CPU packer)
     with pytest.raises(TypeError, match="weight: expected a float dtype"):
         ct.quantize_pack(w.int(), perm, [2, 6], "sym")
 
@@ -103,6 +104,7 @@ def test_bad_inputs_as_the_cpu_packer(triton_device):
 def test_cuda_registration(triton_device):
     """chord::quantize_pack's CUDA kernel is chord.backends.cuda.quantize_pack, this packer."""
     from chord.backends import cuda as cuda_backend
+
     assert torch._C._dispatch_has_kernel_for_dispatch_key("chord::quantize_pack", "CUDA")
     w, g = weights(20, 64, seed=3)
     perm = torch.randperm(20, generator=g).to(torch.int32)

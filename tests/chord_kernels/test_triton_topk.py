@@ -6,6 +6,7 @@ CI runs these through the Triton interpreter on CPU tensors (conftest.py); on a 
 small (the interpreter runs ~ms per program); ``sample_rows``/``cap`` are forced small so the
 threshold, the overflow rescans and the exact fallback all run on them.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -21,8 +22,19 @@ from tests.helpers import near_tie_table  # noqa: E402
 
 
 def oracle(x, mw, k, cand=None, act_bits=0):
-    return reference.mp_topk(x.cpu(), mw.qweight.cpu(), mw.scales.cpu(), mw.zeros.cpu(), mw.perm.cpu(), mw.buckets,
-                             mw.K, k, None if cand is None else cand.cpu(), act_bits, compute_dtype=torch.float64)
+    return reference.mp_topk(
+        x.cpu(),
+        mw.qweight.cpu(),
+        mw.scales.cpu(),
+        mw.zeros.cpu(),
+        mw.perm.cpu(),
+        mw.buckets,
+        mw.K,
+        k,
+        None if cand is None else cand.cpu(),
+        act_bits,
+        compute_dtype=torch.float64,
+    )
 
 
 def run(x, mw, k, cand=None, act_bits=0, **kw):
@@ -33,7 +45,9 @@ def check(x, mw, k, cand=None, act_bits=0, **kw):
     v, i = run(x, mw, k, cand, act_bits, **kw)
     rv, ri = oracle(x, mw, k, cand, act_bits)
     assert v.dtype == torch.float32 and i.dtype == torch.int64 and v.shape == i.shape == (x.shape[0], k)
-    assert torch.equal(i.cpu(), ri), f"ids differ from the float64 top-k in rows {(i.cpu() != ri).any(1).nonzero().flatten().tolist()}"
+    assert torch.equal(i.cpu(), ri), (
+        f"ids differ from the float64 top-k in rows {(i.cpu() != ri).any(1).nonzero().flatten().tolist()}"
+    )
     assert torch.allclose(v.cpu().double(), rv, rtol=1e-6, atol=1e-6 * float(rv.abs().max() + 1)), "values"
     return v, i
 
@@ -141,7 +155,9 @@ def test_bad_inputs_name_the_argument(triton_device):
     with pytest.raises(ValueError, match=r"perm\[\d+\]: expected an item id in 0..39, got 40"):
         ct.mp_topk_packed(x, mw.qweight, mw.scales, mw.zeros, bad_perm, mw.buckets, 64, 3)
     with pytest.raises(ValueError, match=r"perm\[0\]: expected an item id in 0..39, got 40"):
-        ct.mp_topk_packed(x, mw.qweight, mw.scales, mw.zeros, bad_perm, mw.buckets, 64, 3, torch.arange(5, device=triton_device))
+        ct.mp_topk_packed(
+            x, mw.qweight, mw.scales, mw.zeros, bad_perm, mw.buckets, 64, 3, torch.arange(5, device=triton_device)
+        )
     v, i = run(torch.empty(0, 64, device=triton_device), mw, 3)
     assert v.shape == i.shape == (0, 3)
 
@@ -151,6 +167,7 @@ def test_cuda_registration_and_opcheck(triton_device):
     copy of the schema in a test namespace (the interpreter runs on CPU tensors)."""
     from chord import ops
     from chord.backends import cuda as cuda_backend
+
     assert torch._C._dispatch_has_kernel_for_dispatch_key("chord::mp_topk", "CUDA")
     mw, g = table(60, 64, seed=11)
     mw = mw.to(triton_device)
@@ -163,6 +180,8 @@ def test_cuda_registration_and_opcheck(triton_device):
     lib.impl("mp_topk", cuda_backend.mp_topk, "CPU")
     lib.impl("mp_topk", cuda_backend.mp_topk, "CUDA")
     torch.library.register_fake("chord_triton_topk_test::mp_topk", ops._mp_topk_fake, lib=lib)
-    torch.library.opcheck(torch.ops.chord_triton_topk_test.mp_topk.default,
-                          (x, mw.qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, mw.K, 5, None, 0),
-                          test_utils=("test_schema", "test_faketensor"))
+    torch.library.opcheck(
+        torch.ops.chord_triton_topk_test.mp_topk.default,
+        (x, mw.qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, mw.K, 5, None, 0),
+        test_utils=("test_schema", "test_faketensor"),
+    )

@@ -1,4 +1,5 @@
 """Named datasets on the real files, and the ML-100K fetch/cache/sha256 logic (download faked)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -6,13 +7,15 @@ import zipfile
 
 import pytest
 
-from chord.data import load_dataset
-from chord.data import registry
+from chord.data import load_dataset, registry
 from tests.helpers import data_dir_or_skip
 
 STATS = {  # /work/shared/data/README.md
-    "beauty": (22363, 12101, 198502), "toys": (19412, 11924, 167597), "yelp": (30431, 20033, 316354),
-    "games": (31013, 23715, 287107), "ml-100k": (943, 1682, 100000),
+    "beauty": (22363, 12101, 198502),
+    "toys": (19412, 11924, 167597),
+    "yelp": (30431, 20033, 316354),
+    "games": (31013, 23715, 287107),
+    "ml-100k": (943, 1682, 100000),
 }
 
 
@@ -43,7 +46,7 @@ def test_fetch_ml100k_checks_sha256_and_caches(tmp_path, monkeypatch):
     out = registry.fetch_ml100k(tmp_path / "cache", downloader)
     assert {p.name for p in out.iterdir()} == set(files)
     registry.fetch_ml100k(tmp_path / "cache", downloader)
-    assert len(calls) == 1                        # second call served from the verified cache
+    assert len(calls) == 1  # second call served from the verified cache
 
 
 def test_fetch_ml100k_rejects_tampered_bytes(tmp_path, monkeypatch):

@@ -1,4 +1,5 @@
 """Leave-one-out split and negative-sampler invariants."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,7 +18,7 @@ def make(seqs, num_items=None):
 def test_leave_one_out_targets_histories_and_short_users():
     ds = make([[1, 2, 3, 4, 5], [6, 7], [8, 9, 10]])
     s = LeaveOneOut(ds, min_len=3)
-    assert s.eval_users.tolist() == [0, 2]                       # user 1 (2 items) is train-only
+    assert s.eval_users.tolist() == [0, 2]  # user 1 (2 items) is train-only
     assert s.targets("test").tolist() == [5, 10] and s.targets("valid").tolist() == [4, 9]
     assert s.history("test", 4).tolist() == [[1, 2, 3, 4], [0, 0, 8, 9]]
     assert s.history("valid", 2).tolist() == [[2, 3], [0, 8]]
@@ -37,7 +38,7 @@ def test_leave_one_out_targets_histories_and_short_users():
 
 
 def test_all_positions_chunks_cover_every_training_target_once():
-    ds = make([list(range(1, 12)), [20, 21, 22, 23]])           # training parts: 1..9 and 20, 21
+    ds = make([list(range(1, 12)), [20, 21, 22, 23]])  # training parts: 1..9 and 20, 21
     s = LeaveOneOut(ds)
     users, x, y = s.sequence_matrices(3, all_positions=True)
     assert users.tolist() == [0, 0, 0, 1]
@@ -86,7 +87,7 @@ def test_sample_unique_excludes_history_no_duplicates_and_is_seeded(sampler_setu
 
 
 def test_sample_unique_fills_when_almost_nothing_is_left():
-    ds = make([list(range(1, 98))], 100)     # only 98, 99, 100 left
+    ds = make([list(range(1, 98))], 100)  # only 98, 99, 100 left
     smp = NegativeSampler(ds.offsets, ds.items, 100)
     out = smp.sample_unique(torch.tensor([0]), 3, torch.Generator().manual_seed(0))
     assert sorted(out[0].tolist()) == [98, 99, 100]

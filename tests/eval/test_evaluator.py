@@ -1,4 +1,5 @@
 """Batched evaluator against a brute-force per-user loop on a tiny random model."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,7 +17,7 @@ def split():
     seqs = []
     for _ in range(40):
         n = int(rng.integers(1, 25))
-        s = rng.integers(1, 151, size=n)          # repeats allowed (like Yelp)
+        s = rng.integers(1, 151, size=n)  # repeats allowed (like Yelp)
         seqs.append(s)
     items = np.concatenate(seqs)
     off = np.concatenate([[0], np.cumsum([len(s) for s in seqs])])
@@ -40,8 +41,10 @@ def brute_force_rank(model, split, stage, u_row, max_len, cand=None):
     return sum(1 for i in pool if i != tgt and float(s[i]) >= pos)
 
 
-@pytest.mark.parametrize("model_fn", [lambda: SASRec(150, 16, 2, 2, 0.0, 8),
-                                      lambda: Caser(150, 16, L=3, n_v=2, n_h=2, dropout=0.0, num_users=40)])
+@pytest.mark.parametrize(
+    "model_fn",
+    [lambda: SASRec(150, 16, 2, 2, 0.0, 8), lambda: Caser(150, 16, L=3, n_v=2, n_h=2, dropout=0.0, num_users=40)],
+)
 @pytest.mark.parametrize("stage", ["valid", "test"])
 def test_full_and_sampled_match_brute_force(split, model_fn, stage):
     torch.manual_seed(0)
@@ -101,9 +104,9 @@ def test_mask_seen_target_turns_repeated_targets_into_misses_only(split, stage):
         hist, tgt = (seq[:-2], seq[-2]) if stage == "valid" else (seq[:-1], seq[-1])
         seen.append(tgt in hist)
     seen = torch.tensor(seen)
-    assert seen.any() and (~seen).any()              # the fixture has both kinds
+    assert seen.any() and (~seen).any()  # the fixture has both kinds
     assert torch.equal(masked[~seen], base[~seen])
-    assert (masked[seen] == split.num_items).all()   # ranked below every item: a miss at any k
+    assert (masked[seen] == split.num_items).all()  # ranked below every item: a miss at any k
     assert (base[seen] < split.num_items).all()
 
 
@@ -112,16 +115,34 @@ def test_eval_cli_mask_seen_target(tmp_path, capsys):
 
     from chord.checkpoint import save_checkpoint
     from chord.cli import main
-    data = tmp_path / "rep.txt"                       # S3-Rec lines; every user's last item repeats
-    data.write_text("".join(f"{u} {' '.join(str((u + j) % 20 + 1) for j in range(5))} {(u % 20) + 1}\n"
-                            for u in range(1, 31)))
+
+    data = tmp_path / "rep.txt"  # S3-Rec lines; every user's last item repeats
+    data.write_text(
+        "".join(f"{u} {' '.join(str((u + j) % 20 + 1) for j in range(5))} {(u % 20) + 1}\n" for u in range(1, 31))
+    )
     torch.manual_seed(0)
     save_checkpoint(tmp_path / "ck", SASRec(20, 8, 1, 1, 0.0, 6), {"train": {"min_len": 3}})
     out = {}
     for flag in ([], ["--mask-seen-target"]):
         js = tmp_path / f"e{len(flag)}.json"
-        assert main(["eval", str(tmp_path / "ck"), "--dataset", str(data), "--modes", "full", "--threads", "1",
-                     "--json", str(js)] + flag) == 0
+        assert (
+            main(
+                [
+                    "eval",
+                    str(tmp_path / "ck"),
+                    "--dataset",
+                    str(data),
+                    "--modes",
+                    "full",
+                    "--threads",
+                    "1",
+                    "--json",
+                    str(js),
+                ]
+                + flag
+            )
+            == 0
+        )
         out[len(flag)] = json.loads(js.read_text())
     capsys.readouterr()
     assert out[1]["mask_seen_target"] and not out[0]["mask_seen_target"]

@@ -1,4 +1,5 @@
 """Metric functions against hand-computed cases (ties, positive not first)."""
+
 from __future__ import annotations
 
 import math
@@ -10,8 +11,12 @@ from chord.eval.metrics import hit_rate, metrics_from_ranks, ndcg, ranks_from_sc
 
 
 def test_rank_when_positive_is_not_first():
-    scores = torch.tensor([[0.1, 0.9, 0.5, 0.3],     # positive at column 2: only 0.9 beats it -> 1
-                           [0.8, 0.2, 0.1, 0.7]])    # positive at column 3: 0.8 beats it -> 1
+    scores = torch.tensor(
+        [
+            [0.1, 0.9, 0.5, 0.3],  # positive at column 2: only 0.9 beats it -> 1
+            [0.8, 0.2, 0.1, 0.7],
+        ]
+    )  # positive at column 3: 0.8 beats it -> 1
     assert ranks_from_scores(scores, torch.tensor([2, 3])).tolist() == [1, 1]
     assert ranks_from_scores(scores, torch.tensor([1, 0])).tolist() == [0, 0]
     assert ranks_from_scores(scores, 0).tolist() == [3, 0]

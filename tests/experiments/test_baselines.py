@@ -1,4 +1,5 @@
 """Baseline codes: the fast per-user random codes equal ``Strategy.random`` exactly."""
+
 import pytest
 import torch
 
@@ -8,8 +9,7 @@ from chord.quantize.strategy import Strategy
 from chord.system.cloud import channel_elems, codes_avg_bits
 from tests.helpers import layer
 
-SPECS = [layer("conv", "conv2d", (5, 1, 3, 7)), layer("a", "linear", (16, 12)),
-         layer("b", "linear", (9, 40))]
+SPECS = [layer("conv", "conv2d", (5, 1, 3, 7)), layer("a", "linear", (16, 12)), layer("b", "linear", (9, 40))]
 
 
 @pytest.mark.parametrize("budget", [2.0, 2.5, 3.0, 6.0])
@@ -22,6 +22,6 @@ def test_random_codes_equal_strategy_random(budget):
     assert not torch.equal(rc.table[0], rc.table[1])
     assert torch.equal(rc(None, torch.tensor([4, 2])), rc.table[[4, 2]])
     bits = codes_avg_bits(rc.table, channel_elems(SPECS), Codebook.default())
-    assert (bits <= budget + 40 * 8 / sum(s.numel for s in SPECS)).all()     # within one channel
+    assert (bits <= budget + 40 * 8 / sum(s.numel for s in SPECS)).all()  # within one channel
     with pytest.raises(ValueError, match="budget"):
         bl.RandomCodes(SPECS, 9.0, 2)

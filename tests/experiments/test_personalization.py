@@ -1,4 +1,5 @@
 """The personalization measures: zero for one shared strategy, high for independent random codes."""
+
 import pytest
 import torch
 
@@ -21,7 +22,7 @@ def test_exact_values_and_size_weighting():
     p = personalization(codes, torch.tensor([1.0, 3.0, 4.0]))
     assert p["varying_channels"] == pytest.approx(1 / 3)
     assert p["varying_weights"] == pytest.approx(3 / 8)
-    assert p["code_entropy_bits"] == pytest.approx(1 / 3)          # one channel at 1 bit
+    assert p["code_entropy_bits"] == pytest.approx(1 / 3)  # one channel at 1 bit
     assert p["pairwise_disagreement"] == pytest.approx(0.5 / 3)
     assert p["distinct_fraction"] == pytest.approx(0.5)
 

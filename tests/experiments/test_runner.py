@@ -1,4 +1,5 @@
 """``chord experiment --quick`` on a slice of ML-100K: table, JSON, PNGs, resumability."""
+
 import json
 
 import numpy as np
@@ -13,20 +14,49 @@ from tests.helpers import data_dir_or_skip
 
 def test_quick_grid_writes_results_and_resumes(tmp_path, capsys):
     data = data_dir_or_skip("ml-100k").parent
-    argv = ["experiment", "--quick", "--data-dir", str(data), "--out", str(tmp_path), "--models", "sasrec",
-            "--max-users", "40", "--methods", "fp32", "ptq2", "layerwise", "random", "population", "chord-pretrained",
-            "--sweep", "2.0", "3.0", "--threads", "1"]
+    argv = [
+        "experiment",
+        "--quick",
+        "--data-dir",
+        str(data),
+        "--out",
+        str(tmp_path),
+        "--models",
+        "sasrec",
+        "--max-users",
+        "40",
+        "--methods",
+        "fp32",
+        "ptq2",
+        "layerwise",
+        "random",
+        "population",
+        "chord-pretrained",
+        "--sweep",
+        "2.0",
+        "3.0",
+        "--threads",
+        "1",
+    ]
     assert main(argv) == 0
     res = json.loads((tmp_path / "results.json").read_text())
     cells = res["cells"]
-    for key in ("fp32", "ptq2", "layerwise@3.0", "random@3.0", "population-pretrained@3.0",
-                "chord-pretrained@3.0", "chord-pretrained@2.0", "chord-pretrained/device"):
+    for key in (
+        "fp32",
+        "ptq2",
+        "layerwise@3.0",
+        "random@3.0",
+        "population-pretrained@3.0",
+        "chord-pretrained@3.0",
+        "chord-pretrained@2.0",
+        "chord-pretrained/device",
+    ):
         assert f"ml-100k/sasrec/{key}" in cells, key
     for key, v in cells.items():
         assert v["runtime_s"] >= 0
         if "test" in v:
             assert set(v["test"]) == {"full", "sampled"}
-            if key.endswith("@3.0"):      # random codes hold the budget to within one channel
+            if key.endswith("@3.0"):  # random codes hold the budget to within one channel
                 assert v["avg_bits"] <= 3.0 + (0.01 if "random" in key else 1e-6), key
     dev = cells["ml-100k/sasrec/chord-pretrained/device"]
     assert dev["wire_bytes_compact"] < dev["wire_bytes"] < dev["fp32_weight_bytes"] / 100
@@ -44,8 +74,11 @@ def test_quick_grid_writes_results_and_resumes(tmp_path, capsys):
                 assert m["NDCG@10"] == pytest.approx(v["test"][mode]["NDCG@10"]), (key, mode)
     sig = res["significance"]["ml-100k/sasrec"]["chord-pretrained@3.0"]
     assert {"fp32", "ptq2", "layerwise@3.0", "random@3.0", "population-pretrained@3.0"} <= set(sig)
-    assert "chord-pretrained@2.0" not in sig      # other budgets are not compared
-    ref, full = cells["ml-100k/sasrec/chord-pretrained@3.0"]["test"]["full"], cells["ml-100k/sasrec/ptq2"]["test"]["full"]
+    assert "chord-pretrained@2.0" not in sig  # other budgets are not compared
+    ref, full = (
+        cells["ml-100k/sasrec/chord-pretrained@3.0"]["test"]["full"],
+        cells["ml-100k/sasrec/ptq2"]["test"]["full"],
+    )
     d = sig["ptq2"]["NDCG@10"]
     assert d["diff"] == pytest.approx(ref["NDCG@10"] - full["NDCG@10"])
     assert d["lo"] <= d["diff"] <= d["hi"] and d["users"] == 40
@@ -70,12 +103,30 @@ def test_quick_grid_writes_results_and_resumes(tmp_path, capsys):
 
 def test_quick_warm_start_from_layerwise(tmp_path, capsys):
     data = data_dir_or_skip("ml-100k").parent
-    argv = ["experiment", "--quick", "--data-dir", str(data), "--out", str(tmp_path), "--models", "caser",
-            "--max-users", "40", "--methods", "fp32", "chord-pretrained", "--sweep", "3.0", "--threads", "1",
-            "--warm-start", "layerwise"]
+    argv = [
+        "experiment",
+        "--quick",
+        "--data-dir",
+        str(data),
+        "--out",
+        str(tmp_path),
+        "--models",
+        "caser",
+        "--max-users",
+        "40",
+        "--methods",
+        "fp32",
+        "chord-pretrained",
+        "--sweep",
+        "3.0",
+        "--threads",
+        "1",
+        "--warm-start",
+        "layerwise",
+    ]
     assert main(argv) == 0
     res = json.loads((tmp_path / "results.json").read_text())
-    assert "ml-100k/caser/layerwise-sensitivity" in res["cells"]       # measured for the warm start only
+    assert "ml-100k/caser/layerwise-sensitivity" in res["cells"]  # measured for the warm start only
     assert "ml-100k/caser/layerwise@3.0" not in res["cells"]
     assert "ml-100k/caser/chord-pretrained@3.0" in res["cells"]
     assert (tmp_path / "ckpt" / "ml-100k_caser_chord-pretrained_3.0_warm-layerwise" / "chord.safetensors").exists()

@@ -1,4 +1,5 @@
 """Paired bootstrap CIs (chord.experiments.significance) against hand-computed cases."""
+
 import math
 
 import numpy as np

@@ -1,4 +1,5 @@
 """quantize_ / dequantize_: selection, errors, restore, torch.compile."""
+
 from __future__ import annotations
 
 import copy
@@ -9,14 +10,14 @@ from torch import nn
 
 import chord
 from chord.quantize import QUANTIZED_TYPES, MixedPrecisionLinear, QuantizedEmbedding
-
 from tests.helpers import assert_close_to_reference, float64_reference, random_strategy
 
 
 def _model():
     torch.manual_seed(0)
-    return nn.Sequential(nn.Embedding(50, 16), nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 8),
-                         nn.Conv2d(2, 4, 3, groups=2))
+    return nn.Sequential(
+        nn.Embedding(50, 16), nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 8), nn.Conv2d(2, 4, 3, groups=2)
+    )
 
 
 @pytest.mark.parametrize("bits", [8, 4, 2])
@@ -24,8 +25,8 @@ def test_uniform_bits(bits):
     m = _model()
     chord.quantize_(m, bits=bits)
     assert isinstance(m[1], MixedPrecisionLinear) and isinstance(m[3], MixedPrecisionLinear)
-    assert isinstance(m[0], nn.Embedding) and not isinstance(m[0], QUANTIZED_TYPES)   # tables float by default
-    assert isinstance(m[4], nn.Conv2d)                                                # grouped conv left float
+    assert isinstance(m[0], nn.Embedding) and not isinstance(m[0], QUANTIZED_TYPES)  # tables float by default
+    assert isinstance(m[4], nn.Conv2d)  # grouped conv left float
     assert set(m[1].mw.bits_per_row.tolist()) == {bits}
     chord.quantize_(m2 := _model(), bits=bits, embeddings=True)
     assert isinstance(m2[0], QuantizedEmbedding)
@@ -66,7 +67,7 @@ def test_dequantize_restores_kept_float_exactly():
     w1 = m[1].weight
     chord.quantize_(m, random_strategy(m, 1), keep_float=True)
     assert isinstance(m[0], QuantizedEmbedding)
-    assert m[1].float_weight.data_ptr() == w1.data_ptr()          # a reference, not a copy
+    assert m[1].float_weight.data_ptr() == w1.data_ptr()  # a reference, not a copy
     chord.dequantize_(m)
     assert not any(isinstance(x, QUANTIZED_TYPES) for x in m.modules())
     for n, p in m.named_parameters():
@@ -105,10 +106,10 @@ def test_torch_compile_fullgraph_no_graph_breaks():
     ids = torch.randint(0, 50, (2, 6))
 
     def f(ids):
-        h = m[3](torch.relu(m[1](m[0](ids))))                     # [2, 6, 8]
+        h = m[3](torch.relu(m[1](m[0](ids))))  # [2, 6, 8]
         return m[4](h.view(2, 2, 3, 8))
 
-    with torch.no_grad():    # inference: the packed kernels have no autograd formula
+    with torch.no_grad():  # inference: the packed kernels have no autograd formula
         want = f(ids)
         got = torch.compile(f, fullgraph=True, backend="aot_eager")(ids)
     assert torch.equal(got, want)

@@ -1,5 +1,6 @@
 """SASRec and Caser: the swapped model equals a float64 model built from its dequantized
 weights, in the user representation, in full scoring and in candidate scoring."""
+
 from __future__ import annotations
 
 import copy
@@ -9,7 +10,6 @@ import torch
 
 import chord
 from chord import models
-
 from tests.helpers import assert_close_to_reference, float64_reference, random_strategy
 
 
@@ -27,7 +27,7 @@ def _caser_untied():
     torch.manual_seed(0)
     m = models.Caser(num_items=150, dim=32, L=5, n_v=4, n_h=8, num_users=20, head="untied").eval()
     with torch.no_grad():
-        m.out_bias.weight.normal_()     # a non-zero item bias
+        m.out_bias.weight.normal_()  # a non-zero item bias
     return m
 
 
@@ -36,21 +36,21 @@ def _caser_untied():
 def test_swapped_model_matches_float64_reference(build, seed):
     m = build()
     float_m = copy.deepcopy(m)
-    s = random_strategy(m, seed)                        # every Linear, Conv2d and Embedding
+    s = random_strategy(m, seed)  # every Linear, Conv2d and Embedding
     chord.quantize_(m, s)
     assert isinstance(m.item_emb, chord.quantize.QuantizedEmbedding)
     ref = float64_reference(float_m, m)
     torch.manual_seed(seed)
     seqs = torch.randint(1, 151, (6, 12))
-    seqs[0, :7] = 0                                     # left padding
+    seqs[0, :7] = 0  # left padding
     users = torch.randint(0, 20, (6,))
     with torch.no_grad():
         u, ur = m(seqs, users), ref(seqs, users)
         assert_close_to_reference(u, ur, rtol=1e-4)
-        assert_close_to_reference(m.score(u), ref.score(ur), rtol=1e-4)       # quantized scoring path
+        assert_close_to_reference(m.score(u), ref.score(ur), rtol=1e-4)  # quantized scoring path
         cand = torch.randint(1, 151, (6, 20))
         assert_close_to_reference(m.score(u, cand), ref.score(ur, cand), rtol=1e-4)
-        if m.out_emb is not None:   # untied: scored through the output table, never the packed item table
+        if m.out_emb is not None:  # untied: scored through the output table, never the packed item table
             assert "score" not in m.__dict__
             return
         vals, ids = m.item_emb.topk(u, 10)

@@ -1,4 +1,5 @@
 """DeviceModel: strategy bytes -> packed frozen weights, swapped in; no leaks across applies."""
+
 from __future__ import annotations
 
 import copy
@@ -12,7 +13,6 @@ from torch import nn
 import chord
 from chord import DeviceModel, Strategy, StrategyError
 from chord.quantize.layers import quantizable_layers
-
 from tests.helpers import random_strategy
 
 
@@ -43,11 +43,11 @@ def test_apply_equals_quantize_with_the_same_strategy():
 def test_remap_weak_device_and_partial_strategy():
     m = _model()
     dev = DeviceModel(m, remap={8: 4})
-    assert list(dev.modules) == ["1", "3"]                      # embeddings excluded by default
+    assert list(dev.modules) == ["1", "3"]  # embeddings excluded by default
     s = Strategy({"3": torch.full((32,), 3, dtype=torch.uint8)})
     dev.apply(s.to_bytes(dev.fingerprint))
-    assert set(dev.modules["3"].mw.bits_per_row.tolist()) == {4}   # 8 -> 4 on this device
-    assert set(dev.modules["1"].mw.bits_per_row.tolist()) == {4}   # initial 8-bit, remapped
+    assert set(dev.modules["3"].mw.bits_per_row.tolist()) == {4}  # 8 -> 4 on this device
+    assert set(dev.modules["1"].mw.bits_per_row.tolist()) == {4}  # initial 8-bit, remapped
 
 
 def test_rejects_foreign_or_corrupt_bytes_and_keeps_state():
@@ -89,7 +89,7 @@ def test_fifty_applies_do_not_leak():
         dev(ids)
     assert tensors() == n0
     assert rss() - r0 < 8 * 2**20
-    for name, ptr in frozen_ptrs.items():           # frozen weights kept once, by reference
+    for name, ptr in frozen_ptrs.items():  # frozen weights kept once, by reference
         mod = name.rsplit(".", 1)[0]
         assert dev.frozen[mod].data_ptr() == ptr
         assert dev.modules[mod].float_weight.data_ptr() == ptr

@@ -1,4 +1,5 @@
 """Swapped modules equal their float counterparts built from the dequantized weights."""
+
 from __future__ import annotations
 
 import copy
@@ -13,7 +14,6 @@ from torch import nn
 import chord
 from chord import Codebook
 from chord.quantize import MixedPrecisionConv2d, MixedPrecisionLinear, QuantizedEmbedding
-
 from tests.helpers import assert_close_to_reference, float64_reference, random_strategy
 
 
@@ -28,14 +28,14 @@ class _CNN(nn.Module):
         self.c1 = nn.Conv2d(3, 8, 3, padding=1)
         self.c2 = nn.Conv2d(8, 6, (2, 3), stride=(2, 1), dilation=(1, 2), bias=False)
         self.c3 = nn.Conv2d(6, 5, 3, padding="same", padding_mode="reflect")
-        self.c4 = nn.Conv2d(5, 4, (4, 1))           # Caser-style vertical filter shape
+        self.c4 = nn.Conv2d(5, 4, (4, 1))  # Caser-style vertical filter shape
         self.head = nn.Linear(4 * 1 * 3, 7)
 
     def forward(self, x):
         x = F.relu(self.c1(x))
         x = F.relu(self.c2(x))
         x = self.c3(x)
-        x = self.c4(x)                              # [B, 4, 1, 3]
+        x = self.c4(x)  # [B, 4, 1, 3]
         return self.head(x.flatten(1))
 
 
@@ -50,13 +50,13 @@ def test_mlp_matches_float64_reference(seed, scheme):
     ref = float64_reference(float_m, m)
     x = torch.randn(9, 40)
     assert_close_to_reference(m(x), ref(x.double()))
-    assert_close_to_reference(m(x[0]), ref(x[0].double()))          # 1-D input
+    assert_close_to_reference(m(x[0]), ref(x[0].double()))  # 1-D input
 
 
 def test_cnn_matches_float64_reference():
     m = _CNN().eval()
     float_m = copy.deepcopy(m)
-    x = torch.randn(3, 3, 9, 7)                     # c2 -> 4 x 3, c4 -> 1 x 3
+    x = torch.randn(3, 3, 9, 7)  # c2 -> 4 x 3, c4 -> 1 x 3
     assert float_m(x).shape == (3, 7)
     chord.quantize_(m, random_strategy(m, 3))
     assert isinstance(m.c3, MixedPrecisionConv2d) and isinstance(m.c4, MixedPrecisionConv2d)
@@ -65,9 +65,18 @@ def test_cnn_matches_float64_reference():
 
 
 @settings(max_examples=25, deadline=None)
-@given(cin=st.integers(1, 4), cout=st.integers(1, 9), kh=st.integers(1, 3), kw=st.integers(1, 3),
-       stride=st.integers(1, 2), pad=st.integers(0, 2), h=st.integers(3, 8), w=st.integers(3, 8),
-       bias=st.booleans(), seed=st.integers(0, 2**16))
+@given(
+    cin=st.integers(1, 4),
+    cout=st.integers(1, 9),
+    kh=st.integers(1, 3),
+    kw=st.integers(1, 3),
+    stride=st.integers(1, 2),
+    pad=st.integers(0, 2),
+    h=st.integers(3, 8),
+    w=st.integers(3, 8),
+    bias=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
 def test_conv2d_fuzzed_shapes(cin, cout, kh, kw, stride, pad, h, w, bias, seed):
     torch.manual_seed(seed)
     conv = nn.Conv2d(cin, cout, (kh, kw), stride=stride, padding=pad, bias=bias)
@@ -81,8 +90,13 @@ def test_conv2d_fuzzed_shapes(cin, cout, kh, kw, stride, pad, h, w, bias, seed):
 
 
 @settings(max_examples=25, deadline=None)
-@given(num=st.integers(1, 70), dim=st.integers(1, 70), n_ids=st.integers(1, 40),
-       scheme=st.sampled_from(["sym", "asym"]), seed=st.integers(0, 2**16))
+@given(
+    num=st.integers(1, 70),
+    dim=st.integers(1, 70),
+    n_ids=st.integers(1, 40),
+    scheme=st.sampled_from(["sym", "asym"]),
+    seed=st.integers(0, 2**16),
+)
 def test_embedding_lookup_equals_dequantized_rows(num, dim, n_ids, scheme, seed):
     torch.manual_seed(seed)
     emb = nn.Embedding(num, dim)
@@ -92,18 +106,24 @@ def test_embedding_lookup_equals_dequantized_rows(num, dim, n_ids, scheme, seed)
     table = q.mw.dequantize(torch.float32)
     out = q(ids)
     assert out.shape == (n_ids, 3, dim)
-    assert torch.equal(out, table[ids])                                # bit-exact gather
+    assert torch.equal(out, table[ids])  # bit-exact gather
     pruned = (codes == 0)[ids]
     assert (out[pruned] == 0).all()
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(num=st.integers(1, 90), dim=st.integers(1, 300), one_bit=st.booleans(),
-       scheme=st.sampled_from(["sym", "asym"]), seed=st.integers(0, 2**16))
+@given(
+    num=st.integers(1, 90),
+    dim=st.integers(1, 300),
+    one_bit=st.booleans(),
+    scheme=st.sampled_from(["sym", "asym"]),
+    seed=st.integers(0, 2**16),
+)
 def test_embedding_cpp_lookup_equals_torch_path(monkeypatch, num, dim, one_bit, scheme, seed):
     """The eager CPU lookup (one C++ gather) is bit-identical to the torch ops it replaces, for
     every width (1-bit codebooks too), K not a block multiple, strided and int32 ids."""
     from chord.backends import cpu as cpu_backend
+
     assert cpu_backend.HAVE_CPP, "C++ embedding_lookup not built"
     torch.manual_seed(seed)
     emb = nn.Embedding(num, dim)
@@ -113,13 +133,14 @@ def test_embedding_cpp_lookup_equals_torch_path(monkeypatch, num, dim, one_bit, 
     for x in (ids, ids[:, ::2], ids.t(), ids.to(torch.int32)):
         fast = q(x)
         with monkeypatch.context() as mp:
-            mp.setattr(cpu_backend, "eager_ok", lambda x: False)   # the torch ops path
+            mp.setattr(cpu_backend, "eager_ok", lambda x: False)  # the torch ops path
             slow = q(x)
         assert torch.equal(fast, slow) and torch.equal(fast, q.mw.dequantize(torch.float32)[x.long()])
 
 
 def test_embedding_cpp_lookup_errors_and_cache():
     from chord_kernels import _cpu
+
     torch.manual_seed(0)
     emb = nn.Embedding(50, 24)
     q = QuantizedEmbedding.from_float(emb, torch.randint(1, 4, (50,), dtype=torch.uint8))
@@ -159,6 +180,7 @@ def test_embedding_scoring_matches_reference():
 
 def test_act_bits8_matches_int8_reference():
     from chord.backends.reference import quantize_activations_int8
+
     m = _mlp()
     chord.quantize_(m, random_strategy(m, 5), act_bits=8)
     x = torch.randn(4, 40)
@@ -193,6 +215,6 @@ def test_tiny_weights_take_the_dense_path_and_match():
     big = MixedPrecisionLinear.from_float(nn.Linear(64, 32), torch.full((32,), 2, dtype=torch.uint8))
     assert big.tiny_weight is None
     q.set_packed(chord.pack(conv.weight.detach().reshape(4, 5), torch.zeros(4, dtype=torch.uint8)))
-    assert q.tiny_weight is None                    # all pruned: 48 packed bytes < 80 fp32 bytes
+    assert q.tiny_weight is None  # all pruned: 48 packed bytes < 80 fp32 bytes
     with torch.no_grad():
         assert (q(x) == conv.bias.view(1, 4, 1, 1)).all()

@@ -1,6 +1,7 @@
 """The eager fast path of the mixed-precision modules (python/chord/quantize/modules.py::_linear):
 same results as ``torch.ops.chord.mp_linear``, a cached weight handle that follows re-packing,
 ``load_state_dict`` and ``.to()``, and modules that still deep-copy, pickle and compile."""
+
 from __future__ import annotations
 
 import copy
@@ -22,8 +23,9 @@ def _codes(n, seed):
 
 def _op(mod, x):
     K = mod.qweight_k
-    y = torch.ops.chord.mp_linear(x.reshape(-1, K), mod.qweight, mod.scales, mod.zeros, mod.perm, mod.buckets, K,
-                                  mod.bias, mod.act_bits)
+    y = torch.ops.chord.mp_linear(
+        x.reshape(-1, K), mod.qweight, mod.scales, mod.zeros, mod.perm, mod.buckets, K, mod.bias, mod.act_bits
+    )
     return y.reshape(*x.shape[:-1], mod.chord_weight_shape[0])
 
 
@@ -32,9 +34,16 @@ def test_linear_forward_equals_registered_op(act_bits):
     torch.manual_seed(0)
     mod = MixedPrecisionLinear.from_float(nn.Linear(64, 40), _codes(40, 1), act_bits=act_bits)
     with torch.no_grad():
-        for x in (torch.randn(64), torch.randn(1, 64), torch.randn(300, 64), torch.randn(4, 50, 64),
-                  torch.randn(64, 7).t(), torch.randn(3, 5, 64).transpose(0, 1), torch.randn(2, 64).half(),
-                  torch.randn(4, 6, 128)[:, :, 10:74]):
+        for x in (
+            torch.randn(64),
+            torch.randn(1, 64),
+            torch.randn(300, 64),
+            torch.randn(4, 50, 64),
+            torch.randn(64, 7).t(),
+            torch.randn(3, 5, 64).transpose(0, 1),
+            torch.randn(2, 64).half(),
+            torch.randn(4, 6, 128)[:, :, 10:74],
+        ):
             y = mod(x)
             assert y.shape == (*x.shape[:-1], 40) and y.dtype == x.dtype
             assert torch.equal(y, _op(mod, x))
@@ -52,9 +61,9 @@ def test_handle_follows_repacking_state_dict_and_to():
     with torch.no_grad():
         ya, yb = a(x), b(x)
         assert not torch.equal(ya, yb)
-        a.load_state_dict(b.state_dict())                     # in-place copy into a's buffers
+        a.load_state_dict(b.state_dict())  # in-place copy into a's buffers
         assert torch.equal(a(x), yb)
-        a.repack(codes)                                       # new buffers
+        a.repack(codes)  # new buffers
         assert torch.equal(a(x), ya)
         a.to("cpu")
         assert torch.equal(a(x), ya)
@@ -67,7 +76,7 @@ def test_modules_deepcopy_pickle_and_compile_after_eager_calls():
     model[2] = MixedPrecisionLinear.from_float(model[2], _codes(16, 4))
     x = torch.randn(7, 64)
     with torch.no_grad():
-        want = model(x)                                       # fills the handle caches
+        want = model(x)  # fills the handle caches
         for other in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
             assert torch.equal(other(x), want)
         torch._dynamo.reset()
@@ -92,11 +101,12 @@ def test_conv2d_tiny_filter_runs_torch_conv_with_the_dequantized_weight():
     torch.manual_seed(1)
     conv = nn.Conv2d(1, 3, (5, 1), stride=(1, 2), padding=(1, 1), dilation=(1, 1))
     mod = MixedPrecisionConv2d.from_float(conv, torch.tensor([3, 0, 2], dtype=torch.uint8))
-    assert mod.tiny_weight is not None                       # 5 fp32 per filter < its packed row
+    assert mod.tiny_weight is not None  # 5 fp32 per filter < its packed row
     with torch.no_grad():
         for x in (torch.randn(2, 1, 6, 9), torch.randn(1, 6, 9)):
-            want = nn.functional.conv2d(x.double(), mod.dequantized_weight(torch.float64), conv.bias.double(),
-                                        stride=(1, 2), padding=(1, 1))
+            want = nn.functional.conv2d(
+                x.double(), mod.dequantized_weight(torch.float64), conv.bias.double(), stride=(1, 2), padding=(1, 1)
+            )
             got = mod(x)
             assert got.shape == want.shape
             assert ((got.double() - want).abs().max() / want.abs().max()).item() <= 1e-5

@@ -6,14 +6,14 @@ near-ties between float32 kernel scores and float64 oracle scores can swap place
 cases compare values and the oracle scores of the returned ids, and a constructed exact-tie
 case compares ids.
 """
+
 from __future__ import annotations
 
 import pytest
 import torch
 from torch import nn
 
-from chord import Codebook
-from chord import mp_topk
+from chord import Codebook, mp_topk
 from chord.backends.reference import topk_reference
 from chord.quantize import QuantizedEmbedding
 
@@ -29,11 +29,11 @@ def _check(vals, ids, x, mw, k, candidates=None):
     scale = rv.abs().max().clamp_min(1e-6)
     tol = 1e-5 * scale
     assert vals.shape == ids.shape == (x.shape[0], k)
-    assert (vals.double() - rv).abs().max() <= tol                     # same k-th best values
+    assert (vals.double() - rv).abs().max() <= tol  # same k-th best values
     table = mw.dequantize(torch.float64)
-    own = torch.einsum("bd,bkd->bk", x.double(), table[ids])            # oracle scores of returned ids
+    own = torch.einsum("bd,bkd->bk", x.double(), table[ids])  # oracle scores of returned ids
     assert (own - vals.double()).abs().max() <= tol
-    for row, r in zip(ids, rid):
+    for row, _r in zip(ids, rid):
         assert row.unique().numel() == k
     if candidates is not None:
         cand = candidates.expand(x.shape[0], -1) if candidates.dim() == 1 else candidates
@@ -63,10 +63,10 @@ def test_topk_exact_ties_smaller_id_first():
     N, K = 40, 16
     emb = nn.Embedding(N, K)
     with torch.no_grad():
-        emb.weight.copy_(-emb.weight.abs() - 0.1)          # every kept row scores < 0 for x > 0
+        emb.weight.copy_(-emb.weight.abs() - 0.1)  # every kept row scores < 0 for x > 0
     codes = torch.full((N,), 2, dtype=torch.uint8)
     pruned = torch.tensor([3, 5, 11, 17, 29, 31])
-    codes[pruned] = 0                                      # these score exactly 0: a 6-way tie on top
+    codes[pruned] = 0  # these score exactly 0: a 6-way tie on top
     q = QuantizedEmbedding.from_float(emb, codes)
     x = torch.rand(2, K) + 0.5
     vals, ids = mp_topk(x, q.mw, 8)

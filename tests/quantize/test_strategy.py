@@ -1,4 +1,5 @@
 """Strategy: budgets, byte accounting, the wire codec, and fuzzed corruptions."""
+
 from __future__ import annotations
 
 import math
@@ -18,22 +19,25 @@ from chord.quantize.strategy import FINGERPRINT_BYTES, MAGIC, WIRE_VERSION, Stra
 
 def _model():
     torch.manual_seed(0)
-    return nn.Sequential(nn.Linear(24, 37), nn.ReLU(), nn.Linear(37, 13),
-                         nn.Conv2d(3, 7, (2, 5)), nn.Embedding(50, 16))
+    return nn.Sequential(nn.Linear(24, 37), nn.ReLU(), nn.Linear(37, 13), nn.Conv2d(3, 7, (2, 5)), nn.Embedding(50, 16))
 
 
 def _random_codes(layers, seed=0):
     g = torch.Generator().manual_seed(seed)
-    return Strategy({n: torch.randint(0, 4, (li.channels,), generator=g, dtype=torch.uint8)
-                     for n, li in layers.items()})
+    return Strategy(
+        {n: torch.randint(0, 4, (li.channels,), generator=g, dtype=torch.uint8) for n, li in layers.items()}
+    )
 
 
 def test_layer_enumeration_kinds_and_sizes():
     m = _model()
     L = quantizable_layers(m)
-    assert list(L) == ["0", "2", "3"]                      # embeddings excluded by default
+    assert list(L) == ["0", "2", "3"]  # embeddings excluded by default
     assert [(li.kind, li.channels, li.elems) for li in L.values()] == [
-        ("linear", 37, 24), ("linear", 13, 37), ("conv2d", 7, 3 * 2 * 5)]
+        ("linear", 37, 24),
+        ("linear", 13, 37),
+        ("conv2d", 7, 3 * 2 * 5),
+    ]
     L2 = quantizable_layers(m, embeddings=True)
     assert list(L2)[-1] == "4" and L2["4"].kind == "embedding" and (L2["4"].channels, L2["4"].elems) == (50, 16)
     assert list(quantizable_layers(m, lambda mod, name: name != "2")) == ["0", "3"]
@@ -42,9 +46,11 @@ def test_layer_enumeration_kinds_and_sizes():
 def test_avg_bits_weighted_by_channel_size():
     m = _model()
     L = quantizable_layers(m)
-    codes = {"0": torch.full((37,), 3, dtype=torch.uint8),    # 8 bits x 37 x 24
-             "2": torch.full((13,), 1, dtype=torch.uint8),    # 2 bits x 13 x 37
-             "3": torch.zeros(7, dtype=torch.uint8)}          # pruned, 7 x 30
+    codes = {
+        "0": torch.full((37,), 3, dtype=torch.uint8),  # 8 bits x 37 x 24
+        "2": torch.full((13,), 1, dtype=torch.uint8),  # 2 bits x 13 x 37
+        "3": torch.zeros(7, dtype=torch.uint8),
+    }  # pruned, 7 x 30
     s = Strategy(codes)
     want = (8 * 37 * 24 + 2 * 13 * 37) / (37 * 24 + 13 * 37 + 7 * 30)
     assert s.avg_bits(L) == pytest.approx(want, rel=1e-12)
@@ -89,7 +95,7 @@ def test_codec_round_trip_and_size(names):
     back = Strategy.from_bytes(data, expected_fingerprint=m, layer_infos=L)
     assert back == s and back.codebook.scheme == "asym"
     if names:
-        assert Strategy.from_bytes(data) == s                # self-describing
+        assert Strategy.from_bytes(data) == s  # self-describing
 
 
 @pytest.mark.parametrize("C", [1, 2, 3, 4, 5, 7, 8, 9])
@@ -120,11 +126,11 @@ def test_codec_rejects_wrong_model_version_magic_and_padding():
     with pytest.raises(StrategyError, match="magic"):
         Strategy.from_bytes(b"XXXX" + data[4:])
     body = bytearray(data[:-4])
-    body[-1] |= 0xC0                                           # 57 channels: last byte has 3 pad codes
+    body[-1] |= 0xC0  # 57 channels: last byte has 3 pad codes
     with pytest.raises(StrategyError, match="padding"):
         Strategy.from_bytes(_recrc(bytes(body)))
     body = bytearray(data[:-4])
-    body[6] = 3                                                # codebook width 3: unsupported
+    body[6] = 3  # codebook width 3: unsupported
     with pytest.raises(StrategyError, match="codebook"):
         Strategy.from_bytes(_recrc(bytes(body)))
     with pytest.raises(StrategyError, match="layer_infos"):
@@ -149,14 +155,14 @@ def test_codec_fuzzed_corruptions_never_crash():
             for _ in range(200):
                 d = bytearray(data)
                 op = rng.randrange(4)
-                if op == 0:                                    # flip 1..8 random bits
+                if op == 0:  # flip 1..8 random bits
                     for _ in range(rng.randint(1, 8)):
                         d[rng.randrange(len(d))] ^= 1 << rng.randrange(8)
-                elif op == 1:                                  # truncate
-                    d = d[:rng.randrange(len(d))]
-                elif op == 2:                                  # append garbage
+                elif op == 1:  # truncate
+                    d = d[: rng.randrange(len(d))]
+                elif op == 2:  # append garbage
                     d += bytes(rng.randrange(256) for _ in range(rng.randint(1, 9)))
-                else:                                          # overwrite a random byte
+                else:  # overwrite a random byte
                     d[rng.randrange(len(d))] = rng.randrange(256)
                 cases += 1
                 try:
@@ -172,7 +178,7 @@ def test_fingerprint_is_structural_and_stable():
     a, b = _model(), _model()
     with torch.no_grad():
         b[0].weight.add_(1.0)
-    assert model_fingerprint(a) == model_fingerprint(b)       # same architecture, other weights
+    assert model_fingerprint(a) == model_fingerprint(b)  # same architecture, other weights
     assert len(model_fingerprint(a)) == FINGERPRINT_BYTES
     c = nn.Sequential(nn.Linear(24, 37), nn.ReLU(), nn.Linear(37, 14), nn.Conv2d(3, 7, (2, 5)), nn.Embedding(50, 16))
     assert model_fingerprint(a) != model_fingerprint(c)
@@ -192,7 +198,7 @@ def test_strategy_rejects_bad_codes():
 def test_model_as_layer_infos_covers_tables():
     m = _model()
     L = quantizable_layers(m, embeddings=True)
-    s = _random_codes(L, seed=9)                              # includes the embedding "4"
+    s = _random_codes(L, seed=9)  # includes the embedding "4"
     assert s.avg_bits(m) == s.avg_bits(L)
     for names in (True, False):
         assert Strategy.from_bytes(s.to_bytes(m, names=names), m, m) == s

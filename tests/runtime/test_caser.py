@@ -1,5 +1,6 @@
 """chord.runtime fused Caser == the torch model (fp32 and chord.quantize_d, filters and tables)
 and a float64 model built from the dequantized weights; top-k vs reference; errors."""
+
 from __future__ import annotations
 
 import copy
@@ -11,9 +12,9 @@ from hypothesis import strategies as st
 
 import chord
 import chord.runtime as rt
-from chord.quantize.layers import quantizable_layers
 from chord.models import Caser
 from chord.quantize import QuantizedEmbedding
+from chord.quantize.layers import quantizable_layers
 
 TOL = dict(atol=2e-4, rtol=2e-4)
 
@@ -29,7 +30,7 @@ def one_torch_thread():
 def make_model(num_items=50, dim=16, L=5, n_v=4, n_h=8, num_users=0, seed=0):
     torch.manual_seed(seed)
     m = Caser(num_items, dim=dim, L=L, n_v=n_v, n_h=n_h, num_users=num_users)
-    with torch.no_grad():   # trained-like scale: embeddings O(1), biases non-zero
+    with torch.no_grad():  # trained-like scale: embeddings O(1), biases non-zero
         m.item_emb.weight.normal_()
         m.item_emb.weight[0].zero_()
         if m.user_emb is not None:
@@ -60,15 +61,23 @@ def quantize(model, kind, tables, gen):
 def random_seqs(B, l, num_items, gen):
     seqs = torch.randint(1, num_items + 1, (B, l), generator=gen)
     for b in range(B):
-        seqs[b, :int(torch.randint(0, l + 1, (1,), generator=gen))] = 0
+        seqs[b, : int(torch.randint(0, l + 1, (1,), generator=gen))] = 0
     return seqs
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(B=st.integers(1, 5), l=st.integers(1, 8), L=st.integers(1, 6), n_v=st.sampled_from([0, 1, 4]),
-       n_h=st.sampled_from([0, 3, 8]), dim=st.sampled_from([8, 16, 24]), users=st.sampled_from([0, 7]),
-       kind=st.sampled_from(["fp32", "uniform-8", "uniform-4", "uniform-2", "random", "pruned"]),
-       tables=st.booleans(), seed=st.integers(0, 2**16))
+@given(
+    B=st.integers(1, 5),
+    l=st.integers(1, 8),
+    L=st.integers(1, 6),
+    n_v=st.sampled_from([0, 1, 4]),
+    n_h=st.sampled_from([0, 3, 8]),
+    dim=st.sampled_from([8, 16, 24]),
+    users=st.sampled_from([0, 7]),
+    kind=st.sampled_from(["fp32", "uniform-8", "uniform-4", "uniform-2", "random", "pruned"]),
+    tables=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
 def test_represent_matches_model_and_float64(B, l, L, n_v, n_h, dim, users, kind, tables, seed):
     if n_v == 0 and n_h == 0:
         n_h = 3
@@ -102,8 +111,9 @@ def test_topk_matches_reference(tables):
     cand = torch.randint(0, 201, (6, 15), generator=gen)
     cv, ci = r.topk(seqs, 4, cand, users=users)
     full = u @ table.T
-    torch.testing.assert_close(cv.double(), full.gather(1, cand).sort(dim=1, descending=True).values[:, :4],
-                               atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        cv.double(), full.gather(1, cand).sort(dim=1, descending=True).values[:, :4], atol=1e-5, rtol=1e-5
+    )
     torch.testing.assert_close(full.gather(1, ci), cv.double(), atol=1e-5, rtol=1e-5)
 
 
@@ -129,5 +139,6 @@ def test_errors_and_staleness():
     with pytest.raises(rt.StaleRuntimeError):
         r.represent(seqs, torch.tensor([0, 1]))
     with torch.no_grad():
-        torch.testing.assert_close(rt.compile(m).represent(seqs, torch.tensor([0, 1])), m(seqs, torch.tensor([0, 1])),
-                                   **TOL)
+        torch.testing.assert_close(
+            rt.compile(m).represent(seqs, torch.tensor([0, 1])), m(seqs, torch.tensor([0, 1])), **TOL
+        )

@@ -1,5 +1,6 @@
 """chord.runtime fused SASRec == the torch model (fp32 and chord.quantize_d), a float64 model
 built from the dequantized weights, and the reference top-k; bad inputs -> clear errors."""
+
 from __future__ import annotations
 
 import copy
@@ -11,10 +12,10 @@ from hypothesis import strategies as st
 
 import chord
 import chord.runtime as rt
-from chord.quantize.layers import quantizable_layers
+from chord import mp_topk
 from chord.models import SASRec
 from chord.quantize import QuantizedEmbedding
-from chord import mp_topk
+from chord.quantize.layers import quantizable_layers
 
 TOL = dict(atol=2e-4, rtol=2e-4)
 
@@ -32,7 +33,7 @@ def one_torch_thread():
 def make_model(num_items=60, dim=16, blocks=2, heads=2, max_len=12, norm="query", ffn_hidden=24, seed=0):
     torch.manual_seed(seed)
     m = SASRec(num_items, dim=dim, blocks=blocks, heads=heads, max_len=max_len, norm=norm, ffn_hidden=ffn_hidden)
-    with torch.no_grad():   # trained-like: non-trivial layer-norm affine parameters and biases
+    with torch.no_grad():  # trained-like: non-trivial layer-norm affine parameters and biases
         for name, p in m.named_parameters():
             if p.dim() == 1:
                 p.copy_(torch.randn_like(p) * 0.3 + (1.0 if name.endswith("norm.weight") else 0.0))
@@ -83,14 +84,23 @@ def float64_reference(q):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(B=st.integers(1, 5), L=st.integers(1, 12), dh=st.sampled_from([4, 8, 12]), heads=st.sampled_from([1, 2, 4]),
-       blocks=st.integers(1, 3), norm=st.sampled_from(["query", "pre"]), ffn=st.sampled_from([8, 24, 40]),
-       kind=st.sampled_from(["fp32", "uniform-8", "uniform-4", "uniform-2", "random", "pruned", "onebucket"]),
-       tables=st.booleans(), seed=st.integers(0, 2**16))
+@given(
+    B=st.integers(1, 5),
+    L=st.integers(1, 12),
+    dh=st.sampled_from([4, 8, 12]),
+    heads=st.sampled_from([1, 2, 4]),
+    blocks=st.integers(1, 3),
+    norm=st.sampled_from(["query", "pre"]),
+    ffn=st.sampled_from([8, 24, 40]),
+    kind=st.sampled_from(["fp32", "uniform-8", "uniform-4", "uniform-2", "random", "pruned", "onebucket"]),
+    tables=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
 def test_represent_matches_model_and_float64(B, L, dh, heads, blocks, norm, ffn, kind, tables, seed):
     gen = torch.Generator().manual_seed(seed)
-    m = make_model(num_items=50, dim=dh * heads, blocks=blocks, heads=heads, max_len=12, norm=norm,
-                   ffn_hidden=ffn, seed=seed)
+    m = make_model(
+        num_items=50, dim=dh * heads, blocks=blocks, heads=heads, max_len=12, norm=norm, ffn_hidden=ffn, seed=seed
+    )
     q = quantize(m, kind, tables, gen)
     seqs = random_seqs(B, L, 50, gen)
     runner = rt.compile(q)
@@ -105,8 +115,9 @@ def test_unscaled_embedding_and_s3rec_training_options_match_model():
     """emb_scale=False (S3-Rec) runs with scale 1; init / ffn_dropout do not change eval."""
     gen = torch.Generator().manual_seed(7)
     torch.manual_seed(0)
-    m = SASRec(60, dim=16, blocks=2, heads=2, max_len=12, ffn_hidden=24, init="normal", emb_scale=False,
-               ffn_dropout="output").eval()
+    m = SASRec(
+        60, dim=16, blocks=2, heads=2, max_len=12, ffn_hidden=24, init="normal", emb_scale=False, ffn_dropout="output"
+    ).eval()
     seqs = random_seqs(6, 12, 60, gen)
     with torch.no_grad():
         out = rt.compile(m).represent(seqs)
@@ -132,19 +143,20 @@ def test_rows_do_not_depend_on_batch_threads_or_isa():
     seqs = random_seqs(40, 12, 60, gen)
     r = rt.compile(q)
     full = r.represent(seqs)
-    rows = torch.cat([r.represent(seqs[i:i + 1]) for i in range(seqs.shape[0])])
+    rows = torch.cat([r.represent(seqs[i : i + 1]) for i in range(seqs.shape[0])])
     # mp_linear may pick another (differently rounding) path for another number of rows
     torch.testing.assert_close(full, rows, atol=1e-5, rtol=1e-5)
-    m = make_model(dim=32, heads=2)             # fp32 layers: one accumulation chain per output
+    m = make_model(dim=32, heads=2)  # fp32 layers: one accumulation chain per output
     f = rt.compile(m)
-    assert torch.equal(f.represent(seqs), torch.cat([f.represent(seqs[i:i + 1]) for i in range(seqs.shape[0])]))
-    torch.set_num_threads(2)                  # the runner's own task pool, 2 threads
+    assert torch.equal(f.represent(seqs), torch.cat([f.represent(seqs[i : i + 1]) for i in range(seqs.shape[0])]))
+    torch.set_num_threads(2)  # the runner's own task pool, 2 threads
     assert torch.equal(r.represent(seqs), full)
     torch.set_num_threads(1)
     torch.testing.assert_close(rt.compile(q, isa="scalar").represent(seqs), full, atol=1e-5, rtol=1e-5)
     # fp32 layers: the portable and the AVX2 (FMA-contracted) builds of the fp32 kernels
-    torch.testing.assert_close(rt.compile(m, isa="scalar").represent(seqs), rt.compile(m).represent(seqs),
-                               atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        rt.compile(m, isa="scalar").represent(seqs), rt.compile(m).represent(seqs), atol=1e-5, rtol=1e-5
+    )
 
 
 def test_empty_batch_and_all_padding():
@@ -154,8 +166,12 @@ def test_empty_batch_and_all_padding():
     assert v.shape == i.shape == (0, 3)
     m = make_model()
     with torch.no_grad():
-        torch.testing.assert_close(rt.compile(m).represent(torch.zeros(2, 4, dtype=torch.int64)),
-                                   m(torch.zeros(2, 4, dtype=torch.int64)), atol=0, rtol=0)
+        torch.testing.assert_close(
+            rt.compile(m).represent(torch.zeros(2, 4, dtype=torch.int64)),
+            m(torch.zeros(2, 4, dtype=torch.int64)),
+            atol=0,
+            rtol=0,
+        )
 
 
 def _ref_scores(runner, q, seqs):
@@ -166,8 +182,9 @@ def _ref_scores(runner, q, seqs):
     return u @ table.T
 
 
-@pytest.mark.parametrize("kind, tables", [("fp32", False), ("random", False), ("random", True),
-                                          ("uniform-4", False), ("uniform-4", True)])
+@pytest.mark.parametrize(
+    "kind, tables", [("fp32", False), ("random", False), ("random", True), ("uniform-4", False), ("uniform-4", True)]
+)
 def test_topk_matches_reference(kind, tables):
     gen = torch.Generator().manual_seed(3)
     q = quantize(make_model(num_items=300, dim=32, heads=2), kind, tables, gen)
@@ -176,12 +193,12 @@ def test_topk_matches_reference(kind, tables):
     k = 7
     vals, ids = r.topk(seqs, k)
     scores = _ref_scores(r, q, seqs)
-    scores[:, 0] = float("-inf")                          # the padding item is never returned
+    scores[:, 0] = float("-inf")  # the padding item is never returned
     assert (ids != 0).all()
     ref_vals = torch.sort(scores, dim=1, descending=True).values[:, :k]
-    torch.testing.assert_close(vals.double(), ref_vals, atol=1e-5, rtol=1e-5)     # tie swaps allowed
+    torch.testing.assert_close(vals.double(), ref_vals, atol=1e-5, rtol=1e-5)  # tie swaps allowed
     torch.testing.assert_close(scores.gather(1, ids), vals.double(), atol=1e-5, rtol=1e-5)
-    if isinstance(q.item_emb, QuantizedEmbedding):        # exactly chord.mp_topk, minus item 0
+    if isinstance(q.item_emb, QuantizedEmbedding):  # exactly chord.mp_topk, minus item 0
         kv, ki = mp_topk(r.represent(seqs), q.item_emb.mw, k + 1)
         for b in range(seqs.shape[0]):
             keep = ki[b] != 0
@@ -202,9 +219,9 @@ def test_topk_ties_smaller_id_first(tables):
     m = make_model(num_items=40)
     with torch.no_grad():
         m.final_norm.weight.zero_()
-        m.final_norm.bias.zero_()               # every user representation is 0: all scores tie
+        m.final_norm.bias.zero_()  # every user representation is 0: all scores tie
     q = quantize(m, "uniform-8", tables, torch.Generator().manual_seed(0))
-    for B in (1, 5):            # fp32 table: per-row scan (B < 4) and the blocked GEMM scan
+    for B in (1, 5):  # fp32 table: per-row scan (B < 4) and the blocked GEMM scan
         seqs = random_seqs(B, 6, 40, torch.Generator().manual_seed(1))
         vals, ids = rt.compile(q).topk(seqs, 6)
         assert torch.equal(ids, torch.arange(1, 7).expand(B, -1)) and (vals == 0).all()
@@ -295,7 +312,7 @@ def test_stale_after_device_model_apply_and_in_place_update():
     assert r.is_stale()
     with pytest.raises(rt.StaleRuntimeError, match="compile again"):
         r.represent(seqs)
-    r = rt.compile(dev.model)                       # re-compiled: the new strategy's outputs
+    r = rt.compile(dev.model)  # re-compiled: the new strategy's outputs
     with torch.no_grad():
         torch.testing.assert_close(r.represent(seqs), dev.model(seqs), **TOL)
         dev.model.blocks[0].attn_norm.weight.mul_(2)
@@ -316,5 +333,6 @@ def test_runner_keeps_borrowed_tensors_alive():
     want = r.represent(seqs)
     del q
     import gc
+
     gc.collect()
     assert torch.equal(r.represent(seqs), want)

@@ -1,6 +1,7 @@
 """The strategy service end to end on localhost: a real ``chord serve`` process, a short
 concurrent load whose every answer is checked against the in-process ``CloudService``, the fault
 cases, overload and a restart mid-load. Bounded: 3 server starts, a few hundred requests."""
+
 from __future__ import annotations
 
 import http.client
@@ -107,10 +108,10 @@ def test_concurrent_load_every_answer_is_the_in_process_one(server, reference):
 
     with ThreadPoolExecutor(32) as pool:
         got = list(pool.map(one, range(200)))
-    want = [reference.respond(emb[i:i + 1], budgets[i])[0] for i in range(200)]
+    want = [reference.respond(emb[i : i + 1], budgets[i])[0] for i in range(200)]
     wrong = [i for i in range(200) if got[i] != want[i]]
     assert not wrong, f"{len(wrong)} of 200 answers differ from the in-process CloudService (first: {wrong[:5]})"
-    assert len(set(got)) > 150   # users really differ, so a mixed-up batch would show
+    assert len(set(got)) > 150  # users really differ, so a mixed-up batch would show
     m = _metrics(server["port"])
     assert m["requests"]["200"] >= 200
     assert max(int(k) for k in m["batch_size"]) > 1, f"no request was ever batched: {m['batch_size']}"
@@ -145,11 +146,16 @@ def test_bad_requests_get_clear_4xx(server, reference):
 
 def test_huge_bodies_get_413(server):
     port = server["port"]
-    status, _, _ = _post(port, b" " * 20000)                          # Content-Length over the limit
+    status, _, _ = _post(port, b" " * 20000)  # Content-Length over the limit
     assert status == 413
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)     # chunked: no Content-Length
-    c.request("POST", "/v1/strategy", body=iter([b" " * 8192] * 4), encode_chunked=True,
-              headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"})
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)  # chunked: no Content-Length
+    c.request(
+        "POST",
+        "/v1/strategy",
+        body=iter([b" " * 8192] * 4),
+        encode_chunked=True,
+        headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+    )
     assert c.getresponse().status == 413
     c.close()
 
@@ -171,18 +177,22 @@ def test_truncated_bodies_slow_clients_and_hangups_leave_the_server_serving(serv
     port = server["port"]
     emb, budgets = _inputs(4, seed=7)
     body = strategy_request_body(emb[0], budgets[0], reference.fingerprint)
-    head = (f"POST /v1/strategy HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n").encode()
-    _raw(port, head + body[: len(body) // 2])                         # truncated, then hang up
-    _raw(port, head + body)                                           # hang up before the answer
+    head = (
+        f"POST /v1/strategy HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    _raw(port, head + body[: len(body) // 2])  # truncated, then hang up
+    _raw(port, head + body)  # hang up before the answer
     # a slow client: the body in pieces, still answered correctly
     s = socket.create_connection(("127.0.0.1", port), timeout=10)
     s.sendall(head)
     for i in range(0, len(body), 256):
-        s.sendall(body[i:i + 256])
+        s.sendall(body[i : i + 256])
         time.sleep(0.01)
     reply = b""
-    while b"\r\n\r\n" not in reply or len(reply.split(b"\r\n\r\n", 1)[1]) < len(reference.respond(emb[:1], budgets[0])[0]):
+    while b"\r\n\r\n" not in reply or len(reply.split(b"\r\n\r\n", 1)[1]) < len(
+        reference.respond(emb[:1], budgets[0])[0]
+    ):
         chunk = s.recv(65536)
         if not chunk:
             break
@@ -192,14 +202,19 @@ def test_truncated_bodies_slow_clients_and_hangups_leave_the_server_serving(serv
     assert reply.split(b"\r\n\r\n", 1)[1] == reference.respond(emb[:1], budgets[0])[0]
     # and the next users still get their own answers
     for i in range(1, 4):
-        assert request_strategy(server["url"], emb[i], budgets[i], reference.fingerprint, timeout=10) == \
-            reference.respond(emb[i:i + 1], budgets[i])[0]
+        assert (
+            request_strategy(server["url"], emb[i], budgets[i], reference.fingerprint, timeout=10)
+            == reference.respond(emb[i : i + 1], budgets[i])[0]
+        )
     m = _metrics(port)
-    assert m["requests"].get("499", 0) >= 1   # the truncated body was seen as a hang-up
+    assert m["requests"].get("499", 0) >= 1  # the truncated body was seen as a hang-up
 
 
-@pytest.mark.parametrize("limit", [("--queue", "1", "--max-queue-ms", "0"), ("--queue", "1024", "--max-queue-ms", "1")],
-                         ids=["queue-bound", "predicted-wait"])
+@pytest.mark.parametrize(
+    "limit",
+    [("--queue", "1", "--max-queue-ms", "0"), ("--queue", "1024", "--max-queue-ms", "1")],
+    ids=["queue-bound", "predicted-wait"],
+)
 def test_overload_answers_503_with_retry_after_fast(limit):
     port = _free_port()
     # full-size planner (slower forwards), one request per forward; shed by the queue bound or
@@ -243,7 +258,7 @@ def test_restart_mid_load_client_retries_succeed(server, reference):
         _stop(server["proc"])
         server["proc"] = _start(port, "--max-batch", "16", "--max-wait-ms", "2", "--max-queue-ms", "0")
         got = [f.result() for f in futs]
-    want = [reference.respond(emb[i:i + 1], budgets[i])[0] for i in range(80)]
+    want = [reference.respond(emb[i : i + 1], budgets[i])[0] for i in range(80)]
     assert got == want
 
 
@@ -252,8 +267,9 @@ def test_device_fetch_then_adapt(server, reference):
     from chord.system.device import Device, Profiler
 
     torch.manual_seed(0)
-    backbone = build_model({"model": "sasrec", "num_items": TINY["num_items"], "dim": TINY["dim"],
-                            "blocks": TINY["blocks"]}).eval()
+    backbone = build_model(
+        {"model": "sasrec", "num_items": TINY["num_items"], "dim": TINY["dim"], "blocks": TINY["blocks"]}
+    ).eval()
     phone = Device(backbone, Profiler(TINY["num_items"], 64, item_emb=backbone.item_emb), budget=3.0)
     recent = torch.tensor([3, 7, 11, 20])
     wire = phone.fetch(server["url"], recent, timeout=10)
@@ -277,10 +293,10 @@ def test_sigterm_finishes_queued_requests():
             assert _metrics(port)["queue_depth"] >= 4 or all(f.done() for f in futs)
             proc.send_signal(signal.SIGTERM)
             res = [f.result() for f in futs]
-        assert proc.wait(30) in (0, -signal.SIGTERM)   # uvicorn re-raises the signal after a clean shutdown
+        assert proc.wait(30) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal after a clean shutdown
         torch.set_num_threads(1)
         ref = random_service("sasrec", 1682, seed=0)
         assert [s for s, _, _ in res] == [200] * 12
-        assert [b for _, _, b in res] == [ref.respond(emb[i:i + 1], budgets[i])[0] for i in range(12)]
+        assert [b for _, _, b in res] == [ref.respond(emb[i : i + 1], budgets[i])[0] for i in range(12)]
     finally:
         _stop(proc)

@@ -1,20 +1,23 @@
 """The per-user batched forward equals the model's own forward (functional_call per user), and the
 mixed-precision weights equal the reference quantizer per channel."""
+
 import pytest
 import torch
 from torch.func import functional_call
 
+from chord.backends.reference import fake_quantize
 from chord.codebook import Codebook
 from chord.models import Caser, SASRec
-from chord.backends.reference import fake_quantize
 from chord.system import QuantizedCopies, per_user_weights
 from chord.system.cloud import planned_layers
 
 
 def _models():
     torch.manual_seed(0)
-    return [SASRec(40, dim=16, blocks=2, heads=2, max_len=10, dropout=0.0).eval(),
-            Caser(40, dim=16, L=4, n_v=2, n_h=3, dropout=0.0, num_users=7).eval()]
+    return [
+        SASRec(40, dim=16, blocks=2, heads=2, max_len=10, dropout=0.0).eval(),
+        Caser(40, dim=16, L=4, n_v=2, n_h=3, dropout=0.0, num_users=7).eval(),
+    ]
 
 
 @pytest.mark.parametrize("model", _models(), ids=["sasrec", "caser"])
@@ -30,8 +33,8 @@ def test_per_user_forward_equals_functional_call_per_user(model):
         got = model(seqs, users=users)
     for b in range(B):
         params = {f"{s.name}.weight": w[s.name][b] for s in specs}
-        ref = functional_call(model, params, (seqs[b:b + 1],), {"users": users[b:b + 1]})
-        torch.testing.assert_close(got[b:b + 1], ref, rtol=1e-5, atol=1e-5)
+        ref = functional_call(model, params, (seqs[b : b + 1],), {"users": users[b : b + 1]})
+        torch.testing.assert_close(got[b : b + 1], ref, rtol=1e-5, atol=1e-5)
     # leaving the context restores the model's own forward
     base = model(seqs, users=users)
     same = {s.name: model.get_submodule(s.name).weight.detach().expand(B, *s.shape) for s in specs}
@@ -65,8 +68,8 @@ def test_quantized_copies_equal_reference_per_channel():
         for b in range(2):
             for c in range(s.channels):
                 bits = cb.bits[int(codes[b, off + c])]
-                ref = fake_quantize(W[c:c + 1].float(), bits).double()
-                torch.testing.assert_close(w[s.name][b].reshape(s.channels, -1)[c:c + 1].double(), ref)
+                ref = fake_quantize(W[c : c + 1].float(), bits).double()
+                torch.testing.assert_close(w[s.name][b].reshape(s.channels, -1)[c : c + 1].double(), ref)
         off += s.channels
 
 
@@ -75,6 +78,7 @@ def test_shared_codes_forward_equals_per_user_forward(model):
     """One strategy for everybody (1-D codes) takes the functional_call path; same result as the
     per-user path with the codes repeated per user."""
     from chord.system import CodesModel
+
     torch.manual_seed(2)
     B = 4
     seqs = torch.randint(1, 41, (B, 10))
@@ -85,4 +89,4 @@ def test_shared_codes_forward_equals_per_user_forward(model):
     per_user = CodesModel(model, lambda s, u: codes.expand(s.shape[0], -1), specs)
     got = shared(seqs, users)
     torch.testing.assert_close(got, per_user(seqs, users), rtol=1e-5, atol=1e-5)
-    assert not torch.allclose(got, model(seqs, users=users), atol=1e-4)     # the codes did change the weights
+    assert not torch.allclose(got, model(seqs, users=users), atol=1e-4)  # the codes did change the weights

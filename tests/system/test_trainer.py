@@ -1,5 +1,6 @@
 """CHORD training: only the profiler/planner/item table move, the bit budget holds, checkpoints
 round-trip."""
+
 import torch
 
 from chord.models import SASRec
@@ -23,7 +24,7 @@ def test_training_moves_only_trainable_parts_and_checkpoints(tmp_path):
     before = {k: v.clone() for k, v in system.planner.state_dict().items()}
     summary = ChordTrainer(_cfg(), log=lambda *_: None).fit(system, split, out_dir=tmp_path)
     assert summary["epochs_run"] == 2 and summary["valid"] is not None
-    assert all(h["loss"] == h["loss"] for h in summary["history"])           # finite
+    assert all(h["loss"] == h["loss"] for h in summary["history"])  # finite
     for k, v in bb.state_dict().items():
         if k != "item_emb.weight":
             assert torch.equal(v, frozen[k]), f"frozen backbone weight {k} changed"

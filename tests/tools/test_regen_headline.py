@@ -1,4 +1,5 @@
 """tools/regen_headline.py rewrites exactly the marked block (date, machine, commit, command, tables)."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -38,7 +39,9 @@ def test_rewrites_only_the_marked_block_and_is_idempotent(tmp_path):
     assert doc["datetime"][:10] in text and "Planted CPU" in text and "abcdef1234" in text
     assert "load average 0.12" in text and "python -m chord bench --peer ggml --stat min" in text
     # chord's case takes 0.2 x the reference's 1 ms in the synthetic run (1 % noise)
-    assert re.search(r"\| `mp_linear`, M = 1, 4096 × 4096, 3.0 average bits \| 0\.(2|19\d?|20\d?) ms \| 5(\.\d)?× \|", text)
+    assert re.search(
+        r"\| `mp_linear`, M = 1, 4096 × 4096, 3.0 average bits \| 0\.(2|19\d?|20\d?) ms \| 5(\.\d)?× \|", text
+    )
     assert "| `mp_linear`, M = 16, 4096 × 4096, 3.0 bits | not measured | — |" in text
     report = (rdir.parent / "2026-12-06-bench.md").read_text()
     assert "python -m chord bench --peer ggml --stat min" in report and "Planted CPU" in report

@@ -1,5 +1,6 @@
 """1-epoch smoke training on a slice of a real dataset, both losses and both models;
 checkpoint round trip; the train/eval CLIs."""
+
 from __future__ import annotations
 
 import json
@@ -59,8 +60,13 @@ def test_loss_decreases_and_early_stopping_on_learnable_toy():
 
 
 def test_checkpoint_round_trip(tmp_path):
-    for i, model in enumerate((SASRec(30, 8, 1, 1, 0.0, 6, norm="pre"), Caser(30, 8, L=2, num_users=4),
-                               Caser(30, 8, L=2, num_users=4, head="untied", dropout_pos="before_fc1"))):
+    for i, model in enumerate(
+        (
+            SASRec(30, 8, 1, 1, 0.0, 6, norm="pre"),
+            Caser(30, 8, L=2, num_users=4),
+            Caser(30, 8, L=2, num_users=4, head="untied", dropout_pos="before_fc1"),
+        )
+    ):
         save_checkpoint(tmp_path / str(i), model, {"dataset": "x", "note": [1, 2]})
         back, meta = load_checkpoint(tmp_path / str(i))
         assert meta["dataset"] == "x" and meta["model"] == model.config
@@ -80,21 +86,63 @@ def test_config_validation():
 @pytest.mark.data
 def test_train_and_eval_cli(tmp_path, capsys):
     d = str(data_dir_or_skip())
-    rc = main(["train", "--model", "caser", "--dataset", "beauty", "--data-dir", d, "--max-users", "200",
-               "--epochs", "1", "--dim", "8", "--L", "3", "--loss", "bce", "--out", str(tmp_path / "ck"),
-               "--no-progress"])
+    rc = main(
+        [
+            "train",
+            "--model",
+            "caser",
+            "--dataset",
+            "beauty",
+            "--data-dir",
+            d,
+            "--max-users",
+            "200",
+            "--epochs",
+            "1",
+            "--dim",
+            "8",
+            "--L",
+            "3",
+            "--loss",
+            "bce",
+            "--out",
+            str(tmp_path / "ck"),
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     res = json.loads((tmp_path / "ck" / "results.json").read_text())
     assert res["dataset"].startswith("beauty") and "full" in res["test"]
-    rc = main(["train", "--model", "sasrec", "--dataset", "beauty", "--data-dir", d, "--max-users", "200",
-               "--epochs", "1", "--dim", "8", "--max-len", "10", "--out", str(tmp_path / "sas"), "--no-progress"])
+    rc = main(
+        [
+            "train",
+            "--model",
+            "sasrec",
+            "--dataset",
+            "beauty",
+            "--data-dir",
+            d,
+            "--max-users",
+            "200",
+            "--epochs",
+            "1",
+            "--dim",
+            "8",
+            "--max-len",
+            "10",
+            "--out",
+            str(tmp_path / "sas"),
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     capsys.readouterr()
-    rc = main(["eval", str(tmp_path / "sas"), "--data-dir", d, "--modes", "sampled",
-               "--json", str(tmp_path / "e.json")])
+    rc = main(
+        ["eval", str(tmp_path / "sas"), "--data-dir", d, "--modes", "sampled", "--json", str(tmp_path / "e.json")]
+    )
     assert rc == 0 and "sampled" in capsys.readouterr().out
     e = json.loads((tmp_path / "e.json").read_text())
-    assert e["results"]["sampled"]["users"] == 200          # evaluated on the slice it was trained on
+    assert e["results"]["sampled"]["users"] == 200  # evaluated on the slice it was trained on
 
 
 def test_evaluator_accepts_checkpointed_model(tmp_path):
@@ -111,6 +159,7 @@ def test_evaluator_accepts_checkpointed_model(tmp_path):
 
 def test_resume_continues_from_the_best_epoch(tmp_path):
     from chord.train.trainer import load_optimizer_state
+
     seqs = [np.arange(s, s + 10) % 30 + 1 for s in range(60)]
     items = np.concatenate(seqs)
     ds = SequenceDataset("cycle", 30, items, np.arange(0, items.size + 1, 10))
@@ -142,8 +191,17 @@ def test_weight_decay_shrinks_the_weights(kind):
     for wd in (0.0, 0.5):
         torch.manual_seed(0)
         m = SASRec(30, 8, 1, 1, 0.0, 10) if kind == "sasrec" else Caser(30, 8, L=3, num_users=60)
-        cfg = TrainConfig(loss="bce", epochs=3, batch_size=16, lr=1e-2, weight_decay=wd, patience=100,
-                          progress=False, eval_negatives=5, threads=1)
+        cfg = TrainConfig(
+            loss="bce",
+            epochs=3,
+            batch_size=16,
+            lr=1e-2,
+            weight_decay=wd,
+            patience=100,
+            progress=False,
+            eval_negatives=5,
+            threads=1,
+        )
         out = Trainer(cfg, log=lambda s: None).fit(m, split)
         assert out["train"]["weight_decay"] == wd
         norms[wd] = float(m.item_emb.weight.detach().norm())
@@ -153,11 +211,13 @@ def test_weight_decay_shrinks_the_weights(kind):
 def test_resume_applies_the_new_lr_and_continues_the_random_streams(tmp_path, monkeypatch):
     from chord.train import trainer as trainer_mod
     from chord.train.trainer import load_optimizer_state
+
     split = _cycle_split()
     torch.manual_seed(0)
     cfg = dict(loss="bce", batch_size=16, patience=100, progress=False, eval_negatives=5, threads=1)
-    Trainer(TrainConfig(epochs=1, lr=5e-3, **cfg), log=lambda s: None).fit(SASRec(30, 8, 1, 1, 0.0, 10), split,
-                                                                           tmp_path)
+    Trainer(TrainConfig(epochs=1, lr=5e-3, **cfg), log=lambda s: None).fit(
+        SASRec(30, 8, 1, 1, 0.0, 10), split, tmp_path
+    )
     seeds, lrs, betas = [], [], []
     real_seed = trainer_mod.seed_everything
     monkeypatch.setattr(trainer_mod, "seed_everything", lambda s: seeds.append(s) or real_seed(s))
@@ -167,32 +227,58 @@ def test_resume_applies_the_new_lr_and_continues_the_random_streams(tmp_path, mo
         lrs.append(self.param_groups[0]["lr"])
         betas.append(self.param_groups[0]["betas"])
         return real_step(self, *a, **k)
+
     monkeypatch.setattr(torch.optim.Adam, "step", step)
     model, meta = load_checkpoint(tmp_path)
     meta["optimizer"] = load_optimizer_state(tmp_path)
     assert meta["optimizer"]["param_groups"][0]["lr"] == 5e-3
-    Trainer(TrainConfig(epochs=3, lr=1e-4, betas=(0.9, 0.95), **cfg), log=lambda s: None).fit(model, split, None,
-                                                                                          resume=meta)
-    assert lrs and set(lrs) == {1e-4}            # not the checkpoint's 5e-3
-    assert set(betas) == {(0.9, 0.95)}           # not the checkpoint's (0.9, 0.98)
-    assert seeds == [42 + 1]                     # epoch 2's stream, not epoch 1's again
+    Trainer(TrainConfig(epochs=3, lr=1e-4, betas=(0.9, 0.95), **cfg), log=lambda s: None).fit(
+        model, split, None, resume=meta
+    )
+    assert lrs and set(lrs) == {1e-4}  # not the checkpoint's 5e-3
+    assert set(betas) == {(0.9, 0.95)}  # not the checkpoint's (0.9, 0.98)
+    assert seeds == [42 + 1]  # epoch 2's stream, not epoch 1's again
 
 
 @pytest.mark.data
 def test_cli_resume_keeps_the_checkpoint_lr_unless_given(tmp_path, capsys):
     d = str(data_dir_or_skip())
     base = ["train", "--dataset", "beauty", "--data-dir", d, "--max-users", "100", "--no-progress", "--threads", "1"]
-    assert main(base + ["--model", "caser", "--dim", "8", "--L", "3", "--epochs", "1", "--lr", "3e-3",
-                        "--weight-decay", "1e-5", "--adam-beta2", "0.999", "--mask-seen-target",
-                        "--out", str(tmp_path / "a")]) == 0
+    assert (
+        main(
+            base
+            + [
+                "--model",
+                "caser",
+                "--dim",
+                "8",
+                "--L",
+                "3",
+                "--epochs",
+                "1",
+                "--lr",
+                "3e-3",
+                "--weight-decay",
+                "1e-5",
+                "--adam-beta2",
+                "0.999",
+                "--mask-seen-target",
+                "--out",
+                str(tmp_path / "a"),
+            ]
+        )
+        == 0
+    )
     assert json.loads((tmp_path / "a" / "config.json").read_text())["train"]["mask_seen_target"]
     capsys.readouterr()
     assert main(base + ["--epochs", "2", "--resume", str(tmp_path / "a"), "--out", str(tmp_path / "b")]) == 0
-    assert "test (caser, " in capsys.readouterr().out     # the checkpoint's model, not --model's default
+    assert "test (caser, " in capsys.readouterr().out  # the checkpoint's model, not --model's default
     kept = json.loads((tmp_path / "b" / "config.json").read_text())["train"]
     assert (kept["lr"], kept["weight_decay"], kept["betas"]) == (3e-3, 1e-5, [0.9, 0.999])
-    assert main(base + ["--epochs", "2", "--resume", str(tmp_path / "a"), "--lr", "1e-4",
-                        "--out", str(tmp_path / "c")]) == 0
+    assert (
+        main(base + ["--epochs", "2", "--resume", str(tmp_path / "a"), "--lr", "1e-4", "--out", str(tmp_path / "c")])
+        == 0
+    )
     assert json.loads((tmp_path / "c" / "config.json").read_text())["train"]["lr"] == 1e-4
 
 
@@ -204,8 +290,9 @@ def test_mask_seen_target_reaches_validation_and_test(tmp_path):
     res = {}
     for flag in (False, True):
         torch.manual_seed(0)
-        cfg = TrainConfig(loss="ce", epochs=1, batch_size=16, progress=False, eval_negatives=5, threads=1,
-                          mask_seen_target=flag)
+        cfg = TrainConfig(
+            loss="ce", epochs=1, batch_size=16, progress=False, eval_negatives=5, threads=1, mask_seen_target=flag
+        )
         res[flag] = Trainer(cfg, log=lambda s: None).fit(SASRec(20, 8, 1, 1, 0.0, 8), split)
     assert res[True]["valid"]["HR@20"] == res[True]["test"]["full"]["HR@20"] == 0.0
     assert res[False]["valid"]["HR@20"] == res[False]["test"]["full"]["HR@20"] == 1.0
@@ -218,17 +305,63 @@ def test_cli_sasrec_post_ln_gelu_and_beta2(tmp_path):
     the model config and the saved Adam state;
     a resume records another --adam-beta2 (that Adam then uses it: the resume test above)."""
     from chord.train.trainer import load_optimizer_state
-    base = ["train", "--dataset", "beauty", "--data-dir", str(data_dir_or_skip()), "--max-users", "100",
-            "--no-progress", "--threads", "1", "--epochs", "1"]
-    assert main(base + ["--model", "sasrec", "--dim", "8", "--heads", "2", "--ffn-hidden", "32", "--max-len", "10",
-                        "--norm", "post", "--act", "gelu", "--adam-beta2", "0.999", "--init", "normal",
-                        "--no-emb-scale", "--ffn-dropout", "output", "--out", str(tmp_path / "a")]) == 0
+
+    base = [
+        "train",
+        "--dataset",
+        "beauty",
+        "--data-dir",
+        str(data_dir_or_skip()),
+        "--max-users",
+        "100",
+        "--no-progress",
+        "--threads",
+        "1",
+        "--epochs",
+        "1",
+    ]
+    assert (
+        main(
+            base
+            + [
+                "--model",
+                "sasrec",
+                "--dim",
+                "8",
+                "--heads",
+                "2",
+                "--ffn-hidden",
+                "32",
+                "--max-len",
+                "10",
+                "--norm",
+                "post",
+                "--act",
+                "gelu",
+                "--adam-beta2",
+                "0.999",
+                "--init",
+                "normal",
+                "--no-emb-scale",
+                "--ffn-dropout",
+                "output",
+                "--out",
+                str(tmp_path / "a"),
+            ]
+        )
+        == 0
+    )
     model, meta = load_checkpoint(tmp_path / "a")
     assert (model.config["norm"], model.config["act"], model.config["ffn_hidden"]) == ("post", "gelu", 32)
     assert (model.init, model.emb_scale, model.blocks[0].ffn.dropout_at) == ("normal", False, "output")
     assert tuple(load_optimizer_state(tmp_path / "a")["param_groups"][0]["betas"]) == (0.9, 0.999)
-    assert main(base + ["--resume", str(tmp_path / "a"), "--epochs", "2", "--adam-beta2", "0.98",
-                        "--out", str(tmp_path / "b")]) == 0
+    assert (
+        main(
+            base
+            + ["--resume", str(tmp_path / "a"), "--epochs", "2", "--adam-beta2", "0.98", "--out", str(tmp_path / "b")]
+        )
+        == 0
+    )
     assert json.loads((tmp_path / "b" / "config.json").read_text())["train"]["betas"] == [0.9, 0.98]
 
 
@@ -237,13 +370,49 @@ def test_cli_sasrec_post_ln_gelu_and_beta2(tmp_path):
 def test_cli_caser_untied_head_and_dropout_position(tmp_path, loss):
     """--caser-head untied --dropout-pos before_fc1 --T 3 reach the model config, train with both
     losses (targets scored against the output table + item bias) and survive a resume."""
-    base = ["train", "--dataset", "beauty", "--data-dir", str(data_dir_or_skip()), "--max-users", "100",
-            "--no-progress", "--threads", "1", "--loss", loss, "--num-negatives", "3"]
-    assert main(base + ["--model", "caser", "--dim", "8", "--L", "3", "--T", "3", "--epochs", "1",
-                        "--caser-head", "untied", "--dropout-pos", "before_fc1", "--out", str(tmp_path / "a")]) == 0
+    base = [
+        "train",
+        "--dataset",
+        "beauty",
+        "--data-dir",
+        str(data_dir_or_skip()),
+        "--max-users",
+        "100",
+        "--no-progress",
+        "--threads",
+        "1",
+        "--loss",
+        loss,
+        "--num-negatives",
+        "3",
+    ]
+    assert (
+        main(
+            base
+            + [
+                "--model",
+                "caser",
+                "--dim",
+                "8",
+                "--L",
+                "3",
+                "--T",
+                "3",
+                "--epochs",
+                "1",
+                "--caser-head",
+                "untied",
+                "--dropout-pos",
+                "before_fc1",
+                "--out",
+                str(tmp_path / "a"),
+            ]
+        )
+        == 0
+    )
     model, meta = load_checkpoint(tmp_path / "a")
     assert (model.head, model.dropout_pos, model.T, model.repr_dim) == ("untied", "before_fc1", 3, 16)
-    assert not torch.equal(model.out_bias.weight, torch.zeros_like(model.out_bias.weight))   # trained
+    assert not torch.equal(model.out_bias.weight, torch.zeros_like(model.out_bias.weight))  # trained
     assert main(base + ["--resume", str(tmp_path / "a"), "--epochs", "2", "--out", str(tmp_path / "b")]) == 0
     back, meta = load_checkpoint(tmp_path / "b")
     assert back.config == model.config and meta["epochs_run"] == 2

@@ -7,13 +7,15 @@ asks to compare with the x86 callgrind counts).
 Finds each kernel function, its innermost backward branch (the block loop) and counts the
 instructions of that loop; one iteration consumes one 16-byte planar block = 16 * 8 / b weights.
 """
+
 import re
 import subprocess
 import sys
 from pathlib import Path
 
-FUNCS = ([(f"neon_dotprod b={b}", "mp_linear_neon_dotprod", rf"row1_b{b}\(", b) for b in (1, 2, 4, 8)]
-         + [(f"neon b={b}", "mp_linear_neon", rf"row_i8<{b}, 1>", b) for b in (1, 2, 4, 8)])
+FUNCS = [(f"neon_dotprod b={b}", "mp_linear_neon_dotprod", rf"row1_b{b}\(", b) for b in (1, 2, 4, 8)] + [
+    (f"neon b={b}", "mp_linear_neon", rf"row_i8<{b}, 1>", b) for b in (1, 2, 4, 8)
+]
 
 
 def loop_len(lines):
@@ -32,8 +34,12 @@ def loop_len(lines):
 def main(build: str) -> int:
     objs = Path(build) / "CMakeFiles" / "chord_objects.dir" / "csrc" / "mp_linear"
     for label, obj, sym, bits in sorted(FUNCS, key=lambda t: (t[1], t[3])):
-        out = subprocess.run(["aarch64-linux-gnu-objdump", "-d", "--no-show-raw-insn", "-C", str(objs / f"{obj}.cpp.o")],
-                             capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            ["aarch64-linux-gnu-objdump", "-d", "--no-show-raw-insn", "-C", str(objs / f"{obj}.cpp.o")],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         funcs = re.split(r"\n(?=[0-9a-f]+ <)", out)
         body = next((f for f in funcs if re.search(sym, f.split("\n", 1)[0])), None)
         if body is None:

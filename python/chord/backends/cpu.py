@@ -1,5 +1,6 @@
 """CPU kernels for ``chord::`` ops: the C++ extension ``chord_kernels._cpu`` when it is built,
 else the pure-torch reference (each op warns once on its first call: ``fallback``)."""
+
 from __future__ import annotations
 
 import torch
@@ -39,8 +40,9 @@ def _nthreads() -> int:
     return max(1, torch.get_num_threads())
 
 
-def quantize_pack(weight: torch.Tensor, perm: torch.Tensor, buckets: list[int],
-                  scheme: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def quantize_pack(
+    weight: torch.Tensor, perm: torch.Tensor, buckets: list[int], scheme: str
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """C++ ``chord::quantize_pack`` (AVX2 when the CPU has it), bit-identical to the reference.
     weight float [N, K] (widened to float32), perm int [N] -> (qweight uint8 [bytes], scales,
     zeros float32 [N]). Arguments pass ``chord.ops.check_quantize_pack`` first (perm is a
@@ -65,8 +67,17 @@ def _np(t: torch.Tensor):
     return t.view(torch.int16).numpy() if t.dtype in (torch.float16, torch.bfloat16) else t.numpy()
 
 
-def mp_linear(x: torch.Tensor, qweight: torch.Tensor, scales: torch.Tensor, zeros: torch.Tensor, perm: torch.Tensor,
-              buckets: list[int], K: int, bias: torch.Tensor | None = None, act_bits: int = 0) -> torch.Tensor:
+def mp_linear(
+    x: torch.Tensor,
+    qweight: torch.Tensor,
+    scales: torch.Tensor,
+    zeros: torch.Tensor,
+    perm: torch.Tensor,
+    buckets: list[int],
+    K: int,
+    bias: torch.Tensor | None = None,
+    act_bits: int = 0,
+) -> torch.Tensor:
     """C++ ``chord::mp_linear``: x [M, K] fp32/fp16/bf16 (any strides) -> y [M, N] in x.dtype.
     One fused kernel for every M (csrc/mp_linear/mp_linear.cpp; README "CPU kernels"). The packed
     arguments pass ``chord.ops.check_mp_linear`` first; C++ validates the packed tensors again."""
@@ -76,9 +87,20 @@ def mp_linear(x: torch.Tensor, qweight: torch.Tensor, scales: torch.Tensor, zero
         b = bias.detach().to(torch.float32).contiguous()
     y = torch.empty(M, N, dtype=x.dtype)
     if M:
-        _cpu.mp_linear(_np(x), _DTYPE_CODE[x.dtype], _np(qweight), _np(scales), _np(zeros), _np(perm),
-                       [int(v) for v in buckets], int(K), None if b is None else b.numpy(), int(act_bits),
-                       _np(y), _nthreads())
+        _cpu.mp_linear(
+            _np(x),
+            _DTYPE_CODE[x.dtype],
+            _np(qweight),
+            _np(scales),
+            _np(zeros),
+            _np(perm),
+            [int(v) for v in buckets],
+            int(K),
+            None if b is None else b.numpy(),
+            int(act_bits),
+            _np(y),
+            _nthreads(),
+        )
     return y
 
 
@@ -88,6 +110,7 @@ def mp_linear(x: torch.Tensor, qweight: torch.Tensor, scales: torch.Tensor, zero
 # tensors go straight to the extension instead, with a weight validated once and cached;
 # anything the dispatcher must see (torch.compile / export / jit tracing, fake or subclass
 # tensors, dispatch or function modes, autograd) keeps the registered op.
+
 
 class HandleCache:
     """Holder of a cached ``_cpu.PackedWeight``, numpy views of the packed tensors and what they
@@ -119,14 +142,30 @@ def eager_ok(x: object) -> bool:
     tensor (raw memory means its values: no lazy negation bit), no autograd, no tracing, no
     dispatch or function mode, and the C++ extension is built."""
     # is_compiling first: under dynamo it folds to True before any tensor query is traced
-    return (HAVE_CPP and not torch.compiler.is_compiling() and type(x) is torch.Tensor and x.is_cpu
-            and x.layout is torch.strided and not x.is_neg() and not (x.requires_grad and torch.is_grad_enabled())
-            and torch._C._get_tracing_state() is None
-            and not torch._C._len_torch_dispatch_stack() and not torch._C._is_torch_function_mode_enabled())
+    return (
+        HAVE_CPP
+        and not torch.compiler.is_compiling()
+        and type(x) is torch.Tensor
+        and x.is_cpu
+        and x.layout is torch.strided
+        and not x.is_neg()
+        and not (x.requires_grad and torch.is_grad_enabled())
+        and torch._C._get_tracing_state() is None
+        and not torch._C._len_torch_dispatch_stack()
+        and not torch._C._is_torch_function_mode_enabled()
+    )
 
 
-def packed_handle(cache: HandleCache, qweight: torch.Tensor, scales: torch.Tensor, zeros: torch.Tensor,
-                  perm: torch.Tensor, buckets: list[int], K: int, N: int | None = None):
+def packed_handle(
+    cache: HandleCache,
+    qweight: torch.Tensor,
+    scales: torch.Tensor,
+    zeros: torch.Tensor,
+    perm: torch.Tensor,
+    buckets: list[int],
+    K: int,
+    N: int | None = None,
+):
     """The validated ``_cpu.PackedWeight`` of these tensors, rebuilt (and re-validated: the
     op's metadata checks, then C++ checks sizes and that perm is a permutation) when any of them
     is replaced (``.to()``, ``set_packed``) or written in place (``load_state_dict``: version
@@ -142,8 +181,10 @@ def packed_handle(cache: HandleCache, qweight: torch.Tensor, scales: torch.Tenso
             return e
     n = ops.check_packed("chord::mp_linear", qweight, scales, zeros, perm, buckets, K, qweight.device)
     if N is not None and n != N:
-        raise ValueError(f"chord::mp_linear: shape: the weight claims N = {N} rows, its packing holds {n} "
-                         "(len(scales), the buckets' rows)")
+        raise ValueError(
+            f"chord::mp_linear: shape: the weight claims N = {N} rows, its packing holds {n} "
+            "(len(scales), the buckets' rows)"
+        )
     if qweight.is_inference() or scales.is_inference() or zeros.is_inference() or perm.is_inference():
         version = None  # no version counter (reading _version would raise, ~20 us)
     else:
@@ -154,8 +195,9 @@ def packed_handle(cache: HandleCache, qweight: torch.Tensor, scales: torch.Tenso
     return e
 
 
-def mp_linear_eager(x: torch.Tensor, handle, N: int, K: int, bias: torch.Tensor | None = None,
-                    act_bits: int = 0) -> torch.Tensor:
+def mp_linear_eager(
+    x: torch.Tensor, handle, N: int, K: int, bias: torch.Tensor | None = None, act_bits: int = 0
+) -> torch.Tensor:
     """``chord::mp_linear`` for x [..., K] (float32/16/bf16, a plain CPU tensor: ``eager_ok``)
     -> [..., N] in x.dtype, through a cached handle. The caller has checked x's dtype and K,
     and bias (shape [N], CPU) if given. Same kernels, same results as the registered op."""
@@ -179,14 +221,34 @@ def mp_linear_eager(x: torch.Tensor, handle, N: int, K: int, bias: torch.Tensor 
         if bias.dtype is not torch.float32 or not bias.is_contiguous():
             bias = bias.detach().to(torch.float32).contiguous()
         b = bias.data_ptr()
-    _cpu.mp_linear_ptr(handle, x.data_ptr(), _DTYPE_CODE[x.dtype], M, sr, sc, b, act_bits, y.data_ptr(), N,
-                       max(1, torch.get_num_threads()))
+    _cpu.mp_linear_ptr(
+        handle,
+        x.data_ptr(),
+        _DTYPE_CODE[x.dtype],
+        M,
+        sr,
+        sc,
+        b,
+        act_bits,
+        y.data_ptr(),
+        N,
+        max(1, torch.get_num_threads()),
+    )
     return y
 
 
-def mp_topk(x: torch.Tensor, qweight: torch.Tensor, scales: torch.Tensor, zeros: torch.Tensor, perm: torch.Tensor,
-            buckets: list[int], K: int, k: int, candidates: torch.Tensor | None = None,
-            act_bits: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def mp_topk(
+    x: torch.Tensor,
+    qweight: torch.Tensor,
+    scales: torch.Tensor,
+    zeros: torch.Tensor,
+    perm: torch.Tensor,
+    buckets: list[int],
+    K: int,
+    k: int,
+    candidates: torch.Tensor | None = None,
+    act_bits: int = 0,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """C++ ``chord::mp_topk``: fused scoring + top-k, never materializing [M, N] scores.
     x float [M, K] (widened to float32 exactly) -> (values float32 [M, k], indices int64 [M, k]);
     ties -> smaller item id first (as the reference). Arguments pass ``chord.ops.check_mp_topk``
@@ -195,8 +257,15 @@ def mp_topk(x: torch.Tensor, qweight: torch.Tensor, scales: torch.Tensor, zeros:
     return mp_topk_arrays(x, arrays, buckets, K, k, candidates, act_bits)
 
 
-def mp_topk_arrays(x: torch.Tensor, arrays: tuple, buckets: list[int], K: int, k: int,
-                   candidates: torch.Tensor | None = None, act_bits: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def mp_topk_arrays(
+    x: torch.Tensor,
+    arrays: tuple,
+    buckets: list[int],
+    K: int,
+    k: int,
+    candidates: torch.Tensor | None = None,
+    act_bits: int = 0,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``mp_topk`` on numpy views (qweight, scales, zeros, perm) of a checked packed weight; the
     eager fast path passes the cached views of ``packed_handle``."""
     xf = x.detach().to(torch.float32).contiguous()
@@ -204,8 +273,18 @@ def mp_topk_arrays(x: torch.Tensor, arrays: tuple, buckets: list[int], K: int, k
     vals = torch.empty(M, k, dtype=torch.float32)
     idx = torch.empty(M, k, dtype=torch.int64)
     cand = None if candidates is None else candidates.detach().to(torch.int64).contiguous().numpy()
-    _cpu.mp_topk(xf.numpy(), *arrays, [int(b) for b in buckets], int(K), int(k), cand, int(act_bits),
-                 vals.numpy(), idx.numpy(), _nthreads())
+    _cpu.mp_topk(
+        xf.numpy(),
+        *arrays,
+        [int(b) for b in buckets],
+        int(K),
+        int(k),
+        cand,
+        int(act_bits),
+        vals.numpy(),
+        idx.numpy(),
+        _nthreads(),
+    )
     return vals, idx
 
 
@@ -215,17 +294,22 @@ def kernels() -> dict:
     why = f"C++ extension unavailable: {_IMPORT_ERROR}" if not HAVE_CPP else ""
     fused_topk = HAVE_CPP and hasattr(_cpu, "mp_topk")
     return {
-        "chord::quantize_pack": quantize_pack if HAVE_CPP else
-        fallback.reference_kernel("chord::quantize_pack", "cpu", reference.quantize_pack, why),
-        "chord::mp_linear": mp_linear if HAVE_CPP else
-        fallback.reference_kernel("chord::mp_linear", "cpu", reference.mp_linear, why),
-        "chord::mp_topk": mp_topk if fused_topk else fallback.reference_kernel(
-            "chord::mp_topk", "cpu", reference.mp_topk, why or "this build of the C++ extension has no mp_topk"),
+        "chord::quantize_pack": quantize_pack
+        if HAVE_CPP
+        else fallback.reference_kernel("chord::quantize_pack", "cpu", reference.quantize_pack, why),
+        "chord::mp_linear": mp_linear
+        if HAVE_CPP
+        else fallback.reference_kernel("chord::mp_linear", "cpu", reference.mp_linear, why),
+        "chord::mp_topk": mp_topk
+        if fused_topk
+        else fallback.reference_kernel(
+            "chord::mp_topk", "cpu", reference.mp_topk, why or "this build of the C++ extension has no mp_topk"
+        ),
     }
 
 
 def _register() -> None:
-    for op, fn in kernels().items():       # behind the op's checks (chord.ops)
+    for op, fn in kernels().items():  # behind the op's checks (chord.ops)
         ops.register_kernel(op.split("::")[1], "cpu", fn)
 
 

@@ -5,6 +5,7 @@ triton import cost on CPU-only machines). Without triton, each CUDA op runs the 
 reference on the GPU and says so (``fallback``): a warning on its first call, and a count that
 ``chord bench`` reads to label the result.
 """
+
 from __future__ import annotations
 
 import torch
@@ -22,6 +23,7 @@ def _triton():
     if _kernels is None:
         try:
             import chord_kernels.triton as kernels
+
             _kernels = kernels
         except ImportError as e:
             _triton_error = f"triton unavailable: {e}"
@@ -29,8 +31,17 @@ def _triton():
     return _kernels or None
 
 
-def mp_linear(x: torch.Tensor, qweight: torch.Tensor, scales: torch.Tensor, zeros: torch.Tensor, perm: torch.Tensor,
-              buckets: list[int], K: int, bias: torch.Tensor | None = None, act_bits: int = 0) -> torch.Tensor:
+def mp_linear(
+    x: torch.Tensor,
+    qweight: torch.Tensor,
+    scales: torch.Tensor,
+    zeros: torch.Tensor,
+    perm: torch.Tensor,
+    buckets: list[int],
+    K: int,
+    bias: torch.Tensor | None = None,
+    act_bits: int = 0,
+) -> torch.Tensor:
     """CUDA ``chord::mp_linear``: the fused Triton GEMV/GEMM kernels (same meaning as the CPU op)."""
     kernels = _triton()
     if kernels is None:
@@ -63,7 +74,7 @@ def kernels() -> dict:
 
 
 def _register() -> None:
-    for op, fn in kernels().items():       # behind the op's checks (chord.ops)
+    for op, fn in kernels().items():  # behind the op's checks (chord.ops)
         ops.register_kernel(op.split("::")[1], "cuda", fn)
 
 

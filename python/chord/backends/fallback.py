@@ -5,12 +5,13 @@ Every backend routes such a call through :func:`served_by_reference` (or registe
 every call is counted, so a harness (``chord bench``) can tell which ops a timed call really ran
 (:func:`counts`) and label the result as the reference instead of a kernel.
 """
+
 from __future__ import annotations
 
 import functools
 import warnings
 from collections import Counter
-from typing import Callable
+from collections.abc import Callable
 
 
 class FallbackWarning(RuntimeWarning):
@@ -29,16 +30,21 @@ def served_by_reference(op: str, device: str, reason: str) -> None:
     _reasons[key] = reason
     if key not in _warned:
         _warned.add(key)
-        warnings.warn(f"chord: {op} on {device} runs the slow pure-torch reference, not a kernel ({reason})",
-                      FallbackWarning, stacklevel=3)
+        warnings.warn(
+            f"chord: {op} on {device} runs the slow pure-torch reference, not a kernel ({reason})",
+            FallbackWarning,
+            stacklevel=3,
+        )
 
 
 def reference_kernel(op: str, device: str, fn: Callable, reason: str) -> Callable:
     """``fn`` (a reference implementation) wrapped to report each call as a fallback."""
+
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         served_by_reference(op, device, reason)
         return fn(*args, **kwargs)
+
     return wrapper
 
 

@@ -16,14 +16,15 @@ asym, b >= 1 : s = (max - min) / (2^b - 1); zero = round(-min / s) (b >= 2, any 
                u = clip(round(w / s) + zero, 0, 2^b - 1)
 A row of zeros gets scale 0 (w_hat = 0). Pruned (b = 0): scale = zero = 0, no integers.
 """
+
 from __future__ import annotations
 
 import torch
 
 from ..format import bucket_spans, pack_ints, row_bytes, unpack_ints
 
-
 # ---- quantizer ------------------------------------------------------------------------------
+
 
 def quantize_rows(w: torch.Tensor, bits: int, scheme: str = "sym"):
     """float32 [n, K] -> (u uint8 [n, K], scale float32 [n], zero float32 [n])."""
@@ -44,10 +45,10 @@ def quantize_rows(w: torch.Tensor, bits: int, scheme: str = "sym"):
         u = (q + 2 ** (bits - 1)).to(torch.uint8)
         return u, s, torch.full((n,), float(2 ** (bits - 1)), device=w.device)
     if scheme == "asym":
-        umax = float(2 ** bits - 1)
+        umax = float(2**bits - 1)
         lo, hi = w.amin(1), w.amax(1)
         s = (hi - lo) / umax
-        s = torch.where(s > 0, s, lo.abs())          # constant row: represent it exactly
+        s = torch.where(s > 0, s, lo.abs())  # constant row: represent it exactly
         safe = torch.where(s > 0, s, torch.ones_like(s))
         z = -lo / safe
         if bits >= 2:
@@ -56,9 +57,9 @@ def quantize_rows(w: torch.Tensor, bits: int, scheme: str = "sym"):
             z = torch.round(z)
         # + 0.0: a canonical +0.0 zero point (amin may return -0.0 or 0.0 for a row holding both)
         z = torch.where(s > 0, z, torch.zeros_like(z)) + 0.0
-        if bits >= 2:   # integer zero point: round the quotient, then shift
+        if bits >= 2:  # integer zero point: round the quotient, then shift
             u = torch.round(w / safe[:, None]) + z[:, None]
-        else:           # 1-bit: threshold at the midpoint
+        else:  # 1-bit: threshold at the midpoint
             u = torch.round(w / safe[:, None] + z[:, None])
         u = torch.clamp(u, 0.0, umax)
         return u.to(torch.uint8), s, z
@@ -92,13 +93,15 @@ def fake_quantize(w: torch.Tensor, bits: int, scheme: str = "sym") -> torch.Tens
 
 # ---- ops ------------------------------------------------------------------------------------
 
-def quantize_pack(weight: torch.Tensor, perm: torch.Tensor, buckets: list[int],
-                  scheme: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+
+def quantize_pack(
+    weight: torch.Tensor, perm: torch.Tensor, buckets: list[int], scheme: str
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     N, K = weight.shape
     w = weight.to(torch.float32)[perm.long()]
     chunks, scales, zeros = [], [], []
     for bits, start, n, _ in bucket_spans(list(buckets), K):
-        u, s, z = quantize_rows(w[start:start + n], bits, scheme)
+        u, s, z = quantize_rows(w[start : start + n], bits, scheme)
         chunks.append(pack_ints(u, bits).reshape(-1))
         scales.append(s)
         zeros.append(z)
@@ -109,8 +112,15 @@ def quantize_pack(weight: torch.Tensor, perm: torch.Tensor, buckets: list[int],
     return qw, sc.to(torch.float32), ze.to(torch.float32)
 
 
-def dequantize_packed(qweight: torch.Tensor, scales: torch.Tensor, zeros: torch.Tensor, perm: torch.Tensor,
-                      buckets: list[int], K: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+def dequantize_packed(
+    qweight: torch.Tensor,
+    scales: torch.Tensor,
+    zeros: torch.Tensor,
+    perm: torch.Tensor,
+    buckets: list[int],
+    K: int,
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
     """The [N, K] weight a packed blob stands for, in original row order."""
     N = perm.shape[0]
     w = torch.zeros(N, K, dtype=dtype, device=qweight.device)
@@ -118,9 +128,9 @@ def dequantize_packed(qweight: torch.Tensor, scales: torch.Tensor, zeros: torch.
         if bits == 0 or n == 0:
             continue
         rb = row_bytes(K, bits)
-        u = unpack_ints(qweight[off:off + n * rb].view(n, rb), bits, K).to(dtype)
-        rows = perm[start:start + n].long()
-        w[rows] = (u - zeros[start:start + n, None].to(dtype)) * scales[start:start + n, None].to(dtype)
+        u = unpack_ints(qweight[off : off + n * rb].view(n, rb), bits, K).to(dtype)
+        rows = perm[start : start + n].long()
+        w[rows] = (u - zeros[start : start + n, None].to(dtype)) * scales[start : start + n, None].to(dtype)
     return w
 
 
@@ -134,9 +144,18 @@ def quantize_activations_int8(x: torch.Tensor):
     return xq, sx
 
 
-def mp_linear(x: torch.Tensor, qweight: torch.Tensor, scales: torch.Tensor, zeros: torch.Tensor, perm: torch.Tensor,
-              buckets: list[int], K: int, bias: torch.Tensor | None = None, act_bits: int = 0,
-              compute_dtype: torch.dtype | None = None) -> torch.Tensor:
+def mp_linear(
+    x: torch.Tensor,
+    qweight: torch.Tensor,
+    scales: torch.Tensor,
+    zeros: torch.Tensor,
+    perm: torch.Tensor,
+    buckets: list[int],
+    K: int,
+    bias: torch.Tensor | None = None,
+    act_bits: int = 0,
+    compute_dtype: torch.dtype | None = None,
+) -> torch.Tensor:
     """y = x @ W_hat.T (+ bias) in x.dtype. ``compute_dtype=torch.float64`` gives the test oracle.
 
     act_bits=8: x is first replaced by its per-row int8 quantization (see
@@ -156,9 +175,19 @@ def mp_linear(x: torch.Tensor, qweight: torch.Tensor, scales: torch.Tensor, zero
     return y if compute_dtype is not None else y.to(x.dtype)
 
 
-def mp_topk(x: torch.Tensor, qweight: torch.Tensor, scales: torch.Tensor, zeros: torch.Tensor, perm: torch.Tensor,
-            buckets: list[int], K: int, k: int, candidates: torch.Tensor | None = None, act_bits: int = 0,
-            compute_dtype: torch.dtype | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def mp_topk(
+    x: torch.Tensor,
+    qweight: torch.Tensor,
+    scales: torch.Tensor,
+    zeros: torch.Tensor,
+    perm: torch.Tensor,
+    buckets: list[int],
+    K: int,
+    k: int,
+    candidates: torch.Tensor | None = None,
+    act_bits: int = 0,
+    compute_dtype: torch.dtype | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Top-k item scoring: the k best scores of ``x @ W_hat.T`` per row of x, over all N item
     rows (``candidates=None``) or over item ids ``candidates`` int64 [C] (shared) / [M, C].
 
@@ -177,7 +206,7 @@ def mp_topk(x: torch.Tensor, qweight: torch.Tensor, scales: torch.Tensor, zeros:
     else:
         ids = candidates.long()
         ids = ids.expand(M, -1) if ids.dim() == 1 else ids
-        ids = torch.sort(ids, dim=1, stable=True).values          # ascending ids: ties resolve to the smaller
+        ids = torch.sort(ids, dim=1, stable=True).values  # ascending ids: ties resolve to the smaller
         scores = scores.gather(1, ids)
     if k > ids.shape[1]:
         raise ValueError(f"k: expected <= {ids.shape[1]} (items scored), got {k}")
@@ -185,11 +214,13 @@ def mp_topk(x: torch.Tensor, qweight: torch.Tensor, scales: torch.Tensor, zeros:
     return scores.gather(1, pos), ids.gather(1, pos)
 
 
-def topk_reference(x: torch.Tensor, mw, k: int, candidates: torch.Tensor | None = None,
-                   act_bits: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def topk_reference(
+    x: torch.Tensor, mw, k: int, candidates: torch.Tensor | None = None, act_bits: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
     """THE top-k oracle for a ``chord.MixedWeight`` item table: :func:`mp_topk` in float64 ->
     (scores float64 [B, k], ids int64 [B, k]); x [B, K]; candidates None, int [C] (shared) or
     int [B, C]. Same tie rule as every kernel: descending score, equal scores -> smaller id."""
     cand = None if candidates is None else candidates.long()
-    return mp_topk(x, mw.qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, mw.K, k, cand, act_bits,
-                   compute_dtype=torch.float64)
+    return mp_topk(
+        x, mw.qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, mw.K, k, cand, act_bits, compute_dtype=torch.float64
+    )

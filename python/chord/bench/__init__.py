@@ -6,6 +6,7 @@ with), ``suites`` (kernels, scoring, adaptation, e2e), ``runner``, ``results`` (
 ``report`` (Markdown), ``plots`` (PNG), ``compare`` (the gate), ``callgrind`` (instruction
 counts), ``cli``. Nothing here is imported by ``import chord``.
 """
+
 from .config import BenchConfig
 from .timing import TimingPolicy
 

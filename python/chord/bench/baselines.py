@@ -6,11 +6,12 @@ Each factory takes the fp32 weight [N, K], the activation x [M, K] and a rotatio
 returns a :class:`Prepared`: ``fn(i)`` runs one forward on weight set ``i % n_sets``, and
 ``bytes_read`` is what one call must stream from memory (the weight in its stored form).
 """
+
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -30,7 +31,7 @@ class Prepared:
     #: check(fn(0)) raises ``chord.bench.checks.WrongResult`` when the timed call computes a wrong
     #: answer; the runner calls it before timing (``None``: the result is not checked)
     check: Callable[[object], None] | None = None
-    check_what: str = ""                           # what the check compares with (for the record)
+    check_what: str = ""  # what the check compares with (for the record)
 
 
 def _rot(items):
@@ -74,7 +75,9 @@ def torch_dynamic_int8(w: torch.Tensor, x: torch.Tensor, n_sets: int) -> Prepare
             mods.append(quantize_dynamic(torch.nn.Sequential(lin), {torch.nn.Linear}, dtype=torch.qint8))
     del lin
     get = _rot(mods)
-    return Prepared(lambda i: get(i)(x), N * K + 8, n_sets, f"quantize_dynamic qint8 ({torch.backends.quantized.engine})")
+    return Prepared(
+        lambda i: get(i)(x), N * K + 8, n_sets, f"quantize_dynamic qint8 ({torch.backends.quantized.engine})"
+    )
 
 
 def aten_int8pack_mm(w: torch.Tensor, x: torch.Tensor, n_sets: int) -> Prepared:
@@ -119,8 +122,12 @@ def aten_int4pack_mm(w: torch.Tensor, x: torch.Tensor, n_sets: int) -> Prepared:
     ps = [packed.clone() for _ in range(n_sets)]
     xb = x.to(torch.bfloat16)
     get = _rot(ps)
-    return Prepared(lambda i: mm(xb, get(i), INT4_GROUP, sz), N * K // 2 + sz.numel() * 2, n_sets,
-                    f"int4 asym group {INT4_GROUP}, bf16 act")
+    return Prepared(
+        lambda i: mm(xb, get(i), INT4_GROUP, sz),
+        N * K // 2 + sz.numel() * 2,
+        n_sets,
+        f"int4 asym group {INT4_GROUP}, bf16 act",
+    )
 
 
 #: name -> factory, in report order

@@ -14,6 +14,7 @@ change, regenerate the baseline with::
 
     chord bench --callgrind --update-baseline
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -47,8 +48,9 @@ def repo_root() -> Path:
     for d in here.parents:
         if (d / "csrc").is_dir() and (d / GATE_DIR / "callgrind_driver.cpp").is_file():
             return d
-    raise CallgrindUnavailable("the callgrind gate needs a source checkout (csrc/ and tests/bench/gate/); "
-                               "install with pip install -e .")
+    raise CallgrindUnavailable(
+        "the callgrind gate needs a source checkout (csrc/ and tests/bench/gate/); install with pip install -e ."
+    )
 
 
 def baseline_path(root: Path | None = None) -> Path:
@@ -133,8 +135,7 @@ def count(exe: Path, isa: str) -> dict[str, int]:
     """Run the driver for one ISA under callgrind: {case: instructions executed}."""
     valgrind_version()
     with tempfile.TemporaryDirectory() as d:
-        cmd = ["valgrind", "--tool=callgrind", "--collect-atstart=no", f"--callgrind-out-file={d}/cg.%p",
-               str(exe), isa]
+        cmd = ["valgrind", "--tool=callgrind", "--collect-atstart=no", f"--callgrind-out-file={d}/cg.%p", str(exe), isa]
         env = dict(os.environ, OMP_NUM_THREADS="1")
         r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
         if r.returncode:
@@ -150,8 +151,13 @@ def measure(isas: list[str] | None = None, root: Path | None = None) -> dict:
     exe = build(root)
     isas = list(isas or host_isas())
     _, cver = compiler()
-    return {"schema": SCHEMA, "compiler": cver, "valgrind": valgrind_version(), "cxxflags": CXXFLAGS,
-            "counts": {isa: count(exe, isa) for isa in isas}}
+    return {
+        "schema": SCHEMA,
+        "compiler": cver,
+        "valgrind": valgrind_version(),
+        "cxxflags": CXXFLAGS,
+        "counts": {isa: count(exe, isa) for isa in isas},
+    }
 
 
 @dataclass
@@ -213,18 +219,28 @@ def main(update: bool = False, isas=None, threshold: float | None = None, out=sy
     base = json.loads(path.read_text())
     thr = threshold if threshold is not None else float(base.get("threshold", DEFAULT_THRESHOLD))
     changes = compare_counts(new, base, thr)
-    note = "" if base.get("compiler") == new["compiler"] else (
-        f" (baseline compiler {base.get('compiler')!r}, now {new['compiler']!r}: counts shift across compilers)")
+    note = (
+        ""
+        if base.get("compiler") == new["compiler"]
+        else (f" (baseline compiler {base.get('compiler')!r}, now {new['compiler']!r}: counts shift across compilers)")
+    )
     print(f"callgrind instruction counts vs {path.name} (threshold {thr:.0%}){note}:", file=out)
     order = {"regressed": 0, "missing": 1, "improved": 2, "new": 3, "ok": 4}
     for c in sorted(changes, key=lambda c: (order[c.status], c.isa, c.case)):
         print("  " + c.describe(), file=out)
     bad = [c for c in changes if c.status in ("regressed", "missing")]
     if bad:
-        print(f"REGRESSION: {len(bad)} case(s): " + ", ".join(f"{c.isa}:{c.case}" for c in bad)
-              + "\n(intentional? regenerate with: chord bench --callgrind --update-baseline)", file=out)
+        print(
+            f"REGRESSION: {len(bad)} case(s): "
+            + ", ".join(f"{c.isa}:{c.case}" for c in bad)
+            + "\n(intentional? regenerate with: chord bench --callgrind --update-baseline)",
+            file=out,
+        )
         return 1
     if any(c.status == "improved" for c in changes):
-        print("some cases improved beyond the threshold: regenerate the baseline to lock the gain in "
-              "(chord bench --callgrind --update-baseline)", file=out)
+        print(
+            "some cases improved beyond the threshold: regenerate the baseline to lock the gain in "
+            "(chord bench --callgrind --update-baseline)",
+            file=out,
+        )
     return 0

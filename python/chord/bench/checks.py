@@ -12,9 +12,10 @@ fails. The checks:
 - the ggml peer: relative error to the fp32 product within what its quant type allows
   (:data:`GGML_TOL`, the tolerances ``tests/bench/test_baselines.py`` checks ggml against).
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -30,9 +31,14 @@ GGML_TOL = {"ggml_q2_k": 0.4, "ggml_q4_k": 0.1, "ggml_q8_0": 0.02}
 
 #: unit roundoff of the arithmetic a kernel may use for each activation dtype: fp32 on CUDA may run
 #: as tf32 (10-bit mantissa) in Triton's dot, so it gets fp16's
-_UNIT = {("cpu", torch.float32): 2.0 ** -24, ("cuda", torch.float32): 2.0 ** -11,
-         ("cpu", torch.float16): 2.0 ** -11, ("cuda", torch.float16): 2.0 ** -11,
-         ("cpu", torch.bfloat16): 2.0 ** -8, ("cuda", torch.bfloat16): 2.0 ** -8}
+_UNIT = {
+    ("cpu", torch.float32): 2.0**-24,
+    ("cuda", torch.float32): 2.0**-11,
+    ("cpu", torch.float16): 2.0**-11,
+    ("cuda", torch.float16): 2.0**-11,
+    ("cpu", torch.bfloat16): 2.0**-8,
+    ("cuda", torch.bfloat16): 2.0**-8,
+}
 
 
 def _packed(mw):
@@ -51,7 +57,7 @@ def mp_linear_bound(x: torch.Tensor, mw, act_bits: int = 0) -> tuple[torch.Tenso
     cdt = torch.float64
     packed = _packed(mw)
     y = reference.mp_linear(x, *packed, None, act_bits, compute_dtype=cdt)
-    u = _UNIT.get((x.device.type, x.dtype), 2.0 ** -8)
+    u = _UNIT.get((x.device.type, x.dtype), 2.0**-8)
     K = mw.shape[1]
     xa = x.to(cdt).abs()
     if act_bits == 8:
@@ -75,14 +81,17 @@ def mp_linear_check(x: torch.Tensor, mw, act_bits: int = 0) -> Callable[[torch.T
         if tuple(y.shape) != tuple(ref.shape):
             raise WrongResult(f"mp_linear: expected output shape {tuple(ref.shape)}, got {tuple(y.shape)}")
         err = (y.to(torch.float64) - ref).abs()
-        bad = ~(err <= bound)                     # NaN fails too
+        bad = ~(err <= bound)  # NaN fails too
         if bool(bad.any()):
             i = int(torch.nonzero(bad)[0, 0])
             j = int(torch.nonzero(bad)[0, 1])
-            raise WrongResult(f"mp_linear (act_bits={act_bits}): {int(bad.sum())} of {bad.numel()} outputs outside "
-                              f"the float64 reference's error bound; first at [{i}, {j}]: got {float(y[i, j]):.7g}, "
-                              f"reference {float(ref[i, j]):.7g}, |error| {float(err[i, j]):.3g} > bound "
-                              f"{float(bound[i, j]):.3g}")
+            raise WrongResult(
+                f"mp_linear (act_bits={act_bits}): {int(bad.sum())} of {bad.numel()} outputs outside "
+                f"the float64 reference's error bound; first at [{i}, {j}]: got {float(y[i, j]):.7g}, "
+                f"reference {float(ref[i, j]):.7g}, |error| {float(err[i, j]):.3g} > bound "
+                f"{float(bound[i, j]):.3g}"
+            )
+
     return check
 
 
@@ -99,11 +108,14 @@ def mp_topk_check(x: torch.Tensor, mw, k: int, candidates=None, act_bits: int = 
             raise WrongResult(f"mp_topk: expected ids of shape {tuple(ri.shape)}, got {tuple(ids.shape)}")
         if not torch.equal(ids.to(ri.device, torch.int64), ri):
             row = int(torch.nonzero((ids.to(ri.device, torch.int64) != ri).any(1))[0, 0])
-            raise WrongResult(f"mp_topk: top-{k} ids differ from the float64 reference's (first in row {row}: "
-                              f"got {ids[row].tolist()}, reference {ri[row].tolist()})")
+            raise WrongResult(
+                f"mp_topk: top-{k} ids differ from the float64 reference's (first in row {row}: "
+                f"got {ids[row].tolist()}, reference {ri[row].tolist()})"
+            )
         err = (vals.to(torch.float64) - rv).abs()
         if not bool((err <= bound_k).all()):
             raise WrongResult(f"mp_topk: top-{k} values off the float64 reference by up to {float(err.max()):.3g}")
+
     return check
 
 
@@ -119,4 +131,5 @@ def rel_error_check(ref: torch.Tensor, tol: float, what: str) -> Callable[[torch
         rel = float((y - ref).norm()) / max(norm, 1e-30)
         if not rel <= tol:
             raise WrongResult(f"{what}: relative error to the fp32 product {rel:.3g} > {tol:g}")
+
     return check

@@ -1,13 +1,14 @@
 """``chord bench``: benchmark kernels and models, write JSON + Markdown + plots, gate regressions.
 
-  chord bench                                   # default grid (~5 min on a busy 2-core machine)
-  chord bench --suites kernels --shapes 1x4096x4096 --mixes mix3,u4 --threads 1,2
-  chord bench --suites kernels,scoring,adaptation --threads 1,2 --contend   # one core taken by a busy loop
-  chord bench --grid benchmarks/grids/full.toml --peer ggml
-  chord bench --compare base.json --max-regression 10%          # run, then gate against base.json
-  chord bench --results new.json --compare base.json            # gate two existing files
-  chord bench --callgrind [--update-baseline]                   # deterministic instruction-count gate
+chord bench                                   # default grid (~5 min on a busy 2-core machine)
+chord bench --suites kernels --shapes 1x4096x4096 --mixes mix3,u4 --threads 1,2
+chord bench --suites kernels,scoring,adaptation --threads 1,2 --contend   # one core taken by a busy loop
+chord bench --grid benchmarks/grids/full.toml --peer ggml
+chord bench --compare base.json --max-regression 10%          # run, then gate against base.json
+chord bench --results new.json --compare base.json            # gate two existing files
+chord bench --callgrind [--update-baseline]                   # deterministic instruction-count gate
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,13 +39,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--grid", metavar="TOML", help="grid file (suites, shapes, mixes, threads...); flags override it")
     g.add_argument("--suites", type=_csv, help=f"comma list of {','.join(SUITES)} (default: all)")
     g.add_argument("--shapes", type=_csv, help="kernels: MxKxN list, e.g. 1x4096x4096,16x4096x4096")
-    g.add_argument("--mixes", type=_csv, help="bit mixes: mix3 (75%% 2b/12.5%% 4b/12.5%% 8b), u2, u4, u8 or 2:0.5,8:0.5")
+    g.add_argument(
+        "--mixes", type=_csv, help="bit mixes: mix3 (75%% 2b/12.5%% 4b/12.5%% 8b), u2, u4, u8 or 2:0.5,8:0.5"
+    )
     g.add_argument("--paths", type=_csv, help="activation paths: exact (fp32), act8 (act_bits=8)")
-    g.add_argument("--baselines", type=_csv, help="kernels baselines (default: torch_fp32,torch_dynamic_int8,"
-                   "aten_int8pack_mm,aten_int4pack_mm)")
-    g.add_argument("--peer", action="append", default=None, metavar="NAME",
-                   help="external peer: ggml (llama.cpp Q2_K/Q4_K/Q8_0 via the [peer] extra) or torchao "
-                        "(int8 dynamic / int4 weight-only via the [torchao] extra); repeatable")
+    g.add_argument(
+        "--baselines",
+        type=_csv,
+        help="kernels baselines (default: torch_fp32,torch_dynamic_int8,aten_int8pack_mm,aten_int4pack_mm)",
+    )
+    g.add_argument(
+        "--peer",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="external peer: ggml (llama.cpp Q2_K/Q4_K/Q8_0 via the [peer] extra) or torchao "
+        "(int8 dynamic / int4 weight-only via the [torchao] extra); repeatable",
+    )
     g.add_argument("--threads", type=_ints, help="thread counts, e.g. 1,2 (default: 1,2)")
     g.add_argument("--device", choices=("cpu", "cuda"), help="device (default cpu)")
     g.add_argument("--scoring-rows", type=int, help="scoring: item table rows (default 100000)")
@@ -53,12 +64,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--adapt-shapes", type=_csv, help="adaptation: KxN weight shapes (default 4096x4096)")
     g.add_argument("--models", type=_csv, help="e2e: models (default sasrec,caser)")
     g.add_argument("--seed", type=int)
-    g.add_argument("--contend", type=int, nargs="?", const=1, metavar="N",
-                   help="run beside N busy-loop processes (default 1), each pinned to one CPU: a thread "
-                        "count that cannot get every core it asks for (recorded in the results)")
+    g.add_argument(
+        "--contend",
+        type=int,
+        nargs="?",
+        const=1,
+        metavar="N",
+        help="run beside N busy-loop processes (default 1), each pinned to one CPU: a thread "
+        "count that cannot get every core it asks for (recorded in the results)",
+    )
     t = p.add_argument_group("timing")
-    t.add_argument("--stat", choices=("median", "min"), help="statistic for ratios, GB/s and the summary "
-                   "(default median; min resists preemption on a busy shared machine)")
+    t.add_argument(
+        "--stat",
+        choices=("median", "min"),
+        help="statistic for ratios, GB/s and the summary "
+        "(default median; min resists preemption on a busy shared machine)",
+    )
     t.add_argument("--quick", action="store_true", help="few rounds per case (smoke tests, not for numbers)")
     t.add_argument("--max-time", type=float, help="max seconds sampling one case (default 0.5)")
     t.add_argument("--min-rounds", type=int, help="min rounds per case (default 7)")
@@ -67,12 +88,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     o.add_argument("--json", metavar="PATH", help="results JSON path (default DIR/results.json)")
     o.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     c = p.add_argument_group("regression gate")
-    c.add_argument("--compare", metavar="BASELINE.json", help="compare with a baseline results file; exit 1 on regression")
+    c.add_argument(
+        "--compare", metavar="BASELINE.json", help="compare with a baseline results file; exit 1 on regression"
+    )
     c.add_argument("--results", metavar="NEW.json", help="with --compare: compare this file instead of running")
-    c.add_argument("--max-regression", default="10%", help="threshold on time relative to the same-run reference (default 10%%)")
-    c.add_argument("--strict", action="store_true", help="also fail on inconclusive cases (change above the threshold, CI straddling it)")
+    c.add_argument(
+        "--max-regression", default="10%", help="threshold on time relative to the same-run reference (default 10%%)"
+    )
+    c.add_argument(
+        "--strict",
+        action="store_true",
+        help="also fail on inconclusive cases (change above the threshold, CI straddling it)",
+    )
     k = p.add_argument_group("deterministic instruction-count gate (valgrind)")
-    k.add_argument("--callgrind", action="store_true", help="run the C++ kernels under callgrind and compare with the committed baseline")
+    k.add_argument(
+        "--callgrind",
+        action="store_true",
+        help="run the C++ kernels under callgrind and compare with the committed baseline",
+    )
     k.add_argument("--update-baseline", action="store_true", help="with --callgrind: rewrite the committed baseline")
     k.add_argument("--isa", type=_csv, help="with --callgrind: ISAs to count (default: scalar and avx2 when available)")
 
@@ -85,11 +118,24 @@ def build_config(args) -> BenchConfig:
     cfg = BenchConfig(policy=DEFAULT_POLICY)
     if args.grid:
         cfg = load_toml(args.grid, cfg)
-    over = {"suites": args.suites, "shapes": args.shapes, "mixes": args.mixes, "paths": args.paths,
-            "baselines": args.baselines, "threads": args.threads, "device": args.device,
-            "scoring_rows": args.scoring_rows, "scoring_dim": args.scoring_dim, "topk": args.topk,
-            "adaptation_shapes": args.adapt_shapes, "e2e_models": args.models, "seed": args.seed,
-            "peers": tuple(args.peer) if args.peer else None, "stat": args.stat, "contend": args.contend}
+    over = {
+        "suites": args.suites,
+        "shapes": args.shapes,
+        "mixes": args.mixes,
+        "paths": args.paths,
+        "baselines": args.baselines,
+        "threads": args.threads,
+        "device": args.device,
+        "scoring_rows": args.scoring_rows,
+        "scoring_dim": args.scoring_dim,
+        "topk": args.topk,
+        "adaptation_shapes": args.adapt_shapes,
+        "e2e_models": args.models,
+        "seed": args.seed,
+        "peers": tuple(args.peer) if args.peer else None,
+        "stat": args.stat,
+        "contend": args.contend,
+    }
     cfg = replace(cfg, **{k: v for k, v in over.items() if v is not None})
     if cfg.device == "cuda" and args.baselines is None and not args.grid:
         cfg = replace(cfg, baselines=("torch_fp32", "torch_fp16"))  # the CPU-only ones cannot run
@@ -103,14 +149,18 @@ def build_config(args) -> BenchConfig:
 
 def _gate(new_doc: dict, base_path: str, args) -> int:
     from . import compare, results  # noqa: PLC0415
+
     thr = compare.parse_threshold(args.max_regression)
     comps = compare.compare(new_doc, results.load(base_path), thr)
     print(compare.summary(comps, thr))
     rc = compare.gate(comps, args.strict)
     if rc:
-        for status, what in ((compare.ERROR, "computed a wrong answer"), (compare.MISSING, "missing from the new run"),
-                             (compare.REGRESSED, f"exceed {thr:.0%}"),
-                             (compare.INCONCLUSIVE, f"may exceed {thr:.0%} (--strict)")):
+        for status, what in (
+            (compare.ERROR, "computed a wrong answer"),
+            (compare.MISSING, "missing from the new run"),
+            (compare.REGRESSED, f"exceed {thr:.0%}"),
+            (compare.INCONCLUSIVE, f"may exceed {thr:.0%} (--strict)"),
+        ):
             bad = [c.name for c in comps if c.status == status]
             if bad and (status != compare.INCONCLUSIVE or args.strict):
                 print(f"\nGATE FAILED: {len(bad)} case(s) {what}: " + ", ".join(bad), file=sys.stderr)
@@ -121,6 +171,7 @@ def run(args) -> int:
     try:
         if args.callgrind:
             from . import callgrind  # noqa: PLC0415
+
             return callgrind.main(update=args.update_baseline, isas=args.isa, threshold=None)
         if args.update_baseline:
             raise ValueError("--update-baseline: only with --callgrind")
@@ -128,9 +179,11 @@ def run(args) -> int:
             if not args.compare:
                 raise ValueError("--results: only with --compare BASELINE.json")
             from . import results  # noqa: PLC0415
+
             return _gate(results.load(args.results), args.compare, args)
         if args.compare:  # fail fast on a bad baseline file, before a long run
             from . import compare, results  # noqa: PLC0415
+
             results.load(args.compare)
             compare.parse_threshold(args.max_regression)
         cfg = build_config(args)
@@ -138,6 +191,7 @@ def run(args) -> int:
         print(f"chord bench: error: {e}", file=sys.stderr)
         return 2
     from . import plots, report, results, runner  # noqa: PLC0415
+
     out = Path(args.out or Path("bench_out") / datetime.now().strftime("%Y%m%d-%H%M%S"))
     doc = runner.run(cfg)
     json_path = results.save(doc, args.json or out / "results.json")
@@ -146,8 +200,12 @@ def run(args) -> int:
     (out / "report.md").write_text(md)
     print(md)
     made = [] if args.no_plots else plots.write_all(doc, out)
-    print(f"wrote {json_path}, {out / 'report.md'}" + "".join(f", {p}" for p in made)
-          + f" ({doc['chord']['elapsed_s']:.0f} s)", file=sys.stderr)
+    print(
+        f"wrote {json_path}, {out / 'report.md'}"
+        + "".join(f", {p}" for p in made)
+        + f" ({doc['chord']['elapsed_s']:.0f} s)",
+        file=sys.stderr,
+    )
     if args.compare:
         return _gate(doc, args.compare, args)
     errors = doc["chord"].get("errors", [])

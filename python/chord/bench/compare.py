@@ -14,6 +14,7 @@ new run -- its kernel raised and was listed unavailable, its reference could not
 no longer has it -- fails (as in the callgrind gate), and so does every implementation the new run
 recorded as an error (a wrong answer, ``chord.bench.checks``).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -22,8 +23,15 @@ import numpy as np
 
 from .results import _matches
 
-REGRESSED, INCONCLUSIVE, OK, IMPROVED, NEW, MISSING, ERROR = ("regressed", "inconclusive", "ok", "improved", "new",
-                                                              "missing", "error")
+REGRESSED, INCONCLUSIVE, OK, IMPROVED, NEW, MISSING, ERROR = (
+    "regressed",
+    "inconclusive",
+    "ok",
+    "improved",
+    "new",
+    "missing",
+    "error",
+)
 #: statuses that fail the gate (``strict`` adds INCONCLUSIVE)
 FAILING = (REGRESSED, MISSING, ERROR)
 
@@ -32,7 +40,7 @@ FAILING = (REGRESSED, MISSING, ERROR)
 class Comparison:
     name: str
     status: str
-    change: float | None = None        # rel_new / rel_base - 1 (+0.2 = 20 % slower relative to ref)
+    change: float | None = None  # rel_new / rel_base - 1 (+0.2 = 20 % slower relative to ref)
     ci: tuple[float, float] | None = None
     rel_base: float | None = None
     rel_new: float | None = None
@@ -43,8 +51,10 @@ class Comparison:
         if self.change is None:
             return f"{self.status:<12} {self.name}" + (f": {self.reason}" if self.reason else "")
         ci = f" [95% CI {self.ci[0]:+.1%}, {self.ci[1]:+.1%}]" if self.ci else ""
-        return (f"{self.status:<12} {self.name}: time/{self.ref} {self.rel_base:.4f} -> {self.rel_new:.4f} "
-                f"({self.change:+.1%}{ci})")
+        return (
+            f"{self.status:<12} {self.name}: time/{self.ref} {self.rel_base:.4f} -> {self.rel_new:.4f} "
+            f"({self.change:+.1%}{ci})"
+        )
 
 
 def parse_threshold(s: str | float) -> float:
@@ -74,8 +84,14 @@ def _ref_pairs(doc: dict, ref_impls: dict[str, str]) -> dict[str, tuple[dict, di
             if ex.get("role", "chord") == "baseline":
                 continue
             ref_impl = ex.get("ref_impl") or ref_impls.get(ex.get("suite"))
-            refs = [b for b in recs if b is not r and b.get("extra_info", {}).get("impl") == ref_impl
-                    and b.get("extra_info", {}).get("role") == "baseline" and _matches(b, r)]
+            refs = [
+                b
+                for b in recs
+                if b is not r
+                and b.get("extra_info", {}).get("impl") == ref_impl
+                and b.get("extra_info", {}).get("role") == "baseline"
+                and _matches(b, r)
+            ]
             if refs:
                 out[r["name"]] = (r, refs[0])
     return out
@@ -94,8 +110,15 @@ def _boot_medians(x: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray
     return np.median(x[idx], axis=1)
 
 
-def compare(new: dict, base: dict, max_regression: float = 0.10, ref_impls: dict[str, str] | None = None,
-            n_boot: int = 2000, confidence: float = 0.95, seed: int = 0) -> list[Comparison]:
+def compare(
+    new: dict,
+    base: dict,
+    max_regression: float = 0.10,
+    ref_impls: dict[str, str] | None = None,
+    n_boot: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> list[Comparison]:
     """Every case of ``new`` against ``base`` (see module docstring); deterministic (seeded)."""
     if ref_impls is None:
         from .runner import REF_IMPLS as ref_impls  # noqa: PLC0415
@@ -112,7 +135,8 @@ def compare(new: dict, base: dict, max_regression: float = 0.10, ref_impls: dict
         rel_base = bcase["stats"]["median"] / bref["stats"]["median"]
         change = rel_new / rel_base - 1
         boots = (_boot_medians(_samples(case), n_boot, rng) / _boot_medians(_samples(ref), n_boot, rng)) / (
-            _boot_medians(_samples(bcase), n_boot, rng) / _boot_medians(_samples(bref), n_boot, rng)) - 1
+            _boot_medians(_samples(bcase), n_boot, rng) / _boot_medians(_samples(bref), n_boot, rng)
+        ) - 1
         lo, hi = (float(v) for v in np.quantile(boots, [a, 1 - a]))
         if lo > max_regression:
             status = REGRESSED
@@ -124,10 +148,19 @@ def compare(new: dict, base: dict, max_regression: float = 0.10, ref_impls: dict
             status = OK
         out.append(Comparison(name, status, change, (lo, hi), rel_base, rel_new, ref["extra_info"]["impl"]))
     gone = _unavailable(new)
-    out += [Comparison(name, MISSING, reason=gone.get(_group_impl(pb[name][0])) or gone.get(_group_impl(pb[name][1]))
-                       or "not in the new run") for name in pb if name not in pn]
-    out += [Comparison(f"{e['suite']}: {e['group']}: {e['impl']}", ERROR, reason=e["reason"])
-            for e in new.get("chord", {}).get("errors", [])]
+    out += [
+        Comparison(
+            name,
+            MISSING,
+            reason=gone.get(_group_impl(pb[name][0])) or gone.get(_group_impl(pb[name][1])) or "not in the new run",
+        )
+        for name in pb
+        if name not in pn
+    ]
+    out += [
+        Comparison(f"{e['suite']}: {e['group']}: {e['impl']}", ERROR, reason=e["reason"])
+        for e in new.get("chord", {}).get("errors", [])
+    ]
     return out
 
 
@@ -136,8 +169,10 @@ def _group_impl(rec: dict) -> tuple[str, str]:
 
 
 def _unavailable(doc: dict) -> dict[tuple[str, str], str]:
-    return {(u["group"], u["impl"]): f"unavailable in the new run: {u['reason']}"
-            for u in doc.get("chord", {}).get("unavailable", [])}
+    return {
+        (u["group"], u["impl"]): f"unavailable in the new run: {u['reason']}"
+        for u in doc.get("chord", {}).get("unavailable", [])
+    }
 
 
 def gate(comparisons: list[Comparison], strict: bool = False) -> int:
@@ -151,6 +186,7 @@ def summary(comparisons: list[Comparison], max_regression: float) -> str:
     order = {ERROR: 0, MISSING: 1, REGRESSED: 2, INCONCLUSIVE: 3, IMPROVED: 4, NEW: 5, OK: 6}
     lines = [c.describe() for c in sorted(comparisons, key=lambda c: (order[c.status], c.name))]
     counts = {s: sum(c.status == s for c in comparisons) for s in order}
-    head = (f"compare (max regression {max_regression:.0%} of time relative to the same-run reference): "
-            + ", ".join(f"{v} {k}" for k, v in counts.items() if v))
+    head = f"compare (max regression {max_regression:.0%} of time relative to the same-run reference): " + ", ".join(
+        f"{v} {k}" for k, v in counts.items() if v
+    )
     return "\n".join([head] + lines)

@@ -14,12 +14,13 @@ Grids come from the command line or a TOML file (see ``benchmarks/grids/*.toml``
     batch = [1]
     topk = 10
 """
+
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+import tomllib
 import torch
 
 from ..codebook import Codebook
@@ -111,7 +112,7 @@ class BenchConfig:
     contend: int = 0  # busy-loop processes pinned beside the run (chord.bench.contend)
     policy: TimingPolicy = field(default_factory=TimingPolicy)
 
-    def validate(self) -> "BenchConfig":
+    def validate(self) -> BenchConfig:
         for s in self.suites:
             if s not in SUITES:
                 raise ValueError(f"suites: expected some of {SUITES}, got {s!r}")
@@ -145,8 +146,16 @@ class BenchConfig:
 
 #: TOML keys per section -> BenchConfig field
 _TOML_KEYS = {
-    None: {"suites": "suites", "threads": "threads", "device": "device", "peers": "peers",
-           "seed": "seed", "rotate_factor": "rotate_factor", "max_sets": "max_sets", "stat": "stat"},
+    None: {
+        "suites": "suites",
+        "threads": "threads",
+        "device": "device",
+        "peers": "peers",
+        "seed": "seed",
+        "rotate_factor": "rotate_factor",
+        "max_sets": "max_sets",
+        "stat": "stat",
+    },
     "kernels": {"shapes": "shapes", "mixes": "mixes", "paths": "paths", "baselines": "baselines"},
     "scoring": {"rows": "scoring_rows", "dim": "scoring_dim", "batch": "scoring_batch", "topk": "topk"},
     "adaptation": {"shapes": "adaptation_shapes"},

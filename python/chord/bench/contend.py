@@ -3,6 +3,7 @@ of the run's affinity set (the last ones first), so that a multi-threaded kernel
 core with a process that never yields: the case that exposes spin-waiting thread pools and
 barrier waits on a descheduled worker. What ran is recorded in the results document
 (``chord.contend``)."""
+
 from __future__ import annotations
 
 import os

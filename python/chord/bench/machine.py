@@ -4,6 +4,7 @@ same run (the roofline every effective-GB/s figure is compared against).
 ``machine_info`` / ``commit_info`` follow pytest-benchmark's JSON keys (so its tools read our
 files) and add what matters for kernels: CPU flags, cache sizes, thread count, library versions.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,25 @@ import torch
 from chord.backends import cpu as cpu_backend
 
 #: CPU flags that decide which kernel path runs (kept short: the full list is noise in reports)
-KERNEL_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "bmi2", "avx512f", "avx512bw", "avx512vl",
-                "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_tile", "amx_int8", "neon", "asimd", "sve")
+KERNEL_FLAGS = (
+    "sse4_2",
+    "avx",
+    "avx2",
+    "fma",
+    "f16c",
+    "bmi2",
+    "avx512f",
+    "avx512bw",
+    "avx512vl",
+    "avx512_vnni",
+    "avx_vnni",
+    "avx512_bf16",
+    "amx_tile",
+    "amx_int8",
+    "neon",
+    "asimd",
+    "sve",
+)
 
 
 def _read(path: str) -> str | None:
@@ -36,8 +54,10 @@ def cpu_model_and_flags() -> tuple[str, tuple[str, ...]]:
     text = _read("/proc/cpuinfo") or ""
     model = re.search(r"^(?:model name|Model|cpu model)\s*:\s*(.+)$", text, re.M)
     flags = re.search(r"^(?:flags|Features)\s*:\s*(.+)$", text, re.M)
-    return ((model.group(1).strip() if model else platform.processor() or platform.machine()),
-            tuple(flags.group(1).split()) if flags else ())
+    return (
+        (model.group(1).strip() if model else platform.processor() or platform.machine()),
+        tuple(flags.group(1).split()) if flags else (),
+    )
 
 
 def _parse_size(s: str | None) -> int | None:
@@ -80,8 +100,9 @@ def last_level_cache_bytes() -> int:
 
 def _git(*args: str) -> str | None:
     try:
-        r = subprocess.run(["git", *args], capture_output=True, text=True, timeout=10,
-                           cwd=Path(__file__).resolve().parent)
+        r = subprocess.run(
+            ["git", *args], capture_output=True, text=True, timeout=10, cwd=Path(__file__).resolve().parent
+        )
         return r.stdout.strip() if r.returncode == 0 else None
     except (OSError, subprocess.SubprocessError):
         return None
@@ -91,17 +112,29 @@ def commit_info() -> dict:
     """pytest-benchmark's ``commit_info`` keys: id, time, author_time, dirty, project, branch."""
     commit = _git("rev-parse", "HEAD")
     if commit is None:
-        return {"id": "unversioned", "time": None, "author_time": None, "dirty": False,
-                "project": "chord", "branch": "(unknown)"}
+        return {
+            "id": "unversioned",
+            "time": None,
+            "author_time": None,
+            "dirty": False,
+            "project": "chord",
+            "branch": "(unknown)",
+        }
     status = _git("status", "--porcelain", "--untracked-files=no") or ""
-    return {"id": commit, "time": _git("show", "-s", "--pretty=format:%cI"),
-            "author_time": _git("show", "-s", "--pretty=format:%aI"), "dirty": bool(status),
-            "project": "chord", "branch": _git("rev-parse", "--abbrev-ref", "HEAD") or "(unknown)"}
+    return {
+        "id": commit,
+        "time": _git("show", "-s", "--pretty=format:%cI"),
+        "author_time": _git("show", "-s", "--pretty=format:%aI"),
+        "dirty": bool(status),
+        "project": "chord",
+        "branch": _git("rev-parse", "--abbrev-ref", "HEAD") or "(unknown)",
+    }
 
 
 def _version(mod: str) -> str | None:
     try:
         from importlib.metadata import version
+
         return version(mod)
     except Exception:  # noqa: BLE001 - any packaging failure means "unknown"
         return None
@@ -146,8 +179,13 @@ def machine_info(device: str = "cpu") -> dict:
         "python_build": list(platform.python_build()),
         "release": platform.release(),
         "system": platform.system(),
-        "cpu": {"brand_raw": model, "arch": platform.machine(), "count": os.cpu_count(),
-                "flags": [f for f in KERNEL_FLAGS if f in flags], "all_flags_count": len(flags)},
+        "cpu": {
+            "brand_raw": model,
+            "arch": platform.machine(),
+            "count": os.cpu_count(),
+            "flags": [f for f in KERNEL_FLAGS if f in flags],
+            "all_flags_count": len(flags),
+        },
         "caches": cache_sizes(),
         "cpu_count": os.cpu_count(),
         "affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
@@ -162,8 +200,12 @@ def machine_info(device: str = "cpu") -> dict:
     }
     if device == "cuda" and torch.cuda.is_available():
         p = torch.cuda.get_device_properties(0)
-        info["gpu"] = {"name": p.name, "memory_bytes": p.total_memory, "capability": f"{p.major}.{p.minor}",
-                       "cuda": torch.version.cuda}
+        info["gpu"] = {
+            "name": p.name,
+            "memory_bytes": p.total_memory,
+            "capability": f"{p.major}.{p.minor}",
+            "cuda": torch.version.cuda,
+        }
     return info
 
 
@@ -172,8 +214,7 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def copy_bandwidth(nbytes: int = 128 << 20, repeats: int = 20, device: str = "cpu",
-                   chunk_bytes: int = 8 << 20) -> dict:
+def copy_bandwidth(nbytes: int = 128 << 20, repeats: int = 20, device: str = "cpu", chunk_bytes: int = 8 << 20) -> dict:
     """Memory bandwidth of a large ``copy_`` and of a read-only ``sum`` at the current torch
     thread count.
 
@@ -209,5 +250,8 @@ def copy_bandwidth(nbytes: int = 128 << 20, repeats: int = 20, device: str = "cp
             _sync(device)
             best_read[j] = min(best_read[j], time.perf_counter() - t0)
     del src, dst
-    return {"copy_GBps": 2 * nbytes / sum(best_copy) / 1e9, "read_GBps": nbytes / sum(best_read) / 1e9,
-            "buffer_bytes": nbytes}
+    return {
+        "copy_GBps": 2 * nbytes / sum(best_copy) / 1e9,
+        "read_GBps": nbytes / sum(best_read) / 1e9,
+        "buffer_bytes": nbytes,
+    }

@@ -6,6 +6,7 @@ Q2_K (2.625 bits/weight incl. scales), Q4_K (4.5) or Q8_0 (8.5) and multiplied b
 one-node ggml graph (``ggml_mul_mat``: ggml quantizes x to Q8_K / Q8_0 and runs its integer
 dot products), on a persistent pool of ``threads`` ggml threads.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -24,8 +25,9 @@ def _ggml():
     try:
         import ggml  # noqa: PLC0415 - optional dependency, imported on use only
     except Exception as e:  # noqa: BLE001 - ImportError or a broken native build
-        raise Unavailable(f"ggml-python not importable ({type(e).__name__}: {e}); "
-                          "install the extra: pip install -e '.[peer]'") from e
+        raise Unavailable(
+            f"ggml-python not importable ({type(e).__name__}: {e}); install the extra: pip install -e '.[peer]'"
+        ) from e
     return ggml
 
 
@@ -66,8 +68,9 @@ def ggml_matmul(kind: str, w: torch.Tensor, x: torch.Tensor, n_sets: int, thread
     for _ in range(n_sets):
         wt = ggml.ggml_new_tensor_2d(ctx, qtype, K, N)
         if first is None:  # k-quants search scales (seconds per 4096^2): quantize once, copy
-            ggml.ggml_quantize_chunk(qtype, ctypes.cast(wf.data_ptr(), ctypes.POINTER(ctypes.c_float)),
-                                     ggml.ggml_get_data(wt), 0, N, K, None)
+            ggml.ggml_quantize_chunk(
+                qtype, ctypes.cast(wf.data_ptr(), ctypes.POINTER(ctypes.c_float)), ggml.ggml_get_data(wt), 0, N, K, None
+            )
             first = ggml.ggml_get_data(wt)
         else:
             ctypes.memmove(ggml.ggml_get_data(wt), first, row * N)
@@ -108,6 +111,6 @@ def ggml_matmul(kind: str, w: torch.Tensor, x: torch.Tensor, n_sets: int, thread
     holder.fn = fn
     holder.keepalive = [graphs, output, plans, work, tpp]
     ref_check = checks.rel_error_check(xf.double() @ wf.double().T, checks.GGML_TOL[kind], kind)
-    holder.check = lambda _: ref_check(output(0))     # fn returns nothing: read the graph's output tensor
+    holder.check = lambda _: ref_check(output(0))  # fn returns nothing: read the graph's output tensor
     holder.check_what = f"fp32 product, relative error <= {checks.GGML_TOL[kind]:g}"
     return holder

@@ -14,6 +14,7 @@ Whichever config does not run on this CPU / torch build is reported ``unavailabl
 torchao's own reason (e.g. an int4 packing format that needs CUDA or another package), never
 silently replaced by another kernel.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -36,8 +37,9 @@ def _torchao():
             warnings.simplefilter("ignore")
             import torchao.quantization as tq  # noqa: PLC0415 - optional dependency, imported on use only
     except Exception as e:  # noqa: BLE001 - ImportError or a broken native build
-        raise Unavailable(f"torchao not importable ({type(e).__name__}: {e}); "
-                          "install the extra: pip install -e '.[torchao]'") from e
+        raise Unavailable(
+            f"torchao not importable ({type(e).__name__}: {e}); install the extra: pip install -e '.[torchao]'"
+        ) from e
     return tq
 
 
@@ -85,5 +87,6 @@ def torchao_linear(kind: str, w: torch.Tensor, x: torch.Tensor, n_sets: int) -> 
             raise Unavailable(f"{CONFIGS[kind][0]} does not run here ({type(e).__name__}: {msg})") from e
         mods.append(lin)
     n = len(mods)
-    return Prepared(lambda i: mods[i % n](xa), int(N * K * bpw), n,
-                    f"torchao {CONFIGS[kind][0]} ({str(act_dtype)[6:]} act)")
+    return Prepared(
+        lambda i: mods[i % n](xa), int(N * K * bpw), n, f"torchao {CONFIGS[kind][0]} ({str(act_dtype)[6:]} act)"
+    )

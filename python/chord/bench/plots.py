@@ -5,6 +5,7 @@
 * ``bandwidth.png``: effective GB/s of every kernels-suite implementation at M=1, against the
   same-run copy bandwidth (the roofline), one panel per thread count.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -13,8 +14,10 @@ from pathlib import Path
 
 def _plt():
     import matplotlib  # noqa: PLC0415 - optional dependency ([plot] extra)
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # noqa: PLC0415
+
     return plt
 
 
@@ -23,8 +26,11 @@ def _kernel_recs(doc):
 
 
 def speedup_vs_m(doc: dict, path: str | Path) -> Path | None:
-    recs = [r for r in _kernel_recs(doc) if r["extra_info"]["role"] == "chord"
-            and (r["extra_info"].get("ratios") or {}).get("torch_fp32")]
+    recs = [
+        r
+        for r in _kernel_recs(doc)
+        if r["extra_info"]["role"] == "chord" and (r["extra_info"].get("ratios") or {}).get("torch_fp32")
+    ]
     if not recs:
         return None
     kn = Counter((r["params"]["K"], r["params"]["N"]) for r in recs).most_common(1)[0][0]
@@ -37,14 +43,21 @@ def speedup_vs_m(doc: dict, path: str | Path) -> Path | None:
         for r in recs:
             if r["params"]["threads"] == t:
                 lines.setdefault(f"{r['params']['mix']} {r['params']['path']}", []).append(
-                    (r["params"]["M"], r["extra_info"]["ratios"]["torch_fp32"]))
+                    (r["params"]["M"], r["extra_info"]["ratios"]["torch_fp32"])
+                )
         mixes = sorted({label.split(" ")[0] for label in lines})
         for label, pts in sorted(lines.items()):
             pts.sort()
             mix, act = label.split(" ", 1)
             # colour = bit mix, line style = activation path
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=label,
-                    color=f"C{mixes.index(mix)}", ls="-" if act == "act8" else "--")
+            ax.plot(
+                [p[0] for p in pts],
+                [p[1] for p in pts],
+                marker="o",
+                label=label,
+                color=f"C{mixes.index(mix)}",
+                ls="-" if act == "act8" else "--",
+            )
         ax.axhline(1.0, color="grey", lw=0.8, ls="--")
         ax.set_xscale("log", base=2)
         ax.set_xlabel("M (rows of x)")
@@ -69,10 +82,19 @@ def bandwidth(doc: dict, path: str | Path) -> Path | None:
     fig, axes = plt.subplots(len(threads), 1, figsize=(11, 3.6 * len(threads)), squeeze=False)
     for ax, t in zip(axes[:, 0], threads):
         rs = [r for r in recs if r["params"]["threads"] == t]
-        labels = [f"{r['extra_info']['impl']}\n{r['params'].get('mix', '')} {r['params'].get('path', '')}\n"
-                  f"{r['params']['K']}x{r['params']['N']}" for r in rs]
-        colors = ["tab:orange" if r["extra_info"]["role"] == "chord" else "tab:blue" if r["extra_info"]["role"] == "baseline"
-                  else "tab:green" for r in rs]
+        labels = [
+            f"{r['extra_info']['impl']}\n{r['params'].get('mix', '')} {r['params'].get('path', '')}\n"
+            f"{r['params']['K']}x{r['params']['N']}"
+            for r in rs
+        ]
+        colors = [
+            "tab:orange"
+            if r["extra_info"]["role"] == "chord"
+            else "tab:blue"
+            if r["extra_info"]["role"] == "baseline"
+            else "tab:green"
+            for r in rs
+        ]
         ax.bar(range(len(rs)), [r["extra_info"]["GBps"] for r in rs], color=colors)
         roof = bw.get(str(t), {}).get("copy_GBps")
         if roof:

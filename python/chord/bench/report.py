@@ -1,10 +1,20 @@
 """Markdown tables of a results document: one table per suite, one row per timed case, with
 median, spread, effective bandwidth, roofline fraction and same-run speedups."""
+
 from __future__ import annotations
 
-SHORT = {"torch_fp32": "fp32", "torch_fp16": "fp16", "torch_dynamic_int8": "dyn-int8", "aten_int8pack_mm": "int8pack",
-         "aten_int4pack_mm": "int4pack", "torch_copy": "copy", "reference_pack": "ref-pack",
-         "torch_quantize_per_channel": "qpc-int8", "fp32_model": "fp32", "torch_fp32_topk": "fp32+topk"}
+SHORT = {
+    "torch_fp32": "fp32",
+    "torch_fp16": "fp16",
+    "torch_dynamic_int8": "dyn-int8",
+    "aten_int8pack_mm": "int8pack",
+    "aten_int4pack_mm": "int4pack",
+    "torch_copy": "copy",
+    "reference_pack": "ref-pack",
+    "torch_quantize_per_channel": "qpc-int8",
+    "fp32_model": "fp32",
+    "torch_fp32_topk": "fp32+topk",
+}
 #: params shown in the "variant" column (the rest are in the group heading)
 VARIANT_KEYS = ("mix", "path", "op", "scope", "k")
 
@@ -26,16 +36,26 @@ def suite_table(records: list[dict], suite: str, stat: str = "median") -> str:
     for r in recs:
         if r["extra_info"]["role"] == "baseline" and r["extra_info"]["impl"] not in bases:
             bases.append(r["extra_info"]["impl"])
-    head = ["case", "impl", "variant", "median ms", "IQR ms", "min ms", f"GB/s ({stat})", "roofline", "read roof"] + [f"× {SHORT.get(b, b)}" for b in bases]
+    head = ["case", "impl", "variant", "median ms", "IQR ms", "min ms", f"GB/s ({stat})", "roofline", "read roof"] + [
+        f"× {SHORT.get(b, b)}" for b in bases
+    ]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * 3 + ["---:"] * (len(head) - 3)) + "|"]
     for r in recs:
         ex, st = r["extra_info"], r["stats"]
         case = r["group"].split(" ", 1)[1] if " " in r["group"] else r["group"]
         impl = f"**{ex['impl']}**" if ex["role"] == "chord" else SHORT.get(ex["impl"], ex["impl"])
         rf, rr = ex.get("roofline_fraction"), ex.get("read_roofline_fraction")
-        cells = [case, impl, _variant(r), f"{st['median'] * 1e3:.3f}", f"{st['iqr'] * 1e3:.3f}", f"{st['min'] * 1e3:.3f}",
-                 _fmt(ex.get("GBps"), ".1f"), "" if rf is None else f"{rf:.0%}",
-                 "" if rr is None else f"{rr:.0%}"]
+        cells = [
+            case,
+            impl,
+            _variant(r),
+            f"{st['median'] * 1e3:.3f}",
+            f"{st['iqr'] * 1e3:.3f}",
+            f"{st['min'] * 1e3:.3f}",
+            _fmt(ex.get("GBps"), ".1f"),
+            "" if rf is None else f"{rf:.0%}",
+            "" if rr is None else f"{rr:.0%}",
+        ]
         ratios = ex.get("ratios") or {}
         cells += [_fmt(ratios.get(b), ".2f") for b in bases]
         lines.append("| " + " | ".join(cells) + " |")
@@ -77,36 +97,55 @@ def markdown(doc: dict) -> str:
     """The whole report: machine line, bandwidth line, a table per suite, what was unavailable."""
     mi, ci, c = doc.get("machine_info", {}), doc.get("commit_info", {}), doc.get("chord", {})
     cpu = mi.get("cpu", {})
-    out = [f"Machine: {cpu.get('brand_raw', '?')} ({mi.get('cpu_count', '?')} CPUs, flags "
-           f"{' '.join(cpu.get('flags', [])) or '?'}), L3 {mi.get('caches', {}).get('L3', 0) >> 20} MiB; "
-           f"torch {mi.get('torch', '?')}; chord kernels: {kernels_line(mi)}; commit {str(ci.get('id', '?'))[:10]}"
-           f"{' (dirty)' if ci.get('dirty') else ''}"]
+    out = [
+        f"Machine: {cpu.get('brand_raw', '?')} ({mi.get('cpu_count', '?')} CPUs, flags "
+        f"{' '.join(cpu.get('flags', [])) or '?'}), L3 {mi.get('caches', {}).get('L3', 0) >> 20} MiB; "
+        f"torch {mi.get('torch', '?')}; chord kernels: {kernels_line(mi)}; commit {str(ci.get('id', '?'))[:10]}"
+        f"{' (dirty)' if ci.get('dirty') else ''}"
+    ]
     la = mi.get("load_average")
     if la:
         busy = " (busy machine: expect noise)" if mi.get("cpu_count") and la[0] > 0.5 * mi["cpu_count"] else ""
         out.append(f"Load average at start: {la[0]:.2f}{busy}")
     busy = c.get("contend")
     if busy:
-        out.append(f"**Contended run**: {busy['processes']} busy-loop process(es) (`{busy['command']}`) pinned to "
-                   f"CPU(s) {', '.join(map(str, busy['cpus']))} for the whole run.")
+        out.append(
+            f"**Contended run**: {busy['processes']} busy-loop process(es) (`{busy['command']}`) pinned to "
+            f"CPU(s) {', '.join(map(str, busy['cpus']))} for the whole run."
+        )
     bw = c.get("bandwidth", {})
     if bw:
         mb = next(iter(bw.values())).get("buffer_bytes", 0) >> 20
-        out.append(f"Copy bandwidth ({mb} MB `copy_`, best of 20, read+write traffic): " + ", ".join(
-            f"{v['copy_GBps']:.1f} GB/s @ {t} thread{'s' if t != '1' else ''}" for t, v in sorted(bw.items())))
+        out.append(
+            f"Copy bandwidth ({mb} MB `copy_`, best of 20, read+write traffic): "
+            + ", ".join(
+                f"{v['copy_GBps']:.1f} GB/s @ {t} thread{'s' if t != '1' else ''}" for t, v in sorted(bw.items())
+            )
+        )
         if all(v.get("read_GBps") for v in bw.values()):
-            out.append(f"Read-only bandwidth ({mb} MB `sum`, best of 20): " + ", ".join(
-                f"{v['read_GBps']:.1f} GB/s @ {t} thread{'s' if t != '1' else ''}" for t, v in sorted(bw.items())))
+            out.append(
+                f"Read-only bandwidth ({mb} MB `sum`, best of 20): "
+                + ", ".join(
+                    f"{v['read_GBps']:.1f} GB/s @ {t} thread{'s' if t != '1' else ''}" for t, v in sorted(bw.items())
+                )
+            )
     stat = c.get("stat", "median")
-    out.append(f"`× b` = {stat}(b) / {stat}(row) over rounds, same run (higher is faster); roofline = GB/s of the "
-               "bytes the call must read over the copy bandwidth at the same thread count; read roof = the same over the "
-               "read-only bandwidth (the roof of a GEMV, which only reads its weight).")
+    out.append(
+        f"`× b` = {stat}(b) / {stat}(row) over rounds, same run (higher is faster); roofline = GB/s of the "
+        "bytes the call must read over the copy bandwidth at the same thread count; read roof = the same over the "
+        "read-only bandwidth (the roof of a GEMV, which only reads its weight)."
+    )
     from .runner import REF_IMPLS  # noqa: PLC0415
+
     for suite in ("kernels", "scoring", "adaptation", "e2e"):
         t = summary_table(doc.get("benchmarks", []), suite, stat)
         if t:
-            out += ["", f"### {suite}: {stat} ms (speedup over {SHORT.get(REF_IMPLS[suite], REF_IMPLS[suite])}, same run)",
-                    "", t]
+            out += [
+                "",
+                f"### {suite}: {stat} ms (speedup over {SHORT.get(REF_IMPLS[suite], REF_IMPLS[suite])}, same run)",
+                "",
+                t,
+            ]
     for suite in ("kernels", "scoring", "adaptation", "e2e"):
         t = suite_table(doc.get("benchmarks", []), suite, stat)
         if t:
@@ -115,8 +154,13 @@ def markdown(doc: dict) -> str:
     if errs:
         out += ["", "**ERRORS: wrong answers, no time reported** (`chord.bench.checks`):"]
         out += [f"- {e['suite']} / {e['group']} / {e['impl']}: {e['reason']}" for e in errs]
-    fell = sorted({(r["extra_info"].get("suite"), r["extra_info"].get("impl"), k, v) for r in doc.get("benchmarks", [])
-                   for k, v in r.get("extra_info", {}).get("fallback", {}).items()})
+    fell = sorted(
+        {
+            (r["extra_info"].get("suite"), r["extra_info"].get("impl"), k, v)
+            for r in doc.get("benchmarks", [])
+            for k, v in r.get("extra_info", {}).get("fallback", {}).items()
+        }
+    )
     if fell:
         out += ["", "Served by the pure-torch reference, not a kernel (timed as such):"]
         out += [f"- {s} / {i}: {k} ({v})" for s, i, k, v in fell]

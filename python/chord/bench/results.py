@@ -13,6 +13,7 @@ File layout (pytest-benchmark 5 keys first, so ``pytest-benchmark compare`` read
                "unavailable": [{suite, group, impl, reason}],
                "errors": [{suite, group, impl, reason}] (wrong answers: ``chord.bench.checks``), "elapsed_s": float}}
 """
+
 from __future__ import annotations
 
 import json
@@ -24,12 +25,38 @@ SCHEMA = "chord.bench/1"
 VERSION = "chord.bench 1 (pytest-benchmark 5 compatible)"
 #: roles: the thing measured, a same-run baseline (ratios are taken against these), an external peer
 ROLES = ("chord", "baseline", "peer")
-STAT_KEYS = ("min", "max", "mean", "stddev", "rounds", "median", "iqr", "q1", "q3", "iqr_outliers",
-             "stddev_outliers", "outliers", "ld15iqr", "hd15iqr", "ops", "total", "data", "iterations")
+STAT_KEYS = (
+    "min",
+    "max",
+    "mean",
+    "stddev",
+    "rounds",
+    "median",
+    "iqr",
+    "q1",
+    "q3",
+    "iqr_outliers",
+    "stddev_outliers",
+    "outliers",
+    "ld15iqr",
+    "hd15iqr",
+    "ops",
+    "total",
+    "data",
+    "iterations",
+)
 
 
-def make_record(suite: str, group: str, impl: str, role: str, params: dict, stats: dict,
-                extra: dict | None = None, options: dict | None = None) -> dict:
+def make_record(
+    suite: str,
+    group: str,
+    impl: str,
+    role: str,
+    params: dict,
+    stats: dict,
+    extra: dict | None = None,
+    options: dict | None = None,
+) -> dict:
     """One pytest-benchmark ``benchmarks[]`` entry. ``params`` identify the case (shape, mix,
     path, threads...) and, with ``impl``, name it uniquely."""
     if role not in ROLES:
@@ -38,9 +65,16 @@ def make_record(suite: str, group: str, impl: str, role: str, params: dict, stat
     name = f"{suite}[{impl}-{param}]"
     ex = {"suite": suite, "impl": impl, "role": role}
     ex.update(extra or {})
-    return {"group": group, "name": name, "fullname": f"chord.bench::{suite}::{name}",
-            "params": dict(params, impl=impl), "param": f"{impl}-{param}", "extra_info": ex,
-            "options": dict(options or {}, timer="perf_counter"), "stats": stats}
+    return {
+        "group": group,
+        "name": name,
+        "fullname": f"chord.bench::{suite}::{name}",
+        "params": dict(params, impl=impl),
+        "param": f"{impl}-{param}",
+        "extra_info": ex,
+        "options": dict(options or {}, timer="perf_counter"),
+        "stats": stats,
+    }
 
 
 def case_key(rec: dict) -> str:
@@ -101,9 +135,14 @@ def add_bandwidth(rec: dict, bytes_read: int | None, bw: dict | None, stat: str 
 
 
 def new_document(machine: dict, commit: dict, config: dict) -> dict:
-    return {"machine_info": machine, "commit_info": commit, "benchmarks": [],
-            "datetime": datetime.now(timezone.utc).isoformat(), "version": VERSION,
-            "chord": {"schema": SCHEMA, "config": config, "bandwidth": {}, "unavailable": [], "elapsed_s": None}}
+    return {
+        "machine_info": machine,
+        "commit_info": commit,
+        "benchmarks": [],
+        "datetime": datetime.now(timezone.utc).isoformat(),
+        "version": VERSION,
+        "chord": {"schema": SCHEMA, "config": config, "bandwidth": {}, "unavailable": [], "elapsed_s": None},
+    }
 
 
 def _clean(o):

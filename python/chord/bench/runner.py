@@ -5,6 +5,7 @@ implementation of each case; the context times it under the thread count, handle
 implementations that cannot run here (recorded as *unavailable* with the reason, never a
 crash), sizes weight rotation, and attaches bandwidth and ratios.
 """
+
 from __future__ import annotations
 
 import math
@@ -57,8 +58,10 @@ class RunContext:
         if key not in bw:
             with num_threads(threads):
                 bw[key] = machine.copy_bandwidth(device=self.device)
-            self.log(f"  copy bandwidth @ {threads} thread(s): {bw[key]['copy_GBps']:.1f} GB/s "
-                     f"(read-only {bw[key]['read_GBps']:.1f} GB/s)")
+            self.log(
+                f"  copy bandwidth @ {threads} thread(s): {bw[key]['copy_GBps']:.1f} GB/s "
+                f"(read-only {bw[key]['read_GBps']:.1f} GB/s)"
+            )
         return bw[key]
 
     def n_sets(self, bytes_per_set: float) -> int:
@@ -71,8 +74,9 @@ class RunContext:
 
     def error(self, suite: str, group: str, impl: str, reason: str) -> None:
         """``impl`` ran but computed a wrong answer: recorded under ``chord.errors`` (no time)."""
-        self.doc["chord"].setdefault("errors", []).append({"suite": suite, "group": group, "impl": impl,
-                                                            "reason": reason})
+        self.doc["chord"].setdefault("errors", []).append(
+            {"suite": suite, "group": group, "impl": impl, "reason": reason}
+        )
         self.log(f"  {impl:<22} ERROR: {reason}")
 
     def unavailable(self, suite: str, group: str, impl: str, reason: str) -> None:
@@ -80,9 +84,18 @@ class RunContext:
         self.log(f"  {impl:<22} unavailable: {reason}")
 
     # -- timing --------------------------------------------------------------------------
-    def time(self, suite: str, group: str, impl: str, role: str, params: dict, threads: int,
-             prepare: Callable[[], Prepared], policy: TimingPolicy | None = None,
-             extra: dict | None = None) -> dict | None:
+    def time(
+        self,
+        suite: str,
+        group: str,
+        impl: str,
+        role: str,
+        params: dict,
+        threads: int,
+        prepare: Callable[[], Prepared],
+        policy: TimingPolicy | None = None,
+        extra: dict | None = None,
+    ) -> dict | None:
         """Prepare and time one implementation; returns its record, or None when unavailable."""
         policy = policy or self.cfg.policy
         bw = self.bandwidth(threads)
@@ -90,7 +103,7 @@ class RunContext:
         try:
             with num_threads(threads):
                 prep = prepare()
-                if prep.check is not None:   # a wrong answer is an error, never a number
+                if prep.check is not None:  # a wrong answer is an error, never a number
                     prep.check(prep.fn(0))
                 stats = measure(prep.fn, policy, self.device)
         except Unavailable as e:
@@ -101,26 +114,47 @@ class RunContext:
             return None
         except Exception as e:  # noqa: BLE001 - e.g. a GPU kernel that fails to compile
             # a broken implementation must not hide the others' numbers; it is reported
-            self.unavailable(suite, group, impl, f"failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+            self.unavailable(
+                suite, group, impl, f"failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+            )
             return None
-        ex = {"threads": threads, "n_sets": prep.n_sets, "note": prep.note, "converged": stats.pop("converged"),
-              "checked": prep.check_what if prep.check is not None else None}
+        ex = {
+            "threads": threads,
+            "n_sets": prep.n_sets,
+            "note": prep.note,
+            "converged": stats.pop("converged"),
+            "checked": prep.check_what if prep.check is not None else None,
+        }
         fell_back = fallback.since(served)
-        if fell_back:   # label what ran: the pure-torch reference, not a kernel
+        if fell_back:  # label what ran: the pure-torch reference, not a kernel
             ex["fallback"] = fell_back
             ex["note"] += " [pure-torch reference: " + "; ".join(f"{k} ({v})" for k, v in fell_back.items()) + "]"
         # extra is read after prepare(): a suite may fill it there (e.g. the sanity error)
         if stats.pop("single_call", False):
             ex["note"] += " (one call: slower than 4x the time budget)"
         ex.update(extra or {})
-        rec = results.make_record(suite, group, impl, role, params, stats, ex,
-                                  {"warmup": policy.warmup, "min_rounds": policy.min_rounds,
-                                   "max_time": policy.max_time_s, "min_time": policy.min_time_s})
+        rec = results.make_record(
+            suite,
+            group,
+            impl,
+            role,
+            params,
+            stats,
+            ex,
+            {
+                "warmup": policy.warmup,
+                "min_rounds": policy.min_rounds,
+                "max_time": policy.max_time_s,
+                "min_time": policy.min_time_s,
+            },
+        )
         results.add_bandwidth(rec, prep.bytes_read, bw, self.cfg.stat)
         self.records.append(rec)
         gb = rec["extra_info"].get("GBps")
-        self.log(f"  {impl:<22} {stats['median'] * 1e3:9.3f} ms  (IQR {stats['iqr'] * 1e3:.3f}, "
-                 f"{stats['rounds']} rounds{', ' + format(gb, '.1f') + ' GB/s' if gb else ''})")
+        self.log(
+            f"  {impl:<22} {stats['median'] * 1e3:9.3f} ms  (IQR {stats['iqr'] * 1e3:.3f}, "
+            f"{stats['rounds']} rounds{', ' + format(gb, '.1f') + ' GB/s' if gb else ''})"
+        )
         del prep
         return rec
 

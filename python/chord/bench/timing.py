@@ -6,13 +6,14 @@ A benchmarked callable takes the round index ``i`` and uses weight set ``i % n_s
 through several copies of the weights whose total exceeds the last-level cache, so a kernel
 is timed streaming its weights from memory, as in a real forward pass, not from a warm cache.
 """
+
 from __future__ import annotations
 
 import math
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 import torch
 
@@ -34,7 +35,7 @@ class TimingPolicy:
     min_round_s: float = 2e-4
 
     @staticmethod
-    def quick() -> "TimingPolicy":
+    def quick() -> TimingPolicy:
         """For smoke tests: a handful of rounds, fractions of a second."""
         return TimingPolicy(warmup=1, min_rounds=3, max_rounds=5, min_time_s=0.0, max_time_s=0.2, rel_ci=1.0)
 
@@ -63,7 +64,7 @@ def _quartiles(data: list[float]) -> tuple[float, float]:
         if r == 1:
             return 0.25 * data[k - 1] + 0.75 * data[k], 0.75 * data[3 * k] + 0.25 * data[3 * k + 1]
         return 0.75 * data[k] + 0.25 * data[k + 1], 0.25 * data[3 * k + 1] + 0.75 * data[3 * k + 2]
-    return statistics.median(data[: n // 2]), statistics.median(data[n // 2:])
+    return statistics.median(data[: n // 2]), statistics.median(data[n // 2 :])
 
 
 def summarize(data: list[float], iterations: int = 1) -> dict:
@@ -82,11 +83,24 @@ def summarize(data: list[float], iterations: int = 1) -> dict:
     sd_out = sum(1 for v in s if v < mean - sd or v > mean + sd)
     median = statistics.median(s)
     return {
-        "min": s[0], "max": s[-1], "mean": mean, "stddev": sd, "rounds": n, "median": median,
-        "iqr": iqr, "q1": q1, "q3": q3, "iqr_outliers": iqr_out, "stddev_outliers": sd_out,
-        "outliers": f"{sd_out};{iqr_out}", "ld15iqr": lo15, "hd15iqr": hi15,
-        "ops": 1.0 / mean if mean > 0 else float("inf"), "total": sum(s) * iterations,
-        "data": list(data), "iterations": iterations,
+        "min": s[0],
+        "max": s[-1],
+        "mean": mean,
+        "stddev": sd,
+        "rounds": n,
+        "median": median,
+        "iqr": iqr,
+        "q1": q1,
+        "q3": q3,
+        "iqr_outliers": iqr_out,
+        "stddev_outliers": sd_out,
+        "outliers": f"{sd_out};{iqr_out}",
+        "ld15iqr": lo15,
+        "hd15iqr": hi15,
+        "ops": 1.0 / mean if mean > 0 else float("inf"),
+        "total": sum(s) * iterations,
+        "data": list(data),
+        "iterations": iterations,
     }
 
 

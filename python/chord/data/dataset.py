@@ -1,4 +1,5 @@
 """``SequenceDataset``: every user's chronological item sequence, stored as CSR arrays."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -26,14 +27,20 @@ class SequenceDataset:
     def __post_init__(self):
         self.items = np.ascontiguousarray(self.items, dtype=np.int64)
         self.offsets = np.ascontiguousarray(self.offsets, dtype=np.int64)
-        if self.offsets.ndim != 1 or self.offsets.size < 1 or self.offsets[0] != 0 \
-                or self.offsets[-1] != self.items.size or np.any(np.diff(self.offsets) < 0):
-            raise ValueError("offsets: expected a non-decreasing int array from 0 to len(items), "
-                             f"got {self.offsets.size} entries ending at {self.offsets[-1] if self.offsets.size else None} "
-                             f"for {self.items.size} items")
+        if (
+            self.offsets.ndim != 1
+            or self.offsets.size < 1
+            or self.offsets[0] != 0
+            or self.offsets[-1] != self.items.size
+            or np.any(np.diff(self.offsets) < 0)
+        ):
+            raise ValueError(
+                "offsets: expected a non-decreasing int array from 0 to len(items), "
+                f"got {self.offsets.size} entries ending at {self.offsets[-1] if self.offsets.size else None} "
+                f"for {self.items.size} items"
+            )
         if self.items.size and (self.items.min() < 1 or self.items.max() > self.num_items):
-            raise ValueError(f"items: expected ids in 1..{self.num_items}, got "
-                             f"{self.items.min()}..{self.items.max()}")
+            raise ValueError(f"items: expected ids in 1..{self.num_items}, got {self.items.min()}..{self.items.max()}")
         if self.user_ids is None:
             self.user_ids = np.arange(1, self.num_users + 1, dtype=np.int64)
 
@@ -52,27 +59,36 @@ class SequenceDataset:
 
     def sequence(self, user: int) -> np.ndarray:
         """int64 [len]: user ``user``'s items (0-based dense user index), oldest first."""
-        return self.items[self.offsets[user]:self.offsets[user + 1]]
+        return self.items[self.offsets[user] : self.offsets[user + 1]]
 
     @property
     def sequences(self) -> list[np.ndarray]:
         """Every user's sequence as a list of int64 arrays (views; for inspection, not hot loops)."""
         return np.split(self.items, self.offsets[1:-1])
 
-    def head(self, num_users: int) -> "SequenceDataset":
+    def head(self, num_users: int) -> SequenceDataset:
         """The first ``num_users`` users (item ids unchanged) — for smoke tests on a slice."""
         n = min(num_users, self.num_users)
         end = int(self.offsets[n])
-        return SequenceDataset(self.name + f"[:{n}]", self.num_items, self.items[:end].copy(),
-                               self.offsets[:n + 1].copy(), self.user_ids[:n].copy(), self.source)
+        return SequenceDataset(
+            self.name + f"[:{n}]",
+            self.num_items,
+            self.items[:end].copy(),
+            self.offsets[: n + 1].copy(),
+            self.user_ids[:n].copy(),
+            self.source,
+        )
 
     def __repr__(self) -> str:
-        return (f"SequenceDataset({self.name!r}, users={self.num_users}, items={self.num_items}, "
-                f"interactions={self.num_interactions})")
+        return (
+            f"SequenceDataset({self.name!r}, users={self.num_users}, items={self.num_items}, "
+            f"interactions={self.num_interactions})"
+        )
 
     @classmethod
-    def from_pairs(cls, name: str, users: np.ndarray, items: np.ndarray, num_items: int | None = None,
-                   source: str = "") -> "SequenceDataset":
+    def from_pairs(
+        cls, name: str, users: np.ndarray, items: np.ndarray, num_items: int | None = None, source: str = ""
+    ) -> SequenceDataset:
         """Build from parallel (user, item) arrays already in chronological order within each user.
 
         Users are grouped with a stable sort, so the within-user order of the input is kept.

@@ -9,6 +9,7 @@ file, the 1-based line number and the reason on the first malformed line.
   with a stable sort, so ties keep file order.
 - ``movielens``: ``ratings.dat`` lines ``UserID::MovieID::Rating::Timestamp``, sorted like atomic.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -42,8 +43,9 @@ def _positive_int(tok: str, path, line_no: int, what: str) -> int:
     except ValueError:
         raise DataFormatError(path, line_no, f"{what}: expected a positive integer id, got {tok[:40]!r}") from None
     if not 1 <= v <= MAX_ID:
-        raise DataFormatError(path, line_no, f"{what}: expected a positive integer id in 1..{MAX_ID} "
-                                            f"(0 is padding), got {tok[:40]}")
+        raise DataFormatError(
+            path, line_no, f"{what}: expected a positive integer id in 1..{MAX_ID} (0 is padding), got {tok[:40]}"
+        )
     return v
 
 
@@ -75,7 +77,9 @@ def _lines(path: Path, limit: int | None = None):
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as e:
-                raise DataFormatError(path, i, f"not UTF-8 text (byte 0x{raw[e.start]:02x} at column {e.start + 1})") from None
+                raise DataFormatError(
+                    path, i, f"not UTF-8 text (byte 0x{raw[e.start]:02x} at column {e.start + 1})"
+                ) from None
             if "\0" in line:
                 raise DataFormatError(path, i, "NUL byte in a text line (not a text data file?)")
             yield i, line.rstrip("\r\n")
@@ -128,8 +132,9 @@ def read_s3rec(path, name: str | None = None) -> SequenceDataset:
             continue
         toks = line.split()
         if len(toks) < 2:
-            raise DataFormatError(path, i, "expected 'user item1 item2 ...' with at least one item, "
-                                           f"got {len(toks)} field(s)")
+            raise DataFormatError(
+                path, i, f"expected 'user item1 item2 ...' with at least one item, got {len(toks)} field(s)"
+            )
         u = _positive_int(toks[0], path, i, "user")
         if u in seen:
             raise DataFormatError(path, i, f"user {u} appears on more than one line")
@@ -144,8 +149,7 @@ def read_s3rec(path, name: str | None = None) -> SequenceDataset:
     lengths = np.array([c.size for c in chunks])
     offsets = np.concatenate([[0], np.cumsum(lengths)])
     items = np.concatenate(chunks)
-    return SequenceDataset(name or path.stem, int(items.max()), items, offsets,
-                           np.array(user_ids)[order], str(path))
+    return SequenceDataset(name or path.stem, int(items.max()), items, offsets, np.array(user_ids)[order], str(path))
 
 
 def _timestamp(tok: str, path, line_no: int) -> float:
@@ -165,7 +169,7 @@ def _tokens_to_ids(tokens: list[str]) -> tuple[np.ndarray, int]:
         ids = np.array(tokens, dtype=np.int64)
         if ids.size and ids.min() >= 1 and ids.max() <= MAX_ID:
             return ids, int(ids.max())
-    except (ValueError, OverflowError):   # not all integers, or beyond int64: map them
+    except (ValueError, OverflowError):  # not all integers, or beyond int64: map them
         pass
     uniq, inv = np.unique(np.array(tokens), return_inverse=True)
     return inv.astype(np.int64) + 1, int(uniq.size)

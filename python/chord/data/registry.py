@@ -7,6 +7,7 @@
 ``pip download --no-deps recbole==1.2.1`` (the wheel ships ``recbole/dataset_example/ml-100k``)
 and checking sha256 of every file. Any existing file or directory path overrides the names.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -28,8 +29,13 @@ KNOWN = {
     "video_games": ("video_games", "Video.txt", "sasrec"),
     "ml-100k": ("ml-100k", "ml-100k.inter", "atomic"),
 }
-ALIASES = {"games": "video_games", "video-games": "video_games", "ml100k": "ml-100k",
-           "movielens-100k": "ml-100k", "toys_and_games": "toys"}
+ALIASES = {
+    "games": "video_games",
+    "video-games": "video_games",
+    "ml100k": "ml-100k",
+    "movielens-100k": "ml-100k",
+    "toys_and_games": "toys",
+}
 DEFAULT_DATASET = "ml-100k"
 
 RECBOLE_PIN = "recbole==1.2.1"
@@ -69,13 +75,24 @@ def _verify_ml100k(directory: Path) -> bool:
 
 def _pip_download(dest: Path) -> Path:
     """Download the pinned RecBole wheel (no dependencies) into ``dest``; return its path."""
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", RECBOLE_PIN,
-           "-d", str(dest), "-q"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        RECBOLE_PIN,
+        "-d",
+        str(dest),
+        "-q",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     wheels = list(dest.glob("recbole-*.whl"))
     if proc.returncode != 0 or not wheels:
-        raise RuntimeError(f"could not fetch ML-100K: `{' '.join(cmd)}` failed "
-                           f"(rc={proc.returncode}): {proc.stderr.strip()[-500:]}")
+        raise RuntimeError(
+            f"could not fetch ML-100K: `{' '.join(cmd)}` failed (rc={proc.returncode}): {proc.stderr.strip()[-500:]}"
+        )
     return wheels[0]
 
 
@@ -115,20 +132,26 @@ def resolve(name_or_path, data_dir=None) -> tuple[Path, str | None, str]:
     if p.is_dir() and key not in KNOWN:
         files = sorted(f for f in p.iterdir() if f.suffix in (".txt", ".inter", ".dat"))
         if len(files) != 1:
-            raise FileNotFoundError(f"name_or_path: directory {p} must hold exactly one .txt/.inter/.dat "
-                                    f"file, found {[f.name for f in files]}")
+            raise FileNotFoundError(
+                f"name_or_path: directory {p} must hold exactly one .txt/.inter/.dat "
+                f"file, found {[f.name for f in files]}"
+            )
         return files[0], None, p.name
     if key not in KNOWN:
-        raise ValueError(f"name_or_path: expected an existing file/directory or one of "
-                         f"{sorted(KNOWN) + sorted(ALIASES)}, got {name_or_path!r}")
+        raise ValueError(
+            f"name_or_path: expected an existing file/directory or one of "
+            f"{sorted(KNOWN) + sorted(ALIASES)}, got {name_or_path!r}"
+        )
     sub, fname, fmt = KNOWN[key]
     root = Path(data_dir) if data_dir is not None else default_data_dir()
     if root is not None and (root / sub / fname).is_file():
         return root / sub / fname, fmt, key
     if key == "ml-100k":
         return fetch_ml100k() / fname, fmt, key
-    raise FileNotFoundError(f"dataset {key!r}: {fname} not found under data_dir="
-                            f"{root if root is not None else '(none: pass data_dir or set CHORD_DATA_DIR)'}/{sub}")
+    raise FileNotFoundError(
+        f"dataset {key!r}: {fname} not found under data_dir="
+        f"{root if root is not None else '(none: pass data_dir or set CHORD_DATA_DIR)'}/{sub}"
+    )
 
 
 def load_dataset(name_or_path=DEFAULT_DATASET, data_dir=None, fmt: str | None = None) -> SequenceDataset:

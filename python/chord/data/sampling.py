@@ -3,6 +3,7 @@
 Membership is tested with one ``searchsorted`` over sorted keys ``user * (num_items + 1) + item``,
 so sampling a [batch, n] block costs a few tensor ops, not a python loop per user.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,8 +24,7 @@ class NegativeSampler:
         lens = offsets[1:] - offsets[:-1]
         users = torch.repeat_interleave(torch.arange(self.num_users), lens)
         self.keys = torch.unique(users * (self.num_items + 1) + items)  # sorted
-        self.counts = torch.zeros(self.num_users, dtype=torch.int64).index_add_(
-            0, users, torch.ones_like(users))
+        self.counts = torch.zeros(self.num_users, dtype=torch.int64).index_add_(0, users, torch.ones_like(users))
         # distinct items per user (sequences may repeat items, e.g. Yelp)
         ku = self.keys // (self.num_items + 1)
         self.distinct = torch.bincount(ku, minlength=self.num_users)
@@ -47,8 +47,9 @@ class NegativeSampler:
             bad = self.contains(users, out)
         return out
 
-    def sample_unique(self, users: torch.Tensor, n: int, generator: torch.Generator | None = None,
-                      exclude: torch.Tensor | None = None) -> torch.Tensor:
+    def sample_unique(
+        self, users: torch.Tensor, n: int, generator: torch.Generator | None = None, exclude: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """int64 [len(users), n]: n distinct negatives per user, none in the user's items (nor in
         ``exclude`` [len(users)] if given) — for the 1 + n sampled evaluation."""
         users = torch.as_tensor(users, dtype=torch.int64)

@@ -1,4 +1,5 @@
 """Leave-one-out split and left-padded sequence matrices (vectorized, no per-user loops)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -88,8 +89,9 @@ class LeaveOneOut:
         idx = np.repeat(self.starts - offsets[:-1], lens) + np.arange(offsets[-1])
         return offsets, self.dataset.items[idx]
 
-    def sequence_matrices(self, max_len: int, all_positions: bool = False
-                          ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def sequence_matrices(
+        self, max_len: int, all_positions: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """SASRec-style training rows: (users [n], inputs [n, max_len], targets [n, max_len]).
 
         Row r: inputs = training part[:-1], targets = training part[1:], both the last
@@ -121,8 +123,10 @@ class LeaveOneOut:
         users = np.repeat(np.arange(self.num_users, dtype=np.int64), n_inst)
         first = np.repeat(self.starts + 1, n_inst)
         cum = np.concatenate([[0], np.cumsum(n_inst)])
-        j = first + (np.arange(cum[-1]) - np.repeat(cum[:-1], n_inst))   # absolute offset of target 1
+        j = first + (np.arange(cum[-1]) - np.repeat(cum[:-1], n_inst))  # absolute offset of target 1
         x = pad_left(self.dataset.items, self.starts[users], j, window)
         tj = j[:, None] + np.arange(targets)[None, :]
-        y = np.where(tj < self.train_end[users][:, None], self.dataset.items[np.clip(tj, 0, self.dataset.items.size - 1)], 0)
+        y = np.where(
+            tj < self.train_end[users][:, None], self.dataset.items[np.clip(tj, 0, self.dataset.items.size - 1)], 0
+        )
         return torch.from_numpy(users), torch.from_numpy(x), torch.from_numpy(y)

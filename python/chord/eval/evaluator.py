@@ -3,6 +3,7 @@
 Works with anything exposing ``model(seqs, users=...) -> [B, d]`` and
 ``model.score(repr, item_ids=None)``, so quantized/swapped models evaluate the same way.
 """
+
 from __future__ import annotations
 
 import time
@@ -19,7 +20,7 @@ MODES = ("full", "sampled")
 def _trim(seqs: torch.Tensor) -> torch.Tensor:
     """Drop leading columns that are padding in every row (left-padded input): less work, same result."""
     nz = (seqs != 0).any(0).nonzero()
-    return seqs[:, int(nz[0]):] if nz.numel() else seqs[:, -1:]
+    return seqs[:, int(nz[0]) :] if nz.numel() else seqs[:, -1:]
 
 
 class Evaluator:
@@ -35,8 +36,16 @@ class Evaluator:
     Ranks are pessimistic on ties (see :mod:`chord.eval.metrics`).
     """
 
-    def __init__(self, split: LeaveOneOut, max_len: int, ks=DEFAULT_KS, num_negatives: int = 99,
-                 seed: int = 2024, batch_size: int = 1024, mask_seen_target: bool = False):
+    def __init__(
+        self,
+        split: LeaveOneOut,
+        max_len: int,
+        ks=DEFAULT_KS,
+        num_negatives: int = 99,
+        seed: int = 2024,
+        batch_size: int = 1024,
+        mask_seen_target: bool = False,
+    ):
         self.split, self.max_len, self.ks = split, int(max_len), tuple(ks)
         self.mask_seen_target = bool(mask_seen_target)
         self.num_negatives, self.seed, self.batch_size = int(num_negatives), int(seed), int(batch_size)
@@ -51,8 +60,7 @@ class Evaluator:
             hist_off, hist_items = s.history_csr(stage)
             # visit users shortest history first so each batch trims to little padding
             order = torch.argsort((seqs != 0).sum(1), stable=True)
-            self._cache[stage] = dict(seqs=seqs, targets=targets, hist_off=hist_off, hist_items=hist_items,
-                                      order=order)
+            self._cache[stage] = dict(seqs=seqs, targets=targets, hist_off=hist_off, hist_items=hist_items, order=order)
         return self._cache[stage]
 
     def negatives(self, stage: str) -> torch.Tensor:
@@ -79,7 +87,7 @@ class Evaluator:
         order, off, hist = st["order"], st["hist_off"], st["hist_items"]
         try:
             for a in range(0, n, self.batch_size):
-                sel = order[a:a + self.batch_size]
+                sel = order[a : a + self.batch_size]
                 seqs, users, tgt = _trim(st["seqs"][sel]), self.users[sel], st["targets"][sel]
                 rep = model(seqs, users=users)
                 if mode == "sampled":
@@ -90,11 +98,13 @@ class Evaluator:
                 pos = scores.gather(1, tgt.view(-1, 1))
                 lens = off[sel + 1] - off[sel]
                 rows = torch.repeat_interleave(torch.arange(sel.numel()), lens)
-                cols = hist[torch.repeat_interleave(off[sel] - torch.cumsum(lens, 0) + lens, lens)
-                            + torch.arange(int(lens.sum()))]
+                cols = hist[
+                    torch.repeat_interleave(off[sel] - torch.cumsum(lens, 0) + lens, lens)
+                    + torch.arange(int(lens.sum()))
+                ]
                 scores[rows, cols] = float("-inf")
                 scores[:, 0] = float("-inf")
-                if not self.mask_seen_target:               # unmask a target that repeats a history item
+                if not self.mask_seen_target:  # unmask a target that repeats a history item
                     scores.scatter_(1, tgt.view(-1, 1), pos)
                 out.append(ranks_from_scores(scores, tgt))
         finally:

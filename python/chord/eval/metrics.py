@@ -4,6 +4,7 @@ A rank is 0-based: the number of candidates that beat the positive. Ties are pes
 every other candidate whose score is >= the positive's counts as ranked above it, so a model
 that outputs a constant scores rank C - 1, never 0.
 """
+
 from __future__ import annotations
 
 import torch
@@ -22,7 +23,7 @@ def ranks_from_scores(scores: torch.Tensor, pos_index: torch.Tensor | int = 0) -
     if int(idx.min()) < 0 or int(idx.max()) >= C:
         raise ValueError(f"pos_index: expected values in 0..{C - 1}, got {int(idx.min())}..{int(idx.max())}")
     pos = scores.gather(1, idx)
-    rank = (scores >= pos).sum(1) - 1          # the positive itself is always >= itself
+    rank = (scores >= pos).sum(1) - 1  # the positive itself is always >= itself
     return torch.where(torch.isnan(pos.view(B)), torch.full_like(rank, C - 1), rank)
 
 
@@ -52,5 +53,3 @@ def metrics_from_ranks(ranks: torch.Tensor, ks=DEFAULT_KS) -> dict[str, float]:
         out[f"NDCG@{k}"] = ndcg(ranks, k)
     out["MRR"] = mrr(ranks)
     return out
-
-

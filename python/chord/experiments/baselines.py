@@ -9,6 +9,7 @@
 - population: the CHORD pipeline's mean bit targets over training users, tiered once: the same
   strategy for everybody (isolates the gain from personalization).
 """
+
 from __future__ import annotations
 
 import torch
@@ -37,9 +38,11 @@ class RandomCodes:
     ``Strategy`` path, one object per user, is too slow for datasets with tens of thousands of users.
     """
 
-    def __init__(self, specs: list[LayerInfo], budget: float, num_users: int, seed: int = 0,
-                 codebook: Codebook | None = None):
+    def __init__(
+        self, specs: list[LayerInfo], budget: float, num_users: int, seed: int = 0, codebook: Codebook | None = None
+    ):
         from chord.quantize.strategy import _maxent
+
         cb = codebook or Codebook.default()
         widths = sorted(set(cb.bits))
         if not widths[0] <= budget <= widths[-1]:
@@ -54,7 +57,7 @@ class RandomCodes:
         for u in range(num_users):
             order = torch.randperm(N, generator=torch.Generator().manual_seed(int(seed * 1_000_003 + u)))
             e = elems[order]
-            mids = torch.cumsum(e, 0) / total - e / total / 2      # tier by a channel's midpoint share
+            mids = torch.cumsum(e, 0) / total - e / total / 2  # tier by a channel's midpoint share
             tier = torch.bucketize(mids, bounds).clamp(max=len(widths) - 1)
             self.table[u, order] = code_of_tier[tier]
         self.table = self.table.long()
@@ -64,21 +67,23 @@ class RandomCodes:
 
 
 @torch.no_grad()
-def sampled_loss(model, seqs: torch.Tensor, users: torch.Tensor, targets: torch.Tensor, negs: torch.Tensor,
-                 batch: int = 512) -> float:
+def sampled_loss(
+    model, seqs: torch.Tensor, users: torch.Tensor, targets: torch.Tensor, negs: torch.Tensor, batch: int = 512
+) -> float:
     """Mean softmax cross-entropy of the target against its sampled negatives (column 0 = target)."""
     model.eval()
     tot = 0.0
     for a in range(0, seqs.shape[0], batch):
-        rep = model(seqs[a:a + batch], users=users[a:a + batch])
-        cand = torch.cat([targets[a:a + batch, None], negs[a:a + batch]], 1)
+        rep = model(seqs[a : a + batch], users=users[a : a + batch])
+        cand = torch.cat([targets[a : a + batch, None], negs[a : a + batch]], 1)
         logits = model.score(rep, cand)
         tot += float(F.cross_entropy(logits, torch.zeros(logits.shape[0], dtype=torch.long), reduction="sum"))
     return tot / seqs.shape[0]
 
 
-def layer_sensitivity(make_model, specs: list[LayerInfo], data, widths=(0, 2, 4, 8),
-                      codebook: Codebook | None = None) -> dict[str, dict[int, float]]:
+def layer_sensitivity(
+    make_model, specs: list[LayerInfo], data, widths=(0, 2, 4, 8), codebook: Codebook | None = None
+) -> dict[str, dict[int, float]]:
     """{layer: {width: loss increase}} when only that layer is quantized to that width (the rest
     stays at the widest code). ``make_model(codes long [N]) -> model``; ``data`` = (seqs, users,
     targets, negs) of the validation stage."""
@@ -91,14 +96,15 @@ def layer_sensitivity(make_model, specs: list[LayerInfo], data, widths=(0, 2, 4,
         out[s.name] = {}
         for w in widths:
             codes = base_codes.clone()
-            codes[off:off + s.channels] = cb.bits.index(w)
+            codes[off : off + s.channels] = cb.bits.index(w)
             out[s.name][w] = (sampled_loss(make_model(codes), *data) - base) if w != top else 0.0
         off += s.channels
     return out
 
 
-def allocate_layerwise(specs: list[LayerInfo], sens: dict[str, dict[int, float]], budget: float,
-                       codebook: Codebook | None = None) -> torch.Tensor:
+def allocate_layerwise(
+    specs: list[LayerInfo], sens: dict[str, dict[int, float]], budget: float, codebook: Codebook | None = None
+) -> torch.Tensor:
     """Greedy knapsack: start every layer at the narrowest width, repeatedly take the upgrade with
     the largest loss decrease per extra bit that still fits the budget. -> codes long [N]."""
     cb = codebook or Codebook.default()
@@ -111,7 +117,7 @@ def allocate_layerwise(specs: list[LayerInfo], sens: dict[str, dict[int, float]]
         best, best_gain = None, 0.0
         for s in specs:
             i = widths.index(cur[s.name])
-            for w in widths[i + 1:]:
+            for w in widths[i + 1 :]:
                 extra = (w - cur[s.name]) * s.numel
                 if used + extra > cap:
                     continue
@@ -132,7 +138,7 @@ def population_codes(system, seqs: torch.Tensor, budget: float, batch: int = 102
     system.eval()
     acc = None
     for a in range(0, seqs.shape[0], batch):
-        t = system.planner.targets(system.profiler(seqs[a:a + batch])).sum(0)
+        t = system.planner.targets(system.profiler(seqs[a : a + batch])).sum(0)
         acc = t if acc is None else acc + t
     mean = (acc / seqs.shape[0])[None]
     return system.planner.plan_from_targets(mean, budget)[0]

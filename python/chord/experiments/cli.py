@@ -1,4 +1,5 @@
 """``chord experiment``: the paper-style grid (see ``chord.experiments.runner``)."""
+
 from __future__ import annotations
 
 import argparse
@@ -24,54 +25,104 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chord-minutes", type=float, default=6.0)
     p.add_argument("--chord-epochs", type=int, default=30)
     p.add_argument("--instances-per-epoch", type=int, default=20000)
-    p.add_argument("--chord-patience", type=int, default=3, help="CHORD early stop: epochs without a better validation NDCG@10")
+    p.add_argument(
+        "--chord-patience", type=int, default=3, help="CHORD early stop: epochs without a better validation NDCG@10"
+    )
     p.add_argument("--chord-noise", type=float, default=0.5, help="Gumbel (logistic) noise scale on the bit targets")
     p.add_argument("--chord-lr", type=float, default=1e-3, help="hypernetworks + profiler learning rate")
     p.add_argument("--mode", choices=["tiers", "penalty"], default="tiers")
-    p.add_argument("--chord-loss", choices=["bce", "ce"], default="ce",
-                   help="CHORD task loss; default ce = the fp32 trainer's loss (the backbone's task loss)")
+    p.add_argument(
+        "--chord-loss",
+        choices=["bce", "ce"],
+        default="ce",
+        help="CHORD task loss; default ce = the fp32 trainer's loss (the backbone's task loss)",
+    )
     p.add_argument("--scope", choices=["global", "layer"], default="global")
-    p.add_argument("--pretrained-item-emb", action="store_true",
-                   help="pretrained-frozen CHORD also trains the item table (default: frozen with the backbone)")
-    p.add_argument("--mask-seen-target", action="store_true",
-                   help="full ranking (test, CHORD validation, layer-wise sensitivity): a target already in the "
-                        "history counts as a miss, as S3-Rec's full sort (Yelp repeats items)")
-    p.add_argument("--bootstrap", type=int, default=1000,
-                   help="paired-bootstrap resamples over test users for the CHORD-vs-baseline CIs")
-    p.add_argument("--warm-start", choices=["none", "layerwise"], default="none",
-                   help="layerwise: chord-pretrained's layer-level head starts at layer-wise MP's allocation "
-                        "(bias only; the sensitivity is measured on validation)")
+    p.add_argument(
+        "--pretrained-item-emb",
+        action="store_true",
+        help="pretrained-frozen CHORD also trains the item table (default: frozen with the backbone)",
+    )
+    p.add_argument(
+        "--mask-seen-target",
+        action="store_true",
+        help="full ranking (test, CHORD validation, layer-wise sensitivity): a target already in the "
+        "history counts as a miss, as S3-Rec's full sort (Yelp repeats items)",
+    )
+    p.add_argument(
+        "--bootstrap",
+        type=int,
+        default=1000,
+        help="paired-bootstrap resamples over test users for the CHORD-vs-baseline CIs",
+    )
+    p.add_argument(
+        "--warm-start",
+        choices=["none", "layerwise"],
+        default="none",
+        help="layerwise: chord-pretrained's layer-level head starts at layer-wise MP's allocation "
+        "(bias only; the sensitivity is measured on validation)",
+    )
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--quick", action="store_true", help="CI-size: 60 users, tiny budgets, 2 sweep points")
 
 
 def run(args) -> int:
-    chord = ChordConfig(epochs=args.chord_epochs, instances_per_epoch=args.instances_per_epoch, mode=args.mode,
-                        patience=args.chord_patience, noise=args.chord_noise, lr=args.chord_lr,
-                        loss=args.chord_loss,
-                        scope=args.scope, progress=False)
-    cfg = GridConfig(datasets=tuple(args.datasets), models=tuple(args.models), methods=tuple(args.methods),
-                     budget=args.budget, sweep=tuple(args.sweep), data_dir=args.data_dir, max_users=args.max_users,
-                     fp32_minutes=args.fp32_minutes, chord_minutes=args.chord_minutes, chord=chord, seed=args.seed,
-                     threads=args.threads, pretrained_item_emb=args.pretrained_item_emb,
-                     mask_seen_target=args.mask_seen_target, bootstrap=args.bootstrap,
-                     warm_start=args.warm_start)
+    chord = ChordConfig(
+        epochs=args.chord_epochs,
+        instances_per_epoch=args.instances_per_epoch,
+        mode=args.mode,
+        patience=args.chord_patience,
+        noise=args.chord_noise,
+        lr=args.chord_lr,
+        loss=args.chord_loss,
+        scope=args.scope,
+        progress=False,
+    )
+    cfg = GridConfig(
+        datasets=tuple(args.datasets),
+        models=tuple(args.models),
+        methods=tuple(args.methods),
+        budget=args.budget,
+        sweep=tuple(args.sweep),
+        data_dir=args.data_dir,
+        max_users=args.max_users,
+        fp32_minutes=args.fp32_minutes,
+        chord_minutes=args.chord_minutes,
+        chord=chord,
+        seed=args.seed,
+        threads=args.threads,
+        pretrained_item_emb=args.pretrained_item_emb,
+        mask_seen_target=args.mask_seen_target,
+        bootstrap=args.bootstrap,
+        warm_start=args.warm_start,
+    )
     if args.quick:
-        cfg = replace(cfg, max_users=args.max_users or 60, fp32_minutes=0.05, fp32_epochs=1, chord_minutes=0.05,
-                      sweep=(2.0, args.budget), device_users=2, heatmap_users=2,
-                      chord=replace(chord, epochs=1, instances_per_epoch=256, batch_size=128, d_user=16, hidden=32))
+        cfg = replace(
+            cfg,
+            max_users=args.max_users or 60,
+            fp32_minutes=0.05,
+            fp32_epochs=1,
+            chord_minutes=0.05,
+            sweep=(2.0, args.budget),
+            device_users=2,
+            heatmap_users=2,
+            chord=replace(chord, epochs=1, instances_per_epoch=256, batch_size=128, d_user=16, hidden=32),
+        )
     out = Path(args.out)
     grid = Grid(cfg, out)
     res = grid.run()
     from .plots import budget_sweep
     from .table import device_table, significance_table, table
+
     if budget_sweep(res, out / "budget_sweep.png"):
         res["meta"].setdefault("figures", {})["budget_sweep"] = "budget_sweep.png"
     text = table(res, args.budget) + "\n\n" + significance_table(res) + "\n\n" + device_table(res)
     (out / "table.md").write_text(text + "\n")
     grid._save()
     print(text)
-    print(f"\nresults: {out / 'results.json'}; table: {out / 'table.md'}; figures: "
-          + json.dumps(res["meta"].get("figures", {})))
+    print(
+        f"\nresults: {out / 'results.json'}; table: {out / 'table.md'}; figures: "
+        + json.dumps(res["meta"].get("figures", {}))
+    )
     return 0

@@ -3,6 +3,7 @@
 The population strategy scores 0 on every measure; per-user random codes score near the maximum.
 All measures are over the channels of the planned layers, one row of codes per user.
 """
+
 from __future__ import annotations
 
 import torch
@@ -31,7 +32,7 @@ def personalization(codes: torch.Tensor, sizes: torch.Tensor | None = None, num_
     sizes = torch.ones(N) if sizes is None else sizes.to(torch.float64).cpu()
     if sizes.shape != (N,):
         raise ValueError(f"sizes: expected shape [{N}], got {list(sizes.shape)}")
-    counts = torch.nn.functional.one_hot(codes.cpu(), num_codes).sum(0).to(torch.float64)   # [N, K]
+    counts = torch.nn.functional.one_hot(codes.cpu(), num_codes).sum(0).to(torch.float64)  # [N, K]
     p = counts / U
     varying = (p.max(-1).values < 1.0).to(torch.float64)
     ent = -(p * torch.log2(p.clamp_min(1e-300))).sum(-1)

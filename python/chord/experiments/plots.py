@@ -1,4 +1,5 @@
 """Figures of the experiment grid (matplotlib, Agg backend: no display needed)."""
+
 from __future__ import annotations
 
 import math
@@ -8,8 +9,10 @@ import torch
 
 def _plt():
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     return plt
 
 
@@ -26,8 +29,8 @@ def importance_heatmap(log_imp: torch.Tensor, codes: torch.Tensor, specs, path, 
         cimg = torch.full((L, Cmax), float("nan"))
         off = 0
         for i, s in enumerate(specs):
-            img[i, :s.channels] = log_imp[u, off:off + s.channels].float().cpu()
-            cimg[i, :s.channels] = codes[u, off:off + s.channels].float().cpu()
+            img[i, : s.channels] = log_imp[u, off : off + s.channels].float().cpu()
+            cimg[i, : s.channels] = codes[u, off : off + s.channels].float().cpu()
             off += s.channels
         for ax, im, cmap, lab in ((axes[u, 0], img, "viridis", "log2 importance"), (axes[u, 1], cimg, "magma", "code")):
             h = ax.imshow(im.numpy(), aspect="auto", interpolation="nearest", cmap=cmap)
@@ -60,13 +63,16 @@ def budget_sweep(results: dict, path, metric: str = "NDCG@10", mode: str = "full
         for k, v in cells.items():
             if not k.startswith(pair + "/") or "@" not in k or "test" not in v:
                 continue
-            meth, b = k[len(pair) + 1:].split("@")
+            meth, b = k[len(pair) + 1 :].split("@")
             series.setdefault(meth, []).append((float(b), v["test"][mode][metric]))
         for meth, pts in sorted(series.items()):
             pts.sort()
             ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=meth)
-        ptq = [(float(k.split("ptq")[-1]), v["test"][mode][metric]) for k, v in cells.items()
-               if k.startswith(pair + "/ptq") and "test" in v]
+        ptq = [
+            (float(k.split("ptq")[-1]), v["test"][mode][metric])
+            for k, v in cells.items()
+            if k.startswith(pair + "/ptq") and "test" in v
+        ]
         if ptq:
             ptq.sort()
             ax.plot([p[0] for p in ptq], [p[1] for p in ptq], "k--", marker="s", label="uniform PTQ")
@@ -89,14 +95,16 @@ def accuracy_vs_bits(table: list[dict], path, metric: str = "NDCG@10", mode: str
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     chord = sorted((r["avg_bits"], r["test"][mode][metric]) for r in table if r["key"].startswith("chord@"))
-    ptq = sorted((r["avg_bits"], r["test"][mode][metric]) for r in table if r["key"].startswith("ptq")
-                 and r["key"][3:].isdigit())
+    ptq = sorted(
+        (r["avg_bits"], r["test"][mode][metric]) for r in table if r["key"].startswith("ptq") and r["key"][3:].isdigit()
+    )
     if chord:
         ax.plot(*zip(*chord), marker="o", color="C3", label="CHORD (per-user codes)")
     if ptq:
         ax.plot(*zip(*ptq), marker="s", ls="--", color="k", label="uniform PTQ")
-    for i, r in enumerate(r for r in table if not r["key"].startswith(("chord@", "fp32"))
-                          and not r["key"][3:].isdigit()):
+    for i, r in enumerate(
+        r for r in table if not r["key"].startswith(("chord@", "fp32")) and not r["key"][3:].isdigit()
+    ):
         ax.plot([r["avg_bits"]], [r["test"][mode][metric]], marker="D", ls="", color=f"C{i}", label=r["method"])
     for r in table:
         if r["key"] == "fp32":
@@ -121,7 +129,7 @@ def bits_heatmap(bits: torch.Tensor, specs, path, labels=None, title: str = "", 
         img = torch.full((L, Cmax), float("nan"))
         off = 0
         for i, s in enumerate(specs):
-            img[i, :s.channels] = bits[u, off:off + s.channels].float()
+            img[i, : s.channels] = bits[u, off : off + s.channels].float()
             off += s.channels
         ax = axes[0, u]
         h = ax.imshow(img.numpy(), aspect="auto", interpolation="nearest", cmap="viridis", vmin=0, vmax=vmax)

@@ -7,6 +7,7 @@ device's packed forward (tests/system/device). Selection uses validation only: t
 CHORD trainer keep their best-validation epoch; the layer-wise sensitivity is measured on the
 validation stage; nothing reads the test stage before the final evaluation.
 """
+
 from __future__ import annotations
 
 import copy
@@ -32,8 +33,18 @@ from chord.train import TrainConfig, Trainer
 from . import baselines as bl
 from . import significance as sig
 
-METHODS = ("fp32", "ptq8", "ptq4", "ptq2", "layerwise", "random", "population", "diet", "chord-random",
-           "chord-pretrained")
+METHODS = (
+    "fp32",
+    "ptq8",
+    "ptq4",
+    "ptq2",
+    "layerwise",
+    "random",
+    "population",
+    "diet",
+    "chord-random",
+    "chord-pretrained",
+)
 SWEEP = (2.0, 2.5, 3.0, 4.0, 6.0)
 
 
@@ -45,7 +56,7 @@ class GridConfig:
     budget: float = 3.0
     sweep: tuple = SWEEP
     data_dir: str | None = None
-    max_users: int = 0                 # 0 = all users; >0 = first n users (quick runs)
+    max_users: int = 0  # 0 = all users; >0 = first n users (quick runs)
     fp32_minutes: float = 5.0
     fp32_epochs: int = 200
     chord_minutes: float = 6.0
@@ -53,12 +64,12 @@ class GridConfig:
     chord: ChordConfig = field(default_factory=ChordConfig)
     model_kw: dict = field(default_factory=dict)
     seed: int = 42
-    device_users: int = 10             # users for adaptation-time / latency measurements
+    device_users: int = 10  # users for adaptation-time / latency measurements
     heatmap_users: int = 4
     threads: int = 2
-    mask_seen_target: bool = False     # full ranking: a target already in the history is a miss (Yelp)
-    bootstrap: int = 1000              # paired-bootstrap resamples over test users (significance)
-    warm_start: str = "none"           # "layerwise": chord-pretrained's layer head starts at layer-wise MP's allocation
+    mask_seen_target: bool = False  # full ranking: a target already in the history is a miss (Yelp)
+    bootstrap: int = 1000  # paired-bootstrap resamples over test users (significance)
+    warm_start: str = "none"  # "layerwise": chord-pretrained's layer head starts at layer-wise MP's allocation
 
 
 def _model_config(name: str, num_items: int, num_users: int, extra: dict) -> dict:
@@ -78,8 +89,14 @@ class Grid:
         # each cell also carries the config of the run that produced it (``cell``)
         self.results["meta"].pop("config", None)
         self.run_id = len(self.results["meta"].setdefault("runs", []))
-        self.results["meta"]["runs"].append({"run": self.run_id, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                                             "commit": _commit(), "config": _jsonable(cfg)})
+        self.results["meta"]["runs"].append(
+            {
+                "run": self.run_id,
+                "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "commit": _commit(),
+                "config": _jsonable(cfg),
+            }
+        )
         # per-user 0-based test ranks of every evaluated cell, "<cell key>|<mode>" -> int32 [n users]
         self.ranks_path = self.out / "ranks.npz"
         self.ranks = dict(np.load(self.ranks_path)) if self.ranks_path.exists() else {}
@@ -102,16 +119,18 @@ class Grid:
         t0 = time.perf_counter()
         res = fn()
         res["runtime_s"] = time.perf_counter() - t0
-        res["run"] = self.run_id                       # -> meta.runs[run]: when, at which commit
-        res["config"] = _jsonable(self.cfg)            # the exact grid config that produced this cell
+        res["run"] = self.run_id  # -> meta.runs[run]: when, at which commit
+        res["config"] = _jsonable(self.cfg)  # the exact grid config that produced this cell
         for mode, r in res.pop("_ranks", {}).items():
             self.ranks[f"{key}|{mode}"] = r.numpy().astype(np.int32)
         self.results["cells"][key] = res
         self._save_ranks()
         self._save()
         m = res.get("test", {}).get("full", {})
-        self.log(f"[{key}] full HR@10 {m.get('HR@10', float('nan')):.4f} NDCG@10 {m.get('NDCG@10', float('nan')):.4f} "
-                 f"avg_bits {res.get('avg_bits', float('nan')):.2f} ({res['runtime_s']:.0f}s)")
+        self.log(
+            f"[{key}] full HR@10 {m.get('HR@10', float('nan')):.4f} NDCG@10 {m.get('NDCG@10', float('nan')):.4f} "
+            f"avg_bits {res.get('avg_bits', float('nan')):.2f} ({res['runtime_s']:.0f}s)"
+        )
         return res
 
     # -- pieces -------------------------------------------------------------------------------
@@ -121,19 +140,32 @@ class Grid:
             return load_checkpoint(d)[0]
         torch.manual_seed(self.cfg.seed)
         model = build_model(_model_config(model_name, split.num_items, split.num_users, self.cfg.model_kw))
-        tc = TrainConfig(epochs=self.cfg.fp32_epochs, max_minutes=self.cfg.fp32_minutes, seed=self.cfg.seed,
-                         threads=self.cfg.threads, progress=False)
+        tc = TrainConfig(
+            epochs=self.cfg.fp32_epochs,
+            max_minutes=self.cfg.fp32_minutes,
+            seed=self.cfg.seed,
+            threads=self.cfg.threads,
+            progress=False,
+        )
         Trainer(tc, log=self.log).fit(model, split, out_dir=d)
         return model.eval()
 
     def random_backbone(self, model_name, split):
-        torch.manual_seed(self.cfg.seed)       # the shared seed every device uses
+        torch.manual_seed(self.cfg.seed)  # the shared seed every device uses
         return build_model(_model_config(model_name, split.num_items, split.num_users, self.cfg.model_kw))
 
-    def chord_system(self, tag, backbone, split, budget, codes=None, train_item_emb=True,
-                     layer_bits=None) -> tuple[ChordSystem, dict]:
-        ccfg = replace(self.cfg.chord, budget=budget, codes=codes, max_minutes=self.cfg.chord_minutes,
-                       seed=self.cfg.seed, threads=self.cfg.threads, train_item_emb=train_item_emb)
+    def chord_system(
+        self, tag, backbone, split, budget, codes=None, train_item_emb=True, layer_bits=None
+    ) -> tuple[ChordSystem, dict]:
+        ccfg = replace(
+            self.cfg.chord,
+            budget=budget,
+            codes=codes,
+            max_minutes=self.cfg.chord_minutes,
+            seed=self.cfg.seed,
+            threads=self.cfg.threads,
+            train_item_emb=train_item_emb,
+        )
         d = self.out / "ckpt" / tag
         torch.manual_seed(self.cfg.seed)
         system = build_system(copy.deepcopy(backbone), ccfg)
@@ -166,18 +198,19 @@ class Grid:
         """Paired bootstrap (over test users, full ranking) of each CHORD row at the main budget minus
         every other row at that budget (and the unbudgeted ones) -> ``results["significance"]``."""
         B, out = self.cfg.budget, {}
-        full = {k[:-len("|full")]: v for k, v in self.ranks.items() if k.endswith("|full")}
+        full = {k[: -len("|full")]: v for k, v in self.ranks.items() if k.endswith("|full")}
         for pair in sorted({"/".join(k.split("/")[:2]) for k in full}):
             rows = {}
             for k, v in full.items():
                 if not k.startswith(pair + "/"):
                     continue
-                meth = k[len(pair) + 1:]
+                meth = k[len(pair) + 1 :]
                 if "@" not in meth or abs(float(meth.split("@")[1]) - B) < 1e-9:
                     rows[meth] = v
             for ref in (m for m in rows if m.split("@")[0] in ("chord-pretrained", "chord-random")):
-                out.setdefault(pair, {})[ref] = sig.compare(rows, ref, sorted(rows), resamples=self.cfg.bootstrap,
-                                                            seed=self.cfg.seed)
+                out.setdefault(pair, {})[ref] = sig.compare(
+                    rows, ref, sorted(rows), resamples=self.cfg.bootstrap, seed=self.cfg.seed
+                )
         self.results["significance"] = out
 
     def run_pair(self, ds_name, model_name, split):
@@ -198,7 +231,7 @@ class Grid:
                 test[mode] = metrics_from_ranks(ranks[mode], ev.ks)
                 test[mode]["seconds"] = time.perf_counter() - t0
                 test[mode]["users"] = int(ranks[mode].numel())
-            r = {"test": test, "_ranks": ranks}       # cell() moves the ranks to ranks.npz
+            r = {"test": test, "_ranks": ranks}  # cell() moves the ranks to ranks.npz
             r.update(extra or {})
             return r
 
@@ -209,8 +242,10 @@ class Grid:
         for b in (8, 4, 2):
             if f"ptq{b}" in methods:
                 codes = bl.uniform_codes(specs, b)
-                self.cell(f"{pre}/ptq{b}", lambda c=codes, b=b: evaluate(CodesModel(trained, lambda s, u: c, specs),
-                                                                        {"avg_bits": float(b)}))
+                self.cell(
+                    f"{pre}/ptq{b}",
+                    lambda c=codes, b=b: evaluate(CodesModel(trained, lambda s, u: c, specs), {"avg_bits": float(b)}),
+                )
         budgets = sorted(set(cfg.sweep) | {B})
         warm = cfg.warm_start == "layerwise" and "chord-pretrained" in methods
         if "layerwise" in methods or warm:
@@ -218,19 +253,24 @@ class Grid:
 
             def sens_fn():
                 vdata = self._valid_data(ev, split)
-                mk = lambda c: CodesModel(trained, lambda s, u: c, specs)   # noqa: E731
+                mk = lambda c: CodesModel(trained, lambda s, u: c, specs)  # noqa: E731
                 return {"sensitivity": bl.layer_sensitivity(mk, specs, vdata)}
+
             sens = self.cell(sens_key, sens_fn)["sensitivity"]
             sens = {k: {int(w): v for w, v in d.items()} for k, d in sens.items()}
-            for b in (budgets if "layerwise" in methods else []):
+            for b in budgets if "layerwise" in methods else []:
                 codes = bl.allocate_layerwise(specs, sens, b)
-                self.cell(f"{pre}/layerwise@{b}", lambda c=codes: evaluate(
-                    CodesModel(trained, lambda s, u: c, specs), {"avg_bits": _avg(c, specs)}))
+                self.cell(
+                    f"{pre}/layerwise@{b}",
+                    lambda c=codes: evaluate(CodesModel(trained, lambda s, u: c, specs), {"avg_bits": _avg(c, specs)}),
+                )
         if "random" in methods:
             for b in budgets:
+
                 def rnd(b=b):
                     rc = bl.RandomCodes(specs, b, split.num_users, seed=cfg.seed)
                     return evaluate(CodesModel(trained, rc, specs), {"avg_bits": _avg(rc.table[0], specs)})
+
                 self.cell(f"{pre}/random@{b}", rnd)
         variants = []
         if "chord-pretrained" in methods:
@@ -245,7 +285,7 @@ class Grid:
             bits = torch.tensor(Codebook.default().bits, dtype=torch.float64)[lw]
             layer_bits, off = {}, 0
             for s_ in specs:
-                layer_bits[s_.name] = float(bits[off:off + s_.channels].mean())
+                layer_bits[s_.name] = float(bits[off : off + s_.channels].mean())
                 off += s_.channels
         for name, bb, codes in variants:
             # pretrained-frozen freezes the trained item table as well (unless asked): retraining it
@@ -256,18 +296,28 @@ class Grid:
             system, summary = self.chord_system(tag, bb, split, B, codes, emb, layer_bits=lb)
             sweep = budgets if codes is None else [B]
             for b in sweep:
+
                 def chord_cell(b=b):
                     system.eval_budget = b
                     system.population_codes = None
-                    r = evaluate(system, {"avg_bits": self._avg_bits_of(system, ev, b), "trained_at": B,
-                                          "personalization": self._personalization(system, ev, b),
-                                          "train": {k: summary.get(k) for k in ("epochs_run", "best_epoch",
-                                                                                "train_seconds", "stop_reason",
-                                                                                "valid", "chord")}})
+                    r = evaluate(
+                        system,
+                        {
+                            "avg_bits": self._avg_bits_of(system, ev, b),
+                            "trained_at": B,
+                            "personalization": self._personalization(system, ev, b),
+                            "train": {
+                                k: summary.get(k)
+                                for k in ("epochs_run", "best_epoch", "train_seconds", "stop_reason", "valid", "chord")
+                            },
+                        },
+                    )
                     return r
+
                 self.cell(f"{pre}/{name}@{b}", chord_cell)
             if "population" in methods and codes is None:
                 for b in sweep:
+
                     def pop(b=b):
                         users, xs, _ = train_histories(split, ml)
                         pc = bl.population_codes(system, xs, b)
@@ -276,6 +326,7 @@ class Grid:
                             return evaluate(system, {"avg_bits": _avg(pc, system.specs)})
                         finally:
                             system.population_codes = None
+
                     self.cell(f"{pre}/population-{name.split('-')[1]}@{b}", pop)
             system.eval_budget = B
             if name == "chord-pretrained" or (name == "chord-random" and "chord-pretrained" not in methods):
@@ -299,14 +350,16 @@ class Grid:
     def _personalization(self, system, ev, b):
         """How different the test users' strategies are (``personalization``), over all test users."""
         from .personalization import personalization
+
         seqs = ev._stage("test")["seqs"]
-        codes = torch.cat([system.plan(seqs[a:a + 1024], b) for a in range(0, seqs.shape[0], 1024)])
+        codes = torch.cat([system.plan(seqs[a : a + 1024], b) for a in range(0, seqs.shape[0], 1024)])
         return personalization(codes, system.planner.sizes, len(system.codebook.bits))
 
     @torch.no_grad()
     def _device_cell(self, system, ev, split):
         from chord.system.cloud.service import CloudService
         from chord.system.device import Device
+
         st = ev._stage("test")
         seqs, negs = st["seqs"], ev.negatives("test")
         n = min(self.cfg.device_users, seqs.shape[0])
@@ -316,8 +369,8 @@ class Grid:
         sizes = {s.name: (s.channels, s.elems) for s in system.specs}
         adapt, rr, rr_fp, wires, compact, packed = [], [], [], [], [], []
         for i in range(n):
-            seq = seqs[i:i + 1]
-            cand = torch.cat([st["targets"][i:i + 1, None], negs[i:i + 1]], 1)
+            seq = seqs[i : i + 1]
+            cand = torch.cat([st["targets"][i : i + 1, None], negs[i : i + 1]], 1)
             u, b = dev.request(seq[0])
             wire = svc.respond(u, b)[0]
             wires.append(len(wire))
@@ -325,8 +378,8 @@ class Grid:
             stats = dev.adapt(wire)
             adapt.append(stats.total_s)
             packed.append(stats.packed_bytes)
-            user = ev.users[i:i + 1]
-            dev.rerank(seq, cand, users=user)          # warm
+            user = ev.users[i : i + 1]
+            dev.rerank(seq, cand, users=user)  # warm
             t = [dev.rerank(seq, cand, users=user)[2] for _ in range(5)]
             rr.append(sorted(t)[2])
             t0 = []
@@ -335,16 +388,25 @@ class Grid:
                 fp.score(fp(seq, users=user), cand).topk(10)
                 t0.append(time.perf_counter() - a)
             rr_fp.append(sorted(t0)[2])
-        med = lambda x: sorted(x)[len(x) // 2]   # noqa: E731
-        return {"users": n, "wire_bytes": med(wires), "wire_bytes_compact": med(compact),
-                "fp32_weight_bytes": Strategy.fp32_bytes(sizes), "packed_bytes": med(packed),
-                "adapt_ms": 1e3 * med(adapt), "rerank_ms": 1e3 * med(rr), "rerank_fp32_ms": 1e3 * med(rr_fp),
-                "candidates": int(negs.shape[1] + 1), "budget": system.eval_budget}
+        med = lambda x: sorted(x)[len(x) // 2]  # noqa: E731
+        return {
+            "users": n,
+            "wire_bytes": med(wires),
+            "wire_bytes_compact": med(compact),
+            "fp32_weight_bytes": Strategy.fp32_bytes(sizes),
+            "packed_bytes": med(packed),
+            "adapt_ms": 1e3 * med(adapt),
+            "rerank_ms": 1e3 * med(rr),
+            "rerank_fp32_ms": 1e3 * med(rr_fp),
+            "candidates": int(negs.shape[1] + 1),
+            "budget": system.eval_budget,
+        }
 
     @torch.no_grad()
     def _heatmap(self, system, ev, tag):
         from .plots import importance_heatmap
-        seqs = ev._stage("test")["seqs"][:self.cfg.heatmap_users]
+
+        seqs = ev._stage("test")["seqs"][: self.cfg.heatmap_users]
         z = system.planner.log_importance(system.profiler(seqs))
         codes = system.plan(seqs)
         path = self.out / f"heatmap_{tag}.png"
@@ -355,6 +417,7 @@ class Grid:
 def train_histories(split, max_len):
     u = torch.arange(split.num_users)
     from chord.data.split import pad_left
+
     xs = torch.from_numpy(pad_left(split.dataset.items, split.starts, split.train_end, max_len))
     keep = (xs != 0).any(1)
     return u[keep], xs[keep], None
@@ -366,17 +429,24 @@ def _avg(codes, specs):
 
 def _avg_batch(codes, specs):
     from chord.system.cloud.tiering import channel_elems, codes_avg_bits
+
     return codes_avg_bits(codes.long(), channel_elems(specs), Codebook.default())
 
 
 def _commit() -> str | None:
     """The repository's HEAD commit (with ``+dirty`` for uncommitted changes), or None outside git."""
     import subprocess
+
     root = Path(__file__).resolve().parent
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     if head.returncode:
@@ -386,6 +456,7 @@ def _commit() -> str | None:
 
 def _jsonable(obj):
     import dataclasses
+
     if dataclasses.is_dataclass(obj):
         return {k: _jsonable(v) for k, v in dataclasses.asdict(obj).items()}
     if isinstance(obj, dict):

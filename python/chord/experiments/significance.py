@@ -9,6 +9,7 @@ about another training seed.
 
 Ranks follow :mod:`chord.eval.metrics`: 0-based, pessimistic on ties.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -49,11 +50,17 @@ def paired_bootstrap(a, b, resamples: int = 1000, seed: int = 0, level: float = 
     means = np.empty(resamples)
     for s in range(0, resamples, chunk):
         m = min(chunk, resamples - s)
-        means[s:s + m] = d[rng.integers(0, n, size=(m, n))].mean(1)
+        means[s : s + m] = d[rng.integers(0, n, size=(m, n))].mean(1)
     tail = 100.0 * (1.0 - level) / 2.0
     lo, hi = np.percentile(means, [tail, 100.0 - tail])
-    return {"diff": float(d.mean()), "lo": float(lo), "hi": float(hi), "significant": bool(lo > 0 or hi < 0),
-            "resamples": int(resamples), "users": int(n)}
+    return {
+        "diff": float(d.mean()),
+        "lo": float(lo),
+        "hi": float(hi),
+        "significant": bool(lo > 0 or hi < 0),
+        "resamples": int(resamples),
+        "users": int(n),
+    }
 
 
 def compare(ranks: dict, reference: str, others, metrics=METRICS, **kw) -> dict:

@@ -1,4 +1,5 @@
 """Models (scoring only): SASRec and Caser. See :mod:`chord.models.base` for the interface."""
+
 from __future__ import annotations
 
 from .base import SequentialRecommender

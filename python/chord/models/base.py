@@ -13,6 +13,7 @@ treat SASRec and Caser alike (RecBole style: models only compute scores).
   ``out_emb is None``.
 - ``model.config``: plain dict; ``build_model(config)`` rebuilds the same architecture.
 """
+
 from __future__ import annotations
 
 import torch
@@ -36,8 +37,8 @@ class SequentialRecommender(nn.Module):
         self.num_items = int(num_items)
         self.dim = int(dim)
         self.item_emb = nn.Embedding(self.num_items + 1, self.dim, padding_idx=0)
-        self.out_emb: nn.Module | None = None     # untied output table (None: score with item_emb)
-        self.out_bias: nn.Module | None = None    # its item bias [num_items + 1, 1]
+        self.out_emb: nn.Module | None = None  # untied output table (None: score with item_emb)
+        self.out_bias: nn.Module | None = None  # its item bias [num_items + 1, 1]
 
     def score(self, user_repr: torch.Tensor, item_ids: torch.Tensor | None = None) -> torch.Tensor:
         """user_repr float [B, d] -> scores [B, num_items + 1] (None) or [B, C] for item_ids [B, C]."""
@@ -45,7 +46,7 @@ class SequentialRecommender(nn.Module):
             return self._score_untied(user_repr, item_ids)
         if item_ids is None:
             return user_repr @ self.item_emb.weight.t()
-        cand = self.item_emb(item_ids)                         # [B, C, d]
+        cand = self.item_emb(item_ids)  # [B, C, d]
         return torch.einsum("bd,bcd->bc", user_repr, cand)
 
     def chord_modules_swapped(self) -> None:
@@ -60,12 +61,12 @@ class SequentialRecommender(nn.Module):
             self.__dict__["score"] = table_score
 
     def _score_untied(self, user_repr, item_ids):
-        if item_ids is None:   # through the module interface, so a swapped (quantized) table works too
+        if item_ids is None:  # through the module interface, so a swapped (quantized) table works too
             ids = torch.arange(self.num_items + 1, device=user_repr.device)
             w = self.out_emb.weight if isinstance(self.out_emb, nn.Embedding) else self.out_emb(ids)
             b = self.out_bias.weight if isinstance(self.out_bias, nn.Embedding) else self.out_bias(ids)
             return torch.addmm(b.view(1, -1), user_repr, w.t())
-        cand = self.out_emb(item_ids)                          # [B, C, repr_dim]
+        cand = self.out_emb(item_ids)  # [B, C, repr_dim]
         return torch.einsum("bd,bcd->bc", user_repr, cand) + self.out_bias(item_ids).squeeze(-1)
 
     def check_seqs(self, seqs: torch.Tensor) -> None:

@@ -15,6 +15,7 @@ The L x d embedding "image" of the last L items goes through ``n_v`` vertical fi
 (on the concatenated filter outputs, as both the original and RecBole do). ``T`` is the number
 of next items each training window predicts (used by the trainer).
 """
+
 from __future__ import annotations
 
 import torch
@@ -30,9 +31,20 @@ DROPOUT_POSITIONS = ("after_fc1", "before_fc1")
 class Caser(SequentialRecommender):
     training_style = "window"
 
-    def __init__(self, num_items: int, dim: int = 64, L: int = 5, T: int = 1, n_v: int = 4, n_h: int = 16,
-                 dropout: float = 0.4, num_users: int = 0, max_len: int | None = None,
-                 head: str = "fc2", dropout_pos: str = "after_fc1"):
+    def __init__(
+        self,
+        num_items: int,
+        dim: int = 64,
+        L: int = 5,
+        T: int = 1,
+        n_v: int = 4,
+        n_h: int = 16,
+        dropout: float = 0.4,
+        num_users: int = 0,
+        max_len: int | None = None,
+        head: str = "fc2",
+        dropout_pos: str = "after_fc1",
+    ):
         super().__init__(num_items, dim)
         if L < 1 or T < 1 or n_v < 0 or n_h < 0 or (n_v == 0 and n_h == 0):
             raise ValueError(f"L, T >= 1 and n_v, n_h >= 0 (not both 0) expected, got L={L} T={T} n_v={n_v} n_h={n_h}")
@@ -44,9 +56,18 @@ class Caser(SequentialRecommender):
         self.max_len = self.L
         self.num_users = int(num_users)
         self.head, self.dropout_pos = head, dropout_pos
-        self.config = dict(model="caser", num_items=int(num_items), dim=int(dim), L=self.L, T=self.T,
-                           n_v=self.n_v, n_h=self.n_h, dropout=float(dropout), num_users=self.num_users)
-        if head != "fc2":            # only when set: configs of older checkpoints stay as they were
+        self.config = dict(
+            model="caser",
+            num_items=int(num_items),
+            dim=int(dim),
+            L=self.L,
+            T=self.T,
+            n_v=self.n_v,
+            n_h=self.n_h,
+            dropout=float(dropout),
+            num_users=self.num_users,
+        )
+        if head != "fc2":  # only when set: configs of older checkpoints stay as they were
             self.config["head"] = head
         if dropout_pos != "after_fc1":
             self.config["dropout_pos"] = dropout_pos
@@ -71,7 +92,7 @@ class Caser(SequentialRecommender):
         nn.init.normal_(self.item_emb.weight, 0.0, 1.0 / self.dim)
         if self.user_emb is not None:
             nn.init.normal_(self.user_emb.weight, 0.0, 1.0 / self.dim)
-        if self.out_emb is not None:     # as the original: W2 ~ N(0, 1/(2d)), b2 = 0
+        if self.out_emb is not None:  # as the original: W2 ~ N(0, 1/(2d)), b2 = 0
             nn.init.normal_(self.out_emb.weight, 0.0, 1.0 / self.out_emb.embedding_dim)
             nn.init.zeros_(self.out_bias.weight)
         for m in self.modules():
@@ -86,16 +107,16 @@ class Caser(SequentialRecommender):
         -> float [B, repr_dim] (d; 2d for the untied head with user embeddings); ``users`` int64 [B] (0-based) required when built with num_users > 0."""
         self.check_seqs(seqs)
         if seqs.shape[1] >= self.L:
-            seqs = seqs[:, -self.L:]
+            seqs = seqs[:, -self.L :]
         else:
             seqs = F.pad(seqs, (self.L - seqs.shape[1], 0))
-        E = self.item_emb(seqs).unsqueeze(1)                          # [B, 1, L, d]
+        E = self.item_emb(seqs).unsqueeze(1)  # [B, 1, L, d]
         parts = []
         if self.conv_v is not None:
-            parts.append(self.conv_v(E).flatten(1))                   # [B, n_v * d]
+            parts.append(self.conv_v(E).flatten(1))  # [B, n_v * d]
         for conv in self.conv_h:
-            h = F.relu(conv(E).squeeze(3))                            # [B, n_h, L - h + 1]
-            parts.append(h.amax(dim=2))                               # [B, n_h]
+            h = F.relu(conv(E).squeeze(3))  # [B, n_h, L - h + 1]
+            parts.append(h.amax(dim=2))  # [B, n_h]
         h = torch.cat(parts, 1)
         if self.dropout_pos == "before_fc1":
             z = F.relu(self.fc1(self.drop(h)))

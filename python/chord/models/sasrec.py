@@ -19,6 +19,7 @@ second linear only, not also after the activation).
 
 Everything is out-of-place so ``torch.func.functional_call`` works with substituted weights.
 """
+
 from __future__ import annotations
 
 import math
@@ -51,13 +52,12 @@ class CausalSelfAttention(nn.Module):
             return t.view(B, l, h, d // h).transpose(1, 2)
 
         q, k, v = split(self.q_proj(q_in)), split(self.k_proj(kv_in)), split(self.v_proj(kv_in))
-        o = F.scaled_dot_product_attention(q, k, v, attn_mask=mask,
-                                           dropout_p=self.dropout if self.training else 0.0)
+        o = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0)
         return self.out_proj(o.transpose(1, 2).reshape(B, l, d))
 
 
 ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}
-FFN_DROPOUT = ("both", "output")     # after the activation and fc2 (kang205) / after fc2 only (S3-Rec)
+FFN_DROPOUT = ("both", "output")  # after the activation and fc2 (kang205) / after fc2 only (S3-Rec)
 INITS = ("xavier", "normal")
 
 
@@ -116,10 +116,22 @@ class SASRec(SequentialRecommender):
     "output").
     """
 
-    def __init__(self, num_items: int, dim: int = 64, blocks: int = 2, heads: int = 1,
-                 dropout: float = 0.2, max_len: int = 50, norm: str = "query", ffn_hidden: int | None = None,
-                 num_users: int = 0, act: str = "relu", init: str = "xavier", emb_scale: bool = True,
-                 ffn_dropout: str = "both"):
+    def __init__(
+        self,
+        num_items: int,
+        dim: int = 64,
+        blocks: int = 2,
+        heads: int = 1,
+        dropout: float = 0.2,
+        max_len: int = 50,
+        norm: str = "query",
+        ffn_hidden: int | None = None,
+        num_users: int = 0,
+        act: str = "relu",
+        init: str = "xavier",
+        emb_scale: bool = True,
+        ffn_dropout: str = "both",
+    ):
         super().__init__(num_items, dim)
         if norm not in ("query", "pre", "post"):
             raise ValueError(f"norm: expected 'query', 'pre' or 'post', got {norm!r}")
@@ -132,19 +144,32 @@ class SASRec(SequentialRecommender):
         if max_len < 1 or blocks < 1:
             raise ValueError(f"max_len, blocks: expected >= 1, got {max_len}, {blocks}")
         self.max_len = int(max_len)
-        self.config = dict(model="sasrec", num_items=int(num_items), dim=int(dim), blocks=int(blocks),
-                           heads=int(heads), dropout=float(dropout), max_len=int(max_len), norm=norm,
-                           ffn_hidden=int(ffn_hidden or dim))
+        self.config = dict(
+            model="sasrec",
+            num_items=int(num_items),
+            dim=int(dim),
+            blocks=int(blocks),
+            heads=int(heads),
+            dropout=float(dropout),
+            max_len=int(max_len),
+            norm=norm,
+            ffn_hidden=int(ffn_hidden or dim),
+        )
         # only when set, so configs of existing checkpoints stay as they were
-        for key, value, default in (("act", act, "relu"), ("init", init, "xavier"),
-                                    ("emb_scale", bool(emb_scale), True), ("ffn_dropout", ffn_dropout, "both")):
+        for key, value, default in (
+            ("act", act, "relu"),
+            ("init", init, "xavier"),
+            ("emb_scale", bool(emb_scale), True),
+            ("ffn_dropout", ffn_dropout, "both"),
+        ):
             if value != default:
                 self.config[key] = value
         self.init, self.emb_scale = init, bool(emb_scale)
         self.pos_emb = nn.Embedding(self.max_len, dim)
         self.emb_drop = nn.Dropout(dropout)
-        self.blocks = nn.ModuleList(SASRecBlock(dim, heads, dropout, norm, ffn_hidden or dim, act, ffn_dropout)
-                                    for _ in range(blocks))
+        self.blocks = nn.ModuleList(
+            SASRecBlock(dim, heads, dropout, norm, ffn_hidden or dim, act, ffn_dropout) for _ in range(blocks)
+        )
         # post-LN normalizes the embedding sum instead of the output; the module keeps one name
         # (final_norm) and its place in the state dict either way
         self.final_norm = nn.LayerNorm(dim, eps=1e-8)
@@ -152,13 +177,13 @@ class SASRec(SequentialRecommender):
         self.reset_parameters()
 
     def reset_parameters(self):
-        if self.init == "normal":   # S3-Rec (BERT): N(0, 0.02) Linear/Embedding weights, zero Linear biases
+        if self.init == "normal":  # S3-Rec (BERT): N(0, 0.02) Linear/Embedding weights, zero Linear biases
             for m in self.modules():
                 if isinstance(m, (nn.Linear, nn.Embedding)):
                     nn.init.normal_(m.weight, 0.0, 0.02)
                 if isinstance(m, nn.Linear):
                     nn.init.zeros_(m.bias)
-        else:                       # xavier for every matrix as in kang205/pmixer
+        else:  # xavier for every matrix as in kang205/pmixer
             for _name, p in self.named_parameters():
                 if p.dim() > 1:
                     nn.init.xavier_normal_(p)
@@ -178,7 +203,7 @@ class SASRec(SequentialRecommender):
             x = x * math.sqrt(self.dim)
         x = x + self.pos_emb(pos)
         # dtype from x, not item_emb.weight: a quantized table's .weight dequantizes the whole table
-        keep = (seqs != 0).unsqueeze(-1).to(x.dtype)                                  # [B, l, 1]
+        keep = (seqs != 0).unsqueeze(-1).to(x.dtype)  # [B, l, 1]
         if self.norm == "post":
             x = self.final_norm(x)
         x = self.emb_drop(x) * keep
@@ -186,7 +211,7 @@ class SASRec(SequentialRecommender):
         # keys that are padding are hidden; the diagonal stays open so a padded query never sees
         # an all-masked row (its output is zeroed by `keep` anyway)
         mask = causal & ((seqs != 0).unsqueeze(1) | torch.eye(l, dtype=torch.bool, device=seqs.device))
-        mask = mask.unsqueeze(1)                                                      # [B, 1, l, l]
+        mask = mask.unsqueeze(1)  # [B, 1, l, l]
         for block in self.blocks:
             x = block(x, mask, keep)
         return x if self.norm == "post" else self.final_norm(x)

@@ -7,6 +7,7 @@ when a strategy names them or ``embeddings=True``: docs/method.md keeps tables f
 A model may define ``chord_modules_swapped()``: both functions call it after swapping (the
 tied-embedding recommenders of ``chord.models`` route ``score`` to the packed item table there).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -17,8 +18,8 @@ from torch import nn
 
 from ..codebook import Codebook
 from ..mixed_weight import check_codes
-from .layers import FilterFn, quantizable_layers
 from .concurrency import guard_loads, has_lock, model_lock
+from .layers import FilterFn, quantizable_layers
 from .modules import SWAPS, MixedPrecisionConv2d, MixedPrecisionLinear, QuantizedEmbedding
 from .strategy import Strategy
 
@@ -33,7 +34,9 @@ def _codes_for(spec, channels: int, codebook: Codebook, name: str) -> torch.Tens
         if spec not in codebook.bits:
             raise ValueError(f"strategy[{name!r}]: bits {spec} is not a width of the codebook {codebook.bits}")
         return torch.full((channels,), codebook.bits.index(spec), dtype=torch.uint8)
-    raise TypeError(f"strategy[{name!r}]: expected bits (int) or codes (uint8 tensor [{channels}]), got {type(spec).__name__}")
+    raise TypeError(
+        f"strategy[{name!r}]: expected bits (int) or codes (uint8 tensor [{channels}]), got {type(spec).__name__}"
+    )
 
 
 def _set_submodule(model: nn.Module, name: str, new: nn.Module) -> None:
@@ -45,13 +48,25 @@ def _set_submodule(model: nn.Module, name: str, new: nn.Module) -> None:
 def _places(model: nn.Module, mod: nn.Module) -> list[tuple[nn.Module, str]]:
     """Every (parent, attribute) holding ``mod``: a module shared under several names is
     swapped under all of them (``named_modules`` lists it once)."""
-    return [(parent, attr) for _, parent in model.named_modules(remove_duplicate=False)
-            for attr, child in parent._modules.items() if child is mod]
+    return [
+        (parent, attr)
+        for _, parent in model.named_modules(remove_duplicate=False)
+        for attr, child in parent._modules.items()
+        if child is mod
+    ]
 
 
-def quantize_(model: nn.Module, strategy: Strategy | Mapping | None = None, *, bits: int | None = None,
-              filter_fn: FilterFn | None = None, embeddings: bool = False, codebook: Codebook | None = None,
-              keep_float: bool = False, act_bits: int = 0) -> nn.Module:
+def quantize_(
+    model: nn.Module,
+    strategy: Strategy | Mapping | None = None,
+    *,
+    bits: int | None = None,
+    filter_fn: FilterFn | None = None,
+    embeddings: bool = False,
+    codebook: Codebook | None = None,
+    keep_float: bool = False,
+    act_bits: int = 0,
+) -> nn.Module:
     """Quantize ``model`` in place; returns it.
 
     Exactly one of:
@@ -66,14 +81,17 @@ def quantize_(model: nn.Module, strategy: Strategy | Mapping | None = None, *, b
     from its kept float weight (or raises if none was kept).
     """
     if (strategy is None) == (bits is None):
-        raise ValueError("quantize_: give exactly one of strategy= or bits=, got "
-                         f"{'both' if strategy is not None else 'neither'}")
+        raise ValueError(
+            f"quantize_: give exactly one of strategy= or bits=, got {'both' if strategy is not None else 'neither'}"
+        )
     if isinstance(strategy, Strategy):
         codebook = codebook or strategy.codebook
         specs: Mapping = strategy.codes
     elif strategy is not None:
         if not isinstance(strategy, Mapping):
-            raise TypeError(f"strategy: expected chord.Strategy or a mapping name -> bits/codes, got {type(strategy).__name__}")
+            raise TypeError(
+                f"strategy: expected chord.Strategy or a mapping name -> bits/codes, got {type(strategy).__name__}"
+            )
         specs = strategy
     codebook = codebook or Codebook.default()
     if bits is not None:
@@ -88,9 +106,11 @@ def quantize_(model: nn.Module, strategy: Strategy | Mapping | None = None, *, b
         for n in specs:
             if n not in allowed:
                 what = f"a {type(modules[n]).__name__}" if n in modules else "no module"
-                raise KeyError(f"strategy: {n!r} is {what}, not a quantizable layer of the model (Linear, "
-                               f"Conv2d with groups=1, Embedding; known: {list(allowed)[:8]}"
-                               f"{'...' if len(allowed) > 8 else ''})")
+                raise KeyError(
+                    f"strategy: {n!r} is {what}, not a quantizable layer of the model (Linear, "
+                    f"Conv2d with groups=1, Embedding; known: {list(allowed)[:8]}"
+                    f"{'...' if len(allowed) > 8 else ''})"
+                )
     # all or nothing: every code list checked, then every new packing built (a NaN weight in any
     # layer raises here, the model untouched), then all swapped in one step under the model's lock
     plan = [(layers[n], _codes_for(spec, layers[n].channels, codebook, n)) for n, spec in specs.items() if n in layers]

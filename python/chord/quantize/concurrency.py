@@ -16,11 +16,12 @@ quantized without its float weights cannot be re-quantized, so it gets no lock a
 per forward). Calling a swapped submodule directly while another thread re-packs it is not
 covered.
 """
+
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import torch
 from torch import nn
@@ -46,7 +47,7 @@ class ModelLock:
     def __reduce__(self):
         return ModelLock, ()
 
-    def __deepcopy__(self, memo) -> "ModelLock":
+    def __deepcopy__(self, memo) -> ModelLock:
         return ModelLock()
 
     def acquire_read(self) -> None:
@@ -111,8 +112,9 @@ def _forward_exit(module: nn.Module, args, output) -> None:
 LOCK_HOOKS = (_forward_enter, _forward_exit)
 
 
-def _load_pre_hook(module: nn.Module, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
-                   error_msgs) -> None:
+def _load_pre_hook(
+    module: nn.Module, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+) -> None:
     check_state_dict(module, state_dict, prefix, strict)
 
 
@@ -140,8 +142,11 @@ def check_state_dict(model: nn.Module, state_dict, prefix: str = "", strict: boo
             if why:
                 problems.append(why)
     if problems:
-        raise RuntimeError(f"load_state_dict of {type(model).__name__}: nothing loaded; "
-                           + "; ".join(problems[:8]) + ("; ..." if len(problems) > 8 else ""))
+        raise RuntimeError(
+            f"load_state_dict of {type(model).__name__}: nothing loaded; "
+            + "; ".join(problems[:8])
+            + ("; ..." if len(problems) > 8 else "")
+        )
 
 
 def guard_loads(model: nn.Module) -> None:

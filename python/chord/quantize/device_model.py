@@ -7,6 +7,7 @@ weight with the C++ packer (``chord.pack``), and swaps the packed buffers in -- 
 no retraining. The previous packed buffers are released on swap, so re-adapting does not grow
 memory; the float weights are never copied (the swapped modules reference them).
 """
+
 from __future__ import annotations
 
 import time
@@ -30,18 +31,20 @@ class AdaptStats:
     """Timings (seconds, ``time.perf_counter``) and sizes of one :meth:`DeviceModel.apply`."""
 
     decode_s: float
-    pack_s: dict[str, float] = field(default_factory=dict)   # per layer: quantize + pack + swap
+    pack_s: dict[str, float] = field(default_factory=dict)  # per layer: quantize + pack + swap
     total_s: float = 0.0
     avg_bits: float = 0.0
-    packed_bytes: int = 0          # packed weights held after the swap (all quantized layers)
-    wire_bytes: int = 0            # size of the strategy bytes received
+    packed_bytes: int = 0  # packed weights held after the swap (all quantized layers)
+    wire_bytes: int = 0  # size of the strategy bytes received
 
     def __str__(self) -> str:
         slow = sorted(self.pack_s.items(), key=lambda kv: -kv[1])[:3]
-        return (f"adapt: total {self.total_s * 1e3:.2f} ms (decode {self.decode_s * 1e3:.3f} ms, "
-                f"pack {sum(self.pack_s.values()) * 1e3:.2f} ms over {len(self.pack_s)} layers; slowest "
-                + ", ".join(f"{n} {t * 1e3:.2f} ms" for n, t in slow)
-                + f"), avg {self.avg_bits:.3f} bits, {self.packed_bytes} packed bytes, {self.wire_bytes} wire bytes")
+        return (
+            f"adapt: total {self.total_s * 1e3:.2f} ms (decode {self.decode_s * 1e3:.3f} ms, "
+            f"pack {sum(self.pack_s.values()) * 1e3:.2f} ms over {len(self.pack_s)} layers; slowest "
+            + ", ".join(f"{n} {t * 1e3:.2f} ms" for n, t in slow)
+            + f"), avg {self.avg_bits:.3f} bits, {self.packed_bytes} packed bytes, {self.wire_bytes} wire bytes"
+        )
 
 
 class DeviceModel:
@@ -56,8 +59,16 @@ class DeviceModel:
         act_bits: 0 (exact activations) or 8 (dynamic int8).
     """
 
-    def __init__(self, model: nn.Module, *, embeddings: bool = False, filter_fn: FilterFn | None = None,
-                 remap: Mapping[int, int] | None = None, initial_bits: int = 8, act_bits: int = 0):
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        embeddings: bool = False,
+        filter_fn: FilterFn | None = None,
+        remap: Mapping[int, int] | None = None,
+        initial_bits: int = 8,
+        act_bits: int = 0,
+    ):
         if not isinstance(model, nn.Module):
             raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
         self.fingerprint = model_fingerprint(model)
@@ -70,7 +81,7 @@ class DeviceModel:
             p.requires_grad_(False)
         # the frozen weights, by reference: the swapped modules keep the same tensors
         self.frozen: dict[str, torch.Tensor] = {n: li.module.weight.detach() for n, li in layers.items()}
-        for n, w in self.frozen.items():     # checked once: frozen weights never change
+        for n, w in self.frozen.items():  # checked once: frozen weights never change
             if w.dtype != torch.float32 or not w.is_contiguous():
                 raise TypeError(f"model: layer {n!r}: expected a contiguous float32 weight, got {w.dtype}")
             if not bool(torch.isfinite(w).all()):
@@ -93,7 +104,7 @@ class DeviceModel:
         t0 = time.perf_counter()
         if isinstance(strategy, Strategy):
             s, wire = strategy, 0
-            s._sizes(self.layer_sizes)           # same channel counts, known layers
+            s._sizes(self.layer_sizes)  # same channel counts, known layers
         else:
             s = Strategy.from_bytes(strategy, expected_fingerprint=self.fingerprint, layer_infos=self.layer_sizes)
             wire = len(strategy)
@@ -133,8 +144,10 @@ class DeviceModel:
         return self.model(*args, **kwargs)
 
     def __repr__(self) -> str:
-        return (f"DeviceModel({type(self.model).__name__}, layers={len(self.modules)}, "
-                f"fingerprint={self.fingerprint.hex()}, remap={self.remap}, strategy={self.strategy!r})")
+        return (
+            f"DeviceModel({type(self.model).__name__}, layers={len(self.modules)}, "
+            f"fingerprint={self.fingerprint.hex()}, remap={self.remap}, strategy={self.strategy!r})"
+        )
 
 
 def _pack_frozen(weight: torch.Tensor, codes: torch.Tensor, codebook: Codebook) -> MixedWeight:

@@ -11,6 +11,7 @@ Modules already swapped by :func:`chord.quantize_` report the same facts (they c
 ``chord_layer_kind`` and ``chord_weight_shape``), so the enumeration -- and the model
 fingerprint built from it -- is identical before and after swapping.
 """
+
 from __future__ import annotations
 
 import math
@@ -76,8 +77,9 @@ def layer_info(name: str, module: nn.Module) -> LayerInfo:
     return LayerInfo(name, module, kind, shape[0], math.prod(shape[1:]), shape)
 
 
-def quantizable_layers(model: nn.Module, filter_fn: FilterFn | None = None, *,
-                       embeddings: bool = False) -> dict[str, LayerInfo]:
+def quantizable_layers(
+    model: nn.Module, filter_fn: FilterFn | None = None, *, embeddings: bool = False
+) -> dict[str, LayerInfo]:
     """Quantizable layers of ``model`` in ``named_modules()`` order (deterministic).
 
     Embedding tables are included only with ``embeddings=True``; ``filter_fn(module, name)``
@@ -92,7 +94,7 @@ def quantizable_layers(model: nn.Module, filter_fn: FilterFn | None = None, *,
         if kind is None or (kind == "embedding" and not embeddings):
             continue
         if kind == "conv2d" and getattr(mod, "groups", 1) != 1:
-            continue        # a grouped filter sees only its group: not one channel of a [C, K] matrix
+            continue  # a grouped filter sees only its group: not one channel of a [C, K] matrix
         if filter_fn is not None and not filter_fn(mod, name):
             continue
         out[name] = layer_info(name, mod)
@@ -112,8 +114,9 @@ def channel_sizes(layers) -> dict[str, tuple[int, int]]:
     elif isinstance(layers, Iterable):
         items = [(li.name, li) for li in layers]
     else:
-        raise TypeError(f"layers: expected a model, {{name: LayerInfo}} or {{name: (channels, elems)}}, "
-                        f"got {type(layers).__name__}")
+        raise TypeError(
+            f"layers: expected a model, {{name: LayerInfo}} or {{name: (channels, elems)}}, got {type(layers).__name__}"
+        )
     out = {}
     for name, v in items:
         if isinstance(v, LayerInfo):
@@ -129,5 +132,3 @@ def channel_sizes(layers) -> dict[str, tuple[int, int]]:
 
 def total_channels(layers) -> int:
     return sum(c for c, _ in channel_sizes(layers).values())
-
-

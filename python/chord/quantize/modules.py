@@ -9,9 +9,10 @@ from it when a new strategy arrives, and :func:`chord.dequantize_` restores it e
 Shapes reported through ``chord_layer_kind`` / ``chord_weight_shape`` equal the float
 module's, so :func:`chord.quantizable_layers` and the model fingerprint do not change by swapping.
 """
+
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import torch
@@ -19,11 +20,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import format as fmt
-from ..codebook import Codebook
 from ..backends import cpu as cpu_backend
+from ..codebook import Codebook
 from ..functional import linear_packed, mp_topk, pack
 from ..mixed_weight import MixedWeight, check_codes, plan_buckets
-
 
 
 class _LookupCache:
@@ -37,6 +37,7 @@ class _LookupCache:
 
     def __reduce__(self):
         return _LookupCache, ()
+
 
 _MW_BUFFERS = ("qweight", "scales", "zeros", "perm", "codes")
 
@@ -54,8 +55,7 @@ class _MixedWeightHolder(nn.Module):
         self.buckets = list(mw.buckets)
         self.codebook = mw.codebook
         # non-persistent: a checkpoint of a swapped model holds only the packed weight
-        self.register_buffer("float_weight", None if float_weight is None else float_weight.detach(),
-                             persistent=False)
+        self.register_buffer("float_weight", None if float_weight is None else float_weight.detach(), persistent=False)
         self.register_buffer("tiny_weight", None, persistent=False)
         self._refresh_tiny()
 
@@ -87,22 +87,34 @@ class _MixedWeightHolder(nn.Module):
             codes = check_codes(t["codes"], N, self.codebook, name=prefix + "codes")
             _, buckets = plan_buckets(codes, self.codebook)
             if buckets != list(self.buckets):
-                return (f"{prefix}: packs another bit mix (buckets {buckets}) than this module ({self.buckets}); "
-                        "quantize this model with the same strategy before loading, or use set_packed")
-            MixedWeight(t["qweight"].cpu(), t["scales"].cpu(), t["zeros"].cpu(), t["perm"].cpu(), codes, buckets,
-                        (N, K), self.codebook).validate()
+                return (
+                    f"{prefix}: packs another bit mix (buckets {buckets}) than this module ({self.buckets}); "
+                    "quantize this model with the same strategy before loading, or use set_packed"
+                )
+            MixedWeight(
+                t["qweight"].cpu(),
+                t["scales"].cpu(),
+                t["zeros"].cpu(),
+                t["perm"].cpu(),
+                codes,
+                buckets,
+                (N, K),
+                self.codebook,
+            ).validate()
         except (ValueError, TypeError) as e:
             return f"{prefix}: not a valid packed weight for this module ({e})"
         return None
 
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
-                              error_msgs):
+    def _load_from_state_dict(
+        self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+    ):
         why = self.check_state(state_dict, prefix)
-        if why is not None:                  # nothing of this module is loaded
+        if why is not None:  # nothing of this module is loaded
             error_msgs.append(why)
             return
-        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
-                                      error_msgs)
+        super()._load_from_state_dict(
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )
         self._after_load()
 
     def _after_load(self) -> None:
@@ -111,8 +123,16 @@ class _MixedWeightHolder(nn.Module):
     @property
     def mw(self) -> MixedWeight:
         """The packed weight [N, K] (a view over this module's buffers, no copy)."""
-        return MixedWeight(self.qweight, self.scales, self.zeros, self.perm, self.codes, self.buckets,
-                           (self.chord_weight_shape[0], _prod(self.chord_weight_shape[1:])), self.codebook)
+        return MixedWeight(
+            self.qweight,
+            self.scales,
+            self.zeros,
+            self.perm,
+            self.codes,
+            self.buckets,
+            (self.chord_weight_shape[0], _prod(self.chord_weight_shape[1:])),
+            self.codebook,
+        )
 
     @torch.no_grad()
     def set_packed(self, mw: MixedWeight) -> None:
@@ -148,8 +168,10 @@ class _MixedWeightHolder(nn.Module):
         """A packing of the kept frozen float weight from new per-channel codes (C++ ``pack``);
         the module is not changed."""
         if self.float_weight is None:
-            raise RuntimeError(f"{type(self).__name__}.repack: no frozen float weight kept "
-                               "(swap with keep_float=True, or use chord.DeviceModel)")
+            raise RuntimeError(
+                f"{type(self).__name__}.repack: no frozen float weight kept "
+                "(swap with keep_float=True, or use chord.DeviceModel)"
+            )
         w = self.float_weight.reshape(self.float_weight.shape[0], -1)
         return pack(w, codes, codebook or self.codebook)
 
@@ -169,11 +191,13 @@ class _MixedWeightHolder(nn.Module):
         return self.dequantized_weight(torch.float32)
 
     def extra_repr(self) -> str:
-        mix = ", ".join(f"{b}b:{n}" for b, _, n, _ in fmt.bucket_spans(self.buckets, _prod(self.chord_weight_shape[1:])))
+        mix = ", ".join(
+            f"{b}b:{n}" for b, _, n, _ in fmt.bucket_spans(self.buckets, _prod(self.chord_weight_shape[1:]))
+        )
         return f"shape={self.chord_weight_shape}, buckets=[{mix}], scheme={self.codebook.scheme}"
 
 
-def _linear(mod: "_MixedWeightHolder", x: torch.Tensor, bias) -> torch.Tensor:
+def _linear(mod: _MixedWeightHolder, x: torch.Tensor, bias) -> torch.Tensor:
     """``chord.mp_linear`` on the module's buffers (``functional.linear_packed``: the same
     checks and the same eager bypass, the handle cached on the module)."""
     K, N = mod.qweight_k, mod.chord_weight_shape[0]
@@ -182,8 +206,19 @@ def _linear(mod: "_MixedWeightHolder", x: torch.Tensor, bias) -> torch.Tensor:
         w = tiny if x.dtype == torch.float32 else tiny.to(x.dtype)
         return F.linear(x, w, None if bias is None else bias.to(x.dtype))
     bufs = mod._buffers  # (module attribute lookup of a buffer costs ~0.4 us each)
-    return linear_packed(mod.__dict__, x, bufs["qweight"], bufs["scales"], bufs["zeros"], bufs["perm"], mod.buckets,
-                         K, N, bias, mod.act_bits)
+    return linear_packed(
+        mod.__dict__,
+        x,
+        bufs["qweight"],
+        bufs["scales"],
+        bufs["zeros"],
+        bufs["perm"],
+        mod.buckets,
+        K,
+        N,
+        bias,
+        mod.act_bits,
+    )
 
 
 def _prod(xs) -> int:
@@ -206,8 +241,14 @@ class MixedPrecisionLinear(_MixedWeightHolder):
 
     chord_layer_kind = "linear"
 
-    def __init__(self, mw: MixedWeight, bias: torch.Tensor | None = None, *,
-                 float_weight: torch.Tensor | None = None, act_bits: int = 0):
+    def __init__(
+        self,
+        mw: MixedWeight,
+        bias: torch.Tensor | None = None,
+        *,
+        float_weight: torch.Tensor | None = None,
+        act_bits: int = 0,
+    ):
         super().__init__()
         self.in_features, self.out_features = mw.K, mw.N
         self._init_holder(mw, (mw.N, mw.K), float_weight)
@@ -215,8 +256,9 @@ class MixedPrecisionLinear(_MixedWeightHolder):
         self.act_bits = int(act_bits)
 
     @classmethod
-    def from_float(cls, mod: nn.Linear, codes, codebook: Codebook | None = None, *,
-                   keep_float: bool = False, act_bits: int = 0) -> "MixedPrecisionLinear":
+    def from_float(
+        cls, mod: nn.Linear, codes, codebook: Codebook | None = None, *, keep_float: bool = False, act_bits: int = 0
+    ) -> MixedPrecisionLinear:
         mw = _pack_module_weight(mod.weight, codes, codebook)
         return cls(mw, mod.bias, float_weight=mod.weight if keep_float else None, act_bits=act_bits)
 
@@ -224,8 +266,7 @@ class MixedPrecisionLinear(_MixedWeightHolder):
         return _linear(self, x, self._parameters.get("bias"))  # (Module.__getattr__ costs ~0.3 us)
 
     def to_float(self) -> nn.Linear:
-        lin = nn.Linear(self.in_features, self.out_features, bias=self.bias is not None,
-                        device=self.qweight.device)
+        lin = nn.Linear(self.in_features, self.out_features, bias=self.bias is not None, device=self.qweight.device)
         with torch.no_grad():
             lin.weight = nn.Parameter(self.restored_weight().detach(), requires_grad=lin.weight.requires_grad)
             if self.bias is not None:
@@ -242,8 +283,19 @@ class MixedPrecisionConv2d(_MixedWeightHolder):
 
     chord_layer_kind = "conv2d"
 
-    def __init__(self, mw: MixedWeight, weight_shape, bias, *, stride, padding, dilation,
-                 padding_mode: str = "zeros", float_weight: torch.Tensor | None = None, act_bits: int = 0):
+    def __init__(
+        self,
+        mw: MixedWeight,
+        weight_shape,
+        bias,
+        *,
+        stride,
+        padding,
+        dilation,
+        padding_mode: str = "zeros",
+        float_weight: torch.Tensor | None = None,
+        act_bits: int = 0,
+    ):
         super().__init__()
         out_c, in_c, kh, kw = (int(s) for s in weight_shape)
         self.in_channels, self.out_channels, self.kernel_size = in_c, out_c, (kh, kw)
@@ -254,7 +306,7 @@ class MixedPrecisionConv2d(_MixedWeightHolder):
             if isinstance(padding, str):
                 if padding == "valid":
                     pads = [0, 0, 0, 0]
-                else:   # 'same' (stride 1): split total padding like nn.Conv2d does
+                else:  # 'same' (stride 1): split total padding like nn.Conv2d does
                     pads = []
                     for d, k in zip(reversed(self.dilation), (kw, kh)):
                         total = d * (k - 1)
@@ -270,13 +322,25 @@ class MixedPrecisionConv2d(_MixedWeightHolder):
         self._orig_padding = padding
 
     @classmethod
-    def from_float(cls, mod: nn.Conv2d, codes, codebook: Codebook | None = None, *,
-                   keep_float: bool = False, act_bits: int = 0) -> "MixedPrecisionConv2d":
+    def from_float(
+        cls, mod: nn.Conv2d, codes, codebook: Codebook | None = None, *, keep_float: bool = False, act_bits: int = 0
+    ) -> MixedPrecisionConv2d:
         if mod.groups != 1:
-            raise ValueError(f"MixedPrecisionConv2d: groups must be 1 (a channel is a full output filter), got {mod.groups}")
+            raise ValueError(
+                f"MixedPrecisionConv2d: groups must be 1 (a channel is a full output filter), got {mod.groups}"
+            )
         mw = _pack_module_weight(mod.weight, codes, codebook)
-        return cls(mw, mod.weight.shape, mod.bias, stride=mod.stride, padding=mod.padding, dilation=mod.dilation,
-                   padding_mode=mod.padding_mode, float_weight=mod.weight if keep_float else None, act_bits=act_bits)
+        return cls(
+            mw,
+            mod.weight.shape,
+            mod.bias,
+            stride=mod.stride,
+            padding=mod.padding,
+            dilation=mod.dilation,
+            padding_mode=mod.padding_mode,
+            float_weight=mod.weight if keep_float else None,
+            act_bits=act_bits,
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         unbatched = x.dim() == 3
@@ -292,15 +356,16 @@ class MixedPrecisionConv2d(_MixedWeightHolder):
             # the dequantized filter is kept (see _refresh_tiny): torch's conv is the im2col +
             # F.linear it stands for, without the unfold/transposes (2x faster on Caser's filter)
             w = tiny.view(self.chord_weight_shape).to(x.dtype)
-            y = F.conv2d(x, w, None if self.bias is None else self.bias.to(x.dtype), self.stride, self.padding,
-                         self.dilation)
+            y = F.conv2d(
+                x, w, None if self.bias is None else self.bias.to(x.dtype), self.stride, self.padding, self.dilation
+            )
             return y[0] if unbatched else y
         B, _, H, W = x.shape
         kh, kw = self.kernel_size
         Ho = (H + 2 * self.padding[0] - self.dilation[0] * (kh - 1) - 1) // self.stride[0] + 1
         Wo = (W + 2 * self.padding[1] - self.dilation[1] * (kw - 1) - 1) // self.stride[1] + 1
         if kh == H and self.padding == (0, 0) and kw == 1 and self.in_channels == 1 and self.stride[1] == 1:
-            cols = x[:, 0].transpose(1, 2)                                      # Caser's vertical filter: [B, W, H]
+            cols = x[:, 0].transpose(1, 2)  # Caser's vertical filter: [B, W, H]
         elif kw == W and self.padding[1] == 0 and self.dilation == (1, 1) and Ho > 0:
             # full-width kernels (Caser's horizontal filters): window t is rows t*s .. t*s+kh-1 of
             # every channel, a strided view -- no im2col gather
@@ -312,14 +377,22 @@ class MixedPrecisionConv2d(_MixedWeightHolder):
             cols = cols.reshape(B, Ho, C * kh * W)
         else:
             cols = F.unfold(x, self.kernel_size, self.dilation, self.padding, self.stride).transpose(1, 2)
-        y = _linear(self, cols, self.bias)                                      # [B, Ho*Wo, out]
+        y = _linear(self, cols, self.bias)  # [B, Ho*Wo, out]
         y = y.transpose(1, 2).reshape(B, self.out_channels, Ho, Wo)
         return y[0] if unbatched else y
 
     def to_float(self) -> nn.Conv2d:
-        conv = nn.Conv2d(self.in_channels, self.out_channels, self.kernel_size, stride=self.stride,
-                         padding=self._orig_padding, dilation=self.dilation, bias=self.bias is not None,
-                         padding_mode=self.padding_mode, device=self.qweight.device)
+        conv = nn.Conv2d(
+            self.in_channels,
+            self.out_channels,
+            self.kernel_size,
+            stride=self.stride,
+            padding=self._orig_padding,
+            dilation=self.dilation,
+            bias=self.bias is not None,
+            padding_mode=self.padding_mode,
+            device=self.qweight.device,
+        )
         with torch.no_grad():
             conv.weight = nn.Parameter(self.restored_weight().detach(), requires_grad=conv.weight.requires_grad)
             if self.bias is not None:
@@ -334,7 +407,7 @@ def _row_tables_numpy(perm, scales, zeros, buckets, N, K):
     p = perm.detach().numpy().astype(np.int64)
     slot, bits = np.zeros(N, np.int64), np.zeros(N, np.int64)
     for b, start, n, _ in fmt.bucket_spans(buckets, K):
-        rows = p[start:start + n]
+        rows = p[start : start + n]
         slot[rows] = np.arange(n)
         bits[rows] = b
     scale, zero = np.empty(N, np.float32), np.empty(N, np.float32)
@@ -353,8 +426,14 @@ class QuantizedEmbedding(_MixedWeightHolder):
 
     chord_layer_kind = "embedding"
 
-    def __init__(self, mw: MixedWeight, *, padding_idx: int | None = None,
-                 float_weight: torch.Tensor | None = None, act_bits: int = 0):
+    def __init__(
+        self,
+        mw: MixedWeight,
+        *,
+        padding_idx: int | None = None,
+        float_weight: torch.Tensor | None = None,
+        act_bits: int = 0,
+    ):
         super().__init__()
         self.num_embeddings, self.embedding_dim = mw.N, mw.K
         self.padding_idx = padding_idx
@@ -374,7 +453,7 @@ class QuantizedEmbedding(_MixedWeightHolder):
             slot = torch.zeros(N, dtype=torch.int64, device=dev)
             bits = torch.zeros(N, dtype=torch.int64, device=dev)
             for b, start, n, _ in fmt.bucket_spans(mw.buckets, K):
-                rows = perm[start:start + n]
+                rows = perm[start : start + n]
                 slot[rows] = torch.arange(n, device=dev)
                 bits[rows] = b
             scale = torch.empty(N, dtype=torch.float32, device=dev)
@@ -410,10 +489,13 @@ class QuantizedEmbedding(_MixedWeightHolder):
         self._build_row_tables()
 
     @classmethod
-    def from_float(cls, mod: nn.Embedding, codes, codebook: Codebook | None = None, *,
-                   keep_float: bool = False, act_bits: int = 0) -> "QuantizedEmbedding":
+    def from_float(
+        cls, mod: nn.Embedding, codes, codebook: Codebook | None = None, *, keep_float: bool = False, act_bits: int = 0
+    ) -> QuantizedEmbedding:
         if mod.max_norm is not None:
-            raise ValueError("QuantizedEmbedding: max_norm renormalizes rows at lookup; not supported for a frozen packed table")
+            raise ValueError(
+                "QuantizedEmbedding: max_norm renormalizes rows at lookup; not supported for a frozen packed table"
+            )
         mw = _pack_module_weight(mod.weight, codes, codebook)
         return cls(mw, padding_idx=mod.padding_idx, float_weight=mod.weight if keep_float else None, act_bits=act_bits)
 
@@ -469,7 +551,7 @@ class QuantizedEmbedding(_MixedWeightHolder):
             sel = rbits == b
             # one row gather per width bucket (rows of a bucket are equal-sized and contiguous);
             # ids of other widths read the bucket's row 0 and are masked out
-            bucket = self.qweight[byte_off:byte_off + n * rb].view(n, rb)
+            bucket = self.qweight[byte_off : byte_off + n * rb].view(n, rb)
             raw = bucket.index_select(0, torch.where(sel, rslot, torch.zeros_like(rslot)))
             u = fmt.unpack_ints(raw, b, K).to(torch.float32)
             vals = (u - rzero) * rscale
@@ -491,8 +573,9 @@ class QuantizedEmbedding(_MixedWeightHolder):
         return mp_topk(user_repr, self.mw, k, candidates=candidates, act_bits=self.act_bits)
 
     def to_float(self) -> nn.Embedding:
-        emb = nn.Embedding(self.num_embeddings, self.embedding_dim, padding_idx=self.padding_idx,
-                           device=self.qweight.device)
+        emb = nn.Embedding(
+            self.num_embeddings, self.embedding_dim, padding_idx=self.padding_idx, device=self.qweight.device
+        )
         with torch.no_grad():
             emb.weight = nn.Parameter(self.restored_weight().detach(), requires_grad=emb.weight.requires_grad)
         return emb

@@ -1,4 +1,5 @@
 """Size accounting for swapped models."""
+
 from __future__ import annotations
 
 from torch import nn
@@ -17,7 +18,7 @@ def model_bytes(model: nn.Module) -> dict[str, int]:
     for m in model.modules():
         if isinstance(m, QUANTIZED_TYPES):
             packed += m.mw.nbytes
-            if getattr(m, "tiny_weight", None) is not None:     # the dequantized copy of a tiny weight
+            if getattr(m, "tiny_weight", None) is not None:  # the dequantized copy of a tiny weight
                 packed += m.tiny_weight.numel() * m.tiny_weight.element_size()
     for p in model.parameters():
         if p.data_ptr() in seen:

@@ -22,6 +22,7 @@ Wire format (little-endian), version ``WIRE_VERSION``::
 Anything that is not exactly this -- truncated, extended, bit-flipped, another version, or
 meant for another model -- raises :class:`StrategyError` (a :class:`~chord.FormatError`).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -43,7 +44,7 @@ MAGIC = b"CHST"
 WIRE_VERSION = 1
 FINGERPRINT_BYTES = 8
 _FLAG_COMPACT = 1
-_HEAD = struct.Struct("<4sBB4sB8sH")     # magic, version, flags, codebook bits, scheme, fingerprint, L
+_HEAD = struct.Struct("<4sBB4sB8sH")  # magic, version, flags, codebook bits, scheme, fingerprint, L
 _CRC = struct.Struct("<I")
 
 
@@ -118,7 +119,7 @@ class Strategy:
         return torch.from_numpy(np.asarray(self.codebook.bits, dtype=np.int64)[self.codes[name].detach().cpu().numpy()])
 
     def _sizes(self, layers) -> dict[str, tuple[int, int]]:
-        if isinstance(layers, nn.Module):    # a model: its tables may carry codes too
+        if isinstance(layers, nn.Module):  # a model: its tables may carry codes too
             layers = quantizable_layers(layers, embeddings=True)
         sizes = channel_sizes(layers)
         for name, c in self.channels.items():
@@ -169,12 +170,12 @@ class Strategy:
         if bits not in codebook.bits:
             raise ValueError(f"bits: expected one of the codebook's widths {codebook.bits}, got {bits!r}")
         code = codebook.bits.index(bits)
-        return cls({n: torch.full((c,), code, dtype=torch.uint8) for n, (c, _) in channel_sizes(layers).items()},
-                   codebook)
+        return cls(
+            {n: torch.full((c,), code, dtype=torch.uint8) for n, (c, _) in channel_sizes(layers).items()}, codebook
+        )
 
     @classmethod
-    def random(cls, layers, avg_bits: float = 3.0, *, seed: int = 0,
-               codebook: Codebook | None = None) -> Strategy:
+    def random(cls, layers, avg_bits: float = 3.0, *, seed: int = 0, codebook: Codebook | None = None) -> Strategy:
         """Random codes meeting an average-bit budget (weighted by channel size).
 
         Code frequencies are the maximum-entropy distribution over the codebook's widths with
@@ -184,7 +185,9 @@ class Strategy:
         codebook = codebook or Codebook.default()
         widths = sorted(set(codebook.bits))
         if not widths[0] <= avg_bits <= widths[-1]:
-            raise ValueError(f"avg_bits: expected within the codebook's widths [{widths[0]}, {widths[-1]}], got {avg_bits}")
+            raise ValueError(
+                f"avg_bits: expected within the codebook's widths [{widths[0]}, {widths[-1]}], got {avg_bits}"
+            )
         probs = _maxent(widths, float(avg_bits))
         sizes = channel_sizes(layers)
         names = list(sizes)
@@ -193,7 +196,7 @@ class Strategy:
         g = torch.Generator().manual_seed(int(seed))
         order = torch.randperm(owner.numel(), generator=g)
         share = torch.cumsum(elems[order], 0) / elems.sum()
-        mids = share - elems[order] / elems.sum() / 2   # tier by a channel's midpoint share
+        mids = share - elems[order] / elems.sum() / 2  # tier by a channel's midpoint share
         bounds = torch.cumsum(torch.tensor([probs[w] for w in reversed(widths)], dtype=torch.float64), 0)
         tier = torch.bucketize(mids, bounds).clamp(max=len(widths) - 1)
         width_of_tier = torch.tensor(list(reversed(widths)))
@@ -202,7 +205,7 @@ class Strategy:
         flat[order] = torch.tensor([code_of_width[w] for w in width_of_tier[tier].tolist()], dtype=torch.uint8)
         out, start = {}, 0
         for n, (c, _) in sizes.items():
-            out[n] = flat[start:start + c].clone()
+            out[n] = flat[start : start + c].clone()
             start += c
         return cls(out, codebook)
 
@@ -221,9 +224,17 @@ class Strategy:
         fp = _as_fingerprint(fingerprint)
         if len(self.codes) > 0xFFFF:
             raise ValueError(f"codes: at most 65535 layers, got {len(self.codes)}")
-        out = bytearray(_HEAD.pack(MAGIC, WIRE_VERSION, 0 if names else _FLAG_COMPACT,
-                                   bytes(self.codebook.bits), SCHEMES.index(self.codebook.scheme), fp,
-                                   len(self.codes)))
+        out = bytearray(
+            _HEAD.pack(
+                MAGIC,
+                WIRE_VERSION,
+                0 if names else _FLAG_COMPACT,
+                bytes(self.codebook.bits),
+                SCHEMES.index(self.codebook.scheme),
+                fp,
+                len(self.codes),
+            )
+        )
         for n, c in self.codes.items():
             if names:
                 nb = n.encode()
@@ -243,15 +254,17 @@ class Strategy:
             raise TypeError(f"data: expected bytes, got {type(data).__name__}")
         data = bytes(data)
         if len(data) < _HEAD.size + _CRC.size:
-            raise StrategyError(f"Strategy.from_bytes: truncated: {len(data)} bytes, the header alone takes "
-                                f"{_HEAD.size + _CRC.size}")
+            raise StrategyError(
+                f"Strategy.from_bytes: truncated: {len(data)} bytes, the header alone takes {_HEAD.size + _CRC.size}"
+            )
         magic, ver, flags, cb_bits, scheme, fp, L = _HEAD.unpack_from(data)
         if magic != MAGIC:
             raise StrategyError(f"Strategy.from_bytes: not a chord strategy (magic {magic!r}, expected {MAGIC!r})")
         if ver != WIRE_VERSION:
-            raise StrategyError(f"Strategy.from_bytes: wire format version {ver} is not supported "
-                                f"(this build reads {WIRE_VERSION})")
-        body, (crc,) = data[:-_CRC.size], _CRC.unpack_from(data, len(data) - _CRC.size)
+            raise StrategyError(
+                f"Strategy.from_bytes: wire format version {ver} is not supported (this build reads {WIRE_VERSION})"
+            )
+        body, (crc,) = data[: -_CRC.size], _CRC.unpack_from(data, len(data) - _CRC.size)
         if zlib.crc32(body) != crc:
             raise StrategyError("Strategy.from_bytes: CRC32 mismatch: the bytes are corrupt or truncated")
         if flags & ~_FLAG_COMPACT:
@@ -266,7 +279,7 @@ class Strategy:
         known = None
         if layer_infos is not None:
             known = channel_sizes(layer_infos)
-            if isinstance(layer_infos, nn.Module) and len(known) != L:   # a model: maybe with its tables
+            if isinstance(layer_infos, nn.Module) and len(known) != L:  # a model: maybe with its tables
                 known = channel_sizes(quantizable_layers(layer_infos, embeddings=True))
         if compact and known is None:
             raise StrategyError("Strategy.from_bytes: compact bytes carry no layer names; pass layer_infos")
@@ -280,7 +293,7 @@ class Strategy:
                     name = known_names[i]
                 else:
                     (nlen,) = struct.unpack_from("<H", body, pos)
-                    name = body[pos + 2:pos + 2 + nlen].decode("utf-8")
+                    name = body[pos + 2 : pos + 2 + nlen].decode("utf-8")
                     if len(name.encode()) != nlen:
                         raise StrategyError("Strategy.from_bytes: truncated layer name")
                     pos += 2 + nlen
@@ -297,19 +310,22 @@ class Strategy:
         C = sum(chans)
         need = math.ceil(2 * C / 8)
         if len(body) - pos != need:
-            raise StrategyError(f"Strategy.from_bytes: expected {need} code bytes for {C} channels, "
-                                f"got {len(body) - pos}")
+            raise StrategyError(
+                f"Strategy.from_bytes: expected {need} code bytes for {C} channels, got {len(body) - pos}"
+            )
         flat = _unpack2(body[pos:], C)
         if flat is None:
             raise StrategyError("Strategy.from_bytes: non-zero padding bits after the last code")
         if expected_fingerprint is not None:
             want = _as_fingerprint(expected_fingerprint)
             if fp != want:
-                raise StrategyError(f"Strategy.from_bytes: made for another model (fingerprint {fp.hex()}, "
-                                    f"this model's is {want.hex()})")
+                raise StrategyError(
+                    f"Strategy.from_bytes: made for another model (fingerprint {fp.hex()}, "
+                    f"this model's is {want.hex()})"
+                )
         codes, start = {}, 0
         for n, c in zip(names, chans):
-            codes[n] = flat[start:start + c].clone()
+            codes[n] = flat[start : start + c].clone()
             start += c
         try:
             s = cls(codes, codebook)
@@ -326,15 +342,20 @@ class Strategy:
     def __eq__(self, other) -> bool:
         if not isinstance(other, Strategy):
             return NotImplemented
-        return (self.codebook == other.codebook and list(self.codes) == list(other.codes)
-                and all(torch.equal(self.codes[n], other.codes[n]) for n in self.codes))
+        return (
+            self.codebook == other.codebook
+            and list(self.codes) == list(other.codes)
+            and all(torch.equal(self.codes[n], other.codes[n]) for n in self.codes)
+        )
 
     __hash__ = None
 
     def __repr__(self) -> str:
         hist = torch.bincount(torch.cat(list(self.codes.values())).long(), minlength=4).tolist() if self.codes else []
-        return (f"Strategy(layers={len(self.codes)}, channels={self.num_channels}, "
-                f"codebook={self.codebook.bits}/{self.codebook.scheme}, code_counts={hist})")
+        return (
+            f"Strategy(layers={len(self.codes)}, channels={self.num_channels}, "
+            f"codebook={self.codebook.bits}/{self.codebook.scheme}, code_counts={hist})"
+        )
 
 
 def _pack2(codes: torch.Tensor) -> bytes:

@@ -9,6 +9,7 @@ runner borrows the model's tensors (no copy of any table); it is tied to the mod
 buffers it read: after ``DeviceModel.apply``, ``quantize_``, ``dequantize_`` or an in-place
 weight update, re-create it (calls on a stale runner raise :class:`StaleRuntimeError`).
 """
+
 from __future__ import annotations
 
 from .base import StaleRuntimeError, UnsupportedModelError
@@ -29,12 +30,14 @@ def compile(model, *, isa: str = "auto", check_stale: bool = True):  # noqa: A00
     Raises :class:`UnsupportedModelError` (a ``TypeError``) for models it cannot run exactly.
     """
     from ..models import Caser, SASRec
+
     if isinstance(model, SASRec):
         return compile_sasrec(model, isa=isa, check_stale=check_stale)
     if isinstance(model, Caser):
         return compile_caser(model, isa=isa, check_stale=check_stale)
-    raise UnsupportedModelError(f"model: expected a chord.models.SASRec or Caser (fp32 or chord.quantize_d), "
-                                f"got {type(model).__name__}")
+    raise UnsupportedModelError(
+        f"model: expected a chord.models.SASRec or Caser (fp32 or chord.quantize_d), got {type(model).__name__}"
+    )
 
 
 def model_spec(model) -> dict:
@@ -44,6 +47,7 @@ def model_spec(model) -> dict:
     from ..models import Caser, SASRec
     from . import caser, sasrec
     from .base import Watch
+
     if isinstance(model, SASRec):
         return sasrec._spec(model, Watch())
     if isinstance(model, Caser):
@@ -51,5 +55,13 @@ def model_spec(model) -> dict:
     raise UnsupportedModelError(f"model: expected a chord.models.SASRec or Caser, got {type(model).__name__}")
 
 
-__all__ = ["compile", "model_spec", "compile_sasrec", "compile_caser", "FusedSASRec", "FusedCaser", "StaleRuntimeError",
-           "UnsupportedModelError"]
+__all__ = [
+    "compile",
+    "model_spec",
+    "compile_sasrec",
+    "compile_caser",
+    "FusedSASRec",
+    "FusedCaser",
+    "StaleRuntimeError",
+    "UnsupportedModelError",
+]

@@ -1,6 +1,7 @@
 """What every fused runner shares: reading a torch model's layers into the spec the C++
 runners take (zero-copy numpy views of its tensors), the staleness watch, the argument checks
 of ``represent`` / ``topk``, and the errors."""
+
 from __future__ import annotations
 
 import operator
@@ -46,8 +47,8 @@ class Watch:
     """What the runner read, to detect that the model changed under it (cheaply)."""
 
     def __init__(self):
-        self.slots: list[tuple[dict, str, object]] = []     # (container dict, key, object)
-        self.tensors: list[tuple[torch.Tensor, int]] = []    # (tensor, its _version)
+        self.slots: list[tuple[dict, str, object]] = []  # (container dict, key, object)
+        self.tensors: list[tuple[torch.Tensor, int]] = []  # (tensor, its _version)
 
     def module(self, parent: nn.Module, name: str) -> nn.Module:
         m = parent._modules[name]
@@ -71,7 +72,7 @@ class Watch:
         self._versions = tuple(v for _, v in self.tensors)
 
     def stale(self) -> str | None:
-        try:   # tuple == compares identical objects without calling their __eq__
+        try:  # tuple == compares identical objects without calling their __eq__
             same = tuple(map(dict.get, self._dicts, self._keys)) == self._objs
         except Exception:  # noqa: BLE001 - a replaced tensor's elementwise __eq__ (any error: not the same)
             same = False
@@ -91,16 +92,24 @@ def swapped_spec(w: Watch, mod: nn.Module, path: str) -> dict:
     bias_np = None if bias is None else np_view(bias, f"{path}.bias")
     if tiny is not None and mod.act_bits == 0:
         return {"kind": "fp32", "weight": np_view(tiny, f"{path}.tiny_weight"), "bias": bias_np}
-    return {"kind": "packed", **packed_spec(w, mod, path), "K": mod.qweight_k, "act_bits": int(mod.act_bits),
-            "bias": bias_np}
+    return {
+        "kind": "packed",
+        **packed_spec(w, mod, path),
+        "K": mod.qweight_k,
+        "act_bits": int(mod.act_bits),
+        "bias": bias_np,
+    }
 
 
 def linear_spec(w: Watch, parent: nn.Module, attr: str, path: str) -> dict:
     mod = w.module(parent, attr)
     if type(mod) is nn.Linear:
         weight, bias = w.tensor(mod, "weight"), w.tensor(mod, "bias")
-        return {"kind": "fp32", "weight": np_view(weight, f"{path}.weight"),
-                "bias": None if bias is None else np_view(bias, f"{path}.bias")}
+        return {
+            "kind": "fp32",
+            "weight": np_view(weight, f"{path}.weight"),
+            "bias": None if bias is None else np_view(bias, f"{path}.bias"),
+        }
     if type(mod) is MixedPrecisionLinear:
         return swapped_spec(w, mod, path)
     fail(f"{path}: expected nn.Linear or chord MixedPrecisionLinear, got {type(mod).__name__}")
@@ -108,8 +117,12 @@ def linear_spec(w: Watch, parent: nn.Module, attr: str, path: str) -> dict:
 
 def packed_spec(w: Watch, mod, path: str) -> dict:
     out = {}
-    for name, dt in (("qweight", torch.uint8), ("scales", torch.float32), ("zeros", torch.float32),
-                     ("perm", torch.int32)):
+    for name, dt in (
+        ("qweight", torch.uint8),
+        ("scales", torch.float32),
+        ("zeros", torch.float32),
+        ("perm", torch.int32),
+    ):
         out[name] = np_view(w.tensor(mod, name), f"{path}.{name}", dt)
     out["buckets"] = [int(b) for b in mod.buckets]
     return out
@@ -133,10 +146,12 @@ def norm_spec(w: Watch, parent: nn.Module, attr: str, dim: int, path: str) -> di
     if tuple(mod.normalized_shape) != (dim,):
         fail(f"{path}: expected normalized_shape ({dim},), got {tuple(mod.normalized_shape)}")
     wt, b = w.tensor(mod, "weight"), w.tensor(mod, "bias")
-    return {"weight": None if wt is None else np_view(wt, f"{path}.weight"),
-            "bias": None if b is None else np_view(b, f"{path}.bias"), "eps": float(mod.eps), "dim": dim}
-
-
+    return {
+        "weight": None if wt is None else np_view(wt, f"{path}.weight"),
+        "bias": None if b is None else np_view(b, f"{path}.bias"),
+        "eps": float(mod.eps),
+        "dim": dim,
+    }
 
 
 def check_hooks(model: nn.Module) -> None:
@@ -154,15 +169,26 @@ def conv_spec(w: Watch, parent: nn.Module, attr: str, path: str) -> dict:
     [out, in * kh * kw]): nn.Conv2d (fp32) or MixedPrecisionConv2d (packed)."""
     mod = w.module(parent, attr)
     if type(mod) is nn.Conv2d:
-        if (mod.groups != 1 or tuple(mod.stride) != (1, 1) or tuple(mod.dilation) != (1, 1)
-                or mod.padding not in ((0, 0), "valid")):
+        if (
+            mod.groups != 1
+            or tuple(mod.stride) != (1, 1)
+            or tuple(mod.dilation) != (1, 1)
+            or mod.padding not in ((0, 0), "valid")
+        ):
             fail(f"{path}: expected a stride-1, dilation-1, unpadded Conv2d with groups=1")
         weight, bias = w.tensor(mod, "weight"), w.tensor(mod, "bias")
-        return {"kind": "fp32", "weight": np_view(weight, f"{path}.weight").reshape(weight.shape[0], -1),
-                "bias": None if bias is None else np_view(bias, f"{path}.bias")}
+        return {
+            "kind": "fp32",
+            "weight": np_view(weight, f"{path}.weight").reshape(weight.shape[0], -1),
+            "bias": None if bias is None else np_view(bias, f"{path}.bias"),
+        }
     if type(mod) is MixedPrecisionConv2d:
-        if mod.pre_pad is not None or tuple(mod.padding) != (0, 0) or tuple(mod.stride) != (1, 1) \
-                or tuple(mod.dilation) != (1, 1):
+        if (
+            mod.pre_pad is not None
+            or tuple(mod.padding) != (0, 0)
+            or tuple(mod.stride) != (1, 1)
+            or tuple(mod.dilation) != (1, 1)
+        ):
             fail(f"{path}: expected a stride-1, dilation-1, unpadded MixedPrecisionConv2d")
         return swapped_spec(w, mod, path)
     fail(f"{path}: expected nn.Conv2d or chord MixedPrecisionConv2d, got {type(mod).__name__}")
@@ -177,8 +203,10 @@ class FusedRunner:
 
     def _start(self, check_stale: bool) -> Watch:
         if _cpu is None:  # pragma: no cover
-            raise RuntimeError("chord.runtime needs the C++ extension chord_kernels._cpu (build it: "
-                               "python setup.py build_ext --inplace)")
+            raise RuntimeError(
+                "chord.runtime needs the C++ extension chord_kernels._cpu (build it: "
+                "python setup.py build_ext --inplace)"
+            )
         self.check_stale = bool(check_stale)
         self._watch = Watch()
         return self._watch
@@ -210,8 +238,10 @@ class FusedRunner:
         if self.check_stale:
             why = self._watch.stale()
             if why:
-                raise StaleRuntimeError(f"chord.runtime: the model changed since compile ({why}; e.g. "
-                                        "DeviceModel.apply / quantize_ re-swapped it): call chord.runtime.compile again")
+                raise StaleRuntimeError(
+                    f"chord.runtime: the model changed since compile ({why}; e.g. "
+                    "DeviceModel.apply / quantize_ re-swapped it): call chord.runtime.compile again"
+                )
         if not isinstance(seqs, torch.Tensor) or seqs.dim() != 2 or seqs.dtype != torch.int64:
             got = f"{seqs.dtype} {list(seqs.shape)}" if isinstance(seqs, torch.Tensor) else type(seqs).__name__
             raise ValueError(f"seqs: expected an int64 tensor [B, l] of item ids, got {got}")
@@ -230,12 +260,15 @@ class FusedRunner:
                 got = candidates.dtype if isinstance(candidates, torch.Tensor) else type(candidates).__name__
                 raise TypeError(f"candidates: expected an int64 tensor of item ids or None, got {got}")
             if candidates.dim() not in (1, 2) or (candidates.dim() == 2 and candidates.shape[0] != seqs.shape[0]):
-                raise ValueError(f"candidates: expected [C] (shared) or [{seqs.shape[0]}, C], got {list(candidates.shape)}")
+                raise ValueError(
+                    f"candidates: expected [C] (shared) or [{seqs.shape[0]}, C], got {list(candidates.shape)}"
+                )
             cand = candidates.contiguous().numpy()
         avail = self.num_items if cand is None else cand.shape[-1]
         if not 1 <= k <= avail:
-            raise ValueError(f"k: expected 1 <= k <= {avail} ({'candidates per row' if cand is not None else 'items'}), "
-                             f"got {k}")
+            raise ValueError(
+                f"k: expected 1 <= k <= {avail} ({'candidates per row' if cand is not None else 'items'}), got {k}"
+            )
         B = seqs.shape[0]
         return cand, torch.empty(B, k, dtype=torch.float32), torch.empty(B, k, dtype=torch.int64)
 

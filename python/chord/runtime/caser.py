@@ -6,6 +6,7 @@ Reads the vertical filter and every horizontal filter (``nn.Conv2d`` or
 ``QuantizedEmbedding``). Exactly ``model(seqs, users)`` in eval mode up to float32 rounding
 order; packed layers run the same ``chord::mp_linear`` kernel as the swapped modules.
 """
+
 from __future__ import annotations
 
 import torch
@@ -22,16 +23,26 @@ def _spec(model: Caser, w: Watch) -> dict:
     if cls.score is not SequentialRecommender.score:
         fail(f"model: {cls.__name__}.score overrides the tied-embedding score")
     if model.out_emb is not None:
-        fail(f"model: Caser head={model.head!r} scores against a separate output table + item bias; "
-             "the fused runtime runs the tied-embedding head only (head='fc2')")
+        fail(
+            f"model: Caser head={model.head!r} scores against a separate output table + item bias; "
+            "the fused runtime runs the tied-embedding head only (head='fc2')"
+        )
     if model.training:
         fail("model: in training mode (dropout would be active); call model.eval() first")
     check_hooks(model)
-    spec = {"config": {"num_items": model.num_items, "dim": model.dim, "L": model.L, "n_v": model.n_v,
-                       "n_h": model.n_h, "num_users": model.num_users},
-            "item_emb": table_spec(w, model, "item_emb"),
-            "conv_h": [conv_spec(w, model.conv_h, str(i), f"conv_h.{i}") for i in range(len(model.conv_h))],
-            "fc1": linear_spec(w, model, "fc1", "fc1")}
+    spec = {
+        "config": {
+            "num_items": model.num_items,
+            "dim": model.dim,
+            "L": model.L,
+            "n_v": model.n_v,
+            "n_h": model.n_h,
+            "num_users": model.num_users,
+        },
+        "item_emb": table_spec(w, model, "item_emb"),
+        "conv_h": [conv_spec(w, model.conv_h, str(i), f"conv_h.{i}") for i in range(len(model.conv_h))],
+        "fc1": linear_spec(w, model, "fc1", "fc1"),
+    }
     w.module(model, "conv_h")
     if model.n_v:
         spec["conv_v"] = conv_spec(w, model, "conv_v", "conv_v")
@@ -65,8 +76,9 @@ class FusedCaser(FusedRunner):
         self._runner.represent(seqs.numpy(), u, out.numpy(), self._threads())
         return out
 
-    def topk(self, seqs: torch.Tensor, k: int, candidates: torch.Tensor | None = None,
-             users: torch.Tensor | None = None):
+    def topk(
+        self, seqs: torch.Tensor, k: int, candidates: torch.Tensor | None = None, users: torch.Tensor | None = None
+    ):
         """As :meth:`FusedSASRec.topk` (all items but the padding item 0, or candidates)."""
         seqs = self._check(seqs)
         u = self._users(users, seqs.shape[0])

@@ -12,6 +12,7 @@ moments in float64, attention softmax in float32); packed layers run the same
 because it skips padding positions (they never influence the result) and, in the last block,
 every query but the last position's.
 """
+
 from __future__ import annotations
 
 import math
@@ -49,7 +50,7 @@ def _check_model(model: SASRec) -> None:
             fail(f"blocks.{i}.attn: expected chord CausalSelfAttention, got {type(blk.attn).__name__}")
         if type(blk.ffn) is not FeedForward:
             fail(f"blocks.{i}.ffn: expected chord FeedForward (ReLU), got {type(blk.ffn).__name__}")
-        if blk.ffn.act != "relu":   # the native runner computes ReLU only
+        if blk.ffn.act != "relu":  # the native runner computes ReLU only
             fail(f"blocks.{i}.ffn.act: the fused runtime supports 'relu', got {blk.ffn.act!r}")
         if blk.norm != model.config["norm"]:
             fail(f"blocks.{i}.norm: {blk.norm!r} differs from the model's {model.config['norm']!r}")
@@ -64,12 +65,14 @@ def _spec(model: SASRec, w: Watch) -> dict:
     blocks = []
     for i, blk in enumerate(model.blocks):
         p = f"blocks.{i}"
-        blocks.append({
-            "attn_norm": norm_spec(w, blk, "attn_norm", d, f"{p}.attn_norm"),
-            "ffn_norm": norm_spec(w, blk, "ffn_norm", d, f"{p}.ffn_norm"),
-            **{k: linear_spec(w, blk.attn, k, f"{p}.attn.{k}") for k in ("q_proj", "k_proj", "v_proj", "out_proj")},
-            **{k: linear_spec(w, blk.ffn, k, f"{p}.ffn.{k}") for k in ("fc1", "fc2")},
-        })
+        blocks.append(
+            {
+                "attn_norm": norm_spec(w, blk, "attn_norm", d, f"{p}.attn_norm"),
+                "ffn_norm": norm_spec(w, blk, "ffn_norm", d, f"{p}.ffn_norm"),
+                **{k: linear_spec(w, blk.attn, k, f"{p}.attn.{k}") for k in ("q_proj", "k_proj", "v_proj", "out_proj")},
+                **{k: linear_spec(w, blk.ffn, k, f"{p}.ffn.{k}") for k in ("fc1", "fc2")},
+            }
+        )
         w.module(model.blocks, str(i))
         w.module(blk, "attn")
         w.module(blk, "ffn")
@@ -77,10 +80,16 @@ def _spec(model: SASRec, w: Watch) -> dict:
             fail(f"{p}.attn.heads: {blk.attn.heads} differs from config heads={cfg['heads']}")
     w.module(model, "blocks")
     return {
-        "config": {"num_items": model.num_items, "dim": d, "heads": int(cfg["heads"]), "max_len": model.max_len,
-                   "ffn_hidden": int(cfg["ffn_hidden"]), "norm": cfg["norm"],
-                   # emb_scale=False models (S3-Rec) add the position to the unscaled embedding
-                   "emb_scale": float(torch.tensor(math.sqrt(d), dtype=torch.float32)) if model.emb_scale else 1.0},
+        "config": {
+            "num_items": model.num_items,
+            "dim": d,
+            "heads": int(cfg["heads"]),
+            "max_len": model.max_len,
+            "ffn_hidden": int(cfg["ffn_hidden"]),
+            "norm": cfg["norm"],
+            # emb_scale=False models (S3-Rec) add the position to the unscaled embedding
+            "emb_scale": float(torch.tensor(math.sqrt(d), dtype=torch.float32)) if model.emb_scale else 1.0,
+        },
         "item_emb": table_spec(w, model, "item_emb"),
         "pos_emb": table_spec(w, model, "pos_emb"),
         "blocks": blocks,
@@ -98,8 +107,11 @@ class FusedSASRec(FusedRunner):
     def __init__(self, model: SASRec, *, isa: str = "auto", check_stale: bool = True):
         spec = self._compile(model, _spec, _cpu.SASRecRunner, isa, check_stale)
         self.max_len = model.max_len
-        self.packed_layers = sum(b[k]["kind"] == "packed" for b in spec["blocks"]
-                                 for k in ("q_proj", "k_proj", "v_proj", "out_proj", "fc1", "fc2"))
+        self.packed_layers = sum(
+            b[k]["kind"] == "packed"
+            for b in spec["blocks"]
+            for k in ("q_proj", "k_proj", "v_proj", "out_proj", "fc1", "fc2")
+        )
 
     def represent(self, seqs: torch.Tensor) -> torch.Tensor:
         """seqs int64 [B, l] (left-padded, 0 = padding) -> user representations float32 [B, d]."""
@@ -120,8 +132,10 @@ class FusedSASRec(FusedRunner):
         return values, ids
 
     def __repr__(self) -> str:
-        return (f"FusedSASRec(dim={self.dim}, items={self.num_items}, packed_layers={self.packed_layers}, "
-                f"item_table={self.item_table}, isa={self.isa})")
+        return (
+            f"FusedSASRec(dim={self.dim}, items={self.num_items}, packed_layers={self.packed_layers}, "
+            f"item_table={self.item_table}, isa={self.isa})"
+        )
 
 
 def compile_sasrec(model: SASRec, *, isa: str = "auto", check_stale: bool = True) -> FusedSASRec:

@@ -7,6 +7,7 @@ Protocol (docs/serve.md): the request is a JSON object ``{"user_embedding": [d_u
 400 malformed body, 409 another model or wire version, 413 body too large, 422 a field out of
 range, 503 + Retry-After when the queue is full.
 """
+
 from __future__ import annotations
 
 import json
@@ -56,11 +57,17 @@ def _parse(body: bytes, d_user: int, fingerprint: str, budget_range: tuple[float
     if not isinstance(fp, str):
         raise BadRequest(422, f"fingerprint: expected the device model's fingerprint as 16 hex digits, got {fp!r}")
     if fp.lower() != fingerprint:
-        raise BadRequest(409, f"fingerprint: this server plans for model {fingerprint}, the device holds {fp!r}: "
-                              "codes for another backbone would be wrong, none are sent")
+        raise BadRequest(
+            409,
+            f"fingerprint: this server plans for model {fingerprint}, the device holds {fp!r}: "
+            "codes for another backbone would be wrong, none are sent",
+        )
     emb = req.get("user_embedding")
-    if (not isinstance(emb, list) or len(emb) != d_user
-            or not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in emb)):
+    if (
+        not isinstance(emb, list)
+        or len(emb) != d_user
+        or not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in emb)
+    ):
         got = f"a list of {len(emb)}" if isinstance(emb, list) else type(emb).__name__
         raise BadRequest(422, f"user_embedding: expected a list of {d_user} finite numbers, got {got}")
     b = req.get("budget")
@@ -74,17 +81,32 @@ def _error(status: int, message: str, **headers) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=headers or None)
 
 
-def create_app(service: CloudService, *, max_batch: int = 64, max_wait_ms: float = 2.0, queue: int = 1024,
-               max_queue_ms: float | None = 200.0, max_body: int = 64 * 1024, retry_after_s: int = 1,
-               names: bool = True) -> FastAPI:
+def create_app(
+    service: CloudService,
+    *,
+    max_batch: int = 64,
+    max_wait_ms: float = 2.0,
+    queue: int = 1024,
+    max_queue_ms: float | None = 200.0,
+    max_body: int = 64 * 1024,
+    retry_after_s: int = 1,
+    names: bool = True,
+) -> FastAPI:
     """The app over ``service``; see ``Batcher`` for max_batch / max_wait_ms / queue / max_queue_ms
     (0 or None: only the queue bound sheds); max_body:
     largest request body in bytes (past it: 413)."""
     if max_body < 1:
         raise ValueError(f"max_body: expected >= 1 byte, got {max_body}")
     metrics = Metrics()
-    batcher = Batcher(service, max_batch=max_batch, max_wait_s=max_wait_ms / 1e3, queue=queue,
-                      max_queue_s=max_queue_ms / 1e3 if max_queue_ms else None, metrics=metrics, names=names)
+    batcher = Batcher(
+        service,
+        max_batch=max_batch,
+        max_wait_s=max_wait_ms / 1e3,
+        queue=queue,
+        max_queue_s=max_queue_ms / 1e3 if max_queue_ms else None,
+        metrics=metrics,
+        names=names,
+    )
     d_user = d_user_of(service)
     fingerprint = service.fingerprint.hex()
     widths = service.planner.widths
@@ -116,7 +138,7 @@ def create_app(service: CloudService, *, max_batch: int = 64, max_wait_ms: float
                     return _error(413, f"body: at most {max_body} bytes")
         except ClientDisconnect:
             metrics.request_done(CLIENT_CLOSED)
-            return Response(status_code=400)   # nobody reads it
+            return Response(status_code=400)  # nobody reads it
         try:
             emb, budget = _parse(bytes(body), d_user, fingerprint, budget_range)
         except BadRequest as e:
@@ -135,13 +157,25 @@ def create_app(service: CloudService, *, max_batch: int = 64, max_wait_ms: float
 
     @app.get("/healthz")
     async def healthz():
-        return {"status": "ok", "fingerprint": fingerprint, "d_user": d_user, "wire_version": WIRE_VERSION,
-                "budget_range": list(budget_range), "pid": os.getpid()}
+        return {
+            "status": "ok",
+            "fingerprint": fingerprint,
+            "d_user": d_user,
+            "wire_version": WIRE_VERSION,
+            "budget_range": list(budget_range),
+            "pid": os.getpid(),
+        }
 
     @app.get("/metrics")
     async def get_metrics():
-        return metrics.as_dict(queue_depth=batcher.depth, strategies_per_s=batcher.rate, max_batch=batcher.max_batch,
-                               max_wait_ms=batcher.max_wait_s * 1e3, queue=batcher.queue_size, pid=os.getpid())
+        return metrics.as_dict(
+            queue_depth=batcher.depth,
+            strategies_per_s=batcher.rate,
+            max_batch=batcher.max_batch,
+            max_wait_ms=batcher.max_wait_s * 1e3,
+            queue=batcher.queue_size,
+            pid=os.getpid(),
+        )
 
     app.state.batcher = batcher
     app.state.metrics = metrics
@@ -159,11 +193,20 @@ def app_from_env() -> FastAPI:
     cfg = json.loads(os.environ[CONFIG_ENV])
     torch.set_num_threads(int(cfg.get("threads", 1)))
     if cfg.get("random"):
-        service = random_service(cfg.get("model", "sasrec"), int(cfg.get("num_items", 1682)),
-                                 seed=int(cfg.get("seed", 0)), dim=int(cfg.get("dim", 64)),
-                                 blocks=int(cfg.get("blocks", 2)))
+        service = random_service(
+            cfg.get("model", "sasrec"),
+            int(cfg.get("num_items", 1682)),
+            seed=int(cfg.get("seed", 0)),
+            dim=int(cfg.get("dim", 64)),
+            blocks=int(cfg.get("blocks", 2)),
+        )
     else:
         service = load_service(cfg["checkpoint"])
-    return create_app(service, max_batch=int(cfg.get("max_batch", 64)), max_wait_ms=float(cfg.get("max_wait_ms", 2.0)),
-                      queue=int(cfg.get("queue", 1024)), max_queue_ms=float(cfg.get("max_queue_ms", 200.0)),
-                      max_body=int(cfg.get("max_body", 64 * 1024)))
+    return create_app(
+        service,
+        max_batch=int(cfg.get("max_batch", 64)),
+        max_wait_ms=float(cfg.get("max_wait_ms", 2.0)),
+        queue=int(cfg.get("queue", 1024)),
+        max_queue_ms=float(cfg.get("max_queue_ms", 200.0)),
+        max_body=int(cfg.get("max_body", 64 * 1024)),
+    )

@@ -7,6 +7,7 @@ parsing meanwhile). Overload is signalled before latency grows: ``submit`` raise
 ``Overloaded`` at once when the queue is full, or when the wait it predicts (requests ahead /
 the measured strategies per second) is over ``max_queue_s``.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -29,9 +30,17 @@ class Batcher:
     first request of a batch waits for company; queue: most requests waiting (past it: Overloaded);
     max_queue_s: longest predicted wait admitted (None: only the queue bound)."""
 
-    def __init__(self, service: CloudService, *, max_batch: int = 64, max_wait_s: float = 0.002,
-                 queue: int = 1024, max_queue_s: float | None = 0.2, metrics: Metrics | None = None,
-                 names: bool = True):
+    def __init__(
+        self,
+        service: CloudService,
+        *,
+        max_batch: int = 64,
+        max_wait_s: float = 0.002,
+        queue: int = 1024,
+        max_queue_s: float | None = 0.2,
+        metrics: Metrics | None = None,
+        names: bool = True,
+    ):
         for name, v, lo in (("max_batch", max_batch, 1), ("queue", queue, 1)):
             if int(v) < lo:
                 raise ValueError(f"{name}: expected >= {lo}, got {v}")
@@ -44,7 +53,7 @@ class Batcher:
         if max_queue_s is not None and not max_queue_s > 0:
             raise ValueError(f"max_queue_s: expected > 0 seconds or None, got {max_queue_s}")
         self.max_queue_s = max_queue_s
-        self.rate = None   # strategies per second of recent forwards (EWMA), None until measured
+        self.rate = None  # strategies per second of recent forwards (EWMA), None until measured
         self.names = names
         self.metrics = metrics or Metrics()
         self._queue: asyncio.Queue | None = None
@@ -85,10 +94,16 @@ class Batcher:
     async def submit(self, emb: torch.Tensor, budget: float) -> bytes:
         """emb float32 [d_user]; budget: average bits -> this user's strategy wire bytes."""
         depth = self._queue.qsize()
-        if (self.max_queue_s is not None and self.rate is not None and depth >= self.max_batch
-                and depth / self.rate > self.max_queue_s):
-            raise Overloaded(f"{depth} requests ahead, about {depth / self.rate * 1e3:.0f} ms of work "
-                             f"(limit {self.max_queue_s * 1e3:.0f} ms)")
+        if (
+            self.max_queue_s is not None
+            and self.rate is not None
+            and depth >= self.max_batch
+            and depth / self.rate > self.max_queue_s
+        ):
+            raise Overloaded(
+                f"{depth} requests ahead, about {depth / self.rate * 1e3:.0f} ms of work "
+                f"(limit {self.max_queue_s * 1e3:.0f} ms)"
+            )
         fut = asyncio.get_running_loop().create_future()
         try:
             self._queue.put_nowait((emb, budget, fut))

@@ -3,6 +3,7 @@ retries for what a retry can fix (connection refused or reset, timeouts, 503, ot
 
 A 4xx is never retried: the request itself is wrong (another model, a budget out of range).
 """
+
 from __future__ import annotations
 
 import json
@@ -31,12 +32,26 @@ def strategy_request_body(user_embedding, budget: float, fingerprint: bytes | st
     if hasattr(user_embedding, "detach"):
         user_embedding = user_embedding.detach().reshape(-1).tolist()
     fp = fingerprint.hex() if isinstance(fingerprint, (bytes, bytearray)) else str(fingerprint)
-    return json.dumps({"user_embedding": [float(x) for x in user_embedding], "budget": float(budget),
-                       "fingerprint": fp, "wire_version": WIRE_VERSION}).encode()
+    return json.dumps(
+        {
+            "user_embedding": [float(x) for x in user_embedding],
+            "budget": float(budget),
+            "fingerprint": fp,
+            "wire_version": WIRE_VERSION,
+        }
+    ).encode()
 
 
-def request_strategy(url: str, user_embedding, budget: float, fingerprint: bytes | str, *,
-                     timeout: float = 2.0, retries: int = 3, backoff: float = 0.05) -> bytes:
+def request_strategy(
+    url: str,
+    user_embedding,
+    budget: float,
+    fingerprint: bytes | str,
+    *,
+    timeout: float = 2.0,
+    retries: int = 3,
+    backoff: float = 0.05,
+) -> bytes:
     """POST to ``url`` (the server's base URL or its ``/v1/strategy``) -> strategy wire bytes.
 
     timeout: seconds per attempt; retries: further attempts after the first; backoff: base of the
@@ -51,9 +66,8 @@ def request_strategy(url: str, user_embedding, budget: float, fingerprint: bytes
     body = strategy_request_body(user_embedding, budget, fingerprint)
     last = "no attempt"
     for attempt in range(retries + 1):
-        wait = backoff * (2 ** attempt) * (0.5 + random.random())
-        req = urllib.request.Request(endpoint, data=body, method="POST",
-                                     headers={"Content-Type": "application/json"})
+        wait = backoff * (2**attempt) * (0.5 + random.random())
+        req = urllib.request.Request(endpoint, data=body, method="POST", headers={"Content-Type": "application/json"})
         try:
             with urllib.request.urlopen(req, timeout=timeout) as resp:
                 return resp.read()

@@ -9,6 +9,7 @@ latency, status counts, wrong answers, the server's batch sizes (from ``/metrics
 workers it is one worker's view), CPU (server process tree, cores busy) and memory (RSS).
 ``--url`` measures a running server instead (it must serve ``--random`` with the same seed).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -72,8 +73,10 @@ async def _worker(host, port, bodies, expected, stop_at, lat, status, wrong, idx
             i += 1
             body = bodies[k]
             t = time.perf_counter()
-            writer.write(b"POST /v1/strategy HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                         b"Content-Length: %d\r\n\r\n" % len(body) + body)
+            writer.write(
+                b"POST /v1/strategy HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n" % len(body) + body
+            )
             await writer.drain()
             head = await reader.readuntil(b"\r\n\r\n")
             code = int(head.split(b" ", 2)[1])
@@ -100,8 +103,9 @@ async def _level(host, port, conc, seconds, bodies, expected):
     lat, status, wrong = [], Counter(), []
     stop_at = time.perf_counter() + seconds
     t0 = time.perf_counter()
-    await asyncio.gather(*[_worker(host, port, bodies, expected, stop_at, lat, status, wrong, j * 7)
-                           for j in range(conc)])
+    await asyncio.gather(
+        *[_worker(host, port, bodies, expected, stop_at, lat, status, wrong, j * 7) for j in range(conc)]
+    )
     return lat, status, wrong, time.perf_counter() - t0
 
 
@@ -119,7 +123,7 @@ def sweep(base: str, server_pid: int | None, conc_levels, seconds: float, ref, n
     emb = torch.randn(n_inputs, 64, generator=g)
     budgets = (torch.rand(n_inputs, generator=g) * 6 + 1).tolist()
     bodies = [strategy_request_body(emb[i], budgets[i], fp) for i in range(n_inputs)]
-    expected = [ref.respond(emb[i:i + 1], budgets[i])[0] for i in range(n_inputs)]
+    expected = [ref.respond(emb[i : i + 1], budgets[i])[0] for i in range(n_inputs)]
     rows = []
     for conc in conc_levels:
         m0 = _metrics(base)
@@ -131,18 +135,30 @@ def sweep(base: str, server_pid: int | None, conc_levels, seconds: float, ref, n
         bs.subtract({int(k): v for k, v in m0["batch_size"].items()})
         bs = {k: v for k, v in sorted(bs.items()) if v > 0}
         nb = sum(bs.values())
-        rows.append({"concurrency": conc, "seconds": wall, "ok": status.get(200, 0),
-                     "strategies_per_s": status.get(200, 0) / wall, "p50_ms": _pct(lat, 0.5),
-                     "p99_ms": _pct(lat, 0.99), "status": {str(k): v for k, v in sorted(status.items())},
-                     "wrong": len(wrong), "batch_size": {str(k): v for k, v in bs.items()},
-                     "mean_batch": (sum(k * v for k, v in bs.items()) / nb) if nb else None,
-                     "server_cpu_cores": (c1[0] - c0[0]) / wall if server_pid else None,
-                     "server_rss_mib": c1[1] if server_pid else None})
+        rows.append(
+            {
+                "concurrency": conc,
+                "seconds": wall,
+                "ok": status.get(200, 0),
+                "strategies_per_s": status.get(200, 0) / wall,
+                "p50_ms": _pct(lat, 0.5),
+                "p99_ms": _pct(lat, 0.99),
+                "status": {str(k): v for k, v in sorted(status.items())},
+                "wrong": len(wrong),
+                "batch_size": {str(k): v for k, v in bs.items()},
+                "mean_batch": (sum(k * v for k, v in bs.items()) / nb) if nb else None,
+                "server_cpu_cores": (c1[0] - c0[0]) / wall if server_pid else None,
+                "server_rss_mib": c1[1] if server_pid else None,
+            }
+        )
         r = rows[-1]
-        print(f"  c={conc:4d}  {r['strategies_per_s']:8.1f} strategies/s  p50 {r['p50_ms'] or 0:7.2f} ms  "
-              f"p99 {r['p99_ms'] or 0:7.2f} ms  mean batch {r['mean_batch'] or 0:5.1f}  "
-              f"cpu {r['server_cpu_cores'] or 0:4.2f} cores  rss {r['server_rss_mib'] or 0:6.0f} MiB  "
-              f"status {r['status']}  wrong {r['wrong']}", flush=True)
+        print(
+            f"  c={conc:4d}  {r['strategies_per_s']:8.1f} strategies/s  p50 {r['p50_ms'] or 0:7.2f} ms  "
+            f"p99 {r['p99_ms'] or 0:7.2f} ms  mean batch {r['mean_batch'] or 0:5.1f}  "
+            f"cpu {r['server_cpu_cores'] or 0:4.2f} cores  rss {r['server_rss_mib'] or 0:6.0f} MiB  "
+            f"status {r['status']}  wrong {r['wrong']}",
+            flush=True,
+        )
     return rows
 
 
@@ -153,9 +169,29 @@ def knee(rows: list[dict], within: float = 0.9) -> int | None:
 
 
 def _spawn(port: int, args, max_batch: int) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "chord", "serve", "--random", "--port", str(port), "--workers", str(args.workers),
-           "--max-batch", str(max_batch), "--max-wait-ms", str(args.max_wait_ms), "--queue", str(args.queue),
-           "--max-queue-ms", str(args.max_queue_ms), "--seed", str(args.seed), "--model", "sasrec"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "chord",
+        "serve",
+        "--random",
+        "--port",
+        str(port),
+        "--workers",
+        str(args.workers),
+        "--max-batch",
+        str(max_batch),
+        "--max-wait-ms",
+        str(args.max_wait_ms),
+        "--queue",
+        str(args.queue),
+        "--max-queue-ms",
+        str(args.max_queue_ms),
+        "--seed",
+        str(args.seed),
+        "--model",
+        "sasrec",
+    ]
     proc = subprocess.Popen(cmd)
     for _ in range(600):
         try:
@@ -203,13 +239,26 @@ def main(argv=None) -> int:
             if proc is not None:
                 proc.terminate()
                 proc.wait(30)
-        results.append({"workers": args.workers, "max_batch": mb, "max_wait_ms": args.max_wait_ms,
-                        "queue": args.queue, "max_queue_ms": args.max_queue_ms, "knee_concurrency": knee(rows), "rows": rows})
+        results.append(
+            {
+                "workers": args.workers,
+                "max_batch": mb,
+                "max_wait_ms": args.max_wait_ms,
+                "queue": args.queue,
+                "max_queue_ms": args.max_queue_ms,
+                "knee_concurrency": knee(rows),
+                "rows": rows,
+            }
+        )
         print(f"  knee (90% of best throughput) at concurrency {results[-1]['knee_concurrency']}", flush=True)
     if args.out:
-        meta = {"command": " ".join(["python -m chord.serve.loadgen"] + list(argv if argv is not None else sys.argv[1:])),
-                "cpu_count": os.cpu_count(), "torch": torch.__version__, "time": time.strftime("%Y-%m-%d %H:%M:%S"),
-                "load_1min": os.getloadavg()[0]}
+        meta = {
+            "command": " ".join(["python -m chord.serve.loadgen"] + list(argv if argv is not None else sys.argv[1:])),
+            "cpu_count": os.cpu_count(),
+            "torch": torch.__version__,
+            "time": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "load_1min": os.getloadavg()[0],
+        }
         with open(args.out, "w") as f:
             json.dump({"meta": meta, "results": results}, f, indent=1)
     return 0

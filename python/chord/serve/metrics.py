@@ -3,6 +3,7 @@
 Per process: with several uvicorn workers each worker answers for itself (a scraper sees one
 worker per request); summing across workers is the monitoring system's job.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -40,9 +41,13 @@ class Histogram:
 
     def as_dict(self) -> dict:
         labels = [f"le_{b:g}" for b in self.bounds] + ["inf"]
-        return {"buckets": dict(zip(labels, self.counts)), "count": self.n,
-                "mean": self.total / self.n if self.n else None,
-                "p50_le": self.quantile(0.5), "p99_le": self.quantile(0.99)}
+        return {
+            "buckets": dict(zip(labels, self.counts)),
+            "count": self.n,
+            "mean": self.total / self.n if self.n else None,
+            "p50_le": self.quantile(0.5),
+            "p99_le": self.quantile(0.99),
+        }
 
 
 class Metrics:
@@ -65,9 +70,12 @@ class Metrics:
         self.strategies += int(size)
 
     def as_dict(self, **extra) -> dict:
-        return {"uptime_s": time.time() - self.started,
-                "requests": {str(k): v for k, v in sorted(self.status.items())},
-                "strategies": self.strategies,
-                "batches": sum(self.batch_sizes.values()),
-                "batch_size": {str(k): v for k, v in sorted(self.batch_sizes.items())},
-                "latency_ms": self.latency_ms.as_dict(), **extra}
+        return {
+            "uptime_s": time.time() - self.started,
+            "requests": {str(k): v for k, v in sorted(self.status.items())},
+            "strategies": self.strategies,
+            "batches": sum(self.batch_sizes.values()),
+            "batch_size": {str(k): v for k, v in sorted(self.batch_sizes.items())},
+            "latency_ms": self.latency_ms.as_dict(),
+            **extra,
+        }

@@ -1,6 +1,7 @@
 """What ``chord serve`` serves: a ``CloudService`` loaded from a CHORD checkpoint, or an untrained
 planner of a given backbone shape (benchmarks and tests: the planner's cost does not depend on
 its training)."""
+
 from __future__ import annotations
 
 import json
@@ -30,7 +31,8 @@ def load_service(directory) -> CloudService:
     if not (d / "chord.json").is_file() or not (d / "chord.safetensors").is_file():
         raise FileNotFoundError(
             f"checkpoint: {d} holds no CHORD checkpoint (chord.json + chord.safetensors). Make one with "
-            f"`chord demo --checkpoint {d}` (a few minutes), or serve an untrained planner with `chord serve --random`.")
+            f"`chord demo --checkpoint {d}` (a few minutes), or serve an untrained planner with `chord serve --random`."
+        )
     meta = json.loads((d / "chord.json").read_text())
     cfg = dict(meta["chord"])
     for k in ("codes", "tau"):
@@ -42,8 +44,16 @@ def load_service(directory) -> CloudService:
     return CloudService(system.planner, system.backbone)
 
 
-def random_service(model: str = "sasrec", num_items: int = 1682, *, seed: int = 0, dim: int = 64,
-                   blocks: int = 2, d_user: int = 64, element_rank: int = 8) -> CloudService:
+def random_service(
+    model: str = "sasrec",
+    num_items: int = 1682,
+    *,
+    seed: int = 0,
+    dim: int = 64,
+    blocks: int = 2,
+    d_user: int = 64,
+    element_rank: int = 8,
+) -> CloudService:
     """An untrained (seeded, hence reproducible) planner over a backbone of the default config
     (SASRec: ``dim`` wide, ``blocks`` deep; tests use a tiny one)."""
     from chord.models import build_model

@@ -6,13 +6,14 @@ A user's weight for channel c is sum_k y[c, k] * Q_{bits(k)}(W)[c]: with one-hot
 exactly the device's dequantized weight, and with straight-through ``y`` the gradient reaches
 the code probabilities.
 """
+
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from chord.codebook import Codebook
 from chord.backends.reference import fake_quantize
+from chord.codebook import Codebook
 from chord.quantize.layers import LayerInfo
 
 
@@ -36,10 +37,10 @@ class QuantizedCopies(nn.Module):
     def weights(self, y: torch.Tensor) -> dict[str, torch.Tensor]:
         out = {}
         B = y.shape[0]
-        ys = torch.split(y, [s.channels for s in self.specs], dim=1)   # [B, C, codes] each
+        ys = torch.split(y, [s.channels for s in self.specs], dim=1)  # [B, C, codes] each
         for i, (s, yl) in enumerate(zip(self.specs, ys)):
-            q = getattr(self, f"q_{i}")                                   # [codes, C, K]
-            w = torch.bmm(yl.transpose(0, 1), q.transpose(0, 1))          # [C, B, K]
+            q = getattr(self, f"q_{i}")  # [codes, C, K]
+            w = torch.bmm(yl.transpose(0, 1), q.transpose(0, 1))  # [C, B, K]
             out[s.name] = w.transpose(0, 1).reshape(B, *s.shape)
         return out
 

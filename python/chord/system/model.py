@@ -8,6 +8,7 @@ equal what the device packs (``chord.backends.reference`` is the packer's refere
 ``CodesModel`` does the same for any other source of codes (uniform, random, layer-wise,
 population strategies): the baselines share the exact forward.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -62,11 +63,24 @@ class ChordSystem(nn.Module):
     backbone's item table (default) or owns one; planner_kw / profiler_kw: forwarded.
     """
 
-    def __init__(self, backbone: nn.Module, *, d_user: int = 64, budget: float = 3.0,
-                 codebook: Codebook | None = None, scope: str = "global", codes: tuple[int, ...] | None = None,
-                 combination: Combination | None = None, hidden: int = 128, train_item_emb: bool = True,
-                 share_profiler_emb: bool = True, extractor: str = "gru", recent: int = 20,
-                 element_rank: int = 8, filter_fn=None):
+    def __init__(
+        self,
+        backbone: nn.Module,
+        *,
+        d_user: int = 64,
+        budget: float = 3.0,
+        codebook: Codebook | None = None,
+        scope: str = "global",
+        codes: tuple[int, ...] | None = None,
+        combination: Combination | None = None,
+        hidden: int = 128,
+        train_item_emb: bool = True,
+        share_profiler_emb: bool = True,
+        extractor: str = "gru",
+        recent: int = 20,
+        element_rank: int = 8,
+        filter_fn=None,
+    ):
         super().__init__()
         self.backbone = backbone
         self.codebook = codebook or Codebook.default()
@@ -74,14 +88,27 @@ class ChordSystem(nn.Module):
         for name, p in backbone.named_parameters():
             p.requires_grad_(train_item_emb and name == "item_emb.weight")
         self.copies = QuantizedCopies(backbone, self.specs, self.codebook)
-        self.profiler = Profiler(backbone.num_items, d_user,
-                                 item_emb=backbone.item_emb if share_profiler_emb else None,
-                                 d_item=backbone.item_emb.embedding_dim, extractor=extractor,
-                                 recent=recent)
-        self.planner = CloudPlanner(self.specs, d_user, codebook=self.codebook, budget=budget, scope=scope,
-                                    codes=codes, hidden=hidden, combination=combination, element_rank=element_rank)
+        self.profiler = Profiler(
+            backbone.num_items,
+            d_user,
+            item_emb=backbone.item_emb if share_profiler_emb else None,
+            d_item=backbone.item_emb.embedding_dim,
+            extractor=extractor,
+            recent=recent,
+        )
+        self.planner = CloudPlanner(
+            self.specs,
+            d_user,
+            codebook=self.codebook,
+            budget=budget,
+            scope=scope,
+            codes=codes,
+            hidden=hidden,
+            combination=combination,
+            element_rank=element_rank,
+        )
         self.eval_budget = float(budget)
-        self.population_codes: torch.Tensor | None = None   # set -> every user gets these codes
+        self.population_codes: torch.Tensor | None = None  # set -> every user gets these codes
 
     # -- deployment path (what the evaluator calls) ------------------------------------------------
     def user_embedding(self, seqs: torch.Tensor) -> torch.Tensor:
@@ -106,13 +133,13 @@ class ChordSystem(nn.Module):
         return self.backbone.score(rep, item_ids)
 
     # -- training path -----------------------------------------------------------------------------
-    def relaxed_forward(self, seqs, users=None, *, budget=None, tau=0.5, noise=1.0, mode="tiers",
-                        implicit_offset=True):
+    def relaxed_forward(self, seqs, users=None, *, budget=None, tau=0.5, noise=1.0, mode="tiers", implicit_offset=True):
         """-> (user repr [B, d], expected avg bits [B], hard codes [B, N]); differentiable in the
         planner, the profiler and (if trained) the item table."""
         u = self.profiler(seqs)
-        y, exp_bits, hard = self.planner.relax(u, budget=budget, tau=tau, noise=noise, mode=mode,
-                                               implicit_offset=implicit_offset)
+        y, exp_bits, hard = self.planner.relax(
+            u, budget=budget, tau=tau, noise=noise, mode=mode, implicit_offset=implicit_offset
+        )
         w = self.copies.weights(y)
         with per_user_weights(self.backbone, w):
             rep = self.backbone(seqs, users=users)
@@ -121,5 +148,6 @@ class ChordSystem(nn.Module):
     def strategies(self, seqs: torch.Tensor, budget=None):
         """seqs [B, l] -> list of B ``chord.Strategy`` (one per user)."""
         from chord.quantize.strategy import Strategy
+
         codes = self.plan(seqs, budget)
         return [Strategy(self.planner.split(c), self.codebook) for c in codes]

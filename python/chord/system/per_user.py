@@ -12,6 +12,7 @@ Contract: a planned module's input has the users along dim 0 (``[B, ...]``), or 
 rows ``[B * n, ...]`` (Linear only). ``tests/system/test_per_user.py`` checks the result against
 ``torch.func.functional_call`` run one user at a time.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -24,6 +25,7 @@ from torch import nn
 
 def _linear_forward(weight: torch.Tensor):
     """weight [B, out, in] -> a forward for an nn.Linear taking x [B, ..., in] (or [B*n, in])."""
+
     def forward(self, x):
         B, out, k = weight.shape
         xs = x.reshape(B, -1, k)
@@ -31,16 +33,19 @@ def _linear_forward(weight: torch.Tensor):
         if self.bias is not None:
             y = y + self.bias
         return y.reshape(*x.shape[:-1], out)
+
     return forward
 
 
 def _conv2d_forward(weight: torch.Tensor):
     """weight [B, out, in/g, kh, kw] -> a forward for an nn.Conv2d taking x [B, in, H, W]."""
+
     def forward(self, x):
         B = weight.shape[0]
         if x.dim() != 4 or x.shape[0] != B:
-            raise ValueError(f"per-user conv2d {self.__class__.__name__}: expected input [B={B}, C, H, W], "
-                             f"got {list(x.shape)}")
+            raise ValueError(
+                f"per-user conv2d {self.__class__.__name__}: expected input [B={B}, C, H, W], got {list(x.shape)}"
+            )
         if self.padding_mode != "zeros":
             raise NotImplementedError(f"per-user conv2d: padding_mode {self.padding_mode!r} is not supported")
         out = weight.shape[1]
@@ -49,6 +54,7 @@ def _conv2d_forward(weight: torch.Tensor):
         bias = self.bias.repeat(B) if self.bias is not None else None
         y = F.conv2d(xs, ws, bias, self.stride, self.padding, self.dilation, self.groups * B)
         return y.reshape(B, out, *y.shape[2:])
+
     return forward
 
 
@@ -61,8 +67,10 @@ def per_user_weights(model: nn.Module, weights: dict[str, torch.Tensor]):
         for name, w in weights.items():
             mod = model.get_submodule(name)
             if tuple(w.shape[1:]) != tuple(mod.weight.shape):
-                raise ValueError(f"weights[{name!r}]: expected shape [B, {', '.join(map(str, mod.weight.shape))}], "
-                                 f"got {list(w.shape)}")
+                raise ValueError(
+                    f"weights[{name!r}]: expected shape [B, {', '.join(map(str, mod.weight.shape))}], "
+                    f"got {list(w.shape)}"
+                )
             if isinstance(mod, nn.Linear):
                 fwd = _linear_forward(w)
             elif isinstance(mod, nn.Conv2d):
@@ -74,4 +82,4 @@ def per_user_weights(model: nn.Module, weights: dict[str, torch.Tensor]):
         yield model
     finally:
         for mod in patched:
-            del mod.forward   # the instance attribute hid the class's forward
+            del mod.forward  # the instance attribute hid the class's forward

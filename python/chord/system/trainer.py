@@ -11,6 +11,7 @@ DistributedDataParallel (gloo on CPU, nccl on CUDA); each rank takes its share o
 epoch's shuffled instances; every rank evaluates (cheap, deterministic) so early stopping agrees;
 rank 0 alone writes checkpoints.
 """
+
 from __future__ import annotations
 
 import copy
@@ -42,20 +43,20 @@ RELAX_MODES = ("tiers", "penalty")
 class ChordConfig:
     """Everything that shapes a CHORD training run (defaults: docs/method.md)."""
 
-    budget: float = 3.0              # average bits per weight element
-    loss: str = "bce"                # "bce": 1 positive vs num_negatives sampled; "ce": softmax over all items
-    scope: str = "global"            # "global" | "layer" rank tiers
-    codes: tuple | None = None       # allowed codes (None = all; (0, 3) = DIET-style masks)
-    mode: str = "tiers"              # budget by construction ("tiers") or by a penalty ("penalty")
-    penalty: float = 1.0             # weight of relu(expected bits - budget)^2 in "penalty" mode
-    tau: tuple = (1.0, 0.3)          # soft-backward temperature, annealed linearly start -> end
-    noise: float = 0.5               # Gumbel (logistic) noise scale on the bit targets
-    implicit_offset: bool = True     # backward through the budget offset (CloudPlanner.relax)
+    budget: float = 3.0  # average bits per weight element
+    loss: str = "bce"  # "bce": 1 positive vs num_negatives sampled; "ce": softmax over all items
+    scope: str = "global"  # "global" | "layer" rank tiers
+    codes: tuple | None = None  # allowed codes (None = all; (0, 3) = DIET-style masks)
+    mode: str = "tiers"  # budget by construction ("tiers") or by a penalty ("penalty")
+    penalty: float = 1.0  # weight of relu(expected bits - budget)^2 in "penalty" mode
+    tau: tuple = (1.0, 0.3)  # soft-backward temperature, annealed linearly start -> end
+    noise: float = 0.5  # Gumbel (logistic) noise scale on the bit targets
+    implicit_offset: bool = True  # backward through the budget offset (CloudPlanner.relax)
     train_item_emb: bool = True
     share_profiler_emb: bool = True
     extractor: str = "gru"
-    recent: int = 20                 # most recent items the profiler reads
-    element_rank: int = 8            # 0 = direct element head (see HyperNetworks)
+    recent: int = 20  # most recent items the profiler reads
+    element_rank: int = 8  # 0 = direct element head (see HyperNetworks)
     d_user: int = 64
     hidden: int = 128
     epochs: int = 30
@@ -63,14 +64,14 @@ class ChordConfig:
     lr: float = 1e-3
     emb_lr: float = 2e-3
     num_negatives: int = 4
-    instances_per_epoch: int = 0     # 0 = every training position once per epoch
-    history: int = 50                # items of history fed to backbone and profiler
+    instances_per_epoch: int = 0  # 0 = every training position once per epoch
+    history: int = 50  # items of history fed to backbone and profiler
     patience: int = 3
     max_minutes: float = 0.0
     seed: int = 42
     threads: int = 2
     progress: bool = True
-    eval_users: int = 0              # validate on the first n eval users only (0 = all)
+    eval_users: int = 0  # validate on the first n eval users only (0 = all)
 
     def __post_init__(self):
         if self.loss not in ("bce", "ce"):
@@ -78,8 +79,10 @@ class ChordConfig:
         if self.mode not in RELAX_MODES:
             raise ValueError(f"mode: expected one of {RELAX_MODES}, got {self.mode!r}")
         if self.batch_size < 1 or self.epochs < 1 or self.num_negatives < 1:
-            raise ValueError("batch_size, epochs, num_negatives: expected >= 1, got "
-                             f"{self.batch_size}, {self.epochs}, {self.num_negatives}")
+            raise ValueError(
+                "batch_size, epochs, num_negatives: expected >= 1, got "
+                f"{self.batch_size}, {self.epochs}, {self.num_negatives}"
+            )
         if self.codes is not None:
             self.codes = tuple(int(c) for c in self.codes)
         self.tau = tuple(float(t) for t in self.tau)
@@ -100,10 +103,16 @@ class _Step(nn.Module):
         self.system, self.cfg = system, cfg
 
     def forward(self, seqs, users, pos, neg, tau: float, budget):
-        rep, exp_bits, _ = self.system.relaxed_forward(seqs, users, budget=budget, tau=tau,
-                                                       noise=self.cfg.noise, mode=self.cfg.mode,
-                                                       implicit_offset=self.cfg.implicit_offset)
-        if self.cfg.loss == "ce":     # softmax over every item (padding column excluded)
+        rep, exp_bits, _ = self.system.relaxed_forward(
+            seqs,
+            users,
+            budget=budget,
+            tau=tau,
+            noise=self.cfg.noise,
+            mode=self.cfg.mode,
+            implicit_offset=self.cfg.implicit_offset,
+        )
+        if self.cfg.loss == "ce":  # softmax over every item (padding column excluded)
             logits = self.system.score(rep)[:, 1:]
             loss = F.cross_entropy(logits, pos - 1)
         else:
@@ -135,10 +144,19 @@ def init_distributed() -> tuple[int, int, torch.device]:
 
 
 def build_system(backbone: nn.Module, cfg: ChordConfig) -> ChordSystem:
-    return ChordSystem(backbone, d_user=cfg.d_user, budget=cfg.budget, scope=cfg.scope, codes=cfg.codes,
-                       hidden=cfg.hidden, train_item_emb=cfg.train_item_emb,
-                       share_profiler_emb=cfg.share_profiler_emb, extractor=cfg.extractor, recent=cfg.recent,
-                       element_rank=cfg.element_rank)
+    return ChordSystem(
+        backbone,
+        d_user=cfg.d_user,
+        budget=cfg.budget,
+        scope=cfg.scope,
+        codes=cfg.codes,
+        hidden=cfg.hidden,
+        train_item_emb=cfg.train_item_emb,
+        share_profiler_emb=cfg.share_profiler_emb,
+        extractor=cfg.extractor,
+        recent=cfg.recent,
+        element_rank=cfg.element_rank,
+    )
 
 
 def trainable_state(system: ChordSystem) -> dict[str, torch.Tensor]:
@@ -151,6 +169,7 @@ def trainable_state(system: ChordSystem) -> dict[str, torch.Tensor]:
 def save_chord_checkpoint(directory, system: ChordSystem, cfg: ChordConfig, extra: dict | None = None) -> Path:
     """``chord.safetensors`` (trained tensors) + ``chord.json`` (backbone config, CHORD config)."""
     from safetensors.torch import save_file
+
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     save_file(trainable_state(system), str(d / "chord.safetensors"), metadata={"format": "chord.ChordSystem"})
@@ -162,6 +181,7 @@ def save_chord_checkpoint(directory, system: ChordSystem, cfg: ChordConfig, extr
 def load_chord_state(system: ChordSystem, directory) -> dict:
     """Load ``chord.safetensors`` into ``system`` (built with the same backbone and config)."""
     from safetensors.torch import load_file
+
     d = Path(directory)
     state = load_file(str(d / "chord.safetensors"))
     missing = [k for k in state if k not in system.state_dict()]
@@ -179,13 +199,14 @@ class ChordTrainer:
         self.cfg = cfg or ChordConfig()
         self.log = log
 
-    def fit(self, system: ChordSystem, split: LeaveOneOut, out_dir=None, evaluator: Evaluator | None = None,
-            on_epoch=None) -> dict:
+    def fit(
+        self, system: ChordSystem, split: LeaveOneOut, out_dir=None, evaluator: Evaluator | None = None, on_epoch=None
+    ) -> dict:
         """``on_epoch(record)``: called on rank 0 after each epoch with its history record."""
         cfg = self.cfg
         torch.set_num_threads(cfg.threads)
         rank, world = _dist_info()
-        torch.manual_seed(cfg.seed + 1000 * rank)        # noise differs per rank; params stay synced
+        torch.manual_seed(cfg.seed + 1000 * rank)  # noise differs per rank; params stay synced
         gen = torch.Generator().manual_seed(cfg.seed + 1000 * rank)
         shuffle = torch.Generator().manual_seed(cfg.seed)  # same permutation on every rank
         dev = next(system.planner.parameters()).device
@@ -200,8 +221,9 @@ class ChordTrainer:
         step = _Step(system, cfg)
         model = step
         if world > 1:
-            model = nn.parallel.DistributedDataParallel(step, broadcast_buffers=False,
-                                                        device_ids=[dev.index] if dev.type == "cuda" else None)
+            model = nn.parallel.DistributedDataParallel(
+                step, broadcast_buffers=False, device_ids=[dev.index] if dev.type == "cuda" else None
+            )
         emb = [p for n, p in system.named_parameters() if p.requires_grad and n == "backbone.item_emb.weight"]
         rest = [p for n, p in system.named_parameters() if p.requires_grad and n != "backbone.item_emb.weight"]
         opt = torch.optim.Adam([{"params": rest, "lr": cfg.lr}] + ([{"params": emb, "lr": cfg.emb_lr}] if emb else []))
@@ -214,26 +236,32 @@ class ChordTrainer:
         budget_s = cfg.max_minutes * 60 if cfg.max_minutes else math.inf
         stop = "epochs"
         if rank == 0:
-            self.log(f"chord train: {n_all} instances, {per_epoch}/epoch, {steps_per_epoch} steps/epoch x {world} "
-                     f"rank(s), {len(system.specs)} layers, {system.planner.num_channels} channels, "
-                     f"budget {cfg.budget} bits ({cfg.mode}, {cfg.scope})")
+            self.log(
+                f"chord train: {n_all} instances, {per_epoch}/epoch, {steps_per_epoch} steps/epoch x {world} "
+                f"rank(s), {len(system.specs)} layers, {system.planner.num_channels} channels, "
+                f"budget {cfg.budget} bits ({cfg.mode}, {cfg.scope})"
+            )
         epoch = 0
         for epoch in range(1, cfg.epochs + 1):
             system.train()
-            perm = torch.randperm(n_all, generator=shuffle)[:steps_per_epoch * cfg.batch_size * world]
+            perm = torch.randperm(n_all, generator=shuffle)[: steps_per_epoch * cfg.batch_size * world]
             mine = perm[rank::world]
             tot, tot_bits, t_ep, nb = 0.0, 0.0, time.perf_counter(), 0
-            bar = tqdm(range(steps_per_epoch), desc=f"chord epoch {epoch}", leave=False,
-                       disable=not (cfg.progress and rank == 0 and sys.stderr.isatty()))
+            bar = tqdm(
+                range(steps_per_epoch),
+                desc=f"chord epoch {epoch}",
+                leave=False,
+                disable=not (cfg.progress and rank == 0 and sys.stderr.isatty()),
+            )
             for s in bar:
                 if _out_of_time(t0, budget_s, world, dev):
                     break
-                idx = mine[s * cfg.batch_size:(s + 1) * cfg.batch_size]
+                idx = mine[s * cfg.batch_size : (s + 1) * cfg.batch_size]
                 if idx.numel() == 0:
-                    idx = mine[:cfg.batch_size]           # keep collective calls aligned across ranks
+                    idx = mine[: cfg.batch_size]  # keep collective calls aligned across ranks
                 x = xs[idx]
                 nz = (x != 0).any(0).nonzero()
-                x = x[:, int(nz[0]):] if nz.numel() else x[:, -1:]
+                x = x[:, int(nz[0]) :] if nz.numel() else x[:, -1:]
                 u = users[idx]
                 neg = sampler.sample(u, (cfg.num_negatives,), gen)
                 frac = gstep / max(1, total_steps - 1)
@@ -261,9 +289,11 @@ class ChordTrainer:
                 on_epoch(rec)
             elapsed = time.perf_counter() - t0
             if rank == 0:
-                self.log(f"epoch {epoch:3d} loss {rec['loss']:.4f} bits~{rec['expected_bits']:.2f} "
-                         f"({rec['seconds']:.1f}s) valid HR@10 {v['HR@10']:.4f} NDCG@10 {v['NDCG@10']:.4f} "
-                         f"[{elapsed / 60:.1f} min]")
+                self.log(
+                    f"epoch {epoch:3d} loss {rec['loss']:.4f} bits~{rec['expected_bits']:.2f} "
+                    f"({rec['seconds']:.1f}s) valid HR@10 {v['HR@10']:.4f} NDCG@10 {v['NDCG@10']:.4f} "
+                    f"[{elapsed / 60:.1f} min]"
+                )
             if bad >= cfg.patience:
                 stop = f"early stop (patience {cfg.patience})"
                 break
@@ -272,8 +302,16 @@ class ChordTrainer:
                 break
         if best["state"] is not None:
             system.load_state_dict(best["state"], strict=False)
-        summary = dict(chord=dataclasses.asdict(cfg), epochs_run=epoch, best_epoch=best["epoch"], stop_reason=stop,
-                       train_seconds=time.perf_counter() - t0, valid=best["valid"], history=history, world=world)
+        summary = dict(
+            chord=dataclasses.asdict(cfg),
+            epochs_run=epoch,
+            best_epoch=best["epoch"],
+            stop_reason=stop,
+            train_seconds=time.perf_counter() - t0,
+            valid=best["valid"],
+            history=history,
+            world=world,
+        )
         if out_dir is not None and rank == 0:
             save_chord_checkpoint(out_dir, system, cfg, {"summary": summary})
         return summary
@@ -294,6 +332,7 @@ def _out_of_time(t0: float, budget_s: float, world: int, dev) -> bool:
 def restrict_evaluator(ev: Evaluator, n: int) -> None:
     """Validate on the first ``n`` eval users (quick runs): slice the split's eval users."""
     import numpy as np
+
     sp = copy.copy(ev.split)
     sp.eval_users = np.asarray(ev.split.eval_users[:n])
     ev.split = sp

@@ -1,4 +1,5 @@
 """``chord train``: train an fp32 SASRec/Caser on a dataset, print the test table, write JSON."""
+
 from __future__ import annotations
 
 import argparse
@@ -10,50 +11,82 @@ from ..data import DEFAULT_DATASET, LeaveOneOut, load_dataset
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", choices=["sasrec", "caser"], default="sasrec")
-    p.add_argument("--dataset", default=DEFAULT_DATASET,
-                   help="beauty, toys, yelp, video_games, ml-100k (default; fetched from PyPI when absent) or a path")
+    p.add_argument(
+        "--dataset",
+        default=DEFAULT_DATASET,
+        help="beauty, toys, yelp, video_games, ml-100k (default; fetched from PyPI when absent) or a path",
+    )
     p.add_argument("--data-dir", default=None, help="root holding <name>/ (default: $CHORD_DATA_DIR or ../shared/data)")
     p.add_argument("--out", default=None, help="checkpoint directory (model.safetensors + config.json)")
     p.add_argument("--json", default=None, help="write the summary JSON here (default: <out>/results.json)")
-    p.add_argument("--resume", default=None,
-                   help="checkpoint dir to continue from (its model config wins; --epochs is the new total)")
+    p.add_argument(
+        "--resume",
+        default=None,
+        help="checkpoint dir to continue from (its model config wins; --epochs is the new total)",
+    )
     m = p.add_argument_group("model")
     m.add_argument("--dim", type=int, default=64)
     m.add_argument("--dropout", type=float, default=0.2)
     m.add_argument("--max-len", type=int, default=50, help="SASRec input length")
     m.add_argument("--blocks", type=int, default=2)
     m.add_argument("--heads", type=int, default=1)
-    m.add_argument("--norm", choices=["query", "pre", "post"], default="query",
-                   help="SASRec layer norm: 'query' (original, query-only), 'pre' (pre-LN) or 'post' "
-                        "(BERT-style post-LN with a normed embedding, as S3-Rec's SASRec)")
+    m.add_argument(
+        "--norm",
+        choices=["query", "pre", "post"],
+        default="query",
+        help="SASRec layer norm: 'query' (original, query-only), 'pre' (pre-LN) or 'post' "
+        "(BERT-style post-LN with a normed embedding, as S3-Rec's SASRec)",
+    )
     m.add_argument("--act", choices=["relu", "gelu"], default="relu", help="SASRec FFN activation")
     m.add_argument("--ffn-hidden", type=int, default=None)
-    m.add_argument("--init", choices=["xavier", "normal"], default="xavier",
-                   help="SASRec init: xavier matrices (kang205) or N(0, 0.02) Linear/Embedding weights (S3-Rec)")
-    m.add_argument("--no-emb-scale", action="store_true",
-                   help="SASRec: no sqrt(d) factor on the item embeddings (S3-Rec)")
-    m.add_argument("--ffn-dropout", choices=["both", "output"], default="both",
-                   help="SASRec FFN dropout after the activation and fc2 (kang205) or after fc2 only (S3-Rec)")
+    m.add_argument(
+        "--init",
+        choices=["xavier", "normal"],
+        default="xavier",
+        help="SASRec init: xavier matrices (kang205) or N(0, 0.02) Linear/Embedding weights (S3-Rec)",
+    )
+    m.add_argument(
+        "--no-emb-scale", action="store_true", help="SASRec: no sqrt(d) factor on the item embeddings (S3-Rec)"
+    )
+    m.add_argument(
+        "--ffn-dropout",
+        choices=["both", "output"],
+        default="both",
+        help="SASRec FFN dropout after the activation and fc2 (kang205) or after fc2 only (S3-Rec)",
+    )
     m.add_argument("--L", type=int, default=5, help="Caser window")
     m.add_argument("--T", type=int, default=1, help="Caser targets per window")
     m.add_argument("--n-v", type=int, default=4)
     m.add_argument("--n-h", type=int, default=16)
     m.add_argument("--no-user-emb", action="store_true", help="Caser without user embeddings")
-    m.add_argument("--caser-head", choices=["fc2", "untied"], default="fc2",
-                   help="Caser scoring: 'fc2' (RecBole: [z; P_u] -> fc2 -> tied item table) or 'untied' "
-                        "(original Caser: [z; P_u] against a separate output table + item bias; "
-                        "the fused runtime rejects it)")
-    m.add_argument("--dropout-pos", choices=["after_fc1", "before_fc1"], default="after_fc1",
-                   help="Caser dropout on z (after fc1) or on the filter outputs (before fc1: original, RecBole)")
+    m.add_argument(
+        "--caser-head",
+        choices=["fc2", "untied"],
+        default="fc2",
+        help="Caser scoring: 'fc2' (RecBole: [z; P_u] -> fc2 -> tied item table) or 'untied' "
+        "(original Caser: [z; P_u] against a separate output table + item bias; "
+        "the fused runtime rejects it)",
+    )
+    m.add_argument(
+        "--dropout-pos",
+        choices=["after_fc1", "before_fc1"],
+        default="after_fc1",
+        help="Caser dropout on z (after fc1) or on the filter outputs (before fc1: original, RecBole)",
+    )
     t = p.add_argument_group("training")
     t.add_argument("--loss", choices=["bce", "ce"], default="ce")
     t.add_argument("--epochs", type=int, default=200)
     t.add_argument("--batch-size", type=int, default=256)
     t.add_argument("--lr", type=float, default=None, help="Adam lr (default 1e-3; --resume: the checkpoint's)")
-    t.add_argument("--adam-beta2", type=float, default=None,
-                   help="Adam beta2 (default 0.98 as kang205; S3-Rec uses 0.999; --resume: the checkpoint's)")
-    t.add_argument("--weight-decay", type=float, default=None,
-                   help="Adam L2 weight decay (default 0; --resume: the checkpoint's)")
+    t.add_argument(
+        "--adam-beta2",
+        type=float,
+        default=None,
+        help="Adam beta2 (default 0.98 as kang205; S3-Rec uses 0.999; --resume: the checkpoint's)",
+    )
+    t.add_argument(
+        "--weight-decay", type=float, default=None, help="Adam L2 weight decay (default 0; --resume: the checkpoint's)"
+    )
     t.add_argument("--num-negatives", type=int, default=1)
     t.add_argument("--seed", type=int, default=42)
     t.add_argument("--patience", type=int, default=10)
@@ -63,28 +96,56 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument("--min-len", type=int, default=3)
     t.add_argument("--max-users", type=int, default=0, help="train on the first N users only (smoke tests)")
     t.add_argument("--no-progress", action="store_true")
-    t.add_argument("--mask-seen-target", action="store_true",
-                   help="validation/test full ranking: a target that repeats a history item is masked too "
-                        "(S3-Rec's full sort), so early stopping does not reward repeats (Yelp)")
-    t.add_argument("--all-positions", action="store_true",
-                   help="SASRec: train on every target of long sequences (chunks of --max-len), not only the last")
+    t.add_argument(
+        "--mask-seen-target",
+        action="store_true",
+        help="validation/test full ranking: a target that repeats a history item is masked too "
+        "(S3-Rec's full sort), so early stopping does not reward repeats (Yelp)",
+    )
+    t.add_argument(
+        "--all-positions",
+        action="store_true",
+        help="SASRec: train on every target of long sequences (chunks of --max-len), not only the last",
+    )
 
 
 def build_from_args(args, ds):
     from ..models import Caser, SASRec
+
     if args.model == "sasrec":
-        return SASRec(ds.num_items, dim=args.dim, blocks=args.blocks, heads=args.heads, dropout=args.dropout,
-                      max_len=args.max_len, norm=args.norm, ffn_hidden=args.ffn_hidden, act=args.act,
-                      init=args.init, emb_scale=not args.no_emb_scale, ffn_dropout=args.ffn_dropout)
-    return Caser(ds.num_items, dim=args.dim, L=args.L, T=args.T, n_v=args.n_v, n_h=args.n_h,
-                 dropout=args.dropout, num_users=0 if args.no_user_emb else ds.num_users,
-                 head=args.caser_head, dropout_pos=args.dropout_pos)
+        return SASRec(
+            ds.num_items,
+            dim=args.dim,
+            blocks=args.blocks,
+            heads=args.heads,
+            dropout=args.dropout,
+            max_len=args.max_len,
+            norm=args.norm,
+            ffn_hidden=args.ffn_hidden,
+            act=args.act,
+            init=args.init,
+            emb_scale=not args.no_emb_scale,
+            ffn_dropout=args.ffn_dropout,
+        )
+    return Caser(
+        ds.num_items,
+        dim=args.dim,
+        L=args.L,
+        T=args.T,
+        n_v=args.n_v,
+        n_h=args.n_h,
+        dropout=args.dropout,
+        num_users=0 if args.no_user_emb else ds.num_users,
+        head=args.caser_head,
+        dropout_pos=args.dropout_pos,
+    )
 
 
 def run(args) -> int:
     from ..cpu_env import configure_cpu
     from ..eval.evaluator import format_table
     from .trainer import TrainConfig, Trainer, seed_everything
+
     configure_cpu(args.threads)
     ds = load_dataset(args.dataset, args.data_dir)
     meta = dict(dataset=ds.name, dataset_source=ds.source, max_users=args.max_users)
@@ -97,28 +158,47 @@ def run(args) -> int:
     if args.resume:
         from ..checkpoint import load_checkpoint
         from .trainer import load_optimizer_state
+
         model, resume = load_checkpoint(args.resume)
         resume["optimizer"] = load_optimizer_state(args.resume)
         if model.num_items != ds.num_items:
             raise SystemExit(f"--resume: checkpoint has {model.num_items} items, {ds.name} {ds.num_items}")
     else:
         model = build_from_args(args, ds)
-    prev = resume.get("train", {}) if resume else {}   # a resumed run keeps its lr/decay unless given
+    prev = resume.get("train", {}) if resume else {}  # a resumed run keeps its lr/decay unless given
     lr = args.lr if args.lr is not None else prev.get("lr", 1e-3)
     weight_decay = args.weight_decay if args.weight_decay is not None else prev.get("weight_decay", 0.0)
     beta2 = args.adam_beta2 if args.adam_beta2 is not None else prev.get("betas", (0.9, 0.98))[1]
     if not 0.0 <= beta2 < 1.0:
         raise SystemExit(f"--adam-beta2: expected a value in [0, 1), got {beta2}")
-    cfg = TrainConfig(loss=args.loss, epochs=args.epochs, batch_size=args.batch_size, lr=lr, betas=(0.9, beta2),
-                      weight_decay=weight_decay, num_negatives=args.num_negatives, seed=args.seed,
-                      patience=args.patience, eval_every=args.eval_every, max_minutes=args.max_minutes,
-                      threads=args.threads, min_len=args.min_len, progress=not args.no_progress,
-                      all_positions=args.all_positions, mask_seen_target=args.mask_seen_target)
+    cfg = TrainConfig(
+        loss=args.loss,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=lr,
+        betas=(0.9, beta2),
+        weight_decay=weight_decay,
+        num_negatives=args.num_negatives,
+        seed=args.seed,
+        patience=args.patience,
+        eval_every=args.eval_every,
+        max_minutes=args.max_minutes,
+        threads=args.threads,
+        min_len=args.min_len,
+        progress=not args.no_progress,
+        all_positions=args.all_positions,
+        mask_seen_target=args.mask_seen_target,
+    )
     meta.update(num_users=ds.num_users, num_items=ds.num_items)
     summary = Trainer(cfg, log=lambda s: print(s, flush=True)).fit(model, split, args.out, meta, resume)
-    print(format_table(summary["test"], f"test ({model.config['model']}, {ds.name}, loss={args.loss}, "
-                                        f"best epoch {summary['best_epoch']}/{summary['epochs_run']}, "
-                                        f"{summary['train_seconds'] / 60:.1f} min, {summary['stop_reason']})"))
+    print(
+        format_table(
+            summary["test"],
+            f"test ({model.config['model']}, {ds.name}, loss={args.loss}, "
+            f"best epoch {summary['best_epoch']}/{summary['epochs_run']}, "
+            f"{summary['train_seconds'] / 60:.1f} min, {summary['stop_reason']})",
+        )
+    )
     out_json = args.json or (Path(args.out) / "results.json" if args.out else None)
     if out_json:
         Path(out_json).parent.mkdir(parents=True, exist_ok=True)

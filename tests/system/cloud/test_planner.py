@@ -1,4 +1,5 @@
 """Hypernetworks, importance combination, planning, straight-through relaxation, wire output."""
+
 import math
 
 import pytest
@@ -19,7 +20,10 @@ def _mlp():
 def test_planned_layers_match_modules():
     specs = planned_layers(_mlp())
     assert [(s.name, s.kind, s.channels, s.elems) for s in specs] == [
-        ("0", "linear", 16, 12), ("2", "linear", 8, 16), ("3", "conv2d", 4, 6)]
+        ("0", "linear", 16, 12),
+        ("2", "linear", 8, 16),
+        ("3", "conv2d", 4, 6),
+    ]
 
 
 def test_default_combination_matches_formula_float64():
@@ -28,12 +32,13 @@ def test_default_combination_matches_formula_float64():
     f = [torch.randn(2, 3, dtype=torch.float64), torch.randn(2, 4, dtype=torch.float64)]
     g = torch.randn(2, 2, dtype=torch.float64)
     z = log_importance(e, f, g, Combination(), [3, 4])
-    ref = torch.cat([torch.sigmoid(e[i]).mean(-1) * torch.sigmoid(f[i]) * torch.sigmoid(g[:, i:i + 1])
-                     for i in range(2)], 1)
+    ref = torch.cat(
+        [torch.sigmoid(e[i]).mean(-1) * torch.sigmoid(f[i]) * torch.sigmoid(g[:, i : i + 1]) for i in range(2)], 1
+    )
     torch.testing.assert_close(z, torch.log2(ref))
     z2 = log_importance(e, f, g, Combination(element="none", layer="softmax"), [3, 4])
     lw = torch.softmax(g, -1) * 2
-    ref2 = torch.cat([torch.sigmoid(f[i]) * lw[:, i:i + 1] for i in range(2)], 1)
+    ref2 = torch.cat([torch.sigmoid(f[i]) * lw[:, i : i + 1] for i in range(2)], 1)
     torch.testing.assert_close(z2, torch.log2(ref2))
     with pytest.raises(ValueError, match="Combination.element"):
         Combination(element="max")
@@ -50,7 +55,7 @@ def test_plan_is_batched_and_meets_budget(rank):
     codes = p.plan(u)
     assert codes.shape == (5, p.num_channels)
     assert (codes_avg_bits(codes, p.sizes, p.codebook) <= 3.0 + 1e-4).all()
-    one = torch.cat([p.plan(u[i:i + 1]) for i in range(5)])
+    one = torch.cat([p.plan(u[i : i + 1]) for i in range(5)])
     assert torch.equal(codes, one)
     assert not torch.equal(codes[0], codes[1]), "different users should get different strategies"
 

@@ -1,4 +1,5 @@
 """Rank tiers: budgets are met, ranks respected, scopes and allowed codes honoured."""
+
 import pytest
 import torch
 from hypothesis import given, settings
@@ -38,7 +39,7 @@ def test_per_layer_scope_meets_budget_in_every_layer():
     groups = torch.repeat_interleave(torch.arange(3), 10)
     codes = tier_codes(t, sizes, 3.0, CB, groups=groups, num_groups=3)
     for l in range(3):
-        ab = codes_avg_bits(codes[:, l * 10:(l + 1) * 10], sizes[:10], CB)
+        ab = codes_avg_bits(codes[:, l * 10 : (l + 1) * 10], sizes[:10], CB)
         assert bool((ab <= 3.0 + 1e-4).all()) and bool((ab >= 3.0 - 8 / 10 - 1e-4).all())
 
 

@@ -1,4 +1,5 @@
 """The on-device profiler: padding-invariant, last position, shared or own item table."""
+
 import pytest
 import torch
 from torch import nn
@@ -22,7 +23,7 @@ def test_gru_reads_the_most_recent_item_last_and_recent_window():
     p = Profiler(30, 8, hidden=10, recent=3).eval()
     x = p(torch.tensor([[9, 9, 1, 2, 3]]))
     y = p(torch.tensor([[7, 7, 1, 2, 3]]))
-    torch.testing.assert_close(x, y)          # only the 3 most recent items are read
+    torch.testing.assert_close(x, y)  # only the 3 most recent items are read
     assert not torch.allclose(p(torch.tensor([[1, 2, 3]])), p(torch.tensor([[3, 2, 1]])))
 
 

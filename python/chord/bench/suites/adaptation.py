@@ -7,6 +7,7 @@
 * ``chord.DeviceModel.apply``: a whole SASRec / Caser (backbone + item table) re-packed from
   its frozen weights for a new strategy, against copying those weights.
 """
+
 from __future__ import annotations
 
 import copy
@@ -47,21 +48,40 @@ def run(ctx) -> None:
             ctx.log(f" {group}")
             base = {"K": K, "N": N, "threads": t}
             outs = [torch.empty_like(w) for _ in range(2)]
-            ctx.time("adaptation", group, "torch_copy", "baseline", base, t,
-                     lambda: Prepared(lambda i: outs[i % 2].copy_(ws[i % n]), fp32_bytes, n, "fp32 copy_ (memory floor)"))
+            ctx.time(
+                "adaptation",
+                group,
+                "torch_copy",
+                "baseline",
+                base,
+                t,
+                lambda: Prepared(lambda i: outs[i % 2].copy_(ws[i % n]), fp32_bytes, n, "fp32 copy_ (memory floor)"),
+            )
             del outs
             if cfg.device == "cpu":
                 ax = torch.zeros(N, dtype=torch.int64)
 
                 def qpc():
                     s = w.abs().amax(1) / 127
-                    return Prepared(lambda i: torch.quantize_per_channel(ws[i % n], s, ax, 0, torch.qint8),
-                                    fp32_bytes, n, "torch.quantize_per_channel qint8 (given scales)")
+                    return Prepared(
+                        lambda i: torch.quantize_per_channel(ws[i % n], s, ax, 0, torch.qint8),
+                        fp32_bytes,
+                        n,
+                        "torch.quantize_per_channel qint8 (given scales)",
+                    )
+
                 ctx.time("adaptation", group, "torch_quantize_per_channel", "baseline", base, t, qpc)
             for j, (label, (c, mix)) in enumerate(codes.items()):
-                ctx.time("adaptation", group, "chord_pack", "chord", dict(base, mix=label), t,
-                         lambda: Prepared(lambda i: chord.pack(ws[i % n], c), fp32_bytes, n, "chord.pack"),
-                         extra={"mix": label, "avg_bits": avg_bits(mix)})
+                ctx.time(
+                    "adaptation",
+                    group,
+                    "chord_pack",
+                    "chord",
+                    dict(base, mix=label),
+                    t,
+                    lambda: Prepared(lambda i: chord.pack(ws[i % n], c), fp32_bytes, n, "chord.pack"),
+                    extra={"mix": label, "avg_bits": avg_bits(mix)},
+                )
                 if j:
                     continue
                 # the reference packer takes seconds and hardly depends on the mix: timed once
@@ -70,8 +90,13 @@ def run(ctx) -> None:
                 perm = perm.to(w.device)
 
                 def ref_pack():
-                    return Prepared(lambda i: reference.quantize_pack(ws[i % n], perm, buckets, "sym"),
-                                    fp32_bytes, n, f"pure-torch reference packer (timed at mix {label})")
+                    return Prepared(
+                        lambda i: reference.quantize_pack(ws[i % n], perm, buckets, "sym"),
+                        fp32_bytes,
+                        n,
+                        f"pure-torch reference packer (timed at mix {label})",
+                    )
+
                 ctx.time("adaptation", group, "reference_pack", "baseline", base, t, ref_pack, policy=_SLOW)
         del w, ws
     _models(ctx)
@@ -105,14 +130,31 @@ def _models(ctx) -> None:
                 def fn(i):
                     for o, f in zip(outs[i % n], dms[i % n].frozen.values()):
                         o.copy_(f)
+
                 return Prepared(fn, fbytes, n, "copy_ of every frozen fp32 weight (memory floor)")
+
             ctx.time("adaptation", group, "torch_copy", "baseline", base, t, copy_all)
             for mspec in cfg.e2e_mixes:
                 label, mix = parse_mix(mspec)
-                strategy = Strategy({ln: mix_codes(mix, int(f.shape[0]), seed=cfg.seed + j)
-                                     for j, (ln, f) in enumerate(dm0.frozen.items())})
-                ctx.time("adaptation", group, "chord_adapt", "chord", dict(base, mix=label), t,
-                         lambda: Prepared(lambda i: dms[i % n].apply(strategy), fbytes, n,
-                                          "DeviceModel.apply(strategy): every layer + item table re-packed"),
-                         extra={"mix": label, "avg_bits": avg_bits(mix)})
+                strategy = Strategy(
+                    {
+                        ln: mix_codes(mix, int(f.shape[0]), seed=cfg.seed + j)
+                        for j, (ln, f) in enumerate(dm0.frozen.items())
+                    }
+                )
+                ctx.time(
+                    "adaptation",
+                    group,
+                    "chord_adapt",
+                    "chord",
+                    dict(base, mix=label),
+                    t,
+                    lambda: Prepared(
+                        lambda i: dms[i % n].apply(strategy),
+                        fbytes,
+                        n,
+                        "DeviceModel.apply(strategy): every layer + item table re-packed",
+                    ),
+                    extra={"mix": label, "avg_bits": avg_bits(mix)},
+                )
             del outs

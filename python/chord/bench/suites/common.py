@@ -1,4 +1,5 @@
 """Pieces the suites share: seeded weights, packed-weight rotation, chord mat-mul callables."""
+
 from __future__ import annotations
 
 import torch
@@ -19,20 +20,36 @@ def clone_packed(mw: chord.MixedWeight, n: int) -> list[chord.MixedWeight]:
     addresses, so rotating copies defeats them as well as distinct weights would)."""
     out = [mw]
     for _ in range(n - 1):
-        out.append(chord.MixedWeight(mw.qweight.clone(), mw.scales.clone(), mw.zeros.clone(), mw.perm.clone(),
-                                     mw.codes, list(mw.buckets), mw.shape, mw.codebook))
+        out.append(
+            chord.MixedWeight(
+                mw.qweight.clone(),
+                mw.scales.clone(),
+                mw.zeros.clone(),
+                mw.perm.clone(),
+                mw.codes,
+                list(mw.buckets),
+                mw.shape,
+                mw.codebook,
+            )
+        )
     return out
 
 
-def chord_linear(mw: chord.MixedWeight, x: torch.Tensor, act_bits: int, n_sets: int,
-                 copies: list | None = None) -> Prepared:
+def chord_linear(
+    mw: chord.MixedWeight, x: torch.Tensor, act_bits: int, n_sets: int, copies: list | None = None
+) -> Prepared:
     """``chord.mp_linear`` (the public API, checks included) over ``n_sets`` rotated copies
     (or over ``copies``, made earlier by :func:`clone_packed`)."""
     mws = copies if copies is not None else clone_packed(mw, n_sets)
     n = len(mws)
-    return Prepared(lambda i: chord.mp_linear(x, mws[i % n], act_bits=act_bits), mw.nbytes, n,
-                    f"chord.mp_linear act_bits={act_bits}", check=checks.mp_linear_check(x, mw, act_bits),
-                    check_what="float64 reference within its error bound")
+    return Prepared(
+        lambda i: chord.mp_linear(x, mws[i % n], act_bits=act_bits),
+        mw.nbytes,
+        n,
+        f"chord.mp_linear act_bits={act_bits}",
+        check=checks.mp_linear_check(x, mw, act_bits),
+        check_what="float64 reference within its error bound",
+    )
 
 
 def max_rel_err(y: torch.Tensor, ref: torch.Tensor) -> float:

@@ -2,6 +2,7 @@
 the whole item table (what reranking needs), fp32 against the same model after
 ``chord.quantize_`` at each bit mix: the backbone's Linear/Conv2d layers ("backbone") and the
 backbone plus the item table ("backbone+items", scoring then reads the packed table)."""
+
 from __future__ import annotations
 
 import copy
@@ -35,13 +36,16 @@ def _forward(models_, seqs):
     def fn(i):
         m = models_[i % n]
         return m.score(m(seqs))
+
     return fn
 
 
 def _quantized(model, mix, embeddings: bool, act_bits: int, seed: int):
     m = copy.deepcopy(model)
-    strategy = {name: mix_codes(mix, info.channels, seed=seed + j)
-                for j, (name, info) in enumerate(quantizable_layers(m, None, embeddings=embeddings).items())}
+    strategy = {
+        name: mix_codes(mix, info.channels, seed=seed + j)
+        for j, (name, info) in enumerate(quantizable_layers(m, None, embeddings=embeddings).items())
+    }
     return quantize_(m, strategy, act_bits=act_bits)
 
 
@@ -65,16 +69,26 @@ def run(ctx) -> None:
             def fp32():
                 ms = [copy.deepcopy(model) for _ in range(ctx.n_sets(fp32_bytes))]
                 return Prepared(_forward(ms, seqs), fp32_bytes, len(ms), "fp32 model: forward + full scores")
+
             ctx.time("e2e", group, "fp32_model", "baseline", base, t, fp32)
             for mspec in cfg.e2e_mixes:
                 label, mix = parse_mix(mspec)
                 for scope, emb in (("backbone", False), ("backbone+items", True)):
                     for path in cfg.paths:
+
                         def quant():
                             q = _quantized(model, mix, emb, PATHS[path], cfg.seed)
                             qb = _param_bytes(q)
                             ms = [q] + [copy.deepcopy(q) for _ in range(ctx.n_sets(qb) - 1)]
                             return Prepared(_forward(ms, seqs), qb, len(ms), f"quantize_ {scope}, {path}")
-                        ctx.time("e2e", group, "chord_model", "chord",
-                                 dict(base, mix=label, scope=scope, path=path), t, quant,
-                                 extra={"mix": label, "avg_bits": avg_bits(mix), "scope": scope, "path": path})
+
+                        ctx.time(
+                            "e2e",
+                            group,
+                            "chord_model",
+                            "chord",
+                            dict(base, mix=label, scope=scope, path=path),
+                            t,
+                            quant,
+                            extra={"mix": label, "avg_bits": avg_bits(mix), "scope": scope, "path": path},
+                        )

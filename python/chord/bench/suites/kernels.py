@@ -2,11 +2,10 @@
 against torch fp32, torch dynamic int8, ATen int8/int4 weight-only kernels, (``--peer ggml``)
 llama.cpp's k-quant mat-vec and (``--peer torchao``) torchao's int8 dynamic / int4 weight-only
 linears, all timed in the same run on the same fp32 weights."""
+
 from __future__ import annotations
 
 import gc
-
-import torch
 
 import chord
 
@@ -16,9 +15,17 @@ from ..config import PATHS, avg_bits, mix_codes, parse_mix, parse_shape
 from .common import chord_linear, clone_packed, max_rel_err, seeded_randn
 
 #: bytes per weight element each implementation streams (sizes the rotation before building it)
-_BYTES_PER_WEIGHT = {"torch_fp32": 4, "torch_fp16": 2, "torch_dynamic_int8": 1, "aten_int8pack_mm": 1,
-                     "aten_int4pack_mm": 0.53, "ggml_q2_k": 0.33, "ggml_q4_k": 0.56, "ggml_q8_0": 1.06,
-                    **{k: v[2] for k, v in peer_torchao.CONFIGS.items()}}
+_BYTES_PER_WEIGHT = {
+    "torch_fp32": 4,
+    "torch_fp16": 2,
+    "torch_dynamic_int8": 1,
+    "aten_int8pack_mm": 1,
+    "aten_int4pack_mm": 0.53,
+    "ggml_q2_k": 0.33,
+    "ggml_q4_k": 0.56,
+    "ggml_q8_0": 1.06,
+    **{k: v[2] for k, v in peer_torchao.CONFIGS.items()},
+}
 
 
 def peer_impls(peers) -> list[str]:
@@ -31,8 +38,10 @@ def peer_impls(peers) -> list[str]:
         elif p in peer_ggml.GGML_TYPES or p in peer_torchao.CONFIGS:
             out.append(p)
         else:
-            raise ValueError(f"peers: expected 'ggml', 'torchao' or one of "
-                             f"{sorted(peer_ggml.GGML_TYPES) + sorted(peer_torchao.CONFIGS)}, got {p!r}")
+            raise ValueError(
+                f"peers: expected 'ggml', 'torchao' or one of "
+                f"{sorted(peer_ggml.GGML_TYPES) + sorted(peer_torchao.CONFIGS)}, got {p!r}"
+            )
     return out
 
 
@@ -71,11 +80,17 @@ def run(ctx) -> None:
             for p in peers:
                 n = ctx.n_sets(_BYTES_PER_WEIGHT[p] * N * K)
                 if p in peer_torchao.CONFIGS:  # torch's intra-op threads: prepared once
-                    ctx.time("kernels", group, p, "peer", base, t,
-                             lambda: cached(p, lambda: peer_torchao.torchao_linear(p, w, x, n)))
+                    ctx.time(
+                        "kernels",
+                        group,
+                        p,
+                        "peer",
+                        base,
+                        t,
+                        lambda: cached(p, lambda: peer_torchao.torchao_linear(p, w, x, n)),
+                    )
                 else:  # ggml's thread pool is per thread count: prepared per t
-                    ctx.time("kernels", group, p, "peer", base, t,
-                             lambda: peer_ggml.ggml_matmul(p, w, x, n, t))
+                    ctx.time("kernels", group, p, "peer", base, t, lambda: peer_ggml.ggml_matmul(p, w, x, n, t))
             for label, (mw, mix) in packs.items():
                 for path in cfg.paths:
                     act_bits = PATHS[path]
@@ -92,6 +107,7 @@ def run(ctx) -> None:
                         extra["max_rel_err"] = max_rel_err(y, refs[label])
                         copies = cached(("chord", label), lambda: clone_packed(mw, n))
                         return chord_linear(mw, x, act_bits, n, copies)
+
                     ctx.time("kernels", group, "chord", "chord", params, t, prepare, extra=extra)
             gc.collect()
         del prepared, refs

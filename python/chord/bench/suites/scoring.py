@@ -2,6 +2,7 @@
 64 by default) quantized per item row at each bit mix: scores with ``chord.mp_linear``, and
 scores + top-k with ``chord.mp_topk``; against fp32
 ``F.linear`` and ``F.linear`` + ``torch.topk``."""
+
 from __future__ import annotations
 
 import torch
@@ -21,8 +22,14 @@ def _topk_prepared(mw, x, k, n_sets) -> Prepared:
     n = len(mws)
     mp_topk(x, mws[0], k)  # fail here (-> unavailable) rather than inside the timer
     # what served the call is labelled by the runner (a reference fallback is counted there)
-    return Prepared(lambda i: mp_topk(x, mws[i % n], k), mw.nbytes, n, f"mp_topk k={k}",
-                    check=checks.mp_topk_check(x, mw, k), check_what="float64 reference top-k ids")
+    return Prepared(
+        lambda i: mp_topk(x, mws[i % n], k),
+        mw.nbytes,
+        n,
+        f"mp_topk k={k}",
+        check=checks.mp_topk_check(x, mw, k),
+        check_what="float64 reference top-k ids",
+    )
 
 
 def _fp32(table, x, n_sets, k=None) -> Prepared:
@@ -30,8 +37,12 @@ def _fp32(table, x, n_sets, k=None) -> Prepared:
     n = len(ts)
     if k is None:
         return Prepared(lambda i: F.linear(x, ts[i % n]), table.numel() * 4, n, "F.linear fp32")
-    return Prepared(lambda i: torch.topk(F.linear(x, ts[i % n]), k, dim=-1), table.numel() * 4, n,
-                    f"F.linear fp32 + torch.topk k={k}")
+    return Prepared(
+        lambda i: torch.topk(F.linear(x, ts[i % n]), k, dim=-1),
+        table.numel() * 4,
+        n,
+        f"F.linear fp32 + torch.topk k={k}",
+    )
 
 
 def run(ctx) -> None:
@@ -51,8 +62,9 @@ def run(ctx) -> None:
             n = ctx.n_sets(table.numel() * 4)
             ctx.time("scoring", group, "torch_fp32", "baseline", base, t, lambda: _fp32(table, x, n))
             if k:
-                ctx.time("scoring", group, "torch_fp32_topk", "baseline", dict(base, k=k), t,
-                         lambda: _fp32(table, x, n, k))
+                ctx.time(
+                    "scoring", group, "torch_fp32_topk", "baseline", dict(base, k=k), t, lambda: _fp32(table, x, n, k)
+                )
             for label, (mw, mix) in packs.items():
                 n = ctx.n_sets(mw.nbytes)
                 extra = {"mix": label, "avg_bits": avg_bits(mix)}
@@ -62,8 +74,18 @@ def run(ctx) -> None:
                     y = chord.mp_linear(x, mw)  # sanity check inside: a failure is reported, not fatal
                     checked["max_rel_err"] = max_rel_err(y, x.double() @ mw.dequantize(torch.float64).T)
                     return chord_linear(mw, x, 0, n)
-                ctx.time("scoring", group, "chord", "chord", dict(base, mix=label, op="scores"), t, scores,
-                         extra=checked)
+
+                ctx.time(
+                    "scoring", group, "chord", "chord", dict(base, mix=label, op="scores"), t, scores, extra=checked
+                )
                 if k:
-                    ctx.time("scoring", group, "chord_topk", "chord", dict(base, mix=label, op="topk", k=k), t,
-                             lambda: _topk_prepared(mw, x, k, n), extra=extra)
+                    ctx.time(
+                        "scoring",
+                        group,
+                        "chord_topk",
+                        "chord",
+                        dict(base, mix=label, op="topk", k=k),
+                        t,
+                        lambda: _topk_prepared(mw, x, k, n),
+                        extra=extra,
+                    )

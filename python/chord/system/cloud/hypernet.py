@@ -5,6 +5,7 @@ per weight element of every planned layer, filter-level one per output channel, 
 per layer. Output heads start near zero so that, before training, every channel looks equally
 important and the budget alone sets the tiers.
 """
+
 from __future__ import annotations
 
 import torch
@@ -39,19 +40,28 @@ class HyperNetworks(nn.Module):
     for SASRec/Caser layers, which dominates the cost of a training step on CPU).
     """
 
-    def __init__(self, specs: list[LayerInfo], d_user: int, hidden: int = 128,
-                 element: bool = True, filter: bool = True, layer: bool = True,  # noqa: A002 - the method's level names
-                 element_rank: int = 8):
+    def __init__(
+        self,
+        specs: list[LayerInfo],
+        d_user: int,
+        hidden: int = 128,
+        element: bool = True,
+        filter: bool = True,  # noqa: A002 - the method's level names
+        layer: bool = True,
+        element_rank: int = 8,
+    ):
         super().__init__()
         self.specs = list(specs)
         if element_rank < 0:
             raise ValueError(f"element_rank: expected >= 0, got {element_rank}")
         self.element_rank = int(element_rank)
         r = self.element_rank
-        self._elem_sizes = ([s.numel for s in specs] if r == 0 else
-                            [n for s in specs for n in (s.channels * r, r * s.elems)])
-        self.element = ScoreNet(d_user, hidden, sum(self._elem_sizes),
-                                init_std=1e-2 if r == 0 else 0.3) if element else None
+        self._elem_sizes = (
+            [s.numel for s in specs] if r == 0 else [n for s in specs for n in (s.channels * r, r * s.elems)]
+        )
+        self.element = (
+            ScoreNet(d_user, hidden, sum(self._elem_sizes), init_std=1e-2 if r == 0 else 0.3) if element else None
+        )
         self.filter = ScoreNet(d_user, hidden, sum(s.channels for s in specs)) if filter else None
         self.layer = ScoreNet(d_user, hidden, len(specs)) if layer else None
 
@@ -68,8 +78,10 @@ class HyperNetworks(nn.Module):
             if r == 0:
                 elem = [p.reshape(B, s.channels, s.elems) for p, s in zip(parts, self.specs)]
             else:
-                elem = [torch.bmm(a.reshape(B, s.channels, r), b.reshape(B, r, s.elems)) / r ** 0.5
-                        for a, b, s in zip(parts[0::2], parts[1::2], self.specs)]
+                elem = [
+                    torch.bmm(a.reshape(B, s.channels, r), b.reshape(B, r, s.elems)) / r**0.5
+                    for a, b, s in zip(parts[0::2], parts[1::2], self.specs)
+                ]
         if self.filter is not None:
             filt = list(torch.split(self.filter(u), [s.channels for s in self.specs], dim=1))
         if self.layer is not None:

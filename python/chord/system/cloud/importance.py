@@ -4,6 +4,7 @@ Default (docs/method.md §3): importance = mean_k sigmoid(element score) over th
 x sigmoid(filter score) x layer weight, with the layer weight sigmoid(layer score). Computed in
 log space (a sum of log terms), which ranks identically and feeds the bit targets directly.
 """
+
 from __future__ import annotations
 
 import math
@@ -20,9 +21,9 @@ LAYER_WEIGHT = ("sigmoid", "softmax", "none")
 class Combination:
     """How the three levels combine (all configurable; defaults follow docs/method.md)."""
 
-    element: str = "mean_sigmoid"   # one of ELEMENT_REDUCE
+    element: str = "mean_sigmoid"  # one of ELEMENT_REDUCE
     use_filter: bool = True
-    layer: str = "sigmoid"          # one of LAYER_WEIGHT
+    layer: str = "sigmoid"  # one of LAYER_WEIGHT
 
     def __post_init__(self):
         if self.element not in ELEMENT_REDUCE:
@@ -37,7 +38,7 @@ def log_importance(elem, filt, lay, comb: Combination, channels: list[int]) -> t
     parts = []
     L = len(channels)
     if comb.layer == "softmax" and lay is not None:
-        lw = F.log_softmax(lay, -1) + math.log(L)     # mean weight 1 across layers
+        lw = F.log_softmax(lay, -1) + math.log(L)  # mean weight 1 across layers
     elif comb.layer == "sigmoid" and lay is not None:
         lw = F.logsigmoid(lay)
     else:
@@ -53,6 +54,6 @@ def log_importance(elem, filt, lay, comb: Combination, channels: list[int]) -> t
         if filt is not None and comb.use_filter:
             term = term + F.logsigmoid(filt[i])
         if lw is not None:
-            term = term + lw[:, i:i + 1]
+            term = term + lw[:, i : i + 1]
         parts.append(term)
     return torch.cat(parts, -1) / math.log(2.0)

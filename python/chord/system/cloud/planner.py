@@ -4,6 +4,7 @@ The planner owns the hypernetworks, the combination rule and the tiering. ``plan
 deployed path (deterministic rank tiers); ``relax`` is the training path (Gumbel-perturbed
 tiers, hard forward / soft backward, see ``chord.system.relax``).
 """
+
 from __future__ import annotations
 
 import math
@@ -42,10 +43,21 @@ class CloudPlanner(nn.Module):
     element/filter/layer scores combine; alpha_init: bits per doubling of importance (learned).
     """
 
-    def __init__(self, specs: list[LayerInfo], d_user: int, *, codebook: Codebook | None = None,
-                 budget: float = 3.0, scope: str = "global", codes: tuple[int, ...] | None = None,
-                 hidden: int = 128, combination: Combination | None = None, alpha_init: float = 1.0,
-                 levels: tuple[bool, bool, bool] = (True, True, True), element_rank: int = 8):
+    def __init__(
+        self,
+        specs: list[LayerInfo],
+        d_user: int,
+        *,
+        codebook: Codebook | None = None,
+        budget: float = 3.0,
+        scope: str = "global",
+        codes: tuple[int, ...] | None = None,
+        hidden: int = 128,
+        combination: Combination | None = None,
+        alpha_init: float = 1.0,
+        levels: tuple[bool, bool, bool] = (True, True, True),
+        element_rank: int = 8,
+    ):
         super().__init__()
         if scope not in SCOPES:
             raise ValueError(f"scope: expected one of {SCOPES}, got {scope!r}")
@@ -57,7 +69,7 @@ class CloudPlanner(nn.Module):
         self.combination = combination or Combination()
         self.hyper = HyperNetworks(self.specs, d_user, hidden, *levels, element_rank=element_rank)
         self.log_alpha = nn.Parameter(torch.tensor(math.log(math.expm1(alpha_init))))
-        self.offset = nn.Parameter(torch.tensor(float(budget)))   # used by the penalty mode only
+        self.offset = nn.Parameter(torch.tensor(float(budget)))  # used by the penalty mode only
         order, widths, thr = allowed_widths(self.codebook, self.allowed)
         self.register_buffer("order", order, persistent=False)
         self.register_buffer("widths", widths, persistent=False)
@@ -93,9 +105,11 @@ class CloudPlanner(nn.Module):
         filter scores (their init) the budget offset then tiers each layer to its own width when the
         budget equals the allocation's average. Only the bias moves; training starts from there."""
         if self.hyper.layer is None or self.combination.layer != "sigmoid":
-            raise ValueError("warm_start_layers: needs the layer-level hypernetwork with Combination.layer "
-                             f"'sigmoid', got layer={'off' if self.hyper.layer is None else 'on'}, "
-                             f"combination.layer={self.combination.layer!r}")
+            raise ValueError(
+                "warm_start_layers: needs the layer-level hypernetwork with Combination.layer "
+                f"'sigmoid', got layer={'off' if self.hyper.layer is None else 'on'}, "
+                f"combination.layer={self.combination.layer!r}"
+            )
         missing = [s.name for s in self.specs if s.name not in layer_bits]
         if missing:
             raise ValueError(f"layer_bits: expected every planned layer, missing {missing}")
@@ -111,8 +125,9 @@ class CloudPlanner(nn.Module):
     def plan(self, u: torch.Tensor, budget=None) -> torch.Tensor:
         """u [B, d_user] -> codes long [B, N]; budget: float or float [B] (per-device budgets)."""
         g, G = self._groups()
-        return tier_codes(self.targets(u), self.sizes, self.budget if budget is None else budget,
-                          self.codebook, self.allowed, g, G)
+        return tier_codes(
+            self.targets(u), self.sizes, self.budget if budget is None else budget, self.codebook, self.allowed, g, G
+        )
 
     def plan_from_targets(self, t: torch.Tensor, budget=None) -> torch.Tensor:
         g, G = self._groups()
@@ -122,13 +137,14 @@ class CloudPlanner(nn.Module):
         """codes [N] -> {layer name: uint8 [C]} (the per-layer view a ``Strategy`` holds)."""
         out, off = {}, 0
         for s in self.specs:
-            out[s.name] = codes[off:off + s.channels].to(torch.uint8).cpu()
+            out[s.name] = codes[off : off + s.channels].to(torch.uint8).cpu()
             off += s.channels
         return out
 
     # -- training -------------------------------------------------------------------------------
-    def _offset_correction(self, x0: torch.Tensor, t: torch.Tensor, gi: torch.Tensor, G: int,
-                           tau: float) -> torch.Tensor:
+    def _offset_correction(
+        self, x0: torch.Tensor, t: torch.Tensor, gi: torch.Tensor, G: int, tau: float
+    ) -> torch.Tensor:
         """Zero in the forward; in the backward, the implicit derivative of the budget offset.
 
         The offset lambda solves sum_c s_c E(t_c + lambda) = budget * sum_c s_c (E = expected
@@ -143,15 +159,23 @@ class CloudPlanner(nn.Module):
             return torch.zeros_like(t)
         sg = torch.sigmoid((x0[..., None] - thr) / tau)
         dw = (self.widths[1:] - self.widths[:-1]).to(x0.device)
-        a = self.sizes * ((sg * (1 - sg)) * dw).sum(-1) / tau                   # [B, N] >= 0
+        a = self.sizes * ((sg * (1 - sg)) * dw).sum(-1) / tau  # [B, N] >= 0
         B, N = t.shape
         dt = t - t.detach()
         num = torch.zeros(B, G, device=t.device, dtype=t.dtype).index_add_(1, gi, a * dt)
         den = torch.zeros(B, G, device=t.device, dtype=t.dtype).index_add_(1, gi, a).clamp_min(1e-12)
         return -(num / den).gather(1, gi.expand(B, N))
 
-    def relax(self, u: torch.Tensor, *, budget=None, tau: float = 0.5, noise: float = 1.0,
-              mode: str = "tiers", implicit_offset: bool = True):
+    def relax(
+        self,
+        u: torch.Tensor,
+        *,
+        budget=None,
+        tau: float = 0.5,
+        noise: float = 1.0,
+        mode: str = "tiers",
+        implicit_offset: bool = True,
+    ):
         """Training path. Returns (y float [B, N, 4]: straight-through one-hot over the codebook's
         codes (hard values forward, soft gradients backward), expected avg bits float [B] under
         the soft probabilities, hard codes long [B, N]).
@@ -175,14 +199,14 @@ class CloudPlanner(nn.Module):
         if mode == "tiers":
             if noise > 0 and self.training:
                 uni = torch.rand_like(t).clamp(1e-6, 1 - 1e-6)
-                t = t + noise * (torch.log(uni) - torch.log1p(-uni))   # logistic = Gumbel - Gumbel
+                t = t + noise * (torch.log(uni) - torch.log1p(-uni))  # logistic = Gumbel - Gumbel
             g, G = self._groups()
             lam = solve_offsets(t, self.sizes, budget, self.widths, self.thr, g, G)
-            gi = (g if g is not None else torch.zeros(N, dtype=torch.long, device=t.device))
+            gi = g if g is not None else torch.zeros(N, dtype=torch.long, device=t.device)
             x = t + lam.gather(1, gi.expand(B, N))
             if implicit_offset:
                 x = x + self._offset_correction(x.detach(), t, gi, G, tau)
-            soft = ordinal_probs(x, self.thr, tau)                                  # [B, N, T]
+            soft = ordinal_probs(x, self.thr, tau)  # [B, N, T]
             idx = torch.bucketize(x.detach(), self.thr, right=True)
         else:
             x = t + self.offset
@@ -193,7 +217,7 @@ class CloudPlanner(nn.Module):
             soft = torch.softmax(logp / tau, -1)
             idx = soft.argmax(-1)
         hard = F.one_hot(idx, soft.shape[-1]).to(soft.dtype)
-        y_allowed = hard + (soft - soft.detach())   # exactly hard in the forward
+        y_allowed = hard + (soft - soft.detach())  # exactly hard in the forward
         y = torch.zeros(B, N, len(self.codebook.bits), dtype=soft.dtype, device=soft.device)
         y = y.index_copy(2, self.order, y_allowed)
         exp_bits = (soft * self.widths * self.sizes[:, None]).sum((-1, -2)) / self.sizes.sum()

@@ -1,5 +1,6 @@
 """``CloudService``: the cloud endpoint. A batch of (user embedding, device budget) requests in,
 one strategy per user out, as ``Strategy`` objects or wire bytes (2 bits per channel + header)."""
+
 from __future__ import annotations
 
 import torch

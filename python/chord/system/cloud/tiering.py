@@ -9,6 +9,7 @@ This is reverse water-filling: since the width is monotone in the target, the re
 tiering (a more important channel never gets fewer bits), and the tier sizes adapt to how
 spread the user's importances are.
 """
+
 from __future__ import annotations
 
 import torch
@@ -41,8 +42,15 @@ def _tier_index(x: torch.Tensor, thr: torch.Tensor) -> torch.Tensor:
     return torch.bucketize(x, thr.to(x.device), right=True)
 
 
-def solve_offsets(target: torch.Tensor, sizes: torch.Tensor, budget, widths: torch.Tensor, thr: torch.Tensor,
-                  groups: torch.Tensor | None = None, num_groups: int = 1) -> torch.Tensor:
+def solve_offsets(
+    target: torch.Tensor,
+    sizes: torch.Tensor,
+    budget,
+    widths: torch.Tensor,
+    thr: torch.Tensor,
+    groups: torch.Tensor | None = None,
+    num_groups: int = 1,
+) -> torch.Tensor:
     """Largest offsets meeting the budget.
 
     target float [B, N]; sizes float [N] (elements per channel); budget: float or float [B]
@@ -62,8 +70,8 @@ def solve_offsets(target: torch.Tensor, sizes: torch.Tensor, budget, widths: tor
     lo_w = float(widths[0])
     if bool((bud < lo_w - 1e-6).any()):
         raise ValueError(f"budget: {float(bud.min()):.3f} average bits is below the narrowest allowed width {lo_w}")
-    gsize = torch.zeros(G, device=dev).index_add_(0, groups, sizes)           # [G]
-    cap = bud[:, None] * gsize[None, :]                                         # [B, G] bits allowed
+    gsize = torch.zeros(G, device=dev).index_add_(0, groups, sizes)  # [G]
+    cap = bud[:, None] * gsize[None, :]  # [B, G] bits allowed
     # bracket: lo -> every channel at the narrowest width, hi -> every channel at the widest
     tmin = torch.full((B, G), float("inf"), device=dev).scatter_reduce(1, groups.expand(B, N), target, "amin")
     tmax = torch.full((B, G), float("-inf"), device=dev).scatter_reduce(1, groups.expand(B, N), target, "amax")
@@ -71,7 +79,7 @@ def solve_offsets(target: torch.Tensor, sizes: torch.Tensor, budget, widths: tor
     hi = float(thr[-1]) - tmin + 1.0 if thr.numel() else -tmin
     for _ in range(_BISECT_STEPS):
         mid = (lo + hi) / 2
-        if G == 1:   # global scope: plain broadcasts and row sums
+        if G == 1:  # global scope: plain broadcasts and row sums
             used = (widths[_tier_index(target + mid, thr)] * sizes).sum(1, keepdim=True)
         else:
             bits = widths[_tier_index(target + mid.gather(1, groups.expand(B, N)), thr)] * sizes
@@ -82,9 +90,15 @@ def solve_offsets(target: torch.Tensor, sizes: torch.Tensor, budget, widths: tor
     return lo
 
 
-def tier_codes(target: torch.Tensor, sizes: torch.Tensor, budget, codebook: Codebook,
-               codes: tuple[int, ...] | None = None, groups: torch.Tensor | None = None,
-               num_groups: int = 1) -> torch.Tensor:
+def tier_codes(
+    target: torch.Tensor,
+    sizes: torch.Tensor,
+    budget,
+    codebook: Codebook,
+    codes: tuple[int, ...] | None = None,
+    groups: torch.Tensor | None = None,
+    num_groups: int = 1,
+) -> torch.Tensor:
     """target float [B, N] -> codes long [B, N] meeting ``budget`` average bits (see module doc)."""
     order, widths, thr = allowed_widths(codebook, codes)
     lam = solve_offsets(target, sizes, budget, widths, thr, groups, num_groups)
@@ -99,7 +113,7 @@ def ordinal_probs(x: torch.Tensor, thr: torch.Tensor, tau: float) -> torch.Tenso
     allowed widths, with P(width index >= k) = sigmoid((x - thr_k) / tau)."""
     if thr.numel() == 0:
         return torch.ones(*x.shape, 1, dtype=x.dtype, device=x.device)
-    ge = torch.sigmoid((x[..., None] - thr.to(x.device)) / tau)                 # [..., T-1]
+    ge = torch.sigmoid((x[..., None] - thr.to(x.device)) / tau)  # [..., T-1]
     one = torch.ones_like(ge[..., :1])
     zero = torch.zeros_like(ge[..., :1])
     upper = torch.cat([one, ge], -1)

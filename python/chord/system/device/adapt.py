@@ -6,6 +6,7 @@ decodes (e.g. a weak device maps 8 -> 4 bits). The round trip is ``request`` (us
 budget to the cloud) -> ``adapt`` (strategy bytes -> packed weights, no autograd) -> ``rerank``
 (one forward pass).
 """
+
 from __future__ import annotations
 
 import copy
@@ -24,16 +25,23 @@ class Device:
     profiler: the trained profiler (copied); budget: average bits this device asks for;
     remap: device-side width remap; act_bits: 0 or 8 (int8 activations in the kernels)."""
 
-    def __init__(self, backbone: nn.Module, profiler: nn.Module, *, budget: float = 3.0,
-                 remap: Mapping[int, int] | None = None, act_bits: int = 0):
+    def __init__(
+        self,
+        backbone: nn.Module,
+        profiler: nn.Module,
+        *,
+        budget: float = 3.0,
+        remap: Mapping[int, int] | None = None,
+        act_bits: int = 0,
+    ):
         if budget <= 0:
             raise ValueError(f"budget: expected a positive average bit-width, got {budget}")
         model = copy.deepcopy(backbone).eval()
         self.profiler = copy.deepcopy(profiler).eval()
-        if getattr(self.profiler, "shared", False):   # read the device's own copy of the table
+        if getattr(self.profiler, "shared", False):  # read the device's own copy of the table
             object.__setattr__(self.profiler, "_shared_emb", model.item_emb)
         self.budget = float(budget)
-        self.fingerprint = model_fingerprint(model)   # before packing: the float structure the cloud hashes
+        self.fingerprint = model_fingerprint(model)  # before packing: the float structure the cloud hashes
         self.dm = DeviceModel(model, remap=remap, act_bits=act_bits)
         self.last_adapt: AdaptStats | None = None
 
@@ -61,8 +69,9 @@ class Device:
         return self.last_adapt
 
     @torch.no_grad()
-    def rerank(self, seq: torch.Tensor, candidates: torch.Tensor | None = None, k: int = 10,
-               users: torch.Tensor | None = None):
+    def rerank(
+        self, seq: torch.Tensor, candidates: torch.Tensor | None = None, k: int = 10, users: torch.Tensor | None = None
+    ):
         """seq int64 [B, l]; candidates int64 [B, C] or None (all items); users int64 [B]: the
         device's own user index, for backbones with user embeddings (Caser) -> (top-k ids [B, k],
         scores [B, k], seconds). Padding (item 0) is never returned for full ranking."""

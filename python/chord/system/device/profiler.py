@@ -1,6 +1,7 @@
 """The on-device profiler: recent items -> item embeddings -> feature extractor -> last position
 -> MLP -> user embedding (docs/method.md §2). Only this embedding leaves the device.
 """
+
 from __future__ import annotations
 
 import torch
@@ -19,8 +20,17 @@ class Profiler(nn.Module):
     mean of the item embeddings); recent: how many of the most recent items are read.
     """
 
-    def __init__(self, num_items: int, d_user: int = 64, *, item_emb: nn.Embedding | None = None,
-                 d_item: int = 64, hidden: int = 64, extractor: str = "gru", recent: int = 50):
+    def __init__(
+        self,
+        num_items: int,
+        d_user: int = 64,
+        *,
+        item_emb: nn.Embedding | None = None,
+        d_item: int = 64,
+        hidden: int = 64,
+        extractor: str = "gru",
+        recent: int = 50,
+    ):
         super().__init__()
         if extractor not in EXTRACTORS:
             raise ValueError(f"extractor: expected one of {EXTRACTORS}, got {extractor!r}")
@@ -33,7 +43,7 @@ class Profiler(nn.Module):
             d_item = item_emb.embedding_dim
         else:
             self.own_emb = nn.Embedding(num_items + 1, d_item, padding_idx=0)
-            nn.init.normal_(self.own_emb.weight, std=d_item ** -0.5)
+            nn.init.normal_(self.own_emb.weight, std=d_item**-0.5)
             with torch.no_grad():
                 self.own_emb.weight[0].zero_()
         self.extractor = extractor
@@ -49,12 +59,14 @@ class Profiler(nn.Module):
 
     def forward(self, seqs: torch.Tensor) -> torch.Tensor:
         if not isinstance(seqs, torch.Tensor) or seqs.dim() != 2 or seqs.dtype != torch.int64:
-            raise ValueError(f"seqs: expected int64 [B, l] item ids, got "
-                             f"{getattr(seqs, 'dtype', type(seqs).__name__)} {list(getattr(seqs, 'shape', []))}")
-        seqs = seqs[:, -self.recent:]
+            raise ValueError(
+                f"seqs: expected int64 [B, l] item ids, got "
+                f"{getattr(seqs, 'dtype', type(seqs).__name__)} {list(getattr(seqs, 'shape', []))}"
+            )
+        seqs = seqs[:, -self.recent :]
         mask = seqs != 0
         lengths = mask.sum(1)
-        x = self.item_emb(seqs)                                               # [B, l, d_item]
+        x = self.item_emb(seqs)  # [B, l, d_item]
         if self.extractor == "mean":
             feat = (x * mask[..., None]).sum(1) / lengths.clamp_min(1)[:, None]
         else:
@@ -63,9 +75,10 @@ class Profiler(nn.Module):
             shift = (l - lengths).clamp(max=l - 1)
             idx = (torch.arange(l, device=seqs.device)[None, :] + shift[:, None]) % l
             xr = torch.gather(x, 1, idx[..., None].expand_as(x))
-            packed = nn.utils.rnn.pack_padded_sequence(xr, lengths.clamp_min(1).cpu(), batch_first=True,
-                                                       enforce_sorted=False)
+            packed = nn.utils.rnn.pack_padded_sequence(
+                xr, lengths.clamp_min(1).cpu(), batch_first=True, enforce_sorted=False
+            )
             _, h = self.gru(packed)
-            feat = h[-1]                                                      # hidden at the last position
+            feat = h[-1]  # hidden at the last position
             feat = feat * (lengths > 0)[:, None]
         return self.mlp(F.layer_norm(feat, feat.shape[-1:]))
