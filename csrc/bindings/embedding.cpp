@@ -40,8 +40,8 @@ void bind_embedding_lookup(py::module_& m) {
             throw std::invalid_argument(std::string(op) + ": buckets: expected [bits, byte_offset, rows] entries");
           flat.insert(flat.end(), bk.begin(), bk.end());
         }
-        const embedding::Table t = embedding::make_table(qw, qweight.size(), rbits, rslot, rscale, rzero, N, flat.data(),
-                                                         int64_t(buckets.size()), K);
+        const embedding::Table t = embedding::make_table(qw, qweight.size(), rbits, rslot, rscale, rzero, N,
+                                                         flat.data(), int64_t(buckets.size()), K);
         if (out.shape(0) != n || out.shape(1) != K)
           throw std::invalid_argument(std::string(op) + ": out: expected shape [" + std::to_string(n) + ", " +
                                       std::to_string(K) + "], got " + pyarg::shape_str(out));

@@ -21,12 +21,15 @@ void bind_format(py::module_& m) {
                                      fmt::kBucketOrder[3], fmt::kBucketOrder[4]);
   m.attr("format_constants") = c;
   m.def("format_block_elems", [](int bits) { return fmt::block_elems(bits); }, py::arg("bits"));
-  m.def("format_padded_k", [](int64_t K, int bits) { return fmt::padded_k_checked(K, bits, "padded_k"); },
-        py::arg("K"), py::arg("bits"));
-  m.def("format_row_bytes", [](int64_t K, int bits) { return fmt::row_bytes_checked(K, bits, "row_bytes"); },
-        py::arg("K"), py::arg("bits"));
-  m.def("format_plane_elem", [](int64_t blk, int i, int j, int bits) { return fmt::plane_elem(blk, i, j, bits); },
-        py::arg("blk"), py::arg("i"), py::arg("j"), py::arg("bits"));
+  m.def(
+      "format_padded_k", [](int64_t K, int bits) { return fmt::padded_k_checked(K, bits, "padded_k"); }, py::arg("K"),
+      py::arg("bits"));
+  m.def(
+      "format_row_bytes", [](int64_t K, int bits) { return fmt::row_bytes_checked(K, bits, "row_bytes"); },
+      py::arg("K"), py::arg("bits"));
+  m.def(
+      "format_plane_elem", [](int64_t blk, int i, int j, int bits) { return fmt::plane_elem(blk, i, j, bits); },
+      py::arg("blk"), py::arg("i"), py::arg("j"), py::arg("bits"));
   m.def(
       "format_bucket_spans",
       [](const std::vector<int64_t>& buckets, int64_t K, int64_t N) {

@@ -3,13 +3,13 @@
 namespace py = pybind11;
 
 namespace chord {
-void bind_quantize_pack(py::module_& m);  // bindings/quantize_pack.cpp
-void bind_topk(py::module_& m);           // bindings/topk.cpp
-void bind_mp_linear(py::module_& m);      // bindings/mp_linear.cpp
+void bind_quantize_pack(py::module_& m);     // bindings/quantize_pack.cpp
+void bind_topk(py::module_& m);              // bindings/topk.cpp
+void bind_mp_linear(py::module_& m);         // bindings/mp_linear.cpp
 void bind_embedding_lookup(py::module_& m);  // bindings/embedding.cpp
-void bind_isa(py::module_& m);            // bindings/isa.cpp
-void bind_format(py::module_& m);         // bindings/format.cpp
-void bind_runtime(py::module_& m);        // bindings/runtime.cpp
+void bind_isa(py::module_& m);               // bindings/isa.cpp
+void bind_format(py::module_& m);            // bindings/format.cpp
+void bind_runtime(py::module_& m);           // bindings/runtime.cpp
 }  // namespace chord
 
 PYBIND11_MODULE(_cpu, m) {

@@ -18,7 +18,9 @@ using namespace chord::mpl;
 
 namespace {
 
-[[noreturn]] void bad(const std::string& m) { throw std::invalid_argument(m); }
+[[noreturn]] void bad(const std::string& m) {
+  throw std::invalid_argument(m);
+}
 
 std::string shape_of(const py::array& a) {
   std::string s = "[";
@@ -28,20 +30,25 @@ std::string shape_of(const py::array& a) {
 
 template <class T>
 const T* vec1d(const py::array& a, const char* name, const char* tname, int64_t expect = -1) {
-  if (!a.dtype().is(py::dtype::of<T>())) bad(std::string(name) + ": expected dtype " + tname + ", got " + std::string(py::str(a.dtype())));
+  if (!a.dtype().is(py::dtype::of<T>()))
+    bad(std::string(name) + ": expected dtype " + tname + ", got " + std::string(py::str(a.dtype())));
   if (a.ndim() != 1) bad(std::string(name) + ": expected a 1-D array, got shape " + shape_of(a));
-  if (a.shape(0) > 1 && a.strides(0) != py::ssize_t(sizeof(T))) bad(std::string(name) + ": expected a contiguous array");
+  if (a.shape(0) > 1 && a.strides(0) != py::ssize_t(sizeof(T)))
+    bad(std::string(name) + ": expected a contiguous array");
   if (expect >= 0 && a.shape(0) != expect)
     bad(std::string(name) + ": expected " + std::to_string(expect) + " entries, got " + std::to_string(a.shape(0)));
   return static_cast<const T*>(a.data());
 }
 
 DType dtype_code(int code) {
-  if (code < 0 || code > 2) bad("dtype: expected 0 (float32), 1 (float16) or 2 (bfloat16), got " + std::to_string(code));
+  if (code < 0 || code > 2)
+    bad("dtype: expected 0 (float32), 1 (float16) or 2 (bfloat16), got " + std::to_string(code));
   return DType(code);
 }
 
-Isa isa_code(const std::string& s) { return chord::parse_isa(s, "isa"); }
+Isa isa_code(const std::string& s) {
+  return chord::parse_isa(s, "isa");
+}
 
 Path path_code(const std::string& s) {
   if (s == "auto") return Path::Auto;
@@ -50,13 +57,18 @@ Path path_code(const std::string& s) {
   bad("path: expected 'auto', 'direct' or 'panel', got '" + s + "'");
 }
 
-struct XView { const void* p; int64_t M, K, srow, scol; DType dt; };
+struct XView {
+  const void* p;
+  int64_t M, K, srow, scol;
+  DType dt;
+};
 
 XView x_view(const py::array& x, int code, int64_t K) {
   const DType dt = dtype_code(code);
   const py::ssize_t isz = dt == DType::F32 ? 4 : 2;
   if (x.itemsize() != isz || (dt == DType::F32 && !x.dtype().is(py::dtype::of<float>())))
-    bad("x: expected " + std::string(dt == DType::F32 ? "float32" : "16-bit") + " elements for dtype code " + std::to_string(code) + ", got " + std::string(py::str(x.dtype())));
+    bad("x: expected " + std::string(dt == DType::F32 ? "float32" : "16-bit") + " elements for dtype code " +
+        std::to_string(code) + ", got " + std::string(py::str(x.dtype())));
   if (x.ndim() != 2) bad("x: expected a 2-D array [M, K], got shape " + shape_of(x));
   if (x.shape(1) != K) bad("x: expected shape [M, " + std::to_string(K) + "], got " + shape_of(x));
   for (int d = 0; d < 2; ++d)
@@ -96,11 +108,11 @@ struct PackedWeight {
 
 namespace chord {
 void bind_mp_linear(py::module_& m) {
-  py::class_<PackedWeight>(m, "PackedWeight",
-                           "A validated packed weight for mp_linear_ptr (keeps its arrays alive).")
+  py::class_<PackedWeight>(m, "PackedWeight", "A validated packed weight for mp_linear_ptr (keeps its arrays alive).")
       .def(py::init([](py::array qweight, py::array scales, py::array zeros, py::array perm,
                        const std::vector<int64_t>& buckets, int64_t K, bool recheck_perm) {
-             PackedWeight pw{qweight, scales, zeros, perm, view(qweight, scales, zeros, perm, buckets, K), recheck_perm};
+             PackedWeight pw{qweight,     scales, zeros, perm, view(qweight, scales, zeros, perm, buckets, K),
+                             recheck_perm};
              return pw;
            }),
            py::arg("qweight"), py::arg("scales"), py::arg("zeros"), py::arg("perm"), py::arg("buckets"), py::arg("K"),
@@ -143,7 +155,8 @@ void bind_mp_linear(py::module_& m) {
         const float* b = nullptr;
         if (!bias.is_none()) b = vec1d<float>(bias.cast<py::array>(), "bias", "float32", w.N);
         if (y.itemsize() != x.itemsize() || y.ndim() != 2 || y.shape(0) != xv.M || y.shape(1) != w.N)
-          bad("y: expected [" + std::to_string(xv.M) + ", " + std::to_string(w.N) + "] of x's dtype, got " + shape_of(y) + " " + std::string(py::str(y.dtype())));
+          bad("y: expected [" + std::to_string(xv.M) + ", " + std::to_string(w.N) + "] of x's dtype, got " +
+              shape_of(y) + " " + std::string(py::str(y.dtype())));
         if (!y.writeable()) bad("y: not writeable");
         if (y.shape(1) > 1 && y.strides(1) != y.itemsize()) bad("y: rows must be contiguous");
         if (y.strides(0) < 0 || y.strides(0) % y.itemsize()) bad("y: bad row stride");
@@ -170,7 +183,8 @@ void bind_mp_linear(py::module_& m) {
       },
       py::arg("qweight"), py::arg("scales"), py::arg("zeros"), py::arg("perm"), py::arg("buckets"), py::arg("K"),
       py::arg("M"), py::arg("act_bits") = 0, py::arg("isa") = "auto",
-      "The path ('panel' or 'direct') mp_linear takes for this weight at batch size M (csrc/mp_linear/mp_linear_panel.cpp).");
+      "The path ('panel' or 'direct') mp_linear takes for this weight at batch size M "
+      "(csrc/mp_linear/mp_linear_panel.cpp).");
 
   m.def(
       "mp_linear_score_rows",
@@ -198,9 +212,10 @@ void bind_mp_linear(py::module_& m) {
       [](const py::array& qweight, const py::array& scales, const py::array& zeros, const py::array& perm,
          const std::vector<int64_t>& buckets, int64_t K, int64_t n0, int64_t n1, py::array out, int nthreads) {
         const PackedView w = view(qweight, scales, zeros, perm, buckets, K);
-        if (!out.dtype().is(py::dtype::of<float>()) || out.ndim() != 2 || out.shape(0) != n1 - n0 || out.shape(1) != K ||
-            (K > 1 && out.strides(1) != 4) || out.strides(0) % 4 || !out.writeable())
-          bad("out: expected a writeable float32 [" + std::to_string(n1 - n0) + ", " + std::to_string(K) + "] with contiguous rows, got " + shape_of(out));
+        if (!out.dtype().is(py::dtype::of<float>()) || out.ndim() != 2 || out.shape(0) != n1 - n0 ||
+            out.shape(1) != K || (K > 1 && out.strides(1) != 4) || out.strides(0) % 4 || !out.writeable())
+          bad("out: expected a writeable float32 [" + std::to_string(n1 - n0) + ", " + std::to_string(K) +
+              "] with contiguous rows, got " + shape_of(out));
         if (n0 < 0 || n1 > w.N || n0 > n1) bad("rows: expected 0 <= n0 <= n1 <= " + std::to_string(w.N));
         float* o = static_cast<float*>(out.mutable_data());
         const int64_t ldo = n1 - n0 > 1 ? int64_t(out.strides(0) / 4) : K;
@@ -227,6 +242,5 @@ void bind_mp_linear(py::module_& m) {
       },
       py::arg("x"), py::arg("xdtype"), py::arg("isa") = "auto",
       "Per-row dynamic int8 activations (xq int8 [M, K], sx float32 [M]) as the act_bits=8 path computes them.");
-
 }
 }  // namespace chord

@@ -33,7 +33,9 @@ struct PyCaser : Keep {
   runtime::CaserRunner r;
 };
 
-[[noreturn]] void bad(const std::string& msg) { throw std::invalid_argument(std::string(kOp) + ": " + msg); }
+[[noreturn]] void bad(const std::string& msg) {
+  throw std::invalid_argument(std::string(kOp) + ": " + msg);
+}
 
 py::object item(const py::dict& d, const char* key, const std::string& where) {
   if (!d.contains(key)) bad(where + ": missing '" + key + "'");
@@ -81,7 +83,8 @@ void read_linear(Keep& s, runtime::Linear& l, const py::dict& d, const std::stri
   } else if (kind == "packed") {
     const int64_t K = item(d, "K", where).cast<int64_t>();
     const mpl::PackedView v = packed_view(s, d, where, K);
-    if (bias && nb != v.N) bad(where + ".bias: expected " + std::to_string(v.N) + " entries, got " + std::to_string(nb));
+    if (bias && nb != v.N)
+      bad(where + ".bias: expected " + std::to_string(v.N) + " entries, got " + std::to_string(nb));
     l.set_packed(where, v, item(d, "act_bits", where).cast<int>(), bias);
   } else {
     bad(where + ".kind: expected 'fp32' or 'packed', got '" + kind + "'");
@@ -109,7 +112,8 @@ void read_norm(Keep& s, runtime::LayerNorm& n, const py::dict& d, const std::str
   n.b = arr<float>(s, item(d, "bias", where), where + ".bias", 1, &nb);
   n.eps = item(d, "eps", where).cast<float>();
   n.d = item(d, "dim", where).cast<int64_t>();
-  if ((n.w && nw != n.d) || (n.b && nb != n.d)) bad(where + ": weight/bias: expected " + std::to_string(n.d) + " entries");
+  if ((n.w && nw != n.d) || (n.b && nb != n.d))
+    bad(where + ": weight/bias: expected " + std::to_string(n.d) + " entries");
 }
 
 const int64_t* seqs_ptr(const py::array& seqs, int64_t& B, int64_t& L) {

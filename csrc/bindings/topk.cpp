@@ -35,8 +35,8 @@ void bind_topk(py::module_& m) {
         const int32_t* pm = pyarg::array_ptr<int32_t>(perm, op, "perm", 1);
         // perm is not validated here as a whole (an O(N) pass with an N-byte table, as long as
         // the scan itself at M = 1): the kernel range-checks every perm entry it uses.
-        mpl::PackedView w = mpl::make_packed_view(qw, qweight.size(), sc, scales.size(), ze, zeros.size(), nullptr,
-                                                  0, buckets.data(), static_cast<int64_t>(buckets.size()), K);
+        mpl::PackedView w = mpl::make_packed_view(qw, qweight.size(), sc, scales.size(), ze, zeros.size(), nullptr, 0,
+                                                  buckets.data(), static_cast<int64_t>(buckets.size()), K);
         if (perm.size() != w.N)
           throw std::invalid_argument(std::string(op) + ": perm: expected " + std::to_string(w.N) +
                                       " entries (as scales), got " + std::to_string(perm.size()));

@@ -126,20 +126,32 @@ chord_status chord_get_info(const chord_model* model, chord_info* info) {
   return CHORD_OK;
 }
 
-void chord_close(chord_model* model) { delete model; }
+void chord_close(chord_model* model) {
+  delete model;
+}
 
-const char* chord_last_error(void) { return g_error.c_str(); }
+const char* chord_last_error(void) {
+  return g_error.c_str();
+}
 
 const char* chord_status_name(chord_status s) {
   switch (s) {
-    case CHORD_OK: return "CHORD_OK";
-    case CHORD_E_ARG: return "CHORD_E_ARG";
-    case CHORD_E_IO: return "CHORD_E_IO";
-    case CHORD_E_FORMAT: return "CHORD_E_FORMAT";
-    case CHORD_E_STRATEGY: return "CHORD_E_STRATEGY";
-    case CHORD_E_ITEM: return "CHORD_E_ITEM";
-    case CHORD_E_NOMEM: return "CHORD_E_NOMEM";
-    case CHORD_E_INTERNAL: return "CHORD_E_INTERNAL";
+    case CHORD_OK:
+      return "CHORD_OK";
+    case CHORD_E_ARG:
+      return "CHORD_E_ARG";
+    case CHORD_E_IO:
+      return "CHORD_E_IO";
+    case CHORD_E_FORMAT:
+      return "CHORD_E_FORMAT";
+    case CHORD_E_STRATEGY:
+      return "CHORD_E_STRATEGY";
+    case CHORD_E_ITEM:
+      return "CHORD_E_ITEM";
+    case CHORD_E_NOMEM:
+      return "CHORD_E_NOMEM";
+    case CHORD_E_INTERNAL:
+      return "CHORD_E_INTERNAL";
   }
   return "CHORD_E_UNKNOWN";
 }

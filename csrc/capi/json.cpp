@@ -53,10 +53,14 @@ struct Parser {
     for (int k = 0; k < 4; ++k, ++i) {
       const char c = p[i];
       v <<= 4;
-      if (c >= '0' && c <= '9') v |= uint32_t(c - '0');
-      else if (c >= 'a' && c <= 'f') v |= uint32_t(c - 'a' + 10);
-      else if (c >= 'A' && c <= 'F') v |= uint32_t(c - 'A' + 10);
-      else fail("bad hex digit in \\u escape");
+      if (c >= '0' && c <= '9')
+        v |= uint32_t(c - '0');
+      else if (c >= 'a' && c <= 'f')
+        v |= uint32_t(c - 'a' + 10);
+      else if (c >= 'A' && c <= 'F')
+        v |= uint32_t(c - 'A' + 10);
+      else
+        fail("bad hex digit in \\u escape");
     }
     return v;
   }
@@ -76,14 +80,30 @@ struct Parser {
       if (i >= n) fail("unterminated escape");
       const char e = p[i++];
       switch (e) {
-        case '"': s += '"'; break;
-        case '\\': s += '\\'; break;
-        case '/': s += '/'; break;
-        case 'b': s += '\b'; break;
-        case 'f': s += '\f'; break;
-        case 'n': s += '\n'; break;
-        case 'r': s += '\r'; break;
-        case 't': s += '\t'; break;
+        case '"':
+          s += '"';
+          break;
+        case '\\':
+          s += '\\';
+          break;
+        case '/':
+          s += '/';
+          break;
+        case 'b':
+          s += '\b';
+          break;
+        case 'f':
+          s += '\f';
+          break;
+        case 'n':
+          s += '\n';
+          break;
+        case 'r':
+          s += '\r';
+          break;
+        case 't':
+          s += '\t';
+          break;
         case 'u': {
           uint32_t cp = hex4();
           if (cp >= 0xD800 && cp < 0xDC00) {  // surrogate pair
@@ -98,7 +118,8 @@ struct Parser {
           put_utf8(s, cp);
           break;
         }
-        default: fail("bad escape");
+        default:
+          fail("bad escape");
       }
     }
   }
@@ -176,9 +197,21 @@ struct Parser {
       v.str = string();
       return v;
     }
-    if (c == 't') { expect("true"); v.kind = Value::Bool; v.b = true; return v; }
-    if (c == 'f') { expect("false"); v.kind = Value::Bool; return v; }
-    if (c == 'n') { expect("null"); return v; }
+    if (c == 't') {
+      expect("true");
+      v.kind = Value::Bool;
+      v.b = true;
+      return v;
+    }
+    if (c == 'f') {
+      expect("false");
+      v.kind = Value::Bool;
+      return v;
+    }
+    if (c == 'n') {
+      expect("null");
+      return v;
+    }
     v.kind = Value::Number;
     v.num = number();
     return v;
@@ -187,12 +220,18 @@ struct Parser {
 
 const char* kind_name(Value::Kind k) {
   switch (k) {
-    case Value::Null: return "null";
-    case Value::Bool: return "a boolean";
-    case Value::Number: return "a number";
-    case Value::String: return "a string";
-    case Value::Array: return "an array";
-    default: return "an object";
+    case Value::Null:
+      return "null";
+    case Value::Bool:
+      return "a boolean";
+    case Value::Number:
+      return "a number";
+    case Value::String:
+      return "a string";
+    case Value::Array:
+      return "an array";
+    default:
+      return "an object";
   }
 }
 
@@ -236,8 +275,8 @@ double Value::as_number(const std::string& where) const {
 int64_t Value::as_int(const std::string& where, int64_t lo, int64_t hi) const {
   if (kind != Number) mismatch(where, "an integer", kind);
   if (!(num >= double(lo) && num <= double(hi)) || num != std::floor(num))
-    throw std::invalid_argument(where + ": expected an integer in [" + std::to_string(lo) + ", " +
-                                std::to_string(hi) + "], got " + std::to_string(num));
+    throw std::invalid_argument(where + ": expected an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                                "], got " + std::to_string(num));
   return int64_t(num);
 }
 

@@ -14,7 +14,9 @@ namespace capi {
 
 namespace {
 
-[[noreturn]] void bad_format(const std::string& msg) { throw FormatError("model file: " + msg); }
+[[noreturn]] void bad_format(const std::string& msg) {
+  throw FormatError("model file: " + msg);
+}
 
 // The default codebook (chord.Codebook.default(): code -> 0, 2, 4, 8 bits, symmetric): the
 // packing every layer has until the first strategy arrives (DeviceModel's initial_bits=8).
@@ -39,7 +41,8 @@ const float* f32_tensor(const st::File& f, const std::string& name, int64_t n0, 
 
 Model::Model(std::unique_ptr<st::File> file, int act_bits, int threads)
     : file_(std::move(file)), act_bits_(act_bits), threads_(threads) {
-  if (act_bits != 0 && act_bits != 8) throw std::invalid_argument("options.act_bits: expected 0 or 8, got " + std::to_string(act_bits));
+  if (act_bits != 0 && act_bits != 8)
+    throw std::invalid_argument("options.act_bits: expected 0 or 8, got " + std::to_string(act_bits));
   if (threads_ <= 0) threads_ = int(std::max(1u, std::thread::hardware_concurrency()));
   const auto& meta = file_->metadata();
   auto it = meta.find("chord");
@@ -52,7 +55,8 @@ Model::Model(std::unique_ptr<st::File> file, int act_bits, int threads)
     const int64_t ver = h.at("version", "header").as_int("header.version", 0, 1 << 30);
     if (ver != 1) bad_format("format version " + std::to_string(ver) + " is not supported (this build reads 1)");
     arch = h.at("arch", "header").as_string("header.arch");
-    if (arch != "sasrec" && arch != "caser") bad_format("header.arch: expected 'sasrec' or 'caser', got '" + arch + "'");
+    if (arch != "sasrec" && arch != "caser")
+      bad_format("header.arch: expected 'sasrec' or 'caser', got '" + arch + "'");
     const std::string& fp = h.at("fingerprint", "header").as_string("header.fingerprint");
     if (fp.size() != 16) bad_format("header.fingerprint: expected 16 hex digits");
     for (int i = 0; i < 8; ++i) {
@@ -65,8 +69,10 @@ Model::Model(std::unique_ptr<st::File> file, int act_bits, int threads)
     constexpr int64_t kBig = int64_t(1) << 31;
     num_items = cfg.at("num_items", "config").as_int("config.num_items", 1, kBig);
     dim = cfg.at("dim", "config").as_int("config.dim", 1, 1 << 16);
-    if (arch == "sasrec") max_len = cfg.at("max_len", "config").as_int("config.max_len", 1, 1 << 20);
-    else num_users = cfg.at("num_users", "config").as_int("config.num_users", 0, kBig);
+    if (arch == "sasrec")
+      max_len = cfg.at("max_len", "config").as_int("config.max_len", 1, 1 << 20);
+    else
+      num_users = cfg.at("num_users", "config").as_int("config.num_users", 0, kBig);
     const auto& ls = h.at("layers", "header").as_array("header.layers");
     if (ls.size() > 0xFFFF) bad_format("header.layers: at most 65535 layers");
     for (size_t i = 0; i < ls.size(); ++i) {
@@ -120,14 +126,14 @@ void Model::pack_layer(const Layer& l, const uint8_t* codes, const uint8_t width
   out.scales.assign(size_t(N), 0.f);
   out.zeros.assign(size_t(N), 0.f);
   qpack::quantize_pack(l.frozen, N, K, K, out.perm.data(), out.buckets.data(), nb,
-                       scheme ? qpack::Scheme::Asym : qpack::Scheme::Sym, out.qweight.data(), qbytes,
-                       out.scales.data(), out.zeros.data(), threads_);
+                       scheme ? qpack::Scheme::Asym : qpack::Scheme::Sym, out.qweight.data(), qbytes, out.scales.data(),
+                       out.zeros.data(), threads_);
   out.tiny.clear();
   // MixedPrecisionLinear/Conv2d keep the dequantized weight when it is no larger than the
   // packing (quantize/modules.py _refresh_tiny) and the fused runtime then runs it in fp32
   if (l.kind != "embedding" && act_bits_ == 0 && N * K * 4 <= qbytes + 12 * N) {
-    const mpl::PackedView v = mpl::make_packed_view(out.qweight.data(), qbytes, out.scales.data(), N,
-                                                    out.zeros.data(), N, out.perm.data(), N, out.buckets.data(), nb, K);
+    const mpl::PackedView v = mpl::make_packed_view(out.qweight.data(), qbytes, out.scales.data(), N, out.zeros.data(),
+                                                    N, out.perm.data(), N, out.buckets.data(), nb, K);
     out.tiny.assign(size_t(N * K), 0.f);
     for (const mpl::BucketSpan& s : v.spans) {
       if (s.bits == 0) continue;
@@ -163,8 +169,8 @@ void Model::assemble(const std::vector<const Packing*>& packs, std::unique_ptr<r
   auto view = [&](int i) {
     const Packing& p = *packs[size_t(i)];
     const Layer& l = layers[size_t(i)];
-    return mpl::make_packed_view(p.qweight.data(), int64_t(p.qweight.size()), p.scales.data(), l.N, p.zeros.data(),
-                                 l.N, p.perm.data(), l.N, p.buckets.data(), int64_t(p.buckets.size()), l.K);
+    return mpl::make_packed_view(p.qweight.data(), int64_t(p.qweight.size()), p.scales.data(), l.N, p.zeros.data(), l.N,
+                                 p.perm.data(), l.N, p.buckets.data(), int64_t(p.buckets.size()), l.K);
   };
   auto linear = [&](const json::Value& e, const std::string& path, runtime::Linear& out) {
     if (e.at("kind", path).as_string(path + ".kind") != "fp32") bad_format(path + ".kind: expected 'fp32'");
@@ -178,9 +184,12 @@ void Model::assemble(const std::vector<const Packing*>& packs, std::unique_ptr<r
       return;
     }
     const Layer& l = layers[size_t(i)];
-    if (wname != l.name + ".weight" || l.N != N || l.K != K) bad_format(path + ": weight differs from layer '" + l.name + "'");
-    if (!packs[size_t(i)]->tiny.empty()) out.set_fp32(path, packs[size_t(i)]->tiny.data(), N, K, bias);
-    else out.set_packed(path, view(i), act_bits_, bias);
+    if (wname != l.name + ".weight" || l.N != N || l.K != K)
+      bad_format(path + ": weight differs from layer '" + l.name + "'");
+    if (!packs[size_t(i)]->tiny.empty())
+      out.set_fp32(path, packs[size_t(i)]->tiny.data(), N, K, bias);
+    else
+      out.set_packed(path, view(i), act_bits_, bias);
   };
   auto table = [&](const json::Value& e, const std::string& path, runtime::Table& out) {
     if (e.at("kind", path).as_string(path + ".kind") != "fp32") bad_format(path + ".kind: expected 'fp32'");
@@ -301,7 +310,8 @@ void Model::rerank(const int64_t* history, int64_t n, int64_t user, const int64_
                    int64_t* ids, float* scores) {
   if (!history) throw std::invalid_argument("history: expected item ids, got a null pointer");
   if (n < 1) throw std::invalid_argument("history: expected at least one item, got 0");
-  if (!ids || !scores) throw std::invalid_argument("ids, scores: expected output buffers of k entries, got a null pointer");
+  if (!ids || !scores)
+    throw std::invalid_argument("ids, scores: expected output buffers of k entries, got a null pointer");
   for (int64_t i = 0; i < n; ++i)
     if (history[i] < 1 || history[i] > num_items)
       throw ItemError("history[" + std::to_string(i) + "]: expected an item id in [1, " + std::to_string(num_items) +
@@ -313,10 +323,11 @@ void Model::rerank(const int64_t* history, int64_t n, int64_t user, const int64_
                       "], got " + std::to_string(cand[i]));
   const int64_t avail = cand ? C : num_items;
   if (k < 1 || k > avail)
-    throw std::invalid_argument("k: expected 1 <= k <= " + std::to_string(avail) + (cand ? " (candidates)" : " (items)") +
-                                ", got " + std::to_string(k));
+    throw std::invalid_argument("k: expected 1 <= k <= " + std::to_string(avail) +
+                                (cand ? " (candidates)" : " (items)") + ", got " + std::to_string(k));
   if (num_users > 0 && (user < 0 || user >= num_users))
-    throw ItemError("user: expected a user index in [0, " + std::to_string(num_users) + "), got " + std::to_string(user));
+    throw ItemError("user: expected a user index in [0, " + std::to_string(num_users) + "), got " +
+                    std::to_string(user));
   if (num_users == 0 && user != -1)
     throw std::invalid_argument("user: this model has no user table; expected -1, got " + std::to_string(user));
   std::lock_guard<std::mutex> g(mu_);

@@ -55,8 +55,8 @@ class Model {
   void apply(const uint8_t* bytes, size_t n);
   // history: the user's recent items, oldest first (ids in [1, num_items]); user: Caser's user
   // index (with a user table) or -1; candidates: null (all items) or C ids in [1, num_items].
-  void rerank(const int64_t* history, int64_t n, int64_t user, const int64_t* cand, int64_t C, int64_t k,
-              int64_t* ids, float* scores);
+  void rerank(const int64_t* history, int64_t n, int64_t user, const int64_t* cand, int64_t C, int64_t k, int64_t* ids,
+              float* scores);
 
   std::string arch;  // "sasrec" | "caser"
   int64_t num_items = 0, dim = 0, max_len = 0, num_users = 0;

@@ -15,7 +15,9 @@ namespace {
 // The safetensors library's own limit on the header (guards against a huge allocation).
 constexpr uint64_t kMaxHeader = 100u << 20;
 
-[[noreturn]] void bad(const std::string& msg) { throw std::invalid_argument("model file: " + msg); }
+[[noreturn]] void bad(const std::string& msg) {
+  throw std::invalid_argument("model file: " + msg);
+}
 
 int dtype_size(const std::string& d) {
   if (d == "F64" || d == "I64" || d == "U64") return 8;
@@ -49,7 +51,9 @@ File::File(const std::string& path) {
   parse();
 }
 
-File::File(std::vector<uint8_t> bytes) : bytes_(std::move(bytes)) { parse(); }
+File::File(std::vector<uint8_t> bytes) : bytes_(std::move(bytes)) {
+  parse();
+}
 
 void File::parse() {
   const uint64_t n = bytes_.size();
@@ -105,7 +109,8 @@ const Tensor& File::get(const std::string& name, const char* dtype, int ndim) co
   const Tensor& t = it->second;
   if (t.dtype != dtype) bad("tensor '" + name + "': expected dtype " + dtype + ", got " + t.dtype);
   if (ndim >= 0 && int(t.shape.size()) != ndim)
-    bad("tensor '" + name + "': expected " + std::to_string(ndim) + " dimensions, got " + std::to_string(t.shape.size()));
+    bad("tensor '" + name + "': expected " + std::to_string(ndim) + " dimensions, got " +
+        std::to_string(t.shape.size()));
   return t;
 }
 

@@ -21,7 +21,7 @@ struct IoError : std::runtime_error {
 };
 
 struct Tensor {
-  std::string dtype;            // "F32", "I32", "U8", "I64", ...
+  std::string dtype;  // "F32", "I32", "U8", "I64", ...
   std::vector<int64_t> shape;
   int64_t numel = 1;
   const uint8_t* data = nullptr;  // inside File::bytes

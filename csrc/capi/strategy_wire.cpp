@@ -13,9 +13,13 @@ namespace {
 constexpr size_t kHead = 21;  // "<4sBB4sB8sH"
 constexpr size_t kCrc = 4;
 
-[[noreturn]] void bad(const std::string& msg) { throw std::invalid_argument("strategy: " + msg); }
+[[noreturn]] void bad(const std::string& msg) {
+  throw std::invalid_argument("strategy: " + msg);
+}
 
-uint32_t le32(const uint8_t* p) { return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24; }
+uint32_t le32(const uint8_t* p) {
+  return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
+}
 
 std::string hex(const uint8_t* p, int n) {
   std::string s;

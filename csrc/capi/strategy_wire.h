@@ -24,7 +24,7 @@ struct Strategy {
   uint8_t fingerprint[8] = {};
   std::vector<std::string> names;
   std::vector<int64_t> channels;
-  std::vector<uint8_t> codes;        // all layers concatenated, one code (0..3) per channel
+  std::vector<uint8_t> codes;  // all layers concatenated, one code (0..3) per channel
 };
 
 uint32_t crc32(const uint8_t* p, size_t n);

@@ -20,12 +20,14 @@
 namespace chord {
 namespace fmt {
 
-constexpr int kFormatVersion = 1;                  // format.FORMAT_VERSION
-constexpr int kBlockBytes = 16;                    // format.BLOCK_BYTES
-constexpr int kBucketOrder[5] = {8, 4, 2, 1, 0};   // format.BUCKET_ORDER
-constexpr int kWidths[5] = {0, 1, 2, 4, 8};        // every width a bucket may have
+constexpr int kFormatVersion = 1;                 // format.FORMAT_VERSION
+constexpr int kBlockBytes = 16;                   // format.BLOCK_BYTES
+constexpr int kBucketOrder[5] = {8, 4, 2, 1, 0};  // format.BUCKET_ORDER
+constexpr int kWidths[5] = {0, 1, 2, 4, 8};       // every width a bucket may have
 
-inline bool valid_bits(int64_t b) { return b == 0 || b == 1 || b == 2 || b == 4 || b == 8; }
+inline bool valid_bits(int64_t b) {
+  return b == 0 || b == 1 || b == 2 || b == 4 || b == 8;
+}
 
 // ---- checked size arithmetic ----------------------------------------------------------------
 [[noreturn]] inline void overflow(const std::string& what) {
@@ -49,16 +51,24 @@ inline size_t checked_bytes(int64_t count, size_t elem_size, const char* what) {
 
 // ---- per row (format.elems_per_byte / block_elems / padded_k / row_bytes) -------------------
 // bits in {1, 2, 4, 8} for elems_per_byte; {0, 1, 2, 4, 8} for the rest (0: pruned, no bytes).
-inline int elems_per_byte(int bits) { return 8 / bits; }
-inline int64_t block_elems(int bits) { return bits == 0 ? 0 : int64_t(kBlockBytes) * (8 / bits); }
+inline int elems_per_byte(int bits) {
+  return 8 / bits;
+}
+inline int64_t block_elems(int bits) {
+  return bits == 0 ? 0 : int64_t(kBlockBytes) * (8 / bits);
+}
 // Unchecked: for K already validated (padded_k_checked / row_bytes_checked once per weight).
 inline int64_t padded_k(int64_t K, int bits) {
   if (bits == 0) return 0;
   const int64_t be = block_elems(bits);
   return (K + be - 1) / be * be;
 }
-inline int64_t row_bytes(int64_t K, int bits) { return bits == 0 ? 0 : padded_k(K, bits) / (8 / bits); }
-inline int64_t blocks_per_row(int64_t K, int bits) { return bits == 0 ? 0 : padded_k(K, bits) / block_elems(bits); }
+inline int64_t row_bytes(int64_t K, int bits) {
+  return bits == 0 ? 0 : padded_k(K, bits) / (8 / bits);
+}
+inline int64_t blocks_per_row(int64_t K, int bits) {
+  return bits == 0 ? 0 : padded_k(K, bits) / block_elems(bits);
+}
 // Checked: K >= 0 of any size (no wrap when K is near INT64_MAX).
 inline int64_t padded_k_checked(int64_t K, int bits, const char* what) {
   if (bits == 0) return 0;
@@ -69,9 +79,13 @@ inline int64_t row_bytes_checked(int64_t K, int bits, const char* what) {
   return bits == 0 ? 0 : padded_k_checked(K, bits, what) / (8 / bits);
 }
 // Element of a row held by plane i (bits [i*b, (i+1)*b)) of byte j of block blk.
-inline int64_t plane_elem(int64_t blk, int i, int j, int bits) { return blk * block_elems(bits) + 16 * i + j; }
+inline int64_t plane_elem(int64_t blk, int i, int j, int bits) {
+  return blk * block_elems(bits) + 16 * i + j;
+}
 // The b-bit field of plane i of a byte.
-inline unsigned field(uint8_t byte, int i, int bits) { return (unsigned(byte) >> (i * bits)) & ((1u << bits) - 1u); }
+inline unsigned field(uint8_t byte, int i, int bits) {
+  return (unsigned(byte) >> (i * bits)) & ((1u << bits) - 1u);
+}
 
 // ---- the bucket table (format.bucket_spans / total_bytes) -----------------------------------
 struct Span {
@@ -108,12 +122,13 @@ inline std::vector<Span> bucket_spans(const int64_t* buckets, int64_t nb, int64_
     int64_t rb = 0, bytes = 0;
     if (b) {  // checked without building a message unless it fails (this runs per call)
       int64_t kp;
-      if (__builtin_add_overflow(K, block_elems(int(b)) - 1, &kp)) overflow(pre() + "row bytes of K = " + std::to_string(K));
+      if (__builtin_add_overflow(K, block_elems(int(b)) - 1, &kp))
+        overflow(pre() + "row bytes of K = " + std::to_string(K));
       rb = kp / block_elems(int(b)) * block_elems(int(b)) / (8 / b);
     }
     if (__builtin_mul_overflow(n, rb, &bytes))
-      overflow(pre() + "buckets: bytes of the " + std::to_string(b) + "-bit bucket (" + std::to_string(n) + " rows of " +
-               std::to_string(rb) + ")");
+      overflow(pre() + "buckets: bytes of the " + std::to_string(b) + "-bit bucket (" + std::to_string(n) +
+               " rows of " + std::to_string(rb) + ")");
     out.push_back({int(b), row, n, off, rb});
     row += n;
     if (__builtin_add_overflow(off, bytes, &off)) overflow(pre() + "buckets: total bytes");

@@ -20,9 +20,14 @@ struct IsaEntry {
 };
 // Accepted names, in the order error messages list them.
 constexpr IsaEntry kIsas[] = {
-    {Isa::Auto, "auto"},          {Isa::Scalar, "scalar"},       {Isa::Avx2, "avx2"},
-    {Isa::Avx512, "avx512"},      {Isa::Avx512Vnni, "avx512_vnni"}, {Isa::AvxVnni, "avx_vnni"},
-    {Isa::Neon, "neon"},          {Isa::NeonDotprod, "neon_dotprod"},
+    {Isa::Auto, "auto"},
+    {Isa::Scalar, "scalar"},
+    {Isa::Avx2, "avx2"},
+    {Isa::Avx512, "avx512"},
+    {Isa::Avx512Vnni, "avx512_vnni"},
+    {Isa::AvxVnni, "avx_vnni"},
+    {Isa::Neon, "neon"},
+    {Isa::NeonDotprod, "neon_dotprod"},
 };
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -44,7 +49,7 @@ CpuFeatures detect() {
   f.f16c = c & (1u << 29);
   if (osxsave && avx) {
     const unsigned long long x = xcr0();
-    f.os_ymm = (x & 0x6) == 0x6;             // SSE + AVX state
+    f.os_ymm = (x & 0x6) == 0x6;                // SSE + AVX state
     f.os_zmm = f.os_ymm && (x & 0xE0) == 0xE0;  // opmask + ZMM_Hi256 + Hi16_ZMM
   }
   unsigned max_leaf = __get_cpuid_max(0, nullptr);
@@ -74,7 +79,9 @@ CpuFeatures detect() {
   return f;
 }
 
-bool has_avx2_set(const CpuFeatures& f) { return f.avx2 && f.fma && f.f16c; }
+bool has_avx2_set(const CpuFeatures& f) {
+  return f.avx2 && f.fma && f.f16c;
+}
 bool has_avx512_set(const CpuFeatures& f) {
   return has_avx2_set(f) && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq;
 }
@@ -82,13 +89,20 @@ bool has_avx512_set(const CpuFeatures& f) {
 // What a CPU lacking `isa` misses, for the error message.
 const char* needs(Isa isa) {
   switch (isa) {
-    case Isa::Avx2: return "AVX2 + FMA + F16C (with OS YMM support)";
-    case Isa::Avx512: return "AVX-512 F/BW/VL/DQ (with OS ZMM support)";
-    case Isa::Avx512Vnni: return "AVX-512 F/BW/VL/DQ + AVX-512 VNNI";
-    case Isa::AvxVnni: return "AVX2 + AVX-VNNI";
-    case Isa::Neon: return "AArch64 Advanced SIMD";
-    case Isa::NeonDotprod: return "AArch64 Advanced SIMD + the dot-product extension";
-    default: return "";
+    case Isa::Avx2:
+      return "AVX2 + FMA + F16C (with OS YMM support)";
+    case Isa::Avx512:
+      return "AVX-512 F/BW/VL/DQ (with OS ZMM support)";
+    case Isa::Avx512Vnni:
+      return "AVX-512 F/BW/VL/DQ + AVX-512 VNNI";
+    case Isa::AvxVnni:
+      return "AVX2 + AVX-VNNI";
+    case Isa::Neon:
+      return "AArch64 Advanced SIMD";
+    case Isa::NeonDotprod:
+      return "AArch64 Advanced SIMD + the dot-product extension";
+    default:
+      return "";
   }
 }
 
@@ -109,13 +123,20 @@ bool isa_supported(Isa isa) {
   const CpuFeatures& f = cpu_features();
   switch (isa) {
     case Isa::Auto:
-    case Isa::Scalar: return true;
-    case Isa::Avx2: return has_avx2_set(f);
-    case Isa::Avx512: return has_avx512_set(f);
-    case Isa::Avx512Vnni: return has_avx512_set(f) && f.avx512vnni;
-    case Isa::AvxVnni: return has_avx2_set(f) && f.avx_vnni;
-    case Isa::Neon: return f.neon;
-    case Isa::NeonDotprod: return f.neon && f.dotprod;
+    case Isa::Scalar:
+      return true;
+    case Isa::Avx2:
+      return has_avx2_set(f);
+    case Isa::Avx512:
+      return has_avx512_set(f);
+    case Isa::Avx512Vnni:
+      return has_avx512_set(f) && f.avx512vnni;
+    case Isa::AvxVnni:
+      return has_avx2_set(f) && f.avx_vnni;
+    case Isa::Neon:
+      return f.neon;
+    case Isa::NeonDotprod:
+      return f.neon && f.dotprod;
   }
   return false;
 }

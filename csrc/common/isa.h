@@ -82,10 +82,20 @@ Isa resolve_isa(Isa requested);
 inline bool isa_has_avx2(Isa i) {
   return CHORD_ARCH_X86 && (i == Isa::Avx2 || i == Isa::Avx512 || i == Isa::Avx512Vnni || i == Isa::AvxVnni);
 }
-inline bool isa_has_avx512(Isa i) { return CHORD_ARCH_X86 && (i == Isa::Avx512 || i == Isa::Avx512Vnni); }
-inline bool isa_has_avx512_vnni(Isa i) { return CHORD_ARCH_X86 && i == Isa::Avx512Vnni; }
-inline bool isa_has_avx_vnni(Isa i) { return CHORD_ARCH_X86 && i == Isa::AvxVnni; }
-inline bool isa_has_neon(Isa i) { return CHORD_ARCH_ARM64 && (i == Isa::Neon || i == Isa::NeonDotprod); }
-inline bool isa_has_neon_dotprod(Isa i) { return CHORD_ARCH_ARM64 && i == Isa::NeonDotprod; }
+inline bool isa_has_avx512(Isa i) {
+  return CHORD_ARCH_X86 && (i == Isa::Avx512 || i == Isa::Avx512Vnni);
+}
+inline bool isa_has_avx512_vnni(Isa i) {
+  return CHORD_ARCH_X86 && i == Isa::Avx512Vnni;
+}
+inline bool isa_has_avx_vnni(Isa i) {
+  return CHORD_ARCH_X86 && i == Isa::AvxVnni;
+}
+inline bool isa_has_neon(Isa i) {
+  return CHORD_ARCH_ARM64 && (i == Isa::Neon || i == Isa::NeonDotprod);
+}
+inline bool isa_has_neon_dotprod(Isa i) {
+  return CHORD_ARCH_ARM64 && i == Isa::NeonDotprod;
+}
 
 }  // namespace chord

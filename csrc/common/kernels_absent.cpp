@@ -35,8 +35,12 @@ void dot_i8_neon_dotprod(const uint8_t*, int64_t, int, int64_t, const int8_t*, i
                          int64_t*, int64_t) {
   absent("dot_i8_neon_dotprod");
 }
-void dequant_row_neon(const uint8_t*, int, int64_t, float, float, float*) { absent("dequant_row_neon"); }
-float quantize_row_i8_neon(const float*, int64_t, int8_t*) { absent("quantize_row_i8_neon"); }
+void dequant_row_neon(const uint8_t*, int, int64_t, float, float, float*) {
+  absent("dequant_row_neon");
+}
+float quantize_row_i8_neon(const float*, int64_t, int8_t*) {
+  absent("quantize_row_i8_neon");
+}
 }  // namespace mpl
 #endif  // !CHORD_ARCH_ARM64
 
@@ -53,15 +57,33 @@ void dot_i8_avx2(const uint8_t*, int64_t, int, int64_t, const int8_t*, int64_t, 
                  int64_t) {
   absent("dot_i8_avx2");
 }
-void layout_f32_avx2(const float*, int64_t, int, float*) { absent("layout_f32_avx2"); }
-void layout_f32_avx512(const float*, int64_t, int, float*) { absent("layout_f32_avx512"); }
-void layout_i8_avx2(const int8_t*, int64_t, int, int8_t*) { absent("layout_i8_avx2"); }
-float quantize_row_i8_avx2(const float*, int64_t, int8_t*) { absent("quantize_row_i8_avx2"); }
-void dequant_row_avx2(const uint8_t*, int, int64_t, float, float, float*) { absent("dequant_row_avx2"); }
-void widen_f16_avx2(const uint16_t*, int64_t, float*) { absent("widen_f16_avx2"); }
-void transpose8_avx2(const float*, int64_t, int64_t, float*, int64_t) { absent("transpose8_avx2"); }
-void unpack_i8_avx2(const uint8_t*, int64_t, int, uint8_t*) { absent("unpack_i8_avx2"); }
-void unpack_i8_vnni(const uint8_t*, int64_t, int, uint8_t*) { absent("unpack_i8_vnni"); }
+void layout_f32_avx2(const float*, int64_t, int, float*) {
+  absent("layout_f32_avx2");
+}
+void layout_f32_avx512(const float*, int64_t, int, float*) {
+  absent("layout_f32_avx512");
+}
+void layout_i8_avx2(const int8_t*, int64_t, int, int8_t*) {
+  absent("layout_i8_avx2");
+}
+float quantize_row_i8_avx2(const float*, int64_t, int8_t*) {
+  absent("quantize_row_i8_avx2");
+}
+void dequant_row_avx2(const uint8_t*, int, int64_t, float, float, float*) {
+  absent("dequant_row_avx2");
+}
+void widen_f16_avx2(const uint16_t*, int64_t, float*) {
+  absent("widen_f16_avx2");
+}
+void transpose8_avx2(const float*, int64_t, int64_t, float*, int64_t) {
+  absent("transpose8_avx2");
+}
+void unpack_i8_avx2(const uint8_t*, int64_t, int, uint8_t*) {
+  absent("unpack_i8_avx2");
+}
+void unpack_i8_vnni(const uint8_t*, int64_t, int, uint8_t*) {
+  absent("unpack_i8_vnni");
+}
 void epilogue_i8_avx512(const int32_t*, int64_t, const double*, const double*, const double*, const int32_t*, double,
                         double, float*) {
   absent("epilogue_i8_avx512");
@@ -69,12 +91,18 @@ void epilogue_i8_avx512(const int32_t*, int64_t, const double*, const double*, c
 }  // namespace mpl
 
 namespace qpack {
-bool quantize_row_avx2(const float*, int64_t, int, Scheme, uint8_t*, float*, float*) { absent("quantize_row_avx2"); }
+bool quantize_row_avx2(const float*, int64_t, int, Scheme, uint8_t*, float*, float*) {
+  absent("quantize_row_avx2");
+}
 }  // namespace qpack
 
 namespace topk {
-float dot8_avx2(const uint8_t*, int64_t, const float*, float) { absent("topk::dot8_avx2"); }
-float dotq_avx2(const uint8_t*, int, int64_t, const float*, float) { absent("topk::dotq_avx2"); }
+float dot8_avx2(const uint8_t*, int64_t, const float*, float) {
+  absent("topk::dot8_avx2");
+}
+float dotq_avx2(const uint8_t*, int, int64_t, const float*, float) {
+  absent("topk::dotq_avx2");
+}
 }  // namespace topk
 
 namespace runtime {
@@ -88,7 +116,9 @@ void gemm_nn_f32(const float*, int64_t, int64_t, const float*, int64_t, int64_t,
 void dot_rows_f32(const float*, const float*, int64_t, int64_t, int64_t, int64_t, float*) {
   absent("runtime::avx2::dot_rows_f32");
 }
-float dot_f32(const float*, const float*, int64_t) { absent("runtime::avx2::dot_f32"); }
+float dot_f32(const float*, const float*, int64_t) {
+  absent("runtime::avx2::dot_f32");
+}
 }  // namespace avx2
 }  // namespace runtime
 #endif  // !CHORD_ARCH_X86

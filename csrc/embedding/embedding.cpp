@@ -13,7 +13,9 @@ namespace {
 
 constexpr const char* kOp = "chord::embedding_lookup";
 
-[[noreturn]] void bad(const std::string& msg) { throw std::invalid_argument(std::string(kOp) + ": " + msg); }
+[[noreturn]] void bad(const std::string& msg) {
+  throw std::invalid_argument(std::string(kOp) + ": " + msg);
+}
 
 }  // namespace
 
@@ -22,8 +24,14 @@ Table make_table(const uint8_t* qweight, int64_t qbytes, const int64_t* row_bits
                  int64_t K) {
   if (K < 1) bad("K: expected >= 1, got " + std::to_string(K));
   Table t;
-  t.qweight = qweight; t.qbytes = qbytes; t.row_bits = row_bits; t.row_slot = row_slot;
-  t.row_scale = row_scale; t.row_zero = row_zero; t.N = N; t.K = K;
+  t.qweight = qweight;
+  t.qbytes = qbytes;
+  t.row_bits = row_bits;
+  t.row_slot = row_slot;
+  t.row_scale = row_scale;
+  t.row_zero = row_zero;
+  t.N = N;
+  t.K = K;
   for (int64_t i = 0; i < nb; ++i) {
     const int64_t* bk = buckets + 3 * i;
     const int64_t b = bk[0];

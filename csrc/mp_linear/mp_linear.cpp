@@ -12,15 +12,17 @@
 #include <string>
 
 #include "common/half.h"
-#include "mp_linear/mp_linear_kernels.h"
 #include "common/parallel.h"
+#include "mp_linear/mp_linear_kernels.h"
 
 namespace chord {
 namespace mpl {
 
 namespace {
 
-[[noreturn]] void bad(const std::string& msg) { throw std::invalid_argument(msg); }
+[[noreturn]] void bad(const std::string& msg) {
+  throw std::invalid_argument(msg);
+}
 
 // Rows per OpenMP task: small enough to balance 2..N threads, large enough that a task's rows
 // stay in L1 while every activation block passes over them, and a multiple of every kernel
@@ -42,21 +44,32 @@ constexpr int64_t kMChunk = 256;
 inline void store(void* y, DType dt, int64_t idx, double v) {
   const float f = float(v);
   switch (dt) {
-    case DType::F32: static_cast<float*>(y)[idx] = f; break;
-    case DType::F16: static_cast<uint16_t*>(y)[idx] = f32_to_f16(f); break;
-    case DType::BF16: static_cast<uint16_t*>(y)[idx] = f32_to_bf16(f); break;
+    case DType::F32:
+      static_cast<float*>(y)[idx] = f;
+      break;
+    case DType::F16:
+      static_cast<uint16_t*>(y)[idx] = f32_to_f16(f);
+      break;
+    case DType::BF16:
+      static_cast<uint16_t*>(y)[idx] = f32_to_bf16(f);
+      break;
   }
 }
 
 inline float load(const void* x, DType dt, int64_t idx) {
   switch (dt) {
-    case DType::F16: return f16_to_f32(static_cast<const uint16_t*>(x)[idx]);
-    case DType::BF16: return bf16_to_f32(static_cast<const uint16_t*>(x)[idx]);
-    default: return static_cast<const float*>(x)[idx];
+    case DType::F16:
+      return f16_to_f32(static_cast<const uint16_t*>(x)[idx]);
+    case DType::BF16:
+      return bf16_to_f32(static_cast<const uint16_t*>(x)[idx]);
+    default:
+      return static_cast<const float*>(x)[idx];
   }
 }
 
-int clamp_threads(int nthreads) { return std::max(1, nthreads); }
+int clamp_threads(int nthreads) {
+  return std::max(1, nthreads);
+}
 
 // Rows per task for a bucket (a multiple of kRowsPerTask; results never depend on it).
 int64_t task_rows(const BucketSpan& s, int act_bits, int nt) {
@@ -78,23 +91,33 @@ PackedView make_packed_view(const uint8_t* qweight, int64_t qbytes, const float*
   const int64_t N = nscales;
   if (N < 1) bad("scales: expected N >= 1 entries, got " + std::to_string(N));
   if (nzeros != N) bad("zeros: expected " + std::to_string(N) + " entries (as scales), got " + std::to_string(nzeros));
-  if (perm && nperm != N) bad("perm: expected " + std::to_string(N) + " entries (as scales), got " + std::to_string(nperm));
+  if (perm && nperm != N)
+    bad("perm: expected " + std::to_string(N) + " entries (as scales), got " + std::to_string(nperm));
   int64_t off = 0;
   w.spans = fmt::bucket_spans(buckets, nb, K, N, "", &off);
   for (const BucketSpan& s : w.spans)
     if (s.rows && s.bits) w.width_mask |= 1u << s.bits;
-  if (qbytes != off) bad("qweight: expected " + std::to_string(off) + " bytes for these buckets and K = " + std::to_string(K) + ", got " + std::to_string(qbytes));
+  if (qbytes != off)
+    bad("qweight: expected " + std::to_string(off) + " bytes for these buckets and K = " + std::to_string(K) +
+        ", got " + std::to_string(qbytes));
   if ((off && !qweight) || !scales || !zeros) bad("qweight/scales/zeros: null data");
   if (perm) {
     std::vector<char> seen(size_t(N), 0);
     for (int64_t i = 0; i < N; ++i) {
       const int64_t p = perm[i];
-      if (p < 0 || p >= N) bad("perm[" + std::to_string(i) + "]: expected a row in 0.." + std::to_string(N - 1) + ", got " + std::to_string(p));
+      if (p < 0 || p >= N)
+        bad("perm[" + std::to_string(i) + "]: expected a row in 0.." + std::to_string(N - 1) + ", got " +
+            std::to_string(p));
       if (seen[size_t(p)]) bad("perm: not a permutation (row " + std::to_string(p) + " appears twice)");
       seen[size_t(p)] = 1;
     }
   }
-  w.qweight = qweight; w.scales = scales; w.zeros = zeros; w.perm = perm; w.N = N; w.K = K;
+  w.qweight = qweight;
+  w.scales = scales;
+  w.zeros = zeros;
+  w.perm = perm;
+  w.N = N;
+  w.K = K;
   return w;
 }
 
@@ -105,12 +128,17 @@ PreparedActs::PreparedActs(const void* x, DType dtype, int64_t M, int64_t K, int
   Impl& a = *impl_;
   if (M < 0 || K < 1) bad("x: expected M >= 0 and K >= 1, got M = " + std::to_string(M) + ", K = " + std::to_string(K));
   if (act_bits != 0 && act_bits != 8) bad("act_bits: expected 0 or 8, got " + std::to_string(act_bits));
-  if (act_bits == 8 && K > kMaxKInt8) bad("act_bits=8: K must be <= " + std::to_string(kMaxKInt8) + ", got " + std::to_string(K));
+  if (act_bits == 8 && K > kMaxKInt8)
+    bad("act_bits=8: K must be <= " + std::to_string(kMaxKInt8) + ", got " + std::to_string(K));
   // every buffer below holds M rows of pad_k(K) elements of at most 4 bytes: checked sizes
   // (an absurd K or M is an OverflowError here, never a wrapped allocation)
   fmt::checked_bytes(fmt::checked_mul(M, fmt::checked_add(K, kPadElems, "x: padded K"), "x: M x padded K"),
                      sizeof(float), "x: activation buffer bytes");
-  a.M = M; a.K = K; a.Kp = pad_k(K); a.act_bits = act_bits; a.isa = resolve_isa(isa);
+  a.M = M;
+  a.K = K;
+  a.Kp = pad_k(K);
+  a.act_bits = act_bits;
+  a.isa = resolve_isa(isa);
   const int64_t Kp = a.Kp;
   const bool avx2 = isa_has_avx2(a.isa);  // every SIMD ISA includes the AVX2 kernels
   a.f32_avx512 = isa_has_avx512(a.isa) && act_bits == 0 && M >= kMinMAvx512;
@@ -152,13 +180,16 @@ PreparedActs::PreparedActs(const void* x, DType dtype, int64_t M, int64_t K, int
         for (int b : {1, 2, 4, 8})
           if (width_mask & (1u << b)) {
             float* d = a.xf_w[width_index(b)].p + m * Kp;
-            if (f512) layout_f32_avx512(xr, Kp, b, d);
-            else layout_f32_avx2(xr, Kp, b, d);
+            if (f512)
+              layout_f32_avx512(xr, Kp, b, d);
+            else
+              layout_f32_avx2(xr, Kp, b, d);
           }
     } else {
       int8_t* q = a.xq_nat.p + m * Kp;
-      a.sx[size_t(m)] = avx2 ? quantize_row_i8_avx2(xr, K, q)
-                        : isa_has_neon(a.isa) ? quantize_row_i8_neon(xr, K, q) : quantize_row_i8_ref(xr, K, q);
+      a.sx[size_t(m)] = avx2                  ? quantize_row_i8_avx2(xr, K, q)
+                        : isa_has_neon(a.isa) ? quantize_row_i8_neon(xr, K, q)
+                                              : quantize_row_i8_ref(xr, K, q);
       int64_t s = 0;
       for (int64_t k = 0; k < K; ++k) s += q[k];
       a.qsum[size_t(m)] = s;
@@ -173,13 +204,27 @@ PreparedActs::PreparedActs(const void* x, DType dtype, int64_t M, int64_t K, int
 }
 
 PreparedActs::~PreparedActs() = default;
-int64_t PreparedActs::M() const { return impl_->M; }
-int64_t PreparedActs::K() const { return impl_->K; }
-int PreparedActs::act_bits() const { return impl_->act_bits; }
-Isa PreparedActs::isa() const { return impl_->isa; }
-const float* PreparedActs::act_scales() const { return impl_->sx.data(); }
-const int8_t* PreparedActs::act_int8() const { return impl_->xq_nat.p; }
-int64_t PreparedActs::row_stride() const { return impl_->Kp; }
+int64_t PreparedActs::M() const {
+  return impl_->M;
+}
+int64_t PreparedActs::K() const {
+  return impl_->K;
+}
+int PreparedActs::act_bits() const {
+  return impl_->act_bits;
+}
+Isa PreparedActs::isa() const {
+  return impl_->isa;
+}
+const float* PreparedActs::act_scales() const {
+  return impl_->sx.data();
+}
+const int8_t* PreparedActs::act_int8() const {
+  return impl_->xq_nat.p;
+}
+int64_t PreparedActs::row_stride() const {
+  return impl_->Kp;
+}
 
 // ---- kernels over one bucket's rows, with the epilogue --------------------------------------
 namespace {
@@ -207,26 +252,37 @@ void run_span_rows(const PackedView& w, const PreparedActs::Impl& a, const Bucke
   const bool avx2 = isa_has_avx2(a.isa);
   if (a.act_bits == 0) {
     const float* x = a.xf[wi] + m0 * a.Kp;
-    if (a.f32_avx512) dot_f32_avx512(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, fbuf, nr);
-    else if (avx2) dot_f32_avx2(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, fbuf, nr);
-    else if (isa_has_neon(a.isa)) dot_f32_neon(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, fbuf, nr);
-    else dot_f32_ref(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, fbuf, nr);
+    if (a.f32_avx512)
+      dot_f32_avx512(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, fbuf, nr);
+    else if (avx2)
+      dot_f32_avx2(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, fbuf, nr);
+    else if (isa_has_neon(a.isa))
+      dot_f32_neon(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, fbuf, nr);
+    else
+      dot_f32_ref(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, fbuf, nr);
   } else {
     const int8_t* x = a.xq[wi] + m0 * a.Kp;
     const int64_t* qs = a.qsum.data() + m0;
-    if (isa_has_avx512_vnni(a.isa)) dot_i8_avx512vnni(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, ibuf, nr);
-    else if (isa_has_avx_vnni(a.isa)) dot_i8_avxvnni(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, ibuf, nr);
-    else if (avx2) dot_i8_avx2(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, qs, ibuf, nr);
-    else if (isa_has_neon_dotprod(a.isa)) dot_i8_neon_dotprod(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, qs, ibuf, nr);
-    else if (isa_has_neon(a.isa)) dot_i8_neon(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, qs, ibuf, nr);
-    else dot_i8_ref(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, qs, ibuf, nr);
+    if (isa_has_avx512_vnni(a.isa))
+      dot_i8_avx512vnni(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, ibuf, nr);
+    else if (isa_has_avx_vnni(a.isa))
+      dot_i8_avxvnni(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, ibuf, nr);
+    else if (avx2)
+      dot_i8_avx2(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, qs, ibuf, nr);
+    else if (isa_has_neon_dotprod(a.isa))
+      dot_i8_neon_dotprod(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, qs, ibuf, nr);
+    else if (isa_has_neon(a.isa))
+      dot_i8_neon(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, qs, ibuf, nr);
+    else
+      dot_i8_ref(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, qs, ibuf, nr);
   }
   const Epi epi;
   for (int64_t m = 0; m < nm; ++m)
     for (int64_t r = 0; r < nr; ++r) {
       const int64_t pr = r0 + r;
       const int64_t i = m * nr + r;
-      sink(m0 + m, pr, epi.v(a, m0 + m, a.act_bits ? 0.f : fbuf[i], a.act_bits ? ibuf[i] : 0, w.scales[pr], w.zeros[pr]));
+      sink(m0 + m, pr,
+           epi.v(a, m0 + m, a.act_bits ? 0.f : fbuf[i], a.act_bits ? ibuf[i] : 0, w.scales[pr], w.zeros[pr]));
     }
 }
 
@@ -234,8 +290,10 @@ void run_span_rows(const PackedView& w, const PreparedActs::Impl& a, const Bucke
 
 void score_rows(const PackedView& w, const PreparedActs& acts, int64_t r0, int64_t r1, float* out, int64_t ldo) {
   const PreparedActs::Impl& a = acts.impl();
-  if (a.K != w.K) bad("score_rows: activations have K = " + std::to_string(a.K) + ", weight has K = " + std::to_string(w.K));
-  if (r0 < 0 || r1 > w.N || r0 > r1) bad("score_rows: bad row range [" + std::to_string(r0) + ", " + std::to_string(r1) + ")");
+  if (a.K != w.K)
+    bad("score_rows: activations have K = " + std::to_string(a.K) + ", weight has K = " + std::to_string(w.K));
+  if (r0 < 0 || r1 > w.N || r0 > r1)
+    bad("score_rows: bad row range [" + std::to_string(r0) + ", " + std::to_string(r1) + ")");
   const int64_t mb = a.act_bits ? kMBlockI8 : kMBlockF32;
   std::vector<float> fbuf(size_t(mb * kRowsPerTask));
   std::vector<int64_t> ibuf(size_t(mb * kRowsPerTask));
@@ -251,8 +309,7 @@ void score_rows(const PackedView& w, const PreparedActs& acts, int64_t r0, int64
 }
 
 void mp_linear(const PackedView& w, const void* x, DType xdtype, int64_t M, int64_t sx_row, int64_t sx_col,
-               const float* bias, int act_bits, void* y, DType ydtype, int64_t ldy, int nthreads, Isa isa,
-               Path path) {
+               const float* bias, int act_bits, void* y, DType ydtype, int64_t ldy, int nthreads, Isa isa, Path path) {
   if (!w.perm) bad("mp_linear: perm is required");
   if (ldy < w.N) bad("y: row stride " + std::to_string(ldy) + " < N = " + std::to_string(w.N));
   if (act_bits != 0 && act_bits != 8) bad("act_bits: expected 0 or 8, got " + std::to_string(act_bits));
@@ -278,7 +335,10 @@ void mp_linear(const PackedView& w, const void* x, DType xdtype, int64_t M, int6
   PreparedActs acts(x, xdtype, M, w.K, sx_row, sx_col, w.width_mask, act_bits, isa, nt);
   const PreparedActs::Impl& a = acts.impl();
 
-  struct Task { int span; int64_t r0, nr; };
+  struct Task {
+    int span;
+    int64_t r0, nr;
+  };
   std::vector<Task> tasks;
   for (size_t si = 0; si < w.spans.size(); ++si) {
     const BucketSpan& s = w.spans[si];
@@ -305,7 +365,8 @@ void mp_linear(const PackedView& w, const void* x, DType xdtype, int64_t M, int6
 
 void dequantize_rows(const PackedView& w, int64_t n0, int64_t n1, float* out, int64_t ldo, int nthreads) {
   if (!w.perm) bad("dequantize_rows: perm is required");
-  if (n0 < 0 || n1 > w.N || n0 > n1) bad("dequantize_rows: bad row range [" + std::to_string(n0) + ", " + std::to_string(n1) + ")");
+  if (n0 < 0 || n1 > w.N || n0 > n1)
+    bad("dequantize_rows: bad row range [" + std::to_string(n0) + ", " + std::to_string(n1) + ")");
   if (ldo < w.K) bad("dequantize_rows: out row stride " + std::to_string(ldo) + " < K = " + std::to_string(w.K));
   std::vector<int64_t> inv(size_t(w.N));
   std::vector<int> span_of(size_t(w.N));
@@ -327,9 +388,12 @@ void dequantize_rows(const PackedView& w, int64_t n0, int64_t n1, float* out, in
       return;
     }
     const uint8_t* row = w.qweight + s.byte_offset + (r - s.row_start) * s.row_bytes;
-    if (avx2) dequant_row_avx2(row, s.bits, w.K, w.scales[r], w.zeros[r], o);
-    else if (neon) dequant_row_neon(row, s.bits, w.K, w.scales[r], w.zeros[r], o);
-    else dequant_row_ref(row, s.bits, w.K, w.scales[r], w.zeros[r], o);
+    if (avx2)
+      dequant_row_avx2(row, s.bits, w.K, w.scales[r], w.zeros[r], o);
+    else if (neon)
+      dequant_row_neon(row, s.bits, w.K, w.scales[r], w.zeros[r], o);
+    else
+      dequant_row_ref(row, s.bits, w.K, w.scales[r], w.zeros[r], o);
   });
 }
 

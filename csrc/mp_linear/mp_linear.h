@@ -112,8 +112,8 @@ void score_rows(const PackedView& w, const PreparedActs& a, int64_t r0, int64_t 
 // path: Auto (the cost model) or a forced path (tests, benchmarks); results are deterministic
 // per path (any thread count, any row split) but the two paths round differently.
 void mp_linear(const PackedView& w, const void* x, DType xdtype, int64_t M, int64_t sx_row, int64_t sx_col,
-               const float* bias, int act_bits, void* y, DType ydtype, int64_t ldy, int nthreads,
-               Isa isa = Isa::Auto, Path path = Path::Auto);
+               const float* bias, int act_bits, void* y, DType ydtype, int64_t ldy, int nthreads, Isa isa = Isa::Auto,
+               Path path = Path::Auto);
 
 // The path mp_linear takes for this weight, batch size and activation mode under `requested`
 // (Auto -> the cost model). Depends on the shape, widths, M and ISA only, never on the thread

@@ -67,7 +67,8 @@ inline void tile_f32(const uint8_t* w, int64_t rb, const float* x, int64_t ldx, 
           if constexpr (BITS <= 2) {
             // vpermps reads the low 3 bits of each lane: a table of period 2^BITS ignores the
             // neighbouring field's bits, so a shift alone selects the field (no mask, no cvt)
-            const __m256 lut = BITS == 1 ? _mm256_setr_ps(0, 1, 0, 1, 0, 1, 0, 1) : _mm256_setr_ps(0, 1, 2, 3, 0, 1, 2, 3);
+            const __m256 lut =
+                BITS == 1 ? _mm256_setr_ps(0, 1, 0, 1, 0, 1, 0, 1) : _mm256_setr_ps(0, 1, 2, 3, 0, 1, 2, 3);
             wf[r] = _mm256_permutevar8x32_ps(lut, s ? _mm256_srli_epi32(v[r], s) : v[r]);
           } else {
             wf[r] = (t == 3 && i == EPB - 1)
@@ -169,8 +170,7 @@ inline void tile_i8(const uint8_t* w, int64_t rb, const int8_t* x, int64_t ldx, 
     group(nfull);
   }
   for (int r = 0; r < R; ++r)
-    for (int m = 0; m < MB; ++m)
-      out[m * ldo + r] = hsum_epi32(acc[r][m]) + (BITS == 8 ? 128 * qsum[m] : 0);
+    for (int m = 0; m < MB; ++m) out[m * ldo + r] = hsum_epi32(acc[r][m]) + (BITS == 8 ? 128 * qsum[m] : 0);
 }
 
 template <int BITS, int R, int MB>
@@ -196,20 +196,28 @@ void dot_i8_bits(const uint8_t* w, int64_t rb, int64_t nr, const int8_t* x, int6
 void dot_f32_avx2(const uint8_t* w, int64_t rb, int bits, int64_t nr, const float* x, int64_t ldx, int64_t nm,
                   float* out, int64_t ldo) {
   switch (bits) {
-    case 1: return dot_f32_bits<1>(w, rb, nr, x, ldx, nm, out, ldo);
-    case 2: return dot_f32_bits<2>(w, rb, nr, x, ldx, nm, out, ldo);
-    case 4: return dot_f32_bits<4>(w, rb, nr, x, ldx, nm, out, ldo);
-    default: return dot_f32_bits<8>(w, rb, nr, x, ldx, nm, out, ldo);
+    case 1:
+      return dot_f32_bits<1>(w, rb, nr, x, ldx, nm, out, ldo);
+    case 2:
+      return dot_f32_bits<2>(w, rb, nr, x, ldx, nm, out, ldo);
+    case 4:
+      return dot_f32_bits<4>(w, rb, nr, x, ldx, nm, out, ldo);
+    default:
+      return dot_f32_bits<8>(w, rb, nr, x, ldx, nm, out, ldo);
   }
 }
 
 void dot_i8_avx2(const uint8_t* w, int64_t rb, int bits, int64_t nr, const int8_t* x, int64_t ldx, int64_t nm,
                  const int64_t* qsum, int64_t* out, int64_t ldo) {
   switch (bits) {
-    case 1: return dot_i8_bits<1>(w, rb, nr, x, ldx, nm, qsum, out, ldo);
-    case 2: return dot_i8_bits<2>(w, rb, nr, x, ldx, nm, qsum, out, ldo);
-    case 4: return dot_i8_bits<4>(w, rb, nr, x, ldx, nm, qsum, out, ldo);
-    default: return dot_i8_bits<8>(w, rb, nr, x, ldx, nm, qsum, out, ldo);
+    case 1:
+      return dot_i8_bits<1>(w, rb, nr, x, ldx, nm, qsum, out, ldo);
+    case 2:
+      return dot_i8_bits<2>(w, rb, nr, x, ldx, nm, qsum, out, ldo);
+    case 4:
+      return dot_i8_bits<4>(w, rb, nr, x, ldx, nm, qsum, out, ldo);
+    default:
+      return dot_i8_bits<8>(w, rb, nr, x, ldx, nm, qsum, out, ldo);
   }
 }
 
@@ -260,7 +268,8 @@ float quantize_row_i8_avx2(const float* x, int64_t K, int8_t* xq) {
   const __m256 vs = _mm256_set1_ps(safe), lo = _mm256_set1_ps(-127.f), hi = _mm256_set1_ps(127.f);
   const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
   auto q8 = [&](int64_t j) {
-    __m256 q = _mm256_round_ps(_mm256_div_ps(_mm256_loadu_ps(x + j), vs), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 q =
+        _mm256_round_ps(_mm256_div_ps(_mm256_loadu_ps(x + j), vs), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     q = _mm256_min_ps(_mm256_max_ps(q, lo), hi);  // NaN -> -127 (irrelevant: sx is NaN then)
     return _mm256_cvttps_epi32(q);
   };

@@ -39,22 +39,33 @@ constexpr int64_t kJChunk = 16;
 // Below this many multiply-adds a second thread costs more to wake than it saves.
 constexpr int64_t kMinParallelMacs = int64_t(1) << 21;
 
-inline int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+inline int64_t round_up(int64_t v, int64_t m) {
+  return (v + m - 1) / m * m;
+}
 
 inline float load_x(const void* x, DType dt, int64_t idx) {
   switch (dt) {
-    case DType::F16: return f16_to_f32(static_cast<const uint16_t*>(x)[idx]);
-    case DType::BF16: return bf16_to_f32(static_cast<const uint16_t*>(x)[idx]);
-    default: return static_cast<const float*>(x)[idx];
+    case DType::F16:
+      return f16_to_f32(static_cast<const uint16_t*>(x)[idx]);
+    case DType::BF16:
+      return bf16_to_f32(static_cast<const uint16_t*>(x)[idx]);
+    default:
+      return static_cast<const float*>(x)[idx];
   }
 }
 
 inline void store_y(void* y, DType dt, int64_t idx, double v) {
   const float f = float(v);
   switch (dt) {
-    case DType::F32: static_cast<float*>(y)[idx] = f; break;
-    case DType::F16: static_cast<uint16_t*>(y)[idx] = f32_to_f16(f); break;
-    case DType::BF16: static_cast<uint16_t*>(y)[idx] = f32_to_bf16(f); break;
+    case DType::F32:
+      static_cast<float*>(y)[idx] = f;
+      break;
+    case DType::F16:
+      static_cast<uint16_t*>(y)[idx] = f32_to_f16(f);
+      break;
+    case DType::BF16:
+      static_cast<uint16_t*>(y)[idx] = f32_to_bf16(f);
+      break;
   }
 }
 
@@ -67,7 +78,7 @@ Kern kernel_of(Isa is) {
   return isa_has_avx2(is) ? Kern::Avx2 : Kern::Ref;
 }
 
-struct Col {  // one original output column
+struct Col {           // one original output column
   const uint8_t* row;  // its packed row (null: pruned)
   int64_t rb;          // row bytes
   float scale, zero;
@@ -85,7 +96,7 @@ struct Scratch {
   // per live column, for the vectorized epilogue: zero, scale, bias (float64), window index
   std::vector<double> zero, scale, bias;
   std::vector<int32_t> col;
-  bool contiguous = false;      // live columns are the whole window, in order
+  bool contiguous = false;  // live columns are the whole window, in order
 };
 
 thread_local Scratch tls_scratch;
@@ -102,17 +113,22 @@ void build_window(const std::vector<Col>& cols, int64_t n0, int64_t nw, int64_t 
   s.pruned.clear();
   s.bits.clear();
   for (int64_t i = 0; i < nw; ++i) {
-    if (cols[size_t(n0 + i)].bits) s.live.push_back(i);
-    else s.pruned.push_back(i);
+    if (cols[size_t(n0 + i)].bits)
+      s.live.push_back(i);
+    else
+      s.pruned.push_back(i);
   }
   if (kern == Kern::Avx2) partition_8bit(cols, n0, s.live);
   s.p.ensure(size_t(std::max<int64_t>(1, int64_t(s.live.size())) * ldp));
   for (size_t j = 0; j < s.live.size(); ++j) {
     const Col& c = cols[size_t(n0 + s.live[j])];
     uint8_t* d = s.p.p + int64_t(j) * ldp;
-    if (kern == Kern::Vnni) unpack_i8_vnni(c.row, c.rb, c.bits, d);
-    else if (kern == Kern::Avx2) unpack_i8_avx2(c.row, c.rb, c.bits, d);
-    else unpack_i8_ref(c.row, c.rb, c.bits, d);
+    if (kern == Kern::Vnni)
+      unpack_i8_vnni(c.row, c.rb, c.bits, d);
+    else if (kern == Kern::Avx2)
+      unpack_i8_avx2(c.row, c.rb, c.bits, d);
+    else
+      unpack_i8_ref(c.row, c.rb, c.bits, d);
     s.bits.push_back(c.bits);
   }
   const size_t nl = s.live.size();
@@ -130,7 +146,6 @@ void build_window(const std::vector<Col>& cols, int64_t n0, int64_t nw, int64_t 
     s.contiguous &= s.live[j] == int64_t(j);
   }
 }
-
 
 }  // namespace
 
@@ -161,8 +176,8 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
                        const float* bias, void* y, DType ydtype, int64_t ldy, int nthreads, Isa isa) {
   const int64_t N = w.N, K = w.K;
   if (K > kMaxKGemmI8)
-    throw std::invalid_argument("path: the int8 panel path takes K <= " + std::to_string(kMaxKGemmI8) + ", got K = " +
-                                std::to_string(K) + " (use path='direct' or 'auto')");
+    throw std::invalid_argument("path: the int8 panel path takes K <= " + std::to_string(kMaxKGemmI8) +
+                                ", got K = " + std::to_string(K) + " (use path='direct' or 'auto')");
   const Isa is = resolve_isa(isa);
   const Kern kern = kernel_of(is);
   const bool simd = isa_has_avx2(is);
@@ -182,7 +197,8 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
 
   // Window width: every column when they fit, else a multiple of the 4-column tile.
   int64_t NW = std::max<int64_t>(4, kWindowBytes / ldp / 4 * 4);
-  NW = std::min(NW, N);  const int64_t nwin = (N + NW - 1) / NW;
+  NW = std::min(NW, N);
+  const int64_t nwin = (N + NW - 1) / NW;
   const int nt = M * N * K >= kMinParallelMacs ? std::max(1, nthreads) : 1;
 
   thread_local AlignedBuf<int8_t> xq_tls;
@@ -201,8 +217,10 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
       xf.ensure(size_t(Kp));
       const int64_t base = (mp + m) * sx_row;
       float* xr = xf.p;
-      if (sx_col == 1 && xdtype == DType::F32) xr = const_cast<float*>(static_cast<const float*>(x) + base);
-      else if (sx_col == 1 && xdtype == DType::F16 && simd) widen_f16_avx2(static_cast<const uint16_t*>(x) + base, K, xr);
+      if (sx_col == 1 && xdtype == DType::F32)
+        xr = const_cast<float*>(static_cast<const float*>(x) + base);
+      else if (sx_col == 1 && xdtype == DType::F16 && simd)
+        widen_f16_avx2(static_cast<const uint16_t*>(x) + base, K, xr);
       else
         for (int64_t k = 0; k < K; ++k) xr[k] = load_x(x, xdtype, base + k * sx_col);
       int8_t* q = xq.p + m * Kp;
@@ -256,7 +274,8 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
             int64_t j1 = j0 + 1;
             if (kern == Kern::Avx2)
               while (j1 < je && (s.bits[size_t(j1)] == 8) == (s.bits[size_t(j0)] == 8)) ++j1;
-            else j1 = je;
+            else
+              j1 = je;
             gemm(xq.p + mb * Kp, Kp, nm, s.p.p + j0 * ldp, ldp, j1 - j0, L, s.bits[size_t(j0)], qsum.data() + mb,
                  s.c.p + j0, nl);
             j0 = j1;

@@ -23,32 +23,38 @@ inline __m128i hsum4(__m256i a, __m256i b, __m256i c, __m256i d) {
 }
 
 // Named accumulators (cMJ: row M, column J): GCC keeps an array of them in memory.
-#define CHORD_DOT(M, J)                                                                                \
-  c##M##J = _mm256_add_epi32(                                                                          \
+#define CHORD_DOT(M, J)                                                                                      \
+  c##M##J = _mm256_add_epi32(                                                                                \
       c##M##J, _mm256_madd_epi16(Q8 ? _mm256_maddubs_epi16(_mm256_abs_epi8(b##J), _mm256_sign_epi8(a, b##J)) \
-                                    : _mm256_maddubs_epi16(b##J, a),                                   \
+                                    : _mm256_maddubs_epi16(b##J, a),                                         \
                                  ones));
-#define CHORD_ROW(M)                                                                          \
-  if constexpr (MR > M) {                                                                     \
-    const __m256i a = _mm256_load_si256(reinterpret_cast<const __m256i*>(x + M * ldx + l));   \
-    CHORD_DOT(M, 0)                                                                           \
-    if constexpr (NR > 1) { CHORD_DOT(M, 1) }                                                 \
-    if constexpr (NR > 2) { CHORD_DOT(M, 2) }                                                 \
-    if constexpr (NR > 3) { CHORD_DOT(M, 3) }                                                 \
+#define CHORD_ROW(M)                                                                        \
+  if constexpr (MR > M) {                                                                   \
+    const __m256i a = _mm256_load_si256(reinterpret_cast<const __m256i*>(x + M * ldx + l)); \
+    CHORD_DOT(M, 0)                                                                         \
+    if constexpr (NR > 1) {                                                                 \
+      CHORD_DOT(M, 1)                                                                       \
+    }                                                                                       \
+    if constexpr (NR > 2) {                                                                 \
+      CHORD_DOT(M, 2)                                                                       \
+    }                                                                                       \
+    if constexpr (NR > 3) {                                                                 \
+      CHORD_DOT(M, 3)                                                                       \
+    }                                                                                       \
   }
-#define CHORD_STORE(M)                                                                         \
-  if constexpr (MR > M) {                                                                      \
-    alignas(16) int32_t t[4];                                                                  \
-    __m128i s = hsum4(c##M##0, c##M##1, c##M##2, c##M##3);                                     \
+#define CHORD_STORE(M)                                                                       \
+  if constexpr (MR > M) {                                                                    \
+    alignas(16) int32_t t[4];                                                                \
+    __m128i s = hsum4(c##M##0, c##M##1, c##M##2, c##M##3);                                   \
     if (Q8) s = _mm_add_epi32(s, _mm_set1_epi32(int32_t(128 * qsum[M]))); /* the sum fits */ \
-    _mm_store_si128(reinterpret_cast<__m128i*>(t), s);                                         \
-    for (int j = 0; j < NR; ++j) c[M * ldc + j] = t[j];                                        \
+    _mm_store_si128(reinterpret_cast<__m128i*>(t), s);                                       \
+    for (int j = 0; j < NR; ++j) c[M * ldc + j] = t[j];                                      \
   }
 
 template <int MR, int NR, bool Q8>
 // noinline + no tree-PRE: see mp_linear_gemm_i8_avx512.cpp (accumulators kept in registers).
-__attribute__((noinline, optimize("no-tree-pre"))) void ukr(const int8_t* x, int64_t ldx, const uint8_t* p, int64_t ldp, int64_t L, const int64_t* qsum,
-                int32_t* c, int64_t ldc) {
+__attribute__((noinline, optimize("no-tree-pre"))) void ukr(const int8_t* x, int64_t ldx, const uint8_t* p, int64_t ldp,
+                                                            int64_t L, const int64_t* qsum, int32_t* c, int64_t ldc) {
   const __m256i ones = _mm256_set1_epi16(1), z = _mm256_setzero_si256();
   __m256i c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z;
   for (int64_t l = 0; l < L; l += 32) {
@@ -65,13 +71,17 @@ __attribute__((noinline, optimize("no-tree-pre"))) void ukr(const int8_t* x, int
 #undef CHORD_STORE
 
 template <int MR, bool Q8>
-inline void ukr_nr(int nr, const int8_t* x, int64_t ldx, const uint8_t* p, int64_t ldp, int64_t L,
-                   const int64_t* qsum, int32_t* c, int64_t ldc) {
+inline void ukr_nr(int nr, const int8_t* x, int64_t ldx, const uint8_t* p, int64_t ldp, int64_t L, const int64_t* qsum,
+                   int32_t* c, int64_t ldc) {
   switch (nr) {
-    case 1: return ukr<MR, 1, Q8>(x, ldx, p, ldp, L, qsum, c, ldc);
-    case 2: return ukr<MR, 2, Q8>(x, ldx, p, ldp, L, qsum, c, ldc);
-    case 3: return ukr<MR, 3, Q8>(x, ldx, p, ldp, L, qsum, c, ldc);
-    default: return ukr<MR, 4, Q8>(x, ldx, p, ldp, L, qsum, c, ldc);
+    case 1:
+      return ukr<MR, 1, Q8>(x, ldx, p, ldp, L, qsum, c, ldc);
+    case 2:
+      return ukr<MR, 2, Q8>(x, ldx, p, ldp, L, qsum, c, ldc);
+    case 3:
+      return ukr<MR, 3, Q8>(x, ldx, p, ldp, L, qsum, c, ldc);
+    default:
+      return ukr<MR, 4, Q8>(x, ldx, p, ldp, L, qsum, c, ldc);
   }
 }
 
@@ -83,8 +93,10 @@ void gemm(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* p, int64_t ld
     const int8_t* xm = x + m * ldx;
     for (int64_t j = 0; j < nc; j += 4) {
       const int nr = int(nc - j < 4 ? nc - j : 4);
-      if (nm - m >= 2) ukr_nr<2, Q8>(nr, xm, ldx, p + j * ldp, ldp, L, qsum + m, c + m * ldc + j, ldc);
-      else ukr_nr<1, Q8>(nr, xm, ldx, p + j * ldp, ldp, L, qsum + m, c + m * ldc + j, ldc);
+      if (nm - m >= 2)
+        ukr_nr<2, Q8>(nr, xm, ldx, p + j * ldp, ldp, L, qsum + m, c + m * ldc + j, ldc);
+      else
+        ukr_nr<1, Q8>(nr, xm, ldx, p + j * ldp, ldp, L, qsum + m, c + m * ldc + j, ldc);
     }
   }
 }
@@ -110,8 +122,10 @@ void unpack_i8_avx2(const uint8_t* row, int64_t rb, int bits, uint8_t* dst) {
 
 void gemm_i8_avx2(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* p, int64_t ldp, int64_t nc, int64_t L,
                   int bits, const int64_t* qsum, int32_t* c, int64_t ldc) {
-  if (bits == 8) gemm<true>(x, ldx, nm, p, ldp, nc, L, qsum, c, ldc);
-  else gemm<false>(x, ldx, nm, p, ldp, nc, L, qsum, c, ldc);
+  if (bits == 8)
+    gemm<true>(x, ldx, nm, p, ldp, nc, L, qsum, c, ldc);
+  else
+    gemm<false>(x, ldx, nm, p, ldp, nc, L, qsum, c, ldc);
 }
 
 }  // namespace mpl

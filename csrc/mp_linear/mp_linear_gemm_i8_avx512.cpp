@@ -27,11 +27,14 @@ namespace {
 // and two ALU operations per 64 output bytes.
 template <int BITS>
 inline __m512i lane_shifts(int half) {  // shift of lane l: BITS * (field of lane l)
-  if constexpr (BITS == 4) return _mm512_setr_epi64(0, 0, 0x0004000400040004LL, 0x0004000400040004LL, 0, 0,
-                                                    0x0004000400040004LL, 0x0004000400040004LL);
+  if constexpr (BITS == 4)
+    return _mm512_setr_epi64(0, 0, 0x0004000400040004LL, 0x0004000400040004LL, 0, 0, 0x0004000400040004LL,
+                             0x0004000400040004LL);
   const int f0 = BITS == 1 ? 4 * half : 0;  // 1 bit: two outputs per block (fields 0-3, 4-7)
-  const int64_t s0 = 0x0001000100010001LL * int64_t(BITS * (f0 + 0)), s1 = 0x0001000100010001LL * int64_t(BITS * (f0 + 1));
-  const int64_t s2 = 0x0001000100010001LL * int64_t(BITS * (f0 + 2)), s3 = 0x0001000100010001LL * int64_t(BITS * (f0 + 3));
+  const int64_t s0 = 0x0001000100010001LL * int64_t(BITS * (f0 + 0)),
+                s1 = 0x0001000100010001LL * int64_t(BITS * (f0 + 1));
+  const int64_t s2 = 0x0001000100010001LL * int64_t(BITS * (f0 + 2)),
+                s3 = 0x0001000100010001LL * int64_t(BITS * (f0 + 3));
   return _mm512_setr_epi64(s0, s0, s1, s1, s2, s2, s3, s3);
 }
 
@@ -52,14 +55,15 @@ void unpack_bits(const uint8_t* row, int64_t rb, uint8_t* dst) {
       const __m512i idx = _mm512_setr_epi64(0, 1, 0, 1, 2, 3, 2, 3);
       int64_t c = 0;
       for (; c + 2 <= nblk; c += 2) {
-        const __m512i v = _mm512_permutexvar_epi64(idx, _mm512_castsi256_si512(_mm256_loadu_si256(
-                                                            reinterpret_cast<const __m256i*>(row + c * 16))));
+        const __m512i v = _mm512_permutexvar_epi64(
+            idx, _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + c * 16))));
         _mm512_storeu_si512(dst + c * 32, _mm512_and_si512(_mm512_srlv_epi16(v, sh), mask));
       }
       if (c < nblk) {  // a lone last block: the low 32 output bytes
-        const __m512i v = _mm512_permutexvar_epi64(idx, _mm512_castsi128_si512(_mm_loadu_si128(
-                                                            reinterpret_cast<const __m128i*>(row + c * 16))));
-        _mm512_mask_storeu_epi8(dst + c * 32, __mmask64(0xffffffffULL), _mm512_and_si512(_mm512_srlv_epi16(v, sh), mask));
+        const __m512i v = _mm512_permutexvar_epi64(
+            idx, _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + c * 16))));
+        _mm512_mask_storeu_epi8(dst + c * 32, __mmask64(0xffffffffULL),
+                                _mm512_and_si512(_mm512_srlv_epi16(v, sh), mask));
       }
     } else {
       constexpr int OUT = BITS == 2 ? 1 : 2;  // outputs per block
@@ -85,13 +89,13 @@ inline __m128i hsum4(__m512i a, __m512i b, __m512i c, __m512i d) {
 
 // Named accumulators (cMJ: row M, column J), not an array: GCC keeps a 24-vector array in
 // memory and stores it back every iteration.
-#define CHORD_ROW(M)                                                                     \
-  if constexpr (MR > M) {                                                                \
-    const __m512i a = _mm512_load_si512(x + M * ldx + l);                                \
-    c##M##0 = _mm512_dpbusd_epi32(c##M##0, b0, a);                                       \
-    if constexpr (NR > 1) c##M##1 = _mm512_dpbusd_epi32(c##M##1, b1, a);                 \
-    if constexpr (NR > 2) c##M##2 = _mm512_dpbusd_epi32(c##M##2, b2, a);                 \
-    if constexpr (NR > 3) c##M##3 = _mm512_dpbusd_epi32(c##M##3, b3, a);                 \
+#define CHORD_ROW(M)                                                     \
+  if constexpr (MR > M) {                                                \
+    const __m512i a = _mm512_load_si512(x + M * ldx + l);                \
+    c##M##0 = _mm512_dpbusd_epi32(c##M##0, b0, a);                       \
+    if constexpr (NR > 1) c##M##1 = _mm512_dpbusd_epi32(c##M##1, b1, a); \
+    if constexpr (NR > 2) c##M##2 = _mm512_dpbusd_epi32(c##M##2, b2, a); \
+    if constexpr (NR > 3) c##M##3 = _mm512_dpbusd_epi32(c##M##3, b3, a); \
   }
 #define CHORD_STORE(M) \
   if constexpr (MR > M) _mm_mask_storeu_epi32(c + M * ldc, km, hsum4(c##M##0, c##M##1, c##M##2, c##M##3));
@@ -99,7 +103,8 @@ inline __m128i hsum4(__m512i a, __m512i b, __m512i c, __m512i d) {
 template <int MR, int NR>
 // noinline: its own register allocation; no tree-PRE: GCC 12's PRE otherwise keeps values
 // across iterations that push the 24 accumulators out of the 32 zmm registers (spilled, 2.5x slower).
-__attribute__((noinline, optimize("no-tree-pre"))) void ukr(const int8_t* x, int64_t ldx, const uint8_t* p, int64_t ldp, int64_t L, int32_t* c, int64_t ldc) {
+__attribute__((noinline, optimize("no-tree-pre"))) void ukr(const int8_t* x, int64_t ldx, const uint8_t* p, int64_t ldp,
+                                                            int64_t L, int32_t* c, int64_t ldc) {
   const __m512i z = _mm512_setzero_si512();
   __m512i c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z, c20 = z, c21 = z, c22 = z, c23 = z;
   __m512i c30 = z, c31 = z, c32 = z, c33 = z, c40 = z, c41 = z, c42 = z, c43 = z, c50 = z, c51 = z, c52 = z, c53 = z;
@@ -120,10 +125,14 @@ template <int MR>
 inline void ukr_nr(int nr, const int8_t* x, int64_t ldx, const uint8_t* p, int64_t ldp, int64_t L, int32_t* c,
                    int64_t ldc) {
   switch (nr) {
-    case 1: return ukr<MR, 1>(x, ldx, p, ldp, L, c, ldc);
-    case 2: return ukr<MR, 2>(x, ldx, p, ldp, L, c, ldc);
-    case 3: return ukr<MR, 3>(x, ldx, p, ldp, L, c, ldc);
-    default: return ukr<MR, 4>(x, ldx, p, ldp, L, c, ldc);
+    case 1:
+      return ukr<MR, 1>(x, ldx, p, ldp, L, c, ldc);
+    case 2:
+      return ukr<MR, 2>(x, ldx, p, ldp, L, c, ldc);
+    case 3:
+      return ukr<MR, 3>(x, ldx, p, ldp, L, c, ldc);
+    default:
+      return ukr<MR, 4>(x, ldx, p, ldp, L, c, ldc);
   }
 }
 
@@ -131,10 +140,14 @@ inline void ukr_nr(int nr, const int8_t* x, int64_t ldx, const uint8_t* p, int64
 
 void unpack_i8_vnni(const uint8_t* row, int64_t rb, int bits, uint8_t* dst) {
   switch (bits) {
-    case 1: return unpack_bits<1>(row, rb, dst);
-    case 2: return unpack_bits<2>(row, rb, dst);
-    case 4: return unpack_bits<4>(row, rb, dst);
-    default: return unpack_bits<8>(row, rb, dst);
+    case 1:
+      return unpack_bits<1>(row, rb, dst);
+    case 2:
+      return unpack_bits<2>(row, rb, dst);
+    case 4:
+      return unpack_bits<4>(row, rb, dst);
+    default:
+      return unpack_bits<8>(row, rb, dst);
   }
 }
 
@@ -176,12 +189,24 @@ void gemm_i8_vnni(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* p, in
       const int nr = int(nc - j < 4 ? nc - j : 4);
       const uint8_t* pj = p + j * ldp;
       switch (mr) {
-        case 6: ukr_nr<6>(nr, xm, ldx, pj, ldp, L, cm + j, ldc); break;
-        case 5: ukr_nr<5>(nr, xm, ldx, pj, ldp, L, cm + j, ldc); break;
-        case 4: ukr_nr<4>(nr, xm, ldx, pj, ldp, L, cm + j, ldc); break;
-        case 3: ukr_nr<3>(nr, xm, ldx, pj, ldp, L, cm + j, ldc); break;
-        case 2: ukr_nr<2>(nr, xm, ldx, pj, ldp, L, cm + j, ldc); break;
-        default: ukr_nr<1>(nr, xm, ldx, pj, ldp, L, cm + j, ldc); break;
+        case 6:
+          ukr_nr<6>(nr, xm, ldx, pj, ldp, L, cm + j, ldc);
+          break;
+        case 5:
+          ukr_nr<5>(nr, xm, ldx, pj, ldp, L, cm + j, ldc);
+          break;
+        case 4:
+          ukr_nr<4>(nr, xm, ldx, pj, ldp, L, cm + j, ldc);
+          break;
+        case 3:
+          ukr_nr<3>(nr, xm, ldx, pj, ldp, L, cm + j, ldc);
+          break;
+        case 2:
+          ukr_nr<2>(nr, xm, ldx, pj, ldp, L, cm + j, ldc);
+          break;
+        default:
+          ukr_nr<1>(nr, xm, ldx, pj, ldp, L, cm + j, ldc);
+          break;
       }
     }
   }

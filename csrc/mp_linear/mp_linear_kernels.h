@@ -15,7 +15,9 @@ namespace chord {
 namespace mpl {
 
 // Width index of a bit-width: 1 -> 0, 2 -> 1, 4 -> 2, 8 -> 3.
-inline int width_index(int bits) { return bits == 1 ? 0 : bits == 2 ? 1 : bits == 4 ? 2 : 3; }
+inline int width_index(int bits) {
+  return bits == 1 ? 0 : bits == 2 ? 1 : bits == 4 ? 2 : 3;
+}
 // Activation rows are padded to a multiple of this: one 64-byte group (four 16-byte planar
 // blocks, the AVX-512 load) of the narrowest width holds 512 elements, so every row of every
 // width fits whatever the ISA.
@@ -23,7 +25,9 @@ constexpr int64_t kPadElems = 512;
 // Below this many activation rows the AVX2 fp32 kernel is faster than the AVX-512 one (it
 // streams the packed rows better); at and above it AVX-512's FMA width wins.
 constexpr int64_t kMinMAvx512 = 4;
-inline int64_t pad_k(int64_t K) { return (K + kPadElems - 1) / kPadElems * kPadElems; }
+inline int64_t pad_k(int64_t K) {
+  return (K + kPadElems - 1) / kPadElems * kPadElems;
+}
 
 template <class T>
 struct AlignedBuf {  // 64-byte aligned, zero-filled, grow-only
@@ -126,8 +130,8 @@ void widen_f16_avx2(const uint16_t* src, int64_t n, float* dst);
 // p, bias_p, keep_p: 64-byte aligned; columns [nc, round_up(nc, 16)) readable (zero).
 // keep_p: 0xffffffff for live columns, 0 for pruned ones (exactly bias_p[j] then, whatever x).
 int64_t panel_tile_width(Isa isa);
-void panel_gemm_ref(const float* x, int64_t ldx, int64_t nm, const float* p, int64_t K, int64_t nc,
-                    const float* bias_p, const uint32_t* keep_p, float* c, int64_t ldc);
+void panel_gemm_ref(const float* x, int64_t ldx, int64_t nm, const float* p, int64_t K, int64_t nc, const float* bias_p,
+                    const uint32_t* keep_p, float* c, int64_t ldc);
 void panel_gemm_avx2(const float* x, int64_t ldx, int64_t nm, const float* p, int64_t K, int64_t nc,
                      const float* bias_p, const uint32_t* keep_p, float* c, int64_t ldc);
 void panel_gemm_avx512(const float* x, int64_t ldx, int64_t nm, const float* p, int64_t K, int64_t nc,
@@ -148,8 +152,12 @@ void transpose8_avx2(const float* src, int64_t lds, int64_t K, float* dst, int64
 // 8-bit columns as q = u - 128 (unpack_i8_avx2 stores that) and adds 128 * qsum[m] back;
 // the other kernels ignore bits and qsum.
 constexpr int64_t kMaxKGemmI8 = 65536;  // K * 255 * 127 < 2^31
-inline int64_t gemm_i8_ldp(int64_t K) { return (K + 127) / 128 * 128; }
-inline int64_t gemm_i8_len(int64_t K) { return (K + 63) / 64 * 64; }
+inline int64_t gemm_i8_ldp(int64_t K) {
+  return (K + 127) / 128 * 128;
+}
+inline int64_t gemm_i8_len(int64_t K) {
+  return (K + 63) / 64 * 64;
+}
 // Unpack one packed row (rb bytes, width bits) into dst[0 .. rb / 16 * be) as u8 (AVX2: 8-bit
 // fields as u ^ 0x80).
 void unpack_i8_ref(const uint8_t* row, int64_t rb, int bits, uint8_t* dst);
@@ -178,8 +186,8 @@ void dot_f32_neon(const uint8_t* w, int64_t rb, int bits, int64_t nr, const floa
                   float* out, int64_t ldo);
 void dot_i8_neon(const uint8_t* w, int64_t rb, int bits, int64_t nr, const int8_t* x, int64_t ldx, int64_t nm,
                  const int64_t* qsum, int64_t* out, int64_t ldo);
-void dot_i8_neon_dotprod(const uint8_t* w, int64_t rb, int bits, int64_t nr, const int8_t* x, int64_t ldx,
-                         int64_t nm, const int64_t* qsum, int64_t* out, int64_t ldo);
+void dot_i8_neon_dotprod(const uint8_t* w, int64_t rb, int bits, int64_t nr, const int8_t* x, int64_t ldx, int64_t nm,
+                         const int64_t* qsum, int64_t* out, int64_t ldo);
 void dequant_row_neon(const uint8_t* w, int bits, int64_t K, float scale, float zero, float* out);
 float quantize_row_i8_neon(const float* x, int64_t K, int8_t* xq);
 

@@ -28,10 +28,14 @@ namespace {
 // Field I of a 16-byte planar load: elements [16 I, 16 I + 16) of the block (shift immediates).
 template <int BITS, int I>
 inline uint8x16_t field(uint8x16_t v) {
-  if constexpr (BITS == 8) return v;
-  else if constexpr (I == 0) return vandq_u8(v, vdupq_n_u8(uint8_t((1u << BITS) - 1u)));
-  else if constexpr (BITS * (I + 1) == 8) return vshrq_n_u8(v, BITS * I);  // topmost: no mask
-  else return vandq_u8(vshrq_n_u8(v, BITS * I), vdupq_n_u8(uint8_t((1u << BITS) - 1u)));
+  if constexpr (BITS == 8)
+    return v;
+  else if constexpr (I == 0)
+    return vandq_u8(v, vdupq_n_u8(uint8_t((1u << BITS) - 1u)));
+  else if constexpr (BITS * (I + 1) == 8)
+    return vshrq_n_u8(v, BITS * I);  // topmost: no mask
+  else
+    return vandq_u8(vshrq_n_u8(v, BITS * I), vdupq_n_u8(uint8_t((1u << BITS) - 1u)));
 }
 
 // f(std::integral_constant<int, I>) for every field I of a byte, unrolled.
@@ -87,8 +91,8 @@ void dot_f32_bits(const uint8_t* w, int64_t rb, int64_t nr, const float* x, int6
 
 // noinline: one call per packed row; keeps each loop a symbol of its own (tools/arm/loop_insns.py)
 template <int BITS, int MB>
-__attribute__((noinline)) void row_i8(const uint8_t* row, int64_t nblocks, const int8_t* x, int64_t ldx, const int64_t* qsum, int64_t* out,
-            int64_t ldo) {
+__attribute__((noinline)) void row_i8(const uint8_t* row, int64_t nblocks, const int8_t* x, int64_t ldx,
+                                      const int64_t* qsum, int64_t* out, int64_t ldo) {
   constexpr int epb = 8 / BITS;
   constexpr int64_t be = 16 * epb;
   int32x4_t acc[MB];
@@ -98,8 +102,8 @@ __attribute__((noinline)) void row_i8(const uint8_t* row, int64_t nblocks, const
     for_fields<BITS>([&](auto ic) {
       constexpr int i = decltype(ic)::value;
       // b = 8: u - 128 (flip the top bit) keeps the product in int16
-      const int8x16_t f = BITS == 8 ? vreinterpretq_s8_u8(veorq_u8(v, vdupq_n_u8(0x80)))
-                                    : vreinterpretq_s8_u8(field<BITS, i>(v));
+      const int8x16_t f =
+          BITS == 8 ? vreinterpretq_s8_u8(veorq_u8(v, vdupq_n_u8(0x80))) : vreinterpretq_s8_u8(field<BITS, i>(v));
       for (int m = 0; m < MB; ++m) {
         const int8x16_t xv = vld1q_s8(x + m * ldx + c * be + 16 * i);
         acc[m] = vpadalq_s16(acc[m], vmull_s8(vget_low_s8(f), vget_low_s8(xv)));
@@ -131,20 +135,28 @@ void dot_i8_bits(const uint8_t* w, int64_t rb, int64_t nr, const int8_t* x, int6
 void dot_f32_neon(const uint8_t* w, int64_t rb, int bits, int64_t nr, const float* x, int64_t ldx, int64_t nm,
                   float* out, int64_t ldo) {
   switch (bits) {
-    case 1: return dot_f32_bits<1>(w, rb, nr, x, ldx, nm, out, ldo);
-    case 2: return dot_f32_bits<2>(w, rb, nr, x, ldx, nm, out, ldo);
-    case 4: return dot_f32_bits<4>(w, rb, nr, x, ldx, nm, out, ldo);
-    default: return dot_f32_bits<8>(w, rb, nr, x, ldx, nm, out, ldo);
+    case 1:
+      return dot_f32_bits<1>(w, rb, nr, x, ldx, nm, out, ldo);
+    case 2:
+      return dot_f32_bits<2>(w, rb, nr, x, ldx, nm, out, ldo);
+    case 4:
+      return dot_f32_bits<4>(w, rb, nr, x, ldx, nm, out, ldo);
+    default:
+      return dot_f32_bits<8>(w, rb, nr, x, ldx, nm, out, ldo);
   }
 }
 
 void dot_i8_neon(const uint8_t* w, int64_t rb, int bits, int64_t nr, const int8_t* x, int64_t ldx, int64_t nm,
                  const int64_t* qsum, int64_t* out, int64_t ldo) {
   switch (bits) {
-    case 1: return dot_i8_bits<1>(w, rb, nr, x, ldx, nm, qsum, out, ldo);
-    case 2: return dot_i8_bits<2>(w, rb, nr, x, ldx, nm, qsum, out, ldo);
-    case 4: return dot_i8_bits<4>(w, rb, nr, x, ldx, nm, qsum, out, ldo);
-    default: return dot_i8_bits<8>(w, rb, nr, x, ldx, nm, qsum, out, ldo);
+    case 1:
+      return dot_i8_bits<1>(w, rb, nr, x, ldx, nm, qsum, out, ldo);
+    case 2:
+      return dot_i8_bits<2>(w, rb, nr, x, ldx, nm, qsum, out, ldo);
+    case 4:
+      return dot_i8_bits<4>(w, rb, nr, x, ldx, nm, qsum, out, ldo);
+    default:
+      return dot_i8_bits<8>(w, rb, nr, x, ldx, nm, qsum, out, ldo);
   }
 }
 

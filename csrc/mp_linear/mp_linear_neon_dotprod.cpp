@@ -25,62 +25,61 @@ namespace {
 
 // One packed row against MB activation rows; the field loop is written out per width so every
 // shift is an immediate (no templates: see the header comment).
-#define CHORD_SDOT_FIELD(F, I)                                        \
-  for (int m = 0; m < MB; ++m)                                        \
-    acc[m] = vdotq_s32(acc[m], F, vld1q_s8(x + m * ldx + c * be + 16 * (I)));
+#define CHORD_SDOT_FIELD(F, I) \
+  for (int m = 0; m < MB; ++m) acc[m] = vdotq_s32(acc[m], F, vld1q_s8(x + m * ldx + c * be + 16 * (I)));
 
-#define CHORD_ROW_I8(NAME, BITS, MB_)                                                                          \
-  static void NAME(const uint8_t* row, int64_t nblocks, const int8_t* x, int64_t ldx, const int64_t* qsum,   \
-                   int64_t* out, int64_t ldo) {                                                                \
-    constexpr int MB = MB_;                                                                                    \
-    constexpr int64_t be = 16 * (8 / BITS);                                                                    \
-    const uint8x16_t mask = vdupq_n_u8(uint8_t((1u << BITS) - 1u));                                           \
-    (void)mask;                                                                                                \
-    int32x4_t acc[MB];                                                                                         \
-    for (int m = 0; m < MB; ++m) acc[m] = vdupq_n_s32(0);                                                      \
-    for (int64_t c = 0; c < nblocks; ++c) {                                                                    \
-      const uint8x16_t v = vld1q_u8(row + c * 16);                                                             \
-      if (BITS == 8) {                                                                                         \
-        const int8x16_t f = vreinterpretq_s8_u8(veorq_u8(v, vdupq_n_u8(0x80)));                               \
-        CHORD_SDOT_FIELD(f, 0)                                                                                 \
-      } else if (BITS == 4) {                                                                                  \
-        const int8x16_t f0 = vreinterpretq_s8_u8(vandq_u8(v, mask));                                          \
-        const int8x16_t f1 = vreinterpretq_s8_u8(vshrq_n_u8(v, 4));                                           \
-        CHORD_SDOT_FIELD(f0, 0)                                                                                \
-        CHORD_SDOT_FIELD(f1, 1)                                                                                \
-      } else if (BITS == 2) {                                                                                  \
-        const int8x16_t f0 = vreinterpretq_s8_u8(vandq_u8(v, mask));                                          \
-        const int8x16_t f1 = vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(v, 2), mask));                           \
-        const int8x16_t f2 = vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(v, 4), mask));                           \
-        const int8x16_t f3 = vreinterpretq_s8_u8(vshrq_n_u8(v, 6));                                           \
-        CHORD_SDOT_FIELD(f0, 0)                                                                                \
-        CHORD_SDOT_FIELD(f1, 1)                                                                                \
-        CHORD_SDOT_FIELD(f2, 2)                                                                                \
-        CHORD_SDOT_FIELD(f3, 3)                                                                                \
-      } else {                                                                                                 \
-        const int8x16_t f0 = vreinterpretq_s8_u8(vandq_u8(v, mask));                                          \
-        const int8x16_t f1 = vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(v, 1), mask));                           \
-        const int8x16_t f2 = vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(v, 2), mask));                           \
-        const int8x16_t f3 = vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(v, 3), mask));                           \
-        const int8x16_t f4 = vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(v, 4), mask));                           \
-        const int8x16_t f5 = vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(v, 5), mask));                           \
-        const int8x16_t f6 = vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(v, 6), mask));                           \
-        const int8x16_t f7 = vreinterpretq_s8_u8(vshrq_n_u8(v, 7));                                           \
-        CHORD_SDOT_FIELD(f0, 0)                                                                                \
-        CHORD_SDOT_FIELD(f1, 1)                                                                                \
-        CHORD_SDOT_FIELD(f2, 2)                                                                                \
-        CHORD_SDOT_FIELD(f3, 3)                                                                                \
-        CHORD_SDOT_FIELD(f4, 4)                                                                                \
-        CHORD_SDOT_FIELD(f5, 5)                                                                                \
-        CHORD_SDOT_FIELD(f6, 6)                                                                                \
-        CHORD_SDOT_FIELD(f7, 7)                                                                                \
-      }                                                                                                        \
-    }                                                                                                          \
-    for (int m = 0; m < MB; ++m) {                                                                             \
-      int64_t s = vaddlvq_s32(acc[m]);                                                                         \
-      if (BITS == 8) s += 128 * qsum[m];                                                                       \
-      out[m * ldo] = s;                                                                                        \
-    }                                                                                                          \
+#define CHORD_ROW_I8(NAME, BITS, MB_)                                                                      \
+  static void NAME(const uint8_t* row, int64_t nblocks, const int8_t* x, int64_t ldx, const int64_t* qsum, \
+                   int64_t* out, int64_t ldo) {                                                            \
+    constexpr int MB = MB_;                                                                                \
+    constexpr int64_t be = 16 * (8 / BITS);                                                                \
+    const uint8x16_t mask = vdupq_n_u8(uint8_t((1u << BITS) - 1u));                                        \
+    (void)mask;                                                                                            \
+    int32x4_t acc[MB];                                                                                     \
+    for (int m = 0; m < MB; ++m) acc[m] = vdupq_n_s32(0);                                                  \
+    for (int64_t c = 0; c < nblocks; ++c) {                                                                \
+      const uint8x16_t v = vld1q_u8(row + c * 16);                                                         \
+      if (BITS == 8) {                                                                                     \
+        const int8x16_t f = vreinterpretq_s8_u8(veorq_u8(v, vdupq_n_u8(0x80)));                            \
+        CHORD_SDOT_FIELD(f, 0)                                                                             \
+      } else if (BITS == 4) {                                                                              \
+        const int8x16_t f0 = vreinterpretq_s8_u8(vandq_u8(v, mask));                                       \
+        const int8x16_t f1 = vreinterpretq_s8_u8(vshrq_n_u8(v, 4));                                        \
+        CHORD_SDOT_FIELD(f0, 0)                                                                            \
+        CHORD_SDOT_FIELD(f1, 1)                                                                            \
+      } else if (BITS == 2) {                                                                              \
+        const int8x16_t f0 = vreinterpretq_s8_u8(vandq_u8(v, mask));                                       \
+        const int8x16_t f1 = vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(v, 2), mask));                        \
+        const int8x16_t f2 = vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(v, 4), mask));                        \
+        const int8x16_t f3 = vreinterpretq_s8_u8(vshrq_n_u8(v, 6));                                        \
+        CHORD_SDOT_FIELD(f0, 0)                                                                            \
+        CHORD_SDOT_FIELD(f1, 1)                                                                            \
+        CHORD_SDOT_FIELD(f2, 2)                                                                            \
+        CHORD_SDOT_FIELD(f3, 3)                                                                            \
+      } else {                                                                                             \
+        const int8x16_t f0 = vreinterpretq_s8_u8(vandq_u8(v, mask));                                       \
+        const int8x16_t f1 = vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(v, 1), mask));                        \
+        const int8x16_t f2 = vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(v, 2), mask));                        \
+        const int8x16_t f3 = vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(v, 3), mask));                        \
+        const int8x16_t f4 = vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(v, 4), mask));                        \
+        const int8x16_t f5 = vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(v, 5), mask));                        \
+        const int8x16_t f6 = vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(v, 6), mask));                        \
+        const int8x16_t f7 = vreinterpretq_s8_u8(vshrq_n_u8(v, 7));                                        \
+        CHORD_SDOT_FIELD(f0, 0)                                                                            \
+        CHORD_SDOT_FIELD(f1, 1)                                                                            \
+        CHORD_SDOT_FIELD(f2, 2)                                                                            \
+        CHORD_SDOT_FIELD(f3, 3)                                                                            \
+        CHORD_SDOT_FIELD(f4, 4)                                                                            \
+        CHORD_SDOT_FIELD(f5, 5)                                                                            \
+        CHORD_SDOT_FIELD(f6, 6)                                                                            \
+        CHORD_SDOT_FIELD(f7, 7)                                                                            \
+      }                                                                                                    \
+    }                                                                                                      \
+    for (int m = 0; m < MB; ++m) {                                                                         \
+      int64_t s = vaddlvq_s32(acc[m]);                                                                     \
+      if (BITS == 8) s += 128 * qsum[m];                                                                   \
+      out[m * ldo] = s;                                                                                    \
+    }                                                                                                      \
   }
 
 CHORD_ROW_I8(row1_b1, 1, 1)
@@ -99,8 +98,8 @@ typedef void (*RowFn)(const uint8_t*, int64_t, const int8_t*, int64_t, const int
 
 }  // namespace
 
-void dot_i8_neon_dotprod(const uint8_t* w, int64_t rb, int bits, int64_t nr, const int8_t* x, int64_t ldx,
-                         int64_t nm, const int64_t* qsum, int64_t* out, int64_t ldo) {
+void dot_i8_neon_dotprod(const uint8_t* w, int64_t rb, int bits, int64_t nr, const int8_t* x, int64_t ldx, int64_t nm,
+                         const int64_t* qsum, int64_t* out, int64_t ldo) {
   RowFn one = bits == 1 ? row1_b1 : bits == 2 ? row1_b2 : bits == 4 ? row1_b4 : row1_b8;
   RowFn four = bits == 1 ? row4_b1 : bits == 2 ? row4_b2 : bits == 4 ? row4_b4 : row4_b8;
   const int64_t nblocks = rb / 16;

@@ -19,8 +19,8 @@
 #include <vector>
 
 #include "common/half.h"
-#include "mp_linear/mp_linear_kernels.h"
 #include "common/parallel.h"
+#include "mp_linear/mp_linear_kernels.h"
 
 namespace chord {
 namespace mpl {
@@ -55,13 +55,18 @@ struct Scratch {
 thread_local Scratch tls_scratch;
 std::atomic<uint64_t> g_calls{0};
 
-inline int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+inline int64_t round_up(int64_t v, int64_t m) {
+  return (v + m - 1) / m * m;
+}
 
 inline float load_x(const void* x, DType dt, int64_t idx) {
   switch (dt) {
-    case DType::F16: return f16_to_f32(static_cast<const uint16_t*>(x)[idx]);
-    case DType::BF16: return bf16_to_f32(static_cast<const uint16_t*>(x)[idx]);
-    default: return static_cast<const float*>(x)[idx];
+    case DType::F16:
+      return f16_to_f32(static_cast<const uint16_t*>(x)[idx]);
+    case DType::BF16:
+      return bf16_to_f32(static_cast<const uint16_t*>(x)[idx]);
+    default:
+      return static_cast<const float*>(x)[idx];
   }
 }
 
@@ -81,8 +86,10 @@ void build_panel(const std::vector<Col>& cols, int64_t n0, int64_t np, int64_t t
       float* t = s.tmp.p + j * ldt;
       if (i < np && cols[size_t(n0 + i)].bits) {
         const Col& c = cols[size_t(n0 + i)];
-        if (simd) dequant_row_avx2(c.row, c.bits, K, c.scale, c.zero, t);
-        else dequant_row_ref(c.row, c.bits, K, c.scale, c.zero, t);
+        if (simd)
+          dequant_row_avx2(c.row, c.bits, K, c.scale, c.zero, t);
+        else
+          dequant_row_ref(c.row, c.bits, K, c.scale, c.zero, t);
       } else {
         std::memset(t, 0, size_t(K) * sizeof(float));
       }
@@ -104,10 +111,12 @@ void build_panel(const std::vector<Col>& cols, int64_t n0, int64_t np, int64_t t
 
 }  // namespace
 
-int64_t panel_tile_width(Isa isa) { return isa_has_avx512(isa) ? 64 : 16; }
+int64_t panel_tile_width(Isa isa) {
+  return isa_has_avx512(isa) ? 64 : 16;
+}
 
-void panel_gemm_ref(const float* x, int64_t ldx, int64_t nm, const float* p, int64_t K, int64_t nc,
-                    const float* bias_p, const uint32_t* keep_p, float* c, int64_t ldc) {
+void panel_gemm_ref(const float* x, int64_t ldx, int64_t nm, const float* p, int64_t K, int64_t nc, const float* bias_p,
+                    const uint32_t* keep_p, float* c, int64_t ldc) {
   for (int64_t m = 0; m < nm; ++m)
     for (int64_t j0 = 0; j0 < nc; j0 += 16) {
       float acc[16] = {0.f};
@@ -173,8 +182,7 @@ Path choose_path_i8(const PackedView& w, int64_t M, Isa isa) {
     }
   const int widths = __builtin_popcount(w.width_mask);
   const double N = double(w.N), K = double(w.K), m = double(M), L = double(round_up(w.K, 64));
-  const double gemm =
-      c.g_fixed + live * K * c.g_unpack + m * K * c.g_quant + m * live * L * c.g_mac + m * N * c.g_epi;
+  const double gemm = c.g_fixed + live * K * c.g_unpack + m * K * c.g_quant + m * live * L * c.g_mac + m * N * c.g_epi;
   const double direct = c.d_fixed + m * (K * widths * c.d_prep + padded * c.d_dot + N * c.d_epi);
   return gemm < direct ? Path::Panel : Path::Direct;
 }
@@ -199,8 +207,8 @@ Path choose_path(const PackedView& w, int64_t M, int act_bits, Isa isa, Path req
   // 4 MB (1024 x 1024). The scalar build is compute-bound.
   const double build = isa_has_avx2(is) && n16 * K * 4 > double(kLargeBuildBytes) ? 2.4 * c.build : c.build;
   const double panel = n16 * K * build + m * n16 * K * c.gemm;
-  const double direct = c.fixed +
-      m * (padded * (large_m ? c.dot_large_m : c.dot_small_m) + double(w.N) * c.epi + double(pad_k(w.K)) * widths * c.prep);
+  const double direct = c.fixed + m * (padded * (large_m ? c.dot_large_m : c.dot_small_m) + double(w.N) * c.epi +
+                                       double(pad_k(w.K)) * widths * c.prep);
   return panel < direct ? Path::Panel : Path::Direct;
 }
 
@@ -256,7 +264,8 @@ void mp_linear_panel(const PackedView& w, const void* x, DType xdtype, int64_t M
       for (int64_t m = 0; m < nm; ++m) {
         float* d = s.xs.p + m * K;
         const int64_t base = (m0 + m) * sx_row;
-        if (sx_col == 1 && xdtype == DType::F16 && simd) widen_f16_avx2(static_cast<const uint16_t*>(x) + base, K, d);
+        if (sx_col == 1 && xdtype == DType::F16 && simd)
+          widen_f16_avx2(static_cast<const uint16_t*>(x) + base, K, d);
         else
           for (int64_t k = 0; k < K; ++k) d[k] = load_x(x, xdtype, base + k * sx_col);
       }

@@ -35,8 +35,10 @@ inline void ukr(const float* x, int64_t ldx, const float* p, int64_t ldp, int64_
     const __m256 kv = _mm256_castsi256_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(keep_p + 8 * v)));
     for (int r = 0; r < MR; ++r) {
       const __m256 o = _mm256_add_ps(bv, _mm256_and_ps(acc[r][v], kv));  // pruned: bias exactly
-      if (v == NV - 1) _mm256_maskstore_ps(c + r * ldc + 8 * v, tail, o);
-      else _mm256_storeu_ps(c + r * ldc + 8 * v, o);
+      if (v == NV - 1)
+        _mm256_maskstore_ps(c + r * ldc + 8 * v, tail, o);
+      else
+        _mm256_storeu_ps(c + r * ldc + 8 * v, o);
     }
   }
 }
@@ -44,8 +46,10 @@ inline void ukr(const float* x, int64_t ldx, const float* p, int64_t ldp, int64_
 template <int MR>
 inline void ukr_nv(int nv, const float* x, int64_t ldx, const float* p, int64_t ldp, int64_t K, const float* bias_p,
                    const uint32_t* keep_p, float* c, int64_t ldc, __m256i tail) {
-  if (nv == 1) ukr<MR, 1>(x, ldx, p, ldp, K, bias_p, keep_p, c, ldc, tail);
-  else ukr<MR, 2>(x, ldx, p, ldp, K, bias_p, keep_p, c, ldc, tail);
+  if (nv == 1)
+    ukr<MR, 1>(x, ldx, p, ldp, K, bias_p, keep_p, c, ldc, tail);
+  else
+    ukr<MR, 2>(x, ldx, p, ldp, K, bias_p, keep_p, c, ldc, tail);
 }
 
 }  // namespace
@@ -60,14 +64,26 @@ void panel_gemm_avx2(const float* x, int64_t ldx, int64_t nm, const float* p, in
     const float* pj = p + (j / 16) * K * 16;  // this tile: [K, 16]
     const int64_t ldp = 16;
     int64_t m = 0;
-    for (; m + 6 <= nm; m += 6) ukr_nv<6>(nv, x + m * ldx, ldx, pj, ldp, K, bias_p + j, keep_p + j, c + m * ldc + j, ldc, tail);
+    for (; m + 6 <= nm; m += 6)
+      ukr_nv<6>(nv, x + m * ldx, ldx, pj, ldp, K, bias_p + j, keep_p + j, c + m * ldc + j, ldc, tail);
     switch (nm - m) {
-      case 5: ukr_nv<5>(nv, x + m * ldx, ldx, pj, ldp, K, bias_p + j, keep_p + j, c + m * ldc + j, ldc, tail); break;
-      case 4: ukr_nv<4>(nv, x + m * ldx, ldx, pj, ldp, K, bias_p + j, keep_p + j, c + m * ldc + j, ldc, tail); break;
-      case 3: ukr_nv<3>(nv, x + m * ldx, ldx, pj, ldp, K, bias_p + j, keep_p + j, c + m * ldc + j, ldc, tail); break;
-      case 2: ukr_nv<2>(nv, x + m * ldx, ldx, pj, ldp, K, bias_p + j, keep_p + j, c + m * ldc + j, ldc, tail); break;
-      case 1: ukr_nv<1>(nv, x + m * ldx, ldx, pj, ldp, K, bias_p + j, keep_p + j, c + m * ldc + j, ldc, tail); break;
-      default: break;
+      case 5:
+        ukr_nv<5>(nv, x + m * ldx, ldx, pj, ldp, K, bias_p + j, keep_p + j, c + m * ldc + j, ldc, tail);
+        break;
+      case 4:
+        ukr_nv<4>(nv, x + m * ldx, ldx, pj, ldp, K, bias_p + j, keep_p + j, c + m * ldc + j, ldc, tail);
+        break;
+      case 3:
+        ukr_nv<3>(nv, x + m * ldx, ldx, pj, ldp, K, bias_p + j, keep_p + j, c + m * ldc + j, ldc, tail);
+        break;
+      case 2:
+        ukr_nv<2>(nv, x + m * ldx, ldx, pj, ldp, K, bias_p + j, keep_p + j, c + m * ldc + j, ldc, tail);
+        break;
+      case 1:
+        ukr_nv<1>(nv, x + m * ldx, ldx, pj, ldp, K, bias_p + j, keep_p + j, c + m * ldc + j, ldc, tail);
+        break;
+      default:
+        break;
     }
   }
 }

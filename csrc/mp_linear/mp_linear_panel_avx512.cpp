@@ -38,8 +38,10 @@ inline void ukr(const float* x, int64_t ldx, const float* p, int64_t ldp, int64_
     for (int r = 0; r < MR; ++r) {
       // pruned columns: bias + 0 exactly, even when the sum is NaN/Inf
       const __m512 o = _mm512_add_ps(bv, _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(acc[r][v]), kv)));
-      if (v == NV - 1) _mm512_mask_storeu_ps(c + r * ldc + 16 * v, tail, o);
-      else _mm512_storeu_ps(c + r * ldc + 16 * v, o);
+      if (v == NV - 1)
+        _mm512_mask_storeu_ps(c + r * ldc + 16 * v, tail, o);
+      else
+        _mm512_storeu_ps(c + r * ldc + 16 * v, o);
     }
   }
 }
@@ -48,10 +50,14 @@ template <int MR>
 inline void ukr_nv(int nv, const float* x, int64_t ldx, const float* p, int64_t ldp, int64_t K, const float* bias_p,
                    const uint32_t* keep_p, float* c, int64_t ldc, __mmask16 tail) {
   switch (nv) {
-    case 1: return ukr<MR, 1>(x, ldx, p, ldp, K, bias_p, keep_p, c, ldc, tail);
-    case 2: return ukr<MR, 2>(x, ldx, p, ldp, K, bias_p, keep_p, c, ldc, tail);
-    case 3: return ukr<MR, 3>(x, ldx, p, ldp, K, bias_p, keep_p, c, ldc, tail);
-    default: return ukr<MR, 4>(x, ldx, p, ldp, K, bias_p, keep_p, c, ldc, tail);
+    case 1:
+      return ukr<MR, 1>(x, ldx, p, ldp, K, bias_p, keep_p, c, ldc, tail);
+    case 2:
+      return ukr<MR, 2>(x, ldx, p, ldp, K, bias_p, keep_p, c, ldc, tail);
+    case 3:
+      return ukr<MR, 3>(x, ldx, p, ldp, K, bias_p, keep_p, c, ldc, tail);
+    default:
+      return ukr<MR, 4>(x, ldx, p, ldp, K, bias_p, keep_p, c, ldc, tail);
   }
 }
 
@@ -66,14 +72,26 @@ void panel_gemm_avx512(const float* x, int64_t ldx, int64_t nm, const float* p, 
     const float* pj = p + (j / 64) * K * 64;  // this tile: [K, 64]
     const int64_t ldp = 64;
     int64_t m = 0;
-    for (; m + 6 <= nm; m += 6) ukr_nv<6>(nv, x + m * ldx, ldx, pj, ldp, K, bias_p + j, keep_p + j, c + m * ldc + j, ldc, tail);
+    for (; m + 6 <= nm; m += 6)
+      ukr_nv<6>(nv, x + m * ldx, ldx, pj, ldp, K, bias_p + j, keep_p + j, c + m * ldc + j, ldc, tail);
     switch (nm - m) {
-      case 5: ukr_nv<5>(nv, x + m * ldx, ldx, pj, ldp, K, bias_p + j, keep_p + j, c + m * ldc + j, ldc, tail); break;
-      case 4: ukr_nv<4>(nv, x + m * ldx, ldx, pj, ldp, K, bias_p + j, keep_p + j, c + m * ldc + j, ldc, tail); break;
-      case 3: ukr_nv<3>(nv, x + m * ldx, ldx, pj, ldp, K, bias_p + j, keep_p + j, c + m * ldc + j, ldc, tail); break;
-      case 2: ukr_nv<2>(nv, x + m * ldx, ldx, pj, ldp, K, bias_p + j, keep_p + j, c + m * ldc + j, ldc, tail); break;
-      case 1: ukr_nv<1>(nv, x + m * ldx, ldx, pj, ldp, K, bias_p + j, keep_p + j, c + m * ldc + j, ldc, tail); break;
-      default: break;
+      case 5:
+        ukr_nv<5>(nv, x + m * ldx, ldx, pj, ldp, K, bias_p + j, keep_p + j, c + m * ldc + j, ldc, tail);
+        break;
+      case 4:
+        ukr_nv<4>(nv, x + m * ldx, ldx, pj, ldp, K, bias_p + j, keep_p + j, c + m * ldc + j, ldc, tail);
+        break;
+      case 3:
+        ukr_nv<3>(nv, x + m * ldx, ldx, pj, ldp, K, bias_p + j, keep_p + j, c + m * ldc + j, ldc, tail);
+        break;
+      case 2:
+        ukr_nv<2>(nv, x + m * ldx, ldx, pj, ldp, K, bias_p + j, keep_p + j, c + m * ldc + j, ldc, tail);
+        break;
+      case 1:
+        ukr_nv<1>(nv, x + m * ldx, ldx, pj, ldp, K, bias_p + j, keep_p + j, c + m * ldc + j, ldc, tail);
+        break;
+      default:
+        break;
     }
   }
 }

@@ -3,9 +3,9 @@
 // fast row kernel, which reuses row_params() and quantize_block_ref() for its tail block.
 #include "quantize_pack/quantize_pack.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
-#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -132,12 +132,14 @@ void quantize_pack(const float* w, int64_t N, int64_t K, int64_t ldw, const int3
                    int64_t nb, Scheme scheme, uint8_t* qweight, int64_t qbytes, float* scales, float* zeros,
                    int nthreads, Isa isa) {
   if (N < 0 || K < 1)
-    throw std::invalid_argument("quantize_pack: weight: expected shape [N >= 0, K >= 1], got [" + std::to_string(N) + ", " +
-                                std::to_string(K) + "]");
+    throw std::invalid_argument("quantize_pack: weight: expected shape [N >= 0, K >= 1], got [" + std::to_string(N) +
+                                ", " + std::to_string(K) + "]");
   if (ldw < K)
-    throw std::invalid_argument("quantize_pack: weight: row stride " + std::to_string(ldw) + " < K = " + std::to_string(K));
+    throw std::invalid_argument("quantize_pack: weight: row stride " + std::to_string(ldw) +
+                                " < K = " + std::to_string(K));
   if (scheme != Scheme::Sym && scheme != Scheme::Asym)
-    throw std::invalid_argument("quantize_pack: scheme: expected sym (0) or asym (1), got " + std::to_string(int(scheme)));
+    throw std::invalid_argument("quantize_pack: scheme: expected sym (0) or asym (1), got " +
+                                std::to_string(int(scheme)));
   int64_t need = 0;
   const std::vector<fmt::Span> spans = fmt::bucket_spans(buckets, nb, K, N, "quantize_pack", &need);
   if (qbytes != need)
@@ -151,7 +153,8 @@ void quantize_pack(const float* w, int64_t N, int64_t K, int64_t ldw, const int3
         throw std::invalid_argument("quantize_pack: perm[" + std::to_string(i) + "] = " + std::to_string(r) +
                                     " is out of range [0, " + std::to_string(N) + ")");
       if (seen[r])
-        throw std::invalid_argument("quantize_pack: perm is not a permutation (row " + std::to_string(r) + " appears twice)");
+        throw std::invalid_argument("quantize_pack: perm is not a permutation (row " + std::to_string(r) +
+                                    " appears twice)");
       seen[r] = 1;
     }
   }
@@ -161,7 +164,9 @@ void quantize_pack(const float* w, int64_t N, int64_t K, int64_t ldw, const int3
   // oversubscribed), so use one thread per ~64k weights
   nthreads = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(nthreads, N * K / 65536)));
   // tasks: runs of packed rows inside one bucket, ~16k weights each
-  struct Task { int64_t bucket, r0, r1; };
+  struct Task {
+    int64_t bucket, r0, r1;
+  };
   std::vector<Task> tasks;
   const int64_t rows_per_task = std::max<int64_t>(1, 16384 / K);
   for (size_t bi = 0; bi < spans.size(); ++bi)

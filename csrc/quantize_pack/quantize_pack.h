@@ -30,19 +30,19 @@ using fmt::row_bytes;
 
 // Per-row statistics a quantizer needs (computed in one read of the row).
 struct RowStats {
-  float amax = 0.f;   // max |w|                          (sym, b >= 2)
-  float lo = 0.f;     // min w                            (asym)
-  float hi = 0.f;     // max w                            (asym)
-  double abs_sum = 0; // sum |w|, 8-lane float64 order    (sym, b == 1)
-  bool finite = true; // no NaN / Inf in the row
+  float amax = 0.f;    // max |w|                          (sym, b >= 2)
+  float lo = 0.f;      // min w                            (asym)
+  float hi = 0.f;      // max w                            (asym)
+  double abs_sum = 0;  // sum |w|, 8-lane float64 order    (sym, b == 1)
+  bool finite = true;  // no NaN / Inf in the row
 };
 
 // Parameters of one row's quantizer, derived from RowStats exactly as quantizer.py does.
 struct RowParams {
-  float scale = 0.f;  // stored scale
-  float zero = 0.f;   // stored zero point
-  float safe = 1.f;   // divisor used for w / s (1 where scale == 0)
-  float zq = 0.f;     // zero added to round(w / s) (asym b >= 2) or to w / s (asym b == 1)
+  float scale = 0.f;                        // stored scale
+  float zero = 0.f;                         // stored zero point
+  float safe = 1.f;                         // divisor used for w / s (1 where scale == 0)
+  float zq = 0.f;                           // zero added to round(w / s) (asym b >= 2) or to w / s (asym b == 1)
   float qmin = 0.f, qmax = 0.f, off = 0.f;  // clamp range and offset of the quotient
 };
 
@@ -54,7 +54,8 @@ bool quantize_row_ref(const float* w, int64_t K, int bits, Scheme scheme, uint8_
 bool quantize_row_avx2(const float* w, int64_t K, int bits, Scheme scheme, uint8_t* out, float* scale, float* zero);
 
 // Element quantizer shared by both paths (the tail block of the AVX2 path uses it too).
-void quantize_block_ref(const float* w, int64_t k0, int64_t K, int bits, Scheme scheme, const RowParams& p, uint8_t* out16);
+void quantize_block_ref(const float* w, int64_t k0, int64_t K, int bits, Scheme scheme, const RowParams& p,
+                        uint8_t* out16);
 RowStats row_stats_ref(const float* w, int64_t K, int bits, Scheme scheme);
 
 // The whole op. w: float32 [N, K] row-major with row stride ldw (>= K); perm int32 [N];

@@ -69,9 +69,12 @@ RowStats stats_avx2(const float* w, int64_t K, int bits, Scheme scheme) {
     int64_t k = 0;
     for (; k + 32 <= K; k += 32) {
       m0 = _mm256_max_epi32(m0, _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + k)), absmask));
-      m1 = _mm256_max_epi32(m1, _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + k + 8)), absmask));
-      m2 = _mm256_max_epi32(m2, _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + k + 16)), absmask));
-      m3 = _mm256_max_epi32(m3, _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + k + 24)), absmask));
+      m1 = _mm256_max_epi32(m1,
+                            _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + k + 8)), absmask));
+      m2 = _mm256_max_epi32(
+          m2, _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + k + 16)), absmask));
+      m3 = _mm256_max_epi32(
+          m3, _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + k + 24)), absmask));
     }
     for (; k < K; k += 8) {
       const __m256i v = k + 8 <= K ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + k))
@@ -131,7 +134,8 @@ struct Consts {
 template <int MODE>
 inline __m256i q8(__m256 v, const Consts& c) {
   constexpr int R = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;  // half-to-even
-  if (MODE == kSym1) return _mm256_srli_epi32(_mm256_castps_si256(_mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GE_OQ)), 31);
+  if (MODE == kSym1)
+    return _mm256_srli_epi32(_mm256_castps_si256(_mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GE_OQ)), 31);
   __m256 q;
   if (MODE == kSym) {
     q = _mm256_round_ps(_mm256_div_ps(v, c.safe), R);
@@ -173,10 +177,14 @@ void full_blocks(const float* w, int64_t nblk, const Consts& c, uint8_t* out) {
 template <int MODE>
 void full_blocks_bits(int bits, const float* w, int64_t nblk, const Consts& c, uint8_t* out) {
   switch (bits) {
-    case 1: return full_blocks<1, MODE>(w, nblk, c, out);
-    case 2: return full_blocks<2, MODE>(w, nblk, c, out);
-    case 4: return full_blocks<4, MODE>(w, nblk, c, out);
-    default: return full_blocks<8, MODE>(w, nblk, c, out);
+    case 1:
+      return full_blocks<1, MODE>(w, nblk, c, out);
+    case 2:
+      return full_blocks<2, MODE>(w, nblk, c, out);
+    case 4:
+      return full_blocks<4, MODE>(w, nblk, c, out);
+    default:
+      return full_blocks<8, MODE>(w, nblk, c, out);
   }
 }
 

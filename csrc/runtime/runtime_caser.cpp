@@ -10,7 +10,9 @@ namespace chord {
 namespace runtime {
 
 namespace {
-[[noreturn]] void bad(const std::string& msg) { throw std::invalid_argument(msg); }
+[[noreturn]] void bad(const std::string& msg) {
+  throw std::invalid_argument(msg);
+}
 
 void check_linear(const Linear& l, int64_t N, int64_t K, const std::string& what) {
   if (l.N != N || l.K != K)
@@ -52,8 +54,8 @@ void CaserRunner::topk(const int64_t* seqs, int64_t B, int64_t l, int64_t lds, c
   std::lock_guard<std::mutex> g(mu_);
   users_.resize(size_t(std::max<int64_t>(B, 1) * cfg.dim));
   represent_locked(seqs, B, l, lds, users, users_.data(), nthreads);
-  table_topk(item, fp32_kernels(avx2), users_.data(), B, cfg.dim, k, cand, C, ldc, values, ids, nthreads, isa,
-             tmp_v_, tmp_i_);
+  table_topk(item, fp32_kernels(avx2), users_.data(), B, cfg.dim, k, cand, C, ldc, values, ids, nthreads, isa, tmp_v_,
+             tmp_i_);
 }
 
 void CaserRunner::represent_locked(const int64_t* seqs, int64_t B, int64_t l, int64_t lds, const int64_t* users,

@@ -22,10 +22,10 @@ struct CaserConfig {
 class CaserRunner {
  public:
   CaserConfig cfg;
-  Table item, user;             // user: only with num_users > 0
-  Linear conv_v;                // [n_v, L] over the transposed image (n_v > 0)
-  std::vector<Linear> conv_h;   // height h = i + 1: [n_h, h * dim] over windows (n_h > 0)
-  Linear fc1, fc2;              // fc2 only with num_users > 0
+  Table item, user;            // user: only with num_users > 0
+  Linear conv_v;               // [n_v, L] over the transposed image (n_v > 0)
+  std::vector<Linear> conv_h;  // height h = i + 1: [n_h, h * dim] over windows (n_h > 0)
+  Linear fc1, fc2;             // fc2 only with num_users > 0
   mpl::Isa isa = mpl::Isa::Auto;
   bool avx2 = false;
 

@@ -14,12 +14,19 @@ namespace chord {
 namespace runtime {
 
 namespace {
-[[noreturn]] void bad(const std::string& msg) { throw std::invalid_argument(msg); }
+[[noreturn]] void bad(const std::string& msg) {
+  throw std::invalid_argument(msg);
+}
 }  // namespace
 
 void Linear::set_fp32(const std::string& nm, const float* weight, int64_t n, int64_t k, const float* b) {
-  if (n < 1 || k < 1) bad(nm + ": expected a weight [N >= 1, K >= 1], got [" + std::to_string(n) + ", " + std::to_string(k) + "]");
-  name = nm; N = n; K = k; packed = false; bias = b;
+  if (n < 1 || k < 1)
+    bad(nm + ": expected a weight [N >= 1, K >= 1], got [" + std::to_string(n) + ", " + std::to_string(k) + "]");
+  name = nm;
+  N = n;
+  K = k;
+  packed = false;
+  bias = b;
   wt.assign(size_t(N * K), 0.f);
   for (int64_t i = 0; i < N; ++i)
     for (int64_t j = 0; j < K; ++j) wt[size_t(j * N + i)] = weight[i * K + j];
@@ -28,12 +35,18 @@ void Linear::set_fp32(const std::string& nm, const float* weight, int64_t n, int
 void Linear::set_packed(const std::string& nm, const mpl::PackedView& view, int act, const float* b) {
   if (!view.perm) bad(nm + ": packed weight needs perm");
   if (act != 0 && act != 8) bad(nm + ": act_bits: expected 0 or 8, got " + std::to_string(act));
-  name = nm; N = view.N; K = view.K; packed = true; w = view; act_bits = act; bias = b;
+  name = nm;
+  N = view.N;
+  K = view.K;
+  packed = true;
+  w = view;
+  act_bits = act;
+  bias = b;
   wt.clear();
 }
 
-void Linear::forward(const Fp32Kernels& kr, const float* x, int64_t M, int64_t ldx, float* y, int64_t ldy,
-                     int nthreads, mpl::Isa isa) const {
+void Linear::forward(const Fp32Kernels& kr, const float* x, int64_t M, int64_t ldx, float* y, int64_t ldy, int nthreads,
+                     mpl::Isa isa) const {
   if (M == 0) return;
   if (packed) {
     mpl::mp_linear(w, x, mpl::DType::F32, M, ldx, 1, bias, act_bits, y, mpl::DType::F32, ldy, nthreads, isa);
@@ -52,14 +65,23 @@ void Linear::forward(const Fp32Kernels& kr, const float* x, int64_t M, int64_t l
 }
 
 void Table::set_fp32(const std::string& nm, const float* t, int64_t n, int64_t dim) {
-  name = nm; N = n; d = dim; f32 = t;
-  packed_row.clear(); span_of.clear();
+  name = nm;
+  N = n;
+  d = dim;
+  f32 = t;
+  packed_row.clear();
+  span_of.clear();
 }
 
 void Table::set_packed(const std::string& nm, const mpl::PackedView& view, int act) {
   if (!view.perm) bad(nm + ": packed table needs perm");
   if (act != 0 && act != 8) bad(nm + ": act_bits: expected 0 or 8, got " + std::to_string(act));
-  name = nm; N = view.N; d = view.K; f32 = nullptr; w = view; act_bits = act;
+  name = nm;
+  N = view.N;
+  d = view.K;
+  f32 = nullptr;
+  w = view;
+  act_bits = act;
   // O(N) int32 indexes built once per runner (the table itself is borrowed, never copied)
   packed_row.assign(size_t(N), 0);
   span_of.assign(size_t(N), 0);
@@ -108,7 +130,9 @@ struct Entry {
   int64_t id;
 };
 
-inline bool better(const Entry& a, const Entry& b) { return topk::ranks_before(a.s, a.id, b.s, b.id); }
+inline bool better(const Entry& a, const Entry& b) {
+  return topk::ranks_before(a.s, a.id, b.s, b.id);
+}
 
 // The k best entries, kept sorted (best first): small k, and most offers fail one compare.
 struct Best {
@@ -127,7 +151,7 @@ struct Best {
   }
 };
 
-constexpr int64_t kScanBlock = 512;  // table rows scored per pass (stay in L1/L2)
+constexpr int64_t kScanBlock = 512;   // table rows scored per pass (stay in L1/L2)
 constexpr int64_t kSortedMaxK = 128;  // above this k, collect every score and partial-sort
 
 void topk_fp32_row(const Table& t, const Fp32Kernels& kr, const float* x, int64_t k, const int64_t* cand, int64_t C,
@@ -204,8 +228,8 @@ void table_topk(const Table& t, const Fp32Kernels& kr, const float* x, int64_t M
       for (int64_t c = 0; c < C; ++c) {
         const int64_t id = cand[m * ldc + c];
         if (id < 0 || id >= t.N)
-          bad("candidates: item ids must be in [0, " + std::to_string(t.N) + "), got " + std::to_string(id) +
-              " at [" + std::to_string(m) + ", " + std::to_string(c) + "]");
+          bad("candidates: item ids must be in [0, " + std::to_string(t.N) + "), got " + std::to_string(id) + " at [" +
+              std::to_string(m) + ", " + std::to_string(c) + "]");
       }
   if (M == 0) return;
   if (t.f32 && !cand && M >= kMinGemmRows && k <= kSortedMaxK) {

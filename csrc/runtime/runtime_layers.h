@@ -19,26 +19,26 @@ struct Linear {
   std::string name;
   int64_t N = 0, K = 0;
   bool packed = false;
-  mpl::PackedView w;          // packed
-  int act_bits = 0;           // packed: 0 or 8 (as the module's mp_linear call)
-  std::vector<float> wt;      // fp32: W^T [K, N] (a copy: layers are small; tables are never copied)
+  mpl::PackedView w;      // packed
+  int act_bits = 0;       // packed: 0 or 8 (as the module's mp_linear call)
+  std::vector<float> wt;  // fp32: W^T [K, N] (a copy: layers are small; tables are never copied)
   const float* bias = nullptr;
 
   // fp32 weight [N, K] row-major
   void set_fp32(const std::string& nm, const float* weight, int64_t n, int64_t k, const float* b);
   void set_packed(const std::string& nm, const mpl::PackedView& view, int act, const float* b);
   // nthreads: mp_linear's threads (split over weight rows); fp32 splits activation rows.
-  void forward(const Fp32Kernels& kr, const float* x, int64_t M, int64_t ldx, float* y, int64_t ldy,
-               int nthreads, mpl::Isa isa) const;
+  void forward(const Fp32Kernels& kr, const float* x, int64_t M, int64_t ldx, float* y, int64_t ldy, int nthreads,
+               mpl::Isa isa) const;
 };
 
 // Rows of an embedding table [N, d].
 struct Table {
   std::string name;
   int64_t N = 0, d = 0;
-  const float* f32 = nullptr;    // fp32 table (row stride d), or null when packed
-  mpl::PackedView w;             // packed table (perm required)
-  int act_bits = 0;              // packed: activations of its scoring path
+  const float* f32 = nullptr;       // fp32 table (row stride d), or null when packed
+  mpl::PackedView w;                // packed table (perm required)
+  int act_bits = 0;                 // packed: activations of its scoring path
   std::vector<int32_t> packed_row;  // original row -> packed row
   std::vector<int32_t> span_of;     // packed row -> index into w.spans
 

@@ -18,7 +18,9 @@ namespace runtime {
 
 namespace {
 
-[[noreturn]] void bad(const std::string& msg) { throw std::invalid_argument(msg); }
+[[noreturn]] void bad(const std::string& msg) {
+  throw std::invalid_argument(msg);
+}
 
 constexpr int64_t kRowsPerTask = 16;  // rows of a row-wise step (LN, attention, fp32 linear) per task
 
@@ -49,7 +51,8 @@ void check_norm(const LayerNorm& n, int64_t d, const std::string& what) {
 void SASRecRunner::check() {
   const SASRecConfig& c = cfg;
   if (c.dim < 1 || c.heads < 1 || c.dim % c.heads)
-    bad("dim, heads: expected heads dividing dim, got dim=" + std::to_string(c.dim) + ", heads=" + std::to_string(c.heads));
+    bad("dim, heads: expected heads dividing dim, got dim=" + std::to_string(c.dim) +
+        ", heads=" + std::to_string(c.heads));
   if (c.max_len < 1) bad("max_len: expected >= 1, got " + std::to_string(c.max_len));
   if (blocks.empty()) bad("blocks: expected at least one block");
   if (item.N != c.num_items + 1 || item.d != c.dim)
@@ -90,8 +93,7 @@ void SASRecRunner::topk(const int64_t* seqs, int64_t B, int64_t L, int64_t lds, 
              tmp_i_);
 }
 
-void SASRecRunner::represent_locked(const int64_t* seqs, int64_t B, int64_t L, int64_t lds, float* out,
-                                    int nthreads) {
+void SASRecRunner::represent_locked(const int64_t* seqs, int64_t B, int64_t L, int64_t lds, float* out, int nthreads) {
   const SASRecConfig& c = cfg;
   const int64_t d = c.dim, H = c.heads, dh = d / H, F = c.ffn_hidden;
   if (B < 0) bad("seqs: expected B >= 0 rows, got " + std::to_string(B));
@@ -217,8 +219,10 @@ void SASRecRunner::represent_locked(const int64_t* seqs, int64_t B, int64_t L, i
         float* xr = X + j * d;
         const float* ar = a + j * d;
         for (int64_t i = 0; i < d; ++i) xr[i] = xr[i] + ar[i];
-        if (c.pre_norm) blk.ffn_norm.apply(xr, G + j * d);
-        else blk.ffn_norm.apply(xr, xr);
+        if (c.pre_norm)
+          blk.ffn_norm.apply(xr, G + j * d);
+        else
+          blk.ffn_norm.apply(xr, xr);
       }
     });
     const float* ffn_in = c.pre_norm ? G : X;
@@ -239,8 +243,10 @@ void SASRecRunner::represent_locked(const int64_t* seqs, int64_t B, int64_t L, i
   int64_t j = 0;
   for (int64_t b = 0; b < B; ++b) {
     float* ob = out + b * d;
-    if (seqs[b * lds + L - 1] != 0) final_norm.apply(X + (j++) * d, ob);
-    else std::memcpy(ob, zout.data(), size_t(d) * sizeof(float));
+    if (seqs[b * lds + L - 1] != 0)
+      final_norm.apply(X + (j++) * d, ob);
+    else
+      std::memcpy(ob, zout.data(), size_t(d) * sizeof(float));
   }
 }
 

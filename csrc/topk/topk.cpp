@@ -34,8 +34,8 @@ namespace topk {
 
 namespace {
 
-constexpr int64_t kGemmRows = 16;     // M at which the mp_linear block kernels take over (no VNNI)
-constexpr int64_t kChunkRows = 4096;  // packed rows per task (a chunk's bytes stay in L2)
+constexpr int64_t kGemmRows = 16;           // M at which the mp_linear block kernels take over (no VNNI)
+constexpr int64_t kChunkRows = 4096;        // packed rows per task (a chunk's bytes stay in L2)
 constexpr double kUnit = 1.0 / 16777216.0;  // float32 unit roundoff 2^-24
 
 struct Entry {
@@ -43,7 +43,9 @@ struct Entry {
   int64_t id;
 };
 
-inline bool better(const Entry& a, const Entry& b) { return ranks_before(a.s, a.id, b.s, b.id); }
+inline bool better(const Entry& a, const Entry& b) {
+  return ranks_before(a.s, a.id, b.s, b.id);
+}
 
 inline float round_up(double v) {
   const float f = static_cast<float>(v);
@@ -82,9 +84,11 @@ inline int64_t find_packed_row(const mpl::PackedView& w, int64_t id) {
 // perm[r], range-checked (the binding does not validate perm as a whole)
 [[noreturn]] inline void bad_perm(const mpl::PackedView& w, int64_t r) {
   throw std::invalid_argument("chord::mp_topk: perm[" + std::to_string(r) + "]: expected an item id in 0.." +
-                                std::to_string(w.N - 1) + ", got " + std::to_string(w.perm[r]));
+                              std::to_string(w.N - 1) + ", got " + std::to_string(w.perm[r]));
 }
-inline bool perm_ok(const mpl::PackedView& w, int64_t r) { return w.perm[r] >= 0 && w.perm[r] < w.N; }
+inline bool perm_ok(const mpl::PackedView& w, int64_t r) {
+  return w.perm[r] >= 0 && w.perm[r] < w.N;
+}
 inline int64_t item_id(const mpl::PackedView& w, int64_t r) {
   if (!perm_ok(w, r)) bad_perm(w, r);
   return w.perm[r];
@@ -102,9 +106,8 @@ std::vector<int64_t> packed_rows(const mpl::PackedView& w, const int64_t* ids, i
     for (int64_t i = 0; i < n; ++i) {
       const int64_t id = ids[i];
       if (id < 0 || id >= w.N)
-        throw std::invalid_argument("chord::mp_topk: candidates: item id " + std::to_string(id) +
-                                    " (flat position " + std::to_string(i) + ") is out of range [0, " +
-                                    std::to_string(w.N) + ")");
+        throw std::invalid_argument("chord::mp_topk: candidates: item id " + std::to_string(id) + " (flat position " +
+                                    std::to_string(i) + ") is out of range [0, " + std::to_string(w.N) + ")");
       pos[i] = inv[id];
     }
     return pos;
@@ -160,8 +163,7 @@ double exact_score(const mpl::PackedView& w, int64_t r, const double* xr) {
   double acc[16] = {0};
   for (int64_t blk = 0; blk < sp.row_bytes / 16; ++blk, row += 16, xr += 16 * P)
     for (int i = 0; i < P; ++i)
-      for (int j = 0; j < 16; ++j)
-        acc[j] += xr[16 * i + j] * (static_cast<double>((row[j] >> (i * b)) & mask) - z);
+      for (int j = 0; j < 16; ++j) acc[j] += xr[16 * i + j] * (static_cast<double>((row[j] >> (i * b)) & mask) - z);
   double s = 0.0;
   for (int j = 0; j < 16; ++j) s += acc[j];
   return static_cast<double>(w.scales[r]) * s;
@@ -275,9 +277,10 @@ void mp_topk(const mpl::PackedView& w, const float* x, int64_t M, int64_t ldx, i
     const uint8_t* row = w.qweight + sp.byte_offset + (r - sp.row_start) * sp.row_bytes;
     const float* xm = xa.data() + m * Kpad;
     const float c = center[si];
-    float d = lut ? lut->dot(row)
-                  : !avx2 ? dot_direct_ref(row, sp.bits, K, xm, c)
-                  : sp.bits == 8 ? dot8_avx2(row, K, xm, c) : dotq_avx2(row, sp.bits, K, xm, c);
+    float d = lut            ? lut->dot(row)
+              : !avx2        ? dot_direct_ref(row, sp.bits, K, xm, c)
+              : sp.bits == 8 ? dot8_avx2(row, K, xm, c)
+                             : dotq_avx2(row, sp.bits, K, xm, c);
     const float dz = w.zeros[r] - c;
     if (dz != 0.f) d -= dz * acts[m].xsum;
     return acts[m].post * (w.scales[r] * d);
@@ -294,12 +297,15 @@ void mp_topk(const mpl::PackedView& w, const float* x, int64_t M, int64_t ldx, i
     return hs;
   };
   // whole-catalog tasks: chunks of the non-pruned buckets
-  struct Task { int64_t si, r0, r1; };
+  struct Task {
+    int64_t si, r0, r1;
+  };
   std::vector<Task> tasks;
   for (int64_t si = 0; si < nspan; ++si)
     if (w.spans[si].bits)
       for (int64_t r = 0; r < w.spans[si].rows; r += kChunkRows)
-        tasks.push_back({si, w.spans[si].row_start + r, w.spans[si].row_start + std::min(w.spans[si].rows, r + kChunkRows)});
+        tasks.push_back(
+            {si, w.spans[si].row_start + r, w.spans[si].row_start + std::min(w.spans[si].rows, r + kChunkRows)});
   const int64_t ntask = static_cast<int64_t>(tasks.size());
 
   if (!cand && i8) {
@@ -372,9 +378,14 @@ void mp_topk(const mpl::PackedView& w, const float* x, int64_t M, int64_t ldx, i
           if (has_lut[m * nspan + tk.si]) {
             const ByteLut& lut = luts[m * nspan + tk.si];
             switch (sp.row_bytes) {  // K = 64 rows at 2 and 4 bits, 128 at 2 bits: unrolled
-              case 16: run([&](const uint8_t* q) { return lut.dot_fixed<16>(q); }); break;
-              case 32: run([&](const uint8_t* q) { return lut.dot_fixed<32>(q); }); break;
-              default: run([&](const uint8_t* q) { return lut.dot(q); });
+              case 16:
+                run([&](const uint8_t* q) { return lut.dot_fixed<16>(q); });
+                break;
+              case 32:
+                run([&](const uint8_t* q) { return lut.dot_fixed<32>(q); });
+                break;
+              default:
+                run([&](const uint8_t* q) { return lut.dot(q); });
             }
           } else if (sp.bits == 8 && avx2) {
             run([&](const uint8_t* q) { return dot8_avx2(q, K, xm, c); });

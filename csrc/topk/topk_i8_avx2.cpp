@@ -47,7 +47,8 @@ inline __m256i group8(const uint8_t* p, int64_t rb, int nch, bool half_last, con
   constexpr int P = 8 / B;
   if constexpr (TWO) {
     __m256i a[4];
-    for (int g = 0; g < 4; ++g) a[g] = chunk_dot<B>(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * g)), xv);
+    for (int g = 0; g < 4; ++g)
+      a[g] = chunk_dot<B>(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * g)), xv);
     // per 128-bit half: [sum a0, sum a1, sum a2, sum a3]; low half rows 0,2,4,6, high 1,3,5,7
     const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(a[0], a[1]), _mm256_hadd_epi32(a[2], a[3]));
     return _mm256_permutevar8x32_epi32(h, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
@@ -83,8 +84,10 @@ void scan_user(const mpl::PackedView& w, const mpl::BucketSpan& sp, int64_t r0, 
       alignas(32) int8_t lanes[32];
       for (int h = 0; h < 2; ++h) {
         const int64_t blk = TWO ? 0 : 2 * c + h;
-        if (blk < nb) std::memcpy(lanes + 16 * h, us.xq + blk * be + 16 * i, 16);
-        else std::memset(lanes + 16 * h, 0, 16);
+        if (blk < nb)
+          std::memcpy(lanes + 16 * h, us.xq + blk * be + 16 * i, 16);
+        else
+          std::memset(lanes + 16 * h, 0, 16);
       }
       xv[c * P + i] = _mm256_load_si256(reinterpret_cast<const __m256i*>(lanes));
     }
@@ -142,8 +145,10 @@ template <int B>
 void scan_bits2(const mpl::PackedView& w, const mpl::BucketSpan& sp, int64_t r0, int64_t r1, const VnniUser* users,
                 int nu) {
   for (int u = 0; u < nu; ++u) {
-    if (sp.row_bytes == 16) scan_user<B, true>(w, sp, r0, r1, users[u]);
-    else scan_user<B, false>(w, sp, r0, r1, users[u]);
+    if (sp.row_bytes == 16)
+      scan_user<B, true>(w, sp, r0, r1, users[u]);
+    else
+      scan_user<B, false>(w, sp, r0, r1, users[u]);
   }
 }
 
@@ -153,11 +158,20 @@ void scan_i8_avx2(const mpl::PackedView& w, const mpl::BucketSpan& sp, int64_t r
                   int nu) {
   if (r0 >= r1 || nu <= 0) return;
   switch (sp.bits) {
-    case 1: scan_bits2<1>(w, sp, r0, r1, users, nu); break;
-    case 2: scan_bits2<2>(w, sp, r0, r1, users, nu); break;
-    case 4: scan_bits2<4>(w, sp, r0, r1, users, nu); break;
-    case 8: scan_bits2<8>(w, sp, r0, r1, users, nu); break;
-    default: break;
+    case 1:
+      scan_bits2<1>(w, sp, r0, r1, users, nu);
+      break;
+    case 2:
+      scan_bits2<2>(w, sp, r0, r1, users, nu);
+      break;
+    case 4:
+      scan_bits2<4>(w, sp, r0, r1, users, nu);
+      break;
+    case 8:
+      scan_bits2<8>(w, sp, r0, r1, users, nu);
+      break;
+    default:
+      break;
   }
 }
 

@@ -18,7 +18,9 @@ namespace chord {
 namespace topk {
 
 constexpr int64_t kActPad = 128;  // fmt::block_elems(1): every width's padded K fits
-inline int64_t act_pad(int64_t K) { return (K + kActPad - 1) / kActPad * kActPad; }
+inline int64_t act_pad(int64_t K) {
+  return (K + kActPad - 1) / kActPad * kActPad;
+}
 
 // Portable direct centered dot of a row of width `bits` (1, 2, 4, 8).
 float dot_direct_ref(const uint8_t* row, int bits, int64_t K, const float* xa, float c);

@@ -99,7 +99,8 @@ inline void group16(const uint8_t* p, int64_t rb, int nch, __mmask64 lastmask, c
       acc[g] = _mm512_setzero_si512();
       const uint8_t* row = p + g * rb;
       for (int c = 0; c < nch; ++c) {
-        const __m512i v = c + 1 < nch ? _mm512_loadu_si512(row + 64 * c) : _mm512_maskz_loadu_epi8(lastmask, row + 64 * c);
+        const __m512i v =
+            c + 1 < nch ? _mm512_loadu_si512(row + 64 * c) : _mm512_maskz_loadu_epi8(lastmask, row + 64 * c);
 #pragma GCC unroll 8
         for (int i = 0; i < P; ++i) acc[g] = _mm512_dpbusd_epi32(acc[g], plane<B>(v, i), xv[c * P + i]);
       }
@@ -215,13 +216,18 @@ void scan_users(const mpl::PackedView& w, const mpl::BucketSpan& sp, int64_t r0,
           alignas(64) int8_t lanes[64];
           for (int qd = 0; qd < 4; ++qd) {
             const int64_t blk = R == 1 ? 4 * c + qd : qd % nb;
-            if (blk < nb) std::memcpy(lanes + 16 * qd, users[u0 + u].xq + blk * be + 16 * i, 16);
-            else std::memset(lanes + 16 * qd, 0, 16);
+            if (blk < nb)
+              std::memcpy(lanes + 16 * qd, users[u0 + u].xq + blk * be + 16 * i, 16);
+            else
+              std::memset(lanes + 16 * qd, 0, 16);
           }
           xv[u * XS + c * P + i] = _mm512_load_si512(lanes);
         }
     if constexpr (G >= 4) {
-      if (gn == 4) { scan_run<B, R, 4>(w, sp, r0, r1, users + u0, xv, XS); continue; }
+      if (gn == 4) {
+        scan_run<B, R, 4>(w, sp, r0, r1, users + u0, xv, XS);
+        continue;
+      }
       if (gn == 3) {
         scan_run<B, R, 2>(w, sp, r0, r1, users + u0, xv, XS);
         scan_run<B, R, 1>(w, sp, r0, r1, users + u0 + 2, xv + 2 * XS, XS);
@@ -229,7 +235,10 @@ void scan_users(const mpl::PackedView& w, const mpl::BucketSpan& sp, int64_t r0,
       }
     }
     if constexpr (G >= 2) {
-      if (gn == 2) { scan_run<B, R, 2>(w, sp, r0, r1, users + u0, xv, XS); continue; }
+      if (gn == 2) {
+        scan_run<B, R, 2>(w, sp, r0, r1, users + u0, xv, XS);
+        continue;
+      }
     }
     scan_run<B, R, 1>(w, sp, r0, r1, users + u0, xv, XS);
   }
@@ -239,10 +248,14 @@ template <int B>
 void scan_bits(const mpl::PackedView& w, const mpl::BucketSpan& sp, int64_t r0, int64_t r1, const VnniUser* users,
                int nu) {
   const int64_t nb = sp.row_bytes / 16;
-  if (nb == 1) scan_users<B, 4>(w, sp, r0, r1, users, nu);
-  else if (nb == 2) scan_users<B, 2>(w, sp, r0, r1, users, nu);
-  else if (nb % 4 == 0) scan_users<B, 0>(w, sp, r0, r1, users, nu);
-  else scan_users<B, 1>(w, sp, r0, r1, users, nu);
+  if (nb == 1)
+    scan_users<B, 4>(w, sp, r0, r1, users, nu);
+  else if (nb == 2)
+    scan_users<B, 2>(w, sp, r0, r1, users, nu);
+  else if (nb % 4 == 0)
+    scan_users<B, 0>(w, sp, r0, r1, users, nu);
+  else
+    scan_users<B, 1>(w, sp, r0, r1, users, nu);
 }
 
 }  // namespace
@@ -251,11 +264,20 @@ void scan_vnni(const mpl::PackedView& w, const mpl::BucketSpan& sp, int64_t r0, 
                int nu) {
   if (r0 >= r1 || nu <= 0) return;
   switch (sp.bits) {
-    case 1: scan_bits<1>(w, sp, r0, r1, users, nu); break;
-    case 2: scan_bits<2>(w, sp, r0, r1, users, nu); break;
-    case 4: scan_bits<4>(w, sp, r0, r1, users, nu); break;
-    case 8: scan_bits<8>(w, sp, r0, r1, users, nu); break;
-    default: break;  // pruned rows are never scanned
+    case 1:
+      scan_bits<1>(w, sp, r0, r1, users, nu);
+      break;
+    case 2:
+      scan_bits<2>(w, sp, r0, r1, users, nu);
+      break;
+    case 4:
+      scan_bits<4>(w, sp, r0, r1, users, nu);
+      break;
+    case 8:
+      scan_bits<8>(w, sp, r0, r1, users, nu);
+      break;
+    default:
+      break;  // pruned rows are never scanned
   }
 }
 

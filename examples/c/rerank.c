@@ -36,10 +36,14 @@ int main(int argc, char** argv) {
   size_t n = 0, k = 10;
   chord_options opt = {0, 0};
   for (int i = 3; i < argc; ++i) {
-    if (!strcmp(argv[i], "--user") && i + 1 < argc) user = atoll(argv[++i]);
-    else if (!strcmp(argv[i], "--k") && i + 1 < argc) k = (size_t)atoll(argv[++i]);
-    else if (!strcmp(argv[i], "--act-bits") && i + 1 < argc) opt.act_bits = atoi(argv[++i]);
-    else if (n < 4096) hist[n++] = atoll(argv[i]);
+    if (!strcmp(argv[i], "--user") && i + 1 < argc)
+      user = atoll(argv[++i]);
+    else if (!strcmp(argv[i], "--k") && i + 1 < argc)
+      k = (size_t)atoll(argv[++i]);
+    else if (!strcmp(argv[i], "--act-bits") && i + 1 < argc)
+      opt.act_bits = atoi(argv[++i]);
+    else if (n < 4096)
+      hist[n++] = atoll(argv[i]);
   }
   if (k > 100) k = 100;
   chord_model* m = NULL;

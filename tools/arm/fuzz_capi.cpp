@@ -82,8 +82,8 @@ chord_status probe(chord_model* m, Result* out) {
   const int64_t hist[5] = {1, 2 % info.num_items + 1, 3 % info.num_items + 1, info.num_items, 1};
   const size_t k = size_t(std::min<int64_t>(5, info.num_items));
   Result r{std::vector<int64_t>(k), std::vector<float>(k)};
-  const chord_status s = note("rerank", chord_rerank(m, hist, 5, info.num_users ? 0 : -1, nullptr, 0, k,
-                                                     r.ids.data(), r.scores.data()));
+  const chord_status s =
+      note("rerank", chord_rerank(m, hist, 5, info.num_users ? 0 : -1, nullptr, 0, k, r.ids.data(), r.scores.data()));
   if (s == CHORD_OK)
     for (int64_t id : r.ids) check(id >= 1 && id <= info.num_items, "rerank returned an id out of range");
   if (out) *out = r;
@@ -96,11 +96,21 @@ void mutate_bytes(std::vector<uint8_t>& b, std::mt19937_64& rng, size_t lo, size
   const int n = 1 + int(rng() % 4);
   for (int i = 0; i < n; ++i) {
     switch (rng() % 5) {
-      case 0: b[pos(rng)] ^= uint8_t(1u << (rng() % 8)); break;
-      case 1: b[pos(rng)] = uint8_t(rng()); break;
-      case 2: b[pos(rng)] = uint8_t("\x00\xff\x7f\x80{}[]\",:0-9"[rng() % 14]); break;
-      case 3: b.resize(pos(rng)); return;  // truncate
-      default: b.insert(b.begin() + long(pos(rng)), uint8_t(rng())); return;
+      case 0:
+        b[pos(rng)] ^= uint8_t(1u << (rng() % 8));
+        break;
+      case 1:
+        b[pos(rng)] = uint8_t(rng());
+        break;
+      case 2:
+        b[pos(rng)] = uint8_t("\x00\xff\x7f\x80{}[]\",:0-9"[rng() % 14]);
+        break;
+      case 3:
+        b.resize(pos(rng));
+        return;  // truncate
+      default:
+        b.insert(b.begin() + long(pos(rng)), uint8_t(rng()));
+        return;
     }
   }
 }
@@ -204,7 +214,8 @@ int main(int argc, char** argv) {
   chord_info info;
   chord_get_info(base, &info);
   misuse(base, info);
-  check(note("apply-seed", chord_apply_strategy(base, strat.data(), strat.size())) == CHORD_OK, "seed strategy applies");
+  check(note("apply-seed", chord_apply_strategy(base, strat.data(), strat.size())) == CHORD_OK,
+        "seed strategy applies");
   Result before;
   check(probe(base, &before) == CHORD_OK, "seed rerank");
 
@@ -217,9 +228,12 @@ int main(int argc, char** argv) {
       uint64_t hlen = 0;
       for (int i = 7; i >= 0; --i) hlen = (hlen << 8) | b[size_t(i)];
       const int kind = int(rng() % 4);
-      if (kind == 0) mutate_bytes(b, rng, 0, b.size());
-      else if (kind == 1) mutate_bytes(b, rng, 0, size_t(std::min<uint64_t>(hlen + 8, b.size())));
-      else mutate_header(b, rng);
+      if (kind == 0)
+        mutate_bytes(b, rng, 0, b.size());
+      else if (kind == 1)
+        mutate_bytes(b, rng, 0, size_t(std::min<uint64_t>(hlen + 8, b.size())));
+      else
+        mutate_header(b, rng);
       if (kind == 3) mutate_header(b, rng);
       chord_model* m = reinterpret_cast<chord_model*>(1);
       const chord_status s = note("open", chord_open_memory(b.data(), b.size(), &opt, &m));

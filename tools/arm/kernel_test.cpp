@@ -88,7 +88,8 @@ void kernel_level(std::mt19937_64& rng, int cases, bool dotprod) {
         qsum[static_cast<size_t>(m)] += q;
       }
     // act8: exact
-    std::vector<int64_t> iref(static_cast<size_t>(nm * nr)), ineon(static_cast<size_t>(nm * nr), -1), idp(static_cast<size_t>(nm * nr), -1);
+    std::vector<int64_t> iref(static_cast<size_t>(nm * nr)), ineon(static_cast<size_t>(nm * nr), -1),
+        idp(static_cast<size_t>(nm * nr), -1);
     dot_i8_ref(w.data(), rb, bits, nr, xq.data(), Kp, nm, qsum.data(), iref.data(), nr);
     dot_i8_neon(w.data(), rb, bits, nr, xq.data(), Kp, nm, qsum.data(), ineon.data(), nr);
     ++checks;
@@ -96,7 +97,8 @@ void kernel_level(std::mt19937_64& rng, int cases, bool dotprod) {
     if (dotprod) {
       dot_i8_neon_dotprod(w.data(), rb, bits, nr, xq.data(), Kp, nm, qsum.data(), idp.data(), nr);
       ++checks;
-      if (idp != iref) fail("dot_i8_neon_dotprod != scalar (bits " + std::to_string(bits) + ", K " + std::to_string(K) + ")");
+      if (idp != iref)
+        fail("dot_i8_neon_dotprod != scalar (bits " + std::to_string(bits) + ", K " + std::to_string(K) + ")");
     }
     // fp32: within the float32 accumulation bound of the float64 value
     std::vector<float> fneon(static_cast<size_t>(nm * nr), NAN);
@@ -108,7 +110,8 @@ void kernel_level(std::mt19937_64& rng, int cases, bool dotprod) {
         const double bound = double(K + 16) * 1.2e-7 * a + 1e-30;
         ++checks;
         if (!(std::fabs(double(fneon[static_cast<size_t>(m * nr + r)]) - v) <= bound))
-          fail("dot_f32_neon off the float64 reference (bits " + std::to_string(bits) + ", K " + std::to_string(K) + ")");
+          fail("dot_f32_neon off the float64 reference (bits " + std::to_string(bits) + ", K " + std::to_string(K) +
+               ")");
       }
     // activation quantization: bit-identical (scales and int8 values), NaN / inf rows included
     {
@@ -161,7 +164,8 @@ void op_level(std::mt19937_64& rng, int cases) {
     }
     std::vector<uint8_t> qw(static_cast<size_t>(qbytes));
     for (auto& b : qw) b = uint8_t(rng());
-    std::vector<float> sc(static_cast<size_t>(N)), ze(static_cast<size_t>(N)), bias(static_cast<size_t>(N)), x(static_cast<size_t>(M * K));
+    std::vector<float> sc(static_cast<size_t>(N)), ze(static_cast<size_t>(N)), bias(static_cast<size_t>(N)),
+        x(static_cast<size_t>(M * K));
     std::vector<int32_t> perm(static_cast<size_t>(N));
     for (int64_t i = 0; i < N; ++i) {
       perm[static_cast<size_t>(i)] = int32_t(i);
@@ -174,12 +178,13 @@ void op_level(std::mt19937_64& rng, int cases) {
     int64_t row = 0;
     for (size_t b = 0; b < buckets.size(); b += 2) {
       if (buckets[b] == 0)
-        for (int64_t i = 0; i < buckets[b + 1]; ++i) sc[static_cast<size_t>(row + i)] = ze[static_cast<size_t>(row + i)] = 0.f;
+        for (int64_t i = 0; i < buckets[b + 1]; ++i)
+          sc[static_cast<size_t>(row + i)] = ze[static_cast<size_t>(row + i)] = 0.f;
       row += buckets[b + 1];
     }
     for (auto& v : x) v = ux(rng);
-    const PackedView w = make_packed_view(qw.data(), qbytes, sc.data(), N, ze.data(), N, perm.data(), N,
-                                          buckets.data(), int64_t(buckets.size()), K);
+    const PackedView w = make_packed_view(qw.data(), qbytes, sc.data(), N, ze.data(), N, perm.data(), N, buckets.data(),
+                                          int64_t(buckets.size()), K);
     for (int act : {0, 8}) {
       std::vector<float> yref(static_cast<size_t>(M * N));
       mp_linear(w, x.data(), DType::F32, M, K, 1, bias.data(), act, yref.data(), DType::F32, N, 1, Isa::Scalar,

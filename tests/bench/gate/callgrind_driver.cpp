@@ -63,21 +63,27 @@ Packed make_packed(int64_t N, int64_t K, double f8, double f4, uint64_t seed, qp
   for (int b : {8, 4, 2, 1, 0}) {
     int64_t n = 0;
     for (int64_t i = 0; i < N; ++i)
-      if (bits[size_t(i)] == b) { p.perm.push_back(int32_t(i)); ++n; }
-    if (n) { p.buckets.push_back(b); p.buckets.push_back(n); }
+      if (bits[size_t(i)] == b) {
+        p.perm.push_back(int32_t(i));
+        ++n;
+      }
+    if (n) {
+      p.buckets.push_back(b);
+      p.buckets.push_back(n);
+    }
   }
   p.qweight.resize(size_t(qpack::packed_bytes(p.buckets.data(), int64_t(p.buckets.size()), N, K)));
   p.scales.resize(size_t(N));
   p.zeros.resize(size_t(N));
   qpack::quantize_pack(p.w.data(), N, K, K, p.perm.data(), p.buckets.data(), int64_t(p.buckets.size()),
-                       qpack::Scheme::Sym, p.qweight.data(), int64_t(p.qweight.size()), p.scales.data(),
-                       p.zeros.data(), 1, isa);
+                       qpack::Scheme::Sym, p.qweight.data(), int64_t(p.qweight.size()), p.scales.data(), p.zeros.data(),
+                       1, isa);
   return p;
 }
 
 mpl::PackedView view(const Packed& p) {
-  return mpl::make_packed_view(p.qweight.data(), int64_t(p.qweight.size()), p.scales.data(), p.N, p.zeros.data(),
-                               p.N, p.perm.data(), p.N, p.buckets.data(), int64_t(p.buckets.size()), p.K);
+  return mpl::make_packed_view(p.qweight.data(), int64_t(p.qweight.size()), p.scales.data(), p.N, p.zeros.data(), p.N,
+                               p.perm.data(), p.N, p.buckets.data(), int64_t(p.buckets.size()), p.K);
 }
 
 double checksum(const float* v, size_t n) {
@@ -118,8 +124,8 @@ int main(int argc, char** argv) {
       std::printf("quantize_pack/%s %.6e\n", std::get<0>(m), checksum(sc.data(), sc.size()));
     }
     // --- mp_linear: M x K=512 x N=512 at each mix and activation path ---------------------
-    for (const auto& m : {std::make_tuple("mix3", 0.125, 0.125), std::make_tuple("u4", 0.0, 1.0),
-                          std::make_tuple("u8", 1.0, 0.0)}) {
+    for (const auto& m :
+         {std::make_tuple("mix3", 0.125, 0.125), std::make_tuple("u4", 0.0, 1.0), std::make_tuple("u8", 1.0, 0.0)}) {
       Packed p = make_packed(512, 512, std::get<1>(m), std::get<2>(m), 2, qisa);
       const mpl::PackedView w = view(p);
       for (int64_t M : {1, 16}) {
@@ -130,7 +136,8 @@ int main(int argc, char** argv) {
           const std::string name = std::string("mp_linear/") + std::get<0>(m) + "/M" + std::to_string(M) +
                                    "xK512xN512/" + (act ? "act8" : "exact");
           counted(name, [&] {
-            mpl::mp_linear(w, x.data(), mpl::DType::F32, M, p.K, 1, nullptr, act, y.data(), mpl::DType::F32, p.N, 1, isa);
+            mpl::mp_linear(w, x.data(), mpl::DType::F32, M, p.K, 1, nullptr, act, y.data(), mpl::DType::F32, p.N, 1,
+                           isa);
           });
           std::printf("%s %.6e\n", name.c_str(), checksum(y.data(), y.size()));
         }
@@ -144,7 +151,8 @@ int main(int argc, char** argv) {
       Lcg g(7);
       std::vector<float> x(size_t(M * p.K)), y(size_t(M * p.N));
       for (auto& v : x) v = g.uniform();
-      if (mpl::choose_path(w, M, 0, isa) != mpl::Path::Panel) throw std::runtime_error("64x64x64 not on the panel path");
+      if (mpl::choose_path(w, M, 0, isa) != mpl::Path::Panel)
+        throw std::runtime_error("64x64x64 not on the panel path");
       counted("mp_linear/mix3/M64xK64xN64/exact", [&] {
         mpl::mp_linear(w, x.data(), mpl::DType::F32, M, p.K, 1, nullptr, 0, y.data(), mpl::DType::F32, p.N, 1, isa);
       });
@@ -159,9 +167,8 @@ int main(int argc, char** argv) {
       std::vector<float> x(64), vals(10);
       std::vector<int64_t> ids(10);
       for (auto& v : x) v = g.uniform();
-      counted("mp_topk/mix3/1x64x4096/k10", [&] {
-        topk::mp_topk(w, x.data(), 1, 64, 10, nullptr, 0, 0, 0, vals.data(), ids.data(), 1, isa);
-      });
+      counted("mp_topk/mix3/1x64x4096/k10",
+              [&] { topk::mp_topk(w, x.data(), 1, 64, 10, nullptr, 0, 0, 0, vals.data(), ids.data(), 1, isa); });
       std::printf("mp_topk/mix3 %.6e %lld\n", checksum(vals.data(), vals.size()), (long long)ids[0]);
     }
 #endif
