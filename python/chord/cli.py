@@ -15,6 +15,10 @@ COMMANDS = {
     "eval": ("chord.eval.cli", "evaluate a checkpoint (full ranking and 1+99 sampled)"),
     "demo": ("chord.demo", "end-to-end CHORD demo on the built-in ML-100K default"),
     "experiment": ("chord.experiments.cli", "run the paper-style experiment grid"),
+    "headroom": (
+        "chord.experiments.headroom_run",
+        "oracle per-user vs population strategy: the personalization headroom",
+    ),
     "serve": ("chord.serve.cli", "the cloud strategy service over HTTP (needs the serve extra)"),
     "export": ("chord.export", "write the model file of the Python-free runtime (csrc/capi/chord.h)"),
 }

@@ -1,0 +1,301 @@
+"""How much could *any* per-user precision strategy gain? The oracle-vs-population headroom.
+
+For a sample of eval users, two strategies at the same average-bit budget are found by the same
+search (:func:`local_search`), and both are scored on the users' **test** item, which the search
+never reads:
+
+- **population**: one strategy for all sampled users, minimizing their mean **validation** loss;
+- **oracle**: one strategy per user, minimizing that user's own validation loss, starting from the
+  population strategy and accepting only improvements (so on the search objective it is never worse
+  than the population strategy, user by user).
+
+Oracle minus population on test NDCG@10 (paired bootstrap over the sampled users,
+:mod:`chord.experiments.significance`) bounds what a per-user planner fed that user's signal could
+gain over one strategy for everybody: if the oracle, which sees the user's own next item, cannot
+beat the population strategy on the following item, a planner that sees only the history cannot
+either (up to the search's coarseness).
+
+Granularity (the search's cost is one forward per candidate per user): channels are searched in
+**groups**, ``blocks`` per layer. Within a layer, channels are ranked by their 2-bit quantization
+error ``||W_c - Q_2(W_c)||^2`` (a data-free sensitivity statistic) and cut into ``blocks`` blocks of
+(near) equal channel count; a group gets one code. The budget is CHORD's: average bits per weight
+element of the planned layers, weighted by channel size (``chord.system.cloud.tiering``), never
+above the budget.
+
+Loss: softmax cross-entropy of the stage's target over all items, with padding and the user's input
+history masked as the full-ranking evaluator masks them (the target itself is not masked).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from chord.backends.reference import fake_quantize
+from chord.codebook import Codebook
+from chord.system.copies import QuantizedCopies
+from chord.system.per_user import per_user_weights
+
+#: integer bit units of the knapsack: coarser budgets are rounded conservatively (costs up, capacity down)
+MAX_UNITS = 4096
+
+
+@dataclass(frozen=True)
+class Groups:
+    """A partition of the planned channels (``specs`` order) into searchable groups.
+
+    index long [N]: the group of each channel; elems float64 [G]: weight elements per group;
+    names: ``"<layer>#<block>"`` per group (block 0 = the channels with the largest 2-bit error)."""
+
+    index: torch.Tensor
+    elems: np.ndarray
+    names: tuple[str, ...]
+
+    @property
+    def size(self) -> int:
+        return len(self.names)
+
+    def expand(self, codes: torch.Tensor) -> torch.Tensor:
+        """group codes long [..., G] -> channel codes long [..., N]."""
+        return codes[..., self.index]
+
+
+def channel_groups(backbone, specs, blocks: int = 2, codebook: Codebook | None = None) -> Groups:
+    """``blocks`` groups per layer (fewer where a layer has fewer channels), channels ranked by
+    their quantization error at the narrowest non-zero width of ``codebook``."""
+    if blocks < 1:
+        raise ValueError(f"blocks: expected >= 1, got {blocks}")
+    cb = codebook or Codebook.default()
+    narrow = min(b for b in cb.bits if b > 0)
+    index, elems, names, g = [], [], [], 0
+    for s in specs:
+        w = backbone.get_submodule(s.name).weight.detach().float().reshape(s.channels, s.elems)
+        err = (w - fake_quantize(w, narrow, cb.scheme)).pow(2).sum(1)
+        order = torch.argsort(err, descending=True, stable=True)
+        idx = torch.empty(s.channels, dtype=torch.long)
+        for b, part in enumerate(np.array_split(order.numpy(), min(blocks, s.channels))):
+            idx[torch.from_numpy(part)] = g
+            elems.append(float(len(part) * s.elems))
+            names.append(f"{s.name}#{b}")
+            g += 1
+        index.append(idx)
+    return Groups(torch.cat(index), np.asarray(elems), tuple(names))
+
+
+def avg_bits(codes: torch.Tensor, groups: Groups, codebook: Codebook | None = None) -> torch.Tensor:
+    """group codes long [U, G] -> float64 [U]: average bits per weight element (CHORD's budget)."""
+    cb = codebook or Codebook.default()
+    w = torch.tensor(cb.bits, dtype=torch.float64)[codes.long()]
+    e = torch.from_numpy(groups.elems)
+    return (w * e).sum(-1) / e.sum()
+
+
+def fits(codes: torch.Tensor, groups: Groups, budget: float, codebook: Codebook | None = None) -> torch.Tensor:
+    """bool [U]: within ``budget`` (the same 1e-6 bit-element slack as ``allocate_layerwise``)."""
+    e = float(groups.elems.sum())
+    return avg_bits(codes, groups, codebook) * e <= budget * e + 1e-6
+
+
+def _units(groups: Groups, budget: float, widths: list[int]):
+    """(integer cost [G, K] of each group at each width, integer capacity): exact when the bit
+    counts share a divisor giving <= MAX_UNITS units, else costs rounded up and capacity down, so
+    any solution within capacity is within the budget."""
+    e = groups.elems.astype(np.int64)
+    bitcounts = [int(w) * int(x) for x in e for w in widths if w > 0]
+    total = float(e.sum()) * max(widths)
+    unit = math.gcd(*bitcounts) if bitcounts else 1
+    if total / unit > MAX_UNITS:
+        unit = total / MAX_UNITS
+    cost = np.ceil(np.outer(e, widths) / unit - 1e-9).astype(np.int64)
+    cap = int(np.floor(budget * float(e.sum()) / unit + 1e-9))
+    return cost, cap
+
+
+def knapsack(delta: np.ndarray, cost: np.ndarray, cap: int):
+    """Multiple-choice knapsack, exact, vectorized over rows.
+
+    delta float [U, G, K] (inf = not allowed); cost int [G, K] >= 0; cap int. -> (choice long [U, G],
+    value float [U]) minimizing sum_g delta[u, g, choice] subject to sum_g cost[g, choice] <= cap;
+    value inf (and choice -1) where no choice fits."""
+    U, G, K = delta.shape
+    dp = np.zeros((U, cap + 1))  # best value using capacity <= w
+    arg = np.zeros((G, U, cap + 1), dtype=np.int8)
+    for g in range(G):
+        new = np.full((U, cap + 1), np.inf)
+        for k in range(K):
+            c = int(cost[g, k])
+            if c > cap:
+                continue
+            cand = np.full((U, cap + 1), np.inf)
+            cand[:, c:] = dp[:, : cap + 1 - c] + delta[:, g, k][:, None]
+            better = cand < new
+            new = np.where(better, cand, new)
+            arg[g] = np.where(better, k, arg[g])
+        dp = new
+    value = dp[:, cap]
+    choice = np.full((U, G), -1, dtype=np.int64)
+    w = np.full(U, cap)
+    rows = np.arange(U)
+    for g in range(G - 1, -1, -1):
+        k = arg[g, rows, w].astype(np.int64)
+        choice[:, g] = k
+        w = np.maximum(w - cost[g, k], 0)  # rows with no solution (value inf) are discarded below
+    choice[~np.isfinite(value)] = -1
+    return choice, value
+
+
+def start_codes(groups: Groups, budget: float, codebook: Codebook | None = None) -> torch.Tensor:
+    """long [G]: every group at the widest code whose uniform strategy fits the budget."""
+    cb = codebook or Codebook.default()
+    ok = [c for c in range(len(cb.bits)) if cb.bits[c] <= budget + 1e-9]
+    if not ok:
+        raise ValueError(f"budget: {budget} is below the narrowest width {min(cb.bits)}")
+    return torch.full((groups.size,), max(ok, key=lambda c: cb.bits[c]), dtype=torch.long)
+
+
+def local_search(
+    evaluate,
+    start: torch.Tensor,
+    groups: Groups,
+    budget: float,
+    rounds: int = 4,
+    codebook: Codebook | None = None,
+    log=None,
+):
+    """Minimize U independent objectives over group codes within ``budget``, in lockstep:
+    ``evaluate(codes long [R, G], rows long [R]) -> float [R]`` gives objective ``rows[i]`` at
+    ``codes[i]`` (one call per candidate move evaluates it for every row that can make it).
+
+    Each round measures every single-group move of one width step (up or down) from the current
+    codes, exactly; then proposes (a) the best such move that fits the budget and (b) the exact
+    multiple-choice knapsack optimum of the separable model ``f + sum_g delta_g`` inside that
+    one-step trust region; a row moves to the better proposal only if its exact value is lower.
+    So a row's value never increases, no row ever leaves the budget, and nothing is random.
+    Returns (codes long [U, G], value float [U], evaluations)."""
+    cb = codebook or Codebook.default()
+    widths = sorted(set(cb.bits))
+    code_of = [cb.bits.index(w) for w in widths]  # width order -> code
+    rank_of = {c: i for i, c in enumerate(code_of)}
+    cur = start.clone().long()
+    if cur.dim() == 1:
+        cur = cur[None]
+    if not bool(fits(cur, groups, budget, cb).all()):
+        raise ValueError(f"start: exceeds the budget of {budget} average bits")
+    U, G, K = cur.shape[0], groups.size, len(widths)
+    cost, cap = _units(groups, budget, widths)
+    f = torch.as_tensor(evaluate(cur, torch.arange(U)), dtype=torch.float64)
+    n_eval = 1
+    for r in range(rounds):
+        rank = torch.tensor([[rank_of[int(c)] for c in row] for row in cur])  # [U, G] width index
+        delta = np.full((U, G, K), np.inf)
+        delta[np.arange(U)[:, None], np.arange(G)[None], rank.numpy()] = 0.0
+        best_f, best = f.clone(), cur.clone()
+        for g in range(G):
+            for step in (-1, 1):
+                nr = rank[:, g] + step
+                rows = ((nr >= 0) & (nr < K)).nonzero().flatten()
+                if rows.numel() == 0:
+                    continue
+                cand = cur[rows].clone()
+                cand[:, g] = torch.tensor(code_of)[nr[rows]]
+                fc = torch.as_tensor(evaluate(cand, rows), dtype=torch.float64)
+                n_eval += 1
+                delta[rows.numpy(), g, nr[rows].numpy()] = (fc - f[rows]).numpy()
+                ok = fits(cand, groups, budget, cb) & (fc < best_f[rows])
+                best_f[rows[ok]], best[rows[ok]] = fc[ok], cand[ok]
+        choice, _ = knapsack(delta, cost, cap)
+        has = (choice >= 0).all(1)
+        if has.any():
+            prop = cur.clone()
+            prop[torch.from_numpy(has)] = torch.tensor(code_of)[torch.from_numpy(choice[has])]
+            rows = (torch.from_numpy(has) & fits(prop, groups, budget, cb) & (prop != cur).any(1)).nonzero().flatten()
+            if rows.numel():
+                fp = torch.as_tensor(evaluate(prop[rows], rows), dtype=torch.float64)
+                n_eval += 1
+                ok = fp < best_f[rows]
+                best_f[rows[ok]], best[rows[ok]] = fp[ok], prop[rows[ok]]
+        moved = (best != cur).any(1)
+        if log:
+            log(f"  round {r + 1}: {int(moved.sum())}/{U} moved, mean value {float(best_f.mean()):.5f}")
+        cur, f = best, best_f
+        if not bool(moved.any()):
+            break
+    return cur, f, n_eval
+
+
+class StageLoss:
+    """Per-user cross-entropy of a stage's target under group codes, over the frozen backbone.
+
+    The quantized copies of every planned layer are computed once (``QuantizedCopies``); a
+    candidate's per-user weights are gathered from them. ``per_user(codes [U, G])`` scores row u
+    with user u's data; ``population(codes [G])`` -> the mean over all users (one shared forward)."""
+
+    def __init__(self, backbone, specs, groups: Groups, seqs, users, targets, hist_mask, batch: int = 256):
+        self.backbone, self.specs, self.groups = backbone.eval(), list(specs), groups
+        self.copies = QuantizedCopies(backbone, self.specs)
+        self.q = [getattr(self.copies, f"q_{i}") for i in range(len(self.specs))]
+        self.seqs, self.users, self.targets = seqs, users, targets
+        self.mask = hist_mask  # bool [U, num_items + 1]: masked items (padding, history except target)
+        self.batch = batch
+
+    def _weights(self, ch_codes: torch.Tensor) -> dict:
+        out, off = {}, 0
+        for s, q in zip(self.specs, self.q):
+            c = ch_codes[:, off : off + s.channels]  # [B, C]
+            out[s.name] = q[c, torch.arange(s.channels)].reshape(c.shape[0], *s.shape)
+            off += s.channels
+        return out
+
+    def _loss(self, rep, sel):
+        scores = self.backbone.score(rep).float().masked_fill(self.mask[sel], float("-inf"))
+        return F.cross_entropy(scores, self.targets[sel], reduction="none").double()
+
+    @torch.no_grad()
+    def per_user(self, codes: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """codes long [R, G] for users ``rows`` (default: all, R = U) -> loss float64 [R]."""
+        rows = torch.arange(self.seqs.shape[0]) if rows is None else rows
+        ch = self.groups.expand(codes)
+        out = []
+        for a in range(0, rows.numel(), self.batch):
+            sel = rows[a : a + self.batch]
+            with per_user_weights(self.backbone, self._weights(ch[a : a + self.batch])):
+                rep = self.backbone(_trim(self.seqs[sel]), users=self.users[sel])
+            out.append(self._loss(rep, sel))
+        return torch.cat(out)
+
+    @torch.no_grad()
+    def population(self, codes: torch.Tensor) -> torch.Tensor:
+        """codes long [G] -> mean loss over all users (float64 scalar)."""
+        w = self._weights(self.groups.expand(codes.view(1, -1)))
+        params = {f"{n}.weight": v[0] for n, v in w.items()}
+        tot = torch.zeros((), dtype=torch.float64)
+        n = self.seqs.shape[0]
+        for a in range(0, n, 4 * self.batch):
+            sel = torch.arange(a, min(n, a + 4 * self.batch))
+            rep = torch.func.functional_call(
+                self.backbone, params, (_trim(self.seqs[sel]),), {"users": self.users[sel]}
+            )
+            tot += self._loss(rep, sel).sum()
+        return tot / n
+
+
+def _trim(seqs: torch.Tensor) -> torch.Tensor:
+    from chord.eval.evaluator import _trim as trim
+
+    return trim(seqs)
+
+
+def history_mask(stage: dict, rows: torch.Tensor, num_items: int, mask_seen_target: bool = False) -> torch.Tensor:
+    """bool [len(rows), num_items + 1]: what the full-ranking evaluator masks for those eval rows."""
+    off, hist, tgt = stage["hist_off"], stage["hist_items"], stage["targets"]
+    m = torch.zeros(rows.numel(), num_items + 1, dtype=torch.bool)
+    for i, r in enumerate(rows.tolist()):
+        m[i, hist[int(off[r]) : int(off[r + 1])]] = True
+    m[:, 0] = True
+    if not mask_seen_target:
+        m[torch.arange(rows.numel()), tgt[rows]] = False
+    return m

@@ -1,0 +1,201 @@
+"""``chord headroom``: oracle per-user vs population strategy, per (dataset, backbone, budget) cell.
+
+Protocol (see :mod:`chord.experiments.headroom`): ``--users`` eval users sampled with ``--seed``;
+both searches read only the validation stage (history = train part, target = validation item);
+both strategies are then scored once on the test stage (history = train + validation, target = test
+item; full ranking, history masked) and compared user by user with the project's paired bootstrap.
+Resumable: each finished cell is written to ``<out>/results.json`` at once (per-user test ranks to
+``<out>/ranks.npz``); a rerun skips finished cells.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from chord.checkpoint import load_checkpoint
+from chord.codebook import Codebook
+from chord.data import LeaveOneOut, load_dataset
+from chord.eval.evaluator import Evaluator
+from chord.eval.metrics import metrics_from_ranks
+from chord.system import CodesModel
+from chord.system.cloud import planned_layers
+
+from . import headroom as hr
+from . import significance as sig
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", default="ml-100k")
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--ckpt", required=True, help="fp32 backbone checkpoint (chord train --out), frozen")
+    p.add_argument("--tag", default=None, help="cell prefix (default <dataset>/<model>)")
+    p.add_argument("--budgets", type=float, nargs="+", default=[2.0, 3.0])
+    p.add_argument("--users", type=int, default=500, help="eval users sampled per cell (0 = all)")
+    p.add_argument("--blocks", type=int, default=2, help="search groups per layer")
+    p.add_argument(
+        "--rounds", type=int, default=12, help="population search rounds at most (stops when no move improves)"
+    )
+    p.add_argument("--oracle-rounds", type=int, default=3, help="per-user search rounds (from population)")
+    p.add_argument("--history", type=int, default=50, help="input items (as chord experiment's CHORD history)")
+    p.add_argument("--mask-seen-target", action="store_true")
+    p.add_argument("--chord-results", default=None, help="a chord experiment --out dir: its ranks.npz rows join")
+    p.add_argument("--bootstrap", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", default="headroom_out")
+
+
+def sample_rows(n: int, k: int, seed: int) -> torch.Tensor:
+    """Sorted positions of ``k`` of ``n`` eval users (all when k <= 0 or k >= n), seeded."""
+    if k <= 0 or k >= n:
+        return torch.arange(n)
+    g = torch.Generator().manual_seed(int(seed))
+    return torch.sort(torch.randperm(n, generator=g)[:k]).values
+
+
+def _restricted(ev: Evaluator, rows: torch.Tensor) -> Evaluator:
+    ev = copy.copy(ev)
+    sp = copy.copy(ev.split)
+    sp.eval_users = np.asarray(ev.split.eval_users)[rows.numpy()]
+    ev.split, ev.users, ev._cache = sp, torch.from_numpy(sp.eval_users), {}
+    return ev
+
+
+def run_cell(backbone, split, budget: float, rows: torch.Tensor, args, log=print) -> dict:
+    """Search population and oracle strategies on validation; score both (and fp32) on test."""
+    cb = Codebook.default()
+    specs = planned_layers(backbone)
+    groups = hr.channel_groups(backbone, specs, args.blocks, cb)
+    ev = _restricted(Evaluator(split, args.history, mask_seen_target=args.mask_seen_target), rows)
+    st = ev._stage("valid")
+    allr = torch.arange(rows.numel())
+    mask = hr.history_mask(st, allr, split.num_items, args.mask_seen_target)
+    obj = hr.StageLoss(backbone, specs, groups, st["seqs"], ev.users, st["targets"], mask)
+    t0 = time.perf_counter()
+    start = hr.start_codes(groups, budget, cb)
+    pop, pop_val, n_pop = hr.local_search(
+        lambda c, r: obj.population(c[0]).view(1), start, groups, budget, args.rounds, cb, log
+    )
+    t_pop = time.perf_counter() - t0
+    pop_user_val = obj.per_user(pop.expand(rows.numel(), -1))
+    orc, orc_val, n_orc = hr.local_search(
+        obj.per_user,
+        pop.expand(rows.numel(), -1),
+        groups,
+        budget,
+        args.oracle_rounds,
+        cb,
+        log,
+    )
+    t_orc = time.perf_counter() - t0 - t_pop
+    # score on test: population as one shared strategy, the oracle per user
+    table = groups.expand(orc)  # [U, N] channel codes, row i = ev.users[i]
+    pos = {int(u): i for i, u in enumerate(ev.users)}
+    per_user_model = CodesModel(backbone, lambda s, u: table[torch.tensor([pos[int(x)] for x in u])], specs, cb)
+    # control: each user gets another sampled user's oracle strategy (a seeded cyclic shift of a
+    # random order, so nobody keeps their own): tells personal fit from "a different strategy"
+    g = torch.Generator().manual_seed(int(args.seed) + 1)
+    order = torch.randperm(rows.numel(), generator=g)
+    donor = torch.empty_like(order)
+    donor[order] = order.roll(1)
+    shuffled = table[donor]
+    shuffled_model = CodesModel(backbone, lambda s, u: shuffled[torch.tensor([pos[int(x)] for x in u])], specs, cb)
+    pop_model = CodesModel(backbone, lambda s, u: groups.expand(pop[0]), specs, cb)
+    ranks = {
+        "oracle": ev.ranks(per_user_model, "test", "full"),
+        "population": ev.ranks(pop_model, "test", "full"),
+        "oracle-shuffled": ev.ranks(shuffled_model, "test", "full"),
+        "fp32": ev.ranks(backbone, "test", "full"),
+    }
+    bits = hr.avg_bits(orc, groups, cb)
+    res = {
+        "budget": budget,
+        "users": int(rows.numel()),
+        "groups": groups.size,
+        "population_codes": pop[0].tolist(),
+        "group_names": list(groups.names),
+        "avg_bits": {"population": float(hr.avg_bits(pop, groups, cb)[0]), "oracle_max": float(bits.max())},
+        "valid_loss": {
+            "population": float(pop_user_val.mean()),
+            "oracle": float(orc_val.mean()),
+            "users_improved": int((orc_val < pop_user_val - 1e-12).sum()),
+        },
+        "oracle_differs": float((orc != pop).any(1).double().mean()),
+        "oracle_changed_groups": float((orc != pop).sum(1).double().mean()),
+        "test": {k: metrics_from_ranks(v, (5, 10, 20)) for k, v in ranks.items()},
+        "evaluations": {"population": n_pop, "oracle": n_orc},
+        "seconds": {"population": t_pop, "oracle": t_orc},
+        "_ranks": ranks,
+        "_rows": rows,
+    }
+    cmp = sig.compare(ranks, "oracle", ["population", "oracle-shuffled"], resamples=args.bootstrap, seed=args.seed)
+    res["oracle_minus_population"] = cmp["population"]
+    res["oracle_minus_shuffled"] = cmp["oracle-shuffled"]
+    return res
+
+
+def run(args) -> int:
+    torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path, rpath = out / "results.json", out / "ranks.npz"
+    results = json.loads(path.read_text()) if path.exists() else {"cells": {}, "meta": {}}
+    saved = dict(np.load(rpath)) if rpath.exists() else {}
+    backbone, meta = load_checkpoint(args.ckpt)
+    backbone.eval()
+    for p in backbone.parameters():
+        p.requires_grad_(False)
+    model_name = meta["model"]["model"]
+    split = LeaveOneOut(load_dataset(args.dataset, args.data_dir))
+    rows = sample_rows(len(split.eval_users), args.users, args.seed)
+    tag = args.tag or f"{args.dataset}/{model_name}"
+    chord_ranks = dict(np.load(Path(args.chord_results) / "ranks.npz")) if args.chord_results else {}
+    for b in args.budgets:
+        key = f"{tag}@{b}"
+        if key in results["cells"]:
+            print(f"[{key}] done, skipped")
+            continue
+        print(f"[{key}] {rows.numel()} users")
+        res = run_cell(backbone, split, b, rows, args)
+        for name, r in res.pop("_ranks").items():
+            saved[f"{key}|{name}"] = r.numpy().astype(np.int32)
+        saved[f"{key}|rows"] = res.pop("_rows").numpy().astype(np.int32)
+        res["chord"] = _chord_rows(chord_ranks, f"{args.dataset}/{model_name}", b, rows, saved, key, args)
+        res["args"] = {k: v for k, v in vars(args).items()}
+        results["cells"][key] = res
+        np.savez_compressed(out / "ranks.tmp.npz", **saved)
+        (out / "ranks.tmp.npz").replace(rpath)
+        path.with_suffix(".tmp").write_text(json.dumps(results, indent=1, default=float))
+        path.with_suffix(".tmp").replace(path)
+        d = res["oracle_minus_population"]["NDCG@10"]
+        print(
+            f"[{key}] NDCG@10 oracle {res['test']['oracle']['NDCG@10']:.4f} population "
+            f"{res['test']['population']['NDCG@10']:.4f} diff {sig.format_ci(d)} "
+            f"({res['seconds']['population'] + res['seconds']['oracle']:.0f}s)"
+        )
+    return 0
+
+
+def _chord_rows(chord_ranks, pair, b, rows, saved, key, args) -> dict:
+    """CHORD's (and its population's / layer-wise's) test ranks on the same sampled users, from a
+    ``chord experiment`` run of the same checkpoint: metrics and paired differences."""
+    out = {}
+    ranks = {"oracle": saved[f"{key}|oracle"], "population": saved[f"{key}|population"]}
+    for meth in ("chord-pretrained", "population-pretrained", "layerwise"):
+        k = f"{pair}/{meth}@{b}|full"
+        if k in chord_ranks:
+            ranks[meth] = chord_ranks[k][rows.numpy()]
+    if "chord-pretrained" not in ranks:
+        return out
+    for m in ranks:
+        if m not in ("oracle", "population"):
+            out[m] = metrics_from_ranks(torch.from_numpy(ranks[m].astype(np.int64)), (5, 10, 20))
+    out["chord_minus"] = sig.compare(ranks, "chord-pretrained", sorted(ranks), resamples=args.bootstrap, seed=args.seed)
+    return out

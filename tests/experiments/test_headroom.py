@@ -1,0 +1,182 @@
+"""The headroom search (chord.experiments.headroom): exact knapsack, budget, monotonicity,
+determinism, oracle >= population on the search objective; ``chord headroom`` end to end."""
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from chord.codebook import Codebook
+from chord.experiments import headroom as hr
+from chord.experiments.headroom_run import sample_rows
+from chord.models import build_model
+from chord.system.cloud import planned_layers
+from chord.system.cloud.tiering import channel_elems, codes_avg_bits
+
+
+def _groups(elems):
+    elems = np.asarray(elems, dtype=np.float64)
+    return hr.Groups(torch.arange(len(elems)), elems, tuple(f"g{i}" for i in range(len(elems))))
+
+
+def _objective(G, U, seed):
+    """U different non-separable objectives over group codes: a random per-group cost of each
+    width plus random pairwise interactions (so the knapsack's separable model is only a guide)."""
+    g = torch.Generator().manual_seed(seed)
+    lin = torch.rand(U, G, 4, generator=g, dtype=torch.float64) * torch.tensor(
+        [4.0, 2.0, 1.0, 0.5], dtype=torch.float64
+    )
+    pair = torch.rand(U, G, G, generator=g, dtype=torch.float64) * 0.3
+    calls = []
+
+    def f(codes, rows):
+        calls.append(codes.clone())
+        one = torch.nn.functional.one_hot(codes, 4).double()  # [R, G, 4]
+        bits = torch.tensor([0.0, 2.0, 4.0, 8.0], dtype=torch.float64)[codes] / 8  # [R, G]
+        val = (lin[rows] * one).sum((1, 2)) - torch.einsum("rg,rgh,rh->r", bits, pair[rows], bits)
+        return val
+
+    return f, calls
+
+
+def test_knapsack_is_exact_against_brute_force():
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        G, K = int(rng.integers(1, 5)), 4
+        delta = rng.normal(size=(3, G, K))
+        delta[rng.random(size=delta.shape) < 0.2] = np.inf
+        cost = rng.integers(0, 6, size=(G, K))
+        cap = int(rng.integers(0, 15))
+        choice, value = hr.knapsack(delta, cost, cap)
+        for u in range(3):
+            best = np.inf
+            for combo in itertools.product(range(K), repeat=G):
+                if sum(cost[g, k] for g, k in enumerate(combo)) <= cap:
+                    best = min(best, sum(delta[u, g, k] for g, k in enumerate(combo)))
+            if np.isinf(best):
+                assert np.isinf(value[u]) and (choice[u] == -1).all()
+                continue
+            assert value[u] == pytest.approx(best)
+            assert sum(cost[g, k] for g, k in enumerate(choice[u])) <= cap
+            assert sum(delta[u, g, k] for g, k in enumerate(choice[u])) == pytest.approx(best)
+
+
+@pytest.mark.parametrize("elems", [[64, 64, 256, 256, 64], [20, 64, 128, 192, 320, 21504, 8192]])
+def test_units_never_admit_an_over_budget_solution(elems):
+    """Costs round up and capacity down, so any knapsack solution fits the real budget (the
+    second case is Caser-like: odd sizes force rounding)."""
+    groups = _groups(elems)
+    widths = [0, 2, 4, 8]
+    rng = np.random.default_rng(1)
+    for budget in (1.5, 2.0, 2.5, 3.0):
+        cost, cap = hr._units(groups, budget, widths)
+        for _ in range(200):
+            k = rng.integers(0, 4, size=len(elems))
+            if cost[np.arange(len(elems)), k].sum() <= cap:
+                assert bool(hr.fits(torch.from_numpy(k)[None], groups, budget)[0])
+
+
+@pytest.mark.parametrize("budget", [1.5, 2.0, 3.0])
+def test_search_holds_budget_improves_and_is_deterministic(budget):
+    groups = _groups([64, 64, 128, 256, 64, 32])
+    U = 5
+    f, calls = _objective(groups.size, U, seed=3)
+    start = hr.start_codes(groups, budget).expand(U, -1)
+    v0 = f(start, torch.arange(U))
+    codes, value, n = hr.local_search(f, start, groups, budget, rounds=6)
+    assert bool(hr.fits(codes, groups, budget).all())
+    assert torch.equal(value, f(codes, torch.arange(U)))  # the value reported is the codes' value
+    assert bool((value <= v0).all()) and bool((value < v0).any())
+    assert n >= 1
+    codes2, value2, _ = hr.local_search(f, start, groups, budget, rounds=6)
+    assert torch.equal(codes, codes2) and torch.equal(value, value2)
+
+
+def test_oracle_never_worse_than_population_on_the_search_objective():
+    groups = _groups([64, 64, 128, 256, 64, 32, 96])
+    U, budget = 8, 2.5
+    f, _ = _objective(groups.size, U, seed=7)
+
+    def mean(codes, rows):
+        return f(codes.expand(U, -1), torch.arange(U)).mean().view(1)
+
+    pop, pop_val, _ = hr.local_search(mean, hr.start_codes(groups, budget), groups, budget, rounds=10)
+    per_pop = f(pop.expand(U, -1), torch.arange(U))
+    assert float(per_pop.mean()) == pytest.approx(float(pop_val[0]))
+    orc, orc_val, _ = hr.local_search(f, pop.expand(U, -1), groups, budget, rounds=3)
+    assert bool((orc_val <= per_pop).all())
+    assert bool(hr.fits(orc, groups, budget).all())
+
+
+def test_start_over_budget_is_refused():
+    groups = _groups([64, 64])
+    f, _ = _objective(2, 1, seed=0)
+    with pytest.raises(ValueError, match="start"):
+        hr.local_search(f, torch.tensor([3, 3]), groups, 2.0)
+    with pytest.raises(ValueError, match="budget"):
+        hr.start_codes(hr.Groups(torch.arange(2), np.ones(2), ("a", "b")), -1.0, Codebook((1, 2, 4, 8)))
+
+
+@pytest.mark.parametrize("model", ["sasrec", "caser"])
+def test_groups_partition_channels_and_budget_matches_chord(model):
+    torch.manual_seed(0)
+    cfg = {"model": model, "num_items": 50, "dim": 16}
+    cfg.update({"blocks": 1, "heads": 1, "ffn_hidden": 32, "max_len": 10} if model == "sasrec" else {"num_users": 9})
+    m = build_model(cfg)
+    specs = planned_layers(m)
+    groups = hr.channel_groups(m, specs, blocks=3)
+    N = sum(s.channels for s in specs)
+    assert groups.index.shape == (N,)
+    assert sorted(set(groups.index.tolist())) == list(range(groups.size))
+    assert groups.elems.sum() == sum(s.numel for s in specs)
+    # block 0 of the first layer holds its channels with the largest 2-bit error
+    s = specs[0]
+    w = m.get_submodule(s.name).weight.detach().reshape(s.channels, -1)
+    from chord.backends.reference import fake_quantize
+
+    err = (w - fake_quantize(w, 2, "sym")).pow(2).sum(1)
+    first = groups.index[: s.channels]
+    assert float(err[first == 0].min()) >= float(err[first == first.max()].max())
+    g = torch.Generator().manual_seed(1)
+    codes = torch.randint(0, 4, (4, groups.size), generator=g)
+    chord_bits = codes_avg_bits(groups.expand(codes), channel_elems(specs), Codebook.default())
+    assert torch.allclose(hr.avg_bits(codes, groups).float(), chord_bits, atol=1e-6)
+
+
+def test_sample_rows_seeded():
+    a, b = sample_rows(100, 10, 5), sample_rows(100, 10, 5)
+    assert torch.equal(a, b) and a.numel() == 10 and len(set(a.tolist())) == 10
+    assert not torch.equal(a, sample_rows(100, 10, 6))
+    assert torch.equal(sample_rows(7, 0, 1), torch.arange(7))
+
+
+def test_cli_cell_resumes(tmp_path, capsys):
+    from chord.checkpoint import save_checkpoint
+    from chord.cli import main
+    from tests.helpers import data_dir_or_skip
+
+    data = data_dir_or_skip("ml-100k").parent
+    torch.manual_seed(0)
+    m = build_model(
+        {"model": "sasrec", "num_items": 1682, "dim": 8, "blocks": 1, "heads": 1, "ffn_hidden": 16, "max_len": 20}
+    )
+    save_checkpoint(tmp_path / "ckpt", m)
+    argv = ["headroom", "--ckpt", str(tmp_path / "ckpt"), "--data-dir", str(data), "--users", "16"]
+    argv += ["--budgets", "2.0", "--rounds", "2", "--oracle-rounds", "1", "--history", "20"]
+    argv += ["--bootstrap", "50", "--out", str(tmp_path / "out")]
+    assert main(argv) == 0
+    res = json.loads((tmp_path / "out" / "results.json").read_text())
+    cell = res["cells"]["ml-100k/sasrec@2.0"]
+    assert cell["users"] == 16
+    assert cell["avg_bits"]["population"] <= 2.0 + 1e-9 and cell["avg_bits"]["oracle_max"] <= 2.0 + 1e-9
+    assert cell["valid_loss"]["oracle"] <= cell["valid_loss"]["population"] + 1e-12
+    d = cell["oracle_minus_population"]["NDCG@10"]
+    assert d["lo"] <= d["diff"] <= d["hi"] and d["users"] == 16
+    ranks = np.load(tmp_path / "out" / "ranks.npz")
+    assert ranks["ml-100k/sasrec@2.0|oracle"].shape == (16,)
+    assert np.array_equal(ranks["ml-100k/sasrec@2.0|rows"], sample_rows(943, 16, 42).numpy())
+    capsys.readouterr()
+    assert main(argv) == 0
+    assert "done, skipped" in capsys.readouterr().out
