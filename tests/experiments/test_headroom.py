@@ -180,3 +180,37 @@ def test_cli_cell_resumes(tmp_path, capsys):
     capsys.readouterr()
     assert main(argv) == 0
     assert "done, skipped" in capsys.readouterr().out
+
+
+def test_search_instances_are_the_validation_stage_and_never_the_test_item():
+    from chord.data import LeaveOneOut, load_dataset
+    from chord.eval.evaluator import Evaluator
+    from tests.helpers import data_dir_or_skip
+
+    data = data_dir_or_skip("ml-100k").parent
+    split = LeaveOneOut(load_dataset("ml-100k", str(data)).head(30))
+    rows = torch.tensor([0, 3, 7, 29])
+    ev = Evaluator(split, 20)
+    st = ev._stage("valid")
+    seqs, users, targets, mask, weight = hr.search_instances(split, rows, 1, 20)
+    assert torch.equal(seqs, st["seqs"][rows]) and torch.equal(targets, st["targets"][rows])
+    assert torch.equal(users, ev.users[rows]) and torch.equal(weight, torch.ones(4, 1, dtype=torch.float64))
+    off, hist = st["hist_off"], st["hist_items"]
+    for i, r in enumerate(rows.tolist()):
+        want = torch.zeros(split.num_items + 1, dtype=torch.bool)
+        want[hist[int(off[r]) : int(off[r + 1])]] = True
+        want[0] = True
+        want[targets[i]] = False
+        assert torch.equal(mask[i], want)
+    seqs5, _, targets5, mask5, weight5 = hr.search_instances(split, rows, 5, 20)
+    assert torch.equal(seqs5[::5], seqs) and torch.equal(targets5[::5], targets)
+    test_items = torch.from_numpy(split.targets("test"))[rows]
+    u = split.eval_users[rows.numpy()]
+    for i in range(4):
+        items = split.dataset.items[split.starts[u[i]] : split.ends[u[i]]]
+        # instance j targets the item j places before the validation item, its history ends there
+        for j in range(5):
+            assert int(targets5[5 * i + j]) == int(items[len(items) - 2 - j])
+            assert int(seqs5[5 * i + j, -1]) == int(items[len(items) - 3 - j])
+        assert weight5[i].sum() == 5
+    assert int(test_items[0]) != 0

@@ -29,6 +29,7 @@ history masked as the full-ranking evaluator masks them (the target itself is no
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +38,7 @@ import torch.nn.functional as F
 
 from chord.backends.reference import fake_quantize
 from chord.codebook import Codebook
+from chord.data.split import pad_left
 from chord.system.copies import QuantizedCopies
 from chord.system.per_user import per_user_weights
 
@@ -187,6 +189,7 @@ def local_search(
         raise ValueError(f"start: exceeds the budget of {budget} average bits")
     U, G, K = cur.shape[0], groups.size, len(widths)
     cost, cap = _units(groups, budget, widths)
+    t0 = time.perf_counter()
     f = torch.as_tensor(evaluate(cur, torch.arange(U)), dtype=torch.float64)
     n_eval = 1
     for r in range(rounds):
@@ -220,7 +223,10 @@ def local_search(
                 best_f[rows[ok]], best[rows[ok]] = fp[ok], prop[rows[ok]]
         moved = (best != cur).any(1)
         if log:
-            log(f"  round {r + 1}: {int(moved.sum())}/{U} moved, mean value {float(best_f.mean()):.5f}")
+            log(
+                f"  round {r + 1}: {int(moved.sum())}/{U} moved, mean value {float(best_f.mean()):.5f}, "
+                f"{n_eval} evaluations, {time.perf_counter() - t0:.0f}s"
+            )
         cur, f = best, best_f
         if not bool(moved.any()):
             break
@@ -228,18 +234,25 @@ def local_search(
 
 
 class StageLoss:
-    """Per-user cross-entropy of a stage's target under group codes, over the frozen backbone.
+    """Per-user cross-entropy under group codes, over the frozen backbone.
 
-    The quantized copies of every planned layer are computed once (``QuantizedCopies``); a
-    candidate's per-user weights are gathered from them. ``per_user(codes [U, G])`` scores row u
-    with user u's data; ``population(codes [G])`` -> the mean over all users (one shared forward)."""
+    Every user has ``k`` search instances (row-major: user u's are rows ``u*k .. u*k+k-1`` of
+    ``seqs`` / ``users`` / ``targets`` / ``mask``), weighted by ``weight`` float [U, k] (0 = absent);
+    a user's loss is the weighted mean. The quantized copies of every planned layer are computed
+    once (``QuantizedCopies``); a candidate's per-user weights are gathered from them.
+    ``per_user(codes [R, G], rows)`` scores row i with user ``rows[i]``'s data;
+    ``population(codes [G])`` -> the mean over all users (the backbone once, weights swapped)."""
 
-    def __init__(self, backbone, specs, groups: Groups, seqs, users, targets, hist_mask, batch: int = 256):
+    def __init__(self, backbone, specs, groups: Groups, seqs, users, targets, mask, weight=None, batch: int = 256):
         self.backbone, self.specs, self.groups = backbone.eval(), list(specs), groups
         self.copies = QuantizedCopies(backbone, self.specs)
         self.q = [getattr(self.copies, f"q_{i}") for i in range(len(self.specs))]
         self.seqs, self.users, self.targets = seqs, users, targets
-        self.mask = hist_mask  # bool [U, num_items + 1]: masked items (padding, history except target)
+        self.mask = mask  # bool [U*k, num_items + 1]: masked items (padding, history except target)
+        self.weight = (torch.ones(seqs.shape[0], 1) if weight is None else weight).double()
+        self.U, self.k = self.weight.shape
+        if self.U * self.k != seqs.shape[0]:
+            raise ValueError(f"weight: expected [users, k] with users * k = {seqs.shape[0]}, got {list(weight.shape)}")
         self.batch = batch
 
     def _weights(self, ch_codes: torch.Tensor) -> dict:
@@ -254,33 +267,38 @@ class StageLoss:
         scores = self.backbone.score(rep).float().masked_fill(self.mask[sel], float("-inf"))
         return F.cross_entropy(scores, self.targets[sel], reduction="none").double()
 
+    def _reduce(self, inst_loss: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        w = self.weight[rows]
+        return (inst_loss.view(-1, self.k) * w).sum(1) / w.sum(1)
+
     @torch.no_grad()
     def per_user(self, codes: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
         """codes long [R, G] for users ``rows`` (default: all, R = U) -> loss float64 [R]."""
-        rows = torch.arange(self.seqs.shape[0]) if rows is None else rows
-        ch = self.groups.expand(codes)
+        rows = torch.arange(self.U) if rows is None else rows
+        inst = (rows[:, None] * self.k + torch.arange(self.k)).flatten()
+        ch = self.groups.expand(codes).repeat_interleave(self.k, 0)
         out = []
-        for a in range(0, rows.numel(), self.batch):
-            sel = rows[a : a + self.batch]
+        for a in range(0, inst.numel(), self.batch):
+            sel = inst[a : a + self.batch]
             with per_user_weights(self.backbone, self._weights(ch[a : a + self.batch])):
                 rep = self.backbone(_trim(self.seqs[sel]), users=self.users[sel])
             out.append(self._loss(rep, sel))
-        return torch.cat(out)
+        return self._reduce(torch.cat(out), rows)
 
     @torch.no_grad()
     def population(self, codes: torch.Tensor) -> torch.Tensor:
         """codes long [G] -> mean loss over all users (float64 scalar)."""
         w = self._weights(self.groups.expand(codes.view(1, -1)))
         params = {f"{n}.weight": v[0] for n, v in w.items()}
-        tot = torch.zeros((), dtype=torch.float64)
         n = self.seqs.shape[0]
+        out = []
         for a in range(0, n, 4 * self.batch):
             sel = torch.arange(a, min(n, a + 4 * self.batch))
             rep = torch.func.functional_call(
                 self.backbone, params, (_trim(self.seqs[sel]),), {"users": self.users[sel]}
             )
-            tot += self._loss(rep, sel).sum()
-        return tot / n
+            out.append(self._loss(rep, sel))
+        return self._reduce(torch.cat(out), torch.arange(self.U)).mean()
 
 
 def _trim(seqs: torch.Tensor) -> torch.Tensor:
@@ -289,13 +307,31 @@ def _trim(seqs: torch.Tensor) -> torch.Tensor:
     return trim(seqs)
 
 
-def history_mask(stage: dict, rows: torch.Tensor, num_items: int, mask_seen_target: bool = False) -> torch.Tensor:
-    """bool [len(rows), num_items + 1]: what the full-ranking evaluator masks for those eval rows."""
-    off, hist, tgt = stage["hist_off"], stage["hist_items"], stage["targets"]
-    m = torch.zeros(rows.numel(), num_items + 1, dtype=torch.bool)
-    for i, r in enumerate(rows.tolist()):
-        m[i, hist[int(off[r]) : int(off[r + 1])]] = True
-    m[:, 0] = True
+def search_instances(split, eval_rows: torch.Tensor, k: int, max_len: int, mask_seen_target: bool = False):
+    """The search's data for eval users ``split.eval_users[eval_rows]``: instance 0 of a user is the
+    validation stage (history = training part, target = validation item, masked as the full-ranking
+    evaluator masks it); instances 1..k-1 are the user's last training targets, each with the
+    history before it (absent, weight 0, where that history would be empty). Never the test item.
+    -> (seqs long [U*k, max_len], users long [U*k], targets long [U*k], mask bool [U*k, I+1],
+    weight float [U, k])."""
+    if k < 1:
+        raise ValueError(f"k: expected >= 1, got {k}")
+    ds = split.dataset
+    u = np.asarray(split.eval_users)[eval_rows.numpy()]
+    start = split.starts[u]
+    val_end = split.ends[u] - 2  # == train_end: the validation history's end, the validation item's offset
+    ends = val_end[:, None] - np.arange(k)[None, :]  # [U, k]: history end = target offset
+    weight = (ends - start[:, None] >= 1).astype(np.float64)
+    weight[:, 0] = 1.0
+    ends = np.where(weight > 0, ends, val_end[:, None])
+    flat_s, flat_e = np.repeat(start, k), ends.reshape(-1)
+    seqs = torch.from_numpy(pad_left(ds.items, flat_s, flat_e, max_len))
+    targets = torch.from_numpy(ds.items[flat_e].astype(np.int64))
+    mask = torch.zeros(flat_e.size, split.num_items + 1, dtype=torch.bool)
+    for i, (a, b) in enumerate(zip(flat_s.tolist(), flat_e.tolist())):
+        mask[i, torch.from_numpy(ds.items[a:b].astype(np.int64))] = True
+    mask[:, 0] = True
     if not mask_seen_target:
-        m[torch.arange(rows.numel()), tgt[rows]] = False
-    return m
+        mask[torch.arange(flat_e.size), targets] = False
+    users = torch.from_numpy(np.repeat(u, k))
+    return seqs, users, targets, mask, torch.from_numpy(weight)

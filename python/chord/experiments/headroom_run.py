@@ -43,6 +43,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--rounds", type=int, default=12, help="population search rounds at most (stops when no move improves)"
     )
     p.add_argument("--oracle-rounds", type=int, default=3, help="per-user search rounds (from population)")
+    p.add_argument(
+        "--search-items",
+        type=int,
+        default=1,
+        help="per-user search data: the validation item (1) plus the user's last k-1 training targets",
+    )
     p.add_argument("--history", type=int, default=50, help="input items (as chord experiment's CHORD history)")
     p.add_argument("--mask-seen-target", action="store_true")
     p.add_argument("--chord-results", default=None, help="a chord experiment --out dir: its ranks.npz rows join")
@@ -74,10 +80,9 @@ def run_cell(backbone, split, budget: float, rows: torch.Tensor, args, log=print
     specs = planned_layers(backbone)
     groups = hr.channel_groups(backbone, specs, args.blocks, cb)
     ev = _restricted(Evaluator(split, args.history, mask_seen_target=args.mask_seen_target), rows)
-    st = ev._stage("valid")
-    allr = torch.arange(rows.numel())
-    mask = hr.history_mask(st, allr, split.num_items, args.mask_seen_target)
-    obj = hr.StageLoss(backbone, specs, groups, st["seqs"], ev.users, st["targets"], mask)
+    k = getattr(args, "search_items", 1)
+    data = hr.search_instances(split, rows, k, args.history, args.mask_seen_target)
+    obj = hr.StageLoss(backbone, specs, groups, *data)
     t0 = time.perf_counter()
     start = hr.start_codes(groups, budget, cb)
     pop, pop_val, n_pop = hr.local_search(
@@ -118,6 +123,7 @@ def run_cell(backbone, split, budget: float, rows: torch.Tensor, args, log=print
     res = {
         "budget": budget,
         "users": int(rows.numel()),
+        "search_items": k,
         "groups": groups.size,
         "population_codes": pop[0].tolist(),
         "group_names": list(groups.names),
