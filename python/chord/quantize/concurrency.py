@@ -8,7 +8,8 @@ half-swapped. Forwards do not block each other (the C++ kernels release the GIL)
 
 The same root hooks make ``load_state_dict`` all-or-nothing: every entry is checked against
 the model (shapes, missing/unexpected keys under ``strict``, each packed weight against its
-module) before anything is copied.
+module) before anything is copied; and ``model.load_state_dict`` copies under the lock
+(exclusive), so a concurrent forward computes with the state before or after the load.
 
 Scope: the lock is taken by calls of the root module (``model(x)``, ``DeviceModel(x)``) of a
 model that can re-pack (``DeviceModel``, or ``quantize_(..., keep_float=True)``: a model
@@ -19,6 +20,7 @@ covered.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -149,11 +151,31 @@ def check_state_dict(model: nn.Module, state_dict, prefix: str = "", strict: boo
         )
 
 
+def _locked_load_state_dict(model: nn.Module, *args, **kwargs):
+    """``model.load_state_dict(...)`` under the model's lock (exclusive) when it has one. A
+    wrapper rather than a pre/post hook pair: an exception between the two hooks would leave
+    the lock held and every later forward blocked; ``with`` releases it on any exit."""
+    load = type(model).load_state_dict  # the class's own (a subclass override included)
+    lock = model.__dict__.get(_ATTR)
+    if lock is None:
+        return load(model, *args, **kwargs)
+    with lock.write():
+        return load(model, *args, **kwargs)
+
+
 def guard_loads(model: nn.Module) -> None:
-    """Make ``model.load_state_dict`` check every entry before it copies any (once per model)."""
+    """Make ``model.load_state_dict`` check every entry before it copies any, and copy under
+    the model's lock once it has one (once per model). The wrapper is an instance attribute (a
+    partial of a module-level function: it deep-copies and pickles with the model)."""
     if not model.__dict__.get("_chord_guarded_loads"):
         model.register_load_state_dict_pre_hook(_load_pre_hook)
+        model.__dict__["load_state_dict"] = functools.partial(_locked_load_state_dict, model)
         model.__dict__["_chord_guarded_loads"] = True
+
+
+def lock_of(model: nn.Module) -> ModelLock | None:
+    """The model's lock if it has one (no lock is installed)."""
+    return model.__dict__.get(_ATTR)
 
 
 def has_lock(model: nn.Module) -> bool:

@@ -7,7 +7,10 @@ not -- and returns a runner whose ``represent(seqs)`` equals ``model(seqs)`` and
 ``topk(seqs, k, candidates)`` is the rerank (user representation + fused item top-k). The
 runner borrows the model's tensors (no copy of any table); it is tied to the modules and
 buffers it read: after ``DeviceModel.apply``, ``quantize_``, ``dequantize_`` or an in-place
-weight update, re-create it (calls on a stale runner raise :class:`StaleRuntimeError`).
+weight update, re-create it (calls on a stale runner raise :class:`StaleRuntimeError`), or
+compile with ``on_stale="rebuild"``. Each call holds the model's lock shared when the model has
+one (``DeviceModel``, ``quantize_(..., keep_float=True)``): it computes with the weights before
+a concurrent swap or after it, never a mix (docs/validation.md, "Thread safety").
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from .caser import FusedCaser, compile_caser
 from .sasrec import FusedSASRec, compile_sasrec
 
 
-def compile(model, *, isa: str = "auto", check_stale: bool = True):  # noqa: A001 - mirrors torch.compile
+def compile(model, *, isa: str = "auto", check_stale: bool = True, on_stale: str = "raise"):  # noqa: A001 - mirrors torch.compile
     """A fused native runner for ``model``: a ``chord.models.SASRec`` or ``Caser``.
 
     isa: "auto" (best the CPU has; ``CHORD_CPU_ISA`` overrides) or a name from
@@ -27,14 +30,16 @@ def compile(model, *, isa: str = "auto", check_stale: bool = True):  # noqa: A00
     read at compile time (identity and ``_version`` of each tensor: microseconds, small next
     to a rerank) and raise :class:`StaleRuntimeError` otherwise. ``False`` skips it: for callers
     that re-compile after every ``DeviceModel.apply`` themselves.
+    on_stale: "raise" (:class:`StaleRuntimeError`) or "rebuild": re-read the model (under its
+    lock, as at compile) and run with its new weights -- an adapting device keeps serving.
     Raises :class:`UnsupportedModelError` (a ``TypeError``) for models it cannot run exactly.
     """
     from ..models import Caser, SASRec
 
     if isinstance(model, SASRec):
-        return compile_sasrec(model, isa=isa, check_stale=check_stale)
+        return compile_sasrec(model, isa=isa, check_stale=check_stale, on_stale=on_stale)
     if isinstance(model, Caser):
-        return compile_caser(model, isa=isa, check_stale=check_stale)
+        return compile_caser(model, isa=isa, check_stale=check_stale, on_stale=on_stale)
     raise UnsupportedModelError(
         f"model: expected a chord.models.SASRec or Caser (fp32 or chord.quantize_d), got {type(model).__name__}"
     )

@@ -1,6 +1,6 @@
 """What every fused runner shares: reading a torch model's layers into the spec the C++
-runners take (zero-copy numpy views of its tensors), the staleness watch, the argument checks
-of ``represent`` / ``topk``, and the errors."""
+runners take (zero-copy numpy views of its tensors), the staleness watch, the model lock around
+each native call, the argument checks of ``represent`` / ``topk``, and the errors."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import operator
 import torch
 from torch import nn
 
-from ..quantize.concurrency import LOCK_HOOKS
+from ..quantize.concurrency import LOCK_HOOKS, lock_of
 from ..quantize.modules import MixedPrecisionConv2d, MixedPrecisionLinear, QuantizedEmbedding
 
 try:
@@ -201,30 +201,49 @@ class FusedRunner:
 
     max_len: int | None = None
 
-    def _start(self, check_stale: bool) -> Watch:
+    def _compile(self, model, spec_fn, runner_cls, isa: str, check_stale: bool, on_stale: str = "raise") -> dict:
+        """Read ``model`` into a spec (``spec_fn(model, watch)``), build the C++ runner
+        (``runner_cls(spec, isa)``) and set the facts every runner has; returns the spec."""
         if _cpu is None:  # pragma: no cover
             raise RuntimeError(
                 "chord.runtime needs the C++ extension chord_kernels._cpu (build it: "
                 "python setup.py build_ext --inplace)"
             )
+        if on_stale not in ("raise", "rebuild"):
+            raise ValueError(f"on_stale: expected 'raise' or 'rebuild', got {on_stale!r}")
         self.check_stale = bool(check_stale)
-        self._watch = Watch()
-        return self._watch
-
-    def _compile(self, model, spec_fn, runner_cls, isa: str, check_stale: bool) -> dict:
-        """Read ``model`` into a spec (``spec_fn(model, watch)``), build the C++ runner
-        (``runner_cls(spec, isa)``) and set the facts every runner has; returns the spec."""
-        watch = self._start(check_stale)
+        self.on_stale = on_stale
         isa = _cpu.cpu_isa(isa)  # a bad isa / CHORD_CPU_ISA is a ValueError, not an unsupported model
+        self._model, self._build = model, (spec_fn, runner_cls, isa)
+        self.num_items, self.dim = model.num_items, model.dim
+        return self._read(model)
+
+    def _read(self, model) -> dict:
+        """(Re)read the model: a new watch and C++ runner, published in one store (``_live``)
+        so a concurrent call uses the old pair or the new one, never one of each."""
+        spec_fn, runner_cls, isa = self._build
+        watch = Watch()
         spec = spec_fn(model, watch)
         watch.freeze()
         try:
-            self._runner = runner_cls(spec, isa)
+            runner = runner_cls(spec, isa)
         except ValueError as e:
             raise UnsupportedModelError(str(e)) from e
-        self.num_items, self.dim = model.num_items, model.dim
-        self.item_table = "packed" if spec["item_emb"]["kind"] == "packed" else "fp32"
+        self._facts(spec)
+        self._live = (watch, runner)
         return spec
+
+    def _facts(self, spec: dict) -> None:
+        """Facts a runner reports from its spec (subclasses add theirs)."""
+        self.item_table = "packed" if spec["item_emb"]["kind"] == "packed" else "fp32"
+
+    @property
+    def _watch(self) -> Watch:
+        return self._live[0]
+
+    @property
+    def _runner(self):
+        return self._live[1]
 
     @property
     def isa(self) -> str:
@@ -234,14 +253,35 @@ class FusedRunner:
         """None while the model is unchanged, else why it is stale."""
         return self._watch.stale()
 
+    def _run(self, method: str, *args):
+        """``runner.<method>(*args, threads)`` under the model's lock, held shared (models that
+        re-pack -- ``DeviceModel``, ``quantize_(..., keep_float=True)`` -- have one): the
+        staleness check and the native run see one state of the model. A swap
+        (``apply``/``quantize_``/``load_state_dict``) waits for running calls; a call after it
+        finds the runner stale and raises :class:`StaleRuntimeError` (``on_stale="raise"``) or
+        re-reads the model and runs with the new weights (``"rebuild"``). Never a mix."""
+        lock = lock_of(self._model)
+        if lock is not None:
+            lock.acquire_read()
+        try:
+            watch, runner = self._live
+            if self.check_stale:
+                why = watch.stale()
+                if why:
+                    if self.on_stale == "raise":
+                        raise StaleRuntimeError(
+                            f"chord.runtime: the model changed since compile ({why}; e.g. "
+                            "DeviceModel.apply / quantize_ re-swapped it): call chord.runtime.compile again "
+                            "(or compile with on_stale='rebuild')"
+                        )
+                    self._read(self._model)
+                    runner = self._live[1]
+            return getattr(runner, method)(*args, self._threads())
+        finally:
+            if lock is not None:
+                lock.release_read()
+
     def _check(self, seqs) -> torch.Tensor:
-        if self.check_stale:
-            why = self._watch.stale()
-            if why:
-                raise StaleRuntimeError(
-                    f"chord.runtime: the model changed since compile ({why}; e.g. "
-                    "DeviceModel.apply / quantize_ re-swapped it): call chord.runtime.compile again"
-                )
         if not isinstance(seqs, torch.Tensor) or seqs.dim() != 2 or seqs.dtype != torch.int64:
             got = f"{seqs.dtype} {list(seqs.shape)}" if isinstance(seqs, torch.Tensor) else type(seqs).__name__
             raise ValueError(f"seqs: expected an int64 tensor [B, l] of item ids, got {got}")

@@ -56,8 +56,8 @@ class FusedCaser(FusedRunner):
     """A compiled Caser: ``represent(seqs, users)`` == ``model(seqs, users)``;
     ``topk(seqs, k, candidates, users)``. Inputs of any length (the last L items are used)."""
 
-    def __init__(self, model: Caser, *, isa: str = "auto", check_stale: bool = True):
-        self._compile(model, _spec, _cpu.CaserRunner, isa, check_stale)
+    def __init__(self, model: Caser, *, isa: str = "auto", check_stale: bool = True, on_stale: str = "raise"):
+        self._compile(model, _spec, _cpu.CaserRunner, isa, check_stale, on_stale)
         self.num_users = model.num_users
 
     def _users(self, users, B: int):
@@ -73,7 +73,7 @@ class FusedCaser(FusedRunner):
         seqs = self._check(seqs)
         u = self._users(users, seqs.shape[0])
         out = torch.empty(seqs.shape[0], self.dim, dtype=torch.float32)
-        self._runner.represent(seqs.numpy(), u, out.numpy(), self._threads())
+        self._run("represent", seqs.numpy(), u, out.numpy())
         return out
 
     def topk(
@@ -83,15 +83,15 @@ class FusedCaser(FusedRunner):
         seqs = self._check(seqs)
         u = self._users(users, seqs.shape[0])
         cand, values, ids = self._topk_args(seqs, k, candidates)
-        self._runner.topk(seqs.numpy(), u, k, cand, values.numpy(), ids.numpy(), self._threads())
+        self._run("topk", seqs.numpy(), u, k, cand, values.numpy(), ids.numpy())
         return values, ids
 
     def __repr__(self) -> str:
         return f"FusedCaser(dim={self.dim}, items={self.num_items}, item_table={self.item_table}, isa={self.isa})"
 
 
-def compile_caser(model: Caser, *, isa: str = "auto", check_stale: bool = True) -> FusedCaser:
+def compile_caser(model: Caser, *, isa: str = "auto", check_stale: bool = True, on_stale: str = "raise") -> FusedCaser:
     """See :func:`chord.runtime.compile`."""
     if not isinstance(model, Caser):
         fail(f"model: expected chord.models.Caser, got {type(model).__name__}")
-    return FusedCaser(model, isa=isa, check_stale=check_stale)
+    return FusedCaser(model, isa=isa, check_stale=check_stale, on_stale=on_stale)

@@ -104,9 +104,12 @@ class FusedSASRec(FusedRunner):
     depend on the thread count; a row's result in another batch agrees to float32 rounding.
     """
 
-    def __init__(self, model: SASRec, *, isa: str = "auto", check_stale: bool = True):
-        spec = self._compile(model, _spec, _cpu.SASRecRunner, isa, check_stale)
+    def __init__(self, model: SASRec, *, isa: str = "auto", check_stale: bool = True, on_stale: str = "raise"):
+        self._compile(model, _spec, _cpu.SASRecRunner, isa, check_stale, on_stale)
         self.max_len = model.max_len
+
+    def _facts(self, spec: dict) -> None:
+        super()._facts(spec)
         self.packed_layers = sum(
             b[k]["kind"] == "packed"
             for b in spec["blocks"]
@@ -117,7 +120,7 @@ class FusedSASRec(FusedRunner):
         """seqs int64 [B, l] (left-padded, 0 = padding) -> user representations float32 [B, d]."""
         seqs = self._check(seqs)
         out = torch.empty(seqs.shape[0], self.dim, dtype=torch.float32)
-        self._runner.represent(seqs.numpy(), out.numpy(), self._threads())
+        self._run("represent", seqs.numpy(), out.numpy())
         return out
 
     def topk(self, seqs: torch.Tensor, k: int, candidates: torch.Tensor | None = None):
@@ -128,7 +131,7 @@ class FusedSASRec(FusedRunner):
         ``chord.mp_topk``'s); an fp32 table a float32 scan."""
         seqs = self._check(seqs)
         cand, values, ids = self._topk_args(seqs, k, candidates)
-        self._runner.topk(seqs.numpy(), k, cand, values.numpy(), ids.numpy(), self._threads())
+        self._run("topk", seqs.numpy(), k, cand, values.numpy(), ids.numpy())
         return values, ids
 
     def __repr__(self) -> str:
@@ -138,8 +141,10 @@ class FusedSASRec(FusedRunner):
         )
 
 
-def compile_sasrec(model: SASRec, *, isa: str = "auto", check_stale: bool = True) -> FusedSASRec:
+def compile_sasrec(
+    model: SASRec, *, isa: str = "auto", check_stale: bool = True, on_stale: str = "raise"
+) -> FusedSASRec:
     """See :func:`chord.runtime.compile`."""
     if not isinstance(model, SASRec):
         fail(f"model: expected chord.models.SASRec, got {type(model).__name__}")
-    return FusedSASRec(model, isa=isa, check_stale=check_stale)
+    return FusedSASRec(model, isa=isa, check_stale=check_stale, on_stale=on_stale)
