@@ -17,10 +17,10 @@ Grids come from the command line or a TOML file (see ``benchmarks/grids/*.toml``
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-import tomllib
 import torch
 
 from ..codebook import Codebook

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 SCHEMA = "chord.bench/1"
@@ -139,7 +139,7 @@ def new_document(machine: dict, commit: dict, config: dict) -> dict:
         "machine_info": machine,
         "commit_info": commit,
         "benchmarks": [],
-        "datetime": datetime.now(timezone.utc).isoformat(),
+        "datetime": datetime.now(UTC).isoformat(),
         "version": VERSION,
         "chord": {"schema": SCHEMA, "config": config, "bandwidth": {}, "unavailable": [], "elapsed_s": None},
     }
