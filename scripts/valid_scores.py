@@ -9,7 +9,7 @@ import torch
 
 from chord.data import LeaveOneOut, load_dataset
 from chord.eval.evaluator import Evaluator
-from chord.experiments import baselines as bl
+from chord.experiments import baseline_codes as bl
 from chord.experiments.runner import Grid, GridConfig, train_histories
 from chord.system import CodesModel
 

@@ -142,7 +142,7 @@ def run(args) -> int:
     from chord.eval.evaluator import MODES, Evaluator
     from chord.eval.metrics import metrics_from_ranks
     from chord.experiments import significance as sig
-    from chord.experiments.baselines import uniform_codes
+    from chord.experiments.baseline_codes import uniform_codes
     from chord.models import build_model
     from chord.system import ChordConfig, ChordTrainer, CodesModel, build_system
     from chord.system.trainer import restrict_evaluator

@@ -30,7 +30,7 @@ from chord.system import ChordConfig, ChordSystem, ChordTrainer, CodesModel, bui
 from chord.system.trainer import restrict_evaluator
 from chord.train import TrainConfig, Trainer
 
-from . import baselines as bl
+from . import baseline_codes as bl
 from . import significance as sig
 
 METHODS = (

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from chord.codebook import Codebook
-from chord.experiments import baselines as bl
+from chord.experiments import baseline_codes as bl
 from chord.quantize.strategy import Strategy
 from chord.system.cloud import channel_elems, codes_avg_bits
 from tests.helpers import layer

@@ -34,7 +34,7 @@ class RandomCodes:
     """codes_fn giving each user (by dense user index) its own random strategy at ``budget``.
 
     User u's codes are exactly ``Strategy.random(sizes, budget, seed=seed * 1_000_003 + u)``
-    (tests/experiments/test_baselines.py checks it), computed here with tensor ops per user: the
+    (tests/experiments/test_baseline_codes.py checks it), computed here with tensor ops per user: the
     ``Strategy`` path, one object per user, is too slow for datasets with tens of thousands of users.
     """
 
