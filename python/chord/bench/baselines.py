@@ -9,9 +9,11 @@ returns a :class:`Prepared`: ``fn(i)`` runs one forward on weight set ``i % n_se
 
 from __future__ import annotations
 
+import importlib
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import ModuleType
 
 import torch
 import torch.nn.functional as F
@@ -32,6 +34,29 @@ class Prepared:
     #: answer; the runner calls it before timing (``None``: the result is not checked)
     check: Callable[[object], None] | None = None
     check_what: str = ""  # what the check compares with (for the record)
+
+
+def import_peer(module: str, package: str, extra: str) -> ModuleType:
+    """Import an optional peer's module (``chord bench --peer``), or raise :class:`Unavailable`
+    naming the extra that installs ``package``. Any failure counts, not only ImportError: a peer
+    that builds native code can be installed yet broken."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return importlib.import_module(module)
+    except Exception as e:  # noqa: BLE001 - ImportError or a broken native build
+        raise Unavailable(
+            f"{package} not importable ({type(e).__name__}: {e}); install the extra: pip install -e '.[{extra}]'"
+        ) from e
+
+
+def importable(load: Callable[[], object]) -> bool:
+    """Whether ``load`` (a peer's :func:`import_peer` call) succeeds."""
+    try:
+        load()
+        return True
+    except Unavailable:
+        return False
 
 
 def _rot(items):

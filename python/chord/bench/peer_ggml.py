@@ -15,28 +15,18 @@ import weakref
 import torch
 
 from . import checks
-from .baselines import Prepared, Unavailable
+from .baselines import Prepared, Unavailable, import_peer, importable
 
 #: peer implementation name -> ggml type name
 GGML_TYPES = {"ggml_q2_k": "GGML_TYPE_Q2_K", "ggml_q4_k": "GGML_TYPE_Q4_K", "ggml_q8_0": "GGML_TYPE_Q8_0"}
 
 
 def _ggml():
-    try:
-        import ggml  # noqa: PLC0415 - optional dependency, imported on use only
-    except Exception as e:  # noqa: BLE001 - ImportError or a broken native build
-        raise Unavailable(
-            f"ggml-python not importable ({type(e).__name__}: {e}); install the extra: pip install -e '.[peer]'"
-        ) from e
-    return ggml
+    return import_peer("ggml", "ggml-python", "peer")
 
 
 def available() -> bool:
-    try:
-        _ggml()
-        return True
-    except Unavailable:
-        return False
+    return importable(_ggml)
 
 
 def ggml_matmul(kind: str, w: torch.Tensor, x: torch.Tensor, n_sets: int, threads: int) -> Prepared:

@@ -21,7 +21,7 @@ import warnings
 
 import torch
 
-from .baselines import Prepared, Unavailable
+from .baselines import Prepared, Unavailable, import_peer, importable
 
 #: peer implementation name -> (config name, activation dtype, weight bytes per element)
 CONFIGS = {
@@ -32,23 +32,11 @@ INT4_GROUP = 128
 
 
 def _torchao():
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            import torchao.quantization as tq  # noqa: PLC0415 - optional dependency, imported on use only
-    except Exception as e:  # noqa: BLE001 - ImportError or a broken native build
-        raise Unavailable(
-            f"torchao not importable ({type(e).__name__}: {e}); install the extra: pip install -e '.[torchao]'"
-        ) from e
-    return tq
+    return import_peer("torchao.quantization", "torchao", "torchao")
 
 
 def available() -> bool:
-    try:
-        _torchao()
-        return True
-    except Unavailable:
-        return False
+    return importable(_torchao)
 
 
 def _config(tq, kind: str):
