@@ -148,6 +148,25 @@ const int64_t* users_ptr(const py::object& users, int64_t B) {
   return p;
 }
 
+// out float32 [B, dim], writable -> pointer
+float* out_ptr(const py::array& out, int64_t B, int64_t dim) {
+  float* p = pyarg::array_ptr<float>(out, kOp, "out", 2, true);
+  if (out.shape(0) != B || out.shape(1) != dim)
+    bad("out: expected [" + std::to_string(B) + ", " + std::to_string(dim) + "], got " + pyarg::shape_str(out));
+  return p;
+}
+
+// Last step of building a runner from its spec: the ISA, then the runner's own consistency check.
+template <class Runner>
+void set_isa_and_check(Runner& r, const std::string& isa) {
+  r.isa = chord::parse_isa(isa, std::string(kOp) + ": isa");
+  try {
+    r.check();
+  } catch (const std::invalid_argument& e) {
+    bad(e.what());
+  }
+}
+
 void check_outputs(const py::array& values, const py::array& ids, int64_t B, int64_t k) {
   if (values.shape(0) != B || values.shape(1) != k || ids.shape(0) != B || ids.shape(1) != k)
     bad("outputs: expected [" + std::to_string(B) + ", " + std::to_string(k) + "], got " + pyarg::shape_str(values) +
@@ -178,12 +197,7 @@ void bind_caser(py::module_& m) {
              for (size_t i = 0; i < hs.size(); ++i)
                read_linear(*s, r.conv_h[i], hs[i].cast<py::dict>(), "conv_h." + std::to_string(i));
              read_linear(*s, r.fc1, item(spec, "fc1", "spec").cast<py::dict>(), "fc1");
-             r.isa = chord::parse_isa(isa, std::string(kOp) + ": isa");
-             try {
-               r.check();
-             } catch (const std::invalid_argument& e) {
-               bad(e.what());
-             }
+             set_isa_and_check(r, isa);
              return s;
            }),
            py::arg("spec"), py::arg("isa") = "auto")
@@ -194,10 +208,7 @@ void bind_caser(py::module_& m) {
             int64_t B, L;
             const int64_t* sp = seqs_ptr(seqs, B, L);
             const int64_t* up = users_ptr(users, B);
-            float* op = pyarg::array_ptr<float>(out, kOp, "out", 2, true);
-            if (out.shape(0) != B || out.shape(1) != s.r.cfg.dim)
-              bad("out: expected [" + std::to_string(B) + ", " + std::to_string(s.r.cfg.dim) + "], got " +
-                  pyarg::shape_str(out));
+            float* op = out_ptr(out, B, s.r.cfg.dim);
             py::gil_scoped_release nogil;
             s.r.represent(sp, B, L, L, up, op, nthreads);
           },
@@ -257,12 +268,7 @@ void bind_runtime(py::module_& m) {
                read_linear(*s, rb.fc2, item(b, "fc2", p).cast<py::dict>(), p + "ffn.fc2");
              }
              read_norm(*s, r.final_norm, item(spec, "final_norm", "spec").cast<py::dict>(), "final_norm");
-             r.isa = chord::parse_isa(isa, std::string(kOp) + ": isa");
-             try {
-               r.check();
-             } catch (const std::invalid_argument& e) {
-               bad(e.what());
-             }
+             set_isa_and_check(r, isa);
              return s;
            }),
            py::arg("spec"), py::arg("isa") = "auto")
@@ -272,10 +278,7 @@ void bind_runtime(py::module_& m) {
           [](PySASRec& s, const py::array& seqs, const py::array& out, int nthreads) {
             int64_t B, L;
             const int64_t* sp = seqs_ptr(seqs, B, L);
-            float* op = pyarg::array_ptr<float>(out, kOp, "out", 2, true);
-            if (out.shape(0) != B || out.shape(1) != s.r.cfg.dim)
-              bad("out: expected [" + std::to_string(B) + ", " + std::to_string(s.r.cfg.dim) + "], got " +
-                  pyarg::shape_str(out));
+            float* op = out_ptr(out, B, s.r.cfg.dim);
             py::gil_scoped_release nogil;
             s.r.represent(sp, B, L, L, op, nthreads);
           },
@@ -287,26 +290,11 @@ void bind_runtime(py::module_& m) {
              const py::array& ids, int nthreads) {
             int64_t B, L;
             const int64_t* sp = seqs_ptr(seqs, B, L);
-            const int64_t* cp = nullptr;
-            int64_t C = 0, ldc = 0;
-            if (!candidates.is_none()) {
-              if (!py::isinstance<py::array>(candidates)) bad("candidates: expected an int64 array or None");
-              const py::array ca = py::reinterpret_borrow<py::array>(candidates);
-              if (ca.ndim() == 1) {
-                cp = pyarg::array_ptr<int64_t>(ca, kOp, "candidates", 1);
-                C = ca.shape(0);
-              } else {
-                cp = pyarg::array_ptr<int64_t>(ca, kOp, "candidates", 2);
-                if (ca.shape(0) != B)
-                  bad("candidates: expected [C] or [" + std::to_string(B) + ", C], got " + pyarg::shape_str(ca));
-                C = ldc = ca.shape(1);
-              }
-            }
+            int64_t C, ldc;
+            const int64_t* cp = cand_ptr(candidates, B, C, ldc);
             float* vp = pyarg::array_ptr<float>(values, kOp, "values", 2, true);
             int64_t* ip = pyarg::array_ptr<int64_t>(ids, kOp, "ids", 2, true);
-            if (values.shape(0) != B || values.shape(1) != k || ids.shape(0) != B || ids.shape(1) != k)
-              bad("outputs: expected [" + std::to_string(B) + ", " + std::to_string(k) + "], got " +
-                  pyarg::shape_str(values) + " and " + pyarg::shape_str(ids));
+            check_outputs(values, ids, B, k);
             py::gil_scoped_release nogil;
             s.r.topk(sp, B, L, L, k, cp, C, ldc, vp, ip, nthreads);
           },
