@@ -214,3 +214,6 @@ def test_search_instances_are_the_validation_stage_and_never_the_test_item():
             assert int(seqs5[5 * i + j, -1]) == int(items[len(items) - 3 - j])
         assert weight5[i].sum() == 5
     assert int(test_items[0]) != 0
+    assert main(["headroom", "--table", str(tmp_path / "out")]) == 0
+    rows = [r for r in capsys.readouterr().out.splitlines() if r.startswith("| ml-100k/sasrec@2.0 |")]
+    assert len(rows) == 1 and f"{cell['test']['oracle']['NDCG@10']:.4f}" in rows[0]

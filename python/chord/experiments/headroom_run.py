@@ -34,7 +34,8 @@ from . import significance as sig
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="ml-100k")
     p.add_argument("--data-dir", default=None)
-    p.add_argument("--ckpt", required=True, help="fp32 backbone checkpoint (chord train --out), frozen")
+    p.add_argument("--ckpt", default=None, help="fp32 backbone checkpoint (chord train --out), frozen")
+    p.add_argument("--table", nargs="+", default=None, help="print the markdown table of these --out dirs and exit")
     p.add_argument("--tag", default=None, help="cell prefix (default <dataset>/<model>)")
     p.add_argument("--budgets", type=float, nargs="+", default=[2.0, 3.0])
     p.add_argument("--users", type=int, default=500, help="eval users sampled per cell (0 = all)")
@@ -148,6 +149,13 @@ def run_cell(backbone, split, budget: float, rows: torch.Tensor, args, log=print
 
 
 def run(args) -> int:
+    if args.table:
+        from .headroom_table import markdown
+
+        print(markdown(args.table))
+        return 0
+    if not args.ckpt:
+        raise SystemExit("chord headroom: --ckpt is required (or --table DIR ...)")
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

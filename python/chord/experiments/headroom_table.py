@@ -1,0 +1,29 @@
+"""Markdown table of ``chord headroom`` results (one row per cell)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .significance import format_ci
+
+
+def markdown(out_dirs) -> str:
+    """``<dir>/results.json`` of each ``chord headroom --out`` dir -> one markdown table."""
+    lines = [
+        "| cell | search items | users | groups | fp32 | population | oracle | oracle - population NDCG@10 [95 % CI] "
+        "| shuffled oracle | oracle - shuffled [95 % CI] | valid loss pop -> oracle |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for d in out_dirs:
+        res = json.loads((Path(d) / "results.json").read_text())
+        for key, c in res["cells"].items():
+            t = {m: v["NDCG@10"] for m, v in c["test"].items()}
+            vl = c["valid_loss"]
+            lines.append(
+                f"| {key} | {c.get('search_items', 1)} | {c['users']} | {c['groups']} | {t['fp32']:.4f} "
+                f"| {t['population']:.4f} | {t['oracle']:.4f} | {format_ci(c['oracle_minus_population']['NDCG@10'])} "
+                f"| {t['oracle-shuffled']:.4f} | {format_ci(c['oracle_minus_shuffled']['NDCG@10'])} "
+                f"| {vl['population']:.3f} -> {vl['oracle']:.3f} |"
+            )
+    return "\n".join(lines)
