@@ -172,6 +172,9 @@ def test_cli_cell_resumes(tmp_path, capsys):
     assert cell["users"] == 16
     assert cell["avg_bits"]["population"] <= 2.0 + 1e-9 and cell["avg_bits"]["oracle_max"] <= 2.0 + 1e-9
     assert cell["valid_loss"]["oracle"] <= cell["valid_loss"]["population"] + 1e-12
+    assert set(cell["oracle_by_round"]) == {"1"}  # one oracle round asked
+    last = cell["oracle_by_round"]["1"]
+    assert last["NDCG@10"] == pytest.approx(cell["test"]["oracle"]["NDCG@10"])
     d = cell["oracle_minus_population"]["NDCG@10"]
     assert d["lo"] <= d["diff"] <= d["hi"] and d["users"] == 16
     ranks = np.load(tmp_path / "out" / "ranks.npz")
@@ -180,6 +183,9 @@ def test_cli_cell_resumes(tmp_path, capsys):
     capsys.readouterr()
     assert main(argv) == 0
     assert "done, skipped" in capsys.readouterr().out
+    assert main(["headroom", "--table", str(tmp_path / "out")]) == 0
+    rows = [r for r in capsys.readouterr().out.splitlines() if r.startswith("| ml-100k/sasrec@2.0 |")]
+    assert len(rows) == 1 and f"{cell['test']['oracle']['NDCG@10']:.4f}" in rows[0]
 
 
 def test_search_instances_are_the_validation_stage_and_never_the_test_item():
@@ -214,6 +220,3 @@ def test_search_instances_are_the_validation_stage_and_never_the_test_item():
             assert int(seqs5[5 * i + j, -1]) == int(items[len(items) - 3 - j])
         assert weight5[i].sum() == 5
     assert int(test_items[0]) != 0
-    assert main(["headroom", "--table", str(tmp_path / "out")]) == 0
-    rows = [r for r in capsys.readouterr().out.splitlines() if r.startswith("| ml-100k/sasrec@2.0 |")]
-    assert len(rows) == 1 and f"{cell['test']['oracle']['NDCG@10']:.4f}" in rows[0]

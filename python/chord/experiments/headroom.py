@@ -167,6 +167,7 @@ def local_search(
     rounds: int = 4,
     codebook: Codebook | None = None,
     log=None,
+    on_round=None,
 ):
     """Minimize U independent objectives over group codes within ``budget``, in lockstep:
     ``evaluate(codes long [R, G], rows long [R]) -> float [R]`` gives objective ``rows[i]`` at
@@ -177,6 +178,7 @@ def local_search(
     multiple-choice knapsack optimum of the separable model ``f + sum_g delta_g`` inside that
     one-step trust region; a row moves to the better proposal only if its exact value is lower.
     So a row's value never increases, no row ever leaves the budget, and nothing is random.
+    ``on_round(r, codes)`` (optional) sees the codes after each round r = 1, 2, ...
     Returns (codes long [U, G], value float [U], evaluations)."""
     cb = codebook or Codebook.default()
     widths = sorted(set(cb.bits))
@@ -228,6 +230,8 @@ def local_search(
                 f"{n_eval} evaluations, {time.perf_counter() - t0:.0f}s"
             )
         cur, f = best, best_f
+        if on_round:
+            on_round(r + 1, cur)
         if not bool(moved.any()):
             break
     return cur, f, n_eval

@@ -91,31 +91,34 @@ def run_cell(backbone, split, budget: float, rows: torch.Tensor, args, log=print
     )
     t_pop = time.perf_counter() - t0
     pop_user_val = obj.per_user(pop.expand(rows.numel(), -1))
-    orc, orc_val, n_orc = hr.local_search(
-        obj.per_user,
-        pop.expand(rows.numel(), -1),
-        groups,
-        budget,
-        args.oracle_rounds,
-        cb,
-        log,
-    )
-    t_orc = time.perf_counter() - t0 - t_pop
-    # score on test: population as one shared strategy, the oracle per user
-    table = groups.expand(orc)  # [U, N] channel codes, row i = ev.users[i]
     pos = {int(u): i for i, u in enumerate(ev.users)}
-    per_user_model = CodesModel(backbone, lambda s, u: table[torch.tensor([pos[int(x)] for x in u])], specs, cb)
+
+    def per_user_model(codes):  # row i of codes (group codes [U, G]) serves user ev.users[i]
+        table = groups.expand(codes)
+        return CodesModel(backbone, lambda s, u: table[torch.tensor([pos[int(x)] for x in u])], specs, cb)
+
+    # the oracle after each round, scored on test only to describe the trajectory (nothing is
+    # selected on it: the reported oracle is the last round's)
+    by_round = {}
+
+    def on_round(r, codes):
+        by_round[r] = ev.ranks(per_user_model(codes), "test", "full")
+
+    t_sc = time.perf_counter()
+    orc, orc_val, n_orc = hr.local_search(
+        obj.per_user, pop.expand(rows.numel(), -1), groups, budget, args.oracle_rounds, cb, log, on_round
+    )
+    t_orc = time.perf_counter() - t_sc
     # control: each user gets another sampled user's oracle strategy (a seeded cyclic shift of a
     # random order, so nobody keeps their own): tells personal fit from "a different strategy"
     g = torch.Generator().manual_seed(int(args.seed) + 1)
     order = torch.randperm(rows.numel(), generator=g)
     donor = torch.empty_like(order)
     donor[order] = order.roll(1)
-    shuffled = table[donor]
-    shuffled_model = CodesModel(backbone, lambda s, u: shuffled[torch.tensor([pos[int(x)] for x in u])], specs, cb)
+    shuffled_model = per_user_model(orc[donor])
     pop_model = CodesModel(backbone, lambda s, u: groups.expand(pop[0]), specs, cb)
     ranks = {
-        "oracle": ev.ranks(per_user_model, "test", "full"),
+        "oracle": ev.ranks(per_user_model(orc), "test", "full"),
         "population": ev.ranks(pop_model, "test", "full"),
         "oracle-shuffled": ev.ranks(shuffled_model, "test", "full"),
         "fp32": ev.ranks(backbone, "test", "full"),
@@ -144,6 +147,16 @@ def run_cell(backbone, split, budget: float, rows: torch.Tensor, args, log=print
     }
     cmp = sig.compare(ranks, "oracle", ["population", "oracle-shuffled"], resamples=args.bootstrap, seed=args.seed)
     res["oracle_minus_population"] = cmp["population"]
+    pop_ndcg = sig.per_user(ranks["population"], "NDCG@10")
+    res["oracle_by_round"] = {
+        str(r): {
+            "NDCG@10": float(sig.per_user(v, "NDCG@10").mean()),
+            "minus_population": sig.paired_bootstrap(
+                sig.per_user(v, "NDCG@10"), pop_ndcg, resamples=args.bootstrap, seed=args.seed
+            ),
+        }
+        for r, v in by_round.items()
+    }
     res["oracle_minus_shuffled"] = cmp["oracle-shuffled"]
     return res
 
