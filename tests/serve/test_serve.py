@@ -9,8 +9,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -34,48 +32,40 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start(port: int, *extra: str, tiny: bool = True) -> subprocess.Popen:
-    args = [sys.executable, "-m", "chord", "serve", "--random", "--port", str(port), "--threads", "1", *extra]
-    if tiny:
-        args += ["--num-items", "50", "--dim", "16", "--blocks", "1", "--seed", "3"]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"chord serve exited {proc.returncode}: {proc.stdout.read().decode()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
-                if r.status == 200:
-                    return proc
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise AssertionError("chord serve did not come up within 60 s")
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 @pytest.fixture(scope="module")
 def reference():
     torch.set_num_threads(1)
     return random_service("sasrec", TINY["num_items"], seed=TINY["seed"], dim=TINY["dim"], blocks=TINY["blocks"])
 
 
+#: the module server's settings; shedding by predicted wait off: this server's tests check
+#: answers, overload has its own
+SERVER_ARGS = ("--max-batch", "16", "--max-wait-ms", "2", "--max-body", "16384", "--max-queue-ms", "0")
+
+
 @pytest.fixture(scope="module")
-def server():
+def server(servers):
+    """The module's server; ``server["restart"]()`` replaces it (same port), and teardown stops
+    whichever process is current, so a restarted server is never left behind."""
     port = _free_port()
-    # shedding by predicted wait off: this server's tests check answers; overload has its own
-    proc = _start(port, "--max-batch", "16", "--max-wait-ms", "2", "--max-body", "16384", "--max-queue-ms", "0")
-    yield {"port": port, "proc": proc, "url": f"http://127.0.0.1:{port}"}
-    _stop(proc)
+    state = {"port": port, "url": f"http://127.0.0.1:{port}"}
+
+    def start():
+        state["proc"] = servers.start(port, *SERVER_ARGS)
+        servers.owned.add(state["proc"].pid)
+
+    def stop():
+        servers.stop(state["proc"])
+        servers.owned.discard(state["proc"].pid)
+
+    def restart():
+        stop()
+        start()
+
+    state["restart"] = restart
+    start()
+    yield state
+    stop()
 
 
 def _inputs(n: int, seed: int):
@@ -215,11 +205,11 @@ def test_truncated_bodies_slow_clients_and_hangups_leave_the_server_serving(serv
     [("--queue", "1", "--max-queue-ms", "0"), ("--queue", "1024", "--max-queue-ms", "1")],
     ids=["queue-bound", "predicted-wait"],
 )
-def test_overload_answers_503_with_retry_after_fast(limit):
+def test_overload_answers_503_with_retry_after_fast(limit, servers):
     port = _free_port()
     # full-size planner (slower forwards), one request per forward; shed by the queue bound or
     # by the predicted wait
-    proc = _start(port, "--max-batch", "1", "--max-wait-ms", "0", *limit, tiny=False)
+    proc = servers.start(port, "--max-batch", "1", "--max-wait-ms", "0", *limit, tiny=False)
     try:
         ref_fp = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5).read())["fingerprint"]
         emb, budgets = _inputs(64, seed=13)
@@ -238,13 +228,12 @@ def test_overload_answers_503_with_retry_after_fast(limit):
         assert all(h.get("retry-after", h.get("Retry-After")) == "1" for h, _ in shed)
         assert 200 in statuses
     finally:
-        _stop(proc)
+        servers.stop(proc)
 
 
 def test_restart_mid_load_client_retries_succeed(server, reference):
     """Last test on the module's server: SIGTERM it while requests flow, start a new one on the
     same port; every request ends with the right answer (in-flight ones finish, the rest retry)."""
-    port = server["port"]
     emb, budgets = _inputs(80, seed=17)
     fp = reference.fingerprint
 
@@ -255,8 +244,7 @@ def test_restart_mid_load_client_retries_succeed(server, reference):
     with ThreadPoolExecutor(8) as pool:
         futs = [pool.submit(one, i) for i in range(80)]
         time.sleep(0.1)
-        _stop(server["proc"])
-        server["proc"] = _start(port, "--max-batch", "16", "--max-wait-ms", "2", "--max-queue-ms", "0")
+        server["restart"]()
         got = [f.result() for f in futs]
     want = [reference.respond(emb[i : i + 1], budgets[i])[0] for i in range(80)]
     assert got == want
@@ -278,10 +266,12 @@ def test_device_fetch_then_adapt(server, reference):
     assert phone.adapt(wire).avg_bits <= 3.0 + 1e-6
 
 
-def test_sigterm_finishes_queued_requests():
+def test_sigterm_finishes_queued_requests(servers):
     """Graceful shutdown: requests already queued when SIGTERM arrives are all answered, right."""
     port = _free_port()
-    proc = _start(port, "--max-batch", "1", "--max-wait-ms", "0", "--queue", "64", "--max-queue-ms", "0", tiny=False)
+    proc = servers.start(
+        port, "--max-batch", "1", "--max-wait-ms", "0", "--queue", "64", "--max-queue-ms", "0", tiny=False
+    )
     try:
         fp = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5).read())["fingerprint"]
         emb, budgets = _inputs(12, seed=19)
@@ -299,4 +289,13 @@ def test_sigterm_finishes_queued_requests():
         assert [s for s, _, _ in res] == [200] * 12
         assert [b for _, _, b in res] == [ref.respond(emb[i : i + 1], budgets[i])[0] for i in range(12)]
     finally:
-        _stop(proc)
+        servers.stop(proc)
+
+
+def test_leak_check_sees_a_server_left_running(servers):
+    """The per-test leak check (conftest.no_leaked_server) is not vacuous: a started server that
+    nobody stopped is reported, and stopping it kills its whole process group."""
+    proc = servers.start(_free_port())
+    assert servers.leaked() == [proc]
+    servers.stop(proc)
+    assert servers.leaked() == [] and proc.poll() is not None
