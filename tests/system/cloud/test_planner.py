@@ -123,3 +123,72 @@ def test_warm_start_layers_reproduces_a_layer_allocation():
         warm.warm_start_layers({"0": 2})
     with pytest.raises(ValueError, match="sigmoid"):
         CloudPlanner(specs, 6, combination=Combination(layer="softmax")).warm_start_layers(alloc)
+
+
+def _reference_codes(p: CloudPlanner, u: torch.Tensor, budget) -> torch.Tensor:
+    """The planner's codes the plain way: element scores materialized (the autograd path) and
+    the offsets found by the plain bisection loop (no sorted search)."""
+    from chord.system.cloud.tiering import allowed_widths, solve_offsets
+
+    with torch.enable_grad():
+        t = p.targets(u).detach()
+    g, G = p._groups()
+    order, widths, thr = allowed_widths(p.codebook, p.allowed)
+    lam = solve_offsets(t, p.sizes, budget, widths, thr, g, G, sorted_search=False)
+    gi = g if g is not None else torch.zeros(t.shape[1], dtype=torch.long)
+    return order[torch.bucketize(t + lam.gather(1, gi.expand(t.shape[0], -1)), thr, right=True)]
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {},
+        {"element_rank": 3, "combination": Combination(element="mean_logsigmoid")},
+        {"scope": "layer", "codes": (0, 3)},
+        {"element_rank": 0, "combination": Combination(layer="softmax")},
+    ],
+    ids=["default", "logsigmoid-rank3", "layer-scope-binary", "direct-head"],
+)
+def test_fast_planning_is_bit_identical_to_the_plain_computation(kw):
+    """Planning (no autograd) reduces element scores layer by layer in a reused buffer and searches
+    the budget offset on sorted targets; both must give exactly the plain path's bits: the same
+    log-importance floats and the same codes, for single users and batches."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        model = nn.Sequential(nn.Linear(12, 16), nn.ReLU(), nn.Linear(16, 9), nn.Linear(9, 7))  # 32 channels
+        p = CloudPlanner(planned_layers(model), 6, **kw).eval()
+        torch.manual_seed(5)
+        with torch.no_grad():
+            for prm in p.hyper.parameters():
+                prm.normal_(0, 0.5)
+        for B in (1, 7, 64):
+            u = torch.randn(B, 6) * 2
+            budget = torch.rand(B) * 5 + 3
+            with torch.no_grad():
+                fast = p.log_importance(u)
+            with torch.enable_grad():
+                plain = p.log_importance(u).detach()
+            assert torch.equal(fast, plain)
+            assert torch.equal(p.plan(u, budget), _reference_codes(p, u, budget))
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_service_respond_is_to_bytes_of_each_strategy():
+    """respond builds the whole batch's wire bytes at once (shared header, packed codes, CRC); they
+    must be byte-identical to Strategy.to_bytes, with and without names, for a channel count that
+    is not a multiple of 4 (padding bits)."""
+    model = nn.Sequential(nn.Linear(12, 16), nn.ReLU(), nn.Linear(16, 9), nn.Linear(9, 7))
+    p = CloudPlanner(planned_layers(model), 6)
+    with torch.no_grad():
+        for prm in p.hyper.parameters():
+            prm.normal_(0, 0.5)
+    svc = CloudService(p, model)
+    odd = CloudService(CloudPlanner(planned_layers(nn.Sequential(nn.Linear(4, 5), nn.Linear(5, 6))), 6), model)
+    assert odd.planner.num_channels == 11
+    for s in (svc, odd):
+        u = torch.randn(9, 6)
+        b = torch.rand(9) * 5 + 2
+        for names in (True, False):
+            assert s.respond(u, b, names=names) == [x.to_bytes(s.fingerprint, names=names) for x in s.strategies(u, b)]

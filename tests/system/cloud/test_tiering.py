@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chord.codebook import Codebook
-from chord.system.cloud.tiering import allowed_widths, codes_avg_bits, ordinal_probs, tier_codes
+from chord.system.cloud.tiering import allowed_widths, codes_avg_bits, ordinal_probs, solve_offsets, tier_codes
 
 CB = Codebook.default()
 
@@ -68,3 +68,39 @@ def test_ordinal_probs_are_distributions_and_peak_at_the_tier():
     assert torch.allclose(p.sum(-1), torch.ones(4))
     assert (p >= 0).all()
     assert p.argmax(-1).tolist() == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("distinct_sizes", [1, 3, 300], ids=["one-size", "few-sizes", "many-sizes"])
+def test_sorted_search_gives_the_plain_bisection_offsets_bit_for_bit(distinct_sizes):
+    """The planner's fast offset search (targets sorted once, per size group or with a
+    permutation) against the plain bisection loop it replaces: the same float32 offsets, hence
+    the same codes, on random targets with ties, per-user budgets and allowed-code subsets."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small ops: a thread pool on a busy machine only adds waiting
+    try:
+        _compare_offset_searches(distinct_sizes)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _compare_offset_searches(distinct_sizes: int) -> None:
+    for trial in range(24):
+        g = torch.Generator().manual_seed(1000 * distinct_sizes + trial)
+        B = int(torch.randint(1, 40, (1,), generator=g))
+        N = int(torch.randint(1, 500, (1,), generator=g))
+        t = torch.randn(B, N, generator=g) * float(torch.rand(1, generator=g) * 6 + 0.01)
+        if trial % 3 == 0:
+            t = (t * 2).round() / 2  # many exact ties
+        if trial % 5 == 0:
+            t[:, : N // 2] = t[:, :1]
+        sizes = torch.randint(1, 300, (distinct_sizes,), generator=g).float()[
+            torch.randint(0, distinct_sizes, (N,), generator=g)
+        ]
+        order, widths, thr = allowed_widths(CB, [None, (0, 3), (1, 2, 3), (0, 2)][trial % 4])
+        budget = torch.rand(B, generator=g) * (widths[-1] - widths[0]) + widths[0]
+        fast = solve_offsets(t, sizes, budget, widths, thr)
+        plain = solve_offsets(t, sizes, budget, widths, thr, sorted_search=False)
+        assert torch.equal(fast, plain), f"trial {trial}: offsets differ by {float((fast - plain).abs().max())}"
+        assert torch.equal(
+            tier_codes(t, sizes, budget, CB, order.tolist()), order[torch.bucketize(t + plain, thr, right=True)]
+        )

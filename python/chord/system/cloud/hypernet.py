@@ -65,7 +65,11 @@ class HyperNetworks(nn.Module):
         self.filter = ScoreNet(d_user, hidden, sum(s.channels for s in specs)) if filter else None
         self.layer = ScoreNet(d_user, hidden, len(specs)) if layer else None
 
-    def forward(self, u: torch.Tensor):
+    def forward(self, u: torch.Tensor, element_reduce=None):
+        """element_reduce: None, or a function (element scores [B, C_l, K_l] -> [B, C_l]) applied
+        layer by layer (inference only, no autograd): the element output is then the list of its
+        results, computed through one reused scratch buffer instead of holding every layer's
+        [B, C_l, K_l] scores at once. The function may overwrite its argument."""
         if u.dim() != 2:
             raise ValueError(f"u: expected user embeddings [B, d_user], got shape {list(u.shape)}")
         B = u.shape[0]
@@ -75,7 +79,11 @@ class HyperNetworks(nn.Module):
             # full-size gradient per layer
             parts = torch.split(self.element(u), self._elem_sizes, dim=1)
             r = self.element_rank
-            if r == 0:
+            if element_reduce is not None:
+                if torch.is_grad_enabled():
+                    raise RuntimeError("element_reduce: inference only (call under torch.no_grad())")
+                elem = self._reduced_elements(parts, B, element_reduce)
+            elif r == 0:
                 elem = [p.reshape(B, s.channels, s.elems) for p, s in zip(parts, self.specs)]
             else:
                 elem = [
@@ -87,3 +95,18 @@ class HyperNetworks(nn.Module):
         if self.layer is not None:
             lay = self.layer(u)
         return elem, filt, lay
+
+    def _reduced_elements(self, parts, B: int, reduce) -> list[torch.Tensor]:
+        """Per layer: element scores (the same arithmetic as ``forward``) -> ``reduce`` -> [B, C_l]."""
+        r = self.element_rank
+        if r == 0:  # the scores are views of the head's output: reduce them as they are
+            return [reduce(p.reshape(B, s.channels, s.elems).contiguous()) for p, s in zip(parts, self.specs)]
+        # one scratch buffer for every layer's product: a fresh [B, C, K] per layer costs page
+        # faults (glibc hands buffers this large out by mmap) as much as the product itself
+        scratch = torch.empty(B * max(s.numel for s in self.specs), dtype=parts[0].dtype, device=parts[0].device)
+        out = []
+        for a, b, s in zip(parts[0::2], parts[1::2], self.specs):
+            e = scratch[: B * s.numel].view(B, s.channels, s.elems)
+            torch.bmm(a.reshape(B, s.channels, r), b.reshape(B, r, s.elems), out=e)
+            out.append(reduce(e.div_(r**0.5)))
+        return out

@@ -32,9 +32,21 @@ class Combination:
             raise ValueError(f"Combination.layer: expected one of {LAYER_WEIGHT}, got {self.layer!r}")
 
 
-def log_importance(elem, filt, lay, comb: Combination, channels: list[int]) -> torch.Tensor:
+def element_term(e: torch.Tensor, comb: Combination, *, inplace: bool = False) -> torch.Tensor:
+    """One layer's element scores float [B, C, K] -> its log-space term float [B, C] (natural log).
+    inplace: may overwrite ``e`` (inference; the same values as without)."""
+    if comb.element == "mean_sigmoid":
+        s = torch.sigmoid_(e) if inplace else torch.sigmoid(e)
+        return torch.log(s.mean(-1).clamp_min(1e-12))
+    return F.logsigmoid(e).mean(-1)
+
+
+def log_importance(
+    elem, filt, lay, comb: Combination, channels: list[int], *, elem_reduced: bool = False
+) -> torch.Tensor:
     """Scores (see ``HyperNetworks.forward``) -> log2 importance float [B, sum C] (<= 0 for the
-    default, whose importance lies in (0, 1])."""
+    default, whose importance lies in (0, 1]). elem_reduced: ``elem`` already holds each layer's
+    :func:`element_term` [B, C_l] (``HyperNetworks.forward`` with ``element_reduce``)."""
     parts = []
     L = len(channels)
     if comb.layer == "softmax" and lay is not None:
@@ -47,10 +59,7 @@ def log_importance(elem, filt, lay, comb: Combination, channels: list[int]) -> t
     for i, C in enumerate(channels):
         term = torch.zeros(B, C, device=(lay if lay is not None else (filt or elem)[0]).device)
         if elem is not None and comb.element != "none":
-            if comb.element == "mean_sigmoid":
-                term = term + torch.log(torch.sigmoid(elem[i]).mean(-1).clamp_min(1e-12))
-            else:
-                term = term + F.logsigmoid(elem[i]).mean(-1)
+            term = term + (elem[i] if elem_reduced else element_term(elem[i], comb))
         if filt is not None and comb.use_filter:
             term = term + F.logsigmoid(filt[i])
         if lw is not None:

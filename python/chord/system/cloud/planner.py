@@ -8,6 +8,7 @@ tiers, hard forward / soft backward, see ``chord.system.relax``).
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -17,7 +18,7 @@ from chord.codebook import Codebook
 from chord.quantize.layers import FilterFn, LayerInfo, quantizable_layers
 
 from .hypernet import HyperNetworks
-from .importance import Combination, log_importance
+from .importance import Combination, element_term, log_importance
 from .tiering import allowed_widths, channel_elems, ordinal_probs, solve_offsets, tier_codes
 
 SCOPES = ("global", "layer")
@@ -88,9 +89,20 @@ class CloudPlanner(nn.Module):
 
     # -- importance --------------------------------------------------------------------------
     def log_importance(self, u: torch.Tensor) -> torch.Tensor:
-        """u float [B, d_user] -> log2 importance float [B, N] (N = all channels, layer order)."""
+        """u float [B, d_user] -> log2 importance float [B, N] (N = all channels, layer order).
+
+        Without autograd (planning) the element scores are reduced per channel layer by layer as
+        they are made (``HyperNetworks.forward(element_reduce=...)``): the same values, computed
+        without materializing all [B, C_l, K_l] score tensors (tests/system/cloud/test_planner.py
+        checks the two paths give identical bits)."""
+        channels = [s.channels for s in self.specs]
+        comb = self.combination
+        h = self.hyper
+        if not torch.is_grad_enabled() and h.element is not None and h.element_rank > 0 and comb.element != "none":
+            elem, filt, lay = h(u, element_reduce=partial(element_term, comb=comb, inplace=True))
+            return log_importance(elem, filt, lay, comb, channels, elem_reduced=True)
         elem, filt, lay = self.hyper(u)
-        return log_importance(elem, filt, lay, self.combination, [s.channels for s in self.specs])
+        return log_importance(elem, filt, lay, comb, channels)
 
     def targets(self, u: torch.Tensor) -> torch.Tensor:
         """Bit targets before the budget offset: alpha * log2 importance, float [B, N]."""

@@ -3,6 +3,10 @@ one strategy per user out, as ``Strategy`` objects or wire bytes (2 bits per cha
 
 from __future__ import annotations
 
+import struct
+import zlib
+
+import numpy as np
 import torch
 
 from chord.quantize.strategy import Strategy, model_fingerprint
@@ -17,15 +21,43 @@ class CloudService:
     def __init__(self, planner: CloudPlanner, backbone):
         self.planner = planner.eval()
         self.fingerprint = model_fingerprint(backbone)
+        self._head_cache: dict[bool, tuple[bytes, int]] = {}
 
     @torch.no_grad()
     def strategies(self, user_emb: torch.Tensor, budgets=None) -> list[Strategy]:
         """user_emb float [B, d_user]; budgets: None (planner default), a float, or float [B]."""
+        return [Strategy(self.planner.split(c), self.planner.codebook) for c in self._codes(user_emb, budgets)]
+
+    @torch.no_grad()
+    def respond(self, user_emb: torch.Tensor, budgets=None, *, names: bool = True) -> list[bytes]:
+        """Wire bytes per user: exactly ``Strategy.to_bytes`` of each of :meth:`strategies`, made for
+        the whole batch at once (a strategy's header is the same for every user of this planner;
+        only the packed codes and the CRC differ)."""
+        codes = self._codes(user_emb, budgets)
+        head, crc_head = self._head(names)
+        c = codes.to(torch.uint8).numpy()
+        B, N = c.shape
+        if N % 4:
+            c = np.concatenate([c, np.zeros((B, (-N) % 4), dtype=np.uint8)], axis=1)
+        # code i in bits [2*(i%4), 2*(i%4)+2) of byte i//4 (chord.quantize.strategy's layout)
+        packed = c[:, 0::4] | (c[:, 1::4] << 2) | (c[:, 2::4] << 4) | (c[:, 3::4] << 6)
+        out = []
+        for row in packed:
+            body = row.tobytes()
+            out.append(head + body + struct.pack("<I", zlib.crc32(body, crc_head)))
+        return out
+
+    def _codes(self, user_emb: torch.Tensor, budgets) -> torch.Tensor:
         if user_emb.dim() != 2:
             raise ValueError(f"user_emb: expected [B, d_user], got shape {list(user_emb.shape)}")
-        codes = self.planner.plan(user_emb, budgets)
-        return [Strategy(self.planner.split(c), self.planner.codebook) for c in codes]
+        return self.planner.plan(user_emb, budgets).cpu()
 
-    def respond(self, user_emb: torch.Tensor, budgets=None, *, names: bool = True) -> list[bytes]:
-        """Wire bytes per user (``Strategy.to_bytes``)."""
-        return [s.to_bytes(self.fingerprint, names=names) for s in self.strategies(user_emb, budgets)]
+    def _head(self, names: bool) -> tuple[bytes, int]:
+        """(the wire bytes before the packed codes, their CRC32), from one encoded strategy."""
+        if names not in self._head_cache:
+            p = self.planner
+            zeros = Strategy(p.split(torch.zeros(p.num_channels, dtype=torch.long)), p.codebook)
+            wire = zeros.to_bytes(self.fingerprint, names=names)
+            head = wire[: len(wire) - (2 * p.num_channels + 7) // 8 - 4]
+            self._head_cache[names] = (head, zlib.crc32(head))
+        return self._head_cache[names]
