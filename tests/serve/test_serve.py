@@ -7,9 +7,11 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import time
+import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
@@ -128,6 +130,18 @@ def test_bad_requests_get_clear_4xx(server, reference):
     assert status == 422 and b"budget" in body
     status, _, body = _post(port, json.dumps({**good, "extra": 1}).encode())
     assert status == 422 and b"extra" in body
+    status, _, body = _post(port, json.dumps({**good, "user_embedding": [1e300] * 64}).encode())
+    assert status == 422 and b"finite" in body  # finite as a double, not as float32
+    status, _, body = _post(port, json.dumps({**good, "user_embedding": [10**400] + [0] * 63}).encode())
+    assert status == 422 and b"user_embedding" in body
+    status, _, body = _post(port, json.dumps({**good, "user_embedding": [True] * 64}).encode())
+    assert status == 422 and b"user_embedding" in body
+    status, _, body = _post(port, json.dumps({**good, "recent_items": [1, 2]}).encode())
+    assert status == 422 and b"exactly one" in body
+    no_emb = {k: v for k, v in good.items() if k != "user_embedding"}
+    for bad in ([], [0, 1], [TINY["num_items"] + 1], [1.5], [True], "1 2", [1] * 2000):
+        status, _, body = _post(port, json.dumps({**no_emb, "recent_items": bad}).encode())
+        assert status == 422 and b"recent_items" in body, (bad, status, body)
     # the client does not retry a 4xx and says why
     with pytest.raises(ServeError, match="fingerprint") as e:
         request_strategy(server["url"], emb[0], budgets[0], b"\0" * 8, retries=3)
@@ -248,6 +262,68 @@ def test_restart_mid_load_client_retries_succeed(server, reference):
         got = [f.result() for f in futs]
     want = [reference.respond(emb[i : i + 1], budgets[i])[0] for i in range(80)]
     assert got == want
+
+
+def test_recent_item_ids_are_profiled_in_the_cloud(server, reference):
+    """A device may send its recent item ids instead of an embedding (the cloud holds the
+    profiler): the answer is the in-process profile -> plan, for every user of a concurrent batch
+    that mixes both kinds of request."""
+    g = torch.Generator().manual_seed(23)
+    seqs = [
+        torch.randint(1, TINY["num_items"] + 1, (int(n),), generator=g).tolist()
+        for n in torch.randint(1, 30, (48,), generator=g)
+    ]
+    emb, budgets = _inputs(48, seed=29)
+    fp = reference.fingerprint.hex()
+
+    def one(i):
+        body = {"budget": budgets[i], "fingerprint": fp}
+        body.update({"recent_items": seqs[i]} if i % 2 == 0 else {"user_embedding": emb[i].tolist()})
+        return _post(server["port"], json.dumps(body).encode())
+
+    with ThreadPoolExecutor(16) as pool:
+        got = list(pool.map(one, range(48)))
+    want = [
+        reference.respond(reference.profile(torch.tensor([seqs[i]])) if i % 2 == 0 else emb[i : i + 1], budgets[i])[0]
+        for i in range(48)
+    ]
+    assert [s for s, _, _ in got] == [200] * 48
+    assert [b for _, _, b in got] == want
+    health = json.loads(urllib.request.urlopen(server["url"] + "/healthz", timeout=5).read())
+    assert health["num_items"] == TINY["num_items"]
+
+
+_PROM_LINE = re.compile(r'^[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? -?[0-9.e+-]+$|^# (HELP|TYPE) [a-z_]+ .+$')
+
+
+def test_metrics_in_prometheus_text_format(server):
+    """/metrics stays JSON by default; ?format=prometheus or a scraper's Accept header gives the
+    Prometheus text format, every line well formed, counters agreeing with the JSON."""
+    url = server["url"] + "/metrics"
+    as_json = _metrics(server["port"])
+    for req in (
+        urllib.request.Request(url + "?format=prometheus"),
+        urllib.request.Request(url, headers={"Accept": "text/plain;version=0.0.4;q=0.9,*/*;q=0.1"}),
+    ):
+        with urllib.request.urlopen(req, timeout=5) as r:
+            assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+            text = r.read().decode()
+        bad = [line for line in text.splitlines() if not _PROM_LINE.match(line)]
+        assert not bad, bad[:5]
+        samples = dict(line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#"))
+        pid = as_json["pid"]
+        ok = float(samples[f'chord_serve_requests_total{{pid="{pid}",status="200"}}'])
+        assert ok >= as_json["requests"]["200"]  # the JSON was read first
+        assert (
+            samples[f'chord_serve_batch_size_bucket{{pid="{pid}",le="+Inf"}}']
+            == samples[f'chord_serve_batch_size_count{{pid="{pid}"}}']
+        )
+        assert f'chord_serve_request_seconds_bucket{{pid="{pid}",le="0.05"}}' in samples
+    with urllib.request.urlopen(url, timeout=5) as r:
+        assert r.headers["Content-Type"] == "application/json"
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(url + "?format=xml", timeout=5)
+    assert e.value.code == 422
 
 
 def test_device_fetch_then_adapt(server, reference):

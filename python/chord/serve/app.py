@@ -1,11 +1,15 @@
-"""The strategy service (FastAPI app): ``POST /v1/strategy``, ``GET /healthz``, ``GET /metrics``.
+"""The strategy service: ``POST /v1/strategy``, ``GET /healthz``, ``GET /metrics``.
 
-Protocol (docs/serve.md): the request is a JSON object ``{"user_embedding": [d_user floats],
-"budget": average bits, "fingerprint": 16 hex digits of the device's model_fingerprint,
-"wire_version": 1 (optional)}``; the answer is the strategy's wire bytes
-(``application/octet-stream``, ``chord.quantize.strategy``). Errors are JSON ``{"error": ...}``:
-400 malformed body, 409 another model or wire version, 413 body too large, 422 a field out of
-range, 503 + Retry-After when the queue is full.
+Protocol (docs/serve.md): the request is a JSON object ``{"user_embedding": [d_user floats] or
+"recent_items": [item ids, most recent last], "budget": average bits, "fingerprint": 16 hex
+digits of the device's model_fingerprint, "wire_version": 1 (optional)}``; the answer is the
+strategy's wire bytes (``application/octet-stream``, ``chord.quantize.strategy``). Errors are
+JSON ``{"error": ...}``: 400 malformed body, 409 another model or wire version, 413 body too
+large, 422 a field out of range, 503 + Retry-After when overloaded.
+
+``POST /v1/strategy`` is a plain ASGI handler in front of the FastAPI app (which serves the rest
+and runs the lifespan): FastAPI's request, dependency and response layers cost more CPU per
+request than the whole planner does per user once batched (reports/2026-12-06-serve-2.md).
 """
 
 from __future__ import annotations
@@ -18,8 +22,7 @@ from contextlib import asynccontextmanager
 
 import torch
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
-from starlette.requests import ClientDisconnect
+from fastapi.responses import JSONResponse, PlainTextResponse
 
 from chord.quantize.strategy import WIRE_VERSION
 from chord.system.cloud.service import CloudService
@@ -28,9 +31,12 @@ from .batcher import Batcher, Overloaded
 from .metrics import Metrics
 from .model import d_user_of
 
-FIELDS = {"user_embedding", "budget", "fingerprint", "wire_version"}
+FIELDS = {"user_embedding", "recent_items", "budget", "fingerprint", "wire_version"}
 #: status recorded for a client that hung up before its answer (nginx's convention)
 CLIENT_CLOSED = 499
+#: most recent item ids a request may carry (the profiler reads only its own ``recent`` last ones)
+MAX_ITEMS = 1024
+PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class BadRequest(Exception):
@@ -39,11 +45,12 @@ class BadRequest(Exception):
         self.status = status
 
 
-def _parse(body: bytes, d_user: int, fingerprint: str, budget_range: tuple[float, float]):
-    """body -> (embedding float32 [d_user], budget); raises BadRequest with the reason."""
+def _parse(body: bytes, d_user: int, fingerprint: str, budget_range: tuple[float, float], num_items: int | None):
+    """body -> (embedding float32 [d_user] or None, item ids list or None, budget); raises
+    BadRequest with the reason."""
     try:
         req = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+    except (UnicodeDecodeError, ValueError) as e:
         raise BadRequest(400, f"body: expected a JSON object, could not parse it ({e})") from None
     if not isinstance(req, dict):
         raise BadRequest(400, f"body: expected a JSON object, got {type(req).__name__}")
@@ -62,19 +69,39 @@ def _parse(body: bytes, d_user: int, fingerprint: str, budget_range: tuple[float
             f"fingerprint: this server plans for model {fingerprint}, the device holds {fp!r}: "
             "codes for another backbone would be wrong, none are sent",
         )
-    emb = req.get("user_embedding")
-    if (
-        not isinstance(emb, list)
-        or len(emb) != d_user
-        or not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in emb)
-    ):
-        got = f"a list of {len(emb)}" if isinstance(emb, list) else type(emb).__name__
-        raise BadRequest(422, f"user_embedding: expected a list of {d_user} finite numbers, got {got}")
     b = req.get("budget")
     lo, hi = budget_range
     if not isinstance(b, (int, float)) or isinstance(b, bool) or not (lo <= b <= hi):
         raise BadRequest(422, f"budget: expected average bits in [{lo:g}, {hi:g}], got {b!r}")
-    return torch.tensor(emb, dtype=torch.float32), float(b)
+    emb, items = req.get("user_embedding"), req.get("recent_items")
+    if (emb is None) == (items is None):
+        raise BadRequest(422, "user_embedding, recent_items: expected exactly one of them")
+    if items is not None:
+        if num_items is None:
+            raise BadRequest(422, "recent_items: this server holds no profiler; send user_embedding")
+        if (
+            not isinstance(items, list)
+            or not 1 <= len(items) <= MAX_ITEMS
+            or not set(map(type, items)) <= {int}
+            or not 1 <= min(items) <= max(items) <= num_items
+        ):
+            got = f"a list of {len(items)}" if isinstance(items, list) else type(items).__name__
+            raise BadRequest(
+                422, f"recent_items: expected a list of 1 to {MAX_ITEMS} item ids in [1, {num_items}], got {got}"
+            )
+        return None, items, float(b)
+    # types first, at C speed (json gives bool, str, None, list or dict for anything else), then
+    # finiteness after the float32 conversion (1e300 is a finite double but not a float32)
+    if not isinstance(emb, list) or len(emb) != d_user or not set(map(type, emb)) <= {float, int}:
+        got = f"a list of {len(emb)}" if isinstance(emb, list) else type(emb).__name__
+        raise BadRequest(422, f"user_embedding: expected a list of {d_user} finite numbers, got {got}")
+    try:
+        t = torch.tensor(emb, dtype=torch.float32)
+    except (OverflowError, RuntimeError):  # an integer too large for any float
+        t = torch.tensor([math.inf])
+    if not bool(torch.isfinite(t).all()):
+        raise BadRequest(422, f"user_embedding: expected {d_user} finite float32 numbers, got inf or nan")
+    return t, None, float(b)
 
 
 def _error(status: int, message: str, **headers) -> JSONResponse:
@@ -91,10 +118,10 @@ def create_app(
     max_body: int = 64 * 1024,
     retry_after_s: int = 1,
     names: bool = True,
-) -> FastAPI:
-    """The app over ``service``; see ``Batcher`` for max_batch / max_wait_ms / queue / max_queue_ms
-    (0 or None: only the queue bound sheds); max_body:
-    largest request body in bytes (past it: 413)."""
+):
+    """The ASGI app over ``service``; see ``Batcher`` for max_batch / max_wait_ms / queue /
+    max_queue_ms (0 or None: only the queue bound sheds); max_body: largest request body in
+    bytes (past it: 413). Returns an ASGI callable whose ``.fastapi`` is the FastAPI app."""
     if max_body < 1:
         raise ValueError(f"max_body: expected >= 1 byte, got {max_body}")
     metrics = Metrics()
@@ -111,6 +138,7 @@ def create_app(
     fingerprint = service.fingerprint.hex()
     widths = service.planner.widths
     budget_range = (float(widths.min()), float(widths.max()))
+    num_items = service.num_items
 
     @asynccontextmanager
     async def lifespan(app):
@@ -120,42 +148,50 @@ def create_app(
         # uvicorn has stopped accepting and waited for in-flight requests; finish the queue too
         await batcher.stop()
 
-    app = FastAPI(title="chord strategy service", lifespan=lifespan, docs_url=None, redoc_url=None)
+    api = FastAPI(title="chord strategy service", lifespan=lifespan, docs_url=None, redoc_url=None)
 
-    @app.post("/v1/strategy")
-    async def strategy(request: Request):
+    async def respond(send, status: int, body: bytes, content_type: bytes, extra=()) -> None:
+        headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode()), *extra]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def error(send, status: int, message: str, extra=()) -> None:
+        metrics.request_done(status)
+        await respond(send, status, json.dumps({"error": message}).encode(), b"application/json", extra)
+
+    ok_headers = ((b"x-chord-fingerprint", fingerprint.encode()),)
+    retry_headers = ((b"retry-after", str(retry_after_s).encode()),)
+
+    async def strategy(scope, receive, send) -> None:
+        """POST /v1/strategy (plain ASGI, see the module doc)."""
         t0 = time.perf_counter()
-        length = request.headers.get("content-length")
+        length = next((v for k, v in scope["headers"] if k == b"content-length"), None)
         if length is not None and (not length.isdigit() or int(length) > max_body):
-            metrics.request_done(413)
-            return _error(413, f"body: at most {max_body} bytes, Content-Length says {length}")
-        body = bytearray()
+            return await error(send, 413, f"body: at most {max_body} bytes, Content-Length says {length.decode()}")
+        body, more = b"", True
+        while more:
+            msg = await receive()
+            if msg["type"] == "http.disconnect":
+                metrics.request_done(CLIENT_CLOSED)
+                return
+            body += msg.get("body", b"")
+            more = msg.get("more_body", False)
+            if len(body) > max_body:
+                return await error(send, 413, f"body: at most {max_body} bytes")
         try:
-            async for chunk in request.stream():
-                body += chunk
-                if len(body) > max_body:
-                    metrics.request_done(413)
-                    return _error(413, f"body: at most {max_body} bytes")
-        except ClientDisconnect:
-            metrics.request_done(CLIENT_CLOSED)
-            return Response(status_code=400)  # nobody reads it
-        try:
-            emb, budget = _parse(bytes(body), d_user, fingerprint, budget_range)
+            emb, items, budget = _parse(body, d_user, fingerprint, budget_range, num_items)
         except BadRequest as e:
-            metrics.request_done(e.status)
-            return _error(e.status, str(e))
+            return await error(send, e.status, str(e))
         try:
-            wire = await batcher.submit(emb, budget)
+            wire = await batcher.submit(emb, budget, items=items, arrived=t0)
         except Overloaded as e:
-            metrics.request_done(503)
-            return _error(503, f"overloaded: {e}; retry after {retry_after_s} s", **{"Retry-After": str(retry_after_s)})
+            return await error(send, 503, f"overloaded: {e}; retry after {retry_after_s} s", retry_headers)
         except Exception as e:  # noqa: BLE001 - the planner failed this batch; say so, keep serving
-            metrics.request_done(500)
-            return _error(500, f"planner: {type(e).__name__}: {e}")
+            return await error(send, 500, f"planner: {type(e).__name__}: {e}")
         metrics.request_done(200, time.perf_counter() - t0)
-        return Response(wire, media_type="application/octet-stream", headers={"X-Chord-Fingerprint": fingerprint})
+        await respond(send, 200, wire, b"application/octet-stream", ok_headers)
 
-    @app.get("/healthz")
+    @api.get("/healthz")
     async def healthz():
         return {
             "status": "ok",
@@ -163,13 +199,31 @@ def create_app(
             "d_user": d_user,
             "wire_version": WIRE_VERSION,
             "budget_range": list(budget_range),
+            "num_items": num_items,
             "pid": os.getpid(),
         }
 
-    @app.get("/metrics")
-    async def get_metrics():
+    @api.get("/metrics")
+    async def get_metrics(request: Request, format: str | None = None):  # noqa: A002 - the query name
+        """JSON by default; the Prometheus text format with ``?format=prometheus`` or when the
+        Accept header asks for text/plain or OpenMetrics text (what a Prometheus scraper sends)."""
+        accept = request.headers.get("accept", "")
+        if format not in (None, "json", "prometheus"):
+            return JSONResponse({"error": f"format: expected json or prometheus, got {format!r}"}, status_code=422)
+        if format == "prometheus" or (
+            format is None and ("text/plain" in accept or "openmetrics" in accept) and "json" not in accept
+        ):
+            gauges = {
+                "chord_serve_queue_depth": ("Requests waiting for a planner forward.", batcher.depth),
+                "chord_serve_oldest_wait_seconds": ("Wait so far of the oldest queued request.", batcher.oldest_wait()),
+                "chord_serve_strategies_per_second": ("Recent planner throughput (EWMA).", batcher.rate),
+                "chord_serve_max_batch": ("Most requests per planner forward.", batcher.max_batch),
+                "chord_serve_uptime_seconds": ("Seconds since this worker started.", time.time() - metrics.started),
+            }
+            return PlainTextResponse(metrics.prometheus(gauges, {"pid": str(os.getpid())}), media_type=PROMETHEUS_TYPE)
         return metrics.as_dict(
             queue_depth=batcher.depth,
+            oldest_wait_ms=batcher.oldest_wait() * 1e3,
             strategies_per_s=batcher.rate,
             max_batch=batcher.max_batch,
             max_wait_ms=batcher.max_wait_s * 1e3,
@@ -177,8 +231,18 @@ def create_app(
             pid=os.getpid(),
         )
 
-    app.state.batcher = batcher
-    app.state.metrics = metrics
+    async def app(scope, receive, send):
+        if scope["type"] == "http" and scope["path"] == "/v1/strategy":
+            if scope["method"] != "POST":
+                return await respond(
+                    send, 405, b'{"error": "method: expected POST"}', b"application/json", ((b"allow", b"POST"),)
+                )
+            return await strategy(scope, receive, send)
+        return await api(scope, receive, send)
+
+    api.state.batcher = batcher
+    api.state.metrics = metrics
+    app.fastapi = api
     return app
 
 
@@ -186,7 +250,7 @@ def create_app(
 CONFIG_ENV = "CHORD_SERVE_CONFIG"
 
 
-def app_from_env() -> FastAPI:
+def app_from_env():
     """uvicorn factory (``chord serve`` with several workers): settings from ``$CHORD_SERVE_CONFIG``."""
     from .model import load_service, random_service
 

@@ -3,15 +3,20 @@
 Requests wait in a bounded ``asyncio.Queue``; one batcher task takes the first, then whatever
 else arrives within ``max_wait_s`` up to ``max_batch``, and runs ``CloudService.respond`` on the
 whole batch in a worker thread (torch releases the GIL, so the event loop keeps accepting and
-parsing meanwhile). Overload is signalled before latency grows: ``submit`` raises
-``Overloaded`` at once when the queue is full, or when the wait it predicts (requests ahead /
-the measured strategies per second) is over ``max_queue_s``.
+parsing meanwhile). A request carries either a user embedding or recent item ids; the batch's
+item-id requests are profiled in one profiler call first.
+
+Overload is signalled before latency grows: ``submit`` raises ``Overloaded`` at once when the
+queue is full; when the oldest waiting request has waited longer than ``max_queue_s`` since it
+arrived (the handler's arrival time, so time spent parsing on a busy event loop counts too); or
+when the wait it predicts (requests ahead / the measured strategies per second) is over it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
 import torch
@@ -28,7 +33,8 @@ class Overloaded(Exception):
 class Batcher:
     """service: the CloudService; max_batch: most requests per forward; max_wait_s: how long the
     first request of a batch waits for company; queue: most requests waiting (past it: Overloaded);
-    max_queue_s: longest predicted wait admitted (None: only the queue bound)."""
+    max_queue_s: longest wait admitted, the oldest queued request's or the predicted one (None: only
+    the queue bound)."""
 
     def __init__(
         self,
@@ -57,6 +63,9 @@ class Batcher:
         self.names = names
         self.metrics = metrics or Metrics()
         self._queue: asyncio.Queue | None = None
+        # arrival times of the queued requests, oldest first (the queue is FIFO and only the
+        # batcher takes from it, so this stays in step with it)
+        self._arrivals: deque[float] = deque()
         self._task: asyncio.Task | None = None
         # one thread: forwards run one at a time (torch parallelizes inside each)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chord-planner")
@@ -64,6 +73,12 @@ class Batcher:
     @property
     def depth(self) -> int:
         return self._queue.qsize() if self._queue is not None else 0
+
+    def oldest_wait(self, now: float | None = None) -> float:
+        """Seconds the oldest queued request has waited since it arrived (0 when none waits)."""
+        if not self._arrivals:
+            return 0.0
+        return (time.perf_counter() if now is None else now) - self._arrivals[0]
 
     def start(self) -> None:
         self._queue = asyncio.Queue(self.queue_size)
@@ -73,9 +88,13 @@ class Batcher:
         """One full-size forward before serving: the first users do not pay for lazy set-up, and
         the predicted-wait shedding has a rate from the start (a burst may arrive all at once)."""
         emb = torch.randn(self.max_batch, d_user, generator=torch.Generator().manual_seed(0))
-        budgets = torch.full((self.max_batch,), float(self.service.planner.budget))
+        budget = float(self.service.planner.budget)
+        batch = [(e, None, budget, None) for e in emb]
+        if self.service.profiler is not None:  # and the profiler, on half of the batch
+            items = list(range(1, min(self.service.num_items, 20) + 1))
+            batch[::2] = [(None, items, budget, None)] * len(batch[::2])
         t0 = time.perf_counter()
-        await asyncio.get_running_loop().run_in_executor(self._pool, self._forward, emb, budgets)
+        await asyncio.get_running_loop().run_in_executor(self._pool, self._forward, batch)
         self.rate = self.max_batch / max(time.perf_counter() - t0, 1e-6)
 
     async def stop(self) -> None:
@@ -91,24 +110,32 @@ class Batcher:
         self._task = None
         self._pool.shutdown(wait=True)
 
-    async def submit(self, emb: torch.Tensor, budget: float) -> bytes:
-        """emb float32 [d_user]; budget: average bits -> this user's strategy wire bytes."""
-        depth = self._queue.qsize()
-        if (
-            self.max_queue_s is not None
-            and self.rate is not None
-            and depth >= self.max_batch
-            and depth / self.rate > self.max_queue_s
-        ):
-            raise Overloaded(
-                f"{depth} requests ahead, about {depth / self.rate * 1e3:.0f} ms of work "
-                f"(limit {self.max_queue_s * 1e3:.0f} ms)"
-            )
+    async def submit(
+        self, emb: torch.Tensor | None, budget: float, *, items=None, arrived: float | None = None
+    ) -> bytes:
+        """One user's request -> its strategy wire bytes. emb float32 [d_user], or None with
+        ``items`` (recent item ids, most recent last; needs the service's profiler); budget:
+        average bits; arrived: ``time.perf_counter()`` when the request arrived (default now)."""
+        now = time.perf_counter()
+        arrived = now if arrived is None else arrived
+        if self.max_queue_s is not None:
+            waited = self.oldest_wait(now)
+            if waited > self.max_queue_s:
+                raise Overloaded(
+                    f"the oldest queued request has waited {waited * 1e3:.0f} ms (limit {self.max_queue_s * 1e3:.0f} ms)"
+                )
+            depth = self._queue.qsize()
+            if self.rate is not None and depth >= self.max_batch and depth / self.rate > self.max_queue_s:
+                raise Overloaded(
+                    f"{depth} requests ahead, about {depth / self.rate * 1e3:.0f} ms of work "
+                    f"(limit {self.max_queue_s * 1e3:.0f} ms)"
+                )
         fut = asyncio.get_running_loop().create_future()
         try:
-            self._queue.put_nowait((emb, budget, fut))
+            self._queue.put_nowait((emb, items, budget, fut))
         except asyncio.QueueFull:
             raise Overloaded(f"{self.queue_size} requests already waiting") from None
+        self._arrivals.append(arrived)
         return await fut
 
     async def _run(self) -> None:
@@ -116,10 +143,12 @@ class Batcher:
         loop = asyncio.get_running_loop()
         while True:
             batch = [await q.get()]
+            self._arrivals.popleft()
             deadline = time.perf_counter() + self.max_wait_s
             while len(batch) < self.max_batch:
                 try:
                     batch.append(q.get_nowait())
+                    self._arrivals.popleft()
                     continue
                 except asyncio.QueueEmpty:
                     pass
@@ -130,11 +159,9 @@ class Batcher:
                 await asyncio.sleep(min(left, 0.0005))
             # a client that hung up still counts: its slot in the batch is cheap, and dropping it
             # here would race with the handler; its answer is simply never read
-            emb = torch.stack([b[0] for b in batch])
-            budgets = torch.tensor([b[1] for b in batch], dtype=torch.float32)
             t0 = time.perf_counter()
             try:
-                out = await loop.run_in_executor(self._pool, self._forward, emb, budgets)
+                out = await loop.run_in_executor(self._pool, self._forward, batch)
             except Exception as e:  # noqa: BLE001 - a failed forward fails its batch, not the server
                 for *_, fut in batch:
                     if not fut.done():
@@ -149,5 +176,22 @@ class Batcher:
             for _ in batch:
                 q.task_done()
 
-    def _forward(self, emb: torch.Tensor, budgets: torch.Tensor) -> list[bytes]:
+    def _forward(self, batch) -> list[bytes]:
+        """[(emb or None, item ids or None, budget, future)] -> wire bytes, in order."""
+        budgets = torch.tensor([b[2] for b in batch], dtype=torch.float32)
+        by_items = [i for i, b in enumerate(batch) if b[0] is None]
+        if not by_items:
+            emb = torch.stack([b[0] for b in batch])
+        else:
+            seqs = [batch[i][1] for i in by_items]
+            width = max(len(x) for x in seqs)
+            padded = torch.zeros(len(seqs), width, dtype=torch.int64)  # left padding with item 0
+            for row, x in zip(padded, seqs):
+                row[width - len(x) :] = torch.as_tensor(x, dtype=torch.int64)
+            profiled = self.service.profile(padded)
+            emb = torch.empty(len(batch), profiled.shape[1])
+            emb[by_items] = profiled
+            rest = [i for i, b in enumerate(batch) if b[0] is not None]
+            if rest:
+                emb[rest] = torch.stack([batch[i][0] for i in rest])
         return self.service.respond(emb, budgets, names=self.names)

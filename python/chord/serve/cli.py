@@ -27,7 +27,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (stateless replicas)")
-    p.add_argument("--threads", type=int, default=0, help="torch threads per worker (0: cores / workers)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads per worker (default 1: a batch's ops are too small to split well, and the "
+        "event loop needs a core too; scale with --workers)",
+    )
+    p.add_argument(
+        "--http",
+        choices=["auto", "h11", "httptools"],
+        default="auto",
+        help="uvicorn's HTTP parser (auto: httptools when installed, the serve extra installs it)",
+    )
     p.add_argument("--max-batch", type=int, default=64, help="most requests per planner forward")
     p.add_argument("--max-wait-ms", type=float, default=2.0, help="how long a batch waits to fill")
     p.add_argument("--queue", type=int, default=1024, help="most requests waiting; past it: 503 + Retry-After")
@@ -61,7 +73,10 @@ def run(args) -> int:
             file=sys.stderr,
         )
         return 2
-    threads = args.threads or max(1, (os.cpu_count() or 1) // args.workers)
+    if args.threads < 1:
+        print(f"chord serve: --threads: expected >= 1, got {args.threads}", file=sys.stderr)
+        return 2
+    threads = args.threads
     os.environ[CONFIG_ENV] = json.dumps(
         {
             "checkpoint": checkpoint,
@@ -85,6 +100,7 @@ def run(args) -> int:
         host=args.host,
         port=args.port,
         workers=args.workers,
+        http=args.http,
         timeout_graceful_shutdown=args.graceful_s,
         log_level="warning",
         access_log=False,

@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -191,8 +192,13 @@ def _spawn(port: int, args, max_batch: int) -> subprocess.Popen:
         str(args.seed),
         "--model",
         "sasrec",
+        "--threads",
+        str(args.threads),
+        "--http",
+        args.http,
     ]
-    proc = subprocess.Popen(cmd)
+    # its own process group: stopping it stops every worker, whatever happens here
+    proc = subprocess.Popen(cmd, start_new_session=True)
     for _ in range(600):
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
@@ -205,6 +211,18 @@ def _spawn(port: int, args, max_batch: int) -> subprocess.Popen:
     raise SystemExit("chord serve did not come up in 120 s")
 
 
+def _stop(proc: subprocess.Popen) -> None:
+    """SIGTERM the server's process group (supervisor and workers), SIGKILL it after 30 s."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    except ProcessLookupError:
+        pass
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m chord.serve.loadgen", description=__doc__.split("\n\n")[0])
     p.add_argument("--url", default=None, help="a running `chord serve --random` (default: --spawn one)")
@@ -215,6 +233,8 @@ def main(argv=None) -> int:
     p.add_argument("--queue", type=int, default=1024)
     p.add_argument("--max-queue-ms", type=float, default=200.0)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1, help="torch threads per server worker")
+    p.add_argument("--http", default="auto", choices=["auto", "h11", "httptools"], help="the server's HTTP parser")
     p.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16, 64, 256])
     p.add_argument("--seconds", type=float, default=5.0, help="per concurrency level")
     p.add_argument("--out", default=None, help="write the results as JSON here")
@@ -237,8 +257,7 @@ def main(argv=None) -> int:
             rows = sweep(base, pid, args.concurrency, args.seconds, ref)
         finally:
             if proc is not None:
-                proc.terminate()
-                proc.wait(30)
+                _stop(proc)
         results.append(
             {
                 "workers": args.workers,

@@ -41,7 +41,7 @@ def load_service(directory) -> CloudService:
     system = build_system(build_model(meta["backbone"]), ChordConfig(**cfg))
     load_chord_state(system, d)
     system.eval()
-    return CloudService(system.planner, system.backbone)
+    return CloudService(system.planner, system.backbone, system.profiler)
 
 
 def random_service(
@@ -72,4 +72,4 @@ def random_service(
         for p in system.planner.hyper.parameters():
             p.normal_(0.0, 0.3)
     system.eval()
-    return CloudService(system.planner, system.backbone)
+    return CloudService(system.planner, system.backbone, system.profiler)

@@ -69,6 +69,9 @@ class CloudPlanner(nn.Module):
         self.allowed = tuple(range(len(self.codebook.bits))) if codes is None else tuple(codes)
         self.combination = combination or Combination()
         self.hyper = HyperNetworks(self.specs, d_user, hidden, *levels, element_rank=element_rank)
+        #: plan with the streaming element reduction and the sorted offset search (same bits as
+        #: without; False = the plain computation, for tests and benchmarks to compare with)
+        self.fast_paths = True
         self.log_alpha = nn.Parameter(torch.tensor(math.log(math.expm1(alpha_init))))
         self.offset = nn.Parameter(torch.tensor(float(budget)))  # used by the penalty mode only
         order, widths, thr = allowed_widths(self.codebook, self.allowed)
@@ -98,7 +101,13 @@ class CloudPlanner(nn.Module):
         channels = [s.channels for s in self.specs]
         comb = self.combination
         h = self.hyper
-        if not torch.is_grad_enabled() and h.element is not None and h.element_rank > 0 and comb.element != "none":
+        if (
+            self.fast_paths
+            and not torch.is_grad_enabled()
+            and h.element is not None
+            and h.element_rank > 0
+            and comb.element != "none"
+        ):
             elem, filt, lay = h(u, element_reduce=partial(element_term, comb=comb, inplace=True))
             return log_importance(elem, filt, lay, comb, channels, elem_reduced=True)
         elem, filt, lay = self.hyper(u)
@@ -136,14 +145,12 @@ class CloudPlanner(nn.Module):
     @torch.no_grad()
     def plan(self, u: torch.Tensor, budget=None) -> torch.Tensor:
         """u [B, d_user] -> codes long [B, N]; budget: float or float [B] (per-device budgets)."""
-        g, G = self._groups()
-        return tier_codes(
-            self.targets(u), self.sizes, self.budget if budget is None else budget, self.codebook, self.allowed, g, G
-        )
+        return self.plan_from_targets(self.targets(u), budget)
 
     def plan_from_targets(self, t: torch.Tensor, budget=None) -> torch.Tensor:
         g, G = self._groups()
-        return tier_codes(t, self.sizes, self.budget if budget is None else budget, self.codebook, self.allowed, g, G)
+        budget = self.budget if budget is None else budget
+        return tier_codes(t, self.sizes, budget, self.codebook, self.allowed, g, G, sorted_search=self.fast_paths)
 
     def split(self, codes: torch.Tensor) -> dict[str, torch.Tensor]:
         """codes [N] -> {layer name: uint8 [C]} (the per-layer view a ``Strategy`` holds)."""

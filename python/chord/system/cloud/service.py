@@ -16,11 +16,14 @@ from .planner import CloudPlanner
 
 class CloudService:
     """planner: a trained ``CloudPlanner``; backbone: the deployed backbone (its fingerprint is
-    stamped on every strategy so a device never decodes codes meant for another model)."""
+    stamped on every strategy so a device never decodes codes meant for another model);
+    profiler: the trained profiler when the cloud also holds it (devices may then send their recent
+    item ids instead of a user embedding), else None."""
 
-    def __init__(self, planner: CloudPlanner, backbone):
+    def __init__(self, planner: CloudPlanner, backbone, profiler=None):
         self.planner = planner.eval()
         self.fingerprint = model_fingerprint(backbone)
+        self.profiler = profiler.eval() if profiler is not None else None
         self._head_cache: dict[bool, tuple[bytes, int]] = {}
 
     @torch.no_grad()
@@ -46,6 +49,19 @@ class CloudService:
             body = row.tobytes()
             out.append(head + body + struct.pack("<I", zlib.crc32(body, crc_head)))
         return out
+
+    @property
+    def num_items(self) -> int | None:
+        """Largest item id the profiler reads (ids 1..num_items; 0 pads), None without a profiler."""
+        return None if self.profiler is None else int(self.profiler.item_emb.num_embeddings) - 1
+
+    @torch.no_grad()
+    def profile(self, seqs: torch.Tensor) -> torch.Tensor:
+        """seqs int64 [B, l] recent item ids (left-padded with 0, most recent last) -> user
+        embeddings float [B, d_user], as the device's profiler computes them."""
+        if self.profiler is None:
+            raise ValueError("seqs: this service holds no profiler; send user embeddings")
+        return self.profiler(seqs)
 
     def _codes(self, user_emb: torch.Tensor, budgets) -> torch.Tensor:
         if user_emb.dim() != 2:

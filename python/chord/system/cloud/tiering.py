@@ -187,10 +187,13 @@ def tier_codes(
     codes: tuple[int, ...] | None = None,
     groups: torch.Tensor | None = None,
     num_groups: int = 1,
+    *,
+    sorted_search: bool = True,
 ) -> torch.Tensor:
-    """target float [B, N] -> codes long [B, N] meeting ``budget`` average bits (see module doc)."""
+    """target float [B, N] -> codes long [B, N] meeting ``budget`` average bits (see module doc;
+    sorted_search: see :func:`solve_offsets`)."""
     order, widths, thr = allowed_widths(codebook, codes)
-    lam = solve_offsets(target, sizes, budget, widths, thr, groups, num_groups)
+    lam = solve_offsets(target, sizes, budget, widths, thr, groups, num_groups, sorted_search=sorted_search)
     B, N = target.shape
     g = (groups if groups is not None else torch.zeros(N, dtype=torch.long)).to(target.device)
     idx = _tier_index(target.detach().float() + lam.gather(1, g.expand(B, N)), thr)

@@ -1,0 +1,55 @@
+"""The batcher in process (no server): shedding by the oldest queued request's wait."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import torch
+
+from chord.serve.batcher import Batcher, Overloaded
+
+
+class _SlowService:
+    """Stands in for CloudService: each forward takes ``seconds``; answers name their user."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.profiler = None
+        self.batches: list[int] = []
+
+    def respond(self, emb, budgets, names=True):
+        time.sleep(self.seconds)
+        self.batches.append(len(emb))
+        return [f"user {float(e[0]):g} budget {float(b):g}".encode() for e, b in zip(emb, budgets)]
+
+
+def test_sheds_new_requests_while_the_oldest_queued_one_waits_too_long():
+    """One forward takes 300 ms; while it runs, queued requests age. Past 50 ms of the oldest
+    one's wait, new requests get Overloaded at once (no rate is known yet, so only the oldest-wait
+    rule can shed); once the queue drains, requests are admitted again, and every admitted request
+    gets its own answer."""
+
+    async def scenario():
+        svc = _SlowService(0.3)
+        b = Batcher(svc, max_batch=4, max_wait_s=0.0, queue=100, max_queue_s=0.05)
+        b.start()
+        first = asyncio.ensure_future(b.submit(torch.tensor([0.0]), 3.0))
+        await asyncio.sleep(0.02)  # the batcher took it: the forward runs for 300 ms
+        queued = [asyncio.ensure_future(b.submit(torch.tensor([float(i)]), 3.0)) for i in (1, 2)]
+        await asyncio.sleep(0.1)  # the queued ones have now waited 100 ms > 50 ms
+        assert b.oldest_wait() > 0.05
+        t = time.perf_counter()
+        try:
+            await b.submit(torch.tensor([9.0]), 3.0)
+            raise AssertionError("admitted while the oldest queued request had waited 100 ms")
+        except Overloaded as e:
+            assert "oldest" in str(e)
+        assert time.perf_counter() - t < 0.05  # shed at once, not after a wait
+        answers = await asyncio.gather(first, *queued)
+        assert answers == [f"user {i} budget 3".encode() for i in (0, 1, 2)]
+        assert b.oldest_wait() == 0.0
+        assert await b.submit(torch.tensor([5.0]), 2.0) == b"user 5 budget 2"  # admitted again
+        await b.stop()
+
+    asyncio.run(scenario())
