@@ -231,6 +231,44 @@ def test_non_canonical_perm_still_scores_candidates():
         assert torch.equal(i, ri) and torch.equal(v, rv)
 
 
+def test_nan_scores_rank_last_in_op_and_reference():
+    """NaN scores (a NaN scale or zero passed to the raw op; chord never makes one) rank below
+    every number, -inf included, ties among them by smaller id: the C++ op, its ISAs and the
+    reference agree (the reference used to put them first, torch.sort's descending order)."""
+    mw = pack(torch.randn(12, 32, generator=torch.Generator().manual_seed(4)), torch.full((12,), 3, dtype=torch.uint8))
+    scales = mw.scales.clone()
+    scales[[2, 7]] = float("nan")  # packed rows 2, 7 score NaN for every x
+    x = torch.randn(2, 32, generator=torch.Generator().manual_seed(5))
+    args = (x, mw.qweight, scales, mw.zeros, mw.perm, mw.buckets, mw.K)
+    nan_ids = sorted(int(mw.perm[r]) for r in (2, 7))
+    for c in (None, torch.arange(12).flip(0)):
+        rv, ri = reference.mp_topk(*args, 12, c)
+        assert ri[:, -2:].tolist() == [nan_ids, nan_ids] and torch.isnan(rv[:, -2:]).all()
+        assert not torch.isnan(rv[:, :-2]).any()
+        v, i = torch.ops.chord.mp_topk(*args, 12, c)
+        assert torch.equal(i, ri)
+        for isa in supported_isas():
+            vi, ii = torch.empty(2, 12), torch.empty(2, 12, dtype=torch.int64)
+            cand = None if c is None else c.numpy()
+            _cpu.mp_topk(
+                x.numpy(),
+                mw.qweight.numpy(),
+                scales.numpy(),
+                mw.zeros.numpy(),
+                mw.perm.numpy(),
+                mw.buckets,
+                mw.K,
+                12,
+                cand,
+                0,
+                vi.numpy(),
+                ii.numpy(),
+                1,
+                isa,
+            )
+            assert torch.equal(ii, ri), isa
+
+
 def test_opcheck():
     mw = exact_table(50, 20, (0, 2, 4, 8), seed=2)
     x = torch.randn(3, 20)

@@ -11,7 +11,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chord import Codebook, pack
+from chord import Codebook, mp_topk, pack
 from chord.backends import reference
 from chord.backends.cpu import supported_isas
 from tests.helpers import near_tie_table
@@ -190,3 +190,21 @@ def test_bad_perm_and_nan_x_rejected_by_cpp():
     x[0, 5] = float("inf")
     with pytest.raises(ValueError, match=r"x: contains NaN or Inf \(row 0\)"):
         _cpu.mp_topk(x.numpy(), *args[:3], mw.perm.numpy(), *args[4:])
+
+
+def test_duplicate_perm_rejected_by_a_direct_binding_call():
+    """A duplicate id in perm would rank one item twice and drop another: a direct call into the
+    binding checks the whole permutation unless the caller says it did (chord's op layer)."""
+    mw = pack(torch.randn(40, 64), torch.ones(40, dtype=torch.uint8))
+    dup = mw.perm.clone()
+    dup[1] = dup[0]
+    x = torch.randn(1, 64)
+    v, i = torch.empty(1, 3), torch.empty(1, 3, dtype=torch.int64)
+    tail = [mw.buckets, 64, 3, None, 0, v.numpy(), i.numpy()]
+    with pytest.raises(
+        ValueError, match=rf"chord::mp_topk: perm: not a permutation \(item id {int(dup[0])} appears twice\)"
+    ):
+        _cpu.mp_topk(x.numpy(), mw.qweight.numpy(), mw.scales.numpy(), mw.zeros.numpy(), dup.numpy(), *tail)
+    _cpu.mp_topk(x.numpy(), mw.qweight.numpy(), mw.scales.numpy(), mw.zeros.numpy(), mw.perm.numpy(), *tail)
+    want_v, want_i = mp_topk(x, mw, 3)
+    assert torch.equal(i, want_i) and torch.equal(v, want_v)

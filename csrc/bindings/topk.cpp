@@ -22,7 +22,8 @@ void bind_topk(py::module_& m) {
       "mp_topk",
       [](const py::array& x, const py::array& qweight, const py::array& scales, const py::array& zeros,
          const py::array& perm, const std::vector<int64_t>& buckets, int64_t K, int64_t k, const py::object& candidates,
-         int act_bits, const py::array& values, const py::array& ids, int nthreads, const std::string& isa) {
+         int act_bits, const py::array& values, const py::array& ids, int nthreads, const std::string& isa,
+         bool perm_checked) {
         constexpr const char* op = "chord::mp_topk";
         const float* xp = pyarg::array_ptr<float>(x, op, "x", 2);
         const int64_t M = x.shape(0);
@@ -33,13 +34,30 @@ void bind_topk(py::module_& m) {
         const float* sc = pyarg::array_ptr<float>(scales, op, "scales", 1);
         const float* ze = pyarg::array_ptr<float>(zeros, op, "zeros", 1);
         const int32_t* pm = pyarg::array_ptr<int32_t>(perm, op, "perm", 1);
-        // perm is not validated here as a whole (an O(N) pass with an N-byte table, as long as
-        // the scan itself at M = 1): the kernel range-checks every perm entry it uses.
         mpl::PackedView w = mpl::make_packed_view(qw, qweight.size(), sc, scales.size(), ze, zeros.size(), nullptr, 0,
                                                   buckets.data(), static_cast<int64_t>(buckets.size()), K);
         if (perm.size() != w.N)
           throw std::invalid_argument(std::string(op) + ": perm: expected " + std::to_string(w.N) +
                                       " entries (as scales), got " + std::to_string(perm.size()));
+        // A duplicate id would rank one row twice and drop another: a silent wrong answer. The
+        // whole-permutation pass (O(N) with an N-byte table, as long as a 1-row scan) runs here
+        // unless the caller says perm was checked: chord's op layer checks it once per tensor
+        // version, its eager path once per packed weight (_cpu.PackedWeight). The kernel
+        // range-checks every entry it uses either way (memory safety).
+        if (!perm_checked) {
+          std::vector<char> seen(static_cast<size_t>(w.N), 0);
+          for (int64_t i = 0; i < w.N; ++i) {
+            const int64_t p = pm[i];
+            if (p < 0 || p >= w.N)
+              throw std::invalid_argument(std::string(op) + ": perm[" + std::to_string(i) +
+                                          "]: expected an item id in 0.." + std::to_string(w.N - 1) + ", got " +
+                                          std::to_string(p));
+            if (seen[static_cast<size_t>(p)])
+              throw std::invalid_argument(std::string(op) + ": perm: not a permutation (item id " + std::to_string(p) +
+                                          " appears twice)");
+            seen[static_cast<size_t>(p)] = 1;
+          }
+        }
         w.perm = pm;
         const int64_t* cp = nullptr;
         int64_t C = 0, ldc = 0;
@@ -72,9 +90,10 @@ void bind_topk(py::module_& m) {
       },
       py::arg("x"), py::arg("qweight"), py::arg("scales"), py::arg("zeros"), py::arg("perm"), py::arg("buckets"),
       py::arg("K"), py::arg("k"), py::arg("candidates"), py::arg("act_bits"), py::arg("values"), py::arg("indices"),
-      py::arg("nthreads") = 1, py::arg("isa") = "auto",
+      py::arg("nthreads") = 1, py::arg("isa") = "auto", py::arg("perm_checked") = false,
       "Fused scoring + top-k: x float32 [M, K] vs the packed item table (all rows, candidates int64 [C] shared or "
-      "[M, C] per row) -> values float32 [M, k], indices int64 [M, k] (preallocated outputs).");
+      "[M, C] per row) -> values float32 [M, k], indices int64 [M, k] (preallocated outputs). perm is checked to be "
+      "a permutation (O(N)) unless perm_checked=True: the caller already checked it.");
 }
 
 }  // namespace chord

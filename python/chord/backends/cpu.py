@@ -266,8 +266,9 @@ def mp_topk_arrays(
     candidates: torch.Tensor | None = None,
     act_bits: int = 0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``mp_topk`` on numpy views (qweight, scales, zeros, perm) of a checked packed weight; the
-    eager fast path passes the cached views of ``packed_handle``."""
+    """``mp_topk`` on numpy views (qweight, scales, zeros, perm) of a checked packed weight (perm
+    a permutation: C++ skips that O(N) pass); the eager fast path passes the cached views of
+    ``packed_handle``."""
     xf = x.detach().to(torch.float32).contiguous()
     M = xf.shape[0]
     vals = torch.empty(M, k, dtype=torch.float32)
@@ -284,6 +285,7 @@ def mp_topk_arrays(
         vals.numpy(),
         idx.numpy(),
         _nthreads(),
+        perm_checked=True,  # by the op layer (once per perm version) or packed_handle (once per weight)
     )
     return vals, idx
 

@@ -193,8 +193,10 @@ def mp_topk(
 
     Returns (values [M, k] float32 — or ``compute_dtype`` when given, the test oracle —,
     indices int64 [M, k] original item ids). Order: descending score; **equal scores -> smaller
-    item id first** (a stable sort over ids in ascending order), the rule the C++ kernel follows,
-    so the two agree exactly whenever their scores do. Materializes [M, N] scores: reference only.
+    item id first** (a stable sort over ids in ascending order); **NaN below every number**
+    (-inf included; a NaN score comes only from a NaN scale or zero passed to the raw op). The
+    rule of the C++ kernel (``topk::ranks_before``) and the Triton one, so they agree exactly
+    whenever their scores do. Materializes [M, N] scores: reference only.
     """
     if not 1 <= k:
         raise ValueError(f"k: expected >= 1, got {k}")
@@ -210,7 +212,10 @@ def mp_topk(
         scores = scores.gather(1, ids)
     if k > ids.shape[1]:
         raise ValueError(f"k: expected <= {ids.shape[1]} (items scored), got {k}")
-    pos = torch.sort(scores, dim=1, descending=True, stable=True).indices[:, :k]
+    # two stable sorts, least significant key first: score (NaN as -inf), then NaN last
+    nan = torch.isnan(scores)
+    pos = torch.sort(torch.where(nan, float("-inf"), scores), dim=1, descending=True, stable=True).indices
+    pos = pos.gather(1, torch.sort(nan.gather(1, pos).to(torch.int8), dim=1, stable=True).indices)[:, :k]
     return scores.gather(1, pos), ids.gather(1, pos)
 
 
