@@ -41,9 +41,9 @@ def test_cli_smoke_every_suite(tmp_path):
     assert doc["machine_info"]["cpu"]["brand_raw"] and doc["commit_info"]["id"]
     assert doc["chord"]["bandwidth"]["1"]["copy_GBps"] > 0
     assert doc["chord"]["errors"] == []  # every checked kernel agreed with its reference
-    assert all(
-        b["extra_info"]["checked"] for b in doc["benchmarks"] if b["extra_info"]["impl"] in ("chord", "chord_topk")
-    )
+    checked = ("chord", "chord_topk", "chord_pack", "chord_adapt", "chord_model")  # every chord call, every suite
+    assert all(b["extra_info"]["checked"] for b in doc["benchmarks"] if b["extra_info"]["impl"] in checked)
+    assert {b["options"]["timer"] for b in doc["benchmarks"]} == {"perf_counter"}  # CPU rounds
     md = (tmp_path / "report.md").read_text()
     assert "### kernels" in md and "| **chord** | mix3 exact |" in md and md in r.stdout
     for png in ("speedup_vs_m.png", "bandwidth.png"):

@@ -10,7 +10,12 @@ fails. The checks:
 - ``mp_topk``: the top-k ids equal the float64 reference's (the fused scorer's contract: ranking
   by float64 scores, ties to the smaller id), values within the same bound;
 - the ggml peer: relative error to the fp32 product within what its quant type allows
-  (:data:`GGML_TOL`, the tolerances ``tests/bench/test_baselines.py`` checks ggml against).
+  (:data:`GGML_TOL`, the tolerances ``tests/bench/test_baselines.py`` checks ggml against);
+- ``chord.pack`` and ``DeviceModel.apply`` (adaptation suite): the packed weight's codes as
+  asked and sampled rows dequantizing bit-identically to the reference packer's
+  (:func:`packed_rows_check`);
+- a quantized model's forward + scores (e2e suite): relative error to the same model computed
+  in float64 from its dequantized weights (:func:`model_check`).
 """
 
 from __future__ import annotations
@@ -131,5 +136,44 @@ def rel_error_check(ref: torch.Tensor, tol: float, what: str) -> Callable[[torch
         rel = float((y - ref).norm()) / max(norm, 1e-30)
         if not rel <= tol:
             raise WrongResult(f"{what}: relative error to the fp32 product {rel:.3g} > {tol:g}")
+
+    return check
+
+
+def packed_rows_check(mw, weight: torch.Tensor, codes: torch.Tensor, what: str, rows: int = 64) -> None:
+    """Raise WrongResult unless ``mw`` packs ``weight`` [N, ...] with per-row ``codes``: the codes
+    as asked and ``rows`` sampled rows (first, last, spread) dequantizing bit-identically to the
+    reference packer's (``reference.quantize_rows``, row by row: rows are independent)."""
+    w = weight.reshape(weight.shape[0], -1).to(torch.float32)
+    N = w.shape[0]
+    codes = codes.to(torch.uint8).cpu()
+    if tuple(mw.shape) != tuple(w.shape) or not torch.equal(mw.codes.cpu(), codes):
+        raise WrongResult(f"{what}: packed shape {tuple(mw.shape)} / codes differ from the request {tuple(w.shape)}")
+    got = reference.dequantize_packed(*_packed(mw))
+    sample = sorted({0, N - 1, *range(0, N, max(1, N // rows))})
+    for r in sample:
+        bits = mw.codebook.bits[int(codes[r])]
+        want = reference.dequantize_rows(*reference.quantize_rows(w[r : r + 1], bits, mw.codebook.scheme))
+        if not torch.equal(got[r : r + 1].cpu(), want.cpu()):
+            raise WrongResult(f"{what}: row {r} ({bits}-bit) does not dequantize to the reference packer's")
+
+
+def pack_check(weight: torch.Tensor, codes: torch.Tensor) -> Callable[[object], None]:
+    """check(mw): the timed ``chord.pack(weight, codes)`` (see :func:`packed_rows_check`)."""
+    return lambda mw: packed_rows_check(mw, weight, codes, "chord.pack")
+
+
+def model_check(ref: torch.Tensor, tol: float, what: str) -> Callable[[torch.Tensor], None]:
+    """check(y): relative (Frobenius) error of a model output to its float64 ``ref`` <= tol."""
+    ref = ref.to(torch.float64)
+    norm = float(ref.norm())
+
+    def check(y) -> None:
+        y = torch.as_tensor(y).to(torch.float64)
+        if tuple(y.shape) != tuple(ref.shape):
+            raise WrongResult(f"{what}: expected output shape {tuple(ref.shape)}, got {tuple(y.shape)}")
+        rel = float((y - ref).norm()) / max(norm, 1e-30)
+        if not rel <= tol:
+            raise WrongResult(f"{what}: relative error {rel:.3g} to the float64 dequantized model > {tol:g}")
 
     return check

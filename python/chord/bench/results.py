@@ -72,7 +72,7 @@ def make_record(
         "params": dict(params, impl=impl),
         "param": f"{impl}-{param}",
         "extra_info": ex,
-        "options": dict(options or {}, timer="perf_counter"),
+        "options": {"timer": "perf_counter", **(options or {})},  # options name the timer actually used
         "stats": stats,
     }
 

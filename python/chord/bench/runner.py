@@ -146,6 +146,7 @@ class RunContext:
                 "min_rounds": policy.min_rounds,
                 "max_time": policy.max_time_s,
                 "min_time": policy.min_time_s,
+                "timer": stats.pop("timer"),
             },
         )
         results.add_bandwidth(rec, prep.bytes_read, bw, self.cfg.stat)

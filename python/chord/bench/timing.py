@@ -117,6 +117,7 @@ class _Clock:
 
     def __init__(self, device: str):
         self.cuda = device == "cuda"
+        self.name = "cuda_event" if self.cuda else "perf_counter"  # recorded in each result
 
     def start(self):
         if self.cuda:
@@ -135,7 +136,9 @@ class _Clock:
 
 def measure(fn: Callable[[int], object], policy: TimingPolicy = TimingPolicy(), device: str = "cpu") -> dict:
     """Time ``fn(i)`` (i = call index, for weight rotation) under ``policy``; returns
-    :func:`summarize` of seconds per call, with ``converged`` (median CI within ``rel_ci``)."""
+    :func:`summarize` of seconds per call, with ``converged`` (median CI within ``rel_ci``) and
+    ``timer`` (what measured the rounds: ``perf_counter``, ``cuda_event``, or
+    ``perf_counter+synchronize`` for one slow CUDA call)."""
     sync = _synchronizer(device)
     calls = 0
     one = 0.0
@@ -157,6 +160,7 @@ def measure(fn: Callable[[int], object], policy: TimingPolicy = TimingPolicy(), 
         out = summarize([one])
         out["converged"] = False
         out["single_call"] = True
+        out["timer"] = "perf_counter" + ("+synchronize" if device == "cuda" else "")
         return out
     iterations = max(1, min(1000, int(math.ceil(policy.min_round_s / max(one, 1e-9)))))
     data: list[float] = []
@@ -181,4 +185,5 @@ def measure(fn: Callable[[int], object], policy: TimingPolicy = TimingPolicy(), 
             break
     out = summarize(data, iterations)
     out["converged"] = converged
+    out["timer"] = clock.name
     return out

@@ -19,6 +19,7 @@ from chord.backends import reference
 from chord.quantize import DeviceModel
 from chord.quantize.strategy import Strategy
 
+from .. import checks
 from ..baselines import Prepared, Unavailable
 from ..config import avg_bits, mix_codes, parse_mix, parse_shape
 from ..timing import TimingPolicy
@@ -79,7 +80,14 @@ def run(ctx) -> None:
                     "chord",
                     dict(base, mix=label),
                     t,
-                    lambda: Prepared(lambda i: chord.pack(ws[i % n], c), fp32_bytes, n, "chord.pack"),
+                    lambda: Prepared(
+                        lambda i: chord.pack(ws[i % n], c),
+                        fp32_bytes,
+                        n,
+                        "chord.pack",
+                        check=checks.pack_check(ws[0], c),
+                        check_what="sampled rows bit-identical to the reference packer",
+                    ),
                     extra={"mix": label, "avg_bits": avg_bits(mix)},
                 )
                 if j:
@@ -100,6 +108,12 @@ def run(ctx) -> None:
                 ctx.time("adaptation", group, "reference_pack", "baseline", base, t, ref_pack, policy=_SLOW)
         del w, ws
     _models(ctx)
+
+
+def _check_applied(dm, strategy) -> None:
+    """After ``dm.apply(strategy)``: every layer holds the packing of its frozen weight."""
+    for name, codes in strategy.codes.items():
+        checks.packed_rows_check(dm.modules[name].mw, dm.frozen[name], codes, f"DeviceModel.apply: {name}")
 
 
 def _models(ctx) -> None:
@@ -154,6 +168,8 @@ def _models(ctx) -> None:
                         fbytes,
                         n,
                         "DeviceModel.apply(strategy): every layer + item table re-packed",
+                        check=lambda _stats: _check_applied(dms[0], strategy),
+                        check_what="every layer's sampled rows bit-identical to the reference packer",
                     ),
                     extra={"mix": label, "avg_bits": avg_bits(mix)},
                 )

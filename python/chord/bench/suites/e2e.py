@@ -10,8 +10,9 @@ import copy
 import torch
 
 from chord.models import MODELS
-from chord.quantize import quantizable_layers, quantize_
+from chord.quantize import dequantize_, quantizable_layers, quantize_
 
+from .. import checks
 from ..baselines import Prepared, Unavailable
 from ..config import PATHS, avg_bits, mix_codes, parse_mix
 
@@ -38,6 +39,18 @@ def _forward(models_, seqs):
         return m.score(m(seqs))
 
     return fn
+
+
+#: relative error of a quantized model's scores to the float64 model with its dequantized weights:
+#: float32 rounding (exact path), or the per-row int8 activations of every layer (act8)
+TOL = {"exact": 1e-4, "act8": 0.1}
+
+
+def _dequantized_f64(q, seqs):
+    """Scores of ``q`` computed in float64 from its dequantized weights (the e2e check's reference)."""
+    ref = dequantize_(copy.deepcopy(q)).to(torch.float64)
+    with torch.no_grad():
+        return ref.score(ref(seqs))
 
 
 def _quantized(model, mix, embeddings: bool, act_bits: int, seed: int):
@@ -80,7 +93,14 @@ def run(ctx) -> None:
                             q = _quantized(model, mix, emb, PATHS[path], cfg.seed)
                             qb = _param_bytes(q)
                             ms = [q] + [copy.deepcopy(q) for _ in range(ctx.n_sets(qb) - 1)]
-                            return Prepared(_forward(ms, seqs), qb, len(ms), f"quantize_ {scope}, {path}")
+                            return Prepared(
+                                _forward(ms, seqs),
+                                qb,
+                                len(ms),
+                                f"quantize_ {scope}, {path}",
+                                check=checks.model_check(_dequantized_f64(q, seqs), TOL[path], "e2e scores"),
+                                check_what=f"float64 dequantized model, relative error <= {TOL[path]:g}",
+                            )
 
                         ctx.time(
                             "e2e",
