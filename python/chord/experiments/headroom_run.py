@@ -163,9 +163,9 @@ def run_cell(backbone, split, budget: float, rows: torch.Tensor, args, log=print
 
 def run(args) -> int:
     if args.table:
-        from .headroom_table import markdown
+        from .headroom_table import markdown, markdown_by_round
 
-        print(markdown(args.table))
+        print(markdown(args.table) + "\n\n" + markdown_by_round(args.table))
         return 0
     if not args.ckpt:
         raise SystemExit("chord headroom: --ckpt is required (or --table DIR ...)")

@@ -27,3 +27,17 @@ def markdown(out_dirs) -> str:
                 f"| {vl['population']:.3f} -> {vl['oracle']:.3f} |"
             )
     return "\n".join(lines)
+
+
+def markdown_by_round(out_dirs) -> str:
+    """The oracle's test NDCG@10 minus population after each search round (cells that recorded it)."""
+    lines = ["| cell | search items | round | oracle NDCG@10 | minus population [95 % CI] |", "|---|---|---|---|---|"]
+    for d in out_dirs:
+        res = json.loads((Path(d) / "results.json").read_text())
+        for key, c in res["cells"].items():
+            for r, v in c.get("oracle_by_round", {}).items():
+                lines.append(
+                    f"| {key} | {c.get('search_items', 1)} | {r} | {v['NDCG@10']:.4f} "
+                    f"| {format_ci(v['minus_population'])} |"
+                )
+    return "\n".join(lines)
