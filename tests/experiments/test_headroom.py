@@ -185,7 +185,9 @@ def test_cli_cell_resumes(tmp_path, capsys):
     assert "done, skipped" in capsys.readouterr().out
     assert main(["headroom", "--table", str(tmp_path / "out")]) == 0
     rows = [r for r in capsys.readouterr().out.splitlines() if r.startswith("| ml-100k/sasrec@2.0 |")]
-    assert len(rows) == 1 and f"{cell['test']['oracle']['NDCG@10']:.4f}" in rows[0]
+    assert len(rows) == 2  # the main table's row and the one oracle round's
+    assert f"| {cell['test']['oracle']['NDCG@10']:.4f} |" in rows[0]
+    assert rows[1].startswith("| ml-100k/sasrec@2.0 | 1 | 1 |")
 
 
 def test_search_instances_are_the_validation_stage_and_never_the_test_item():
