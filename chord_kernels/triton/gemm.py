@@ -20,38 +20,17 @@ import triton
 import triton.language as tl
 
 from . import configs
-from .layout import dot_offset, planar_k, row_bytes, tile_ends, unpack_dot
+from .layout import bucket_tile, dot_offset, planar_k, row_bytes, unpack_dot
 
 
 @triton.jit
-def _gemm_tile(
-    x_ptr,
-    stride_xm,
-    stride_xk,
-    M,
-    qw_ptr,
-    sc_ptr,
-    ze_ptr,
-    perm_ptr,
-    bias_ptr,
-    xscale_ptr,
-    y_ptr,
-    stride_ym,
-    K,
-    pid_m,
-    tile,
-    start,
-    rows,
-    boff,
-    HAS_BIAS: tl.constexpr,
-    HAS_XSCALE: tl.constexpr,
-    BITS: tl.constexpr,
-    BLOCK_M: tl.constexpr,
-    BLOCK_N: tl.constexpr,
-    BLOCK_K: tl.constexpr,
-    DOT_DTYPE: tl.constexpr,
-    DOT_PREC: tl.constexpr,
-):
+def _gemm_tile(args, tile, start, rows, boff, BITS: tl.constexpr, HAS_BIAS: tl.constexpr, HAS_XSCALE: tl.constexpr,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, DOT_DTYPE: tl.constexpr,
+    DOT_PREC: tl.constexpr):  # fmt: skip
+    """One tile of one bucket (``layout.bucket_tile`` calls it with the ``args`` and the
+    constexpr ``opts`` (the parameters after BITS) that ``mp_gemm_kernel`` passes)."""
+    (x_ptr, stride_xm, stride_xk, M, qw_ptr, sc_ptr, ze_ptr, perm_ptr, bias_ptr, xscale_ptr, y_ptr, stride_ym, K,
+     pid_m) = args  # fmt: skip
     EPB: tl.constexpr = 8 // BITS
     BKB: tl.constexpr = BLOCK_K // EPB
     rb = row_bytes(K, BITS)
@@ -122,47 +101,14 @@ def _gemm_pruned_tile(
 
 @triton.jit(do_not_specialize=["S8", "N8", "S4", "N4", "S2", "N2", "S1", "N1", "S0", "N0", "M_KEY", "N_KEY"])
 def mp_gemm_kernel(
-    x_ptr,
-    qw_ptr,
-    sc_ptr,
-    ze_ptr,
-    perm_ptr,
-    bias_ptr,
-    xscale_ptr,
-    y_ptr,
-    M,
-    K,
-    stride_xm,
-    stride_xk,
-    stride_ym,
-    S8,
-    N8,
-    O8,
-    S4,
-    N4,
-    O4,
-    S2,
-    N2,
-    O2,
-    S1,
-    N1,
-    O1,
-    S0,
-    N0,
-    M_KEY,
-    N_KEY,  # autotuning keys only (bucketed M, N)
-    W8: tl.constexpr,
-    W4: tl.constexpr,
-    W2: tl.constexpr,
-    W1: tl.constexpr,
-    HAS_BIAS: tl.constexpr,
-    HAS_XSCALE: tl.constexpr,
-    BLOCK_M: tl.constexpr,
-    BLOCK_N: tl.constexpr,
-    BLOCK_K: tl.constexpr,
-    DOT_DTYPE: tl.constexpr,
-    DOT_PREC: tl.constexpr,
-):
+    x_ptr, qw_ptr, sc_ptr, ze_ptr, perm_ptr, bias_ptr, xscale_ptr, y_ptr,
+    M, K, stride_xm, stride_xk, stride_ym,
+    S8, N8, O8, S4, N4, O4, S2, N2, O2, S1, N1, O1, S0, N0,  # per width: start row, rows, 16-byte offset
+    M_KEY, N_KEY,  # autotuning keys only (bucketed M, N)
+    W8: tl.constexpr, W4: tl.constexpr, W2: tl.constexpr, W1: tl.constexpr, HAS_BIAS: tl.constexpr,
+    HAS_XSCALE: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+    DOT_DTYPE: tl.constexpr, DOT_PREC: tl.constexpr,
+):  # fmt: skip
     """1-D grid of cdiv(M, BLOCK_M) x (tiles over all buckets), M fastest. Tensors as in
     ``gemv.mp_gemv_kernel``; DOT_DTYPE is the operand type of ``tl.dot`` (x's dtype on GPU),
     DOT_PREC its fp32 input precision ("ieee" or "tf32")."""
@@ -170,127 +116,18 @@ def mp_gemm_kernel(
     num_m = tl.cdiv(M, BLOCK_M)
     pid_m = pid % num_m
     t = pid // num_m
-    e8, e4, e2, e1 = tile_ends(N8, N4, N2, N1, BLOCK_N)
-    if W8:
-        if t < e8:
-            _gemm_tile(
-                x_ptr,
-                stride_xm,
-                stride_xk,
-                M,
-                qw_ptr,
-                sc_ptr,
-                ze_ptr,
-                perm_ptr,
-                bias_ptr,
-                xscale_ptr,
-                y_ptr,
-                stride_ym,
-                K,
-                pid_m,
-                t,
-                S8,
-                N8,
-                O8,
-                HAS_BIAS,
-                HAS_XSCALE,
-                8,
-                BLOCK_M,
-                BLOCK_N,
-                BLOCK_K,
-                DOT_DTYPE,
-                DOT_PREC,
-            )
-    if W4:
-        if (t >= e8) & (t < e4):
-            _gemm_tile(
-                x_ptr,
-                stride_xm,
-                stride_xk,
-                M,
-                qw_ptr,
-                sc_ptr,
-                ze_ptr,
-                perm_ptr,
-                bias_ptr,
-                xscale_ptr,
-                y_ptr,
-                stride_ym,
-                K,
-                pid_m,
-                t - e8,
-                S4,
-                N4,
-                O4,
-                HAS_BIAS,
-                HAS_XSCALE,
-                4,
-                BLOCK_M,
-                BLOCK_N,
-                BLOCK_K,
-                DOT_DTYPE,
-                DOT_PREC,
-            )
-    if W2:
-        if (t >= e4) & (t < e2):
-            _gemm_tile(
-                x_ptr,
-                stride_xm,
-                stride_xk,
-                M,
-                qw_ptr,
-                sc_ptr,
-                ze_ptr,
-                perm_ptr,
-                bias_ptr,
-                xscale_ptr,
-                y_ptr,
-                stride_ym,
-                K,
-                pid_m,
-                t - e4,
-                S2,
-                N2,
-                O2,
-                HAS_BIAS,
-                HAS_XSCALE,
-                2,
-                BLOCK_M,
-                BLOCK_N,
-                BLOCK_K,
-                DOT_DTYPE,
-                DOT_PREC,
-            )
-    if W1:
-        if (t >= e2) & (t < e1):
-            _gemm_tile(
-                x_ptr,
-                stride_xm,
-                stride_xk,
-                M,
-                qw_ptr,
-                sc_ptr,
-                ze_ptr,
-                perm_ptr,
-                bias_ptr,
-                xscale_ptr,
-                y_ptr,
-                stride_ym,
-                K,
-                pid_m,
-                t - e2,
-                S1,
-                N1,
-                O1,
-                HAS_BIAS,
-                HAS_XSCALE,
-                1,
-                BLOCK_M,
-                BLOCK_N,
-                BLOCK_K,
-                DOT_DTYPE,
-                DOT_PREC,
-            )
+    args = (x_ptr, stride_xm, stride_xk, M, qw_ptr, sc_ptr, ze_ptr, perm_ptr, bias_ptr, xscale_ptr, y_ptr,
+            stride_ym, K, pid_m)  # fmt: skip
+    geometry = ((S8, N8, O8), (S4, N4, O4), (S2, N2, O2), (S1, N1, O1))
+    e1 = bucket_tile(
+        _gemm_tile,
+        args,
+        (HAS_BIAS, HAS_XSCALE, BLOCK_M, BLOCK_N, BLOCK_K, DOT_DTYPE, DOT_PREC),
+        t,
+        geometry,
+        (W8, W4, W2, W1),
+        BLOCK_N,
+    )
     if t >= e1:
         _gemm_pruned_tile(perm_ptr, bias_ptr, y_ptr, stride_ym, M, pid_m, t - e1, S0, N0, HAS_BIAS, BLOCK_M, BLOCK_N)
 

@@ -22,31 +22,15 @@ import triton
 import triton.language as tl
 
 from . import configs
-from .layout import planar_k, row_bytes, tile_ends, unpack_f32, unpack_unit_f32
+from .layout import bucket_tile, planar_k, row_bytes, unpack_f32, unpack_unit_f32
 
 
 @triton.jit
-def _gemv_tile(
-    x_row,
-    stride_xk,
-    qw_ptr,
-    sc_ptr,
-    ze_ptr,
-    perm_ptr,
-    bias_ptr,
-    y_row,
-    xscale,
-    K,
-    tile,
-    start,
-    rows,
-    boff,
-    one_bits,
-    HAS_BIAS: tl.constexpr,
-    BITS: tl.constexpr,
-    BLOCK_N: tl.constexpr,
-    BLOCK_KB: tl.constexpr,
-):
+def _gemv_tile(args, tile, start, rows, boff, BITS: tl.constexpr, HAS_BIAS: tl.constexpr, BLOCK_N: tl.constexpr,
+    BLOCK_KB: tl.constexpr):  # fmt: skip
+    """One BLOCK_N-row tile of one bucket (``layout.bucket_tile`` calls it with the ``args`` and the
+    constexpr ``opts`` (the parameters after BITS) that ``mp_gemv_kernel`` passes)."""
+    x_row, stride_xk, qw_ptr, sc_ptr, ze_ptr, perm_ptr, bias_ptr, y_row, xscale, K, one_bits = args
     EPB: tl.constexpr = 8 // BITS
     BKB: tl.constexpr = BLOCK_KB  # bytes of a row per K step, whatever the width
     rb = row_bytes(K, BITS)
@@ -98,44 +82,13 @@ def _gemv_pruned_tile(perm_ptr, bias_ptr, y_row, tile, start, rows, HAS_BIAS: tl
     do_not_specialize=["S8", "N8", "S4", "N4", "S2", "N2", "S1", "N1", "S0", "N0", "M_KEY", "N_KEY", "ONE_BITS"]
 )
 def mp_gemv_kernel(
-    x_ptr,
-    qw_ptr,
-    sc_ptr,
-    ze_ptr,
-    perm_ptr,
-    bias_ptr,
-    xscale_ptr,
-    y_ptr,
-    K,
-    stride_xm,
-    stride_xk,
-    stride_ym,
-    ONE_BITS,
-    S8,
-    N8,
-    O8,
-    S4,
-    N4,
-    O4,
-    S2,
-    N2,
-    O2,
-    S1,
-    N1,
-    O1,
-    S0,
-    N0,
-    M_KEY,
-    N_KEY,  # autotuning keys only (bucketed M, N)
-    W8: tl.constexpr,
-    W4: tl.constexpr,
-    W2: tl.constexpr,
-    W1: tl.constexpr,
-    HAS_BIAS: tl.constexpr,
-    HAS_XSCALE: tl.constexpr,
-    BLOCK_N: tl.constexpr,
-    BLOCK_KB: tl.constexpr,
-):
+    x_ptr, qw_ptr, sc_ptr, ze_ptr, perm_ptr, bias_ptr, xscale_ptr, y_ptr,
+    K, stride_xm, stride_xk, stride_ym, ONE_BITS,
+    S8, N8, O8, S4, N4, O4, S2, N2, O2, S1, N1, O1, S0, N0,  # per width: start row, rows, 16-byte offset
+    M_KEY, N_KEY,  # autotuning keys only (bucketed M, N)
+    W8: tl.constexpr, W4: tl.constexpr, W2: tl.constexpr, W1: tl.constexpr, HAS_BIAS: tl.constexpr,
+    HAS_XSCALE: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_KB: tl.constexpr,
+):  # fmt: skip
     """Grid (tiles over all buckets, M). x [M, K] fp32/fp16/bf16 (any strides); y [M, N]
     (row stride ``stride_ym``, unit column stride) in its own dtype; qweight uint8; scales,
     zeros fp32 [N]; perm int32 [N]; bias [N] any float (HAS_BIAS); xscale fp32 [M] (HAS_XSCALE:
@@ -148,99 +101,9 @@ def mp_gemv_kernel(
     xscale = 1.0
     if HAS_XSCALE:
         xscale = tl.load(xscale_ptr + m)
-    e8, e4, e2, e1 = tile_ends(N8, N4, N2, N1, BLOCK_N)
-    if W8:
-        if t < e8:
-            _gemv_tile(
-                x_row,
-                stride_xk,
-                qw_ptr,
-                sc_ptr,
-                ze_ptr,
-                perm_ptr,
-                bias_ptr,
-                y_row,
-                xscale,
-                K,
-                t,
-                S8,
-                N8,
-                O8,
-                ONE_BITS,
-                HAS_BIAS,
-                8,
-                BLOCK_N,
-                BLOCK_KB,
-            )
-    if W4:
-        if (t >= e8) & (t < e4):
-            _gemv_tile(
-                x_row,
-                stride_xk,
-                qw_ptr,
-                sc_ptr,
-                ze_ptr,
-                perm_ptr,
-                bias_ptr,
-                y_row,
-                xscale,
-                K,
-                t - e8,
-                S4,
-                N4,
-                O4,
-                ONE_BITS,
-                HAS_BIAS,
-                4,
-                BLOCK_N,
-                BLOCK_KB,
-            )
-    if W2:
-        if (t >= e4) & (t < e2):
-            _gemv_tile(
-                x_row,
-                stride_xk,
-                qw_ptr,
-                sc_ptr,
-                ze_ptr,
-                perm_ptr,
-                bias_ptr,
-                y_row,
-                xscale,
-                K,
-                t - e4,
-                S2,
-                N2,
-                O2,
-                ONE_BITS,
-                HAS_BIAS,
-                2,
-                BLOCK_N,
-                BLOCK_KB,
-            )
-    if W1:
-        if (t >= e2) & (t < e1):
-            _gemv_tile(
-                x_row,
-                stride_xk,
-                qw_ptr,
-                sc_ptr,
-                ze_ptr,
-                perm_ptr,
-                bias_ptr,
-                y_row,
-                xscale,
-                K,
-                t - e2,
-                S1,
-                N1,
-                O1,
-                ONE_BITS,
-                HAS_BIAS,
-                1,
-                BLOCK_N,
-                BLOCK_KB,
-            )
+    args = (x_row, stride_xk, qw_ptr, sc_ptr, ze_ptr, perm_ptr, bias_ptr, y_row, xscale, K, ONE_BITS)
+    geometry = ((S8, N8, O8), (S4, N4, O4), (S2, N2, O2), (S1, N1, O1))
+    e1 = bucket_tile(_gemv_tile, args, (HAS_BIAS, BLOCK_N, BLOCK_KB), t, geometry, (W8, W4, W2, W1), BLOCK_N)
     if t >= e1:
         _gemv_pruned_tile(perm_ptr, bias_ptr, y_row, t - e1, S0, N0, HAS_BIAS, BLOCK_N)
 

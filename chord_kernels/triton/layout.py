@@ -143,10 +143,22 @@ def unpack_dot(wb, i: tl.constexpr, BITS: tl.constexpr, DOT_DTYPE: tl.constexpr)
 
 
 @triton.jit
-def tile_ends(N8, N4, N2, N1, BLOCK_N: tl.constexpr):
-    """Tile ends (cumulative tile counts) of the 8/4/2/1-bit buckets; tile t >= e1 is pruned."""
-    e8 = tl.cdiv(N8, BLOCK_N)
-    e4 = e8 + tl.cdiv(N4, BLOCK_N)
-    e2 = e4 + tl.cdiv(N2, BLOCK_N)
-    e1 = e2 + tl.cdiv(N1, BLOCK_N)
-    return e8, e4, e2, e1
+def bucket_tile(TILE: tl.constexpr, args, opts: tl.constexpr, t, geometry, live: tl.constexpr, BLOCK: tl.constexpr):
+    """Run grid tile ``t`` of the N axis in the bucket that owns it.
+
+    The widths come in table order (8/4/2/1 bits), ``cdiv(rows, BLOCK)`` tiles each; the owner
+    gets ``TILE(args, tile, start, rows, boff, BITS, *opts)`` with the tile's index inside it.
+    ``args``: the runtime values the tile function reads; ``opts``: its constexpr parameters
+    (after BITS); ``geometry``: ((S8, N8, O8), ..., (S1, N1, O1)), each width's start row, rows
+    and 16-byte offset (``bucket_args``); ``live``: the constexpr flags (W8, W4, W2, W1), so an
+    absent width compiles to nothing. One place for the lookup every kernel family shares.
+    Returns the first pruned tile (tiles from there on hold the pruned rows)."""
+    lo = 0
+    for i in tl.static_range(4):
+        start, rows, boff = geometry[i]
+        hi = lo + tl.cdiv(rows, BLOCK)
+        if live[i]:
+            if (t >= lo) & (t < hi):
+                TILE(args, t - lo, start, rows, boff, 8 >> i, *opts)
+        lo = hi
+    return lo

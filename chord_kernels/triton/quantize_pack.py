@@ -2,7 +2,7 @@
 packed planar rows of ``chord.format``, bit-identical to the CPU packer (csrc/quantize_pack/)
 and to the pure-torch reference (``chord.backends.reference``).
 
-One program owns BLOCK_R packed rows of one bucket (tile -> bucket as in ``layout.tile_ends``)
+One program owns BLOCK_R packed rows of one bucket (tile -> bucket as in ``layout.bucket_tile``)
 and reads each row twice: once for the statistics its quantizer needs (max |w|, min, max, and
 for 1-bit symmetric rows sum |w| in float64 over 8 interleaved lanes, each summed in k order,
 combined in the fixed tree of ``quantizer._abs_sum_f64``), once to quantize and pack 16-byte
@@ -23,7 +23,7 @@ import triton.language as tl
 from chord import format as fmt
 
 from . import configs
-from .layout import WIDTHS, bucket_args, num_tiles, planar_k, row_bytes, tile_ends
+from .layout import WIDTHS, bucket_args, bucket_tile, num_tiles, planar_k, row_bytes
 
 _SCHEMES = {"sym": 0, "asym": 1}
 
@@ -47,24 +47,11 @@ def _clamp(x, lo, hi):
 
 
 @triton.jit
-def _pack_tile(
-    w_ptr,
-    ldw,
-    perm_ptr,
-    qw_ptr,
-    sc_ptr,
-    ze_ptr,
-    K,
-    tile,
-    start,
-    rows,
-    boff,
-    BITS: tl.constexpr,
-    ASYM: tl.constexpr,
-    BLOCK_R: tl.constexpr,
-    BLOCK_K: tl.constexpr,
-    BLOCK_KB: tl.constexpr,
-):
+def _pack_tile(args, tile, start, rows, boff, BITS: tl.constexpr, ASYM: tl.constexpr, BLOCK_R: tl.constexpr,
+    BLOCK_K: tl.constexpr, BLOCK_KB: tl.constexpr):  # fmt: skip
+    """One tile of one bucket (``layout.bucket_tile`` calls it with the ``args`` and the
+    constexpr ``opts`` (the parameters after BITS) that ``quantize_pack_kernel`` passes)."""
+    w_ptr, ldw, perm_ptr, qw_ptr, sc_ptr, ze_ptr, K = args
     EPB: tl.constexpr = 8 // BITS
     UMAX: tl.constexpr = (1 << BITS) - 1  # asym: u in [0, 2^b - 1]
     QMAX: tl.constexpr = (1 << (BITS - 1)) - 1  # sym: |q| <= 2^(b-1) - 1
@@ -162,59 +149,19 @@ def _pack_tile(
 
 @triton.jit(do_not_specialize=["S8", "N8", "S4", "N4", "S2", "N2", "S1", "N1"])
 def quantize_pack_kernel(
-    w_ptr,
-    perm_ptr,
-    qw_ptr,
-    sc_ptr,
-    ze_ptr,
-    K,
-    ldw,
-    S8,
-    N8,
-    O8,
-    S4,
-    N4,
-    O4,
-    S2,
-    N2,
-    O2,
-    S1,
-    N1,
-    O1,
-    W8: tl.constexpr,
-    W4: tl.constexpr,
-    W2: tl.constexpr,
-    W1: tl.constexpr,
-    ASYM: tl.constexpr,
-    BLOCK_R: tl.constexpr,
-    BLOCK_K: tl.constexpr,
-    BLOCK_KB: tl.constexpr,
-):
+    w_ptr, perm_ptr, qw_ptr, sc_ptr, ze_ptr,
+    K, ldw,
+    S8, N8, O8, S4, N4, O4, S2, N2, O2, S1, N1, O1,  # per width: start row, rows, 16-byte offset
+    W8: tl.constexpr, W4: tl.constexpr, W2: tl.constexpr, W1: tl.constexpr, ASYM: tl.constexpr,
+    BLOCK_R: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_KB: tl.constexpr,
+):  # fmt: skip
     """1-D grid over the row tiles of the non-pruned buckets. w fp32 [N, K] (row stride ldw,
     unit column stride); perm int32 [N]; qweight uint8 (the table's total bytes); scales,
     zeros fp32 [N] (pruned rows are left to the caller: 0)."""
     t = tl.program_id(0)
-    e8, e4, e2, e1 = tile_ends(N8, N4, N2, N1, BLOCK_R)
-    if W8:
-        if t < e8:
-            _pack_tile(
-                w_ptr, ldw, perm_ptr, qw_ptr, sc_ptr, ze_ptr, K, t, S8, N8, O8, 8, ASYM, BLOCK_R, BLOCK_K, BLOCK_KB
-            )
-    if W4:
-        if (t >= e8) & (t < e4):
-            _pack_tile(
-                w_ptr, ldw, perm_ptr, qw_ptr, sc_ptr, ze_ptr, K, t - e8, S4, N4, O4, 4, ASYM, BLOCK_R, BLOCK_K, BLOCK_KB
-            )
-    if W2:
-        if (t >= e4) & (t < e2):
-            _pack_tile(
-                w_ptr, ldw, perm_ptr, qw_ptr, sc_ptr, ze_ptr, K, t - e4, S2, N2, O2, 2, ASYM, BLOCK_R, BLOCK_K, BLOCK_KB
-            )
-    if W1:
-        if (t >= e2) & (t < e1):
-            _pack_tile(
-                w_ptr, ldw, perm_ptr, qw_ptr, sc_ptr, ze_ptr, K, t - e2, S1, N1, O1, 1, ASYM, BLOCK_R, BLOCK_K, BLOCK_KB
-            )
+    args = (w_ptr, ldw, perm_ptr, qw_ptr, sc_ptr, ze_ptr, K)
+    geometry = ((S8, N8, O8), (S4, N4, O4), (S2, N2, O2), (S1, N1, O1))
+    bucket_tile(_pack_tile, args, (ASYM, BLOCK_R, BLOCK_K, BLOCK_KB), t, geometry, (W8, W4, W2, W1), BLOCK_R)
 
 
 # -- host side ------------------------------------------------------------------------------------

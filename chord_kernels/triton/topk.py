@@ -45,40 +45,17 @@ import triton.language as tl
 from chord import format as fmt
 
 from . import configs
-from .layout import WIDTHS, bucket_args, num_tiles, planar_k, row_bytes, tile_ends, unpack_f32
+from .layout import WIDTHS, bucket_args, bucket_tile, num_tiles, planar_k, row_bytes, unpack_f32
 
 
 # -- the scan ----------------------------------------------------------------------------------
 @triton.jit
-def _scan_tile(
-    xh_ptr,
-    stride_xm,
-    M,
-    K,
-    qw_ptr,
-    sc_ptr,
-    ze_ptr,
-    post_ptr,
-    xs_ptr,
-    g_ptr,
-    tau_ptr,
-    cnt_ptr,
-    bs_ptr,
-    be_ptr,
-    br_ptr,
-    CAP,
-    pid_m,
-    tile,
-    start,
-    rows,
-    boff,
-    BITS: tl.constexpr,
-    BLOCK_M: tl.constexpr,
-    BLOCK_N: tl.constexpr,
-    BLOCK_KB: tl.constexpr,
-    USE_DOT: tl.constexpr,
-    DOT_PREC: tl.constexpr,
-):
+def _scan_tile(args, tile, start, rows, boff, BITS: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+    BLOCK_KB: tl.constexpr, USE_DOT: tl.constexpr, DOT_PREC: tl.constexpr):  # fmt: skip
+    """One tile of one bucket (``layout.bucket_tile`` calls it with the ``args`` and the
+    constexpr ``opts`` (the parameters after BITS) that ``topk_scan_kernel`` passes)."""
+    (xh_ptr, stride_xm, M, K, qw_ptr, sc_ptr, ze_ptr, post_ptr, xs_ptr, g_ptr, tau_ptr, cnt_ptr, bs_ptr, be_ptr,
+     br_ptr, CAP, pid_m) = args  # fmt: skip
     EPB: tl.constexpr = 8 // BITS
     UMAX: tl.constexpr = (1 << BITS) - 1
     rb = row_bytes(K, BITS)
@@ -139,46 +116,13 @@ def _scan_tile(
 
 @triton.jit(do_not_specialize=["S8", "N8", "O8", "S4", "N4", "O4", "S2", "N2", "O2", "S1", "N1", "O1", "CAP", "M"])
 def topk_scan_kernel(
-    xh_ptr,
-    qw_ptr,
-    sc_ptr,
-    ze_ptr,
-    post_ptr,
-    xs_ptr,
-    g_ptr,
-    tau_ptr,
-    tiles_ptr,
-    cnt_ptr,
-    bs_ptr,
-    be_ptr,
-    br_ptr,
-    M,
-    K,
-    stride_xm,
-    CAP,
-    S8,
-    N8,
-    O8,
-    S4,
-    N4,
-    O4,
-    S2,
-    N2,
-    O2,
-    S1,
-    N1,
-    O1,
-    W8: tl.constexpr,
-    W4: tl.constexpr,
-    W2: tl.constexpr,
-    W1: tl.constexpr,
-    USE_LIST: tl.constexpr,
-    BLOCK_M: tl.constexpr,
-    BLOCK_N: tl.constexpr,
-    BLOCK_KB: tl.constexpr,
-    USE_DOT: tl.constexpr,
+    xh_ptr, qw_ptr, sc_ptr, ze_ptr, post_ptr, xs_ptr, g_ptr, tau_ptr, tiles_ptr, cnt_ptr, bs_ptr, be_ptr, br_ptr,
+    M, K, stride_xm, CAP,
+    S8, N8, O8, S4, N4, O4, S2, N2, O2, S1, N1, O1,  # per width: start row, rows, 16-byte offset
+    W8: tl.constexpr, W4: tl.constexpr, W2: tl.constexpr, W1: tl.constexpr, USE_LIST: tl.constexpr,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_KB: tl.constexpr, USE_DOT: tl.constexpr,
     DOT_PREC: tl.constexpr,
-):
+):  # fmt: skip
     """1-D grid of cdiv(M, BLOCK_M) x tiles (M fastest: the programs sharing a weight tile run
     together). xh [M, >= padded K] fp16 (fp32 holding fp16 values under the interpreter), zero
     padded; post, xs, g, tau fp32 [M] (power-of-two activation scale, sum xh, bound factor G,
@@ -191,131 +135,12 @@ def topk_scan_kernel(
     t = pid // num_m
     if USE_LIST:
         t = tl.load(tiles_ptr + t)
-    e8, e4, e2, e1 = tile_ends(N8, N4, N2, N1, BLOCK_N)
-    if W8:
-        if t < e8:
-            _scan_tile(
-                xh_ptr,
-                stride_xm,
-                M,
-                K,
-                qw_ptr,
-                sc_ptr,
-                ze_ptr,
-                post_ptr,
-                xs_ptr,
-                g_ptr,
-                tau_ptr,
-                cnt_ptr,
-                bs_ptr,
-                be_ptr,
-                br_ptr,
-                CAP,
-                pid_m,
-                t,
-                S8,
-                N8,
-                O8,
-                8,
-                BLOCK_M,
-                BLOCK_N,
-                BLOCK_KB,
-                USE_DOT,
-                DOT_PREC,
-            )
-    if W4:
-        if (t >= e8) & (t < e4):
-            _scan_tile(
-                xh_ptr,
-                stride_xm,
-                M,
-                K,
-                qw_ptr,
-                sc_ptr,
-                ze_ptr,
-                post_ptr,
-                xs_ptr,
-                g_ptr,
-                tau_ptr,
-                cnt_ptr,
-                bs_ptr,
-                be_ptr,
-                br_ptr,
-                CAP,
-                pid_m,
-                t - e8,
-                S4,
-                N4,
-                O4,
-                4,
-                BLOCK_M,
-                BLOCK_N,
-                BLOCK_KB,
-                USE_DOT,
-                DOT_PREC,
-            )
-    if W2:
-        if (t >= e4) & (t < e2):
-            _scan_tile(
-                xh_ptr,
-                stride_xm,
-                M,
-                K,
-                qw_ptr,
-                sc_ptr,
-                ze_ptr,
-                post_ptr,
-                xs_ptr,
-                g_ptr,
-                tau_ptr,
-                cnt_ptr,
-                bs_ptr,
-                be_ptr,
-                br_ptr,
-                CAP,
-                pid_m,
-                t - e4,
-                S2,
-                N2,
-                O2,
-                2,
-                BLOCK_M,
-                BLOCK_N,
-                BLOCK_KB,
-                USE_DOT,
-                DOT_PREC,
-            )
-    if W1:
-        if (t >= e2) & (t < e1):
-            _scan_tile(
-                xh_ptr,
-                stride_xm,
-                M,
-                K,
-                qw_ptr,
-                sc_ptr,
-                ze_ptr,
-                post_ptr,
-                xs_ptr,
-                g_ptr,
-                tau_ptr,
-                cnt_ptr,
-                bs_ptr,
-                be_ptr,
-                br_ptr,
-                CAP,
-                pid_m,
-                t - e2,
-                S1,
-                N1,
-                O1,
-                1,
-                BLOCK_M,
-                BLOCK_N,
-                BLOCK_KB,
-                USE_DOT,
-                DOT_PREC,
-            )
+    args = (xh_ptr, stride_xm, M, K, qw_ptr, sc_ptr, ze_ptr, post_ptr, xs_ptr, g_ptr, tau_ptr, cnt_ptr, bs_ptr,
+            be_ptr, br_ptr, CAP, pid_m)  # fmt: skip
+    geometry = ((S8, N8, O8), (S4, N4, O4), (S2, N2, O2), (S1, N1, O1))
+    bucket_tile(
+        _scan_tile, args, (BLOCK_M, BLOCK_N, BLOCK_KB, USE_DOT, DOT_PREC), t, geometry, (W8, W4, W2, W1), BLOCK_N
+    )
 
 
 # -- exact rescoring ---------------------------------------------------------------------------
@@ -326,31 +151,10 @@ def _span_pick(r, S, N, val, cur):
 
 @triton.jit(do_not_specialize=["S8", "N8", "O8", "S4", "N4", "O4", "S2", "N2", "O2", "S1", "N1", "O1", "n"])
 def topk_rescore_kernel(
-    pm_ptr,
-    pr_ptr,
-    n,
-    xr_ptr,
-    stride_xr,
-    qw_ptr,
-    sc_ptr,
-    ze_ptr,
-    out_ptr,
-    K,
-    S8,
-    N8,
-    O8,
-    S4,
-    N4,
-    O4,
-    S2,
-    N2,
-    O2,
-    S1,
-    N1,
-    O1,
-    BLOCK_P: tl.constexpr,
-    BLOCK_K: tl.constexpr,
-):
+    pm_ptr, pr_ptr, n, xr_ptr, stride_xr, qw_ptr, sc_ptr, ze_ptr, out_ptr, K,
+    S8, N8, O8, S4, N4, O4, S2, N2, O2, S1, N1, O1,  # per width: start row, rows, 16-byte offset
+    BLOCK_P: tl.constexpr, BLOCK_K: tl.constexpr,
+):  # fmt: skip
     """out[i] = float64 score of packed row pr[i] for user pm[i]: scale * sum_k xr[m, k] (u_k -
     zero), read from the packed bytes (the width of each row from the bucket spans, at run
     time); pruned rows score exactly 0. pm, pr int32 [n]; xr float64 [M, K] (row stride
@@ -493,8 +297,9 @@ def _prepare(x, act_bits, K):
     return xrp, xhp, post.to(torch.float32), xs, G
 
 
-def _rescore(m_idx, rows, xr, qweight, scales, zeros, bargs, K):
-    """float64 scores of packed rows ``rows`` for users ``m_idx`` (int tensors, same shape)."""
+def _rescore(tab, m_idx, rows, xr):
+    """float64 scores of packed rows ``rows`` of ``tab`` for users ``m_idx`` (int tensors, same shape)."""
+    qweight, scales, zeros, bargs, K = tab.qweight, tab.scales, tab.zeros, tab.bargs, tab.K
     shape = rows.shape
     pm = m_idx.reshape(-1).to(torch.int32).contiguous()
     pr = rows.reshape(-1).to(torch.int32).contiguous()
@@ -621,16 +426,7 @@ def _exact_all(tab, users, xr, k):
     chunk = max(1024, (1 << 22) // max(1, U))
     for c0 in range(0, rows_np.numel(), chunk):
         rows = rows_np[c0 : c0 + chunk]
-        sc = _rescore(
-            users[:, None].expand(U, rows.numel()),
-            rows[None, :].expand(U, rows.numel()),
-            xr,
-            tab.qweight,
-            tab.scales,
-            tab.zeros,
-            tab.bargs,
-            tab.K,
-        )
+        sc = _rescore(tab, users[:, None].expand(U, rows.numel()), rows[None, :].expand(U, rows.numel()), xr)
         ids = tab.perm[rows].long()[None, :].expand(U, -1)
         s = torch.cat([best_s, sc], 1)
         i = torch.cat([best_i, ids], 1)
@@ -723,7 +519,7 @@ def mp_topk_packed(
     mi = users[:, None].expand(M, R)
     scores = torch.zeros(M, R, dtype=torch.float64, device=dev)
     if R:
-        scores[valid] = _rescore(mi[valid], rows[valid], xr, qweight, scales, zeros, tab.bargs, K)
+        scores[valid] = _rescore(tab, mi[valid], rows[valid], xr)
     ids = perm.long()[rows]
     if bool(exact_users.any()):
         global _warned_exact
@@ -779,14 +575,5 @@ def _topk_candidates(tab, xr, candidates, k):
         raise ValueError(
             "chord::mp_topk: perm: expected a permutation of 0..N-1 (a candidate's item id is held by no packed row)"
         )
-    scores = _rescore(
-        torch.arange(M, device=dev)[:, None].expand_as(rows),
-        rows,
-        xr,
-        tab.qweight,
-        tab.scales,
-        tab.zeros,
-        tab.bargs,
-        tab.K,
-    )
+    scores = _rescore(tab, torch.arange(M, device=dev)[:, None].expand_as(rows), rows, xr)
     return _rank(scores, cand, torch.ones_like(rows, dtype=torch.bool), k)
