@@ -42,7 +42,7 @@ def test_readme_is_a_front_page():
 
 
 #: repository-wide checks at tests/ top level (not tests of one module)
-REPO_CHECKS = {"test_import_graph.py", "test_docs.py", "test_ci_skips.py", "test_style.py"}
+REPO_CHECKS = {"test_import_graph.py", "test_docs.py", "test_ci_skips.py", "test_style.py", "test_type_hints.py"}
 
 
 def _mirrors_source(test: Path) -> bool:

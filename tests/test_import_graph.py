@@ -31,14 +31,26 @@ def _resolve(mod: str, is_pkg: bool, node: ast.ImportFrom) -> str:
     return ".".join(base + ([node.module] if node.module else []))
 
 
+def _type_checking_imports(tree: ast.Module) -> list[ast.stmt]:
+    """Imports under ``if TYPE_CHECKING:``: annotations only, never run, so never part of a cycle."""
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING"):
+            out += [n for n in ast.walk(ast.Module(body=node.body, type_ignores=[])) if isinstance(n, ast.stmt)]
+    return out
+
+
 def _edges(modules: dict[str, Path], deferred: bool):
     """{module: {imported chord module}}; ``from pkg import name`` counts a submodule ``pkg.name``
     when it exists, else ``pkg``."""
     graph: dict[str, set[str]] = {m: set() for m in modules}
     for m, p in modules.items():
         tree = ast.parse(p.read_text())
+        type_only = {id(n) for n in _type_checking_imports(tree)}
         nodes = ast.walk(tree) if deferred else tree.body
         for node in nodes:
+            if id(node) in type_only:
+                continue
             targets = []
             if isinstance(node, ast.ImportFrom):
                 base = _resolve(m, p.name == "__init__.py", node)

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
+from torch import nn
 
 from .models import build_model
 
@@ -34,7 +35,7 @@ class CheckpointError(ValueError):
     """A checkpoint directory whose files do not describe a loadable model; names file and field."""
 
 
-def save_checkpoint(directory, model, extra: dict | None = None) -> Path:
+def save_checkpoint(directory: str | os.PathLike, model: nn.Module, extra: dict | None = None) -> Path:
     """Write ``model``'s weights and ``{"model": model.config, **extra}`` into ``directory``."""
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
@@ -84,7 +85,7 @@ def _header_shapes(path: Path) -> dict[str, tuple[int, ...]]:
         raise CheckpointError(f"{path}: not a readable safetensors file ({e})") from None
 
 
-def load_checkpoint(directory, map_location: str = "cpu"):
+def load_checkpoint(directory: str | os.PathLike, map_location: str = "cpu") -> tuple[nn.Module, dict]:
     """-> (model in eval mode, full config dict) from a directory written by :func:`save_checkpoint`."""
     d = Path(directory)
     if not (d / WEIGHTS).is_file() or not (d / CONFIG).is_file():

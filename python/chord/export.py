@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 import numpy as np
+from torch import nn
 
 from .quantize.api import QUANTIZED_TYPES
 from .quantize.layers import quantizable_layers
@@ -56,7 +58,7 @@ def _entry(d: dict, path: str, tensors: dict) -> dict:
     return out
 
 
-def model_header(model, *, embeddings: bool = False) -> tuple[dict, dict]:
+def model_header(model: nn.Module, *, embeddings: bool = False) -> tuple[dict, dict]:
     """(header JSON, tensors) of the model file of a float ``SASRec`` / ``Caser``."""
     from . import runtime
     from .models import Caser, SASRec
@@ -107,7 +109,7 @@ def model_header(model, *, embeddings: bool = False) -> tuple[dict, dict]:
     return header, tensors
 
 
-def export_model(model, path, *, embeddings: bool = False) -> dict:
+def export_model(model: nn.Module, path: str | os.PathLike, *, embeddings: bool = False) -> dict:
     """Write the model file of a float ``model`` to ``path``; returns its header.
     ``embeddings``: the strategies quantize the tables too (``DeviceModel(embeddings=True)``)."""
     from safetensors.numpy import save_file
@@ -135,7 +137,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of --demo-strategy")
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from .checkpoint import load_checkpoint
 
     model, _ = load_checkpoint(args.checkpoint)

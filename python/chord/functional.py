@@ -56,7 +56,15 @@ def bypass_handle(
     return cpu_backend.packed_handle(cache, qweight, scales, zeros, perm, buckets, K, N)
 
 
-def check_linear_call(x, qweight: torch.Tensor, K: int, N: int, bias, act_bits: int, op: str = _LINEAR) -> None:
+def check_linear_call(
+    x: torch.Tensor,
+    qweight: torch.Tensor,
+    K: int,
+    N: int,
+    bias: torch.Tensor | None,
+    act_bits: int,
+    op: str = _LINEAR,
+) -> None:
     """Per-call checks of a linear call on x [..., K] against a packed [N, K] weight (the packed
     tensors themselves are checked once per weight, by the op or ``packed_handle``)."""
     dev = qweight.device

@@ -54,7 +54,7 @@ class MixedWeight:
     def device(self) -> torch.device:
         return self.qweight.device
 
-    def bucket_spans(self):
+    def bucket_spans(self) -> list[tuple[int, int, int, int]]:
         """``[(bits, row_start, rows, byte_offset), ...]``"""
         return fmt.bucket_spans(self.buckets, self.K)
 
@@ -84,7 +84,7 @@ class MixedWeight:
         return dequantize_packed(self.qweight, self.scales, self.zeros, self.perm, self.buckets, self.K, dtype=dtype)
 
     # -- movement ----------------------------------------------------------------------
-    def to(self, device) -> MixedWeight:
+    def to(self, device: torch.device | str) -> MixedWeight:
         device = torch.device(device)
         if device == self.device:
             return self
@@ -123,12 +123,12 @@ class MixedWeight:
 
         return save({k: v.contiguous().cpu() for k, v in self.tensors().items()}, metadata=self.metadata())
 
-    def save(self, path) -> None:
+    def save(self, path: str | os.PathLike) -> None:
         with open(path, "wb") as f:
             f.write(self.to_bytes())
 
     @staticmethod
-    def from_bytes(data: bytes, device="cpu") -> MixedWeight:
+    def from_bytes(data: bytes, device: torch.device | str = "cpu") -> MixedWeight:
         from safetensors import SafetensorError
         from safetensors.torch import load
 
@@ -143,7 +143,7 @@ class MixedWeight:
         return MixedWeight.from_parts(tensors, meta).to(device)
 
     @staticmethod
-    def load(path, device="cpu") -> MixedWeight:
+    def load(path: str | os.PathLike, device: torch.device | str = "cpu") -> MixedWeight:
         with open(path, "rb") as f:
             if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # /dev/zero would read forever
                 raise FormatError(f"MixedWeight.load: {path}: not a regular file")
@@ -241,7 +241,7 @@ def _read_metadata(data: bytes) -> dict:
 
 
 # ---------------------------------------------------------------------------------------
-def check_codes(codes, N: int, codebook: Codebook, name: str = "codes") -> torch.Tensor:
+def check_codes(codes: torch.Tensor, N: int, codebook: Codebook, name: str = "codes") -> torch.Tensor:
     """Validate per-channel codes; return them as uint8 [N] on CPU."""
     if not isinstance(codes, torch.Tensor):
         raise TypeError(f"{name}: expected a torch.Tensor, got {type(codes).__name__}")
@@ -258,7 +258,7 @@ def check_codes(codes, N: int, codebook: Codebook, name: str = "codes") -> torch
     return torch.from_numpy(c.astype(np.uint8))
 
 
-def plan_buckets(codes: torch.Tensor, codebook: Codebook):
+def plan_buckets(codes: torch.Tensor, codebook: Codebook) -> tuple[torch.Tensor, list[int]]:
     """codes uint8 [N] -> (perm int32 [N], buckets flat list) in ``format.BUCKET_ORDER``.
 
     In numpy (single-threaded): torch ops on a 100k-row table run torch's OpenMP pool, which

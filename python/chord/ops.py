@@ -113,7 +113,16 @@ def _check_tensor(op: str, name: str, t: Any, dtypes: tuple, ndim: int, device: 
         _fail(ValueError, op, f"{name}: expected device {device} (x's), got {t.device}")
 
 
-def check_packed(op: str, qweight, scales, zeros, perm, buckets, K: int, device: torch.device) -> int:
+def check_packed(
+    op: str,
+    qweight: torch.Tensor,
+    scales: torch.Tensor,
+    zeros: torch.Tensor,
+    perm: torch.Tensor,
+    buckets: Sequence[int],
+    K: int,
+    device: torch.device,
+) -> int:
     """Metadata of a packed weight (dtype, rank, length, device; the bucket table against K and
     N = len(scales); qweight's byte count). Returns N."""
     check_dim(op, "K", K)
@@ -136,7 +145,7 @@ def check_packed(op: str, qweight, scales, zeros, perm, buckets, K: int, device:
     return N
 
 
-def check_activations(op: str, x, K: int, device: torch.device, ndims: tuple[int, ...]) -> None:
+def check_activations(op: str, x: torch.Tensor, K: int, device: torch.device, ndims: tuple[int, ...]) -> None:
     """x: a tensor of an ``ACT_DTYPES`` dtype, rank in ``ndims`` (0 in ndims: any rank >= 1),
     last dim K, on ``device``."""
     if not isinstance(x, torch.Tensor):
@@ -151,7 +160,7 @@ def check_activations(op: str, x, K: int, device: torch.device, ndims: tuple[int
         _fail(ValueError, op, f"x: expected device {device} (the weight's), got {x.device}")
 
 
-def check_bias(op: str, bias, N: int, device: torch.device) -> None:
+def check_bias(op: str, bias: torch.Tensor | None, N: int, device: torch.device) -> None:
     if bias is None:
         return
     if not isinstance(bias, torch.Tensor) or bias.dim() != 1 or bias.shape[0] != N:
@@ -163,14 +172,20 @@ def check_bias(op: str, bias, N: int, device: torch.device) -> None:
         _fail(ValueError, op, f"bias: expected device {device} (the weight's), got {bias.device}")
 
 
-def check_k(op: str, k, n: int, what: str) -> None:
+def check_k(op: str, k: int, n: int, what: str) -> None:
     if not _is_int(k):
         _fail(TypeError, op, f"k: expected an int, got {type(k).__name__}")
     if not 1 <= k <= n:
         _fail(ValueError, op, f"k: expected 1 <= k <= {n} ({what}), got {k}")
 
 
-def check_candidates(op: str, candidates, M: int, device: torch.device, dtypes=(torch.int64,)) -> int | None:
+def check_candidates(
+    op: str,
+    candidates: torch.Tensor | None,
+    M: int,
+    device: torch.device,
+    dtypes: tuple[torch.dtype, ...] = (torch.int64,),
+) -> int | None:
     """None, or item ids [C] (shared) / [M, C]. Returns C (None without candidates). Id ranges
     are a value check, made by the kernels (the C++ one names the flat position)."""
     if candidates is None:
@@ -193,7 +208,17 @@ def check_candidates(op: str, candidates, M: int, device: torch.device, dtypes=(
 
 
 # ---- per-op checks (metadata: safe on fake tensors) -----------------------------------------
-def check_mp_linear(x, qweight, scales, zeros, perm, buckets, K, bias=None, act_bits=0) -> int:
+def check_mp_linear(
+    x: torch.Tensor,
+    qweight: torch.Tensor,
+    scales: torch.Tensor,
+    zeros: torch.Tensor,
+    perm: torch.Tensor,
+    buckets: Sequence[int],
+    K: int,
+    bias: torch.Tensor | None = None,
+    act_bits: int = 0,
+) -> int:
     """``chord::mp_linear`` arguments; returns N."""
     op = "chord::mp_linear"
     check_dim(op, "K", K)
@@ -206,7 +231,18 @@ def check_mp_linear(x, qweight, scales, zeros, perm, buckets, K, bias=None, act_
     return N
 
 
-def check_mp_topk(x, qweight, scales, zeros, perm, buckets, K, k, candidates=None, act_bits=0) -> int:
+def check_mp_topk(
+    x: torch.Tensor,
+    qweight: torch.Tensor,
+    scales: torch.Tensor,
+    zeros: torch.Tensor,
+    perm: torch.Tensor,
+    buckets: Sequence[int],
+    K: int,
+    k: int,
+    candidates: torch.Tensor | None = None,
+    act_bits: int = 0,
+) -> int:
     """``chord::mp_topk`` arguments; returns N."""
     op = "chord::mp_topk"
     check_dim(op, "K", K)
@@ -220,7 +256,7 @@ def check_mp_topk(x, qweight, scales, zeros, perm, buckets, K, k, candidates=Non
     return N
 
 
-def check_quantize_pack(weight, perm, buckets, scheme) -> int:
+def check_quantize_pack(weight: torch.Tensor, perm: torch.Tensor, buckets: Sequence[int], scheme: str) -> int:
     """``chord::quantize_pack`` arguments (perm int32 or int64, never narrowed); returns N."""
     op = "chord::quantize_pack"
     if not isinstance(weight, torch.Tensor):

@@ -125,11 +125,11 @@ class HandleCache:
         self.entry = self._EMPTY
 
     @property
-    def handle(self):
+    def handle(self) -> object:
         return self.entry[6]
 
     @property
-    def arrays(self):
+    def arrays(self) -> tuple | None:
         return self.entry[7]
 
     def __reduce__(self):
@@ -165,7 +165,7 @@ def packed_handle(
     buckets: list[int],
     K: int,
     N: int | None = None,
-):
+) -> tuple:
     """The validated ``_cpu.PackedWeight`` of these tensors, rebuilt (and re-validated: the
     op's metadata checks, then C++ checks sizes and that perm is a permutation) when any of them
     is replaced (``.to()``, ``set_packed``) or written in place (``load_state_dict``: version
@@ -196,7 +196,7 @@ def packed_handle(
 
 
 def mp_linear_eager(
-    x: torch.Tensor, handle, N: int, K: int, bias: torch.Tensor | None = None, act_bits: int = 0
+    x: torch.Tensor, handle: object, N: int, K: int, bias: torch.Tensor | None = None, act_bits: int = 0
 ) -> torch.Tensor:
     """``chord::mp_linear`` for x [..., K] (float32/16/bf16, a plain CPU tensor: ``eager_ok``)
     -> [..., N] in x.dtype, through a cached handle. The caller has checked x's dtype and K,

@@ -50,7 +50,18 @@ def mp_linear(
     return kernels.mp_linear_packed(x, qweight, scales, zeros, perm, buckets, K, bias, act_bits)
 
 
-def mp_topk(x, qweight, scales, zeros, perm, buckets, K, k, candidates=None, act_bits=0):
+def mp_topk(
+    x: torch.Tensor,
+    qweight: torch.Tensor,
+    scales: torch.Tensor,
+    zeros: torch.Tensor,
+    perm: torch.Tensor,
+    buckets: list[int],
+    K: int,
+    k: int,
+    candidates: torch.Tensor | None = None,
+    act_bits: int = 0,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """CUDA ``chord::mp_topk``: the fused Triton scan + exact merge (same results as the CPU op)."""
     kernels = _triton()
     if kernels is None:
@@ -59,7 +70,9 @@ def mp_topk(x, qweight, scales, zeros, perm, buckets, K, k, candidates=None, act
     return kernels.mp_topk_packed(x, qweight, scales, zeros, perm, buckets, K, k, candidates, act_bits)
 
 
-def quantize_pack(weight, perm, buckets, scheme):
+def quantize_pack(
+    weight: torch.Tensor, perm: torch.Tensor, buckets: list[int], scheme: str
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """CUDA ``chord::quantize_pack``: the Triton packer, bit-identical to the CPU one."""
     kernels = _triton()
     if kernels is None:

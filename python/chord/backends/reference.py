@@ -19,14 +19,19 @@ A row of zeros gets scale 0 (w_hat = 0). Pruned (b = 0): scale = zero = 0, no in
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 
 from ..format import bucket_spans, pack_ints, row_bytes, unpack_ints
 
+if TYPE_CHECKING:  # mixed_weight imports this module (its dequantizer) on use
+    from ..mixed_weight import MixedWeight
+
 # ---- quantizer ------------------------------------------------------------------------------
 
 
-def quantize_rows(w: torch.Tensor, bits: int, scheme: str = "sym"):
+def quantize_rows(w: torch.Tensor, bits: int, scheme: str = "sym") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """float32 [n, K] -> (u uint8 [n, K], scale float32 [n], zero float32 [n])."""
     w = w.to(torch.float32)
     n, K = w.shape
@@ -134,7 +139,7 @@ def dequantize_packed(
     return w
 
 
-def quantize_activations_int8(x: torch.Tensor):
+def quantize_activations_int8(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-row symmetric dynamic int8: sx = max|x| / 127 (fp32), xq = round(x / sx) (IEEE
     division, half-to-even), so C++ and reference produce the same integers."""
     x = x.to(torch.float32)
@@ -220,7 +225,7 @@ def mp_topk(
 
 
 def topk_reference(
-    x: torch.Tensor, mw, k: int, candidates: torch.Tensor | None = None, act_bits: int = 0
+    x: torch.Tensor, mw: MixedWeight, k: int, candidates: torch.Tensor | None = None, act_bits: int = 0
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """THE top-k oracle for a ``chord.MixedWeight`` item table: :func:`mp_topk` in float64 ->
     (scores float64 [B, k], ids int64 [B, k]); x [B, K]; candidates None, int [C] (shared) or

@@ -88,7 +88,7 @@ class Caser(SequentialRecommender):
         """Width of ``forward``'s output: 2d for the untied head with user embeddings, else d."""
         return self.out_emb.embedding_dim if self.out_emb is not None else self.dim
 
-    def reset_parameters(self):
+    def reset_parameters(self) -> None:
         nn.init.normal_(self.item_emb.weight, 0.0, 1.0 / self.dim)
         if self.user_emb is not None:
             nn.init.normal_(self.user_emb.weight, 0.0, 1.0 / self.dim)

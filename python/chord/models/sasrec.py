@@ -73,7 +73,7 @@ class FeedForward(nn.Module):
         self.fc2 = nn.Linear(hidden, dim)
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = ACTIVATIONS[self.act](self.fc1(x))
         if self.dropout_at == "both":
             h = self.drop(h)
@@ -81,7 +81,16 @@ class FeedForward(nn.Module):
 
 
 class SASRecBlock(nn.Module):
-    def __init__(self, dim, heads, dropout, norm, ffn_hidden, act="relu", ffn_dropout="both"):
+    def __init__(
+        self,
+        dim: int,
+        heads: int,
+        dropout: float,
+        norm: str,
+        ffn_hidden: int,
+        act: str = "relu",
+        ffn_dropout: str = "both",
+    ):
         super().__init__()
         self.norm = norm
         self.attn_norm = nn.LayerNorm(dim, eps=1e-8)
@@ -90,7 +99,7 @@ class SASRecBlock(nn.Module):
         self.ffn = FeedForward(dim, ffn_hidden, dropout, act, ffn_dropout)
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, x, mask, keep):
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
         if self.norm == "query":
             q = self.attn_norm(x)
             x = q + self.drop(self.attn(q, x, mask))
@@ -176,7 +185,7 @@ class SASRec(SequentialRecommender):
         self.norm = norm
         self.reset_parameters()
 
-    def reset_parameters(self):
+    def reset_parameters(self) -> None:
         if self.init == "normal":  # S3-Rec (BERT): N(0, 0.02) Linear/Embedding weights, zero Linear biases
             for m in self.modules():
                 if isinstance(m, (nn.Linear, nn.Embedding)):

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 import torch
@@ -120,7 +120,9 @@ def _load_pre_hook(
     check_state_dict(module, state_dict, prefix, strict)
 
 
-def check_state_dict(model: nn.Module, state_dict, prefix: str = "", strict: bool = True) -> None:
+def check_state_dict(
+    model: nn.Module, state_dict: Mapping[str, torch.Tensor], prefix: str = "", strict: bool = True
+) -> None:
     """Raise RuntimeError (naming the entry) unless ``model.load_state_dict(state_dict, strict)``
     can load every entry: shapes equal, no missing or unexpected keys under ``strict``, and
     every packed weight a valid packing of its module's bit mix."""

@@ -48,6 +48,11 @@ class LayerInfo:
         return self.channels * self.elems
 
 
+#: what the size helpers accept: a model, ``{name: LayerInfo}``, an iterable of LayerInfo, or
+#: ``{name: (channels, elems)}`` (see :func:`channel_sizes`)
+Layers = nn.Module | Mapping[str, LayerInfo] | Mapping[str, tuple[int, int]] | Iterable[LayerInfo]
+
+
 def layer_kind(module: nn.Module) -> str | None:
     """'linear' / 'conv2d' / 'embedding' for a module we can quantize, else None."""
     kind = getattr(module, "chord_layer_kind", None)
@@ -101,7 +106,7 @@ def quantizable_layers(
     return out
 
 
-def channel_sizes(layers) -> dict[str, tuple[int, int]]:
+def channel_sizes(layers: Layers) -> dict[str, tuple[int, int]]:
     """Normalize ``layers`` to ``{name: (channels, elems)}``.
 
     Accepts a model, a ``{name: LayerInfo}`` mapping, an iterable of LayerInfo, or a
@@ -130,5 +135,5 @@ def channel_sizes(layers) -> dict[str, tuple[int, int]]:
     return out
 
 
-def total_channels(layers) -> int:
+def total_channels(layers: Layers) -> int:
     return sum(c for c, _ in channel_sizes(layers).values())

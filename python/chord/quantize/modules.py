@@ -12,7 +12,7 @@ module's, so :func:`chord.quantizable_layers` and the model fingerprint do not c
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -257,7 +257,13 @@ class MixedPrecisionLinear(_MixedWeightHolder):
 
     @classmethod
     def from_float(
-        cls, mod: nn.Linear, codes, codebook: Codebook | None = None, *, keep_float: bool = False, act_bits: int = 0
+        cls,
+        mod: nn.Linear,
+        codes: torch.Tensor,
+        codebook: Codebook | None = None,
+        *,
+        keep_float: bool = False,
+        act_bits: int = 0,
     ) -> MixedPrecisionLinear:
         mw = _pack_module_weight(mod.weight, codes, codebook)
         return cls(mw, mod.bias, float_weight=mod.weight if keep_float else None, act_bits=act_bits)
@@ -286,12 +292,12 @@ class MixedPrecisionConv2d(_MixedWeightHolder):
     def __init__(
         self,
         mw: MixedWeight,
-        weight_shape,
-        bias,
+        weight_shape: Sequence[int],
+        bias: torch.Tensor | None,
         *,
-        stride,
-        padding,
-        dilation,
+        stride: tuple[int, int],
+        padding: tuple[int, int] | str,
+        dilation: tuple[int, int],
         padding_mode: str = "zeros",
         float_weight: torch.Tensor | None = None,
         act_bits: int = 0,
@@ -323,7 +329,13 @@ class MixedPrecisionConv2d(_MixedWeightHolder):
 
     @classmethod
     def from_float(
-        cls, mod: nn.Conv2d, codes, codebook: Codebook | None = None, *, keep_float: bool = False, act_bits: int = 0
+        cls,
+        mod: nn.Conv2d,
+        codes: torch.Tensor,
+        codebook: Codebook | None = None,
+        *,
+        keep_float: bool = False,
+        act_bits: int = 0,
     ) -> MixedPrecisionConv2d:
         if mod.groups != 1:
             raise ValueError(
@@ -490,7 +502,13 @@ class QuantizedEmbedding(_MixedWeightHolder):
 
     @classmethod
     def from_float(
-        cls, mod: nn.Embedding, codes, codebook: Codebook | None = None, *, keep_float: bool = False, act_bits: int = 0
+        cls,
+        mod: nn.Embedding,
+        codes: torch.Tensor,
+        codebook: Codebook | None = None,
+        *,
+        keep_float: bool = False,
+        act_bits: int = 0,
     ) -> QuantizedEmbedding:
         if mod.max_norm is not None:
             raise ValueError(
@@ -566,7 +584,9 @@ class QuantizedEmbedding(_MixedWeightHolder):
         cand = self(item_ids)
         return torch.einsum("bd,bcd->bc", user_repr.to(cand.dtype), cand).to(user_repr.dtype)
 
-    def topk(self, user_repr: torch.Tensor, k: int, candidates: torch.Tensor | None = None):
+    def topk(
+        self, user_repr: torch.Tensor, k: int, candidates: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Top-k of :meth:`score` without materializing all scores where the fused kernel exists:
         returns (scores float32 [B, k], ids int64 [B, k]) -- ids are item rows (not positions in
         ``candidates``). Ties: see :func:`chord.mp_topk`."""

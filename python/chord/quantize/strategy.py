@@ -29,7 +29,7 @@ import hashlib
 import math
 import struct
 import zlib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 import numpy as np
 import torch
@@ -38,7 +38,7 @@ from torch import nn
 from .. import format as fmt
 from ..codebook import SCHEMES, Codebook
 from ..mixed_weight import FormatError, check_codes
-from .layers import channel_sizes, quantizable_layers
+from .layers import Layers, channel_sizes, quantizable_layers
 
 MAGIC = b"CHST"
 WIRE_VERSION = 1
@@ -52,7 +52,7 @@ class StrategyError(FormatError):
     """Strategy bytes that are corrupt, truncated, of another version or for another model."""
 
 
-def model_fingerprint(layers) -> bytes:
+def model_fingerprint(layers: Layers) -> bytes:
     """8-byte digest of a model's quantizable structure: every layer's name, channel count and
     elements per channel, in order (weights are not hashed: every device holds the same frozen
     backbone, the fingerprint only guards against decoding codes for another architecture).
@@ -129,7 +129,7 @@ class Strategy:
                 raise ValueError(f"layers[{name!r}]: has {sizes[name][0]} channels, the strategy {c}")
         return sizes
 
-    def avg_bits(self, layers) -> float:
+    def avg_bits(self, layers: Layers) -> float:
         """Average bits per weight element over the strategy's layers, weighted by channel size
         (elements per channel). ``layers``: model, {name: LayerInfo} or {name: (C, K)}."""
         sizes = self._sizes(layers)
@@ -137,7 +137,7 @@ class Strategy:
         den = sum(c * sizes[n][1] for n, c in self.channels.items())
         return num / den
 
-    def bytes_implied(self, layers, *, metadata: bool = True) -> int:
+    def bytes_implied(self, layers: Layers, *, metadata: bool = True) -> int:
         """Bytes of the packed weights this strategy implies (``MixedWeight.nbytes`` summed):
         packed integers (rows padded per ``chord.format``) plus, with ``metadata``, float32
         scale + zero and int32 permutation entry per channel."""
@@ -151,7 +151,7 @@ class Strategy:
         return total
 
     @staticmethod
-    def fp32_bytes(layers, names=None) -> int:
+    def fp32_bytes(layers: Layers, names: Collection[str] | None = None) -> int:
         sizes = channel_sizes(layers)
         return sum(4 * c * k for n, (c, k) in sizes.items() if names is None or n in names)
 
@@ -164,7 +164,7 @@ class Strategy:
 
     # -- constructors ----------------------------------------------------------------------
     @classmethod
-    def uniform(cls, layers, bits: int, codebook: Codebook | None = None) -> Strategy:
+    def uniform(cls, layers: Layers, bits: int, codebook: Codebook | None = None) -> Strategy:
         """Every channel of every layer at ``bits`` (must be a width of the codebook)."""
         codebook = codebook or Codebook.default()
         if bits not in codebook.bits:
@@ -175,7 +175,9 @@ class Strategy:
         )
 
     @classmethod
-    def random(cls, layers, avg_bits: float = 3.0, *, seed: int = 0, codebook: Codebook | None = None) -> Strategy:
+    def random(
+        cls, layers: Layers, avg_bits: float = 3.0, *, seed: int = 0, codebook: Codebook | None = None
+    ) -> Strategy:
         """Random codes meeting an average-bit budget (weighted by channel size).
 
         Code frequencies are the maximum-entropy distribution over the codebook's widths with
@@ -211,13 +213,13 @@ class Strategy:
 
     # -- wire codec ------------------------------------------------------------------------
     @staticmethod
-    def wire_size(layers, *, names: bool = True) -> int:
+    def wire_size(layers: Layers, *, names: bool = True) -> int:
         """Bytes of :meth:`to_bytes` for these layers: header + ceil(2*C/8) + CRC."""
         sizes = channel_sizes(layers)
         per = sum((2 + len(n.encode()) if names else 0) + 4 for n in sizes)
         return _HEAD.size + per + math.ceil(2 * sum(c for c, _ in sizes.values()) / 8) + _CRC.size
 
-    def to_bytes(self, fingerprint, *, names: bool = True) -> bytes:
+    def to_bytes(self, fingerprint: bytes | Layers, *, names: bool = True) -> bytes:
         """Serialize. ``fingerprint``: 8 bytes from :func:`model_fingerprint`, or the model /
         layer mapping to compute it from. ``names=False`` omits layer names (the receiver must
         pass ``layer_infos`` to :meth:`from_bytes`)."""
@@ -245,7 +247,9 @@ class Strategy:
         return bytes(out)
 
     @classmethod
-    def from_bytes(cls, data, expected_fingerprint=None, layer_infos=None) -> Strategy:
+    def from_bytes(
+        cls, data: bytes, expected_fingerprint: bytes | Layers | None = None, layer_infos: Layers | None = None
+    ) -> Strategy:
         """Decode and validate. ``expected_fingerprint`` (bytes, or a model / layer mapping):
         reject bytes made for another model. ``layer_infos`` (model or mapping): check that
         every layer exists with the same channel count (and supplies names for compact bytes).

@@ -17,6 +17,8 @@ import torch
 from torch import nn
 
 from chord.codebook import Codebook
+from chord.quantize.layers import FilterFn, LayerInfo
+from chord.quantize.strategy import Strategy
 from chord.system.cloud import CloudPlanner, Combination, planned_layers
 from chord.system.device.profiler import Profiler
 
@@ -24,7 +26,13 @@ from .copies import QuantizedCopies
 from .per_user import per_user_weights
 
 
-def shared_codes_forward(backbone: nn.Module, copies: QuantizedCopies, codes: torch.Tensor, seqs, users=None):
+def shared_codes_forward(
+    backbone: nn.Module,
+    copies: QuantizedCopies,
+    codes: torch.Tensor,
+    seqs: torch.Tensor,
+    users: torch.Tensor | None = None,
+) -> torch.Tensor:
     """One strategy for the whole batch (codes long [N]): the backbone's own forward with the
     quantized weights swapped in (``functional_call``), instead of materializing a copy per user
     (uniform / layer-wise / population rows; ~B times less weight traffic)."""
@@ -36,14 +44,20 @@ def shared_codes_forward(backbone: nn.Module, copies: QuantizedCopies, codes: to
 class CodesModel(nn.Module):
     """backbone run with per-user codes from ``codes_fn(seqs, users) -> long [B, N]``."""
 
-    def __init__(self, backbone: nn.Module, codes_fn: Callable, specs=None, codebook: Codebook | None = None):
+    def __init__(
+        self,
+        backbone: nn.Module,
+        codes_fn: Callable,
+        specs: list[LayerInfo] | None = None,
+        codebook: Codebook | None = None,
+    ):
         super().__init__()
         self.backbone = backbone
         self.specs = specs or planned_layers(backbone)
         self.copies = QuantizedCopies(backbone, self.specs, codebook)
         self.codes_fn = codes_fn
 
-    def forward(self, seqs, users=None):
+    def forward(self, seqs: torch.Tensor, users: torch.Tensor | None = None) -> torch.Tensor:
         codes = self.codes_fn(seqs, users)
         if codes.dim() == 1:
             return shared_codes_forward(self.backbone, self.copies, codes, seqs, users)
@@ -51,7 +65,7 @@ class CodesModel(nn.Module):
         with per_user_weights(self.backbone, w):
             return self.backbone(seqs, users=users)
 
-    def score(self, rep, item_ids=None):
+    def score(self, rep: torch.Tensor, item_ids: torch.Tensor | None = None) -> torch.Tensor:
         return self.backbone.score(rep, item_ids)
 
 
@@ -79,7 +93,7 @@ class ChordSystem(nn.Module):
         extractor: str = "gru",
         recent: int = 20,
         element_rank: int = 8,
-        filter_fn=None,
+        filter_fn: FilterFn | None = None,
     ):
         super().__init__()
         self.backbone = backbone
@@ -114,13 +128,13 @@ class ChordSystem(nn.Module):
     def user_embedding(self, seqs: torch.Tensor) -> torch.Tensor:
         return self.profiler(seqs)
 
-    def plan(self, seqs: torch.Tensor, budget=None) -> torch.Tensor:
+    def plan(self, seqs: torch.Tensor, budget: float | torch.Tensor | None = None) -> torch.Tensor:
         """seqs [B, l] -> codes long [B, N] (device profiles, then cloud plans)."""
         if self.population_codes is not None:
             return self.population_codes.to(seqs.device).expand(seqs.shape[0], -1)
         return self.planner.plan(self.profiler(seqs), self.eval_budget if budget is None else budget)
 
-    def forward(self, seqs, users=None):
+    def forward(self, seqs: torch.Tensor, users: torch.Tensor | None = None) -> torch.Tensor:
         if self.population_codes is not None:
             return shared_codes_forward(self.backbone, self.copies, self.population_codes.to(seqs.device), seqs, users)
         with torch.no_grad():
@@ -129,11 +143,21 @@ class ChordSystem(nn.Module):
         with per_user_weights(self.backbone, w):
             return self.backbone(seqs, users=users)
 
-    def score(self, rep, item_ids=None):
+    def score(self, rep: torch.Tensor, item_ids: torch.Tensor | None = None) -> torch.Tensor:
         return self.backbone.score(rep, item_ids)
 
     # -- training path -----------------------------------------------------------------------------
-    def relaxed_forward(self, seqs, users=None, *, budget=None, tau=0.5, noise=1.0, mode="tiers", implicit_offset=True):
+    def relaxed_forward(
+        self,
+        seqs: torch.Tensor,
+        users: torch.Tensor | None = None,
+        *,
+        budget: float | torch.Tensor | None = None,
+        tau: float = 0.5,
+        noise: float = 1.0,
+        mode: str = "tiers",
+        implicit_offset: bool = True,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """-> (user repr [B, d], expected avg bits [B], hard codes [B, N]); differentiable in the
         planner, the profiler and (if trained) the item table."""
         u = self.profiler(seqs)
@@ -145,9 +169,7 @@ class ChordSystem(nn.Module):
             rep = self.backbone(seqs, users=users)
         return rep, exp_bits, hard
 
-    def strategies(self, seqs: torch.Tensor, budget=None):
+    def strategies(self, seqs: torch.Tensor, budget: float | torch.Tensor | None = None) -> list[Strategy]:
         """seqs [B, l] -> list of B ``chord.Strategy`` (one per user)."""
-        from chord.quantize.strategy import Strategy
-
         codes = self.plan(seqs, budget)
         return [Strategy(self.planner.split(c), self.codebook) for c in codes]

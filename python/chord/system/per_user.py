@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import types
+from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -59,7 +60,7 @@ def _conv2d_forward(weight: torch.Tensor):
 
 
 @contextlib.contextmanager
-def per_user_weights(model: nn.Module, weights: dict[str, torch.Tensor]):
+def per_user_weights(model: nn.Module, weights: dict[str, torch.Tensor]) -> Iterator[None]:
     """Inside the context, module ``name`` of ``model`` uses ``weights[name]`` (float
     [B, *module.weight.shape], one weight per user of the batch) instead of its own."""
     patched = []

@@ -21,6 +21,7 @@ import math
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,7 +89,7 @@ class ChordConfig:
         self.tau = tuple(float(t) for t in self.tau)
 
 
-def training_instances(split: LeaveOneOut, history: int):
+def training_instances(split: LeaveOneOut, history: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(users int64 [n], inputs int64 [n, history] left-padded, targets int64 [n]): one row per
     training position j >= 1 of every user (the items before j -> item j)."""
     users, x, y = split.window_matrices(history, 1)
@@ -166,7 +167,9 @@ def trainable_state(system: ChordSystem) -> dict[str, torch.Tensor]:
     return {k: v.detach().contiguous().cpu().clone() for k, v in system.state_dict().items() if k in keep}
 
 
-def save_chord_checkpoint(directory, system: ChordSystem, cfg: ChordConfig, extra: dict | None = None) -> Path:
+def save_chord_checkpoint(
+    directory: str | os.PathLike, system: ChordSystem, cfg: ChordConfig, extra: dict | None = None
+) -> Path:
     """``chord.safetensors`` (trained tensors) + ``chord.json`` (backbone config, CHORD config)."""
     from safetensors.torch import save_file
 
@@ -178,7 +181,7 @@ def save_chord_checkpoint(directory, system: ChordSystem, cfg: ChordConfig, extr
     return d
 
 
-def load_chord_state(system: ChordSystem, directory) -> dict:
+def load_chord_state(system: ChordSystem, directory: str | os.PathLike) -> dict:
     """Load ``chord.safetensors`` into ``system`` (built with the same backbone and config)."""
     from safetensors.torch import load_file
 
@@ -195,12 +198,17 @@ def load_chord_state(system: ChordSystem, directory) -> dict:
 class ChordTrainer:
     """``ChordTrainer(cfg).fit(system, split, out_dir=None) -> summary``; see the module doc."""
 
-    def __init__(self, cfg: ChordConfig | None = None, log=print):
+    def __init__(self, cfg: ChordConfig | None = None, log: Callable[[str], object] = print):
         self.cfg = cfg or ChordConfig()
         self.log = log
 
     def fit(
-        self, system: ChordSystem, split: LeaveOneOut, out_dir=None, evaluator: Evaluator | None = None, on_epoch=None
+        self,
+        system: ChordSystem,
+        split: LeaveOneOut,
+        out_dir: str | os.PathLike | None = None,
+        evaluator: Evaluator | None = None,
+        on_epoch: Callable[[dict], object] | None = None,
     ) -> dict:
         """``on_epoch(record)``: called on rank 0 after each epoch with its history record."""
         cfg = self.cfg

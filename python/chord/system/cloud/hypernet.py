@@ -8,6 +8,8 @@ important and the budget alone sets the tiers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -65,7 +67,9 @@ class HyperNetworks(nn.Module):
         self.filter = ScoreNet(d_user, hidden, sum(s.channels for s in specs)) if filter else None
         self.layer = ScoreNet(d_user, hidden, len(specs)) if layer else None
 
-    def forward(self, u: torch.Tensor, element_reduce=None):
+    def forward(
+        self, u: torch.Tensor, element_reduce: Callable[[torch.Tensor], torch.Tensor] | None = None
+    ) -> tuple[list[torch.Tensor] | None, list[torch.Tensor] | None, torch.Tensor | None]:
         """element_reduce: None, or a function (element scores [B, C_l, K_l] -> [B, C_l]) applied
         layer by layer (inference only, no autograd): the element output is then the list of its
         results, computed through one reused scratch buffer instead of holding every layer's

@@ -42,7 +42,13 @@ def element_term(e: torch.Tensor, comb: Combination, *, inplace: bool = False) -
 
 
 def log_importance(
-    elem, filt, lay, comb: Combination, channels: list[int], *, elem_reduced: bool = False
+    elem: list[torch.Tensor] | None,
+    filt: list[torch.Tensor] | None,
+    lay: torch.Tensor | None,
+    comb: Combination,
+    channels: list[int],
+    *,
+    elem_reduced: bool = False,
 ) -> torch.Tensor:
     """Scores (see ``HyperNetworks.forward``) -> log2 importance float [B, sum C] (<= 0 for the
     default, whose importance lies in (0, 1]). elem_reduced: ``elem`` already holds each layer's

@@ -143,11 +143,11 @@ class CloudPlanner(nn.Module):
 
     # -- deployment ----------------------------------------------------------------------------
     @torch.no_grad()
-    def plan(self, u: torch.Tensor, budget=None) -> torch.Tensor:
+    def plan(self, u: torch.Tensor, budget: float | torch.Tensor | None = None) -> torch.Tensor:
         """u [B, d_user] -> codes long [B, N]; budget: float or float [B] (per-device budgets)."""
         return self.plan_from_targets(self.targets(u), budget)
 
-    def plan_from_targets(self, t: torch.Tensor, budget=None) -> torch.Tensor:
+    def plan_from_targets(self, t: torch.Tensor, budget: float | torch.Tensor | None = None) -> torch.Tensor:
         g, G = self._groups()
         budget = self.budget if budget is None else budget
         return tier_codes(t, self.sizes, budget, self.codebook, self.allowed, g, G, sorted_search=self.fast_paths)
@@ -189,12 +189,12 @@ class CloudPlanner(nn.Module):
         self,
         u: torch.Tensor,
         *,
-        budget=None,
+        budget: float | torch.Tensor | None = None,
         tau: float = 0.5,
         noise: float = 1.0,
         mode: str = "tiers",
         implicit_offset: bool = True,
-    ):
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Training path. Returns (y float [B, N, 4]: straight-through one-hot over the codebook's
         codes (hard values forward, soft gradients backward), expected avg bits float [B] under
         the soft probabilities, hard codes long [B, N]).

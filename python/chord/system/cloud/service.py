@@ -8,6 +8,7 @@ import zlib
 
 import numpy as np
 import torch
+from torch import nn
 
 from chord.quantize.strategy import Strategy, model_fingerprint
 
@@ -20,19 +21,21 @@ class CloudService:
     profiler: the trained profiler when the cloud also holds it (devices may then send their recent
     item ids instead of a user embedding), else None."""
 
-    def __init__(self, planner: CloudPlanner, backbone, profiler=None):
+    def __init__(self, planner: CloudPlanner, backbone: nn.Module, profiler: nn.Module | None = None):
         self.planner = planner.eval()
         self.fingerprint = model_fingerprint(backbone)
         self.profiler = profiler.eval() if profiler is not None else None
         self._head_cache: dict[bool, tuple[bytes, int]] = {}
 
     @torch.no_grad()
-    def strategies(self, user_emb: torch.Tensor, budgets=None) -> list[Strategy]:
+    def strategies(self, user_emb: torch.Tensor, budgets: float | torch.Tensor | None = None) -> list[Strategy]:
         """user_emb float [B, d_user]; budgets: None (planner default), a float, or float [B]."""
         return [Strategy(self.planner.split(c), self.planner.codebook) for c in self._codes(user_emb, budgets)]
 
     @torch.no_grad()
-    def respond(self, user_emb: torch.Tensor, budgets=None, *, names: bool = True) -> list[bytes]:
+    def respond(
+        self, user_emb: torch.Tensor, budgets: float | torch.Tensor | None = None, *, names: bool = True
+    ) -> list[bytes]:
         """Wire bytes per user: exactly ``Strategy.to_bytes`` of each of :meth:`strategies`, made for
         the whole batch at once (a strategy's header is the same for every user of this planner;
         only the packed codes and the CRC differ)."""

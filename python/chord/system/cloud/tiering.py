@@ -12,15 +12,20 @@ spread the user's importances are.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 
 from chord.codebook import Codebook
+from chord.quantize.layers import LayerInfo
 
 _BISECT_STEPS = 30
 
 
-def allowed_widths(codebook: Codebook, codes: tuple[int, ...] | None = None):
+def allowed_widths(
+    codebook: Codebook, codes: tuple[int, ...] | None = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(codes sorted by width, widths float tensor, thresholds float tensor) for the allowed codes.
 
     ``codes`` restricts the choice (e.g. ``(0, 3)`` for DIET-style binary masks); widths must
@@ -46,7 +51,7 @@ def _tier_index(x: torch.Tensor, thr: torch.Tensor) -> torch.Tensor:
 def solve_offsets(
     target: torch.Tensor,
     sizes: torch.Tensor,
-    budget,
+    budget: float | torch.Tensor,
     widths: torch.Tensor,
     thr: torch.Tensor,
     groups: torch.Tensor | None = None,
@@ -182,7 +187,7 @@ def _sorted_bits_counter(target: torch.Tensor, sizes: torch.Tensor, widths: torc
 def tier_codes(
     target: torch.Tensor,
     sizes: torch.Tensor,
-    budget,
+    budget: float | torch.Tensor,
     codebook: Codebook,
     codes: tuple[int, ...] | None = None,
     groups: torch.Tensor | None = None,
@@ -213,7 +218,7 @@ def ordinal_probs(x: torch.Tensor, thr: torch.Tensor, tau: float) -> torch.Tenso
     return (upper - lower).clamp_min(0)
 
 
-def channel_elems(layers) -> torch.Tensor:
+def channel_elems(layers: Sequence[LayerInfo]) -> torch.Tensor:
     """float32 [sum C]: weight elements per channel of ``layers`` (LayerInfo list), concatenated in
     order: the weights of the average-bit budget."""
     return torch.cat([torch.full((s.channels,), float(s.elems)) for s in layers])

@@ -71,7 +71,7 @@ class Device:
     @torch.no_grad()
     def rerank(
         self, seq: torch.Tensor, candidates: torch.Tensor | None = None, k: int = 10, users: torch.Tensor | None = None
-    ):
+    ) -> tuple[torch.Tensor, torch.Tensor, float]:
         """seq int64 [B, l]; candidates int64 [B, C] or None (all items); users int64 [B]: the
         device's own user index, for backbones with user embeddings (Caser) -> (top-k ids [B, k],
         scores [B, k], seconds). Padding (item 0) is never returned for full ranking."""
