@@ -17,7 +17,7 @@
 // 15 < 32767 for b <= 4), then _mm256_madd_epi16 widens to int32. 8-bit fields would saturate
 // maddubs (2 * 255 * 127 > 32767), so they run on q = u - 128 with the sign trick
 // maddubs(|q|, sign(x, q)) (|q| <= 128, pairs <= 2 * 128 * 127) and add 128 * sum(x) back.
-#include <immintrin.h>
+#include "common/x86_intrin.h"
 
 #include <cstdint>
 

@@ -7,11 +7,7 @@
 // 2^-s. Tail blocks are masked loads (zero lanes; activations there are zero too).
 // Selected at run time when the CPU has AVX-512F, for M >= kMinMAvx512 activation rows (below,
 // the AVX2 kernel streams memory better and wins); the int8 path stays AVX2.
-// GCC 12's avx512fintrin.h trips -W(maybe-)uninitialized on its own _mm512_undefined_*()
-// helpers (a known false positive); keep the build log clean.
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
+#include "common/x86_intrin.h"
 
 #include <cstdint>
 

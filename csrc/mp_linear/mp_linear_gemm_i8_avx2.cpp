@@ -3,7 +3,7 @@
 // maddubs pairs are <= 2 * 15 * 127 (no int16 saturation); 8-bit columns are unpacked as
 // q = u - 128 and run as maddubs(|q|, sign(x, q)) (pairs <= 2 * 128 * 127 < 32767), and the
 // kernel adds 128 * sum(x) back. Raw loops and intrinsics only (see mp_linear_avx2.cpp).
-#include <immintrin.h>
+#include "common/x86_intrin.h"
 
 #include <cstdint>
 

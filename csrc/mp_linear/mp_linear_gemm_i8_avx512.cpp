@@ -6,9 +6,7 @@
 // Microkernel: 6 activation rows x 4 unpacked columns, 24 zmm accumulators; per 64 bytes of k,
 // 4 column loads + 6 row loads feed 24 vpdpbusd. Each accumulator holds 16 partial sums of one
 // output, reduced once at the end (4 outputs at a time, ~3 instructions per output).
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
+#include "common/x86_intrin.h"
 
 #include <cstdint>
 

@@ -1,11 +1,7 @@
 // The int8-activation mp_linear kernel on AVX-512 VNNI (vpdpbusd on 64-byte loads): the
 // design and its exactness argument are in mp_linear_gemv_vnni.inc. Compiled with a target
 // pragma and selected at run time (isa avx512_vnni) for act_bits = 8.
-// GCC 12's avx512fintrin.h trips -W(maybe-)uninitialized on its own _mm512_undefined_*()
-// helpers (a known false positive); keep the build log clean.
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
+#include "common/x86_intrin.h"
 
 #include <algorithm>
 #include <cstdint>

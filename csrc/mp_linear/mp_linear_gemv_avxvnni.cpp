@@ -3,7 +3,7 @@
 // design and its exactness argument are in mp_linear_gemv_vnni.inc. Its activation layout is
 // the AVX2 kernel's (32-byte groups). Compiled with a target pragma and selected at run time
 // (isa avx_vnni) for act_bits = 8.
-#include <immintrin.h>
+#include "common/x86_intrin.h"
 
 #include <algorithm>
 #include <cstdint>

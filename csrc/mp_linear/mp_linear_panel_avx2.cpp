@@ -2,7 +2,7 @@
 // accumulators, 2 panel loads + 6 broadcasts per 12 FMAs) and the 8 x 8 transpose that turns
 // dequantized weight rows into panel columns. Raw loops and intrinsics only (see
 // mp_linear_avx2.cpp for why: no header templates in target-pragma files).
-#include <immintrin.h>
+#include "common/x86_intrin.h"
 
 #include <cstdint>
 

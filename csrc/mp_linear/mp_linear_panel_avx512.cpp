@@ -2,9 +2,7 @@
 // 64 columns in 24 zmm accumulators; per k, 4 aligned panel loads and 6 broadcasts (folded
 // into the FMAs as embedded broadcasts) feed 24 FMAs, so the two FMA pipes stay busy with the
 // panel in L1/L2. The last column vector of a tile is stored masked (N tails).
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
+#include "common/x86_intrin.h"
 
 #include <cstdint>
 

@@ -6,7 +6,7 @@
 // shuffles until the final 16 x int32 -> 16 bytes narrowing. The partial last block goes through
 // the scalar quantize_block_ref so padding and rounding are shared code with the reference.
 #pragma GCC target("avx2,fma,f16c")
-#include <immintrin.h>
+#include "common/x86_intrin.h"
 
 #include "quantize_pack/quantize_pack.h"
 

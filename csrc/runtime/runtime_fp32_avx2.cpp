@@ -1,6 +1,6 @@
 // AVX2+FMA build of the runtime's fp32 kernels (runtime_fp32_kernels.inc): the same loops,
 // vectorized 8-wide by the compiler under a target pragma; selected at run time.
-#include <immintrin.h>
+#include "common/x86_intrin.h"
 
 #include <cstdint>
 

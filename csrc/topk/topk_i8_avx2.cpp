@@ -7,7 +7,7 @@
 // quantizes activations to |xq| <= 63 (2 * 255 * 63 < 2^15 for 8-bit rows; for b <= 4 every
 // plane sum stays below 2^13): the rigorous bound absorbs the coarser quantization.
 #pragma GCC target("avx2,fma,f16c")
-#include <immintrin.h>
+#include "common/x86_intrin.h"
 
 #include <algorithm>
 #include <cstring>

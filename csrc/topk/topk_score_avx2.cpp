@@ -1,7 +1,7 @@
 // AVX2 row scorer of chord::mp_topk: 8-bit rows hold their elements in natural order (one
 // element per byte), so 16 bytes widen to 16 floats and meet 16 activations.
 #pragma GCC target("avx2,fma,f16c")
-#include <immintrin.h>
+#include "common/x86_intrin.h"
 
 #include "common/format.h"
 #include "topk/topk_score.h"

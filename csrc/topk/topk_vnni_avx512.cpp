@@ -1,6 +1,6 @@
 // AVX-512 VNNI row-vectorized int8 scan of chord::mp_topk (see topk_vnni.h for the design).
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")
-#include <immintrin.h>
+#include "common/x86_intrin.h"
 
 #include <algorithm>
 #include <cstring>
