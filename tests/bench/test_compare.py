@@ -94,3 +94,38 @@ def test_cli_compare_rejects_bad_baseline(tmp_path, capsys):
     assert _cli(["--results", str(p), "--compare", str(p)]) == 2
     assert "benchmarks: expected a list" in capsys.readouterr().err
     assert _cli(["--results", str(tmp_path / "none.json"), "--compare", str(p)]) == 2
+
+
+def _on_cpu(doc, flags, l1d, model="AMD EPYC"):
+    doc["machine_info"].update(
+        {"cpu": {"brand_raw": model, "flags": flags}, "caches": {"L1d": l1d, "L3": 32 << 20}, "cpu_count": 2}
+    )
+    return doc
+
+
+def test_machine_differences_name_what_changed(make_doc):
+    # the 2026-11-28 ci_ratios baseline and this session's came from hosts that differ like this
+    base = _on_cpu(make_doc(MIXES, seed=1), ["avx2", "avx512f", "avx512_vnni", "avx_vnni"], 48 << 10)
+    new = _on_cpu(make_doc(MIXES, seed=2), ["avx2", "avx512f", "avx512_vnni"], 32 << 10)
+    assert compare.machine_differences(new, base) == ["CPU flags: without avx_vnni", "L1d cache: 48 KiB -> 32 KiB"]
+    assert compare.machine_differences(base, base) == []
+    other = _on_cpu(make_doc(MIXES, seed=3), ["avx2", "fma"], 48 << 10, model="Intel Xeon")
+    assert compare.machine_differences(other, base) == [
+        "CPU model: AMD EPYC -> Intel Xeon",
+        "CPU flags: without avx512_vnni, avx512f, avx_vnni with fma",
+    ]
+    assert compare.machine_differences(make_doc(MIXES), base) == []  # a document that does not say
+
+
+def test_cli_compare_notes_another_cpu_beside_the_verdict(make_doc, tmp_path, capsys):
+    base = results.save(_on_cpu(make_doc(MIXES, seed=1), ["avx2", "avx_vnni"], 48 << 10), tmp_path / "base.json")
+    same = results.save(_on_cpu(make_doc(MIXES, seed=2), ["avx2", "avx_vnni"], 48 << 10), tmp_path / "same.json")
+    moved = results.save(
+        _on_cpu(make_doc(_scaled(MIXES, 1.25, "mix3"), seed=3), ["avx2"], 32 << 10), tmp_path / "moved.json"
+    )
+    assert _cli(["--results", str(same), "--compare", str(base)]) == 0
+    assert "another CPU" not in capsys.readouterr().out
+    assert _cli(["--results", str(moved), "--compare", str(base), "--max-regression", "10%"]) == 1  # still fails
+    out = capsys.readouterr().out
+    assert "note: the baseline was measured on another CPU (CPU flags: without avx_vnni; L1d cache" in out
+    assert f"--json {base}" in out

@@ -151,8 +151,16 @@ def _gate(new_doc: dict, base_path: str, args) -> int:
     from . import compare, results  # noqa: PLC0415
 
     thr = compare.parse_threshold(args.max_regression)
-    comps = compare.compare(new_doc, results.load(base_path), thr)
+    base_doc = results.load(base_path)
+    comps = compare.compare(new_doc, base_doc, thr)
     print(compare.summary(comps, thr))
+    differs = compare.machine_differences(new_doc, base_doc)
+    if differs:  # a ratio moved by the hardware is no code regression: say so beside the verdict
+        print(
+            "\nnote: the baseline was measured on another CPU (" + "; ".join(differs) + "): compute-bound and "
+            "memory-bound cases shift against each other between CPUs. Before reading a change as a regression, "
+            f"regenerate the baseline here at the base commit: chord bench --grid <grid> --json {base_path}"
+        )
     rc = compare.gate(comps, args.strict)
     if rc:
         for status, what in (

@@ -164,6 +164,40 @@ def compare(
     return out
 
 
+def machine_differences(new: dict, base: dict) -> list[str]:
+    """What differs between the CPUs that measured ``base`` and ``new`` (model, kernel-relevant
+    flags, cache sizes, core count), from their ``machine_info``; [] when they match or when
+    either document does not say.
+
+    Ratios cancel a machine's overall speed, not its balance: a compute-bound case (chord's exact
+    fp32 path with its weights in cache) against a memory-bound reference (torch fp32 streaming its
+    weights from DRAM) moves with the core's vector units and the memory bandwidth, at every commit
+    alike (reports/2026-12-06-exact-small-shapes.md: a "regression" of the exact path that was a
+    change of host). The gate prints these beside its verdict."""
+    mn, mb = new.get("machine_info") or {}, base.get("machine_info") or {}
+    cn, cb = mn.get("cpu") or {}, mb.get("cpu") or {}
+    out = []
+    for what, a, b in (
+        ("CPU model", cb.get("brand_raw"), cn.get("brand_raw")),
+        ("CPU count", mb.get("cpu_count"), mn.get("cpu_count")),
+    ):
+        if a is not None and b is not None and a != b:
+            out.append(f"{what}: {a} -> {b}")
+    fa, fb = cb.get("flags"), cn.get("flags")
+    if fa is not None and fb is not None and set(fa) != set(fb):
+        gone, added = sorted(set(fa) - set(fb)), sorted(set(fb) - set(fa))
+        out.append(
+            "CPU flags:"
+            + (f" without {', '.join(gone)}" if gone else "")
+            + (f" with {', '.join(added)}" if added else "")
+        )
+    ca, cc = mb.get("caches") or {}, mn.get("caches") or {}
+    for level in sorted(set(ca) & set(cc)):
+        if ca[level] != cc[level]:
+            out.append(f"{level} cache: {ca[level] // 1024} KiB -> {cc[level] // 1024} KiB")
+    return out
+
+
 def _group_impl(rec: dict) -> tuple[str, str]:
     return rec["group"], rec.get("extra_info", {}).get("impl")
 
