@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -38,6 +37,7 @@ import torch
 
 import chord
 import chord.runtime as rt
+from chord.bench.timing import run_facts
 from chord.quantize import QuantizedEmbedding
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -181,12 +181,7 @@ def main(argv=None) -> int:
         return 0
     torch.set_num_threads(args.threads)
     results = {
-        "machine": {
-            "python": sys.version.split()[0],
-            "torch": torch.__version__,
-            "cpu": platform.processor(),
-            "threads": args.threads,
-        },
+        "machine": run_facts(args.threads),
         "models": {},
     }
     for spec in args.checkpoint:

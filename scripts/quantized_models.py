@@ -33,16 +33,14 @@ import contextlib
 import copy
 import fcntl
 import json
-import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import torch
 
 import chord
-from chord.bench.timing import TimingPolicy, measure
+from chord.bench.timing import TimingPolicy, measure, run_facts
 from chord.quantize import QuantizedEmbedding, model_bytes
 from chord.quantize.layers import quantizable_layers
 from chord.quantize.strategy import Strategy
@@ -323,12 +321,7 @@ def main(argv=None) -> int:
             Path(args.markdown).write_text(md)
         return 0
     results = {
-        "machine": {
-            "python": sys.version.split()[0],
-            "torch": torch.__version__,
-            "cpu": platform.processor(),
-            "threads": args.threads,
-        },
+        "machine": run_facts(args.threads),
         "models": {},
     }
     if not args.skip_scoring:

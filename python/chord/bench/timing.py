@@ -10,7 +10,9 @@ is timed streaming its weights from memory, as in a real forward pass, not from 
 from __future__ import annotations
 
 import math
+import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -187,3 +189,13 @@ def measure(fn: Callable[[int], object], policy: TimingPolicy = TimingPolicy(), 
     out["converged"] = converged
     out["timer"] = clock.name
     return out
+
+
+def run_facts(threads: int) -> dict:
+    """What a measurement script records about its run: Python, torch, CPU and thread count."""
+    return {
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "cpu": platform.processor(),
+        "threads": threads,
+    }
