@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,17 +93,29 @@ def build(root: Path | None = None, cache_dir: Path | None = None) -> Path:
     if exe.exists():
         return exe
     cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = exe.with_suffix(".tmp")
-    cmd = [cxx, *CXXFLAGS, f"-I{root / 'csrc'}", *map(str, srcs), "-o", str(tmp)]
+    tmp = exe.with_suffix(f".tmp{os.getpid()}")  # two runs building at once do not share it
+    with tempfile.TemporaryDirectory(dir=cache_dir) as objdir:
+        # one translation unit per compiler process, CHORD_BUILD_JOBS at a time (setup.py's
+        # knob): the objects a single `c++ *.cpp -o exe` call makes, but that call compiles one
+        # file after another and leaves the other cores idle
+        objs = [str(Path(objdir) / f"{i}.o") for i in range(len(srcs))]
+        jobs = max(1, int(os.environ.get("CHORD_BUILD_JOBS") or 2))
+        cmds = [[cxx, *CXXFLAGS, f"-I{root / 'csrc'}", "-c", str(s), "-o", o] for s, o in zip(srcs, objs)]
+        with ThreadPoolExecutor(jobs) as pool:
+            list(pool.map(_compile, cmds))  # re-raises the first failure
+        _compile([cxx, *CXXFLAGS, *objs, "-o", str(tmp)])
+    tmp.replace(exe)
+    for old in sorted(cache_dir.glob("driver-*"), key=lambda p: p.stat().st_mtime)[:-3]:
+        old.unlink(missing_ok=True)  # keep the three newest builds
+    return exe
+
+
+def _compile(cmd: list[str]) -> None:
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode:
         if "valgrind/callgrind.h" in r.stderr:
             raise CallgrindUnavailable("valgrind/callgrind.h not found (install valgrind's headers)")
         raise RuntimeError(f"building the callgrind driver failed:\n{' '.join(cmd)}\n{r.stderr[-3000:]}")
-    tmp.replace(exe)
-    for old in sorted(cache_dir.glob("driver-*"), key=lambda p: p.stat().st_mtime)[:-3]:
-        old.unlink(missing_ok=True)  # keep the three newest builds
-    return exe
 
 
 def host_isas() -> list[str]:
