@@ -14,6 +14,7 @@
 #include "mp_linear/mp_linear_kernels.h"
 #include "quantize_pack/quantize_pack.h"
 #include "topk/topk_score.h"
+#include "topk/topk_vnni.h"
 
 namespace chord {
 namespace {
@@ -42,6 +43,16 @@ float quantize_row_i8_neon(const float*, int64_t, int8_t*) {
   absent("quantize_row_i8_neon");
 }
 }  // namespace mpl
+namespace topk {
+void scan_i8_neon(const mpl::PackedView&, const mpl::BucketSpan&, int64_t, int64_t, const VnniUser*, int, bool) {
+  absent("topk::scan_i8_neon");
+}
+}  // namespace topk
+namespace qpack {
+bool quantize_row_neon(const float*, int64_t, int, Scheme, uint8_t*, float*, float*) {
+  absent("quantize_row_neon");
+}
+}  // namespace qpack
 #endif  // !CHORD_ARCH_ARM64
 
 #if !CHORD_ARCH_X86
@@ -102,6 +113,12 @@ float dot8_avx2(const uint8_t*, int64_t, const float*, float) {
 }
 float dotq_avx2(const uint8_t*, int, int64_t, const float*, float) {
   absent("topk::dotq_avx2");
+}
+void scan_vnni(const mpl::PackedView&, const mpl::BucketSpan&, int64_t, int64_t, const VnniUser*, int) {
+  absent("topk::scan_vnni");
+}
+void scan_i8_avx2(const mpl::PackedView&, const mpl::BucketSpan&, int64_t, int64_t, const VnniUser*, int) {
+  absent("topk::scan_i8_avx2");
 }
 }  // namespace topk
 

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "common/format.h"
+#include "mp_linear/mp_linear_kernels.h"
 
 namespace chord {
 namespace embedding {
@@ -47,7 +48,8 @@ Table make_table(const uint8_t* qweight, int64_t qbytes, const int64_t* row_bits
 }
 
 void lookup(const Table& t, const int64_t* ids, int64_t n, float* out, Isa isa) {
-  resolve_isa(isa);  // one portable loop for every ISA, but CHORD_CPU_ISA is checked as everywhere
+  const Isa run = resolve_isa(isa);
+  const bool avx2 = isa_has_avx2(run), neon = isa_has_neon(run);
   const int64_t K = t.K;
   for (int64_t i = 0; i < n; ++i) {  // all checks first: a failing call writes nothing
     const int64_t r = ids[i];
@@ -63,7 +65,12 @@ void lookup(const Table& t, const int64_t* ids, int64_t n, float* out, Isa isa) 
     const int64_t r = ids[i];
     const int b = int(t.row_bits[r]);
     const uint8_t* p = b ? t.qweight + t.off[b] + t.row_slot[r] * fmt::row_bytes(K, b) : nullptr;
-    dequantize_row(p, b, K, t.row_scale[r], t.row_zero[r], out + i * K);
+    if (b && avx2)
+      mpl::dequant_row_avx2(p, b, K, t.row_scale[r], t.row_zero[r], out + i * K);
+    else if (b && neon)
+      mpl::dequant_row_neon(p, b, K, t.row_scale[r], t.row_zero[r], out + i * K);
+    else
+      dequantize_row(p, b, K, t.row_scale[r], t.row_zero[r], out + i * K);
   }
 }
 

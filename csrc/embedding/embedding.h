@@ -39,8 +39,9 @@ void dequantize_row(const uint8_t* row, int bits, int64_t K, float scale, float 
 // out[i * K + k] = element k of row ids[i], for i < n. Every id is checked before anything is
 // written: an id outside [0, N) throws std::out_of_range, a row whose width / slot disagree with
 // the buckets throws std::invalid_argument. isa: resolved (common/isa.h) so CHORD_CPU_ISA is
-// honoured and checked; the gather is one portable loop for every ISA (it is bound by the
-// row reads, and the compiler vectorizes the dequantization).
+// honoured and checked; rows dequantize with mp_linear's row kernel of that ISA
+// (mpl::dequant_row_avx2 / _neon: the same two float32 roundings, so bit-identical to
+// dequantize_row on every ISA).
 void lookup(const Table& t, const int64_t* ids, int64_t n, float* out, Isa isa = Isa::Auto);
 
 }  // namespace embedding

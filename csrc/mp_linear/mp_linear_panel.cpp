@@ -173,6 +173,10 @@ constexpr CostsI8 kCostI8Scalar{4000, 0.26, 2.0, 0.18, 3.0, 4600, 1.0, 0.6, 6.0}
 Path choose_path_i8(const PackedView& w, int64_t M, Isa isa) {
   if (M < 1 || w.K > kMaxKGemmI8) return Path::Direct;
   const Isa is = resolve_isa(isa);
+  // AArch64 has NEON / SDOT direct kernels but no int8 GEMM kernel: the scalar GEMM's costs
+  // never beat them (M = 1, K = N = 512, u4: 6.3 instructions per weight on the GEMM path
+  // against 0.50 direct; reports/2026-12-06-arm-kernels.md)
+  if (isa_has_neon(is)) return Path::Direct;
   const CostsI8& c = isa_has_avx512_vnni(is) ? kCostI8Vnni : isa_has_avx2(is) ? kCostI8Avx2 : kCostI8Scalar;
   double padded = 0, live = 0;
   for (const BucketSpan& s : w.spans)

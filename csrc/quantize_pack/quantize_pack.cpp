@@ -158,7 +158,8 @@ void quantize_pack(const float* w, int64_t N, int64_t K, int64_t ldw, const int3
       seen[r] = 1;
     }
   }
-  const bool avx2 = isa_has_avx2(resolve_isa(isa));
+  const Isa run = resolve_isa(isa);
+  const bool avx2 = isa_has_avx2(run), neon = isa_has_neon(run);
 
   // small layers: waking a helper costs more than it saves (and much more when the cores are
   // oversubscribed), so use one thread per ~64k weights
@@ -189,8 +190,9 @@ void quantize_pack(const float* w, int64_t N, int64_t K, int64_t ldw, const int3
         zeros[r] = 0.f;
       } else {
         uint8_t* dst = qweight + sp.byte_offset + (r - b0) * rb;
-        ok = avx2 ? quantize_row_avx2(src, K, bits, scheme, dst, scales + r, zeros + r)
-                  : quantize_row_ref(src, K, bits, scheme, dst, scales + r, zeros + r);
+        ok = avx2   ? quantize_row_avx2(src, K, bits, scheme, dst, scales + r, zeros + r)
+             : neon ? quantize_row_neon(src, K, bits, scheme, dst, scales + r, zeros + r)
+                    : quantize_row_ref(src, K, bits, scheme, dst, scales + r, zeros + r);
       }
       if (!ok) task_bad[static_cast<size_t>(t)] = std::min<int64_t>(task_bad[static_cast<size_t>(t)], perm[r]);
     }

@@ -9,7 +9,8 @@
 // lanes in a fixed order (see quantizer.py) so it is reproducible on every CPU.
 //
 // Raw pointers only (no torch headers). A scalar reference (*_ref) is always compiled; the
-// AVX2 path is selected at run time and must produce the same bytes (tests check it).
+// AVX2 and NEON paths are selected at run time and must produce the same bytes (tests check it:
+// tests/backends/test_cpu_quantize_pack.py on x86, tools/arm/kernel_test.cpp under qemu-aarch64).
 #pragma once
 #include <cstdint>
 
@@ -52,6 +53,7 @@ RowParams row_params(const RowStats& st, int bits, Scheme scheme, int64_t K);
 // nothing meaningful) when the row holds a non-finite value. bits in {1, 2, 4, 8}.
 bool quantize_row_ref(const float* w, int64_t K, int bits, Scheme scheme, uint8_t* out, float* scale, float* zero);
 bool quantize_row_avx2(const float* w, int64_t K, int bits, Scheme scheme, uint8_t* out, float* scale, float* zero);
+bool quantize_row_neon(const float* w, int64_t K, int bits, Scheme scheme, uint8_t* out, float* scale, float* zero);
 
 // Element quantizer shared by both paths (the tail block of the AVX2 path uses it too).
 void quantize_block_ref(const float* w, int64_t k0, int64_t K, int bits, Scheme scheme, const RowParams& p,

@@ -4,7 +4,7 @@
 //    is offered to a per-(thread, activation row) Selector (topk_select.h), which keeps only
 //    rows whose upper bound reaches the running k-th best lower bound. Scanners, best first:
 //    the row-vectorized int8 scans (K <= 256, topk_vnni.h: AVX-512 VNNI for any M, else AVX2
-//    vpmaddubsw for M < 16); byte LUTs / direct float32 dots (scalar ISA, K > 256); the
+//    vpmaddubsw or AArch64 SDOT / SMULL for M < 16); byte LUTs / direct float32 dots (scalar ISA, K > 256); the
 //    mp_linear block kernels (mpl::score_rows, M >= 16 without VNNI); direct float32 dots per
 //    candidate (candidate lists).
 // 2. Merge: the global threshold is the k-th largest lower bound over all threads; surviving
@@ -190,8 +190,10 @@ void mp_topk(const mpl::PackedView& w, const float* x, int64_t M, int64_t ldx, i
   const bool vnni = isa_has_avx512_vnni(isa) && K <= kVnniMaxK;
   // the AVX2 int8 scan: CPUs without VNNI, few activation rows (many: the block kernels)
   const bool i8avx2 = !vnni && avx2 && K <= kVnniMaxK && M < kGemmRows;
-  const bool i8 = vnni || i8avx2;
-  const float qmax = vnni ? 127.f : static_cast<float>(kI8Avx2Qmax);
+  // AArch64: the same role, SDOT (neon_dotprod) or SMULL/SADALP (neon); nothing saturates
+  const bool i8neon = isa_has_neon(isa) && K <= kVnniMaxK && M < kGemmRows;
+  const bool i8 = vnni || i8avx2 || i8neon;
+  const float qmax = vnni || i8neon ? 127.f : static_cast<float>(kI8Avx2Qmax);
   // One thread per ~256k multiply-adds, or per 16M for the int8 scans (~0.2 ms of work): waking
   // a helper costs microseconds, and on a loaded machine a helper that claimed a task and was
   // descheduled holds the call for a scheduler slice.
@@ -318,8 +320,12 @@ void mp_topk(const mpl::PackedView& w, const float* x, int64_t M, int64_t ldx, i
         for (int64_t m = 0; m < M; ++m)
           users[m] = {acts[m].xq.data(), acts[m].sx, acts[m].sq, acts[m].D, acts[m].cS, &hs[m]};
       }
-      (vnni ? scan_vnni : scan_i8_avx2)(w, w.spans[tasks[t].si], tasks[t].r0, tasks[t].r1, users.data(),
-                                        static_cast<int>(M));
+      if (i8neon)
+        scan_i8_neon(w, w.spans[tasks[t].si], tasks[t].r0, tasks[t].r1, users.data(), static_cast<int>(M),
+                     isa_has_neon_dotprod(isa));
+      else
+        (vnni ? scan_vnni : scan_i8_avx2)(w, w.spans[tasks[t].si], tasks[t].r0, tasks[t].r1, users.data(),
+                                          static_cast<int>(M));
     });
   } else if (!cand && M >= kGemmRows) {
     // Many activation rows: the mp_linear kernels score a block of rows for all M at once

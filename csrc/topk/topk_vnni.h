@@ -1,5 +1,5 @@
 // Row-vectorized int8 scans of chord::mp_topk for short item rows (K <= 256): AVX-512 VNNI,
-// and an AVX2 fallback.
+// an AVX2 fallback, and AArch64 NEON (SDOT, or plain NEON without the dot-product extension).
 //
 // Item tables have short rows (K = 64: a 2-bit row is one 16-byte planar block), so instead of
 // one row per register the scan packs several rows into a zmm: 4 rows of one block, 2 rows of
@@ -46,6 +46,16 @@ void scan_vnni(const mpl::PackedView& w, const mpl::BucketSpan& sp, int64_t r0, 
 constexpr int kI8Avx2Qmax = 63;
 void scan_i8_avx2(const mpl::PackedView& w, const mpl::BucketSpan& sp, int64_t r0, int64_t r1, const VnniUser* users,
                   int nu);
+
+// AArch64 (topk_i8_neon.cpp): the same contract with |xq| <= 127 (nothing saturates); exact int32
+// dots on SDOT when dotprod (the neon_dotprod ISA), else on SMULL/SMLAL + SADALP (neon).
+void scan_i8_neon(const mpl::PackedView& w, const mpl::BucketSpan& sp, int64_t r0, int64_t r1, const VnniUser* users,
+                  int nu, bool dotprod);
+// Its dot kernels: out[i] = bias + sum_k xq[k] * (field k of row i, minus 128 for 8-bit rows)
+// for the n rows at rows + i * rb (rb = the bucket's row bytes; xq zero padded past K).
+void dots_i8_neon(const uint8_t* rows, int64_t rb, int bits, int64_t n, const int8_t* xq, int32_t bias, int32_t* out);
+void dots_i8_neon_dotprod(const uint8_t* rows, int64_t rb, int bits, int64_t n, const int8_t* xq, int32_t bias,
+                          int32_t* out);
 
 }  // namespace topk
 }  // namespace chord
