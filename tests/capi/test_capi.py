@@ -9,9 +9,8 @@ reason; under CI=true it is a failure.
 from __future__ import annotations
 
 import copy
-import os
-import shutil
 import subprocess
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -21,51 +20,7 @@ import chord
 from chord import DeviceModel, Strategy, model_fingerprint, quantizable_layers
 from chord.export import export_model
 from chord.models import Caser, SASRec
-
-ROOT = Path(__file__).resolve().parents[2]
-CI_SH = ROOT / "tools" / "arm" / "ci.sh"
-IN_CI = os.environ.get("CI") == "true"
-
-
-def _missing(why: str):
-    if IN_CI:
-        pytest.fail(f"CI=true: {why}")
-    pytest.skip(why)
-
-
-def _ci(*args, env=None, timeout=900):
-    return subprocess.run(
-        ["bash", str(CI_SH), *map(str, args)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        timeout=timeout,
-    )
-
-
-@pytest.fixture(scope="session")
-def x86_build(tmp_path_factory):
-    """libchord + the example + the fuzzer for this host, under ASan/UBSan."""
-    if shutil.which("cmake") is None or shutil.which("c++") is None:
-        _missing("cmake / c++ not found")
-    d = tmp_path_factory.mktemp("capi") / "x86-asan"
-    r = _ci("x86", d, env={"CHORD_SANITIZE": "1"})
-    assert r.returncode == 0, r.stderr[-4000:]
-    return d
-
-
-@pytest.fixture(scope="session")
-def a64_build(tmp_path_factory):
-    r = _ci("tools")
-    if r.returncode == 3:
-        _missing(r.stderr.strip())
-    assert r.returncode == 0, r.stderr[-4000:]
-    d = tmp_path_factory.mktemp("capi") / "aarch64"
-    r = _ci("aarch64", d)
-    assert r.returncode == 0, r.stderr[-4000:]
-    return d
-
+from tests.capi.native import CI_SH, ci
 
 # (arch, embeddings, act_bits): every runner, packed and fp32 tables, both activation modes
 CASES = [("sasrec", False, 0), ("sasrec", True, 8), ("caser", True, 0), ("caser", False, 8)]
@@ -78,8 +33,21 @@ def _model(arch: str):
     return Caser(120, dim=24, L=5, n_v=3, n_h=4, num_users=9, dropout=0.0).eval()
 
 
+@pytest.fixture(scope="session")
+def case_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("capi-cases")
+
+
 def _case(tmp: Path, arch: str, embeddings: bool, act_bits: int):
-    """Model file + strategy bytes + (history, user) + the Python runtime's top-10."""
+    """Model file + strategy bytes + (history, user) + the Python runtime's top-10: made once per
+    session and case, shared by the x86 run, both qemu CPUs and the fuzzer."""
+    return _make_case(tmp, arch, embeddings, act_bits)
+
+
+@cache
+def _make_case(tmp: Path, arch: str, embeddings: bool, act_bits: int):
+    tmp = tmp / f"{arch}-{int(embeddings)}-{act_bits}"
+    tmp.mkdir()
     model = _model(arch)
     path = tmp / f"{arch}-{int(embeddings)}.chord"
     export_model(model, path, embeddings=embeddings)
@@ -109,8 +77,8 @@ def _run_example(cmd_prefix, build: Path, path, spath, hist, user, act_bits):
 
 
 @pytest.mark.parametrize("arch,embeddings,act_bits", CASES)
-def test_c_example_top10_equals_python_runtime_x86(x86_build, tmp_path, arch, embeddings, act_bits):
-    path, spath, hist, user, ids, scores = _case(tmp_path, arch, embeddings, act_bits)
+def test_c_example_top10_equals_python_runtime_x86(x86_build, case_dir, arch, embeddings, act_bits):
+    path, spath, hist, user, ids, scores = _case(case_dir, arch, embeddings, act_bits)
     got_ids, got_scores = _run_example([], x86_build, path, spath, hist, user, act_bits)
     assert got_ids == ids
     torch.testing.assert_close(torch.tensor(got_scores), torch.tensor(scores), rtol=1e-5, atol=1e-5)
@@ -118,19 +86,19 @@ def test_c_example_top10_equals_python_runtime_x86(x86_build, tmp_path, arch, em
 
 @pytest.mark.parametrize("cpu", ["max", "cortex-a53"])
 @pytest.mark.parametrize("arch,embeddings,act_bits", CASES)
-def test_c_example_top10_equals_python_runtime_aarch64(a64_build, tmp_path, cpu, arch, embeddings, act_bits):
-    path, spath, hist, user, ids, scores = _case(tmp_path, arch, embeddings, act_bits)
+def test_c_example_top10_equals_python_runtime_aarch64(a64_build, case_dir, cpu, arch, embeddings, act_bits):
+    path, spath, hist, user, ids, scores = _case(case_dir, arch, embeddings, act_bits)
     got_ids, got_scores = _run_example(["bash", str(CI_SH), "qemu", cpu], a64_build, path, spath, hist, user, act_bits)
     assert got_ids == ids
     torch.testing.assert_close(torch.tensor(got_scores), torch.tensor(scores), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("arch", ["sasrec", "caser"])
-def test_c_boundary_fuzzed_under_asan(x86_build, tmp_path, arch):
+def test_c_boundary_fuzzed_under_asan(x86_build, case_dir, arch):
     """A few thousand mutated model files and strategies, plus API misuse: every call returns a
     status and a message, never crashes (ASan/UBSan abort on a bad access), and a failed
     strategy leaves the model's results unchanged."""
-    path, spath, *_ = _case(tmp_path, arch, True, 0)
+    path, spath, *_ = _case(case_dir, arch, True, 0)
     r = subprocess.run(
         [str(x86_build / "chord_fuzz_capi"), str(path), str(spath), "3000", "60", "1"],
         capture_output=True,
@@ -149,9 +117,36 @@ def test_c_boundary_fuzzed_under_asan(x86_build, tmp_path, arch):
 
 @pytest.mark.parametrize("cpu,flag", [("max", "--require-dotprod"), ("cortex-a53", "--forbid-dotprod")])
 def test_aarch64_kernels_match_scalar_under_qemu(a64_build, cpu, flag):
-    """tools/arm/kernel_test.cpp under emulation, with and without the dot-product extension:
-    act8 bit-identical to scalar, fp32 within the float64 reference's bound, random shapes
-    (odd K, K = 1, every width, bucket mixes, all pruned), through the kernels and mp_linear."""
-    r = _ci("qemu", cpu, a64_build / "chord_kernel_test", 1, 400, flag, timeout=300)
+    """tools/arm/kernel_test.cpp under emulation, with and without the dot-product extension,
+    random shapes (odd K, K = 1, every width, bucket mixes, all pruned, rounding ties):
+    mp_linear act8 bit-identical to scalar and fp32 within the float64 reference's bound;
+    quantize_pack (rows and the op), the embedding lookup and mp_topk (its int8 scan's dots,
+    and ids + scores through the op) bit-identical to scalar, every ISA of the CPU pinned."""
+    r = ci("qemu", cpu, a64_build / "chord_kernel_test", 1, 400, flag, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "failures 0" in r.stdout
+    checks = int(r.stdout.split("checks ")[1].split(",")[0])
+    assert checks > 10000, r.stdout  # the driver ran its cases, not an early exit
+
+
+def test_x86_kernels_match_scalar(x86_build):
+    """The same driver on x86 (ASan/UBSan): quantize_pack, the embedding lookup, mp_topk and
+    mp_linear with every ISA of this CPU pinned against scalar."""
+    r = subprocess.run([str(x86_build / "chord_kernel_test"), "3", "80"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr[-4000:]
+    assert "failures 0" in r.stdout
+
+
+def test_packer_bytes_identical_on_x86_and_aarch64(x86_build, a64_build):
+    """A strategy made in the cloud adapts the same bytes on any device: the digest of
+    quantize_pack's output on fixed layers (every width, both schemes, rounding ties, odd K) is
+    the same from the x86 packer (this CPU's best ISA) and the AArch64 one with and without dotprod."""
+    x86 = subprocess.run([str(x86_build / "chord_kernel_test"), "--pack-digest"], capture_output=True, text=True)
+    assert x86.returncode == 0, x86.stderr
+    digests = {x86.stdout.split()[2]}
+    for cpu in ("max", "cortex-a53"):
+        r = ci("qemu", cpu, a64_build / "chord_kernel_test", "--pack-digest", timeout=300)
+        assert r.returncode == 0, r.stderr
+        assert "isa neon" in r.stdout, r.stdout  # the NEON packer ran, not the scalar one
+        digests.add(r.stdout.split()[2])
+    assert len(digests) == 1, digests
