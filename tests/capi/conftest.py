@@ -7,7 +7,8 @@ import shutil
 
 import pytest
 
-from tests.capi.native import ci, missing
+from tests.capi.native import ci
+from tests.helpers import missing
 
 # x86 (ASan/UBSan): the example, the fuzzer of the C boundary and the kernel driver (packer digest)
 X86_TARGETS = "chord_rerank chord_fuzz_capi chord_kernel_test"

@@ -1,4 +1,4 @@
-"""Helpers of the native (Python-free) tests: tools/arm/ci.sh and the CI-or-skip rule."""
+"""Helpers of the native (Python-free) tests: running tools/arm/ci.sh."""
 
 from __future__ import annotations
 
@@ -6,18 +6,8 @@ import os
 import subprocess
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 CI_SH = ROOT / "tools" / "arm" / "ci.sh"
-IN_CI = os.environ.get("CI") == "true"
-
-
-def missing(why: str):
-    """Outside CI a missing toolchain skips with the reason; under CI=true it is a failure."""
-    if IN_CI:
-        pytest.fail(f"CI=true: {why}")
-    pytest.skip(why)
 
 
 def ci(*args, env=None, timeout=900):
