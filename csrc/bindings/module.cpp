@@ -10,6 +10,7 @@ void bind_embedding_lookup(py::module_& m);  // bindings/embedding.cpp
 void bind_isa(py::module_& m);               // bindings/isa.cpp
 void bind_format(py::module_& m);            // bindings/format.cpp
 void bind_runtime(py::module_& m);           // bindings/runtime.cpp
+void bind_membw(py::module_& m);             // bindings/membw.cpp
 }  // namespace chord
 
 PYBIND11_MODULE(_cpu, m) {
@@ -21,4 +22,5 @@ PYBIND11_MODULE(_cpu, m) {
   chord::bind_runtime(m);
   chord::bind_isa(m);
   chord::bind_format(m);
+  chord::bind_membw(m);
 }

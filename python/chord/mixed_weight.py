@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from . import format as fmt
+from . import host_memory
 from .codebook import Codebook
 from .ops import MAX_DIM
 
@@ -88,8 +89,9 @@ class MixedWeight:
         device = torch.device(device)
         if device == self.device:
             return self
+        q = self.qweight.to(device)
         return MixedWeight(
-            self.qweight.to(device),
+            host_memory.to_hugepages(q) if device.type == "cpu" and q.dtype == torch.uint8 else q,
             self.scales.to(device),
             self.zeros.to(device),
             self.perm.to(device),
@@ -173,6 +175,8 @@ class MixedWeight:
             raise FormatError(f"MixedWeight: shape must be [N, K], got {shape}")
         mw = MixedWeight(**parts, buckets=buckets, shape=shape, codebook=codebook)
         mw.validate()
+        if mw.qweight.device.type == "cpu":  # as chord.pack places it (host_memory: why)
+            mw.qweight = host_memory.to_hugepages(mw.qweight)
         return mw
 
     def validate(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from .. import ops
+from .. import host_memory, ops
 from . import fallback, reference
 
 try:
@@ -51,7 +51,8 @@ def quantize_pack(
     w = weight.detach().to(torch.float32).contiguous()
     p = perm.detach().to(torch.int32).contiguous()
     buckets = [int(b) for b in buckets]
-    qw = torch.empty(_cpu.packed_bytes(buckets, N, K), dtype=torch.uint8)
+    # on 2 MiB pages where the OS offers them: the GEMV streams it at the page-walk-free roof
+    qw = host_memory.empty_uint8(_cpu.packed_bytes(buckets, N, K))
     sc = torch.empty(N, dtype=torch.float32)
     ze = torch.empty(N, dtype=torch.float32)
     _cpu.quantize_pack(w.numpy(), p.numpy(), buckets, str(scheme), qw.numpy(), sc.numpy(), ze.numpy(), _nthreads())

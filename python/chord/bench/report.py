@@ -93,6 +93,16 @@ def summary_table(records: list[dict], suite: str, stat: str = "median") -> str:
     return "\n".join(lines)
 
 
+def _stream_line(v: dict) -> str:
+    """The probe's best figure per page size, e.g. "4 KiB 24.1, 2 MiB 31.9"."""
+    best: dict[str, float] = {}
+    for k, g in v.get("read_stream_GBps", {}).items():
+        page = k.split("/")[0]
+        best[page] = max(best.get(page, 0.0), g)
+    names = {"4k": "4 KiB", "2m": "2 MiB"}
+    return ", ".join(f"{names.get(p, p)} {g:.1f}" for p, g in best.items()) or "no probe"
+
+
 def markdown(doc: dict) -> str:
     """The whole report: machine line, bandwidth line, a table per suite, what was unavailable."""
     mi, ci, c = doc.get("machine_info", {}), doc.get("commit_info", {}), doc.get("chord", {})
@@ -124,9 +134,12 @@ def markdown(doc: dict) -> str:
         )
         if all(v.get("read_GBps") for v in bw.values()):
             out.append(
-                f"Read-only bandwidth ({mb} MB `sum`, best of 20): "
+                f"Read-only bandwidth ({mb} MB, best of 20; the read roof: the best of torch `sum` and the C++ "
+                "streaming-read probe on 4 KiB / 2 MiB pages): "
                 + ", ".join(
-                    f"{v['read_GBps']:.1f} GB/s @ {t} thread{'s' if t != '1' else ''}" for t, v in sorted(bw.items())
+                    f"{v['read_GBps']:.1f} GB/s @ {t} thread{'s' if t != '1' else ''}"
+                    + (f" (`sum` {v['read_sum_GBps']:.1f}; {_stream_line(v)})" if v.get("read_sum_GBps") else "")
+                    for t, v in sorted(bw.items())
                 )
             )
     stat = c.get("stat", "median")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 import chord
+from chord import host_memory
 
 from .. import checks
 from ..baselines import Prepared
@@ -22,7 +23,10 @@ def clone_packed(mw: chord.MixedWeight, n: int) -> list[chord.MixedWeight]:
     for _ in range(n - 1):
         out.append(
             chord.MixedWeight(
-                mw.qweight.clone(),
+                # placed as chord.pack places a weight (2 MiB pages where offered), not by clone()
+                host_memory.empty_uint8(mw.qweight.numel()).copy_(mw.qweight)
+                if mw.qweight.device.type == "cpu"
+                else mw.qweight.clone(),
                 mw.scales.clone(),
                 mw.zeros.clone(),
                 mw.perm.clone(),
