@@ -29,6 +29,16 @@ struct V512 {
   static vec srli16(vec v, int s) { return _mm512_srli_epi16(v, unsigned(s)); }
   static vec and8(vec v, int mask) { return _mm512_and_si512(v, _mm512_set1_epi8(char(mask))); }
   static vec dpbusd(vec acc, vec u, vec x) { return _mm512_dpbusd_epi32(acc, u, x); }
+  static vec add32(vec a, vec b) { return _mm512_add_epi32(a, b); }
+  static vec srai32(vec v, int s) { return _mm512_srai_epi32(v, unsigned(s)); }
+  // the int32 lane sums of a, b, c, d (each total must fit int32)
+  static __m128i sum4(vec a, vec b, vec c, vec d) {
+    const vec ab = _mm512_add_epi32(_mm512_unpacklo_epi32(a, b), _mm512_unpackhi_epi32(a, b));
+    const vec cd = _mm512_add_epi32(_mm512_unpacklo_epi32(c, d), _mm512_unpackhi_epi32(c, d));
+    const vec q = _mm512_add_epi32(_mm512_unpacklo_epi64(ab, cd), _mm512_unpackhi_epi64(ab, cd));  // a b c d per lane
+    const __m256i h = _mm256_add_epi32(_mm512_castsi512_si256(q), _mm512_extracti64x4_epi64(q, 1));
+    return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+  }
   static int64_t hsum64(vec v) {
     const __m512i lo = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(v));
     const __m512i hi = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(v, 1));

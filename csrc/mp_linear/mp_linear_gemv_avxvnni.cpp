@@ -30,6 +30,15 @@ struct V256 {
   static vec srli16(vec v, int s) { return _mm256_srli_epi16(v, s); }
   static vec and8(vec v, int mask) { return _mm256_and_si256(v, _mm256_set1_epi8(char(mask))); }
   static vec dpbusd(vec acc, vec u, vec x) { return _mm256_dpbusd_avx_epi32(acc, u, x); }
+  static vec add32(vec a, vec b) { return _mm256_add_epi32(a, b); }
+  static vec srai32(vec v, int s) { return _mm256_srai_epi32(v, s); }
+  // the int32 lane sums of a, b, c, d (each total must fit int32)
+  static __m128i sum4(vec a, vec b, vec c, vec d) {
+    const vec ab = _mm256_add_epi32(_mm256_unpacklo_epi32(a, b), _mm256_unpackhi_epi32(a, b));
+    const vec cd = _mm256_add_epi32(_mm256_unpacklo_epi32(c, d), _mm256_unpackhi_epi32(c, d));
+    const vec q = _mm256_add_epi32(_mm256_unpacklo_epi64(ab, cd), _mm256_unpackhi_epi64(ab, cd));  // a b c d per lane
+    return _mm_add_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+  }
   static int64_t hsum64(vec v) {
     const __m256i s = _mm256_add_epi64(_mm256_cvtepi32_epi64(_mm256_castsi256_si128(v)),
                                        _mm256_cvtepi32_epi64(_mm256_extracti128_si256(v, 1)));
