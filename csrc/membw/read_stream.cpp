@@ -102,16 +102,45 @@ __attribute__((target("avx2"))) uint64_t read_avx2(const uint8_t* p, int64_t n, 
   _mm256_store_si256(reinterpret_cast<__m256i*>(w), s);
   return w[0] + w[1] + w[2] + w[3] + sum_words(p + nfull, n - nfull);
 }
+
+// `S` streams in lockstep: part s is [s * q, (s + 1) * q) (q a whole number of lines); the
+// bytes after the S parts (fewer than S lines and a tail) are read as one stream.
+template <int S>
+__attribute__((target("avx512f"))) uint64_t read_streams_avx512(const uint8_t* p, int64_t n, int64_t pfd, bool nta) {
+  __m512i a[S];
+  for (int s = 0; s < S; ++s) a[s] = _mm512_setzero_si512();
+  const int64_t q = n / S / 64 * 64;
+  for (int64_t i = 0; i < q; i += 64)
+    for (int s = 0; s < S; ++s) {
+      const uint8_t* l = p + s * q + i;
+      if (pfd > 0 && i + pfd < q) prefetch(l + pfd, nta);
+      a[s] = _mm512_add_epi64(a[s], _mm512_loadu_si512(l));
+    }
+  __m512i t = a[0];
+  for (int s = 1; s < S; ++s) t = _mm512_add_epi64(t, a[s]);
+  return uint64_t(_mm512_reduce_add_epi64(t)) + read_avx512(p + S * q, n - S * q, pfd, nta);
+}
 #endif
 
 }  // namespace
 
-uint64_t read_stream(const uint8_t* p, int64_t n, int nthreads, int64_t prefetch_bytes, bool nta) {
+uint64_t read_stream(const uint8_t* p, int64_t n, int nthreads, int64_t prefetch_bytes, bool nta, int streams) {
   const int nt = int(std::max<int64_t>(1, std::min<int64_t>(nthreads, n / (1 << 16) + 1)));
   const Isa isa = resolve_isa(Isa::Auto);
   auto one = [&](const uint8_t* q, int64_t m) {
 #if CHORD_ARCH_X86
-    if (isa_has_avx512(isa)) return read_avx512(q, m, prefetch_bytes, nta);
+    if (isa_has_avx512(isa)) {
+      switch (streams) {
+        case 2:
+          return read_streams_avx512<2>(q, m, prefetch_bytes, nta);
+        case 4:
+          return read_streams_avx512<4>(q, m, prefetch_bytes, nta);
+        case 8:
+          return read_streams_avx512<8>(q, m, prefetch_bytes, nta);
+        default:
+          return read_avx512(q, m, prefetch_bytes, nta);
+      }
+    }
     if (isa_has_avx2(isa)) return read_avx2(q, m, prefetch_bytes, nta);
 #endif
     return read_portable(q, m, prefetch_bytes, nta);

@@ -33,14 +33,15 @@ def checksum(a: np.ndarray) -> int:
     threads=st.integers(1, 3),
     prefetch=st.sampled_from([0, 64, 512, 4096]),
     nta=st.booleans(),
+    streams=st.sampled_from([1, 2, 4, 8]),
     seed=st.integers(0, 2**31 - 1),
 )
-def test_checksum_is_every_byte(isa, n, offset, threads, prefetch, nta, seed):
+def test_checksum_is_every_byte(isa, n, offset, threads, prefetch, nta, streams, seed):
     a = np.random.default_rng(seed).integers(0, 256, n + offset, dtype=np.uint8)[offset:]  # unaligned starts too
     old = os.environ.get("CHORD_CPU_ISA")
     os.environ["CHORD_CPU_ISA"] = isa
     try:
-        got = _cpu.read_stream(a, threads, prefetch, nta)
+        got = _cpu.read_stream(a, threads, prefetch, nta, streams)
     finally:
         if old is None:
             del os.environ["CHORD_CPU_ISA"]
@@ -62,6 +63,7 @@ def test_large_buffer_all_ones():
         ((np.zeros((2, 8), np.uint8), 1, 0, False), "buf: expected a 1-D array"),
         ((np.zeros(8, np.uint8), 0, 0, False), "nthreads: expected >= 1, got 0"),
         ((np.zeros(8, np.uint8), 1, -64, False), "prefetch_bytes: expected >= 0, got -64"),
+        ((np.zeros(8, np.uint8), 1, 0, False, 3), "streams: expected 1, 2, 4 or 8, got 3"),
     ],
 )
 def test_bad_arguments(args, match):

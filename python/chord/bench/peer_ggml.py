@@ -14,6 +14,8 @@ import weakref
 
 import torch
 
+from chord import host_memory
+
 from . import checks
 from .baselines import Prepared, Unavailable, import_peer, importable
 
@@ -29,8 +31,14 @@ def available() -> bool:
     return importable(_ggml)
 
 
-def ggml_matmul(kind: str, w: torch.Tensor, x: torch.Tensor, n_sets: int, threads: int) -> Prepared:
-    """Prepared ggml ``mul_mat`` of x [M, K] by the ``kind``-quantized w [N, K] -> [M, N]."""
+def ggml_matmul(
+    kind: str, w: torch.Tensor, x: torch.Tensor, n_sets: int, threads: int, hugepages: bool = False
+) -> Prepared:
+    """Prepared ggml ``mul_mat`` of x [M, K] by the ``kind``-quantized w [N, K] -> [M, N].
+
+    ggml allocates its context itself (4 KiB pages here, as llama.cpp's malloc'd buffers);
+    ``hugepages`` hands it a ``chord.host_memory`` buffer instead (2 MiB pages where the OS offers
+    them), to compare the kernels on the same pages as chord's packed weights."""
     ggml = _ggml()
     if kind not in GGML_TYPES:
         raise ValueError(f"kind: expected one of {sorted(GGML_TYPES)}, got {kind!r}")
@@ -46,10 +54,17 @@ def ggml_matmul(kind: str, w: torch.Tensor, x: torch.Tensor, n_sets: int, thread
     over = ggml.ggml_tensor_overhead()
     # weights + activations + outputs + graph objects, plus ggml's work buffer (x quantized)
     mem = n_sets * (row * N + 4 * K * M + 4 * N * M + 4 * over + ggml.ggml_graph_overhead()) + 2 * K * M + (16 << 20)
-    ctx = ggml.ggml_init(ggml.ggml_init_params(mem_size=mem, mem_buffer=None, no_alloc=False))
+    arena = host_memory.empty_uint8(mem) if hugepages else None
+    buf = ctypes.c_void_p(arena.data_ptr()) if arena is not None else None
+    ctx = ggml.ggml_init(ggml.ggml_init_params(mem_size=mem, mem_buffer=buf, no_alloc=False))
     if not ctx:
         raise Unavailable("ggml_init failed (out of memory?)")
-    holder = Prepared(fn=None, bytes_read=row * N, n_sets=n_sets, note=f"ggml {GGML_TYPES[kind][10:]}, {threads} thr")
+    holder = Prepared(
+        fn=None,
+        bytes_read=row * N,
+        n_sets=n_sets,
+        note=f"ggml {GGML_TYPES[kind][10:]}, {threads} thr" + (", 2 MiB pages" if hugepages else ""),
+    )
     weakref.finalize(holder, ggml.ggml_free, ctx)
     wf = w.detach().to(torch.float32).contiguous()
     xf = x.detach().to(torch.float32).contiguous()
@@ -99,7 +114,7 @@ def ggml_matmul(kind: str, w: torch.Tensor, x: torch.Tensor, n_sets: int, thread
         return torch.frombuffer(bytearray(buf), dtype=torch.float32).reshape(M, N)
 
     holder.fn = fn
-    holder.keepalive = [graphs, output, plans, work, tpp]
+    holder.keepalive = [graphs, output, plans, work, tpp, arena]
     ref_check = checks.rel_error_check(xf.double() @ wf.double().T, checks.GGML_TOL[kind], kind)
     holder.check = lambda _: ref_check(output(0))  # fn returns nothing: read the graph's output tensor
     holder.check_what = f"fp32 product, relative error <= {checks.GGML_TOL[kind]:g}"

@@ -18,8 +18,14 @@ import torch
 from chord import host_memory
 from chord.backends import cpu as cpu_backend
 
-#: (label, prefetch distance in bytes, non-temporal hint)
-VARIANTS = (("loads", 0, False), ("pf512", 512, False), ("pf4k", 4096, False), ("nta512", 512, True))
+#: (label, prefetch distance in bytes, non-temporal hint, streams in lockstep)
+VARIANTS = (
+    ("loads", 0, False, 1),
+    ("pf512", 512, False, 1),
+    ("pf4k", 4096, False, 1),
+    ("nta512", 512, True, 1),
+    ("4streams", 0, False, 4),
+)
 
 
 def stream_read(nbytes: int, threads: int, repeats: int = 20, chunk_bytes: int = 8 << 20) -> dict[str, float]:
@@ -39,12 +45,12 @@ def stream_read(nbytes: int, threads: int, repeats: int = 20, chunk_bytes: int =
     for page, t in bufs.items():
         a = t.numpy()
         spans = [(i, min(nbytes, i + chunk_bytes)) for i in range(0, nbytes, chunk_bytes)]
-        for label, dist, nta in VARIANTS:
+        for label, dist, nta, streams in VARIANTS:
             best = [float("inf")] * len(spans)
             for _ in range(repeats):
                 for j, (lo, hi) in enumerate(spans):
                     t0 = time.perf_counter()
-                    read(a[lo:hi], threads, dist, nta)
+                    read(a[lo:hi], threads, dist, nta, streams)
                     best[j] = min(best[j], time.perf_counter() - t0)
             out[f"{page}/{label}"] = nbytes / sum(best) / 1e9
     return out
