@@ -1,10 +1,6 @@
 // The streaming-read probe (read_stream.h): 64-byte loads (AVX-512) or 32-byte (AVX2) into
 // four independent accumulators, 256 bytes per step, so the loop is bound by the loads, never
 // by an add chain; the portable version reads 64-bit words the same way.
-// GCC 12's avx512fintrin.h trips -W(maybe-)uninitialized on its own _mm512_undefined_*()
-// helpers (a known false positive); keep the build log clean.
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include "membw/read_stream.h"
 
 #include <algorithm>
@@ -15,7 +11,7 @@
 #include "common/parallel.h"
 
 #if CHORD_ARCH_X86
-#include <immintrin.h>
+#include "common/x86_intrin.h"
 #endif
 
 namespace chord {
@@ -146,10 +142,10 @@ uint64_t read_stream(const uint8_t* p, int64_t n, int nthreads, int64_t prefetch
     return read_portable(q, m, prefetch_bytes, nta);
   };
   // shares start on 64-byte lines so no line is read by two threads
-  const int64_t share = (n / nt + 63) / 64 * 64;
+  const int64_t share = ((n + nt - 1) / nt + 63) / 64 * 64;
   std::vector<uint64_t> part(size_t(nt), 0);
   parallel_for(nt, nt, [&](int64_t t) {
-    const int64_t a = std::min(n, t * share), b = std::min(n, a + share);
+    const int64_t a = std::min(n, t * share), b = t == nt - 1 ? n : std::min(n, a + share);
     part[size_t(t)] = one(p + a, b - a);
   });
   uint64_t s = 0;

@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from chord.backends import cpu as cpu_backend
@@ -26,6 +26,7 @@ def checksum(a: np.ndarray) -> int:
 
 
 @pytest.mark.parametrize("isa", ISAS)
+@example(n=174337, offset=0, threads=2, prefetch=0, nta=False, streams=1, seed=0)  # a share's rounding lost a byte
 @settings(max_examples=40, deadline=None)
 @given(
     n=st.one_of(st.integers(0, 600), st.integers(60_000, 300_000)),
