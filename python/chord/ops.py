@@ -283,17 +283,22 @@ def check_quantize_pack(weight: torch.Tensor, perm: torch.Tensor, buckets: Seque
 def check_permutation(op: str, perm: torch.Tensor, N: int) -> None:
     """perm holds each of 0..N-1 exactly once (a duplicate would silently drop a row). O(N), once
     per tensor and version: the result is cached on the tensor (inference tensors, which have no
-    version counter, are checked every time)."""
+    version counter, are checked every time).
+
+    In numpy, single-threaded: as torch ops (a copy, min, max, an index_put and all() on a
+    100k-row perm) each was a parallel region of torch's OpenMP pool, and beside a busy core each
+    region's barrier waits for a descheduled worker: re-packing a 100k-item table was slower at 2
+    threads than at 1 (reports/2026-12-06-contended.md)."""
     key = None if perm.is_inference() else perm._version
     if key is not None and perm.__dict__.get("_chord_perm_ok") == key:
         return
-    p = perm.detach().to(device="cpu", dtype=torch.int64)
+    p = perm.detach().cpu().numpy()
     if N and (int(p.min()) < 0 or int(p.max()) >= N):
         _fail(ValueError, op, f"perm: values must be rows in 0..{N - 1}, got range [{int(p.min())}, {int(p.max())}]")
-    seen = torch.zeros(N, dtype=torch.bool)
+    seen = np.zeros(N, dtype=bool)
     seen[p] = True
-    if not bool(seen.all()):
-        _fail(ValueError, op, f"perm: not a permutation of 0..{N - 1} (row {int((~seen).nonzero()[0])} is missing)")
+    if not seen.all():
+        _fail(ValueError, op, f"perm: not a permutation of 0..{N - 1} (row {int(np.flatnonzero(~seen)[0])} is missing)")
     if key is not None:
         perm.__dict__["_chord_perm_ok"] = key
 

@@ -334,3 +334,36 @@ def test_pack_near_float32_limits_is_finite_or_refused(bits, scheme):
         return
     mw.validate()
     assert torch.isfinite(mw.dequantize()).all()
+
+
+class _AtenLog(torch.utils._python_dispatch.TorchDispatchMode):
+    def __init__(self):
+        super().__init__()
+        self.ops = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.ops.append(str(func))
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("dtype", [torch.int32, torch.int64])
+def test_permutation_check_runs_no_torch_computation(dtype):
+    """The perm check of every op (quantize_pack re-checks a fresh perm on each adaptation) runs
+    in numpy: a torch min/max/index_put/all over a 100k-row perm is a parallel region of torch's
+    OpenMP pool, whose barrier beside a busy core waits for a descheduled worker. Same answers."""
+    from chord import ops  # noqa: PLC0415
+
+    N = 100_001
+    good = torch.randperm(N, generator=torch.Generator().manual_seed(0)).to(dtype)
+    bad = good.clone()
+    bad[7] = bad[8]
+    missing = f"row {int(good[7])} is missing"
+    for p in (good, bad):
+        with _AtenLog() as log:
+            try:
+                ops.check_permutation("chord::quantize_pack", p, N)
+            except ValueError as e:
+                assert p is bad and missing in str(e)
+            else:
+                assert p is good
+        assert set(log.ops) <= {"aten.detach.default"}, log.ops

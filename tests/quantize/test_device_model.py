@@ -93,3 +93,40 @@ def test_fifty_applies_do_not_leak():
         mod = name.rsplit(".", 1)[0]
         assert dev.frozen[mod].data_ptr() == ptr
         assert dev.modules[mod].float_weight.data_ptr() == ptr
+
+
+class _ComputeLog(torch.utils._python_dispatch.TorchDispatchMode):
+    """Records every aten op that computes (beyond views, conversions that return their input,
+    and chord's own kernels)."""
+
+    FREE = ("aten.detach.", "aten.alias.", "aten.view.", "aten.reshape.", "aten._reshape_alias.", "aten.lift_fresh.")
+    FREE += ("aten.resolve_conj.", "aten.resolve_neg.")
+
+    def __init__(self):
+        super().__init__()
+        self.computed = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        name = str(func)
+        no_copy = name.startswith("aten.to.") and out is args[0]
+        if not (no_copy or name.startswith(self.FREE) or name.startswith("chord.")):
+            self.computed.append(name)
+        return out
+
+
+def test_apply_runs_no_torch_computation_beside_the_kernels():
+    """Every step of an adaptation besides the C++ kernel (codes check, bucket plan, permutation
+    check, row tables, stats) runs in numpy: a torch op on a table past torch's grain size
+    (32768 elements) is a parallel region of torch's OpenMP pool, and beside a busy core its
+    barrier waits for a descheduled worker (reports/2026-12-06-contended.md)."""
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Embedding(40_000, 8), nn.Linear(8, 16))
+    dev = DeviceModel(m, embeddings=True)
+    s = random_strategy(m, 1)
+    dev.apply(s)
+    s2 = random_strategy(m, 2)
+    with torch.inference_mode(), _ComputeLog() as log:
+        stats = dev.apply(s2)
+    assert log.computed == []
+    assert stats.avg_bits == pytest.approx(s2.avg_bits(dev.layer_sizes))

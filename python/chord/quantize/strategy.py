@@ -114,9 +114,12 @@ class Strategy:
 
     def bits(self, name: str) -> torch.Tensor:
         """int64 [C]: the width of each channel of layer ``name``."""
-        # numpy, single-threaded: torch ops on a 100k-channel table would run torch's OpenMP pool
-        # (slow beside a busy core; DeviceModel.apply calls this for its stats)
-        return torch.from_numpy(np.asarray(self.codebook.bits, dtype=np.int64)[self.codes[name].detach().cpu().numpy()])
+        return torch.from_numpy(self._bits_np(name))
+
+    def _bits_np(self, name: str) -> np.ndarray:
+        # numpy, single-threaded, reductions included: torch ops on a 100k-channel table would run
+        # torch's OpenMP pool (slow beside a busy core; DeviceModel.apply calls avg_bits for its stats)
+        return np.asarray(self.codebook.bits, dtype=np.int64)[self.codes[name].detach().cpu().numpy()]
 
     def _sizes(self, layers) -> dict[str, tuple[int, int]]:
         if isinstance(layers, nn.Module):  # a model: its tables may carry codes too
@@ -133,7 +136,7 @@ class Strategy:
         """Average bits per weight element over the strategy's layers, weighted by channel size
         (elements per channel). ``layers``: model, {name: LayerInfo} or {name: (C, K)}."""
         sizes = self._sizes(layers)
-        num = sum(int(self.bits(n).sum()) * sizes[n][1] for n in self.codes)
+        num = sum(int(self._bits_np(n).sum()) * sizes[n][1] for n in self.codes)
         den = sum(c * sizes[n][1] for n, c in self.channels.items())
         return num / den
 
@@ -145,7 +148,7 @@ class Strategy:
         total = 0
         for n in self.codes:
             K = sizes[n][1]
-            total += sum(fmt.row_bytes(K, int(b)) for b in self.bits(n).tolist())
+            total += sum(fmt.row_bytes(K, int(b)) for b in self._bits_np(n).tolist())
             if metadata:
                 total += 12 * self.channels[n]
         return total
