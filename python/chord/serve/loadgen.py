@@ -163,6 +163,55 @@ def sweep(base: str, server_pid: int | None, conc_levels, seconds: float, ref, n
     return rows
 
 
+def overload_check(base, pid, rows, knee_c: int, factor: float, seconds: float, ref) -> dict:
+    """Run at ``factor`` x the knee's concurrency: the only error allowed is 503, and the accepted
+    requests' p99 must stay within 2x the knee level's."""
+    conc = int(round(knee_c * factor))
+    print(f"  overload: concurrency {conc} = {factor:g} x the knee", flush=True)
+    row = sweep(base, pid, [conc], seconds, ref)[0]
+    at_knee = next(r for r in rows if r["concurrency"] == knee_c)
+    errors = {k: v for k, v in row["status"].items() if k not in ("200", "503")}
+    p99_ratio = row["p99_ms"] / at_knee["p99_ms"] if row["p99_ms"] and at_knee["p99_ms"] else None
+    out = {
+        "concurrency": conc,
+        "row": row,
+        "knee_p99_ms": at_knee["p99_ms"],
+        "p99_ratio": p99_ratio,
+        "errors_other_than_503": errors,
+        "passed": not errors and row["wrong"] == 0 and p99_ratio is not None and p99_ratio <= 2.0,
+    }
+    print(
+        f"  overload check: errors other than 503 {errors or 'none'}, accepted p99 {row['p99_ms'] or 0:.1f} ms = "
+        f"{p99_ratio or 0:.2f} x the knee's ({'pass' if out['passed'] else 'FAIL'})",
+        flush=True,
+    )
+    return out
+
+
+def soak_run(base, pid, conc: int, seconds: float, ref, step: float = 10.0) -> dict:
+    """Hold concurrency ``conc`` for ``seconds`` in ``step``-second levels; the server's RSS after
+    each. Growth = last - first sample (the first after one step of warm-up)."""
+    print(f"  soak: concurrency {conc} for {seconds:g} s, RSS every {step:g} s", flush=True)
+    rows = sweep(base, pid, [conc] * max(1, int(seconds // step)), step, ref)
+    rss = [r["server_rss_mib"] for r in rows]
+    out = {
+        "concurrency": conc,
+        "seconds": seconds,
+        "rss_mib": rss,
+        "growth_mib": (rss[-1] - rss[0]) if pid else None,
+        "requests": sum(sum(r["status"].values()) for r in rows),
+        "ok": sum(r["ok"] for r in rows),
+        "wrong": sum(r["wrong"] for r in rows),
+        "errors_other_than_503": sum(v for r in rows for k, v in r["status"].items() if k not in ("200", "503")),
+    }
+    print(
+        f"  soak: RSS {rss[0]:.0f} -> {rss[-1]:.0f} MiB (max {max(rss):.0f}), {out['ok']} answered, "
+        f"{out['wrong']} wrong, {out['errors_other_than_503']} errors other than 503",
+        flush=True,
+    )
+    return out
+
+
 def knee(rows: list[dict], within: float = 0.9) -> int | None:
     """Lowest concurrency reaching ``within`` of the sweep's best throughput."""
     best = max((r["strategies_per_s"] for r in rows), default=0)
@@ -237,6 +286,19 @@ def main(argv=None) -> int:
     p.add_argument("--http", default="auto", choices=["auto", "h11", "httptools"], help="the server's HTTP parser")
     p.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16, 64, 256])
     p.add_argument("--seconds", type=float, default=5.0, help="per concurrency level")
+    p.add_argument(
+        "--overload-factor",
+        type=float,
+        default=0,
+        help="after the sweep, run --seconds at this many times the knee's concurrency and check: "
+        "no error but 503, accepted p99 <= 2x the knee's (0: skip)",
+    )
+    p.add_argument(
+        "--soak-seconds", type=float, default=0, help="then hold a load this long, sampling the server's RSS (0: skip)"
+    )
+    p.add_argument(
+        "--soak-concurrency", type=int, default=0, help="the soak's concurrency (0: the overload's, else the knee's)"
+    )
     p.add_argument("--out", default=None, help="write the results as JSON here")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
@@ -255,6 +317,14 @@ def main(argv=None) -> int:
         print(f"workers={args.workers} max_batch={mb} max_wait_ms={args.max_wait_ms} ({base})", flush=True)
         try:
             rows = sweep(base, pid, args.concurrency, args.seconds, ref)
+            k = knee(rows)
+            print(f"  knee (90% of best throughput) at concurrency {k}", flush=True)
+            over = soak = None
+            if args.overload_factor and k:
+                over = overload_check(base, pid, rows, k, args.overload_factor, args.seconds, ref)
+            if args.soak_seconds:
+                over_c = int(round(k * args.overload_factor)) if args.overload_factor and k else None
+                soak = soak_run(base, pid, args.soak_concurrency or over_c or k or 64, args.soak_seconds, ref)
         finally:
             if proc is not None:
                 _stop(proc)
@@ -265,11 +335,13 @@ def main(argv=None) -> int:
                 "max_wait_ms": args.max_wait_ms,
                 "queue": args.queue,
                 "max_queue_ms": args.max_queue_ms,
-                "knee_concurrency": knee(rows),
+                "threads": args.threads,
+                "knee_concurrency": k,
                 "rows": rows,
+                "overload": over,
+                "soak": soak,
             }
         )
-        print(f"  knee (90% of best throughput) at concurrency {results[-1]['knee_concurrency']}", flush=True)
     if args.out:
         meta = {
             "command": " ".join(["python -m chord.serve.loadgen"] + list(argv if argv is not None else sys.argv[1:])),
