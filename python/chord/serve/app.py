@@ -165,6 +165,10 @@ def create_app(
     async def strategy(scope, receive, send) -> None:
         """POST /v1/strategy (plain ASGI, see the module doc)."""
         t0 = time.perf_counter()
+        # shed before reading and parsing: under overload a 503 must cost as little as possible
+        reason = batcher.overloaded(t0)
+        if reason:
+            return await error(send, 503, f"overloaded: {reason}; retry after {retry_after_s} s", retry_headers)
         length = next((v for k, v in scope["headers"] if k == b"content-length"), None)
         if length is not None and (not length.isdigit() or int(length) > max_body):
             return await error(send, 413, f"body: at most {max_body} bytes, Content-Length says {length.decode()}")

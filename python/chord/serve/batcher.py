@@ -118,18 +118,9 @@ class Batcher:
         average bits; arrived: ``time.perf_counter()`` when the request arrived (default now)."""
         now = time.perf_counter()
         arrived = now if arrived is None else arrived
-        if self.max_queue_s is not None:
-            waited = self.oldest_wait(now)
-            if waited > self.max_queue_s:
-                raise Overloaded(
-                    f"the oldest queued request has waited {waited * 1e3:.0f} ms (limit {self.max_queue_s * 1e3:.0f} ms)"
-                )
-            depth = self._queue.qsize()
-            if self.rate is not None and depth >= self.max_batch and depth / self.rate > self.max_queue_s:
-                raise Overloaded(
-                    f"{depth} requests ahead, about {depth / self.rate * 1e3:.0f} ms of work "
-                    f"(limit {self.max_queue_s * 1e3:.0f} ms)"
-                )
+        reason = self.overloaded(now)
+        if reason:
+            raise Overloaded(reason)
         fut = asyncio.get_running_loop().create_future()
         try:
             self._queue.put_nowait((emb, items, budget, fut))

@@ -27,7 +27,7 @@ from urllib.parse import urlparse
 
 import torch
 
-from .client import strategy_request_body
+from .client import MAX_RETRY_AFTER_S, strategy_request_body
 from .model import random_service
 
 
@@ -65,7 +65,16 @@ def _metrics(base: str) -> dict:
         return json.loads(r.read())
 
 
-async def _worker(host, port, bodies, expected, stop_at, lat, status, wrong, idx0):
+def _retry_after(head: bytes) -> float:
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"retry-after:"):
+            v = line.split(b":", 1)[1].strip()
+            if v.isdigit():
+                return min(float(v), MAX_RETRY_AFTER_S)
+    return 0.001
+
+
+async def _worker(host, port, bodies, expected, stop_at, lat, status, wrong, idx0, retry_wait=None):
     reader, writer = await asyncio.open_connection(host, port)
     i = idx0
     try:
@@ -92,7 +101,9 @@ async def _worker(host, port, bodies, expected, stop_at, lat, status, wrong, idx
                 if data != expected[k]:
                     wrong.append(k)
             elif code == 503:
-                await asyncio.sleep(0.001)
+                # as the device client does (chord.serve.client): wait what Retry-After says,
+                # capped; --ignore-retry-after hammers instead (1 ms)
+                await asyncio.sleep(retry_wait if retry_wait is not None else _retry_after(head))
             if b"connection: close" in head.lower():
                 writer.close()
                 reader, writer = await asyncio.open_connection(host, port)
@@ -100,12 +111,12 @@ async def _worker(host, port, bodies, expected, stop_at, lat, status, wrong, idx
         writer.close()
 
 
-async def _level(host, port, conc, seconds, bodies, expected):
+async def _level(host, port, conc, seconds, bodies, expected, retry_wait=None):
     lat, status, wrong = [], Counter(), []
     stop_at = time.perf_counter() + seconds
     t0 = time.perf_counter()
     await asyncio.gather(
-        *[_worker(host, port, bodies, expected, stop_at, lat, status, wrong, j * 7) for j in range(conc)]
+        *[_worker(host, port, bodies, expected, stop_at, lat, status, wrong, j * 7, retry_wait) for j in range(conc)]
     )
     return lat, status, wrong, time.perf_counter() - t0
 
@@ -117,7 +128,11 @@ def _pct(xs, q):
     return xs[min(len(xs) - 1, int(q * len(xs)))] * 1e3
 
 
-def sweep(base: str, server_pid: int | None, conc_levels, seconds: float, ref, n_inputs: int = 256) -> list[dict]:
+def sweep(
+    base: str, server_pid: int | None, conc_levels, seconds: float, ref, n_inputs: int = 256, retry_wait=None
+) -> list[dict]:
+    """retry_wait: seconds a client waits after a 503 (None: the Retry-After it got, as the device
+    client does)."""
     u = urlparse(base)
     fp = ref.fingerprint
     g = torch.Generator().manual_seed(1234)
@@ -129,7 +144,7 @@ def sweep(base: str, server_pid: int | None, conc_levels, seconds: float, ref, n
     for conc in conc_levels:
         m0 = _metrics(base)
         c0 = _cpu_rss(server_pid) if server_pid else (0.0, 0.0)
-        lat, status, wrong, wall = asyncio.run(_level(u.hostname, u.port, conc, seconds, bodies, expected))
+        lat, status, wrong, wall = asyncio.run(_level(u.hostname, u.port, conc, seconds, bodies, expected, retry_wait))
         c1 = _cpu_rss(server_pid) if server_pid else (0.0, 0.0)
         m1 = _metrics(base)
         bs = Counter({int(k): v for k, v in m1["batch_size"].items()})
@@ -163,12 +178,12 @@ def sweep(base: str, server_pid: int | None, conc_levels, seconds: float, ref, n
     return rows
 
 
-def overload_check(base, pid, rows, knee_c: int, factor: float, seconds: float, ref) -> dict:
+def overload_check(base, pid, rows, knee_c: int, factor: float, seconds: float, ref, retry_wait=None) -> dict:
     """Run at ``factor`` x the knee's concurrency: the only error allowed is 503, and the accepted
     requests' p99 must stay within 2x the knee level's."""
     conc = int(round(knee_c * factor))
     print(f"  overload: concurrency {conc} = {factor:g} x the knee", flush=True)
-    row = sweep(base, pid, [conc], seconds, ref)[0]
+    row = sweep(base, pid, [conc], seconds, ref, retry_wait=retry_wait)[0]
     at_knee = next(r for r in rows if r["concurrency"] == knee_c)
     errors = {k: v for k, v in row["status"].items() if k not in ("200", "503")}
     p99_ratio = row["p99_ms"] / at_knee["p99_ms"] if row["p99_ms"] and at_knee["p99_ms"] else None
@@ -188,11 +203,11 @@ def overload_check(base, pid, rows, knee_c: int, factor: float, seconds: float, 
     return out
 
 
-def soak_run(base, pid, conc: int, seconds: float, ref, step: float = 10.0) -> dict:
+def soak_run(base, pid, conc: int, seconds: float, ref, step: float = 10.0, retry_wait=None) -> dict:
     """Hold concurrency ``conc`` for ``seconds`` in ``step``-second levels; the server's RSS after
     each. Growth = last - first sample (the first after one step of warm-up)."""
     print(f"  soak: concurrency {conc} for {seconds:g} s, RSS every {step:g} s", flush=True)
-    rows = sweep(base, pid, [conc] * max(1, int(seconds // step)), step, ref)
+    rows = sweep(base, pid, [conc] * max(1, int(seconds // step)), step, ref, retry_wait=retry_wait)
     rss = [r["server_rss_mib"] for r in rows]
     out = {
         "concurrency": conc,
@@ -299,6 +314,11 @@ def main(argv=None) -> int:
     p.add_argument(
         "--soak-concurrency", type=int, default=0, help="the soak's concurrency (0: the overload's, else the knee's)"
     )
+    p.add_argument(
+        "--ignore-retry-after",
+        action="store_true",
+        help="after a 503 a client retries in 1 ms instead of waiting Retry-After (as chord.serve.client does)",
+    )
     p.add_argument("--out", default=None, help="write the results as JSON here")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
@@ -316,15 +336,18 @@ def main(argv=None) -> int:
             base, pid = f"http://127.0.0.1:{port}", proc.pid
         print(f"workers={args.workers} max_batch={mb} max_wait_ms={args.max_wait_ms} ({base})", flush=True)
         try:
-            rows = sweep(base, pid, args.concurrency, args.seconds, ref)
+            rw = 0.001 if args.ignore_retry_after else None
+            rows = sweep(base, pid, args.concurrency, args.seconds, ref, retry_wait=rw)
             k = knee(rows)
             print(f"  knee (90% of best throughput) at concurrency {k}", flush=True)
             over = soak = None
             if args.overload_factor and k:
-                over = overload_check(base, pid, rows, k, args.overload_factor, args.seconds, ref)
+                over = overload_check(base, pid, rows, k, args.overload_factor, args.seconds, ref, retry_wait=rw)
             if args.soak_seconds:
                 over_c = int(round(k * args.overload_factor)) if args.overload_factor and k else None
-                soak = soak_run(base, pid, args.soak_concurrency or over_c or k or 64, args.soak_seconds, ref)
+                soak = soak_run(
+                    base, pid, args.soak_concurrency or over_c or k or 64, args.soak_seconds, ref, retry_wait=rw
+                )
         finally:
             if proc is not None:
                 _stop(proc)
@@ -336,6 +359,7 @@ def main(argv=None) -> int:
                 "queue": args.queue,
                 "max_queue_ms": args.max_queue_ms,
                 "threads": args.threads,
+                "retry_after": "ignored (1 ms)" if args.ignore_retry_after else "honoured",
                 "knee_concurrency": k,
                 "rows": rows,
                 "overload": over,
