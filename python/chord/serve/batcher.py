@@ -110,6 +110,19 @@ class Batcher:
         self._task = None
         self._pool.shutdown(wait=True)
 
+    def overloaded(self, now: float | None = None) -> str | None:
+        """Why a request arriving now would be shed (None: it would be queued, unless the queue
+        fills first). Cheap: the handler asks before it reads and parses the body."""
+        if self.max_queue_s is None:
+            return None
+        waited = self.oldest_wait(now)
+        if waited > self.max_queue_s:
+            return f"the oldest queued request has waited {waited * 1e3:.0f} ms (limit {self.max_queue_s * 1e3:.0f} ms)"
+        depth = self._queue.qsize() if self._queue is not None else 0
+        if self.rate is not None and depth >= self.max_batch and depth / self.rate > self.max_queue_s:
+            return f"{depth} requests ahead, about {depth / self.rate * 1e3:.0f} ms of work (limit {self.max_queue_s * 1e3:.0f} ms)"
+        return None
+
     async def submit(
         self, emb: torch.Tensor | None, budget: float, *, items=None, arrived: float | None = None
     ) -> bytes:
