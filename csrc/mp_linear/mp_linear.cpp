@@ -41,32 +41,6 @@ constexpr int64_t kMBlockI8 = 32;
 // Activation rows prepared at once by mp_linear (larger batches run in chunks).
 constexpr int64_t kMChunk = 256;
 
-inline void store(void* y, DType dt, int64_t idx, double v) {
-  const float f = float(v);
-  switch (dt) {
-    case DType::F32:
-      static_cast<float*>(y)[idx] = f;
-      break;
-    case DType::F16:
-      static_cast<uint16_t*>(y)[idx] = f32_to_f16(f);
-      break;
-    case DType::BF16:
-      static_cast<uint16_t*>(y)[idx] = f32_to_bf16(f);
-      break;
-  }
-}
-
-inline float load(const void* x, DType dt, int64_t idx) {
-  switch (dt) {
-    case DType::F16:
-      return f16_to_f32(static_cast<const uint16_t*>(x)[idx]);
-    case DType::BF16:
-      return bf16_to_f32(static_cast<const uint16_t*>(x)[idx]);
-    default:
-      return static_cast<const float*>(x)[idx];
-  }
-}
-
 int clamp_threads(int nthreads) {
   return std::max(1, nthreads);
 }
@@ -170,7 +144,7 @@ PreparedActs::PreparedActs(const void* x, DType dtype, int64_t M, int64_t K, int
     } else if (sx_col == 1 && dtype == DType::F16 && avx2) {
       widen_f16_avx2(static_cast<const uint16_t*>(x) + m * sx_row, K, xr);
     } else {
-      for (int64_t k = 0; k < K; ++k) xr[k] = load(x, dtype, m * sx_row + k * sx_col);
+      for (int64_t k = 0; k < K; ++k) xr[k] = load_x(x, dtype, m * sx_row + k * sx_col);
     }
     if (act_bits == 0) {
       double s = 0.0;
@@ -358,7 +332,7 @@ void mp_linear(const PackedView& w, const void* x, DType xdtype, int64_t M, int6
       run_span_rows(w, a, s, tk.r0, tk.nr, m0, std::min(mb, M - m0), fbuf.data(), ibuf.data(),
                     [&](int64_t m, int64_t pr, double v) {
                       const int64_t n = w.perm[pr];
-                      store(y, ydtype, m * ldy + n, bias ? v + double(bias[n]) : v);
+                      store_y(y, ydtype, m * ldy + n, bias ? v + double(bias[n]) : v);
                     });
   });
 }

@@ -1,8 +1,11 @@
 // The int8 GEMM path of mp_linear (act_bits = 8): quantize every activation row once per call
-// (the direct path's quantization, same functions), unpack the weight a window of output columns
-// at a time into one byte per element in natural k order (once per call per thread; the window
-// stays in L2), and run a register-blocked integer GEMM microkernel over it (VNNI vpdpbusd in
-// mp_linear_gemm_i8_avx512.cpp, AVX2 maddubs in _avx2.cpp, gemm_i8_ref below).
+// (the direct path's quantization, same functions), unpack the weight a window of packed rows at
+// a time into one byte per element in natural k order (once per call per thread; the window
+// stays in L2), and run a register-blocked integer GEMM microkernel over it (vpdpbusd in
+// mp_linear_gemm_i8_avx512.cpp and _avxvnni.cpp, AVX2 maddubs in _avx2.cpp, gemm_i8_ref below).
+// Windows follow the packed order, so the weight is read as one forward stream, prefetched a
+// window ahead by the microkernels while they compute; the epilogue scatters to the original
+// columns.
 //
 // Why: the direct kernels unpack every packed row once per block of activation rows and widen
 // the activations into one layout per width; at larger M (or for small layers, whose rows pad
@@ -19,7 +22,6 @@
 #include <string>
 #include <vector>
 
-#include "common/half.h"
 #include "common/parallel.h"
 #include "mp_linear/mp_linear_kernels.h"
 
@@ -34,116 +36,66 @@ constexpr int64_t kWindowBytes = 384 * 1024;
 constexpr int64_t kMPass = 1024;
 // Activation rows per microkernel call (their int32 results and the epilogue in L1).
 constexpr int64_t kMBlock = 24;
-// Columns per microkernel call (a slice of the next window's rows is prefetched between calls).
-constexpr int64_t kJChunk = 16;
 // Below this many multiply-adds a second thread costs more to wake than it saves.
 constexpr int64_t kMinParallelMacs = int64_t(1) << 21;
 
-inline int64_t round_up(int64_t v, int64_t m) {
-  return (v + m - 1) / m * m;
-}
+enum class Kern { Ref, Avx2, AvxVnni, Vnni };
 
-inline float load_x(const void* x, DType dt, int64_t idx) {
-  switch (dt) {
-    case DType::F16:
-      return f16_to_f32(static_cast<const uint16_t*>(x)[idx]);
-    case DType::BF16:
-      return bf16_to_f32(static_cast<const uint16_t*>(x)[idx]);
-    default:
-      return static_cast<const float*>(x)[idx];
-  }
-}
-
-inline void store_y(void* y, DType dt, int64_t idx, double v) {
-  const float f = float(v);
-  switch (dt) {
-    case DType::F32:
-      static_cast<float*>(y)[idx] = f;
-      break;
-    case DType::F16:
-      static_cast<uint16_t*>(y)[idx] = f32_to_f16(f);
-      break;
-    case DType::BF16:
-      static_cast<uint16_t*>(y)[idx] = f32_to_bf16(f);
-      break;
-  }
-}
-
-enum class Kern { Ref, Avx2, Vnni };
-
-// avx512_vnni runs vpdpbusd; every other SIMD ISA (avx512 without VNNI, avx_vnni, avx2) the
-// AVX2 kernel; scalar the reference.
+// avx512_vnni and avx_vnni run vpdpbusd (64- and 32-byte); the other SIMD ISAs (avx512 without
+// VNNI, avx2) the AVX2 maddubs kernel; scalar the reference.
 Kern kernel_of(Isa is) {
   if (isa_has_avx512_vnni(is)) return Kern::Vnni;
+  if (isa_has_avx_vnni(is)) return Kern::AvxVnni;
   return isa_has_avx2(is) ? Kern::Avx2 : Kern::Ref;
 }
 
-struct Col {           // one original output column
-  const uint8_t* row;  // its packed row (null: pruned)
+struct Col {           // one live packed row (packed order = address order: buckets are consecutive)
+  const uint8_t* row;  // its packed bytes
   int64_t rb;          // row bytes
   float scale, zero;
   int bits;
+  int32_t n;  // its output column
 };
 
 struct Scratch {
   uint64_t call = 0;  // which call (and pass) the window below belongs to
   int64_t window = -1;
-  AlignedBuf<uint8_t> p;        // live columns, unpacked, ldp apart
-  std::vector<int64_t> live;    // their indices in the window (0-based)
-  std::vector<int64_t> pruned;  // the window's pruned columns
-  std::vector<int> bits;        // width of each live column
-  AlignedBuf<int32_t> c;        // kMBlock x live results
-  // per live column, for the vectorized epilogue: zero, scale, bias (float64), window index
+  AlignedBuf<uint8_t> p;  // the window's rows, unpacked, ldp apart
+  std::vector<int> bits;  // width of each
+  AlignedBuf<int32_t> c;  // kMBlock x window results
+  // per row, for the vectorized epilogue: zero, scale, bias (float64), output column
   std::vector<double> zero, scale, bias;
   std::vector<int32_t> col;
-  bool contiguous = false;  // live columns are the whole window, in order
 };
 
 thread_local Scratch tls_scratch;
 std::atomic<uint64_t> g_calls{0};
 
-// The AVX2 kernel runs 8-bit columns apart: put them after the others (one run each).
-void partition_8bit(const std::vector<Col>& cols, int64_t n0, std::vector<int64_t>& live) {
-  std::stable_partition(live.begin(), live.end(), [&](int64_t i) { return cols[size_t(n0 + i)].bits != 8; });
-}
-
-void build_window(const std::vector<Col>& cols, int64_t n0, int64_t nw, int64_t ldp, Kern kern, const float* bias,
+// Live rows [r0, r0 + nw) of cols -> s.
+void build_window(const std::vector<Col>& cols, int64_t r0, int64_t nw, int64_t ldp, Kern kern, const float* bias,
                   Scratch& s) {
-  s.live.clear();
-  s.pruned.clear();
-  s.bits.clear();
-  for (int64_t i = 0; i < nw; ++i) {
-    if (cols[size_t(n0 + i)].bits)
-      s.live.push_back(i);
-    else
-      s.pruned.push_back(i);
-  }
-  if (kern == Kern::Avx2) partition_8bit(cols, n0, s.live);
-  s.p.ensure(size_t(std::max<int64_t>(1, int64_t(s.live.size())) * ldp));
-  for (size_t j = 0; j < s.live.size(); ++j) {
-    const Col& c = cols[size_t(n0 + s.live[j])];
-    uint8_t* d = s.p.p + int64_t(j) * ldp;
+  s.p.ensure(size_t(std::max<int64_t>(1, nw) * ldp));
+  s.bits.resize(size_t(nw));
+  s.zero.resize(size_t(nw));
+  s.scale.resize(size_t(nw));
+  s.bias.resize(size_t(nw));
+  s.col.resize(size_t(nw));
+  for (int64_t j = 0; j < nw; ++j) {
+    const Col& c = cols[size_t(r0 + j)];
+    uint8_t* d = s.p.p + j * ldp;
     if (kern == Kern::Vnni)
       unpack_i8_vnni(c.row, c.rb, c.bits, d);
-    else if (kern == Kern::Avx2)
+    else if (kern == Kern::AvxVnni && c.bits == 8)
+      std::memcpy(d, c.row, size_t(c.rb));  // natural order already; vpdpbusd takes any u8
+    else if (kern == Kern::Avx2 || kern == Kern::AvxVnni)
       unpack_i8_avx2(c.row, c.rb, c.bits, d);
     else
       unpack_i8_ref(c.row, c.rb, c.bits, d);
-    s.bits.push_back(c.bits);
-  }
-  const size_t nl = s.live.size();
-  s.zero.resize(nl);
-  s.scale.resize(nl);
-  s.bias.resize(nl);
-  s.col.resize(nl);
-  s.contiguous = int64_t(nl) == nw;
-  for (size_t j = 0; j < nl; ++j) {
-    const int64_t n = n0 + s.live[j];
-    s.zero[j] = double(cols[size_t(n)].zero);
-    s.scale[j] = double(cols[size_t(n)].scale);
-    s.bias[j] = bias ? double(bias[n]) : 0.0;
-    s.col[j] = int32_t(s.live[j]);
-    s.contiguous &= s.live[j] == int64_t(j);
+    s.bits[size_t(j)] = c.bits;
+    s.zero[size_t(j)] = double(c.zero);
+    s.scale[size_t(j)] = double(c.scale);
+    s.bias[size_t(j)] = bias ? double(bias[c.n]) : 0.0;
+    s.col[size_t(j)] = c.n;
   }
 }
 
@@ -160,7 +112,8 @@ void unpack_i8_ref(const uint8_t* row, int64_t rb, int bits, uint8_t* dst) {
 }
 
 void gemm_i8_ref(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* p, int64_t ldp, int64_t nc, int64_t L,
-                 int /*bits*/, const int64_t* /*qsum*/, int32_t* c, int64_t ldc) {
+                 int /*bits*/, const int64_t* /*qsum*/, int32_t* c, int64_t ldc, const uint8_t* /*pf*/,
+                 int64_t /*pfb*/) {
   for (int64_t m = 0; m < nm; ++m)
     for (int64_t j = 0; j < nc; ++j) {
       const int8_t* xm = x + m * ldx;
@@ -182,23 +135,35 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
   const Kern kern = kernel_of(is);
   const bool simd = isa_has_avx2(is);
   const bool vec_epi = isa_has_avx512(is);
-  auto gemm = kern == Kern::Vnni ? gemm_i8_vnni : kern == Kern::Avx2 ? gemm_i8_avx2 : gemm_i8_ref;
+  auto gemm = kern == Kern::Vnni      ? gemm_i8_vnni
+              : kern == Kern::AvxVnni ? gemm_i8_avxvnni
+              : kern == Kern::Avx2    ? gemm_i8_avx2
+                                      : gemm_i8_ref;
   const int64_t Kp = pad_k(K), ldp = gemm_i8_ldp(K), L = gemm_i8_len(K);
 
-  // Original column -> packed row (the caller's thread-local: no allocation per call; helper
-  // threads see it through this reference).
+  // The live rows in packed order, which is address order: windows of consecutive rows read the
+  // weight as one forward stream (the permutation is applied by the epilogue's column indices).
+  // The caller's thread-locals (no allocation per call; helper threads see them through these
+  // references).
   thread_local std::vector<Col> cols_tls;
+  thread_local std::vector<int32_t> pruned_tls;
   std::vector<Col>& cols = cols_tls;
-  cols.resize(size_t(N));
+  std::vector<int32_t>& pruned = pruned_tls;
+  cols.clear();
+  pruned.clear();
   for (const BucketSpan& s : w.spans)
-    for (int64_t r = s.row_start; r < s.row_start + s.rows; ++r)
-      cols[size_t(w.perm[r])] = {s.bits ? w.qweight + s.byte_offset + (r - s.row_start) * s.row_bytes : nullptr,
-                                 s.row_bytes, w.scales[r], w.zeros[r], s.bits};
+    for (int64_t r = s.row_start; r < s.row_start + s.rows; ++r) {
+      if (s.bits)
+        cols.push_back({w.qweight + s.byte_offset + (r - s.row_start) * s.row_bytes, s.row_bytes, w.scales[r],
+                        w.zeros[r], s.bits, w.perm[r]});
+      else
+        pruned.push_back(w.perm[r]);
+    }
+  const int64_t nlive = int64_t(cols.size());
 
-  // Window width: every column when they fit, else a multiple of the 4-column tile.
-  int64_t NW = std::max<int64_t>(4, kWindowBytes / ldp / 4 * 4);
-  NW = std::min(NW, N);
-  const int64_t nwin = (N + NW - 1) / NW;
+  // Window width: every row when they fit, else a multiple of the 4-column tile.
+  const int64_t NW = std::min(std::max<int64_t>(4, kWindowBytes / ldp / 4 * 4), std::max<int64_t>(1, nlive));
+  const int64_t nwin = (nlive + NW - 1) / NW;
   const int nt = M * N * K >= kMinParallelMacs ? std::max(1, nthreads) : 1;
 
   thread_local AlignedBuf<int8_t> xq_tls;
@@ -207,11 +172,14 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
   std::vector<int64_t> qsum;
   for (int64_t mp = 0; mp < M; mp += kMPass) {
     const int64_t MP = std::min(kMPass, M - mp);
-    // 1. activations: quantized once per row (zero beyond K: the padding never contributes)
+    // 1. activations: quantized once per row (zero beyond K: the padding never contributes);
+    // pruned columns: exactly the bias (or 0), whatever x holds (the direct path's 0.0 + bias)
     xq.ensure(size_t(MP * Kp));
     sx.assign(size_t(MP), 0.f);
     qsum.assign(size_t(MP), 0);
     parallel_for(MP, MP > 1 ? nt : 1, [&](int64_t m) {
+      for (int32_t n : pruned) store_y(y, ydtype, (mp + m) * ldy + n, bias ? 0.0 + double(bias[n]) : 0.0);
+      if (!nlive) return;
       thread_local AlignedBuf<float> xf_tls;
       AlignedBuf<float>& xf = xf_tls;
       xf.ensure(size_t(Kp));
@@ -230,6 +198,7 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
       for (int64_t k = 0; k < K; ++k) s += q[k];
       qsum[size_t(m)] = s;
     });
+    if (!nlive) continue;
 
     // 2. windows x row chunks; a thread keeps its unpacked window across the chunks it takes
     const int64_t cpw = std::min<int64_t>(std::max<int64_t>(1, (2 * nt + nwin - 1) / nwin), (MP + 5) / 6);
@@ -239,63 +208,52 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
     parallel_for(nwin * nch, nt, [&](int64_t t) {
       Scratch& s = tls_scratch;
       const int64_t wi = t / nch, ci = t % nch;
-      const int64_t n0 = wi * NW, nw = std::min(NW, N - n0);
+      const int64_t r0 = wi * NW, nw = std::min(NW, nlive - r0);
       if (s.call != call || s.window != wi) {
         s.call = 0;  // a throw mid-build must not leave a half-built window marked valid
-        build_window(cols, n0, nw, ldp, kern, bias, s);
+        build_window(cols, r0, nw, ldp, kern, bias, s);
         s.call = call;
         s.window = wi;
       }
-      const int64_t nl = int64_t(s.live.size());
       const int64_t m0 = ci * MC, m1 = std::min(MP, m0 + MC);
-      s.c.ensure(size_t(kMBlock * std::max<int64_t>(1, nl)));
+      s.c.ensure(size_t(kMBlock * nw));
+      // The window this thread likely takes next (tasks are claimed in order) is one contiguous
+      // byte range; the microkernels prefetch it into L2 a line or two per k step, so the weight
+      // streams from memory while this window's arithmetic runs instead of stalling the next
+      // unpack (during the first row block only: one pass is enough).
+      const int64_t pw = wi + nt;
+      const uint8_t *pf0 = nullptr, *pf1 = nullptr;
+      if (nch == 1 && pw < nwin) {
+        const Col& last = cols[size_t(std::min(nlive, (pw + 1) * NW) - 1)];
+        pf0 = cols[size_t(pw * NW)].row;
+        pf1 = last.row + last.rb;
+      }
       for (int64_t mb = m0; mb < m1; mb += kMBlock) {
         const int64_t nm = std::min(kMBlock, m1 - mb);
-        // pruned columns: exactly the bias (or 0), whatever x holds (the direct path's 0.0 + bias)
-        for (int64_t m = 0; m < nm; ++m)
-          for (int64_t i : s.pruned) {
-            const int64_t n = n0 + i;
-            store_y(y, ydtype, (mp + mb + m) * ldy + n, bias ? 0.0 + double(bias[n]) : 0.0);
-          }
-        if (!nl) continue;
-        // The window this thread likely takes next (tasks are claimed in order): its packed rows
-        // are prefetched into L2 a slice per column chunk, so reading them from memory overlaps
-        // this window's arithmetic instead of stalling the next unpack (one row pass only).
-        const int64_t pw = wi + nt, pn0 = pw * NW, pnw = nch == 1 && mb == m0 && pw < nwin ? std::min(NW, N - pn0) : 0;
-        const int64_t nchunks = (nl + kJChunk - 1) / kJChunk;
-        // live columns in chunks; within a chunk one call per width run (the AVX2 kernel runs
-        // 8-bit columns apart)
-        for (int64_t q = 0; q < nchunks; ++q) {
-          for (int64_t i = pn0 + q * pnw / nchunks; i < pn0 + (q + 1) * pnw / nchunks; ++i)
-            for (int64_t b = 0; cols[size_t(i)].bits && b < cols[size_t(i)].rb; b += 64)
-              __builtin_prefetch(cols[size_t(i)].row + b, 0, 2);
-          const int64_t je = std::min(nl, (q + 1) * kJChunk);
-          for (int64_t j0 = q * kJChunk; j0 < je;) {
-            int64_t j1 = j0 + 1;
-            if (kern == Kern::Avx2)
-              while (j1 < je && (s.bits[size_t(j1)] == 8) == (s.bits[size_t(j0)] == 8)) ++j1;
-            else
-              j1 = je;
-            gemm(xq.p + mb * Kp, Kp, nm, s.p.p + j0 * ldp, ldp, j1 - j0, L, s.bits[size_t(j0)], qsum.data() + mb,
-                 s.c.p + j0, nl);
-            j0 = j1;
-          }
+        // one call per run of rows of one width (the AVX2 kernel runs 8-bit rows apart); the
+        // prefetch range is shared between the calls in proportion to their rows
+        for (int64_t j0 = 0; j0 < nw;) {
+          int64_t j1 = j0 + 1;
+          while (j1 < nw && s.bits[size_t(j1)] == s.bits[size_t(j0)]) ++j1;
+          const uint8_t* a = mb == m0 && pf0 ? pf0 + (pf1 - pf0) * j0 / nw : nullptr;
+          const uint8_t* b = mb == m0 && pf0 ? pf0 + (pf1 - pf0) * j1 / nw : nullptr;
+          gemm(xq.p + mb * Kp, Kp, nm, s.p.p + j0 * ldp, ldp, j1 - j0, L, s.bits[size_t(j0)], qsum.data() + mb,
+               s.c.p + j0, nw, a, b - a);
+          j0 = j1;
         }
         // epilogue: the direct path's (mp_linear.cpp) expression, in the same order
         for (int64_t m = 0; m < nm; ++m) {
           const double q = double(qsum[size_t(mb + m)]), xs = double(sx[size_t(mb + m)]);
-          const int32_t* cr = s.c.p + m * nl;
+          const int32_t* cr = s.c.p + m * nw;
+          const int64_t yrow = (mp + mb + m) * ldy;
           if (vec_epi && ydtype == DType::F32) {
-            epilogue_i8_avx512(cr, nl, s.zero.data(), s.scale.data(), bias ? s.bias.data() : nullptr,
-                               s.contiguous ? nullptr : s.col.data(), q, xs,
-                               static_cast<float*>(y) + (mp + mb + m) * ldy + n0);
+            epilogue_i8_avx512(cr, nw, s.zero.data(), s.scale.data(), bias ? s.bias.data() : nullptr, s.col.data(), q,
+                               xs, static_cast<float*>(y) + yrow);
             continue;
           }
-          for (int64_t j = 0; j < nl; ++j) {
-            const int64_t n = n0 + s.live[size_t(j)];
-            const Col& c = cols[size_t(n)];
-            const double v = (double(cr[j]) - double(c.zero) * q) * (xs * double(c.scale));
-            store_y(y, ydtype, (mp + mb + m) * ldy + n, bias ? v + double(bias[n]) : v);
+          for (int64_t j = 0; j < nw; ++j) {
+            const double v = (double(cr[j]) - s.zero[size_t(j)] * q) * (xs * s.scale[size_t(j)]);
+            store_y(y, ydtype, yrow + s.col[size_t(j)], bias ? v + s.bias[size_t(j)] : v);
           }
         }
       }

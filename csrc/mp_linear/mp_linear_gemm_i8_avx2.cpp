@@ -121,7 +121,8 @@ void unpack_i8_avx2(const uint8_t* row, int64_t rb, int bits, uint8_t* dst) {
 }
 
 void gemm_i8_avx2(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* p, int64_t ldp, int64_t nc, int64_t L,
-                  int bits, const int64_t* qsum, int32_t* c, int64_t ldc) {
+                  int bits, const int64_t* qsum, int32_t* c, int64_t ldc, const uint8_t* pf, int64_t pfb) {
+  for (int64_t o = 0; o < pfb; o += 64) _mm_prefetch(reinterpret_cast<const char*>(pf + o), _MM_HINT_T1);
   if (bits == 8)
     gemm<true>(x, ldx, nm, p, ldp, nc, L, qsum, c, ldc);
   else

@@ -1,13 +1,10 @@
 // AVX-512 VNNI pieces of the int8 GEMM path (mp_linear_gemm_i8.cpp): the natural-order unpack
-// of packed rows and the vpdpbusd microkernel. Weights are unsigned fields (u8 operand) and the
-// activations signed int8 (s8 operand), exactly the operand types of vpdpbusd: no offset, no
-// correction, and four exact products summed into each int32 lane (no saturation).
-//
-// Microkernel: 6 activation rows x 4 unpacked columns, 24 zmm accumulators; per 64 bytes of k,
-// 4 column loads + 6 row loads feed 24 vpdpbusd. Each accumulator holds 16 partial sums of one
-// output, reduced once at the end (4 outputs at a time, ~3 instructions per output).
+// of packed rows, the vectorized epilogue and the vpdpbusd microkernel (6 activation rows x 4
+// unpacked columns, 24 zmm accumulators; its body, shared with AVX-VNNI, is in
+// mp_linear_gemm_i8_vnni.inc).
 #include "common/x86_intrin.h"
 
+#include <algorithm>
 #include <cstdint>
 
 #include "mp_linear/mp_linear_kernels.h"
@@ -76,63 +73,24 @@ void unpack_bits(const uint8_t* row, int64_t rb, uint8_t* dst) {
   }
 }
 
-// [sum(a), sum(b), sum(c), sum(d)] of 16 int32 lanes each (wrapping adds: exact when the sums fit).
-inline __m128i hsum4(__m512i a, __m512i b, __m512i c, __m512i d) {
-  const __m512i ab = _mm512_add_epi32(_mm512_unpacklo_epi32(a, b), _mm512_unpackhi_epi32(a, b));
-  const __m512i cd = _mm512_add_epi32(_mm512_unpacklo_epi32(c, d), _mm512_unpackhi_epi32(c, d));
-  const __m512i s = _mm512_add_epi32(_mm512_unpacklo_epi64(ab, cd), _mm512_unpackhi_epi64(ab, cd));
-  const __m256i h = _mm256_add_epi32(_mm512_castsi512_si256(s), _mm512_extracti64x4_epi64(s, 1));
-  return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
-}
-
-// Named accumulators (cMJ: row M, column J), not an array: GCC keeps a 24-vector array in
-// memory and stores it back every iteration.
-#define CHORD_ROW(M)                                                     \
-  if constexpr (MR > M) {                                                \
-    const __m512i a = _mm512_load_si512(x + M * ldx + l);                \
-    c##M##0 = _mm512_dpbusd_epi32(c##M##0, b0, a);                       \
-    if constexpr (NR > 1) c##M##1 = _mm512_dpbusd_epi32(c##M##1, b1, a); \
-    if constexpr (NR > 2) c##M##2 = _mm512_dpbusd_epi32(c##M##2, b2, a); \
-    if constexpr (NR > 3) c##M##3 = _mm512_dpbusd_epi32(c##M##3, b3, a); \
+struct V512 {
+  using vec = __m512i;
+  static constexpr int BYTES = 64, MR = 6;  // 24 accumulators + 4 columns + 1 row of 32 zmm
+  static vec zero() { return _mm512_setzero_si512(); }
+  static vec load(const void* p) { return _mm512_load_si512(p); }
+  static vec dpbusd(vec acc, vec u, vec x) { return _mm512_dpbusd_epi32(acc, u, x); }
+  // c[j] = sum of the 16 int32 lanes of vector j, j < nr (wrapping adds: exact when the sums fit)
+  static void store4(int32_t* c, int nr, vec a, vec b, vec cc, vec d) {
+    const __m512i ab = _mm512_add_epi32(_mm512_unpacklo_epi32(a, b), _mm512_unpackhi_epi32(a, b));
+    const __m512i cd = _mm512_add_epi32(_mm512_unpacklo_epi32(cc, d), _mm512_unpackhi_epi32(cc, d));
+    const __m512i s = _mm512_add_epi32(_mm512_unpacklo_epi64(ab, cd), _mm512_unpackhi_epi64(ab, cd));
+    const __m256i h = _mm256_add_epi32(_mm512_castsi512_si256(s), _mm512_extracti64x4_epi64(s, 1));
+    _mm_mask_storeu_epi32(c, __mmask8((1u << nr) - 1u),
+                          _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1)));
   }
-#define CHORD_STORE(M) \
-  if constexpr (MR > M) _mm_mask_storeu_epi32(c + M * ldc, km, hsum4(c##M##0, c##M##1, c##M##2, c##M##3));
+};
 
-template <int MR, int NR>
-// noinline: its own register allocation; no tree-PRE: GCC 12's PRE otherwise keeps values
-// across iterations that push the 24 accumulators out of the 32 zmm registers (spilled, 2.5x slower).
-__attribute__((noinline, optimize("no-tree-pre"))) void ukr(const int8_t* x, int64_t ldx, const uint8_t* p, int64_t ldp,
-                                                            int64_t L, int32_t* c, int64_t ldc) {
-  const __m512i z = _mm512_setzero_si512();
-  __m512i c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z, c20 = z, c21 = z, c22 = z, c23 = z;
-  __m512i c30 = z, c31 = z, c32 = z, c33 = z, c40 = z, c41 = z, c42 = z, c43 = z, c50 = z, c51 = z, c52 = z, c53 = z;
-  for (int64_t l = 0; l < L; l += 64) {
-    const __m512i b0 = _mm512_load_si512(p + l);
-    const __m512i b1 = NR > 1 ? _mm512_load_si512(p + ldp + l) : z;
-    const __m512i b2 = NR > 2 ? _mm512_load_si512(p + 2 * ldp + l) : z;
-    const __m512i b3 = NR > 3 ? _mm512_load_si512(p + 3 * ldp + l) : z;
-    CHORD_ROW(0) CHORD_ROW(1) CHORD_ROW(2) CHORD_ROW(3) CHORD_ROW(4) CHORD_ROW(5)
-  }
-  const __mmask8 km = __mmask8((1u << NR) - 1u);
-  CHORD_STORE(0) CHORD_STORE(1) CHORD_STORE(2) CHORD_STORE(3) CHORD_STORE(4) CHORD_STORE(5)
-}
-#undef CHORD_ROW
-#undef CHORD_STORE
-
-template <int MR>
-inline void ukr_nr(int nr, const int8_t* x, int64_t ldx, const uint8_t* p, int64_t ldp, int64_t L, int32_t* c,
-                   int64_t ldc) {
-  switch (nr) {
-    case 1:
-      return ukr<MR, 1>(x, ldx, p, ldp, L, c, ldc);
-    case 2:
-      return ukr<MR, 2>(x, ldx, p, ldp, L, c, ldc);
-    case 3:
-      return ukr<MR, 3>(x, ldx, p, ldp, L, c, ldc);
-    default:
-      return ukr<MR, 4>(x, ldx, p, ldp, L, c, ldc);
-  }
-}
+#include "mp_linear/mp_linear_gemm_i8_vnni.inc"
 
 }  // namespace
 
@@ -176,38 +134,8 @@ void epilogue_i8_avx512(const int32_t* c, int64_t n, const double* zero, const d
 }
 
 void gemm_i8_vnni(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* p, int64_t ldp, int64_t nc, int64_t L,
-                  int /*bits*/, const int64_t* /*qsum*/, int32_t* c, int64_t ldc) {
-  // Rows outer: six activation rows (6 * L bytes) stay in L1 while the window's columns stream
-  // from L2 past them.
-  for (int64_t m = 0; m < nm; m += 6) {
-    const int64_t mr = nm - m < 6 ? nm - m : 6;
-    const int8_t* xm = x + m * ldx;
-    int32_t* cm = c + m * ldc;
-    for (int64_t j = 0; j < nc; j += 4) {
-      const int nr = int(nc - j < 4 ? nc - j : 4);
-      const uint8_t* pj = p + j * ldp;
-      switch (mr) {
-        case 6:
-          ukr_nr<6>(nr, xm, ldx, pj, ldp, L, cm + j, ldc);
-          break;
-        case 5:
-          ukr_nr<5>(nr, xm, ldx, pj, ldp, L, cm + j, ldc);
-          break;
-        case 4:
-          ukr_nr<4>(nr, xm, ldx, pj, ldp, L, cm + j, ldc);
-          break;
-        case 3:
-          ukr_nr<3>(nr, xm, ldx, pj, ldp, L, cm + j, ldc);
-          break;
-        case 2:
-          ukr_nr<2>(nr, xm, ldx, pj, ldp, L, cm + j, ldc);
-          break;
-        default:
-          ukr_nr<1>(nr, xm, ldx, pj, ldp, L, cm + j, ldc);
-          break;
-      }
-    }
-  }
+                  int /*bits*/, const int64_t* /*qsum*/, int32_t* c, int64_t ldc, const uint8_t* pf, int64_t pfb) {
+  gemm_vnni<V512>(x, ldx, nm, p, ldp, nc, L, c, ldc, pf, pfb);
 }
 
 }  // namespace mpl

@@ -8,6 +8,7 @@
 #include <new>
 #include <vector>
 
+#include "common/half.h"
 #include "common/isa.h"
 #include "mp_linear/mp_linear.h"
 
@@ -27,6 +28,36 @@ constexpr int64_t kPadElems = 512;
 constexpr int64_t kMinMAvx512 = 4;
 inline int64_t pad_k(int64_t K) {
   return (K + kPadElems - 1) / kPadElems * kPadElems;
+}
+
+inline int64_t round_up(int64_t v, int64_t m) {
+  return (v + m - 1) / m * m;
+}
+// Element idx of an activation buffer of dtype dt, as float32.
+inline float load_x(const void* x, DType dt, int64_t idx) {
+  switch (dt) {
+    case DType::F16:
+      return f16_to_f32(static_cast<const uint16_t*>(x)[idx]);
+    case DType::BF16:
+      return bf16_to_f32(static_cast<const uint16_t*>(x)[idx]);
+    default:
+      return static_cast<const float*>(x)[idx];
+  }
+}
+// Stores v, rounded once to float32 (then to the output dtype), at element idx of y.
+inline void store_y(void* y, DType dt, int64_t idx, double v) {
+  const float f = float(v);
+  switch (dt) {
+    case DType::F32:
+      static_cast<float*>(y)[idx] = f;
+      break;
+    case DType::F16:
+      static_cast<uint16_t*>(y)[idx] = f32_to_f16(f);
+      break;
+    case DType::BF16:
+      static_cast<uint16_t*>(y)[idx] = f32_to_bf16(f);
+      break;
+  }
 }
 
 template <class T>
@@ -150,7 +181,9 @@ void transpose8_avx2(const float* src, int64_t lds, int64_t K, float* dst, int64
 // gemm_i8: for m < nm, j < nc: c[m * ldc + j] = sum_{l < L} x[m * ldx + l] * u[j][l] (exact
 // int32: needs K <= kMaxKGemmI8), L = gemm_i8_len(K) (a multiple of 64). The AVX2 kernel runs
 // 8-bit columns as q = u - 128 (unpack_i8_avx2 stores that) and adds 128 * qsum[m] back;
-// the other kernels ignore bits and qsum.
+// the VNNI kernels (gemm_i8_vnni: AVX-512, gemm_i8_avxvnni: AVX-VNNI, both on unpack_i8_avx2's /
+// unpack_i8_vnni's fields with 8-bit rows as they are) and the reference ignore bits and qsum. [pf, pf + pfb): bytes to
+// prefetch into L2 while the call runs (spread over its k steps; the next weight window's packed rows), or pfb = 0.
 constexpr int64_t kMaxKGemmI8 = 65536;  // K * 255 * 127 < 2^31
 inline int64_t gemm_i8_ldp(int64_t K) {
   return (K + 127) / 128 * 128;
@@ -164,11 +197,13 @@ void unpack_i8_ref(const uint8_t* row, int64_t rb, int bits, uint8_t* dst);
 void unpack_i8_avx2(const uint8_t* row, int64_t rb, int bits, uint8_t* dst);
 void unpack_i8_vnni(const uint8_t* row, int64_t rb, int bits, uint8_t* dst);
 void gemm_i8_ref(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* p, int64_t ldp, int64_t nc, int64_t L,
-                 int bits, const int64_t* qsum, int32_t* c, int64_t ldc);
+                 int bits, const int64_t* qsum, int32_t* c, int64_t ldc, const uint8_t* pf, int64_t pfb);
 void gemm_i8_avx2(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* p, int64_t ldp, int64_t nc, int64_t L,
-                  int bits, const int64_t* qsum, int32_t* c, int64_t ldc);
+                  int bits, const int64_t* qsum, int32_t* c, int64_t ldc, const uint8_t* pf, int64_t pfb);
+void gemm_i8_avxvnni(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* p, int64_t ldp, int64_t nc, int64_t L,
+                     int bits, const int64_t* qsum, int32_t* c, int64_t ldc, const uint8_t* pf, int64_t pfb);
 void gemm_i8_vnni(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* p, int64_t ldp, int64_t nc, int64_t L,
-                  int bits, const int64_t* qsum, int32_t* c, int64_t ldc);
+                  int bits, const int64_t* qsum, int32_t* c, int64_t ldc, const uint8_t* pf, int64_t pfb);
 // The int8 epilogue of one activation row over n columns, vectorized (AVX-512F) and bit-identical
 // to the scalar float64 expression: y[col ? col[j] : j] = float((double(c[j]) - zero[j] * q) *
 // (xs * scale[j]) (+ bias[j] when bias is not null)).

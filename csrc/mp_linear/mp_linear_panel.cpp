@@ -55,21 +55,6 @@ struct Scratch {
 thread_local Scratch tls_scratch;
 std::atomic<uint64_t> g_calls{0};
 
-inline int64_t round_up(int64_t v, int64_t m) {
-  return (v + m - 1) / m * m;
-}
-
-inline float load_x(const void* x, DType dt, int64_t idx) {
-  switch (dt) {
-    case DType::F16:
-      return f16_to_f32(static_cast<const uint16_t*>(x)[idx]);
-    case DType::BF16:
-      return bf16_to_f32(static_cast<const uint16_t*>(x)[idx]);
-    default:
-      return static_cast<const float*>(x)[idx];
-  }
-}
-
 // Columns [n0, n0 + np) -> s.p (tiles of tw columns; pruned and padding columns zero up to a
 // multiple of 16), s.bias, s.keep (ldb entries).
 void build_panel(const std::vector<Col>& cols, int64_t n0, int64_t np, int64_t tw, int64_t K, const float* bias,
