@@ -145,14 +145,15 @@ constexpr Costs kCostScalar{1.7, 0.75, 600, 1.0, 1.0, 1.5, 0.4};
 //   direct = fixed + M*K*widths * prep + M*padded * dot + M*N * epi
 // padded: multiply-adds the direct kernels issue per activation row (32-byte row groups). Both
 // paths give the same result, so a wrong pick costs time only. Scalar: from four shapes (a
-// fallback only).
+// fallback only). avx_vnni takes the AVX2 coefficients: no CPU here runs it to fit (its
+// vpdpbusd GEMM and GEMV are both faster than AVX2's, so the ratio errs little).
 namespace {
 struct CostsI8 {
   double g_fixed, g_unpack, g_quant, g_mac, g_epi;
   double d_fixed, d_prep, d_dot, d_epi;
 };
-constexpr CostsI8 kCostI8Vnni{4194, 0.0264, 0, 0.004898, 2.404, 5272, 1.115, 0.006369, 5.646};
-constexpr CostsI8 kCostI8Avx2{4197, 0.04002, 0, 0.01036, 2.822, 4719, 1.026, 0.01151, 5.602};
+constexpr CostsI8 kCostI8Vnni{4348, 0.02643, 0, 0.004502, 1.338, 4186, 0.2411, 0.006618, 5.175};
+constexpr CostsI8 kCostI8Avx2{4115, 0.03559, 0, 0.01066, 2.454, 3888, 0.07875, 0.01269, 4.67};
 constexpr CostsI8 kCostI8Scalar{4000, 0.26, 2.0, 0.18, 3.0, 4600, 1.0, 0.6, 6.0};
 
 Path choose_path_i8(const PackedView& w, int64_t M, Isa isa) {
