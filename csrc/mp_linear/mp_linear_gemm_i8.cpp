@@ -36,6 +36,11 @@ constexpr int64_t kWindowBytes = 384 * 1024;
 constexpr int64_t kMPass = 1024;
 // Activation rows per microkernel call (their int32 results and the epilogue in L1).
 constexpr int64_t kMBlock = 24;
+// Up to this many activation rows the windows follow the packed order (see packed_order).
+constexpr int64_t kMPackedOrder = 24;
+// Columns per microkernel call in original order (a slice of the next window's rows is
+// prefetched between calls).
+constexpr int64_t kJChunk = 16;
 // Below this many multiply-adds a second thread costs more to wake than it saves.
 constexpr int64_t kMinParallelMacs = int64_t(1) << 21;
 
@@ -66,6 +71,7 @@ struct Scratch {
   // per row, for the vectorized epilogue: zero, scale, bias (float64), output column
   std::vector<double> zero, scale, bias;
   std::vector<int32_t> col;
+  bool contiguous = false;  // col[j] = col[0] + j: the epilogue stores a contiguous run
 };
 
 thread_local Scratch tls_scratch;
@@ -97,6 +103,8 @@ void build_window(const std::vector<Col>& cols, int64_t r0, int64_t nw, int64_t 
     s.bias[size_t(j)] = bias ? double(bias[c.n]) : 0.0;
     s.col[size_t(j)] = c.n;
   }
+  s.contiguous = nw > 0;
+  for (int64_t j = 1; j < nw; ++j) s.contiguous &= s.col[size_t(j)] == s.col[0] + j;
 }
 
 }  // namespace
@@ -160,10 +168,30 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
         pruned.push_back(w.perm[r]);
     }
   const int64_t nlive = int64_t(cols.size());
+  // Packed order pays one scattered store per output; beyond a few row blocks that traffic (a
+  // cache line of y written by many windows) costs more than the stream saves, and the
+  // windows take the original column order (the stream is then not one range: no prefetch).
+  const bool packed_order = M <= kMPackedOrder;
+  if (!packed_order) {
+    thread_local std::vector<int64_t> at_tls;
+    std::vector<int64_t>& at = at_tls;  // original column -> index in cols (-1: pruned)
+    at.assign(size_t(N), -1);
+    for (int64_t i = 0; i < nlive; ++i) at[size_t(cols[size_t(i)].n)] = i;
+    thread_local std::vector<Col> byn_tls;
+    std::vector<Col>& byn = byn_tls;
+    byn.clear();
+    for (int64_t n = 0; n < N; ++n)
+      if (at[size_t(n)] >= 0) byn.push_back(cols[size_t(at[size_t(n)])]);
+    cols.swap(byn);
+  }
 
   // Window width: every row when they fit, else a multiple of the 4-column tile.
   const int64_t NW = std::min(std::max<int64_t>(4, kWindowBytes / ldp / 4 * 4), std::max<int64_t>(1, nlive));
   const int64_t nwin = (nlive + NW - 1) / NW;
+  if (!packed_order && kern == Kern::Avx2)  // its 8-bit rows last in each window: one run each
+    for (int64_t r0 = 0; r0 < nlive; r0 += NW)
+      std::stable_partition(cols.begin() + r0, cols.begin() + std::min(nlive, r0 + NW),
+                            [](const Col& c) { return c.bits != 8; });
   const int nt = M * N * K >= kMinParallelMacs ? std::max(1, nthreads) : 1;
 
   thread_local AlignedBuf<int8_t> xq_tls;
@@ -223,18 +251,28 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
       // unpack (during the first row block only: one pass is enough).
       const int64_t pw = wi + nt;
       const uint8_t *pf0 = nullptr, *pf1 = nullptr;
-      if (nch == 1 && pw < nwin) {
+      if (packed_order && nch == 1 && pw < nwin) {
         const Col& last = cols[size_t(std::min(nlive, (pw + 1) * NW) - 1)];
         pf0 = cols[size_t(pw * NW)].row;
         pf1 = last.row + last.rb;
       }
       for (int64_t mb = m0; mb < m1; mb += kMBlock) {
         const int64_t nm = std::min(kMBlock, m1 - mb);
-        // one call per run of rows of one width (the AVX2 kernel runs 8-bit rows apart); the
-        // prefetch range is shared between the calls in proportion to their rows
+        // one call (the AVX2 kernel: one per run of 8-bit / narrower rows); the prefetch range is
+        // shared between the calls in proportion to their rows
+        // (original order: the next window's rows are not one range; they are prefetched row
+        // by row, a share per call of kJChunk columns)
+        const bool row_pf = !packed_order && nch == 1 && mb == m0 && pw < nwin;
+        const int64_t pn0 = pw * NW, pnw = row_pf ? std::min(NW, nlive - pn0) : 0;
         for (int64_t j0 = 0; j0 < nw;) {
           int64_t j1 = j0 + 1;
-          while (j1 < nw && s.bits[size_t(j1)] == s.bits[size_t(j0)]) ++j1;
+          if (kern == Kern::Avx2)
+            while (j1 < nw && (s.bits[size_t(j1)] == 8) == (s.bits[size_t(j0)] == 8)) ++j1;
+          else
+            j1 = nw;  // the other kernels take any widths together
+          if (!packed_order) j1 = std::min(j1, j0 + kJChunk);
+          for (int64_t i = pn0 + j0 * pnw / nw; i < pn0 + j1 * pnw / nw; ++i)
+            for (int64_t b = 0; b < cols[size_t(i)].rb; b += 64) __builtin_prefetch(cols[size_t(i)].row + b, 0, 2);
           const uint8_t* a = mb == m0 && pf0 ? pf0 + (pf1 - pf0) * j0 / nw : nullptr;
           const uint8_t* b = mb == m0 && pf0 ? pf0 + (pf1 - pf0) * j1 / nw : nullptr;
           gemm(xq.p + mb * Kp, Kp, nm, s.p.p + j0 * ldp, ldp, j1 - j0, L, s.bits[size_t(j0)], qsum.data() + mb,
@@ -247,8 +285,9 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
           const int32_t* cr = s.c.p + m * nw;
           const int64_t yrow = (mp + mb + m) * ldy;
           if (vec_epi && ydtype == DType::F32) {
-            epilogue_i8_avx512(cr, nw, s.zero.data(), s.scale.data(), bias ? s.bias.data() : nullptr, s.col.data(), q,
-                               xs, static_cast<float*>(y) + yrow);
+            epilogue_i8_avx512(cr, nw, s.zero.data(), s.scale.data(), bias ? s.bias.data() : nullptr,
+                               s.contiguous ? nullptr : s.col.data(), q, xs,
+                               static_cast<float*>(y) + yrow + (s.contiguous ? s.col[0] : 0));
             continue;
           }
           for (int64_t j = 0; j < nw; ++j) {

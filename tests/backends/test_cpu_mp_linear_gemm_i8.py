@@ -110,6 +110,17 @@ def test_gemm_i8_each_width_tiles_and_tails(bits, N, K):
         assert_reference_bounds(ys[("scalar", "direct")], x, mw, b)
 
 
+@pytest.mark.parametrize("M", [23, 24, 25, 49])
+def test_gemm_i8_packed_and_original_window_orders(M):
+    # up to 24 rows the windows follow the packed order (scattered epilogue stores), beyond it
+    # the original column order (AVX2: 8-bit rows moved last in each window); mixed widths and
+    # pruned rows, windows straddling buckets, both must equal the direct path on every ISA
+    g = torch.Generator().manual_seed(M)
+    mw = make_weight(1100, 1024, random_codes(1100, "mix", g))
+    x, b = torch.randn(M, 1024, generator=g), torch.randn(1100, generator=g)
+    assert_all_equal(all_runs(x, mw, b))
+
+
 def test_gemm_i8_extreme_activations_and_8bit_codes():
     # the largest products (|xq| = 127 against u = 255) and a row of zeros: exact on every ISA
     N, K = 12, 1000
