@@ -95,6 +95,10 @@ void unpack_i8_avx2(const uint8_t*, int64_t, int, uint8_t*) {
 void unpack_i8_vnni(const uint8_t*, int64_t, int, uint8_t*) {
   absent("unpack_i8_vnni");
 }
+void gemm_i8_avxvnni(const int8_t*, int64_t, int64_t, const uint8_t*, int64_t, int64_t, int64_t, int, const int64_t*,
+                     int32_t*, int64_t, const uint8_t*, int64_t) {
+  absent("gemm_i8_avxvnni");
+}
 void epilogue_i8_avx512(const int32_t*, int64_t, const double*, const double*, const double*, const int32_t*, double,
                         double, float*) {
   absent("epilogue_i8_avx512");
