@@ -319,10 +319,10 @@ def test_isa_gating_names_the_missing_feature(monkeypatch):
         monkeypatch.delenv("CHORD_CPU_ISA")
 
 
-def test_avx_vnni_kernel_bit_identical_under_emulation(tmp_path):
-    # this machine may lack AVX-VNNI (then the cross-ISA tests above cannot pin it): build the
-    # real kernel file with its one VNNI instruction emulated in scalar code and check it against
-    # dot_i8_ref over widths x K x rows x activation rows (tests/backends/cpp/avxvnni_emulated.cpp)
+def run_emulated_avx_vnni_check(tmp_path, source, *extra_sources):
+    """Build tests/backends/cpp/<source> (a real AVX-VNNI kernel file with its one VNNI
+    instruction emulated in scalar code, emulated_dpbusd.h) with csrc/<extra_sources>, run it and
+    require its "ok <cases>" (every case bit-identical to the exact integers)."""
     root = Path(__file__).resolve().parents[2]
     cxx = os.environ.get("CXX", "c++")
     if shutil.which(cxx) is None or "avx2" not in ISAS:
@@ -330,23 +330,19 @@ def test_avx_vnni_kernel_bit_identical_under_emulation(tmp_path):
         if os.environ.get("CI") == "true" and shutil.which(cxx) is None:
             pytest.fail(msg + " (under CI=true the compiler that builds the extension is present)")
         pytest.skip(msg)
-    exe = tmp_path / "avxvnni_emulated"
+    exe = tmp_path / Path(source).stem
+    srcs = [str(root / "tests/backends/cpp" / source)] + [str(root / "csrc" / f) for f in extra_sources]
     subprocess.run(
-        [
-            cxx,
-            "-O1",
-            "-std=c++17",
-            f"-I{root / 'csrc'}",
-            str(root / "tests/backends/cpp/avxvnni_emulated.cpp"),
-            str(root / "csrc/mp_linear/mp_linear_ref.cpp"),
-            "-o",
-            str(exe),
-        ],
-        check=True,
-        capture_output=True,
+        [cxx, "-O1", "-std=c++17", f"-I{root / 'csrc'}", *srcs, "-o", str(exe)], check=True, capture_output=True
     )
     r = subprocess.run([str(exe)], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and r.stdout.startswith("ok "), r.stdout + r.stderr
+
+
+def test_avx_vnni_kernel_bit_identical_under_emulation(tmp_path):
+    # this machine may lack AVX-VNNI (then the cross-ISA tests above cannot pin it): the real
+    # kernel file against dot_i8_ref over widths x K x rows x activation rows
+    run_emulated_avx_vnni_check(tmp_path, "avxvnni_emulated.cpp", "mp_linear/mp_linear_ref.cpp")
 
 
 # ---- row-range entry (used by the fused top-k scorer) ----------------------------------------

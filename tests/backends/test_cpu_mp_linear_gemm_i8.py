@@ -11,11 +11,6 @@ NaN-poisoned first.
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-from pathlib import Path
-
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
@@ -23,7 +18,14 @@ from hypothesis import strategies as st
 
 import chord
 from chord.backends import cpu as cpu_backend
-from tests.backends.test_cpu_mp_linear import ISAS, make_weight, random_codes, ref64, run_binding
+from tests.backends.test_cpu_mp_linear import (
+    ISAS,
+    make_weight,
+    random_codes,
+    ref64,
+    run_binding,
+    run_emulated_avx_vnni_check,
+)
 
 pytestmark = pytest.mark.skipif(not cpu_backend.HAVE_CPP, reason="C++ extension not built")
 _cpu = cpu_backend._cpu
@@ -191,34 +193,10 @@ def test_gemm_i8_long_rows_refused_on_the_panel_path():
 
 
 def test_avx_vnni_gemm_kernel_bit_identical_under_emulation(tmp_path):
-    # this CPU may lack AVX-VNNI (then the cross-ISA tests above cannot pin avx_vnni): build the
-    # real microkernel file with its one VNNI instruction emulated in scalar code and check it
-    # against the exact dot products of the packed format over widths x K x tiles x tails
-    # (tests/backends/cpp/avxvnni_gemm_emulated.cpp)
-    root = Path(__file__).resolve().parents[2]
-    cxx = os.environ.get("CXX", "c++")
-    if shutil.which(cxx) is None or "avx2" not in ISAS:
-        msg = f"needs a C++ compiler ({cxx}) and an AVX2 CPU"
-        if os.environ.get("CI") == "true" and shutil.which(cxx) is None:
-            pytest.fail(msg + " (under CI=true the compiler that builds the extension is present)")
-        pytest.skip(msg)
-    exe = tmp_path / "avxvnni_gemm_emulated"
-    subprocess.run(
-        [
-            cxx,
-            "-O1",
-            "-std=c++17",
-            f"-I{root / 'csrc'}",
-            str(root / "tests/backends/cpp/avxvnni_gemm_emulated.cpp"),
-            str(root / "csrc/mp_linear/mp_linear_gemm_i8_avx2.cpp"),
-            "-o",
-            str(exe),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    r = subprocess.run([str(exe)], capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0 and r.stdout.startswith("ok "), r.stdout + r.stderr
+    # this CPU may lack AVX-VNNI (then the cross-ISA tests above cannot pin avx_vnni): the real
+    # microkernel file against the exact dot products of the packed format over widths x K x
+    # tiles x tails (tests/backends/cpp/avxvnni_gemm_emulated.cpp)
+    run_emulated_avx_vnni_check(tmp_path, "avxvnni_gemm_emulated.cpp", "mp_linear/mp_linear_gemm_i8_avx2.cpp")
 
 
 # ---- the cost model --------------------------------------------------------------------------

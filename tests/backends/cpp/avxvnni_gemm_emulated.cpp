@@ -15,22 +15,8 @@
 #include <random>
 #include <vector>
 
-__attribute__((target("avx2"))) static inline __m256i emulated_dpbusd(__m256i acc, __m256i u, __m256i x) {
-  alignas(32) uint8_t ub[32];
-  alignas(32) int8_t xb[32];
-  alignas(32) int32_t a[8];
-  _mm256_store_si256(reinterpret_cast<__m256i*>(ub), u);
-  _mm256_store_si256(reinterpret_cast<__m256i*>(xb), x);
-  _mm256_store_si256(reinterpret_cast<__m256i*>(a), acc);
-  for (int l = 0; l < 8; ++l) {
-    int64_t s = a[l];
-    for (int j = 0; j < 4; ++j) s += int64_t(ub[4 * l + j]) * int64_t(xb[4 * l + j]);
-    a[l] = int32_t(uint32_t(s));  // vpdpbusd wraps (the kernel's K bound keeps it exact)
-  }
-  return _mm256_load_si256(reinterpret_cast<const __m256i*>(a));
-}
-#define _mm256_dpbusd_avx_epi32 emulated_dpbusd
 #include "common/format.h"
+#include "emulated_dpbusd.h"
 #include "mp_linear/mp_linear_gemm_i8_avxvnni.cpp"
 
 using namespace chord::mpl;
