@@ -21,26 +21,31 @@ def _model():
     return nn.Sequential(nn.Linear(64, 96), nn.ReLU(), nn.Linear(96, 96), nn.ReLU(), nn.Linear(96, 32))
 
 
-def _run_concurrently(forward, swap, n_forwards=450, threads=3):
+def _run_concurrently(forward, swap, n_forwards=450, threads=3, min_swaps=4):
+    """Forwards in ``threads`` threads while this thread swaps. The forwards go on past their count
+    until ``min_swaps`` swaps have happened, so a slow (busy) machine cannot end the run before the
+    swaps it is meant to race against."""
     outs, errors = [], []
-    stop = threading.Event()
+    swaps = [0]
 
     def worker(n):
         try:
-            for _ in range(n):
+            done = 0
+            while done < n or swaps[0] < min_swaps:
                 outs.append(forward())
+                done += 1
         except Exception as e:  # noqa: BLE001 - any error is a failure of the test
             errors.append(e)
 
     ts = [threading.Thread(target=worker, args=(n_forwards // threads,)) for _ in range(threads)]
     for t in ts:
         t.start()
-    swaps = 0
-    while any(t.is_alive() for t in ts) and not stop.is_set():
-        swap(swaps)
-        swaps += 1
+    while any(t.is_alive() for t in ts):
+        swap(swaps[0])
+        swaps[0] += 1
     for t in ts:
         t.join()
+    swaps = swaps[0]
     return outs, errors, swaps
 
 
@@ -66,7 +71,7 @@ def test_device_model_apply_while_serving(wire):
 
     outs, errors, swaps = _run_concurrently(fwd, lambda i: dm.apply(payloads[i % 2]))
     assert not errors, errors[:3]
-    assert swaps >= 2 and len(outs) == 450
+    assert swaps >= 4 and len(outs) >= 450
     torn = sum(not (torch.equal(o, out_a) or torch.equal(o, out_b)) for o in outs)
     assert torn == 0, f"{torn} of {len(outs)} forwards saw a mix of two strategies"
 
@@ -133,7 +138,7 @@ def test_load_state_dict_while_serving():
 
     outs, errors, loads = _run_concurrently(fwd, lambda i: m.load_state_dict(states[(i + 1) % 2]), n_forwards=300)
     assert not errors, errors[:3]
-    assert loads >= 2 and len(outs) == 300
+    assert loads >= 4 and len(outs) >= 300
     torn = sum(not (torch.equal(o, out_a) or torch.equal(o, out_b)) for o in outs)
     assert torn == 0, f"{torn} of {len(outs)} forwards saw a mix of two loaded states"
 
@@ -198,7 +203,7 @@ def test_fused_runtime_rebuilds_atomically_during_apply(one_torch_thread):
     assert not torch.equal(out_a, out_b)
     outs, errors, swaps = _run_concurrently(lambda: r.represent(seqs), lambda i: dm.apply((s_a, s_b)[i % 2]), 150)
     assert not errors, errors[:3]
-    assert swaps >= 2 and len(outs) == 150
+    assert swaps >= 4 and len(outs) >= 150
     assert all(torch.equal(o, out_a) or torch.equal(o, out_b) for o in outs)
 
 
