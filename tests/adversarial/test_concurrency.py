@@ -5,6 +5,7 @@ forwards were torn before)."""
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 import torch
@@ -41,8 +42,13 @@ def _run_concurrently(forward, swap, n_forwards=450, threads=3, min_swaps=4):
     for t in ts:
         t.start()
     while any(t.is_alive() for t in ts):
+        seen = len(outs) + len(errors)
         swap(swaps[0])
         swaps[0] += 1
+        # the lock prefers writers, so back-to-back swaps would hold every forward out: let at
+        # least one forward finish between two swaps (they still overlap the swaps' build phase)
+        while len(outs) + len(errors) == seen and any(t.is_alive() for t in ts):
+            time.sleep(0.0005)
     for t in ts:
         t.join()
     swaps = swaps[0]
