@@ -44,13 +44,19 @@ class ServerProcesses:
         self.started: list[subprocess.Popen] = []
         self.owned: set[int] = set()
 
-    def start(self, port: int, *extra: str, tiny: bool = True, timeout: float = 60.0) -> subprocess.Popen:
+    def start(
+        self, port: int, *extra: str, tiny: bool = True, timeout: float = 60.0, env: dict | None = None
+    ) -> subprocess.Popen:
+        """``chord serve --random`` on ``port`` with ``extra`` options (tiny: a small planner);
+        env: variables added to the server's environment."""
         args = [sys.executable, "-m", "chord", "serve", "--random", "--port", str(port), "--threads", "1", *extra]
         if tiny:
             args += ["--num-items", "50", "--dim", "16", "--blocks", "1", "--seed", "3"]
         # the log goes to a file, not a pipe nobody reads (a full pipe would block the server)
         log = tempfile.TemporaryFile()
-        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, **(env or {})}
+        )
         proc.log = log
         self.started.append(proc)
         deadline = time.time() + timeout

@@ -296,34 +296,86 @@ def test_recent_item_ids_are_profiled_in_the_cloud(server, reference):
 _PROM_LINE = re.compile(r'^[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? -?[0-9.e+-]+$|^# (HELP|TYPE) [a-z_]+ .+$')
 
 
+def _prometheus(url: str, **headers) -> dict[str, float]:
+    """GET url -> {sample name with labels: value}, every line checked for the text format."""
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5) as r:
+        assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        text = r.read().decode()
+    bad = [line for line in text.splitlines() if not _PROM_LINE.match(line)]
+    assert not bad, bad[:5]
+    return {k: float(v) for k, v in (line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#"))}
+
+
 def test_metrics_in_prometheus_text_format(server):
     """/metrics stays JSON by default; ?format=prometheus or a scraper's Accept header gives the
     Prometheus text format, every line well formed, counters agreeing with the JSON."""
     url = server["url"] + "/metrics"
     as_json = _metrics(server["port"])
-    for req in (
-        urllib.request.Request(url + "?format=prometheus"),
-        urllib.request.Request(url, headers={"Accept": "text/plain;version=0.0.4;q=0.9,*/*;q=0.1"}),
+    for samples in (
+        _prometheus(url + "?format=prometheus"),
+        _prometheus(url, Accept="text/plain;version=0.0.4;q=0.9,*/*;q=0.1"),
     ):
-        with urllib.request.urlopen(req, timeout=5) as r:
-            assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
-            text = r.read().decode()
-        bad = [line for line in text.splitlines() if not _PROM_LINE.match(line)]
-        assert not bad, bad[:5]
-        samples = dict(line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#"))
-        pid = as_json["pid"]
-        ok = float(samples[f'chord_serve_requests_total{{pid="{pid}",status="200"}}'])
-        assert ok >= as_json["requests"]["200"]  # the JSON was read first
-        assert (
-            samples[f'chord_serve_batch_size_bucket{{pid="{pid}",le="+Inf"}}']
-            == samples[f'chord_serve_batch_size_count{{pid="{pid}"}}']
-        )
-        assert f'chord_serve_request_seconds_bucket{{pid="{pid}",le="0.05"}}' in samples
+        assert samples['chord_serve_requests_total{status="200"}'] >= as_json["requests"]["200"]  # JSON read first
+        assert samples['chord_serve_batch_size_bucket{le="+Inf"}'] == samples["chord_serve_batch_size_count"]
+        assert samples["chord_serve_batch_size_sum"] == samples["chord_serve_strategies_total"]
+        assert 'chord_serve_request_seconds_bucket{le="0.05"}' in samples
+        assert samples["chord_serve_workers"] == 1
     with urllib.request.urlopen(url, timeout=5) as r:
         assert r.headers["Content-Type"] == "application/json"
     with pytest.raises(urllib.error.HTTPError) as e:
         urllib.request.urlopen(url + "?format=xml", timeout=5)
     assert e.value.code == 422
+
+
+def _health_pids(url: str, tries: int) -> set[int]:
+    """Worker pids answering /healthz on ``tries`` fresh connections."""
+    pids = set()
+    for _ in range(tries):
+        with urllib.request.urlopen(url + "/healthz", timeout=5) as r:
+            pids.add(json.loads(r.read())["pid"])
+    return pids
+
+
+def test_two_workers_share_the_load_and_report_one_set_of_metrics(servers, reference, tmp_path):
+    """``--workers 2``: one SO_REUSEPORT socket per worker spreads fresh connections over both;
+    every answer is the in-process one; every scrape, whichever worker takes it, counts the
+    whole server's requests and batches; SIGTERM stops both workers and removes the shared
+    metrics directory."""
+    port = _free_port()
+    proc = servers.start(port, "--workers", "2", *SERVER_ARGS, env={"TMPDIR": str(tmp_path)})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        pids = set()
+        while len(pids) < 2 and time.time() < deadline:  # the second worker may still be loading
+            pids |= _health_pids(url, 4)
+        assert len(pids) == 2, f"fresh connections reached only workers {pids}"
+        assert len(list(tmp_path.glob("chord-serve-metrics-*/worker-*.f64"))) == 2
+        emb, budgets = _inputs(60, seed=31)
+        fp = reference.fingerprint
+
+        def one(i):
+            return request_strategy(url, emb[i], budgets[i], fp, timeout=10, retries=2)
+
+        with ThreadPoolExecutor(12) as pool:
+            got = list(pool.map(one, range(60)))
+        assert got == [reference.respond(emb[i : i + 1], budgets[i])[0] for i in range(60)]
+        scrapes = []
+        while {m["pid"] for m in scrapes} != pids and len(scrapes) < 40:
+            scrapes.append(_metrics(port))
+        assert {m["pid"] for m in scrapes} == pids, "40 scrapes on fresh connections all reached one worker"
+        for m in scrapes:
+            assert m["workers"] == 2 and set(m["pids"]) == pids
+            assert m["requests"] == {"200": 60}
+            assert m["strategies"] == 60 == sum(int(k) * n for k, n in m["batch_size"].items())
+            assert m["latency_ms"]["count"] == 60
+        samples = _prometheus(url + "/metrics?format=prometheus")
+        assert samples['chord_serve_requests_total{status="200"}'] == 60
+        assert samples["chord_serve_workers"] == 2
+    finally:
+        servers.stop(proc)
+    assert proc.returncode in (0, -signal.SIGTERM)
+    assert not list(tmp_path.glob("chord-serve-metrics-*")), "the shared metrics directory outlived the server"
 
 
 def test_device_fetch_then_adapt(server, reference):
@@ -340,6 +392,14 @@ def test_device_fetch_then_adapt(server, reference):
     emb, budget = phone.request(recent)
     assert wire == reference.respond(emb, budget)[0]
     assert phone.adapt(wire).avg_bits <= 3.0 + 1e-6
+    # the item ids themselves (left-padded as the device keeps them): the cloud's profiler
+    # profiles them, so the answer is the in-process profile -> plan of the service
+    padded = torch.tensor([[0, 0, 3, 7, 11, 20]])
+    wire = phone.fetch(server["url"], padded, send="items", timeout=10)
+    assert wire == reference.respond(reference.profile(recent[None]), budget)[0]
+    assert wire != reference.respond(emb, budget)[0]  # the cloud's profiler is not the phone's
+    with pytest.raises(ValueError, match="send"):
+        phone.fetch(server["url"], recent, send="both")
 
 
 def test_sigterm_finishes_queued_requests(servers):

@@ -28,7 +28,7 @@ from chord.quantize.strategy import WIRE_VERSION
 from chord.system.cloud.service import CloudService
 
 from .batcher import Batcher, Overloaded
-from .metrics import Metrics
+from .metrics import METRICS_DIR_ENV, Metrics
 from .model import d_user_of
 
 FIELDS = {"user_embedding", "recent_items", "budget", "fingerprint", "wire_version"}
@@ -118,13 +118,16 @@ def create_app(
     max_body: int = 64 * 1024,
     retry_after_s: int = 1,
     names: bool = True,
+    metrics_dir: str | None = None,
 ):
     """The ASGI app over ``service``; see ``Batcher`` for max_batch / max_wait_ms / queue /
     max_queue_ms (0 or None: only the queue bound sheds); max_body: largest request body in
-    bytes (past it: 413). Returns an ASGI callable whose ``.fastapi`` is the FastAPI app."""
+    bytes (past it: 413); metrics_dir: the directory every worker of this server keeps its
+    metrics in (``chord.serve.metrics``; None: this process only). Returns an ASGI callable
+    whose ``.fastapi`` is the FastAPI app."""
     if max_body < 1:
         raise ValueError(f"max_body: expected >= 1 byte, got {max_body}")
-    metrics = Metrics()
+    metrics = Metrics(max_batch, metrics_dir)
     batcher = Batcher(
         service,
         max_batch=max_batch,
@@ -209,26 +212,18 @@ def create_app(
 
     @api.get("/metrics")
     async def get_metrics(request: Request, format: str | None = None):  # noqa: A002 - the query name
-        """JSON by default; the Prometheus text format with ``?format=prometheus`` or when the
-        Accept header asks for text/plain or OpenMetrics text (what a Prometheus scraper sends)."""
+        """The whole server's figures (every worker's, ``chord.serve.metrics``). JSON by default;
+        the Prometheus text format with ``?format=prometheus`` or when the Accept header asks for
+        text/plain or OpenMetrics text (what a Prometheus scraper sends)."""
         accept = request.headers.get("accept", "")
         if format not in (None, "json", "prometheus"):
             return JSONResponse({"error": f"format: expected json or prometheus, got {format!r}"}, status_code=422)
         if format == "prometheus" or (
             format is None and ("text/plain" in accept or "openmetrics" in accept) and "json" not in accept
         ):
-            gauges = {
-                "chord_serve_queue_depth": ("Requests waiting for a planner forward.", batcher.depth),
-                "chord_serve_oldest_wait_seconds": ("Wait so far of the oldest queued request.", batcher.oldest_wait()),
-                "chord_serve_strategies_per_second": ("Recent planner throughput (EWMA).", batcher.rate),
-                "chord_serve_max_batch": ("Most requests per planner forward.", batcher.max_batch),
-                "chord_serve_uptime_seconds": ("Seconds since this worker started.", time.time() - metrics.started),
-            }
-            return PlainTextResponse(metrics.prometheus(gauges, {"pid": str(os.getpid())}), media_type=PROMETHEUS_TYPE)
+            gauges = {"chord_serve_max_batch": ("Most requests per planner forward.", batcher.max_batch)}
+            return PlainTextResponse(metrics.prometheus(gauges), media_type=PROMETHEUS_TYPE)
         return metrics.as_dict(
-            queue_depth=batcher.depth,
-            oldest_wait_ms=batcher.oldest_wait() * 1e3,
-            strategies_per_s=batcher.rate,
             max_batch=batcher.max_batch,
             max_wait_ms=batcher.max_wait_s * 1e3,
             queue=batcher.queue_size,
@@ -277,4 +272,5 @@ def app_from_env():
         queue=int(cfg.get("queue", 1024)),
         max_queue_ms=float(cfg.get("max_queue_ms", 200.0)),
         max_body=int(cfg.get("max_body", 64 * 1024)),
+        metrics_dir=os.environ.get(METRICS_DIR_ENV),
     )

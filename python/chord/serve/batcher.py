@@ -1,10 +1,14 @@
 """Dynamic batching: concurrent requests -> one planner forward.
 
-Requests wait in a bounded ``asyncio.Queue``; one batcher task takes the first, then whatever
-else arrives within ``max_wait_s`` up to ``max_batch``, and runs ``CloudService.respond`` on the
-whole batch in a worker thread (torch releases the GIL, so the event loop keeps accepting and
-parsing meanwhile). A request carries either a user embedding or recent item ids; the batch's
-item-id requests are profiled in one profiler call first.
+Requests wait in a bounded ``asyncio.Queue``; one batcher task takes the first and everything
+already queued, then waits up to ``max_wait_s`` for more, but only while the batch is smaller
+than the recent batches (an EWMA of their sizes): under steady load the requests that arrived
+during the last forward already make a full batch and go at once, and a lone request at low load
+does not wait for company that a closed-loop client cannot send. The wait is woken by each
+arrival (no polling). The batch runs ``CloudService.respond`` in a worker thread (torch releases
+the GIL, so the event loop keeps accepting and parsing meanwhile). A request carries either a
+user embedding or recent item ids; the batch's item-id requests are profiled in one profiler
+call first.
 
 Overload is signalled before latency grows: ``submit`` raises ``Overloaded`` at once when the
 queue is full; when the oldest waiting request has waited longer than ``max_queue_s`` since it
@@ -60,8 +64,11 @@ class Batcher:
             raise ValueError(f"max_queue_s: expected > 0 seconds or None, got {max_queue_s}")
         self.max_queue_s = max_queue_s
         self.rate = None  # strategies per second of recent forwards (EWMA), None until measured
+        #: recent batch sizes (EWMA): a batch stops waiting for company once it is this large
+        self.typical_batch = 1.0
         self.names = names
-        self.metrics = metrics or Metrics()
+        self.metrics = metrics or Metrics(self.max_batch)
+        self._arrived: asyncio.Event | None = None
         self._queue: asyncio.Queue | None = None
         # arrival times of the queued requests, oldest first (the queue is FIFO and only the
         # batcher takes from it, so this stays in step with it)
@@ -82,6 +89,7 @@ class Batcher:
 
     def start(self) -> None:
         self._queue = asyncio.Queue(self.queue_size)
+        self._arrived = asyncio.Event()
         self._task = asyncio.get_running_loop().create_task(self._run(), name="chord-batcher")
 
     async def warm_up(self, d_user: int) -> None:
@@ -96,6 +104,7 @@ class Batcher:
         t0 = time.perf_counter()
         await asyncio.get_running_loop().run_in_executor(self._pool, self._forward, batch)
         self.rate = self.max_batch / max(time.perf_counter() - t0, 1e-6)
+        self.metrics.set_rate(self.rate)
 
     async def stop(self) -> None:
         """Finish every queued request, then stop (graceful shutdown)."""
@@ -140,7 +149,15 @@ class Batcher:
         except asyncio.QueueFull:
             raise Overloaded(f"{self.queue_size} requests already waiting") from None
         self._arrivals.append(arrived)
+        self._arrived.set()
+        if len(self._arrivals) == 1:
+            self._publish()
         return await fut
+
+    def _publish(self) -> None:
+        """Queue depth and the oldest arrival into the metrics (other workers read them there)."""
+        oldest = time.monotonic() - self.oldest_wait() if self._arrivals else None
+        self.metrics.set_queue(len(self._arrivals), oldest)
 
     async def _run(self) -> None:
         q = self._queue
@@ -149,6 +166,7 @@ class Batcher:
             batch = [await q.get()]
             self._arrivals.popleft()
             deadline = time.perf_counter() + self.max_wait_s
+            want = min(self.max_batch, max(1, round(self.typical_batch)))
             while len(batch) < self.max_batch:
                 try:
                     batch.append(q.get_nowait())
@@ -157,10 +175,17 @@ class Batcher:
                 except asyncio.QueueEmpty:
                     pass
                 left = deadline - time.perf_counter()
-                if left <= 0:
+                if left <= 0 or len(batch) >= want:
                     break
-                # short sleeps, not wait_for(q.get()): cancelling a pending get can drop an item
-                await asyncio.sleep(min(left, 0.0005))
+                # woken by the next arrival; waiting on an Event, not on q.get(): cancelling a
+                # pending get at the timeout could drop an item
+                self._arrived.clear()
+                try:
+                    await asyncio.wait_for(self._arrived.wait(), left)
+                except TimeoutError:
+                    pass
+            self._publish()
+            self.typical_batch = 0.8 * self.typical_batch + 0.2 * len(batch)
             # a client that hung up still counts: its slot in the batch is cheap, and dropping it
             # here would race with the handler; its answer is simply never read
             t0 = time.perf_counter()
@@ -173,6 +198,7 @@ class Batcher:
             else:
                 r = len(batch) / max(time.perf_counter() - t0, 1e-6)
                 self.rate = r if self.rate is None else 0.8 * self.rate + 0.2 * r
+                self.metrics.set_rate(self.rate)
                 self.metrics.batch_done(len(batch))
                 for (*_, fut), wire in zip(batch, out):
                     if not fut.done():

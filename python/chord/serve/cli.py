@@ -9,24 +9,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
+import tempfile
 
+from .metrics import METRICS_DIR_ENV
 from .model import DEMO_CHECKPOINT
+from .workers import reuseport_supported, serve_workers, uvicorn_settings
+
+#: the server settings ``python -m chord.serve.loadgen --spawn`` passes on to ``chord serve``
+TUNING = ("seed", "threads", "http", "max_wait_ms", "queue", "max_queue_ms", "shared_socket")
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--checkpoint", default=None, help=f"CHORD checkpoint directory (default: the demo's, {DEMO_CHECKPOINT})"
-    )
-    p.add_argument("--random", action="store_true", help="serve an untrained, seeded planner (no checkpoint)")
-    p.add_argument("--model", choices=["sasrec", "caser"], default="sasrec", help="backbone shape for --random")
-    p.add_argument("--num-items", type=int, default=1682, help="item count for --random (ML-100K: 1682)")
+def add_tuning_arguments(p: argparse.ArgumentParser) -> None:
+    """The server settings a load test varies (``TUNING``), shared by ``chord serve`` and the
+    load generator, which passes them on (``tuning_argv``)."""
     p.add_argument("--seed", type=int, default=0, help="seed of the --random planner")
-    p.add_argument("--dim", type=int, default=64, help="SASRec width for --random")
-    p.add_argument("--blocks", type=int, default=2, help="SASRec blocks for --random")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (stateless replicas)")
     p.add_argument(
         "--threads",
         type=int,
@@ -40,8 +38,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default="auto",
         help="uvicorn's HTTP parser (auto: httptools when installed, the serve extra installs it)",
     )
-    p.add_argument("--max-batch", type=int, default=64, help="most requests per planner forward")
-    p.add_argument("--max-wait-ms", type=float, default=2.0, help="how long a batch waits to fill")
+    p.add_argument(
+        "--max-wait-ms", type=float, default=2.0, help="longest wait of a batch for company (see chord.serve.batcher)"
+    )
     p.add_argument("--queue", type=int, default=1024, help="most requests waiting; past it: 503 + Retry-After")
     p.add_argument(
         "--max-queue-ms",
@@ -49,6 +48,41 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=200.0,
         help="shed (503) when the predicted queue wait is over this (0: only --queue sheds)",
     )
+    p.add_argument(
+        "--shared-socket",
+        action="store_true",
+        help="with --workers > 1: uvicorn's own workers on one shared socket instead of one SO_REUSEPORT "
+        "socket per worker (the Linux default; chord.serve.workers says why)",
+    )
+
+
+def tuning_argv(args) -> list[str]:
+    """``chord serve`` options repeating the ``TUNING`` settings of ``args``."""
+    out = []
+    for name in TUNING:
+        v = getattr(args, name)
+        flag = "--" + name.replace("_", "-")
+        if isinstance(v, bool):
+            out += [flag] if v else []
+        else:
+            out += [flag, str(v)]
+    return out
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--checkpoint", default=None, help=f"CHORD checkpoint directory (default: the demo's, {DEMO_CHECKPOINT})"
+    )
+    p.add_argument("--random", action="store_true", help="serve an untrained, seeded planner (no checkpoint)")
+    p.add_argument("--model", choices=["sasrec", "caser"], default="sasrec", help="backbone shape for --random")
+    p.add_argument("--num-items", type=int, default=1682, help="item count for --random (ML-100K: 1682)")
+    p.add_argument("--dim", type=int, default=64, help="SASRec width for --random")
+    p.add_argument("--blocks", type=int, default=2, help="SASRec blocks for --random")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1, help="worker processes (stateless replicas)")
+    p.add_argument("--max-batch", type=int, default=64, help="most requests per planner forward")
+    add_tuning_arguments(p)
     p.add_argument("--max-body", type=int, default=64 * 1024, help="largest request body, bytes (past it: 413)")
     p.add_argument("--graceful-s", type=float, default=10.0, help="shutdown: seconds to finish in-flight requests")
 
@@ -77,6 +111,10 @@ def run(args) -> int:
         print(f"chord serve: --threads: expected >= 1, got {args.threads}", file=sys.stderr)
         return 2
     threads = args.threads
+    # workers read these when they import torch and numpy: pools sized for every core in each of N
+    # workers would oversubscribe the cores (the worker also calls torch.set_num_threads)
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(var, str(threads))
     os.environ[CONFIG_ENV] = json.dumps(
         {
             "checkpoint": checkpoint,
@@ -94,15 +132,17 @@ def run(args) -> int:
             "max_body": args.max_body,
         }
     )
-    uvicorn.run(
-        "chord.serve.app:app_from_env",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        http=args.http,
-        timeout_graceful_shutdown=args.graceful_s,
-        log_level="warning",
-        access_log=False,
-    )
+    if args.workers > 1 and not args.shared_socket and reuseport_supported():
+        return serve_workers(args.workers, args.host, args.port, http=args.http, graceful_s=args.graceful_s)
+    # one worker, or uvicorn's workers: they share the metrics directory all the same
+    metrics_dir = tempfile.mkdtemp(prefix="chord-serve-metrics-") if args.workers > 1 else None
+    if metrics_dir:
+        os.environ[METRICS_DIR_ENV] = metrics_dir
+    try:
+        uvicorn.run(
+            host=args.host, port=args.port, workers=args.workers, **uvicorn_settings(args.http, args.graceful_s)
+        )
+    finally:
+        if metrics_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0

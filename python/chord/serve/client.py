@@ -26,20 +26,26 @@ class ServeError(RuntimeError):
         self.status = status
 
 
-def strategy_request_body(user_embedding, budget: float, fingerprint: bytes | str) -> bytes:
+def strategy_request_body(user_embedding, budget: float, fingerprint: bytes | str, *, recent_items=None) -> bytes:
     """The JSON body of ``POST /v1/strategy``. user_embedding: d_user floats (list, or a tensor of
-    any shape holding d_user values)."""
-    if hasattr(user_embedding, "detach"):
-        user_embedding = user_embedding.detach().reshape(-1).tolist()
+    any shape holding d_user values); or None with recent_items: item ids, most recent last (list
+    or tensor; 0s are left padding and are dropped), for a server that holds the profiler."""
+    if (user_embedding is None) == (recent_items is None):
+        raise ValueError("user_embedding, recent_items: expected exactly one of them")
     fp = fingerprint.hex() if isinstance(fingerprint, (bytes, bytearray)) else str(fingerprint)
-    return json.dumps(
-        {
-            "user_embedding": [float(x) for x in user_embedding],
-            "budget": float(budget),
-            "fingerprint": fp,
-            "wire_version": WIRE_VERSION,
-        }
-    ).encode()
+    body = {"budget": float(budget), "fingerprint": fp, "wire_version": WIRE_VERSION}
+    if recent_items is not None:
+        if hasattr(recent_items, "detach"):
+            recent_items = recent_items.detach().reshape(-1).tolist()
+        items = [int(i) for i in recent_items if int(i) != 0]
+        if not items:
+            raise ValueError("recent_items: expected at least one item id besides the padding (0)")
+        body["recent_items"] = items
+    else:
+        if hasattr(user_embedding, "detach"):
+            user_embedding = user_embedding.detach().reshape(-1).tolist()
+        body["user_embedding"] = [float(x) for x in user_embedding]
+    return json.dumps(body).encode()
 
 
 def request_strategy(
@@ -51,19 +57,21 @@ def request_strategy(
     timeout: float = 2.0,
     retries: int = 3,
     backoff: float = 0.05,
+    recent_items=None,
 ) -> bytes:
     """POST to ``url`` (the server's base URL or its ``/v1/strategy``) -> strategy wire bytes.
 
-    timeout: seconds per attempt; retries: further attempts after the first; backoff: base of the
-    exponential wait between attempts (jittered; a 503's Retry-After wins, up to MAX_RETRY_AFTER_S).
-    Raises ServeError (with the server's reason) on a 4xx or when every attempt failed.
+    user_embedding, or None with recent_items: see ``strategy_request_body``. timeout: seconds
+    per attempt; retries: further attempts after the first; backoff: base of the exponential wait
+    between attempts (jittered; a 503's Retry-After wins, up to MAX_RETRY_AFTER_S). Raises
+    ServeError (with the server's reason) on a 4xx or when every attempt failed.
     """
     if retries < 0 or timeout <= 0:
         raise ValueError(f"retries, timeout: expected >= 0 and > 0, got {retries}, {timeout}")
     endpoint = url.rstrip("/")
     if not endpoint.endswith("/v1/strategy"):
         endpoint += "/v1/strategy"
-    body = strategy_request_body(user_embedding, budget, fingerprint)
+    body = strategy_request_body(user_embedding, budget, fingerprint, recent_items=recent_items)
     last = "no attempt"
     for attempt in range(retries + 1):
         wait = backoff * (2**attempt) * (0.5 + random.random())

@@ -27,8 +27,10 @@ from urllib.parse import urlparse
 
 import torch
 
+from .cli import add_tuning_arguments, tuning_argv
 from .client import MAX_RETRY_AFTER_S, strategy_request_body
 from .model import random_service
+from .results import write_results
 
 
 def _tree(pid: int) -> list[int]:
@@ -121,6 +123,17 @@ async def _level(host, port, conc, seconds, bodies, expected, retry_wait=None):
     return lat, status, wrong, time.perf_counter() - t0
 
 
+def _run(coro):
+    """asyncio.run on uvloop when it is installed (the serve extra has it): the client shares the
+    cores with the server, and uvloop's loop costs it less CPU per request."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coro)
+
+
 def _pct(xs, q):
     if not xs:
         return None
@@ -144,7 +157,9 @@ def sweep(
     for conc in conc_levels:
         m0 = _metrics(base)
         c0 = _cpu_rss(server_pid) if server_pid else (0.0, 0.0)
-        lat, status, wrong, wall = asyncio.run(_level(u.hostname, u.port, conc, seconds, bodies, expected, retry_wait))
+        own0 = time.process_time()
+        lat, status, wrong, wall = _run(_level(u.hostname, u.port, conc, seconds, bodies, expected, retry_wait))
+        own = time.process_time() - own0
         c1 = _cpu_rss(server_pid) if server_pid else (0.0, 0.0)
         m1 = _metrics(base)
         bs = Counter({int(k): v for k, v in m1["batch_size"].items()})
@@ -165,13 +180,16 @@ def sweep(
                 "mean_batch": (sum(k * v for k, v in bs.items()) / nb) if nb else None,
                 "server_cpu_cores": (c1[0] - c0[0]) / wall if server_pid else None,
                 "server_rss_mib": c1[1] if server_pid else None,
+                "client_cpu_cores": own / wall,
+                "server_workers": m1.get("workers"),
             }
         )
         r = rows[-1]
         print(
             f"  c={conc:4d}  {r['strategies_per_s']:8.1f} strategies/s  p50 {r['p50_ms'] or 0:7.2f} ms  "
             f"p99 {r['p99_ms'] or 0:7.2f} ms  mean batch {r['mean_batch'] or 0:5.1f}  "
-            f"cpu {r['server_cpu_cores'] or 0:4.2f} cores  rss {r['server_rss_mib'] or 0:6.0f} MiB  "
+            f"cpu {r['server_cpu_cores'] or 0:4.2f} cores (client {r['client_cpu_cores']:4.2f})  "
+            f"rss {r['server_rss_mib'] or 0:6.0f} MiB  "
             f"status {r['status']}  wrong {r['wrong']}",
             flush=True,
         )
@@ -233,46 +251,35 @@ def knee(rows: list[dict], within: float = 0.9) -> int | None:
     return next((r["concurrency"] for r in rows if best and r["strategies_per_s"] >= within * best), None)
 
 
-def _spawn(port: int, args, max_batch: int) -> subprocess.Popen:
-    cmd = [
-        sys.executable,
-        "-m",
-        "chord",
-        "serve",
-        "--random",
-        "--port",
-        str(port),
-        "--workers",
-        str(args.workers),
-        "--max-batch",
-        str(max_batch),
-        "--max-wait-ms",
-        str(args.max_wait_ms),
-        "--queue",
-        str(args.queue),
-        "--max-queue-ms",
-        str(args.max_queue_ms),
-        "--seed",
-        str(args.seed),
-        "--model",
-        "sasrec",
-        "--threads",
-        str(args.threads),
-        "--http",
-        args.http,
-    ]
+def _health_pid(port: int) -> int | None:
+    """The pid of the worker that answers /healthz on a fresh connection (None: nobody answers)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
+            return json.loads(r.read())["pid"]
+    except OSError:
+        return None
+
+
+def _spawn(port: int, args, workers: int, max_batch: int) -> subprocess.Popen:
+    """``chord serve --random`` in its own process group, once every one of its workers answers
+    (with one socket per worker a connection to a worker still loading would wait for it)."""
+    cmd = [sys.executable, "-m", "chord", "serve", "--random", "--model", "sasrec", "--port", str(port)]
+    cmd += ["--workers", str(workers), "--max-batch", str(max_batch), *tuning_argv(args)]
     # its own process group: stopping it stops every worker, whatever happens here
     proc = subprocess.Popen(cmd, start_new_session=True)
-    for _ in range(600):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            return proc
-        except OSError:
-            if proc.poll() is not None:
-                raise SystemExit(f"chord serve exited {proc.returncode}") from None
+    seen, deadline = set(), time.monotonic() + 180
+    while len(seen) < workers and time.monotonic() < deadline:
+        pid = _health_pid(port)
+        if pid is not None:
+            seen.add(pid)
+        elif proc.poll() is not None:
+            raise SystemExit(f"chord serve exited {proc.returncode}")
+        else:
             time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("chord serve did not come up in 120 s")
+    if len(seen) < workers:
+        _stop(proc)
+        raise SystemExit(f"chord serve: {len(seen)} of {workers} workers answered within 180 s")
+    return proc
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -287,18 +294,59 @@ def _stop(proc: subprocess.Popen) -> None:
         pass
 
 
+def _configuration(args, ref, workers: int, mb: int) -> dict:
+    """One server configuration: start it (or use --url), sweep, overload and soak, stop it."""
+    proc = None
+    if args.url:
+        base, pid = args.url.rstrip("/"), None
+    else:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        proc = _spawn(port, args, workers, mb)
+        base, pid = f"http://127.0.0.1:{port}", proc.pid
+    print(f"workers={workers} max_batch={mb} max_wait_ms={args.max_wait_ms} ({base})", flush=True)
+    try:
+        rw = 0.001 if args.ignore_retry_after else None
+        rows = sweep(base, pid, args.concurrency, args.seconds, ref, retry_wait=rw)
+        k = knee(rows)
+        print(f"  knee (90% of best throughput) at concurrency {k}", flush=True)
+        over = soak = None
+        if args.overload_factor and k:
+            over = overload_check(base, pid, rows, k, args.overload_factor, args.seconds, ref, retry_wait=rw)
+        if args.soak_seconds:
+            over_c = int(round(k * args.overload_factor)) if args.overload_factor and k else None
+            soak = soak_run(
+                base, pid, args.soak_concurrency or over_c or k or 64, args.soak_seconds, ref, retry_wait=rw
+            )
+    finally:
+        if proc is not None:
+            _stop(proc)
+    return {
+        "workers": workers,
+        "sockets": "shared" if args.shared_socket or workers == 1 else "one per worker (SO_REUSEPORT)",
+        "max_batch": mb,
+        "max_wait_ms": args.max_wait_ms,
+        "queue": args.queue,
+        "max_queue_ms": args.max_queue_ms,
+        "threads": args.threads,
+        "retry_after": "ignored (1 ms)" if args.ignore_retry_after else "honoured",
+        "knee_concurrency": k,
+        "rows": rows,
+        "overload": over,
+        "soak": soak,
+    }
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m chord.serve.loadgen", description=__doc__.split("\n\n")[0])
     p.add_argument("--url", default=None, help="a running `chord serve --random` (default: --spawn one)")
     p.add_argument("--spawn", action="store_true", help="start chord serve --random for each configuration")
-    p.add_argument("--workers", type=int, default=1)
+    p.add_argument(
+        "--workers", type=int, nargs="+", default=[1], help="server worker processes; one sweep per value (same run)"
+    )
     p.add_argument("--max-batch", type=int, nargs="+", default=[64], help="one sweep per value (1 = no batching)")
-    p.add_argument("--max-wait-ms", type=float, default=2.0)
-    p.add_argument("--queue", type=int, default=1024)
-    p.add_argument("--max-queue-ms", type=float, default=200.0)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1, help="torch threads per server worker")
-    p.add_argument("--http", default="auto", choices=["auto", "h11", "httptools"], help="the server's HTTP parser")
+    add_tuning_arguments(p)
     p.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16, 64, 256])
     p.add_argument("--seconds", type=float, default=5.0, help="per concurrency level")
     p.add_argument(
@@ -324,58 +372,11 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     ref = random_service("sasrec", 1682, seed=args.seed)
     results = []
-    for mb in args.max_batch:
-        proc = None
-        if args.url:
-            base, pid = args.url.rstrip("/"), None
-        else:
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", 0))
-                port = s.getsockname()[1]
-            proc = _spawn(port, args, mb)
-            base, pid = f"http://127.0.0.1:{port}", proc.pid
-        print(f"workers={args.workers} max_batch={mb} max_wait_ms={args.max_wait_ms} ({base})", flush=True)
-        try:
-            rw = 0.001 if args.ignore_retry_after else None
-            rows = sweep(base, pid, args.concurrency, args.seconds, ref, retry_wait=rw)
-            k = knee(rows)
-            print(f"  knee (90% of best throughput) at concurrency {k}", flush=True)
-            over = soak = None
-            if args.overload_factor and k:
-                over = overload_check(base, pid, rows, k, args.overload_factor, args.seconds, ref, retry_wait=rw)
-            if args.soak_seconds:
-                over_c = int(round(k * args.overload_factor)) if args.overload_factor and k else None
-                soak = soak_run(
-                    base, pid, args.soak_concurrency or over_c or k or 64, args.soak_seconds, ref, retry_wait=rw
-                )
-        finally:
-            if proc is not None:
-                _stop(proc)
-        results.append(
-            {
-                "workers": args.workers,
-                "max_batch": mb,
-                "max_wait_ms": args.max_wait_ms,
-                "queue": args.queue,
-                "max_queue_ms": args.max_queue_ms,
-                "threads": args.threads,
-                "retry_after": "ignored (1 ms)" if args.ignore_retry_after else "honoured",
-                "knee_concurrency": k,
-                "rows": rows,
-                "overload": over,
-                "soak": soak,
-            }
-        )
+    for workers in args.workers:
+        for mb in args.max_batch:
+            results.append(_configuration(args, ref, workers, mb))
     if args.out:
-        meta = {
-            "command": " ".join(["python -m chord.serve.loadgen"] + list(argv if argv is not None else sys.argv[1:])),
-            "cpu_count": os.cpu_count(),
-            "torch": torch.__version__,
-            "time": time.strftime("%Y-%m-%d %H:%M:%S"),
-            "load_1min": os.getloadavg()[0],
-        }
-        with open(args.out, "w") as f:
-            json.dump({"meta": meta, "results": results}, f, indent=1)
+        write_results(args.out, "python -m chord.serve.loadgen", argv, results=results)
     return 0
 
 

@@ -13,14 +13,13 @@ one ``Strategy.to_bytes`` per user).
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 import time
 
 import torch
 
 from .model import random_service
+from .results import write_results
 
 
 def _plain_respond(service, emb, budgets):
@@ -76,17 +75,7 @@ def main(argv=None) -> int:
                     flush=True,
                 )
     if args.out:
-        meta = {
-            "command": " ".join(
-                ["python -m chord.serve.planner_cost"] + list(argv if argv is not None else sys.argv[1:])
-            ),
-            "cpu_count": os.cpu_count(),
-            "torch": torch.__version__,
-            "time": time.strftime("%Y-%m-%d %H:%M:%S"),
-            "load_1min": os.getloadavg()[0],
-        }
-        with open(args.out, "w") as f:
-            json.dump({"meta": meta, "rows": rows}, f, indent=1)
+        write_results(args.out, "python -m chord.serve.planner_cost", argv, rows=rows)
     return 0
 
 

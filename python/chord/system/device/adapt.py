@@ -52,14 +52,23 @@ class Device:
         seq = recent_items.view(1, -1) if recent_items.dim() == 1 else recent_items
         return self.profiler(seq), self.budget
 
-    def fetch(self, url: str, recent_items: torch.Tensor, *, timeout: float = 2.0, retries: int = 3) -> bytes:
-        """``request`` over the network: profile ``recent_items`` here, POST the embedding, budget
-        and this device's model fingerprint to the strategy service at ``url`` (``chord serve``)
-        -> strategy wire bytes for ``adapt``. timeout: seconds per attempt; retries: further
-        attempts on connection errors / 503 / 5xx (never on 4xx). Raises
-        ``chord.serve.client.ServeError``."""
+    def fetch(
+        self, url: str, recent_items: torch.Tensor, *, send: str = "embedding", timeout: float = 2.0, retries: int = 3
+    ) -> bytes:
+        """``request`` over the network -> strategy wire bytes for ``adapt``, from the strategy
+        service at ``url`` (``chord serve``). send: "embedding" (profile ``recent_items`` here and
+        POST the embedding: the item ids stay on the device) or "items" (POST the item ids; the
+        cloud's copy of the profiler computes the same embedding). Budget and this device's model
+        fingerprint go along. timeout: seconds per attempt; retries: further attempts on
+        connection errors / 503 / 5xx (never on 4xx). Raises ``chord.serve.client.ServeError``."""
         from chord.serve.client import request_strategy
 
+        if send == "items":
+            return request_strategy(
+                url, None, self.budget, self.fingerprint, timeout=timeout, retries=retries, recent_items=recent_items
+            )
+        if send != "embedding":
+            raise ValueError(f"send: expected 'embedding' or 'items', got {send!r}")
         emb, budget = self.request(recent_items)
         return request_strategy(url, emb, budget, self.fingerprint, timeout=timeout, retries=retries)
 
