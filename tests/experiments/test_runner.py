@@ -89,6 +89,7 @@ def test_quick_grid_writes_results_and_resumes(tmp_path, capsys):
     assert all(v["run"] == 0 and v["config"]["bootstrap"] == 1000 for v in cells.values())
     argv2 = argv + ["--bootstrap", "200"]
     argv2.insert(argv2.index("fp32") + 1, "ptq4")
+    argv2.insert(argv2.index("fp32") + 1, "diet-pretrained")
     assert main(argv2) == 0
     res2 = json.loads((tmp_path / "results.json").read_text())
     after = res2["cells"]
@@ -97,6 +98,11 @@ def test_quick_grid_writes_results_and_resumes(tmp_path, capsys):
     new = after["ml-100k/sasrec/ptq4"]
     assert new["run"] == 1 and new["config"]["bootstrap"] == 200 and "ptq4" in new["config"]["methods"]
     assert [r["config"]["bootstrap"] for r in res2["meta"]["runs"]] == [1000, 200]
+    # DIET's binary masks on the same trained backbone, served at every swept budget
+    for b in (2.0, 3.0):
+        diet = after[f"ml-100k/sasrec/diet-pretrained@{b}"]
+        assert diet["run"] == 1 and diet["avg_bits"] <= b + 1e-6 and diet["trained_at"] == 3.0
+    assert (tmp_path / "ckpt" / "ml-100k_sasrec_diet-pretrained_3.0" / "chord.safetensors").exists()
     assert "| ml-100k/sasrec | fp32 |" in table(res)
     capsys.readouterr()
 

@@ -28,6 +28,7 @@ from chord.system import CodesModel
 from chord.system.cloud import planned_layers
 
 from . import headroom as hr
+from . import headroom_paired as hp
 from . import significance as sig
 
 
@@ -52,7 +53,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--history", type=int, default=50, help="input items (as chord experiment's CHORD history)")
     p.add_argument("--mask-seen-target", action="store_true")
-    p.add_argument("--chord-results", default=None, help="a chord experiment --out dir: its ranks.npz rows join")
+    p.add_argument(
+        "--chord-results",
+        nargs="+",
+        default=None,
+        help="chord experiment --out dirs of the same checkpoint (one per CHORD training seed): their "
+        "per-user test ranks join the headroom cells' users (checked against fp32's)",
+    )
+    p.add_argument("--paired-out", default=None, help="with --table and --chord-results: write the joined JSON here")
+    p.add_argument("--curve", default=None, help="with --table and --chord-results: the budget-curve PNG")
     p.add_argument("--bootstrap", type=int, default=1000)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--threads", type=int, default=1)
@@ -166,6 +175,8 @@ def run(args) -> int:
         from .headroom_table import markdown, markdown_by_round
 
         print(markdown(args.table) + "\n\n" + markdown_by_round(args.table))
+        if args.chord_results:
+            _paired_table(args)
         return 0
     if not args.ckpt:
         raise SystemExit("chord headroom: --ckpt is required (or --table DIR ...)")
@@ -183,7 +194,7 @@ def run(args) -> int:
     split = LeaveOneOut(load_dataset(args.dataset, args.data_dir))
     rows = sample_rows(len(split.eval_users), args.users, args.seed)
     tag = args.tag or f"{args.dataset}/{model_name}"
-    chord_ranks = dict(np.load(Path(args.chord_results) / "ranks.npz")) if args.chord_results else {}
+    chord_runs = hp.load_runs(args.chord_results) if args.chord_results else []
     for b in args.budgets:
         key = f"{tag}@{b}"
         if key in results["cells"]:
@@ -194,7 +205,8 @@ def run(args) -> int:
         for name, r in res.pop("_ranks").items():
             saved[f"{key}|{name}"] = r.numpy().astype(np.int32)
         saved[f"{key}|rows"] = res.pop("_rows").numpy().astype(np.int32)
-        res["chord"] = _chord_rows(chord_ranks, f"{args.dataset}/{model_name}", b, rows, saved, key, args)
+        if chord_runs:
+            res["chord"] = hp.paired_cell(key, saved, chord_runs, args.bootstrap, args.seed)
         res["args"] = {k: v for k, v in vars(args).items()}
         results["cells"][key] = res
         np.savez_compressed(out / "ranks.tmp.npz", **saved)
@@ -210,19 +222,13 @@ def run(args) -> int:
     return 0
 
 
-def _chord_rows(chord_ranks, pair, b, rows, saved, key, args) -> dict:
-    """CHORD's (and its population's / layer-wise's) test ranks on the same sampled users, from a
-    ``chord experiment`` run of the same checkpoint: metrics and paired differences."""
-    out = {}
-    ranks = {"oracle": saved[f"{key}|oracle"], "population": saved[f"{key}|population"]}
-    for meth in ("chord-pretrained", "population-pretrained", "layerwise"):
-        k = f"{pair}/{meth}@{b}|full"
-        if k in chord_ranks:
-            ranks[meth] = chord_ranks[k][rows.numpy()]
-    if "chord-pretrained" not in ranks:
-        return out
-    for m in ranks:
-        if m not in ("oracle", "population"):
-            out[m] = metrics_from_ranks(torch.from_numpy(ranks[m].astype(np.int64)), (5, 10, 20))
-    out["chord_minus"] = sig.compare(ranks, "chord-pretrained", sorted(ranks), resamples=args.bootstrap, seed=args.seed)
-    return out
+def _paired_table(args) -> None:
+    """Print (and optionally write) every method on the headroom cells' users, CHORD's seeds joined."""
+    res = hp.paired(args.table, args.chord_results, args.bootstrap, args.seed)
+    print("\n" + hp.markdown(res))
+    if args.paired_out:
+        Path(args.paired_out).write_text(json.dumps(res, indent=1, default=float))
+    if args.curve:
+        from .plots import paired_budget_curves
+
+        paired_budget_curves(res, args.curve)

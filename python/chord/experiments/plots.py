@@ -142,3 +142,40 @@ def bits_heatmap(bits: torch.Tensor, specs, path, labels=None, title: str = "", 
         fig.suptitle(title, fontsize=10)
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
+
+
+def paired_budget_curves(paired: dict, path, metric: str = "NDCG@10") -> list[str]:
+    """``chord headroom --chord-results``' joined cells (:func:`chord.experiments.headroom_paired.paired`)
+    as one panel per dataset/backbone: ``metric`` vs the budget for every joined method on the same
+    users, CHORD as the mean of its seeds with the seeds' min-max as error bars, fp32 as a line."""
+    from .headroom_paired import JOINED
+
+    plt = _plt()
+    pairs = sorted({k.rsplit("@", 1)[0] for k in paired})
+    if not pairs:
+        return []
+    fig, axes = plt.subplots(1, len(pairs), figsize=(6 * len(pairs), 4.2), squeeze=False)
+    names = {"population": "population (searched)", "oracle": "oracle (per user, searched)", **JOINED}
+    for ax, pair in zip(axes.flat, pairs):
+        cells = sorted((float(k.rsplit("@", 1)[1]), v) for k, v in paired.items() if k.rsplit("@", 1)[0] == pair)
+        for i, m in enumerate(("population", "oracle", *JOINED)):
+            pts = [(b, c["mean"][m][metric]) for b, c in cells if m in c["mean"]]
+            if pts:
+                ax.plot(*zip(*pts), marker="o", ms=4, color=f"C{i}", label=names[m])
+        ch = [(b, [s[metric] for s in c["chord_seeds"]]) for b, c in cells if c["chord_seeds"]]
+        if ch:
+            b = [p[0] for p in ch]
+            mean = [sum(v) / len(v) for _, v in ch]
+            err = [[m - min(v) for m, (_, v) in zip(mean, ch)], [max(v) - m for m, (_, v) in zip(mean, ch)]]
+            n = max(len(v) for _, v in ch)
+            ax.errorbar(b, mean, yerr=err, marker="D", color="C9", lw=2, capsize=4, label=f"CHORD ({n} seeds, min-max)")
+        fp = [c["mean"]["fp32"][metric] for _, c in cells]
+        ax.axhline(fp[0], color="gray", ls=":", label="fp32")
+        ax.set_xlabel("budget (average bits per weight)")
+        ax.set_ylabel(f"test {metric} (full ranking), {cells[0][1]['users']} users")
+        ax.set_title(pair)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return pairs

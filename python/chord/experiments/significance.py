@@ -63,6 +63,44 @@ def paired_bootstrap(a, b, resamples: int = 1000, seed: int = 0, level: float = 
     }
 
 
+def seed_user_bootstrap(a, b, resamples: int = 1000, seed: int = 0, level: float = 0.95, chunk: int = 100) -> dict:
+    """a float [S, n]: one method's per-user values under S training seeds; b float [n] (the same
+    users, one fixed method) -> bootstrap of the mean over seeds and users of ``a - b``.
+
+    Each resample draws the users (paired: the same users for a and b) *and* the seeds, both with
+    replacement, so the interval covers the training seed as well as the draw of users (with few
+    seeds only coarsely: 3 seeds give 10 distinct seed multisets). Same return keys as
+    :func:`paired_bootstrap`, plus ``"seeds": S``; S = 1 gives exactly its interval."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.ndim != 2 or b.ndim != 1 or a.shape[1] != b.shape[0] or a.size == 0:
+        raise ValueError(f"a, b: expected a [S, n] and b [n] (non-empty), got {a.shape} and {b.shape}")
+    S, n = a.shape
+    if S == 1:
+        return {**paired_bootstrap(a[0], b, resamples, seed, level, chunk), "seeds": 1}
+    if resamples < 1:
+        raise ValueError(f"resamples: expected >= 1, got {resamples}")
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level: expected in (0, 1), got {level}")
+    d = a - b[None, :]
+    rng = np.random.default_rng(seed)
+    means = np.empty(resamples)
+    for s in range(0, resamples, chunk):
+        m = min(chunk, resamples - s)
+        su, uu = rng.integers(0, S, size=(m, S)), rng.integers(0, n, size=(m, n))
+        means[s : s + m] = d[su[:, :, None], uu[:, None, :]].mean((1, 2))
+    tail = 100.0 * (1.0 - level) / 2.0
+    lo, hi = np.percentile(means, [tail, 100.0 - tail])
+    return {
+        "diff": float(d.mean()),
+        "lo": float(lo),
+        "hi": float(hi),
+        "significant": bool(lo > 0 or hi < 0),
+        "resamples": int(resamples),
+        "users": int(n),
+        "seeds": int(S),
+    }
+
+
 def compare(ranks: dict, reference: str, others, metrics=METRICS, **kw) -> dict:
     """ranks {method: int [n]} (same users) -> {other: {metric: paired_bootstrap(ref, other)}}:
     ``reference`` minus each of ``others`` (a positive diff means the reference scores higher)."""

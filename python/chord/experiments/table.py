@@ -13,6 +13,7 @@ ORDER = (
     "population-pretrained",
     "population-random",
     "diet",
+    "diet-pretrained",
     "chord-random",
     "chord-pretrained",
 )
