@@ -222,3 +222,34 @@ def test_search_instances_are_the_validation_stage_and_never_the_test_item():
             assert int(seqs5[5 * i + j, -1]) == int(items[len(items) - 3 - j])
         assert weight5[i].sum() == 5
     assert int(test_items[0]) != 0
+
+
+def test_masked_seen_targets_weigh_nothing_and_losses_stay_finite():
+    """With --mask-seen-target a target repeating its history is masked (a miss under any strategy):
+    its +inf loss must weigh 0, or every mean is inf and no search move is ever accepted."""
+    from chord.data import LeaveOneOut
+    from chord.data.dataset import SequenceDataset
+
+    # user 0: validation item 3 repeats its history; user 1: no repeat; user 2: its 3rd instance repeats
+    seqs = [[1, 2, 3, 4, 3, 5], [6, 7, 8, 9, 10, 11], [1, 2, 1, 4, 6, 7]]
+    offsets = np.cumsum([0] + [len(s) for s in seqs])
+    split = LeaveOneOut(SequenceDataset("rep", 11, np.concatenate(seqs), offsets))
+    rows = torch.arange(3)
+    torch.manual_seed(0)
+    m = build_model(
+        {"model": "sasrec", "num_items": 11, "dim": 8, "blocks": 1, "heads": 1, "ffn_hidden": 16, "max_len": 8}
+    )
+    specs = planned_layers(m)
+    groups = hr.channel_groups(m, specs, 2)
+    cb = Codebook.default()
+    start = hr.start_codes(groups, 3.0, cb).view(1, -1)
+    for k, want in ((1, [[0.0], [1.0], [1.0]]), (3, [[0.0, 1.0, 1.0], [1.0, 1.0, 1.0], [1.0, 1.0, 0.0]])):
+        data = hr.search_instances(split, rows, k, 8, mask_seen_target=True)
+        assert data[-1].tolist() == want
+        obj = hr.StageLoss(m.eval(), specs, groups, *data)
+        per_user = obj.per_user(start.expand(3, -1))
+        assert torch.isfinite(per_user).all() and torch.isfinite(obj.population(start[0]))
+        assert (per_user[0] == 0) == (k == 1)  # no search data left: the same 0 under every strategy
+        assert (per_user[1:] > 0).all()
+    plain = hr.search_instances(split, rows, 1, 8)
+    assert plain[-1].tolist() == [[1.0], [1.0], [1.0]] and not plain[3][0, 3]

@@ -273,7 +273,10 @@ class StageLoss:
 
     def _reduce(self, inst_loss: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
         w = self.weight[rows]
-        return (inst_loss.view(-1, self.k) * w).sum(1) / w.sum(1)
+        # weight-0 instances may carry an infinite loss (a masked target): 0 * inf would be nan; a
+        # user without any weighted instance gets 0 under every strategy, so no search moves them
+        inst = torch.where(w > 0, inst_loss.view(-1, self.k), 0.0)
+        return (inst * w).sum(1) / w.sum(1).clamp_min(1e-12)
 
     @torch.no_grad()
     def per_user(self, codes: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
@@ -315,7 +318,9 @@ def search_instances(split, eval_rows: torch.Tensor, k: int, max_len: int, mask_
     """The search's data for eval users ``split.eval_users[eval_rows]``: instance 0 of a user is the
     validation stage (history = training part, target = validation item, masked as the full-ranking
     evaluator masks it); instances 1..k-1 are the user's last training targets, each with the
-    history before it (absent, weight 0, where that history would be empty). Never the test item.
+    history before it (absent, weight 0, where that history would be empty). With
+    ``mask_seen_target``, an instance whose target repeats an item of its history weighs 0 as well
+    (a miss whatever the strategy). Never the test item.
     -> (seqs long [U*k, max_len], users long [U*k], targets long [U*k], mask bool [U*k, I+1],
     weight float [U, k])."""
     if k < 1:
@@ -335,7 +340,11 @@ def search_instances(split, eval_rows: torch.Tensor, k: int, max_len: int, mask_
     for i, (a, b) in enumerate(zip(flat_s.tolist(), flat_e.tolist())):
         mask[i, torch.from_numpy(ds.items[a:b].astype(np.int64))] = True
     mask[:, 0] = True
-    if not mask_seen_target:
+    if mask_seen_target:
+        # a target that repeats a history item is masked, so it is a miss under every strategy (the
+        # evaluator counts it so): its loss is +inf and says nothing about the strategy, so it weighs 0
+        weight.reshape(-1)[mask[torch.arange(flat_e.size), targets].numpy()] = 0.0
+    else:
         mask[torch.arange(flat_e.size), targets] = False
     users = torch.from_numpy(np.repeat(u, k))
     return seqs, users, targets, mask, torch.from_numpy(weight)

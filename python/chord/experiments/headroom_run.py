@@ -133,6 +133,7 @@ def run_cell(backbone, split, budget: float, rows: torch.Tensor, args, log=print
         "fp32": ev.ranks(backbone, "test", "full"),
     }
     bits = hr.avg_bits(orc, groups, cb)
+    searched = obj.weight.sum(1) > 0
     res = {
         "budget": budget,
         "users": int(rows.numel()),
@@ -141,10 +142,11 @@ def run_cell(backbone, split, budget: float, rows: torch.Tensor, args, log=print
         "population_codes": pop[0].tolist(),
         "group_names": list(groups.names),
         "avg_bits": {"population": float(hr.avg_bits(pop, groups, cb)[0]), "oracle_max": float(bits.max())},
-        "valid_loss": {
-            "population": float(pop_user_val.mean()),
-            "oracle": float(orc_val.mean()),
+        "valid_loss": {  # over the users with search data (see hr.search_instances)
+            "population": float(pop_user_val[searched].mean()),
+            "oracle": float(orc_val[searched].mean()),
             "users_improved": int((orc_val < pop_user_val - 1e-12).sum()),
+            "users_searched": int(searched.sum()),
         },
         "oracle_differs": float((orc != pop).any(1).double().mean()),
         "oracle_changed_groups": float((orc != pop).sum(1).double().mean()),
