@@ -128,7 +128,7 @@ def paired(headroom_dirs, chord_dirs, resamples: int = 1000, seed: int = 42) -> 
             if cell.get("search_items", 1) != 1 or f"{key}|rows" not in hr_ranks:
                 continue
             out[key] = {**paired_cell(key, hr_ranks, runs, resamples, seed), "headroom_dir": str(d)}
-    return out
+    return dict(sorted(out.items(), key=lambda kv: (kv[0].rsplit("@", 1)[0], float(kv[0].rsplit("@", 1)[1]))))
 
 
 def markdown(res: dict, metric: str = "NDCG@10") -> str:
@@ -158,7 +158,7 @@ def markdown(res: dict, metric: str = "NDCG@10") -> str:
         for s in r["chord_seeds"]:
             cis = [sig.format_ci(s["minus"][m][metric]) if m in s["minus"] else "" for m in versus]
             lines.append(f"| {key} | seed {s['seed']} | {s[metric]:.4f} | " + " | ".join(cis) + " |")
-        if r["chord_seeds"]:
+        if len(r["chord_seeds"]) > 1:
             pooled = r["chord_pooled"]
             cis = [sig.format_ci(pooled[m][metric]) if m in pooled else "" for m in versus]
             n = len(r["chord_seeds"])

@@ -168,7 +168,16 @@ def paired_budget_curves(paired: dict, path, metric: str = "NDCG@10") -> list[st
             mean = [sum(v) / len(v) for _, v in ch]
             err = [[m - min(v) for m, (_, v) in zip(mean, ch)], [max(v) - m for m, (_, v) in zip(mean, ch)]]
             n = max(len(v) for _, v in ch)
-            ax.errorbar(b, mean, yerr=err, marker="D", color="C9", lw=2, capsize=4, label=f"CHORD ({n} seeds, min-max)")
+            ax.errorbar(
+                b,
+                mean,
+                yerr=err,
+                marker="D",
+                color="C9",
+                lw=2,
+                capsize=4,
+                label=f"CHORD ({n} seed{'s, min-max' if n > 1 else ''})",
+            )
         fp = [c["mean"]["fp32"][metric] for _, c in cells]
         ax.axhline(fp[0], color="gray", ls=":", label="fp32")
         ax.set_xlabel("budget (average bits per weight)")
