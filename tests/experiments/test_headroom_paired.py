@@ -66,6 +66,9 @@ def test_join_takes_the_sampled_rows_of_every_seed(tmp_path):
     assert d["seeds"] == 2 and d["lo"] <= d["diff"] <= d["hi"]
     assert d["diff"] == pytest.approx(res["mean"]["chord"]["NDCG@10"] - res["mean"]["layerwise"]["NDCG@10"])
     table = hp.markdown({KEY: res})
+    # the same cell from two headroom dirs (e.g. a user sample and all users) keeps both
+    both = hp.paired([hd, hd], [d1], resamples=50)
+    assert list(both) == [KEY, f"{KEY} (20 users)"] and both[KEY]["budget"] == 3.0
     assert f"| {KEY} | seed 1 |" in table and f"| {KEY} | pooled (2 seeds) |" in table
 
 

@@ -127,8 +127,11 @@ def paired(headroom_dirs, chord_dirs, resamples: int = 1000, seed: int = 42) -> 
         for key, cell in res["cells"].items():
             if cell.get("search_items", 1) != 1 or f"{key}|rows" not in hr_ranks:
                 continue
-            out[key] = {**paired_cell(key, hr_ranks, runs, resamples, seed), "headroom_dir": str(d)}
-    return dict(sorted(out.items(), key=lambda kv: (kv[0].rsplit("@", 1)[0], float(kv[0].rsplit("@", 1)[1]))))
+            pair, b = key.rsplit("@", 1)
+            c = {**paired_cell(key, hr_ranks, runs, resamples, seed), "pair": pair, "budget": float(b)}
+            c["headroom_dir"] = str(d)
+            out[key if key not in out else f"{key} ({c['users']} users)"] = c  # e.g. a sample and all users
+    return dict(sorted(out.items(), key=lambda kv: (kv[1]["pair"], kv[1]["users"], kv[1]["budget"])))
 
 
 def markdown(res: dict, metric: str = "NDCG@10") -> str:

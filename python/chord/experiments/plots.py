@@ -151,13 +151,16 @@ def paired_budget_curves(paired: dict, path, metric: str = "NDCG@10") -> list[st
     from .headroom_paired import JOINED
 
     plt = _plt()
-    pairs = sorted({k.rsplit("@", 1)[0] for k in paired})
-    if not pairs:
+    panels = sorted({(v["pair"], v["users"]) for v in paired.values()})
+    if not panels:
         return []
-    fig, axes = plt.subplots(1, len(pairs), figsize=(6 * len(pairs), 4.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.2), squeeze=False)
     names = {"population": "population (searched)", "oracle": "oracle (per user, searched)", **JOINED}
-    for ax, pair in zip(axes.flat, pairs):
-        cells = sorted((float(k.rsplit("@", 1)[1]), v) for k, v in paired.items() if k.rsplit("@", 1)[0] == pair)
+    for ax, (pair, users) in zip(axes.flat, panels):
+        cells = sorted(
+            ((v["budget"], v) for v in paired.values() if (v["pair"], v["users"]) == (pair, users)),
+            key=lambda bv: bv[0],
+        )
         for i, m in enumerate(("population", "oracle", *JOINED)):
             pts = [(b, c["mean"][m][metric]) for b, c in cells if m in c["mean"]]
             if pts:
@@ -181,10 +184,10 @@ def paired_budget_curves(paired: dict, path, metric: str = "NDCG@10") -> list[st
         fp = [c["mean"]["fp32"][metric] for _, c in cells]
         ax.axhline(fp[0], color="gray", ls=":", label="fp32")
         ax.set_xlabel("budget (average bits per weight)")
-        ax.set_ylabel(f"test {metric} (full ranking), {cells[0][1]['users']} users")
-        ax.set_title(pair)
+        ax.set_ylabel(f"test {metric} (full ranking)")
+        ax.set_title(f"{pair}, {users} users")
         ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
-    return pairs
+    return [f"{p} ({u} users)" for p, u in panels]
