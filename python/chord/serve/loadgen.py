@@ -1,13 +1,15 @@
 """Load generator for ``chord serve``: a concurrency sweep with answer checking.
 
-``python -m chord.serve.loadgen --spawn --workers 1 --concurrency 1 4 16 64 256 --seconds 5``
+``python -m chord.serve.loadgen --spawn --workers 1 2 --concurrency 1 4 16 64 256 --seconds 5``
 starts ``chord serve --random`` (seeded: the expected answer of every request is computed here,
-in process, and every response is compared with it), runs each concurrency level for
-``--seconds`` over keep-alive connections (asyncio streams, no client library: the client shares
-the machine with the server and should cost little), and reports strategies/s, p50/p99
-latency, status counts, wrong answers, the server's batch sizes (from ``/metrics``; with several
-workers it is one worker's view), CPU (server process tree, cores busy) and memory (RSS).
-``--url`` measures a running server instead (it must serve ``--random`` with the same seed).
+in process, and every response is compared with it) once per configuration (workers x max
+batch, one after the other in the same run), waits until every worker answers, runs each
+concurrency level for ``--seconds`` over keep-alive connections (asyncio streams on uvloop, no
+client library: the client shares the machine with the server and should cost little), and
+reports strategies/s, p50/p99 latency, status counts, wrong answers, the server's batch sizes
+(from ``/metrics``, all workers), CPU (server process tree, and the client's own, in cores busy)
+and memory (RSS). ``--url`` measures a running server instead (it must serve ``--random`` with
+the same seed).
 """
 
 from __future__ import annotations
@@ -47,19 +49,20 @@ def _tree(pid: int) -> list[int]:
     return out
 
 
-def _cpu_rss(pid: int) -> tuple[float, float]:
-    """(CPU seconds, RSS MiB) of the process tree under pid (Linux /proc)."""
+def _cpu_rss(pid: int) -> tuple[float, float, dict[int, float]]:
+    """(CPU seconds, RSS MiB) of the process tree under pid (Linux /proc), and the CPU seconds of
+    each process in it (how evenly the workers share the load)."""
     tick, page = os.sysconf("SC_CLK_TCK"), os.sysconf("SC_PAGE_SIZE")
-    cpu = rss = 0.0
+    rss, each = 0.0, {}
     for p in _tree(pid):
         try:
             with open(f"/proc/{p}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
-            cpu += (int(fields[11]) + int(fields[12])) / tick
+            each[p] = (int(fields[11]) + int(fields[12])) / tick
             rss += int(fields[21]) * page / 2**20
         except OSError:
             pass
-    return cpu, rss
+    return sum(each.values()), rss, each
 
 
 def _metrics(base: str) -> dict:
@@ -156,11 +159,11 @@ def sweep(
     rows = []
     for conc in conc_levels:
         m0 = _metrics(base)
-        c0 = _cpu_rss(server_pid) if server_pid else (0.0, 0.0)
+        c0 = _cpu_rss(server_pid) if server_pid else (0.0, 0.0, {})
         own0 = time.process_time()
         lat, status, wrong, wall = _run(_level(u.hostname, u.port, conc, seconds, bodies, expected, retry_wait))
         own = time.process_time() - own0
-        c1 = _cpu_rss(server_pid) if server_pid else (0.0, 0.0)
+        c1 = _cpu_rss(server_pid) if server_pid else (0.0, 0.0, {})
         m1 = _metrics(base)
         bs = Counter({int(k): v for k, v in m1["batch_size"].items()})
         bs.subtract({int(k): v for k, v in m0["batch_size"].items()})
@@ -181,6 +184,8 @@ def sweep(
                 "server_cpu_cores": (c1[0] - c0[0]) / wall if server_pid else None,
                 "server_rss_mib": c1[1] if server_pid else None,
                 "client_cpu_cores": own / wall,
+                # per server process, busiest first (with several workers: the supervisor is ~0)
+                "process_cpu_cores": sorted(((c1[2][p] - c0[2].get(p, 0.0)) / wall for p in c1[2]), reverse=True),
                 "server_workers": m1.get("workers"),
             }
         )
@@ -188,7 +193,9 @@ def sweep(
         print(
             f"  c={conc:4d}  {r['strategies_per_s']:8.1f} strategies/s  p50 {r['p50_ms'] or 0:7.2f} ms  "
             f"p99 {r['p99_ms'] or 0:7.2f} ms  mean batch {r['mean_batch'] or 0:5.1f}  "
-            f"cpu {r['server_cpu_cores'] or 0:4.2f} cores (client {r['client_cpu_cores']:4.2f})  "
+            f"cpu {r['server_cpu_cores'] or 0:4.2f} cores "
+            f"({'+'.join(f'{c:.2f}' for c in r['process_cpu_cores'] if c >= 0.005) or '-'}; "
+            f"client {r['client_cpu_cores']:4.2f})  "
             f"rss {r['server_rss_mib'] or 0:6.0f} MiB  "
             f"status {r['status']}  wrong {r['wrong']}",
             flush=True,

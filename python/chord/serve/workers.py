@@ -118,12 +118,15 @@ def serve_workers(n: int, host: str, port: int, *, http: str = "auto", graceful_
 
 
 def _exit_with_parent() -> None:
-    """Stop this worker (gracefully) if the supervisor disappears without telling it (SIGKILL)."""
+    """Stop this worker (gracefully) if the supervisor disappears without telling it (SIGKILL),
+    and remove the metrics directory it can no longer remove."""
     parent = os.getppid()
 
     def watch():
         while os.getppid() == parent:
             time.sleep(1.0)
+        if os.environ.get(METRICS_DIR_ENV):
+            shutil.rmtree(os.environ[METRICS_DIR_ENV], ignore_errors=True)
         os.kill(os.getpid(), signal.SIGTERM)
 
     threading.Thread(target=watch, daemon=True, name="chord-parent-watch").start()
