@@ -331,7 +331,7 @@ def _configuration(args, ref, workers: int, mb: int) -> dict:
             _stop(proc)
     return {
         "workers": workers,
-        "sockets": "shared" if args.shared_socket or workers == 1 else "one per worker (SO_REUSEPORT)",
+        "sockets": "one" if workers == 1 else "shared" if args.shared_socket else "one per worker (SO_REUSEPORT)",
         "max_batch": mb,
         "max_wait_ms": args.max_wait_ms,
         "queue": args.queue,
