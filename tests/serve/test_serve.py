@@ -10,6 +10,8 @@ import os
 import re
 import signal
 import socket
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -376,6 +378,24 @@ def test_two_workers_share_the_load_and_report_one_set_of_metrics(servers, refer
         servers.stop(proc)
     assert proc.returncode in (0, -signal.SIGTERM)
     assert not list(tmp_path.glob("chord-serve-metrics-*")), "the shared metrics directory outlived the server"
+
+
+def test_workers_refuse_a_port_in_use():
+    """With SO_REUSEPORT a second server could silently share the port with the first one (and
+    split its connections): ``chord serve --workers 2`` refuses a port something listens on."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        out = subprocess.run(
+            [sys.executable, "-m", "chord", "serve", "--random", "--workers", "2", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            start_new_session=True,
+        )
+    assert out.returncode == 2, out.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in out.stderr
 
 
 def test_device_fetch_then_adapt(server, reference):

@@ -52,6 +52,16 @@ def reuseport_supported() -> bool:
     return sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
 
 
+def _check_free(host: str, port: int) -> None:
+    """Raise OSError when something listens on host:port already. SO_REUSEPORT would let this
+    server join another one's group (any process of the same user), and the kernel would then
+    split the connections between two servers, possibly of different models."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT leftovers are fine
+        probe.bind((host, port))
+
+
 def _listener(host: str, port: int, backlog: int = 2048) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -67,6 +77,7 @@ def serve_workers(n: int, host: str, port: int, *, http: str = "auto", graceful_
     """Run ``n`` workers of ``chord.serve.app:app_from_env`` (settings in its environment
     variable, set by ``chord serve``) on host:port until SIGTERM/SIGINT; returns the exit code."""
     try:
+        _check_free(host, port)
         socks = [_listener(host, port) for _ in range(n)]
     except OSError as e:
         print(f"chord serve: cannot listen on {host}:{port}: {e}", file=sys.stderr)
