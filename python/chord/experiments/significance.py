@@ -41,26 +41,8 @@ def paired_bootstrap(a, b, resamples: int = 1000, seed: int = 0, level: float = 
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if a.shape != b.shape or a.ndim != 1 or a.size == 0:
         raise ValueError(f"a, b: expected two non-empty 1-D arrays of one shape, got {a.shape} and {b.shape}")
-    if resamples < 1:
-        raise ValueError(f"resamples: expected >= 1, got {resamples}")
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"level: expected in (0, 1), got {level}")
     d, n = a - b, a.size
-    rng = np.random.default_rng(seed)
-    means = np.empty(resamples)
-    for s in range(0, resamples, chunk):
-        m = min(chunk, resamples - s)
-        means[s : s + m] = d[rng.integers(0, n, size=(m, n))].mean(1)
-    tail = 100.0 * (1.0 - level) / 2.0
-    lo, hi = np.percentile(means, [tail, 100.0 - tail])
-    return {
-        "diff": float(d.mean()),
-        "lo": float(lo),
-        "hi": float(hi),
-        "significant": bool(lo > 0 or hi < 0),
-        "resamples": int(resamples),
-        "users": int(n),
-    }
+    return _interval(d, lambda rng, m: d[rng.integers(0, n, size=(m, n))].mean(1), resamples, seed, level, chunk)
 
 
 def seed_user_bootstrap(a, b, resamples: int = 1000, seed: int = 0, level: float = 0.95, chunk: int = 100) -> dict:
@@ -77,17 +59,26 @@ def seed_user_bootstrap(a, b, resamples: int = 1000, seed: int = 0, level: float
     S, n = a.shape
     if S == 1:
         return {**paired_bootstrap(a[0], b, resamples, seed, level, chunk), "seeds": 1}
+    d = a - b[None, :]
+
+    def draw(rng, m):
+        su, uu = rng.integers(0, S, size=(m, S)), rng.integers(0, n, size=(m, n))
+        return d[su[:, :, None], uu[:, None, :]].mean((1, 2))
+
+    return {**_interval(d, draw, resamples, seed, level, chunk), "seeds": int(S)}
+
+
+def _interval(d: np.ndarray, draw, resamples: int, seed: int, level: float, chunk: int) -> dict:
+    """Percentile interval of ``draw(rng, m) -> m resampled means of d`` (float [..., n] differences)."""
     if resamples < 1:
         raise ValueError(f"resamples: expected >= 1, got {resamples}")
     if not 0.0 < level < 1.0:
         raise ValueError(f"level: expected in (0, 1), got {level}")
-    d = a - b[None, :]
     rng = np.random.default_rng(seed)
     means = np.empty(resamples)
     for s in range(0, resamples, chunk):
         m = min(chunk, resamples - s)
-        su, uu = rng.integers(0, S, size=(m, S)), rng.integers(0, n, size=(m, n))
-        means[s : s + m] = d[su[:, :, None], uu[:, None, :]].mean((1, 2))
+        means[s : s + m] = draw(rng, m)
     tail = 100.0 * (1.0 - level) / 2.0
     lo, hi = np.percentile(means, [tail, 100.0 - tail])
     return {
@@ -96,8 +87,7 @@ def seed_user_bootstrap(a, b, resamples: int = 1000, seed: int = 0, level: float
         "hi": float(hi),
         "significant": bool(lo > 0 or hi < 0),
         "resamples": int(resamples),
-        "users": int(n),
-        "seeds": int(S),
+        "users": int(d.shape[-1]),
     }
 
 
