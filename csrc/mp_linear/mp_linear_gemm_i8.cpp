@@ -3,6 +3,9 @@
 // a time into one byte per element in natural k order (once per call per thread; the window
 // stays in L2), and run a register-blocked integer GEMM microkernel over it (vpdpbusd in
 // mp_linear_gemm_i8_avx512.cpp and _avxvnni.cpp, AVX2 maddubs in _avx2.cpp, gemm_i8_ref below).
+// Up to kMFused rows on AVX-512 VNNI there is no window: the microkernel unpacks the packed rows
+// in registers once per tile of 6 activation rows (gemm_i8_vnni_packed), which costs less than
+// storing a window and loading it back.
 // Windows follow the packed order, so the weight is read as one forward stream, prefetched a
 // window ahead by the microkernels while they compute; the epilogue scatters to the original
 // columns.
@@ -20,6 +23,8 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "common/parallel.h"
@@ -38,6 +43,8 @@ constexpr int64_t kMPass = 1024;
 constexpr int64_t kMBlock = 24;
 // Up to this many activation rows the windows follow the packed order (see packed_order).
 constexpr int64_t kMPackedOrder = 24;
+// Up to this many activation rows the AVX-512 VNNI kernel reads packed rows (gemm_i8_vnni_packed).
+constexpr int64_t kMFused = 24;
 // Columns per microkernel call in original order (a slice of the next window's rows is
 // prefetched between calls).
 constexpr int64_t kJChunk = 16;
@@ -62,11 +69,27 @@ struct Col {           // one live packed row (packed order = address order: buc
   int32_t n;  // its output column
 };
 
+// The live (unpruned) rows in packed order: live index i -> its Col, from the bucket spans.
+struct LiveRows {
+  const PackedView* w;
+  std::vector<std::pair<int64_t, const BucketSpan*>> spans;  // (live index of its first row, span)
+  int64_t n;
+  Col operator[](int64_t i) const {
+    size_t k = spans.size() - 1;
+    while (spans[k].first > i) --k;
+    const BucketSpan& s = *spans[k].second;
+    const int64_t o = i - spans[k].first, r = s.row_start + o;
+    return {w->qweight + s.byte_offset + o * s.row_bytes, s.row_bytes, w->scales[r], w->zeros[r], s.bits, w->perm[r]};
+  }
+};
+
 struct Scratch {
   uint64_t call = 0;  // which call (and pass) the window below belongs to
   int64_t window = -1;
-  AlignedBuf<uint8_t> p;  // the window's rows, unpacked, ldp apart
-  std::vector<int> bits;  // width of each
+  AlignedBuf<uint8_t> p;            // the window's rows, unpacked, ldp apart
+  std::vector<int> bits;            // width of each
+  std::vector<const uint8_t*> row;  // packed bytes of each (rb[j] bytes)
+  std::vector<int64_t> rb;
   AlignedBuf<int32_t> c;  // kMBlock x window results
   // per row, for the vectorized epilogue: zero, scale, bias (float64), output column
   std::vector<double> zero, scale, bias;
@@ -77,27 +100,36 @@ struct Scratch {
 thread_local Scratch tls_scratch;
 std::atomic<uint64_t> g_calls{0};
 
-// Live rows [r0, r0 + nw) of cols -> s.
-void build_window(const std::vector<Col>& cols, int64_t r0, int64_t nw, int64_t ldp, Kern kern, const float* bias,
+// Rows [r0, r0 + nw) (col(i): the Col of row i) -> s. unpack = false: their metadata only (the
+// microkernel reads the packed rows).
+template <class ColAt>
+void build_window(const ColAt& col, int64_t r0, int64_t nw, int64_t ldp, Kern kern, bool unpack, const float* bias,
                   Scratch& s) {
-  s.p.ensure(size_t(std::max<int64_t>(1, nw) * ldp));
+  if (unpack) s.p.ensure(size_t(std::max<int64_t>(1, nw) * ldp));
   s.bits.resize(size_t(nw));
+  s.row.resize(size_t(nw));
+  s.rb.resize(size_t(nw));
   s.zero.resize(size_t(nw));
   s.scale.resize(size_t(nw));
   s.bias.resize(size_t(nw));
   s.col.resize(size_t(nw));
   for (int64_t j = 0; j < nw; ++j) {
-    const Col& c = cols[size_t(r0 + j)];
+    const Col c = col(r0 + j);
     uint8_t* d = s.p.p + j * ldp;
-    if (kern == Kern::Vnni)
+    if (!unpack) {
+      // the microkernel reads c.row itself
+    } else if (kern == Kern::Vnni) {
       unpack_i8_vnni(c.row, c.rb, c.bits, d);
-    else if (kern == Kern::AvxVnni && c.bits == 8)
+    } else if (kern == Kern::AvxVnni && c.bits == 8) {
       std::memcpy(d, c.row, size_t(c.rb));  // natural order already; vpdpbusd takes any u8
-    else if (kern == Kern::Avx2 || kern == Kern::AvxVnni)
+    } else if (kern == Kern::Avx2 || kern == Kern::AvxVnni) {
       unpack_i8_avx2(c.row, c.rb, c.bits, d);
-    else
+    } else {
       unpack_i8_ref(c.row, c.rb, c.bits, d);
+    }
     s.bits[size_t(j)] = c.bits;
+    s.row[size_t(j)] = c.row;
+    s.rb[size_t(j)] = c.rb;
     s.zero[size_t(j)] = double(c.zero);
     s.scale[size_t(j)] = double(c.scale);
     s.bias[size_t(j)] = bias ? double(bias[c.n]) : 0.0;
@@ -151,39 +183,41 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
 
   // The live rows in packed order, which is address order: windows of consecutive rows read the
   // weight as one forward stream (the permutation is applied by the epilogue's column indices).
-  // The caller's thread-locals (no allocation per call; helper threads see them through these
-  // references).
-  thread_local std::vector<Col> cols_tls;
-  thread_local std::vector<int32_t> pruned_tls;
-  std::vector<Col>& cols = cols_tls;
+  // Row i's metadata is looked up from the few bucket spans by the task that needs it (no
+  // serial pass over the N rows before the threads start).
+  LiveRows live{&w, {}, 0};
+  thread_local std::vector<int32_t> pruned_tls;  // the caller's (helpers see it through the reference)
   std::vector<int32_t>& pruned = pruned_tls;
-  cols.clear();
   pruned.clear();
-  for (const BucketSpan& s : w.spans)
-    for (int64_t r = s.row_start; r < s.row_start + s.rows; ++r) {
-      if (s.bits)
-        cols.push_back({w.qweight + s.byte_offset + (r - s.row_start) * s.row_bytes, s.row_bytes, w.scales[r],
-                        w.zeros[r], s.bits, w.perm[r]});
-      else
-        pruned.push_back(w.perm[r]);
+  for (const BucketSpan& s : w.spans) {
+    if (s.bits && s.rows) {
+      live.spans.push_back({live.n, &s});
+      live.n += s.rows;
+    } else if (!s.bits) {
+      for (int64_t r = s.row_start; r < s.row_start + s.rows; ++r) pruned.push_back(w.perm[r]);
     }
-  const int64_t nlive = int64_t(cols.size());
+  }
+  const int64_t nlive = live.n;
   // Packed order pays one scattered store per output; beyond a few row blocks that traffic (a
   // cache line of y written by many windows) costs more than the stream saves, and the
   // windows take the original column order (the stream is then not one range: no prefetch).
   const bool packed_order = M <= kMPackedOrder;
+  // Few activation rows: the VNNI microkernel unpacks the packed rows in registers for each
+  // row tile instead of storing a window (writing a window and reading it back costs more
+  // than unpacking a few times over).
+  const bool fused = kern == Kern::Vnni && packed_order && M <= kMFused;
+  thread_local std::vector<Col> cols_tls;  // original order only: the live rows by output column
+  std::vector<Col>& cols = cols_tls;
+  cols.clear();
   if (!packed_order) {
     thread_local std::vector<int64_t> at_tls;
-    std::vector<int64_t>& at = at_tls;  // original column -> index in cols (-1: pruned)
+    std::vector<int64_t>& at = at_tls;  // original column -> live index (-1: pruned)
     at.assign(size_t(N), -1);
-    for (int64_t i = 0; i < nlive; ++i) at[size_t(cols[size_t(i)].n)] = i;
-    thread_local std::vector<Col> byn_tls;
-    std::vector<Col>& byn = byn_tls;
-    byn.clear();
+    for (int64_t i = 0; i < nlive; ++i) at[size_t(live[i].n)] = i;
     for (int64_t n = 0; n < N; ++n)
-      if (at[size_t(n)] >= 0) byn.push_back(cols[size_t(at[size_t(n)])]);
-    cols.swap(byn);
+      if (at[size_t(n)] >= 0) cols.push_back(live[at[size_t(n)]]);
   }
+  auto col = [&](int64_t i) { return packed_order ? live[i] : cols[size_t(i)]; };
 
   // Window width: every row when they fit, else a multiple of the 4-column tile.
   const int64_t NW = std::min(std::max<int64_t>(4, kWindowBytes / ldp / 4 * 4), std::max<int64_t>(1, nlive));
@@ -200,12 +234,18 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
   std::vector<int64_t> qsum;
   for (int64_t mp = 0; mp < M; mp += kMPass) {
     const int64_t MP = std::min(kMPass, M - mp);
-    // 1. activations: quantized once per row (zero beyond K: the padding never contributes);
-    // pruned columns: exactly the bias (or 0), whatever x holds (the direct path's 0.0 + bias)
     xq.ensure(size_t(MP * Kp));
     sx.assign(size_t(MP), 0.f);
     qsum.assign(size_t(MP), 0);
-    parallel_for(MP, MP > 1 ? nt : 1, [&](int64_t m) {
+    // windows x row chunks; a thread keeps its unpacked window across the chunks it takes
+    const int64_t cpw =
+        std::min<int64_t>(std::max<int64_t>(1, (2 * nt + nwin - 1) / std::max<int64_t>(1, nwin)), (MP + 5) / 6);
+    const int64_t MC = round_up((MP + cpw - 1) / cpw, 6);
+    const int64_t nch = nlive ? (MP + MC - 1) / MC : 0;
+    const uint64_t call = g_calls.fetch_add(1, std::memory_order_relaxed) + 1;
+    // activations: quantized once per row (zero beyond K: the padding never contributes);
+    // pruned columns: exactly the bias (or 0), whatever x holds (the direct path's 0.0 + bias)
+    auto quantize_activation_row = [&](int64_t m) {
       for (int32_t n : pruned) store_y(y, ydtype, (mp + m) * ldy + n, bias ? 0.0 + double(bias[n]) : 0.0);
       if (!nlive) return;
       thread_local AlignedBuf<float> xf_tls;
@@ -222,24 +262,33 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
       int8_t* q = xq.p + m * Kp;
       sx[size_t(m)] = simd ? quantize_row_i8_avx2(xr, K, q) : quantize_row_i8_ref(xr, K, q);
       std::memset(q + K, 0, size_t(Kp - K));
-      int64_t s = 0;
-      for (int64_t k = 0; k < K; ++k) s += q[k];
-      qsum[size_t(m)] = s;
-    });
-    if (!nlive) continue;
-
-    // 2. windows x row chunks; a thread keeps its unpacked window across the chunks it takes
-    const int64_t cpw = std::min<int64_t>(std::max<int64_t>(1, (2 * nt + nwin - 1) / nwin), (MP + 5) / 6);
-    const int64_t MC = round_up((MP + cpw - 1) / cpw, 6);
-    const int64_t nch = (MP + MC - 1) / MC;
-    const uint64_t call = g_calls.fetch_add(1, std::memory_order_relaxed) + 1;
-    parallel_for(nwin * nch, nt, [&](int64_t t) {
+      int32_t sum = 0;  // |sum| <= 127 * kMaxKGemmI8 < 2^31; int32 lanes vectorize
+      for (int64_t k = 0; k < K; ++k) sum += q[k];
+      qsum[size_t(m)] = sum;
+    };
+    // One parallel region (one wake-up of the helpers per pass): tasks [0, MP) quantize one
+    // activation row each, the window tasks follow. Tasks are claimed in order, so when a thread
+    // claims a window task every quantization task is claimed already; it waits only for those
+    // still running on another thread (never for one nobody has taken).
+    std::atomic<int64_t> quantized{0};
+    parallel_for(MP + nwin * nch, nt, [&](int64_t t) {
+      if (t < MP) {
+        struct Done {  // counted even if the row throws (the call then rethrows at its end)
+          std::atomic<int64_t>& n;
+          ~Done() { n.fetch_add(1, std::memory_order_release); }
+        } done{quantized};
+        quantize_activation_row(t);
+        return;
+      }
+      for (int spin = 0; quantized.load(std::memory_order_acquire) < MP; ++spin)
+        if (spin > 64) std::this_thread::yield();
+      t -= MP;
       Scratch& s = tls_scratch;
       const int64_t wi = t / nch, ci = t % nch;
       const int64_t r0 = wi * NW, nw = std::min(NW, nlive - r0);
       if (s.call != call || s.window != wi) {
         s.call = 0;  // a throw mid-build must not leave a half-built window marked valid
-        build_window(cols, r0, nw, ldp, kern, bias, s);
+        build_window(col, r0, nw, ldp, kern, !fused, bias, s);
         s.call = call;
         s.window = wi;
       }
@@ -252,21 +301,25 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
       const int64_t pw = wi + nt;
       const uint8_t *pf0 = nullptr, *pf1 = nullptr;
       if (packed_order && nch == 1 && pw < nwin) {
-        const Col& last = cols[size_t(std::min(nlive, (pw + 1) * NW) - 1)];
-        pf0 = cols[size_t(pw * NW)].row;
+        const Col last = col(std::min(nlive, (pw + 1) * NW) - 1);
+        pf0 = col(pw * NW).row;
         pf1 = last.row + last.rb;
       }
       for (int64_t mb = m0; mb < m1; mb += kMBlock) {
         const int64_t nm = std::min(kMBlock, m1 - mb);
-        // one call (the AVX2 kernel: one per run of 8-bit / narrower rows); the prefetch range is
-        // shared between the calls in proportion to their rows
-        // (original order: the next window's rows are not one range; they are prefetched row
-        // by row, a share per call of kJChunk columns)
+        // one call (the AVX2 kernel: one per run of 8-bit / narrower rows; the packed-row
+        // kernel: one per run of one width); the prefetch range is shared between the calls in
+        // proportion to their rows (original order: the next window's rows are not one range;
+        // they are prefetched row by row, a share per call of kJChunk columns)
         const bool row_pf = !packed_order && nch == 1 && mb == m0 && pw < nwin;
         const int64_t pn0 = pw * NW, pnw = row_pf ? std::min(NW, nlive - pn0) : 0;
         for (int64_t j0 = 0; j0 < nw;) {
           int64_t j1 = j0 + 1;
-          if (kern == Kern::Avx2)
+          if (fused)  // one width, consecutive in memory
+            while (j1 < nw && s.bits[size_t(j1)] == s.bits[size_t(j0)] &&
+                   s.row[size_t(j1)] == s.row[size_t(j1 - 1)] + s.rb[size_t(j1 - 1)])
+              ++j1;
+          else if (kern == Kern::Avx2)
             while (j1 < nw && (s.bits[size_t(j1)] == 8) == (s.bits[size_t(j0)] == 8)) ++j1;
           else
             j1 = nw;  // the other kernels take any widths together
@@ -275,8 +328,12 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
             for (int64_t b = 0; b < cols[size_t(i)].rb; b += 64) __builtin_prefetch(cols[size_t(i)].row + b, 0, 2);
           const uint8_t* a = mb == m0 && pf0 ? pf0 + (pf1 - pf0) * j0 / nw : nullptr;
           const uint8_t* b = mb == m0 && pf0 ? pf0 + (pf1 - pf0) * j1 / nw : nullptr;
-          gemm(xq.p + mb * Kp, Kp, nm, s.p.p + j0 * ldp, ldp, j1 - j0, L, s.bits[size_t(j0)], qsum.data() + mb,
-               s.c.p + j0, nw, a, b - a);
+          if (fused)
+            gemm_i8_vnni_packed(xq.p + mb * Kp, Kp, nm, s.row[size_t(j0)], s.rb[size_t(j0)], s.bits[size_t(j0)],
+                                j1 - j0, L, s.c.p + j0, nw, a, b - a);
+          else
+            gemm(xq.p + mb * Kp, Kp, nm, s.p.p + j0 * ldp, ldp, j1 - j0, L, s.bits[size_t(j0)], qsum.data() + mb,
+                 s.c.p + j0, nw, a, b - a);
           j0 = j1;
         }
         // epilogue: the direct path's (mp_linear.cpp) expression, in the same order

@@ -92,6 +92,51 @@ struct V512 {
 
 #include "mp_linear/mp_linear_gemm_i8_vnni.inc"
 
+// Columns straight from packed rows (rb bytes apart, BITS wide), unpacked in registers per k
+// step as unpack_bits does it in memory: the same fields in the same natural order, so the
+// microkernel computes the same integers as from a window, with no window to write and read back.
+template <int BITS>
+struct Packed {
+  const uint8_t* w;
+  int64_t rb;
+  // BITS = 8 and 4 read 64 and 32 bytes a step: the last step of a row whose bytes end mid-step
+  // is the tail. 2 bits: one 16-byte block a step; 1 bit: half a block (fields 0-3, then 4-7).
+  int64_t full(int64_t L) const { return BITS == 8 ? rb / 64 * 64 : BITS == 4 ? rb / 32 * 64 : L; }
+  __m512i col(int j, int64_t l) const {
+    const uint8_t* r = w + j * rb;
+    if constexpr (BITS == 8) {
+      return _mm512_loadu_si512(r + l);
+    } else if constexpr (BITS == 4) {
+      return fields(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(r + l / 2))));
+    } else if constexpr (BITS == 2) {
+      return fields(_mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r + l / 4))));
+    } else {
+      const __m512i v = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r + l / 128 * 16)));
+      // fields 4-7 (odd steps): the lane shifts of fields 0-3 plus 4
+      return fields(_mm512_srl_epi16(v, _mm_cvtsi64_si128(4 * ((l / 64) & 1))));
+    }
+  }
+  __m512i tail(int j, int64_t l) const {
+    const uint8_t* r = w + j * rb;
+    if constexpr (BITS == 8) {
+      return _mm512_maskz_loadu_epi8((__mmask64(1) << (rb - l)) - 1, r + l);
+    } else {  // BITS == 4: one block left
+      return fields(_mm512_zextsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r + l / 2))));
+    }
+  }
+  // one step's loaded bytes -> its 64 fields (lane shifts as unpack_bits)
+  static __m512i fields(__m512i v) {
+    if constexpr (BITS == 4) v = _mm512_permutexvar_epi64(_mm512_setr_epi64(0, 1, 0, 1, 2, 3, 2, 3), v);
+    return _mm512_and_si512(_mm512_srlv_epi16(v, lane_shifts<BITS>(0)), _mm512_set1_epi8(char((1 << BITS) - 1)));
+  }
+};
+
+template <int BITS>
+void gemm_packed(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* w, int64_t rb, int64_t nc, int64_t L,
+                 int32_t* c, int64_t ldc, const uint8_t* pf, int64_t pfb) {
+  gemm_vnni<V512>(x, ldx, nm, [&](int64_t j) { return Packed<BITS>{w + j * rb, rb}; }, nc, L, c, ldc, pf, pfb);
+}
+
 }  // namespace
 
 void unpack_i8_vnni(const uint8_t* row, int64_t rb, int bits, uint8_t* dst) {
@@ -135,7 +180,21 @@ void epilogue_i8_avx512(const int32_t* c, int64_t n, const double* zero, const d
 
 void gemm_i8_vnni(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* p, int64_t ldp, int64_t nc, int64_t L,
                   int /*bits*/, const int64_t* /*qsum*/, int32_t* c, int64_t ldc, const uint8_t* pf, int64_t pfb) {
-  gemm_vnni<V512>(x, ldx, nm, p, ldp, nc, L, c, ldc, pf, pfb);
+  gemm_vnni<V512>(x, ldx, nm, [&](int64_t j) { return Window<V512>{p + j * ldp, ldp}; }, nc, L, c, ldc, pf, pfb);
+}
+
+void gemm_i8_vnni_packed(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* w, int64_t rb, int bits, int64_t nc,
+                         int64_t L, int32_t* c, int64_t ldc, const uint8_t* pf, int64_t pfb) {
+  switch (bits) {
+    case 1:
+      return gemm_packed<1>(x, ldx, nm, w, rb, nc, L, c, ldc, pf, pfb);
+    case 2:
+      return gemm_packed<2>(x, ldx, nm, w, rb, nc, L, c, ldc, pf, pfb);
+    case 4:
+      return gemm_packed<4>(x, ldx, nm, w, rb, nc, L, c, ldc, pf, pfb);
+    default:
+      return gemm_packed<8>(x, ldx, nm, w, rb, nc, L, c, ldc, pf, pfb);
+  }
 }
 
 }  // namespace mpl

@@ -40,7 +40,7 @@ struct V256 {
 
 void gemm_i8_avxvnni(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* p, int64_t ldp, int64_t nc, int64_t L,
                      int /*bits*/, const int64_t* /*qsum*/, int32_t* c, int64_t ldc, const uint8_t* pf, int64_t pfb) {
-  gemm_vnni<V256>(x, ldx, nm, p, ldp, nc, L, c, ldc, pf, pfb);
+  gemm_vnni<V256>(x, ldx, nm, [&](int64_t j) { return Window<V256>{p + j * ldp, ldp}; }, nc, L, c, ldc, pf, pfb);
 }
 
 }  // namespace mpl

@@ -204,6 +204,10 @@ void gemm_i8_avxvnni(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* p,
                      int bits, const int64_t* qsum, int32_t* c, int64_t ldc, const uint8_t* pf, int64_t pfb);
 void gemm_i8_vnni(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* p, int64_t ldp, int64_t nc, int64_t L,
                   int bits, const int64_t* qsum, int32_t* c, int64_t ldc, const uint8_t* pf, int64_t pfb);
+// gemm_i8_vnni from nc packed rows of one width (bits; rb bytes apart) instead of a window:
+// each k step's fields are unpacked in registers (unpack_i8_vnni's values), never stored.
+void gemm_i8_vnni_packed(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* w, int64_t rb, int bits, int64_t nc,
+                         int64_t L, int32_t* c, int64_t ldc, const uint8_t* pf, int64_t pfb);
 // The int8 epilogue of one activation row over n columns, vectorized (AVX-512F) and bit-identical
 // to the scalar float64 expression: y[col ? col[j] : j] = float((double(c[j]) - zero[j] * q) *
 // (xs * scale[j]) (+ bias[j] when bias is not null)).
