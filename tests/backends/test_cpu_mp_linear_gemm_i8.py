@@ -1,7 +1,7 @@
 """The int8 GEMM path of C++ ``chord::mp_linear`` (act_bits=8, ``path="panel"``;
 csrc/mp_linear/mp_linear_gemm_i8*.cpp: activations quantized once per call, weight windows unpacked
-to int8 once per call per thread, VNNI / AVX2 / scalar microkernels) and the cost model that
-chooses it.
+to int8 once per call per thread, VNNI / AVX2 / scalar microkernels; up to 24 rows on AVX-512 VNNI,
+no window: the microkernel unpacks the packed rows in registers) and the cost model that chooses it.
 
 Integer dot products are exact and the epilogue is the direct path's, so every ISA and both paths
 must agree bit for bit; against the float64 reference the int8 path is within the fp32 rounding
