@@ -46,10 +46,6 @@ _UNIT = {
 }
 
 
-def _packed(mw):
-    return mw.qweight, mw.scales, mw.zeros, mw.perm, list(mw.buckets), mw.shape[1]
-
-
 def mp_linear_bound(x: torch.Tensor, mw, act_bits: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """(float64 reference y [M, N], elementwise error bound [M, N]) for ``mp_linear(x, mw, act_bits)``.
 
@@ -60,15 +56,15 @@ def mp_linear_bound(x: torch.Tensor, mw, act_bits: int = 0) -> tuple[torch.Tenso
     rounding to x's dtype. int8 activations (act_bits=8) are compared with the reference on the same
     int8 activations."""
     cdt = torch.float64
-    packed = _packed(mw)
-    y = reference.mp_linear(x, *packed, None, act_bits, compute_dtype=cdt)
+    packed = mw.packed
+    y = reference.mp_linear(x, packed, None, act_bits, compute_dtype=cdt)
     u = _UNIT.get((x.device.type, x.dtype), 2.0**-8)
     K = mw.shape[1]
     xa = x.to(cdt).abs()
     if act_bits == 8:
         xq, sx = reference.quantize_activations_int8(x)
         xa = (xq.to(cdt) * sx.to(cdt)[:, None]).abs()
-    w = reference.dequantize_packed(*packed, dtype=cdt).abs_()
+    w = reference.dequantize_packed(packed, dtype=cdt).abs_()
     zs = torch.zeros(mw.shape[0], dtype=cdt, device=w.device)
     zs[mw.perm.long()] = (mw.zeros.to(cdt) * mw.scales.to(cdt)).abs()
     mag = xa @ w.T + xa.sum(1, keepdim=True) * zs[None, :]
@@ -102,8 +98,7 @@ def mp_linear_check(x: torch.Tensor, mw, act_bits: int = 0) -> Callable[[torch.T
 
 def mp_topk_check(x: torch.Tensor, mw, k: int, candidates=None, act_bits: int = 0) -> Callable[[tuple], None]:
     """check((values, ids)): ids equal the float64 reference top-k's, values within the mp_linear bound."""
-    packed = _packed(mw)
-    rv, ri = reference.mp_topk(x, *packed, k, candidates, act_bits, compute_dtype=torch.float64)
+    rv, ri = reference.mp_topk(x, mw.packed, k, candidates, act_bits, compute_dtype=torch.float64)
     _, bound = mp_linear_bound(x, mw, act_bits)
     bound_k = bound.gather(1, ri.to(bound.device))
 
@@ -124,8 +119,11 @@ def mp_topk_check(x: torch.Tensor, mw, k: int, candidates=None, act_bits: int = 
     return check
 
 
-def rel_error_check(ref: torch.Tensor, tol: float, what: str) -> Callable[[torch.Tensor], None]:
-    """check(y): ``||y - ref|| / ||ref|| <= tol`` (Frobenius; NaN fails)."""
+def rel_error_check(
+    ref: torch.Tensor, tol: float, what: str, against: str = "the fp32 product"
+) -> Callable[[torch.Tensor], None]:
+    """check(y): ``||y - ref|| / ||ref|| <= tol`` (Frobenius; NaN fails); ``against`` names ``ref``
+    in the error."""
     ref = ref.to(torch.float64)
     norm = float(ref.norm())
 
@@ -135,7 +133,7 @@ def rel_error_check(ref: torch.Tensor, tol: float, what: str) -> Callable[[torch
             raise WrongResult(f"{what}: expected output shape {tuple(ref.shape)}, got {tuple(y.shape)}")
         rel = float((y - ref).norm()) / max(norm, 1e-30)
         if not rel <= tol:
-            raise WrongResult(f"{what}: relative error to the fp32 product {rel:.3g} > {tol:g}")
+            raise WrongResult(f"{what}: relative error to {against} {rel:.3g} > {tol:g}")
 
     return check
 
@@ -149,7 +147,7 @@ def packed_rows_check(mw, weight: torch.Tensor, codes: torch.Tensor, what: str, 
     codes = codes.to(torch.uint8).cpu()
     if tuple(mw.shape) != tuple(w.shape) or not torch.equal(mw.codes.cpu(), codes):
         raise WrongResult(f"{what}: packed shape {tuple(mw.shape)} / codes differ from the request {tuple(w.shape)}")
-    got = reference.dequantize_packed(*_packed(mw))
+    got = reference.dequantize_packed(mw.packed)
     sample = sorted({0, N - 1, *range(0, N, max(1, N // rows))})
     for r in sample:
         bits = mw.codebook.bits[int(codes[r])]
@@ -165,15 +163,4 @@ def pack_check(weight: torch.Tensor, codes: torch.Tensor) -> Callable[[object], 
 
 def model_check(ref: torch.Tensor, tol: float, what: str) -> Callable[[torch.Tensor], None]:
     """check(y): relative (Frobenius) error of a model output to its float64 ``ref`` <= tol."""
-    ref = ref.to(torch.float64)
-    norm = float(ref.norm())
-
-    def check(y) -> None:
-        y = torch.as_tensor(y).to(torch.float64)
-        if tuple(y.shape) != tuple(ref.shape):
-            raise WrongResult(f"{what}: expected output shape {tuple(ref.shape)}, got {tuple(y.shape)}")
-        rel = float((y - ref).norm()) / max(norm, 1e-30)
-        if not rel <= tol:
-            raise WrongResult(f"{what}: relative error {rel:.3g} to the float64 dequantized model > {tol:g}")
-
-    return check
+    return rel_error_check(ref, tol, what, "the float64 dequantized model")
