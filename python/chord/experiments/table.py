@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
+from .runner import METHODS
+
 METRICS = ("HR@5", "HR@10", "NDCG@5", "NDCG@10")
-ORDER = (
-    "fp32",
-    "ptq8",
-    "ptq4",
-    "ptq2",
-    "layerwise",
-    "random",
-    "population-pretrained",
-    "population-random",
-    "diet",
-    "diet-pretrained",
-    "chord-random",
-    "chord-pretrained",
-)
+#: row order: the grid's methods, "population" as its two cells (searched on the pretrained and on
+#: the random-init CHORD system)
+ORDER = tuple(c for m in METHODS for c in ((f"{m}-pretrained", f"{m}-random") if m == "population" else (m,)))
 
 
 def _row_key(method: str):
