@@ -12,6 +12,7 @@ population strategies): the baselines share the exact forward.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -148,22 +149,13 @@ class ChordSystem(nn.Module):
 
     # -- training path -----------------------------------------------------------------------------
     def relaxed_forward(
-        self,
-        seqs: torch.Tensor,
-        users: torch.Tensor | None = None,
-        *,
-        budget: float | torch.Tensor | None = None,
-        tau: float = 0.5,
-        noise: float = 1.0,
-        mode: str = "tiers",
-        implicit_offset: bool = True,
+        self, seqs: torch.Tensor, users: torch.Tensor | None = None, **relax: Any
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """-> (user repr [B, d], expected avg bits [B], hard codes [B, N]); differentiable in the
-        planner, the profiler and (if trained) the item table."""
+        planner, the profiler and (if trained) the item table. ``relax``: the keywords of
+        :meth:`CloudPlanner.relax` (budget, tau, noise, mode, implicit_offset)."""
         u = self.profiler(seqs)
-        y, exp_bits, hard = self.planner.relax(
-            u, budget=budget, tau=tau, noise=noise, mode=mode, implicit_offset=implicit_offset
-        )
+        y, exp_bits, hard = self.planner.relax(u, **relax)
         w = self.copies.weights(y)
         with per_user_weights(self.backbone, w):
             rep = self.backbone(seqs, users=users)
