@@ -31,17 +31,7 @@ def _op(x, mw, bias=None, act_bits=0):
 
 
 def _ref(x, mw, bias=None):
-    y = R.mp_linear(
-        x.reshape(-1, mw.K),
-        mw.qweight,
-        mw.scales,
-        mw.zeros,
-        mw.perm,
-        mw.buckets,
-        mw.K,
-        bias,
-        compute_dtype=torch.float64,
-    )
+    y = R.mp_linear(x.reshape(-1, mw.K), mw.packed, bias, compute_dtype=torch.float64)
     return y.reshape(*x.shape[:-1], mw.N)
 
 

@@ -52,9 +52,7 @@ def run(isa, x, mw, k, cand=None, act_bits=0, nthreads=2):
 
 
 def ref(x, mw, k, cand=None, act_bits=0):
-    return reference.mp_topk(
-        x, mw.qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, mw.K, k, cand, act_bits, compute_dtype=torch.float64
-    )
+    return reference.mp_topk(x, mw.packed, k, cand, act_bits, compute_dtype=torch.float64)
 
 
 def check_all_isas(x, mw, k, cand=None, act_bits=0):

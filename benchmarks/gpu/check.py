@@ -229,10 +229,10 @@ def run_topk_case(M, N, K, dev, args):
     del w
     x = torch.randn(M, K, device=dev, generator=gen)
     x16 = x.half()
-    args_p = (mw.qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, K, TOPK_K)
+    args_p = (*mw.packed, TOPK_K)
     # correctness first: exact ids against the float64 reference for (at most) two users
     v, i = ct.mp_topk_packed(x[:2], *args_p)
-    rv, ri = reference.mp_topk(x[:2], *args_p, compute_dtype=torch.float64)
+    rv, ri = reference.mp_topk(x[:2], mw.packed, TOPK_K, compute_dtype=torch.float64)
     if not torch.equal(i, ri):
         raise AssertionError(f"topk M={M} N={N}: ids differ from the float64 reference")
     del rv, ri

@@ -31,29 +31,19 @@ _BIAS_DTYPES = frozenset((torch.float32, torch.float16, torch.bfloat16, torch.fl
 _ACT_BITS = frozenset((0, 8))
 
 
-def bypass_handle(
-    owner: dict,
-    x: torch.Tensor,
-    qweight: torch.Tensor,
-    scales: torch.Tensor,
-    zeros: torch.Tensor,
-    perm: torch.Tensor,
-    buckets: list[int],
-    K: int,
-    N: int,
-) -> tuple | None:
+def bypass_handle(owner: dict, x: torch.Tensor, w: ops.Packed, N: int) -> tuple | None:
     """The cache entry (``backends.cpu.packed_handle``: the validated C++ handle and numpy views
-    of the packed tensors) of a packed weight when this call may bypass the
-    dispatcher (``cpu_backend.eager_ok(x)`` and a CPU weight), else None. ``owner`` is the
-    ``__dict__`` of the object holding the weight (a ``MixedWeight`` or a swapped module): the
-    cache lives there and dies with it. (:func:`linear_packed` inlines these lines: a function
-    call is 2 % of a 64 x 64 layer call.)"""
-    if not (qweight.is_cpu and cpu_backend.eager_ok(x)):
+    of the packed tensors) of a packed weight ``w`` when this call may bypass the dispatcher
+    (``cpu_backend.eager_ok(x)`` and a CPU weight), else None. ``owner`` is the ``__dict__`` of
+    the object holding the weight (a ``MixedWeight`` or a swapped module): the cache lives there
+    and dies with it. (:func:`linear_packed` inlines these lines: a function call is 2 % of a
+    64 x 64 layer call.)"""
+    if not (w[0].is_cpu and cpu_backend.eager_ok(x)):
         return None
     cache = owner.get("_cpu_handle")
     if cache is None:
         cache = owner["_cpu_handle"] = cpu_backend.HandleCache()
-    return cpu_backend.packed_handle(cache, qweight, scales, zeros, perm, buckets, K, N)
+    return cpu_backend.packed_handle(cache, w, N)
 
 
 def check_linear_call(
@@ -74,20 +64,12 @@ def check_linear_call(
 
 
 def linear_packed(
-    owner: dict,
-    x: torch.Tensor,
-    qweight: torch.Tensor,
-    scales: torch.Tensor,
-    zeros: torch.Tensor,
-    perm: torch.Tensor,
-    buckets: list[int],
-    K: int,
-    N: int,
-    bias: torch.Tensor | None = None,
-    act_bits: int = 0,
+    owner: dict, x: torch.Tensor, w: ops.Packed, N: int, bias: torch.Tensor | None = None, act_bits: int = 0
 ) -> torch.Tensor:
-    """x [..., K] -> [..., N] in x.dtype: ``chord::mp_linear`` on packed tensors held by
-    ``owner`` (see :func:`bypass_handle`), checked per call, bypassing the dispatcher when safe."""
+    """x [..., K] -> [..., N] in x.dtype: ``chord::mp_linear`` on a packed weight ``w`` (a
+    ``chord.ops.Packed`` or a plain 6-tuple in its order) held by ``owner`` (see
+    :func:`bypass_handle`), checked per call, bypassing the dispatcher when safe."""
+    qweight, scales, _, _, _, K = w
     # The common call (eager CPU tensors, valid arguments) is checked by one expression of
     # attribute reads (a torch.device object costs ~0.5 us to make); anything else gets the full
     # checks, which raise naming the argument, or pass (CUDA, traced calls).
@@ -114,7 +96,7 @@ def linear_packed(
             cache = owner.get("_cpu_handle")
             if cache is None:
                 cache = owner["_cpu_handle"] = cpu_backend.HandleCache()
-            e = cpu_backend.packed_handle(cache, qweight, scales, zeros, perm, buckets, K, N)
+            e = cpu_backend.packed_handle(cache, w, N)
             return cpu_backend.mp_linear_eager(x, e[6], N, K, bias, act_bits)
     else:
         check_linear_call(x, qweight, K, N, bias, act_bits)
@@ -123,7 +105,7 @@ def linear_packed(
     x2 = x.reshape(-1, K)
     if x2.shape[0] == 0:
         return x.new_zeros(*lead, N)
-    y = torch.ops.chord.mp_linear(x2, qweight, scales, zeros, perm, buckets, K, bias, act_bits)
+    y = torch.ops.chord.mp_linear(x2, *w, bias, act_bits)
     return y.reshape(*lead, N)
 
 
@@ -167,8 +149,9 @@ def mp_linear(x: torch.Tensor, mw: MixedWeight, bias: torch.Tensor | None = None
     integer dot products: faster on CPU, error bounded by the activation rounding.
     """
     _check_mw(mw)
+    # (a plain tuple: cheaper per call than mw.packed's NamedTuple)
     return linear_packed(
-        mw.__dict__, x, mw.qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, mw.K, mw.N, bias, act_bits
+        mw.__dict__, x, (mw.qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, mw.K), mw.N, bias, act_bits
     )
 
 
@@ -217,14 +200,13 @@ def mp_topk(
         big = max(-float(lo), float(hi))
     if big > _TOPK_SCALE_ABOVE:
         x2, shift = _scaled_rows(x2)
-    entry = bypass_handle(mw.__dict__, x2, qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, mw.K, mw.N)
+    w = mw.packed
+    entry = bypass_handle(mw.__dict__, x2, w, mw.N)
     if entry is not None:
         vals, idx = cpu_backend.mp_topk_arrays(x2, entry[7], mw.buckets, mw.K, k, cand, act_bits)
     else:
         _check_rows(mw.scales, mw.N)
-        vals, idx = torch.ops.chord.mp_topk(
-            x2, qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, mw.K, k, cand, act_bits
-        )
+        vals, idx = torch.ops.chord.mp_topk(x2, *w, k, cand, act_bits)
     if shift is not None:  # back to x's scale: exact in float64, one rounding to float32 (or inf)
         vals = torch.ldexp(vals.double(), shift[:, None].to(torch.float64)).to(torch.float32)
     if x.dim() == 1:

@@ -17,7 +17,7 @@ import torch
 from . import format as fmt
 from . import host_memory
 from .codebook import Codebook
-from .ops import MAX_DIM
+from .ops import MAX_DIM, Packed
 
 
 class FormatError(ValueError):
@@ -55,6 +55,11 @@ class MixedWeight:
     def device(self) -> torch.device:
         return self.qweight.device
 
+    @property
+    def packed(self) -> Packed:
+        """The weight as the ``chord::`` ops take it (``chord.ops.Packed``)."""
+        return Packed(self.qweight, self.scales, self.zeros, self.perm, self.buckets, self.K)
+
     def bucket_spans(self) -> list[tuple[int, int, int, int]]:
         """``[(bits, row_start, rows, byte_offset), ...]``"""
         return fmt.bucket_spans(self.buckets, self.K)
@@ -82,7 +87,7 @@ class MixedWeight:
         """The float [N, K] weight this packs (the reference meaning of every kernel)."""
         from .backends.reference import dequantize_packed
 
-        return dequantize_packed(self.qweight, self.scales, self.zeros, self.perm, self.buckets, self.K, dtype=dtype)
+        return dequantize_packed(self.packed, dtype=dtype)
 
     # -- movement ----------------------------------------------------------------------
     def to(self, device: torch.device | str) -> MixedWeight:

@@ -7,6 +7,8 @@ pure-torch reference ``chord.backends.reference`` is the CPU fallback and the gr
 tests), which runs the op's checks before the kernel: every backend sees arguments of the
 declared dtypes, shapes and one device. The fakes run the same metadata checks, so a tensor on
 another device (``meta`` included) is an error under tracing too, never an uninitialized result.
+The argument list lives in the schema only: kernels, checks and fakes all take the arguments as
+:func:`op_args` gives them (defaults filled in, a packed weight as one :class:`Packed`).
 
 Checked per call on this path: metadata (dtype, rank, length, device, the bucket table against
 N and K, sizes within :data:`MAX_DIM`) -- O(1) in the tensor sizes; values: ``perm`` is a
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -50,6 +52,21 @@ WEIGHT_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64)
 #: largest N (rows; perm is int32) and K (row length) of a packed weight, and largest k
 MAX_DIM = 2**31 - 1
 SCHEMES = ("sym", "asym")
+
+
+class Packed(NamedTuple):
+    """A packed weight as the ops take it: the six schema arguments of mp_linear / mp_topk, in
+    schema order (meanings: ``chord.format``). Kernels, fakes and checks receive one ``Packed``
+    in their place (:func:`op_args`); any 6-tuple in this order serves where a Packed is asked
+    for and is unpacked (the eager hot paths pass a plain tuple: building a NamedTuple per call
+    costs more than unpacking one). ``MixedWeight.packed`` makes one from a MixedWeight."""
+
+    qweight: torch.Tensor
+    scales: torch.Tensor
+    zeros: torch.Tensor
+    perm: torch.Tensor
+    buckets: list[int]
+    K: int
 
 
 def _fail(exc: type, op: str, msg: str):
@@ -113,18 +130,10 @@ def _check_tensor(op: str, name: str, t: Any, dtypes: tuple, ndim: int, device: 
         _fail(ValueError, op, f"{name}: expected device {device} (x's), got {t.device}")
 
 
-def check_packed(
-    op: str,
-    qweight: torch.Tensor,
-    scales: torch.Tensor,
-    zeros: torch.Tensor,
-    perm: torch.Tensor,
-    buckets: Sequence[int],
-    K: int,
-    device: torch.device,
-) -> int:
+def check_packed(op: str, w: Packed, device: torch.device) -> int:
     """Metadata of a packed weight (dtype, rank, length, device; the bucket table against K and
     N = len(scales); qweight's byte count). Returns N."""
+    qweight, scales, zeros, perm, buckets, K = w
     check_dim(op, "K", K)
     _check_tensor(op, "qweight", qweight, (torch.uint8,), 1, device)
     _check_tensor(op, "scales", scales, (torch.float32,), 1, device)
@@ -208,48 +217,28 @@ def check_candidates(
 
 
 # ---- per-op checks (metadata: safe on fake tensors) -----------------------------------------
-def check_mp_linear(
-    x: torch.Tensor,
-    qweight: torch.Tensor,
-    scales: torch.Tensor,
-    zeros: torch.Tensor,
-    perm: torch.Tensor,
-    buckets: Sequence[int],
-    K: int,
-    bias: torch.Tensor | None = None,
-    act_bits: int = 0,
-) -> int:
-    """``chord::mp_linear`` arguments; returns N."""
+def _check_x_and_weight(op: str, x: torch.Tensor, w: Packed) -> int:
+    """x [M, K] against a packed [N, K] weight on x's device (mp_linear and mp_topk); returns N."""
+    check_dim(op, "K", w.K)
+    if not isinstance(w.qweight, torch.Tensor):
+        _fail(TypeError, op, f"qweight: expected a torch.Tensor, got {type(w.qweight).__name__}")
+    check_activations(op, x, w.K, w.qweight.device, (2,))
+    return check_packed(op, w, x.device)
+
+
+def check_mp_linear(x: torch.Tensor, w: Packed, bias: torch.Tensor | None = None, act_bits: int = 0) -> int:
+    """``chord::mp_linear`` arguments (as :func:`op_args` gives them); returns N."""
     op = "chord::mp_linear"
-    check_dim(op, "K", K)
-    if not isinstance(qweight, torch.Tensor):
-        _fail(TypeError, op, f"qweight: expected a torch.Tensor, got {type(qweight).__name__}")
-    check_activations(op, x, K, qweight.device, (2,))
-    N = check_packed(op, qweight, scales, zeros, perm, buckets, K, x.device)
+    N = _check_x_and_weight(op, x, w)
     check_bias(op, bias, N, x.device)
     check_act_bits(op, act_bits)
     return N
 
 
-def check_mp_topk(
-    x: torch.Tensor,
-    qweight: torch.Tensor,
-    scales: torch.Tensor,
-    zeros: torch.Tensor,
-    perm: torch.Tensor,
-    buckets: Sequence[int],
-    K: int,
-    k: int,
-    candidates: torch.Tensor | None = None,
-    act_bits: int = 0,
-) -> int:
-    """``chord::mp_topk`` arguments; returns N."""
+def check_mp_topk(x: torch.Tensor, w: Packed, k: int, candidates: torch.Tensor | None = None, act_bits: int = 0) -> int:
+    """``chord::mp_topk`` arguments (as :func:`op_args` gives them); returns N."""
     op = "chord::mp_topk"
-    check_dim(op, "K", K)
-    if not isinstance(qweight, torch.Tensor):
-        _fail(TypeError, op, f"qweight: expected a torch.Tensor, got {type(qweight).__name__}")
-    check_activations(op, x, K, qweight.device, (2,))
-    N = check_packed(op, qweight, scales, zeros, perm, buckets, K, x.device)
+    N = _check_x_and_weight(op, x, w)
     C = check_candidates(op, candidates, x.shape[0], x.device)
     check_k(op, k, N if C is None else C, "item rows" if C is None else "candidates per row")
     check_act_bits(op, act_bits)
@@ -307,14 +296,13 @@ def _quantize_pack_values(weight, perm, buckets, scheme) -> None:
     check_permutation("chord::quantize_pack", perm, check_quantize_pack(weight, perm, buckets, scheme))
 
 
-def _mp_linear_values(x, qweight, scales, zeros, perm, buckets, K, bias=None, act_bits=0) -> None:
-    N = check_mp_linear(x, qweight, scales, zeros, perm, buckets, K, bias, act_bits)
-    check_permutation("chord::mp_linear", perm, N)
+def _mp_linear_values(x, w, bias, act_bits) -> None:
+    check_permutation("chord::mp_linear", w.perm, check_mp_linear(x, w, bias, act_bits))
 
 
-def _mp_topk_values(x, qweight, scales, zeros, perm, buckets, K, k, candidates=None, act_bits=0) -> None:
-    N = check_mp_topk(x, qweight, scales, zeros, perm, buckets, K, k, candidates, act_bits)
-    check_permutation("chord::mp_topk", perm, N)
+def _mp_topk_values(x, w, k, candidates, act_bits) -> None:
+    N = check_mp_topk(x, w, k, candidates, act_bits)
+    check_permutation("chord::mp_topk", w.perm, N)
     if not bool(torch.isfinite(x).all()):
         _fail(ValueError, "chord::mp_topk", "x: contains NaN or Inf")
     if candidates is not None and candidates.numel():
@@ -347,6 +335,40 @@ def _quantize_pack_outputs(out, weight, perm, buckets, scheme) -> None:
         )
 
 
+# ---- arguments as every backend takes them ------------------------------------------------------
+#: the ops whose schema holds a packed weight: the index of its first argument (qweight)
+_PACKED_AT = {"mp_linear": 1, "mp_topk": 1}
+
+
+@functools.cache
+def _defaults(name: str) -> tuple:
+    """The schema's argument names and default values (the one place the argument list lives)."""
+    args = getattr(torch.ops.chord, name).default._schema.arguments
+    return tuple(a.name for a in args), tuple(a.default_value for a in args)
+
+
+def op_args(name: str, args: tuple, kwargs: dict | None = None) -> tuple:
+    """The arguments of a ``chord::name`` call as the dispatcher hands them to a kernel or fake
+    (trailing defaults may be left out, rarely by keyword) -> every argument in schema order,
+    defaults filled in, a packed weight's six as one :class:`Packed`. What every check, fake and
+    registered kernel receives: no backend restates the schema."""
+    names, defaults = _defaults(name)
+    if len(args) < len(names):
+        kwargs = kwargs or {}
+        args = (*args, *(kwargs.get(n, d) for n, d in zip(names[len(args) :], defaults[len(args) :])))
+    i = _PACKED_AT.get(name)
+    if i is None:
+        return tuple(args)
+    return (*args[:i], Packed(*args[i : i + 6]), *args[i + 6 :])
+
+
+def flat_args(name: str, args: tuple) -> tuple:
+    """The inverse of :func:`op_args`: the packed weight's six arguments in place of its Packed
+    (any 6-tuple), for kernels with the flat schema signature (the Triton entry points)."""
+    i = _PACKED_AT.get(name)
+    return tuple(args) if i is None else (*args[:i], *args[i], *args[i + 1 :])
+
+
 _OUTPUT_CHECKS: dict[str, Callable[..., None]] = {"quantize_pack": _quantize_pack_outputs}
 
 _FULL_CHECKS: dict[str, Callable[..., None]] = {
@@ -356,26 +378,56 @@ _FULL_CHECKS: dict[str, Callable[..., None]] = {
 }
 
 
-def register_kernel(name: str, device_type: str, impl: Callable[..., Any]) -> None:
-    """Register ``impl`` as the ``device_type`` kernel of ``chord::name``, behind the op's checks
-    (metadata and values) and, for quantize_pack, a check of its outputs."""
+def as_kernel(name: str, impl: Callable[..., Any]) -> Callable[..., Any]:
+    """``impl`` (taking the arguments as :func:`op_args` gives them) as a kernel of ``chord::name``
+    takes them from the dispatcher, behind the op's checks (metadata and values) and, for
+    quantize_pack, a check of its outputs."""
     check = _FULL_CHECKS[name]
-
     after = _OUTPUT_CHECKS.get(name)
 
     @functools.wraps(impl)
     def kernel(*args, **kwargs):
-        check(*args, **kwargs)
-        out = impl(*args, **kwargs)
+        args = op_args(name, args, kwargs)
+        check(*args)
+        out = impl(*args)
         if after is not None:
-            after(out, *args, **kwargs)
+            after(out, *args)
         return out
 
-    torch.library.register_kernel(f"chord::{name}", device_type, kernel)
+    return kernel
+
+
+def register_kernel(name: str, device_type: str, impl: Callable[..., Any]) -> None:
+    """Register ``impl`` as the ``device_type`` kernel of ``chord::name`` (see :func:`as_kernel`)."""
+    torch.library.register_kernel(f"chord::{name}", device_type, as_kernel(name, impl))
+
+
+_FAKES: dict[str, Callable[..., Any]] = {}
+
+
+def fake_impl(name: str) -> Callable[..., Any]:
+    """The fake of ``chord::name`` as registered (taking the dispatcher's arguments): for tests
+    that copy a schema into their own namespace."""
+    return _FAKES[name]
+
+
+def _register_fake(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``@_register_fake(name)``: the fake of ``chord::name``, taking :func:`op_args`'s arguments."""
+
+    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def fake(*args, **kwargs):
+            return fn(*op_args(name, args, kwargs))
+
+        torch.library.register_fake(f"chord::{name}", fake)
+        _FAKES[name] = fake
+        return fn
+
+    return deco
 
 
 # ---- fakes ----------------------------------------------------------------------------------
-@torch.library.register_fake("chord::quantize_pack")
+@_register_fake("quantize_pack")
 def _quantize_pack_fake(weight, perm, buckets, scheme):
     check_quantize_pack(weight, perm, buckets, scheme)
     N, K = weight.shape
@@ -384,14 +436,13 @@ def _quantize_pack_fake(weight, perm, buckets, scheme):
     return qw, weight.new_empty((N,), dtype=torch.float32), weight.new_empty((N,), dtype=torch.float32)
 
 
-@torch.library.register_fake("chord::mp_linear")
-def _mp_linear_fake(x, qweight, scales, zeros, perm, buckets, K, bias=None, act_bits=0):
-    N = check_mp_linear(x, qweight, scales, zeros, perm, buckets, K, bias, act_bits)
-    return x.new_empty((x.shape[0], N))
+@_register_fake("mp_linear")
+def _mp_linear_fake(x, w, bias, act_bits):
+    return x.new_empty((x.shape[0], check_mp_linear(x, w, bias, act_bits)))
 
 
-@torch.library.register_fake("chord::mp_topk")
-def _mp_topk_fake(x, qweight, scales, zeros, perm, buckets, K, k, candidates=None, act_bits=0):
-    check_mp_topk(x, qweight, scales, zeros, perm, buckets, K, k, candidates, act_bits)
+@_register_fake("mp_topk")
+def _mp_topk_fake(x, w, k, candidates, act_bits):
+    check_mp_topk(x, w, k, candidates, act_bits)
     M = x.shape[0]
     return x.new_empty((M, k), dtype=torch.float32), x.new_empty((M, k), dtype=torch.int64)

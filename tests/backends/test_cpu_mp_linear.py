@@ -42,18 +42,7 @@ def make_weight(N, K, codes, codebook=None, seed=0):
 
 
 def ref64(x, mw, bias=None, act_bits=0):
-    return R.mp_linear(
-        x,
-        mw.qweight,
-        mw.scales,
-        mw.zeros,
-        mw.perm,
-        mw.buckets,
-        mw.K,
-        bias,
-        act_bits=act_bits,
-        compute_dtype=torch.float64,
-    )
+    return R.mp_linear(x, mw.packed, bias, act_bits=act_bits, compute_dtype=torch.float64)
 
 
 def rel_err(y, ref):

@@ -40,11 +40,11 @@ def test_cuda_topk_and_pack_without_triton_warn_once_and_are_counted(monkeypatch
     monkeypatch.setattr(cuda, "_triton_error", "triton unavailable: planted")
     k = cuda.kernels()
     before = fallback.counts()
-    (vals, ids), w1 = _warnings(k["chord::mp_topk"], x, *packed, 3)
-    _, w2 = _warnings(k["chord::mp_topk"], x, *packed, 3)
+    (vals, ids), w1 = _warnings(k["chord::mp_topk"], x, packed, 3)
+    _, w2 = _warnings(k["chord::mp_topk"], x, packed, 3)
     assert len(w1) == 1 and not w2, "warns on the first call only"
     assert "chord::mp_topk on cuda" in str(w1[0].message) and "reference" in str(w1[0].message)
-    rv, ri = reference.mp_topk(x, *packed, 3)
+    rv, ri = reference.mp_topk(x, packed, 3)
     assert torch.equal(ids, ri) and torch.equal(vals, rv)  # the wrapper changes nothing but the report
     w = torch.randn(6, 16)
     _, wp = _warnings(k["chord::quantize_pack"], w, torch.arange(6, dtype=torch.int32), list(mw.buckets), "asym")
@@ -60,10 +60,10 @@ def test_cuda_mp_linear_without_triton_warns(monkeypatch):
     x, mw, packed = _args(1)
     monkeypatch.setattr(cuda, "_kernels", False)
     monkeypatch.setattr(cuda, "_triton_error", "triton unavailable: planted")
-    y, w1 = _warnings(cuda.mp_linear, x, *packed)
-    _, w2 = _warnings(cuda.mp_linear, x, *packed)
+    y, w1 = _warnings(cuda.mp_linear, x, packed)
+    _, w2 = _warnings(cuda.mp_linear, x, packed)
     assert len(w1) == 1 and not w2 and "planted" in str(w1[0].message)
-    assert torch.equal(y, reference.mp_linear(x, *packed))
+    assert torch.equal(y, reference.mp_linear(x, packed))
 
 
 def test_cpu_without_extension_every_op_warns(monkeypatch):
@@ -71,8 +71,8 @@ def test_cpu_without_extension_every_op_warns(monkeypatch):
     monkeypatch.setattr(cpu, "HAVE_CPP", False)
     monkeypatch.setattr(cpu, "_IMPORT_ERROR", ImportError("planted: no _cpu"))
     k = cpu.kernels()
-    _, w1 = _warnings(k["chord::mp_linear"], x, *packed)
-    _, w2 = _warnings(k["chord::mp_topk"], x, *packed, 2)
+    _, w1 = _warnings(k["chord::mp_linear"], x, packed)
+    _, w2 = _warnings(k["chord::mp_topk"], x, packed, 2)
     _, w3 = _warnings(
         k["chord::quantize_pack"], torch.randn(6, 16), torch.arange(6, dtype=torch.int32), list(mw.buckets), "asym"
     )

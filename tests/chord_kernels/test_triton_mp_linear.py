@@ -41,18 +41,8 @@ def make_weight(N, K, codes=None, codebook=None, seed=0):
 
 
 def oracle(x, mw, bias=None, act_bits=0):
-    return reference.mp_linear(
-        x.cpu(),
-        mw.qweight.cpu(),
-        mw.scales.cpu(),
-        mw.zeros.cpu(),
-        mw.perm.cpu(),
-        mw.buckets,
-        mw.K,
-        None if bias is None else bias.cpu(),
-        act_bits,
-        compute_dtype=torch.float64,
-    )
+    bias = None if bias is None else bias.cpu()
+    return reference.mp_linear(x.cpu(), mw.to("cpu").packed, bias, act_bits, compute_dtype=torch.float64)
 
 
 def run(x, mw, bias=None, act_bits=0, **kw):
@@ -251,7 +241,7 @@ def test_cuda_registration_is_the_triton_path(triton_device):
     mw = make_weight(30, 70, seed=17).to(triton_device)
     x = rand_x(4, 70, torch.float16, triton_device)
     bias = torch.randn(30, device=triton_device)
-    y = cuda_backend.mp_linear(x, mw.qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, mw.K, bias, 0)
+    y = cuda_backend.mp_linear(x, mw.packed, bias, 0)
     check(y, oracle(x, mw, bias), torch.float16)
     if triton_device.type == "cuda":
         y_op = torch.ops.chord.mp_linear(x, mw.qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, mw.K, bias, 0)
@@ -272,9 +262,10 @@ def _test_op():
         schema = str(torch.ops.chord.mp_linear.default._schema).split("(", 1)[1]
         _TEST_LIB = torch.library.Library("chord_triton_test", "DEF")  # noqa: TOR901
         _TEST_LIB.define("mp_linear(" + schema)
-        _TEST_LIB.impl("mp_linear", cuda_backend.mp_linear, "CPU")
-        _TEST_LIB.impl("mp_linear", cuda_backend.mp_linear, "CUDA")
-        torch.library.register_fake("chord_triton_test::mp_linear", ops._mp_linear_fake, lib=_TEST_LIB)
+        kernel = ops.as_kernel("mp_linear", cuda_backend.mp_linear)
+        _TEST_LIB.impl("mp_linear", kernel, "CPU")
+        _TEST_LIB.impl("mp_linear", kernel, "CUDA")
+        torch.library.register_fake("chord_triton_test::mp_linear", ops.fake_impl("mp_linear"), lib=_TEST_LIB)
     return torch.ops.chord_triton_test.mp_linear.default
 
 

@@ -22,19 +22,8 @@ from tests.helpers import near_tie_table  # noqa: E402
 
 
 def oracle(x, mw, k, cand=None, act_bits=0):
-    return reference.mp_topk(
-        x.cpu(),
-        mw.qweight.cpu(),
-        mw.scales.cpu(),
-        mw.zeros.cpu(),
-        mw.perm.cpu(),
-        mw.buckets,
-        mw.K,
-        k,
-        None if cand is None else cand.cpu(),
-        act_bits,
-        compute_dtype=torch.float64,
-    )
+    cand = None if cand is None else cand.cpu()
+    return reference.mp_topk(x.cpu(), mw.to("cpu").packed, k, cand, act_bits, compute_dtype=torch.float64)
 
 
 def run(x, mw, k, cand=None, act_bits=0, **kw):
@@ -172,14 +161,15 @@ def test_cuda_registration_and_opcheck(triton_device):
     mw, g = table(60, 64, seed=11)
     mw = mw.to(triton_device)
     x = torch.randn(2, 64, generator=g).to(triton_device)
-    v, i = cuda_backend.mp_topk(x, mw.qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, mw.K, 5)
+    v, i = cuda_backend.mp_topk(x, mw.packed, 5)
     assert torch.equal(i.cpu(), oracle(x, mw, 5)[1])
     lib = torch.library.Library("chord_triton_topk_test", "DEF")  # noqa: TOR901
     schema = str(torch.ops.chord.mp_topk.default._schema).split("(", 1)[1]
     lib.define("mp_topk(" + schema)
-    lib.impl("mp_topk", cuda_backend.mp_topk, "CPU")
-    lib.impl("mp_topk", cuda_backend.mp_topk, "CUDA")
-    torch.library.register_fake("chord_triton_topk_test::mp_topk", ops._mp_topk_fake, lib=lib)
+    kernel = ops.as_kernel("mp_topk", cuda_backend.mp_topk)
+    lib.impl("mp_topk", kernel, "CPU")
+    lib.impl("mp_topk", kernel, "CUDA")
+    torch.library.register_fake("chord_triton_topk_test::mp_topk", ops.fake_impl("mp_topk"), lib=lib)
     torch.library.opcheck(
         torch.ops.chord_triton_topk_test.mp_topk.default,
         (x, mw.qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, mw.K, 5, None, 0),

@@ -3,6 +3,8 @@ else the pure-torch reference (each op warns once on its first call: ``fallback`
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from .. import host_memory, ops
@@ -68,20 +70,11 @@ def _np(t: torch.Tensor):
     return t.view(torch.int16).numpy() if t.dtype in (torch.float16, torch.bfloat16) else t.numpy()
 
 
-def mp_linear(
-    x: torch.Tensor,
-    qweight: torch.Tensor,
-    scales: torch.Tensor,
-    zeros: torch.Tensor,
-    perm: torch.Tensor,
-    buckets: list[int],
-    K: int,
-    bias: torch.Tensor | None = None,
-    act_bits: int = 0,
-) -> torch.Tensor:
+def mp_linear(x: torch.Tensor, w: ops.Packed, bias: torch.Tensor | None = None, act_bits: int = 0) -> torch.Tensor:
     """C++ ``chord::mp_linear``: x [M, K] fp32/fp16/bf16 (any strides) -> y [M, N] in x.dtype.
-    One fused kernel for every M (csrc/mp_linear/mp_linear.cpp; README "CPU kernels"). The packed
-    arguments pass ``chord.ops.check_mp_linear`` first; C++ validates the packed tensors again."""
+    One fused kernel for every M (csrc/mp_linear/mp_linear.cpp; docs/kernels.md). The arguments
+    pass ``chord.ops.check_mp_linear`` first; C++ validates the packed tensors again."""
+    qweight, scales, zeros, perm, buckets, K = w
     M, N = x.shape[0], perm.shape[0]
     b = None
     if bias is not None:
@@ -157,30 +150,22 @@ def eager_ok(x: object) -> bool:
     )
 
 
-def packed_handle(
-    cache: HandleCache,
-    qweight: torch.Tensor,
-    scales: torch.Tensor,
-    zeros: torch.Tensor,
-    perm: torch.Tensor,
-    buckets: list[int],
-    K: int,
-    N: int | None = None,
-) -> tuple:
-    """The validated ``_cpu.PackedWeight`` of these tensors, rebuilt (and re-validated: the
-    op's metadata checks, then C++ checks sizes and that perm is a permutation) when any of them
-    is replaced (``.to()``, ``set_packed``) or written in place (``load_state_dict``: version
-    counters only grow, so their sum changes), or the bucket list is replaced. Inference tensors
-    (``torch.inference_mode``) have no version counter: their handle re-checks perm's range on
-    every call (memory safety; other in-place edits of them go unseen). N: the rows the caller
-    believes the weight has (its shape), checked against the packing. Returns the cache entry:
-    ``entry[6]`` the handle, ``entry[7]`` the numpy views."""
+def packed_handle(cache: HandleCache, w: ops.Packed, N: int | None = None) -> tuple:
+    """The validated ``_cpu.PackedWeight`` of a packed weight's tensors, rebuilt (and
+    re-validated: the op's metadata checks, then C++ checks sizes and that perm is a permutation)
+    when any of them is replaced (``.to()``, ``set_packed``) or written in place
+    (``load_state_dict``: version counters only grow, so their sum changes), or the bucket list is
+    replaced. Inference tensors (``torch.inference_mode``) have no version counter: their handle
+    re-checks perm's range on every call (memory safety; other in-place edits of them go unseen).
+    N: the rows the caller believes the weight has (its shape), checked against the packing.
+    Returns the cache entry: ``entry[6]`` the handle, ``entry[7]`` the numpy views."""
+    qweight, scales, zeros, perm, buckets, K = w
     e = cache.entry
     if e[0] is qweight and e[1] is scales and e[2] is zeros and e[3] is perm and e[4] is buckets:
         v = e[5]  # (same tensors: same inference-ness)
         if v is None or v == qweight._version + scales._version + zeros._version + perm._version:
             return e
-    n = ops.check_packed("chord::mp_linear", qweight, scales, zeros, perm, buckets, K, qweight.device)
+    n = ops.check_packed("chord::mp_linear", w, qweight.device)
     if N is not None and n != N:
         raise ValueError(
             f"chord::mp_linear: shape: the weight claims N = {N} rows, its packing holds {n} "
@@ -239,22 +224,14 @@ def mp_linear_eager(
 
 
 def mp_topk(
-    x: torch.Tensor,
-    qweight: torch.Tensor,
-    scales: torch.Tensor,
-    zeros: torch.Tensor,
-    perm: torch.Tensor,
-    buckets: list[int],
-    K: int,
-    k: int,
-    candidates: torch.Tensor | None = None,
-    act_bits: int = 0,
+    x: torch.Tensor, w: ops.Packed, k: int, candidates: torch.Tensor | None = None, act_bits: int = 0
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """C++ ``chord::mp_topk``: fused scoring + top-k, never materializing [M, N] scores.
     x float [M, K] (widened to float32 exactly) -> (values float32 [M, k], indices int64 [M, k]);
     ties -> smaller item id first (as the reference). Arguments pass ``chord.ops.check_mp_topk``
     first (perm a permutation there; C++ checks x finite and candidate ids in range)."""
-    arrays = (qweight.detach().numpy(), scales.detach().numpy(), zeros.detach().numpy(), perm.detach().numpy())
+    *tensors, buckets, K = w
+    arrays = tuple(t.detach().numpy() for t in tensors)  # qweight, scales, zeros, perm
     return mp_topk_arrays(x, arrays, buckets, K, k, candidates, act_bits)
 
 
@@ -291,23 +268,20 @@ def mp_topk_arrays(
     return vals, idx
 
 
-def kernels() -> dict:
+def kernels() -> dict[str, Callable]:
     """op name -> the CPU implementation registered for it: the C++ kernel, or the reference
     wrapped to warn once (``fallback``) when the extension (or its op) is missing."""
     why = f"C++ extension unavailable: {_IMPORT_ERROR}" if not HAVE_CPP else ""
     fused_topk = HAVE_CPP and hasattr(_cpu, "mp_topk")
+    have = {"quantize_pack": HAVE_CPP, "mp_linear": HAVE_CPP, "mp_topk": fused_topk}
+    cpp = {"quantize_pack": quantize_pack, "mp_linear": mp_linear, "mp_topk": mp_topk}
     return {
-        "chord::quantize_pack": quantize_pack
-        if HAVE_CPP
-        else fallback.reference_kernel("chord::quantize_pack", "cpu", reference.quantize_pack, why),
-        "chord::mp_linear": mp_linear
-        if HAVE_CPP
-        else fallback.reference_kernel("chord::mp_linear", "cpu", reference.mp_linear, why),
-        "chord::mp_topk": mp_topk
-        if fused_topk
+        f"chord::{name}": cpp[name]
+        if ok
         else fallback.reference_kernel(
-            "chord::mp_topk", "cpu", reference.mp_topk, why or "this build of the C++ extension has no mp_topk"
-        ),
+            f"chord::{name}", "cpu", getattr(reference, name), why or f"this build of the C++ extension has no {name}"
+        )
+        for name, ok in have.items()
     }
 
 

@@ -8,7 +8,8 @@ reference on the GPU and says so (``fallback``): a warning on its first call, an
 
 from __future__ import annotations
 
-import torch
+from collections.abc import Callable
+from typing import Any
 
 from .. import ops
 from . import fallback, reference
@@ -31,57 +32,33 @@ def _triton():
     return _kernels or None
 
 
-def mp_linear(
-    x: torch.Tensor,
-    qweight: torch.Tensor,
-    scales: torch.Tensor,
-    zeros: torch.Tensor,
-    perm: torch.Tensor,
-    buckets: list[int],
-    K: int,
-    bias: torch.Tensor | None = None,
-    act_bits: int = 0,
-) -> torch.Tensor:
-    """CUDA ``chord::mp_linear``: the fused Triton GEMV/GEMM kernels (same meaning as the CPU op)."""
-    kernels = _triton()
-    if kernels is None:
-        fallback.served_by_reference("chord::mp_linear", "cuda", _triton_error)
-        return reference.mp_linear(x, qweight, scales, zeros, perm, buckets, K, bias, act_bits)
-    return kernels.mp_linear_packed(x, qweight, scales, zeros, perm, buckets, K, bias, act_bits)
+def _triton_or_reference(name: str, triton_name: str) -> Callable[..., Any]:
+    """The CUDA kernel of ``chord::name``: ``chord_kernels.triton.<triton_name>`` (which takes the
+    flat schema arguments), or the reference when triton is unavailable. Takes the arguments as
+    ``chord.ops.op_args`` gives them, as the reference does."""
+    op, ref = f"chord::{name}", getattr(reference, name)
+
+    def kernel(*args: Any) -> Any:
+        kernels = _triton()
+        if kernels is None:
+            fallback.served_by_reference(op, "cuda", _triton_error)
+            return ref(*args)
+        return getattr(kernels, triton_name)(*ops.flat_args(name, args))
+
+    kernel.__name__ = kernel.__qualname__ = name
+    kernel.__doc__ = f"CUDA ``{op}``: the Triton ``{triton_name}`` (same meaning and results as the CPU op)."
+    return kernel
 
 
-def mp_topk(
-    x: torch.Tensor,
-    qweight: torch.Tensor,
-    scales: torch.Tensor,
-    zeros: torch.Tensor,
-    perm: torch.Tensor,
-    buckets: list[int],
-    K: int,
-    k: int,
-    candidates: torch.Tensor | None = None,
-    act_bits: int = 0,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """CUDA ``chord::mp_topk``: the fused Triton scan + exact merge (same results as the CPU op)."""
-    kernels = _triton()
-    if kernels is None:
-        fallback.served_by_reference("chord::mp_topk", "cuda", _triton_error)
-        return reference.mp_topk(x, qweight, scales, zeros, perm, buckets, K, k, candidates, act_bits)
-    return kernels.mp_topk_packed(x, qweight, scales, zeros, perm, buckets, K, k, candidates, act_bits)
+#: the fused Triton GEMV/GEMM kernels
+mp_linear = _triton_or_reference("mp_linear", "mp_linear_packed")
+#: the fused Triton scan + exact merge
+mp_topk = _triton_or_reference("mp_topk", "mp_topk_packed")
+#: the Triton packer, bit-identical to the CPU one
+quantize_pack = _triton_or_reference("quantize_pack", "quantize_pack")
 
 
-def quantize_pack(
-    weight: torch.Tensor, perm: torch.Tensor, buckets: list[int], scheme: str
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """CUDA ``chord::quantize_pack``: the Triton packer, bit-identical to the CPU one."""
-    kernels = _triton()
-    if kernels is None:
-        fallback.served_by_reference("chord::quantize_pack", "cuda", _triton_error)
-        return reference.quantize_pack(weight, perm, buckets, scheme)
-    return kernels.quantize_pack(weight, perm, buckets, scheme)
-
-
-def kernels() -> dict:
+def kernels() -> dict[str, Callable[..., Any]]:
     """op name -> the CUDA implementation registered for it."""
     return {"chord::quantize_pack": quantize_pack, "chord::mp_linear": mp_linear, "chord::mp_topk": mp_topk}
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from ..format import bucket_spans, pack_ints, row_bytes, unpack_ints
+from ..ops import Packed
 
 if TYPE_CHECKING:  # mixed_weight imports this module (its dequantizer) on use
     from ..mixed_weight import MixedWeight
@@ -117,26 +118,20 @@ def quantize_pack(
     return qw, sc.to(torch.float32), ze.to(torch.float32)
 
 
-def dequantize_packed(
-    qweight: torch.Tensor,
-    scales: torch.Tensor,
-    zeros: torch.Tensor,
-    perm: torch.Tensor,
-    buckets: list[int],
-    K: int,
-    dtype: torch.dtype = torch.float32,
-) -> torch.Tensor:
-    """The [N, K] weight a packed blob stands for, in original row order."""
+def dequantize_packed(w: Packed, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """The [N, K] weight a packed blob (``chord.ops.Packed`` or any 6-tuple in its order) stands
+    for, in original row order."""
+    qweight, scales, zeros, perm, buckets, K = w
     N = perm.shape[0]
-    w = torch.zeros(N, K, dtype=dtype, device=qweight.device)
+    out = torch.zeros(N, K, dtype=dtype, device=qweight.device)
     for bits, start, n, off in bucket_spans(list(buckets), K):
         if bits == 0 or n == 0:
             continue
         rb = row_bytes(K, bits)
         u = unpack_ints(qweight[off : off + n * rb].view(n, rb), bits, K).to(dtype)
         rows = perm[start : start + n].long()
-        w[rows] = (u - zeros[start : start + n, None].to(dtype)) * scales[start : start + n, None].to(dtype)
-    return w
+        out[rows] = (u - zeros[start : start + n, None].to(dtype)) * scales[start : start + n, None].to(dtype)
+    return out
 
 
 def quantize_activations_int8(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -151,12 +146,7 @@ def quantize_activations_int8(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
 
 def mp_linear(
     x: torch.Tensor,
-    qweight: torch.Tensor,
-    scales: torch.Tensor,
-    zeros: torch.Tensor,
-    perm: torch.Tensor,
-    buckets: list[int],
-    K: int,
+    w: Packed,
     bias: torch.Tensor | None = None,
     act_bits: int = 0,
     compute_dtype: torch.dtype | None = None,
@@ -169,12 +159,12 @@ def mp_linear(
     if act_bits not in (0, 8):
         raise ValueError(f"act_bits: expected 0 (exact) or 8, got {act_bits}")
     cdt = compute_dtype or torch.float32
-    w = dequantize_packed(qweight, scales, zeros, perm, buckets, K, dtype=cdt)
+    wd = dequantize_packed(w, dtype=cdt)
     if act_bits == 8:
         xq, sx = quantize_activations_int8(x)
-        y = (xq.to(cdt) @ w.T) * sx.to(cdt)[:, None]
+        y = (xq.to(cdt) @ wd.T) * sx.to(cdt)[:, None]
     else:
-        y = x.to(cdt) @ w.T
+        y = x.to(cdt) @ wd.T
     if bias is not None:
         y = y + bias.to(cdt)
     return y if compute_dtype is not None else y.to(x.dtype)
@@ -182,12 +172,7 @@ def mp_linear(
 
 def mp_topk(
     x: torch.Tensor,
-    qweight: torch.Tensor,
-    scales: torch.Tensor,
-    zeros: torch.Tensor,
-    perm: torch.Tensor,
-    buckets: list[int],
-    K: int,
+    w: Packed,
     k: int,
     candidates: torch.Tensor | None = None,
     act_bits: int = 0,
@@ -206,7 +191,7 @@ def mp_topk(
     if not 1 <= k:
         raise ValueError(f"k: expected >= 1, got {k}")
     cdt = compute_dtype or torch.float32
-    scores = mp_linear(x, qweight, scales, zeros, perm, buckets, K, None, act_bits, compute_dtype=cdt)
+    scores = mp_linear(x, w, None, act_bits, compute_dtype=cdt)
     M, N = scores.shape
     if candidates is None:
         ids = torch.arange(N, device=scores.device).expand(M, N)
@@ -231,6 +216,4 @@ def topk_reference(
     (scores float64 [B, k], ids int64 [B, k]); x [B, K]; candidates None, int [C] (shared) or
     int [B, C]. Same tie rule as every kernel: descending score, equal scores -> smaller id."""
     cand = None if candidates is None else candidates.long()
-    return mp_topk(
-        x, mw.qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, mw.K, k, cand, act_bits, compute_dtype=torch.float64
-    )
+    return mp_topk(x, mw.packed, k, cand, act_bits, compute_dtype=torch.float64)

@@ -206,19 +206,8 @@ def _linear(mod: _MixedWeightHolder, x: torch.Tensor, bias) -> torch.Tensor:
         w = tiny if x.dtype == torch.float32 else tiny.to(x.dtype)
         return F.linear(x, w, None if bias is None else bias.to(x.dtype))
     bufs = mod._buffers  # (module attribute lookup of a buffer costs ~0.4 us each)
-    return linear_packed(
-        mod.__dict__,
-        x,
-        bufs["qweight"],
-        bufs["scales"],
-        bufs["zeros"],
-        bufs["perm"],
-        mod.buckets,
-        K,
-        N,
-        bias,
-        mod.act_bits,
-    )
+    packed = (bufs["qweight"], bufs["scales"], bufs["zeros"], bufs["perm"], mod.buckets, K)  # (chord.ops.Packed order)
+    return linear_packed(mod.__dict__, x, packed, N, bias, mod.act_bits)
 
 
 def _prod(xs) -> int:
