@@ -16,6 +16,23 @@ def _plt():
     return plt
 
 
+def _label(ax, xlabel: str, ylabel: str, title: str | None = None, legend: int = 7) -> None:
+    """Axis labels, the panel title (if any) and the legend (at font size ``legend``)."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title is not None:
+        ax.set_title(title)
+    ax.legend(fontsize=legend)
+
+
+def _save(fig, path, **savefig) -> None:
+    """Write ``fig`` to ``path`` at 110 dpi (tight layout unless ``bbox_inches`` is given) and free it."""
+    if "bbox_inches" not in savefig:
+        fig.tight_layout()
+    fig.savefig(path, dpi=110, **savefig)
+    _plt().close(fig)
+
+
 def importance_heatmap(log_imp: torch.Tensor, codes: torch.Tensor, specs, path, title: str = "") -> None:
     """log_imp float [U, N], codes long [U, N]: for each user, a layers x channels image of log2
     importance (left) and of the codes it was tiered into (right). Layers with fewer channels
@@ -41,9 +58,7 @@ def importance_heatmap(log_imp: torch.Tensor, codes: torch.Tensor, specs, path, 
         axes[u, 0].set_xlabel("output channel", fontsize=7)
     if title:
         fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def budget_sweep(results: dict, path, metric: str = "NDCG@10", mode: str = "full") -> list[str]:
@@ -78,13 +93,8 @@ def budget_sweep(results: dict, path, metric: str = "NDCG@10", mode: str = "full
             ax.plot([p[0] for p in ptq], [p[1] for p in ptq], "k--", marker="s", label="uniform PTQ")
         if f"{pair}/fp32" in cells:
             ax.axhline(cells[f"{pair}/fp32"]["test"][mode][metric], color="gray", ls=":", label="fp32")
-        ax.set_xlabel("average bits per weight")
-        ax.set_ylabel(f"{metric} ({mode})")
-        ax.set_title(pair)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+        _label(ax, "average bits per weight", f"{metric} ({mode})", pair)
+    _save(fig, path)
     return pairs
 
 
@@ -110,12 +120,8 @@ def accuracy_vs_bits(table: list[dict], path, metric: str = "NDCG@10", mode: str
         if r["key"] == "fp32":
             ax.axhline(r["test"][mode][metric], color="gray", ls=":", label="fp32")
     ax.set_xscale("log", base=2)
-    ax.set_xlabel("average bits per weight")
-    ax.set_ylabel(f"test {metric} ({mode} ranking)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _label(ax, "average bits per weight", f"test {metric} ({mode} ranking)", legend=8)
+    _save(fig, path)
 
 
 def bits_heatmap(bits: torch.Tensor, specs, path, labels=None, title: str = "", vmax: float = 8.0) -> None:
@@ -140,8 +146,7 @@ def bits_heatmap(bits: torch.Tensor, specs, path, labels=None, title: str = "", 
     fig.colorbar(h, ax=list(axes.flat), fraction=0.02, label="bits")
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    _save(fig, path, bbox_inches="tight")
 
 
 def paired_budget_curves(paired: dict, path, metric: str = "NDCG@10") -> list[str]:
@@ -183,11 +188,6 @@ def paired_budget_curves(paired: dict, path, metric: str = "NDCG@10") -> list[st
             )
         fp = [c["mean"]["fp32"][metric] for _, c in cells]
         ax.axhline(fp[0], color="gray", ls=":", label="fp32")
-        ax.set_xlabel("budget (average bits per weight)")
-        ax.set_ylabel(f"test {metric} (full ranking)")
-        ax.set_title(f"{pair}, {users} users")
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+        _label(ax, "budget (average bits per weight)", f"test {metric} (full ranking)", f"{pair}, {users} users")
+    _save(fig, path)
     return [f"{p} ({u} users)" for p, u in panels]
