@@ -53,3 +53,34 @@ def test_sheds_new_requests_while_the_oldest_queued_one_waits_too_long():
         await b.stop()
 
     asyncio.run(scenario())
+
+
+def test_a_batch_waits_for_company_only_while_smaller_than_recent_batches():
+    """max_wait is 1 s. A lone request after lone requests (recent batches of 1) goes at once;
+    after batches of 4 it waits for company, and the wait ends as soon as 4 are in, not at the
+    deadline; with nobody coming it ends at the deadline."""
+
+    async def scenario():
+        svc = _SlowService(0.0)
+        b = Batcher(svc, max_batch=16, max_wait_s=1.0, queue=100, max_queue_s=None)
+        b.start()
+        t = time.perf_counter()
+        assert await b.submit(torch.tensor([1.0]), 3.0) == b"user 1 budget 3"
+        assert time.perf_counter() - t < 0.5  # did not wait the 1 s
+        b.typical_batch = 4.0
+        t = time.perf_counter()
+        first = asyncio.ensure_future(b.submit(torch.tensor([2.0]), 3.0))
+        await asyncio.sleep(0.05)
+        assert not first.done()  # waiting for company
+        rest = [asyncio.ensure_future(b.submit(torch.tensor([float(i)]), 3.0)) for i in (3, 4, 5)]
+        await asyncio.gather(first, *rest)
+        assert time.perf_counter() - t < 0.5  # the 4th arrival ended the wait
+        assert svc.batches[-1] == 4
+        b.typical_batch = 4.0
+        t = time.perf_counter()
+        await b.submit(torch.tensor([6.0]), 3.0)
+        assert time.perf_counter() - t >= 0.99  # nobody came: the deadline
+        assert svc.batches[-1] == 1
+        await b.stop()
+
+    asyncio.run(scenario())

@@ -150,8 +150,7 @@ class Batcher:
             raise Overloaded(f"{self.queue_size} requests already waiting") from None
         self._arrivals.append(arrived)
         self._arrived.set()
-        if len(self._arrivals) == 1:
-            self._publish()
+        self._publish()
         return await fut
 
     def _publish(self) -> None:
