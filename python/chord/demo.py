@@ -34,12 +34,14 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from chord.data import add_data_dir_argument
+
 BASELINE_SPLIT = "ptq-split"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default=None, help="dataset name or path (default: the built-in ML-100K)")
-    p.add_argument("--data-dir", default=None)
+    add_data_dir_argument(p)
     p.add_argument(
         "--budgets",
         type=float,

@@ -6,11 +6,13 @@ import argparse
 import json
 from pathlib import Path
 
+from ..data import add_data_dir_argument
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", help="directory written by `chord train --out` (model.safetensors + config.json)")
     p.add_argument("--dataset", default=None, help="name or path (default: the one recorded in the checkpoint)")
-    p.add_argument("--data-dir", default=None, help="root holding <name>/ (default: $CHORD_DATA_DIR or ../shared/data)")
+    add_data_dir_argument(p)
     p.add_argument("--stage", choices=["valid", "test"], default="test")
     p.add_argument("--modes", nargs="+", choices=["full", "sampled"], default=["full", "sampled"])
     p.add_argument("--num-negatives", type=int, default=99)

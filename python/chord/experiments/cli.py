@@ -7,6 +7,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+from chord.data import add_data_dir_argument
 from chord.system import ChordConfig
 
 from .runner import METHODS, SWEEP, Grid, GridConfig
@@ -16,7 +17,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--datasets", nargs="+", default=["ml-100k"], help="ml-100k, beauty, yelp, ... (in order)")
     p.add_argument("--models", nargs="+", default=["sasrec", "caser"], choices=["sasrec", "caser"])
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
-    p.add_argument("--data-dir", default=None)
+    add_data_dir_argument(p)
     p.add_argument("--out", default="experiments_out", help="results.json, checkpoints, PNGs (resumable)")
     p.add_argument("--budget", type=float, default=3.0, help="average bits of the main table")
     p.add_argument("--sweep", type=float, nargs="*", default=list(SWEEP))

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from ..data import DEFAULT_DATASET, LeaveOneOut, load_dataset
+from ..data import DEFAULT_DATASET, LeaveOneOut, add_data_dir_argument, load_dataset
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -16,7 +16,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=DEFAULT_DATASET,
         help="beauty, toys, yelp, video_games, ml-100k (default; fetched from PyPI when absent) or a path",
     )
-    p.add_argument("--data-dir", default=None, help="root holding <name>/ (default: $CHORD_DATA_DIR or ../shared/data)")
+    add_data_dir_argument(p)
     p.add_argument("--out", default=None, help="checkpoint directory (model.safetensors + config.json)")
     p.add_argument("--json", default=None, help="write the summary JSON here (default: <out>/results.json)")
     p.add_argument(
