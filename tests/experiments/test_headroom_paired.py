@@ -66,6 +66,11 @@ def test_join_takes_the_sampled_rows_of_every_seed(tmp_path):
     assert d["seeds"] == 2 and d["lo"] <= d["diff"] <= d["hi"]
     assert d["diff"] == pytest.approx(res["mean"]["chord"]["NDCG@10"] - res["mean"]["layerwise"]["NDCG@10"])
     table = hp.markdown({KEY: res})
+    # a run of another backbone in the list is passed over, not refused
+    other = tmp_path / "sasrec"
+    other.mkdir()
+    np.savez(other / "ranks.npz", **{"ml-100k/sasrec/fp32|full": fp32_all})
+    assert hp.paired([hd], [d1, other], resamples=50)[KEY]["mean"] == hp.paired([hd], [d1], resamples=50)[KEY]["mean"]
     # the same cell from two headroom dirs (e.g. a user sample and all users) keeps both
     both = hp.paired([hd, hd], [d1], resamples=50)
     assert list(both) == [KEY, f"{KEY} (20 users)"] and both[KEY]["budget"] == 3.0

@@ -58,6 +58,8 @@ def join(key: str, hr_ranks: dict, runs: list[dict]) -> tuple[dict, list]:
     seeds = []
     for run in runs:
         r = run["ranks"]
+        if not any(k.startswith(pair + "/") for k in r):
+            continue  # a run of another dataset/backbone (one --chord-results list for all cells)
         fp = r.get(f"{pair}/fp32|full")
         if fp is None:
             raise ValueError(
