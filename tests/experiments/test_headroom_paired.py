@@ -144,3 +144,21 @@ def test_cli_joins_a_chord_experiment_of_the_same_checkpoint(tmp_path, capsys):
     res = json.loads((tmp_path / "paired.json").read_text())["ml-100k/sasrec@2.0"]
     assert res["users"] == 12 and set(res["mean"]) >= {"fp32", "population", "oracle", "layerwise", "chord"}
     assert (tmp_path / "curve.png").stat().st_size > 1000
+
+
+def test_each_seed_is_compared_with_its_own_population(tmp_path):
+    rng = np.random.default_rng(4)
+    fp32_all = rng.integers(0, 50, N).astype(np.int32)
+    rows = np.arange(0, N, 2)
+    hd, _ = _headroom_dir(tmp_path, rng, rows, fp32_all)
+    runs = [_chord_dir(tmp_path, f"s{s}", s, fp32_all, rng, extra=("population-pretrained",)) for s in (1, 2)]
+    res = hp.paired([hd], [d for d, _ in runs], resamples=100, seed=0)[KEY]
+    key = f"{PAIR}/population-pretrained@3.0|full"
+    for s, (_, r) in zip(res["chord_seeds"], runs):
+        mine = sig.per_user(r[f"{PAIR}/chord-pretrained@3.0|full"][rows], "NDCG@10")
+        own = sig.per_user(r[key][rows], "NDCG@10")
+        assert s["minus"]["population-pretrained"]["NDCG@10"] == sig.paired_bootstrap(mine, own, resamples=100, seed=0)
+    pops = [sig.per_user(r[key][rows], "NDCG@10").mean() for _, r in runs]
+    assert res["mean"]["population-pretrained"]["NDCG@10"] == pytest.approx(np.mean(pops))
+    d = res["chord_pooled"]["population-pretrained"]["NDCG@10"]
+    assert d["diff"] == pytest.approx(res["mean"]["chord"]["NDCG@10"] - np.mean(pops))

@@ -51,7 +51,8 @@ def join(key: str, hr_ranks: dict, runs: list[dict]) -> tuple[dict, list]:
     """One headroom cell's ranks and the runs' rows for its users.
 
     Returns ({method: int [n]} for fp32, population, oracle and each :data:`JOINED` method found (the
-    first run that has it), [(run name, seed, int [n]) for each run with CHORD at this budget])."""
+    first run that has it), [(run name, seed, int [n], its own CHORD population's int [n] or None) for
+    each run with CHORD at this budget])."""
     pair, b = key.rsplit("@", 1)
     rows = np.asarray(hr_ranks[f"{key}|rows"])
     ranks = {m: np.asarray(hr_ranks[f"{key}|{m}"]) for m in ("fp32", "population", "oracle")}
@@ -78,7 +79,9 @@ def join(key: str, hr_ranks: dict, runs: list[dict]) -> tuple[dict, list]:
                 f"{rows.size} users: not the same checkpoint, split or history length"
             )
         if f"{pair}/{CHORD}@{b}|full" in r:
-            seeds.append((run["name"], run["seed"], r[f"{pair}/{CHORD}@{b}|full"][rows]))
+            own = r.get(f"{pair}/population-pretrained@{b}|full")
+            own = None if own is None else own[rows]
+            seeds.append((run["name"], run["seed"], r[f"{pair}/{CHORD}@{b}|full"][rows], own))
         for m in JOINED:
             if m not in ranks and f"{pair}/{m}@{b}|full" in r:
                 ranks[m] = r[f"{pair}/{m}@{b}|full"][rows]
@@ -88,7 +91,8 @@ def join(key: str, hr_ranks: dict, runs: list[dict]) -> tuple[dict, list]:
 def paired_cell(key: str, hr_ranks: dict, runs: list[dict], resamples: int = 1000, seed: int = 42) -> dict:
     """Metrics and paired differences of one headroom cell with CHORD's seeds joined.
 
-    ``mean``: {method: {metric: mean over the users}} (``chord`` = the seeds' mean);
+    ``mean``: {method: {metric: mean over the users}} (``chord`` = the seeds' mean, and CHORD's
+    population the mean of each seed's own when every run has one);
     ``chord_seeds``: [{"run", "seed", metric: mean, "minus": {baseline: {metric: bootstrap}}}];
     ``chord_pooled``: {baseline: {metric: seed-and-user bootstrap}}; ``oracle_minus_population``."""
     ranks, seeds = join(key, hr_ranks, runs)
@@ -105,13 +109,24 @@ def paired_cell(key: str, hr_ranks: dict, runs: list[dict], resamples: int = 100
     if not seeds:
         return out
     versus = [m for m in VERSUS if m in per]
-    cs = {k: np.stack([sig.per_user(r, k) for _, _, r in seeds]) for k in sig.METRICS}
-    for i, (name, s, _) in enumerate(seeds):
+    cs = {k: np.stack([sig.per_user(r, k) for _, _, r, _ in seeds]) for k in sig.METRICS}
+    base = {m: {k: np.broadcast_to(per[m][k], cs[k].shape) for k in sig.METRICS} for m in versus}
+    # CHORD's population comes with each seed (the same planner's mean targets): when every run has
+    # its own, each seed is compared with its own
+    if "population-pretrained" in base and all(o is not None for *_, o in seeds):
+        own = {k: np.stack([sig.per_user(o, k) for *_, o in seeds]) for k in sig.METRICS}
+        base["population-pretrained"] = own
+        out["mean"]["population-pretrained"] = {k: float(v.mean()) for k, v in own.items()}
+    for i, (name, s, _, _) in enumerate(seeds):
         row = {"run": name, "seed": s, **{k: float(cs[k][i].mean()) for k in sig.METRICS}}
-        row["minus"] = {m: {k: sig.paired_bootstrap(cs[k][i], per[m][k], **kw) for k in sig.METRICS} for m in versus}
+        row["minus"] = {
+            m: {k: sig.paired_bootstrap(cs[k][i], base[m][k][i], **kw) for k in sig.METRICS} for m in versus
+        }
         out["chord_seeds"].append(row)
     out["mean"]["chord"] = {k: float(cs[k].mean()) for k in sig.METRICS}
-    out["chord_pooled"] = {m: {k: sig.seed_user_bootstrap(cs[k], per[m][k], **kw) for k in sig.METRICS} for m in versus}
+    out["chord_pooled"] = {
+        m: {k: sig.seed_user_bootstrap(cs[k], base[m][k], **kw) for k in sig.METRICS} for m in versus
+    }
     return out
 
 

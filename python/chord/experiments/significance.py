@@ -47,19 +47,21 @@ def paired_bootstrap(a, b, resamples: int = 1000, seed: int = 0, level: float = 
 
 def seed_user_bootstrap(a, b, resamples: int = 1000, seed: int = 0, level: float = 0.95, chunk: int = 100) -> dict:
     """a float [S, n]: one method's per-user values under S training seeds; b float [n] (the same
-    users, one fixed method) -> bootstrap of the mean over seeds and users of ``a - b``.
+    users, one fixed method) or [S, n] (a baseline that comes with each seed) -> bootstrap of the
+    mean over seeds and users of ``a - b``.
 
     Each resample draws the users (paired: the same users for a and b) *and* the seeds, both with
     replacement, so the interval covers the training seed as well as the draw of users (with few
     seeds only coarsely: 3 seeds give 10 distinct seed multisets). Same return keys as
     :func:`paired_bootstrap`, plus ``"seeds": S``; S = 1 gives exactly its interval."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    if a.ndim != 2 or b.ndim != 1 or a.shape[1] != b.shape[0] or a.size == 0:
-        raise ValueError(f"a, b: expected a [S, n] and b [n] (non-empty), got {a.shape} and {b.shape}")
+    if a.ndim != 2 or a.size == 0 or b.shape not in (a.shape[1:], a.shape):
+        raise ValueError(f"a, b: expected a [S, n] and b [n] or [S, n] (non-empty), got {a.shape} and {b.shape}")
     S, n = a.shape
+    b = np.broadcast_to(b, a.shape)
     if S == 1:
-        return {**paired_bootstrap(a[0], b, resamples, seed, level, chunk), "seeds": 1}
-    d = a - b[None, :]
+        return {**paired_bootstrap(a[0], b[0], resamples, seed, level, chunk), "seeds": 1}
+    d = a - b
 
     def draw(rng, m):
         su, uu = rng.integers(0, S, size=(m, S)), rng.integers(0, n, size=(m, n))
