@@ -15,6 +15,7 @@ import time
 import torch
 
 import chord
+from chord.bench.timing import per_call
 
 N = K = 4096
 SETS = 8
@@ -29,14 +30,7 @@ def mix3_codes(n: int) -> torch.Tensor:
 
 
 def cpu_ms(f, rounds: int) -> float:
-    for i in range(2):
-        f(i)
-    ts = []
-    for i in range(rounds):
-        t = time.thread_time()
-        f(i)
-        ts.append(time.thread_time() - t)
-    ts.sort()
+    ts = per_call(f, rounds, warmup=2, clock=time.thread_time)
     return ts[len(ts) // 4] * 1e3  # lower quartile
 
 

@@ -21,9 +21,9 @@ import time
 import torch
 
 import chord
-from chord import host_memory
 from chord.bench import machine, peer_ggml, read_roof
 from chord.bench.config import NAMED_MIXES, mix_codes
+from chord.bench.suites.common import clone_packed
 
 
 def parse_mixes(text: str) -> dict[str, dict[int, float]]:
@@ -45,20 +45,8 @@ def parse_mixes(text: str) -> dict[str, dict[int, float]]:
 
 
 def copies(mw: chord.MixedWeight, n: int, huge: bool) -> list[chord.MixedWeight]:
-    make = (lambda q: host_memory.empty_uint8(q.numel()).copy_(q)) if huge else (lambda q: q.clone())
-    return [
-        chord.MixedWeight(
-            make(mw.qweight),
-            mw.scales.clone(),
-            mw.zeros.clone(),
-            mw.perm.clone(),
-            mw.codes,
-            list(mw.buckets),
-            mw.shape,
-            mw.codebook,
-        )
-        for _ in range(n)
-    ]
+    """``n`` copies of ``mw`` (not ``mw`` itself: chord.pack placed it on 2 MiB pages)."""
+    return clone_packed(mw, n + 1, hugepages=huge)[1:]
 
 
 def main() -> None:

@@ -1,5 +1,4 @@
 import statistics
-import time
 
 import torch
 
@@ -7,6 +6,7 @@ import chord.backends.cpu as cb
 from chord.bench import contend
 from chord.bench.config import NAMED_MIXES, mix_codes
 from chord.bench.suites.e2e import build_model
+from chord.bench.timing import per_call
 from chord.quantize import DeviceModel
 from chord.quantize.strategy import Strategy
 
@@ -19,12 +19,7 @@ strategy = Strategy(
 
 
 def t(fn, r=5):
-    fn()
-    out = []
-    for _ in range(r):
-        t0 = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t0)
+    out = per_call(lambda i: fn(), r, warmup=1)
     return round(min(out) * 1e3, 1), round(statistics.median(out) * 1e3, 1)
 
 

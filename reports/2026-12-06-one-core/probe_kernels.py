@@ -1,14 +1,12 @@
 import statistics
 import sys
-import time
 
 import torch
 
 import chord
 from chord.bench import contend
 from chord.bench.config import NAMED_MIXES, mix_codes
-
-torch.manual_seed(0)
+from chord.bench.timing import per_call
 
 
 def cases():
@@ -31,28 +29,31 @@ def cases():
 
 
 def t(fn, reps):
-    fn()
-    fn()
-    out = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t0)
+    out = per_call(lambda i: fn(), reps, warmup=2)
     return min(out), statistics.median(out)
 
 
-n = int(sys.argv[1]) if len(sys.argv) > 1 else 1
-cs = cases()
-with torch.inference_mode(), contend.busy_processes(n) as busy:
-    print("contend:", busy)
-    for name, fn in cs.items():
-        row = []
-        for th in (1, 2):
-            torch.set_num_threads(th)
-            reps = 30 if "4096² " in name and "pack" in name else 60
-            mn, md = t(fn, reps)
-            row.append((mn, md))
-        print(
-            f"{name:30s} t1 min {row[0][0] * 1e3:8.3f} med {row[0][1] * 1e3:8.3f} | t2 min {row[1][0] * 1e3:8.3f} med {row[1][1] * 1e3:8.3f} | med t2/t1 {row[1][1] / row[0][1]:.2f}",
-            flush=True,
-        )
+def report(cases, reps_of, n_busy: int, set_threads: bool = True) -> None:
+    """Min and median ms of each case ``f(threads)`` at 1 and 2 threads beside ``n_busy`` busy
+    processes (``reps_of(name)`` single calls each; ``set_threads``: torch's thread count is set first)."""
+    with torch.inference_mode(), contend.busy_processes(n_busy) as busy:
+        print("contend:", busy)
+        for name, f in cases.items():
+            row = []
+            for th in (1, 2):
+                if set_threads:
+                    torch.set_num_threads(th)
+                row.append(t(lambda: f(th), reps_of(name)))
+            print(
+                f"{name:30s} t1 min {row[0][0] * 1e3:8.3f} med {row[0][1] * 1e3:8.3f} | t2 min {row[1][0] * 1e3:8.3f} med {row[1][1] * 1e3:8.3f} | med t2/t1 {row[1][1] / row[0][1]:.2f}",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    torch.manual_seed(0)
+    report(
+        {name: (lambda fn: lambda th: fn())(fn) for name, fn in cases().items()},
+        lambda name: 30 if "4096² " in name and "pack" in name else 60,
+        int(sys.argv[1]) if len(sys.argv) > 1 else 1,
+    )

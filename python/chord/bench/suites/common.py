@@ -16,15 +16,16 @@ def seeded_randn(*shape: int, seed: int, device: str = "cpu") -> torch.Tensor:
     return torch.randn(*shape, generator=g).to(device)
 
 
-def clone_packed(mw: chord.MixedWeight, n: int) -> list[chord.MixedWeight]:
-    """``n`` copies of a packed weight in distinct memory (same bytes: caches key on
-    addresses, so rotating copies defeats them as well as distinct weights would)."""
+def clone_packed(mw: chord.MixedWeight, n: int, hugepages: bool = True) -> list[chord.MixedWeight]:
+    """``mw`` and ``n - 1`` copies of it in distinct memory (same bytes: caches key on
+    addresses, so rotating copies defeats them as well as distinct weights would).
+    ``hugepages=False``: the copies' packed bytes on 4 KiB pages whatever their size."""
     out = [mw]
     for _ in range(n - 1):
         out.append(
             chord.MixedWeight(
                 # placed as chord.pack places a weight (2 MiB pages where offered), not by clone()
-                host_memory.empty_uint8(mw.qweight.numel()).copy_(mw.qweight)
+                host_memory.empty_uint8(mw.qweight.numel(), hugepages).copy_(mw.qweight)
                 if mw.qweight.device.type == "cpu"
                 else mw.qweight.clone(),
                 mw.scales.clone(),
