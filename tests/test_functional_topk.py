@@ -15,14 +15,9 @@ from hypothesis import strategies as st
 import chord  # noqa: F401  (registers the ops)
 from chord import Codebook, MixedWeight, mp_topk, pack
 from chord.backends import reference
-from chord.backends.cpu import supported_isas
+from chord.backends.cpu import HAVE_CPP, _cpu, supported_isas
 
-try:
-    from chord_kernels import _cpu
-except ImportError:  # pragma: no cover
-    _cpu = None
 ISAS = supported_isas()  # every ISA this CPU runs (csrc/common/isa.h), scalar first
-HAVE_CPP_TOPK = _cpu is not None and hasattr(_cpu, "mp_topk")
 
 QMAX = {1: 1, 2: 1, 4: 7, 8: 127}
 
@@ -172,7 +167,7 @@ def test_one_dim_x_and_thread_independence():
     assert torch.equal(v1, v2) and torch.equal(i1, i2) and torch.equal(v, v1)
 
 
-@pytest.mark.skipif(not HAVE_CPP_TOPK, reason="C++ mp_topk not built")
+@pytest.mark.skipif(not HAVE_CPP, reason="C++ extension not built")
 def test_scalar_and_avx2_agree():
     mw = exact_table(2200, 64, (1, 2, 4, 8), seed=9)
     x = exact_x(2, 64, seed=4, act_bits=0)
@@ -341,7 +336,7 @@ def test_bad_arguments(call, exc, match):
         call(_mw())
 
 
-@pytest.mark.skipif(not HAVE_CPP_TOPK, reason="C++ mp_topk not built")
+@pytest.mark.skipif(not HAVE_CPP, reason="C++ extension not built")
 def test_cpp_validates_too():
     mw = _mw()
     x = torch.randn(2, 16)
@@ -372,7 +367,7 @@ def test_cpp_validates_too():
         _cpu.mp_topk(*base[:10], torch.empty(2, 4).numpy(), base[11])
 
 
-@pytest.mark.skipif(not HAVE_CPP_TOPK, reason="C++ extension not built")
+@pytest.mark.skipif(not HAVE_CPP, reason="C++ extension not built")
 @pytest.mark.parametrize("isa", ISAS)
 def test_candidate_lookup_both_branches(isa):
     """Few candidates look their packed rows up by binary search per bucket; many (>= N/8) go

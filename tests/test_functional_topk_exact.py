@@ -13,15 +13,10 @@ from hypothesis import strategies as st
 
 from chord import Codebook, mp_topk, pack
 from chord.backends import reference
-from chord.backends.cpu import supported_isas
+from chord.backends.cpu import HAVE_CPP, _cpu, supported_isas
 from tests.helpers import near_tie_table
 
-try:
-    from chord_kernels import _cpu
-except ImportError:  # pragma: no cover
-    _cpu = None
-
-pytestmark = pytest.mark.skipif(_cpu is None or not hasattr(_cpu, "mp_topk"), reason="C++ mp_topk not built")
+pytestmark = pytest.mark.skipif(not HAVE_CPP, reason="C++ extension not built")
 
 ISAS = supported_isas()  # every ISA this CPU runs (csrc/common/isa.h), scalar first
 

@@ -8,6 +8,7 @@ reference on the GPU and says so (``fallback``): a warning on its first call, an
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from typing import Any
 
@@ -22,13 +23,15 @@ def _triton():
     """The ``chord_kernels.triton`` package, or None when triton is unavailable."""
     global _kernels, _triton_error
     if _kernels is None:
-        try:
+        # only triton itself may be missing: a broken chord_kernels.triton must fail loudly, not
+        # pass for "triton unavailable" and serve every call from the reference
+        if importlib.util.find_spec("triton") is None:
+            _triton_error = "triton unavailable: the triton package is not installed"
+            _kernels = False
+        else:
             import chord_kernels.triton as kernels
 
             _kernels = kernels
-        except ImportError as e:
-            _triton_error = f"triton unavailable: {e}"
-            _kernels = False
     return _kernels or None
 
 

@@ -9,13 +9,9 @@ import operator
 import torch
 from torch import nn
 
+from ..backends.cpu import _cpu  # None without the C++ extension (backends.cpu says why)
 from ..quantize.concurrency import LOCK_HOOKS, lock_of
 from ..quantize.modules import MixedPrecisionConv2d, MixedPrecisionLinear, QuantizedEmbedding
-
-try:
-    from chord_kernels import _cpu
-except ImportError:  # pragma: no cover - only on installs without the C++ extension
-    _cpu = None
 
 
 class UnsupportedModelError(TypeError):
