@@ -23,6 +23,22 @@ def test_every_path_on_the_op_map_exists(page):
     assert not missing, f"{page} names paths that do not exist: {missing}"
 
 
+def test_every_declared_op_has_a_full_row_on_the_op_map():
+    """Each ``chord::`` op that ``python/chord/ops.py`` defines has a row on docs/ops.md naming a
+    path in every column: declaration, user API, CPU kernel and registration, Triton kernel and
+    registration, reference, tests (a new op cannot land without saying where its parts are)."""
+    declared = re.findall(r'LIB\.define\(\s*"(\w+)\(', (ROOT / "python/chord/ops.py").read_text())
+    rows = {}
+    for line in (ROOT / "docs/ops.md").read_text().splitlines():
+        m = re.match(r"\| `chord::(\w+)` \|(.*)\|$", line)
+        if m:
+            rows[m.group(1)] = m.group(2).split("|")
+    assert declared and set(declared) == set(rows), f"ops declared {declared}, rows on docs/ops.md {sorted(rows)}"
+    for op, cells in rows.items():
+        empty = [i for i, c in enumerate(cells) if not PATH.search(c)]
+        assert len(cells) == 8 and not empty, f"docs/ops.md row {op}: columns without a path: {empty}"
+
+
 def test_new_locations_in_the_layout_page_exist():
     text = (ROOT / "docs/layout.md").read_text()
     new = [m.group(1) for m in re.finditer(r"→ `([^`]+)`", text)]
