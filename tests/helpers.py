@@ -1,6 +1,6 @@
 """Helpers shared by the test suite (one module; conftest.py keeps only pytest hooks/fixtures):
 data-dir lookup, device list, output poisoning, random strategies, the float64 reference
-model, a tiny synthetic dataset and hand-made layer descriptions."""
+model, a tiny synthetic dataset, hand-made layer descriptions and a packed weight as op arguments."""
 
 from __future__ import annotations
 
@@ -48,6 +48,12 @@ def devices():
 def poison(t: torch.Tensor) -> torch.Tensor:
     """Fill with NaN so elements a kernel forgot to write fail every comparison."""
     return t.fill_(float("nan"))
+
+
+def packed_args(mw: chord.MixedWeight, as_=lambda t: t) -> tuple:
+    """``mw.packed`` (the ops' six packed-weight arguments, schema order) with each tensor through
+    ``as_``: ``torch.Tensor.numpy`` for the C++ binding's flat arguments."""
+    return tuple(as_(v) if isinstance(v, torch.Tensor) else v for v in mw.packed)
 
 
 def random_strategy(model: nn.Module, seed: int = 0, embeddings: bool = True, codebook=None) -> Strategy:

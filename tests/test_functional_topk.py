@@ -16,6 +16,7 @@ import chord  # noqa: F401  (registers the ops)
 from chord import Codebook, MixedWeight, mp_topk, pack
 from chord.backends import reference
 from chord.backends.cpu import HAVE_CPP, _cpu, supported_isas
+from tests.helpers import packed_args
 
 ISAS = supported_isas()  # every ISA this CPU runs (csrc/common/isa.h), scalar first
 
@@ -177,12 +178,7 @@ def test_scalar_and_avx2_agree():
         i = torch.full((2, 15), -1, dtype=torch.int64)
         _cpu.mp_topk(
             x.numpy(),
-            mw.qweight.numpy(),
-            mw.scales.numpy(),
-            mw.zeros.numpy(),
-            mw.perm.numpy(),
-            mw.buckets,
-            64,
+            *packed_args(mw, torch.Tensor.numpy),
             15,
             None,
             0,
@@ -343,12 +339,7 @@ def test_cpp_validates_too():
     v, i = torch.empty(2, 3), torch.empty(2, 3, dtype=torch.int64)
     base = [
         x.numpy(),
-        mw.qweight.numpy(),
-        mw.scales.numpy(),
-        mw.zeros.numpy(),
-        mw.perm.numpy(),
-        mw.buckets,
-        16,
+        *packed_args(mw, torch.Tensor.numpy),
         3,
         None,
         0,
@@ -384,12 +375,7 @@ def test_candidate_lookup_both_branches(isa):
         i = torch.full((3, 5), -7, dtype=torch.int64)
         _cpu.mp_topk(
             x.numpy(),
-            mw.qweight.numpy(),
-            mw.scales.numpy(),
-            mw.zeros.numpy(),
-            mw.perm.numpy(),
-            list(mw.buckets),
-            K,
+            *packed_args(mw, torch.Tensor.numpy),
             5,
             cand.numpy(),
             0,
@@ -405,12 +391,7 @@ def test_candidate_lookup_both_branches(isa):
         with pytest.raises(ValueError, match=rf"item id {N} \(flat position {2 * C + C - 1}\) is out of range"):
             _cpu.mp_topk(
                 x.numpy(),
-                mw.qweight.numpy(),
-                mw.scales.numpy(),
-                mw.zeros.numpy(),
-                mw.perm.numpy(),
-                list(mw.buckets),
-                K,
+                *packed_args(mw, torch.Tensor.numpy),
                 5,
                 bad.numpy(),
                 0,

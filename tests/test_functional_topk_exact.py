@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from chord import Codebook, mp_topk, pack
 from chord.backends import reference
 from chord.backends.cpu import HAVE_CPP, _cpu, supported_isas
-from tests.helpers import near_tie_table
+from tests.helpers import near_tie_table, packed_args
 
 pytestmark = pytest.mark.skipif(not HAVE_CPP, reason="C++ extension not built")
 
@@ -28,12 +28,7 @@ def run(isa, x, mw, k, cand=None, act_bits=0, nthreads=2):
     i = torch.full((M, k), -7, dtype=torch.int64)
     _cpu.mp_topk(
         x.contiguous().numpy(),
-        mw.qweight.numpy(),
-        mw.scales.numpy(),
-        mw.zeros.numpy(),
-        mw.perm.numpy(),
-        [int(b) for b in mw.buckets],
-        mw.K,
+        *packed_args(mw, torch.Tensor.numpy),
         k,
         None if cand is None else cand.long().contiguous().numpy(),
         act_bits,

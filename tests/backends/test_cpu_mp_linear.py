@@ -24,7 +24,7 @@ import chord
 from chord import format as fmt
 from chord.backends import cpu as cpu_backend
 from chord.backends import reference as R
-from tests.helpers import poison
+from tests.helpers import packed_args, poison
 
 pytestmark = pytest.mark.skipif(not cpu_backend.HAVE_CPP, reason="C++ extension not built")
 _cpu = cpu_backend._cpu
@@ -56,12 +56,7 @@ def run_binding(x, mw, bias=None, act_bits=0, isa="auto", nthreads=2, path="auto
     _cpu.mp_linear(
         cpu_backend._np(x),
         CODE[x.dtype],
-        mw.qweight.numpy(),
-        mw.scales.numpy(),
-        mw.zeros.numpy(),
-        mw.perm.numpy(),
-        mw.buckets,
-        mw.K,
+        *packed_args(mw, torch.Tensor.numpy),
         None if bias is None else bias.float().numpy(),
         act_bits,
         cpu_backend._np(y),
@@ -361,12 +356,7 @@ def test_dequantize_rows_matches_reference(isa, monkeypatch):
     for n0, n1 in [(0, N), (10, 40), (76, 77)]:
         out = poison(torch.empty(n1 - n0, K))
         _cpu.mp_linear_dequantize_rows(
-            mw.qweight.numpy(),
-            mw.scales.numpy(),
-            mw.zeros.numpy(),
-            mw.perm.numpy(),
-            mw.buckets,
-            K,
+            *packed_args(mw, torch.Tensor.numpy),
             n0,
             n1,
             out.numpy(),

@@ -26,15 +26,14 @@ from tests.backends.test_cpu_mp_linear import (
     run_binding,
     run_emulated_avx_vnni_check,
 )
+from tests.helpers import packed_args
 
 pytestmark = pytest.mark.skipif(not cpu_backend.HAVE_CPP, reason="C++ extension not built")
 _cpu = cpu_backend._cpu
 
 
 def path_of(mw, M, isa="auto", act_bits=8):
-    return _cpu.mp_linear_path(
-        mw.qweight.numpy(), mw.scales.numpy(), mw.zeros.numpy(), mw.perm.numpy(), mw.buckets, mw.K, M, act_bits, isa
-    )
+    return _cpu.mp_linear_path(*packed_args(mw, torch.Tensor.numpy), M, act_bits, isa)
 
 
 def all_runs(x, mw, bias, nthreads=2):

@@ -16,15 +16,14 @@ from hypothesis import strategies as st
 import chord
 from chord.backends import cpu as cpu_backend
 from tests.backends.test_cpu_mp_linear import ISAS, TOL, make_weight, random_codes, ref64, rel_err, run_binding
+from tests.helpers import packed_args
 
 pytestmark = pytest.mark.skipif(not cpu_backend.HAVE_CPP, reason="C++ extension not built")
 _cpu = cpu_backend._cpu
 
 
 def path_of(mw, M, isa="auto", act_bits=0):
-    return _cpu.mp_linear_path(
-        mw.qweight.numpy(), mw.scales.numpy(), mw.zeros.numpy(), mw.perm.numpy(), mw.buckets, mw.K, M, act_bits, isa
-    )
+    return _cpu.mp_linear_path(*packed_args(mw, torch.Tensor.numpy), M, act_bits, isa)
 
 
 def crossover(mw, isa, limit=400):
