@@ -56,6 +56,28 @@ def packed_args(mw: chord.MixedWeight, as_=lambda t: t) -> tuple:
     return tuple(as_(v) if isinstance(v, torch.Tensor) else v for v in mw.packed)
 
 
+def random_topk_problem(case: dict, scale_x: bool = False):
+    """(mw, x, candidates or None, k) of an ``mp_topk`` fuzz case (keys N, K, M, bits, scheme,
+    mode: all / shared / per-user candidates, seed); ``scale_x``: x scaled by a random factor in
+    [1e-3, 10) (the integer scan's activation scales)."""
+    g = torch.Generator().manual_seed(case["seed"])
+    N, K, M = case["N"], case["K"], case["M"]
+    mw = chord.pack(
+        torch.randn(N, K, generator=g),
+        torch.randint(0, 4, (N,), generator=g, dtype=torch.uint8),
+        chord.Codebook(case["bits"], case["scheme"]),
+    )
+    x = torch.randn(M, K, generator=g)
+    if scale_x:
+        x = x * float(torch.rand(1, generator=g) * 10 + 1e-3)
+    cand = None
+    if case["mode"] != "all":
+        C = int(torch.randint(1, 300, (1,), generator=g))
+        cand = torch.randint(0, N, (C,) if case["mode"] == "shared" else (M, C), generator=g)
+    n = N if cand is None else cand.shape[-1]
+    return mw, x, cand, int(torch.randint(1, min(n, 30) + 1, (1,), generator=g))
+
+
 def random_strategy(model: nn.Module, seed: int = 0, embeddings: bool = True, codebook=None) -> Strategy:
     """Uniformly random codes 0..3 for every quantizable layer (pruned rows included)."""
     g = torch.Generator().manual_seed(seed)

@@ -16,7 +16,7 @@ import chord  # noqa: F401  (registers the ops)
 from chord import Codebook, MixedWeight, mp_topk, pack
 from chord.backends import reference
 from chord.backends.cpu import HAVE_CPP, _cpu, supported_isas
-from tests.helpers import packed_args
+from tests.helpers import packed_args, random_topk_problem
 
 ISAS = supported_isas()  # every ISA this CPU runs (csrc/common/isa.h), scalar first
 
@@ -124,20 +124,8 @@ def test_fuzz_against_float64(case):
     """Random floats: the kernel's float32 scores may differ from the float64 oracle in the last
     bits, so check (1) each value is the oracle score of its id, (2) the ids are a valid top-k
     (no item left out scores clearly above the k-th), (3) order: descending, ties by id."""
-    g = torch.Generator().manual_seed(case["seed"])
-    N, K, M = case["N"], case["K"], case["M"]
-    mw = pack(
-        torch.randn(N, K, generator=g),
-        torch.randint(0, 4, (N,), generator=g, dtype=torch.uint8),
-        Codebook(case["bits"], case["scheme"]),
-    )
-    x = torch.randn(M, K, generator=g)
-    cand = None
-    if case["mode"] != "all":
-        C = int(torch.randint(1, 300, (1,), generator=g))
-        cand = torch.randint(0, N, (C,) if case["mode"] == "shared" else (M, C), generator=g)
-    n = N if cand is None else cand.shape[-1]
-    k = int(torch.randint(1, min(n, 30) + 1, (1,), generator=g))
+    mw, x, cand, k = random_topk_problem(case)
+    M = x.shape[0]
     v, i = mp_topk(x, mw, k, cand, case["act_bits"])
     s64 = reference.mp_linear(x, mw.packed, None, case["act_bits"], compute_dtype=torch.float64)
     pool = s64 if cand is None else s64.gather(1, cand.expand(M, -1) if cand.dim() == 1 else cand)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from chord import Codebook, mp_topk, pack
 from chord.backends import reference
 from chord.backends.cpu import HAVE_CPP, _cpu, supported_isas
-from tests.helpers import near_tie_table, packed_args
+from tests.helpers import near_tie_table, packed_args, random_topk_problem
 
 pytestmark = pytest.mark.skipif(not HAVE_CPP, reason="C++ extension not built")
 
@@ -78,20 +78,7 @@ def fuzz_case(draw):
 @given(fuzz_case())
 @settings(max_examples=40, deadline=None)
 def test_fuzz_ids_equal_float64(case):
-    g = torch.Generator().manual_seed(case["seed"])
-    N, K, M = case["N"], case["K"], case["M"]
-    mw = pack(
-        torch.randn(N, K, generator=g),
-        torch.randint(0, 4, (N,), generator=g, dtype=torch.uint8),
-        Codebook(case["bits"], case["scheme"]),
-    )
-    x = torch.randn(M, K, generator=g) * float(torch.rand(1, generator=g) * 10 + 1e-3)
-    cand = None
-    if case["mode"] != "all":
-        C = int(torch.randint(1, 300, (1,), generator=g))
-        cand = torch.randint(0, N, (C,) if case["mode"] == "shared" else (M, C), generator=g)
-    n = N if cand is None else cand.shape[-1]
-    k = int(torch.randint(1, min(n, 30) + 1, (1,), generator=g))
+    mw, x, cand, k = random_topk_problem(case, scale_x=True)
     check_all_isas(x, mw, k, cand, case["act_bits"])
 
 
