@@ -26,7 +26,3 @@ def packed(N=8, K=64, seed=0, codes=None, codebook=None):
         codes = torch.randint(0, 4, (N,), generator=g, dtype=torch.uint8)
         codes[0] = 3
     return chord.pack(w, codes, codebook)
-
-
-def op_args(mw):
-    return [mw.qweight, mw.scales, mw.zeros, mw.perm, list(mw.buckets), mw.K]

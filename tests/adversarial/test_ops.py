@@ -10,8 +10,9 @@ import torch
 
 import chord
 from chord import MixedWeight
+from tests.helpers import packed_args
 
-from .helpers import clear_error, correct, error_cases, op_args, packed
+from .helpers import clear_error, correct, error_cases, packed
 
 MW = packed(8, 64)
 X = torch.randn(2, 64)
@@ -19,56 +20,27 @@ W = torch.randn(8, 64)
 PERM, BUCKETS = MW.perm, list(MW.buckets)
 
 
+#: MW as the ops' packed-weight keyword arguments, in schema order
+PACKED = dict(zip(("qweight", "scales", "zeros", "perm", "buckets", "K"), packed_args(MW)))
+
+
+def _call(op, defaults: dict, kw: dict):
+    """``op`` called with ``defaults`` (schema order) where ``kw`` overrides some."""
+    assert set(kw) <= set(defaults), f"unknown arguments {set(kw) - set(defaults)}"
+    a = {**defaults, **kw}
+    return lambda: op(*a.values())
+
+
 def _lin(**kw):
-    a = dict(
-        x=X,
-        qweight=MW.qweight,
-        scales=MW.scales,
-        zeros=MW.zeros,
-        perm=MW.perm,
-        buckets=list(MW.buckets),
-        K=64,
-        bias=None,
-        act_bits=0,
-    )
-    a.update(kw)
-    return lambda: torch.ops.chord.mp_linear(
-        a["x"], a["qweight"], a["scales"], a["zeros"], a["perm"], a["buckets"], a["K"], a["bias"], a["act_bits"]
-    )
+    return _call(torch.ops.chord.mp_linear, dict(x=X, **PACKED, bias=None, act_bits=0), kw)
 
 
 def _topk(**kw):
-    a = dict(
-        x=X,
-        qweight=MW.qweight,
-        scales=MW.scales,
-        zeros=MW.zeros,
-        perm=MW.perm,
-        buckets=list(MW.buckets),
-        K=64,
-        k=3,
-        candidates=None,
-        act_bits=0,
-    )
-    a.update(kw)
-    return lambda: torch.ops.chord.mp_topk(
-        a["x"],
-        a["qweight"],
-        a["scales"],
-        a["zeros"],
-        a["perm"],
-        a["buckets"],
-        a["K"],
-        a["k"],
-        a["candidates"],
-        a["act_bits"],
-    )
+    return _call(torch.ops.chord.mp_topk, dict(x=X, **PACKED, k=3, candidates=None, act_bits=0), kw)
 
 
 def _pack(**kw):
-    a = dict(weight=W, perm=PERM, buckets=BUCKETS, scheme="sym")
-    a.update(kw)
-    return lambda: torch.ops.chord.quantize_pack(a["weight"], a["perm"], a["buckets"], a["scheme"])
+    return _call(torch.ops.chord.quantize_pack, dict(weight=W, perm=PERM, buckets=BUCKETS, scheme="sym"), kw)
 
 
 CASES = []
@@ -297,7 +269,7 @@ def test_duplicate_perm_in_mp_topk(path):
         if path == "eager":
             chord.mp_topk(x, bad, 6)
         else:
-            torch.ops.chord.mp_topk(x, *op_args(bad), 6)
+            torch.ops.chord.mp_topk(x, *packed_args(bad), 6)
 
 
 @clear_error

@@ -12,32 +12,16 @@ from chord.experiments.table import table
 from tests.helpers import data_dir_or_skip
 
 
-def test_quick_grid_writes_results_and_resumes(tmp_path, capsys):
+def quick_argv(tmp_path, model: str, methods: list[str], sweep: list[str], *extra: str) -> list[str]:
+    """``chord experiment --quick`` on the first 40 users of ML-100K, one thread, into ``tmp_path``."""
     data = data_dir_or_skip("ml-100k").parent
-    argv = [
-        "experiment",
-        "--quick",
-        "--data-dir",
-        str(data),
-        "--out",
-        str(tmp_path),
-        "--models",
-        "sasrec",
-        "--max-users",
-        "40",
-        "--methods",
-        "fp32",
-        "ptq2",
-        "layerwise",
-        "random",
-        "population",
-        "chord-pretrained",
-        "--sweep",
-        "2.0",
-        "3.0",
-        "--threads",
-        "1",
-    ]
+    common = ["--data-dir", str(data), "--out", str(tmp_path), "--max-users", "40", "--threads", "1"]
+    return ["experiment", "--quick", *common, "--models", model, "--methods", *methods, "--sweep", *sweep, *extra]
+
+
+def test_quick_grid_writes_results_and_resumes(tmp_path, capsys):
+    methods = ["fp32", "ptq2", "layerwise", "random", "population", "chord-pretrained"]
+    argv = quick_argv(tmp_path, "sasrec", methods, ["2.0", "3.0"])
     assert main(argv) == 0
     res = json.loads((tmp_path / "results.json").read_text())
     cells = res["cells"]
@@ -108,28 +92,7 @@ def test_quick_grid_writes_results_and_resumes(tmp_path, capsys):
 
 
 def test_quick_warm_start_from_layerwise(tmp_path, capsys):
-    data = data_dir_or_skip("ml-100k").parent
-    argv = [
-        "experiment",
-        "--quick",
-        "--data-dir",
-        str(data),
-        "--out",
-        str(tmp_path),
-        "--models",
-        "caser",
-        "--max-users",
-        "40",
-        "--methods",
-        "fp32",
-        "chord-pretrained",
-        "--sweep",
-        "3.0",
-        "--threads",
-        "1",
-        "--warm-start",
-        "layerwise",
-    ]
+    argv = quick_argv(tmp_path, "caser", ["fp32", "chord-pretrained"], ["3.0"], "--warm-start", "layerwise")
     assert main(argv) == 0
     res = json.loads((tmp_path / "results.json").read_text())
     assert "ml-100k/caser/layerwise-sensitivity" in res["cells"]  # measured for the warm start only
