@@ -58,7 +58,14 @@ def test_readme_is_a_front_page():
 
 
 #: repository-wide checks at tests/ top level (not tests of one module)
-REPO_CHECKS = {"test_import_graph.py", "test_docs.py", "test_ci_skips.py", "test_style.py", "test_type_hints.py"}
+REPO_CHECKS = {
+    "test_import_graph.py",
+    "test_docs.py",
+    "test_ci_skips.py",
+    "test_style.py",
+    "test_type_hints.py",
+    "test_packaging.py",
+}
 
 
 def _mirrors_source(test: Path) -> bool:
