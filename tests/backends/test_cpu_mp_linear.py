@@ -74,28 +74,43 @@ def random_codes(N, kind, g):
 
 
 # ---------------------------------------------------------------------------------------------
-@given(
-    M=st.integers(1, 300),
-    N=st.integers(1, 600),
-    K=st.integers(1, 1100),
-    kind=st.sampled_from(["mix", "mix", 0, 1, 2, 3]),
-    scheme=st.sampled_from(["sym", "asym"]),
-    one_bit=st.booleans(),
-    dtype=st.sampled_from([torch.float32, torch.float32, torch.float16, torch.bfloat16]),
-    with_bias=st.booleans(),
-    transposed=st.booleans(),
-    seed=st.integers(0, 2**31 - 1),
-)
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-def test_fuzz_against_float64_reference(M, N, K, kind, scheme, one_bit, dtype, with_bias, transposed, seed):
+def fuzz_cases(M: int, N: int, K: int):
+    """Hypothesis cases for an mp_linear fuzz test: shape up to (M, N, K), codes, scheme, dtype,
+    bias, a transposed x, a seed; :func:`fuzz_problem` turns one into (mw, x, bias, ref)."""
+    return st.fixed_dictionaries(
+        dict(
+            M=st.integers(1, M),
+            N=st.integers(1, N),
+            K=st.integers(1, K),
+            kind=st.sampled_from(["mix", "mix", 0, 1, 2, 3]),
+            scheme=st.sampled_from(["sym", "asym"]),
+            one_bit=st.booleans(),
+            dtype=st.sampled_from([torch.float32, torch.float32, torch.float16, torch.bfloat16]),
+            with_bias=st.booleans(),
+            transposed=st.booleans(),
+            seed=st.integers(0, 2**31 - 1),
+        )
+    )
+
+
+def fuzz_problem(case: dict):
+    """(mw, x, bias or None, float64 reference output) of a :func:`fuzz_cases` case."""
+    M, N, K, seed = case["M"], case["N"], case["K"], case["seed"]
     g = torch.Generator().manual_seed(seed)
     # one_bit: the codebook maps code 1 to 1-bit, so all five widths get exercised
-    cb = chord.Codebook((0, 1, 4, 8) if one_bit else (0, 2, 4, 8), scheme)
-    mw = make_weight(N, K, random_codes(N, kind, g), cb, seed)
-    x = torch.randn(K, M, generator=g).t() if transposed else torch.randn(M, K, generator=g)
-    x = x.to(dtype)
-    bias = torch.randn(N, generator=g) if with_bias else None
-    ref = ref64(x, mw, bias)
+    cb = chord.Codebook((0, 1, 4, 8) if case["one_bit"] else (0, 2, 4, 8), case["scheme"])
+    mw = make_weight(N, K, random_codes(N, case["kind"], g), cb, seed)
+    x = torch.randn(K, M, generator=g).t() if case["transposed"] else torch.randn(M, K, generator=g)
+    x = x.to(case["dtype"])
+    bias = torch.randn(N, generator=g) if case["with_bias"] else None
+    return mw, x, bias, ref64(x, mw, bias)
+
+
+@given(fuzz_cases(300, 600, 1100))
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_fuzz_against_float64_reference(case):
+    mw, x, bias, ref = fuzz_problem(case)
+    M, N, K, dtype = case["M"], case["N"], case["K"], case["dtype"]
     for isa in ISAS:
         if isa == "scalar" and M * N * K > 30_000_000:
             continue  # the scalar path is correct but slow; keep the suite within budget

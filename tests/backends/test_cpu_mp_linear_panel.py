@@ -15,7 +15,17 @@ from hypothesis import strategies as st
 
 import chord
 from chord.backends import cpu as cpu_backend
-from tests.backends.test_cpu_mp_linear import ISAS, TOL, make_weight, random_codes, ref64, rel_err, run_binding
+from tests.backends.test_cpu_mp_linear import (
+    ISAS,
+    TOL,
+    fuzz_cases,
+    fuzz_problem,
+    make_weight,
+    random_codes,
+    ref64,
+    rel_err,
+    run_binding,
+)
 from tests.helpers import packed_args
 
 pytestmark = pytest.mark.skipif(not cpu_backend.HAVE_CPP, reason="C++ extension not built")
@@ -32,26 +42,11 @@ def crossover(mw, isa, limit=400):
 
 
 # ---------------------------------------------------------------------------------------------
-@given(
-    M=st.integers(1, 70),
-    N=st.integers(1, 200),
-    K=st.integers(1, 700),
-    kind=st.sampled_from(["mix", "mix", 0, 1, 2, 3]),
-    scheme=st.sampled_from(["sym", "asym"]),
-    one_bit=st.booleans(),
-    dtype=st.sampled_from([torch.float32, torch.float32, torch.float16, torch.bfloat16]),
-    with_bias=st.booleans(),
-    transposed=st.booleans(),
-    seed=st.integers(0, 2**31 - 1),
-)
+@given(fuzz_cases(70, 200, 700))
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-def test_panel_fuzz_against_float64_reference(M, N, K, kind, scheme, one_bit, dtype, with_bias, transposed, seed):
-    g = torch.Generator().manual_seed(seed)
-    cb = chord.Codebook((0, 1, 4, 8) if one_bit else (0, 2, 4, 8), scheme)
-    mw = make_weight(N, K, random_codes(N, kind, g), cb, seed)
-    x = (torch.randn(K, M, generator=g).t() if transposed else torch.randn(M, K, generator=g)).to(dtype)
-    bias = torch.randn(N, generator=g) if with_bias else None
-    ref = ref64(x, mw, bias)
+def test_panel_fuzz_against_float64_reference(case):
+    mw, x, bias, ref = fuzz_problem(case)
+    dtype = case["dtype"]
     for isa in ISAS:
         y = run_binding(x, mw, bias, isa=isa, path="panel")
         assert y.dtype == dtype and not torch.isnan(y).any()
