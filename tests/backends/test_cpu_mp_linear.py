@@ -74,6 +74,18 @@ def random_codes(N, kind, g):
 
 
 # ---------------------------------------------------------------------------------------------
+def pruned_columns_case():
+    """(mw, x, bias, pruned, all_pruned): a weight with 2 of 3 rows pruned (code 0), x with an inf
+    and a NaN (rows 2 and 4), and a weight with every row pruned. Pruned columns must come out as
+    exactly the bias whatever x holds."""
+    N, K = 40, 96
+    codes = torch.zeros(N, dtype=torch.uint8)
+    codes[::3] = 2
+    x, b = torch.randn(7, K), torch.randn(N)
+    x[2, 5], x[4, 0] = float("inf"), float("nan")
+    return make_weight(N, K, codes), x, b, codes == 0, make_weight(N, K, torch.zeros(N, dtype=torch.uint8))
+
+
 def fuzz_cases(M: int, N: int, K: int):
     """Hypothesis cases for an mp_linear fuzz test: shape up to (M, N, K), codes, scheme, dtype,
     bias, a transposed x, a seed; :func:`fuzz_problem` turns one into (mw, x, bias, ref)."""

@@ -21,6 +21,7 @@ from chord.backends import cpu as cpu_backend
 from tests.backends.test_cpu_mp_linear import (
     ISAS,
     make_weight,
+    pruned_columns_case,
     random_codes,
     ref64,
     run_binding,
@@ -135,13 +136,7 @@ def test_gemm_i8_extreme_activations_and_8bit_codes():
 
 
 def test_gemm_i8_pruned_columns_are_exactly_bias_even_for_non_finite_x():
-    N, K = 40, 96
-    codes = torch.zeros(N, dtype=torch.uint8)
-    codes[::3] = 2
-    mw = make_weight(N, K, codes)
-    x, b = torch.randn(7, K), torch.randn(N)
-    x[2, 5], x[4, 0] = float("inf"), float("nan")
-    pruned = codes == 0
+    mw, x, b, pruned, allp = pruned_columns_case()
     for isa in ISAS:
         y = run_binding(x, mw, b, 8, isa, path="panel")
         assert torch.equal(y[:, pruned], b[pruned].expand(7, -1))
@@ -149,7 +144,6 @@ def test_gemm_i8_pruned_columns_are_exactly_bias_even_for_non_finite_x():
         assert torch.isfinite(y[0]).all() and not torch.isfinite(y[4, ~pruned]).any()
         yd = run_binding(x, mw, b, 8, isa, path="direct")
         assert torch.equal(y.isnan(), yd.isnan()) and torch.equal(y.nan_to_num(), yd.nan_to_num())
-    allp = make_weight(N, K, torch.zeros(N, dtype=torch.uint8))
     for isa in ISAS:
         assert torch.equal(run_binding(x, allp, b, 8, isa, path="panel"), b.expand(7, -1))
 

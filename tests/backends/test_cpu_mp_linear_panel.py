@@ -21,6 +21,7 @@ from tests.backends.test_cpu_mp_linear import (
     fuzz_cases,
     fuzz_problem,
     make_weight,
+    pruned_columns_case,
     random_codes,
     ref64,
     rel_err,
@@ -67,18 +68,11 @@ def test_panel_each_width_and_column_tail(isa, bits, N):
 
 @pytest.mark.parametrize("isa", ISAS)
 def test_panel_pruned_columns_are_exactly_bias_even_for_non_finite_x(isa):
-    N, K = 40, 96
-    codes = torch.zeros(N, dtype=torch.uint8)
-    codes[::3] = 2
-    mw = make_weight(N, K, codes)
-    x, b = torch.randn(7, K), torch.randn(N)
-    x[2, 5], x[4, 0] = float("inf"), float("nan")
+    mw, x, b, pruned, allp = pruned_columns_case()
     y = run_binding(x, mw, b, isa=isa, path="panel")
-    pruned = codes == 0
     assert torch.equal(y[:, pruned], b[pruned].expand(7, -1))
     assert torch.equal(run_binding(x, mw, None, isa=isa, path="panel")[:, pruned], torch.zeros(7, int(pruned.sum())))
     assert not torch.isfinite(y[2, ~pruned]).all() and torch.isfinite(y[0]).all()
-    allp = make_weight(N, K, torch.zeros(N, dtype=torch.uint8))
     assert torch.equal(run_binding(x, allp, b, isa=isa, path="panel"), b.expand(7, -1))
 
 
