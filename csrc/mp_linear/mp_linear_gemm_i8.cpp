@@ -221,12 +221,24 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
 
   // Window width: every row when they fit, else a multiple of the 4-column tile.
   const int64_t NW = std::min(std::max<int64_t>(4, kWindowBytes / ldp / 4 * 4), std::max<int64_t>(1, nlive));
-  const int64_t nwin = (nlive + NW - 1) / NW;
-  if (!packed_order && kern == Kern::Avx2)  // its 8-bit rows last in each window: one run each
-    for (int64_t r0 = 0; r0 < nlive; r0 += NW)
-      std::stable_partition(cols.begin() + r0, cols.begin() + std::min(nlive, r0 + NW),
-                            [](const Col& c) { return c.bits != 8; });
   const int nt = M * N * K >= kMinParallelMacs ? std::max(1, nthreads) : 1;
+  // Window i is rows [wb[i], wb[i + 1]). Threads claim windows in order, so the last ones set how
+  // long the first thread to run out waits for the others: once fewer than 2 * nt full windows
+  // are left, windows shrink to a 2 * nt-th of the rest (4 rows at least), and the threads
+  // finish within a small window of each other instead of up to a whole one apart.
+  thread_local std::vector<int64_t> wb_tls;  // the caller's (helpers see it through the reference)
+  std::vector<int64_t>& wb = wb_tls;
+  wb.clear();
+  for (int64_t r = 0; r < nlive;) {
+    wb.push_back(r);
+    r += std::min(nlive - r, nt == 1 ? NW : std::min(NW, round_up(std::max<int64_t>(1, (nlive - r) / (2 * nt)), 4)));
+  }
+  const int64_t nwin = int64_t(wb.size());
+  wb.push_back(nlive);
+  if (!packed_order && kern == Kern::Avx2)  // its 8-bit rows last in each window: one run each
+    for (int64_t i = 0; i < nwin; ++i)
+      std::stable_partition(cols.begin() + wb[size_t(i)], cols.begin() + wb[size_t(i + 1)],
+                            [](const Col& c) { return c.bits != 8; });
 
   thread_local AlignedBuf<int8_t> xq_tls;
   AlignedBuf<int8_t>& xq = xq_tls;
@@ -285,7 +297,7 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
       t -= MP;
       Scratch& s = tls_scratch;
       const int64_t wi = t / nch, ci = t % nch;
-      const int64_t r0 = wi * NW, nw = std::min(NW, nlive - r0);
+      const int64_t r0 = wb[size_t(wi)], nw = wb[size_t(wi + 1)] - r0;
       if (s.call != call || s.window != wi) {
         s.call = 0;  // a throw mid-build must not leave a half-built window marked valid
         build_window(col, r0, nw, ldp, kern, !fused, bias, s);
@@ -301,8 +313,8 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
       const int64_t pw = wi + nt;
       const uint8_t *pf0 = nullptr, *pf1 = nullptr;
       if (packed_order && nch == 1 && pw < nwin) {
-        const Col last = col(std::min(nlive, (pw + 1) * NW) - 1);
-        pf0 = col(pw * NW).row;
+        const Col last = col(wb[size_t(pw + 1)] - 1);
+        pf0 = col(wb[size_t(pw)]).row;
         pf1 = last.row + last.rb;
       }
       for (int64_t mb = m0; mb < m1; mb += kMBlock) {
@@ -312,7 +324,7 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
         // proportion to their rows (original order: the next window's rows are not one range;
         // they are prefetched row by row, a share per call of kJChunk columns)
         const bool row_pf = !packed_order && nch == 1 && mb == m0 && pw < nwin;
-        const int64_t pn0 = pw * NW, pnw = row_pf ? std::min(NW, nlive - pn0) : 0;
+        const int64_t pn0 = row_pf ? wb[size_t(pw)] : 0, pnw = row_pf ? wb[size_t(pw + 1)] - pn0 : 0;
         for (int64_t j0 = 0; j0 < nw;) {
           int64_t j1 = j0 + 1;
           if (fused)  // one width, consecutive in memory
