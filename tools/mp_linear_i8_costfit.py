@@ -10,8 +10,9 @@ coefficients into ``kCostI8Vnni`` / ``kCostI8Avx2``:
     python tools/mp_linear_i8_costfit.py [isa ...]     # default: every SIMD ISA this CPU runs
 
 Features (ns), per path:
-    gemm   = fixed + live*K * unpack + M*K * quant + M*live*L * mac + M*N * epi
-(live: unpruned rows; L = K rounded up to 64)
+    gemm   = fixed + live*K * unpack + M*K * quant + M*live*L * mac + M*N * epi + ceil(M/6)*live*L * runpack
+(live: unpruned rows; L = K rounded up to 64; on avx512_vnni up to 24 rows the kernel unpacks in
+registers once per 6-row tile: the runpack term replaces the unpack term there)
     direct = fixed + M*K*widths * prep + M*padded * dot + M*N * epi
 padded: the multiply-adds the direct kernels issue per activation row (each packed row rounded
 up to a 32-byte load).
@@ -56,7 +57,10 @@ def cpu_ns(f, budget_s=0.15):
     return ts[len(ts) // 4]
 
 
-def features(mw, M):
+FUSED_M = 24  # kMFusedGemmI8 (csrc/mp_linear/mp_linear_kernels.h)
+
+
+def features(mw, M, isa):
     N, K = mw.N, mw.K
     L = (K + 63) // 64 * 64
     widths, padded, live = 0, 0.0, 0
@@ -67,7 +71,8 @@ def features(mw, M):
             be = 16 * 8 // b
             rb = (K + be - 1) // be * 16
             padded += rows * ((rb + 31) // 32 * 32) * 8 / b
-    gemm = [1.0, live * K, M * K, M * live * L, M * N]
+    fused = isa == "avx512_vnni" and M <= FUSED_M
+    gemm = [1.0, 0.0 if fused else live * K, M * K, M * live * L, M * N, (M + 5) // 6 * live * L if fused else 0.0]
     direct = [1.0, M * K * widths, M * padded, M * N]
     return gemm, direct
 
@@ -118,7 +123,7 @@ def main(isas):
                         )
                         for p in ("direct", "panel")
                     }
-                    rows.append((N, K, mix, M, features(mw, M), t))
+                    rows.append((N, K, mix, M, features(mw, M, isa), t))
             print(f"[{isa}] measured {N}x{K}", file=sys.stderr, flush=True)
         cg = nnls_rel([r[4][0] for r in rows], [r[5]["panel"] for r in rows])
         cd = nnls_rel([r[4][1] for r in rows], [r[5]["direct"] for r in rows])
@@ -128,7 +133,7 @@ def main(isas):
             best = min(t, key=t.get)
             good += t[pick] <= 1.1 * t[best]
             loss.append(t[pick] / t[best])
-        print(f"{isa}: gemm {{fixed, unpack, quant, mac, epi}} = {', '.join(f'{v:.4g}' for v in cg)}")
+        print(f"{isa}: gemm {{fixed, unpack, quant, mac, epi, runpack}} = {', '.join(f'{v:.4g}' for v in cg)}")
         print(f"{isa}: direct {{fixed, prep, dot, epi}} = {', '.join(f'{v:.4g}' for v in cd)}")
         print(f"{isa}: picks the faster path within 10% in {good}/{len(rows)} cases; worst loss {max(loss):.2f}x")
 

@@ -3,7 +3,7 @@
 // a time into one byte per element in natural k order (once per call per thread; the window
 // stays in L2), and run a register-blocked integer GEMM microkernel over it (vpdpbusd in
 // mp_linear_gemm_i8_avx512.cpp and _avxvnni.cpp, AVX2 maddubs in _avx2.cpp, gemm_i8_ref below).
-// Up to kMFused rows on AVX-512 VNNI there is no window: the microkernel unpacks the packed rows
+// Up to kMFusedGemmI8 rows on AVX-512 VNNI there is no window: the microkernel unpacks the packed rows
 // in registers once per tile of 6 activation rows (gemm_i8_vnni_packed), which costs less than
 // storing a window and loading it back.
 // Windows follow the packed order, so the weight is read as one forward stream, prefetched a
@@ -43,8 +43,6 @@ constexpr int64_t kMPass = 1024;
 constexpr int64_t kMBlock = 24;
 // Up to this many activation rows the windows follow the packed order (see packed_order).
 constexpr int64_t kMPackedOrder = 24;
-// Up to this many activation rows the AVX-512 VNNI kernel reads packed rows (gemm_i8_vnni_packed).
-constexpr int64_t kMFused = 24;
 // Columns per microkernel call in original order (a slice of the next window's rows is
 // prefetched between calls).
 constexpr int64_t kJChunk = 16;
@@ -205,7 +203,7 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
   // Few activation rows: the VNNI microkernel unpacks the packed rows in registers for each
   // row tile instead of storing a window (writing a window and reading it back costs more
   // than unpacking a few times over).
-  const bool fused = kern == Kern::Vnni && packed_order && M <= kMFused;
+  const bool fused = kern == Kern::Vnni && packed_order && M <= kMFusedGemmI8;
   thread_local std::vector<Col> cols_tls;  // original order only: the live rows by output column
   std::vector<Col>& cols = cols_tls;
   cols.clear();

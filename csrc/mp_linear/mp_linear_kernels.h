@@ -204,6 +204,8 @@ void gemm_i8_avxvnni(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* p,
                      int bits, const int64_t* qsum, int32_t* c, int64_t ldc, const uint8_t* pf, int64_t pfb);
 void gemm_i8_vnni(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* p, int64_t ldp, int64_t nc, int64_t L,
                   int bits, const int64_t* qsum, int32_t* c, int64_t ldc, const uint8_t* pf, int64_t pfb);
+// Up to this many activation rows the AVX-512 VNNI int8 GEMM reads packed rows (no window).
+constexpr int64_t kMFusedGemmI8 = 24;
 // gemm_i8_vnni from nc packed rows of one width (bits; rb bytes apart) instead of a window:
 // each k step's fields are unpacked in registers (unpack_i8_vnni's values), never stored.
 void gemm_i8_vnni_packed(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* w, int64_t rb, int bits, int64_t nc,

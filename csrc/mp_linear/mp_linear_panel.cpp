@@ -141,20 +141,24 @@ constexpr Costs kCostScalar{1.7, 0.75, 600, 1.0, 1.0, 1.5, 0.4};
 // same way (ns, one thread; fitted by tools/mp_linear_i8_costfit.py on this repository's
 // AVX-512 VNNI AMD EPYC, which prints how often the fitted choice is the faster path):
 //   gemm   = fixed + live*K * unpack + M*K * quant + M*live*L * mac + M*N * epi
-// (live: the unpruned rows; L = K rounded up to 64)
+// (live: the unpruned rows; L = K rounded up to 64); up to kMFusedGemmI8 rows on AVX-512 VNNI
+// the kernel unpacks in registers once per 6-row tile instead of into a window:
+//   live*K * unpack  ->  ceil(M/6)*live*L * runpack
 //   direct = fixed + M*K*widths * prep + M*padded * dot + M*N * epi
 // padded: multiply-adds the direct kernels issue per activation row (32-byte row groups). Both
 // paths give the same result, so a wrong pick costs time only. Scalar: from four shapes (a
 // fallback only). avx_vnni takes the AVX2 coefficients: no CPU here runs it to fit (its
-// vpdpbusd GEMM and GEMV are both faster than AVX2's, so the ratio errs little).
+// vpdpbusd GEMM and GEMV are both faster than AVX2's, so the ratio errs little). kCostI8Vnni's
+// runpack: from the packed-row kernel's times at M = 2, 4, 8 (4096 x 4096, mix3) beside the other
+// terms of the earlier fit, until the tool refits all of them on a quiet machine.
 namespace {
 struct CostsI8 {
-  double g_fixed, g_unpack, g_quant, g_mac, g_epi;
+  double g_fixed, g_unpack, g_quant, g_mac, g_epi, g_runpack;
   double d_fixed, d_prep, d_dot, d_epi;
 };
-constexpr CostsI8 kCostI8Vnni{4348, 0.02643, 0, 0.004502, 1.338, 4186, 0.2411, 0.006618, 5.175};
-constexpr CostsI8 kCostI8Avx2{4115, 0.03559, 0, 0.01066, 2.454, 3888, 0.07875, 0.01269, 4.67};
-constexpr CostsI8 kCostI8Scalar{4000, 0.26, 2.0, 0.18, 3.0, 4600, 1.0, 0.6, 6.0};
+constexpr CostsI8 kCostI8Vnni{4348, 0.02643, 0, 0.004502, 1.338, 0.01, 4186, 0.2411, 0.006618, 5.175};
+constexpr CostsI8 kCostI8Avx2{4115, 0.03559, 0, 0.01066, 2.454, 0, 3888, 0.07875, 0.01269, 4.67};
+constexpr CostsI8 kCostI8Scalar{4000, 0.26, 2.0, 0.18, 3.0, 0, 4600, 1.0, 0.6, 6.0};
 
 Path choose_path_i8(const PackedView& w, int64_t M, Isa isa) {
   if (M < 1 || w.K > kMaxKGemmI8) return Path::Direct;
@@ -172,7 +176,9 @@ Path choose_path_i8(const PackedView& w, int64_t M, Isa isa) {
     }
   const int widths = __builtin_popcount(w.width_mask);
   const double N = double(w.N), K = double(w.K), m = double(M), L = double(round_up(w.K, 64));
-  const double gemm = c.g_fixed + live * K * c.g_unpack + m * K * c.g_quant + m * live * L * c.g_mac + m * N * c.g_epi;
+  const double unpack = isa_has_avx512_vnni(is) && M <= kMFusedGemmI8 ? double((M + 5) / 6) * live * L * c.g_runpack
+                                                                      : live * K * c.g_unpack;
+  const double gemm = c.g_fixed + unpack + m * K * c.g_quant + m * live * L * c.g_mac + m * N * c.g_epi;
   const double direct = c.d_fixed + m * (K * widths * c.d_prep + padded * c.d_dot + N * c.d_epi);
   return gemm < direct ? Path::Panel : Path::Direct;
 }
