@@ -18,18 +18,14 @@ namespace chord {
 namespace mpl {
 namespace {
 
-struct V256 {
-  using vec = __m256i;
-  static constexpr int BYTES = 32, MR = 2;
-  static vec zero() { return _mm256_setzero_si256(); }
-  static vec load(const void* p) { return _mm256_load_si256(static_cast<const __m256i*>(p)); }
-  static vec dpbusd(vec acc, vec u, vec x) { return _mm256_dpbusd_avx_epi32(acc, u, x); }
-  // c[j] = sum of the 8 int32 lanes of vector j, j < nr (wrapping adds: exact when the sums fit)
+#include "mp_linear/mp_linear_vnni256.inc"
+
+struct V256 : Vnni256 {
+  static constexpr int MR = 2;
+  // c[j] = sum of the 8 int32 lanes of vector j, j < nr
   static void store4(int32_t* c, int nr, vec a, vec b, vec cc, vec d) {
-    const __m256i s = _mm256_hadd_epi32(_mm256_hadd_epi32(a, b), _mm256_hadd_epi32(cc, d));
     alignas(16) int32_t t[4];
-    _mm_store_si128(reinterpret_cast<__m128i*>(t),
-                    _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1)));
+    _mm_store_si128(reinterpret_cast<__m128i*>(t), sum4(a, b, cc, d));
     for (int j = 0; j < nr; ++j) c[j] = t[j];
   }
 };

@@ -17,28 +17,19 @@ namespace chord {
 namespace mpl {
 namespace {
 
-struct V256 {
-  using vec = __m256i;
-  static constexpr int BYTES = 32, BLOCKS = 2;
+#include "mp_linear/mp_linear_vnni256.inc"
+
+struct V256 : Vnni256 {
+  static constexpr int BLOCKS = 2;
   static constexpr int ACC = 8;  // accumulator budget of a tile (of 16 ymm registers)
-  static vec zero() { return _mm256_setzero_si256(); }
   static vec loadu(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
-  static vec load(const void* p) { return _mm256_load_si256(static_cast<const __m256i*>(p)); }
   static vec loadu_blocks(const void* p, int64_t /*blocks: always 1*/) {
     return _mm256_zextsi128_si256(_mm_loadu_si128(static_cast<const __m128i*>(p)));
   }
   static vec srli16(vec v, int s) { return _mm256_srli_epi16(v, s); }
   static vec and8(vec v, int mask) { return _mm256_and_si256(v, _mm256_set1_epi8(char(mask))); }
-  static vec dpbusd(vec acc, vec u, vec x) { return _mm256_dpbusd_avx_epi32(acc, u, x); }
   static vec add32(vec a, vec b) { return _mm256_add_epi32(a, b); }
   static vec srai32(vec v, int s) { return _mm256_srai_epi32(v, s); }
-  // the int32 lane sums of a, b, c, d (each total must fit int32)
-  static __m128i sum4(vec a, vec b, vec c, vec d) {
-    const vec ab = _mm256_add_epi32(_mm256_unpacklo_epi32(a, b), _mm256_unpackhi_epi32(a, b));
-    const vec cd = _mm256_add_epi32(_mm256_unpacklo_epi32(c, d), _mm256_unpackhi_epi32(c, d));
-    const vec q = _mm256_add_epi32(_mm256_unpacklo_epi64(ab, cd), _mm256_unpackhi_epi64(ab, cd));  // a b c d per lane
-    return _mm_add_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
-  }
   static int64_t hsum64(vec v) {
     const __m256i s = _mm256_add_epi64(_mm256_cvtepi32_epi64(_mm256_castsi256_si128(v)),
                                        _mm256_cvtepi32_epi64(_mm256_extracti128_si256(v, 1)));
