@@ -99,6 +99,10 @@ void gemm_i8_avxvnni(const int8_t*, int64_t, int64_t, const uint8_t*, int64_t, i
                      int32_t*, int64_t, const uint8_t*, int64_t) {
   absent("gemm_i8_avxvnni");
 }
+void gemm_i8_vnni_packed(const int8_t*, int64_t, int64_t, const uint8_t*, int64_t, int, int64_t, int64_t, int32_t*,
+                         int64_t, const uint8_t*, int64_t) {
+  absent("gemm_i8_vnni_packed");
+}
 void epilogue_i8_avx512(const int32_t*, int64_t, const double*, const double*, const double*, const int32_t*, double,
                         double, float*) {
   absent("epilogue_i8_avx512");
