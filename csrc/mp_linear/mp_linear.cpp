@@ -41,6 +41,13 @@ constexpr int64_t kMBlockI8 = 32;
 // Activation rows prepared at once by mp_linear (larger batches run in chunks).
 constexpr int64_t kMChunk = 256;
 
+// f(b) for every width b whose bit is set in width_mask (PackedView::width_mask).
+template <class F>
+void for_widths(unsigned width_mask, F&& f) {
+  for (int b : {1, 2, 4, 8})
+    if (width_mask & (1u << b)) f(b);
+}
+
 int clamp_threads(int nthreads) {
   return std::max(1, nthreads);
 }
@@ -122,20 +129,18 @@ PreparedActs::PreparedActs(const void* x, DType dtype, int64_t M, int64_t K, int
   a.xf_nat.resize(size_t(M * Kp));
   if (act_bits == 0) {
     a.xsum.assign(size_t(M), 0.0);
-    for (int b : {1, 2, 4, 8})
-      if (width_mask & (1u << b)) {
-        if (avx2) a.xf_w[width_index(b)].resize(size_t(M * Kp));
-        a.xf[width_index(b)] = avx2 ? a.xf_w[width_index(b)].p : a.xf_nat.p;
-      }
+    for_widths(width_mask, [&](int b) {
+      if (avx2) a.xf_w[width_index(b)].resize(size_t(M * Kp));
+      a.xf[width_index(b)] = avx2 ? a.xf_w[width_index(b)].p : a.xf_nat.p;
+    });
   } else {
     a.sx.assign(size_t(M), 0.f);
     a.qsum.assign(size_t(M), 0);
     a.xq_nat.resize(size_t(M * Kp));
-    for (int b : {1, 2, 4, 8})
-      if (width_mask & (1u << b)) {
-        if (avx2) a.xq_w[width_index(b)].resize(size_t(M * Kp));
-        a.xq[width_index(b)] = avx2 ? a.xq_w[width_index(b)].p : a.xq_nat.p;
-      }
+    for_widths(width_mask, [&](int b) {
+      if (avx2) a.xq_w[width_index(b)].resize(size_t(M * Kp));
+      a.xq[width_index(b)] = avx2 ? a.xq_w[width_index(b)].p : a.xq_nat.p;
+    });
   }
   parallel_for(M, M > 1 ? nt : 1, [&](int64_t m) {
     float* xr = a.xf_nat.p + m * Kp;
@@ -151,14 +156,13 @@ PreparedActs::PreparedActs(const void* x, DType dtype, int64_t M, int64_t K, int
       for (int64_t k = 0; k < K; ++k) s += xr[k];
       a.xsum[size_t(m)] = s;
       if (avx2)
-        for (int b : {1, 2, 4, 8})
-          if (width_mask & (1u << b)) {
-            float* d = a.xf_w[width_index(b)].p + m * Kp;
-            if (f512)
-              layout_f32_avx512(xr, Kp, b, d);
-            else
-              layout_f32_avx2(xr, Kp, b, d);
-          }
+        for_widths(width_mask, [&](int b) {
+          float* d = a.xf_w[width_index(b)].p + m * Kp;
+          if (f512)
+            layout_f32_avx512(xr, Kp, b, d);
+          else
+            layout_f32_avx2(xr, Kp, b, d);
+        });
     } else {
       int8_t* q = a.xq_nat.p + m * Kp;
       a.sx[size_t(m)] = avx2                  ? quantize_row_i8_avx2(xr, K, q)
@@ -168,11 +172,8 @@ PreparedActs::PreparedActs(const void* x, DType dtype, int64_t M, int64_t K, int
       for (int64_t k = 0; k < K; ++k) s += q[k];
       a.qsum[size_t(m)] = s;
       if (avx2)
-        for (int b : {1, 2, 4, 8})
-          if (width_mask & (1u << b)) {
-            int8_t* d = a.xq_w[width_index(b)].p + m * Kp;
-            layout_i8_planar(q, Kp, b, a.i8_group, d);
-          }
+        for_widths(width_mask,
+                   [&](int b) { layout_i8_planar(q, Kp, b, a.i8_group, a.xq_w[width_index(b)].p + m * Kp); });
     }
   });
 }

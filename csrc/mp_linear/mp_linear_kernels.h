@@ -108,18 +108,14 @@ struct PreparedActs::Impl {
 // dot_f32: for rows r in [0, nr) of one bucket of width `bits` (row r at w + r * rb, rb =
 // row bytes) and activation rows m in [0, nm) (at x + m * ldx, this ISA's layout for `bits`):
 // out[m * ldo + r] = sum_k x_mk u_rk in float32.
-void dot_f32_ref(const uint8_t* w, int64_t rb, int bits, int64_t nr, const float* x, int64_t ldx, int64_t nm,
-                 float* out, int64_t ldo);
-void dot_f32_avx2(const uint8_t* w, int64_t rb, int bits, int64_t nr, const float* x, int64_t ldx, int64_t nm,
-                  float* out, int64_t ldo);
-void dot_f32_avx512(const uint8_t* w, int64_t rb, int bits, int64_t nr, const float* x, int64_t ldx, int64_t nm,
+using DotF32 = void(const uint8_t* w, int64_t rb, int bits, int64_t nr, const float* x, int64_t ldx, int64_t nm,
                     float* out, int64_t ldo);
+DotF32 dot_f32_ref, dot_f32_avx2, dot_f32_avx512;
 // dot_i8: the same with int8 activations; exact: out[m * ldo + r] = sum_k xq_mk u_rk.
 // qsum[m] = sum_k xq_mk (the AVX2 8-bit kernel runs on u - 128 and adds 128 * qsum back).
-void dot_i8_ref(const uint8_t* w, int64_t rb, int bits, int64_t nr, const int8_t* x, int64_t ldx, int64_t nm,
-                const int64_t* qsum, int64_t* out, int64_t ldo);
-void dot_i8_avx2(const uint8_t* w, int64_t rb, int bits, int64_t nr, const int8_t* x, int64_t ldx, int64_t nm,
-                 const int64_t* qsum, int64_t* out, int64_t ldo);
+using DotI8 = void(const uint8_t* w, int64_t rb, int bits, int64_t nr, const int8_t* x, int64_t ldx, int64_t nm,
+                   const int64_t* qsum, int64_t* out, int64_t ldo);
+DotI8 dot_i8_ref, dot_i8_avx2;
 // The same on the dot-product units (mp_linear_gemv_vnni.inc), exact for K <= kMaxKInt8;
 // activations laid out by layout_i8_planar with 64-byte (avx512vnni) or 32-byte (avxvnni)
 // groups. No qsum: vpdpbusd takes 8-bit fields as they are.
@@ -223,12 +219,8 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
 
 // AArch64 kernels (mp_linear_neon.cpp, mp_linear_neon_dotprod.cpp; natural-order activations,
 // the scalar layout): same contracts as the _ref kernels above; dot_i8 is exact on both.
-void dot_f32_neon(const uint8_t* w, int64_t rb, int bits, int64_t nr, const float* x, int64_t ldx, int64_t nm,
-                  float* out, int64_t ldo);
-void dot_i8_neon(const uint8_t* w, int64_t rb, int bits, int64_t nr, const int8_t* x, int64_t ldx, int64_t nm,
-                 const int64_t* qsum, int64_t* out, int64_t ldo);
-void dot_i8_neon_dotprod(const uint8_t* w, int64_t rb, int bits, int64_t nr, const int8_t* x, int64_t ldx, int64_t nm,
-                         const int64_t* qsum, int64_t* out, int64_t ldo);
+DotF32 dot_f32_neon;
+DotI8 dot_i8_neon, dot_i8_neon_dotprod;
 void dequant_row_neon(const uint8_t* w, int bits, int64_t K, float scale, float zero, float* out);
 float quantize_row_i8_neon(const float* x, int64_t K, int8_t* xq);
 

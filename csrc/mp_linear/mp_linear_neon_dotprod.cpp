@@ -1,8 +1,8 @@
 // The act_bits = 8 kernel of mp_linear on the AArch64 dot-product extension (FEAT_DotProd:
 // SDOT, on phones since ~2018). Compiled with a target pragma (the rest of the library stays
 // baseline ARMv8-A) and selected at run time (common/isa.h: neon_dotprod, HWCAP_ASIMDDP).
-// Like mp_linear_avx2.cpp: raw loops and intrinsics only, no header templates or STL, so no
-// dot-product instruction leaks into code a CPU without it would run.
+// Like mp_linear_avx2.cpp: raw loops, intrinsics and templates local to this file only, no header
+// templates or STL, so no dot-product instruction leaks into code a CPU without it would run.
 //
 // Natural-order int8 activations (as mp_linear_neon.cpp): field i of a 16-byte planar load
 // lines up with 16 consecutive activations. Fields of b <= 4 bits are < 16, valid signed
@@ -23,76 +23,46 @@ namespace mpl {
 
 namespace {
 
-// One packed row against MB activation rows; the field loop is written out per width so every
-// shift is an immediate (no templates: see the header comment).
-#define CHORD_SDOT_FIELD(F, I) \
-  for (int m = 0; m < MB; ++m) acc[m] = vdotq_s32(acc[m], F, vld1q_s8(x + m * ldx + c * be + 16 * (I)));
+// Field I of a 16-byte planar load as signed bytes (8-bit fields as u - 128). Templates local
+// to this file only (internal linkage: nothing compiled here is shared with another file), with
+// I a template argument so every shift is an immediate.
+template <int BITS, int I>
+inline int8x16_t field(uint8x16_t v) {
+  const uint8x16_t mask = vdupq_n_u8(uint8_t((1u << BITS) - 1u));
+  if constexpr (BITS == 8)
+    return vreinterpretq_s8_u8(veorq_u8(v, vdupq_n_u8(0x80)));
+  else if constexpr (I == 0)
+    return vreinterpretq_s8_u8(vandq_u8(v, mask));
+  else if constexpr (BITS * (I + 1) == 8)
+    return vreinterpretq_s8_u8(vshrq_n_u8(v, BITS * I));  // topmost: no mask
+  else
+    return vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(v, BITS * I), mask));
+}
 
-#define CHORD_ROW_I8(NAME, BITS, MB_)                                                                      \
-  static void NAME(const uint8_t* row, int64_t nblocks, const int8_t* x, int64_t ldx, const int64_t* qsum, \
-                   int64_t* out, int64_t ldo) {                                                            \
-    constexpr int MB = MB_;                                                                                \
-    constexpr int64_t be = 16 * (8 / BITS);                                                                \
-    const uint8x16_t mask = vdupq_n_u8(uint8_t((1u << BITS) - 1u));                                        \
-    (void)mask;                                                                                            \
-    int32x4_t acc[MB];                                                                                     \
-    for (int m = 0; m < MB; ++m) acc[m] = vdupq_n_s32(0);                                                  \
-    for (int64_t c = 0; c < nblocks; ++c) {                                                                \
-      const uint8x16_t v = vld1q_u8(row + c * 16);                                                         \
-      if (BITS == 8) {                                                                                     \
-        const int8x16_t f = vreinterpretq_s8_u8(veorq_u8(v, vdupq_n_u8(0x80)));                            \
-        CHORD_SDOT_FIELD(f, 0)                                                                             \
-      } else if (BITS == 4) {                                                                              \
-        const int8x16_t f0 = vreinterpretq_s8_u8(vandq_u8(v, mask));                                       \
-        const int8x16_t f1 = vreinterpretq_s8_u8(vshrq_n_u8(v, 4));                                        \
-        CHORD_SDOT_FIELD(f0, 0)                                                                            \
-        CHORD_SDOT_FIELD(f1, 1)                                                                            \
-      } else if (BITS == 2) {                                                                              \
-        const int8x16_t f0 = vreinterpretq_s8_u8(vandq_u8(v, mask));                                       \
-        const int8x16_t f1 = vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(v, 2), mask));                        \
-        const int8x16_t f2 = vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(v, 4), mask));                        \
-        const int8x16_t f3 = vreinterpretq_s8_u8(vshrq_n_u8(v, 6));                                        \
-        CHORD_SDOT_FIELD(f0, 0)                                                                            \
-        CHORD_SDOT_FIELD(f1, 1)                                                                            \
-        CHORD_SDOT_FIELD(f2, 2)                                                                            \
-        CHORD_SDOT_FIELD(f3, 3)                                                                            \
-      } else {                                                                                             \
-        const int8x16_t f0 = vreinterpretq_s8_u8(vandq_u8(v, mask));                                       \
-        const int8x16_t f1 = vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(v, 1), mask));                        \
-        const int8x16_t f2 = vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(v, 2), mask));                        \
-        const int8x16_t f3 = vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(v, 3), mask));                        \
-        const int8x16_t f4 = vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(v, 4), mask));                        \
-        const int8x16_t f5 = vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(v, 5), mask));                        \
-        const int8x16_t f6 = vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(v, 6), mask));                        \
-        const int8x16_t f7 = vreinterpretq_s8_u8(vshrq_n_u8(v, 7));                                        \
-        CHORD_SDOT_FIELD(f0, 0)                                                                            \
-        CHORD_SDOT_FIELD(f1, 1)                                                                            \
-        CHORD_SDOT_FIELD(f2, 2)                                                                            \
-        CHORD_SDOT_FIELD(f3, 3)                                                                            \
-        CHORD_SDOT_FIELD(f4, 4)                                                                            \
-        CHORD_SDOT_FIELD(f5, 5)                                                                            \
-        CHORD_SDOT_FIELD(f6, 6)                                                                            \
-        CHORD_SDOT_FIELD(f7, 7)                                                                            \
-      }                                                                                                    \
-    }                                                                                                      \
-    for (int m = 0; m < MB; ++m) {                                                                         \
-      int64_t s = vaddlvq_s32(acc[m]);                                                                     \
-      if (BITS == 8) s += 128 * qsum[m];                                                                   \
-      out[m * ldo] = s;                                                                                    \
-    }                                                                                                      \
+// acc[m] += fields I, I + 1, ... of block v against activation row m of the block (xb + m * ldx).
+template <int BITS, int MB, int I = 0>
+inline void sdot_fields(int32x4_t* acc, uint8x16_t v, const int8_t* xb, int64_t ldx) {
+  if constexpr (I < 8 / BITS) {
+    const int8x16_t f = field<BITS, I>(v);
+    for (int m = 0; m < MB; ++m) acc[m] = vdotq_s32(acc[m], f, vld1q_s8(xb + m * ldx + 16 * I));
+    sdot_fields<BITS, MB, I + 1>(acc, v, xb, ldx);
   }
+}
 
-CHORD_ROW_I8(row1_b1, 1, 1)
-CHORD_ROW_I8(row4_b1, 1, 4)
-CHORD_ROW_I8(row1_b2, 2, 1)
-CHORD_ROW_I8(row4_b2, 2, 4)
-CHORD_ROW_I8(row1_b4, 4, 1)
-CHORD_ROW_I8(row4_b4, 4, 4)
-CHORD_ROW_I8(row1_b8, 8, 1)
-CHORD_ROW_I8(row4_b8, 8, 4)
-
-#undef CHORD_ROW_I8
-#undef CHORD_SDOT_FIELD
+// One packed row against MB activation rows.
+template <int BITS, int MB>
+void row_i8(const uint8_t* row, int64_t nblocks, const int8_t* x, int64_t ldx, const int64_t* qsum, int64_t* out,
+            int64_t ldo) {
+  constexpr int64_t be = 16 * (8 / BITS);
+  int32x4_t acc[MB];
+  for (int m = 0; m < MB; ++m) acc[m] = vdupq_n_s32(0);
+  for (int64_t c = 0; c < nblocks; ++c) sdot_fields<BITS, MB>(acc, vld1q_u8(row + c * 16), x + c * be, ldx);
+  for (int m = 0; m < MB; ++m) {
+    int64_t s = vaddlvq_s32(acc[m]);
+    if (BITS == 8) s += 128 * qsum[m];
+    out[m * ldo] = s;
+  }
+}
 
 typedef void (*RowFn)(const uint8_t*, int64_t, const int8_t*, int64_t, const int64_t*, int64_t*, int64_t);
 
@@ -100,8 +70,8 @@ typedef void (*RowFn)(const uint8_t*, int64_t, const int8_t*, int64_t, const int
 
 void dot_i8_neon_dotprod(const uint8_t* w, int64_t rb, int bits, int64_t nr, const int8_t* x, int64_t ldx, int64_t nm,
                          const int64_t* qsum, int64_t* out, int64_t ldo) {
-  RowFn one = bits == 1 ? row1_b1 : bits == 2 ? row1_b2 : bits == 4 ? row1_b4 : row1_b8;
-  RowFn four = bits == 1 ? row4_b1 : bits == 2 ? row4_b2 : bits == 4 ? row4_b4 : row4_b8;
+  RowFn one = bits == 1 ? row_i8<1, 1> : bits == 2 ? row_i8<2, 1> : bits == 4 ? row_i8<4, 1> : row_i8<8, 1>;
+  RowFn four = bits == 1 ? row_i8<1, 4> : bits == 2 ? row_i8<2, 4> : bits == 4 ? row_i8<4, 4> : row_i8<8, 4>;
   const int64_t nblocks = rb / 16;
   for (int64_t r = 0; r < nr; ++r) {
     const uint8_t* row = w + r * rb;

@@ -52,6 +52,18 @@ inline void ukr_nv(int nv, const float* x, int64_t ldx, const float* p, int64_t 
     ukr<MR, 2>(x, ldx, p, ldp, K, bias_p, keep_p, c, ldc, tail);
 }
 
+// The last nm % 6 rows (0 to 5) of a column tile: one microkernel of exactly that height.
+template <int MR>
+inline void ukr_rows(int rows, int nv, const float* x, int64_t ldx, const float* p, int64_t ldp, int64_t K,
+                     const float* bias_p, const uint32_t* keep_p, float* c, int64_t ldc, __m256i tail) {
+  if constexpr (MR > 0) {
+    if (rows == MR)
+      ukr_nv<MR>(nv, x, ldx, p, ldp, K, bias_p, keep_p, c, ldc, tail);
+    else
+      ukr_rows<MR - 1>(rows, nv, x, ldx, p, ldp, K, bias_p, keep_p, c, ldc, tail);
+  }
+}
+
 }  // namespace
 
 void panel_gemm_avx2(const float* x, int64_t ldx, int64_t nm, const float* p, int64_t K, int64_t nc,
@@ -66,25 +78,8 @@ void panel_gemm_avx2(const float* x, int64_t ldx, int64_t nm, const float* p, in
     int64_t m = 0;
     for (; m + 6 <= nm; m += 6)
       ukr_nv<6>(nv, x + m * ldx, ldx, pj, ldp, K, bias_p + j, keep_p + j, c + m * ldc + j, ldc, tail);
-    switch (nm - m) {
-      case 5:
-        ukr_nv<5>(nv, x + m * ldx, ldx, pj, ldp, K, bias_p + j, keep_p + j, c + m * ldc + j, ldc, tail);
-        break;
-      case 4:
-        ukr_nv<4>(nv, x + m * ldx, ldx, pj, ldp, K, bias_p + j, keep_p + j, c + m * ldc + j, ldc, tail);
-        break;
-      case 3:
-        ukr_nv<3>(nv, x + m * ldx, ldx, pj, ldp, K, bias_p + j, keep_p + j, c + m * ldc + j, ldc, tail);
-        break;
-      case 2:
-        ukr_nv<2>(nv, x + m * ldx, ldx, pj, ldp, K, bias_p + j, keep_p + j, c + m * ldc + j, ldc, tail);
-        break;
-      case 1:
-        ukr_nv<1>(nv, x + m * ldx, ldx, pj, ldp, K, bias_p + j, keep_p + j, c + m * ldc + j, ldc, tail);
-        break;
-      default:
-        break;
-    }
+    if (m < nm)
+      ukr_rows<5>(int(nm - m), nv, x + m * ldx, ldx, pj, ldp, K, bias_p + j, keep_p + j, c + m * ldc + j, ldc, tail);
   }
 }
 

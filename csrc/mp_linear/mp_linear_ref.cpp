@@ -8,48 +8,43 @@
 namespace chord {
 namespace mpl {
 
+namespace {
+
 // Planar block: byte j of a 16-byte block holds elements j, j+16, j+32, ... of the block in
-// bits [0,b), [b,2b), ... (python/chord/format.py).
-void dot_f32_ref(const uint8_t* w, int64_t rb, int bits, int64_t nr, const float* x, int64_t ldx, int64_t nm,
-                 float* out, int64_t ldo) {
+// bits [0,b), [b,2b), ... (python/chord/format.py). Acc: float64 for fp32 activations (the
+// scalar path is also the accurate one), int64 for int8 ones (exact).
+template <class X, class Acc, class Out>
+void dot_ref(const uint8_t* w, int64_t rb, int bits, int64_t nr, const X* x, int64_t ldx, int64_t nm, Out* out,
+             int64_t ldo) {
   const int epb = 8 / bits;
   const unsigned mask = (1u << bits) - 1u;
   const int64_t nblocks = rb / 16, be = 16 * epb;
   for (int64_t r = 0; r < nr; ++r) {
     const uint8_t* row = w + r * rb;
     for (int64_t m = 0; m < nm; ++m) {
-      const float* xm = x + m * ldx;
-      double acc = 0.0;  // float64 accumulation: the scalar path is also the accurate one
+      const X* xm = x + m * ldx;
+      Acc acc = 0;
       for (int64_t c = 0; c < nblocks; ++c)
         for (int j = 0; j < 16; ++j) {
           const unsigned byte = row[c * 16 + j];
-          const float* xe = xm + c * be + j;
-          for (int i = 0; i < epb; ++i) acc += double(xe[16 * i]) * double((byte >> (bits * i)) & mask);
+          const X* xe = xm + c * be + j;
+          for (int i = 0; i < epb; ++i) acc += Acc(xe[16 * i]) * Acc((byte >> (bits * i)) & mask);
         }
-      out[m * ldo + r] = float(acc);
+      out[m * ldo + r] = Out(acc);
     }
   }
 }
 
+}  // namespace
+
+void dot_f32_ref(const uint8_t* w, int64_t rb, int bits, int64_t nr, const float* x, int64_t ldx, int64_t nm,
+                 float* out, int64_t ldo) {
+  dot_ref<float, double>(w, rb, bits, nr, x, ldx, nm, out, ldo);
+}
+
 void dot_i8_ref(const uint8_t* w, int64_t rb, int bits, int64_t nr, const int8_t* x, int64_t ldx, int64_t nm,
                 const int64_t* /*qsum*/, int64_t* out, int64_t ldo) {
-  const int epb = 8 / bits;
-  const unsigned mask = (1u << bits) - 1u;
-  const int64_t nblocks = rb / 16, be = 16 * epb;
-  for (int64_t r = 0; r < nr; ++r) {
-    const uint8_t* row = w + r * rb;
-    for (int64_t m = 0; m < nm; ++m) {
-      const int8_t* xm = x + m * ldx;
-      int64_t acc = 0;
-      for (int64_t c = 0; c < nblocks; ++c)
-        for (int j = 0; j < 16; ++j) {
-          const unsigned byte = row[c * 16 + j];
-          const int8_t* xe = xm + c * be + j;
-          for (int i = 0; i < epb; ++i) acc += int64_t(xe[16 * i]) * int64_t((byte >> (bits * i)) & mask);
-        }
-      out[m * ldo + r] = acc;
-    }
-  }
+  dot_ref<int8_t, int64_t>(w, rb, bits, nr, x, ldx, nm, out, ldo);
 }
 
 // A permutation of 16-byte chunks: chunk (b, i) = x[g0 + b*16*epb + 16*i, +16) goes to

@@ -13,8 +13,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-FUNCS = [(f"neon_dotprod b={b}", "mp_linear_neon_dotprod", rf"row1_b{b}\(", b) for b in (1, 2, 4, 8)] + [
-    (f"neon b={b}", "mp_linear_neon", rf"row_i8<{b}, 1>", b) for b in (1, 2, 4, 8)
+FUNCS = [
+    (f"{isa} b={b}", f"mp_linear_{isa}", rf"row_i8<{b}, 1>", b)
+    for isa in ("neon_dotprod", "neon")
+    for b in (1, 2, 4, 8)
 ]
 
 
