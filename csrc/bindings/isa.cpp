@@ -4,6 +4,7 @@
 #include <pybind11/stl.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/isa.h"
@@ -39,20 +40,13 @@ void bind_isa(py::module_& m) {
       "cpu_features",
       []() {
         const CpuFeatures& f = cpu_features();
+        const std::pair<const char*, bool> named[] = {
+            {"avx2", f.avx2},         {"fma", f.fma},           {"f16c", f.f16c},         {"avx512f", f.avx512f},
+            {"avx512bw", f.avx512bw}, {"avx512vl", f.avx512vl}, {"avx512dq", f.avx512dq}, {"avx512_vnni", f.avx512vnni},
+            {"avx_vnni", f.avx_vnni}, {"os_ymm", f.os_ymm},     {"os_zmm", f.os_zmm},     {"neon", f.neon},
+            {"dotprod", f.dotprod}};
         py::dict d;
-        d["avx2"] = f.avx2;
-        d["fma"] = f.fma;
-        d["f16c"] = f.f16c;
-        d["avx512f"] = f.avx512f;
-        d["avx512bw"] = f.avx512bw;
-        d["avx512vl"] = f.avx512vl;
-        d["avx512dq"] = f.avx512dq;
-        d["avx512_vnni"] = f.avx512vnni;
-        d["avx_vnni"] = f.avx_vnni;
-        d["os_ymm"] = f.os_ymm;
-        d["os_zmm"] = f.os_zmm;
-        d["neon"] = f.neon;
-        d["dotprod"] = f.dotprod;
+        for (const auto& [name, on] : named) d[name] = on;
         return d;
       },
       "Raw CPU/OS features the ISA layer read (cpuid + xgetbv, or getauxval).");

@@ -147,20 +147,33 @@ struct Parser {
     if (end != tok.c_str() + tok.size() || !std::isfinite(v)) fail("bad number");
     return v;
   }
+  // The elements of an object or array, from its opening bracket (at i) to `close`: each() parses
+  // one element; they are separated by commas.
+  template <class F>
+  void elements(char close, F&& each) {
+    ++i;
+    ws();
+    if (peek() == close) {
+      ++i;
+      return;
+    }
+    for (;;) {
+      each();
+      ws();
+      const char d = peek();
+      ++i;
+      if (d == close) return;
+      if (d != ',') fail(std::string("expected ',' or '") + close + "'");
+    }
+  }
   Value value(int depth) {
     if (depth > kMaxDepth) fail("nesting deeper than " + std::to_string(kMaxDepth));
     ws();
     Value v;
     const char c = peek();
     if (c == '{') {
-      ++i;
       v.kind = Value::Object;
-      ws();
-      if (peek() == '}') {
-        ++i;
-        return v;
-      }
-      for (;;) {
+      elements('}', [&] {
         ws();
         std::string k = string();
         ws();
@@ -168,29 +181,13 @@ struct Parser {
         ++i;
         Value m = value(depth + 1);
         if (!v.obj.emplace(std::move(k), std::move(m)).second) fail("duplicate object key");
-        ws();
-        const char d = peek();
-        ++i;
-        if (d == '}') return v;
-        if (d != ',') fail("expected ',' or '}'");
-      }
+      });
+      return v;
     }
     if (c == '[') {
-      ++i;
       v.kind = Value::Array;
-      ws();
-      if (peek() == ']') {
-        ++i;
-        return v;
-      }
-      for (;;) {
-        v.arr.push_back(value(depth + 1));
-        ws();
-        const char d = peek();
-        ++i;
-        if (d == ']') return v;
-        if (d != ',') fail("expected ',' or ']'");
-      }
+      elements(']', [&] { v.arr.push_back(value(depth + 1)); });
+      return v;
     }
     if (c == '"') {
       v.kind = Value::String;

@@ -17,18 +17,26 @@ namespace {
 struct IsaEntry {
   Isa isa;
   const char* name;
+  const char* needs;  // what a CPU lacking it misses, for the error message
 };
 // Accepted names, in the order error messages list them.
 constexpr IsaEntry kIsas[] = {
-    {Isa::Auto, "auto"},
-    {Isa::Scalar, "scalar"},
-    {Isa::Avx2, "avx2"},
-    {Isa::Avx512, "avx512"},
-    {Isa::Avx512Vnni, "avx512_vnni"},
-    {Isa::AvxVnni, "avx_vnni"},
-    {Isa::Neon, "neon"},
-    {Isa::NeonDotprod, "neon_dotprod"},
+    {Isa::Auto, "auto", ""},
+    {Isa::Scalar, "scalar", ""},
+    {Isa::Avx2, "avx2", "AVX2 + FMA + F16C (with OS YMM support)"},
+    {Isa::Avx512, "avx512", "AVX-512 F/BW/VL/DQ (with OS ZMM support)"},
+    {Isa::Avx512Vnni, "avx512_vnni", "AVX-512 F/BW/VL/DQ + AVX-512 VNNI"},
+    {Isa::AvxVnni, "avx_vnni", "AVX2 + AVX-VNNI"},
+    {Isa::Neon, "neon", "AArch64 Advanced SIMD"},
+    {Isa::NeonDotprod, "neon_dotprod", "AArch64 Advanced SIMD + the dot-product extension"},
 };
+
+const IsaEntry& entry(Isa isa) {
+  for (const IsaEntry& e : kIsas)
+    if (e.isa == isa) return e;
+  static constexpr IsaEntry unknown{Isa::Auto, "?", ""};
+  return unknown;
+}
 
 #if defined(__x86_64__) || defined(__i386__)
 // xgetbv without -mxsave (the instruction is only reached when CPUID says OSXSAVE).
@@ -86,26 +94,6 @@ bool has_avx512_set(const CpuFeatures& f) {
   return has_avx2_set(f) && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq;
 }
 
-// What a CPU lacking `isa` misses, for the error message.
-const char* needs(Isa isa) {
-  switch (isa) {
-    case Isa::Avx2:
-      return "AVX2 + FMA + F16C (with OS YMM support)";
-    case Isa::Avx512:
-      return "AVX-512 F/BW/VL/DQ (with OS ZMM support)";
-    case Isa::Avx512Vnni:
-      return "AVX-512 F/BW/VL/DQ + AVX-512 VNNI";
-    case Isa::AvxVnni:
-      return "AVX2 + AVX-VNNI";
-    case Isa::Neon:
-      return "AArch64 Advanced SIMD";
-    case Isa::NeonDotprod:
-      return "AArch64 Advanced SIMD + the dot-product extension";
-    default:
-      return "";
-  }
-}
-
 std::string supported_list() {
   std::string s;
   for (Isa i : supported_isas()) s += (s.empty() ? "" : ", ") + std::string(isa_name(i));
@@ -158,9 +146,7 @@ std::vector<Isa> supported_isas() {
 }
 
 const char* isa_name(Isa isa) {
-  for (const IsaEntry& e : kIsas)
-    if (e.isa == isa) return e.name;
-  return "?";
+  return entry(isa).name;
 }
 
 std::string isa_choices() {
@@ -186,7 +172,7 @@ Isa resolve_isa(Isa requested) {
   }
   if (requested == Isa::Auto) return best_isa();
   if (!isa_supported(requested))
-    throw std::invalid_argument(source + "=" + isa_name(requested) + ": this CPU lacks " + needs(requested) +
+    throw std::invalid_argument(source + "=" + isa_name(requested) + ": this CPU lacks " + entry(requested).needs +
                                 " (supported here: " + supported_list() + ")");
   return requested;
 }

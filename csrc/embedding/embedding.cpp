@@ -24,15 +24,7 @@ Table make_table(const uint8_t* qweight, int64_t qbytes, const int64_t* row_bits
                  const float* row_scale, const float* row_zero, int64_t N, const int64_t* buckets, int64_t nb,
                  int64_t K) {
   if (K < 1) bad("K: expected >= 1, got " + std::to_string(K));
-  Table t;
-  t.qweight = qweight;
-  t.qbytes = qbytes;
-  t.row_bits = row_bits;
-  t.row_slot = row_slot;
-  t.row_scale = row_scale;
-  t.row_zero = row_zero;
-  t.N = N;
-  t.K = K;
+  Table t{qweight, qbytes, row_bits, row_slot, row_scale, row_zero, N, K};
   for (int64_t i = 0; i < nb; ++i) {
     const int64_t* bk = buckets + 3 * i;
     const int64_t b = bk[0];

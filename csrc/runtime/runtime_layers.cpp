@@ -17,6 +17,13 @@ namespace {
 [[noreturn]] void bad(const std::string& msg) {
   throw std::invalid_argument(msg);
 }
+
+// What a packed layer and a packed table both need: the packed -> original row map, and
+// activations that are exact (0) or dynamic int8 (8).
+void check_packed(const std::string& nm, const mpl::PackedView& view, int act, const char* what) {
+  if (!view.perm) bad(nm + ": packed " + what + " needs perm");
+  if (act != 0 && act != 8) bad(nm + ": act_bits: expected 0 or 8, got " + std::to_string(act));
+}
 }  // namespace
 
 void Linear::set_fp32(const std::string& nm, const float* weight, int64_t n, int64_t k, const float* b) {
@@ -33,16 +40,8 @@ void Linear::set_fp32(const std::string& nm, const float* weight, int64_t n, int
 }
 
 void Linear::set_packed(const std::string& nm, const mpl::PackedView& view, int act, const float* b) {
-  if (!view.perm) bad(nm + ": packed weight needs perm");
-  if (act != 0 && act != 8) bad(nm + ": act_bits: expected 0 or 8, got " + std::to_string(act));
-  name = nm;
-  N = view.N;
-  K = view.K;
-  packed = true;
-  w = view;
-  act_bits = act;
-  bias = b;
-  wt.clear();
+  check_packed(nm, view, act, "weight");
+  *this = Linear{nm, view.N, view.K, /*packed=*/true, view, act, /*wt=*/{}, b};
 }
 
 void Linear::forward(const Fp32Kernels& kr, const float* x, int64_t M, int64_t ldx, float* y, int64_t ldy, int nthreads,
@@ -74,14 +73,8 @@ void Table::set_fp32(const std::string& nm, const float* t, int64_t n, int64_t d
 }
 
 void Table::set_packed(const std::string& nm, const mpl::PackedView& view, int act) {
-  if (!view.perm) bad(nm + ": packed table needs perm");
-  if (act != 0 && act != 8) bad(nm + ": act_bits: expected 0 or 8, got " + std::to_string(act));
-  name = nm;
-  N = view.N;
-  d = view.K;
-  f32 = nullptr;
-  w = view;
-  act_bits = act;
+  check_packed(nm, view, act, "table");
+  *this = Table{nm, view.N, view.K, /*f32=*/nullptr, view, act, {}, {}};
   // O(N) int32 indexes built once per runner (the table itself is borrowed, never copied)
   packed_row.assign(size_t(N), 0);
   span_of.assign(size_t(N), 0);
