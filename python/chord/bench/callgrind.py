@@ -85,7 +85,8 @@ def build(root: Path | None = None, cache_dir: Path | None = None) -> Path:
     cxx, cver = compiler()
     srcs = [root / GATE_DIR / "callgrind_driver.cpp"] + kernel_sources(root)
     h = hashlib.sha256(" ".join(CXXFLAGS + [cver]).encode())
-    for p in srcs + sorted((root / "csrc").rglob("*.h")) + sorted((root / "csrc").rglob("*.inc")):
+    headers = [*(root / "csrc").rglob("*.h"), *(root / "csrc").rglob("*.inc"), *(root / GATE_DIR).glob("*.h")]
+    for p in srcs + sorted(headers):
         h.update(str(p.relative_to(root)).encode())
         h.update(p.read_bytes())
     cache_dir = cache_dir or root / "bench_out" / "callgrind"
