@@ -140,6 +140,13 @@ def n_rotate(bytes_per_set, l2_bytes, cap=16):
     return max(2, min(cap, -(-4 * l2_bytes // max(1, bytes_per_set))))
 
 
+def result(kind, M, N, K, times_ms, moved, **fields) -> dict:
+    """One case's JSON row: the case, its times (ms by name; "chord" the kernel under test), the
+    bytes the kernel must move, its achieved GB/s, and the kind's own ``fields``."""
+    gbps = moved / (times_ms["chord"] * 1e-3) / 1e9
+    return dict(kind=kind, M=M, N=N, K=K, times_ms=times_ms, bytes_moved=moved, chord_gbps=gbps, **fields)
+
+
 def run_case(kind, M, N, K, dev, args, bw, extra=False):
     import chord_kernels.triton as ct
     from chord_kernels.triton import gemm, gemv
@@ -193,22 +200,21 @@ def run_case(kind, M, N, K, dev, args, bw, extra=False):
         t["chord_bf16"] = bench(rot(lambda i: ct.mp_linear(xsbf[i], mws[i])), dev, args.warmup_ms, args.rep_ms)
     moved = mw0.nbytes + M * K * 2 + M * N * 2  # packed + scale/zero/perm + x + y (fp16)
     roof_ms = moved / (bw * 1e9) * 1e3
-    return dict(
-        kind=kind,
-        M=M,
-        N=N,
-        K=K,
+    return result(
+        kind,
+        M,
+        N,
+        K,
+        t,
+        moved,
         avg_bits=mw0.avg_bits,
         rotate=R,
         rel_err=rel,
-        bytes_moved=moved,
         roofline_ms=roof_ms,
-        times_ms=t,
         chord_vs_fp16=t["torch_fp16"] / t["chord"],
         chord_vs_bf16=t["torch_bf16"] / t["chord"],
         chord_vs_dequant=t["dequant_matmul"] / t["chord"],
         pct_roofline=100 * roof_ms / t["chord"],
-        chord_gbps=moved / (t["chord"] * 1e-3) / 1e9,
         path=ct.choose_path(M),
         config=None if best is None else dict(best.kwargs, num_warps=best.num_warps, num_stages=best.num_stages),
     )
@@ -243,17 +249,8 @@ def run_topk_case(M, N, K, dev, args):
         lambda: torch.topk(x16 @ dense16.T, TOPK_K, dim=1), dev, args.warmup_ms, args.rep_ms, graph=False
     )
     moved = mw.qweight.numel() + 8 * N + M * K * 2  # packed + scale/zero (perm only for survivors) + x
-    return dict(
-        kind="topk",
-        M=M,
-        N=N,
-        K=K,
-        k=TOPK_K,
-        avg_bits=mw.avg_bits,
-        times_ms=t,
-        bytes_moved=moved,
-        chord_vs_torch=t["torch_fp16_mm_topk"] / t["chord"],
-        chord_gbps=moved / (t["chord"] * 1e-3) / 1e9,
+    return result(
+        "topk", M, N, K, t, moved, k=TOPK_K, avg_bits=mw.avg_bits, chord_vs_torch=t["torch_fp16_mm_topk"] / t["chord"]
     )
 
 
@@ -280,16 +277,8 @@ def run_pack_case(N, K, dev, args):
         lambda: reference.quantize_pack(w, perm, buckets, "sym"), dev, args.warmup_ms, args.rep_ms, graph=False
     )
     moved = N * K * 4 + got[0].numel() + 8 * N  # read fp32 once + write packed + scale/zero
-    return dict(
-        kind="pack",
-        M=0,
-        N=N,
-        K=K,
-        times_ms=t,
-        bytes_moved=moved,
-        chord_vs_copy=t["copy"] / t["chord"],
-        chord_vs_reference=t["reference"] / t["chord"],
-        chord_gbps=moved / (t["chord"] * 1e-3) / 1e9,
+    return result(
+        "pack", 0, N, K, t, moved, chord_vs_copy=t["copy"] / t["chord"], chord_vs_reference=t["reference"] / t["chord"]
     )
 
 

@@ -15,7 +15,7 @@ import triton.language as tl
 
 from chord import format as fmt
 
-from . import configs
+from . import checks, configs
 from .gemm import mp_gemm, mp_gemm_kernel
 from .gemv import mp_gemv, mp_gemv_kernel
 from .layout import WIDTHS, bucket_args, num_tiles, only_bucket
@@ -47,40 +47,16 @@ def _layout(buckets: tuple, K: int):
 
 
 def _check(x, qweight, scales, zeros, perm, buckets, K, bias, act_bits):
-    if not isinstance(x, torch.Tensor) or x.dim() != 2:
-        raise ValueError(
-            f"x: expected a 2-D [M, K] tensor, got {list(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}"
-        )
-    if x.dtype not in _ACT:
-        raise TypeError(f"x: expected dtype float32, float16 or bfloat16, got {x.dtype}")
-    if x.shape[1] != K:
-        raise ValueError(f"x: expected shape [M, {K}] (K of the weight), got {list(x.shape)}")
-    N = perm.shape[0] if perm.dim() == 1 else -1
-    want = {
-        "qweight": (qweight, torch.uint8, _layout(tuple(buckets), K)[0]),
-        "scales": (scales, torch.float32, N),
-        "zeros": (zeros, torch.float32, N),
-        "perm": (perm, torch.int32, N),
-    }
-    for name, (t, dt, n) in want.items():
-        if t.dtype != dt or t.dim() != 1 or t.numel() != n:
-            raise ValueError(f"{name}: expected 1-D {dt} with {n} entries, got {t.dim()}-D {t.dtype} with {t.numel()}")
-        if t.device != x.device:
-            raise ValueError(f"{name}: expected device {x.device} (x's), got {t.device}")
+    op = "chord::mp_linear"
+    checks.check_matrix(op, "x", x, K, "K of the weight", _ACT)
+    N = checks.check_packed(op, x, qweight, scales, zeros, perm, _layout(tuple(buckets), K)[0])
     if bias is not None:
         if bias.shape != (N,) or not bias.dtype.is_floating_point:
-            raise ValueError(f"bias: expected a float tensor of shape [{N}], got {bias.dtype} {list(bias.shape)}")
+            raise ValueError(f"{op}: bias: expected a float tensor of shape [{N}], got {bias.dtype} {list(bias.shape)}")
         if bias.device != x.device:
-            raise ValueError(f"bias: expected device {x.device} (x's), got {bias.device}")
-    if act_bits not in (0, 8):
-        raise ValueError(f"act_bits: expected 0 (exact activations) or 8 (dynamic int8), got {act_bits}")
-    if x.device.type == "cpu" and not INTERPRET:
-        raise RuntimeError(
-            "chord_kernels.triton: CPU tensors run only under the Triton interpreter; set "
-            "TRITON_INTERPRET=1 before chord_kernels.triton is first imported"
-        )
-    if x.device.type not in ("cpu", "cuda"):
-        raise ValueError(f"x: expected a CUDA tensor (or CPU under TRITON_INTERPRET=1), got device {x.device}")
+            raise ValueError(f"{op}: bias: expected device {x.device} (x's), got {bias.device}")
+    checks.check_act_bits(op, act_bits)
+    checks.check_runnable(op, "x", x.device, INTERPRET)
 
 
 def choose_path(M: int) -> str:

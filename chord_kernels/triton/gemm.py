@@ -20,7 +20,7 @@ import triton
 import triton.language as tl
 
 from . import configs
-from .layout import bucket_tile, dot_offset, planar_k, row_bytes, unpack_dot
+from .layout import bucket_tile, dot_offset, planar_k, pruned_tile, row_bytes, unpack_dot
 
 
 @triton.jit
@@ -89,12 +89,8 @@ def _gemm_pruned_tile(
 ):
     offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
     mmask = offs_m < M
-    r = tile * BLOCK_N + tl.arange(0, BLOCK_N)
-    rmask = r < rows
-    orig = tl.load(perm_ptr + start + r, mask=rmask, other=0)
-    y = tl.zeros([BLOCK_M, BLOCK_N], dtype=tl.float32)
-    if HAS_BIAS:
-        y += tl.load(bias_ptr + orig, mask=rmask, other=0.0).to(tl.float32)[None, :]
+    orig, yr, rmask = pruned_tile(perm_ptr, bias_ptr, tile, start, rows, HAS_BIAS, BLOCK_N)
+    y = tl.zeros([BLOCK_M, BLOCK_N], dtype=tl.float32) + yr[None, :]
     y_ptrs = y_ptr + offs_m[:, None].to(tl.int64) * stride_ym + orig[None, :]
     tl.store(y_ptrs, y.to(y_ptr.dtype.element_ty), mask=mmask[:, None] & rmask[None, :])
 

@@ -22,7 +22,7 @@ import triton
 import triton.language as tl
 
 from . import configs
-from .layout import bucket_tile, planar_k, row_bytes, unpack_f32, unpack_unit_f32
+from .layout import bucket_tile, planar_k, pruned_tile, row_bytes, unpack_f32, unpack_unit_f32
 
 
 @triton.jit
@@ -69,12 +69,7 @@ def _gemv_tile(args, tile, start, rows, boff, BITS: tl.constexpr, HAS_BIAS: tl.c
 
 @triton.jit
 def _gemv_pruned_tile(perm_ptr, bias_ptr, y_row, tile, start, rows, HAS_BIAS: tl.constexpr, BLOCK_N: tl.constexpr):
-    r = tile * BLOCK_N + tl.arange(0, BLOCK_N)
-    rmask = r < rows
-    orig = tl.load(perm_ptr + start + r, mask=rmask, other=0)
-    y = tl.zeros([BLOCK_N], dtype=tl.float32)
-    if HAS_BIAS:
-        y += tl.load(bias_ptr + orig, mask=rmask, other=0.0).to(tl.float32)
+    orig, y, rmask = pruned_tile(perm_ptr, bias_ptr, tile, start, rows, HAS_BIAS, BLOCK_N)
     tl.store(y_row + orig, y.to(y_row.dtype.element_ty), mask=rmask)
 
 

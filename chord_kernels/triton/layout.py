@@ -143,6 +143,19 @@ def unpack_dot(wb, i: tl.constexpr, BITS: tl.constexpr, DOT_DTYPE: tl.constexpr)
 
 
 @triton.jit
+def pruned_tile(perm_ptr, bias_ptr, tile, start, rows, HAS_BIAS: tl.constexpr, BLOCK_N: tl.constexpr):
+    """Tile ``tile`` of the pruned rows (packed rows ``start``, ``start + rows``): their original
+    rows, their outputs (the bias, or 0; fp32) and the mask of the rows that exist."""
+    r = tile * BLOCK_N + tl.arange(0, BLOCK_N)
+    rmask = r < rows
+    orig = tl.load(perm_ptr + start + r, mask=rmask, other=0)
+    y = tl.zeros([BLOCK_N], dtype=tl.float32)
+    if HAS_BIAS:
+        y += tl.load(bias_ptr + orig, mask=rmask, other=0.0).to(tl.float32)
+    return orig, y, rmask
+
+
+@triton.jit
 def bucket_tile(TILE: tl.constexpr, args, opts: tl.constexpr, t, geometry, live: tl.constexpr, BLOCK: tl.constexpr):
     """Run grid tile ``t`` of the N axis in the bucket that owns it.
 

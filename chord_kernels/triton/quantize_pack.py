@@ -22,7 +22,7 @@ import triton.language as tl
 
 from chord import format as fmt
 
-from . import configs
+from . import checks, configs
 from .layout import WIDTHS, bucket_args, bucket_tile, num_tiles, planar_k, row_bytes
 
 _SCHEMES = {"sym": 0, "asym": 1}
@@ -193,18 +193,8 @@ def quantize_pack(weight: torch.Tensor, perm: torch.Tensor, buckets, scheme: str
     device once. ``config`` (BLOCK_R, BLOCK_K, BLOCK_KB, num_warps) is for tests."""
     from .dispatch import INTERPRET
 
-    if not isinstance(weight, torch.Tensor) or weight.dim() != 2:
-        raise ValueError(
-            f"chord::quantize_pack: weight: expected 2-D [N, K], got "
-            f"{list(weight.shape) if isinstance(weight, torch.Tensor) else type(weight).__name__}"
-        )
-    if not weight.dtype.is_floating_point:
-        raise TypeError(f"chord::quantize_pack: weight: expected a float dtype, got {weight.dtype}")
-    if weight.device.type == "cpu" and not INTERPRET:
-        raise RuntimeError(
-            "chord_kernels.triton: CPU tensors run only under the Triton interpreter; set "
-            "TRITON_INTERPRET=1 before chord_kernels.triton is first imported"
-        )
+    checks.check_matrix("chord::quantize_pack", "weight", weight, None, "")
+    checks.check_runnable("chord::quantize_pack", "weight", weight.device, INTERPRET)
     N, K = weight.shape
     if K < 1:
         raise ValueError(f"quantize_pack: weight: expected shape [N >= 0, K >= 1], got [{N}, {K}]")

@@ -44,7 +44,7 @@ import triton.language as tl
 
 from chord import format as fmt
 
-from . import configs
+from . import checks, configs
 from .layout import WIDTHS, bucket_args, bucket_tile, num_tiles, planar_k, row_bytes, unpack_f32
 
 
@@ -202,37 +202,15 @@ def _interpreting() -> bool:
 
 
 def _check(x, qweight, scales, zeros, perm, buckets, K, k, candidates, act_bits):
-    if not isinstance(x, torch.Tensor) or x.dim() != 2:
-        raise ValueError(
-            f"chord::mp_topk: x: expected 2-D [M, K], got "
-            f"{list(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}"
-        )
-    if not x.dtype.is_floating_point:
-        raise TypeError(f"chord::mp_topk: x: expected a float dtype, got {x.dtype}")
-    if x.shape[1] != K:
-        raise ValueError(f"chord::mp_topk: x: expected shape [M, {K}] (K of the table), got {list(x.shape)}")
-    N = perm.shape[0] if perm.dim() == 1 else -1
-    want = {
-        "qweight": (qweight, torch.uint8, fmt.total_bytes(list(buckets), K)),
-        "scales": (scales, torch.float32, N),
-        "zeros": (zeros, torch.float32, N),
-        "perm": (perm, torch.int32, N),
-    }
-    for name, (t, dt, n) in want.items():
-        if t.dtype != dt or t.dim() != 1 or t.numel() != n:
-            raise ValueError(
-                f"chord::mp_topk: {name}: expected 1-D {dt} with {n} entries, got {t.dim()}-D "
-                f"{t.dtype} with {t.numel()}"
-            )
-        if t.device != x.device:
-            raise ValueError(f"chord::mp_topk: {name}: expected device {x.device} (x's), got {t.device}")
+    op = "chord::mp_topk"
+    checks.check_matrix(op, "x", x, K, "K of the table")
+    N = checks.check_packed(op, x, qweight, scales, zeros, perm, fmt.total_bytes(list(buckets), K))
     for bits, _, _, _ in fmt.bucket_spans(list(buckets), K):
         if bits not in WIDTHS + (0,):
-            raise ValueError(f"chord::mp_topk: buckets: width {bits} is not one of 0, 1, 2, 4, 8")
+            raise ValueError(f"{op}: buckets: width {bits} is not one of 0, 1, 2, 4, 8")
     if sum(int(n) for n in list(buckets)[1::2]) != N:
-        raise ValueError(f"chord::mp_topk: buckets: rows sum to {sum(list(buckets)[1::2])}, perm has {N}")
-    if act_bits not in (0, 8):
-        raise ValueError(f"chord::mp_topk: act_bits: expected 0 or 8, got {act_bits}")
+        raise ValueError(f"{op}: buckets: rows sum to {sum(list(buckets)[1::2])}, perm has {N}")
+    checks.check_act_bits(op, act_bits)
     n_items = N if candidates is None else candidates.shape[-1]
     if candidates is not None:
         if (
@@ -241,23 +219,17 @@ def _check(x, qweight, scales, zeros, perm, buckets, K, k, candidates, act_bits)
             or (candidates.dim() == 2 and candidates.shape[0] != x.shape[0])
         ):
             raise ValueError(
-                f"chord::mp_topk: candidates: expected integer [C] or [M={x.shape[0]}, C], got "
+                f"{op}: candidates: expected integer [C] or [M={x.shape[0]}, C], got "
                 f"{candidates.dtype} {list(candidates.shape)}"
             )
         if candidates.device != x.device:
-            raise ValueError(f"chord::mp_topk: candidates: expected device {x.device} (x's), got {candidates.device}")
+            raise ValueError(f"{op}: candidates: expected device {x.device} (x's), got {candidates.device}")
     if not 1 <= k <= n_items:
         raise ValueError(
-            f"chord::mp_topk: k: expected 1 <= k <= {n_items} "
+            f"{op}: k: expected 1 <= k <= {n_items} "
             f"({'item rows' if candidates is None else 'candidates per row'}), got {k}"
         )
-    if x.device.type == "cpu" and not _interpreting():
-        raise RuntimeError(
-            "chord_kernels.triton: CPU tensors run only under the Triton interpreter; set "
-            "TRITON_INTERPRET=1 before chord_kernels.triton is first imported"
-        )
-    if x.device.type not in ("cpu", "cuda"):
-        raise ValueError(f"chord::mp_topk: x: expected a CUDA tensor, got device {x.device}")
+    checks.check_runnable(op, "x", x.device, _interpreting())
 
 
 def _prepare(x, act_bits, K):
