@@ -66,7 +66,25 @@ def test_demo_end_to_end_tiny_and_repeatable(tmp_path):
     assert ("Rerank latency" in out) != ("Latency withheld" in out)  # numbers, or the busy warning
     doc = json.loads((a / "results.json").read_text())
     rows = {row["key"]: row for row in doc["table"]}
-    assert set(rows) == {"fp32", "ptq8", "ptq4", "ptq2", demo.BASELINE_SPLIT, "chord@2", "chord@3"}
+    assert set(rows) == {
+        "fp32",
+        "ptq8",
+        "ptq4",
+        "ptq2",
+        demo.BASELINE_SPLIT,
+        "chord@2",
+        "chord@3",
+        "population@2",
+        "population@3",
+    }
+    assert "one strategy @ 3 bits" in out and "Per-user codes vs one strategy: " in out
+    for b in (2, 3):
+        assert rows[f"population@{b}"]["avg_bits"] <= b + 1e-9
+        ci = doc["per_user_vs_population"][f"chord@{b} - population@{b}"]["NDCG@10"]
+        assert ci["diff"] == pytest.approx(
+            rows[f"chord@{b}"]["test"]["full"]["NDCG@10"] - rows[f"population@{b}"]["test"]["full"]["NDCG@10"]
+        )
+    assert doc["personal_verdict"] in out
     assert rows[demo.BASELINE_SPLIT]["avg_bits"] == pytest.approx(3.0)
     for row in doc["table"]:
         for mode in ("full", "sampled"):

@@ -144,7 +144,8 @@ def run(args) -> int:
     from chord.eval.evaluator import MODES, Evaluator
     from chord.eval.metrics import metrics_from_ranks
     from chord.experiments import significance as sig
-    from chord.experiments.baseline_codes import uniform_codes
+    from chord.experiments.baseline_codes import population_codes, uniform_codes
+    from chord.experiments.runner import train_histories
     from chord.models import build_model
     from chord.system import ChordConfig, ChordTrainer, CodesModel, build_system
     from chord.system.trainer import restrict_evaluator
@@ -229,12 +230,21 @@ def run(args) -> int:
     )
     for b in budgets:
         rows.append((f"chord@{b:g}", f"CHORD @ {b:g} bits", b, b))
+    # one strategy for every user from the same planner (its mean bit targets over the training
+    # histories): on ML-100K it serves as well as per-user codes (reports/2026-12-06-chord-paired.md),
+    # so the demo shows it beside CHORD and says which one the evidence favours
+    _, train_xs, _ = train_histories(split, ccfg.history)
+    for b in budgets:
+        pc = population_codes(system, train_xs, b)
+        rows.append((f"population@{b:g}", f"one strategy @ {b:g} bits", _avg_bits(pc, specs), pc))
     bar = ph.bar("test evaluation", len(rows) * len(MODES), "pass")
     table, ranks = [], {}
     for key, label, bits, model in rows:
         if isinstance(model, float):  # a CHORD budget: the same trained system, served at b
             system.eval_budget = model
             model = system
+        elif isinstance(model, torch.Tensor):  # one strategy (codes [N]) for every user
+            model = CodesModel(backbone, lambda s, u, c=model: c, specs)
         res = {}
         for mode in MODES:
             r = ev.ranks(model, "test", mode)
@@ -251,6 +261,12 @@ def run(args) -> int:
         cis[f"{chord_key} - {base_key}"] = sig.compare(
             full, chord_key, [base_key], resamples=args.bootstrap, seed=args.seed
         )[base_key]
+    per_user = {
+        f"chord@{b:g} - population@{b:g}": sig.compare(
+            full, f"chord@{b:g}", [f"population@{b:g}"], resamples=args.bootstrap, seed=args.seed
+        )[f"population@{b:g}"]
+        for b in budgets
+    }
 
     # 4. device round trip + latency --------------------------------------------------------------
     bar = ph.bar("device round trip + latency", args.users + (4 if args.latency_calls else 0), "step")
@@ -278,8 +294,12 @@ def run(args) -> int:
     )
     for name, r in cis.items():
         print(f"  {name:<24} HR@10 {sig.format_ci(r['HR@10'])}   NDCG@10 {sig.format_ci(r['NDCG@10'])}")
+    for name, r in per_user.items():
+        print(f"  {name:<24} HR@10 {sig.format_ci(r['HR@10'])}   NDCG@10 {sig.format_ci(r['NDCG@10'])}")
     verdict = _verdict(cis)
     print(f"\nWhat this shows: {verdict}")
+    personal = _personal_verdict(per_user)
+    print(f"Per-user codes vs one strategy: {personal}")
     _print_device(device)
     elapsed, cpu = time.perf_counter() - t_start, _cpu_s() - c_start
     print(
@@ -298,6 +318,8 @@ def run(args) -> int:
             "table": table,
             "equal_bits": cis,
             "verdict": verdict,
+            "per_user_vs_population": per_user,
+            "personal_verdict": personal,
             "fp32_train": {k: fp32_summary.get(k) for k in ("epochs_run", "best_epoch", "valid", "history")},
             "chord_train": {k: chord_summary.get(k) for k in ("epochs_run", "best_epoch", "valid", "history", "chord")},
             "device": device,
@@ -359,6 +381,25 @@ def _verdict(cis: dict) -> str:
         else "at equal bits the comparison is mixed or within noise"
     )
     return f"{head} on these {next(iter(cis.values()))['NDCG@10']['users']} users -- " + "; ".join(parts) + "."
+
+
+def _personal_verdict(cis: dict) -> str:
+    """One line on CHORD's per-user codes against one strategy for everybody, at each budget."""
+    from chord.experiments import significance as sig
+
+    wins = [n for n, r in cis.items() if r["NDCG@10"]["significant"] and r["NDCG@10"]["diff"] > 0]
+    parts = "; ".join(f"{n}: NDCG@10 {sig.format_ci(r['NDCG@10'])}" for n, r in cis.items())
+    if wins and len(wins) == len(cis):
+        return f"per-user codes beat one strategy for everybody at every budget ({parts})."
+    head = (
+        f"per-user codes beat one strategy only at {', '.join(w.split(' - ')[0] for w in wins)}"
+        if wins
+        else "one strategy for everybody serves these users as well as per-user codes"
+    )
+    return (
+        f"{head} ({parts}). Where they tie, ship one strategy once and skip the per-user cloud call "
+        "(measured: reports/2026-12-06-chord-paired.md)."
+    )
 
 
 @torch.no_grad()
