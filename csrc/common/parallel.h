@@ -8,6 +8,9 @@
 // finds nothing left and goes back to sleep. So the worst case is near the single-thread time,
 // and results never depend on who ran which task (callers make every task's output independent
 // of the others). After fork() the child starts a fresh pool on first use (pthread_atfork).
+// A worker that finishes spins briefly (kSpin) before it sleeps, and so does a caller waiting
+// for claimed tasks: waking a sleeping thread costs tens of microseconds on a VM, a large part
+// of a 0.1-0.3 ms kernel call, and calls often come back to back (the layers of a model).
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -25,5 +28,15 @@ void parallel_for(int64_t ntasks, int nthreads, const std::function<void(int64_t
 // (the caller is slot 0); no two threads of one call share a slot, so per-slot scratch or
 // partial results need no locking.
 void parallel_for_slots(int64_t ntasks, int nthreads, const std::function<void(int64_t, int)>& fn);
+
+// The same tasks handed out in blocks, for kernels that stream memory task after task: [0,
+// ntasks) is cut into one contiguous run per thread, of about equal cost (cum_cost: ntasks + 1
+// non-decreasing prefix sums of the tasks' costs, cum_cost[0] = 0; null: equal counts). Slot s
+// runs run s in order, then takes the unclaimed tasks of the other runs, so each thread reads
+// one contiguous range, and a thread that wakes late or never delays nobody (as above). Tasks
+// handed out one at a time across threads measured slower for a memory-bound GEMV
+// (reports/2026-12-06-gemv-2.md).
+void parallel_for_blocked(int64_t ntasks, int nthreads, const std::function<void(int64_t, int)>& fn,
+                          const int64_t* cum_cost = nullptr);
 
 }  // namespace chord
