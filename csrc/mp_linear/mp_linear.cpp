@@ -8,8 +8,10 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "common/half.h"
 #include "common/parallel.h"
@@ -94,6 +96,7 @@ PackedView make_packed_view(const uint8_t* qweight, int64_t qbytes, const float*
     }
   }
   w.qweight = qweight;
+  w.qbytes = off;
   w.scales = scales;
   w.zeros = zeros;
   w.perm = perm;
@@ -204,15 +207,9 @@ int64_t PreparedActs::row_stride() const {
 // ---- kernels over one bucket's rows, with the epilogue --------------------------------------
 namespace {
 
-// Raw scores (scale * (dot - zero * sum)) of rows [r0, r0 + nr) of span s for activation rows
-// [m0, m0 + nm) into sc[(m - m0) * lds + (r - r0)]. ibuf: scratch of nm * nr int64 (act_bits=8).
-struct Epi {
-  double v(const PreparedActs::Impl& a, int64_t m, float dot_f, int64_t dot_i, float scale, float zero) const {
-    if (a.act_bits == 0) return (double(dot_f) - double(zero) * a.xsum[size_t(m)]) * double(scale);
-    return (double(dot_i) - double(zero) * double(a.qsum[size_t(m)])) * (double(a.sx[size_t(m)]) * double(scale));
-  }
-};
-
+// Raw scores of rows [r0, r0 + nr) of span s for activation rows [m0, m0 + nm), handed to
+// sink(m, packed_row, score): scale * (dot - zero * sum(x)) in double, with act_bits = 8
+// (dot - zero * sum(xq)) * (sx * scale). fbuf / ibuf: scratch of nm * nr float / int64.
 template <class Sink>
 void run_span_rows(const PackedView& w, const PreparedActs::Impl& a, const BucketSpan& s, int64_t r0, int64_t nr,
                    int64_t m0, int64_t nm, float* fbuf, int64_t* ibuf, Sink&& sink) {
@@ -238,10 +235,12 @@ void run_span_rows(const PackedView& w, const PreparedActs::Impl& a, const Bucke
   } else {
     const int8_t* x = a.xq[wi] + m0 * a.Kp;
     const int64_t* qs = a.qsum.data() + m0;
+    // the VNNI kernels prefetch on past these rows (the next task's, the next bucket's)
+    const uint8_t* pf_end = w.qweight + w.qbytes;
     if (isa_has_avx512_vnni(a.isa))
-      dot_i8_avx512vnni(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, ibuf, nr);
+      dot_i8_avx512vnni(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, ibuf, nr, pf_end);
     else if (isa_has_avx_vnni(a.isa))
-      dot_i8_avxvnni(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, ibuf, nr);
+      dot_i8_avxvnni(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, ibuf, nr, pf_end);
     else if (avx2)
       dot_i8_avx2(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, qs, ibuf, nr);
     else if (isa_has_neon_dotprod(a.isa))
@@ -251,14 +250,21 @@ void run_span_rows(const PackedView& w, const PreparedActs::Impl& a, const Bucke
     else
       dot_i8_ref(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, qs, ibuf, nr);
   }
-  const Epi epi;
-  for (int64_t m = 0; m < nm; ++m)
-    for (int64_t r = 0; r < nr; ++r) {
-      const int64_t pr = r0 + r;
-      const int64_t i = m * nr + r;
-      sink(m0 + m, pr,
-           epi.v(a, m0 + m, a.act_bits ? 0.f : fbuf[i], a.act_bits ? ibuf[i] : 0, w.scales[pr], w.zeros[pr]));
+  // one loop per path, the per-row constants hoisted (a loop over every row of the weight)
+  const float* scales = w.scales + r0;
+  const float* zeros = w.zeros + r0;
+  for (int64_t m = 0; m < nm; ++m) {
+    if (a.act_bits) {
+      const double qs = double(a.qsum[size_t(m0 + m)]), sx = double(a.sx[size_t(m0 + m)]);
+      const int64_t* d = ibuf + m * nr;
+      for (int64_t r = 0; r < nr; ++r)
+        sink(m0 + m, r0 + r, (double(d[r]) - double(zeros[r]) * qs) * (sx * double(scales[r])));
+    } else {
+      const double xs = a.xsum[size_t(m0 + m)];
+      const float* d = fbuf + m * nr;
+      for (int64_t r = 0; r < nr; ++r) sink(m0 + m, r0 + r, (double(d[r]) - double(zeros[r]) * xs) * double(scales[r]));
     }
+  }
 }
 
 }  // namespace
@@ -315,14 +321,21 @@ void mp_linear(const PackedView& w, const void* x, DType xdtype, int64_t M, int6
     int64_t r0, nr;
   };
   std::vector<Task> tasks;
+  std::vector<int64_t> cum_bytes{0};  // prefix sums of the tasks' weight bytes
   for (size_t si = 0; si < w.spans.size(); ++si) {
     const BucketSpan& s = w.spans[si];
     const int64_t step = task_rows(s, act_bits, nt);
-    for (int64_t r = 0; r < s.rows; r += step) tasks.push_back({int(si), s.row_start + r, std::min(step, s.rows - r)});
+    for (int64_t r = 0; r < s.rows; r += step) {
+      tasks.push_back({int(si), s.row_start + r, std::min(step, s.rows - r)});
+      cum_bytes.push_back(cum_bytes.back() + tasks.back().nr * s.row_bytes + 1);
+    }
   }
   const int64_t mb = act_bits ? kMBlockI8 : kMBlockF32;
-  // Tasks are claimed dynamically; a row's result never depends on which thread computes it.
-  parallel_for(int64_t(tasks.size()), nt, [&](int64_t t) {
+  // A row's result never depends on which thread computes it. act_bits = 8 streams the weight
+  // once per call: each thread takes one contiguous range of equal bytes (parallel_for_blocked).
+  // the output dtype as a template argument: no switch per element in the epilogue
+  auto run_task = [&](int64_t t, auto dtype) {
+    constexpr DType DT = decltype(dtype)::value;
     thread_local std::vector<float> fbuf;
     thread_local std::vector<int64_t> ibuf;
     fbuf.resize(size_t(mb * kRowsPerTask));
@@ -333,9 +346,23 @@ void mp_linear(const PackedView& w, const void* x, DType xdtype, int64_t M, int6
       run_span_rows(w, a, s, tk.r0, tk.nr, m0, std::min(mb, M - m0), fbuf.data(), ibuf.data(),
                     [&](int64_t m, int64_t pr, double v) {
                       const int64_t n = w.perm[pr];
-                      store_y(y, ydtype, m * ldy + n, bias ? v + double(bias[n]) : v);
+                      store_y_as<DT>(y, m * ldy + n, bias ? v + double(bias[n]) : v);
                     });
-  });
+  };
+  const std::function<void(int64_t, int)> task = [&](int64_t t, int) {
+    switch (ydtype) {
+      case DType::F32:
+        return run_task(t, std::integral_constant<DType, DType::F32>());
+      case DType::F16:
+        return run_task(t, std::integral_constant<DType, DType::F16>());
+      case DType::BF16:
+        return run_task(t, std::integral_constant<DType, DType::BF16>());
+    }
+  };
+  if (act_bits)
+    parallel_for_blocked(int64_t(tasks.size()), nt, task, cum_bytes.data());
+  else
+    parallel_for_slots(int64_t(tasks.size()), nt, task);
 }
 
 void dequantize_rows(const PackedView& w, int64_t n0, int64_t n1, float* out, int64_t ldo, int nthreads) {

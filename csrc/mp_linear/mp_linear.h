@@ -53,6 +53,7 @@ using BucketSpan = fmt::Span;
 // A packed weight, validated (sizes vs K/N/buckets, bucket widths). Pointers are borrowed.
 struct PackedView {
   const uint8_t* qweight = nullptr;
+  int64_t qbytes = 0;             // bytes of qweight (every bucket's rows, back to back)
   const float* scales = nullptr;  // [N], packed order
   const float* zeros = nullptr;   // [N], packed order
   const int32_t* perm = nullptr;  // [N], packed row -> original row (may be null for score_rows)

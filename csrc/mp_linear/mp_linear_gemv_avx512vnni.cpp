@@ -51,8 +51,8 @@ struct V512 {
 }  // namespace
 
 void dot_i8_avx512vnni(const uint8_t* w, int64_t rb, int bits, int64_t nr, const int8_t* x, int64_t ldx, int64_t nm,
-                       int64_t* out, int64_t ldo) {
-  dot_i8_vnni<V512>(w, rb, bits, nr, x, ldx, nm, out, ldo);
+                       int64_t* out, int64_t ldo, const uint8_t* pf_end) {
+  dot_i8_vnni<V512>(w, rb, bits, nr, x, ldx, nm, out, ldo, pf_end);
 }
 
 }  // namespace mpl

@@ -44,19 +44,25 @@ inline float load_x(const void* x, DType dt, int64_t idx) {
       return static_cast<const float*>(x)[idx];
   }
 }
-// Stores v, rounded once to float32 (then to the output dtype), at element idx of y.
-inline void store_y(void* y, DType dt, int64_t idx, double v) {
+// Stores v, rounded once to float32 (then to the output dtype DT), at element idx of y.
+template <DType DT>
+inline void store_y_as(void* y, int64_t idx, double v) {
   const float f = float(v);
+  if (DT == DType::F32)
+    static_cast<float*>(y)[idx] = f;
+  else if (DT == DType::F16)
+    static_cast<uint16_t*>(y)[idx] = f32_to_f16(f);
+  else
+    static_cast<uint16_t*>(y)[idx] = f32_to_bf16(f);
+}
+inline void store_y(void* y, DType dt, int64_t idx, double v) {
   switch (dt) {
     case DType::F32:
-      static_cast<float*>(y)[idx] = f;
-      break;
+      return store_y_as<DType::F32>(y, idx, v);
     case DType::F16:
-      static_cast<uint16_t*>(y)[idx] = f32_to_f16(f);
-      break;
+      return store_y_as<DType::F16>(y, idx, v);
     case DType::BF16:
-      static_cast<uint16_t*>(y)[idx] = f32_to_bf16(f);
-      break;
+      return store_y_as<DType::BF16>(y, idx, v);
   }
 }
 
@@ -118,11 +124,13 @@ using DotI8 = void(const uint8_t* w, int64_t rb, int bits, int64_t nr, const int
 DotI8 dot_i8_ref, dot_i8_avx2;
 // The same on the dot-product units (mp_linear_gemv_vnni.inc), exact for K <= kMaxKInt8;
 // activations laid out by layout_i8_planar with 64-byte (avx512vnni) or 32-byte (avxvnni)
-// groups. No qsum: vpdpbusd takes 8-bit fields as they are.
+// groups. No qsum: vpdpbusd takes 8-bit fields as they are. pf_end: the end of the readable
+// bytes from w on (the packed weight's end): the kernels prefetch past row nr - 1, never at or
+// past pf_end (w + nr * rb keeps them within these rows).
 void dot_i8_avx512vnni(const uint8_t* w, int64_t rb, int bits, int64_t nr, const int8_t* x, int64_t ldx, int64_t nm,
-                       int64_t* out, int64_t ldo);
+                       int64_t* out, int64_t ldo, const uint8_t* pf_end);
 void dot_i8_avxvnni(const uint8_t* w, int64_t rb, int bits, int64_t nr, const int8_t* x, int64_t ldx, int64_t nm,
-                    int64_t* out, int64_t ldo);
+                    int64_t* out, int64_t ldo, const uint8_t* pf_end);
 
 // Activation layouts of the AVX2 kernels, from one natural-order row (zero beyond K, length
 // Kp): dst gets Kp elements.

@@ -424,6 +424,32 @@ def test_deterministic_across_runs_and_thread_counts(M, act_bits):
         assert torch.equal(y, outs[0])
 
 
+@given(
+    M=st.integers(1, 3),
+    N=st.integers(1, 2500),
+    K=st.sampled_from([16, 64, 100, 256, 513, 1024]),
+    nthreads=st.sampled_from([2, 3, 5, 8]),
+    with_bias=st.booleans(),
+    seed=st.integers(0, 2**31 - 1),
+)
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_int8_direct_path_equal_at_every_thread_count(M, N, K, nthreads, with_bias, seed):
+    # the act8 direct path hands each thread one contiguous run of tasks of about equal bytes
+    # (parallel_for_blocked), steals from the others' runs when its own is done, and its VNNI
+    # kernels prefetch on past a task's rows into the next task's and bucket's: with more threads
+    # than cores (late workers, stolen runs) every output still equals the 1-thread one, on every ISA
+    g = torch.Generator().manual_seed(seed)
+    mw = make_weight(N, K, random_codes(N, "mix", g), seed=seed)
+    x = torch.randn(M, K, generator=g)
+    bias = torch.randn(N, generator=g) if with_bias else None
+    for isa in ISAS:
+        y1 = run_binding(x, mw, bias, 8, isa, nthreads=1, path="direct")
+        assert torch.equal(run_binding(x, mw, bias, 8, isa, nthreads=nthreads, path="direct"), y1), isa
+        if isa == ISAS[-1]:
+            ref8 = ref64(x, mw, bias, act_bits=8)
+            assert ((y1.double() - ref8).abs() <= 2e-7 * ref8.abs().max() + 1e-30).all()
+
+
 @pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("path", ["direct", "panel"])
 def test_batch_rows_are_independent_of_batch_size(isa, path):

@@ -37,7 +37,7 @@ int main() {
           }
           std::vector<int64_t> ref(size_t(nm * nr)), got(size_t(nm * nr), -1);
           dot_i8_ref(w.data(), rb, bits, nr, xnat.p, Kp, nm, nullptr, ref.data(), nr);
-          dot_i8_avxvnni(w.data(), rb, bits, nr, xlay.p, Kp, nm, got.data(), nr);
+          dot_i8_avxvnni(w.data(), rb, bits, nr, xlay.p, Kp, nm, got.data(), nr, w.data() + w.size());
           for (size_t i = 0; i < ref.size(); ++i)
             if (ref[i] != got[i]) {
               std::printf("mismatch bits=%d K=%lld nr=%lld nm=%lld at %zu: ref %lld, avx_vnni %lld\n", bits,
