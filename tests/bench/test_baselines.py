@@ -46,6 +46,24 @@ def test_ggml_peer_matches_fp32(kind, tol):
     assert float((y - ref).norm() / ref.norm()) < tol
 
 
+@pytest.mark.optional
+@pytest.mark.skipif(not peer_ggml.available(), reason="ggml-python (the [peer] extra) is not installed")
+def test_ggml_peer_quantizes_once_and_runs_on_either_pages():
+    # the kernels suite quantizes each kind once per weight (qcache) and times it on ggml's own
+    # allocation and on 2 MiB pages: the same bytes, the same product
+    g = torch.Generator().manual_seed(3)
+    w, x = torch.randn(96, 512, generator=g), torch.randn(2, 512, generator=g)
+    q: dict = {}
+    own = peer_ggml.ggml_matmul("ggml_q4_k", w, x, 2, 1, qcache=q)
+    assert q["ggml_q4_k"].numel() == own.bytes_read
+    huge = peer_ggml.ggml_matmul("ggml_q4_k", w, x, 3, 2, hugepages=True, qcache=q)
+    own.fn(1)
+    huge.fn(2)
+    assert torch.equal(own.keepalive[1](1), huge.keepalive[1](2))
+    with pytest.raises(ValueError, match="qcache"):  # a cache filled for another weight
+        peer_ggml.ggml_matmul("ggml_q4_k", w[:64], x, 2, 1, qcache=q)
+
+
 def test_ggml_peer_rejects_unknown_kind():
     with pytest.raises((ValueError, Unavailable)):
         peer_ggml.ggml_matmul("ggml_q3_x", torch.randn(4, 256), torch.randn(1, 256), 1, 1)

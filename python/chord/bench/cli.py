@@ -56,6 +56,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="external peer: ggml (llama.cpp Q2_K/Q4_K/Q8_0 via the [peer] extra) or torchao "
         "(int8 dynamic / int4 weight-only via the [torchao] extra); repeatable",
     )
+    g.add_argument(
+        "--peer-pages",
+        type=_csv,
+        help="ggml peer weights: own (ggml's allocation, as llama.cpp mallocs), 2m (2 MiB pages, as chord "
+        "places its packed weights: like for like); default own,2m",
+    )
     g.add_argument("--threads", type=_ints, help="thread counts, e.g. 1,2 (default: 1,2)")
     g.add_argument("--device", choices=("cpu", "cuda"), help="device (default cpu)")
     g.add_argument("--scoring-rows", type=int, help="scoring: item table rows (default 100000)")
@@ -133,6 +139,7 @@ def build_config(args) -> BenchConfig:
         "e2e_models": args.models,
         "seed": args.seed,
         "peers": tuple(args.peer) if args.peer else None,
+        "peer_pages": args.peer_pages,
         "stat": args.stat,
         "contend": args.contend,
     }

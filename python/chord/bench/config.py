@@ -28,6 +28,8 @@ from .timing import TimingPolicy
 
 SUITES = ("kernels", "scoring", "adaptation", "e2e")
 PATHS = {"exact": 0, "act8": 8}
+#: where the ggml peer's weights live: ggml's own allocation, or 2 MiB pages (chord.host_memory)
+PEER_PAGES = ("own", "2m")
 
 #: named bit mixes: {bits: fraction of output channels}
 NAMED_MIXES: dict[str, dict[int, float]] = {
@@ -97,6 +99,7 @@ class BenchConfig:
     paths: tuple[str, ...] = ("exact", "act8")
     baselines: tuple[str, ...] = ("torch_fp32", "torch_dynamic_int8", "aten_int8pack_mm", "aten_int4pack_mm")
     peers: tuple[str, ...] = ()
+    peer_pages: tuple[str, ...] = ("own", "2m")  # ggml weights: its own allocation, 2 MiB pages
     scoring_rows: int = 100_000
     scoring_dim: int = 64
     scoring_batch: tuple[int, ...] = (1,)
@@ -107,6 +110,13 @@ class BenchConfig:
     e2e_batch: int = 1
     rotate_factor: float = 2.0  # rotate weight sets totalling >= factor x last-level cache
     max_sets: int = 32
+    # The kernels suite (the weight-streaming GEMV / GEMM cases) rotates more: >= max(kernel_rotate_mb
+    # MiB, kernel_rotate_factor x last-level cache), up to kernel_max_sets copies. 2 x L3 (64 MB)
+    # left part of the weights cached on this project's 32 MiB AMD L3, flattering every M = 1
+    # figure (reports/2026-12-06-gemv-roof.md, reports/2026-12-06-gemv-2.md).
+    kernel_rotate_factor: float = 4.0
+    kernel_rotate_mb: int = 256
+    kernel_max_sets: int = 256
     seed: int = 0
     stat: str = "median"  # statistic of the rounds ratios / GB/s use: median, or min on a busy machine
     contend: int = 0  # busy-loop processes pinned beside the run (chord.bench.contend)
@@ -121,6 +131,14 @@ class BenchConfig:
                 raise ValueError(f"paths: expected some of {tuple(PATHS)}, got {p!r}")
         if not self.threads or any(int(t) < 1 for t in self.threads):
             raise ValueError(f"threads: expected positive integers, got {self.threads}")
+        if not self.peer_pages or any(p not in PEER_PAGES for p in self.peer_pages):
+            raise ValueError(f"peer_pages: expected some of {PEER_PAGES}, got {self.peer_pages}")
+        for k in ("rotate_factor", "kernel_rotate_factor", "kernel_rotate_mb"):
+            if getattr(self, k) < 0:
+                raise ValueError(f"{k}: expected >= 0, got {getattr(self, k)}")
+        for k in ("max_sets", "kernel_max_sets"):
+            if int(getattr(self, k)) < 2:
+                raise ValueError(f"{k}: expected >= 2 weight sets, got {getattr(self, k)}")
         if int(self.contend) < 0:
             raise ValueError(f"contend: expected >= 0 busy processes, got {self.contend}")
         if self.stat not in ("median", "min"):
@@ -151,9 +169,13 @@ _TOML_KEYS = {
         "threads": "threads",
         "device": "device",
         "peers": "peers",
+        "peer_pages": "peer_pages",
         "seed": "seed",
         "rotate_factor": "rotate_factor",
         "max_sets": "max_sets",
+        "kernel_rotate_factor": "kernel_rotate_factor",
+        "kernel_rotate_mb": "kernel_rotate_mb",
+        "kernel_max_sets": "kernel_max_sets",
         "stat": "stat",
     },
     "kernels": {"shapes": "shapes", "mixes": "mixes", "paths": "paths", "baselines": "baselines"},

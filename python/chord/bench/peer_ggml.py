@@ -32,13 +32,21 @@ def available() -> bool:
 
 
 def ggml_matmul(
-    kind: str, w: torch.Tensor, x: torch.Tensor, n_sets: int, threads: int, hugepages: bool = False
+    kind: str,
+    w: torch.Tensor,
+    x: torch.Tensor,
+    n_sets: int,
+    threads: int,
+    hugepages: bool = False,
+    qcache: dict | None = None,
 ) -> Prepared:
     """Prepared ggml ``mul_mat`` of x [M, K] by the ``kind``-quantized w [N, K] -> [M, N].
 
     ggml allocates its context itself (4 KiB pages here, as llama.cpp's malloc'd buffers);
     ``hugepages`` hands it a ``chord.host_memory`` buffer instead (2 MiB pages where the OS offers
-    them), to compare the kernels on the same pages as chord's packed weights."""
+    them), to compare the kernels on the same pages as chord's packed weights. ``qcache``: a dict
+    the caller keeps for this w; the quantized bytes are kept there under ``kind`` and copied,
+    not recomputed, by later calls (k-quants search scales: seconds per 4096^2 weight)."""
     ggml = _ggml()
     if kind not in GGML_TYPES:
         raise ValueError(f"kind: expected one of {sorted(GGML_TYPES)}, got {kind!r}")
@@ -70,13 +78,22 @@ def ggml_matmul(
     xf = x.detach().to(torch.float32).contiguous()
     graphs = []
     first = None
+    cached = None if qcache is None else qcache.get(kind)
+    if cached is not None and cached.numel() != row * N:
+        raise ValueError(f"qcache: holds {cached.numel()} bytes for {kind}, expected {row * N} (another weight?)")
     for _ in range(n_sets):
         wt = ggml.ggml_new_tensor_2d(ctx, qtype, K, N)
-        if first is None:  # k-quants search scales (seconds per 4096^2): quantize once, copy
+        if first is None and cached is not None:
+            ctypes.memmove(ggml.ggml_get_data(wt), cached.data_ptr(), row * N)
+            first = ggml.ggml_get_data(wt)
+        elif first is None:  # k-quants search scales (seconds per 4096^2): quantize once, copy
             ggml.ggml_quantize_chunk(
                 qtype, ctypes.cast(wf.data_ptr(), ctypes.POINTER(ctypes.c_float)), ggml.ggml_get_data(wt), 0, N, K, None
             )
             first = ggml.ggml_get_data(wt)
+            if qcache is not None:
+                qcache[kind] = torch.empty(row * N, dtype=torch.uint8)
+                ctypes.memmove(qcache[kind].data_ptr(), first, row * N)
         else:
             ctypes.memmove(ggml.ggml_get_data(wt), first, row * N)
         xt = ggml.ggml_new_tensor_2d(ctx, ggml.GGML_TYPE_F32, K, M)

@@ -16,7 +16,7 @@ SHORT = {
     "torch_fp32_topk": "fp32+topk",
 }
 #: params shown in the "variant" column (the rest are in the group heading)
-VARIANT_KEYS = ("mix", "path", "op", "scope", "k")
+VARIANT_KEYS = ("mix", "path", "op", "scope", "k", "pages")
 
 
 def _variant(rec: dict) -> str:

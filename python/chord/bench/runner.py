@@ -47,7 +47,8 @@ class RunContext:
         self.llc = machine.last_level_cache_bytes()
         self.doc = results.new_document(machine.machine_info(cfg.device), machine.commit_info(), cfg.as_dict())
         self.doc["chord"]["errors"] = []
-        self.doc["chord"]["rotation_target_bytes"] = int(cfg.rotate_factor * self.llc)
+        self.doc["chord"]["rotation_target_bytes"] = self.rotation_target()
+        self.doc["chord"]["kernel_rotation_target_bytes"] = self.rotation_target(kernels=True)
         self.records: list[dict] = self.doc["benchmarks"]
 
     # -- facts ---------------------------------------------------------------------------
@@ -64,13 +65,21 @@ class RunContext:
             )
         return bw[key]
 
-    def n_sets(self, bytes_per_set: float) -> int:
-        """Weight copies to rotate so their total is >= rotate_factor x last-level cache."""
-        if self.device == "cuda":
-            target = self.cfg.rotate_factor * (64 << 20)  # GPU L2 is <= 64 MB on current parts
-        else:
-            target = self.cfg.rotate_factor * self.llc
-        return int(min(self.cfg.max_sets, max(2, math.ceil(target / max(1.0, bytes_per_set)))))
+    def rotation_target(self, kernels: bool = False) -> int:
+        """Bytes of weight copies a case rotates through: rotate_factor x last-level cache, or for
+        the kernels suite max(kernel_rotate_mb MiB, kernel_rotate_factor x last-level cache). On
+        CUDA the cache is 64 MB (GPU L2 is <= 64 MB on current parts)."""
+        cfg = self.cfg
+        llc = 64 << 20 if self.device == "cuda" else self.llc
+        if not kernels:
+            return int(cfg.rotate_factor * llc)
+        return int(max(cfg.kernel_rotate_mb << 20, cfg.kernel_rotate_factor * llc))
+
+    def n_sets(self, bytes_per_set: float, kernels: bool = False) -> int:
+        """Weight copies to rotate so their total is >= :meth:`rotation_target` (at least 2, at most
+        max_sets / kernel_max_sets): memory stays within about the target plus one set."""
+        cap = self.cfg.kernel_max_sets if kernels else self.cfg.max_sets
+        return int(min(cap, max(2, math.ceil(self.rotation_target(kernels) / max(1.0, bytes_per_set)))))
 
     def error(self, suite: str, group: str, impl: str, reason: str) -> None:
         """``impl`` ran but computed a wrong answer: recorded under ``chord.errors`` (no time)."""

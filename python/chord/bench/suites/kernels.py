@@ -62,6 +62,7 @@ def run(ctx) -> None:
         # baseline's rotation sets can take longer than timing it)
         prepared: dict = {}
         refs: dict = {}
+        ggml_q: dict = {}  # ggml's quantized weights, per kind
 
         def cached(key, make):
             if key not in prepared:
@@ -75,10 +76,10 @@ def run(ctx) -> None:
             for b in cfg.baselines:
                 if b not in BASELINES:
                     raise ValueError(f"baselines: expected some of {sorted(BASELINES)}, got {b!r}")
-                n = ctx.n_sets(_BYTES_PER_WEIGHT[b] * N * K)
+                n = ctx.n_sets(_BYTES_PER_WEIGHT[b] * N * K, kernels=True)
                 ctx.time("kernels", group, b, "baseline", base, t, lambda: cached(b, lambda: BASELINES[b](w, x, n)))
             for p in peers:
-                n = ctx.n_sets(_BYTES_PER_WEIGHT[p] * N * K)
+                n = ctx.n_sets(_BYTES_PER_WEIGHT[p] * N * K, kernels=True)
                 if p in peer_torchao.CONFIGS:  # torch's intra-op threads: prepared once
                     ctx.time(
                         "kernels",
@@ -89,13 +90,24 @@ def run(ctx) -> None:
                         t,
                         lambda: cached(p, lambda: peer_torchao.torchao_linear(p, w, x, n)),
                     )
-                else:  # ggml's thread pool is per thread count: prepared per t
-                    ctx.time("kernels", group, p, "peer", base, t, lambda: peer_ggml.ggml_matmul(p, w, x, n, t))
+                else:  # ggml's thread pool is per thread count: prepared per t, quantized once
+                    for pages in cfg.peer_pages:
+                        # "own": ggml's allocation (as llama.cpp mallocs); "2m": 2 MiB pages, as
+                        # chord.pack places chord's packed weights (like for like)
+                        ctx.time(
+                            "kernels",
+                            group,
+                            p,
+                            "peer",
+                            base if pages == "own" else dict(base, pages=pages),
+                            t,
+                            lambda: peer_ggml.ggml_matmul(p, w, x, n, t, hugepages=pages == "2m", qcache=ggml_q),
+                        )
             for label, (mw, mix) in packs.items():
                 for path in cfg.paths:
                     act_bits = PATHS[path]
                     params = dict(base, mix=label, path=path)
-                    n = ctx.n_sets(mw.nbytes)
+                    n = ctx.n_sets(mw.nbytes, kernels=True)
                     extra = {"mix": label, "avg_bits": avg_bits(mix), "path": path}
 
                     def prepare():
@@ -110,6 +122,6 @@ def run(ctx) -> None:
 
                     ctx.time("kernels", group, "chord", "chord", params, t, prepare, extra=extra)
             gc.collect()
-        del prepared, refs
+        del prepared, refs, ggml_q
         del w, x, packs
         gc.collect()
