@@ -28,14 +28,19 @@ inline void cpu_relax() {
 #endif
 }
 
-// Spins until ready() or for kSpin; returns ready().
+// Spins until ready() or for kSpin; returns ready(). Yields every 64 spins (~1-2 us): a thread
+// that shares its core with another runnable thread (the caller, when a busy process holds the
+// other core) gives it the core instead of holding it for a whole time slice.
 template <class F>
 bool spin_until(F&& ready) {
   const auto t0 = std::chrono::steady_clock::now();
   for (int i = 1;; ++i) {
     if (ready()) return true;
     cpu_relax();
-    if (i % 64 == 0 && std::chrono::steady_clock::now() - t0 > kSpin) return ready();
+    if (i % 64 == 0) {
+      if (std::chrono::steady_clock::now() - t0 > kSpin) return ready();
+      std::this_thread::yield();
+    }
   }
 }
 
