@@ -148,16 +148,15 @@ constexpr Costs kCostScalar{1.7, 0.75, 600, 1.0, 1.0, 1.5, 0.4};
 // padded: multiply-adds the direct kernels issue per activation row (32-byte row groups). Both
 // paths give the same result, so a wrong pick costs time only. Scalar: from four shapes (a
 // fallback only). avx_vnni takes the AVX2 coefficients: no CPU here runs it to fit (its
-// vpdpbusd GEMM and GEMV are both faster than AVX2's, so the ratio errs little). kCostI8Vnni's
-// runpack: from the packed-row kernel's times at M = 2, 4, 8 (4096 x 4096, mix3) beside the other
-// terms of the earlier fit, until the tool refits all of them on a quiet machine.
+// vpdpbusd GEMM and GEMV are both faster than AVX2's, so the ratio errs little). Fitted on the
+// quiet machine (thread CPU time; the fit's report: reports/2026-12-06-costfit-quiet.txt).
 namespace {
 struct CostsI8 {
   double g_fixed, g_unpack, g_quant, g_mac, g_epi, g_runpack;
   double d_fixed, d_prep, d_dot, d_epi;
 };
-constexpr CostsI8 kCostI8Vnni{4348, 0.02643, 0, 0.004502, 1.338, 0.01, 4186, 0.2411, 0.006618, 5.175};
-constexpr CostsI8 kCostI8Avx2{4115, 0.03559, 0, 0.01066, 2.454, 0, 3888, 0.07875, 0.01269, 4.67};
+constexpr CostsI8 kCostI8Vnni{4387, 0.09158, 0.04651, 0.002855, 1.248, 0.01325, 4120, 0.3134, 0.005818, 3.108};
+constexpr CostsI8 kCostI8Avx2{4231, 0.0345, 0, 0.009884, 3.457, 0, 4011, 0.1952, 0.01134, 3.933};
 constexpr CostsI8 kCostI8Scalar{4000, 0.26, 2.0, 0.18, 3.0, 0, 4600, 1.0, 0.6, 6.0};
 
 Path choose_path_i8(const PackedView& w, int64_t M, Isa isa) {

@@ -205,7 +205,9 @@ def test_cost_model_int8_choices():
     if "avx512_vnni" in ISAS:
         assert path_of(big, 1, "avx512_vnni") == "direct"  # a GEMV streams the packed weight once
         assert path_of(big, 16, "avx512_vnni") == "panel"
-        assert path_of(small, 1, "avx512_vnni") == "panel"  # small layers: no 32-byte row padding
+        # small layers take the GEMM (no 32-byte row padding) from M = 2; at M = 1 on 64 x 64 the
+        # two paths are a measured tie (reports/2026-12-06-costfit-quiet.txt), so the fit decides
+        assert path_of(small, 2, "avx512_vnni") == "panel"
 
 
 @given(
