@@ -9,8 +9,8 @@ import torch
 
 import chord
 import chord_kernels._cpu as _cpu
-from chord import host_memory
 from chord.bench.config import NAMED_MIXES, mix_codes
+from chord.bench.suites.common import clone_packed
 
 K = N = int(sys.argv[2]) if len(sys.argv) > 2 else 4096
 torch.set_num_threads(int(sys.argv[1]) if len(sys.argv) > 1 else 2)
@@ -19,19 +19,7 @@ w = torch.randn(N, K, generator=g)
 x = torch.randn(1, K, generator=g)
 mw = chord.pack(w, mix_codes(NAMED_MIXES["mix3"], N, seed=0))
 n = -(-(256 << 20) // mw.nbytes)
-A = [
-    chord.MixedWeight(
-        host_memory.empty_uint8(mw.qweight.numel()).copy_(mw.qweight),
-        mw.scales.clone(),
-        mw.zeros.clone(),
-        mw.perm.clone(),
-        mw.codes,
-        list(mw.buckets),
-        mw.shape,
-        mw.codebook,
-    )
-    for _ in range(n)
-]
+A = clone_packed(mw, n)  # n weights in distinct memory, packed bytes on 2 MiB pages
 for a in A:
     chord.mp_linear(x, a, act_bits=8)
 H = [a.__dict__["_cpu_handle"].entry[6] for a in A]
