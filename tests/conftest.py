@@ -24,7 +24,7 @@ _BY_PATH = {
     "chord_kernels/": "triton",
     "bench/test_gates.py": "perf",
     "bench/test_cli.py": "perf",
-    "system/test_trainer_ddp.py": "ddp",
+    "system/test_chord_trainer_ddp.py": "ddp",
 }
 #: single tests over ~10 s on a busy 2-core machine (`--durations`, 2026-12-06); node ids relative
 #: to tests/, prefix match

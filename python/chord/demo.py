@@ -148,7 +148,7 @@ def run(args) -> int:
     from chord.experiments.runner import train_histories
     from chord.models import build_model
     from chord.system import ChordConfig, ChordTrainer, CodesModel, build_system
-    from chord.system.trainer import restrict_evaluator
+    from chord.system.chord_trainer import restrict_evaluator
     from chord.train import TrainConfig, Trainer
 
     for name in ("fp32_epochs", "chord_epochs", "chord_steps", "chord_batch", "fp32_batch", "threads", "bootstrap"):

@@ -1,4 +1,4 @@
-"""Run under torchrun by test_trainer_ddp.py: train CHORD briefly, dump this rank's parameters."""
+"""Run under torchrun by test_chord_trainer_ddp.py: train CHORD briefly, dump this rank's parameters."""
 
 import sys
 from pathlib import Path
@@ -8,7 +8,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root: tests.helpers
 from chord.models import SASRec  # noqa: E402
 from chord.system import ChordConfig, ChordTrainer, build_system  # noqa: E402
-from chord.system.trainer import init_distributed  # noqa: E402
+from chord.system.chord_trainer import init_distributed  # noqa: E402
 from tests.helpers import tiny_split  # noqa: E402
 
 

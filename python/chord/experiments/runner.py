@@ -27,7 +27,7 @@ from chord.eval.metrics import metrics_from_ranks
 from chord.models import build_model
 from chord.quantize.strategy import Strategy
 from chord.system import ChordConfig, ChordSystem, ChordTrainer, CodesModel, build_system, load_chord_state
-from chord.system.trainer import restrict_evaluator
+from chord.system.chord_trainer import restrict_evaluator
 from chord.train import TrainConfig, Trainer
 
 from . import baseline_codes as bl
