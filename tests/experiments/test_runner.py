@@ -102,3 +102,33 @@ def test_quick_warm_start_from_layerwise(tmp_path, capsys):
     assert "config" not in res["meta"] and res["meta"]["runs"][-1]["config"]["warm_start"] == "layerwise"
     assert res["cells"]["ml-100k/caser/chord-pretrained@3.0"]["config"]["warm_start"] == "layerwise"
     capsys.readouterr()
+
+
+def test_quick_shrink_is_selected_on_validation_and_deviation_reaches_the_trainer(tmp_path, capsys):
+    argv = quick_argv(
+        tmp_path,
+        "caser",
+        ["fp32", "chord-pretrained"],
+        ["2.0"],
+        "--chord-shrink",
+        "1",
+        "0",
+        "--chord-channel-shrink",
+        "0",
+        "1",
+        "--chord-deviation",
+        "0.1",
+    )
+    assert main(argv) == 0
+    res = json.loads((tmp_path / "results.json").read_text())
+    for b in ("2.0", "3.0"):
+        cell = res["cells"][f"ml-100k/caser/chord-pretrained@{b}"]
+        valid = cell["shrink"]["valid_ndcg10"]
+        assert set(valid) == {"0.0,0.0", "0.0,1.0", "1.0,0.0", "1.0,1.0"}
+        pairs = sorted((tuple(map(float, k.split(","))) for k in valid), key=sum)
+        best = max(pairs, key=lambda gc: valid[f"{gc[0]},{gc[1]}"])  # ties: the smaller total shrink
+        assert (cell["shrink"]["selected"], cell["shrink"]["selected_channel"]) == best
+        assert cell["train"]["chord"]["deviation"] == 0.1
+    assert res["meta"]["runs"][-1]["config"]["shrink"] == [1.0, 0.0]
+    assert res["meta"]["runs"][-1]["config"]["channel_shrink"] == [0.0, 1.0]
+    capsys.readouterr()

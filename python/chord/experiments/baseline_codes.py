@@ -133,12 +133,17 @@ def allocate_layerwise(
 
 
 @torch.no_grad()
-def population_codes(system, seqs: torch.Tensor, budget: float, batch: int = 1024) -> torch.Tensor:
-    """One strategy for all users: tier the mean bit targets of ``seqs``' users. -> long [N]."""
+def mean_targets(system, seqs: torch.Tensor, batch: int = 1024) -> torch.Tensor:
+    """The planner's bit targets averaged over ``seqs``' users (no shrinkage). -> float [N]."""
     system.eval()
     acc = None
     for a in range(0, seqs.shape[0], batch):
         t = system.planner.targets(system.profiler(seqs[a : a + batch])).sum(0)
         acc = t if acc is None else acc + t
-    mean = (acc / seqs.shape[0])[None]
-    return system.planner.plan_from_targets(mean, budget)[0]
+    return acc / seqs.shape[0]
+
+
+@torch.no_grad()
+def population_codes(system, seqs: torch.Tensor, budget: float, batch: int = 1024) -> torch.Tensor:
+    """One strategy for all users: tier the mean bit targets of ``seqs``' users. -> long [N]."""
+    return system.planner.plan_from_targets(mean_targets(system, seqs, batch)[None], budget)[0]

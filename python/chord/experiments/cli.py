@@ -63,6 +63,30 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="layerwise: chord-pretrained's layer-level head starts at layer-wise MP's allocation "
         "(bias only; the sensitivity is measured on validation)",
     )
+    p.add_argument(
+        "--chord-deviation",
+        type=float,
+        default=0.0,
+        help="weight of the penalty on each user's bit targets' squared deviation from the batch mean "
+        "(chord.system.trainer.deviation_penalty); 0 = off",
+    )
+    p.add_argument(
+        "--chord-shrink",
+        type=float,
+        nargs="+",
+        default=[1.0],
+        help="planning-time shrinkage of each user's targets toward CHORD's population "
+        "(0 = one strategy, 1 = as trained); several values: each CHORD cell serves the one with the "
+        "best validation NDCG@10",
+    )
+    p.add_argument(
+        "--chord-channel-shrink",
+        type=float,
+        nargs="+",
+        default=None,
+        help="the same for the within-layer part of each user's deviation (which channels of a layer); "
+        "given: every (--chord-shrink, --chord-channel-shrink) pair is a candidate; default: equal to --chord-shrink",
+    )
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--quick", action="store_true", help="CI-size: 60 users, tiny budgets, 2 sweep points")
@@ -78,6 +102,7 @@ def run(args) -> int:
         lr=args.chord_lr,
         loss=args.chord_loss,
         scope=args.scope,
+        deviation=args.chord_deviation,
         progress=False,
     )
     cfg = GridConfig(
@@ -97,6 +122,8 @@ def run(args) -> int:
         mask_seen_target=args.mask_seen_target,
         bootstrap=args.bootstrap,
         warm_start=args.warm_start,
+        shrink=tuple(args.chord_shrink),
+        channel_shrink=None if args.chord_channel_shrink is None else tuple(args.chord_channel_shrink),
     )
     if args.quick:
         cfg = replace(

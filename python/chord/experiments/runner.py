@@ -71,6 +71,12 @@ class GridConfig:
     mask_seen_target: bool = False  # full ranking: a target already in the history is a miss (Yelp)
     bootstrap: int = 1000  # paired-bootstrap resamples over test users (significance)
     warm_start: str = "none"  # "layerwise": chord-pretrained's layer head starts at layer-wise MP's allocation
+    # planning-time shrinkage toward CHORD's population (CloudPlanner.set_shrink): each CHORD cell
+    # serves the value of this grid with the best validation NDCG@10; (1.0,) = plan as trained
+    shrink: tuple = (1.0,)
+    # the same for the within-layer (channel) part of the deviation; None = the same value as
+    # ``shrink`` (uniform shrinkage); a tuple = every (shrink, channel) pair of the two grids
+    channel_shrink: tuple | None = None
 
 
 def _model_config(name: str, num_items: int, num_users: int, extra: dict) -> dict:
@@ -305,18 +311,30 @@ class Grid:
                 def chord_cell(b=b):
                     system.eval_budget = b
                     system.population_codes = None
-                    r = evaluate(
-                        system,
-                        {
-                            "avg_bits": self._avg_bits_of(system, ev, b),
-                            "trained_at": B,
-                            "personalization": self._personalization(system, ev, b),
-                            "train": {
-                                k: summary.get(k)
-                                for k in ("epochs_run", "best_epoch", "train_seconds", "stop_reason", "valid", "chord")
+                    shrink = self._select_shrink(system, ev, split, ml)
+                    try:
+                        r = evaluate(
+                            system,
+                            {
+                                "avg_bits": self._avg_bits_of(system, ev, b),
+                                "trained_at": B,
+                                "personalization": self._personalization(system, ev, b),
+                                "train": {
+                                    k: summary.get(k)
+                                    for k in (
+                                        "epochs_run",
+                                        "best_epoch",
+                                        "train_seconds",
+                                        "stop_reason",
+                                        "valid",
+                                        "chord",
+                                    )
+                                },
+                                **({"shrink": shrink} if shrink else {}),
                             },
-                        },
-                    )
+                        )
+                    finally:
+                        system.planner.set_shrink(None)
                     return r
 
                 self.cell(f"{pre}/{name}@{b}", chord_cell)
@@ -340,6 +358,34 @@ class Grid:
         self._save()
 
     # -- measurements -----------------------------------------------------------------------------
+    @torch.no_grad()
+    def _select_shrink(self, system, ev, split, ml) -> dict | None:
+        """Pick the planning-time shrinkage (``GridConfig.shrink`` x ``channel_shrink``) on
+        validation NDCG@10 (full ranking) at ``system.eval_budget`` and leave it set on the planner;
+        None when the grid is the trained planner alone. Ties go to the smaller total shrink
+        (closer to one strategy)."""
+        layer = sorted({float(g) for g in self.cfg.shrink})
+        if self.cfg.channel_shrink is None:
+            grid = [(g, g) for g in layer]
+        else:
+            grid = [(g, float(c)) for g in layer for c in sorted({float(c) for c in self.cfg.channel_shrink})]
+        if grid == [(1.0, 1.0)]:
+            return None
+        _, xs, _ = train_histories(split, ml)
+        center = bl.mean_targets(system, xs)
+        valid = {}
+        for g, c in grid:
+            system.planner.set_shrink(center, g, c)
+            valid[g, c] = ev.evaluate(system, "valid", ("full",))["full"]["NDCG@10"]
+        best = max(grid, key=lambda gc: (valid[gc], -sum(gc)))
+        system.planner.set_shrink(center, *best)
+        self.log(f"shrink (layer, channel): valid NDCG@10 {valid} -> {best}")
+        return {
+            "selected": best[0],
+            "selected_channel": best[1],
+            "valid_ndcg10": {f"{g},{c}": v for (g, c), v in valid.items()},
+        }
+
     def _valid_data(self, ev, split):
         st = ev._stage("valid")
         negs = ev.negatives("valid")

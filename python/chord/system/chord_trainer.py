@@ -50,6 +50,7 @@ class ChordConfig:
     codes: tuple | None = None  # allowed codes (None = all; (0, 3) = DIET-style masks)
     mode: str = "tiers"  # budget by construction ("tiers") or by a penalty ("penalty")
     penalty: float = 1.0  # weight of relu(expected bits - budget)^2 in "penalty" mode
+    deviation: float = 0.0  # weight of the per-user deviation penalty (deviation_penalty); 0 = off
     tau: tuple = (1.0, 0.3)  # soft-backward temperature, annealed linearly start -> end
     noise: float = 0.5  # Gumbel (logistic) noise scale on the bit targets
     implicit_offset: bool = True  # backward through the budget offset (CloudPlanner.relax)
@@ -84,6 +85,8 @@ class ChordConfig:
                 "batch_size, epochs, num_negatives: expected >= 1, got "
                 f"{self.batch_size}, {self.epochs}, {self.num_negatives}"
             )
+        if not (math.isfinite(self.deviation) and self.deviation >= 0):
+            raise ValueError(f"deviation: expected a finite weight >= 0, got {self.deviation}")
         if self.codes is not None:
             self.codes = tuple(int(c) for c in self.codes)
         self.tau = tuple(float(t) for t in self.tau)
@@ -104,7 +107,7 @@ class _Step(nn.Module):
         self.system, self.cfg = system, cfg
 
     def forward(self, seqs, users, pos, neg, tau: float, budget):
-        rep, exp_bits, _ = self.system.relaxed_forward(
+        rep, exp_bits, _, t = self.system.relaxed_forward(
             seqs,
             users,
             budget=budget,
@@ -112,6 +115,7 @@ class _Step(nn.Module):
             noise=self.cfg.noise,
             mode=self.cfg.mode,
             implicit_offset=self.cfg.implicit_offset,
+            with_targets=True,
         )
         if self.cfg.loss == "ce":  # softmax over every item (padding column excluded)
             logits = self.system.score(rep)[:, 1:]
@@ -121,7 +125,24 @@ class _Step(nn.Module):
             loss = F.softplus(-logits[:, 0]).mean() + F.softplus(logits[:, 1:]).mean()
         if self.cfg.mode == "penalty":
             loss = loss + self.cfg.penalty * F.relu(exp_bits - budget).pow(2).mean()
+        if self.cfg.deviation > 0:
+            loss = loss + self.cfg.deviation * deviation_penalty(t, self.system.planner.sizes)
         return loss, exp_bits.detach().mean()
+
+
+def deviation_penalty(t: torch.Tensor, sizes: torch.Tensor) -> torch.Tensor:
+    """Mean squared deviation of each user's bit targets from the batch's mean targets, channels
+    weighted by their element count (bits^2). t float [B, N]; sizes [N].
+
+    The batch mean stands for the population strategy. Penalizing the deviation lets a user's
+    strategy leave the population one only where that user's loss pays for it: the headroom
+    search found per-user signal on Caser that is real but weak and noisy
+    (reports/2026-12-06-headroom.md), and the trained planner's per-user spread was about 2.7 bits
+    per channel (reports/2026-12-07-chord-method-2.md). The mean is not detached: the gradient
+    pulls every row toward it without moving it."""
+    dev = t - t.mean(0, keepdim=True)
+    w = (sizes / sizes.sum()).to(t.dtype)
+    return (dev.pow(2) * w).sum(1).mean()
 
 
 def _dist_info():

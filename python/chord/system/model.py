@@ -149,17 +149,19 @@ class ChordSystem(nn.Module):
 
     # -- training path -----------------------------------------------------------------------------
     def relaxed_forward(
-        self, seqs: torch.Tensor, users: torch.Tensor | None = None, **relax: Any
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """-> (user repr [B, d], expected avg bits [B], hard codes [B, N]); differentiable in the
-        planner, the profiler and (if trained) the item table. ``relax``: the keywords of
+        self, seqs: torch.Tensor, users: torch.Tensor | None = None, *, with_targets: bool = False, **relax: Any
+    ) -> tuple[torch.Tensor, ...]:
+        """-> (user repr [B, d], expected avg bits [B], hard codes [B, N]), plus the bit targets
+        float [B, N] before noise and offset if ``with_targets``; differentiable in the planner, the
+        profiler and (if trained) the item table. ``relax``: the keywords of
         :meth:`CloudPlanner.relax` (budget, tau, noise, mode, implicit_offset)."""
         u = self.profiler(seqs)
-        y, exp_bits, hard = self.planner.relax(u, **relax)
+        t = self.planner.targets(u)
+        y, exp_bits, hard = self.planner.relax(u, targets=t, **relax)
         w = self.copies.weights(y)
         with per_user_weights(self.backbone, w):
             rep = self.backbone(seqs, users=users)
-        return rep, exp_bits, hard
+        return (rep, exp_bits, hard, t) if with_targets else (rep, exp_bits, hard)
 
     def strategies(self, seqs: torch.Tensor, budget: float | torch.Tensor | None = None) -> list[Strategy]:
         """seqs [B, l] -> list of B ``chord.Strategy`` (one per user)."""

@@ -74,6 +74,9 @@ class CloudPlanner(nn.Module):
         self.fast_paths = True
         self.log_alpha = nn.Parameter(torch.tensor(math.log(math.expm1(alpha_init))))
         self.offset = nn.Parameter(torch.tensor(float(budget)))  # used by the penalty mode only
+        #: planning-time shrinkage toward one strategy (``set_shrink``): None = plan as trained
+        self.center: torch.Tensor | None = None
+        self.shrink = self.channel_shrink = 1.0
         order, widths, thr = allowed_widths(self.codebook, self.allowed)
         self.register_buffer("order", order, persistent=False)
         self.register_buffer("widths", widths, persistent=False)
@@ -117,6 +120,41 @@ class CloudPlanner(nn.Module):
         """Bit targets before the budget offset: alpha * log2 importance, float [B, N]."""
         return F.softplus(self.log_alpha) * self.log_importance(u)
 
+    def set_shrink(self, center: torch.Tensor | None, shrink: float = 1.0, channel: float | None = None) -> None:
+        """Plan with every user's targets pulled toward ``center``.
+
+        A user's deviation d = t - center splits into its per-layer mean m (one value per layer,
+        repeated over the layer's channels) and the rest, d - m (which channel of a layer). Planning
+        uses ``center + shrink * m + channel * (d - m)``; ``channel`` None = ``shrink`` (plain
+        ``center + shrink * d``). center float [N]: one strategy's targets (e.g. the mean targets
+        over the training users, whose tiering is the population strategy), or None to plan as
+        trained. shrink = channel = 0 gives every user the tiering of ``center``; 1, 1 the planner's
+        own targets; shrink = 1, channel = 0 keeps only the user's per-layer allocation. Small,
+        noisy deviations then no longer cross a tier boundary (reports/2026-12-07-chord-method-2.md)."""
+        if center is None:
+            self.center, self.shrink, self.channel_shrink = None, 1.0, 1.0
+            return
+        if center.dim() != 1 or center.numel() != self.num_channels:
+            raise ValueError(f"center: expected float [{self.num_channels}], got shape {tuple(center.shape)}")
+        channel = shrink if channel is None else channel
+        for name, v in (("shrink", shrink), ("channel", channel)):
+            if not (math.isfinite(v) and v >= 0):
+                raise ValueError(f"{name}: expected a finite value >= 0, got {v}")
+        self.center, self.shrink, self.channel_shrink = center.detach().clone(), float(shrink), float(channel)
+
+    def shrunk(self, t: torch.Tensor) -> torch.Tensor:
+        """t float [B, N] -> the targets planning uses (``set_shrink``; identity when off)."""
+        if self.center is None or (self.shrink == 1.0 and self.channel_shrink == 1.0):
+            return t
+        d = t - self.center.to(device=t.device, dtype=t.dtype)
+        if self.shrink == self.channel_shrink:
+            return t - (1.0 - self.shrink) * d
+        L = len(self.specs)
+        counts = torch.bincount(self.layer_of, minlength=L).to(t.dtype)
+        m = torch.zeros(t.shape[0], L, dtype=t.dtype, device=t.device).index_add_(1, self.layer_of, d) / counts
+        m = m[:, self.layer_of]
+        return t - d + self.shrink * m + self.channel_shrink * (d - m)
+
     @torch.no_grad()
     def warm_start_layers(self, layer_bits: dict[str, float], margin: float = 0.5) -> None:
         """Start the layer-level head at a per-layer allocation (e.g. layer-wise mixed precision's).
@@ -145,7 +183,7 @@ class CloudPlanner(nn.Module):
     @torch.no_grad()
     def plan(self, u: torch.Tensor, budget: float | torch.Tensor | None = None) -> torch.Tensor:
         """u [B, d_user] -> codes long [B, N]; budget: float or float [B] (per-device budgets)."""
-        return self.plan_from_targets(self.targets(u), budget)
+        return self.plan_from_targets(self.shrunk(self.targets(u)), budget)
 
     def plan_from_targets(self, t: torch.Tensor, budget: float | torch.Tensor | None = None) -> torch.Tensor:
         g, G = self._groups()
@@ -194,6 +232,7 @@ class CloudPlanner(nn.Module):
         noise: float = 1.0,
         mode: str = "tiers",
         implicit_offset: bool = True,
+        targets: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Training path. Returns (y float [B, N, 4]: straight-through one-hot over the codebook's
         codes (hard values forward, soft gradients backward), expected avg bits float [B] under
@@ -209,10 +248,13 @@ class CloudPlanner(nn.Module):
         straight-through gradient says "more bits" for every channel at once; all scores then
         drift up together until their sigmoids saturate and stop carrying any user signal
         (reports/2026-11-28-chord-method.md, "The Caser collapse and its fix").
+
+        targets: ``self.targets(u)`` when the caller already has them (the trainer's deviation
+        penalty reads the same tensor), else computed here.
         """
         if mode not in BUDGET_MODES:
             raise ValueError(f"mode: expected one of {BUDGET_MODES}, got {mode!r}")
-        t = self.targets(u)
+        t = self.targets(u) if targets is None else targets
         B, N = t.shape
         budget = self.budget if budget is None else budget
         if mode == "tiers":
