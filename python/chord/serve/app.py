@@ -28,7 +28,7 @@ from chord.quantize.strategy import WIRE_VERSION
 from chord.system.cloud.service import CloudService
 
 from .batcher import Batcher, Overloaded
-from .metrics import METRICS_DIR_ENV, Metrics
+from .counters import METRICS_DIR_ENV, Metrics
 from .model import d_user_of
 
 FIELDS = {"user_embedding", "recent_items", "budget", "fingerprint", "wire_version"}
@@ -123,7 +123,7 @@ def create_app(
     """The ASGI app over ``service``; see ``Batcher`` for max_batch / max_wait_ms / queue /
     max_queue_ms (0 or None: only the queue bound sheds); max_body: largest request body in
     bytes (past it: 413); metrics_dir: the directory every worker of this server keeps its
-    metrics in (``chord.serve.metrics``; None: this process only). Returns an ASGI callable
+    metrics in (``chord.serve.counters``; None: this process only). Returns an ASGI callable
     whose ``.fastapi`` is the FastAPI app."""
     if max_body < 1:
         raise ValueError(f"max_body: expected >= 1 byte, got {max_body}")
@@ -212,7 +212,7 @@ def create_app(
 
     @api.get("/metrics")
     async def get_metrics(request: Request, format: str | None = None):  # noqa: A002 - the query name
-        """The whole server's figures (every worker's, ``chord.serve.metrics``). JSON by default;
+        """The whole server's figures (every worker's, ``chord.serve.counters``). JSON by default;
         the Prometheus text format with ``?format=prometheus`` or when the Accept header asks for
         text/plain or OpenMetrics text (what a Prometheus scraper sends)."""
         accept = request.headers.get("accept", "")

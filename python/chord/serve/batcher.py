@@ -27,7 +27,7 @@ import torch
 
 from chord.system.cloud.service import CloudService
 
-from .metrics import Metrics
+from .counters import Metrics
 
 
 class Overloaded(Exception):

@@ -13,7 +13,7 @@ import shutil
 import sys
 import tempfile
 
-from .metrics import METRICS_DIR_ENV
+from .counters import METRICS_DIR_ENV
 from .model import DEMO_CHECKPOINT
 from .workers import reuseport_supported, serve_workers, uvicorn_settings
 

@@ -28,7 +28,7 @@ import tempfile
 import threading
 import time
 
-from .metrics import METRICS_DIR_ENV
+from .counters import METRICS_DIR_ENV
 
 #: a worker that dies sooner than this after it started is not restarted: the server stops
 #: (a bad checkpoint or a taken port would otherwise restart forever)

@@ -9,11 +9,11 @@ import time
 
 import pytest
 
-from chord.serve.metrics import LATENCY_BUCKETS_MS, Metrics
+from chord.serve.counters import LATENCY_BUCKETS_MS, Metrics
 
 _DEAD_WORKER = """
 import sys, time
-from chord.serve.metrics import Metrics
+from chord.serve.counters import Metrics
 m = Metrics(8, sys.argv[1])
 m.request_done(200, 0.003)
 m.request_done(200, 0.030)
