@@ -7,6 +7,12 @@ strategy's wire bytes (``application/octet-stream``, ``chord.quantize.strategy``
 JSON ``{"error": ...}``: 400 malformed body, 409 another model or wire version, 413 body too
 large, 422 a field out of range, 503 + Retry-After when overloaded.
 
+Admission: a worker answers at most ``max_inflight`` strategy requests at a time; past that a
+request gets a pre-built 503 before its body is read or parsed. Counting requests in progress
+(not queued ones only) bounds the whole time an admitted request spends in the worker, and a
+rejected one costs the event loop next to nothing, so the loop stays free to read, parse and
+answer the admitted ones (reports/2026-12-07-serve-overload.md).
+
 ``POST /v1/strategy`` is a plain ASGI handler in front of the FastAPI app (which serves the rest
 and runs the lifespan): FastAPI's request, dependency and response layers cost more CPU per
 request than the whole planner does per user once batched (reports/2026-12-06-serve-2.md).
@@ -115,18 +121,25 @@ def create_app(
     max_wait_ms: float = 2.0,
     queue: int = 1024,
     max_queue_ms: float | None = 200.0,
+    max_inflight: int | None = None,
     max_body: int = 64 * 1024,
     retry_after_s: int = 1,
     names: bool = True,
     metrics_dir: str | None = None,
 ):
     """The ASGI app over ``service``; see ``Batcher`` for max_batch / max_wait_ms / queue /
-    max_queue_ms (0 or None: only the queue bound sheds); max_body: largest request body in
-    bytes (past it: 413); metrics_dir: the directory every worker of this server keeps its
-    metrics in (``chord.serve.counters``; None: this process only). Returns an ASGI callable
-    whose ``.fastapi`` is the FastAPI app."""
+    max_queue_ms (0 or None: only the queue bound sheds); max_inflight: most strategy requests
+    this worker answers at a time (None: ``max_batch``, one forward's worth; 0: no limit), past
+    it a request gets 503 before its body is read; max_body: largest request body in bytes (past
+    it: 413); metrics_dir: the directory every worker of this server keeps its metrics in
+    (``chord.serve.counters``; None: this process only). Returns an ASGI callable whose
+    ``.fastapi`` is the FastAPI app."""
     if max_body < 1:
         raise ValueError(f"max_body: expected >= 1 byte, got {max_body}")
+    if max_inflight is None:
+        max_inflight = max_batch
+    if max_inflight < 0:
+        raise ValueError(f"max_inflight: expected >= 0 requests (0: no limit), got {max_inflight}")
     metrics = Metrics(max_batch, metrics_dir)
     batcher = Batcher(
         service,
@@ -164,6 +177,15 @@ def create_app(
 
     ok_headers = ((b"x-chord-fingerprint", fingerprint.encode()),)
     retry_headers = ((b"retry-after", str(retry_after_s).encode()),)
+    busy_body = json.dumps(
+        {"error": f"overloaded: {max_inflight} requests in progress in this worker; retry after {retry_after_s} s"}
+    ).encode()
+    busy_headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(busy_body)).encode()),
+        *retry_headers,
+    ]
+    inflight = 0  # strategy requests admitted by this worker and not answered yet
 
     async def strategy(scope, receive, send) -> None:
         """POST /v1/strategy (plain ASGI, see the module doc)."""
@@ -227,21 +249,33 @@ def create_app(
             max_batch=batcher.max_batch,
             max_wait_ms=batcher.max_wait_s * 1e3,
             queue=batcher.queue_size,
+            max_inflight=max_inflight,
             pid=os.getpid(),
         )
 
     async def app(scope, receive, send):
+        nonlocal inflight
         if scope["type"] == "http" and scope["path"] == "/v1/strategy":
             if scope["method"] != "POST":
                 return await respond(
                     send, 405, b'{"error": "method: expected POST"}', b"application/json", ((b"allow", b"POST"),)
                 )
-            return await strategy(scope, receive, send)
+            if max_inflight and inflight >= max_inflight:
+                # the cheapest answer there is: nothing read, parsed or formatted
+                metrics.request_done(503)
+                await send({"type": "http.response.start", "status": 503, "headers": busy_headers})
+                return await send({"type": "http.response.body", "body": busy_body})
+            inflight += 1
+            try:
+                return await strategy(scope, receive, send)
+            finally:
+                inflight -= 1
         return await api(scope, receive, send)
 
     api.state.batcher = batcher
     api.state.metrics = metrics
     app.fastapi = api
+    app.max_inflight = max_inflight
     return app
 
 
@@ -271,6 +305,7 @@ def app_from_env():
         max_wait_ms=float(cfg.get("max_wait_ms", 2.0)),
         queue=int(cfg.get("queue", 1024)),
         max_queue_ms=float(cfg.get("max_queue_ms", 200.0)),
+        max_inflight=cfg.get("max_inflight"),
         max_body=int(cfg.get("max_body", 64 * 1024)),
         metrics_dir=os.environ.get(METRICS_DIR_ENV),
     )

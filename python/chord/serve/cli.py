@@ -18,7 +18,7 @@ from .model import DEMO_CHECKPOINT
 from .workers import reuseport_supported, serve_workers, uvicorn_settings
 
 #: the server settings ``python -m chord.serve.loadgen --spawn`` passes on to ``chord serve``
-TUNING = ("seed", "threads", "http", "max_wait_ms", "queue", "max_queue_ms", "shared_socket")
+TUNING = ("seed", "threads", "http", "max_wait_ms", "queue", "max_queue_ms", "max_inflight", "shared_socket")
 
 
 def add_tuning_arguments(p: argparse.ArgumentParser) -> None:
@@ -49,6 +49,13 @@ def add_tuning_arguments(p: argparse.ArgumentParser) -> None:
         help="shed (503) when the predicted queue wait is over this (0: only --queue sheds)",
     )
     p.add_argument(
+        "--max-inflight",
+        type=int,
+        default=None,
+        help="most strategy requests a worker answers at a time; past it: 503 + Retry-After before the body "
+        "is read (default: --max-batch, one forward's worth; 0: no limit)",
+    )
+    p.add_argument(
         "--shared-socket",
         action="store_true",
         help="with --workers > 1: uvicorn's own workers on one shared socket instead of one SO_REUSEPORT "
@@ -61,6 +68,8 @@ def tuning_argv(args) -> list[str]:
     out = []
     for name in TUNING:
         v = getattr(args, name)
+        if v is None:  # the server's default
+            continue
         flag = "--" + name.replace("_", "-")
         if isinstance(v, bool):
             out += [flag] if v else []
@@ -110,6 +119,9 @@ def run(args) -> int:
     if args.threads < 1:
         print(f"chord serve: --threads: expected >= 1, got {args.threads}", file=sys.stderr)
         return 2
+    if args.max_inflight is not None and args.max_inflight < 0:
+        print(f"chord serve: --max-inflight: expected >= 0 (0: no limit), got {args.max_inflight}", file=sys.stderr)
+        return 2
     threads = args.threads
     # workers read these when they import torch and numpy: pools sized for every core in each of N
     # workers would oversubscribe the cores (the worker also calls torch.set_num_threads)
@@ -129,6 +141,7 @@ def run(args) -> int:
             "max_wait_ms": args.max_wait_ms,
             "queue": args.queue,
             "max_queue_ms": args.max_queue_ms,
+            "max_inflight": args.max_inflight,
             "max_body": args.max_body,
         }
     )

@@ -16,6 +16,20 @@ from chord.quantize.strategy import WIRE_VERSION
 
 #: longest Retry-After the client honours (seconds): a device should not stall longer than this
 MAX_RETRY_AFTER_S = 5.0
+#: a 503's Retry-After is waited, plus up to this fraction of it more at random: devices shed in
+#: the same instant come back spread out, not as one burst that is shed again
+RETRY_AFTER_JITTER = 0.5
+
+
+def retry_after_wait(value: str | bytes | None) -> float | None:
+    """Seconds to wait before retrying after a 503 whose ``Retry-After`` header is ``value`` (the
+    delay-seconds form): at least the header's, at most MAX_RETRY_AFTER_S before the jitter, plus
+    up to RETRY_AFTER_JITTER of it at random. None: no header, or not a number of seconds."""
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    if value is None or not value.strip().isdigit():
+        return None
+    return min(float(value), MAX_RETRY_AFTER_S) * (1.0 + RETRY_AFTER_JITTER * random.random())
 
 
 class ServeError(RuntimeError):
@@ -63,7 +77,7 @@ def request_strategy(
 
     user_embedding, or None with recent_items: see ``strategy_request_body``. timeout: seconds
     per attempt; retries: further attempts after the first; backoff: base of the exponential wait
-    between attempts (jittered; a 503's Retry-After wins, up to MAX_RETRY_AFTER_S). Raises
+    between attempts (jittered; a 503's Retry-After wins: ``retry_after_wait``). Raises
     ServeError (with the server's reason) on a 4xx or when every attempt failed.
     """
     if retries < 0 or timeout <= 0:
@@ -88,8 +102,8 @@ def request_strategy(
             if e.code < 500:
                 raise ServeError(f"{endpoint}: {e.code}: {detail}", e.code) from None
             last = f"{e.code}: {detail}"
-            if e.code == 503 and e.headers.get("Retry-After", "").isdigit():
-                wait = min(float(e.headers["Retry-After"]), MAX_RETRY_AFTER_S)
+            if e.code == 503:
+                wait = retry_after_wait(e.headers.get("Retry-After")) or wait
         except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as e:
             last = f"{type(e).__name__}: {getattr(e, 'reason', e)}"
         if attempt < retries:
