@@ -34,8 +34,9 @@ from chord.quantize.strategy import WIRE_VERSION
 from chord.system.cloud.service import CloudService
 
 from .batcher import Batcher, Overloaded
-from .counters import METRICS_DIR_ENV, Metrics
+from .counters import Metrics
 from .model import d_user_of
+from .workers import METRICS_DIR_ENV
 
 FIELDS = {"user_embedding", "recent_items", "budget", "fingerprint", "wire_version"}
 #: status recorded for a client that hung up before its answer (nginx's convention)

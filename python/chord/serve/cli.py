@@ -13,9 +13,8 @@ import shutil
 import sys
 import tempfile
 
-from .counters import METRICS_DIR_ENV
 from .model import DEMO_CHECKPOINT
-from .workers import reuseport_supported, serve_workers, uvicorn_settings
+from .workers import METRICS_DIR_ENV, reuseport_supported, supervise, uvicorn_settings
 
 #: the server settings ``python -m chord.serve.loadgen --spawn`` passes on to ``chord serve``
 TUNING = ("seed", "threads", "http", "max_wait_ms", "queue", "max_queue_ms", "max_inflight", "shared_socket")
@@ -146,7 +145,9 @@ def run(args) -> int:
         }
     )
     if args.workers > 1 and not args.shared_socket and reuseport_supported():
-        return serve_workers(args.workers, args.host, args.port, http=args.http, graceful_s=args.graceful_s)
+        # the supervisor replaces this process (same pid): it needs no torch, and this process has
+        # imported all of chord (~240 MB that would stay resident for the server's lifetime)
+        return supervise(args.workers, args.host, args.port, http=args.http, graceful_s=args.graceful_s)
     # one worker, or uvicorn's workers: they share the metrics directory all the same
     metrics_dir = tempfile.mkdtemp(prefix="chord-serve-metrics-") if args.workers > 1 else None
     if metrics_dir:

@@ -28,8 +28,6 @@ LATENCY_BUCKETS_MS = (0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 #: the statuses the strategy endpoint answers (499: the client hung up); any other is "other"
 STATUSES = (200, 400, 409, 413, 422, 499, 500, 503)
-#: environment variable naming the shared metrics directory of a multi-worker server
-METRICS_DIR_ENV = "CHORD_SERVE_METRICS_DIR"
 
 # offsets of the fixed fields of a worker's vector
 _PID, _STARTED, _DEPTH, _OLDEST, _RATE, _STRATEGIES, _LAT_SUM, _LAT_N = range(8)

@@ -197,6 +197,9 @@ def sweep(
             }
         )
         r = rows[-1]
+        # server CPU per answered strategy, 503s and all: on a shared machine the steadier figure
+        # (it does not count the time other jobs hold the cores)
+        r["cpu_ms_per_strategy"] = (c1[0] - c0[0]) * 1e3 / r["ok"] if server_pid and r["ok"] else None
         print(
             f"  c={conc:4d}  {r['strategies_per_s']:8.1f} strategies/s  p50 {r['p50_ms'] or 0:7.2f} ms  "
             f"p99 {r['p99_ms'] or 0:7.2f} ms  mean batch {r['mean_batch'] or 0:5.1f}  "
@@ -226,6 +229,7 @@ def overload_check(base, pid, rows, knee_c: int, factor: float, seconds: float, 
     errors = {k: v for k, v in row["status"].items() if k not in ("200", "503")}
     p99_ratio = row["p99_ms"] / at_knee["p99_ms"] if row["p99_ms"] and at_knee["p99_ms"] else None
     x_ratio = row["strategies_per_s"] / at_knee["strategies_per_s"] if at_knee["strategies_per_s"] else None
+    cpu = (at_knee.get("cpu_ms_per_strategy"), row.get("cpu_ms_per_strategy"))
     out = {
         "concurrency": conc,
         "row": row,
@@ -233,6 +237,8 @@ def overload_check(base, pid, rows, knee_c: int, factor: float, seconds: float, 
         "knee_strategies_per_s": at_knee["strategies_per_s"],
         "p99_ratio": p99_ratio,
         "throughput_ratio": x_ratio,
+        # server CPU per answered strategy, overload over knee (shared machine: compare this)
+        "cpu_per_strategy_ratio": cpu[1] / cpu[0] if all(cpu) else None,
         "errors_other_than_503": errors,
         "passed": not errors
         and row["wrong"] == 0
@@ -245,7 +251,8 @@ def overload_check(base, pid, rows, knee_c: int, factor: float, seconds: float, 
         f"  overload check: errors other than 503 {errors or 'none'}, wrong {row['wrong']}, accepted p99 "
         f"{row['p99_ms'] or 0:.1f} ms = {p99_ratio or 0:.2f} x the knee's (<= {OVERLOAD_P99_RATIO:g}), "
         f"throughput {x_ratio or 0:.2f} x the knee's (>= {OVERLOAD_THROUGHPUT_RATIO:g}), "
-        f"503 p99 {row['p99_503_ms'] or 0:.1f} ms ({'pass' if out['passed'] else 'FAIL'})",
+        f"503 p99 {row['p99_503_ms'] or 0:.1f} ms, server CPU per strategy {out['cpu_per_strategy_ratio'] or 0:.2f} x "
+        f"the knee's ({'pass' if out['passed'] else 'FAIL'})",
         flush=True,
     )
     return out

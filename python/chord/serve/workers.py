@@ -13,6 +13,10 @@ restarts a worker that dies after it was up, and removes the shared metrics dire
 
 The sockets are made here, before the workers start, so the port is taken at once and a
 connection that arrives while a worker is still loading waits in that worker's queue.
+
+This module imports nothing of chord at its top, so ``chord serve`` runs the supervisor as this
+file by path (``supervise``: the CLI process is replaced by ``python -I workers.py --supervise``),
+and the supervisor does not keep torch and all of chord resident for nothing.
 """
 
 from __future__ import annotations
@@ -28,8 +32,8 @@ import tempfile
 import threading
 import time
 
-from .counters import METRICS_DIR_ENV
-
+#: environment variable naming the shared metrics directory of a multi-worker server
+METRICS_DIR_ENV = "CHORD_SERVE_METRICS_DIR"
 #: a worker that dies sooner than this after it started is not restarted: the server stops
 #: (a bad checkpoint or a taken port would otherwise restart forever)
 MIN_UPTIME_S = 10.0
@@ -128,6 +132,21 @@ def serve_workers(n: int, host: str, port: int, *, http: str = "auto", graceful_
     return code
 
 
+def supervise(n: int, host: str, port: int, *, http: str = "auto", graceful_s: float = 10.0) -> int:
+    """``serve_workers`` in this process's place: exec ``python -I <this file> --supervise``
+    (same pid, same environment; ``-I``: the stdlib only, nothing from the working directory).
+    Returns only when the exec fails (then it runs the supervisor here)."""
+    argv = [sys.executable, "-I", os.path.abspath(__file__), "--supervise", "--workers", str(n)]
+    argv += ["--host", host, "--port", str(port), "--http", http, "--graceful-s", str(graceful_s)]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execv(sys.executable, argv)
+    except OSError as e:
+        print(f"chord serve: could not start a separate supervisor ({e}); supervising from here", file=sys.stderr)
+    return serve_workers(n, host, port, http=http, graceful_s=graceful_s)
+
+
 def _exit_with_parent() -> None:
     """Stop this worker (gracefully) if the supervisor disappears without telling it (SIGKILL),
     and remove the metrics directory it can no longer remove."""
@@ -143,15 +162,24 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, daemon=True, name="chord-parent-watch").start()
 
 
-def worker_main(argv=None) -> int:
-    """One worker: uvicorn on the inherited listening socket (``--fd``)."""
-    import uvicorn
-
+def main(argv=None) -> int:
+    """``--fd N``: one worker, uvicorn on the inherited listening socket; ``--supervise``: the
+    supervisor of ``--workers`` such workers on ``--host``/``--port``."""
     p = argparse.ArgumentParser(prog="python -m chord.serve.workers")
-    p.add_argument("--fd", type=int, required=True)
+    p.add_argument("--fd", type=int, default=None)
+    p.add_argument("--supervise", action="store_true")
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
     p.add_argument("--http", default="auto")
     p.add_argument("--graceful-s", type=float, default=10.0)
     args = p.parse_args(argv)
+    if args.supervise:
+        return serve_workers(args.workers, args.host, args.port, http=args.http, graceful_s=args.graceful_s)
+    if args.fd is None:
+        p.error("expected --fd (a worker) or --supervise")
+    import uvicorn
+
     sock = socket.socket(fileno=args.fd)
     _exit_with_parent()
     uvicorn.Server(uvicorn.Config(**uvicorn_settings(args.http, args.graceful_s))).run(sockets=[sock])
@@ -159,4 +187,4 @@ def worker_main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(worker_main())
+    sys.exit(main())
