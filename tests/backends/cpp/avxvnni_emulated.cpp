@@ -1,4 +1,4 @@
-// Checks the AVX-VNNI int8 kernel (csrc/mp_linear/mp_linear_gemv_avxvnni.cpp) on a CPU without
+// Checks the AVX-VNNI int8 kernel (csrc/mp_linear/mp_linear_avxvnni.cpp) on a CPU without
 // AVX-VNNI: the kernel file is compiled as it is, except that its one VNNI instruction,
 // _mm256_dpbusd_avx_epi32, is replaced by a scalar emulation of vpdpbusd (u8 x s8, four
 // products per int32 lane, wrapping add). Everything else (tile shapes, field masks, shifts,
@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "emulated_dpbusd.h"
-#include "mp_linear/mp_linear_gemv_avxvnni.cpp"
+#include "mp_linear/mp_linear_avxvnni.cpp"
 
 using namespace chord::mpl;
 

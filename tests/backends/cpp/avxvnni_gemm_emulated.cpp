@@ -1,4 +1,4 @@
-// Checks the AVX-VNNI int8 GEMM microkernel (csrc/mp_linear/mp_linear_gemm_i8_avxvnni.cpp) on a
+// Checks the AVX-VNNI int8 GEMM microkernel (csrc/mp_linear/mp_linear_avxvnni.cpp) on a
 // CPU without AVX-VNNI: the kernel file is compiled as it is, except that its one VNNI
 // instruction, _mm256_dpbusd_avx_epi32, is replaced by a scalar emulation of vpdpbusd (u8 x s8,
 // four products per int32 lane, wrapping add). Columns are unpacked as the int8 GEMM path does
@@ -17,7 +17,7 @@
 
 #include "common/format.h"
 #include "emulated_dpbusd.h"
-#include "mp_linear/mp_linear_gemm_i8_avxvnni.cpp"
+#include "mp_linear/mp_linear_avxvnni.cpp"
 
 using namespace chord::mpl;
 
