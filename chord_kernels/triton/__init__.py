@@ -3,8 +3,8 @@
 Families (one file each, GemLite style): ``gemv`` (CUDA cores, small M), ``gemm`` (``tl.dot``
 tiles, larger M) for ``chord::mp_linear``; ``topk`` (fused scoring + top-k, ``chord::mp_topk``);
 ``quantize_pack`` (the packer, ``chord::quantize_pack``); ``layout`` reads the packed format; ``configs`` holds the autotuning tables
-and dispatch threshold; ``checks`` the argument checks the entry points share; ``dispatch`` checks
-arguments, picks a family and launches.
+and dispatch threshold; ``dispatch`` checks arguments (with the op's checks, ``chord.ops``),
+picks a family and launches.
 
 Importing this package imports triton but probes no GPU. Set ``TRITON_INTERPRET=1`` *before*
 the first import to run the kernels on CPU tensors through the Triton interpreter.

@@ -5,7 +5,7 @@ widths and bias), after pruning configs that would mostly compute padding and GE
 cannot hold the narrowest live width (a K step must span at least one 16-byte planar block of
 every live width, and ``tl.dot`` needs >= 16 on its K dim). Under ``TRITON_INTERPRET=1`` each family has
 exactly one config (the interpreter cannot time configs and runs ~ms per program: big blocks,
-tiny grids).
+tiny grids). ``interpreting`` / ``check_runnable``: where the kernels can run.
 
 The tables are leads picked from the shapes (K = N = 4096/8192 backbone layers, K = 64 item
 scoring) without a GPU; ``benchmarks/gpu/check.py`` prints the config each shape picked.
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 
+import torch
 import triton
 
 #: CHORD_TRITON_AUTOTUNE=0 pins each family to one mid-table entry (no tuning): GPU test runs
@@ -73,6 +74,18 @@ _PINNED_GEMM = (64, 64, 128, 4, 3)  # CHORD_TRITON_AUTOTUNE=0
 def interpreting(kernel) -> bool:
     """True when ``kernel`` was built by ``triton.jit`` under ``TRITON_INTERPRET=1``."""
     return type(kernel).__name__ == "InterpretedFunction"
+
+
+def check_runnable(op: str, name: str, device: torch.device, interpreting: bool) -> None:
+    """The kernels run on CUDA tensors, and on CPU tensors under the Triton interpreter only (the
+    one check of the Triton entry points that the ``chord::`` op's checks in ``chord.ops`` lack)."""
+    if device.type == "cpu" and not interpreting:
+        raise RuntimeError(
+            "chord_kernels.triton: CPU tensors run only under the Triton interpreter; set "
+            "TRITON_INTERPRET=1 before chord_kernels.triton is first imported"
+        )
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"{op}: {name}: expected a CUDA tensor (or CPU under TRITON_INTERPRET=1), got device {device}")
 
 
 def gemv_configs(interpret: bool, autotune: bool = True) -> list[dict]:

@@ -21,9 +21,11 @@ import triton
 import triton.language as tl
 
 from chord import format as fmt
+from chord import ops
 
-from . import checks, configs
-from .layout import WIDTHS, bucket_args, bucket_tile, num_tiles, planar_k, row_bytes
+from . import configs
+from .configs import check_runnable
+from .layout import bucket_args, bucket_tile, num_tiles, planar_k, row_bytes
 
 _SCHEMES = {"sym": 0, "asym": 1}
 
@@ -165,55 +167,20 @@ def quantize_pack_kernel(
 
 
 # -- host side ------------------------------------------------------------------------------------
-def _check_buckets(buckets, N: int, K: int) -> list[int]:
-    """The C++ packer's bucket-table checks, same messages."""
-    buckets = [int(b) for b in buckets]
-    if len(buckets) % 2:
-        raise ValueError(
-            f"quantize_pack: buckets: expected a flat [bits, rows, ...] list, got odd length {len(buckets)}"
-        )
-    rows = 0
-    for i in range(0, len(buckets), 2):
-        b, n = buckets[i], buckets[i + 1]
-        if b not in (0,) + WIDTHS:
-            raise ValueError(f"quantize_pack: buckets[{i}]: width must be one of 0, 1, 2, 4, 8, got {b}")
-        if n < 0:
-            raise ValueError(f"quantize_pack: buckets[{i + 1}]: row count must be >= 0, got {n}")
-        rows += n
-    if rows != N:
-        raise ValueError(f"quantize_pack: buckets: rows sum to {rows} but the weight has N = {N} rows")
-    return buckets
-
-
 def quantize_pack(weight: torch.Tensor, perm: torch.Tensor, buckets, scheme: str, *, config: dict | None = None):
     """weight float [N, K] (any float dtype, widened to float32 exactly; any row stride), perm
     int [N] (a permutation: packed row i holds original row perm[i]), buckets the flat table,
     scheme "sym"/"asym" -> (qweight uint8 [total_bytes], scales float32 [N], zeros float32 [N]),
-    bit-identical to the CPU op. Validation (same messages as the C++ packer) syncs with the
-    device once. ``config`` (BLOCK_R, BLOCK_K, BLOCK_KB, num_warps) is for tests."""
+    bit-identical to the CPU op. The arguments are checked as the op checks them (``chord.ops``);
+    a NaN/Inf weight is an error as in the C++ packer (one device sync). ``config`` (BLOCK_R, BLOCK_K, BLOCK_KB, num_warps) is for tests."""
     from .dispatch import INTERPRET
 
-    checks.check_matrix("chord::quantize_pack", "weight", weight, None, "")
-    checks.check_runnable("chord::quantize_pack", "weight", weight.device, INTERPRET)
+    buckets = [int(b) for b in buckets]
+    ops.check_call("quantize_pack", weight, perm, buckets, scheme)
+    check_runnable("chord::quantize_pack", "weight", weight.device, INTERPRET)
     N, K = weight.shape
-    if K < 1:
-        raise ValueError(f"quantize_pack: weight: expected shape [N >= 0, K >= 1], got [{N}, {K}]")
-    if scheme not in _SCHEMES:
-        raise ValueError(f"quantize_pack: scheme: expected 'sym' or 'asym', got {scheme!r}")
-    buckets = _check_buckets(buckets, N, K)
-    if perm.dim() != 1 or perm.numel() != N or perm.dtype.is_floating_point:
-        raise ValueError(
-            f"quantize_pack: perm: expected 1-D integer with {N} entries, got {perm.dim()}-D "
-            f"{perm.dtype} with {perm.numel()}"
-        )
     dev = weight.device
-    p = perm.detach().to(device=dev, dtype=torch.int32).contiguous()
-    if N and not torch.equal(torch.sort(p).values, torch.arange(N, device=dev, dtype=torch.int32)):
-        bad = (p < 0) | (p >= N)
-        if bool(bad.any()):
-            i = int(torch.nonzero(bad)[0])
-            raise ValueError(f"quantize_pack: perm[{i}] = {int(p[i])} is out of range [0, {N})")
-        raise ValueError("quantize_pack: perm is not a permutation (a row appears twice)")
+    p = perm.detach().to(dtype=torch.int32).contiguous()
     w = weight.detach().to(torch.float32)
     if w.stride(1) != 1 or w.stride(0) < K:
         w = w.contiguous()

@@ -43,9 +43,11 @@ import triton
 import triton.language as tl
 
 from chord import format as fmt
+from chord import ops
 
-from . import checks, configs
-from .layout import WIDTHS, bucket_args, bucket_tile, num_tiles, planar_k, row_bytes, unpack_f32
+from . import configs
+from .configs import check_runnable
+from .layout import bucket_args, bucket_tile, num_tiles, planar_k, row_bytes, unpack_f32
 
 
 # -- the scan ----------------------------------------------------------------------------------
@@ -202,34 +204,8 @@ def _interpreting() -> bool:
 
 
 def _check(x, qweight, scales, zeros, perm, buckets, K, k, candidates, act_bits):
-    op = "chord::mp_topk"
-    checks.check_matrix(op, "x", x, K, "K of the table")
-    N = checks.check_packed(op, x, qweight, scales, zeros, perm, fmt.total_bytes(list(buckets), K))
-    for bits, _, _, _ in fmt.bucket_spans(list(buckets), K):
-        if bits not in WIDTHS + (0,):
-            raise ValueError(f"{op}: buckets: width {bits} is not one of 0, 1, 2, 4, 8")
-    if sum(int(n) for n in list(buckets)[1::2]) != N:
-        raise ValueError(f"{op}: buckets: rows sum to {sum(list(buckets)[1::2])}, perm has {N}")
-    checks.check_act_bits(op, act_bits)
-    n_items = N if candidates is None else candidates.shape[-1]
-    if candidates is not None:
-        if (
-            candidates.dtype.is_floating_point
-            or candidates.dim() not in (1, 2)
-            or (candidates.dim() == 2 and candidates.shape[0] != x.shape[0])
-        ):
-            raise ValueError(
-                f"{op}: candidates: expected integer [C] or [M={x.shape[0]}, C], got "
-                f"{candidates.dtype} {list(candidates.shape)}"
-            )
-        if candidates.device != x.device:
-            raise ValueError(f"{op}: candidates: expected device {x.device} (x's), got {candidates.device}")
-    if not 1 <= k <= n_items:
-        raise ValueError(
-            f"{op}: k: expected 1 <= k <= {n_items} "
-            f"({'item rows' if candidates is None else 'candidates per row'}), got {k}"
-        )
-    checks.check_runnable(op, "x", x.device, _interpreting())
+    ops.check_call("mp_topk", x, qweight, scales, zeros, perm, buckets, K, k, candidates, act_bits)
+    check_runnable("chord::mp_topk", "x", x.device, _interpreting())
 
 
 def _prepare(x, act_bits, K):
@@ -237,10 +213,7 @@ def _prepare(x, act_bits, K):
     to 128 (every width's padded K), zero filled."""
     M = x.shape[0]
     Kp = fmt.padded_k(K, 1)
-    xf = x.detach().to(torch.float32)
-    if not bool(torch.isfinite(xf).all()):
-        row = int(torch.nonzero(~torch.isfinite(xf).all(1))[0])
-        raise ValueError(f"chord::mp_topk: x: contains NaN or Inf (row {row})")
+    xf = x.detach().to(torch.float32)  # (finite: chord.ops checked it)
     if act_bits == 8:
         from chord.backends.reference import quantize_activations_int8
 
@@ -516,36 +489,17 @@ def mp_topk_packed(
         scores = torch.cat([scores, torch.zeros(M, pids.numel(), dtype=torch.float64, device=dev)], 1)
         ids = torch.cat([ids, pids[None, :].expand(M, -1)], 1)
         valid = torch.cat([valid, torch.ones(M, pids.numel(), dtype=torch.bool, device=dev)], 1)
-    v, i = _rank(scores, ids, valid, k)
-    if bool(((i < 0) | (i >= tab.N)).any()):  # ids come from perm: a broken table must not pass
-        r = int(torch.nonzero((perm < 0) | (perm >= tab.N))[0])
-        raise ValueError(f"chord::mp_topk: perm[{r}]: expected an item id in 0..{tab.N - 1}, got {int(perm[r])}")
-    return v, i
+    return _rank(scores, ids, valid, k)
 
 
 def _topk_candidates(tab, xr, candidates, k):
     """Candidate lists: every (user, candidate) pair rescored exactly, then ranked."""
     M, dev = xr.shape[0], xr.device
+    # ids in range and perm a permutation: chord.ops checked both, so every id has a packed row
     cand = candidates.detach().long()
-    if cand.numel():
-        lo_, hi_ = int(cand.min()), int(cand.max())
-        if lo_ < 0 or hi_ >= tab.N:
-            flat = cand.reshape(-1)
-            i = int(torch.nonzero((flat < 0) | (flat >= tab.N))[0])
-            raise ValueError(
-                f"chord::mp_topk: candidates: item id {int(flat[i])} (flat position {i}) is out of range [0, {tab.N})"
-            )
-    p = tab.perm.long()
-    if tab.N and (int(p.min()) < 0 or int(p.max()) >= tab.N):
-        i = int(torch.nonzero((p < 0) | (p >= tab.N))[0])
-        raise ValueError(f"chord::mp_topk: perm[{i}]: expected an item id in 0..{tab.N - 1}, got {int(p[i])}")
-    inv = torch.full((tab.N,), -1, dtype=torch.int64, device=dev)
-    inv[p] = torch.arange(tab.N, device=dev)
+    inv = torch.empty(tab.N, dtype=torch.int64, device=dev)
+    inv[tab.perm.long()] = torch.arange(tab.N, device=dev)
     cand = cand.expand(M, -1) if cand.dim() == 1 else cand
     rows = inv[cand]
-    if rows.numel() and int(rows.min()) < 0:
-        raise ValueError(
-            "chord::mp_topk: perm: expected a permutation of 0..N-1 (a candidate's item id is held by no packed row)"
-        )
     scores = _rescore(tab, torch.arange(M, device=dev)[:, None].expand_as(rows), rows, xr)
     return _rank(scores, cand, torch.ones_like(rows, dtype=torch.bool), k)

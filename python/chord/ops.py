@@ -303,8 +303,10 @@ def _mp_linear_values(x, w, bias, act_bits) -> None:
 def _mp_topk_values(x, w, k, candidates, act_bits) -> None:
     N = check_mp_topk(x, w, k, candidates, act_bits)
     check_permutation("chord::mp_topk", w.perm, N)
-    if not bool(torch.isfinite(x).all()):
-        _fail(ValueError, "chord::mp_topk", "x: contains NaN or Inf")
+    finite = torch.isfinite(x)
+    if not bool(finite.all()):
+        row = int(torch.nonzero(~finite.all(1))[0])
+        _fail(ValueError, "chord::mp_topk", f"x: contains NaN or Inf (row {row})")
     if candidates is not None and candidates.numel():
         flat = candidates.reshape(-1)
         bad = ((flat < 0) | (flat >= N)).nonzero()
@@ -376,6 +378,13 @@ _FULL_CHECKS: dict[str, Callable[..., None]] = {
     "mp_linear": _mp_linear_values,
     "mp_topk": _mp_topk_values,
 }
+
+
+def check_call(name: str, *args: Any) -> None:
+    """Every check of a ``chord::name`` call (metadata and values, as :func:`as_kernel` runs them),
+    on its arguments in schema order with a packed weight as its six tensors/values: for kernels
+    that are also called directly, not only through the op (the Triton entry points)."""
+    _FULL_CHECKS[name](*op_args(name, args))
 
 
 def as_kernel(name: str, impl: Callable[..., Any]) -> Callable[..., Any]:

@@ -205,15 +205,15 @@ def test_bad_inputs_name_the_argument(triton_device):
         ct.mp_linear_packed(x.to(torch.int32), *args)
     with pytest.raises(ValueError, match=r"x: expected shape \[M, 32\]"):
         ct.mp_linear_packed(torch.randn(2, 31, device=triton_device), *args)
-    with pytest.raises(ValueError, match="x: expected a 2-D"):
+    with pytest.raises(ValueError, match=r"x: expected shape \[M, 32\] \(K of the weight\), got \[32\]"):
         ct.mp_linear_packed(torch.randn(32, device=triton_device), *args)
-    with pytest.raises(ValueError, match="qweight: expected 1-D torch.uint8"):
+    with pytest.raises(ValueError, match="qweight: expected .* bytes for these buckets and K = 32"):
         ct.mp_linear_packed(x, mw.qweight[:-1], *args[1:])
-    with pytest.raises(ValueError, match="scales: expected 1-D torch.float32"):
+    with pytest.raises(TypeError, match="scales: expected dtype float32, got torch.float64"):
         ct.mp_linear_packed(x, mw.qweight, mw.scales.double(), *args[2:])
-    with pytest.raises(ValueError, match="perm: expected 1-D torch.int32"):
+    with pytest.raises(TypeError, match="perm: expected dtype int32, got torch.int64"):
         ct.mp_linear_packed(x, *args[:3], mw.perm.long(), *args[4:])
-    with pytest.raises(ValueError, match=r"bias: expected a float tensor of shape \[8\]"):
+    with pytest.raises(ValueError, match=r"bias: expected shape \[8\], got \[9\]"):
         ct.mp_linear_packed(x, *args, torch.randn(9, device=triton_device))
     with pytest.raises(ValueError, match="act_bits"):
         ct.mp_linear_packed(x, *args, None, 4)

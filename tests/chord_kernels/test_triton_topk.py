@@ -137,16 +137,20 @@ def test_bad_inputs_name_the_argument(triton_device):
         run(x, mw, 2, torch.tensor([0, 1, 40, 3], device=triton_device))
     with pytest.raises(ValueError, match="act_bits"):
         run(x, mw, 3, None, 4)
-    with pytest.raises(ValueError, match="perm: expected 1-D torch.int32"):
+    with pytest.raises(TypeError, match="perm: expected dtype int32, got torch.int64"):
         ct.mp_topk_packed(x, mw.qweight, mw.scales, mw.zeros, mw.perm.long(), mw.buckets, 64, 3)
     bad_perm = mw.perm.clone()
     bad_perm[:] = 40
-    with pytest.raises(ValueError, match=r"perm\[\d+\]: expected an item id in 0..39, got 40"):
+    with pytest.raises(ValueError, match=r"perm: values must be rows in 0..39, got range \[40, 40\]"):
         ct.mp_topk_packed(x, mw.qweight, mw.scales, mw.zeros, bad_perm, mw.buckets, 64, 3)
-    with pytest.raises(ValueError, match=r"perm\[0\]: expected an item id in 0..39, got 40"):
+    with pytest.raises(ValueError, match=r"perm: values must be rows in 0..39"):
         ct.mp_topk_packed(
             x, mw.qweight, mw.scales, mw.zeros, bad_perm, mw.buckets, 64, 3, torch.arange(5, device=triton_device)
         )
+    twice = mw.perm.clone()
+    twice[1] = twice[0]  # a duplicate id: one item would never be ranked
+    with pytest.raises(ValueError, match=r"perm: not a permutation of 0..39"):
+        ct.mp_topk_packed(x, mw.qweight, mw.scales, mw.zeros, twice, mw.buckets, 64, 3)
     v, i = run(torch.empty(0, 64, device=triton_device), mw, 3)
     assert v.shape == i.shape == (0, 3)
 
