@@ -34,14 +34,13 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from chord.data import add_data_dir_argument
+from chord.cli_args import add_bootstrap_argument, add_dataset_arguments, add_threads_argument
 
 BASELINE_SPLIT = "ptq-split"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", default=None, help="dataset name or path (default: the built-in ML-100K)")
-    add_data_dir_argument(p)
+    add_dataset_arguments(p, None, "the built-in ML-100K")
     p.add_argument(
         "--budgets",
         type=float,
@@ -63,15 +62,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=100,
         help="timed calls per latency row (>= 50 for the table; 0 = no latency, no torch.compile)",
     )
-    p.add_argument("--bootstrap", type=int, default=1000, help="paired-bootstrap resamples over test users")
+    add_bootstrap_argument(p)
     p.add_argument("--seed", type=int, default=42)
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=2,
-        help="torch threads for training and evaluation "
-        "(part of what fixes the numbers: float sums depend on how work is split)",
-    )
+    add_threads_argument(p)
     p.add_argument("--out", default=None, metavar="DIR", help="also write results.json and PNGs here")
     p.add_argument(
         "--checkpoint",

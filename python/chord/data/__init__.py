@@ -2,7 +2,7 @@
 
 from .dataset import SequenceDataset
 from .formats import FORMATS, DataFormatError, detect_format, read_file
-from .registry import DEFAULT_DATASET, KNOWN, add_data_dir_argument, fetch_ml100k, load_dataset
+from .registry import DEFAULT_DATASET, KNOWN, fetch_ml100k, load_dataset
 from .sampling import NegativeSampler
 from .split import LeaveOneOut, pad_left
 
@@ -13,7 +13,6 @@ __all__ = [
     "detect_format",
     "read_file",
     "load_dataset",
-    "add_data_dir_argument",
     "fetch_ml100k",
     "DEFAULT_DATASET",
     "KNOWN",

@@ -10,7 +10,6 @@ and checking sha256 of every file. Any existing file or directory path overrides
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import os
 import subprocess
@@ -56,16 +55,6 @@ def default_data_dir() -> Path | None:
         if cand.is_dir():
             return cand
     return None
-
-
-def add_data_dir_argument(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    """``--data-dir`` (dest ``data_dir``, for :func:`load_dataset`): one definition for every CLI
-    that loads a named dataset, its default described where it is computed."""
-    p.add_argument(
-        "--data-dir",
-        default=None,
-        help="root holding <name>/ (default: $CHORD_DATA_DIR, else ../shared/data or ./shared/data when present)",
-    )
 
 
 def cache_dir() -> Path:

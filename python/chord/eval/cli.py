@@ -6,26 +6,20 @@ import argparse
 import json
 from pathlib import Path
 
-from ..data import add_data_dir_argument
+from ..cli_args import add_dataset_arguments, add_mask_seen_target_argument, add_threads_argument
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", help="directory written by `chord train --out` (model.safetensors + config.json)")
-    p.add_argument("--dataset", default=None, help="name or path (default: the one recorded in the checkpoint)")
-    add_data_dir_argument(p)
+    add_dataset_arguments(p, None, "the one recorded in the checkpoint")
     p.add_argument("--stage", choices=["valid", "test"], default="test")
     p.add_argument("--modes", nargs="+", choices=["full", "sampled"], default=["full", "sampled"])
     p.add_argument("--num-negatives", type=int, default=99)
     p.add_argument("--eval-seed", type=int, default=None, help="seed of the sampled negatives (default: training's)")
     p.add_argument("--min-len", type=int, default=None)
     p.add_argument("--batch-size", type=int, default=1024)
-    p.add_argument(
-        "--mask-seen-target",
-        action="store_true",
-        help="full ranking: mask a target that repeats a history item too (S3-Rec's full sort; "
-        "such a target counts as a miss)",
-    )
-    p.add_argument("--threads", type=int, default=2)
+    add_mask_seen_target_argument(p, "the --stage's")
+    add_threads_argument(p)
     p.add_argument("--json", default=None, help="write results here")
 
 

