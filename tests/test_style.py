@@ -84,3 +84,26 @@ def test_test_extra_installs_the_pinned_tools():
     test_extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["test"]
     names = {re.split(r"[<>=!~ ]", req, maxsplit=1)[0].lower() for req in test_extra}
     assert {"ruff", "clang-format"} <= names, test_extra
+
+
+def test_text_files_as_the_pre_commit_hooks_leave_them():
+    """What the pre-commit hooks beside the formatters check (trailing-whitespace,
+    end-of-file-fixer outside the write-once reports/; check-added-large-files at 1024 KB), so the
+    tree passes ``pre-commit run --all-files`` without pre-commit installed."""
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout: the files are the ones git tracks")
+    ragged, big = [], []
+    for f in _run(["git", "ls-files", "-z"]).stdout.split("\0"):
+        path = ROOT / f
+        if not f or not path.is_file():
+            continue
+        data = path.read_bytes()
+        if len(data) > 1024 * 1024:
+            big.append(f)
+        if f.startswith("reports/") or not data or b"\0" in data[:8192]:
+            continue
+        lines = data.split(b"\n")
+        if not data.endswith(b"\n") or data.endswith(b"\n\n") or any(ln != ln.rstrip(b" \t") for ln in lines):
+            ragged.append(f)
+    assert not big, f"files over 1024 KB (results belong in reports/, ranks and npz outside git): {big}"
+    assert not ragged, f"trailing whitespace or not one final newline: {ragged}"
