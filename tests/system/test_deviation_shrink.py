@@ -7,7 +7,7 @@ import torch
 from chord.experiments.baseline_codes import mean_targets, population_codes
 from chord.models import Caser
 from chord.system import ChordConfig, build_system
-from chord.system.trainer import _Step, deviation_penalty
+from chord.system.chord_trainer import _Step, deviation_penalty
 from tests.helpers import tiny_split
 
 
