@@ -13,6 +13,7 @@ module's, so :func:`chord.quantizable_layers` and the model fingerprint do not c
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Self
 
 import numpy as np
 import torch
@@ -47,7 +48,35 @@ class _MixedWeightHolder(nn.Module):
 
     chord_layer_kind: str = ""
 
-    def _init_holder(self, mw: MixedWeight, weight_shape, float_weight: torch.Tensor | None):
+    @classmethod
+    def from_float(
+        cls,
+        mod: nn.Module,
+        codes: torch.Tensor,
+        codebook: Codebook | None = None,
+        *,
+        keep_float: bool = False,
+        act_bits: int = 0,
+    ) -> Self:
+        """The swapped form of the float module ``mod``: its weight packed channel by channel from
+        ``codes`` (``chord.pack``); ``keep_float`` keeps a reference to the float weight (for
+        re-packing and ``chord.dequantize_``)."""
+        cls._check_float(mod)
+        mw = pack(mod.weight.detach().reshape(mod.weight.shape[0], -1), codes, codebook)
+        float_weight = mod.weight if keep_float else None
+        return cls(mw, **cls._float_kwargs(mod), float_weight=float_weight, act_bits=act_bits)
+
+    @classmethod
+    def _check_float(cls, mod: nn.Module) -> None:
+        """Raise when ``mod`` has a setting the swapped module cannot reproduce."""
+
+    @classmethod
+    def _float_kwargs(cls, mod: nn.Module) -> dict:
+        """What the constructor takes from ``mod`` besides its packed weight."""
+        raise NotImplementedError
+
+    def _init_holder(self, mw: MixedWeight, weight_shape, float_weight: torch.Tensor | None, act_bits: int) -> None:
+        self.act_bits = int(act_bits)
         self.chord_weight_shape = tuple(int(s) for s in weight_shape)
         self.qweight_k = _prod(self.chord_weight_shape[1:])
         for name in _MW_BUFFERS:
@@ -217,8 +246,8 @@ def _prod(xs) -> int:
     return p
 
 
-def _pack_module_weight(weight: torch.Tensor, codes, codebook) -> MixedWeight:
-    return pack(weight.detach().reshape(weight.shape[0], -1), codes, codebook)
+def _frozen_bias(bias: torch.Tensor | None) -> nn.Parameter | None:
+    return bias if bias is None or isinstance(bias, nn.Parameter) else nn.Parameter(bias, requires_grad=False)
 
 
 class MixedPrecisionLinear(_MixedWeightHolder):
@@ -240,22 +269,12 @@ class MixedPrecisionLinear(_MixedWeightHolder):
     ):
         super().__init__()
         self.in_features, self.out_features = mw.K, mw.N
-        self._init_holder(mw, (mw.N, mw.K), float_weight)
-        self.bias = bias if bias is None or isinstance(bias, nn.Parameter) else nn.Parameter(bias, requires_grad=False)
-        self.act_bits = int(act_bits)
+        self._init_holder(mw, (mw.N, mw.K), float_weight, act_bits)
+        self.bias = _frozen_bias(bias)
 
     @classmethod
-    def from_float(
-        cls,
-        mod: nn.Linear,
-        codes: torch.Tensor,
-        codebook: Codebook | None = None,
-        *,
-        keep_float: bool = False,
-        act_bits: int = 0,
-    ) -> MixedPrecisionLinear:
-        mw = _pack_module_weight(mod.weight, codes, codebook)
-        return cls(mw, mod.bias, float_weight=mod.weight if keep_float else None, act_bits=act_bits)
+    def _float_kwargs(cls, mod: nn.Linear) -> dict:
+        return dict(bias=mod.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return _linear(self, x, self._parameters.get("bias"))  # (Module.__getattr__ costs ~0.3 us)
@@ -311,36 +330,26 @@ class MixedPrecisionConv2d(_MixedWeightHolder):
             self.pre_pad, self.padding = tuple(pads), (0, 0)
         else:
             self.pre_pad, self.padding = None, tuple(padding)
-        self._init_holder(mw, (out_c, in_c, kh, kw), float_weight)
-        self.bias = bias if bias is None or isinstance(bias, nn.Parameter) else nn.Parameter(bias, requires_grad=False)
-        self.act_bits = int(act_bits)
+        self._init_holder(mw, (out_c, in_c, kh, kw), float_weight, act_bits)
+        self.bias = _frozen_bias(bias)
         self._orig_padding = padding
 
     @classmethod
-    def from_float(
-        cls,
-        mod: nn.Conv2d,
-        codes: torch.Tensor,
-        codebook: Codebook | None = None,
-        *,
-        keep_float: bool = False,
-        act_bits: int = 0,
-    ) -> MixedPrecisionConv2d:
+    def _check_float(cls, mod: nn.Conv2d) -> None:
         if mod.groups != 1:
             raise ValueError(
                 f"MixedPrecisionConv2d: groups must be 1 (a channel is a full output filter), got {mod.groups}"
             )
-        mw = _pack_module_weight(mod.weight, codes, codebook)
-        return cls(
-            mw,
-            mod.weight.shape,
-            mod.bias,
+
+    @classmethod
+    def _float_kwargs(cls, mod: nn.Conv2d) -> dict:
+        return dict(
+            weight_shape=mod.weight.shape,
+            bias=mod.bias,
             stride=mod.stride,
             padding=mod.padding,
             dilation=mod.dilation,
             padding_mode=mod.padding_mode,
-            float_weight=mod.weight if keep_float else None,
-            act_bits=act_bits,
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -438,8 +447,7 @@ class QuantizedEmbedding(_MixedWeightHolder):
         super().__init__()
         self.num_embeddings, self.embedding_dim = mw.N, mw.K
         self.padding_idx = padding_idx
-        self.act_bits = int(act_bits)
-        self._init_holder(mw, (mw.N, mw.K), float_weight)
+        self._init_holder(mw, (mw.N, mw.K), float_weight, act_bits)
         self._build_row_tables()
 
     def _row_tables_of(self, mw: MixedWeight) -> dict:
@@ -490,21 +498,15 @@ class QuantizedEmbedding(_MixedWeightHolder):
         self._build_row_tables()
 
     @classmethod
-    def from_float(
-        cls,
-        mod: nn.Embedding,
-        codes: torch.Tensor,
-        codebook: Codebook | None = None,
-        *,
-        keep_float: bool = False,
-        act_bits: int = 0,
-    ) -> QuantizedEmbedding:
+    def _check_float(cls, mod: nn.Embedding) -> None:
         if mod.max_norm is not None:
             raise ValueError(
                 "QuantizedEmbedding: max_norm renormalizes rows at lookup; not supported for a frozen packed table"
             )
-        mw = _pack_module_weight(mod.weight, codes, codebook)
-        return cls(mw, padding_idx=mod.padding_idx, float_weight=mod.weight if keep_float else None, act_bits=act_bits)
+
+    @classmethod
+    def _float_kwargs(cls, mod: nn.Embedding) -> dict:
+        return dict(padding_idx=mod.padding_idx)
 
     @property
     def weight(self) -> torch.Tensor:
