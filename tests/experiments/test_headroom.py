@@ -145,6 +145,37 @@ def test_groups_partition_channels_and_budget_matches_chord(model):
     assert torch.allclose(hr.avg_bits(codes, groups).float(), chord_bits, atol=1e-6)
 
 
+def test_oracle_search_is_deterministic_with_per_round_test_scoring():
+    """run_cell scores the oracle on test after each round (Evaluator.ranks through a CodesModel);
+    that must leave the search objective alone: with a dropout backbone, two runs in one process give
+    the same strategies, and the same search value as the search run without the per-round scoring."""
+    from argparse import Namespace
+
+    from chord.experiments.headroom_run import run_cell
+    from tests.helpers import tiny_split
+
+    split = tiny_split(users=24, items=30)
+    torch.manual_seed(0)
+    m = build_model(
+        {"model": "caser", "num_items": 30, "num_users": split.num_users, "dim": 8, "L": 4, "dropout": 0.4}
+    ).eval()
+    args = Namespace(
+        blocks=2, history=4, mask_seen_target=False, search_items=1, rounds=3, oracle_rounds=3, seed=1, bootstrap=20
+    )
+    rows = torch.arange(len(split.eval_users))
+    a, b = (run_cell(m, split, 1.5, rows, args, log=None) for _ in range(2))
+    assert not m.training
+    assert a["valid_loss"] == b["valid_loss"]
+    assert all(torch.equal(a["_ranks"][k], b["_ranks"][k]) for k in a["_ranks"])
+    specs = planned_layers(m)
+    groups = hr.channel_groups(m, specs, 2)
+    obj = hr.StageLoss(m, specs, groups, *hr.search_instances(split, rows, 1, 4))
+    pop = torch.tensor(a["population_codes"]).expand(rows.numel(), -1)
+    _, val, _ = hr.local_search(obj.per_user, pop, groups, 1.5, 3)
+    assert float(val.mean()) == pytest.approx(a["valid_loss"]["oracle"], rel=1e-12)
+    assert a["valid_loss"]["oracle"] < a["valid_loss"]["population"]  # the search did move
+
+
 def test_sample_rows_seeded():
     a, b = sample_rows(100, 10, 5), sample_rows(100, 10, 5)
     assert torch.equal(a, b) and a.numel() == 10 and len(set(a.tolist())) == 10

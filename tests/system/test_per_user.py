@@ -90,3 +90,22 @@ def test_shared_codes_forward_equals_per_user_forward(model):
     got = shared(seqs, users)
     torch.testing.assert_close(got, per_user(seqs, users), rtol=1e-5, atol=1e-5)
     assert not torch.allclose(got, model(seqs, users=users), atol=1e-4)  # the codes did change the weights
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_codes_model_leaves_the_backbone_mode_as_it_found_it(training):
+    """Evaluator.ranks restores the mode of the model it scores; a CodesModel wrapper starts in its
+    backbone's mode, so scoring it never switches a frozen eval backbone's dropout on."""
+    from chord.eval.evaluator import Evaluator
+    from chord.system import CodesModel
+    from tests.helpers import tiny_split
+
+    split = tiny_split()
+    torch.manual_seed(0)
+    m = Caser(split.num_items, dim=8, L=4, n_v=2, n_h=3, dropout=0.4, num_users=split.num_users).train(training)
+    specs = planned_layers(m)
+    codes = torch.randint(0, 4, (sum(s.channels for s in specs),))
+    wrapped = CodesModel(m, lambda s, u: codes, specs)
+    assert wrapped.training is training
+    Evaluator(split, 4).ranks(wrapped, "test", "full")
+    assert m.training is training and all(mod.training is training for mod in m.modules())

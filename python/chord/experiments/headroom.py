@@ -278,9 +278,15 @@ class StageLoss:
         inst = torch.where(w > 0, inst_loss.view(-1, self.k), 0.0)
         return (inst * w).sum(1) / w.sum(1).clamp_min(1e-12)
 
+    def _frozen(self):
+        # the objective must be a function of the codes alone: whoever used the backbone between
+        # two calls (per-round test scoring) may have left it in training mode, with dropout on
+        self.backbone.eval()
+
     @torch.no_grad()
     def per_user(self, codes: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
         """codes long [R, G] for users ``rows`` (default: all, R = U) -> loss float64 [R]."""
+        self._frozen()
         rows = torch.arange(self.U) if rows is None else rows
         inst = (rows[:, None] * self.k + torch.arange(self.k)).flatten()
         ch = self.groups.expand(codes).repeat_interleave(self.k, 0)
@@ -295,6 +301,7 @@ class StageLoss:
     @torch.no_grad()
     def population(self, codes: torch.Tensor) -> torch.Tensor:
         """codes long [G] -> mean loss over all users (float64 scalar)."""
+        self._frozen()
         w = self._weights(self.groups.expand(codes.view(1, -1)))
         params = {f"{n}.weight": v[0] for n, v in w.items()}
         n = self.seqs.shape[0]

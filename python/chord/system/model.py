@@ -57,6 +57,10 @@ class CodesModel(nn.Module):
         self.specs = specs or planned_layers(backbone)
         self.copies = QuantizedCopies(backbone, self.specs, codebook)
         self.codes_fn = codes_fn
+        # a new nn.Module starts in training mode; callers that restore this wrapper's mode
+        # (Evaluator.ranks) would then switch a frozen eval backbone's dropout on for its next user
+        # (the headroom oracle search read a dropout-noisy objective after each round's scoring)
+        self.train(backbone.training)
 
     def forward(self, seqs: torch.Tensor, users: torch.Tensor | None = None) -> torch.Tensor:
         codes = self.codes_fn(seqs, users)
