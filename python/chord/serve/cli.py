@@ -20,9 +20,10 @@ from .workers import METRICS_DIR_ENV, reuseport_supported, supervise, uvicorn_se
 TUNING = ("seed", "threads", "http", "max_wait_ms", "queue", "max_queue_ms", "max_inflight", "shared_socket")
 
 
-def add_tuning_arguments(p: argparse.ArgumentParser) -> None:
+def add_tuning_arguments(p: argparse.ArgumentParser, sweep: bool = False) -> None:
     """The server settings a load test varies (``TUNING``), shared by ``chord serve`` and the
-    load generator, which passes them on (``tuning_argv``)."""
+    load generator, which passes them on (``tuning_argv``); sweep: ``--max-inflight`` takes
+    several values (the load generator runs one configuration per value)."""
     p.add_argument("--seed", type=int, default=0, help="seed of the --random planner")
     p.add_argument(
         "--threads",
@@ -51,6 +52,7 @@ def add_tuning_arguments(p: argparse.ArgumentParser) -> None:
         "--max-inflight",
         type=int,
         default=None,
+        nargs="+" if sweep else None,
         help="most strategy requests a worker answers at a time; past it: 503 + Retry-After before the body "
         "is read (default: --max-batch, one forward's worth; 0: no limit)",
     )

@@ -154,8 +154,8 @@ class Metrics:
                 "buckets": dict(zip(labels, counts)),
                 "count": n,
                 "mean": s["latency_sum_ms"] / n if n else None,
-                "p50_le": _quantile(counts, 0.5),
-                "p99_le": _quantile(counts, 0.99),
+                "p50_le": bucket_quantile_ms(counts, 0.5),
+                "p99_le": bucket_quantile_ms(counts, 0.99),
             },
             "queue_depth": s["queue_depth"],
             "oldest_wait_ms": s["oldest_wait_s"] * 1e3,
@@ -215,7 +215,7 @@ class Metrics:
         return "\n".join(out) + "\n"
 
 
-def _quantile(counts: list[int], q: float) -> float | None:
+def bucket_quantile_ms(counts: list[int], q: float) -> float | None:
     """Upper bound (ms) of the latency bucket holding quantile q (None when empty or open-ended)."""
     n = sum(counts)
     if n == 0:
