@@ -92,9 +92,6 @@ void transpose8_avx2(const float*, int64_t, int64_t, float*, int64_t) {
 void unpack_i8_avx2(const uint8_t*, int64_t, int, uint8_t*) {
   absent("unpack_i8_avx2");
 }
-void unpack_i8_vnni(const uint8_t*, int64_t, int, uint8_t*) {
-  absent("unpack_i8_vnni");
-}
 void gemm_i8_avxvnni(const int8_t*, int64_t, int64_t, const uint8_t*, int64_t, int64_t, int64_t, int, const int64_t*,
                      int32_t*, int64_t, const uint8_t*, int64_t) {
   absent("gemm_i8_avxvnni");
@@ -102,6 +99,12 @@ void gemm_i8_avxvnni(const int8_t*, int64_t, int64_t, const uint8_t*, int64_t, i
 void gemm_i8_vnni_packed(const int8_t*, int64_t, int64_t, const uint8_t*, int64_t, int, int64_t, int64_t, int32_t*,
                          int64_t, const uint8_t*, int64_t) {
   absent("gemm_i8_vnni_packed");
+}
+void unpack_i8_vnni_quad(const uint8_t* const*, const int64_t*, const int*, int, int64_t, uint8_t*) {
+  absent("unpack_i8_vnni_quad");
+}
+void gemm_i8_vnni_quad(const int8_t*, int64_t, int64_t, const uint8_t*, int64_t, int64_t, int64_t, int32_t*, int64_t) {
+  absent("gemm_i8_vnni_quad");
 }
 void epilogue_i8_avx512(const int32_t*, int64_t, const double*, const double*, const double*, const int32_t*, double,
                         double, float*) {

@@ -1,14 +1,15 @@
 // The int8 GEMM path of mp_linear (act_bits = 8): quantize every activation row once per call
 // (the direct path's quantization, same functions), unpack the weight a window of packed rows at
-// a time into one byte per element in natural k order (once per call per thread; the window
-// stays in L2), and run a register-blocked integer GEMM microkernel over it (vpdpbusd in
-// mp_linear_gemm_i8_avx512.cpp and _avxvnni.cpp, AVX2 maddubs in _avx2.cpp, gemm_i8_ref below).
+// a time into one byte per element (once per call per thread; the window stays in L2), and run a
+// register-blocked integer GEMM microkernel over it (AVX-512 VNNI: column quads, 6 rows x 16
+// columns, gemm_i8_vnni_quad in mp_linear_gemm_i8_avx512.cpp; AVX-VNNI in mp_linear_avxvnni.cpp
+// and AVX2 maddubs in _avx2.cpp on natural-order columns; gemm_i8_ref below).
 // Up to kMFusedGemmI8 rows on AVX-512 VNNI there is no window: the microkernel unpacks the packed rows
 // in registers once per tile of 6 activation rows (gemm_i8_vnni_packed), which costs less than
 // storing a window and loading it back.
-// Windows follow the packed order, so the weight is read as one forward stream, prefetched a
-// window ahead by the microkernels while they compute; the epilogue scatters to the original
-// columns.
+// Up to kMPackedOrder rows the windows follow the packed order, so the weight is read as one
+// forward stream, prefetched a window ahead by the microkernels while they compute; the
+// epilogue scatters to the original columns. Beyond, they follow the original column order.
 //
 // Why: the direct kernels unpack every packed row once per block of activation rows and widen
 // the activations into one layout per width; at larger M (or for small layers, whose rows pad
@@ -99,11 +100,12 @@ thread_local Scratch tls_scratch;
 std::atomic<uint64_t> g_calls{0};
 
 // Rows [r0, r0 + nw) (col(i): the Col of row i) -> s. unpack = false: their metadata only (the
-// microkernel reads the packed rows).
+// microkernel reads the packed rows). quad: the AVX-512 VNNI column-quad layout
+// (unpack_i8_vnni_quad), group g at s.p + g * 4 * ldp.
 template <class ColAt>
-void build_window(const ColAt& col, int64_t r0, int64_t nw, int64_t ldp, Kern kern, bool unpack, const float* bias,
-                  Scratch& s) {
-  if (unpack) s.p.ensure(size_t(std::max<int64_t>(1, nw) * ldp));
+void build_window(const ColAt& col, int64_t r0, int64_t nw, int64_t ldp, int64_t L, Kern kern, bool unpack, bool quad,
+                  const float* bias, Scratch& s) {
+  if (unpack) s.p.ensure(size_t(std::max<int64_t>(1, round_up(nw, 4)) * ldp));
   s.bits.resize(size_t(nw));
   s.row.resize(size_t(nw));
   s.rb.resize(size_t(nw));
@@ -114,10 +116,8 @@ void build_window(const ColAt& col, int64_t r0, int64_t nw, int64_t ldp, Kern ke
   for (int64_t j = 0; j < nw; ++j) {
     const Col c = col(r0 + j);
     uint8_t* d = s.p.p + j * ldp;
-    if (!unpack) {
-      // the microkernel reads c.row itself
-    } else if (kern == Kern::Vnni) {
-      unpack_i8_vnni(c.row, c.rb, c.bits, d);
+    if (!unpack || quad) {
+      // the microkernel reads c.row itself, or the quads are unpacked below
     } else if (kern == Kern::AvxVnni && c.bits == 8) {
       std::memcpy(d, c.row, size_t(c.rb));  // natural order already; vpdpbusd takes any u8
     } else if (kern == Kern::Avx2 || kern == Kern::AvxVnni) {
@@ -133,6 +133,10 @@ void build_window(const ColAt& col, int64_t r0, int64_t nw, int64_t ldp, Kern ke
     s.bias[size_t(j)] = bias ? double(bias[c.n]) : 0.0;
     s.col[size_t(j)] = c.n;
   }
+  if (unpack && quad)
+    for (int64_t j = 0; j < nw; j += 4)
+      unpack_i8_vnni_quad(s.row.data() + j, s.rb.data() + j, s.bits.data() + j, int(std::min<int64_t>(4, nw - j)), L,
+                          s.p.p + j * ldp);
   s.contiguous = nw > 0;
   for (int64_t j = 1; j < nw; ++j) s.contiguous &= s.col[size_t(j)] == s.col[0] + j;
 }
@@ -173,10 +177,8 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
   const Kern kern = kernel_of(is);
   const bool simd = isa_has_avx2(is);
   const bool vec_epi = isa_has_avx512(is);
-  auto gemm = kern == Kern::Vnni      ? gemm_i8_vnni
-              : kern == Kern::AvxVnni ? gemm_i8_avxvnni
-              : kern == Kern::Avx2    ? gemm_i8_avx2
-                                      : gemm_i8_ref;
+  // (AVX-512 VNNI runs gemm_i8_vnni_packed or gemm_i8_vnni_quad instead)
+  auto gemm = kern == Kern::AvxVnni ? gemm_i8_avxvnni : kern == Kern::Avx2 ? gemm_i8_avx2 : gemm_i8_ref;
   const int64_t Kp = pad_k(K), ldp = gemm_i8_ldp(K), L = gemm_i8_len(K);
 
   // The live rows in packed order, which is address order: windows of consecutive rows read the
@@ -204,6 +206,8 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
   // row tile instead of storing a window (writing a window and reading it back costs more
   // than unpacking a few times over).
   const bool fused = kern == Kern::Vnni && packed_order && M <= kMFusedGemmI8;
+  // Larger M on AVX-512 VNNI: windows in column quads (gemm_i8_vnni_quad).
+  const bool quad = kern == Kern::Vnni && !fused;
   thread_local std::vector<Col> cols_tls;  // original order only: the live rows by output column
   std::vector<Col>& cols = cols_tls;
   cols.clear();
@@ -298,7 +302,7 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
       const int64_t r0 = wb[size_t(wi)], nw = wb[size_t(wi + 1)] - r0;
       if (s.call != call || s.window != wi) {
         s.call = 0;  // a throw mid-build must not leave a half-built window marked valid
-        build_window(col, r0, nw, ldp, kern, !fused, bias, s);
+        build_window(col, r0, nw, ldp, L, kern, !fused, quad, bias, s);
         s.call = call;
         s.window = wi;
       }
@@ -338,7 +342,9 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
             for (int64_t b = 0; b < cols[size_t(i)].rb; b += 64) __builtin_prefetch(cols[size_t(i)].row + b, 0, 2);
           const uint8_t* a = mb == m0 && pf0 ? pf0 + (pf1 - pf0) * j0 / nw : nullptr;
           const uint8_t* b = mb == m0 && pf0 ? pf0 + (pf1 - pf0) * j1 / nw : nullptr;
-          if (fused)
+          if (quad)
+            gemm_i8_vnni_quad(xq.p + mb * Kp, Kp, nm, s.p.p + j0 * ldp, ldp, j1 - j0, L, s.c.p + j0, nw);
+          else if (fused)
             gemm_i8_vnni_packed(xq.p + mb * Kp, Kp, nm, s.row[size_t(j0)], s.rb[size_t(j0)], s.bits[size_t(j0)],
                                 j1 - j0, L, s.c.p + j0, nw, a, b - a);
           else

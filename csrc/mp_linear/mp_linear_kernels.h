@@ -184,10 +184,10 @@ void transpose8_avx2(const float* src, int64_t lds, int64_t K, float* dst, int64
 // Activations: the natural int8 rows, zero beyond K.
 // gemm_i8: for m < nm, j < nc: c[m * ldc + j] = sum_{l < L} x[m * ldx + l] * u[j][l] (exact
 // int32: needs K <= kMaxKGemmI8), L = gemm_i8_len(K) (a multiple of 64). The AVX2 kernel runs
-// 8-bit columns as q = u - 128 (unpack_i8_avx2 stores that) and adds 128 * qsum[m] back;
-// the VNNI kernels (gemm_i8_vnni: AVX-512, gemm_i8_avxvnni: AVX-VNNI, both on unpack_i8_avx2's /
-// unpack_i8_vnni's fields with 8-bit rows as they are) and the reference ignore bits and qsum. [pf, pf + pfb): bytes to
-// prefetch into L2 while the call runs (spread over its k steps; the next weight window's packed rows), or pfb = 0.
+// 8-bit columns as q = u - 128 (unpack_i8_avx2 stores that) and adds 128 * qsum[m] back; the
+// AVX-VNNI kernel (gemm_i8_avxvnni, on unpack_i8_avx2's fields with 8-bit rows as they are) and
+// the reference ignore bits and qsum. [pf, pf + pfb): bytes to prefetch into L2 while the call
+// runs (spread over its k steps; the next weight window's packed rows), or pfb = 0.
 constexpr int64_t kMaxKGemmI8 = 65536;  // K * 255 * 127 < 2^31
 inline int64_t gemm_i8_ldp(int64_t K) {
   return (K + 127) / 128 * 128;
@@ -199,19 +199,24 @@ inline int64_t gemm_i8_len(int64_t K) {
 // fields as u ^ 0x80).
 void unpack_i8_ref(const uint8_t* row, int64_t rb, int bits, uint8_t* dst);
 void unpack_i8_avx2(const uint8_t* row, int64_t rb, int bits, uint8_t* dst);
-void unpack_i8_vnni(const uint8_t* row, int64_t rb, int bits, uint8_t* dst);
 void gemm_i8_ref(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* p, int64_t ldp, int64_t nc, int64_t L,
                  int bits, const int64_t* qsum, int32_t* c, int64_t ldc, const uint8_t* pf, int64_t pfb);
 void gemm_i8_avx2(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* p, int64_t ldp, int64_t nc, int64_t L,
                   int bits, const int64_t* qsum, int32_t* c, int64_t ldc, const uint8_t* pf, int64_t pfb);
 void gemm_i8_avxvnni(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* p, int64_t ldp, int64_t nc, int64_t L,
                      int bits, const int64_t* qsum, int32_t* c, int64_t ldc, const uint8_t* pf, int64_t pfb);
-void gemm_i8_vnni(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* p, int64_t ldp, int64_t nc, int64_t L,
-                  int bits, const int64_t* qsum, int32_t* c, int64_t ldc, const uint8_t* pf, int64_t pfb);
+// AVX-512 VNNI, more than kMFusedGemmI8 rows: windows in column quads, the columns in groups of
+// four, group g at p + g * 4 * ldp, L / 16 chunks of 64 bytes; chunk t = fields [16t, 16t + 16)
+// of the group's four columns side by side (16 bytes each, natural-order u8 fields, zero past a
+// column's end and for missing columns). unpack_i8_vnni_quad builds one group from n <= 4 packed
+// rows; gemm_i8_vnni_quad is gemm_i8's contract on such a window (nc columns from p; no prefetch).
+void unpack_i8_vnni_quad(const uint8_t* const* row, const int64_t* rb, const int* bits, int n, int64_t L, uint8_t* dst);
+void gemm_i8_vnni_quad(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* p, int64_t ldp, int64_t nc, int64_t L,
+                       int32_t* c, int64_t ldc);
 // Up to this many activation rows the AVX-512 VNNI int8 GEMM reads packed rows (no window).
 constexpr int64_t kMFusedGemmI8 = 24;
-// gemm_i8_vnni from nc packed rows of one width (bits; rb bytes apart) instead of a window:
-// each k step's fields are unpacked in registers (unpack_i8_vnni's values), never stored.
+// gemm_i8's contract from nc packed rows of one width (bits; rb bytes apart) instead of a
+// window: each k step's fields are unpacked in registers, never stored.
 void gemm_i8_vnni_packed(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* w, int64_t rb, int bits, int64_t nc,
                          int64_t L, int32_t* c, int64_t ldc, const uint8_t* pf, int64_t pfb);
 // The int8 epilogue of one activation row over n columns, vectorized (AVX-512F) and bit-identical

@@ -1,7 +1,8 @@
 """The int8 GEMM path of C++ ``chord::mp_linear`` (act_bits=8, ``path="panel"``;
 csrc/mp_linear/mp_linear_gemm_i8*.cpp: activations quantized once per call, weight windows unpacked
 to int8 once per call per thread, VNNI / AVX2 / scalar microkernels; up to 24 rows on AVX-512 VNNI,
-no window: the microkernel unpacks the packed rows in registers) and the cost model that chooses it.
+no window: the microkernel unpacks the packed rows in registers; beyond, column-quad windows of
+6 x 16 tiles) and the cost model that chooses it.
 
 Integer dot products are exact and the epilogue is the direct path's, so every ISA and both paths
 must agree bit for bit; against the float64 reference the int8 path is within the fp32 rounding
@@ -98,14 +99,15 @@ def test_gemm_i8_half_inputs_match_direct(dtype):
 
 
 @pytest.mark.parametrize("bits", [1, 2, 4, 8])
-@pytest.mark.parametrize("N", [1, 3, 4, 5, 17])
+@pytest.mark.parametrize("N", [1, 3, 4, 5, 17, 35])
 @pytest.mark.parametrize("K", [1, 16, 48, 129, 500])
 def test_gemm_i8_each_width_tiles_and_tails(bits, N, K):
-    # N around the 4-column tile, K around the 16-byte block and 64-byte step (masked tails),
-    # M around the 6-row (VNNI) / 2-row (AVX2) tiles and the 24-row block
+    # N around the 4-column tile and quad, the 16-column quad tile; K around the 16-byte block and
+    # 64-byte step (masked tails); M around the 6-row (VNNI) / 2-row (AVX2) tiles, the 24-row block
+    # and the quad windows beyond it
     cb = chord.Codebook((0, bits, bits, bits), "asym" if bits == 1 else "sym")
     mw = make_weight(N, K, torch.full((N,), 1, dtype=torch.uint8), cb, seed=bits)
-    for M in (1, 5, 6, 7, 25):
+    for M in (1, 5, 6, 7, 25, 31):
         x, b = torch.randn(M, K), torch.randn(N)
         ys = all_runs(x, mw, b)
         assert_all_equal(ys)
