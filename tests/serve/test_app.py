@@ -67,6 +67,7 @@ def test_past_max_inflight_a_request_gets_503_before_its_body_is_read():
             tasks = [asyncio.ensure_future(app(r.scope, r.receive, r.send)) for r in first]
             await asyncio.sleep(0)  # both handlers run up to reading their bodies
             assert all(r.read for r in first) and not any(r.sent for r in first)
+            assert app.fastapi.state.metrics.as_dict()["in_progress"] == 2
 
             third = _Request(bodies[2])
             await asyncio.wait_for(app(third.scope, third.receive, third.send), 5)
@@ -85,7 +86,7 @@ def test_past_max_inflight_a_request_gets_503_before_its_body_is_read():
             await asyncio.wait_for(app(fourth.scope, fourth.receive, fourth.send), 30)
             assert fourth.status == 200 and fourth.sent[1]["body"] == want[3]
         m = app.fastapi.state.metrics.as_dict()
-        assert m["requests"]["200"] == 3 and m["requests"]["503"] == 1
+        assert m["requests"]["200"] == 3 and m["requests"]["503"] == 1 and m["in_progress"] == 0
 
     asyncio.run(scenario())
 

@@ -267,10 +267,12 @@ def create_app(
                 await send({"type": "http.response.start", "status": 503, "headers": busy_headers})
                 return await send({"type": "http.response.body", "body": busy_body})
             inflight += 1
+            metrics.set_in_progress(inflight)
             try:
                 return await strategy(scope, receive, send)
             finally:
                 inflight -= 1
+                metrics.set_in_progress(inflight)
         return await api(scope, receive, send)
 
     api.state.batcher = batcher

@@ -30,8 +30,8 @@ BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 STATUSES = (200, 400, 409, 413, 422, 499, 500, 503)
 
 # offsets of the fixed fields of a worker's vector
-_PID, _STARTED, _DEPTH, _OLDEST, _RATE, _STRATEGIES, _LAT_SUM, _LAT_N = range(8)
-_STATUS0 = 8
+_PID, _STARTED, _DEPTH, _OLDEST, _RATE, _STRATEGIES, _LAT_SUM, _LAT_N, _IN_PROGRESS = range(9)
+_STATUS0 = 9
 _LAT0 = _STATUS0 + len(STATUSES) + 1
 _BATCH0 = _LAT0 + len(LATENCY_BUCKETS_MS) + 1
 
@@ -99,6 +99,10 @@ class Metrics:
     def set_rate(self, rate: float | None) -> None:
         self.v[_RATE] = rate or 0.0
 
+    def set_in_progress(self, n: int) -> None:
+        """Strategy requests this worker has admitted and not answered yet."""
+        self.v[_IN_PROGRESS] = n
+
     # -- reading --------------------------------------------------------------------------------
     def _vectors(self) -> list[np.ndarray]:
         """This worker's vector and every other worker's in the directory (as copies)."""
@@ -134,6 +138,7 @@ class Metrics:
             "latency_sum_ms": float(total[_LAT_SUM]),
             "latency_n": int(total[_LAT_N]),
             "queue_depth": int(sum(v[_DEPTH] for v in live)),
+            "in_progress": int(sum(v[_IN_PROGRESS] for v in live)),
             "oldest_wait_s": max(now - o for o in oldest) if oldest else 0.0,
             "strategies_per_s": float(sum(v[_RATE] for v in live)) or None,
         }
@@ -158,6 +163,7 @@ class Metrics:
                 "p99_le": bucket_quantile_ms(counts, 0.99),
             },
             "queue_depth": s["queue_depth"],
+            "in_progress": s["in_progress"],
             "oldest_wait_ms": s["oldest_wait_s"] * 1e3,
             "strategies_per_s": s["strategies_per_s"],
             **extra,
@@ -201,6 +207,10 @@ class Metrics:
         server_gauges = {
             "chord_serve_workers": ("Live worker processes.", len(s["pids"])),
             "chord_serve_queue_depth": ("Requests waiting for a planner forward, all workers.", s["queue_depth"]),
+            "chord_serve_requests_in_progress": (
+                "Strategy requests admitted and not answered yet, all workers.",
+                s["in_progress"],
+            ),
             "chord_serve_oldest_wait_seconds": ("Wait so far of the oldest queued request.", s["oldest_wait_s"]),
             "chord_serve_strategies_per_second": (
                 "Recent planner throughput (EWMA), all workers.",
