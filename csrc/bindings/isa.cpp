@@ -12,6 +12,13 @@
 namespace py = pybind11;
 
 namespace chord {
+namespace {
+std::vector<std::string> names(const std::vector<Isa>& isas) {
+  std::vector<std::string> out;
+  for (Isa i : isas) out.push_back(isa_name(i));
+  return out;
+}
+}  // namespace
 
 void bind_isa(py::module_& m) {
   m.def(
@@ -19,22 +26,9 @@ void bind_isa(py::module_& m) {
       py::arg("isa") = "auto",
       "The ISA a request resolves to on this CPU ('auto' honours CHORD_CPU_ISA); raises ValueError for a bad "
       "name or an ISA this CPU lacks.");
+  m.def("cpu_isas", []() { return names(supported_isas()); }, "Every ISA this CPU supports, scalar first.");
   m.def(
-      "cpu_isas",
-      []() {
-        std::vector<std::string> out;
-        for (Isa i : supported_isas()) out.push_back(isa_name(i));
-        return out;
-      },
-      "Every ISA this CPU supports, scalar first.");
-  m.def(
-      "isa_names",
-      []() {
-        std::vector<std::string> out;
-        for (Isa i : {Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Avx512Vnni, Isa::AvxVnni, Isa::Neon, Isa::NeonDotprod})
-          out.push_back(isa_name(i));
-        return out;
-      },
+      "isa_names", []() { return names(all_isas()); },
       "Every ISA name CHORD_CPU_ISA and isa= accept (besides 'auto').");
   m.def(
       "cpu_features",

@@ -138,10 +138,17 @@ Isa best_isa() {
   return best;
 }
 
-std::vector<Isa> supported_isas() {
+std::vector<Isa> all_isas() {
   std::vector<Isa> out;
   for (const IsaEntry& e : kIsas)
-    if (e.isa != Isa::Auto && isa_supported(e.isa)) out.push_back(e.isa);
+    if (e.isa != Isa::Auto) out.push_back(e.isa);
+  return out;
+}
+
+std::vector<Isa> supported_isas() {
+  std::vector<Isa> out;
+  for (Isa i : all_isas())
+    if (isa_supported(i)) out.push_back(i);
   return out;
 }
 

@@ -46,7 +46,10 @@ bool isa_supported(Isa isa);
 // The best ISA this CPU supports: avx512_vnni > avx512 > avx_vnni > avx2 > scalar (x86),
 // neon_dotprod > neon > scalar (aarch64).
 Isa best_isa();
-// Every ISA this CPU supports, scalar first (what tests pin one by one).
+// Every ISA (Auto excluded), in the order of the accepted names: what isa= and CHORD_CPU_ISA
+// accept besides "auto", on any CPU.
+std::vector<Isa> all_isas();
+// The ones this CPU supports, scalar first (what tests pin one by one).
 std::vector<Isa> supported_isas();
 
 // "scalar", "avx2", ... ("auto" for Auto).

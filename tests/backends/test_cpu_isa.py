@@ -6,6 +6,7 @@ integer results."""
 from __future__ import annotations
 
 import os
+import re
 import sys
 
 import pytest
@@ -57,6 +58,14 @@ def _families():
 
 
 FAMILIES = list(_families().keys()) if cpu_backend.HAVE_CPP else []
+
+
+def test_isa_names_are_the_names_the_parser_accepts():
+    """isa_names comes from the parser's own table (csrc/common/isa.cpp), not a second list."""
+    with pytest.raises(ValueError) as e:
+        _cpu.cpu_isa("sse4")
+    accepted = re.search(r"expected one of (.*), got 'sse4'", str(e.value)).group(1).split(", ")
+    assert accepted == ["auto", *NAMES]
 
 
 def test_names_and_support_are_consistent():
