@@ -169,13 +169,21 @@ void quantize_pack(const float* w, int64_t N, int64_t K, int64_t ldw, const int3
     int64_t bucket, r0, r1;
   };
   std::vector<Task> tasks;
+  std::vector<int64_t> cum_rows{0};  // prefix sums of the tasks' rows (each reads K weights a row)
   const int64_t rows_per_task = std::max<int64_t>(1, 16384 / K);
   for (size_t bi = 0; bi < spans.size(); ++bi)
-    for (int64_t r = spans[bi].row_start; r < spans[bi].row_start + spans[bi].rows; r += rows_per_task)
+    for (int64_t r = spans[bi].row_start; r < spans[bi].row_start + spans[bi].rows; r += rows_per_task) {
       tasks.push_back({int64_t(bi), r, std::min(spans[bi].row_start + spans[bi].rows, r + rows_per_task)});
+      cum_rows.push_back(cum_rows.back() + tasks.back().r1 - r);
+    }
   // smallest original row holding a non-finite value, per task
   std::vector<int64_t> task_bad(tasks.size(), N);
-  parallel_for(static_cast<int64_t>(tasks.size()), nthreads, [&](int64_t t) {
+  // Each thread packs one contiguous range of rows (its share of the output, huge pages and the
+  // scales' cache lines are written by one thread), then takes the unclaimed tasks of the others:
+  // a thread on a core shared with a busy process only delays the call by the task it holds.
+  // Handed out one task at a time instead, the threads wrote alternate 4-row slices of the same
+  // lines and pages (reports/2026-12-07-pool.md).
+  const std::function<void(int64_t, int)> task = [&](int64_t t, int) {
     const Task& tk = tasks[static_cast<size_t>(t)];
     const fmt::Span& sp = spans[static_cast<size_t>(tk.bucket)];
     const int bits = sp.bits;
@@ -196,7 +204,8 @@ void quantize_pack(const float* w, int64_t N, int64_t K, int64_t ldw, const int3
       }
       if (!ok) task_bad[static_cast<size_t>(t)] = std::min<int64_t>(task_bad[static_cast<size_t>(t)], perm[r]);
     }
-  });
+  };
+  parallel_for_blocked(static_cast<int64_t>(tasks.size()), nthreads, task, cum_rows.data());
   const int64_t first_bad = tasks.empty() ? N : *std::min_element(task_bad.begin(), task_bad.end());
   if (first_bad < N) {
     const int64_t row = first_bad;
