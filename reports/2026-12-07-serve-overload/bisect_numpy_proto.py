@@ -1,11 +1,15 @@
 # Prototype (not in the code): the budget bisection of chord.system.cloud.tiering.solve_offsets run
 # in numpy for the sorted (single-scope) path, checked bit-identical to solve_offsets on random and
 # tied targets, timed against it (process CPU, min of 30). reports/2026-12-07-serve-overload.md.
-import time, torch, numpy as np
+import time
 
-torch.set_num_threads(1)
+import numpy as np
+import torch
+
 import chord.system.cloud.tiering as T
 from chord.serve.model import random_service
+
+torch.set_num_threads(1)
 
 
 def bisect_np(target, sizes, widths, thr, lo, hi, cap):
