@@ -180,6 +180,7 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
   // (AVX-512 VNNI runs gemm_i8_vnni_packed or gemm_i8_vnni_quad instead)
   auto gemm = kern == Kern::AvxVnni ? gemm_i8_avxvnni : kern == Kern::Avx2 ? gemm_i8_avx2 : gemm_i8_ref;
   const int64_t Kp = pad_k(K), ldp = gemm_i8_ldp(K), L = gemm_i8_len(K);
+  const int64_t ysize = ydtype == DType::F32 ? 4 : 2;
 
   // The live rows in packed order, which is address order: windows of consecutive rows read the
   // weight as one forward stream (the permutation is applied by the epilogue's column indices).
@@ -324,8 +325,9 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
         // one call (the AVX2 kernel: one per run of 8-bit / narrower rows; the packed-row
         // kernel: one per run of one width); the prefetch range is shared between the calls in
         // proportion to their rows (original order: the next window's rows are not one range;
-        // they are prefetched row by row, a share per call of kJChunk columns)
-        const bool row_pf = !packed_order && nch == 1 && mb == m0 && pw < nwin;
+        // they are prefetched row by row, a share per call of kJChunk columns, during the last
+        // row block: earlier, the activation rows streaming through L2 evict them again)
+        const bool row_pf = !packed_order && nch == 1 && mb + kMBlock >= m1 && pw < nwin;
         const int64_t pn0 = row_pf ? wb[size_t(pw)] : 0, pnw = row_pf ? wb[size_t(pw + 1)] - pn0 : 0;
         for (int64_t j0 = 0; j0 < nw;) {
           int64_t j1 = j0 + 1;
@@ -340,6 +342,14 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
           if (!packed_order) j1 = std::min(j1, j0 + kJChunk);
           for (int64_t i = pn0 + j0 * pnw / nw; i < pn0 + j1 * pnw / nw; ++i)
             for (int64_t b = 0; b < cols[size_t(i)].rb; b += 64) __builtin_prefetch(cols[size_t(i)].row + b, 0, 2);
+          // the output lines this call's columns end in (written by the epilogue after the
+          // calls): their reads for ownership overlap the arithmetic instead of stalling the stores
+          if (!packed_order && s.contiguous)
+            for (int64_t m = 0; m < nm; ++m) {
+              const char* yr = static_cast<const char*>(y) + ((mp + mb + m) * ldy + s.col[0]) * ysize;
+              __builtin_prefetch(yr + j0 * ysize, 1, 3);
+              __builtin_prefetch(yr + (j1 - 1) * ysize, 1, 3);
+            }
           const uint8_t* a = mb == m0 && pf0 ? pf0 + (pf1 - pf0) * j0 / nw : nullptr;
           const uint8_t* b = mb == m0 && pf0 ? pf0 + (pf1 - pf0) * j1 / nw : nullptr;
           if (quad)
