@@ -110,6 +110,10 @@ void epilogue_i8_avx512(const int32_t*, int64_t, const double*, const double*, c
                         double, float*) {
   absent("epilogue_i8_avx512");
 }
+void epilogue_gemv_i8_avx512(const int64_t*, int64_t, const float*, const float*, const int32_t*, const float*, double,
+                             double, float*) {
+  absent("epilogue_gemv_i8_avx512");
+}
 }  // namespace mpl
 
 namespace qpack {

@@ -50,6 +50,12 @@ void for_widths(unsigned width_mask, F&& f) {
     if (width_mask & (1u << b)) f(b);
 }
 
+// Asks for the cache lines of [p, p + bytes) (a hint: never faults).
+void prefetch_bytes(const void* p, int64_t bytes) {
+  const char* c = static_cast<const char*>(p);
+  for (int64_t i = 0; i < bytes; i += 64) __builtin_prefetch(c + i);
+}
+
 int clamp_threads(int nthreads) {
   return std::max(1, nthreads);
 }
@@ -106,6 +112,24 @@ PackedView make_packed_view(const uint8_t* qweight, int64_t qbytes, const float*
 }
 
 // ---- activations --------------------------------------------------------------------------
+namespace {
+// act_bits = 8: row m of the activations (xr: K fp32 values) quantized into a.xq_nat, its scale
+// and sum, and the per-width layouts.
+void quantize_i8(PreparedActs::Impl& a, const float* xr, int64_t m, unsigned width_mask) {
+  const int64_t K = a.K, Kp = a.Kp;
+  const bool avx2 = isa_has_avx2(a.isa);
+  int8_t* q = a.xq_nat.p + m * Kp;
+  a.sx[size_t(m)] = avx2                  ? quantize_row_i8_avx2(xr, K, q)
+                    : isa_has_neon(a.isa) ? quantize_row_i8_neon(xr, K, q)
+                                          : quantize_row_i8_ref(xr, K, q);
+  int64_t s = 0;
+  for (int64_t k = 0; k < K; ++k) s += q[k];
+  a.qsum[size_t(m)] = s;
+  if (avx2)
+    for_widths(width_mask, [&](int b) { layout_i8_planar(q, Kp, b, a.i8_group, a.xq_w[width_index(b)].p + m * Kp); });
+}
+}  // namespace
+
 PreparedActs::PreparedActs(const void* x, DType dtype, int64_t M, int64_t K, int64_t sx_row, int64_t sx_col,
                            unsigned width_mask, int act_bits, Isa isa, int nthreads)
     : impl_(new Impl) {
@@ -129,7 +153,10 @@ PreparedActs::PreparedActs(const void* x, DType dtype, int64_t M, int64_t K, int
   a.i8_group = isa_has_avx512_vnni(a.isa) ? 64 : 32;
   const bool f512 = a.f32_avx512;
   const int nt = clamp_threads(nthreads);
-  a.xf_nat.resize(size_t(M * Kp));
+  // act_bits = 8 quantizes a contiguous fp32 row where it is (no widened copy: at M = 1 the
+  // preparation runs on one thread before the others start)
+  const bool quantize_in_place = act_bits == 8 && dtype == DType::F32 && sx_col == 1;
+  if (!quantize_in_place) a.xf_nat.resize(size_t(M * Kp));
   if (act_bits == 0) {
     a.xsum.assign(size_t(M), 0.0);
     for_widths(width_mask, [&](int b) {
@@ -141,11 +168,12 @@ PreparedActs::PreparedActs(const void* x, DType dtype, int64_t M, int64_t K, int
     a.qsum.assign(size_t(M), 0);
     a.xq_nat.resize(size_t(M * Kp));
     for_widths(width_mask, [&](int b) {
-      if (avx2) a.xq_w[width_index(b)].resize(size_t(M * Kp));
+      if (avx2) a.xq_w[width_index(b)].resize(size_t(M * Kp), false);  // layout_i8_planar writes every byte
       a.xq[width_index(b)] = avx2 ? a.xq_w[width_index(b)].p : a.xq_nat.p;
     });
   }
   parallel_for(M, M > 1 ? nt : 1, [&](int64_t m) {
+    if (quantize_in_place) return quantize_i8(a, static_cast<const float*>(x) + m * sx_row, m, width_mask);
     float* xr = a.xf_nat.p + m * Kp;
     if (sx_col == 1 && dtype == DType::F32) {
       std::memcpy(xr, static_cast<const float*>(x) + m * sx_row, size_t(K) * sizeof(float));
@@ -167,16 +195,7 @@ PreparedActs::PreparedActs(const void* x, DType dtype, int64_t M, int64_t K, int
             layout_f32_avx2(xr, Kp, b, d);
         });
     } else {
-      int8_t* q = a.xq_nat.p + m * Kp;
-      a.sx[size_t(m)] = avx2                  ? quantize_row_i8_avx2(xr, K, q)
-                        : isa_has_neon(a.isa) ? quantize_row_i8_neon(xr, K, q)
-                                              : quantize_row_i8_ref(xr, K, q);
-      int64_t s = 0;
-      for (int64_t k = 0; k < K; ++k) s += q[k];
-      a.qsum[size_t(m)] = s;
-      if (avx2)
-        for_widths(width_mask,
-                   [&](int b) { layout_i8_planar(q, Kp, b, a.i8_group, a.xq_w[width_index(b)].p + m * Kp); });
+      quantize_i8(a, xr, m, width_mask);
     }
   });
 }
@@ -210,15 +229,10 @@ namespace {
 // Raw scores of rows [r0, r0 + nr) of span s for activation rows [m0, m0 + nm), handed to
 // sink(m, packed_row, score): scale * (dot - zero * sum(x)) in double, with act_bits = 8
 // (dot - zero * sum(xq)) * (sx * scale). fbuf / ibuf: scratch of nm * nr float / int64.
-template <class Sink>
-void run_span_rows(const PackedView& w, const PreparedActs::Impl& a, const BucketSpan& s, int64_t r0, int64_t nr,
-                   int64_t m0, int64_t nm, float* fbuf, int64_t* ibuf, Sink&& sink) {
-  // sink(m, packed_row, raw_score)
-  if (s.bits == 0) {
-    for (int64_t m = m0; m < m0 + nm; ++m)
-      for (int64_t r = r0; r < r0 + nr; ++r) sink(m, r, 0.0);
-    return;
-  }
+// The dot products of run_span_rows alone, into fbuf (act_bits = 0) or ibuf (act_bits = 8),
+// row m of them at m * nr; s must not be pruned (s.bits != 0).
+void span_dots(const PackedView& w, const PreparedActs::Impl& a, const BucketSpan& s, int64_t r0, int64_t nr,
+               int64_t m0, int64_t nm, float* fbuf, int64_t* ibuf) {
   const uint8_t* rows = w.qweight + s.byte_offset + (r0 - s.row_start) * s.row_bytes;
   const int wi = width_index(s.bits);
   const bool avx2 = isa_has_avx2(a.isa);
@@ -250,6 +264,18 @@ void run_span_rows(const PackedView& w, const PreparedActs::Impl& a, const Bucke
     else
       dot_i8_ref(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, qs, ibuf, nr);
   }
+}
+
+template <class Sink>
+void run_span_rows(const PackedView& w, const PreparedActs::Impl& a, const BucketSpan& s, int64_t r0, int64_t nr,
+                   int64_t m0, int64_t nm, float* fbuf, int64_t* ibuf, Sink&& sink) {
+  // sink(m, packed_row, raw_score)
+  if (s.bits == 0) {
+    for (int64_t m = m0; m < m0 + nm; ++m)
+      for (int64_t r = r0; r < r0 + nr; ++r) sink(m, r, 0.0);
+    return;
+  }
+  span_dots(w, a, s, r0, nr, m0, nm, fbuf, ibuf);
   // one loop per path, the per-row constants hoisted (a loop over every row of the weight)
   const float* scales = w.scales + r0;
   const float* zeros = w.zeros + r0;
@@ -331,6 +357,7 @@ void mp_linear(const PackedView& w, const void* x, DType xdtype, int64_t M, int6
     }
   }
   const int64_t mb = act_bits ? kMBlockI8 : kMBlockF32;
+  const bool epi512 = act_bits && isa_has_avx512_vnni(a.isa);
   // A row's result never depends on which thread computes it. act_bits = 8 streams the weight
   // once per call: each thread takes one contiguous range of equal bytes (parallel_for_blocked).
   // the output dtype as a template argument: no switch per element in the epilogue
@@ -342,6 +369,26 @@ void mp_linear(const PackedView& w, const void* x, DType xdtype, int64_t M, int6
     ibuf.resize(size_t(mb * kMaxRowsPerTaskI8));
     const Task& tk = tasks[size_t(t)];
     const BucketSpan& s = w.spans[size_t(tk.span)];
+    if (act_bits && s.bits) {
+      // the epilogue's per-row constants come from DRAM (every weight has its own): ask for
+      // them now, so they arrive while the kernel streams the rows
+      prefetch_bytes(w.scales + tk.r0, tk.nr * 4);
+      prefetch_bytes(w.zeros + tk.r0, tk.nr * 4);
+      prefetch_bytes(w.perm + tk.r0, tk.nr * 4);
+      if constexpr (DT == DType::F32) {
+        if (epi512) {  // the same expression on 8 rows at once (AVX-512), bit for bit
+          for (int64_t m0 = 0; m0 < M; m0 += mb) {
+            const int64_t nm = std::min(mb, M - m0);
+            span_dots(w, a, s, tk.r0, tk.nr, m0, nm, fbuf.data(), ibuf.data());
+            for (int64_t m = m0; m < m0 + nm; ++m)
+              epilogue_gemv_i8_avx512(ibuf.data() + (m - m0) * tk.nr, tk.nr, w.zeros + tk.r0, w.scales + tk.r0,
+                                      w.perm + tk.r0, bias, double(a.qsum[size_t(m)]), double(a.sx[size_t(m)]),
+                                      static_cast<float*>(y) + m * ldy);
+          }
+          return;
+        }
+      }
+    }
     for (int64_t m0 = 0; m0 < M; m0 += mb)
       run_span_rows(w, a, s, tk.r0, tk.nr, m0, std::min(mb, M - m0), fbuf.data(), ibuf.data(),
                     [&](int64_t m, int64_t pr, double v) {

@@ -67,13 +67,13 @@ inline void store_y(void* y, DType dt, int64_t idx, double v) {
 }
 
 template <class T>
-struct AlignedBuf {  // 64-byte aligned, zero-filled, grow-only
+struct AlignedBuf {  // 64-byte aligned, zero-filled (unless asked not to), grow-only
   T* p = nullptr;
   size_t n = 0;
   AlignedBuf() = default;
   AlignedBuf(const AlignedBuf&) = delete;
   ~AlignedBuf() { std::free(p); }
-  void resize(size_t count) {
+  void resize(size_t count, bool zero = true) {
     std::free(p);
     p = nullptr;
     n = 0;
@@ -81,7 +81,7 @@ struct AlignedBuf {  // 64-byte aligned, zero-filled, grow-only
     size_t bytes = (count * sizeof(T) + 63) / 64 * 64;
     p = static_cast<T*>(std::aligned_alloc(64, bytes ? bytes : 64));
     if (!p) throw std::bad_alloc();
-    std::memset(p, 0, bytes);
+    if (zero) std::memset(p, 0, bytes);
     n = count;
   }
   // Grow-only, contents unspecified (scratch rewritten by every use).
@@ -131,6 +131,13 @@ void dot_i8_avx512vnni(const uint8_t* w, int64_t rb, int bits, int64_t nr, const
                        int64_t* out, int64_t ldo, const uint8_t* pf_end);
 void dot_i8_avxvnni(const uint8_t* w, int64_t rb, int bits, int64_t nr, const int8_t* x, int64_t ldx, int64_t nm,
                     int64_t* out, int64_t ldo, const uint8_t* pf_end);
+
+// The act_bits = 8 epilogue of one activation row over n packed rows on AVX-512 (compiled with
+// the VNNI kernel; bit-identical to mp_linear.cpp's scalar float64 expression): for j < n,
+// y[perm[j]] = float((double(d[j]) - double(zero[j]) * q) * (xs * double(scale[j]))
+// (+ double(bias[perm[j]]) when bias is not null)).
+void epilogue_gemv_i8_avx512(const int64_t* d, int64_t n, const float* zero, const float* scale, const int32_t* perm,
+                             const float* bias, double q, double xs, float* y);
 
 // Activation layouts of the AVX2 kernels, from one natural-order row (zero beyond K, length
 // Kp): dst gets Kp elements.
