@@ -137,6 +137,24 @@ def test_gemm_i8_extreme_activations_and_8bit_codes():
     assert_all_equal(all_runs(x, mw, torch.randn(N)))
 
 
+def test_gemm_i8_activation_rounding_ties_and_near_ties():
+    # x / sx at and next to half-integers (sx = amax / 127 = 3 and 1): every activation
+    # quantization (scalar, AVX2; direct and panel paths) rounds ties to even the same way and
+    # must agree bit for bit
+    K, N = 300, 40
+    g = torch.Generator().manual_seed(5)
+    mw = make_weight(N, K, random_codes(N, "mix", g))
+    k = torch.arange(-126, 127, dtype=torch.float32)[:K]
+    rows = []
+    for s in (3.0, 1.0):
+        t = torch.full((K,), 0.25) * s
+        t[: k.numel()] = (k + 0.5) * s  # ties (exact quotient k + 1/2 where s is a power of 2)
+        t[0] = 127 * s
+        rows += [t, torch.nextafter(t, t + 1), torch.nextafter(t, t - 1)]
+    x = torch.stack(rows + [torch.randn(K, generator=g) * 1e-3 for _ in range(3)])
+    assert_all_equal(all_runs(x, mw, torch.randn(N, generator=g)))
+
+
 def test_gemm_i8_pruned_columns_are_exactly_bias_even_for_non_finite_x():
     mw, x, b, pruned, allp = pruned_columns_case()
     for isa in ISAS:
