@@ -147,9 +147,13 @@ constexpr Costs kCostScalar{1.7, 0.75, 600, 1.0, 1.0, 1.5, 0.4};
 //   direct = fixed + M*K*widths * prep + M*padded * dot + M*N * epi
 // padded: multiply-adds the direct kernels issue per activation row (32-byte row groups). Both
 // paths give the same result, so a wrong pick costs time only. Scalar: from four shapes (a
-// fallback only). avx_vnni takes the AVX2 coefficients: no CPU here runs it to fit (its
-// vpdpbusd GEMM and GEMV are both faster than AVX2's, so the ratio errs little). Fitted on the
-// quiet machine (thread CPU time; the fit's report: reports/2026-12-06-costfit-quiet.txt).
+// fallback only). avx_vnni takes the AVX2 coefficients: no CPU here runs it to fit (this AMD
+// EPYC, Zen 4, has AVX-512 VNNI but not AVX-VNNI; the AVX-VNNI kernels are checked under
+// emulation only) and its vpdpbusd GEMM and GEMV are both faster than AVX2's, so the ratio errs
+// little. Fitted on the quiet machine (thread CPU time; the fit's report:
+// reports/2026-12-06-costfit-quiet.txt). Above kMFusedGemmI8 rows the AVX-512 VNNI GEMM now runs
+// column-quad windows, faster than when fitted; the fitted crossovers lie below that
+// (reports/2026-12-07-gemm-2.md), so no choice changes.
 namespace {
 struct CostsI8 {
   double g_fixed, g_unpack, g_quant, g_mac, g_epi, g_runpack;
