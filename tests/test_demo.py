@@ -126,7 +126,7 @@ def test_demo_end_to_end_tiny_and_repeatable(tmp_path):
     import torch
 
     from chord.quantize.strategy import Strategy
-    from chord.serve.model import d_user_of, load_service
+    from chord.serve.service_loader import d_user_of, load_service
 
     svc = load_service(ckpt)
     wire = svc.respond(torch.randn(2, d_user_of(svc)), 3.0)

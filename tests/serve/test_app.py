@@ -14,7 +14,7 @@ if os.environ.get("CI") != "true":
 
 from chord.serve.app import create_app  # noqa: E402
 from chord.serve.client import strategy_request_body  # noqa: E402
-from chord.serve.model import random_service  # noqa: E402
+from chord.serve.service_loader import random_service  # noqa: E402
 
 
 class _Request:

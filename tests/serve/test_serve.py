@@ -25,7 +25,7 @@ if os.environ.get("CI") != "true":
     pytest.importorskip("uvicorn", reason="the serve extra (FastAPI + uvicorn) is not installed")
 
 from chord.serve.client import ServeError, request_strategy, strategy_request_body  # noqa: E402
-from chord.serve.model import random_service  # noqa: E402
+from chord.serve.service_loader import random_service  # noqa: E402
 
 TINY = {"num_items": 50, "dim": 16, "blocks": 1, "seed": 3}
 

@@ -35,7 +35,7 @@ from chord.system.cloud.service import CloudService
 
 from .batcher import Batcher, Overloaded
 from .counters import Metrics
-from .model import d_user_of
+from .service_loader import d_user_of
 from .workers import METRICS_DIR_ENV
 
 FIELDS = {"user_embedding", "recent_items", "budget", "fingerprint", "wire_version"}
@@ -288,7 +288,7 @@ CONFIG_ENV = "CHORD_SERVE_CONFIG"
 
 def app_from_env():
     """uvicorn factory (``chord serve`` with several workers): settings from ``$CHORD_SERVE_CONFIG``."""
-    from .model import load_service, random_service
+    from .service_loader import load_service, random_service
 
     cfg = json.loads(os.environ[CONFIG_ENV])
     torch.set_num_threads(int(cfg.get("threads", 1)))

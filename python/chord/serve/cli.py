@@ -13,7 +13,7 @@ import shutil
 import sys
 import tempfile
 
-from .model import DEMO_CHECKPOINT
+from .service_loader import DEMO_CHECKPOINT
 from .workers import METRICS_DIR_ENV, reuseport_supported, supervise, uvicorn_settings
 
 #: the server settings ``python -m chord.serve.loadgen --spawn`` passes on to ``chord serve``

@@ -32,8 +32,8 @@ import torch
 from .cli import add_tuning_arguments, tuning_argv
 from .client import retry_after_wait, strategy_request_body
 from .counters import bucket_quantile_ms
-from .model import random_service
 from .results import write_results
+from .service_loader import random_service
 
 
 def _tree(pid: int) -> list[int]:

@@ -18,8 +18,8 @@ import time
 
 import torch
 
-from .model import random_service
 from .results import write_results
+from .service_loader import random_service
 
 
 def _plain_respond(service, emb, budgets):
