@@ -34,3 +34,11 @@ def test_padding_and_spans():
     assert spans == [(8, 0, 3, 0), (2, 3, 5, 3 * 112), (0, 8, 2, 3 * 112 + 5 * 32)]
     with pytest.raises(ValueError, match="odd length"):
         fmt.bucket_spans([8, 3, 2], 100)
+
+
+@pytest.mark.parametrize("buckets", [[14, 3], [8, 2, 3, 1], [4, -1], [0, 2, 16, 1]])
+def test_bucket_spans_refuses_widths_outside_the_codebook(buckets):
+    # a corrupt file's bucket table (the fuzzer found bits = 14) must name the entry, not divide
+    # by zero inside row_bytes
+    with pytest.raises(ValueError, match=r"buckets\[\d+:\d+\]: expected a width in"):
+        fmt.bucket_spans(buckets, 40)

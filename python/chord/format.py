@@ -65,6 +65,12 @@ def bucket_spans(buckets: list[int], K: int) -> list[tuple[int, int, int, int]]:
     out, row, off = [], 0, 0
     for i in range(0, len(buckets), 2):
         b, n = int(buckets[i]), int(buckets[i + 1])
+        # checked before row_bytes: a width outside the codebook (e.g. from a corrupt file)
+        # would otherwise divide by zero there instead of naming the entry
+        if b not in BUCKET_ORDER or n < 0:
+            raise ValueError(
+                f"buckets[{i}:{i + 2}]: expected a width in {BUCKET_ORDER} and rows >= 0, got bits {b}, rows {n}"
+            )
         out.append((b, row, n, off))
         row += n
         off += n * row_bytes(K, b)

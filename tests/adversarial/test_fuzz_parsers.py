@@ -78,6 +78,21 @@ def test_fuzz_mixed_weight_bytes(data):
     assert torch.isfinite(mw.dequantize()).all()
 
 
+def test_mixed_weight_bytes_with_a_width_outside_the_codebook():
+    # the fuzzer's find (2026-12-07): one byte of the bucket table's JSON turned the width 8
+    # into 14, which reached row_bytes before the width check and divided by zero there; 9 is
+    # the same case without changing the header's length
+    head = _MW[: 8 + struct.unpack("<Q", _MW[:8])[0]]
+    i = head.index(b"[8,")
+    data = _MW[: i + 1] + b"9" + _MW[i + 2 :]
+    try:
+        MixedWeight.from_bytes(data)
+    except FormatError as e:
+        assert "buckets" in str(e)
+    else:
+        raise AssertionError("a width outside the codebook was accepted")
+
+
 _LINE = st.lists(st.sampled_from(list("0123456789 \t:-.eEnaif\u00e9x") + ["::", "\n"]), max_size=40).map("".join)
 
 
