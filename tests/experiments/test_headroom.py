@@ -110,6 +110,54 @@ def test_oracle_never_worse_than_population_on_the_search_objective():
     assert bool(hr.fits(orc, groups, budget).all())
 
 
+@pytest.mark.parametrize("budget", [1.5, 2.5, 3.0])
+def test_descend_start_fits_and_is_deterministic(budget):
+    groups = _groups([64, 64, 128, 256, 64, 32])
+    f, _ = _objective(groups.size, 1, seed=5)
+    start, n = hr.descend_start(f, groups, budget)
+    assert bool(hr.fits(start[None], groups, budget)[0])
+    # as close to the budget as one more narrowing step allows: the last step was needed
+    assert float(hr.avg_bits(start[None], groups)[0]) > budget - 4.0 * 256 / groups.elems.sum() - 1e-9
+    assert n > 1
+    again, n2 = hr.descend_start(f, groups, budget)
+    assert torch.equal(start, again) and n == n2
+    codes, value, _ = hr.local_search(f, start[None], groups, budget, rounds=4)
+    assert bool(hr.fits(codes, groups, budget).all()) and float(value[0]) <= float(
+        f(start[None], torch.zeros(1, dtype=torch.long))[0]
+    )
+
+
+def test_descend_start_at_a_width_is_the_uniform_start():
+    groups = _groups([64, 64, 128])
+    f, _ = _objective(groups.size, 1, seed=1)
+    start, n = hr.descend_start(f, groups, 2.0)
+    assert torch.equal(start, hr.start_codes(groups, 2.0)) and n == 1
+    with pytest.raises(ValueError, match="budget"):
+        hr.descend_start(f, groups, -1.0)
+
+
+def test_descend_start_leaves_the_all_pruned_plateau():
+    # a group's width only matters with its neighbour's (a layer whose input is pruned computes
+    # nothing): from everything pruned at 1.5 bits no single widening changes the value
+    groups = _groups([64, 64, 128])
+
+    def f(codes, rows):
+        on = (codes > 0).double()
+        return 1.0 - 0.5 * on[:, 0] * on[:, 1] - 0.1 * on[:, 1] * on[:, 2]
+
+    zero = torch.zeros(1, dtype=torch.long)
+    uniform = hr.start_codes(groups, 1.5)
+    assert int(uniform.max()) == 0
+    _, stuck, _ = hr.local_search(f, uniform, groups, 1.5, rounds=4)
+    assert float(stuck[0]) == 1.0
+    start, _ = hr.descend_start(f, groups, 1.5)
+    assert bool(hr.fits(start[None], groups, 1.5)[0])
+    # narrowed the cheapest loss per bit saved: the 128-element group (0.1 over 256 bit-elements)
+    assert start.tolist() == [1, 1, 0] and float(f(start[None], zero)[0]) == 0.5
+    _, value, _ = hr.local_search(f, start[None], groups, 1.5, rounds=4)
+    assert float(value[0]) <= 0.5 < float(stuck[0])
+
+
 def test_start_over_budget_is_refused():
     groups = _groups([64, 64])
     f, _ = _objective(2, 1, seed=0)
@@ -219,6 +267,28 @@ def test_cli_cell_resumes(tmp_path, capsys):
     assert len(rows) == 2  # the main table's row and the one oracle round's
     assert f"| {cell['test']['oracle']['NDCG@10']:.4f} |" in rows[0]
     assert rows[1].startswith("| ml-100k/sasrec@2.0 | 1 | 1 |")
+
+
+def test_cli_descend_start_is_recorded_and_holds_the_budget(tmp_path):
+    from chord.checkpoint import save_checkpoint
+    from chord.cli import main
+    from tests.helpers import data_dir_or_skip
+
+    data = data_dir_or_skip("ml-100k").parent
+    torch.manual_seed(0)
+    m = build_model(
+        {"model": "sasrec", "num_items": 1682, "dim": 8, "blocks": 1, "heads": 1, "ffn_hidden": 16, "max_len": 20}
+    )
+    save_checkpoint(tmp_path / "ckpt", m)
+    argv = ["headroom", "--ckpt", str(tmp_path / "ckpt"), "--data-dir", str(data), "--users", "8", "--start"]
+    argv += ["descend", "--budgets", "1.5", "--rounds", "1", "--oracle-rounds", "1", "--history", "20"]
+    argv += ["--bootstrap", "20", "--out", str(tmp_path / "out")]
+    assert main(argv) == 0
+    cell = json.loads((tmp_path / "out" / "results.json").read_text())["cells"]["ml-100k/sasrec@1.5"]
+    assert cell["start"] == "descend"
+    # the uniform start at 1.5 bits is everything pruned (0 bits); descending stops within one
+    # group's narrowing of the budget, and the search never leaves it
+    assert 0.0 < cell["avg_bits"]["population"] <= 1.5 + 1e-9 and cell["avg_bits"]["oracle_max"] <= 1.5 + 1e-9
 
 
 def test_search_instances_are_the_validation_stage_and_never_the_test_item():

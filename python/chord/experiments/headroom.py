@@ -159,6 +159,49 @@ def start_codes(groups: Groups, budget: float, codebook: Codebook | None = None)
     return torch.full((groups.size,), max(ok, key=lambda c: cb.bits[c]), dtype=torch.long)
 
 
+def descend_start(evaluate, groups: Groups, budget: float, codebook: Codebook | None = None, log=None):
+    """A start from above the budget, for one objective: (codes long [G], evaluations).
+
+    :func:`start_codes` is the widest uniform code that fits. Below the narrowest non-zero width
+    (1.5 bits with 0/2/4/8) that is everything pruned, a plateau the one-step search need not
+    leave: with a layer's input pruned, widening any one group after it changes nothing (Yelp
+    Caser at 1.5 bits stayed at 0.18 bits, reports/2026-12-06-headroom-2.md). Here every group
+    starts at the narrowest width at or above the budget and, while over it, narrows the one group
+    (one width step) whose step raises ``evaluate(codes [1, G], rows [1])`` least per bit-element
+    saved (ties: the lowest group). Deterministic; a budget that is itself a width starts there."""
+    cb = codebook or Codebook.default()
+    uniform = start_codes(groups, budget, cb)  # refuses a budget below every width
+    widths = sorted(set(cb.bits))
+    code_of = [cb.bits.index(w) for w in widths]
+    above = [i for i, w in enumerate(widths) if w >= budget - 1e-9]
+    if not above:  # above the widest width: the widest uniform code fits
+        return uniform, 0
+    rank = np.full(groups.size, above[0])
+    row = torch.zeros(1, dtype=torch.long)
+
+    def value(r):
+        return float(evaluate(torch.tensor(code_of)[torch.from_numpy(r)][None], row)[0])
+
+    f, n_eval = value(rank), 1
+    while not bool(fits(torch.tensor(code_of)[torch.from_numpy(rank)][None], groups, budget, cb)[0]):
+        best = None
+        for g in np.flatnonzero(rank > 0):
+            cand = rank.copy()
+            cand[g] -= 1
+            fc = value(cand)
+            n_eval += 1
+            per_bit = (fc - f) / ((widths[rank[g]] - widths[cand[g]]) * groups.elems[g])
+            if best is None or per_bit < best[0]:
+                best = (per_bit, cand, fc)
+        _, rank, f = best
+        if log:
+            log(
+                f"  descend: {float(avg_bits(torch.tensor(code_of)[torch.from_numpy(rank)], groups, cb)):.3f} bits, "
+                f"value {f:.5f}, {n_eval} evaluations"
+            )
+    return torch.tensor(code_of)[torch.from_numpy(rank)], n_eval
+
+
 def local_search(
     evaluate,
     start: torch.Tensor,

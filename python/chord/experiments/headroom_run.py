@@ -51,6 +51,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--oracle-rounds", type=int, default=3, help="per-user search rounds (from population)")
     p.add_argument(
+        "--start",
+        choices=("uniform", "descend"),
+        default="uniform",
+        help="population search start: the widest uniform code within the budget, or from the narrowest "
+        "width at or above it, narrowing greedily until it fits (escapes the all-pruned start below 2 bits)",
+    )
+    p.add_argument(
         "--search-items",
         type=int,
         default=1,
@@ -99,10 +106,13 @@ def run_cell(backbone, split, budget: float, rows: torch.Tensor, args, log=print
     data = hr.search_instances(split, rows, k, args.history, args.mask_seen_target)
     obj = hr.StageLoss(backbone, specs, groups, *data)
     t0 = time.perf_counter()
-    start = hr.start_codes(groups, budget, cb)
-    pop, pop_val, n_pop = hr.local_search(
-        lambda c, r: obj.population(c[0]).view(1), start, groups, budget, args.rounds, cb, log
-    )
+    pop_obj = lambda c, r: obj.population(c[0]).view(1)  # noqa: E731
+    if getattr(args, "start", "uniform") == "descend":
+        start, n_start = hr.descend_start(pop_obj, groups, budget, cb, log)
+    else:
+        start, n_start = hr.start_codes(groups, budget, cb), 0
+    pop, pop_val, n_pop = hr.local_search(pop_obj, start, groups, budget, args.rounds, cb, log)
+    n_pop += n_start
     t_pop = time.perf_counter() - t0
     pop_user_val = obj.per_user(pop.expand(rows.numel(), -1))
     pos = {int(u): i for i, u in enumerate(ev.users)}
@@ -143,6 +153,7 @@ def run_cell(backbone, split, budget: float, rows: torch.Tensor, args, log=print
         "budget": budget,
         "users": int(rows.numel()),
         "search_items": k,
+        "start": getattr(args, "start", "uniform"),
         "groups": groups.size,
         "population_codes": pop[0].tolist(),
         "group_names": list(groups.names),
