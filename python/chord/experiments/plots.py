@@ -159,7 +159,11 @@ def paired_budget_curves(paired: dict, path, metric: str = "NDCG@10") -> list[st
     panels = sorted({(v["pair"], v["users"]) for v in paired.values()})
     if not panels:
         return []
-    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.2), squeeze=False)
+    cols = min(3, len(panels))  # 3 datasets x 2 backbones: two rows of three, not one of six
+    rows = -(-len(panels) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(6 * cols, 4.2 * rows), squeeze=False)
+    for ax in axes.flat[len(panels) :]:
+        ax.axis("off")
     names = {"population": "population (searched)", "oracle": "oracle (per user, searched)", **JOINED}
     for ax, (pair, users) in zip(axes.flat, panels):
         cells = sorted(
