@@ -1,8 +1,12 @@
-"""The load generator's knee: where throughput stops growing in proportion and latency starts to."""
+"""The load generator: the knee (where throughput stops growing in proportion and latency starts
+to), and a level's timing when clients are shed."""
 
 from __future__ import annotations
 
-from chord.serve.loadgen import knee, knee_within
+import asyncio
+import time
+
+from chord.serve.loadgen import _level, knee, knee_within
 
 
 def _rows(levels, throughputs):
@@ -31,3 +35,39 @@ def test_knee_of_flat_falling_and_accelerating_curves():
     assert knee(_rows(SWEEP, (10.0, 20.0, 50.0, 200.0, 1000.0))) == 256
     assert knee(_rows((16,), (100.0,))) == 16
     assert knee([]) is None
+
+
+def test_a_level_ends_on_time_when_its_clients_are_shed():
+    """Every request gets 503 + Retry-After: 5. A shed client waits (about 5 s) but not past the
+    level's end: the level's wall time, the divisor of its throughput and CPU, stays near its
+    0.3 s instead of stretching by the wait with nothing served."""
+    shed = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nContent-Length: 2\r\n\r\n{}"
+
+    async def handle(reader, writer):
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                n = next(
+                    int(v)
+                    for k, v in (h.split(b":", 1) for h in head.split(b"\r\n")[1:] if b":" in h)
+                    if k.lower() == b"content-length"
+                )
+                await reader.readexactly(n)
+                writer.write(shed)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    async def scenario():
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        t = time.perf_counter()
+        lat, status, wrong, shed_lat, wall = await _level("127.0.0.1", port, 4, 0.3, [b"{}"], [b""])
+        elapsed = time.perf_counter() - t
+        server.close()
+        await server.wait_closed()
+        return status, wall, elapsed
+
+    status, wall, elapsed = asyncio.run(scenario())
+    assert status == {503: 4}  # each client shed once, then waited out the level
+    assert wall < 1.0 and elapsed < 1.0, (wall, elapsed)

@@ -114,8 +114,12 @@ async def _worker(host, port, bodies, expected, stop_at, lat, status, wrong, idx
             elif code == 503:
                 shed_lat.append(time.perf_counter() - t)
                 # as the device client does (chord.serve.client): wait what Retry-After says,
-                # capped and jittered; --ignore-retry-after hammers instead (1 ms)
-                await asyncio.sleep(retry_wait if retry_wait is not None else wait or 0.001)
+                # capped and jittered; --ignore-retry-after hammers instead (1 ms). Never past the
+                # level's end: a shed client holds no request, and sleeping on would stretch the
+                # level's wall time (the divisor of its throughput and CPU) by up to 1.5 s with
+                # nothing served (reports/2026-12-07-serve-4.md)
+                pause = retry_wait if retry_wait is not None else wait or 0.001
+                await asyncio.sleep(max(0.0, min(pause, stop_at - time.perf_counter())))
             if b"connection: close" in head.lower():
                 writer.close()
                 reader, writer = await asyncio.open_connection(host, port)
