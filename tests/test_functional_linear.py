@@ -104,6 +104,33 @@ def test_handle_is_cached_and_rebuilt_on_in_place_change():
     assert torch.equal(y1, _op(x, mw))
 
 
+@pytest.mark.parametrize("act_bits", [0, 8])
+def test_handle_rebuilt_when_a_field_is_replaced(act_bits):
+    # the fast path keys the cached handle on the identity of every packed field: a field
+    # replaced by another object (an atomic swap, re-quantization) is never read through a
+    # stale handle, and the new object is validated before use
+    mw = _weight()
+    x = torch.randn(1, 64)
+    chord.mp_linear(x, mw, act_bits=act_bits)
+    for name, new in (
+        ("scales", lambda: mw.scales * 3),
+        ("zeros", lambda: mw.zeros + 1),
+        ("perm", lambda: mw.perm.flip(0).contiguous()),
+        ("qweight", lambda: (255 - mw.qweight).contiguous()),
+        ("buckets", lambda: list(mw.buckets)),
+    ):
+        h = mw.__dict__["_cpu_handle"].handle
+        setattr(mw, name, new())
+        got = chord.mp_linear(x, mw, act_bits=act_bits)
+        assert mw.__dict__["_cpu_handle"].handle is not h, name
+        assert torch.equal(got, _op(x, mw, act_bits=act_bits)), name
+    mw.perm = torch.zeros_like(mw.perm)  # swapped for an invalid one: refused, nothing cached
+    h = mw.__dict__["_cpu_handle"].handle
+    with pytest.raises(ValueError, match="perm: not a permutation"):
+        chord.mp_linear(x, mw, act_bits=act_bits)
+    assert mw.__dict__["_cpu_handle"].handle is h
+
+
 def test_rebuilt_handle_revalidates_the_weight():
     mw = _weight()
     x = torch.randn(2, 64)

@@ -77,7 +77,7 @@ void layout_f32_avx512(const float*, int64_t, int, float*) {
 void layout_i8_avx2(const int8_t*, int64_t, int, int8_t*) {
   absent("layout_i8_avx2");
 }
-float quantize_row_i8_avx2(const float*, int64_t, int8_t*) {
+float quantize_row_i8_avx2(const float*, int64_t, int8_t*, int64_t*) {
   absent("quantize_row_i8_avx2");
 }
 void dequant_row_avx2(const uint8_t*, int, int64_t, float, float, float*) {

@@ -119,14 +119,18 @@ void quantize_i8(PreparedActs::Impl& a, const float* xr, int64_t m, unsigned wid
   const int64_t K = a.K, Kp = a.Kp;
   const bool avx2 = isa_has_avx2(a.isa);
   int8_t* q = a.xq_nat.p + m * Kp;
-  a.sx[size_t(m)] = avx2                  ? quantize_row_i8_avx2(xr, K, q)
-                    : isa_has_neon(a.isa) ? quantize_row_i8_neon(xr, K, q)
-                                          : quantize_row_i8_ref(xr, K, q);
-  int64_t s = 0;
-  for (int64_t k = 0; k < K; ++k) s += q[k];
-  a.qsum[size_t(m)] = s;
-  if (avx2)
-    for_widths(width_mask, [&](int b) { layout_i8_planar(q, Kp, b, a.i8_group, a.xq_w[width_index(b)].p + m * Kp); });
+  std::memset(q + K, 0, size_t(Kp - K));  // the kernels read whole padded rows
+  if (avx2) {
+    a.sx[size_t(m)] = quantize_row_i8_avx2(xr, K, q, &a.qsum[size_t(m)]);
+  } else {
+    a.sx[size_t(m)] = isa_has_neon(a.isa) ? quantize_row_i8_neon(xr, K, q) : quantize_row_i8_ref(xr, K, q);
+    int64_t s = 0;
+    for (int64_t k = 0; k < K; ++k) s += q[k];
+    a.qsum[size_t(m)] = s;
+  }
+  if (avx2)  // (the 8-bit layout is the natural order: xq[8] is xq_nat)
+    for_widths(width_mask & ~(1u << 8),
+               [&](int b) { layout_i8_planar(q, Kp, b, a.i8_group, a.xq_w[width_index(b)].p + m * Kp); });
 }
 }  // namespace
 
@@ -166,10 +170,13 @@ PreparedActs::PreparedActs(const void* x, DType dtype, int64_t M, int64_t K, int
   } else {
     a.sx.assign(size_t(M), 0.f);
     a.qsum.assign(size_t(M), 0);
-    a.xq_nat.resize(size_t(M * Kp));
+    a.xq_nat.resize(size_t(M * Kp), false);  // quantize_i8 writes every byte
     for_widths(width_mask, [&](int b) {
-      if (avx2) a.xq_w[width_index(b)].resize(size_t(M * Kp), false);  // layout_i8_planar writes every byte
-      a.xq[width_index(b)] = avx2 ? a.xq_w[width_index(b)].p : a.xq_nat.p;
+      // layout_i8_planar writes every byte; for 8 bits it is the identity (one field per byte:
+      // chunk (b, 0) lands where it was), so the kernels read the natural order directly
+      const bool own = avx2 && b != 8;
+      if (own) a.xq_w[width_index(b)].resize(size_t(M * Kp), false);
+      a.xq[width_index(b)] = own ? a.xq_w[width_index(b)].p : a.xq_nat.p;
     });
   }
   parallel_for(M, M > 1 ? nt : 1, [&](int64_t m) {

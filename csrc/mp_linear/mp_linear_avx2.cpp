@@ -243,7 +243,7 @@ void layout_i8_avx2(const int8_t* xnat, int64_t Kp, int bits, int8_t* dst) {
       for (int p = 0; p < 32; ++p) dst[g0 + i * 32 + p] = xnat[g0 + (p / 16) * 16 * epb + p % 16 + 16 * i];
 }
 
-float quantize_row_i8_avx2(const float* x, int64_t K, int8_t* xq) {
+float quantize_row_i8_avx2(const float* x, int64_t K, int8_t* xq, int64_t* qsum) {
   const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
   __m256 vmax = _mm256_setzero_ps(), vnan = _mm256_setzero_ps();
   int64_t k = 0;
@@ -274,17 +274,28 @@ float quantize_row_i8_avx2(const float* x, int64_t K, int8_t* xq) {
     return _mm256_cvttps_epi32(q);
   };
   k = 0;
+  // the int32 lanes are the stored values (the packs never saturate in [-127, 127]); a lane
+  // sums <= K / 8 of them: |sum| <= 127 * 2^16 for K <= kMaxKInt8, far inside int32
+  __m256i vsum = _mm256_setzero_si256();
   for (; k + 32 <= K; k += 32) {
-    const __m256i ab = _mm256_packs_epi32(q8(k), q8(k + 8));
-    const __m256i cd = _mm256_packs_epi32(q8(k + 16), q8(k + 24));
+    const __m256i q0 = q8(k), q1 = q8(k + 8), q2 = q8(k + 16), q3 = q8(k + 24);
+    vsum = _mm256_add_epi32(vsum, _mm256_add_epi32(_mm256_add_epi32(q0, q1), _mm256_add_epi32(q2, q3)));
+    const __m256i ab = _mm256_packs_epi32(q0, q1);
+    const __m256i cd = _mm256_packs_epi32(q2, q3);
     const __m256i b8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(ab, cd), perm);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(xq + k), b8);
   }
+  alignas(32) int32_t ls[8];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(ls), vsum);
+  int64_t sum = 0;
+  for (int i = 0; i < 8; ++i) sum += ls[i];
   for (; k < K; ++k) {
     float q = __builtin_nearbyintf(x[k] / safe);
     q = q < -127.f ? -127.f : (q > 127.f ? 127.f : q);
     xq[k] = (q == q) ? int8_t(q) : int8_t(-127);
+    sum += xq[k];
   }
+  if (qsum) *qsum = sum;
   return sx;
 }
 

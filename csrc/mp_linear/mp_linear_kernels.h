@@ -151,9 +151,10 @@ void layout_i8_planar(const int8_t* xnat, int64_t Kp, int bits, int group, int8_
 
 // Per-row dynamic int8 quantization (reference.quantize_activations_int8): sx = amax / 127,
 // xq = clamp(rint(x / sx), -127, 127) with IEEE division (x / 1 when amax == 0).
-// Writes xq[0..K); returns sx.
+// Writes xq[0..K); returns sx. The AVX2 one also stores sum(xq) (exact, in int64) in *qsum when
+// qsum is not null (summed from the int32 lanes it already has: no second pass over xq).
 float quantize_row_i8_ref(const float* x, int64_t K, int8_t* xq);
-float quantize_row_i8_avx2(const float* x, int64_t K, int8_t* xq);
+float quantize_row_i8_avx2(const float* x, int64_t K, int8_t* xq, int64_t* qsum = nullptr);
 
 // Dequantize one packed row into out[0..K) as (u - zero) * scale in float32.
 void dequant_row_ref(const uint8_t* w, int bits, int64_t K, float scale, float zero, float* out);

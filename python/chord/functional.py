@@ -96,7 +96,19 @@ def linear_packed(
             cache = owner.get("_cpu_handle")
             if cache is None:
                 cache = owner["_cpu_handle"] = cpu_backend.HandleCache()
-            e = cpu_backend.packed_handle(cache, w, N)
+            # packed_handle's cache hit, inlined (on a weight whose objects are cold in the
+            # caches, as a large layer's are after streaming the others, every call costs)
+            e = cache.entry
+            _, scales, zeros, perm, buckets, _ = w
+            if not (
+                e[0] is qweight
+                and e[1] is scales
+                and e[2] is zeros
+                and e[3] is perm
+                and e[4] is buckets
+                and ((v := e[5]) is None or v == qweight._version + scales._version + zeros._version + perm._version)
+            ):
+                e = cpu_backend.packed_handle(cache, w, N)
             return cpu_backend.mp_linear_eager(x, e[6], N, K, bias, act_bits)
     else:
         check_linear_call(x, qweight, K, N, bias, act_bits)
@@ -148,11 +160,13 @@ def mp_linear(x: torch.Tensor, mw: MixedWeight, bias: torch.Tensor | None = None
     ``act_bits=8`` quantizes each row of x to int8 on the fly (per-row symmetric) and uses
     integer dot products: faster on CPU, error bounded by the activation rounding.
     """
-    _check_mw(mw)
-    # (a plain tuple: cheaper per call than mw.packed's NamedTuple)
-    return linear_packed(
-        mw.__dict__, x, (mw.qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, mw.K), mw.N, bias, act_bits
-    )
+    if not isinstance(mw, MixedWeight):
+        _check_mw(mw)
+    # (a plain tuple: cheaper per call than mw.packed's NamedTuple; the fields read from the
+    # instance dict, as the properties N and K would)
+    d = mw.__dict__
+    N, K = d["shape"]
+    return linear_packed(d, x, (d["qweight"], d["scales"], d["zeros"], d["perm"], d["buckets"], K), N, bias, act_bits)
 
 
 def mp_topk(

@@ -130,6 +130,18 @@ class HandleCache:
         return HandleCache, ()
 
 
+# (module-level names: each dotted lookup costs ~30-50 ns on a path called per layer; dynamo
+# knows these functions by identity, so tracing through the aliases behaves the same)
+_is_compiling = torch.compiler.is_compiling
+_is_grad_enabled = torch.is_grad_enabled
+_tracing_state = torch._C._get_tracing_state
+_dispatch_stack_len = torch._C._len_torch_dispatch_stack
+_function_mode_on = torch._C._is_torch_function_mode_enabled
+_Tensor = torch.Tensor
+_strided = torch.strided
+_get_num_threads = torch.get_num_threads  # (>= 1: torch refuses set_num_threads(0))
+
+
 def eager_ok(x: object) -> bool:
     """THE "safe to bypass the dispatcher" predicate, for every eager fast path (mp_linear,
     the swapped modules, mp_topk, QuantizedEmbedding lookups): x is a plain eager strided CPU
@@ -138,15 +150,15 @@ def eager_ok(x: object) -> bool:
     # is_compiling first: under dynamo it folds to True before any tensor query is traced
     return (
         HAVE_CPP
-        and not torch.compiler.is_compiling()
-        and type(x) is torch.Tensor
+        and not _is_compiling()
+        and type(x) is _Tensor
         and x.is_cpu
-        and x.layout is torch.strided
+        and x.layout is _strided
         and not x.is_neg()
-        and not (x.requires_grad and torch.is_grad_enabled())
-        and torch._C._get_tracing_state() is None
-        and not torch._C._len_torch_dispatch_stack()
-        and not torch._C._is_torch_function_mode_enabled()
+        and not (x.requires_grad and _is_grad_enabled())
+        and _tracing_state() is None
+        and not _dispatch_stack_len()
+        and not _function_mode_on()
     )
 
 
@@ -187,11 +199,12 @@ def mp_linear_eager(
     """``chord::mp_linear`` for x [..., K] (float32/16/bf16, a plain CPU tensor: ``eager_ok``)
     -> [..., N] in x.dtype, through a cached handle. The caller has checked x's dtype and K,
     and bias (shape [N], CPU) if given. Same kernels, same results as the registered op."""
-    # (sizes as int arguments: a tuple/Size argument, or a .view() after, costs ~1 us more)
+    # (sizes as int arguments: a tuple/Size argument, or a .view() after, costs ~1 us more;
+    # new_empty: x's dtype and device without torch.empty's keyword parsing)
     if x.dim() == 2:
         M = x.shape[0]
         sr, sc = x.stride()
-        y = torch.empty(M, N, dtype=x.dtype)
+        y = x.new_empty(M, N)
     else:
         y = torch.empty(*x.shape[:-1], N, dtype=x.dtype)
         if x.is_contiguous():
@@ -208,17 +221,7 @@ def mp_linear_eager(
             bias = bias.detach().to(torch.float32).contiguous()
         b = bias.data_ptr()
     _cpu.mp_linear_ptr(
-        handle,
-        x.data_ptr(),
-        _DTYPE_CODE[x.dtype],
-        M,
-        sr,
-        sc,
-        b,
-        act_bits,
-        y.data_ptr(),
-        N,
-        max(1, torch.get_num_threads()),
+        handle, x.data_ptr(), _DTYPE_CODE[x.dtype], M, sr, sc, b, act_bits, y.data_ptr(), N, _get_num_threads()
     )
     return y
 
