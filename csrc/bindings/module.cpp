@@ -11,6 +11,7 @@ void bind_isa(py::module_& m);               // bindings/isa.cpp
 void bind_format(py::module_& m);            // bindings/format.cpp
 void bind_runtime(py::module_& m);           // bindings/runtime.cpp
 void bind_membw(py::module_& m);             // bindings/membw.cpp
+void bind_pool(py::module_& m);              // bindings/pool.cpp
 }  // namespace chord
 
 PYBIND11_MODULE(_cpu, m) {
@@ -23,4 +24,5 @@ PYBIND11_MODULE(_cpu, m) {
   chord::bind_isa(m);
   chord::bind_format(m);
   chord::bind_membw(m);
+  chord::bind_pool(m);
 }

@@ -20,6 +20,23 @@ namespace {
 // sleeps (parallel.h): long enough to bridge back-to-back calls, short enough to cost little.
 constexpr std::chrono::microseconds kSpin{100};
 
+// Straggler pause (parallel.h). A job *straggles* when the last claimed task finishes more than
+// max(kGapMin, kGapTasks x an average task) after the first thread found nothing left to claim:
+// a thread was descheduled holding a task, and the caller waited for it. Beside a busy process the
+// scheduler gives that thread back only after the busy one's time slice (a 4 ms tick here), so one
+// such job at 2 threads costs several single-thread calls (reports/2026-12-07-contend.md).
+// After a straggling job the pool runs jobs on the caller alone for a pause that doubles with each
+// straggler (kPauseMin .. kPauseMax) and halves after kCleanToRelax clean jobs in a row.
+constexpr int64_t kGapMin = 200'000;  // ns: far above a wake-up, far below a tick
+constexpr int64_t kGapTasks = 3;
+constexpr int64_t kPauseMin = 8'000'000, kPauseMax = 1'000'000'000;  // ns
+constexpr int kCleanToRelax = 32;
+
+inline int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
@@ -59,7 +76,8 @@ struct Job {
   std::atomic<int64_t> done{0};
   std::atomic<int> joined{0};
   std::atomic<bool> failed{false};
-  std::exception_ptr error;  // the first exception (written once, by whoever set `failed`)
+  std::atomic<int64_t> first_free{0};  // when a thread first found nothing left to claim (now_ns)
+  std::exception_ptr error;            // the first exception (written once, by whoever set `failed`)
   std::mutex mu;
   std::condition_variable cv;
 
@@ -100,6 +118,10 @@ struct Job {
         }
       }
     }
+    if (first_free.load(std::memory_order_relaxed) == 0) {
+      int64_t unset = 0;
+      first_free.compare_exchange_strong(unset, now_ns(), std::memory_order_relaxed);
+    }
   }
 };
 
@@ -109,6 +131,12 @@ class Pool {
                const int64_t* cum_cost) {
     std::unique_lock<std::mutex> busy(busy_mu_, std::try_to_lock);
     if (!busy.owns_lock()) return false;
+    const int64_t t0 = now_ns();
+    if (t0 < paused_until_) {  // the caller runs the job alone
+      alone_.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
+    shared_.fetch_add(1, std::memory_order_relaxed);
     auto job = std::make_shared<Job>(ntasks, helpers, blocked, cum_cost);
     job->fn = &fn;
     bool wake;
@@ -129,6 +157,7 @@ class Pool {
       std::unique_lock<std::mutex> lk(job->mu);
       job->cv.wait(lk, all_done);
     }
+    note_gap(t0, job->first_free.load(std::memory_order_relaxed), now_ns(), ntasks, helpers + 1);
     {
       std::lock_guard<std::mutex> lk(mu_);
       job_.reset();
@@ -137,7 +166,30 @@ class Pool {
     return true;
   }
 
+  PoolStats stats() const {
+    PoolStats st;
+    st.shared = shared_.load(std::memory_order_relaxed);
+    st.alone = alone_.load(std::memory_order_relaxed);
+    st.stragglers = stragglers_.load(std::memory_order_relaxed);
+    return st;
+  }
+
  private:
+  // The straggler pause (kGapMin above), from a job that ran on `threads` threads from t0 until
+  // t_end, the first thread running out of tasks at first_free. Under busy_mu_.
+  void note_gap(int64_t t0, int64_t first_free, int64_t t_end, int64_t ntasks, int threads) {
+    const int64_t task_ns = (first_free - t0) * threads / ntasks;  // >= an average task
+    if (t_end - first_free > std::max(kGapMin, kGapTasks * task_ns)) {
+      stragglers_.fetch_add(1, std::memory_order_relaxed);
+      paused_until_ = t_end + pause_ns_;
+      pause_ns_ = std::min(2 * pause_ns_, kPauseMax);
+      clean_ = 0;
+    } else if (++clean_ >= kCleanToRelax) {
+      pause_ns_ = std::max(pause_ns_ / 2, kPauseMin);
+      clean_ = 0;
+    }
+  }
+
   void loop() {
     uint64_t seen = 0;
     for (;;) {
@@ -158,6 +210,11 @@ class Pool {
   }
 
   std::mutex busy_mu_;  // one job at a time
+  // the straggler pause (under busy_mu_)
+  int64_t paused_until_ = 0;  // now_ns() before which jobs run on the caller alone
+  int64_t pause_ns_ = kPauseMin;
+  int clean_ = 0;  // jobs without a straggler since the last one or the last relaxation
+  std::atomic<int64_t> shared_{0}, alone_{0}, stragglers_{0};  // pool_stats()
   std::mutex mu_;
   std::condition_variable cv_;
   std::shared_ptr<Job> job_;
@@ -218,6 +275,10 @@ void parallel_for_slots(int64_t ntasks, int nthreads, const std::function<void(i
 void parallel_for_blocked(int64_t ntasks, int nthreads, const std::function<void(int64_t, int)>& fn,
                           const int64_t* cum_cost) {
   run_tasks(ntasks, nthreads, fn, true, cum_cost);
+}
+
+PoolStats pool_stats() {
+  return pool().stats();
 }
 
 void parallel_for(int64_t ntasks, int nthreads, const std::function<void(int64_t)>& fn) {

@@ -11,6 +11,11 @@
 // A worker that finishes spins briefly (kSpin) before it sleeps, and so does a caller waiting
 // for claimed tasks: waking a sleeping thread costs tens of microseconds on a VM, a large part
 // of a 0.1-0.3 ms kernel call, and calls often come back to back (the layers of a model).
+// A thread descheduled while it holds a claimed task still makes the caller wait: beside a busy
+// process, until the busy one's time slice ends (milliseconds). When a job's last task ends long
+// after the first thread ran out of tasks, the pool runs the following jobs on the caller alone
+// for a while (a pause that grows while it keeps happening), so 2 threads on a machine with one
+// core taken cost about what 1 thread costs, never several times it.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -38,5 +43,13 @@ void parallel_for_slots(int64_t ntasks, int nthreads, const std::function<void(i
 // (reports/2026-12-06-gemv-2.md).
 void parallel_for_blocked(int64_t ntasks, int nthreads, const std::function<void(int64_t, int)>& fn,
                           const int64_t* cum_cost = nullptr);
+
+// What the pool did since the process started (or forked): jobs run with its workers, jobs run
+// on the caller alone because of a straggler pause, and stragglers seen (jobs that started a
+// pause). For benchmarks: a contended 2-thread figure says how it was reached.
+struct PoolStats {
+  int64_t shared = 0, alone = 0, stragglers = 0;
+};
+PoolStats pool_stats();
 
 }  // namespace chord

@@ -37,6 +37,13 @@ def resolve_isa(isa: str = "auto") -> str:
     return str(_cpu.cpu_isa(isa))
 
 
+def pool_stats() -> dict[str, int]:
+    """What the C++ kernels' thread pool did since the process started (``csrc/common/parallel.h``):
+    jobs run with its workers (``shared``), jobs run on the calling thread alone during a
+    straggler pause (``alone``), stragglers that started a pause. ``{}`` without the extension."""
+    return dict(_cpu.pool_stats()) if HAVE_CPP and hasattr(_cpu, "pool_stats") else {}
+
+
 def _nthreads() -> int:
     # the extension's pool (csrc/common/parallel.h) runs as many threads as torch is set to use
     return max(1, torch.get_num_threads())
