@@ -186,6 +186,38 @@ def test_pack_rejects(args, exc, match):
         pack(*args)
 
 
+@settings(max_examples=30, deadline=None)
+@given(
+    n=st.integers(1, 400),  # up to 400 x 700: large enough for the packer's 2 threads
+    k=st.integers(1, 700),
+    bad=st.lists(
+        st.tuples(st.floats(0, 1, exclude_max=True), st.floats(0, 1, exclude_max=True)), min_size=1, max_size=4
+    ),
+    seed=st.integers(0, 2**16),
+    threads=st.sampled_from([1, 2]),
+)
+def test_pack_names_the_first_nonfinite(n, k, bad, seed, threads):
+    # the kernel that finds it (C++ on CPU) names the first NaN/Inf in row-major order of the
+    # original weight, whatever the rows' codes (pruned rows included) and the thread count
+    g = torch.Generator().manual_seed(seed)
+    w = torch.randn(n, k, generator=g)
+    for i, (fr, fc) in enumerate(bad):
+        w[int(fr * n), int(fc * k)] = (float("nan"), float("inf"), float("-inf"))[i % 3]
+    codes = torch.randint(0, 4, (n,), generator=g, dtype=torch.uint8)
+    first = torch.nonzero(~torch.isfinite(w))[0].tolist()
+    before = w.clone()
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with pytest.raises(
+            ValueError, match=rf"weight: contains NaN or Inf \(first at row {first[0]}, col {first[1]}\)$"
+        ):
+            pack(w, codes)
+    finally:
+        torch.set_num_threads(old)
+    assert torch.equal(w.isnan(), before.isnan()) and torch.equal(w.nan_to_num(), before.nan_to_num())
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [
