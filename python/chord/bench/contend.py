@@ -15,6 +15,15 @@ from contextlib import contextmanager
 BUSY_LOOP = "while 1: pass"
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` (Linux /proc); -inf where unreadable."""
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return float("-inf")
+
+
 @contextmanager
 def busy_processes(n: int):
     """Start ``n`` busy loops (``python -c 'while 1: pass'``), pinned to the last ``n`` CPUs this
@@ -37,7 +46,14 @@ def busy_processes(n: int):
         for p in procs:
             if p.poll() is not None:
                 raise RuntimeError(f"contend: the busy loop exited early (code {p.returncode})")
-        yield {"processes": n, "cpus": pinned, "command": f"{sys.executable} -c {BUSY_LOOP!r}"}
+        start = [(_cpu_seconds(p.pid), time.perf_counter()) for p in procs]
+        info = {"processes": n, "cpus": pinned, "command": f"{sys.executable} -c {BUSY_LOOP!r}"}
+        yield info
+        # the share of its CPU each loop got while the run went on: ~0.5 where it shared the core
+        # with one of the run's threads all along (a figure near 0 would mean no contention)
+        shares = [(_cpu_seconds(p.pid) - c0) / max(1e-9, time.perf_counter() - t0) for p, (c0, t0) in zip(procs, start)]
+        if all(s >= 0 for s in shares):
+            info["cpu_share"] = [round(s, 3) for s in shares]
     finally:
         for p in procs:
             p.kill()

@@ -93,6 +93,50 @@ def summary_table(records: list[dict], suite: str, stat: str = "median") -> str:
     return "\n".join(lines)
 
 
+#: a contended 2-thread row slower than this times the 1-thread row misses issue 13's line
+CONTENDED_LIMIT = 1.2
+
+
+def thread_ratio_table(records: list[dict]) -> str:
+    """Each row timed at 1 thread and at more: the many-thread / 1-thread ratio of the min and of
+    the median (bold above :data:`CONTENDED_LIMIT`), and the share of the many-thread calls' pool
+    jobs that ran on the caller alone (a straggler pause, ``csrc/common/parallel.h``). For
+    ``--contend`` runs: the question there is whether more threads ever cost more time."""
+    by: dict[tuple, dict[int, dict]] = {}
+    for r in records:
+        ex = r["extra_info"]
+        t = ex.get("threads") or r["params"].get("threads")
+        case = " ".join(w for w in r["group"].split(" ") if not w.startswith("t="))
+        by.setdefault((case, ex["impl"], _variant(r)), {})[int(t)] = r
+    lines = [
+        "| case | impl | variant | threads | 1-thread min / median ms | min / median ms | ratio min | ratio median "
+        "| pool jobs alone |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for (case, impl, variant), ts in by.items():
+        if 1 not in ts:
+            continue
+        one = ts[1]["stats"]
+        for t in sorted(k for k in ts if k > 1):
+            r = ts[t]
+            st, pool = r["stats"], r["extra_info"].get("pool") or {}
+            ratios = [st[k] / one[k] for k in ("min", "median")]
+            jobs = pool.get("alone", 0) + pool.get("shared", 0)
+            name = f"**{impl}**" if r["extra_info"]["role"] == "chord" else SHORT.get(impl, impl)
+            cells = [
+                case,
+                name,
+                variant,
+                str(t),
+                f"{one['min'] * 1e3:.3g} / {one['median'] * 1e3:.3g}",
+                f"{st['min'] * 1e3:.3g} / {st['median'] * 1e3:.3g}",
+                *(f"**{x:.2f}**" if x > CONTENDED_LIMIT else f"{x:.2f}" for x in ratios),
+                f"{pool.get('alone', 0) / jobs:.0%}" if jobs else "",
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) if len(lines) > 2 else ""
+
+
 def _stream_line(v: dict) -> str:
     """The probe's best figure per page size, e.g. "4 KiB 24.1, 2 MiB 31.9"."""
     best: dict[str, float] = {}
@@ -119,9 +163,11 @@ def markdown(doc: dict) -> str:
         out.append(f"Load average at start: {la[0]:.2f}{busy}")
     busy = c.get("contend")
     if busy:
+        share = busy.get("cpu_share")
         out.append(
             f"**Contended run**: {busy['processes']} busy-loop process(es) (`{busy['command']}`) pinned to "
-            f"CPU(s) {', '.join(map(str, busy['cpus']))} for the whole run."
+            f"CPU(s) {', '.join(map(str, busy['cpus']))} for the whole run"
+            + (f" (each got {', '.join(f'{x:.2f}' for x in share)} of its CPU)." if share else ".")
         )
     bw = c.get("bandwidth", {})
     if bw:
@@ -159,6 +205,10 @@ def markdown(doc: dict) -> str:
                 "",
                 t,
             ]
+    if busy:
+        t = thread_ratio_table(doc.get("benchmarks", []))
+        if t:
+            out += ["", f"### More threads against 1 beside the busy loop (limit {CONTENDED_LIMIT}×)", "", t]
     for suite in ("kernels", "scoring", "adaptation", "e2e"):
         t = suite_table(doc.get("benchmarks", []), suite, stat)
         if t:

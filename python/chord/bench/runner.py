@@ -17,6 +17,7 @@ from contextlib import contextmanager
 
 import torch
 
+from chord.backends import cpu as cpu_backend
 from chord.backends import fallback
 
 from . import contend, machine, results
@@ -114,7 +115,9 @@ class RunContext:
                 prep = prepare()
                 if prep.check is not None:  # a wrong answer is an error, never a number
                     prep.check(prep.fn(0))
+                pool0 = cpu_backend.pool_stats()
                 stats = measure(prep.fn, policy, self.device)
+                pool = {k: v - pool0.get(k, 0) for k, v in cpu_backend.pool_stats().items()}
         except Unavailable as e:
             self.unavailable(suite, group, impl, str(e))
             return None
@@ -134,6 +137,8 @@ class RunContext:
             "converged": stats.pop("converged"),
             "checked": prep.check_what if prep.check is not None else None,
         }
+        if any(pool.values()):  # how the C++ thread pool ran the timed calls (parallel.h)
+            ex["pool"] = pool
         fell_back = fallback.since(served)
         if fell_back:  # label what ran: the pure-torch reference, not a kernel
             ex["fallback"] = fell_back
