@@ -38,13 +38,14 @@ def add_dataset_arguments(p: Parser, default: str | None, default_help: str | No
     add_data_dir_argument(p)
 
 
-def add_threads_argument(p: Parser, default: int = 2) -> None:
-    """``--threads``: torch threads for training and evaluation (``chord.cpu_env.configure_cpu``)."""
+def add_threads_argument(p: Parser, default: int = 2, why: str | None = None) -> None:
+    """``--threads``: torch threads for training and evaluation (``chord.cpu_env.configure_cpu``),
+    or per worker of ``chord serve``; ``why``: what the help says about the default instead."""
     p.add_argument(
         "--threads",
         type=int,
         default=default,
-        help="torch threads (part of what fixes the numbers: float sums depend on how work is split)",
+        help=f"torch threads ({why or 'part of what fixes the numbers: float sums depend on how work is split'})",
     )
 
 

@@ -13,6 +13,8 @@ import shutil
 import sys
 import tempfile
 
+from chord.cli_args import add_threads_argument
+
 from .service_loader import DEMO_CHECKPOINT
 from .workers import METRICS_DIR_ENV, reuseport_supported, supervise, uvicorn_settings
 
@@ -25,12 +27,11 @@ def add_tuning_arguments(p: argparse.ArgumentParser, sweep: bool = False) -> Non
     load generator, which passes them on (``tuning_argv``); sweep: ``--max-inflight`` takes
     several values (the load generator runs one configuration per value)."""
     p.add_argument("--seed", type=int, default=0, help="seed of the --random planner")
-    p.add_argument(
-        "--threads",
-        type=int,
+    add_threads_argument(
+        p,
         default=1,
-        help="torch threads per worker (default 1: a batch's ops are too small to split well, and the "
-        "event loop needs a core too; scale with --workers)",
+        why="per worker; default 1: a batch's ops are too small to split well, and the event loop needs a core "
+        "too; scale with --workers",
     )
     p.add_argument(
         "--http",
