@@ -17,8 +17,10 @@ class _SlowService:
         self.seconds = seconds
         self.profiler = None
         self.batches: list[int] = []
+        self.started: list[float] = []  # perf_counter() at the start of each forward
 
     def respond(self, emb, budgets, names=True):
+        self.started.append(time.perf_counter())
         time.sleep(self.seconds)
         self.batches.append(len(emb))
         return [f"user {float(e[0]):g} budget {float(b):g}".encode() for e, b in zip(emb, budgets)]
@@ -81,6 +83,33 @@ def test_a_batch_waits_for_company_only_while_smaller_than_recent_batches():
         await b.submit(torch.tensor([6.0]), 3.0)
         assert time.perf_counter() - t >= 0.99  # nobody came: the deadline
         assert svc.batches[-1] == 1
+        await b.stop()
+
+    asyncio.run(scenario())
+
+
+def test_clients_that_queued_during_a_forward_wait_for_the_ones_it_answered():
+    """Two closed-loop clients start together (one forward of 2, 50 ms), two more join while it
+    runs. When it ends, the two queued ones wait (at most max_wait, 0.5 s) for the two just
+    answered, which send again at once: one forward of 4 from then on, not two groups of 2
+    taking turns at half-full forwards. Every answer is its own client's."""
+
+    async def scenario():
+        svc = _SlowService(0.05)
+        b = Batcher(svc, max_batch=16, max_wait_s=0.5, queue=100, max_queue_s=None)
+        b.start()
+
+        async def client(i: int):
+            for r in range(4):
+                assert await b.submit(torch.tensor([float(i)]), float(r + 1)) == f"user {i} budget {r + 1}".encode()
+
+        first = [asyncio.ensure_future(client(i)) for i in (1, 2)]
+        await asyncio.sleep(0.02)  # the forward of the first two runs
+        await asyncio.gather(*first, *(client(i) for i in (3, 4)))
+        # the last 2 waited out the deadline: their company had finished its 4 requests
+        assert svc.batches == [2, 4, 4, 4, 2], svc.batches
+        gaps = [b - a for a, b in zip(svc.started, svc.started[1:])]
+        assert max(gaps[:3]) < 0.3, gaps  # the answered ones joined at once, not at the deadline
         await b.stop()
 
     asyncio.run(scenario())

@@ -2,9 +2,11 @@
 
 Requests wait in a bounded ``asyncio.Queue``; one batcher task takes the first and everything
 already queued, then waits up to ``max_wait_s`` for more, but only while the batch is smaller
-than the recent batches (an EWMA of their sizes): under steady load the requests that arrived
-during the last forward already make a full batch and go at once, and a lone request at low load
-does not wait for company that a closed-loop client cannot send. The wait is woken by each
+than the recent batches (an EWMA of their sizes), or, when requests queued during the last
+forward, than those plus the ones it just answered (their clients are the likeliest to send
+again): under steady load the requests that arrived during the last forward already make a full
+batch and go at once, clients do not split into groups that take turns at half-full forwards,
+and a lone request at low load does not wait for company that a closed-loop client cannot send. The wait is woken by each
 arrival (no polling). The batch runs ``CloudService.respond`` in a worker thread (torch releases
 the GIL, so the event loop keeps accepting and parsing meanwhile). A request carries either a
 user embedding or recent item ids; the batch's item-id requests are profiled in one profiler
@@ -161,11 +163,18 @@ class Batcher:
     async def _run(self) -> None:
         q = self._queue
         loop = asyncio.get_running_loop()
+        answered = 0  # requests the last forward answered while others already waited for the next
         while True:
             batch = [await q.get()]
             self._arrivals.popleft()
             deadline = time.perf_counter() + self.max_wait_s
-            want = min(self.max_batch, max(1, round(self.typical_batch)))
+            # when requests queued during the last forward, the clients it just answered are the
+            # likeliest company (a closed-loop client sends again at once): wait for them too, up
+            # to max_wait. Without this, clients split into groups that take turns (8 + 8 at 16
+            # clients), each forward half as full; the planner is the one busy core, and a forward's
+            # fixed cost (~3.5 ms) is paid twice as often (reports/2026-12-07-serve-4.md)
+            want = min(self.max_batch, max(1, round(self.typical_batch), 1 + q.qsize() + answered))
+            answered = 0
             while len(batch) < self.max_batch:
                 try:
                     batch.append(q.get_nowait())
@@ -202,6 +211,8 @@ class Batcher:
                 for (*_, fut), wire in zip(batch, out):
                     if not fut.done():
                         fut.set_result(wire)
+                if not q.empty():
+                    answered = len(batch)
             for _ in batch:
                 q.task_done()
 
