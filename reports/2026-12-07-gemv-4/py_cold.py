@@ -1,7 +1,7 @@
 """Python cost per call of chord.mp_linear(x, mw, act_bits=8) on a COLD weight (its Python and
 torch objects evicted from the caches, as in the bench's rotation), the kernel replaced by a
 no-op: per-call perf_counter_ns around the call, a fresh 6 MiB read between calls (what a rotated 4096² weight streams).
-Usage: python py_cold.py [CALLS] [VARIANTS: api,fast,eager_ok,...]   (reports/2026-12-07-gemv-4.md)"""
+Usage: python py_cold.py [CALLS] [VARIANTS: comma-separated names before "(", e.g. api,nothing]   (reports/2026-12-07-gemv-4.md)"""
 
 import sys
 import time
@@ -14,8 +14,6 @@ import chord.backends.cpu as cb
 from chord import host_memory
 from chord.bench.config import NAMED_MIXES, mix_codes
 from chord.bench.suites.common import clone_packed
-from chord.functional import _ACT_BITS, _ACT_DTYPES, check_linear_call
-from chord.mixed_weight import MixedWeight
 
 calls = int(sys.argv[1]) if len(sys.argv) > 1 else 400
 K = N = 512
@@ -44,79 +42,10 @@ EV = 6 << 18
 torch.set_num_threads(1)
 
 
-_is_compiling = torch.compiler.is_compiling
-_C = torch._C
-_tracing, _dstack, _fmode, _grad = (
-    _C._get_tracing_state,
-    _C._len_torch_dispatch_stack,
-    _C._is_torch_function_mode_enabled,
-    torch.is_grad_enabled,
-)
-_strided = torch.strided
-_Tensor = torch.Tensor
-_empty = torch.empty
-_nt = torch.get_num_threads
-DC = cb._DTYPE_CODE
-
-
-def eager_ok2(x):
-    return (
-        cb.HAVE_CPP
-        and not _is_compiling()
-        and type(x) is _Tensor
-        and x.is_cpu
-        and x.layout is _strided
-        and not x.is_neg()
-        and not (x.requires_grad and _grad())
-        and _tracing() is None
-        and not _dstack()
-        and not _fmode()
-    )
-
-
-def fast(x, mw, bias=None, act_bits=0):
-    if not isinstance(mw, MixedWeight):
-        raise TypeError
-    d = mw.__dict__
-    qweight = d["qweight"]
-    N, K = d["shape"]
-    if qweight.is_cpu and eager_ok2(x):
-        if not (
-            x.dtype in _ACT_DTYPES
-            and x.ndim
-            and x.shape[-1] == K
-            and act_bits in _ACT_BITS
-            and type(act_bits) is int
-            and bias is None
-        ):
-            check_linear_call(x, qweight, K, N, bias, act_bits)
-        cache = d.get("_cpu_handle")
-        e = cache.entry
-        scales, zeros, perm = d["scales"], d["zeros"], d["perm"]
-        if not (
-            e[0] is qweight
-            and e[1] is scales
-            and e[2] is zeros
-            and e[3] is perm
-            and e[4] is d["buckets"]
-            and ((v := e[5]) is None or v == qweight._version + scales._version + zeros._version + perm._version)
-        ):
-            raise RuntimeError
-        if x.dim() == 2:
-            M = x.shape[0]
-            sr, sc = x.stride()
-            y = _empty(M, N, dtype=x.dtype)
-            Shim.mp_linear_ptr(e[6], x.data_ptr(), DC[x.dtype], M, sr, sc, 0, act_bits, y.data_ptr(), N, _nt())
-            return y
-    raise RuntimeError
-
-
 def variants():
     v = {"api(no-op kernel)": lambda a: chord.mp_linear(x, a, act_bits=8)}
     H = [a.__dict__["_cpu_handle"].entry[6] for a in A]
     y = torch.empty(1, N)
-    v["fast(no-op kernel)"] = lambda a: fast(x, a, act_bits=8)
-    v["eager_ok2(x)"] = lambda a: eager_ok2(x)
     v["empty+noop only"] = lambda a: (torch.empty(1, N), Shim.mp_linear_ptr(1, 2))
     v["eager_ok(x)"] = lambda a: cb.eager_ok(x)
     v["is_compiling()"] = lambda a: torch.compiler.is_compiling()
