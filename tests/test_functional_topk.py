@@ -344,6 +344,8 @@ def test_cpp_validates_too():
         _cpu.mp_topk(*base[:9], 2, *base[10:])
     with pytest.raises(ValueError, match=r"outputs: expected \[2, 3\]"):
         _cpu.mp_topk(*base[:10], torch.empty(2, 4).numpy(), base[11])
+    with pytest.raises(ValueError, match=r"candidates: expected \[C\] \(shared\) or \[2, C\] \(one list per row\)"):
+        _cpu.mp_topk(*base[:8], torch.ones(3, 4, dtype=torch.int64).numpy(), *base[9:])
 
 
 @pytest.mark.skipif(not HAVE_CPP, reason="C++ extension not built")

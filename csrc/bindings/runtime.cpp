@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "bindings/topk_args.h"
 #include "common/array_check.h"
 #include "runtime/runtime_caser.h"
 #include "runtime/runtime_sasrec.h"
@@ -123,22 +124,6 @@ const int64_t* seqs_ptr(const py::array& seqs, int64_t& B, int64_t& L) {
   return p;
 }
 
-// candidates None | int64 [C] | [B, C] -> pointer, C, ldc
-const int64_t* cand_ptr(const py::object& candidates, int64_t B, int64_t& C, int64_t& ldc) {
-  C = ldc = 0;
-  if (candidates.is_none()) return nullptr;
-  if (!py::isinstance<py::array>(candidates)) bad("candidates: expected an int64 array or None");
-  const py::array ca = py::reinterpret_borrow<py::array>(candidates);
-  if (ca.ndim() == 1) {
-    C = ca.shape(0);
-    return pyarg::array_ptr<int64_t>(ca, kOp, "candidates", 1);
-  }
-  const int64_t* p = pyarg::array_ptr<int64_t>(ca, kOp, "candidates", 2);
-  if (ca.shape(0) != B) bad("candidates: expected [C] or [" + std::to_string(B) + ", C], got " + pyarg::shape_str(ca));
-  C = ldc = ca.shape(1);
-  return p;
-}
-
 const int64_t* users_ptr(const py::object& users, int64_t B) {
   if (users.is_none()) return nullptr;
   if (!py::isinstance<py::array>(users)) bad("users: expected an int64 array or None");
@@ -165,12 +150,6 @@ void set_isa_and_check(Runner& r, const std::string& isa) {
   } catch (const std::invalid_argument& e) {
     bad(e.what());
   }
-}
-
-void check_outputs(const py::array& values, const py::array& ids, int64_t B, int64_t k) {
-  if (values.shape(0) != B || values.shape(1) != k || ids.shape(0) != B || ids.shape(1) != k)
-    bad("outputs: expected [" + std::to_string(B) + ", " + std::to_string(k) + "], got " + pyarg::shape_str(values) +
-        " and " + pyarg::shape_str(ids));
 }
 
 void bind_caser(py::module_& m) {
@@ -217,15 +196,13 @@ void bind_caser(py::module_& m) {
           "topk",
           [](PyCaser& s, const py::array& seqs, const py::object& users, int64_t k, const py::object& candidates,
              const py::array& values, const py::array& ids, int nthreads) {
-            int64_t B, L, C, ldc;
+            int64_t B, L;
             const int64_t* sp = seqs_ptr(seqs, B, L);
             const int64_t* up = users_ptr(users, B);
-            const int64_t* cp = cand_ptr(candidates, B, C, ldc);
-            float* vp = pyarg::array_ptr<float>(values, kOp, "values", 2, true);
-            int64_t* ip = pyarg::array_ptr<int64_t>(ids, kOp, "ids", 2, true);
-            check_outputs(values, ids, B, k);
+            const pyarg::Candidates c = pyarg::candidates(candidates, B, kOp);
+            const pyarg::TopkOutputs out = pyarg::topk_outputs(values, ids, B, k, kOp, "ids");
             py::gil_scoped_release nogil;
-            s.r.topk(sp, B, L, L, up, k, cp, C, ldc, vp, ip, nthreads);
+            s.r.topk(sp, B, L, L, up, k, c.p, c.C, c.ldc, out.values, out.ids, nthreads);
           },
           py::arg("seqs"), py::arg("users"), py::arg("k"), py::arg("candidates"), py::arg("values"), py::arg("ids"),
           py::arg("nthreads") = 1);
@@ -290,13 +267,10 @@ void bind_runtime(py::module_& m) {
              const py::array& ids, int nthreads) {
             int64_t B, L;
             const int64_t* sp = seqs_ptr(seqs, B, L);
-            int64_t C, ldc;
-            const int64_t* cp = cand_ptr(candidates, B, C, ldc);
-            float* vp = pyarg::array_ptr<float>(values, kOp, "values", 2, true);
-            int64_t* ip = pyarg::array_ptr<int64_t>(ids, kOp, "ids", 2, true);
-            check_outputs(values, ids, B, k);
+            const pyarg::Candidates c = pyarg::candidates(candidates, B, kOp);
+            const pyarg::TopkOutputs out = pyarg::topk_outputs(values, ids, B, k, kOp, "ids");
             py::gil_scoped_release nogil;
-            s.r.topk(sp, B, L, L, k, cp, C, ldc, vp, ip, nthreads);
+            s.r.topk(sp, B, L, L, k, c.p, c.C, c.ldc, out.values, out.ids, nthreads);
           },
           py::arg("seqs"), py::arg("k"), py::arg("candidates"), py::arg("values"), py::arg("ids"),
           py::arg("nthreads") = 1,

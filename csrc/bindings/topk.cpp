@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "bindings/topk_args.h"
 #include "common/array_check.h"
 #include "common/isa.h"
 #include "mp_linear/mp_linear.h"
@@ -59,34 +60,11 @@ void bind_topk(py::module_& m) {
           }
         }
         w.perm = pm;
-        const int64_t* cp = nullptr;
-        int64_t C = 0, ldc = 0;
-        if (!candidates.is_none()) {
-          if (!py::isinstance<py::array>(candidates))
-            throw std::invalid_argument(std::string(op) + ": candidates: expected an int64 array or None");
-          const py::array ca = py::reinterpret_borrow<py::array>(candidates);
-          if (ca.ndim() == 1) {
-            cp = pyarg::array_ptr<int64_t>(ca, op, "candidates", 1);
-            C = ca.shape(0);
-            ldc = 0;
-          } else {
-            cp = pyarg::array_ptr<int64_t>(ca, op, "candidates", 2);
-            if (ca.shape(0) != M)
-              throw std::invalid_argument(std::string(op) + ": candidates: expected [C] or [" + std::to_string(M) +
-                                          ", C] (one list per row of x), got " + pyarg::shape_str(ca));
-            C = ca.shape(1);
-            ldc = C;
-          }
-        }
-        float* vp = pyarg::array_ptr<float>(values, op, "values", 2, true);
-        int64_t* ip = pyarg::array_ptr<int64_t>(ids, op, "indices", 2, true);
-        if (values.shape(0) != M || values.shape(1) != k || ids.shape(0) != M || ids.shape(1) != k)
-          throw std::invalid_argument(std::string(op) + ": outputs: expected [" + std::to_string(M) + ", " +
-                                      std::to_string(k) + "], got " + pyarg::shape_str(values) + " and " +
-                                      pyarg::shape_str(ids));
+        const pyarg::Candidates c = pyarg::candidates(candidates, M, op);
+        const pyarg::TopkOutputs out = pyarg::topk_outputs(values, ids, M, k, op, "indices");
         const Isa is = parse_isa(isa, std::string(op) + ": isa");
         py::gil_scoped_release nogil;
-        topk::mp_topk(w, xp, M, K, k, cp, C, ldc, act_bits, vp, ip, nthreads, is);
+        topk::mp_topk(w, xp, M, K, k, c.p, c.C, c.ldc, act_bits, out.values, out.ids, nthreads, is);
       },
       py::arg("x"), py::arg("qweight"), py::arg("scales"), py::arg("zeros"), py::arg("perm"), py::arg("buckets"),
       py::arg("K"), py::arg("k"), py::arg("candidates"), py::arg("act_bits"), py::arg("values"), py::arg("indices"),

@@ -270,6 +270,26 @@ def test_bad_inputs_raise_clear_errors():
         r.topk(good, 2, torch.ones(3, 4, dtype=torch.int64))
 
 
+def test_native_runner_checks_candidates_and_outputs():
+    """The C++ runner checks what the Python layer already did (csrc/bindings/topk_args.h, the
+    checks chord::mp_topk's binding runs too): a caller of the binding gets a ValueError, not a
+    wild read or write."""
+    r = rt.compile(make_model(num_items=60, max_len=12))
+    native = r._live[1]
+    seqs = torch.ones(2, 5, dtype=torch.int64).numpy()
+    vals, ids = torch.empty(2, 3).numpy(), torch.empty(2, 3, dtype=torch.int64).numpy()
+    with pytest.raises(ValueError, match=r"chord.runtime: candidates: expected \[C\] \(shared\) or \[2, C\]"):
+        native.topk(seqs, 3, torch.ones(3, 4, dtype=torch.int64).numpy(), vals, ids, 1)
+    with pytest.raises(ValueError, match=r"chord.runtime: candidates: expected an int64 array or None"):
+        native.topk(seqs, 3, [1, 2, 3], vals, ids, 1)
+    with pytest.raises(ValueError, match=r"chord.runtime: outputs: expected \[2, 3\], got \[2, 4\] and \[2, 3\]"):
+        native.topk(seqs, 3, None, torch.empty(2, 4).numpy(), ids, 1)
+    with pytest.raises(ValueError, match=r"chord.runtime: ids: expected dtype int64"):
+        native.topk(seqs, 3, None, vals, torch.empty(2, 3).numpy(), 1)
+    native.topk(seqs, 3, torch.arange(1, 5).expand(2, 4).contiguous().numpy(), vals, ids, 1)
+    assert set(ids.ravel().tolist()) <= {1, 2, 3, 4}
+
+
 def test_unsupported_models_are_rejected():
     with pytest.raises(rt.UnsupportedModelError, match="expected a chord.models.SASRec or Caser"):
         rt.compile(torch.nn.Linear(2, 2))
