@@ -122,7 +122,8 @@ void bind_mp_linear(py::module_& m) {
 
   // The eager fast path: raw addresses of tensors the caller has validated (CPU, dtype, x
   // [M, K] with these element strides, y [M, N] contiguous rows of stride ldy, bias float32 [N]
-  // contiguous or 0). No numpy views, no per-call weight validation: ~1 us less than mp_linear.
+  // contiguous or 0). No numpy views, no per-call weight validation: cheaper per call than
+  // mp_linear (reports/2026-12-07-call-costs.md).
   m.def(
       "mp_linear_ptr",
       [](const PackedWeight& pw, uintptr_t x, int xdtype, int64_t M, int64_t sx_row, int64_t sx_col, uintptr_t bias,

@@ -1,6 +1,6 @@
 // chord::embedding_lookup on the CPU: gather + dequantize rows of a per-row packed embedding
 // table (QuantizedEmbedding.forward), one native call per lookup instead of ~10 torch ops per
-// width bucket (at a batch-1 history of 50 ids: ~4 us against ~40 us).
+// width bucket (measured at a batch-1 history of 50 ids: reports/2026-12-07-call-costs.md).
 //
 // The table is QuantizedEmbedding's per-original-row view: row r has width row_bits[r], sits in
 // slot row_slot[r] of its width's bucket (byte offset off[b], rows[b] rows), and dequantizes as

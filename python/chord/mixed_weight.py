@@ -269,7 +269,8 @@ def plan_buckets(codes: torch.Tensor, codebook: Codebook) -> tuple[torch.Tensor,
     """codes uint8 [N] -> (perm int32 [N], buckets flat list) in ``format.BUCKET_ORDER``.
 
     In numpy (single-threaded): torch ops on a 100k-row table run torch's OpenMP pool, which
-    beside a busy core made model adaptation 10x slower at 2 threads than at 1."""
+    beside a busy core made model adaptation slower at 2 threads than at 1
+    (reports/2026-12-06-one-core.md)."""
     bits = np.asarray(codebook.bits, dtype=np.int64)[codes.detach().cpu().numpy().astype(np.int64)]
     perm, buckets = [], []
     for b in fmt.BUCKET_ORDER:

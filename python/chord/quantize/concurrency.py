@@ -185,9 +185,9 @@ def has_lock(model: nn.Module) -> bool:
 
 
 def model_lock(model: nn.Module) -> ModelLock:
-    """The model's lock, installed on first use with its root forward hooks (shared lock per
-    forward: ~4 us a call, so only models that re-pack -- ``DeviceModel``, ``quantize_(...,
-    keep_float=True)`` -- get one)."""
+    """The model's lock, installed on first use with its root forward hooks (a shared lock per
+    forward costs every call, reports/2026-12-06-op-layer-fast-path/README.md, so only models
+    that re-pack -- ``DeviceModel``, ``quantize_(..., keep_float=True)`` -- get one)."""
     lock = model.__dict__.get(_ATTR)
     if lock is None:
         lock = ModelLock()

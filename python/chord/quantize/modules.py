@@ -234,7 +234,7 @@ def _linear(mod: _MixedWeightHolder, x: torch.Tensor, bias) -> torch.Tensor:
     if tiny is not None and mod.act_bits == 0:
         w = tiny if x.dtype == torch.float32 else tiny.to(x.dtype)
         return F.linear(x, w, None if bias is None else bias.to(x.dtype))
-    bufs = mod._buffers  # (module attribute lookup of a buffer costs ~0.4 us each)
+    bufs = mod._buffers  # (dict reads: Module.__getattr__ per buffer costs more, reports/2026-12-07-call-costs.md)
     packed = (bufs["qweight"], bufs["scales"], bufs["zeros"], bufs["perm"], mod.buckets, K)  # (chord.ops.Packed order)
     return linear_packed(mod.__dict__, x, packed, N, bias, mod.act_bits)
 
@@ -277,7 +277,7 @@ class MixedPrecisionLinear(_MixedWeightHolder):
         return dict(bias=mod.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _linear(self, x, self._parameters.get("bias"))  # (Module.__getattr__ costs ~0.3 us)
+        return _linear(self, x, self._parameters.get("bias"))  # (not self.bias: reports/2026-12-07-call-costs.md)
 
     def to_float(self) -> nn.Linear:
         lin = nn.Linear(self.in_features, self.out_features, bias=self.bias is not None, device=self.qweight.device)
@@ -364,7 +364,7 @@ class MixedPrecisionConv2d(_MixedWeightHolder):
         tiny = self._buffers["tiny_weight"]
         if tiny is not None and self.act_bits == 0:
             # the dequantized filter is kept (see _refresh_tiny): torch's conv is the im2col +
-            # F.linear it stands for, without the unfold/transposes (2x faster on Caser's filter)
+            # F.linear it stands for, without the unfold/transposes (Caser's filter: reports/2026-12-07-call-costs.md)
             w = tiny.view(self.chord_weight_shape).to(x.dtype)
             y = F.conv2d(
                 x, w, None if self.bias is None else self.bias.to(x.dtype), self.stride, self.padding, self.dilation
@@ -412,8 +412,8 @@ class MixedPrecisionConv2d(_MixedWeightHolder):
 
 def _row_tables_numpy(perm, scales, zeros, buckets, N, K):
     """QuantizedEmbedding's row tables on CPU in numpy (single-threaded): torch ops on a 100k-row
-    table run torch's OpenMP pool, which beside a busy core made adaptation 10x slower at 2
-    threads than at 1. Same values as the torch path."""
+    table run torch's OpenMP pool, which beside a busy core made adaptation slower at 2 threads
+    than at 1 (reports/2026-12-06-one-core.md). Same values as the torch path."""
     p = perm.detach().numpy().astype(np.int64)
     slot, bits = np.zeros(N, np.int64), np.zeros(N, np.int64)
     for b, start, n, _ in fmt.bucket_spans(buckets, K):
@@ -542,7 +542,8 @@ class QuantizedEmbedding(_MixedWeightHolder):
         if cpu_backend.eager_ok(flat):
             arrays = self._lookup_arrays()
             if arrays is not None:
-                # eager CPU: one C++ gather (the torch ops below cost ~10x more at a 50-id history)
+                # eager CPU: one C++ gather (the torch ops below cost far more at a 50-id history,
+                # reports/2026-12-07-call-costs.md)
                 flat = flat.contiguous()
                 out = torch.empty(flat.numel(), K, dtype=torch.float32)
                 cpu_backend._cpu.embedding_lookup(flat.numpy(), *arrays, self._lookup_buckets, K, out.numpy())
