@@ -141,46 +141,83 @@ float* out_ptr(const py::array& out, int64_t B, int64_t dim) {
   return p;
 }
 
-// Last step of building a runner from its spec: the ISA, then the runner's own consistency check.
-template <class Runner>
-void set_isa_and_check(Runner& r, const std::string& isa) {
-  r.isa = chord::parse_isa(isa, std::string(kOp) + ": isa");
-  try {
-    r.check();
-  } catch (const std::invalid_argument& e) {
-    bad(e.what());
-  }
-}
-
-void bind_caser(py::module_& m) {
-  py::class_<PyCaser, std::shared_ptr<PyCaser>>(m, "CaserRunner",
-                                                "Fused Caser inference (python/chord/runtime/caser.py builds it).")
-      .def(py::init([](const py::dict& spec, const std::string& isa) {
-             auto s = std::make_shared<PyCaser>();
-             runtime::CaserRunner& r = s->r;
-             const py::dict cfg = item(spec, "config", "spec").cast<py::dict>();
-             r.cfg.num_items = item(cfg, "num_items", "config").cast<int64_t>();
-             r.cfg.dim = item(cfg, "dim", "config").cast<int64_t>();
-             r.cfg.L = item(cfg, "L", "config").cast<int64_t>();
-             r.cfg.n_v = item(cfg, "n_v", "config").cast<int64_t>();
-             r.cfg.n_h = item(cfg, "n_h", "config").cast<int64_t>();
-             r.cfg.num_users = item(cfg, "num_users", "config").cast<int64_t>();
-             read_table(*s, r.item, item(spec, "item_emb", "spec").cast<py::dict>(), "item_emb");
-             if (r.cfg.num_users) {
-               read_table(*s, r.user, item(spec, "user_emb", "spec").cast<py::dict>(), "user_emb");
-               read_linear(*s, r.fc2, item(spec, "fc2", "spec").cast<py::dict>(), "fc2");
+// The class every fused runner binds as: constructed from its spec dict and an ISA name
+// (python/chord/runtime/base.py calls runner_cls(spec, isa)); read_spec(keep, runner, spec,
+// config) reads the model's own fields into the runner (as read_table / read_linear do: the
+// arrays it borrows go to keep), then the ISA is set and the runner checks itself. The "isa"
+// property says what it runs.
+template <class Py, class ReadSpec>
+py::class_<Py, std::shared_ptr<Py>> runner_class(py::module_& m, const char* name, const char* doc,
+                                                 ReadSpec read_spec) {
+  return py::class_<Py, std::shared_ptr<Py>>(m, name, doc)
+      .def(py::init([read_spec](const py::dict& spec, const std::string& isa) {
+             auto s = std::make_shared<Py>();
+             read_spec(*s, s->r, spec, item(spec, "config", "spec").cast<py::dict>());
+             s->r.isa = chord::parse_isa(isa, std::string(kOp) + ": isa");
+             try {
+               s->r.check();
+             } catch (const std::invalid_argument& e) {
+               bad(e.what());
              }
-             if (r.cfg.n_v) read_linear(*s, r.conv_v, item(spec, "conv_v", "spec").cast<py::dict>(), "conv_v");
-             const py::list hs = item(spec, "conv_h", "spec").cast<py::list>();
-             r.conv_h.resize(hs.size());
-             for (size_t i = 0; i < hs.size(); ++i)
-               read_linear(*s, r.conv_h[i], hs[i].cast<py::dict>(), "conv_h." + std::to_string(i));
-             read_linear(*s, r.fc1, item(spec, "fc1", "spec").cast<py::dict>(), "fc1");
-             set_isa_and_check(r, isa);
              return s;
            }),
            py::arg("spec"), py::arg("isa") = "auto")
-      .def_property_readonly("isa", [](const PyCaser& s) { return std::string(mpl::isa_name(s.r.isa)); })
+      .def_property_readonly("isa", [](const Py& s) { return std::string(mpl::isa_name(s.r.isa)); });
+}
+
+void read_caser(Keep& s, runtime::CaserRunner& r, const py::dict& spec, const py::dict& cfg) {
+  r.cfg.num_items = item(cfg, "num_items", "config").cast<int64_t>();
+  r.cfg.dim = item(cfg, "dim", "config").cast<int64_t>();
+  r.cfg.L = item(cfg, "L", "config").cast<int64_t>();
+  r.cfg.n_v = item(cfg, "n_v", "config").cast<int64_t>();
+  r.cfg.n_h = item(cfg, "n_h", "config").cast<int64_t>();
+  r.cfg.num_users = item(cfg, "num_users", "config").cast<int64_t>();
+  read_table(s, r.item, item(spec, "item_emb", "spec").cast<py::dict>(), "item_emb");
+  if (r.cfg.num_users) {
+    read_table(s, r.user, item(spec, "user_emb", "spec").cast<py::dict>(), "user_emb");
+    read_linear(s, r.fc2, item(spec, "fc2", "spec").cast<py::dict>(), "fc2");
+  }
+  if (r.cfg.n_v) read_linear(s, r.conv_v, item(spec, "conv_v", "spec").cast<py::dict>(), "conv_v");
+  const py::list hs = item(spec, "conv_h", "spec").cast<py::list>();
+  r.conv_h.resize(hs.size());
+  for (size_t i = 0; i < hs.size(); ++i)
+    read_linear(s, r.conv_h[i], hs[i].cast<py::dict>(), "conv_h." + std::to_string(i));
+  read_linear(s, r.fc1, item(spec, "fc1", "spec").cast<py::dict>(), "fc1");
+}
+
+void read_sasrec(Keep& s, runtime::SASRecRunner& r, const py::dict& spec, const py::dict& cfg) {
+  r.cfg.num_items = item(cfg, "num_items", "config").cast<int64_t>();
+  r.cfg.dim = item(cfg, "dim", "config").cast<int64_t>();
+  r.cfg.heads = item(cfg, "heads", "config").cast<int64_t>();
+  r.cfg.max_len = item(cfg, "max_len", "config").cast<int64_t>();
+  r.cfg.ffn_hidden = item(cfg, "ffn_hidden", "config").cast<int64_t>();
+  const std::string norm = item(cfg, "norm", "config").cast<std::string>();
+  if (norm != "query" && norm != "pre") bad("config.norm: expected 'query' or 'pre', got '" + norm + "'");
+  r.cfg.pre_norm = norm == "pre";
+  r.cfg.emb_scale = item(cfg, "emb_scale", "config").cast<float>();
+  read_table(s, r.item, item(spec, "item_emb", "spec").cast<py::dict>(), "item_emb");
+  read_table(s, r.pos, item(spec, "pos_emb", "spec").cast<py::dict>(), "pos_emb");
+  const py::list blocks = item(spec, "blocks", "spec").cast<py::list>();
+  r.blocks.resize(blocks.size());
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    const py::dict b = blocks[i].cast<py::dict>();
+    const std::string p = "blocks." + std::to_string(i) + ".";
+    runtime::SASRecBlock& rb = r.blocks[i];
+    read_norm(s, rb.attn_norm, item(b, "attn_norm", p).cast<py::dict>(), p + "attn_norm");
+    read_norm(s, rb.ffn_norm, item(b, "ffn_norm", p).cast<py::dict>(), p + "ffn_norm");
+    read_linear(s, rb.q, item(b, "q_proj", p).cast<py::dict>(), p + "attn.q_proj");
+    read_linear(s, rb.k, item(b, "k_proj", p).cast<py::dict>(), p + "attn.k_proj");
+    read_linear(s, rb.v, item(b, "v_proj", p).cast<py::dict>(), p + "attn.v_proj");
+    read_linear(s, rb.out, item(b, "out_proj", p).cast<py::dict>(), p + "attn.out_proj");
+    read_linear(s, rb.fc1, item(b, "fc1", p).cast<py::dict>(), p + "ffn.fc1");
+    read_linear(s, rb.fc2, item(b, "fc2", p).cast<py::dict>(), p + "ffn.fc2");
+  }
+  read_norm(s, r.final_norm, item(spec, "final_norm", "spec").cast<py::dict>(), "final_norm");
+}
+
+void bind_caser(py::module_& m) {
+  runner_class<PyCaser>(m, "CaserRunner", "Fused Caser inference (python/chord/runtime/caser.py builds it).",
+                        read_caser)
       .def(
           "represent",
           [](PyCaser& s, const py::array& seqs, const py::object& users, const py::array& out, int nthreads) {
@@ -212,44 +249,8 @@ void bind_caser(py::module_& m) {
 
 void bind_runtime(py::module_& m) {
   bind_caser(m);
-  py::class_<PySASRec, std::shared_ptr<PySASRec>>(m, "SASRecRunner",
-                                                  "Fused SASRec inference (python/chord/runtime/sasrec.py builds it).")
-      .def(py::init([](const py::dict& spec, const std::string& isa) {
-             auto s = std::make_shared<PySASRec>();
-             runtime::SASRecRunner& r = s->r;
-             const py::dict cfg = item(spec, "config", "spec").cast<py::dict>();
-             r.cfg.num_items = item(cfg, "num_items", "config").cast<int64_t>();
-             r.cfg.dim = item(cfg, "dim", "config").cast<int64_t>();
-             r.cfg.heads = item(cfg, "heads", "config").cast<int64_t>();
-             r.cfg.max_len = item(cfg, "max_len", "config").cast<int64_t>();
-             r.cfg.ffn_hidden = item(cfg, "ffn_hidden", "config").cast<int64_t>();
-             const std::string norm = item(cfg, "norm", "config").cast<std::string>();
-             if (norm != "query" && norm != "pre") bad("config.norm: expected 'query' or 'pre', got '" + norm + "'");
-             r.cfg.pre_norm = norm == "pre";
-             r.cfg.emb_scale = item(cfg, "emb_scale", "config").cast<float>();
-             read_table(*s, r.item, item(spec, "item_emb", "spec").cast<py::dict>(), "item_emb");
-             read_table(*s, r.pos, item(spec, "pos_emb", "spec").cast<py::dict>(), "pos_emb");
-             const py::list blocks = item(spec, "blocks", "spec").cast<py::list>();
-             r.blocks.resize(blocks.size());
-             for (size_t i = 0; i < blocks.size(); ++i) {
-               const py::dict b = blocks[i].cast<py::dict>();
-               const std::string p = "blocks." + std::to_string(i) + ".";
-               runtime::SASRecBlock& rb = r.blocks[i];
-               read_norm(*s, rb.attn_norm, item(b, "attn_norm", p).cast<py::dict>(), p + "attn_norm");
-               read_norm(*s, rb.ffn_norm, item(b, "ffn_norm", p).cast<py::dict>(), p + "ffn_norm");
-               read_linear(*s, rb.q, item(b, "q_proj", p).cast<py::dict>(), p + "attn.q_proj");
-               read_linear(*s, rb.k, item(b, "k_proj", p).cast<py::dict>(), p + "attn.k_proj");
-               read_linear(*s, rb.v, item(b, "v_proj", p).cast<py::dict>(), p + "attn.v_proj");
-               read_linear(*s, rb.out, item(b, "out_proj", p).cast<py::dict>(), p + "attn.out_proj");
-               read_linear(*s, rb.fc1, item(b, "fc1", p).cast<py::dict>(), p + "ffn.fc1");
-               read_linear(*s, rb.fc2, item(b, "fc2", p).cast<py::dict>(), p + "ffn.fc2");
-             }
-             read_norm(*s, r.final_norm, item(spec, "final_norm", "spec").cast<py::dict>(), "final_norm");
-             set_isa_and_check(r, isa);
-             return s;
-           }),
-           py::arg("spec"), py::arg("isa") = "auto")
-      .def_property_readonly("isa", [](const PySASRec& s) { return std::string(mpl::isa_name(s.r.isa)); })
+  runner_class<PySASRec>(m, "SASRecRunner", "Fused SASRec inference (python/chord/runtime/sasrec.py builds it).",
+                         read_sasrec)
       .def(
           "represent",
           [](PySASRec& s, const py::array& seqs, const py::array& out, int nthreads) {
