@@ -277,7 +277,8 @@ class MixedPrecisionLinear(_MixedWeightHolder):
         return dict(bias=mod.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _linear(self, x, self._parameters.get("bias"))  # (not self.bias: reports/2026-12-07-call-costs.md)
+        # (a dict read, not Module.__getattr__: reports/2026-12-07-call-costs.md)
+        return _linear(self, x, self._parameters.get("bias"))
 
     def to_float(self) -> nn.Linear:
         lin = nn.Linear(self.in_features, self.out_features, bias=self.bias is not None, device=self.qweight.device)
@@ -364,7 +365,8 @@ class MixedPrecisionConv2d(_MixedWeightHolder):
         tiny = self._buffers["tiny_weight"]
         if tiny is not None and self.act_bits == 0:
             # the dequantized filter is kept (see _refresh_tiny): torch's conv is the im2col +
-            # F.linear it stands for, without the unfold/transposes (Caser's filter: reports/2026-12-07-call-costs.md)
+            # F.linear it stands for, without the unfold/transposes (faster on Caser's filter:
+            # reports/2026-12-07-call-costs.md)
             w = tiny.view(self.chord_weight_shape).to(x.dtype)
             y = F.conv2d(
                 x, w, None if self.bias is None else self.bias.to(x.dtype), self.stride, self.padding, self.dilation
