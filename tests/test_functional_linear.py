@@ -131,6 +131,26 @@ def test_handle_rebuilt_when_a_field_is_replaced(act_bits):
     assert mw.__dict__["_cpu_handle"].handle is h
 
 
+def test_subclass_fields_are_read_through_its_attributes():
+    # the fast path reads a MixedWeight's fields from its instance dict; a subclass may override
+    # them (here scales as a property), so it is read through its attributes
+    class Doubled(chord.MixedWeight):
+        @property
+        def scales(self):
+            return self._scales * 2
+
+        @scales.setter
+        def scales(self, value):
+            self._scales = value
+
+    mw = _weight()
+    sub = Doubled(mw.qweight, mw.scales, mw.zeros, mw.perm, mw.codes, mw.buckets, mw.shape)
+    x = torch.randn(2, 64)
+    twice = chord.MixedWeight(mw.qweight, mw.scales * 2, mw.zeros, mw.perm, mw.codes, mw.buckets, mw.shape)
+    for act_bits in (0, 8):
+        assert torch.equal(chord.mp_linear(x, sub, act_bits=act_bits), _op(x, twice, act_bits=act_bits))
+
+
 def test_rebuilt_handle_revalidates_the_weight():
     mw = _weight()
     x = torch.randn(2, 64)

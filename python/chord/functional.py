@@ -162,13 +162,18 @@ def mp_linear(x: torch.Tensor, mw: MixedWeight, bias: torch.Tensor | None = None
     ``act_bits=8`` quantizes each row of x to int8 on the fly (per-row symmetric) and uses
     integer dot products: faster on CPU, error bounded by the activation rounding.
     """
-    if not isinstance(mw, MixedWeight):
+    # (a plain tuple: cheaper per call than mw.packed's NamedTuple; a MixedWeight's fields read
+    # from its instance dict, a subclass's through its attributes, which it may override)
+    if type(mw) is MixedWeight:
+        d = mw.__dict__
+        N, K = d["shape"]
+        w = (d["qweight"], d["scales"], d["zeros"], d["perm"], d["buckets"], K)
+    else:
         _check_mw(mw)
-    # (a plain tuple: cheaper per call than mw.packed's NamedTuple; the fields read from the
-    # instance dict, as the properties N and K would)
-    d = mw.__dict__
-    N, K = d["shape"]
-    return linear_packed(d, x, (d["qweight"], d["scales"], d["zeros"], d["perm"], d["buckets"], K), N, bias, act_bits)
+        d = mw.__dict__
+        N, K = mw.N, mw.K
+        w = (mw.qweight, mw.scales, mw.zeros, mw.perm, mw.buckets, K)
+    return linear_packed(d, x, w, N, bias, act_bits)
 
 
 def mp_topk(
