@@ -391,7 +391,7 @@ def _personal_verdict(cis: dict) -> str:
     )
     return (
         f"{head} ({parts}). Where they tie, ship one strategy once and skip the per-user cloud call "
-        "(measured: reports/2026-12-06-chord-paired.md)."
+        "(measured: reports/2026-12-06-chord-paired.md, reports/2026-12-07-headroom-3.md)."
     )
 
 
