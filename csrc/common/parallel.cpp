@@ -16,15 +16,23 @@
 namespace chord {
 namespace {
 
-// How long an idle worker, or a caller waiting for tasks claimed by others, spins before it
-// sleeps (parallel.h): long enough to bridge back-to-back calls, short enough to cost little.
+// How long an idle worker spins before it sleeps (parallel.h): long enough to bridge
+// back-to-back calls, short enough to cost little.
 constexpr std::chrono::microseconds kSpin{100};
+// A caller waiting for tasks claimed by others spins longer before it sleeps: a thread that was
+// descheduled holding a task is back after the busy process's time slice (a 4 ms tick here), and a
+// caller woken by it from a sleep may be placed on that thread's core, the busy one, where it then
+// runs the following calls at half speed until the scheduler moves it back (its slowest jobs beside
+// a busy loop took 1.5x longer; reports/2026-12-07-contend.md).
+constexpr std::chrono::microseconds kCallerSpin{5000};
 
 // Straggler pause (parallel.h). A job *straggles* when the last claimed task finishes more than
-// max(kGapMin, kGapTasks x an average task) after the first thread found nothing left to claim:
-// a thread was descheduled holding a task, and the caller waited for it. Beside a busy process the
-// scheduler gives that thread back only after the busy one's time slice (a 4 ms tick here), so one
-// such job at 2 threads costs several single-thread calls (reports/2026-12-07-contend.md).
+// max(kGapMin, kGapTasks x an average task, the time until then) after the first thread found
+// nothing left to claim: a thread was descheduled holding a task, and the caller waited for it
+// longer than the rest of the job had taken. Beside a busy process the scheduler gives that thread
+// back only after the busy one's time slice (a 4 ms tick here), so one such job at 2 threads costs
+// several single-thread calls. A long job does not pause for a wait shorter than itself: there the
+// help of a thread sharing the busy core outweighs an occasional wait (reports/2026-12-07-contend.md).
 // After a straggling job the pool runs jobs on the caller alone for a pause that doubles with each
 // straggler (kPauseMin .. kPauseMax) and halves after kCleanToRelax clean jobs in a row.
 constexpr int64_t kGapMin = 200'000;  // ns: far above a wake-up, far below a tick
@@ -45,17 +53,17 @@ inline void cpu_relax() {
 #endif
 }
 
-// Spins until ready() or for kSpin; returns ready(). Yields every 64 spins (~1-2 us): a thread
+// Spins until ready() or for `limit`; returns ready(). Yields every 64 spins (~1-2 us): a thread
 // that shares its core with another runnable thread (the caller, when a busy process holds the
 // other core) gives it the core instead of holding it for a whole time slice.
 template <class F>
-bool spin_until(F&& ready) {
+bool spin_until(F&& ready, std::chrono::microseconds limit = kSpin) {
   const auto t0 = std::chrono::steady_clock::now();
   for (int i = 1;; ++i) {
     if (ready()) return true;
     cpu_relax();
     if (i % 64 == 0) {
-      if (std::chrono::steady_clock::now() - t0 > kSpin) return ready();
+      if (std::chrono::steady_clock::now() - t0 > limit) return ready();
       std::this_thread::yield();
     }
   }
@@ -153,7 +161,7 @@ class Pool {
     if (wake) cv_.notify_all();
     job->run(0);
     const auto all_done = [&] { return job->done.load(std::memory_order_acquire) == ntasks; };
-    if (!spin_until(all_done)) {
+    if (!spin_until(all_done, kCallerSpin)) {
       std::unique_lock<std::mutex> lk(job->mu);
       job->cv.wait(lk, all_done);
     }
@@ -179,7 +187,7 @@ class Pool {
   // t_end, the first thread running out of tasks at first_free. Under busy_mu_.
   void note_gap(int64_t t0, int64_t first_free, int64_t t_end, int64_t ntasks, int threads) {
     const int64_t task_ns = (first_free - t0) * threads / ntasks;  // >= an average task
-    if (t_end - first_free > std::max(kGapMin, kGapTasks * task_ns)) {
+    if (t_end - first_free > std::max({kGapMin, kGapTasks * task_ns, first_free - t0})) {
       stragglers_.fetch_add(1, std::memory_order_relaxed);
       paused_until_ = t_end + pause_ns_;
       pause_ns_ = std::min(2 * pause_ns_, kPauseMax);

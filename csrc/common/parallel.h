@@ -13,9 +13,10 @@
 // of a 0.1-0.3 ms kernel call, and calls often come back to back (the layers of a model).
 // A thread descheduled while it holds a claimed task still makes the caller wait: beside a busy
 // process, until the busy one's time slice ends (milliseconds). When a job's last task ends long
-// after the first thread ran out of tasks, the pool runs the following jobs on the caller alone
-// for a while (a pause that grows while it keeps happening), so 2 threads on a machine with one
-// core taken cost about what 1 thread costs, never several times it.
+// after the first thread ran out of tasks (longer than the job had taken until then), the pool
+// runs the following jobs on the caller alone for a while (a pause that grows while it keeps
+// happening), so 2 threads on a machine with one core taken cost about what 1 thread costs, never
+// several times it. A waiting caller spins longer than a worker (parallel.cpp says why).
 #pragma once
 #include <cstdint>
 #include <functional>
