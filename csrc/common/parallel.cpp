@@ -22,8 +22,8 @@ constexpr std::chrono::microseconds kSpin{100};
 // A caller waiting for tasks claimed by others spins longer before it sleeps: a thread that was
 // descheduled holding a task is back after the busy process's time slice (a 4 ms tick here), and a
 // caller woken by it from a sleep may be placed on that thread's core, the busy one, where it then
-// runs the following calls at half speed until the scheduler moves it back (its slowest jobs beside
-// a busy loop took 1.5x longer; reports/2026-12-07-contend.md).
+// runs the following calls at half speed until the scheduler moves it back
+// (reports/2026-12-07-contend.md).
 constexpr std::chrono::microseconds kCallerSpin{5000};
 
 // Straggler pause (parallel.h). A job *straggles* when the last claimed task finishes more than
@@ -37,7 +37,9 @@ constexpr std::chrono::microseconds kCallerSpin{5000};
 // straggler (kPauseMin .. kPauseMax) and halves after kCleanToRelax clean jobs in a row.
 constexpr int64_t kGapMin = 200'000;  // ns: far above a wake-up, far below a tick
 constexpr int64_t kGapTasks = 3;
-constexpr int64_t kPauseMin = 8'000'000, kPauseMax = 1'000'000'000;  // ns
+// The pause stays short: while it lasts, a caller that landed on the busy core has no worker to
+// take its tasks (with a 1 s cap, rows run mostly alone were slower than at 1 thread: the report).
+constexpr int64_t kPauseMin = 8'000'000, kPauseMax = 64'000'000;  // ns
 constexpr int kCleanToRelax = 32;
 
 inline int64_t now_ns() {
