@@ -131,6 +131,12 @@ def test_demo_end_to_end_tiny_and_repeatable(tmp_path):
     svc = load_service(ckpt)
     wire = svc.respond(torch.randn(2, d_user_of(svc)), 3.0)
     assert len(wire) == 2 and Strategy.from_bytes(wire[0], svc.fingerprint).num_channels > 0
+    # ... and the one strategy for everybody at each budget, for the backbone the service serves
+    from chord.system.cloud.population import load_population
+
+    population = load_population(ckpt, svc.fingerprint)
+    assert sorted(population) == sorted(float(b) for b in doc["budgets"])
+    assert all(Strategy.from_bytes(w, svc.fingerprint).num_channels > 0 for w in population.values())
 
 
 @pytest.mark.parametrize(

@@ -227,8 +227,8 @@ def run(args) -> int:
     # histories): on ML-100K it serves as well as per-user codes (reports/2026-12-06-chord-paired.md),
     # so the demo shows it beside CHORD and says which one the evidence favours
     _, train_xs, _ = train_histories(split, ccfg.history)
-    for b in budgets:
-        pc = population_codes(system, train_xs, b)
+    population = {b: population_codes(system, train_xs, b) for b in budgets}
+    for b, pc in population.items():
         rows.append((f"population@{b:g}", f"one strategy @ {b:g} bits", _avg_bits(pc, specs), pc))
     bar = ph.bar("test evaluation", len(rows) * len(MODES), "pass")
     table, ranks = [], {}
@@ -328,11 +328,16 @@ def run(args) -> int:
         }
         write_outputs(Path(args.out), doc, system, ev)
     if args.checkpoint:
+        from chord.quantize.strategy import model_fingerprint
         from chord.system import save_chord_checkpoint
+        from chord.system.cloud.population import save_population
 
+        # the one strategy per budget beside the planner: what to ship where per-user codes tie it
+        save_population(args.checkpoint, system.planner, model_fingerprint(system.backbone), population)
         print(
             f"saved the CHORD checkpoint to {save_chord_checkpoint(args.checkpoint, system, ccfg)} "
-            f"(serve it: chord serve --checkpoint {args.checkpoint})"
+            f"with one strategy per budget in {Path(args.checkpoint) / 'population'} "
+            f"(serve both: chord serve --checkpoint {args.checkpoint})"
         )
     return 0
 

@@ -1,4 +1,5 @@
-"""The strategy service: ``POST /v1/strategy``, ``GET /healthz``, ``GET /metrics``.
+"""The strategy service: ``POST /v1/strategy``, ``GET /v1/strategy/population``, ``GET /healthz``,
+``GET /metrics``.
 
 Protocol (docs/serve.md): the request is a JSON object ``{"user_embedding": [d_user floats] or
 "recent_items": [item ids, most recent last], "budget": average bits, "fingerprint": 16 hex
@@ -6,6 +7,11 @@ digits of the device's model_fingerprint, "wire_version": 1 (optional)}``; the a
 strategy's wire bytes (``application/octet-stream``, ``chord.quantize.strategy``). Errors are
 JSON ``{"error": ...}``: 400 malformed body, 409 another model or wire version, 413 body too
 large, 422 a field out of range, 503 + Retry-After when overloaded.
+
+``GET /v1/strategy/population?budget=B&fingerprint=F`` answers the checkpoint's one strategy for
+everybody at B bits (``chord.system.cloud.population``: the deployment where per-user codes do not
+pay): the same cacheable bytes for every device of the backbone, no planner run, nothing about
+the user sent; 404 when the checkpoint has none at B, 409 for another model.
 
 Admission: a worker answers at most ``max_inflight`` strategy requests at a time; past that a
 request gets a pre-built 503 before its body is read or parsed. Counting requests in progress
@@ -21,15 +27,17 @@ request than the whole planner does per user once batched (reports/2026-12-06-se
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
+import zlib
 from contextlib import asynccontextmanager
 
 import numpy as np
 import orjson
 import torch
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from chord.quantize.strategy import WIRE_VERSION
 from chord.system.cloud.service import CloudService
@@ -136,13 +144,16 @@ def create_app(
     retry_after_s: int = 1,
     names: bool = True,
     metrics_dir: str | None = None,
+    population: dict[float, bytes] | None = None,
 ):
     """The ASGI app over ``service``; see ``Batcher`` for max_batch / max_wait_ms / queue /
     max_queue_ms (0 or None: only the queue bound sheds); max_inflight: most strategy requests
     this worker answers at a time (None: ``max_batch``, one forward's worth; 0: no limit), past
     it a request gets 503 before its body is read; max_body: largest request body in bytes (past
     it: 413); metrics_dir: the directory every worker of this server keeps its metrics in
-    (``chord.serve.counters``; None: this process only). Returns an ASGI callable whose
+    (``chord.serve.counters``; None: this process only); population: ``{budget: wire bytes}`` of
+    the one strategy for everybody (``chord.system.cloud.population.load_population``; None or
+    {}: none to serve). Returns an ASGI callable whose
     ``.fastapi`` is the FastAPI app."""
     if max_body < 1:
         raise ValueError(f"max_body: expected >= 1 byte, got {max_body}")
@@ -165,6 +176,8 @@ def create_app(
     widths = service.planner.widths
     budget_range = (float(widths.min()), float(widths.max()))
     num_items = service.num_items
+    population = {float(b): bytes(w) for b, w in (population or {}).items()}
+    service_fingerprint = fingerprint
 
     @asynccontextmanager
     async def lifespan(app):
@@ -239,8 +252,30 @@ def create_app(
             "wire_version": WIRE_VERSION,
             "budget_range": list(budget_range),
             "num_items": num_items,
+            "population_budgets": sorted(population),
             "pid": os.getpid(),
         }
+
+    @api.get("/v1/strategy/population")
+    async def get_population(budget: float, fingerprint: str | None = None):
+        """The one strategy for everybody at ``budget`` bits (see the module doc)."""
+        if fingerprint is not None and fingerprint.lower() != service_fingerprint:
+            return _error(
+                409, f"fingerprint: this server's backbone is {service_fingerprint}, the device's {fingerprint}"
+            )
+        wire = population.get(budget) if math.isfinite(budget) else None
+        if wire is None:
+            have = ", ".join(f"{b:g}" for b in sorted(population)) or "none (its checkpoint holds no population/)"
+            return _error(404, f"budget: no single strategy at {budget:g} bits; this server has: {have}")
+        return Response(
+            wire,
+            media_type="application/octet-stream",
+            headers={
+                "x-chord-fingerprint": service_fingerprint,
+                "cache-control": "public, max-age=86400",
+                "etag": f'"{zlib.crc32(wire):08x}"',
+            },
+        )
 
     @api.get("/metrics")
     async def get_metrics(request: Request, format: str | None = None):  # noqa: A002 - the query name
@@ -297,6 +332,8 @@ CONFIG_ENV = "CHORD_SERVE_CONFIG"
 
 def app_from_env():
     """uvicorn factory (``chord serve`` with several workers): settings from ``$CHORD_SERVE_CONFIG``."""
+    from chord.system.cloud.population import load_population
+
     from .service_loader import load_service, random_service
 
     cfg = json.loads(os.environ[CONFIG_ENV])
@@ -309,8 +346,10 @@ def app_from_env():
             dim=int(cfg.get("dim", 64)),
             blocks=int(cfg.get("blocks", 2)),
         )
+        population = None
     else:
         service = load_service(cfg["checkpoint"])
+        population = load_population(cfg["checkpoint"], service.fingerprint)
     return create_app(
         service,
         max_batch=int(cfg.get("max_batch", 64)),
@@ -320,4 +359,5 @@ def app_from_env():
         max_inflight=cfg.get("max_inflight"),
         max_body=int(cfg.get("max_body", 64 * 1024)),
         metrics_dir=os.environ.get(METRICS_DIR_ENV),
+        population=population,
     )

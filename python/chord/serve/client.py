@@ -10,6 +10,7 @@ import json
 import random
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 from chord.quantize.strategy import WIRE_VERSION
@@ -80,18 +81,55 @@ def request_strategy(
     between attempts (jittered; a 503's Retry-After wins: ``retry_after_wait``). Raises
     ServeError (with the server's reason) on a 4xx or when every attempt failed.
     """
-    if retries < 0 or timeout <= 0:
-        raise ValueError(f"retries, timeout: expected >= 0 and > 0, got {retries}, {timeout}")
     endpoint = url.rstrip("/")
     if not endpoint.endswith("/v1/strategy"):
         endpoint += "/v1/strategy"
     body = strategy_request_body(user_embedding, budget, fingerprint, recent_items=recent_items)
+    return _call(
+        lambda: urllib.request.Request(
+            endpoint, data=body, method="POST", headers={"Content-Type": "application/json"}
+        ),
+        endpoint,
+        timeout=timeout,
+        retries=retries,
+        backoff=backoff,
+    )
+
+
+def request_population_strategy(
+    url: str,
+    budget: float,
+    fingerprint: bytes | str,
+    *,
+    timeout: float = 2.0,
+    retries: int = 3,
+    backoff: float = 0.05,
+) -> bytes:
+    """GET the server's one strategy for everybody at ``budget`` bits -> wire bytes
+    (``chord.system.cloud.population``): nothing about the user is sent. ``url``: the server's
+    base URL. timeout / retries / backoff and errors as :func:`request_strategy`."""
+    fp = fingerprint.hex() if isinstance(fingerprint, (bytes, bytearray)) else str(fingerprint)
+    query = urllib.parse.urlencode({"budget": repr(float(budget)), "fingerprint": fp})
+    endpoint = url.rstrip("/") + "/v1/strategy/population"
+    return _call(
+        lambda: urllib.request.Request(f"{endpoint}?{query}", method="GET"),
+        endpoint,
+        timeout=timeout,
+        retries=retries,
+        backoff=backoff,
+    )
+
+
+def _call(make_request, endpoint: str, *, timeout: float, retries: int, backoff: float) -> bytes:
+    """Send ``make_request()`` until it answers 2xx: 4xx raises at once, connection errors / 503 /
+    5xx are retried ``retries`` more times (a 503's Retry-After wins over the backoff)."""
+    if retries < 0 or timeout <= 0:
+        raise ValueError(f"retries, timeout: expected >= 0 and > 0, got {retries}, {timeout}")
     last = "no attempt"
     for attempt in range(retries + 1):
         wait = backoff * (2**attempt) * (0.5 + random.random())
-        req = urllib.request.Request(endpoint, data=body, method="POST", headers={"Content-Type": "application/json"})
         try:
-            with urllib.request.urlopen(req, timeout=timeout) as resp:
+            with urllib.request.urlopen(make_request(), timeout=timeout) as resp:
                 return resp.read()
         except urllib.error.HTTPError as e:
             detail = e.read().decode(errors="replace")

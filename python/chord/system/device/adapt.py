@@ -72,6 +72,14 @@ class Device:
         emb, budget = self.request(recent_items)
         return request_strategy(url, emb, budget, self.fingerprint, timeout=timeout, retries=retries)
 
+    def fetch_population(self, url: str, *, timeout: float = 2.0, retries: int = 3) -> bytes:
+        """The server's one strategy for everybody at this device's budget -> wire bytes for
+        ``adapt`` (``chord.system.cloud.population``): nothing about the user leaves the device.
+        timeout / retries / errors as :meth:`fetch`."""
+        from chord.serve.client import request_population_strategy
+
+        return request_population_strategy(url, self.budget, self.fingerprint, timeout=timeout, retries=retries)
+
     def adapt(self, strategy_bytes: bytes) -> AdaptStats:
         """Decode (with this device's remap), quantize and pack the frozen weights, swap in."""
         self.last_adapt = self.dm.apply(strategy_bytes)
