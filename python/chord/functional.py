@@ -98,19 +98,7 @@ def linear_packed(
             cache = owner.get("_cpu_handle")
             if cache is None:
                 cache = owner["_cpu_handle"] = cpu_backend.HandleCache()
-            # packed_handle's cache hit, inlined (on a weight whose objects are cold in the
-            # caches, as a large layer's are after streaming the others, every call costs)
-            e = cache.entry
-            _, scales, zeros, perm, buckets, _ = w
-            if not (
-                e[0] is qweight
-                and e[1] is scales
-                and e[2] is zeros
-                and e[3] is perm
-                and e[4] is buckets
-                and ((v := e[5]) is None or v == qweight._version + scales._version + zeros._version + perm._version)
-            ):
-                e = cpu_backend.packed_handle(cache, w, N)
+            e = cpu_backend.packed_handle(cache, w, N)  # the one cache-hit test (same tensors, versions)
             return cpu_backend.mp_linear_eager(x, e[6], N, K, bias, act_bits)
     else:
         check_linear_call(x, qweight, K, N, bias, act_bits)
