@@ -42,6 +42,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from chord.quantize.strategy import WIRE_VERSION
 from chord.system.cloud.service import CloudService
 
+from . import defaults
 from .batcher import Batcher, Overloaded
 from .counters import Metrics
 from .service_loader import d_user_of
@@ -135,12 +136,12 @@ def _error(status: int, message: str, **headers) -> JSONResponse:
 def create_app(
     service: CloudService,
     *,
-    max_batch: int = 64,
-    max_wait_ms: float = 2.0,
-    queue: int = 1024,
-    max_queue_ms: float | None = 200.0,
+    max_batch: int = defaults.MAX_BATCH,
+    max_wait_ms: float = defaults.MAX_WAIT_MS,
+    queue: int = defaults.QUEUE,
+    max_queue_ms: float | None = defaults.MAX_QUEUE_MS,
     max_inflight: int | None = None,
-    max_body: int = 64 * 1024,
+    max_body: int = defaults.MAX_BODY,
     retry_after_s: int = 1,
     names: bool = True,
     metrics_dir: str | None = None,
@@ -338,26 +339,16 @@ def app_from_env():
 
     cfg = json.loads(os.environ[CONFIG_ENV])
     torch.set_num_threads(int(cfg.get("threads", 1)))
-    if cfg.get("random"):
-        service = random_service(
-            cfg.get("model", "sasrec"),
-            int(cfg.get("num_items", 1682)),
-            seed=int(cfg.get("seed", 0)),
-            dim=int(cfg.get("dim", 64)),
-            blocks=int(cfg.get("blocks", 2)),
-        )
+    if cfg.get("random"):  # (settings absent from cfg: the callee's defaults)
+        service = random_service(**{k: cfg[k] for k in ("model", "num_items", "seed", "dim", "blocks") if k in cfg})
         population = None
     else:
         service = load_service(cfg["checkpoint"])
         population = load_population(cfg["checkpoint"], service.fingerprint)
+    settings = ("max_batch", "max_wait_ms", "queue", "max_queue_ms", "max_inflight", "max_body")
     return create_app(
         service,
-        max_batch=int(cfg.get("max_batch", 64)),
-        max_wait_ms=float(cfg.get("max_wait_ms", 2.0)),
-        queue=int(cfg.get("queue", 1024)),
-        max_queue_ms=float(cfg.get("max_queue_ms", 200.0)),
-        max_inflight=cfg.get("max_inflight"),
-        max_body=int(cfg.get("max_body", 64 * 1024)),
+        **{k: cfg[k] for k in settings if k in cfg},
         metrics_dir=os.environ.get(METRICS_DIR_ENV),
         population=population,
     )

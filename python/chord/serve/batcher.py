@@ -29,6 +29,7 @@ import torch
 
 from chord.system.cloud.service import CloudService
 
+from . import defaults
 from .counters import Metrics
 
 
@@ -46,10 +47,10 @@ class Batcher:
         self,
         service: CloudService,
         *,
-        max_batch: int = 64,
-        max_wait_s: float = 0.002,
-        queue: int = 1024,
-        max_queue_s: float | None = 0.2,
+        max_batch: int = defaults.MAX_BATCH,
+        max_wait_s: float = defaults.MAX_WAIT_MS / 1e3,
+        queue: int = defaults.QUEUE,
+        max_queue_s: float | None = defaults.MAX_QUEUE_MS / 1e3,
         metrics: Metrics | None = None,
         names: bool = True,
     ):
@@ -172,7 +173,7 @@ class Batcher:
             # likeliest company (a closed-loop client sends again at once): wait for them too, up
             # to max_wait. Without this, clients split into groups that take turns (8 + 8 at 16
             # clients), each forward half as full; the planner is the one busy core, and a forward's
-            # fixed cost (~3.5 ms) is paid twice as often (reports/2026-12-07-serve-4.md)
+            # fixed cost is paid twice as often (reports/2026-12-07-serve-4.md)
             want = min(self.max_batch, max(1, round(self.typical_batch), 1 + q.qsize() + answered))
             answered = 0
             while len(batch) < self.max_batch:

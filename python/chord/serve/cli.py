@@ -15,6 +15,7 @@ import tempfile
 
 from chord.cli_args import add_threads_argument
 
+from . import defaults
 from .service_loader import DEMO_CHECKPOINT
 from .workers import METRICS_DIR_ENV, reuseport_supported, supervise, uvicorn_settings
 
@@ -40,13 +41,18 @@ def add_tuning_arguments(p: argparse.ArgumentParser, sweep: bool = False) -> Non
         help="uvicorn's HTTP parser (auto: httptools when installed, the serve extra installs it)",
     )
     p.add_argument(
-        "--max-wait-ms", type=float, default=2.0, help="longest wait of a batch for company (see chord.serve.batcher)"
+        "--max-wait-ms",
+        type=float,
+        default=defaults.MAX_WAIT_MS,
+        help="longest wait of a batch for company (see chord.serve.batcher)",
     )
-    p.add_argument("--queue", type=int, default=1024, help="most requests waiting; past it: 503 + Retry-After")
+    p.add_argument(
+        "--queue", type=int, default=defaults.QUEUE, help="most requests waiting; past it: 503 + Retry-After"
+    )
     p.add_argument(
         "--max-queue-ms",
         type=float,
-        default=200.0,
+        default=defaults.MAX_QUEUE_MS,
         help="shed (503) when the predicted queue wait is over this (0: only --queue sheds)",
     )
     p.add_argument(
@@ -85,16 +91,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--checkpoint", default=None, help=f"CHORD checkpoint directory (default: the demo's, {DEMO_CHECKPOINT})"
     )
     p.add_argument("--random", action="store_true", help="serve an untrained, seeded planner (no checkpoint)")
-    p.add_argument("--model", choices=["sasrec", "caser"], default="sasrec", help="backbone shape for --random")
-    p.add_argument("--num-items", type=int, default=1682, help="item count for --random (ML-100K: 1682)")
-    p.add_argument("--dim", type=int, default=64, help="SASRec width for --random")
-    p.add_argument("--blocks", type=int, default=2, help="SASRec blocks for --random")
+    p.add_argument(
+        "--model", choices=["sasrec", "caser"], default=defaults.RANDOM_MODEL, help="backbone shape for --random"
+    )
+    p.add_argument(
+        "--num-items", type=int, default=defaults.RANDOM_NUM_ITEMS, help="item count for --random (ML-100K's)"
+    )
+    p.add_argument("--dim", type=int, default=defaults.RANDOM_DIM, help="SASRec width for --random")
+    p.add_argument("--blocks", type=int, default=defaults.RANDOM_BLOCKS, help="SASRec blocks for --random")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=int, default=1, help="worker processes (stateless replicas)")
-    p.add_argument("--max-batch", type=int, default=64, help="most requests per planner forward")
+    p.add_argument("--max-batch", type=int, default=defaults.MAX_BATCH, help="most requests per planner forward")
     add_tuning_arguments(p)
-    p.add_argument("--max-body", type=int, default=64 * 1024, help="largest request body, bytes (past it: 413)")
+    p.add_argument("--max-body", type=int, default=defaults.MAX_BODY, help="largest request body, bytes (past it: 413)")
     p.add_argument("--graceful-s", type=float, default=10.0, help="shutdown: seconds to finish in-flight requests")
 
 
@@ -149,7 +159,7 @@ def run(args) -> int:
     )
     if args.workers > 1 and not args.shared_socket and reuseport_supported():
         # the supervisor replaces this process (same pid): it needs no torch, and this process has
-        # imported all of chord (~240 MB that would stay resident for the server's lifetime)
+        # imported all of chord and torch (memory that would stay resident for the server's lifetime)
         return supervise(args.workers, args.host, args.port, http=args.http, graceful_s=args.graceful_s)
     # one worker, or uvicorn's workers: they share the metrics directory all the same
     metrics_dir = tempfile.mkdtemp(prefix="chord-serve-metrics-") if args.workers > 1 else None

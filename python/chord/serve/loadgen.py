@@ -29,6 +29,7 @@ from urllib.parse import urlparse
 
 import torch
 
+from . import defaults
 from .cli import add_tuning_arguments, tuning_argv
 from .client import retry_after_wait, strategy_request_body
 from .counters import bucket_quantile_ms
@@ -434,7 +435,9 @@ def main(argv=None) -> int:
     p.add_argument(
         "--workers", type=int, nargs="+", default=[1], help="server worker processes; one sweep per value (same run)"
     )
-    p.add_argument("--max-batch", type=int, nargs="+", default=[64], help="one sweep per value (1 = no batching)")
+    p.add_argument(
+        "--max-batch", type=int, nargs="+", default=[defaults.MAX_BATCH], help="one sweep per value (1 = no batching)"
+    )
     add_tuning_arguments(p, sweep=True)
     p.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16, 64, 256])
     p.add_argument("--seconds", type=float, default=5.0, help="per concurrency level")
@@ -465,7 +468,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=None, help="write the results as JSON here")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
-    ref = random_service("sasrec", 1682, seed=args.seed)
+    ref = random_service(seed=args.seed)
     results = []
     for workers in args.workers:
         for mb in args.max_batch:

@@ -61,7 +61,7 @@ def main(argv=None) -> int:
     p.add_argument("--no-plain", action="store_true", help="skip the plain computation")
     p.add_argument("--out", default=None, help="write the rows as JSON here")
     args = p.parse_args(argv)
-    service = random_service("sasrec", 1682, seed=0)  # the demo's SASRec shape, as chord serve --random
+    service = random_service(seed=0)  # the demo's SASRec shape, as chord serve --random
     rows = []
     for threads in args.threads:
         torch.set_num_threads(threads)

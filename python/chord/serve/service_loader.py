@@ -11,6 +11,8 @@ import torch
 
 from chord.system.cloud.service import CloudService
 
+from . import defaults
+
 #: where ``chord demo --checkpoint`` is pointed by the docs and ``chord serve`` looks first
 DEMO_CHECKPOINT = Path("ckpt") / "demo"
 
@@ -45,12 +47,12 @@ def load_service(directory) -> CloudService:
 
 
 def random_service(
-    model: str = "sasrec",
-    num_items: int = 1682,
+    model: str = defaults.RANDOM_MODEL,
+    num_items: int = defaults.RANDOM_NUM_ITEMS,
     *,
     seed: int = 0,
-    dim: int = 64,
-    blocks: int = 2,
+    dim: int = defaults.RANDOM_DIM,
+    blocks: int = defaults.RANDOM_BLOCKS,
     d_user: int = 64,
     element_rank: int = 8,
 ) -> CloudService:
