@@ -20,7 +20,7 @@ namespace {
 // back-to-back calls, short enough to cost little.
 constexpr std::chrono::microseconds kSpin{100};
 // A caller waiting for tasks claimed by others spins longer before it sleeps: a thread that was
-// descheduled holding a task is back after the busy process's time slice (a 4 ms tick here), and a
+// descheduled holding a task is back after the busy process's time slice (a scheduler tick), and a
 // caller woken by it from a sleep may be placed on that thread's core, the busy one, where it then
 // runs the following calls at half speed until the scheduler moves it back
 // (reports/2026-12-07-contend.md).
@@ -30,7 +30,7 @@ constexpr std::chrono::microseconds kCallerSpin{5000};
 // max(kGapMin, kGapTasks x an average task, the time until then) after the first thread found
 // nothing left to claim: a thread was descheduled holding a task, and the caller waited for it
 // longer than the rest of the job had taken. Beside a busy process the scheduler gives that thread
-// back only after the busy one's time slice (a 4 ms tick here), so one such job at 2 threads costs
+// back only after the busy one's time slice (a scheduler tick), so one such job at 2 threads costs
 // several single-thread calls. A long job does not pause for a wait shorter than itself: there the
 // help of a thread sharing the busy core outweighs an occasional wait (reports/2026-12-07-contend.md).
 // After a straggling job the pool runs jobs on the caller alone for a pause that doubles with each
@@ -55,7 +55,7 @@ inline void cpu_relax() {
 #endif
 }
 
-// Spins until ready() or for `limit`; returns ready(). Yields every 64 spins (~1-2 us): a thread
+// Spins until ready() or for `limit`; returns ready(). Yields every 64 spins (microseconds): a thread
 // that shares its core with another runnable thread (the caller, when a busy process holds the
 // other core) gives it the core instead of holding it for a whole time slice.
 template <class F>

@@ -2,15 +2,16 @@
 //
 // Why not OpenMP: the extension would share torch's libgomp, whose workers spin at barriers; on
 // an oversubscribed machine (other processes, torch's own spinning pool) a region's end barrier
-// waits for a worker the OS has not scheduled yet, and a 0.3 ms call takes 20-40 ms (measured).
+// waits for a worker the OS has not scheduled yet, and a sub-millisecond call takes scheduler
+// time slices (reports/2026-12-07-comment-figures.md).
 // libgomp also cannot survive fork(): a child that runs a parallel region hangs. Here the calling
 // thread claims tasks itself and only waits for tasks already *claimed*: a worker that wakes late
 // finds nothing left and goes back to sleep. So the worst case is near the single-thread time,
 // and results never depend on who ran which task (callers make every task's output independent
 // of the others). After fork() the child starts a fresh pool on first use (pthread_atfork).
 // A worker that finishes spins briefly (kSpin) before it sleeps, and so does a caller waiting
-// for claimed tasks: waking a sleeping thread costs tens of microseconds on a VM, a large part
-// of a 0.1-0.3 ms kernel call, and calls often come back to back (the layers of a model).
+// for claimed tasks: waking a sleeping thread (a futex wake-up, slow on a VM) is a large part of
+// a sub-millisecond kernel call, and calls often come back to back (the layers of a model).
 // A thread descheduled while it holds a claimed task still makes the caller wait: beside a busy
 // process, until the busy one's time slice ends (milliseconds). When a job's last task ends long
 // after the first thread ran out of tasks (longer than the job had taken until then), the pool

@@ -3,8 +3,8 @@
 //
 // Why not a library sum (torch/numpy): a float sum retires a dependent add chain per vector and
 // converts nothing, but it still spends instructions per byte; measured here, torch's fp32 `sum`
-// over 128 MB reached 2/3 of what plain 64-byte loads into independent integer accumulators
-// reach (reports/2026-12-06-gemv-roof.md). The roof must be the best the memory system delivers
+// fell well short of what plain 64-byte loads into independent integer accumulators reach
+// (reports/2026-12-06-gemv-roof.md). The roof must be the best the memory system delivers
 // to one reader, or a kernel's "% of roof" overstates how close it is.
 #pragma once
 #include <cstdint>
@@ -17,7 +17,8 @@ namespace membw {
 // into independent accumulators. prefetch_bytes > 0 adds a software prefetch that far ahead of
 // each load (within the share), with the T0 hint or, when `nta`, the non-temporal one.
 // streams > 1 splits each share into that many equal parts read in lockstep, one line of each
-// per step (a GEMV tile reads its rows so: measured a few % above one stream).
+// per step (a GEMV tile reads its rows so: measured slightly above one stream,
+// reports/2026-12-06-gemv-roof.md).
 // Returns a checksum of the bytes (the sum of its 64-bit words, wrapping) so no load is elided.
 uint64_t read_stream(const uint8_t* p, int64_t n, int nthreads, int64_t prefetch_bytes, bool nta, int streams = 1);
 

@@ -100,7 +100,7 @@ std::vector<int64_t> packed_rows(const mpl::PackedView& w, const int64_t* ids, i
   std::vector<int64_t> pos(static_cast<size_t>(n));
   if (n >= w.N / 8) {
     // Many lookups (e.g. 256 users x 100 candidates): one O(N) inverse permutation is cheaper
-    // than a binary search per bucket per candidate (~100 ns of dependent cache misses each).
+    // than a binary search per bucket per candidate (a chain of dependent cache misses each).
     std::vector<int64_t> inv(static_cast<size_t>(w.N), -1);
     for (int64_t r = 0; r < w.N; ++r) inv[item_id(w, r)] = r;
     for (int64_t i = 0; i < n; ++i) {
@@ -194,8 +194,9 @@ void mp_topk(const mpl::PackedView& w, const float* x, int64_t M, int64_t ldx, i
   const bool i8neon = isa_has_neon(isa) && K <= kVnniMaxK && M < kGemmRows;
   const bool i8 = vnni || i8avx2 || i8neon;
   const float qmax = vnni || i8neon ? 127.f : static_cast<float>(kI8Avx2Qmax);
-  // One thread per ~256k multiply-adds, or per 16M for the int8 scans (~0.2 ms of work): waking
-  // a helper costs microseconds, and on a loaded machine a helper that claimed a task and was
+  // One thread per 256k multiply-adds, or per 16M for the int8 scans (their multiply-adds are far
+  // cheaper, and a short scan ran faster alone: reports/2026-12-07-comment-figures.md): waking a
+  // helper costs microseconds, and on a loaded machine a helper that claimed a task and was
   // descheduled holds the call for a scheduler slice.
   const int64_t work = M * (cand ? C : w.N) * K;
   const int T = static_cast<int>(

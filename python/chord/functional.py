@@ -5,8 +5,9 @@ registered ``chord::`` op (through the torch dispatcher: torch.compile, export, 
 autograd, fake and subclass tensors, CUDA) or -- for a plain eager CPU call
 (``backends.cpu.eager_ok``, the one "safe to bypass the dispatcher" predicate) -- goes straight
 to the C++ extension through :func:`bypass_handle`, the one eager-bypass helper, also used by
-the swapped modules (``chord.quantize.modules``). The dispatcher costs ~4-10 us a call, more
-than a small layer's kernel; the bypass keeps the packed weight validated once and cached.
+the swapped modules (``chord.quantize.modules``). The dispatcher costs more per call than a
+small layer's kernel (reports/2026-12-07-comment-figures.md); the bypass keeps the packed weight
+validated once and cached.
 
 Per call: x's type, dtype, shape and device; bias; act_bits; k and candidates' shape. Once per
 packed weight (cached until a tensor is replaced or written in place): the packed tensors'
@@ -38,8 +39,8 @@ def bypass_handle(owner: dict, x: torch.Tensor, w: ops.Packed, N: int) -> tuple 
     of the packed tensors) of a packed weight ``w`` when this call may bypass the dispatcher
     (``cpu_backend.eager_ok(x)`` and a CPU weight), else None. ``owner`` is the ``__dict__`` of
     the object holding the weight (a ``MixedWeight`` or a swapped module): the cache lives there
-    and dies with it. (:func:`linear_packed` inlines these lines: a function call is 2 % of a
-    64 x 64 layer call.)"""
+    and dies with it. (:func:`linear_packed` inlines these lines: one Python call fewer per layer
+    call.)"""
     if not (w[0].is_cpu and cpu_backend.eager_ok(x)):
         return None
     cache = owner.get("_cpu_handle")
@@ -73,8 +74,8 @@ def linear_packed(
     :func:`bypass_handle`), checked per call, bypassing the dispatcher when safe."""
     qweight, scales, _, _, _, K = w
     # The common call (eager CPU tensors, valid arguments) is checked by one expression of
-    # attribute reads (a torch.device object costs ~0.5 us to make); anything else gets the full
-    # checks, which raise naming the argument, or pass (CUDA, traced calls).
+    # attribute reads (the full checks compare torch.device objects and cost a few times more);
+    # anything else gets them, and they raise naming the argument, or pass (CUDA, traced calls).
     if qweight.is_cpu and cpu_backend.eager_ok(x):
         if not (
             x.dtype in _ACT_DTYPES
@@ -198,8 +199,8 @@ def mp_topk(
     if M == 0:
         return (torch.empty(0, k, dtype=torch.float32, device=dev), torch.empty(0, k, dtype=torch.int64, device=dev))
     cand = candidates if candidates is None or candidates.dtype is torch.int64 else candidates.to(torch.int64)
-    # Plain eager CPU call: straight to the C++ backend (the dispatcher costs ~10 us, a tenth of
-    # a 100k-item scan); traced / compiled / subclassed calls go through the registered op.
+    # Plain eager CPU call: straight to the C++ backend (the dispatcher's cost is a visible part
+    # of even a 100k-item scan); traced / compiled / subclassed calls go through the registered op.
     shift = None
     if x2.dtype is torch.float32 and cpu_backend.eager_ok(x2):
         a = x2.numpy()  # (numpy: single-threaded, see _all_finite)
@@ -226,8 +227,8 @@ def mp_topk(
 def _all_finite(w: torch.Tensor) -> bool:
     """True when w (float32) holds no NaN/Inf: one pass, no [N, K] temporary. On CPU a numpy sum
     (single-threaded): a torch reduction here would run torch's OpenMP pool, whose workers keep
-    spinning after the region and starve the threads of the C++ kernel that follows (measured
-    beside one busy core: pack of a 1024 x 1024 weight 0.5 ms at 1 thread, 47 ms at 2)."""
+    spinning after the region and starve the threads of the C++ kernel that follows (beside one
+    busy core a 2-thread pack took many times a 1-thread one: reports/2026-12-07-comment-figures.md)."""
     if w.device.type == "cpu":
         # NaN and Inf propagate through the sum; a finite sum proves every element finite. An
         # overflowing sum of huge finite values is re-checked exactly.
@@ -272,7 +273,7 @@ def pack(weight: torch.Tensor, codes: torch.Tensor, codebook: Codebook | None = 
                 raise ValueError(f"weight: contains NaN or Inf (first at row {bad[0]}, col {bad[1]})")
             return pack_checked(w, codes, codebook)
         # The C++ packer tests every row for NaN/Inf as it reads it (a separate pass over the
-        # weight here took ~30 % of a 4096 x 4096 pack, on one thread) and names the first one,
+        # weight here was a large part of a pack, on one thread) and names the first one,
         # in row-major order of the original weight; its outputs are fresh tensors, dropped.
         try:
             return pack_checked(w, codes, codebook)

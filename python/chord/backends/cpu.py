@@ -106,11 +106,11 @@ def mp_linear(x: torch.Tensor, w: ops.Packed, bias: torch.Tensor | None = None, 
 
 
 # ---- eager fast path --------------------------------------------------------------------------
-# torch.ops dispatch (~4 us) plus numpy views of every packed tensor and a per-call re-validation
-# of the weight (~8 us) dwarf a small layer's kernel (~1 us at 64 x 64). Eager calls on plain CPU
-# tensors go straight to the extension instead, with a weight validated once and cached;
-# anything the dispatcher must see (torch.compile / export / jit tracing, fake or subclass
-# tensors, dispatch or function modes, autograd) keeps the registered op.
+# torch.ops dispatch plus numpy views of every packed tensor and a per-call re-validation of the
+# weight cost several times a small layer's kernel (reports/2026-12-07-comment-figures.md). Eager
+# calls on plain CPU tensors go straight to the extension instead, with a weight validated once
+# and cached; anything the dispatcher must see (torch.compile / export / jit tracing, fake or
+# subclass tensors, dispatch or function modes, autograd) keeps the registered op.
 
 
 class HandleCache:
@@ -137,7 +137,7 @@ class HandleCache:
         return HandleCache, ()
 
 
-# (module-level names: each dotted lookup costs ~30-50 ns on a path called per layer; dynamo
+# (module-level names: a dotted lookup per name adds up on a path called per layer; dynamo
 # knows these functions by identity, so tracing through the aliases behaves the same)
 _is_compiling = torch.compiler.is_compiling
 _is_grad_enabled = torch.is_grad_enabled
@@ -191,7 +191,7 @@ def packed_handle(cache: HandleCache, w: ops.Packed, N: int | None = None) -> tu
             "(len(scales), the buckets' rows)"
         )
     if qweight.is_inference() or scales.is_inference() or zeros.is_inference() or perm.is_inference():
-        version = None  # no version counter (reading _version would raise, ~20 us)
+        version = None  # no version counter (reading _version would raise: an exception per call)
     else:
         version = qweight._version + scales._version + zeros._version + perm._version
     arrays = (_np(qweight), _np(scales), _np(zeros), _np(perm))
@@ -206,7 +206,7 @@ def mp_linear_eager(
     """``chord::mp_linear`` for x [..., K] (float32/16/bf16, a plain CPU tensor: ``eager_ok``)
     -> [..., N] in x.dtype, through a cached handle. The caller has checked x's dtype and K,
     and bias (shape [N], CPU) if given. Same kernels, same results as the registered op."""
-    # (sizes as int arguments: a tuple/Size argument, or a .view() after, costs ~1 us more;
+    # (sizes as int arguments: a tuple/Size argument, or a .view() after, costs more;
     # new_empty: x's dtype and device without torch.empty's keyword parsing)
     if x.dim() == 2:
         M = x.shape[0]
