@@ -1,5 +1,9 @@
 # ruff: noqa: E402, UP031 (an experiment script: set-up before imports, printf-style rows)
-"""In-process chord serve --random with an event timeline (experiment, not shipped)."""
+"""In-process chord serve --random with an event timeline (experiment, not shipped).
+
+``_run`` below is a copy of ``Batcher._run`` as it stood before a1b46f6 (no wait for the clients
+a forward just answered; no per-batch error handling) with a "fire" event added. It stays a copy:
+importing today's loop would trace another batching policy than the one the report describes."""
 
 import json
 import sys

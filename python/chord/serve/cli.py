@@ -15,7 +15,17 @@ import tempfile
 
 from chord.cli_args import add_threads_argument
 
-from . import defaults
+from .defaults import (
+    MAX_BATCH,
+    MAX_BODY,
+    MAX_QUEUE_MS,
+    MAX_WAIT_MS,
+    QUEUE,
+    RANDOM_BLOCKS,
+    RANDOM_DIM,
+    RANDOM_MODEL,
+    RANDOM_NUM_ITEMS,
+)
 from .service_loader import DEMO_CHECKPOINT
 from .workers import METRICS_DIR_ENV, reuseport_supported, supervise, uvicorn_settings
 
@@ -43,16 +53,14 @@ def add_tuning_arguments(p: argparse.ArgumentParser, sweep: bool = False) -> Non
     p.add_argument(
         "--max-wait-ms",
         type=float,
-        default=defaults.MAX_WAIT_MS,
-        help="longest wait of a batch for company (see chord.serve.batcher)",
+        default=MAX_WAIT_MS,
+        help="a batch's longest wait for company (chord.serve.batcher)",
     )
-    p.add_argument(
-        "--queue", type=int, default=defaults.QUEUE, help="most requests waiting; past it: 503 + Retry-After"
-    )
+    p.add_argument("--queue", type=int, default=QUEUE, help="most requests waiting; past it: 503 + Retry-After")
     p.add_argument(
         "--max-queue-ms",
         type=float,
-        default=defaults.MAX_QUEUE_MS,
+        default=MAX_QUEUE_MS,
         help="shed (503) when the predicted queue wait is over this (0: only --queue sheds)",
     )
     p.add_argument(
@@ -91,20 +99,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--checkpoint", default=None, help=f"CHORD checkpoint directory (default: the demo's, {DEMO_CHECKPOINT})"
     )
     p.add_argument("--random", action="store_true", help="serve an untrained, seeded planner (no checkpoint)")
-    p.add_argument(
-        "--model", choices=["sasrec", "caser"], default=defaults.RANDOM_MODEL, help="backbone shape for --random"
-    )
-    p.add_argument(
-        "--num-items", type=int, default=defaults.RANDOM_NUM_ITEMS, help="item count for --random (ML-100K's)"
-    )
-    p.add_argument("--dim", type=int, default=defaults.RANDOM_DIM, help="SASRec width for --random")
-    p.add_argument("--blocks", type=int, default=defaults.RANDOM_BLOCKS, help="SASRec blocks for --random")
+    p.add_argument("--model", choices=["sasrec", "caser"], default=RANDOM_MODEL, help="backbone shape for --random")
+    p.add_argument("--num-items", type=int, default=RANDOM_NUM_ITEMS, help="item count for --random (ML-100K's)")
+    p.add_argument("--dim", type=int, default=RANDOM_DIM, help="SASRec width for --random")
+    p.add_argument("--blocks", type=int, default=RANDOM_BLOCKS, help="SASRec blocks for --random")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=int, default=1, help="worker processes (stateless replicas)")
-    p.add_argument("--max-batch", type=int, default=defaults.MAX_BATCH, help="most requests per planner forward")
+    p.add_argument("--max-batch", type=int, default=MAX_BATCH, help="most requests per planner forward")
     add_tuning_arguments(p)
-    p.add_argument("--max-body", type=int, default=defaults.MAX_BODY, help="largest request body, bytes (past it: 413)")
+    p.add_argument("--max-body", type=int, default=MAX_BODY, help="largest request body, bytes (past it: 413)")
     p.add_argument("--graceful-s", type=float, default=10.0, help="shutdown: seconds to finish in-flight requests")
 
 
