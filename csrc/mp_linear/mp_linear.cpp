@@ -37,6 +37,10 @@ constexpr int64_t kRowsPerTask = 24;
 // kMaxRowsPerTaskI8 rows, and a bucket still gets >= 4 tasks per thread when it can.
 constexpr int64_t kTaskBytesI8 = 256 << 10;
 constexpr int64_t kMaxRowsPerTaskI8 = 240;
+// act_bits = 0 on short rows (item tables: 16 bytes for K = 64 at 2 bits): 24 rows are a few
+// hundred bytes, and the per-task cost (dispatch, epilogue set-up) outweighed the rows' own
+// work; tasks grow to about kTaskBytesF32 of weights (at most kMaxRowsPerTaskI8 rows).
+constexpr int64_t kTaskBytesF32 = 4096;
 // Activation rows per kernel call (their prepared layout stays in L2).
 constexpr int64_t kMBlockF32 = 16;
 constexpr int64_t kMBlockI8 = 32;
@@ -63,9 +67,8 @@ int clamp_threads(int nthreads) {
 // Rows per task for a bucket (a multiple of kRowsPerTask; results never depend on it).
 int64_t task_rows(const BucketSpan& s, int act_bits, int nt) {
   if (!s.bits) return 1024;  // pruned rows: bias only, cheap
-  if (!act_bits) return kRowsPerTask;
   auto down = [](int64_t r) { return r / kRowsPerTask * kRowsPerTask; };
-  const int64_t by_bytes = down(kTaskBytesI8 / s.row_bytes);
+  const int64_t by_bytes = down((act_bits ? kTaskBytesI8 : kTaskBytesF32) / s.row_bytes);
   const int64_t fair = down((s.rows + 4 * nt - 1) / (4 * nt));
   return std::max(kRowsPerTask, std::min({by_bytes, fair, kMaxRowsPerTaskI8}));
 }
@@ -258,7 +261,9 @@ void span_dots(const PackedView& w, const PreparedActs::Impl& a, const BucketSpa
     const int64_t* qs = a.qsum.data() + m0;
     // the VNNI kernels prefetch on past these rows (the next task's, the next bucket's)
     const uint8_t* pf_end = w.qweight + w.qbytes;
-    if (isa_has_avx512_vnni(a.isa))
+    if (isa_has_avx512_vnni(a.isa) && w.K <= kMaxKRows16 && nm <= kMaxMRows16)
+      dot_i8_rows16_avx512vnni(rows, s.row_bytes, s.bits, nr, a.xq_nat.p + m0 * a.Kp, a.Kp, nm, ibuf, nr, pf_end);
+    else if (isa_has_avx512_vnni(a.isa))
       dot_i8_avx512vnni(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, ibuf, nr, pf_end);
     else if (isa_has_avx_vnni(a.isa))
       dot_i8_avxvnni(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, ibuf, nr, pf_end);
@@ -372,7 +377,7 @@ void mp_linear(const PackedView& w, const void* x, DType xdtype, int64_t M, int6
     constexpr DType DT = decltype(dtype)::value;
     thread_local std::vector<float> fbuf;
     thread_local std::vector<int64_t> ibuf;
-    fbuf.resize(size_t(mb * kRowsPerTask));
+    fbuf.resize(size_t(mb * kMaxRowsPerTaskI8));
     ibuf.resize(size_t(mb * kMaxRowsPerTaskI8));
     const Task& tk = tasks[size_t(t)];
     const BucketSpan& s = w.spans[size_t(tk.span)];

@@ -96,9 +96,67 @@ inline void tile_f32(const uint8_t* w, int64_t rb, const float* x, int64_t ldx, 
     for (int m = 0; m < MB; ++m) out[m * ldo + r] = hsum_ps(acc[r][m]);
 }
 
+// Rows of one 16-byte block (item tables: K = 64 at 2 bits, <= 128 at 1 bit): tile_f32 would
+// run each as a lone block whose upper 16 bytes read as zeros, half of every step wasted. Here
+// one 32-byte load holds two consecutive rows (rows are rb = 16 bytes apart), the activations'
+// first-block lanes are broadcast to both halves, and the halves are reduced apart. Each row's
+// chain is tile_f32's, step for step (its upper lanes added +0.0 there; the reduction adds it
+// here too), so the two kernels give the same bits.
+template <int BITS, int R, int MB>
+inline void tile_f32_pairs(const uint8_t* w, const float* x, int64_t ldx, float* out, int64_t ldo) {
+  constexpr int EPB = 8 / BITS;
+  constexpr uint32_t MASK = (1u << BITS) - 1u;
+  __m256 acc[R][MB];
+  __m256i v[R];
+  for (int r = 0; r < R; ++r) {
+    v[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + r * 32));
+    for (int m = 0; m < MB; ++m) acc[r][m] = _mm256_setzero_ps();
+  }
+#pragma GCC unroll 4
+  for (int t = 0; t < 4; ++t) {
+#pragma GCC unroll 8
+    for (int i = 0; i < EPB; ++i) {
+      const int s = 8 * t + BITS * i;
+      __m256 wf[R];
+      for (int r = 0; r < R; ++r) {
+        if constexpr (BITS <= 2) {
+          const __m256 lut =
+              BITS == 1 ? _mm256_setr_ps(0, 1, 0, 1, 0, 1, 0, 1) : _mm256_setr_ps(0, 1, 2, 3, 0, 1, 2, 3);
+          wf[r] = _mm256_permutevar8x32_ps(lut, s ? _mm256_srli_epi32(v[r], s) : v[r]);
+        } else {
+          wf[r] = (t == 3 && i == EPB - 1)
+                      ? _mm256_cvtepi32_ps(_mm256_srli_epi32(v[r], s))
+                      : _mm256_cvtepi32_ps(_mm256_and_si256(v[r], _mm256_set1_epi32(int32_t(MASK << s))));
+        }
+      }
+      for (int m = 0; m < MB; ++m) {
+        const __m256 xl = _mm256_load_ps(x + m * ldx + (t * EPB + i) * 8);
+        const __m256 xv = _mm256_permute2f128_ps(xl, xl, 0x00);  // block 0's lanes in both halves
+        for (int r = 0; r < R; ++r) acc[r][m] = _mm256_fmadd_ps(wf[r], xv, acc[r][m]);
+      }
+    }
+  }
+  const __m128 zero = _mm_setzero_ps();
+  auto hsum4 = [&](__m128 h) {  // hsum_ps's steps on one half, its upper half being +0.0
+    h = _mm_add_ps(h, zero);
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    return _mm_cvtss_f32(_mm_add_ss(h, _mm_shuffle_ps(h, h, 1)));
+  };
+  for (int r = 0; r < R; ++r)
+    for (int m = 0; m < MB; ++m) {
+      out[m * ldo + 2 * r] = hsum4(_mm256_castps256_ps128(acc[r][m]));
+      out[m * ldo + 2 * r + 1] = hsum4(_mm256_extractf128_ps(acc[r][m], 1));
+    }
+}
+
 template <int BITS, int R, int MB>
 inline void rows_f32(const uint8_t* w, int64_t rb, int64_t nr, const float* x, int64_t ldx, float* out, int64_t ldo) {
   int64_t r = 0;
+  if (rb == 16) {  // one block per row: two rows per load
+    constexpr int RP = R / 2 > 0 ? R / 2 : 1;
+    for (; r + 2 * RP <= nr; r += 2 * RP) tile_f32_pairs<BITS, RP, MB>(w + r * 16, x, ldx, out + r, ldo);
+    for (; r + 2 <= nr; r += 2) tile_f32_pairs<BITS, 1, MB>(w + r * 16, x, ldx, out + r, ldo);
+  }
   for (; r + R <= nr; r += R) tile_f32<BITS, R, MB>(w + r * rb, rb, x, ldx, out + r, ldo);
   // tails (a bucket's last rows): a lone accumulator chain is latency-bound, so pair rows up
   for (; R > 2 && r + 2 <= nr; r += 2) tile_f32<BITS, 2, MB>(w + r * rb, rb, x, ldx, out + r, ldo);

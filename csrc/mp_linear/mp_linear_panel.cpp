@@ -170,6 +170,10 @@ Path choose_path_i8(const PackedView& w, int64_t M, Isa isa) {
   // never beat them (M = 1, K = N = 512, u4: 6.3 instructions per weight on the GEMM path
   // against 0.50 direct; reports/2026-12-06-arm-kernels.md)
   if (isa_has_neon(is)) return Path::Direct;
+  // Short rows (item tables) at a few activation rows: the direct path runs the 16-row VNNI
+  // kernel (dot_i8_rows16_avx512vnni), which the fit below predates; measured faster than the
+  // GEMM at M <= kMaxMRows16 from N = 256 on, a tie at N = 64 (reports/2026-12-07-e2e.md).
+  if (isa_has_avx512_vnni(is) && w.K <= kMaxKRows16 && M <= kMaxMRows16 && w.N >= 256) return Path::Direct;
   const CostsI8& c = isa_has_avx512_vnni(is) ? kCostI8Vnni : isa_has_avx2(is) ? kCostI8Avx2 : kCostI8Scalar;
   double padded = 0, live = 0;
   for (const BucketSpan& s : w.spans)

@@ -16,7 +16,7 @@ from tests.helpers import missing
 ROOT = Path(__file__).resolve().parents[2]
 CXX = os.environ.get("CXX", "c++")
 
-# A reduction tree of the top-k VNNI scan (csrc/topk/topk_vnni_avx512.cpp), in a loop: GCC 12
+# A reduction tree of the top-k VNNI scan (csrc/mp_linear/mp_linear_rows16_vnni.h), in a loop: GCC 12
 # inlines _mm512_unpacklo_epi32 & co. with their _mm512_undefined_epi32() merge source here.
 KERNEL = """
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq")
