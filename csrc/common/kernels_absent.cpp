@@ -114,6 +114,10 @@ void epilogue_gemv_i8_avx512(const int64_t*, int64_t, const float*, const float*
                              double, float*) {
   absent("epilogue_gemv_i8_avx512");
 }
+void epilogue_gemv_f32_avx512(const float*, int64_t, const float*, const float*, const int32_t*, const float*, double,
+                              float*) {
+  absent("epilogue_gemv_f32_avx512");
+}
 void dot_i8_rows16_avx512vnni(const uint8_t*, int64_t, int, int64_t, const int8_t*, int64_t, int64_t, int64_t*, int64_t,
                               const uint8_t*) {
   absent("dot_i8_rows16_avx512vnni");

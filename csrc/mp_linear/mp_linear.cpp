@@ -370,6 +370,7 @@ void mp_linear(const PackedView& w, const void* x, DType xdtype, int64_t M, int6
   }
   const int64_t mb = act_bits ? kMBlockI8 : kMBlockF32;
   const bool epi512 = act_bits && isa_has_avx512_vnni(a.isa);
+  const bool epi512_f32 = !act_bits && isa_has_avx512(a.isa);
   // A row's result never depends on which thread computes it. act_bits = 8 streams the weight
   // once per call: each thread takes one contiguous range of equal bytes (parallel_for_blocked).
   // the output dtype as a template argument: no switch per element in the epilogue
@@ -381,6 +382,18 @@ void mp_linear(const PackedView& w, const void* x, DType xdtype, int64_t M, int6
     ibuf.resize(size_t(mb * kMaxRowsPerTaskI8));
     const Task& tk = tasks[size_t(t)];
     const BucketSpan& s = w.spans[size_t(tk.span)];
+    if constexpr (DT == DType::F32) {
+      if (epi512_f32 && s.bits) {  // the scalar epilogue's expression on 8 rows at once, bit for bit
+        for (int64_t m0 = 0; m0 < M; m0 += mb) {
+          const int64_t nm = std::min(mb, M - m0);
+          span_dots(w, a, s, tk.r0, tk.nr, m0, nm, fbuf.data(), ibuf.data());
+          for (int64_t m = m0; m < m0 + nm; ++m)
+            epilogue_gemv_f32_avx512(fbuf.data() + (m - m0) * tk.nr, tk.nr, w.zeros + tk.r0, w.scales + tk.r0,
+                                     w.perm + tk.r0, bias, a.xsum[size_t(m)], static_cast<float*>(y) + m * ldy);
+        }
+        return;
+      }
+    }
     if (act_bits && s.bits) {
       // the epilogue's per-row constants come from DRAM (every weight has its own): ask for
       // them now, so they arrive while the kernel streams the rows

@@ -14,7 +14,7 @@
 #include "mp_linear/mp_linear_kernels.h"
 
 #pragma GCC push_options
-#pragma GCC target("avx512f,avx2,fma,f16c")
+#pragma GCC target("avx512f,avx512vl,avx2,fma,f16c")
 
 namespace chord {
 namespace mpl {
@@ -129,6 +129,31 @@ void layout_f32_avx512(const float* xnat, int64_t Kp, int bits, float* dst) {
         float* d = dst + g0 + (t * epb + i) * 16;
         for (int l = 0; l < 16; ++l) d[l] = sc * xnat[g0 + (l / 4) * 16 * epb + 4 * (l % 4) + t + 16 * i];
       }
+}
+
+void epilogue_gemv_f32_avx512(const float* d, int64_t n, const float* zero, const float* scale, const int32_t* perm,
+                              const float* bias, double xs, float* y) {
+  // Explicit-rounding intrinsics: GCC never contracts them into FMAs, so every step rounds as
+  // the scalar expression's does (float -> double is exact).
+  constexpr int R = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+  const __m512d vxs = _mm512_set1_pd(xs);
+  auto block = [&](int64_t j0, __mmask8 km) __attribute__((always_inline)) {
+    const __m512d zx = _mm512_mul_round_pd(_mm512_cvtps_pd(_mm256_maskz_loadu_ps(km, zero + j0)), vxs, R);
+    const __m512d dv = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(km, d + j0));
+    const __m512d sc = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(km, scale + j0));
+    __m512d v = _mm512_mul_round_pd(_mm512_sub_round_pd(dv, zx, R), sc, R);
+    const __m256i col = _mm256_maskz_loadu_epi32(km, perm + j0);
+    if (bias)
+      v = _mm512_add_round_pd(v, _mm512_cvtps_pd(_mm256_mmask_i32gather_ps(_mm256_setzero_ps(), km, col, bias, 4)), R);
+    alignas(32) float f[8];
+    alignas(32) int32_t c[8];
+    _mm256_store_ps(f, _mm512_cvt_roundpd_ps(v, R));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(c), col);
+    for (int i = 0; i < 8 && j0 + i < n; ++i) y[c[i]] = f[i];  // (a scatter instruction is slower)
+  };
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) block(j, 0xff);
+  if (j < n) block(j, __mmask8((1u << (n - j)) - 1u));
 }
 
 }  // namespace mpl

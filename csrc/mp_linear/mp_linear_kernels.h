@@ -131,6 +131,11 @@ void dot_i8_avx512vnni(const uint8_t* w, int64_t rb, int bits, int64_t nr, const
                        int64_t* out, int64_t ldo, const uint8_t* pf_end);
 void dot_i8_avxvnni(const uint8_t* w, int64_t rb, int bits, int64_t nr, const int8_t* x, int64_t ldx, int64_t nm,
                     int64_t* out, int64_t ldo, const uint8_t* pf_end);
+// The act_bits = 0 epilogue of one activation row over n packed rows on AVX-512 (F, VL):
+// bit-identical to mp_linear.cpp's scalar float64 expression: for j < n, y[perm[j]] =
+// float((double(d[j]) - double(zero[j]) * xs) * double(scale[j]) (+ double(bias[perm[j]]))).
+void epilogue_gemv_f32_avx512(const float* d, int64_t n, const float* zero, const float* scale, const int32_t* perm,
+                              const float* bias, double xs, float* y);
 // Short rows (K <= kMaxKRows16: at most 256 row bytes) on AVX-512 VNNI, 16 rows per
 // reduction (mp_linear_rows16_avx512vnni.cpp): the dot_i8_avx512vnni contract, but x is the
 // natural-order int8 activation row (PreparedActs::Impl::xq_nat, zero from K to >= 256 bytes).

@@ -208,10 +208,15 @@ def mp_linear_eager(
     and bias (shape [N], CPU) if given. Same kernels, same results as the registered op."""
     # (sizes as int arguments: a tuple/Size argument, or a .view() after, costs more;
     # new_empty: x's dtype and device without torch.empty's keyword parsing)
-    if x.dim() == 2:
+    d = x.dim()
+    if d == 2:
         M = x.shape[0]
         sr, sc = x.stride()
         y = x.new_empty(M, N)
+    elif d == 3 and x.is_contiguous():  # [B, l, K] (a sequence model's layers): no shape slicing
+        B, L, _ = x.shape
+        M, sr, sc = B * L, K, 1
+        y = x.new_empty(B, L, N)
     else:
         y = torch.empty(*x.shape[:-1], N, dtype=x.dtype)
         if x.is_contiguous():
