@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace chord {
@@ -27,6 +28,25 @@ constexpr int kWidths[5] = {0, 1, 2, 4, 8};       // every width a bucket may ha
 
 inline bool valid_bits(int64_t b) {
   return b == 0 || b == 1 || b == 2 || b == 4 || b == 8;
+}
+
+// Returns f(std::integral_constant<int, B>{}) for the stored width B = bits (1, 2, 4; anything
+// else as 8: callers leave pruned rows, width 0, out first): the switch that turns a
+// bucket's run-time width into a kernel's template argument (`f` reads it as `B.value`). Not
+// inside a `#pragma GCC target` region (topk_i8_neon_dots.inc): this function is outside it, so
+// the region's lambda would not inline into it and each call would pay a call.
+template <class F>
+inline decltype(auto) with_width(int bits, F&& f) {
+  switch (bits) {
+    case 1:
+      return f(std::integral_constant<int, 1>{});
+    case 2:
+      return f(std::integral_constant<int, 2>{});
+    case 4:
+      return f(std::integral_constant<int, 4>{});
+    default:
+      return f(std::integral_constant<int, 8>{});
+  }
 }
 
 // ---- checked size arithmetic ----------------------------------------------------------------

@@ -167,16 +167,7 @@ void full_blocks(const float* w, int64_t nblk, const Consts& c, uint8_t* out) {
 
 template <int MODE>
 void full_blocks_bits(int bits, const float* w, int64_t nblk, const Consts& c, uint8_t* out) {
-  switch (bits) {
-    case 1:
-      return full_blocks<1, MODE>(w, nblk, c, out);
-    case 2:
-      return full_blocks<2, MODE>(w, nblk, c, out);
-    case 4:
-      return full_blocks<4, MODE>(w, nblk, c, out);
-    default:
-      return full_blocks<8, MODE>(w, nblk, c, out);
-  }
+  fmt::with_width(bits, [&](auto B) { full_blocks<B.value, MODE>(w, nblk, c, out); });
 }
 
 }  // namespace

@@ -156,23 +156,8 @@ void scan_bits2(const mpl::PackedView& w, const mpl::BucketSpan& sp, int64_t r0,
 
 void scan_i8_avx2(const mpl::PackedView& w, const mpl::BucketSpan& sp, int64_t r0, int64_t r1, const VnniUser* users,
                   int nu) {
-  if (r0 >= r1 || nu <= 0) return;
-  switch (sp.bits) {
-    case 1:
-      scan_bits2<1>(w, sp, r0, r1, users, nu);
-      break;
-    case 2:
-      scan_bits2<2>(w, sp, r0, r1, users, nu);
-      break;
-    case 4:
-      scan_bits2<4>(w, sp, r0, r1, users, nu);
-      break;
-    case 8:
-      scan_bits2<8>(w, sp, r0, r1, users, nu);
-      break;
-    default:
-      break;
-  }
+  if (r0 >= r1 || nu <= 0 || sp.bits == 0) return;  // (pruned rows are never scanned)
+  fmt::with_width(sp.bits, [&](auto B) { scan_bits2<B.value>(w, sp, r0, r1, users, nu); });
 }
 
 }  // namespace topk

@@ -132,23 +132,8 @@ void scan_bits(const mpl::PackedView& w, const mpl::BucketSpan& sp, int64_t r0, 
 
 void scan_vnni(const mpl::PackedView& w, const mpl::BucketSpan& sp, int64_t r0, int64_t r1, const VnniUser* users,
                int nu) {
-  if (r0 >= r1 || nu <= 0) return;
-  switch (sp.bits) {
-    case 1:
-      scan_bits<1>(w, sp, r0, r1, users, nu);
-      break;
-    case 2:
-      scan_bits<2>(w, sp, r0, r1, users, nu);
-      break;
-    case 4:
-      scan_bits<4>(w, sp, r0, r1, users, nu);
-      break;
-    case 8:
-      scan_bits<8>(w, sp, r0, r1, users, nu);
-      break;
-    default:
-      break;  // pruned rows are never scanned
-  }
+  if (r0 >= r1 || nu <= 0 || sp.bits == 0) return;  // (pruned rows are never scanned)
+  fmt::with_width(sp.bits, [&](auto B) { scan_bits<B.value>(w, sp, r0, r1, users, nu); });
 }
 
 }  // namespace topk
