@@ -228,7 +228,8 @@ def _all_finite(w: torch.Tensor) -> bool:
     """True when w (float32) holds no NaN/Inf: one pass, no [N, K] temporary. On CPU a numpy sum
     (single-threaded): a torch reduction here would run torch's OpenMP pool, whose workers keep
     spinning after the region and starve the threads of the C++ kernel that follows (beside one
-    busy core a 2-thread pack took many times a 1-thread one: reports/2026-12-07-comment-figures.md)."""
+    busy core a 2-thread pack could take many times a 1-thread one:
+    reports/2026-12-07-comment-figures.md)."""
     if w.device.type == "cpu":
         # NaN and Inf propagate through the sum; a finite sum proves every element finite. An
         # overflowing sum of huge finite values is re-checked exactly.
