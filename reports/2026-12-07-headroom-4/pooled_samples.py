@@ -7,7 +7,13 @@ bootstrap (``chord.experiments.significance.seed_user_bootstrap``: runs and user
 The runs' user samples overlap a little (2000 of 22,363 Beauty users each); the bootstrap treats
 them as independent.
 
-usage: python pooled_samples.py RUN_DIR [RUN_DIR ...]   (one budget cell per dir, same user count)
+With ``--within K N SEED`` it also prints, for the first run, oracle minus population on the users
+of the K-user sample that ``chord headroom --users K --seed SEED`` draws from N evaluation users (a
+prefix of the same seeded permutation, so a subset of a larger sample with the same seed): how the
+larger run scores the smaller run's users.
+
+usage: python pooled_samples.py RUN_DIR [RUN_DIR ...] [--within K N SEED]
+       (one budget cell per dir, same user count)
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from chord.experiments.significance import format_ci, per_user, seed_user_bootstrap
+from chord.experiments.headroom_run import sample_rows
+from chord.experiments.significance import format_ci, paired_bootstrap, per_user, seed_user_bootstrap
 
 METRIC = "NDCG@10"
 
@@ -31,7 +38,21 @@ def cell_ranks(d: Path) -> dict[str, np.ndarray]:
     return {k.split("|")[1]: z[k] for k in z.files}
 
 
-def main(dirs: list[Path]) -> None:
+def within(run: dict[str, np.ndarray], k: int, n: int, seed: int) -> None:
+    """Oracle, population and their paired difference on the rows of the smaller sample only."""
+    sub = sample_rows(n, k, seed).numpy()
+    if not np.isin(sub, run["rows"]).all():
+        raise SystemExit(f"--within {k} {n} {seed}: those users are not all in the first run")
+    m = np.isin(run["rows"], sub)
+    o, p = per_user(run["oracle"], METRIC)[m], per_user(run["population"], METRIC)[m]
+    f = per_user(run["fp32"], METRIC)[m]
+    print(
+        f"  on the {k}-user sample (seed {seed}): fp32 {f.mean():.4f}, population {p.mean():.4f}, oracle {o.mean():.4f}"
+    )
+    print(f"  oracle - population there: {format_ci(paired_bootstrap(o, p, resamples=1000, seed=42))}")
+
+
+def main(dirs: list[Path], sub: tuple[int, int, int] | None = None) -> None:
     runs = [cell_ranks(d) for d in dirs]
     per = {m: np.stack([per_user(r[m], METRIC) for r in runs]) for m in ("oracle", "population", "oracle-shuffled")}
     print(f"{len(runs)} runs x {per['oracle'].shape[1]} users, {METRIC}")
@@ -40,7 +61,15 @@ def main(dirs: list[Path]) -> None:
     for base in ("population", "oracle-shuffled"):
         r = seed_user_bootstrap(per["oracle"], per[base], resamples=1000, seed=42)
         print(f"  oracle - {base}, pooled: {format_ci(r)}")
+    if sub:
+        within(runs[0], *sub)
 
 
 if __name__ == "__main__":
-    main([Path(a) for a in sys.argv[1:]])
+    args = sys.argv[1:]
+    sub = None
+    if "--within" in args:
+        i = args.index("--within")
+        sub = tuple(int(x) for x in args[i + 1 : i + 4])
+        args = args[:i] + args[i + 4 :]
+    main([Path(a) for a in args], sub)
