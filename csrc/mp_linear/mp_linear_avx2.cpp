@@ -46,10 +46,42 @@ inline int64_t hsum_epi32(__m256i v) {
 }
 
 // ---- fp32 activations ---------------------------------------------------------------------
+// One 32-byte group of R rows (v[r]) against the activations: for each of its 4 * EPB fields,
+// acc[r][m] += field * xv(m, j), j = t * EPB + i the field's index in the group's layout.
+template <int BITS, int R, int MB, class XV>
+__attribute__((always_inline)) inline void group_f32(const __m256i* v, XV&& xv, __m256 (*acc)[MB]) {
+  constexpr int EPB = 8 / BITS;
+  constexpr uint32_t MASK = (1u << BITS) - 1u;
+#pragma GCC unroll 4
+  for (int t = 0; t < 4; ++t) {
+#pragma GCC unroll 8
+    for (int i = 0; i < EPB; ++i) {
+      const int s = 8 * t + BITS * i;
+      __m256 wf[R];
+      for (int r = 0; r < R; ++r) {
+        if constexpr (BITS <= 2) {
+          // vpermps reads the low 3 bits of each lane: a table of period 2^BITS ignores the
+          // neighbouring field's bits, so a shift alone selects the field (no mask, no cvt)
+          const __m256 lut =
+              BITS == 1 ? _mm256_setr_ps(0, 1, 0, 1, 0, 1, 0, 1) : _mm256_setr_ps(0, 1, 2, 3, 0, 1, 2, 3);
+          wf[r] = _mm256_permutevar8x32_ps(lut, s ? _mm256_srli_epi32(v[r], s) : v[r]);
+        } else {
+          wf[r] = (t == 3 && i == EPB - 1)
+                      ? _mm256_cvtepi32_ps(_mm256_srli_epi32(v[r], s))
+                      : _mm256_cvtepi32_ps(_mm256_and_si256(v[r], _mm256_set1_epi32(int32_t(MASK << s))));
+        }
+      }
+      for (int m = 0; m < MB; ++m) {
+        const __m256 x = xv(m, t * EPB + i);
+        for (int r = 0; r < R; ++r) acc[r][m] = _mm256_fmadd_ps(wf[r], x, acc[r][m]);
+      }
+    }
+  }
+}
+
 template <int BITS, int R, int MB>
 inline void tile_f32(const uint8_t* w, int64_t rb, const float* x, int64_t ldx, float* out, int64_t ldo) {
   constexpr int EPB = 8 / BITS;
-  constexpr uint32_t MASK = (1u << BITS) - 1u;
   const int64_t nblocks = rb / 16, nfull = nblocks / 2;
   __m256 acc[R][MB];
   for (int r = 0; r < R; ++r)
@@ -57,31 +89,7 @@ inline void tile_f32(const uint8_t* w, int64_t rb, const float* x, int64_t ldx, 
   __m256i v[R];
   auto group = [&](int64_t g) __attribute__((always_inline)) {
     const float* xg = x + g * 32 * EPB;
-#pragma GCC unroll 4
-    for (int t = 0; t < 4; ++t) {
-#pragma GCC unroll 8
-      for (int i = 0; i < EPB; ++i) {
-        const int s = 8 * t + BITS * i;
-        __m256 wf[R];
-        for (int r = 0; r < R; ++r) {
-          if constexpr (BITS <= 2) {
-            // vpermps reads the low 3 bits of each lane: a table of period 2^BITS ignores the
-            // neighbouring field's bits, so a shift alone selects the field (no mask, no cvt)
-            const __m256 lut =
-                BITS == 1 ? _mm256_setr_ps(0, 1, 0, 1, 0, 1, 0, 1) : _mm256_setr_ps(0, 1, 2, 3, 0, 1, 2, 3);
-            wf[r] = _mm256_permutevar8x32_ps(lut, s ? _mm256_srli_epi32(v[r], s) : v[r]);
-          } else {
-            wf[r] = (t == 3 && i == EPB - 1)
-                        ? _mm256_cvtepi32_ps(_mm256_srli_epi32(v[r], s))
-                        : _mm256_cvtepi32_ps(_mm256_and_si256(v[r], _mm256_set1_epi32(int32_t(MASK << s))));
-          }
-        }
-        for (int m = 0; m < MB; ++m) {
-          const __m256 xv = _mm256_load_ps(xg + m * ldx + (t * EPB + i) * 8);
-          for (int r = 0; r < R; ++r) acc[r][m] = _mm256_fmadd_ps(wf[r], xv, acc[r][m]);
-        }
-      }
-    }
+    group_f32<BITS, R, MB>(v, [&](int m, int j) { return _mm256_load_ps(xg + m * ldx + j * 8); }, acc);
   };
   for (int64_t g = 0; g < nfull; ++g) {
     for (int r = 0; r < R; ++r) v[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + r * rb + g * 32));
@@ -104,38 +112,19 @@ inline void tile_f32(const uint8_t* w, int64_t rb, const float* x, int64_t ldx, 
 // here too), so the two kernels give the same bits.
 template <int BITS, int R, int MB>
 inline void tile_f32_pairs(const uint8_t* w, const float* x, int64_t ldx, float* out, int64_t ldo) {
-  constexpr int EPB = 8 / BITS;
-  constexpr uint32_t MASK = (1u << BITS) - 1u;
   __m256 acc[R][MB];
   __m256i v[R];
   for (int r = 0; r < R; ++r) {
     v[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + r * 32));
     for (int m = 0; m < MB; ++m) acc[r][m] = _mm256_setzero_ps();
   }
-#pragma GCC unroll 4
-  for (int t = 0; t < 4; ++t) {
-#pragma GCC unroll 8
-    for (int i = 0; i < EPB; ++i) {
-      const int s = 8 * t + BITS * i;
-      __m256 wf[R];
-      for (int r = 0; r < R; ++r) {
-        if constexpr (BITS <= 2) {
-          const __m256 lut =
-              BITS == 1 ? _mm256_setr_ps(0, 1, 0, 1, 0, 1, 0, 1) : _mm256_setr_ps(0, 1, 2, 3, 0, 1, 2, 3);
-          wf[r] = _mm256_permutevar8x32_ps(lut, s ? _mm256_srli_epi32(v[r], s) : v[r]);
-        } else {
-          wf[r] = (t == 3 && i == EPB - 1)
-                      ? _mm256_cvtepi32_ps(_mm256_srli_epi32(v[r], s))
-                      : _mm256_cvtepi32_ps(_mm256_and_si256(v[r], _mm256_set1_epi32(int32_t(MASK << s))));
-        }
-      }
-      for (int m = 0; m < MB; ++m) {
-        const __m256 xl = _mm256_load_ps(x + m * ldx + (t * EPB + i) * 8);
-        const __m256 xv = _mm256_permute2f128_ps(xl, xl, 0x00);  // block 0's lanes in both halves
-        for (int r = 0; r < R; ++r) acc[r][m] = _mm256_fmadd_ps(wf[r], xv, acc[r][m]);
-      }
-    }
-  }
+  group_f32<BITS, R, MB>(
+      v,
+      [&](int m, int j) {
+        const __m256 xl = _mm256_load_ps(x + m * ldx + j * 8);
+        return _mm256_permute2f128_ps(xl, xl, 0x00);  // block 0's lanes in both halves
+      },
+      acc);
   const __m128 zero = _mm_setzero_ps();
   auto hsum4 = [&](__m128 h) {  // hsum_ps's steps on one half, its upper half being +0.0
     h = _mm_add_ps(h, zero);
