@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -47,6 +48,8 @@ constexpr int64_t kMPackedOrder = 24;
 // Columns per microkernel call in original order (a slice of the next window's rows is
 // prefetched between calls).
 constexpr int64_t kJChunk = 16;
+// Fewest activation rows per thread for the row split (see row_split in mp_linear_gemm_i8).
+constexpr int64_t kMinRowsSplit = 8;
 // Below this many multiply-adds a second thread costs more to wake than it saves.
 constexpr int64_t kMinParallelMacs = int64_t(1) << 21;
 
@@ -99,12 +102,13 @@ struct Scratch {
 thread_local Scratch tls_scratch;
 std::atomic<uint64_t> g_calls{0};
 
-// Rows [r0, r0 + nw) (col(i): the Col of row i) -> s. unpack = false: their metadata only (the
-// microkernel reads the packed rows). quad: the AVX-512 VNNI column-quad layout
-// (unpack_i8_vnni_quad), group g at s.p + g * 4 * ldp.
+// Rows [r0, r0 + nw) (col(i): the Col of row i; live: the live rows when the window follows the
+// packed order, else null) -> s. unpack = false: their metadata only (the microkernel reads the
+// packed rows). quad: the AVX-512 VNNI column-quad layout (unpack_i8_vnni_quad), group g at
+// s.p + g * 4 * ldp.
 template <class ColAt>
-void build_window(const ColAt& col, int64_t r0, int64_t nw, int64_t ldp, int64_t L, Kern kern, bool unpack, bool quad,
-                  const float* bias, Scratch& s) {
+void build_window(const ColAt& col, const LiveRows* live, int64_t r0, int64_t nw, int64_t ldp, int64_t L, Kern kern,
+                  bool unpack, bool quad, const float* bias, Scratch& s) {
   if (unpack) s.p.ensure(size_t(std::max<int64_t>(1, round_up(nw, 4)) * ldp));
   s.bits.resize(size_t(nw));
   s.row.resize(size_t(nw));
@@ -113,26 +117,54 @@ void build_window(const ColAt& col, int64_t r0, int64_t nw, int64_t ldp, int64_t
   s.scale.resize(size_t(nw));
   s.bias.resize(size_t(nw));
   s.col.resize(size_t(nw));
-  for (int64_t j = 0; j < nw; ++j) {
-    const Col c = col(r0 + j);
-    uint8_t* d = s.p.p + j * ldp;
-    if (!unpack || quad) {
-      // the microkernel reads c.row itself, or the quads are unpacked below
-    } else if (kern == Kern::AvxVnni && c.bits == 8) {
-      std::memcpy(d, c.row, size_t(c.rb));  // natural order already; vpdpbusd takes any u8
-    } else if (kern == Kern::Avx2 || kern == Kern::AvxVnni) {
-      unpack_i8_avx2(c.row, c.rb, c.bits, d);
-    } else {
-      unpack_i8_ref(c.row, c.rb, c.bits, d);
+  if (live) {
+    // Packed order: the window is a few runs of consecutive rows of one bucket each, and each
+    // array fills from its run in a simple loop (row by row through col(), the metadata took
+    // ~5 % of the call at M = 16, 2 threads, where the row split builds every window's on each
+    // thread)
+    const PackedView& w = *live->w;
+    for (const auto& sp : live->spans) {
+      const BucketSpan& b = *sp.second;
+      const int64_t j0 = std::max<int64_t>(0, sp.first - r0), j1 = std::min(nw, sp.first + b.rows - r0);
+      if (j0 >= j1) continue;
+      const int64_t o = r0 + j0 - sp.first;  // window row j0 is row o of the bucket
+      const uint8_t* row = w.qweight + b.byte_offset + o * b.row_bytes;
+      for (int64_t j = j0; j < j1; ++j) {
+        s.bits[size_t(j)] = b.bits;
+        s.rb[size_t(j)] = b.row_bytes;
+        s.row[size_t(j)] = row + (j - j0) * b.row_bytes;
+      }
+      const int64_t r = b.row_start + o - j0;  // packed row of window row j is r + j
+      for (int64_t j = j0; j < j1; ++j) s.zero[size_t(j)] = double(w.zeros[r + j]);
+      for (int64_t j = j0; j < j1; ++j) s.scale[size_t(j)] = double(w.scales[r + j]);
+      for (int64_t j = j0; j < j1; ++j) s.col[size_t(j)] = w.perm[r + j];
+      for (int64_t j = j0; j < j1; ++j) s.bias[size_t(j)] = bias ? double(bias[w.perm[r + j]]) : 0.0;
     }
-    s.bits[size_t(j)] = c.bits;
-    s.row[size_t(j)] = c.row;
-    s.rb[size_t(j)] = c.rb;
-    s.zero[size_t(j)] = double(c.zero);
-    s.scale[size_t(j)] = double(c.scale);
-    s.bias[size_t(j)] = bias ? double(bias[c.n]) : 0.0;
-    s.col[size_t(j)] = c.n;
+  } else {
+    for (int64_t j = 0; j < nw; ++j) {
+      const Col c = col(r0 + j);
+      s.bits[size_t(j)] = c.bits;
+      s.row[size_t(j)] = c.row;
+      s.rb[size_t(j)] = c.rb;
+      s.zero[size_t(j)] = double(c.zero);
+      s.scale[size_t(j)] = double(c.scale);
+      s.bias[size_t(j)] = bias ? double(bias[c.n]) : 0.0;
+      s.col[size_t(j)] = c.n;
+    }
   }
+  if (unpack && !quad)
+    for (int64_t j = 0; j < nw; ++j) {
+      uint8_t* d = s.p.p + j * ldp;
+      const uint8_t* row = s.row[size_t(j)];
+      const int64_t rb = s.rb[size_t(j)];
+      const int bits = s.bits[size_t(j)];
+      if (kern == Kern::AvxVnni && bits == 8)
+        std::memcpy(d, row, size_t(rb));  // natural order already; vpdpbusd takes any u8
+      else if (kern == Kern::Avx2 || kern == Kern::AvxVnni)
+        unpack_i8_avx2(row, rb, bits, d);
+      else
+        unpack_i8_ref(row, rb, bits, d);
+    }
   if (unpack && quad)
     for (int64_t j = 0; j < nw; j += 4)
       unpack_i8_vnni_quad(s.row.data() + j, s.rb.data() + j, s.bits.data() + j, int(std::min<int64_t>(4, nw - j)), L,
@@ -225,16 +257,48 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
   // Window width: every row when they fit, else a multiple of the 4-column tile.
   const int64_t NW = std::min(std::max<int64_t>(4, kWindowBytes / ldp / 4 * 4), std::max<int64_t>(1, nlive));
   const int nt = M * N * K >= kMinParallelMacs ? std::max(1, nthreads) : 1;
-  // Window i is rows [wb[i], wb[i + 1]). Threads claim windows in order, so the last ones set how
-  // long the first thread to run out waits for the others: once fewer than 2 * nt full windows
-  // are left, windows shrink to a 2 * nt-th of the rest (4 rows at least), and the threads
-  // finish within a small window of each other instead of up to a whole one apart.
-  thread_local std::vector<int64_t> wb_tls;  // the caller's (helpers see it through the reference)
+  // How the threads share the work. Windows claimed in turn over all rows move lines between the
+  // cores from call to call: of y (in packed order every line holds outputs of many windows, in
+  // original order a line's window falls to either thread), and of the staged outputs. At M = 16
+  // and 256, 2 threads, the epilogue's stores then cost 2-5x as much per output as at 1 thread
+  // (reports/2026-12-07-gemm-3.md). So:
+  // - row split (packed order, fused, kMinRowsSplit rows or more per thread): thread s takes the
+  //   activation rows [M * s / nt, M * (s + 1) / nt) of every window, quantized by the thread
+  //   too. Every thread streams the whole weight (at 8 rows the kernel needs under a third of
+  //   the read bandwidth), but no line passes between the cores and no barrier is needed.
+  // - column split (original order, a full window or more per thread): thread s takes the
+  //   columns [nlive * s / nt, nlive * (s + 1) / nt) (rounded to 16: whole lines of a float32 y)
+  //   over all rows, so each line of y is written by the same core call after call.
+  // - otherwise windows claimed in turn; in packed order their outputs are staged in packed
+  //   order and gathered into y one activation row per task once every window is done, so each
+  //   line of y is written by one thread.
+  // A thread that runs out of its own share takes the unclaimed tasks of the others.
+  const bool row_split = fused && nt > 1 && M >= kMinRowsSplit * nt;
+  const bool col_split = !packed_order && nt > 1 && nlive >= nt * std::max<int64_t>(NW, 64);
+  const bool staged = packed_order && nlive > 0 && nt > 1 && !row_split;
+  // Window i is rows [wb[i], wb[i + 1]); the column split's share s is windows [ws[s], ws[s + 1]).
+  // Claimed in turn, the last windows set how long the first thread to run out waits for the
+  // others: once fewer than 2 * nt full windows are left, windows shrink to a 2 * nt-th of the
+  // rest (4 rows at least), and the threads finish within a small window of each other instead
+  // of up to a whole one apart.
+  thread_local std::vector<int64_t> wb_tls, ws_tls;  // the caller's (helpers see them through the references)
   std::vector<int64_t>& wb = wb_tls;
+  std::vector<int64_t>& ws = ws_tls;
   wb.clear();
-  for (int64_t r = 0; r < nlive;) {
-    wb.push_back(r);
-    r += std::min(nlive - r, nt == 1 ? NW : std::min(NW, round_up(std::max<int64_t>(1, (nlive - r) / (2 * nt)), 4)));
+  ws.clear();
+  if (col_split) {
+    for (int sh = 0; sh < nt; ++sh) {
+      ws.push_back(int64_t(wb.size()));
+      const int64_t e = sh + 1 == nt ? nlive : round_up(nlive * (sh + 1) / nt, 16);
+      for (int64_t r = round_up(nlive * sh / nt, 16); r < e; r += NW) wb.push_back(r);
+    }
+    ws.push_back(int64_t(wb.size()));
+  } else {
+    const bool shrink = nt > 1 && !row_split;
+    for (int64_t r = 0; r < nlive;) {
+      wb.push_back(r);
+      r += std::min(nlive - r, shrink ? std::min(NW, round_up(std::max<int64_t>(1, (nlive - r) / (2 * nt)), 4)) : NW);
+    }
   }
   const int64_t nwin = int64_t(wb.size());
   wb.push_back(nlive);
@@ -242,6 +306,15 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
     for (int64_t i = 0; i < nwin; ++i)
       std::stable_partition(cols.begin() + wb[size_t(i)], cols.begin() + wb[size_t(i + 1)],
                             [](const Col& c) { return c.bits != 8; });
+  // staged: outputs [M, nlive] in packed order; inv: original column -> live index (-1: pruned)
+  thread_local AlignedBuf<float> stage_tls;
+  AlignedBuf<float>& stage = stage_tls;
+  thread_local std::vector<int32_t> inv_tls;
+  std::vector<int32_t>& inv = inv_tls;
+  if (staged) {
+    stage.ensure(size_t(M * nlive));
+    inv.assign(size_t(N), -1);
+  }
 
   thread_local AlignedBuf<int8_t> xq_tls;
   AlignedBuf<int8_t>& xq = xq_tls;
@@ -275,47 +348,45 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
       else
         for (int64_t k = 0; k < K; ++k) xr[k] = load_x(x, xdtype, base + k * sx_col);
       int8_t* q = xq.p + m * Kp;
-      sx[size_t(m)] = simd ? quantize_row_i8_avx2(xr, K, q) : quantize_row_i8_ref(xr, K, q);
       std::memset(q + K, 0, size_t(Kp - K));
-      int32_t sum = 0;  // |sum| <= 127 * kMaxKGemmI8 < 2^31; int32 lanes vectorize
+      if (simd) {  // sum(xq) from the quantizer's int32 lanes: no second pass over the row
+        sx[size_t(m)] = quantize_row_i8_avx2(xr, K, q, &qsum[size_t(m)]);
+        return;
+      }
+      sx[size_t(m)] = quantize_row_i8_ref(xr, K, q);
+      int32_t sum = 0;  // |sum| <= 127 * kMaxKGemmI8 < 2^31
       for (int64_t k = 0; k < K; ++k) sum += q[k];
       qsum[size_t(m)] = sum;
     };
-    // One parallel region (one wake-up of the helpers per pass): tasks [0, MP) quantize one
-    // activation row each, the window tasks follow. Tasks are claimed in order, so when a thread
-    // claims a window task every quantization task is claimed already; it waits only for those
-    // still running on another thread (never for one nobody has taken).
-    std::atomic<int64_t> quantized{0};
-    parallel_for(MP + nwin * nch, nt, [&](int64_t t) {
-      if (t < MP) {
-        struct Done {  // counted even if the row throws (the call then rethrows at its end)
-          std::atomic<int64_t>& n;
-          ~Done() { n.fetch_add(1, std::memory_order_release); }
-        } done{quantized};
-        quantize_activation_row(t);
-        return;
-      }
-      for (int spin = 0; quantized.load(std::memory_order_acquire) < MP; ++spin)
+    std::atomic<int64_t> quantized{0}, computed{0};
+    struct Done {  // counted even if the task throws (the call then rethrows at its end)
+      std::atomic<int64_t>& n;
+      ~Done() { n.fetch_add(1, std::memory_order_release); }
+    };
+    auto wait_for = [](const std::atomic<int64_t>& n, int64_t target) {
+      for (int spin = 0; n.load(std::memory_order_acquire) < target; ++spin)
         if (spin > 64) std::this_thread::yield();
-      t -= MP;
+    };
+    // Activation rows [m0, m1) of window wi (its row chunk ci); pw: the window this thread
+    // likely takes next (nwin: none).
+    auto window_task = [&](int64_t wi, int64_t ci, int64_t m0, int64_t m1, int64_t pw) {
       Scratch& s = tls_scratch;
-      const int64_t wi = t / nch, ci = t % nch;
       const int64_t r0 = wb[size_t(wi)], nw = wb[size_t(wi + 1)] - r0;
       if (s.call != call || s.window != wi) {
         s.call = 0;  // a throw mid-build must not leave a half-built window marked valid
-        build_window(col, r0, nw, ldp, L, kern, !fused, quad, bias, s);
+        build_window(col, packed_order ? &live : nullptr, r0, nw, ldp, L, kern, !fused, quad, bias, s);
         s.call = call;
         s.window = wi;
       }
-      const int64_t m0 = ci * MC, m1 = std::min(MP, m0 + MC);
+      if (staged && ci == 0)
+        for (int64_t j = 0; j < nw; ++j) inv[size_t(s.col[size_t(j)])] = int32_t(r0 + j);
       s.c.ensure(size_t(kMBlock * nw));
-      // The window this thread likely takes next (tasks are claimed in order) is one contiguous
-      // byte range; the microkernels prefetch it into L2 a line or two per k step, so the weight
-      // streams from memory while this window's arithmetic runs instead of stalling the next
-      // unpack (during the first row block only: one pass is enough).
-      const int64_t pw = wi + nt;
+      // The next window in packed order is one contiguous byte range; the microkernels prefetch
+      // it into L2 a line or two per k step, so the weight streams from memory while this
+      // window's arithmetic runs instead of stalling the next unpack (during the first row block
+      // only: one pass is enough).
       const uint8_t *pf0 = nullptr, *pf1 = nullptr;
-      if (packed_order && nch == 1 && pw < nwin) {
+      if (packed_order && pw < nwin) {
         const Col last = col(wb[size_t(pw + 1)] - 1);
         pf0 = col(wb[size_t(pw)]).row;
         pf1 = last.row + last.rb;
@@ -327,7 +398,7 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
         // proportion to their rows (original order: the next window's rows are not one range;
         // they are prefetched row by row, a share per call of kJChunk columns, during the last
         // row block: earlier, the activation rows streaming through L2 evict them again)
-        const bool row_pf = !packed_order && nch == 1 && mb + kMBlock >= m1 && pw < nwin;
+        const bool row_pf = !packed_order && mb + kMBlock >= m1 && pw < nwin;
         const int64_t pn0 = row_pf ? wb[size_t(pw)] : 0, pnw = row_pf ? wb[size_t(pw + 1)] - pn0 : 0;
         for (int64_t j0 = 0; j0 < nw;) {
           int64_t j1 = j0 + 1;
@@ -362,23 +433,116 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
                  s.c.p + j0, nw, a, b - a);
           j0 = j1;
         }
-        // epilogue: the direct path's (mp_linear.cpp) expression, in the same order
+        // epilogue: the direct path's (mp_linear.cpp) expression, in the same order; staged:
+        // rounded to float32 as store_y does, in packed order
         for (int64_t m = 0; m < nm; ++m) {
           const double q = double(qsum[size_t(mb + m)]), xs = double(sx[size_t(mb + m)]);
           const int32_t* cr = s.c.p + m * nw;
           const int64_t yrow = (mp + mb + m) * ldy;
-          if (vec_epi && ydtype == DType::F32) {
+          float* const sr = staged ? stage.p + (mb + m) * nlive + r0 : nullptr;
+          if (vec_epi && (staged || ydtype == DType::F32)) {
+            const bool direct = staged || s.contiguous;
             epilogue_i8_avx512(cr, nw, s.zero.data(), s.scale.data(), bias ? s.bias.data() : nullptr,
-                               s.contiguous ? nullptr : s.col.data(), q, xs,
-                               static_cast<float*>(y) + yrow + (s.contiguous ? s.col[0] : 0));
+                               direct ? nullptr : s.col.data(), q, xs,
+                               staged ? sr : static_cast<float*>(y) + yrow + (s.contiguous ? s.col[0] : 0));
             continue;
           }
           for (int64_t j = 0; j < nw; ++j) {
             const double v = (double(cr[j]) - s.zero[size_t(j)] * q) * (xs * s.scale[size_t(j)]);
-            store_y(y, ydtype, yrow + s.col[size_t(j)], bias ? v + s.bias[size_t(j)] : v);
+            if (staged)
+              sr[j] = float(bias ? v + s.bias[size_t(j)] : v);
+            else
+              store_y(y, ydtype, yrow + s.col[size_t(j)], bias ? v + s.bias[size_t(j)] : v);
           }
         }
       }
+    };
+
+    if (row_split) {
+      // Blocked runs: run s (thread s's) is row group s over windows 0 .. nwin - 1. The first
+      // task of a group to run quantizes the group's rows; another waits only for a group a
+      // thread has started (never for one nobody has taken: its thread might not run for a while).
+      std::unique_ptr<std::atomic<int>[]> qstate(new std::atomic<int>[size_t(nt)]);
+      for (int g = 0; g < nt; ++g) qstate[size_t(g)].store(0, std::memory_order_relaxed);
+      parallel_for_blocked(nt * nwin, nt, [&](int64_t t, int) {
+        const int64_t g = t / nwin, wi = t % nwin, m0 = MP * g / nt, m1 = MP * (g + 1) / nt;
+        std::atomic<int>& qs = qstate[size_t(g)];
+        int st = 0;
+        if (qs.compare_exchange_strong(st, 1, std::memory_order_acq_rel)) {
+          struct Mark {  // set even if a row throws (the call then rethrows at its end)
+            std::atomic<int>& s;
+            ~Mark() { s.store(2, std::memory_order_release); }
+          } mark{qs};
+          for (int64_t m = m0; m < m1; ++m) quantize_activation_row(m);
+        } else {
+          for (int spin = 0; qs.load(std::memory_order_acquire) < 2; ++spin)
+            if (spin > 64) std::this_thread::yield();
+        }
+        window_task(wi, 0, m0, m1, wi + 1);
+      });
+      continue;
+    }
+    if (col_split) {
+      // Blocked runs: run s is windows [ws[s], ws[s + 1]) (each run weighs kRunCost in cum, so the
+      // runs are exactly these). A window task first quantizes activation rows while any is
+      // unclaimed (next_row), then waits for the rows other threads claimed: never for a row
+      // nobody has taken.
+      constexpr int64_t kRunCost = int64_t(1) << 40;
+      thread_local std::vector<int64_t> cum_tls;  // the caller's (helpers see it through the reference)
+      std::vector<int64_t>& cum = cum_tls;
+      cum.assign(1, 0);
+      for (int sh = 0; sh < nt; ++sh) {
+        const int64_t n = ws[size_t(sh + 1)] - ws[size_t(sh)], base = cum.back();
+        for (int64_t i = 1; i <= n; ++i) cum.push_back(base + kRunCost * i / n);
+      }
+      std::atomic<int64_t> next_row{0};
+      parallel_for_blocked(
+          nwin, nt,
+          [&](int64_t wi, int) {
+            for (int64_t m; (m = next_row.fetch_add(1, std::memory_order_relaxed)) < MP;) {
+              Done done{quantized};
+              quantize_activation_row(m);
+            }
+            wait_for(quantized, MP);
+            int sh = 0;
+            while (ws[size_t(sh + 1)] <= wi) ++sh;
+            window_task(wi, 0, 0, MP, wi + 1 < ws[size_t(sh + 1)] ? wi + 1 : nwin);
+          },
+          cum.data());
+      continue;
+    }
+    // One parallel region (one wake-up of the helpers per pass): tasks [0, MP) quantize one
+    // activation row each, the window tasks follow, then (staged) one gather task per row. Tasks
+    // are claimed in order, so when a thread claims a window (gather) task every quantization
+    // (window) task is claimed already; it waits only for those still running on another thread
+    // (never for one nobody has taken).
+    const int64_t nwt = nwin * nch;
+    parallel_for(MP + nwt + (staged ? MP : 0), nt, [&](int64_t t) {
+      if (t < MP) {
+        Done done{quantized};
+        quantize_activation_row(t);
+        return;
+      }
+      if (t >= MP + nwt) {  // staged: row t - MP - nwt into its original columns
+        wait_for(computed, nwt);
+        const int64_t m = t - MP - nwt, yrow = (mp + m) * ldy;
+        const float* sr = stage.p + m * nlive;
+        const int32_t* iv = inv.data();
+        if (ydtype == DType::F32) {
+          float* yr = static_cast<float*>(y) + yrow;
+          for (int64_t n = 0; n < N; ++n)
+            if (iv[n] >= 0) yr[n] = sr[iv[n]];
+        } else {
+          for (int64_t n = 0; n < N; ++n)
+            if (iv[n] >= 0) store_y(y, ydtype, yrow + n, double(sr[iv[n]]));
+        }
+        return;
+      }
+      Done done{computed};
+      wait_for(quantized, MP);
+      t -= MP;
+      const int64_t wi = t / nch, ci = t % nch;
+      window_task(wi, ci, ci * MC, std::min(MP, ci * MC + MC), nch == 1 ? wi + nt : nwin);
     });
   }
 }

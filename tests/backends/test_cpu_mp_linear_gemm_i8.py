@@ -12,6 +12,9 @@ NaN-poisoned first.
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
@@ -123,6 +126,51 @@ def test_gemm_i8_packed_and_original_window_orders(M):
     mw = make_weight(1100, 1024, random_codes(1100, "mix", g))
     x, b = torch.randn(M, 1024, generator=g), torch.randn(1100, generator=g)
     assert_all_equal(all_runs(x, mw, b))
+
+
+@pytest.mark.parametrize("M", [2, 9, 15, 16, 23, 24])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+def test_gemm_i8_thread_splits_of_the_packed_order(M, dtype):
+    # up to 24 rows on AVX-512 VNNI, several threads split the windows (each window's outputs
+    # staged in packed order, then gathered row by row into y), or, from 8 rows per thread on,
+    # the activation rows (each thread quantizes its own rows and streams every window); mixed
+    # widths and pruned rows, 1-3 threads, float32 and float16 outputs: all equal the one-thread
+    # direct result on every ISA
+    g = torch.Generator().manual_seed(M)
+    mw = make_weight(1100, 1024, random_codes(1100, "mix", g))
+    x, b = torch.randn(M, 1024, generator=g).to(dtype), torch.randn(1100, generator=g)
+    y0 = run_binding(x, mw, b, 8, "scalar", 1, "direct")
+    assert not torch.isnan(y0).any()
+    for isa in ISAS:
+        for nt in (1, 2, 3):
+            assert torch.equal(run_binding(x, mw, b, 8, isa, nt, "panel"), y0), (isa, nt)
+
+
+def test_gemm_i8_thread_splits_when_the_pool_is_busy():
+    # concurrent callers: while the pool runs one caller's job, another call runs its tasks alone,
+    # one after the other in task order (so must every thread split: no task may wait for work a
+    # later task would do); every result equals the one-thread result, and no call hangs
+    g = torch.Generator().manual_seed(5)
+    mw = make_weight(1100, 1024, random_codes(1100, "mix", g))
+    b = torch.randn(1100, generator=g)
+    xs = [torch.randn(M, 1024, generator=g) for M in (9, 16, 40)]  # staged, row split, column split
+    y0 = [run_binding(x, mw, b, 8, "auto", 1, "panel") for x in xs]
+    bad = []
+
+    def caller():
+        for _ in range(6):
+            for x, y in zip(xs, y0):
+                if not torch.equal(run_binding(x, mw, b, 8, "auto", 2, "panel"), y):
+                    bad.append(x.shape[0])
+
+    threads = [threading.Thread(target=caller, daemon=True) for _ in range(3)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 60
+    for t in threads:
+        t.join(timeout=max(0.0, deadline - time.monotonic()))
+    assert not any(t.is_alive() for t in threads), "a call did not return"
+    assert not bad, bad
 
 
 def test_gemm_i8_extreme_activations_and_8bit_codes():
