@@ -99,16 +99,7 @@ void rows_bits(const uint8_t* w, int64_t rb, int64_t nr, const int8_t* x, int64_
 
 void dot_i8_rows16_avx512vnni(const uint8_t* w, int64_t rb, int bits, int64_t nr, const int8_t* x, int64_t ldx,
                               int64_t nm, int64_t* out, int64_t ldo, const uint8_t* pf_end) {
-  switch (bits) {
-    case 1:
-      return rows_bits<1>(w, rb, nr, x, ldx, nm, out, ldo, pf_end);
-    case 2:
-      return rows_bits<2>(w, rb, nr, x, ldx, nm, out, ldo, pf_end);
-    case 4:
-      return rows_bits<4>(w, rb, nr, x, ldx, nm, out, ldo, pf_end);
-    default:
-      return rows_bits<8>(w, rb, nr, x, ldx, nm, out, ldo, pf_end);
-  }
+  fmt::with_width(bits, [&](auto B) { rows_bits<B.value>(w, rb, nr, x, ldx, nm, out, ldo, pf_end); });
 }
 
 }  // namespace mpl
