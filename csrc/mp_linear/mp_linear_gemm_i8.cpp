@@ -119,9 +119,9 @@ void build_window(const ColAt& col, const LiveRows* live, int64_t r0, int64_t nw
   s.col.resize(size_t(nw));
   if (live) {
     // Packed order: the window is a few runs of consecutive rows of one bucket each, and each
-    // array fills from its run in a simple loop (row by row through col(), the metadata took
-    // ~5 % of the call at M = 16, 2 threads, where the row split builds every window's on each
-    // thread)
+    // array fills from its run in a simple loop (filled row by row through col(), the metadata was a
+    // visible share of the call at M = 16, where the row split builds every window's on each
+    // thread: reports/2026-12-07-gemm-3.md)
     const PackedView& w = *live->w;
     for (const auto& sp : live->spans) {
       const BucketSpan& b = *sp.second;
@@ -259,13 +259,13 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
   const int nt = M * N * K >= kMinParallelMacs ? std::max(1, nthreads) : 1;
   // How the threads share the work. Windows claimed in turn over all rows move lines between the
   // cores from call to call: of y (in packed order every line holds outputs of many windows, in
-  // original order a line's window falls to either thread), and of the staged outputs. At M = 16
-  // and 256, 2 threads, the epilogue's stores then cost 2-5x as much per output as at 1 thread
+  // original order a line's window falls to either thread), and of the staged outputs: the
+  // epilogue's stores then cost several times as much per output as at 1 thread
   // (reports/2026-12-07-gemm-3.md). So:
   // - row split (packed order, fused, kMinRowsSplit rows or more per thread): thread s takes the
   //   activation rows [M * s / nt, M * (s + 1) / nt) of every window, quantized by the thread
-  //   too. Every thread streams the whole weight (at 8 rows the kernel needs under a third of
-  //   the read bandwidth), but no line passes between the cores and no barrier is needed.
+  //   too. Every thread streams the whole weight (at 8 rows or more the kernel reads it far
+  //   below the read bandwidth), but no line passes between the cores and no barrier is needed.
   // - column split (original order, a full window or more per thread): thread s takes the
   //   columns [nlive * s / nt, nlive * (s + 1) / nt) (rounded to 16: whole lines of a float32 y)
   //   over all rows, so each line of y is written by the same core call after call.
@@ -280,7 +280,8 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
   // Claimed in turn, the last windows set how long the first thread to run out waits for the
   // others: once fewer than 2 * nt full windows are left, windows shrink to a 2 * nt-th of the
   // rest (4 rows at least), and the threads finish within a small window of each other instead
-  // of up to a whole one apart.
+  // of up to a whole one apart. The same within each share of the column split (halves, 16 rows
+  // at least), so a thread that finishes its share early takes a small piece of the other's.
   thread_local std::vector<int64_t> wb_tls, ws_tls;  // the caller's (helpers see them through the references)
   std::vector<int64_t>& wb = wb_tls;
   std::vector<int64_t>& ws = ws_tls;
@@ -290,7 +291,10 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
     for (int sh = 0; sh < nt; ++sh) {
       ws.push_back(int64_t(wb.size()));
       const int64_t e = sh + 1 == nt ? nlive : round_up(nlive * (sh + 1) / nt, 16);
-      for (int64_t r = round_up(nlive * sh / nt, 16); r < e; r += NW) wb.push_back(r);
+      for (int64_t r = round_up(nlive * sh / nt, 16); r < e;) {
+        wb.push_back(r);
+        r += std::min(e - r, std::min(NW, round_up(std::max<int64_t>(16, (e - r) / 2), 16)));
+      }
     }
     ws.push_back(int64_t(wb.size()));
   } else {

@@ -67,7 +67,7 @@ struct Packed {
     const uint8_t* r = w + j * rb;
     if constexpr (BITS == 8) {
       // in a register once per k step: in tiles of 3 rows GCC otherwise reloads it for every
-      // row (15 loads per 12 vpdpbusd: 49 % of the peak, cache-resident)
+      // row, 15 loads per 12 vpdpbusd (reports/2026-12-07-gemm-3.md)
       __m512i v = _mm512_loadu_si512(r + l);
       asm("" : "+v"(v));
       return v;
@@ -98,8 +98,7 @@ struct Packed {
 
 // The rows in the fewest tiles of at most V512::MR rows and near-equal height (8 rows: 4 + 4,
 // not 6 + 2): a tile of few rows pays its columns' loads and unpacking over few vpdpbusd
-// (cache-resident, 8 rows: 96 % of the vpdpbusd peak as 4 + 4, 88 % as 6 + 2;
-// reports/2026-12-07-gemm-3.md). The prefetch range is shared between the tiles by rows.
+// (reports/2026-12-07-gemm-3.md). The prefetch range is shared between the tiles by rows.
 template <int BITS>
 void gemm_packed(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* w, int64_t rb, int64_t nc, int64_t L,
                  int32_t* c, int64_t ldc, const uint8_t* pf, int64_t pfb) {
