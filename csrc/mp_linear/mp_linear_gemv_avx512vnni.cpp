@@ -28,7 +28,13 @@ struct V512 {
   }
   static vec srli16(vec v, int s) { return _mm512_srli_epi16(v, unsigned(s)); }
   static vec and8(vec v, int mask) { return _mm512_and_si512(v, _mm512_set1_epi8(char(mask))); }
-  static vec dpbusd(vec acc, vec u, vec x) { return _mm512_dpbusd_epi32(acc, u, x); }
+  // vpdpbusd in place on its accumulator: with the intrinsic GCC 12 copied most of the 16
+  // accumulators of a 2-bit tile to other registers (and some to the stack) every 64-byte group,
+  // which made the 2-bit rows slower (reports/2026-12-07-gemv-5.md)
+  static vec dpbusd(vec acc, vec u, vec x) {
+    asm("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(u), "v"(x));
+    return acc;
+  }
   static vec add32(vec a, vec b) { return _mm512_add_epi32(a, b); }
   static vec srai32(vec v, int s) { return _mm512_srai_epi32(v, unsigned(s)); }
   // the int32 lane sums of a, b, c, d (each total must fit int32)
