@@ -5,7 +5,10 @@
 // Build from the repository root:
 //   g++ -O3 -std=c++17 -Icsrc reports/2026-12-06-gemv-2/gemv_harness.cpp -o /tmp/hm -lpthread
 //   /tmp/hm K THREADS ROUNDS [only 2|4|8]
-// The variants in the report were this harness with temporary edits of the kernel file.
+// The variants in the report were this harness with temporary edits of the kernel file; the
+// output hash (added for reports/2026-12-07-gemv-5.md) checks that a variant computes the same.
+// A variant in a directory VAR/mp_linear/ (its mp_linear_gemv_vnni.inc, mp_linear_gemv_avx512vnni.cpp)
+// builds with -IVAR before -Icsrc.
 #include <immintrin.h>
 #include <sys/mman.h>
 
@@ -111,6 +114,8 @@ int main(int argc, char** argv) {
   }
   stop = true;
   for (auto& t : th) t.join();
-  std::printf("K=%lld threads=%d %.2f MB x %lld copies: best %.4f ms (%.1f GB/s)\n", (long long)K, nt, bytes / 1e6,
-              (long long)ncopies, best * 1e3, bytes / best / 1e9);
+  uint64_t h = 0;
+  for (auto v : out) h = (h ^ uint64_t(v)) * 0x100000001b3ull;
+  std::printf("K=%lld threads=%d only=%d %.2f MB x %lld: best %.4f ms (%.1f GB/s) hash %016llx\n", (long long)K, nt,
+              only, bytes / 1e6, (long long)ncopies, best * 1e3, bytes / best / 1e9, (unsigned long long)h);
 }
