@@ -451,12 +451,16 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
                                staged ? sr : static_cast<float*>(y) + yrow + (s.contiguous ? s.col[0] : 0));
             continue;
           }
+          if (staged) {
+            for (int64_t j = 0; j < nw; ++j) {
+              const double v = (double(cr[j]) - s.zero[size_t(j)] * q) * (xs * s.scale[size_t(j)]);
+              sr[j] = float(bias ? v + s.bias[size_t(j)] : v);
+            }
+            continue;
+          }
           for (int64_t j = 0; j < nw; ++j) {
             const double v = (double(cr[j]) - s.zero[size_t(j)] * q) * (xs * s.scale[size_t(j)]);
-            if (staged)
-              sr[j] = float(bias ? v + s.bias[size_t(j)] : v);
-            else
-              store_y(y, ydtype, yrow + s.col[size_t(j)], bias ? v + s.bias[size_t(j)] : v);
+            store_y(y, ydtype, yrow + s.col[size_t(j)], bias ? v + s.bias[size_t(j)] : v);
           }
         }
       }
