@@ -225,11 +225,13 @@ def panels() -> list[tuple[str, list[dict]]]:
                         "rerun": True,
                     }
                 )
+        # CHORD-random: the training behind the backbone (seed 42) and, where run, seed 43 (whose seed
+        # also draws other dense weights: the deployment's shared seed)
         cr = H4 / "chord_random" / f"{short}_{m}_random.json"
-        ca = experiment(cr)
+        ca = [r for r in (experiment(cr), experiment(cr.with_name(f"{short}_{m}_random_s43.json"))) if r]
         if ca:
             ua = f"{users_of(cr)} users (all)"
-            ser += exp_series("CHORD-random", [ca], f"{pair}/chord-random", ua)
+            ser += exp_series("CHORD-random", ca, f"{pair}/chord-random", ua)
         if pair in diet_rf:
             # DIET's partner is CHORD-random of the same run (same recipe), not the 6-epoch one above
             da, ud = experiment(diet_rf[pair]), f"{users_of(diet_rf[pair])} users (all)"
