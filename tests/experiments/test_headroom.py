@@ -354,3 +354,16 @@ def test_masked_seen_targets_weigh_nothing_and_losses_stay_finite():
         assert (per_user[1:] > 0).all()
     plain = hr.search_instances(split, rows, 1, 8)
     assert plain[-1].tolist() == [[1.0], [1.0], [1.0]] and not plain[3][0, 3]
+
+
+@pytest.mark.parametrize("content", [None, "{not json", '{"rows": []}'])
+def test_cli_table_of_a_dir_that_is_not_a_headroom_out_dir_is_a_clear_error(tmp_path, content):
+    from chord.cli import main
+
+    d = tmp_path / "not_out"
+    d.mkdir()
+    if content is not None:
+        (d / "results.json").write_text(content)
+    with pytest.raises(SystemExit) as e:
+        main(["headroom", "--table", str(d)])
+    assert "--table" in str(e.value) and str(d) in str(e.value)

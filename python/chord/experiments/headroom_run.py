@@ -192,7 +192,10 @@ def run(args) -> int:
     if args.table:
         from .headroom_table import markdown, markdown_by_round
 
-        print(markdown(args.table) + "\n\n" + markdown_by_round(args.table))
+        try:
+            print(markdown(args.table) + "\n\n" + markdown_by_round(args.table))
+        except ValueError as e:
+            raise SystemExit(f"chord headroom: {e}") from None
         if args.chord_results:
             _paired_table(args)
         return 0

@@ -8,6 +8,20 @@ from pathlib import Path
 from .significance import format_ci
 
 
+def load_results(d) -> dict:
+    """``<d>/results.json`` of a ``chord headroom --out`` dir; a clear error when it is not one."""
+    path = Path(d) / "results.json"
+    if not path.is_file():
+        raise ValueError(f"--table: {d} has no results.json (expected a `chord headroom --out` directory)")
+    try:
+        res = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"--table: {path} is not valid JSON ({e})") from None
+    if not isinstance(res, dict) or not isinstance(res.get("cells"), dict):
+        raise ValueError(f"--table: {path} has no 'cells' object (not written by `chord headroom`)")
+    return res
+
+
 def markdown(out_dirs) -> str:
     """``<dir>/results.json`` of each ``chord headroom --out`` dir -> one markdown table."""
     lines = [
@@ -16,7 +30,7 @@ def markdown(out_dirs) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for d in out_dirs:
-        res = json.loads((Path(d) / "results.json").read_text())
+        res = load_results(d)
         for key, c in res["cells"].items():
             t = {m: v["NDCG@10"] for m, v in c["test"].items()}
             vl = c["valid_loss"]
@@ -33,7 +47,7 @@ def markdown_by_round(out_dirs) -> str:
     """The oracle's test NDCG@10 minus population after each search round (cells that recorded it)."""
     lines = ["| cell | search items | round | oracle NDCG@10 | minus population [95 % CI] |", "|---|---|---|---|---|"]
     for d in out_dirs:
-        res = json.loads((Path(d) / "results.json").read_text())
+        res = load_results(d)
         for key, c in res["cells"].items():
             for r, v in c.get("oracle_by_round", {}).items():
                 lines.append(
