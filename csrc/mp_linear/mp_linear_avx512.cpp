@@ -16,6 +16,8 @@
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512vl,avx2,fma,f16c")
 
+#include "mp_linear/mp_linear_epilogue_avx512.h"
+
 namespace chord {
 namespace mpl {
 namespace {
@@ -57,8 +59,8 @@ inline void tile_f32_512(const uint8_t* w, int64_t rb, const float* x, int64_t l
   };
   for (int64_t g = 0; g < nfull; ++g) {
     for (int r = 0; r < R; ++r) {
-      // each load takes a whole cache line of every row stream: prefetch well ahead
-      // (measured: -10..25% time out of cache at M = 1..4)
+      // each load takes a whole cache line of every row stream: prefetch well ahead, or an
+      // out-of-cache weight waits on DRAM at small M (reports/2026-12-07-comment-figures-2.md)
       _mm_prefetch(reinterpret_cast<const char*>(w + r * rb + g * 64 + 2048), _MM_HINT_T0);
       v[r] = _mm512_loadu_si512(w + r * rb + g * 64);
     }
@@ -137,23 +139,13 @@ void epilogue_gemv_f32_avx512(const float* d, int64_t n, const float* zero, cons
   // the scalar expression's does (float -> double is exact).
   constexpr int R = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
   const __m512d vxs = _mm512_set1_pd(xs);
-  auto block = [&](int64_t j0, __mmask8 km) __attribute__((always_inline)) {
-    const __m512d zx = _mm512_mul_round_pd(_mm512_cvtps_pd(_mm256_maskz_loadu_ps(km, zero + j0)), vxs, R);
-    const __m512d dv = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(km, d + j0));
-    const __m512d sc = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(km, scale + j0));
-    __m512d v = _mm512_mul_round_pd(_mm512_sub_round_pd(dv, zx, R), sc, R);
-    const __m256i col = _mm256_maskz_loadu_epi32(km, perm + j0);
-    if (bias)
-      v = _mm512_add_round_pd(v, _mm512_cvtps_pd(_mm256_mmask_i32gather_ps(_mm256_setzero_ps(), km, col, bias, 4)), R);
-    alignas(32) float f[8];
-    alignas(32) int32_t c[8];
-    _mm256_store_ps(f, _mm512_cvt_roundpd_ps(v, R));
-    _mm256_store_si256(reinterpret_cast<__m256i*>(c), col);
-    for (int i = 0; i < 8 && j0 + i < n; ++i) y[c[i]] = f[i];  // (a scatter instruction is slower)
-  };
-  int64_t j = 0;
-  for (; j + 8 <= n; j += 8) block(j, 0xff);
-  if (j < n) block(j, __mmask8((1u << (n - j)) - 1u));
+  epilogue_blocks_8(
+      n, perm, bias, y, [&](int64_t j0, __mmask8 km) __attribute__((always_inline)) {
+        const __m512d zx = _mm512_mul_round_pd(_mm512_cvtps_pd(_mm256_maskz_loadu_ps(km, zero + j0)), vxs, R);
+        const __m512d dv = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(km, d + j0));
+        const __m512d sc = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(km, scale + j0));
+        return _mm512_mul_round_pd(_mm512_sub_round_pd(dv, zx, R), sc, R);
+      });
 }
 
 }  // namespace mpl

@@ -11,6 +11,8 @@
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")
 
+#include "mp_linear/mp_linear_epilogue_avx512.h"
+
 namespace chord {
 namespace mpl {
 namespace {
@@ -67,23 +69,13 @@ void epilogue_gemv_i8_avx512(const int64_t* d, int64_t n, const float* zero, con
   // the scalar expression's does (int64 -> double is exact: |d| < 2^53).
   constexpr int R = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
   const __m512d vq = _mm512_set1_pd(q), vxs = _mm512_set1_pd(xs);
-  auto block = [&](int64_t j0, __mmask8 km) __attribute__((always_inline)) {
-    const __m512d dv = _mm512_cvtepi64_pd(_mm512_maskz_loadu_epi64(km, d + j0));
-    const __m512d zq = _mm512_mul_round_pd(_mm512_cvtps_pd(_mm256_maskz_loadu_ps(km, zero + j0)), vq, R);
-    const __m512d sc = _mm512_mul_round_pd(vxs, _mm512_cvtps_pd(_mm256_maskz_loadu_ps(km, scale + j0)), R);
-    __m512d v = _mm512_mul_round_pd(_mm512_sub_round_pd(dv, zq, R), sc, R);
-    const __m256i col = _mm256_maskz_loadu_epi32(km, perm + j0);
-    if (bias)
-      v = _mm512_add_round_pd(v, _mm512_cvtps_pd(_mm256_mmask_i32gather_ps(_mm256_setzero_ps(), km, col, bias, 4)), R);
-    alignas(32) float f[8];
-    alignas(32) int32_t c[8];
-    _mm256_store_ps(f, _mm512_cvt_roundpd_ps(v, R));
-    _mm256_store_si256(reinterpret_cast<__m256i*>(c), col);
-    for (int i = 0; i < 8 && j0 + i < n; ++i) y[c[i]] = f[i];  // (a scatter instruction is slower)
-  };
-  int64_t j = 0;
-  for (; j + 8 <= n; j += 8) block(j, 0xff);
-  if (j < n) block(j, __mmask8((1u << (n - j)) - 1u));
+  epilogue_blocks_8(
+      n, perm, bias, y, [&](int64_t j0, __mmask8 km) __attribute__((always_inline)) {
+        const __m512d dv = _mm512_cvtepi64_pd(_mm512_maskz_loadu_epi64(km, d + j0));
+        const __m512d zq = _mm512_mul_round_pd(_mm512_cvtps_pd(_mm256_maskz_loadu_ps(km, zero + j0)), vq, R);
+        const __m512d sc = _mm512_mul_round_pd(vxs, _mm512_cvtps_pd(_mm256_maskz_loadu_ps(km, scale + j0)), R);
+        return _mm512_mul_round_pd(_mm512_sub_round_pd(dv, zq, R), sc, R);
+      });
 }
 
 }  // namespace mpl
