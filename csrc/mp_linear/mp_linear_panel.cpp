@@ -119,15 +119,15 @@ void panel_gemm_ref(const float* x, int64_t ldx, int64_t nm, const float* p, int
 // ---- the path heuristic: a cost model -------------------------------------------------------
 // Estimated single-thread time of each path (ns), per ISA: coefficients fitted (non-negative
 // least squares on relative error) to both paths forced over K in {64..1024}, N in {64, 256,
-// 1024}, M = 1..64 on this repository's AVX-512 AMD EPYC; the fit picks the faster path within
-// 10% in 105/105 (AVX-512) and 104/105 (AVX2) cases. Scalar: rough (a fallback only).
+// 1024}, M = 1..64 on this repository's AVX-512 AMD EPYC; how often the fit picks the faster
+// path is in docs/kernels.md (the path heuristic). Scalar: rough (a fallback only).
 //   panel  = N16 * K * build + M * N16 * K * gemm               (N16 = N rounded up to 16)
 //   direct = fixed + M * (padded * dot + N * epi + Kp * widths * prep)
 // padded: multiply-adds the direct kernels issue per activation row (each packed row rounded up
 // to the kernel's load: 64 bytes on AVX-512 at M >= 4, 32 on AVX2, 16 scalar); epi: the float64
 // epilogue + perm scatter per output; prep: the per-width activation layout (Kp = K rounded up
-// to 512). Only the ratio matters, and mistakes near the crossover cost little (both paths are
-// within ~15% there). Independent of the thread count on purpose: the two paths round differently.
+// to 512). Only the ratio matters, and mistakes near the crossover cost little (both paths take
+// about as long there). Independent of the thread count on purpose: the two paths round differently.
 namespace {
 struct Costs {
   double build, gemm, fixed, dot_small_m, dot_large_m, epi, prep;
@@ -205,9 +205,10 @@ Path choose_path(const PackedView& w, int64_t M, int act_bits, Isa isa, Path req
     if (s.bits && s.rows) padded += double(s.rows) * double(round_up(s.row_bytes, grp) * 8 / s.bits);
   for (int b : {1, 2, 4, 8}) widths += (w.width_mask >> b) & 1u;
   const double n16 = double(round_up(w.N, 16)), K = double(w.K), m = double(M);
-  // SIMD builds of weights whose fp32 form is far beyond L2 are memory-bound: measured 2.4x the
-  // fitted cost per element (100,000 x 64 item table, AVX-512: 0.31 ns); the fit covers up to
-  // 4 MB (1024 x 1024). The scalar build is compute-bound.
+  // SIMD builds of weights whose fp32 form is far beyond L2 are memory-bound, so they cost more per
+  // element than the fit (which covers up to 4 MB, 1024 x 1024) says; the factor below was measured
+  // on a 100,000 x 64 item table (reports/2026-12-07-comment-figures-2.md). The scalar build is
+  // compute-bound.
   const double build = isa_has_avx2(is) && n16 * K * 4 > double(kLargeBuildBytes) ? 2.4 * c.build : c.build;
   const double panel = n16 * K * build + m * n16 * K * c.gemm;
   const double direct = c.fixed + m * (padded * (large_m ? c.dot_large_m : c.dot_small_m) + double(w.N) * c.epi +
