@@ -242,30 +242,12 @@ void dot_i8_bits(const uint8_t* w, int64_t rb, int64_t nr, const int8_t* x, int6
 
 void dot_f32_avx2(const uint8_t* w, int64_t rb, int bits, int64_t nr, const float* x, int64_t ldx, int64_t nm,
                   float* out, int64_t ldo) {
-  switch (bits) {
-    case 1:
-      return dot_f32_bits<1>(w, rb, nr, x, ldx, nm, out, ldo);
-    case 2:
-      return dot_f32_bits<2>(w, rb, nr, x, ldx, nm, out, ldo);
-    case 4:
-      return dot_f32_bits<4>(w, rb, nr, x, ldx, nm, out, ldo);
-    default:
-      return dot_f32_bits<8>(w, rb, nr, x, ldx, nm, out, ldo);
-  }
+  fmt::with_width(bits, [&](auto B) { dot_f32_bits<B.value>(w, rb, nr, x, ldx, nm, out, ldo); });
 }
 
 void dot_i8_avx2(const uint8_t* w, int64_t rb, int bits, int64_t nr, const int8_t* x, int64_t ldx, int64_t nm,
                  const int64_t* qsum, int64_t* out, int64_t ldo) {
-  switch (bits) {
-    case 1:
-      return dot_i8_bits<1>(w, rb, nr, x, ldx, nm, qsum, out, ldo);
-    case 2:
-      return dot_i8_bits<2>(w, rb, nr, x, ldx, nm, qsum, out, ldo);
-    case 4:
-      return dot_i8_bits<4>(w, rb, nr, x, ldx, nm, qsum, out, ldo);
-    default:
-      return dot_i8_bits<8>(w, rb, nr, x, ldx, nm, qsum, out, ldo);
-  }
+  fmt::with_width(bits, [&](auto B) { dot_i8_bits<B.value>(w, rb, nr, x, ldx, nm, qsum, out, ldo); });
 }
 
 // dst[g*32*epb + (t*epb + i)*8 + l] = 2^-s * x[g*32*epb + (l/4)*16*epb + 4*(l%4) + t + 16*i],

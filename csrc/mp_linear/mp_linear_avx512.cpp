@@ -107,16 +107,7 @@ void dot_f32_bits_512(const uint8_t* w, int64_t rb, int64_t nr, const float* x, 
 
 void dot_f32_avx512(const uint8_t* w, int64_t rb, int bits, int64_t nr, const float* x, int64_t ldx, int64_t nm,
                     float* out, int64_t ldo) {
-  switch (bits) {
-    case 1:
-      return dot_f32_bits_512<1>(w, rb, nr, x, ldx, nm, out, ldo);
-    case 2:
-      return dot_f32_bits_512<2>(w, rb, nr, x, ldx, nm, out, ldo);
-    case 4:
-      return dot_f32_bits_512<4>(w, rb, nr, x, ldx, nm, out, ldo);
-    default:
-      return dot_f32_bits_512<8>(w, rb, nr, x, ldx, nm, out, ldo);
-  }
+  fmt::with_width(bits, [&](auto B) { dot_f32_bits_512<B.value>(w, rb, nr, x, ldx, nm, out, ldo); });
 }
 
 // dst[g*64*epb + (t*epb + i)*16 + l] = sc * x[g*64*epb + (l/4)*16*epb + 4*(l%4) + t + 16*i],

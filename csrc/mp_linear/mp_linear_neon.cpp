@@ -134,30 +134,12 @@ void dot_i8_bits(const uint8_t* w, int64_t rb, int64_t nr, const int8_t* x, int6
 
 void dot_f32_neon(const uint8_t* w, int64_t rb, int bits, int64_t nr, const float* x, int64_t ldx, int64_t nm,
                   float* out, int64_t ldo) {
-  switch (bits) {
-    case 1:
-      return dot_f32_bits<1>(w, rb, nr, x, ldx, nm, out, ldo);
-    case 2:
-      return dot_f32_bits<2>(w, rb, nr, x, ldx, nm, out, ldo);
-    case 4:
-      return dot_f32_bits<4>(w, rb, nr, x, ldx, nm, out, ldo);
-    default:
-      return dot_f32_bits<8>(w, rb, nr, x, ldx, nm, out, ldo);
-  }
+  fmt::with_width(bits, [&](auto B) { dot_f32_bits<B.value>(w, rb, nr, x, ldx, nm, out, ldo); });
 }
 
 void dot_i8_neon(const uint8_t* w, int64_t rb, int bits, int64_t nr, const int8_t* x, int64_t ldx, int64_t nm,
                  const int64_t* qsum, int64_t* out, int64_t ldo) {
-  switch (bits) {
-    case 1:
-      return dot_i8_bits<1>(w, rb, nr, x, ldx, nm, qsum, out, ldo);
-    case 2:
-      return dot_i8_bits<2>(w, rb, nr, x, ldx, nm, qsum, out, ldo);
-    case 4:
-      return dot_i8_bits<4>(w, rb, nr, x, ldx, nm, qsum, out, ldo);
-    default:
-      return dot_i8_bits<8>(w, rb, nr, x, ldx, nm, qsum, out, ldo);
-  }
+  fmt::with_width(bits, [&](auto B) { dot_i8_bits<B.value>(w, rb, nr, x, ldx, nm, qsum, out, ldo); });
 }
 
 float quantize_row_i8_neon(const float* x, int64_t K, int8_t* xq) {
