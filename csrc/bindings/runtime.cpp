@@ -5,9 +5,11 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <initializer_list>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bindings/topk_args.h"
@@ -41,6 +43,12 @@ struct PyCaser : Keep {
 py::object item(const py::dict& d, const char* key, const std::string& where) {
   if (!d.contains(key)) bad(where + ": missing '" + key + "'");
   return d[key];
+}
+
+// The integer fields of a model's config dict, each read into its runner-config member: one
+// table per model instead of one `item(...).cast` line per field.
+void read_ints(const py::dict& cfg, std::initializer_list<std::pair<const char*, int64_t*>> fields) {
+  for (const auto& [key, dst] : fields) *dst = item(cfg, key, "config").cast<int64_t>();
 }
 
 template <class T>
@@ -166,12 +174,12 @@ py::class_<Py, std::shared_ptr<Py>> runner_class(py::module_& m, const char* nam
 }
 
 void read_caser(Keep& s, runtime::CaserRunner& r, const py::dict& spec, const py::dict& cfg) {
-  r.cfg.num_items = item(cfg, "num_items", "config").cast<int64_t>();
-  r.cfg.dim = item(cfg, "dim", "config").cast<int64_t>();
-  r.cfg.L = item(cfg, "L", "config").cast<int64_t>();
-  r.cfg.n_v = item(cfg, "n_v", "config").cast<int64_t>();
-  r.cfg.n_h = item(cfg, "n_h", "config").cast<int64_t>();
-  r.cfg.num_users = item(cfg, "num_users", "config").cast<int64_t>();
+  read_ints(cfg, {{"num_items", &r.cfg.num_items},
+                  {"dim", &r.cfg.dim},
+                  {"L", &r.cfg.L},
+                  {"n_v", &r.cfg.n_v},
+                  {"n_h", &r.cfg.n_h},
+                  {"num_users", &r.cfg.num_users}});
   read_table(s, r.item, item(spec, "item_emb", "spec").cast<py::dict>(), "item_emb");
   if (r.cfg.num_users) {
     read_table(s, r.user, item(spec, "user_emb", "spec").cast<py::dict>(), "user_emb");
@@ -186,11 +194,11 @@ void read_caser(Keep& s, runtime::CaserRunner& r, const py::dict& spec, const py
 }
 
 void read_sasrec(Keep& s, runtime::SASRecRunner& r, const py::dict& spec, const py::dict& cfg) {
-  r.cfg.num_items = item(cfg, "num_items", "config").cast<int64_t>();
-  r.cfg.dim = item(cfg, "dim", "config").cast<int64_t>();
-  r.cfg.heads = item(cfg, "heads", "config").cast<int64_t>();
-  r.cfg.max_len = item(cfg, "max_len", "config").cast<int64_t>();
-  r.cfg.ffn_hidden = item(cfg, "ffn_hidden", "config").cast<int64_t>();
+  read_ints(cfg, {{"num_items", &r.cfg.num_items},
+                  {"dim", &r.cfg.dim},
+                  {"heads", &r.cfg.heads},
+                  {"max_len", &r.cfg.max_len},
+                  {"ffn_hidden", &r.cfg.ffn_hidden}});
   const std::string norm = item(cfg, "norm", "config").cast<std::string>();
   if (norm != "query" && norm != "pre") bad("config.norm: expected 'query' or 'pre', got '" + norm + "'");
   r.cfg.pre_norm = norm == "pre";
