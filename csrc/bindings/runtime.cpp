@@ -48,7 +48,15 @@ py::object item(const py::dict& d, const char* key, const std::string& where) {
 // The integer fields of a model's config dict, each read into its runner-config member: one
 // table per model instead of one `item(...).cast` line per field.
 void read_ints(const py::dict& cfg, std::initializer_list<std::pair<const char*, int64_t*>> fields) {
-  for (const auto& [key, dst] : fields) *dst = item(cfg, key, "config").cast<int64_t>();
+  for (const auto& [key, dst] : fields) {
+    const py::object v = item(cfg, key, "config");
+    try {
+      *dst = v.cast<int64_t>();
+    } catch (const py::cast_error&) {
+      bad(std::string("config.") + key + ": expected an int, got " +
+          std::string(py::str(py::type::of(v).attr("__name__"))));
+    }
+  }
 }
 
 template <class T>

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
@@ -288,6 +289,24 @@ def test_native_runner_checks_candidates_and_outputs():
         native.topk(seqs, 3, None, vals, torch.empty(2, 3).numpy(), 1)
     native.topk(seqs, 3, torch.arange(1, 5).expand(2, 4).contiguous().numpy(), vals, ids, 1)
     assert set(ids.ravel().tolist()) <= {1, 2, 3, 4}
+
+
+def test_native_runner_names_a_bad_config_field():
+    """The spec's config ints are read by one table (read_ints in csrc/bindings/runtime.cpp): a
+    missing or non-integer field is a ValueError naming it, and numpy ints are still accepted."""
+    model = make_model()
+    runner_cls = type(rt.compile(model)._live[1])
+    spec = rt.model_spec(model)
+    heads = spec["config"]["heads"]
+    spec["config"]["heads"] = np.int64(heads)
+    runner_cls(spec)
+    spec["config"]["heads"] = str(heads)
+    with pytest.raises(ValueError, match=r"chord.runtime: config.heads: expected an int, got str"):
+        runner_cls(spec)
+    spec["config"]["heads"] = heads
+    del spec["config"]["ffn_hidden"]
+    with pytest.raises(ValueError, match=r"chord.runtime: config: missing 'ffn_hidden'"):
+        runner_cls(spec)
 
 
 def test_unsupported_models_are_rejected():
