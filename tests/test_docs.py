@@ -90,3 +90,14 @@ def _mirrors_source(test: Path) -> bool:
 def test_tests_mirror_the_source():
     stray = [str(t.relative_to(ROOT)) for t in sorted((ROOT / "tests").rglob("test_*.py")) if not _mirrors_source(t)]
     assert not stray, f"test files that follow no rule of docs/ops.md (Test rule): {stray}"
+
+
+def test_every_dated_report_is_on_the_reports_index():
+    """reports/README.md lists every dated report (a newcomer finds a measurement from the index),
+    and each row's link resolves."""
+    index = (ROOT / "reports/README.md").read_text()
+    linked = set(LINK.findall(index))
+    reports = {p.name for p in (ROOT / "reports").glob("20*.md")}
+    assert not sorted(reports - linked), f"reports/README.md does not list: {sorted(reports - linked)}"
+    dangling = sorted(x for x in linked if not (ROOT / "reports" / x).exists())
+    assert not dangling, f"reports/README.md links to missing files: {dangling}"
