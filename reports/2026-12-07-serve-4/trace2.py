@@ -1,9 +1,12 @@
 # ruff: noqa: E402, UP031 (an experiment script: set-up before imports, printf-style rows)
 """In-process chord serve --random with an event timeline (experiment, not shipped).
 
-``_run`` below is a copy of ``Batcher._run`` as it stood before a1b46f6 (no wait for the clients
-a forward just answered; no per-batch error handling) with a "fire" event added. It stays a copy:
-importing today's loop would trace another batching policy than the one the report describes."""
+Traces the batching policy as it stood before a1b46f6: today's ``Batcher`` with its ``_target``
+hook set back to that policy (wait for as many as the recent batches held, no more: not for the
+clients the last forward answered), and a "fire" event per gathered batch. The loop is the
+batcher's own. Until the hook existed this script carried a copy of the old ``Batcher._run``; that
+copy differed from today's loop only in the target and in lacking per-batch error handling, which a
+trace without failing forwards never enters."""
 
 import json
 import sys
@@ -42,50 +45,29 @@ async def sub(self, emb, budget, *, items=None, arrived=None):
 
 
 B.Batcher.submit = sub
-import asyncio
 
 
-async def _run(self):
-    q = self._queue
-    loop = asyncio.get_running_loop()
-    while True:
-        batch = [await q.get()]
-        self._arrivals.popleft()
-        t_first = pc()
-        deadline = time.perf_counter() + self.max_wait_s
-        want = min(self.max_batch, max(1, round(self.typical_batch)))
-        while len(batch) < self.max_batch:
-            try:
-                batch.append(q.get_nowait())
-                self._arrivals.popleft()
-                continue
-            except asyncio.QueueEmpty:
-                pass
-            left = deadline - time.perf_counter()
-            if left <= 0 or len(batch) >= want:
-                break
-            self._arrived.clear()
-            try:
-                await asyncio.wait_for(self._arrived.wait(), left)
-            except TimeoutError:
-                pass
-        ev.append(("fire", t_first, pc(), len(batch), want))
-        self._publish()
-        self.typical_batch = 0.8 * self.typical_batch + 0.2 * len(batch)
-        t0 = time.perf_counter()
-        out = await loop.run_in_executor(self._pool, self._forward, batch)
-        r = len(batch) / max(time.perf_counter() - t0, 1e-6)
-        self.rate = r if self.rate is None else 0.8 * self.rate + 0.2 * r
-        self.metrics.set_rate(self.rate)
-        self.metrics.batch_done(len(batch))
-        for (*_, fut), wire in zip(batch, out):
-            if not fut.done():
-                fut.set_result(wire)
-        for _ in batch:
-            q.task_done()
+fire = []  # (t_first, want) of the batch being gathered
 
 
-B.Batcher._run = _run
+def target(self, answered):  # the policy before a1b46f6: ignores ``answered``
+    want = min(self.max_batch, max(1, round(self.typical_batch)))
+    fire.append((pc(), want))  # called once per batch, right after its first request
+    return want
+
+
+orig_gather = B.Batcher._gather
+
+
+async def gather(self, answered):
+    batch = await orig_gather(self, answered)
+    t_first, want = fire.pop()
+    ev.append(("fire", t_first, pc(), len(batch), want))
+    return batch
+
+
+B.Batcher._target = target
+B.Batcher._gather = gather
 svc = random_service("sasrec", 1682, seed=0)
 inner = A.create_app(svc, max_inflight=None if mi == "none" else int(mi), **extra)
 

@@ -161,38 +161,49 @@ class Batcher:
         oldest = time.monotonic() - self.oldest_wait() if self._arrivals else None
         self.metrics.set_queue(len(self._arrivals), oldest)
 
+    def _target(self, answered: int) -> int:
+        """How many requests a batch waits for (up to ``max_wait_s``): as many as the recent
+        batches held, and, when requests queued during the last forward, those plus the ``answered``
+        requests that forward answered. Their clients are the likeliest company (a closed-loop client
+        sends again at once); without them, clients split into groups that take turns (8 + 8 at 16
+        clients), each forward half as full; the planner is the one busy core, and a forward's fixed
+        cost is paid twice as often (reports/2026-12-07-serve-4.md)."""
+        return min(self.max_batch, max(1, round(self.typical_batch), 1 + self._queue.qsize() + answered))
+
+    async def _gather(self, answered: int) -> list:
+        """The next batch: the first request, everything already queued, then each arrival until
+        ``_target(answered)`` requests or ``max_wait_s`` after the first."""
+        q = self._queue
+        batch = [await q.get()]
+        self._arrivals.popleft()
+        deadline = time.perf_counter() + self.max_wait_s
+        want = self._target(answered)
+        while len(batch) < self.max_batch:
+            try:
+                batch.append(q.get_nowait())
+                self._arrivals.popleft()
+                continue
+            except asyncio.QueueEmpty:
+                pass
+            left = deadline - time.perf_counter()
+            if left <= 0 or len(batch) >= want:
+                break
+            # woken by the next arrival; waiting on an Event, not on q.get(): cancelling a
+            # pending get at the timeout could drop an item
+            self._arrived.clear()
+            try:
+                await asyncio.wait_for(self._arrived.wait(), left)
+            except TimeoutError:
+                pass
+        return batch
+
     async def _run(self) -> None:
         q = self._queue
         loop = asyncio.get_running_loop()
         answered = 0  # requests the last forward answered while others already waited for the next
         while True:
-            batch = [await q.get()]
-            self._arrivals.popleft()
-            deadline = time.perf_counter() + self.max_wait_s
-            # when requests queued during the last forward, the clients it just answered are the
-            # likeliest company (a closed-loop client sends again at once): wait for them too, up
-            # to max_wait. Without this, clients split into groups that take turns (8 + 8 at 16
-            # clients), each forward half as full; the planner is the one busy core, and a forward's
-            # fixed cost is paid twice as often (reports/2026-12-07-serve-4.md)
-            want = min(self.max_batch, max(1, round(self.typical_batch), 1 + q.qsize() + answered))
+            batch = await self._gather(answered)
             answered = 0
-            while len(batch) < self.max_batch:
-                try:
-                    batch.append(q.get_nowait())
-                    self._arrivals.popleft()
-                    continue
-                except asyncio.QueueEmpty:
-                    pass
-                left = deadline - time.perf_counter()
-                if left <= 0 or len(batch) >= want:
-                    break
-                # woken by the next arrival; waiting on an Event, not on q.get(): cancelling a
-                # pending get at the timeout could drop an item
-                self._arrived.clear()
-                try:
-                    await asyncio.wait_for(self._arrived.wait(), left)
-                except TimeoutError:
-                    pass
             self._publish()
             self.typical_batch = 0.8 * self.typical_batch + 0.2 * len(batch)
             # a client that hung up still counts: its slot in the batch is cheap, and dropping it
