@@ -1,16 +1,15 @@
 """Beside one busy core (chord.bench.contend): t=1 vs t=2 wall time of chord.pack 4096^2 mix3,
 the C++ quantize_pack alone, and DeviceModel.apply (sasrec, 100k items), alternating thread
-counts call by call. Prints min / median / p90 ms per (case, threads) and t2/t1."""
+counts call by call (chord.bench.timing.per_call_threads). Prints min / median / p90 ms per
+(case, threads) and t2/t1."""
 
 import os
-import time
 
-import numpy as np
 import torch
 
 import chord
 from chord.backends import cpu as cpu_backend
-from chord.bench import contend
+from chord.bench import contend, timing
 from chord.bench.config import mix_codes, parse_mix
 from chord.bench.suites.e2e import build_model
 from chord.quantize import DeviceModel
@@ -27,30 +26,16 @@ codes = mix_codes(mix, N, seed=0)
 perm, buckets = chord.mixed_weight.plan_buckets(codes, chord.Codebook.default())
 fns = {}
 if "pack" in cases:
-    fns["pack"] = lambda: chord.pack(w, codes)
+    fns["pack"] = lambda i: chord.pack(w, codes)
 if "qpack" in cases:
-    fns["qpack"] = lambda: cpu_backend.quantize_pack(w, perm, buckets, "sym")
+    fns["qpack"] = lambda i: cpu_backend.quantize_pack(w, perm, buckets, "sym")
 if "apply" in cases:
     model = build_model("sasrec", 100_000, 0)
     dm = DeviceModel(model, embeddings=True)
     strat = Strategy({ln: mix_codes(mix, int(f.shape[0]), seed=j) for j, (ln, f) in enumerate(dm.frozen.items())})
-    fns["apply"] = lambda: dm.apply(strat)
-res = {}
+    fns["apply"] = lambda i: dm.apply(strat)
 with contend.busy_processes(busy) as b, torch.inference_mode():
-    for name, fn in fns.items():
-        for t in (1, 2):
-            torch.set_num_threads(t)
-            fn()
-        for r in range(reps):
-            for t in (1, 2) if r % 2 == 0 else (2, 1):
-                torch.set_num_threads(t)
-                t0 = time.perf_counter()
-                fn()
-                res.setdefault((name, t), []).append(time.perf_counter() - t0)
+    res = {name: timing.per_call_threads(fn, reps, warmup=1) for name, fn in fns.items()}
 for name in fns:
-    a, c = np.array(res[(name, 1)]) * 1e3, np.array(res[(name, 2)]) * 1e3
-    print(
-        f"{name:6s} t1 min {a.min():8.2f} med {np.median(a):8.2f} | t2 min {c.min():8.2f} med {np.median(c):8.2f} p90 {np.percentile(c, 90):8.2f} | t2/t1 min {c.min() / a.min():.2f} med {np.median(c) / np.median(a):.2f}",
-        flush=True,
-    )
+    print(timing.threads_row(name, res[name], p90=True), flush=True)
 print("load", os.getloadavg())

@@ -1,18 +1,19 @@
 """chord.mp_linear at M = 1, act8, mix3 K x K, as the bench's kernels suite builds it (chord.pack,
-clone_packed rotation over >= 256 MiB), timed per call: min / p10 / median over a few seconds.
-Prints the AnonHugePages of this process too (are the rotated weights on 2 MiB pages?).
+clone_packed rotation over >= 256 MiB), timed per call (chord.bench.timing.per_call_for): min /
+p10 / median over a few seconds. Prints the AnonHugePages of this process too (are the rotated
+weights on 2 MiB pages?).
 
     PYTHONPATH=<tree>/python:<tree> python py_m1.py K THREADS SECONDS [--ref]
 """
 
 import sys
-import time
 
 import torch
 
 import chord
 from chord.bench.config import mix_codes, parse_mix
 from chord.bench.suites.common import clone_packed, seeded_randn
+from chord.bench.timing import per_call_for
 
 
 def anon_huge_kb() -> int:
@@ -40,15 +41,7 @@ def main() -> None:
     torch.set_num_threads(threads)
     for i in range(20):
         chord.mp_linear(x, mws[i % n], act_bits=8)
-    ts = []
-    end = time.perf_counter() + seconds
-    i = 0
-    while time.perf_counter() < end:
-        t0 = time.perf_counter()
-        chord.mp_linear(x, mws[i % n], act_bits=8)
-        ts.append(time.perf_counter() - t0)
-        i += 1
-    ts.sort()
+    ts = per_call_for(lambda i: chord.mp_linear(x, mws[i % n], act_bits=8), seconds)
     ms = [1e3 * ts[int(q * (len(ts) - 1))] for q in (0.0, 0.1, 0.5)]
     print(
         f"K={K} t={threads} sets={n} calls={len(ts)} min {ms[0]:.4f} p10 {ms[1]:.4f} med {ms[2]:.4f} ms; AnonHugePages {anon_huge_kb() >> 10} MiB"

@@ -2,9 +2,10 @@
 clone_packed rotation over >= 256 MiB): a time line. Windows of WIN seconds alternate 1 and 2
 threads, each followed by WIN / 2 s of the pure read probe (_cpu.read_stream: the weight's bytes
 per call, rotated over 256 MiB of 2 MiB pages, the same thread count). Per window: min / median of
-single chord calls, the read probe's min, the pool's counters, the guest's steal time, and per
-thread (the caller first) tid:CPU it last ran on:utime ticks at the window's start -> end. The
-first line gives this process's AnonHugePages (are the rotated weights on 2 MiB pages?).
+single chord calls (chord.bench.timing.per_call_for), the read probe's min, the pool's counters,
+the guest's steal time, and per thread (the caller first) tid:CPU it last ran on:utime ticks at the
+window's start -> end. The first line gives this process's AnonHugePages (are the rotated weights on
+2 MiB pages?).
 
     PYTHONPATH=<tree>/python:<tree> python py_timeline.py SECONDS [WIN] [K]
 """
@@ -21,6 +22,7 @@ import chord_kernels._cpu as cpu
 from chord import host_memory
 from chord.bench.config import mix_codes, parse_mix
 from chord.bench.suites.common import clone_packed, seeded_randn
+from chord.bench.timing import per_call_for
 
 
 def anon_huge_mib() -> int:
@@ -76,16 +78,10 @@ def main() -> None:
     while time.perf_counter() < end:
         t = 1 + wi % 2
         torch.set_num_threads(t)
-        ts = []
         c0 = cpus()
         p0, s0 = cpu.pool_stats(), steal()
-        wend = time.perf_counter() + win
-        while time.perf_counter() < wend:
-            t0 = time.perf_counter()
-            chord.mp_linear(x, mws[i % n], act_bits=8)
-            ts.append(time.perf_counter() - t0)
-            i += 1
-        ts.sort()
+        ts = per_call_for(lambda j: chord.mp_linear(x, mws[j % n], act_bits=8), win, start=i)
+        i += len(ts)
         p1 = cpu.pool_stats()
         rd = read_window(t)
         d = {k: p1[k] - p0[k] for k in p1}

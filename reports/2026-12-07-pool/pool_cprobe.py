@@ -1,19 +1,17 @@
 """Beside one busy core: t=1 vs t=2 of chord.pack 4096^2 mix3 and its pieces (numpy finite check,
 plan_buckets, the C++ quantize_pack alone: qpack; with its outputs preallocated: qpre; on 4 KiB
-pages: q4k), alternating thread counts call by call; CASES=a,b selects. Ran with
-reports/2026-12-07-pool/pool_hi.sh (busy machine)."""
+pages: q4k), alternating thread counts call by call (chord.bench.timing.per_call_threads);
+CASES=a,b selects. Ran with reports/2026-12-07-pool/pool_hi.sh (busy machine)."""
 
 import os
-import time
 
-import numpy as np
 import torch
 
 import chord
 from chord import host_memory
 from chord.backends import cpu as cpu_backend
 from chord.backends.cpu import _cpu, _nthreads
-from chord.bench import contend
+from chord.bench import contend, timing
 from chord.bench.config import mix_codes, parse_mix
 from chord.functional import _all_finite
 from chord.mixed_weight import plan_buckets
@@ -56,21 +54,8 @@ fns = {
 sel = os.environ.get("CASES")
 if sel:
     fns = {k: v for k, v in fns.items() if k in sel.split(",")}
-res = {}
-i = 0
 with contend.busy_processes(int(os.environ.get("BUSY", "1"))), torch.inference_mode():
-    for name, fn in fns.items():
-        for r in range(reps):
-            for t in (1, 2) if r % 2 == 0 else (2, 1):
-                torch.set_num_threads(t)
-                i += 1
-                t0 = time.perf_counter()
-                fn(i)
-                res.setdefault((name, t), []).append(time.perf_counter() - t0)
+    res = {name: timing.per_call_threads(fn, reps) for name, fn in fns.items()}
 for name in fns:
-    a, c = np.array(res[(name, 1)]) * 1e3, np.array(res[(name, 2)]) * 1e3
-    print(
-        f"{name:6s} t1 min {a.min():8.2f} med {np.median(a):8.2f} | t2 min {c.min():8.2f} med {np.median(c):8.2f} | t2/t1 min {c.min() / a.min():.2f} med {np.median(c) / np.median(a):.2f}",
-        flush=True,
-    )
+    print(timing.threads_row(name, res[name]), flush=True)
 print("load", os.getloadavg())

@@ -218,3 +218,58 @@ def per_call(
         fn(i)
         out.append(clock() - t0)
     return sorted(out)
+
+
+def per_call_for(fn: Callable[[int], object], seconds: float, start: int = 0) -> list[float]:
+    """Seconds of single calls ``fn(i)``, i = start, start + 1, ..., each timed alone, for
+    ``seconds`` of wall time, sorted (``len`` of it: how many calls ran): :func:`per_call` bounded
+    by time instead of by a count, for probes that watch a rate over windows of fixed length."""
+    out = []
+    end = time.perf_counter() + seconds
+    i = start
+    while time.perf_counter() < end:
+        t0 = time.perf_counter()
+        fn(i)
+        out.append(time.perf_counter() - t0)
+        i += 1
+    return sorted(out)
+
+
+def per_call_threads(
+    fn: Callable[[int], object], n: int, threads: tuple[int, ...] = (1, 2), warmup: int = 0
+) -> dict[int, list[float]]:
+    """{t: seconds of ``n`` single calls ``fn(i)`` at ``torch.set_num_threads(t)``, sorted} for each
+    t in ``threads``: the counts alternate call by call and their order reverses every other round
+    (1 2, 2 1, 1 2, ...), so drift and a busy neighbour fall on every count alike; i counts the timed
+    calls from 0. ``warmup`` untimed calls at each count first. Leaves torch at the last count."""
+    if n < 1:
+        raise ValueError(f"n: expected at least one timed call per thread count, got {n}")
+    for t in threads:
+        torch.set_num_threads(t)
+        for j in range(warmup):
+            fn(j)
+    out: dict[int, list[float]] = {t: [] for t in threads}
+    i = 0
+    for r in range(n):
+        for t in threads if r % 2 == 0 else threads[::-1]:
+            torch.set_num_threads(t)
+            t0 = time.perf_counter()
+            fn(i)
+            out[t].append(time.perf_counter() - t0)
+            i += 1
+    return {t: sorted(v) for t, v in out.items()}
+
+
+def threads_row(name: str, by_t: dict[int, list[float]], p90: bool = False) -> str:
+    """One printed line of :func:`per_call_threads`' result for two thread counts a, b: min and
+    median milliseconds at each (``p90``: b's 90th percentile too, numpy's linear method), then
+    b/a of the mins and of the medians."""
+    (ta, sa), (tb, sb) = by_t.items()
+    a, b = [x * 1e3 for x in sa], [x * 1e3 for x in sb]
+    ma, mb = statistics.median(a), statistics.median(b)
+    q90 = statistics.quantiles(b, n=10, method="inclusive")[8] if len(b) > 1 else b[0]
+    tail = f" p90 {q90:8.2f}" if p90 else ""
+    return (
+        f"{name:6s} t{ta} min {min(a):8.2f} med {ma:8.2f} | t{tb} min {min(b):8.2f} med {mb:8.2f}{tail}"
+        f" | t{tb}/t{ta} min {min(b) / min(a):.2f} med {mb / ma:.2f}"
+    )
