@@ -41,7 +41,7 @@ def _meaning(a: argparse.Action) -> tuple:
 
 @pytest.mark.parametrize("command", sorted(SHARED))
 def test_every_subcommand_takes_the_one_definition_of_each_shared_option(command):
-    module = importlib.import_module(COMMANDS[command][0])
+    module = importlib.import_module(COMMANDS[command].module)
     for flag in SHARED[command]:
         assert _meaning(_action(module.add_arguments, flag)) == _meaning(_action(HELPERS[flag], flag)), flag
     data_dir = _action(module.add_arguments, "--data-dir")
