@@ -1,10 +1,15 @@
 """CHORD training: only the profiler/planner/item table move, the bit budget holds, checkpoints
 round-trip."""
 
+import dataclasses
+import inspect
+
 import torch
 
 from chord.models import SASRec
-from chord.system import ChordConfig, ChordTrainer, build_system, load_chord_state
+from chord.system import ChordConfig, ChordSystem, ChordTrainer, build_system, load_chord_state
+from chord.system.chord_trainer import RELAX_FIELDS, SYSTEM_FIELDS
+from chord.system.cloud.planner import CloudPlanner
 from tests.helpers import tiny_split
 
 
@@ -53,3 +58,15 @@ def test_penalty_mode_and_binary_masks_train():
     ChordTrainer(_cfg(codes=(0, 3), epochs=1), log=lambda *_: None).fit(diet, split)
     codes = diet.eval().plan(split.history("test", 8))
     assert set(codes.unique().tolist()) <= {0, 3}
+
+
+def test_config_field_groups_name_config_fields_and_the_keywords_they_fill():
+    """SYSTEM_FIELDS go to ChordSystem, RELAX_FIELDS to CloudPlanner.relax, each under its own name."""
+    fields = {f.name for f in dataclasses.fields(ChordConfig)}
+    system_kw = set(inspect.signature(ChordSystem).parameters)
+    relax_kw = set(inspect.signature(CloudPlanner.relax).parameters)
+    assert set(SYSTEM_FIELDS) <= fields & system_kw, set(SYSTEM_FIELDS) - (fields & system_kw)
+    assert set(RELAX_FIELDS) <= fields & relax_kw, set(RELAX_FIELDS) - (fields & relax_kw)
+    cfg = _cfg(d_user=12, extractor="mean", recent=7)
+    system = build_system(SASRec(tiny_split().num_items, dim=16, max_len=8), cfg)
+    assert (system.profiler.d_user, system.profiler.extractor, system.profiler.recent) == (12, "mean", 7)

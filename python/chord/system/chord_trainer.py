@@ -92,6 +92,26 @@ class ChordConfig:
         self.tau = tuple(float(t) for t in self.tau)
 
 
+#: the ChordConfig fields that set ``CloudPlanner.relax`` (keywords of the same names) beside the
+#: batch's budget and the annealed temperature
+RELAX_FIELDS = ("noise", "mode", "implicit_offset")
+
+#: the ChordConfig fields that shape the ChordSystem (its constructor's keywords of the same
+#: names); the others (RELAX_FIELDS among them) shape training only
+SYSTEM_FIELDS = (
+    "d_user",
+    "budget",
+    "scope",
+    "codes",
+    "hidden",
+    "train_item_emb",
+    "share_profiler_emb",
+    "extractor",
+    "recent",
+    "element_rank",
+)
+
+
 def training_instances(split: LeaveOneOut, history: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(users int64 [n], inputs int64 [n, history] left-padded, targets int64 [n]): one row per
     training position j >= 1 of every user (the items before j -> item j)."""
@@ -107,15 +127,9 @@ class _Step(nn.Module):
         self.system, self.cfg = system, cfg
 
     def forward(self, seqs, users, pos, neg, tau: float, budget):
+        relax = {f: getattr(self.cfg, f) for f in RELAX_FIELDS}
         rep, exp_bits, _, t = self.system.relaxed_forward(
-            seqs,
-            users,
-            budget=budget,
-            tau=tau,
-            noise=self.cfg.noise,
-            mode=self.cfg.mode,
-            implicit_offset=self.cfg.implicit_offset,
-            with_targets=True,
+            seqs, users, budget=budget, tau=tau, with_targets=True, **relax
         )
         if self.cfg.loss == "ce":  # softmax over every item (padding column excluded)
             logits = self.system.score(rep)[:, 1:]
@@ -166,19 +180,8 @@ def init_distributed() -> tuple[int, int, torch.device]:
 
 
 def build_system(backbone: nn.Module, cfg: ChordConfig) -> ChordSystem:
-    return ChordSystem(
-        backbone,
-        d_user=cfg.d_user,
-        budget=cfg.budget,
-        scope=cfg.scope,
-        codes=cfg.codes,
-        hidden=cfg.hidden,
-        train_item_emb=cfg.train_item_emb,
-        share_profiler_emb=cfg.share_profiler_emb,
-        extractor=cfg.extractor,
-        recent=cfg.recent,
-        element_rank=cfg.element_rank,
-    )
+    """The ChordSystem over ``backbone`` that ``cfg``'s ``SYSTEM_FIELDS`` describe."""
+    return ChordSystem(backbone, **{f: getattr(cfg, f) for f in SYSTEM_FIELDS})
 
 
 def trainable_state(system: ChordSystem) -> dict[str, torch.Tensor]:
