@@ -20,6 +20,19 @@ import torch
 from torch import nn
 
 
+def check_choice(name: str, value: object, choices: tuple | list) -> None:
+    """ValueError naming the argument ``name`` unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise ValueError(f"{name}: expected one of {choices}, got {value!r}")
+
+
+def model_config(model: str, fields: dict, optional: dict[str, tuple]) -> dict:
+    """A model's ``config`` (what ``build_model`` rebuilds it from): its name, ``fields``, then each
+    ``optional`` {name: (value, default)} only where the value differs from the default, so the
+    configs of checkpoints written before an option existed stay as they were."""
+    return {"model": model, **fields, **{k: v for k, (v, default) in optional.items() if v != default}}
+
+
 class SequentialRecommender(nn.Module):
     """Base class: item scoring shared by SASRec and Caser (tied item embedding, or the untied
     output table + item bias when a subclass sets ``out_emb`` / ``out_bias``)."""

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import SequentialRecommender
+from .base import SequentialRecommender, check_choice, model_config
 
 HEADS = ("fc2", "untied")
 DROPOUT_POSITIONS = ("after_fc1", "before_fc1")
@@ -48,29 +48,26 @@ class Caser(SequentialRecommender):
         super().__init__(num_items, dim)
         if L < 1 or T < 1 or n_v < 0 or n_h < 0 or (n_v == 0 and n_h == 0):
             raise ValueError(f"L, T >= 1 and n_v, n_h >= 0 (not both 0) expected, got L={L} T={T} n_v={n_v} n_h={n_h}")
-        if head not in HEADS:
-            raise ValueError(f"head: expected one of {HEADS}, got {head!r}")
-        if dropout_pos not in DROPOUT_POSITIONS:
-            raise ValueError(f"dropout_pos: expected one of {DROPOUT_POSITIONS}, got {dropout_pos!r}")
+        check_choice("head", head, HEADS)
+        check_choice("dropout_pos", dropout_pos, DROPOUT_POSITIONS)
         self.L, self.T, self.n_v, self.n_h = int(L), int(T), int(n_v), int(n_h)
         self.max_len = self.L
         self.num_users = int(num_users)
         self.head, self.dropout_pos = head, dropout_pos
-        self.config = dict(
-            model="caser",
-            num_items=int(num_items),
-            dim=int(dim),
-            L=self.L,
-            T=self.T,
-            n_v=self.n_v,
-            n_h=self.n_h,
-            dropout=float(dropout),
-            num_users=self.num_users,
+        self.config = model_config(
+            "caser",
+            dict(
+                num_items=int(num_items),
+                dim=int(dim),
+                L=self.L,
+                T=self.T,
+                n_v=self.n_v,
+                n_h=self.n_h,
+                dropout=float(dropout),
+                num_users=self.num_users,
+            ),
+            {"head": (head, "fc2"), "dropout_pos": (dropout_pos, "after_fc1")},
         )
-        if head != "fc2":  # only when set: configs of older checkpoints stay as they were
-            self.config["head"] = head
-        if dropout_pos != "after_fc1":
-            self.config["dropout_pos"] = dropout_pos
         self.conv_v = nn.Conv2d(1, n_v, (L, 1)) if n_v else None
         self.conv_h = nn.ModuleList(nn.Conv2d(1, n_h, (h, dim)) for h in range(1, L + 1)) if n_h else nn.ModuleList()
         self.fc1 = nn.Linear(n_v * dim + n_h * L, dim)

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import SequentialRecommender
+from .base import SequentialRecommender, check_choice, model_config
 
 
 class CausalSelfAttention(nn.Module):
@@ -59,15 +59,14 @@ class CausalSelfAttention(nn.Module):
 ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}
 FFN_DROPOUT = ("both", "output")  # after the activation and fc2 (kang205) / after fc2 only (S3-Rec)
 INITS = ("xavier", "normal")
+NORMS = ("query", "pre", "post")
 
 
 class FeedForward(nn.Module):
     def __init__(self, dim: int, hidden: int, dropout: float, act: str = "relu", dropout_at: str = "both"):
         super().__init__()
-        if act not in ACTIVATIONS:
-            raise ValueError(f"act: expected one of {sorted(ACTIVATIONS)}, got {act!r}")
-        if dropout_at not in FFN_DROPOUT:
-            raise ValueError(f"ffn_dropout: expected one of {FFN_DROPOUT}, got {dropout_at!r}")
+        check_choice("act", act, sorted(ACTIVATIONS))
+        check_choice("ffn_dropout", dropout_at, FFN_DROPOUT)
         self.act, self.dropout_at = act, dropout_at
         self.fc1 = nn.Linear(dim, hidden)
         self.fc2 = nn.Linear(hidden, dim)
@@ -142,37 +141,32 @@ class SASRec(SequentialRecommender):
         ffn_dropout: str = "both",
     ):
         super().__init__(num_items, dim)
-        if norm not in ("query", "pre", "post"):
-            raise ValueError(f"norm: expected 'query', 'pre' or 'post', got {norm!r}")
-        if act not in ACTIVATIONS:
-            raise ValueError(f"act: expected one of {sorted(ACTIVATIONS)}, got {act!r}")
-        if init not in INITS:
-            raise ValueError(f"init: expected one of {INITS}, got {init!r}")
-        if ffn_dropout not in FFN_DROPOUT:
-            raise ValueError(f"ffn_dropout: expected one of {FFN_DROPOUT}, got {ffn_dropout!r}")
+        check_choice("norm", norm, NORMS)
+        check_choice("act", act, sorted(ACTIVATIONS))
+        check_choice("init", init, INITS)
+        check_choice("ffn_dropout", ffn_dropout, FFN_DROPOUT)
         if max_len < 1 or blocks < 1:
             raise ValueError(f"max_len, blocks: expected >= 1, got {max_len}, {blocks}")
         self.max_len = int(max_len)
-        self.config = dict(
-            model="sasrec",
-            num_items=int(num_items),
-            dim=int(dim),
-            blocks=int(blocks),
-            heads=int(heads),
-            dropout=float(dropout),
-            max_len=int(max_len),
-            norm=norm,
-            ffn_hidden=int(ffn_hidden or dim),
+        self.config = model_config(
+            "sasrec",
+            dict(
+                num_items=int(num_items),
+                dim=int(dim),
+                blocks=int(blocks),
+                heads=int(heads),
+                dropout=float(dropout),
+                max_len=int(max_len),
+                norm=norm,
+                ffn_hidden=int(ffn_hidden or dim),
+            ),
+            {
+                "act": (act, "relu"),
+                "init": (init, "xavier"),
+                "emb_scale": (bool(emb_scale), True),
+                "ffn_dropout": (ffn_dropout, "both"),
+            },
         )
-        # only when set, so configs of existing checkpoints stay as they were
-        for key, value, default in (
-            ("act", act, "relu"),
-            ("init", init, "xavier"),
-            ("emb_scale", bool(emb_scale), True),
-            ("ffn_dropout", ffn_dropout, "both"),
-        ):
-            if value != default:
-                self.config[key] = value
         self.init, self.emb_scale = init, bool(emb_scale)
         self.pos_emb = nn.Embedding(self.max_len, dim)
         self.emb_drop = nn.Dropout(dropout)
