@@ -1,4 +1,5 @@
-"""The package imports without cycles and never guards its own modules with try/except ImportError.
+"""The package imports without cycles, never guards its own modules with try/except ImportError,
+and a module name used in several packages means the same kind of thing in each.
 
 Reads every module of ``python/chord`` (AST only), builds the graph of imports between chord's
 modules (module-level imports; a package counts as its ``__init__``), and fails on any cycle.
@@ -162,3 +163,30 @@ def test_public_names_survive_moves():
     ).split()
     assert [n for n in names if not hasattr(chord, n)] == []
     assert set(chord.__all__) >= set(names) - {"__version__"}
+
+
+#: module names (files and packages) that stand in more than one package, and the one meaning they
+#: share there; a name another package reuses for something else gets a name of its own instead
+#: (docs/layout.md lists the renames: chord.serve.metrics -> counters, experiments.baselines ->
+#: baseline_codes, serve.model -> service_loader, system.trainer -> chord_trainer)
+SHARED_NAMES = {
+    "cli": "the command line of its package's subcommand (chord.cli: the chord command itself)",
+    "base": "what every model (models) or every fused runner (runtime) of its package shares",
+    "sasrec": "its package's SASRec: the model (models), its fused runner (runtime)",
+    "caser": "its package's Caser: the model (models), its fused runner (runtime)",
+    "runner": "runs its package's work: the experiment grid (experiments), the bench suites (bench)",
+    "results": "its package's result files (bench, serve)",
+    "plots": "its package's figures (bench, experiments)",
+}
+
+
+def test_a_module_name_in_several_packages_means_one_thing():
+    where: dict[str, list[str]] = {}
+    for m, p in _modules().items():
+        if p.name != "__main__.py" and "." in m:
+            where.setdefault(m.rpartition(".")[2], []).append(m)
+    shared = {name: ms for name, ms in where.items() if len(ms) > 1}
+    unexplained = {name: ms for name, ms in shared.items() if name not in SHARED_NAMES}
+    assert not unexplained, f"one name, several modules: give each its own name or say what they share: {unexplained}"
+    stale = sorted(set(SHARED_NAMES) - set(shared))
+    assert not stale, f"SHARED_NAMES lists names that no longer stand in several packages: {stale}"
