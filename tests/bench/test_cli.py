@@ -61,6 +61,7 @@ def test_cli_smoke_every_suite(tmp_path):
         (["--suites", "kernel"], "suites: expected some of"),
         (["--paths", "int4"], "paths: expected some of"),
         (["--threads", "0"], "threads: expected positive"),
+        (["--roof-probe", "-1"], "roof_probe_s: expected >= 0"),
         (["--update-baseline"], "only with --callgrind"),
         (["--results", "x.json"], "only with --compare"),
     ],

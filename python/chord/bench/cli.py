@@ -89,6 +89,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument("--quick", action="store_true", help="few rounds per case (smoke tests, not for numbers)")
     t.add_argument("--max-time", type=float, help="max seconds sampling one case (default 0.5)")
     t.add_argument("--min-rounds", type=int, help="min rounds per case (default 7)")
+    t.add_argument(
+        "--roof-probe",
+        type=float,
+        metavar="S",
+        help="seconds of the read-roof probe right before and after each memory-bound case "
+        "(kernels M=1; default 0.1, 0: off)",
+    )
     o = p.add_argument_group("output")
     o.add_argument("--out", metavar="DIR", help="output directory (default bench_out/<timestamp>)")
     o.add_argument("--json", metavar="PATH", help="results JSON path (default DIR/results.json)")
@@ -142,6 +149,7 @@ def build_config(args) -> BenchConfig:
         "peer_pages": args.peer_pages,
         "stat": args.stat,
         "contend": args.contend,
+        "roof_probe_s": args.roof_probe,
     }
     cfg = replace(cfg, **{k: v for k, v in over.items() if v is not None})
     if cfg.device == "cuda" and args.baselines is None and not args.grid:

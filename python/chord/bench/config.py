@@ -120,6 +120,13 @@ class BenchConfig:
     seed: int = 0
     stat: str = "median"  # statistic of the rounds ratios / GB/s use: median, or min on a busy machine
     contend: int = 0  # busy-loop processes pinned beside the run (chord.bench.contend)
+    # The read roof beside each memory-bound case (kernels M=1): seconds of the streaming-read probe
+    # right before and right after its rounds (0: off), and how far the two may differ before the
+    # record says the host changed memory mode while it was timed (larger / smaller - 1). This
+    # host's two-stream bandwidth flips between ~70 and ~40 GB/s (reports/2026-12-07-gemv-6.md);
+    # two 0.1 s windows in one mode differ by < 15 % (reports/2026-12-07-roof-2.md).
+    roof_probe_s: float = 0.1
+    roof_tolerance: float = 0.15
     policy: TimingPolicy = field(default_factory=TimingPolicy)
 
     def validate(self) -> BenchConfig:
@@ -141,6 +148,12 @@ class BenchConfig:
                 raise ValueError(f"{k}: expected >= 2 weight sets, got {getattr(self, k)}")
         if int(self.contend) < 0:
             raise ValueError(f"contend: expected >= 0 busy processes, got {self.contend}")
+        if self.roof_probe_s < 0:
+            raise ValueError(
+                f"roof_probe_s: expected >= 0 seconds (0: no roof beside the cases), got {self.roof_probe_s}"
+            )
+        if self.roof_tolerance < 0:
+            raise ValueError(f"roof_tolerance: expected >= 0 (a fraction, e.g. 0.15), got {self.roof_tolerance}")
         if self.stat not in ("median", "min"):
             raise ValueError(f"stat: expected 'median' or 'min', got {self.stat!r}")
         if self.device not in ("cpu", "cuda"):
@@ -177,6 +190,8 @@ _TOML_KEYS = {
         "kernel_rotate_mb": "kernel_rotate_mb",
         "kernel_max_sets": "kernel_max_sets",
         "stat": "stat",
+        "roof_probe_s": "roof_probe_s",
+        "roof_tolerance": "roof_tolerance",
     },
     "kernels": {"shapes": "shapes", "mixes": "mixes", "paths": "paths", "baselines": "baselines"},
     "scoring": {"rows": "scoring_rows", "dim": "scoring_dim", "batch": "scoring_batch", "topk": "topk"},

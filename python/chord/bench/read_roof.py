@@ -7,11 +7,17 @@ delivered to a pure reader, which is what a GEMV that only streams its weight ca
 A library ``sum`` is not that roof: it spends instructions per byte (torch's fp32 ``sum`` reached
 ~2/3 of the probe's figure; reports/2026-12-06-gemv-roof.md), so a kernel's "% of roof" against
 it overstates how close the kernel is.
+
+:class:`AdjacentProbe` takes the same probe in a short window beside one case's rounds: this
+host's memory path for two streams switches between ~70 and ~40 GB/s for tens of seconds at a
+time (reports/2026-12-07-gemv-6.md), so a roof measured once per run can come from another mode
+than the case it divides.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import torch
 
@@ -54,3 +60,83 @@ def stream_read(nbytes: int, threads: int, repeats: int = 20, chunk_bytes: int =
                     best[j] = min(best[j], time.perf_counter() - t0)
             out[f"{page}/{label}"] = nbytes / sum(best) / 1e9
     return out
+
+
+def page_kind(hugepages: bool = True) -> str:
+    """The page size a buffer from ``host_memory.empty_uint8(n, hugepages)`` lands on here (for
+    buffers of at least ``host_memory.MIN_BYTES``): ``"2m"`` or ``"4k"``."""
+    return "2m" if hugepages and host_memory.hugepages_available() else "4k"
+
+
+class AdjacentProbe:
+    """The streaming-read probe in a short window, for a read roof taken beside a case.
+
+    One call reads ``slice_bytes`` slices of a buffer rotated so that every slice comes from DRAM
+    (the buffer is at least 4 x the slice and 4 x the last-level cache), cycling through every
+    :data:`VARIANTS` for ``seconds``, on ``threads`` threads; the result is the best read's GB/s
+    (bytes / time of one read). The buffer is on the page kind of chord's packed weights (2 MiB
+    pages where offered: ``chord.host_memory``), allocated once and grown when a larger slice asks.
+    ``slice_bytes`` is capped at ``max_slice_bytes``: past the last-level cache a longer read
+    streams at the same rate and would only make the buffer larger.
+    """
+
+    def __init__(
+        self,
+        llc_bytes: int,
+        hugepages: bool = True,
+        max_slice_bytes: int = 64 << 20,
+        clock: Callable[[], float] = time.perf_counter,
+    ):
+        self.llc_bytes = int(llc_bytes)
+        self.hugepages = hugepages
+        self.page = page_kind(hugepages)
+        self.max_slice_bytes = int(max_slice_bytes)
+        self.clock = clock
+        self._buf = None
+        self._cursor = 0
+
+    @staticmethod
+    def available() -> bool:
+        return bool(cpu_backend.HAVE_CPP)
+
+    def _buffer(self, slice_bytes: int):
+        need = max(128 << 20, 4 * slice_bytes, 4 * self.llc_bytes)
+        if self._buf is None or self._buf.size < need:
+            self._buf = None  # the old buffer goes before the new one is faulted in
+            t = host_memory.empty_uint8(need, self.hugepages)
+            t.fill_(1)  # fault the pages in, outside any timed window
+            self._buf, self._cursor = t.numpy(), 0
+        return self._buf
+
+    def __call__(self, threads: int, slice_bytes: int, seconds: float) -> dict | None:
+        """``{"GBps", "variant", "reads", "slice_bytes", "page", "seconds", "at"}`` (``at``: the
+        clock when the window ended), or None without the C++ extension."""
+        if not self.available():
+            return None
+        read = cpu_backend._cpu.read_stream
+        n = max(4096, min(int(slice_bytes), self.max_slice_bytes))
+        buf = self._buffer(n)
+        best, best_label, reads = float("inf"), "", 0
+        end = self.clock() + seconds
+        # at least two reads of every variant, however short the window
+        while reads < 2 * len(VARIANTS) or self.clock() < end:
+            label, dist, nta, streams = VARIANTS[reads % len(VARIANTS)]
+            # one cursor across windows: each read takes the least recently read bytes (at least
+            # 3/4 of the buffer ago), also when the previous window read other slice sizes
+            lo = self._cursor if self._cursor + n <= buf.size else 0
+            self._cursor = lo + n
+            t0 = time.perf_counter()
+            read(buf[lo : lo + n], threads, dist, nta, streams)
+            dt = time.perf_counter() - t0
+            if dt < best:
+                best, best_label = dt, label
+            reads += 1
+        return {
+            "GBps": n / best / 1e9,
+            "variant": best_label,
+            "reads": reads,
+            "slice_bytes": n,
+            "page": self.page,
+            "seconds": seconds,
+            "at": self.clock(),
+        }

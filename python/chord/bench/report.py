@@ -62,6 +62,53 @@ def suite_table(records: list[dict], suite: str, stat: str = "median") -> str:
     return "\n".join(lines)
 
 
+def adjacent_roof_table(records: list[dict], stat: str = "median", tolerance: float | None = None) -> str:
+    """The memory-bound rows (those with a read roof taken beside them: kernels M=1), one per
+    implementation: time, GB/s, the roof before / after the rounds, the row's fraction of it and of
+    the run-level roof, and whether the host's memory mode changed while the row was timed (roofs
+    more than ``tolerance`` apart, ``host_mode_changed``). Groups whose roofs span more than the
+    tolerance (``group_mode_changed``: ratios between their rows may compare two modes) are listed
+    under the table."""
+    recs = [r for r in records if "read_GBps_adjacent" in r["extra_info"]]
+    if not recs:
+        return ""
+    lines = [
+        f"| case | impl | variant | {stat} ms | GB/s | roof before / after GB/s | of the roof beside it "
+        "| of the run's roof | host mode |",
+        "|---|---|---|---:|---:|---:|---:|---:|---|",
+    ]
+    mixed: dict[str, dict] = {}
+    for r in recs:
+        ex = r["extra_info"]
+        adj = ex["read_GBps_adjacent"]
+        case = r["group"].split(" ", 1)[1] if " " in r["group"] else r["group"]
+        if ex.get("group_mode_changed"):
+            mixed[case] = ex["read_GBps_group"]
+        frac, run_frac = ex.get("read_roofline_fraction_adjacent"), ex.get("read_roofline_fraction")
+        cells = [
+            case,
+            f"**{ex['impl']}**" if ex["role"] == "chord" else SHORT.get(ex["impl"], ex["impl"]),
+            _variant(r),
+            f"{r['stats'][stat] * 1e3:.3f}",
+            _fmt(ex.get("GBps"), ".1f"),
+            f"{adj['before']:.1f} / {adj['after']:.1f}",
+            "" if frac is None else f"{frac:.0%}",
+            "" if run_frac is None else f"{run_frac:.0%}",
+            "**changed**" if ex.get("host_mode_changed") else "steady",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    tol = "" if tolerance is None else f" by more than {tolerance:.0%}"
+    if mixed:
+        lines += [
+            "",
+            f"Groups whose roofs differ{tol} (not all rows timed in one host mode; ratios between "
+            "them may compare two modes): "
+            + "; ".join(f"{c} ({g['min']:.1f}–{g['max']:.1f} GB/s)" for c, g in mixed.items())
+            + ".",
+        ]
+    return "\n".join(lines)
+
+
 def _column(rec: dict) -> str:
     ex = rec["extra_info"]
     name = SHORT.get(ex["impl"], ex["impl"]) if ex["role"] != "chord" else ex["impl"]
@@ -137,14 +184,26 @@ def thread_ratio_table(records: list[dict]) -> str:
     return "\n".join(lines) if len(lines) > 2 else ""
 
 
+def recs_page(doc: dict) -> str | None:
+    """The page kind the adjacent probes of ``doc`` read (``"2m"`` / ``"4k"``), None without any."""
+    for r in doc.get("benchmarks", []):
+        adj = r.get("extra_info", {}).get("read_GBps_adjacent")
+        if adj:
+            return adj.get("page")
+    return None
+
+
+def _page_name(page: str | None) -> str:
+    return {"4k": "4 KiB", "2m": "2 MiB"}.get(page, page) if page else "?"
+
+
 def _stream_line(v: dict) -> str:
     """The probe's best figure per page size, e.g. "4 KiB 24.1, 2 MiB 31.9"."""
     best: dict[str, float] = {}
     for k, g in v.get("read_stream_GBps", {}).items():
         page = k.split("/")[0]
         best[page] = max(best.get(page, 0.0), g)
-    names = {"4k": "4 KiB", "2m": "2 MiB"}
-    return ", ".join(f"{names.get(p, p)} {g:.1f}" for p, g in best.items()) or "no probe"
+    return ", ".join(f"{_page_name(p)} {g:.1f}" for p, g in best.items()) or "no probe"
 
 
 def markdown(doc: dict) -> str:
@@ -205,6 +264,21 @@ def markdown(doc: dict) -> str:
                 "",
                 t,
             ]
+    cfg = c.get("config", {})
+    t = adjacent_roof_table(doc.get("benchmarks", []), stat, cfg.get("roof_tolerance"))
+    if t:
+        out += [
+            "",
+            "### Memory-bound rows against the read roof taken beside them",
+            "",
+            f"Each row's rounds were bracketed by {cfg.get('roof_probe_s', '?')} s of the streaming-read "
+            "probe at the row's thread count, reading chord's largest packed weight's bytes per read on "
+            f"{_page_name(recs_page(doc))} pages; the roof is the larger of the two, and the host mode "
+            f"changed where they differ by more than {_fmt(cfg.get('roof_tolerance'), '.0%', '?')} "
+            "(the run's roof above is measured once, before the cases).",
+            "",
+            t,
+        ]
     if busy:
         t = thread_ratio_table(doc.get("benchmarks", []))
         if t:

@@ -8,7 +8,14 @@ File layout (pytest-benchmark 5 keys first, so ``pytest-benchmark compare`` read
                      "stats": {min, max, mean, stddev, rounds, median, iqr, q1, q3, ...,
                                data, iterations},        # seconds per call
                      "extra_info": {suite, impl, role, ref_impl, rel_to_ref, ratios,
-                                    bytes_read, GBps, roofline_fraction, copy_GBps, ...}}],
+                                    bytes_read, GBps, roofline_fraction, copy_GBps,
+                                    read_GBps, read_roofline_fraction,
+                                    # memory-bound cases (kernels M=1), the roof taken beside them:
+                                    read_GBps_adjacent: {before, after, roof, page, slice_bytes,
+                                                         seconds},
+                                    read_roofline_fraction_adjacent, host_mode_changed,
+                                    read_GBps_group: {min, max, probes}, group_mode_changed,
+                                    ...}}],
      "chord": {"schema": "chord.bench/1", "config": {...}, "bandwidth": {threads: {...}},
                "unavailable": [{suite, group, impl, reason}],
                "errors": [{suite, group, impl, reason}] (wrong answers: ``chord.bench.checks``), "elapsed_s": float}}
@@ -132,6 +139,46 @@ def add_bandwidth(rec: dict, bytes_read: int | None, bw: dict | None, stat: str 
             ex["read_GBps"] = bw["read_GBps"]
             ex["read_roofline_ms"] = bytes_read / (bw["read_GBps"] * 1e9) * 1e3
             ex["read_roofline_fraction"] = ex["GBps"] / bw["read_GBps"]
+
+
+def add_adjacent_roof(rec: dict, before: dict, after: dict, tolerance: float) -> None:
+    """The read roof taken beside the record's rounds (``before`` and ``after``: the probe's
+    results, ``{"GBps", "page", "slice_bytes", ...}``, ``read_roof.AdjacentProbe``) and the
+    record's fraction of it. The roof is the larger of the two (the best a pure reader got beside
+    the case, as the run-level roof is the best of its probes); ``host_mode_changed`` when they
+    differ by more than ``tolerance`` (larger / smaller - 1): the memory path changed speed while
+    the case was timed, so its time may mix two modes. Call after :func:`add_bandwidth`."""
+    ex = rec["extra_info"]
+    b, a = float(before["GBps"]), float(after["GBps"])
+    roof = max(b, a)
+    ex["read_GBps_adjacent"] = {
+        "before": b,
+        "after": a,
+        "roof": roof,
+        "page": before.get("page"),
+        "slice_bytes": before.get("slice_bytes"),
+        "seconds": before.get("seconds"),
+    }
+    ex["host_mode_changed"] = roof > (1 + tolerance) * min(b, a)
+    if ex.get("GBps") and roof > 0:
+        ex["read_roofline_fraction_adjacent"] = ex["GBps"] / roof
+
+
+def add_group_roofs(records: list[dict], tolerance: float) -> None:
+    """Per group, the span of every read roof taken beside its records, on each of them
+    (``read_GBps_group``: ``{"min", "max", "probes"}``), and ``group_mode_changed`` when that span
+    exceeds ``tolerance``: the group's implementations (chord and the peers its ratios compare
+    with) were not all timed in one host mode. Records without an adjacent roof are left alone."""
+    groups: dict[str, list[dict]] = {}
+    for r in records:
+        if "read_GBps_adjacent" in r["extra_info"]:
+            groups.setdefault(r["group"], []).append(r)
+    for recs in groups.values():
+        probes = [v for r in recs for v in (r["extra_info"]["read_GBps_adjacent"][k] for k in ("before", "after"))]
+        lo, hi = min(probes), max(probes)
+        for r in recs:
+            r["extra_info"]["read_GBps_group"] = {"min": lo, "max": hi, "probes": len(probes)}
+            r["extra_info"]["group_mode_changed"] = hi > (1 + tolerance) * lo
 
 
 def new_document(machine: dict, commit: dict, config: dict) -> dict:

@@ -20,7 +20,7 @@ import torch
 from chord.backends import cpu as cpu_backend
 from chord.backends import fallback
 
-from . import contend, machine, results
+from . import contend, machine, read_roof, results
 from .baselines import Prepared, Unavailable
 from .checks import WrongResult
 from .config import BenchConfig
@@ -41,11 +41,19 @@ def num_threads(n: int):
 class RunContext:
     """Shared state of one run: config, document, per-thread bandwidth, progress output."""
 
-    def __init__(self, cfg: BenchConfig, log: Callable[[str], None] | None = None):
+    def __init__(
+        self,
+        cfg: BenchConfig,
+        log: Callable[[str], None] | None = None,
+        read_probe: Callable[[int, int, float], dict | None] | None = None,
+    ):
+        """``read_probe(threads, slice_bytes, seconds)``: the read roof in a short window beside a
+        memory-bound case (default :class:`read_roof.AdjacentProbe`; tests pass a fake)."""
         self.cfg = cfg
         self.device = cfg.device
         self.log = log or (lambda s: print(s, file=sys.stderr, flush=True))
         self.llc = machine.last_level_cache_bytes()
+        self.read_probe = read_probe or read_roof.AdjacentProbe(self.llc)
         self.doc = results.new_document(machine.machine_info(cfg.device), machine.commit_info(), cfg.as_dict())
         self.doc["chord"]["errors"] = []
         self.doc["chord"]["rotation_target_bytes"] = self.rotation_target()
@@ -65,6 +73,14 @@ class RunContext:
                 f"(read-only {bw[key]['read_GBps']:.1f} GB/s)"
             )
         return bw[key]
+
+    def probe(self, threads: int, nbytes: int | None) -> dict | None:
+        """The read roof now, at ``threads``, reading ``nbytes`` per read, for ``cfg.roof_probe_s``
+        seconds; None when not asked (``nbytes`` None, ``roof_probe_s`` 0, a GPU run) or when there
+        is no probe (no C++ extension)."""
+        if not nbytes or self.cfg.roof_probe_s <= 0 or self.device != "cpu":
+            return None
+        return self.read_probe(threads, nbytes, self.cfg.roof_probe_s)
 
     def rotation_target(self, kernels: bool = False) -> int:
         """Bytes of weight copies a case rotates through: rotate_factor x last-level cache, or for
@@ -105,8 +121,13 @@ class RunContext:
         prepare: Callable[[], Prepared],
         policy: TimingPolicy | None = None,
         extra: dict | None = None,
+        adjacent_roof: int | None = None,
     ) -> dict | None:
-        """Prepare and time one implementation; returns its record, or None when unavailable."""
+        """Prepare and time one implementation; returns its record, or None when unavailable.
+
+        ``adjacent_roof`` (bytes, for a memory-bound case): also take the read roof right before
+        and right after the rounds (:meth:`probe`, reads of that many bytes at ``threads``) and
+        record it beside the run-level one (``results.add_adjacent_roof``)."""
         policy = policy or self.cfg.policy
         bw = self.bandwidth(threads)
         served = fallback.counts()
@@ -115,9 +136,12 @@ class RunContext:
                 prep = prepare()
                 if prep.check is not None:  # a wrong answer is an error, never a number
                     prep.check(prep.fn(0))
+                # after prepare(), which can take seconds: the probes bracket the rounds alone
+                before = self.probe(threads, adjacent_roof)
                 pool0 = cpu_backend.pool_stats()
                 stats = measure(prep.fn, policy, self.device)
                 pool = {k: v - pool0.get(k, 0) for k, v in cpu_backend.pool_stats().items()}
+                after = self.probe(threads, adjacent_roof)
         except Unavailable as e:
             self.unavailable(suite, group, impl, str(e))
             return None
@@ -164,11 +188,18 @@ class RunContext:
             },
         )
         results.add_bandwidth(rec, prep.bytes_read, bw, self.cfg.stat)
+        if before and after:
+            results.add_adjacent_roof(rec, before, after, self.cfg.roof_tolerance)
         self.records.append(rec)
         gb = rec["extra_info"].get("GBps")
+        adj = rec["extra_info"].get("read_GBps_adjacent")
+        beside = ""
+        if adj:
+            beside = f"; read roof beside it {adj['before']:.1f} -> {adj['after']:.1f} GB/s"
+            beside += " (host mode changed)" if rec["extra_info"]["host_mode_changed"] else ""
         self.log(
             f"  {impl:<22} {stats['median'] * 1e3:9.3f} ms  (IQR {stats['iqr'] * 1e3:.3f}, "
-            f"{stats['rounds']} rounds{', ' + format(gb, '.1f') + ' GB/s' if gb else ''})"
+            f"{stats['rounds']} rounds{', ' + format(gb, '.1f') + ' GB/s' if gb else ''}{beside})"
         )
         del prep
         return rec
@@ -178,12 +209,17 @@ class RunContext:
 REF_IMPLS = {"kernels": "torch_fp32", "scoring": "torch_fp32", "adaptation": "torch_copy", "e2e": "fp32_model"}
 
 
-def run(cfg: BenchConfig, log: Callable[[str], None] | None = None) -> dict:
-    """Run every suite of ``cfg``; returns the results document (see ``chord.bench.results``)."""
+def run(
+    cfg: BenchConfig,
+    log: Callable[[str], None] | None = None,
+    read_probe: Callable[[int, int, float], dict | None] | None = None,
+) -> dict:
+    """Run every suite of ``cfg``; returns the results document (see ``chord.bench.results``).
+    ``read_probe``: see :class:`RunContext`."""
     from .suites import SUITES  # noqa: PLC0415 - suites import models lazily
 
     cfg.validate()
-    ctx = RunContext(cfg, log)
+    ctx = RunContext(cfg, log, read_probe)
     t0 = time.perf_counter()
     torch.manual_seed(cfg.seed)
     with contend.busy_processes(cfg.contend) as busy:
@@ -195,6 +231,7 @@ def run(cfg: BenchConfig, log: Callable[[str], None] | None = None) -> dict:
             with torch.inference_mode():
                 SUITES[name](ctx)
     results.add_ratios(ctx.records, REF_IMPLS, cfg.stat)
+    results.add_group_roofs(ctx.records, cfg.roof_tolerance)
     ctx.doc["chord"]["stat"] = cfg.stat
     ctx.doc["chord"]["elapsed_s"] = time.perf_counter() - t0
     ctx.doc["chord"]["env"] = {k: os.environ[k] for k in ("OMP_NUM_THREADS", "CHORD_CPU_ISA", "CI") if k in os.environ}

@@ -28,6 +28,12 @@ _BYTES_PER_WEIGHT = {
 }
 
 
+#: cases with M up to this are memory-bound (a GEMV streams its weight once and does little per
+#: byte): every implementation in their groups is timed between two read-roof probes
+#: (``RunContext.time(adjacent_roof=...)``), reading as many bytes as chord's largest packed weight
+MEMORY_BOUND_MAX_M = 1
+
+
 def peer_impls(peers) -> list[str]:
     out = []
     for p in peers:
@@ -69,6 +75,8 @@ def run(ctx) -> None:
                 prepared[key] = make()
             return prepared[key]
 
+        # one slice size for the whole group: chord and its peers get roofs that compare
+        roof = max(mw.nbytes for mw, _ in packs.values()) if M <= MEMORY_BOUND_MAX_M else None
         for t in cfg.threads:
             group = f"kernels M={M} K={K} N={N} t={t}"
             ctx.log(f" {group}")
@@ -77,7 +85,16 @@ def run(ctx) -> None:
                 if b not in BASELINES:
                     raise ValueError(f"baselines: expected some of {sorted(BASELINES)}, got {b!r}")
                 n = ctx.n_sets(_BYTES_PER_WEIGHT[b] * N * K, kernels=True)
-                ctx.time("kernels", group, b, "baseline", base, t, lambda: cached(b, lambda: BASELINES[b](w, x, n)))
+                ctx.time(
+                    "kernels",
+                    group,
+                    b,
+                    "baseline",
+                    base,
+                    t,
+                    lambda: cached(b, lambda: BASELINES[b](w, x, n)),
+                    adjacent_roof=roof,
+                )
             for p in peers:
                 n = ctx.n_sets(_BYTES_PER_WEIGHT[p] * N * K, kernels=True)
                 if p in peer_torchao.CONFIGS:  # torch's intra-op threads: prepared once
@@ -89,6 +106,7 @@ def run(ctx) -> None:
                         base,
                         t,
                         lambda: cached(p, lambda: peer_torchao.torchao_linear(p, w, x, n)),
+                        adjacent_roof=roof,
                     )
                 else:  # ggml's thread pool is per thread count: prepared per t, quantized once
                     for pages in cfg.peer_pages:
@@ -102,6 +120,7 @@ def run(ctx) -> None:
                             base if pages == "own" else dict(base, pages=pages),
                             t,
                             lambda: peer_ggml.ggml_matmul(p, w, x, n, t, hugepages=pages == "2m", qcache=ggml_q),
+                            adjacent_roof=roof,
                         )
             for label, (mw, mix) in packs.items():
                 for path in cfg.paths:
@@ -120,7 +139,7 @@ def run(ctx) -> None:
                         copies = cached(("chord", label), lambda: clone_packed(mw, n))
                         return chord_linear(mw, x, act_bits, n, copies)
 
-                    ctx.time("kernels", group, "chord", "chord", params, t, prepare, extra=extra)
+                    ctx.time("kernels", group, "chord", "chord", params, t, prepare, extra=extra, adjacent_roof=roof)
             gc.collect()
         del prepared, refs, ggml_q
         del w, x, packs
