@@ -13,6 +13,9 @@ from ..cli_args import (
     config_from_args,
 )
 from ..data import DEFAULT_DATASET, LeaveOneOut, load_dataset
+from ..models.caser import DROPOUT_POSITIONS, HEADS
+from ..models.sasrec import ACTIVATIONS, FFN_DROPOUT, INITS, NORMS
+from .trainer import LOSSES, TrainConfig, Trainer, seed_everything
 
 #: the options of the "model" group each backbone's constructor takes under their own name
 SASREC_OPTIONS = ("dim", "blocks", "heads", "dropout", "max_len", "norm", "ffn_hidden", "act", "init", "ffn_dropout")
@@ -37,16 +40,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     m.add_argument("--heads", type=int, default=1)
     m.add_argument(
         "--norm",
-        choices=["query", "pre", "post"],
+        choices=NORMS,
         default="query",
         help="SASRec layer norm: 'query' (original, query-only), 'pre' (pre-LN) or 'post' "
         "(BERT-style post-LN with a normed embedding, as S3-Rec's SASRec)",
     )
-    m.add_argument("--act", choices=["relu", "gelu"], default="relu", help="SASRec FFN activation")
+    m.add_argument("--act", choices=sorted(ACTIVATIONS), default="relu", help="SASRec FFN activation")
     m.add_argument("--ffn-hidden", type=int, default=None)
     m.add_argument(
         "--init",
-        choices=["xavier", "normal"],
+        choices=INITS,
         default="xavier",
         help="SASRec init: xavier matrices (kang205) or N(0, 0.02) Linear/Embedding weights (S3-Rec)",
     )
@@ -55,7 +58,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     m.add_argument(
         "--ffn-dropout",
-        choices=["both", "output"],
+        choices=FFN_DROPOUT,
         default="both",
         help="SASRec FFN dropout after the activation and fc2 (kang205) or after fc2 only (S3-Rec)",
     )
@@ -66,7 +69,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     m.add_argument("--no-user-emb", action="store_true", help="Caser without user embeddings")
     m.add_argument(
         "--caser-head",
-        choices=["fc2", "untied"],
+        choices=HEADS,
         default="fc2",
         help="Caser scoring: 'fc2' (RecBole: [z; P_u] -> fc2 -> tied item table) or 'untied' "
         "(original Caser: [z; P_u] against a separate output table + item bias; "
@@ -74,31 +77,36 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     m.add_argument(
         "--dropout-pos",
-        choices=["after_fc1", "before_fc1"],
+        choices=DROPOUT_POSITIONS,
         default="after_fc1",
         help="Caser dropout on z (after fc1) or on the filter outputs (before fc1: original, RecBole)",
     )
     t = p.add_argument_group("training")
-    t.add_argument("--loss", choices=["bce", "ce"], default="ce")
-    t.add_argument("--epochs", type=int, default=200)
-    t.add_argument("--batch-size", type=int, default=256)
-    t.add_argument("--lr", type=float, default=None, help="Adam lr (default 1e-3; --resume: the checkpoint's)")
+    t.add_argument("--loss", choices=LOSSES, default=TrainConfig.loss)
+    t.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    t.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
+    t.add_argument(
+        "--lr", type=float, default=None, help=f"Adam lr (default {TrainConfig.lr:g}; --resume: the checkpoint's)"
+    )
     t.add_argument(
         "--adam-beta2",
         type=float,
         default=None,
-        help="Adam beta2 (default 0.98 as kang205; S3-Rec uses 0.999; --resume: the checkpoint's)",
+        help=f"Adam beta2 (default {TrainConfig.betas[1]:g} as kang205; S3-Rec uses 0.999; --resume: the checkpoint's)",
     )
     t.add_argument(
-        "--weight-decay", type=float, default=None, help="Adam L2 weight decay (default 0; --resume: the checkpoint's)"
+        "--weight-decay",
+        type=float,
+        default=None,
+        help=f"Adam L2 weight decay (default {TrainConfig.weight_decay:g}; --resume: the checkpoint's)",
     )
-    t.add_argument("--num-negatives", type=int, default=1)
-    t.add_argument("--seed", type=int, default=42)
-    t.add_argument("--patience", type=int, default=10)
-    t.add_argument("--eval-every", type=int, default=1)
-    t.add_argument("--max-minutes", type=float, default=0.0, help="wall-clock budget (0 = none)")
+    t.add_argument("--num-negatives", type=int, default=TrainConfig.num_negatives)
+    t.add_argument("--seed", type=int, default=TrainConfig.seed)
+    t.add_argument("--patience", type=int, default=TrainConfig.patience)
+    t.add_argument("--eval-every", type=int, default=TrainConfig.eval_every)
+    t.add_argument("--max-minutes", type=float, default=TrainConfig.max_minutes, help="wall-clock budget (0 = none)")
     add_threads_argument(t)
-    t.add_argument("--min-len", type=int, default=3)
+    t.add_argument("--min-len", type=int, default=TrainConfig.min_len)
     t.add_argument("--max-users", type=int, default=0, help="train on the first N users only (smoke tests)")
     t.add_argument("--no-progress", action="store_true")
     add_mask_seen_target_argument(t, "validation, so early stopping does not reward repeats, and test")
@@ -123,7 +131,6 @@ def build_from_args(args, ds):
 def run(args) -> int:
     from ..cpu_env import configure_cpu
     from ..eval.evaluator import format_table
-    from .trainer import TrainConfig, Trainer, seed_everything
 
     configure_cpu(args.threads)
     ds = load_dataset(args.dataset, args.data_dir)
@@ -145,16 +152,18 @@ def run(args) -> int:
     else:
         model = build_from_args(args, ds)
     prev = resume.get("train", {}) if resume else {}  # a resumed run keeps its lr/decay unless given
-    lr = args.lr if args.lr is not None else prev.get("lr", 1e-3)
-    weight_decay = args.weight_decay if args.weight_decay is not None else prev.get("weight_decay", 0.0)
-    beta2 = args.adam_beta2 if args.adam_beta2 is not None else prev.get("betas", (0.9, 0.98))[1]
+    lr = args.lr if args.lr is not None else prev.get("lr", TrainConfig.lr)
+    weight_decay = (
+        args.weight_decay if args.weight_decay is not None else prev.get("weight_decay", TrainConfig.weight_decay)
+    )
+    beta2 = args.adam_beta2 if args.adam_beta2 is not None else prev.get("betas", TrainConfig.betas)[1]
     if not 0.0 <= beta2 < 1.0:
         raise SystemExit(f"--adam-beta2: expected a value in [0, 1), got {beta2}")
     cfg = config_from_args(
         TrainConfig,
         args,
         lr=lr,
-        betas=(0.9, beta2),
+        betas=(TrainConfig.betas[0], beta2),
         weight_decay=weight_decay,
         progress=not args.no_progress,
     )
