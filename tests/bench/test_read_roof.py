@@ -82,6 +82,7 @@ def test_memory_bound_records_carry_the_roof_beside_them(fast_bandwidth):
     doc = runner.run(_cfg(), log=lambda s: None, read_probe=probe)
     m1, m4 = _by_impl(doc, 1), _by_impl(doc, 4)
     assert len(probe.calls) == 4  # two per M=1 record, none for M=4 (not memory-bound)
+    assert doc["chord"]["roof_probes"] == 4 and doc["chord"]["roof_probe_elapsed_s"] >= 0
     chord_bytes = m1["chord"]["extra_info"]["bytes_read"]
     assert {c[1] for c in probe.calls} == {chord_bytes}  # one slice size for the group: chord's weight
     assert {c[0] for c in probe.calls} == {1} and {c[2] for c in probe.calls} == {0.05}
@@ -89,6 +90,8 @@ def test_memory_bound_records_carry_the_roof_beside_them(fast_bandwidth):
     assert fp["read_GBps_adjacent"]["before"] == 30.0 and fp["read_GBps_adjacent"]["after"] == 31.0
     assert fp["read_GBps_adjacent"]["roof"] == 31.0 and fp["read_GBps_adjacent"]["page"] == "2m"
     assert ch["read_GBps_adjacent"]["roof"] == 40.0
+    (b0, a0), (b1, a1) = fp["read_GBps_adjacent"]["at_s"], ch["read_GBps_adjacent"]["at_s"]
+    assert 0 <= b0 <= a0 <= b1 <= a1  # seconds since the run began, in the order timed
     # the fraction is the record's GB/s over the larger probe, beside the run-level one (kept)
     assert fp["read_roofline_fraction_adjacent"] == pytest.approx(fp["GBps"] / 31.0)
     assert ch["read_roofline_fraction_adjacent"] == pytest.approx(ch["GBps"] / 40.0)
@@ -159,7 +162,11 @@ def test_report_shows_the_roof_beside_each_row_and_the_mode(fast_bandwidth):
     assert "more than 15%" in table
     # the t=1 group spans 20-40 GB/s: named under the table; the t=2 group (60-63) is not
     assert "M=1 K=64 N=32 t=1 (20.0–40.0 GB/s)" in table and "t=2 (" not in table
-    assert "on 2 MiB pages" in md
+    assert "on 2 MiB pages" in md and "†" not in table
+    # a row faster than the roof beside it: its fraction is marked and the mark explained
+    doc["benchmarks"][1]["extra_info"]["read_roofline_fraction_adjacent"] = 1.08
+    table = report.adjacent_roof_table(doc["benchmarks"], "min", 0.15)
+    assert "| 108% † |" in table and "† above 100 %" in table
 
 
 @needs_cpp

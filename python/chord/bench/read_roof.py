@@ -109,8 +109,8 @@ class AdjacentProbe:
         return self._buf
 
     def __call__(self, threads: int, slice_bytes: int, seconds: float) -> dict | None:
-        """``{"GBps", "variant", "reads", "slice_bytes", "page", "seconds", "at"}`` (``at``: the
-        clock when the window ended), or None without the C++ extension."""
+        """``{"GBps", "variant", "reads", "slice_bytes", "page", "seconds"}``, or None without the
+        C++ extension."""
         if not self.available():
             return None
         read = cpu_backend._cpu.read_stream
@@ -138,5 +138,4 @@ class AdjacentProbe:
             "slice_bytes": n,
             "page": self.page,
             "seconds": seconds,
-            "at": self.clock(),
         }

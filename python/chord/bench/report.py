@@ -78,6 +78,7 @@ def adjacent_roof_table(records: list[dict], stat: str = "median", tolerance: fl
         "|---|---|---|---:|---:|---:|---:|---:|---|",
     ]
     mixed: dict[str, dict] = {}
+    over = False
     for r in recs:
         ex = r["extra_info"]
         adj = ex["read_GBps_adjacent"]
@@ -92,11 +93,18 @@ def adjacent_roof_table(records: list[dict], stat: str = "median", tolerance: fl
             f"{r['stats'][stat] * 1e3:.3f}",
             _fmt(ex.get("GBps"), ".1f"),
             f"{adj['before']:.1f} / {adj['after']:.1f}",
-            "" if frac is None else f"{frac:.0%}",
+            "" if frac is None else f"{frac:.0%}" + (" †" if frac > 1 else ""),
             "" if run_frac is None else f"{run_frac:.0%}",
             "**changed**" if ex.get("host_mode_changed") else "steady",
         ]
+        over = over or (frac or 0) > 1
         lines.append("| " + " | ".join(cells) + " |")
+    if over:
+        lines += [
+            "",
+            "† above 100 %: the row read faster than the best read of the probes beside it, whose short "
+            "windows missed the best the machine gave (on a busy machine: a thread descheduled through a probe).",
+        ]
     tol = "" if tolerance is None else f" by more than {tolerance:.0%}"
     if mixed:
         lines += [

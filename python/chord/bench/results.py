@@ -12,13 +12,14 @@ File layout (pytest-benchmark 5 keys first, so ``pytest-benchmark compare`` read
                                     read_GBps, read_roofline_fraction,
                                     # memory-bound cases (kernels M=1), the roof taken beside them:
                                     read_GBps_adjacent: {before, after, roof, page, slice_bytes,
-                                                         seconds},
+                                                         seconds, at_s: [before, after]},
                                     read_roofline_fraction_adjacent, host_mode_changed,
                                     read_GBps_group: {min, max, probes}, group_mode_changed,
                                     ...}}],
      "chord": {"schema": "chord.bench/1", "config": {...}, "bandwidth": {threads: {...}},
                "unavailable": [{suite, group, impl, reason}],
-               "errors": [{suite, group, impl, reason}] (wrong answers: ``chord.bench.checks``), "elapsed_s": float}}
+               "errors": [{suite, group, impl, reason}] (wrong answers: ``chord.bench.checks``), "elapsed_s": float,
+               "roof_probes": int, "roof_probe_elapsed_s": float (the probes beside memory-bound cases)}}
 """
 
 from __future__ import annotations
@@ -158,6 +159,8 @@ def add_adjacent_roof(rec: dict, before: dict, after: dict, tolerance: float) ->
         "page": before.get("page"),
         "slice_bytes": before.get("slice_bytes"),
         "seconds": before.get("seconds"),
+        # when the probes ended, seconds since the run began: how far apart a group's rows were timed
+        "at_s": [before.get("at_s"), after.get("at_s")],
     }
     ex["host_mode_changed"] = roof > (1 + tolerance) * min(b, a)
     if ex.get("GBps") and roof > 0:

@@ -53,6 +53,7 @@ class RunContext:
         self.device = cfg.device
         self.log = log or (lambda s: print(s, file=sys.stderr, flush=True))
         self.llc = machine.last_level_cache_bytes()
+        self.t0 = time.perf_counter()  # probes say when they ran, in seconds since here
         self.read_probe = read_probe or read_roof.AdjacentProbe(self.llc)
         self.doc = results.new_document(machine.machine_info(cfg.device), machine.commit_info(), cfg.as_dict())
         self.doc["chord"]["errors"] = []
@@ -80,7 +81,14 @@ class RunContext:
         is no probe (no C++ extension)."""
         if not nbytes or self.cfg.roof_probe_s <= 0 or self.device != "cpu":
             return None
-        return self.read_probe(threads, nbytes, self.cfg.roof_probe_s)
+        t0 = time.perf_counter()
+        got = self.read_probe(threads, nbytes, self.cfg.roof_probe_s)
+        if got is not None:
+            got = dict(got, at_s=time.perf_counter() - self.t0)
+        c = self.doc["chord"]  # what the probes cost the run
+        c["roof_probes"] = c.get("roof_probes", 0) + 1
+        c["roof_probe_elapsed_s"] = c.get("roof_probe_elapsed_s", 0.0) + time.perf_counter() - t0
+        return got
 
     def rotation_target(self, kernels: bool = False) -> int:
         """Bytes of weight copies a case rotates through: rotate_factor x last-level cache, or for
