@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from chord.bench import results
+from chord.bench import machine, results
 from chord.bench.timing import summarize
 
 
@@ -44,3 +44,9 @@ def synthetic_doc(
 @pytest.fixture
 def make_doc():
     return synthetic_doc
+
+
+@pytest.fixture
+def fast_bandwidth(monkeypatch):
+    """The run-level bandwidth without measuring it: copy 10 GB/s, read 10 GB/s."""
+    monkeypatch.setattr(machine, "copy_bandwidth", lambda device="cpu": {"copy_GBps": 10.0, "read_GBps": 10.0})

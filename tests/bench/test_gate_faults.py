@@ -10,7 +10,7 @@ import torch
 
 import chord
 from chord.backends import fallback
-from chord.bench import checks, compare, machine, runner
+from chord.bench import checks, compare, runner
 from chord.bench.config import BenchConfig
 from chord.bench.suites import scoring
 from chord.bench.timing import TimingPolicy
@@ -124,11 +124,6 @@ def test_ggml_peer_output_is_checked():
 
 
 # -- the runner: a wrong kernel is an error, not a number ----------------------------------------
-@pytest.fixture
-def fast_bandwidth(monkeypatch):
-    monkeypatch.setattr(machine, "copy_bandwidth", lambda device="cpu": {"copy_GBps": 10.0, "read_GBps": 10.0})
-
-
 def _tiny(**kw):
     cfg = BenchConfig(
         suites=("kernels",),
