@@ -110,9 +110,11 @@ void epilogue_i8_avx512(const int32_t*, int64_t, const double*, const double*, c
                         double, float*) {
   absent("epilogue_i8_avx512");
 }
-void epilogue_gemv_i8_avx512(const int64_t*, int64_t, const float*, const float*, const int32_t*, const float*, double,
-                             double, float*) {
+void epilogue_gemv_i8_avx512(const int64_t*, int64_t, const float*, const float*, double, double, double*) {
   absent("epilogue_gemv_i8_avx512");
+}
+void scatter_rows_avx512(const double*, int64_t, const int32_t*, const float*, float*) {
+  absent("scatter_rows_avx512");
 }
 void epilogue_gemv_f32_avx512(const float*, int64_t, const float*, const float*, const int32_t*, const float*, double,
                               float*) {

@@ -371,6 +371,15 @@ void mp_linear(const PackedView& w, const void* x, DType xdtype, int64_t M, int6
   const int64_t mb = act_bits ? kMBlockI8 : kMBlockF32;
   const bool epi512 = act_bits && isa_has_avx512_vnni(a.isa);
   const bool epi512_f32 = !act_bits && isa_has_avx512(a.isa);
+  // A GEMV on the AVX-512 int8 epilogue writes its rows' values in packed order (contiguous) while
+  // it streams the weight and scatters them to y's permuted columns once at the end: stores to
+  // scattered columns during the stream pull a cache line of y into L1 per row and evict the
+  // stream's lines (M = 1 8192^2 mix3 act8 ran ~4 % slower; reports/2026-12-07-gemv-7.md). The
+  // caller's buffer: the workers write into it before parallel_for_blocked returns.
+  const bool defer_scatter = epi512 && M == 1 && ydtype == DType::F32;
+  thread_local std::vector<double> rows_v;
+  if (defer_scatter) rows_v.resize(size_t(w.N));
+  double* const vrows = rows_v.data();
   // A row's result never depends on which thread computes it. act_bits = 8 streams the weight
   // once per call: each thread takes one contiguous range of equal bytes (parallel_for_blocked).
   // the output dtype as a template argument: no switch per element in the epilogue
@@ -378,6 +387,7 @@ void mp_linear(const PackedView& w, const void* x, DType xdtype, int64_t M, int6
     constexpr DType DT = decltype(dtype)::value;
     thread_local std::vector<float> fbuf;
     thread_local std::vector<int64_t> ibuf;
+    thread_local std::vector<double> vbuf;
     fbuf.resize(size_t(mb * kMaxRowsPerTaskI8));
     ibuf.resize(size_t(mb * kMaxRowsPerTaskI8));
     const Task& tk = tasks[size_t(t)];
@@ -402,13 +412,16 @@ void mp_linear(const PackedView& w, const void* x, DType xdtype, int64_t M, int6
       prefetch_bytes(w.perm + tk.r0, tk.nr * 4);
       if constexpr (DT == DType::F32) {
         if (epi512) {  // the same expression on 8 rows at once (AVX-512), bit for bit
+          if (!defer_scatter) vbuf.resize(size_t(kMaxRowsPerTaskI8));
           for (int64_t m0 = 0; m0 < M; m0 += mb) {
             const int64_t nm = std::min(mb, M - m0);
             span_dots(w, a, s, tk.r0, tk.nr, m0, nm, fbuf.data(), ibuf.data());
-            for (int64_t m = m0; m < m0 + nm; ++m)
+            for (int64_t m = m0; m < m0 + nm; ++m) {
+              double* v = defer_scatter ? vrows + tk.r0 : vbuf.data();
               epilogue_gemv_i8_avx512(ibuf.data() + (m - m0) * tk.nr, tk.nr, w.zeros + tk.r0, w.scales + tk.r0,
-                                      w.perm + tk.r0, bias, double(a.qsum[size_t(m)]), double(a.sx[size_t(m)]),
-                                      static_cast<float*>(y) + m * ldy);
+                                      double(a.qsum[size_t(m)]), double(a.sx[size_t(m)]), v);
+              if (!defer_scatter) scatter_rows_avx512(v, tk.nr, w.perm + tk.r0, bias, static_cast<float*>(y) + m * ldy);
+            }
           }
           return;
         }
@@ -435,6 +448,10 @@ void mp_linear(const PackedView& w, const void* x, DType xdtype, int64_t M, int6
     parallel_for_blocked(int64_t(tasks.size()), nt, task, cum_bytes.data());
   else
     parallel_for_slots(int64_t(tasks.size()), nt, task);
+  if (defer_scatter)  // the rows of every unpruned span (pruned rows were stored by their tasks)
+    for (const BucketSpan& s : w.spans)
+      if (s.bits && s.rows)
+        scatter_rows_avx512(vrows + s.row_start, s.rows, w.perm + s.row_start, bias, static_cast<float*>(y));
 }
 
 void dequantize_rows(const PackedView& w, int64_t n0, int64_t n1, float* out, int64_t ldo, int nthreads) {

@@ -63,19 +63,25 @@ void dot_i8_avx512vnni(const uint8_t* w, int64_t rb, int bits, int64_t nr, const
   dot_i8_vnni<V512>(w, rb, bits, nr, x, ldx, nm, out, ldo, pf_end);
 }
 
-void epilogue_gemv_i8_avx512(const int64_t* d, int64_t n, const float* zero, const float* scale, const int32_t* perm,
-                             const float* bias, double q, double xs, float* y) {
+void epilogue_gemv_i8_avx512(const int64_t* d, int64_t n, const float* zero, const float* scale, double q, double xs,
+                             double* v) {
   // Explicit-rounding intrinsics: GCC never contracts them into FMAs, so every step rounds as
   // the scalar expression's does (int64 -> double is exact: |d| < 2^53).
   constexpr int R = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
   const __m512d vq = _mm512_set1_pd(q), vxs = _mm512_set1_pd(xs);
+  for (int64_t j = 0; j < n; j += 8) {
+    const __mmask8 km = n - j >= 8 ? __mmask8(0xff) : __mmask8((1u << (n - j)) - 1u);
+    const __m512d dv = _mm512_cvtepi64_pd(_mm512_maskz_loadu_epi64(km, d + j));
+    const __m512d zq = _mm512_mul_round_pd(_mm512_cvtps_pd(_mm256_maskz_loadu_ps(km, zero + j)), vq, R);
+    const __m512d sc = _mm512_mul_round_pd(vxs, _mm512_cvtps_pd(_mm256_maskz_loadu_ps(km, scale + j)), R);
+    _mm512_mask_storeu_pd(v + j, km, _mm512_mul_round_pd(_mm512_sub_round_pd(dv, zq, R), sc, R));
+  }
+}
+
+void scatter_rows_avx512(const double* v, int64_t n, const int32_t* perm, const float* bias, float* y) {
   epilogue_blocks_8(
-      n, perm, bias, y, [&](int64_t j0, __mmask8 km) __attribute__((always_inline)) {
-        const __m512d dv = _mm512_cvtepi64_pd(_mm512_maskz_loadu_epi64(km, d + j0));
-        const __m512d zq = _mm512_mul_round_pd(_mm512_cvtps_pd(_mm256_maskz_loadu_ps(km, zero + j0)), vq, R);
-        const __m512d sc = _mm512_mul_round_pd(vxs, _mm512_cvtps_pd(_mm256_maskz_loadu_ps(km, scale + j0)), R);
-        return _mm512_mul_round_pd(_mm512_sub_round_pd(dv, zq, R), sc, R);
-      });
+      n, perm, bias,
+      y, [&](int64_t j0, __mmask8 km) __attribute__((always_inline)) { return _mm512_maskz_loadu_pd(km, v + j0); });
 }
 
 }  // namespace mpl

@@ -145,11 +145,14 @@ void dot_i8_rows16_avx512vnni(const uint8_t* w, int64_t rb, int bits, int64_t nr
                               int64_t nm, int64_t* out, int64_t ldo, const uint8_t* pf_end);
 
 // The act_bits = 8 epilogue of one activation row over n packed rows on AVX-512 (compiled with
-// the VNNI kernel; bit-identical to mp_linear.cpp's scalar float64 expression): for j < n,
-// y[perm[j]] = float((double(d[j]) - double(zero[j]) * q) * (xs * double(scale[j]))
-// (+ double(bias[perm[j]]) when bias is not null)).
-void epilogue_gemv_i8_avx512(const int64_t* d, int64_t n, const float* zero, const float* scale, const int32_t* perm,
-                             const float* bias, double q, double xs, float* y);
+// the VNNI kernel), in two steps that together are bit-identical to mp_linear.cpp's scalar
+// float64 expression: for j < n, v[j] = (double(d[j]) - double(zero[j]) * q) * (xs * double(scale[j]))
+// (packed order, contiguous), then y[perm[j]] = float(v[j] (+ double(bias[perm[j]]) when bias is
+// not null)). Apart so that a GEMV can write v while it streams the weight and scatter to the
+// permuted columns once at the end (scattered stores during the stream cost; mp_linear.cpp).
+void epilogue_gemv_i8_avx512(const int64_t* d, int64_t n, const float* zero, const float* scale, double q, double xs,
+                             double* v);
+void scatter_rows_avx512(const double* v, int64_t n, const int32_t* perm, const float* bias, float* y);
 
 // Activation layouts of the AVX2 kernels, from one natural-order row (zero beyond K, length
 // Kp): dst gets Kp elements.

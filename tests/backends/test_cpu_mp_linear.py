@@ -231,6 +231,25 @@ def test_int8_path_exact_integers_and_error_bound(M, N, K, scheme, one_bit, with
     assert ((ys[0].double() - ref0).abs() <= bound * (1 + 1e-6) + 1e-6 * ref0.abs().max()).all()
 
 
+@pytest.mark.parametrize("with_bias", [False, True])
+def test_int8_gemv_same_on_every_isa_and_thread_count(with_bias):
+    # M = 1 on long rows (the GEMV kernels, several tasks per bucket; the AVX-512 epilogue
+    # collects the rows in packed order and scatters them to the permuted columns at the end),
+    # every width with pruned rows between them
+    N, K = 301, 700
+    codes = torch.arange(N, dtype=torch.uint8) % 4  # pruned, 2, 4, 8 bits
+    mw = make_weight(N, K, codes)
+    x, b = torch.randn(1, K), torch.randn(N)
+    bias = b if with_bias else None
+    ys = [run_binding(x, mw, bias, 8, isa, nthreads) for isa in ISAS for nthreads in (1, 2)]
+    for y in ys[1:]:
+        assert torch.equal(y, ys[0])
+    pruned = codes == 0
+    assert torch.equal(ys[0][0, pruned], b[pruned] if with_bias else torch.zeros(int(pruned.sum())))
+    ref8 = ref64(x, mw, bias, act_bits=8)
+    assert ((ys[0].double() - ref8).abs() <= 2e-7 * ref8.abs().max()).all()
+
+
 @contextlib.contextmanager
 def pinned_isa(isa):
     """CHORD_CPU_ISA=isa for the block (hypothesis tests cannot take monkeypatch)."""
