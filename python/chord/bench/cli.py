@@ -87,14 +87,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "(default median; min resists preemption on a busy shared machine)",
     )
     t.add_argument("--quick", action="store_true", help="few rounds per case (smoke tests, not for numbers)")
-    t.add_argument("--max-time", type=float, help="max seconds sampling one case (default 0.5)")
-    t.add_argument("--min-rounds", type=int, help="min rounds per case (default 7)")
+    t.add_argument(
+        "--max-time", type=float, help=f"max seconds sampling one case (default {DEFAULT_POLICY.max_time_s:g})"
+    )
+    t.add_argument("--min-rounds", type=int, help=f"min rounds per case (default {DEFAULT_POLICY.min_rounds})")
     t.add_argument(
         "--roof-probe",
         type=float,
         metavar="S",
         help="seconds of the read-roof probe right before and after each memory-bound case "
-        "(kernels M=1; default 0.1, 0: off)",
+        f"(kernels M=1; default {BenchConfig.roof_probe_s:g}, 0: off)",
     )
     o = p.add_argument_group("output")
     o.add_argument("--out", metavar="DIR", help="output directory (default bench_out/<timestamp>)")

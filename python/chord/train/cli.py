@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 from pathlib import Path
 
@@ -13,13 +14,20 @@ from ..cli_args import (
     config_from_args,
 )
 from ..data import DEFAULT_DATASET, LeaveOneOut, load_dataset
-from ..models.caser import DROPOUT_POSITIONS, HEADS
-from ..models.sasrec import ACTIVATIONS, FFN_DROPOUT, INITS, NORMS
+from ..models.caser import DROPOUT_POSITIONS, HEADS, Caser
+from ..models.sasrec import ACTIVATIONS, FFN_DROPOUT, INITS, NORMS, SASRec
 from .trainer import LOSSES, TrainConfig, Trainer, seed_everything
 
 #: the options of the "model" group each backbone's constructor takes under their own name
 SASREC_OPTIONS = ("dim", "blocks", "heads", "dropout", "max_len", "norm", "ffn_hidden", "act", "init", "ffn_dropout")
 CASER_OPTIONS = ("dim", "L", "T", "n_v", "n_h", "dropout", "dropout_pos")
+
+
+def constructor_defaults(cls: type) -> dict:
+    """``cls.__init__``'s keyword defaults: the model group's defaults are the models' own, not
+    restated here."""
+    params = inspect.signature(cls.__init__).parameters.values()
+    return {q.name: q.default for q in params if q.default is not inspect.Parameter.empty}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -32,25 +40,31 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="checkpoint dir to continue from (its model config wins; --epochs is the new total)",
     )
+    S, C = constructor_defaults(SASRec), constructor_defaults(Caser)
     m = p.add_argument_group("model")
-    m.add_argument("--dim", type=int, default=64)
-    m.add_argument("--dropout", type=float, default=0.2)
-    m.add_argument("--max-len", type=int, default=50, help="SASRec input length")
-    m.add_argument("--blocks", type=int, default=2)
-    m.add_argument("--heads", type=int, default=1)
+    m.add_argument("--dim", type=int, default=S["dim"])
+    m.add_argument(
+        "--dropout",
+        type=float,
+        default=S["dropout"],
+        help=f"both models (default SASRec's {S['dropout']:g}; Caser's constructor, as RecBole, uses {C['dropout']:g})",
+    )
+    m.add_argument("--max-len", type=int, default=S["max_len"], help="SASRec input length")
+    m.add_argument("--blocks", type=int, default=S["blocks"])
+    m.add_argument("--heads", type=int, default=S["heads"])
     m.add_argument(
         "--norm",
         choices=NORMS,
-        default="query",
+        default=S["norm"],
         help="SASRec layer norm: 'query' (original, query-only), 'pre' (pre-LN) or 'post' "
         "(BERT-style post-LN with a normed embedding, as S3-Rec's SASRec)",
     )
-    m.add_argument("--act", choices=sorted(ACTIVATIONS), default="relu", help="SASRec FFN activation")
-    m.add_argument("--ffn-hidden", type=int, default=None)
+    m.add_argument("--act", choices=sorted(ACTIVATIONS), default=S["act"], help="SASRec FFN activation")
+    m.add_argument("--ffn-hidden", type=int, default=S["ffn_hidden"], help="SASRec FFN width (default: --dim)")
     m.add_argument(
         "--init",
         choices=INITS,
-        default="xavier",
+        default=S["init"],
         help="SASRec init: xavier matrices (kang205) or N(0, 0.02) Linear/Embedding weights (S3-Rec)",
     )
     m.add_argument(
@@ -59,18 +73,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     m.add_argument(
         "--ffn-dropout",
         choices=FFN_DROPOUT,
-        default="both",
+        default=S["ffn_dropout"],
         help="SASRec FFN dropout after the activation and fc2 (kang205) or after fc2 only (S3-Rec)",
     )
-    m.add_argument("--L", type=int, default=5, help="Caser window")
-    m.add_argument("--T", type=int, default=1, help="Caser targets per window")
-    m.add_argument("--n-v", type=int, default=4)
-    m.add_argument("--n-h", type=int, default=16)
+    m.add_argument("--L", type=int, default=C["L"], help="Caser window")
+    m.add_argument("--T", type=int, default=C["T"], help="Caser targets per window")
+    m.add_argument("--n-v", type=int, default=C["n_v"], help="Caser vertical filters")
+    m.add_argument("--n-h", type=int, default=C["n_h"], help="Caser horizontal filters per height")
     m.add_argument("--no-user-emb", action="store_true", help="Caser without user embeddings")
     m.add_argument(
         "--caser-head",
         choices=HEADS,
-        default="fc2",
+        default=C["head"],
         help="Caser scoring: 'fc2' (RecBole: [z; P_u] -> fc2 -> tied item table) or 'untied' "
         "(original Caser: [z; P_u] against a separate output table + item bias; "
         "the fused runtime rejects it)",
@@ -78,7 +92,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     m.add_argument(
         "--dropout-pos",
         choices=DROPOUT_POSITIONS,
-        default="after_fc1",
+        default=C["dropout_pos"],
         help="Caser dropout on z (after fc1) or on the filter outputs (before fc1: original, RecBole)",
     )
     t = p.add_argument_group("training")
