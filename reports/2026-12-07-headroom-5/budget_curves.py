@@ -32,7 +32,7 @@ _original = h4.panels
 
 def added(ds: str, m: str) -> list[dict]:
     """This report's series for one pretrained-frozen checkpoint (all users, dashed)."""
-    runs = sorted((H5 / "runs").glob(f"{ds}_{m}_s*.json"))
+    runs = sorted((H5 / "cells").glob(f"{ds}_{m}_s*.json"))
     res = [h4.experiment(p) for p in runs]
     if not res:
         return []
