@@ -1,0 +1,7 @@
+// A variant's vector struct for var_wrap.h (reports/2026-12-07-gemv-7.md): pass -DVAR_PRE='"var_addx.h"'
+struct VAddX : chord::mpl::V512 {
+  static vec dpbusd(vec acc, vec u, vec x) {
+    asm("vpaddd %1, %0, %0\n\tvpaddd %2, %0, %0" : "+v"(acc) : "v"(u), "v"(x));
+    return acc;
+  }
+};
