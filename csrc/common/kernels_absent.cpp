@@ -106,8 +106,8 @@ void unpack_i8_vnni_quad(const uint8_t* const*, const int64_t*, const int*, int,
 void gemm_i8_vnni_quad(const int8_t*, int64_t, int64_t, const uint8_t*, int64_t, int64_t, int64_t, int32_t*, int64_t) {
   absent("gemm_i8_vnni_quad");
 }
-void epilogue_i8_avx512(const int32_t*, int64_t, const double*, const double*, const double*, const int32_t*, double,
-                        double, float*) {
+void epilogue_i8_avx512(const int32_t*, int64_t, int64_t, int64_t, const double*, const double*, const double*,
+                        const int32_t*, const int64_t*, const float*, float*, int64_t) {
   absent("epilogue_i8_avx512");
 }
 void epilogue_gemv_i8_avx512(const int64_t*, int64_t, const float*, const float*, double, double, double*) {

@@ -439,18 +439,19 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
         }
         // epilogue: the direct path's (mp_linear.cpp) expression, in the same order; staged:
         // rounded to float32 as store_y does, in packed order
+        if (vec_epi && (staged || ydtype == DType::F32)) {
+          float* const out = staged ? stage.p + mb * nlive + r0
+                                    : static_cast<float*>(y) + (mp + mb) * ldy + (s.contiguous ? s.col[0] : 0);
+          epilogue_i8_avx512(s.c.p, nw, nm, nw, s.zero.data(), s.scale.data(), bias ? s.bias.data() : nullptr,
+                             staged || s.contiguous ? nullptr : s.col.data(), qsum.data() + mb, sx.data() + mb, out,
+                             staged ? nlive : ldy);
+          continue;
+        }
         for (int64_t m = 0; m < nm; ++m) {
           const double q = double(qsum[size_t(mb + m)]), xs = double(sx[size_t(mb + m)]);
           const int32_t* cr = s.c.p + m * nw;
           const int64_t yrow = (mp + mb + m) * ldy;
           float* const sr = staged ? stage.p + (mb + m) * nlive + r0 : nullptr;
-          if (vec_epi && (staged || ydtype == DType::F32)) {
-            const bool direct = staged || s.contiguous;
-            epilogue_i8_avx512(cr, nw, s.zero.data(), s.scale.data(), bias ? s.bias.data() : nullptr,
-                               direct ? nullptr : s.col.data(), q, xs,
-                               staged ? sr : static_cast<float*>(y) + yrow + (s.contiguous ? s.col[0] : 0));
-            continue;
-          }
           if (staged) {
             for (int64_t j = 0; j < nw; ++j) {
               const double v = (double(cr[j]) - s.zero[size_t(j)] * q) * (xs * s.scale[size_t(j)]);

@@ -275,30 +275,37 @@ void gemm_i8_vnni_quad(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* 
     }
 }
 
-void epilogue_i8_avx512(const int32_t* c, int64_t n, const double* zero, const double* scale, const double* bias,
-                        const int32_t* col, double q, double xs, float* y) {
+void epilogue_i8_avx512(const int32_t* c, int64_t ldc, int64_t nm, int64_t n, const double* zero, const double* scale,
+                        const double* bias, const int32_t* col, const int64_t* qsum, const float* sx, float* y,
+                        int64_t ldy) {
   // Explicit-rounding intrinsics: GCC never contracts them into FMAs, so every step rounds as
-  // the scalar expression's does.
+  // the scalar expression's does. The one FMA below is exact: zero * q needs at most 24 + 23
+  // bits (a float times |q| <= 127 * kMaxKGemmI8 < 2^23), so d - zero * q rounds once either way.
+  // All the block's rows in one call: a call per row of 96 outputs cost ~20 % of the epilogue
+  // at M = 256 (reports/2026-12-07-gemm-4.md).
   constexpr int R = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
-  const __m512d vq = _mm512_set1_pd(q), vxs = _mm512_set1_pd(xs);
-  int64_t j = 0;
-  auto block = [&](int64_t j0, __mmask8 km) {
-    const __m512d d = _mm512_cvtepi32_pd(_mm256_maskz_loadu_epi32(km, c + j0));
-    const __m512d zq = _mm512_mul_round_pd(_mm512_maskz_loadu_pd(km, zero + j0), vq, R);
-    const __m512d sc = _mm512_mul_round_pd(vxs, _mm512_maskz_loadu_pd(km, scale + j0), R);
-    __m512d v = _mm512_mul_round_pd(_mm512_sub_round_pd(d, zq, R), sc, R);
-    if (bias) v = _mm512_add_round_pd(v, _mm512_maskz_loadu_pd(km, bias + j0), R);
-    const __m256 f = _mm512_cvt_roundpd_ps(v, R);
-    if (!col) {
-      _mm256_mask_storeu_ps(y + j0, km, f);
-    } else {
-      alignas(32) float t[8];
-      _mm256_store_ps(t, f);
-      for (int i = 0; i < 8 && j0 + i < n; ++i) y[col[j0 + i]] = t[i];
-    }
-  };
-  for (; j + 8 <= n; j += 8) block(j, 0xff);
-  if (j < n) block(j, __mmask8((1u << (n - j)) - 1u));
+  for (int64_t m = 0; m < nm; ++m) {
+    const int32_t* cm = c + m * ldc;
+    float* ym = y + m * ldy;
+    const __m512d vq = _mm512_set1_pd(double(qsum[m])), vxs = _mm512_set1_pd(double(sx[m]));
+    auto block = [&](int64_t j0, __mmask8 km) {
+      const __m512d d = _mm512_cvtepi32_pd(_mm256_maskz_loadu_epi32(km, cm + j0));
+      const __m512d sc = _mm512_mul_round_pd(vxs, _mm512_maskz_loadu_pd(km, scale + j0), R);
+      __m512d v = _mm512_mul_round_pd(_mm512_fnmadd_round_pd(_mm512_maskz_loadu_pd(km, zero + j0), vq, d, R), sc, R);
+      if (bias) v = _mm512_add_round_pd(v, _mm512_maskz_loadu_pd(km, bias + j0), R);
+      const __m256 f = _mm512_cvt_roundpd_ps(v, R);
+      if (!col) {
+        _mm256_mask_storeu_ps(ym + j0, km, f);
+      } else {
+        alignas(32) float t[8];
+        _mm256_store_ps(t, f);
+        for (int i = 0; i < 8 && j0 + i < n; ++i) ym[col[j0 + i]] = t[i];
+      }
+    };
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8) block(j, 0xff);
+    if (j < n) block(j, __mmask8((1u << (n - j)) - 1u));
+  }
 }
 
 void gemm_i8_vnni_packed(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* w, int64_t rb, int bits, int64_t nc,

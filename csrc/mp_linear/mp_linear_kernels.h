@@ -242,11 +242,13 @@ constexpr int64_t kMFusedGemmI8 = 24;
 // window: each k step's fields are unpacked in registers, never stored.
 void gemm_i8_vnni_packed(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* w, int64_t rb, int bits, int64_t nc,
                          int64_t L, int32_t* c, int64_t ldc, const uint8_t* pf, int64_t pfb);
-// The int8 epilogue of one activation row over n columns, vectorized (AVX-512F) and bit-identical
-// to the scalar float64 expression: y[col ? col[j] : j] = float((double(c[j]) - zero[j] * q) *
-// (xs * scale[j]) (+ bias[j] when bias is not null)).
-void epilogue_i8_avx512(const int32_t* c, int64_t n, const double* zero, const double* scale, const double* bias,
-                        const int32_t* col, double q, double xs, float* y);
+// The int8 epilogue of nm activation rows over n columns, vectorized (AVX-512F) and bit-identical
+// to the scalar float64 expression: with q = double(qsum[m]), xs = double(sx[m]),
+// y[m * ldy + (col ? col[j] : j)] = float((double(c[m * ldc + j]) - zero[j] * q) * (xs * scale[j])
+// (+ bias[j] when bias is not null)).
+void epilogue_i8_avx512(const int32_t* c, int64_t ldc, int64_t nm, int64_t n, const double* zero, const double* scale,
+                        const double* bias, const int32_t* col, const int64_t* qsum, const float* sx, float* y,
+                        int64_t ldy);
 // The whole op on the int8 GEMM path (mp_linear's arguments, act_bits = 8, M >= 1, perm
 // required, K <= kMaxKGemmI8). Same activation quantization and epilogue as the direct
 // kernels, so the same result bit for bit.
