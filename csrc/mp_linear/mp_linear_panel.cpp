@@ -150,17 +150,18 @@ constexpr Costs kCostScalar{1.7, 0.75, 600, 1.0, 1.0, 1.5, 0.4};
 // fallback only). avx_vnni takes the AVX2 coefficients: no CPU here runs it to fit (this AMD
 // EPYC, Zen 4, has AVX-512 VNNI but not AVX-VNNI; the AVX-VNNI kernels are checked under
 // emulation only) and its vpdpbusd GEMM and GEMV are both faster than AVX2's, so the ratio errs
-// little. Fitted on the quiet machine (thread CPU time; the fit's report:
-// reports/2026-12-06-costfit-quiet.txt). Above kMFusedGemmI8 rows the AVX-512 VNNI GEMM now runs
-// column-quad windows, faster than when fitted; the fitted crossovers lie below that
-// (reports/2026-12-07-gemm-2.md), so no choice changes.
+// little. Refitted after the GEMM's tile heights and thread splits and the direct path's short-row
+// kernel changed (least squares per path, then refined for the choice; 764 cases per ISA, M 1..512,
+// N and K 64..8192, on a shared machine): the faster path within 10 % in 737 / 764 cases on
+// AVX-512 VNNI (the previous coefficients: 728), total time 1.004x the faster paths' (1.017x);
+// AVX2 734 / 764 (724). Data and regret: reports/2026-12-07-gemm-4.md.
 namespace {
 struct CostsI8 {
   double g_fixed, g_unpack, g_quant, g_mac, g_epi, g_runpack;
   double d_fixed, d_prep, d_dot, d_epi;
 };
-constexpr CostsI8 kCostI8Vnni{4387, 0.09158, 0.04651, 0.002855, 1.248, 0.01325, 4120, 0.3134, 0.005818, 3.108};
-constexpr CostsI8 kCostI8Avx2{4231, 0.0345, 0, 0.009884, 3.457, 0, 4011, 0.1952, 0.01134, 3.933};
+constexpr CostsI8 kCostI8Vnni{4040, 0.06182, 0.1556, 0.002449, 0.6956, 0.007603, 4114, 0.1335, 0.005155, 1.753};
+constexpr CostsI8 kCostI8Avx2{4013, 0.03553, 0.1449, 0.009997, 3.174, 0, 4029, 0.1126, 0.01201, 3.394};
 constexpr CostsI8 kCostI8Scalar{4000, 0.26, 2.0, 0.18, 3.0, 0, 4600, 1.0, 0.6, 6.0};
 
 Path choose_path_i8(const PackedView& w, int64_t M, Isa isa) {

@@ -12,6 +12,7 @@ NaN-poisoned first.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 
@@ -276,6 +277,34 @@ def test_cost_model_int8_choices():
         # small layers take the GEMM (no 32-byte row padding) from M = 2; at M = 1 on 64 x 64 the
         # two paths are a measured tie (reports/2026-12-06-costfit-quiet.txt), so the fit decides
         assert path_of(small, 2, "avx512_vnni") == "panel"
+
+
+@functools.cache
+def mix3_weight(n):
+    """The cost fit's mix3 layer (tools/mp_linear_i8_costfit.py), n x n: 3/4 of the rows 2-bit,
+    1/8 4-bit, 1/8 8-bit, placed at random (the model sees only the counts)."""
+    g = torch.Generator().manual_seed(0)
+    codes = torch.ones(n, dtype=torch.uint8)
+    idx = torch.randperm(n, generator=g)
+    codes[idx[: n // 8]] = 2
+    codes[idx[n // 8 : n // 4]] = 3
+    return make_weight(n, n, codes)
+
+
+# The refit's crossovers (reports/2026-12-07-gemm-4.md, measured ties or near-ties there): the
+# first M at which the model takes the GEMM on the fit's mix3 layers.
+FITTED_CROSSOVERS = {("avx512_vnni", 1024): 2, ("avx512_vnni", 4096): 3, ("avx2", 1024): 15, ("avx2", 4096): 17}
+
+
+@pytest.mark.parametrize(("isa", "n"), sorted(FITTED_CROSSOVERS))
+def test_cost_model_int8_at_the_fitted_crossover(isa, n):
+    # the decision function, not a timing: direct kernels below the crossover, the GEMM from it
+    # on, one switch over M = 1..512 (a stale or mistyped coefficient moves or splits it)
+    if isa not in ISAS:
+        pytest.skip(f"this CPU does not run {isa}")
+    m_star = FITTED_CROSSOVERS[(isa, n)]
+    seq = [path_of(mix3_weight(n), M, isa) for M in range(1, 513)]
+    assert seq == ["direct"] * (m_star - 1) + ["panel"] * (513 - m_star)
 
 
 @given(
