@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <numeric>
 #include <random>
 #include <vector>
@@ -72,7 +73,33 @@ int main(int argc, char** argv) {
   }
   std::vector<float> x(static_cast<size_t>(K)), y(static_cast<size_t>(N));
   for (int64_t k = 0; k < K; ++k) x[size_t(k)] = float(std::normal_distribution<double>()(rng));
-  std::vector<double> t_lin, t_read, t_prep;
+  // the kernel alone through the same pool, tasks cut as mp_linear cuts them (no preparation, no
+  // epilogue; activations: the first copy's quantized row laid out for nothing, any int8 will do)
+  struct Task {
+    int bits;
+    int64_t off, rb, nr;
+  };
+  std::vector<Task> tasks;
+  std::vector<int64_t> cum{0};
+  {
+    int64_t off = 0;
+    for (int b = 0; b < 3; ++b) {
+      const int bits = int(buckets[2 * b]);
+      const int64_t rows = buckets[2 * b + 1], rb = K * bits / 8;
+      auto down = [](int64_t r) { return r / 24 * 24; };
+      const int64_t step =
+          std::max<int64_t>(24, std::min({down((256 << 10) / rb), down((rows + 4 * nt - 1) / (4 * nt)), int64_t(240)}));
+      for (int64_t r = 0; r < rows; r += step) {
+        tasks.push_back({bits, off + r * rb, rb, std::min(step, rows - r)});
+        cum.push_back(cum.back() + tasks.back().nr * rb + 1);
+      }
+      off += rows * rb;
+    }
+  }
+  int8_t* xq = static_cast<int8_t*>(std::aligned_alloc(64, size_t(K + 63) / 64 * 64));  // the kernels' aligned loads
+  std::memset(xq, 3, size_t(K + 63) / 64 * 64);
+  std::vector<int64_t> dots(static_cast<size_t>(N));
+  std::vector<double> t_lin, t_read, t_prep, t_kern;
   uint64_t sink = 0;
   int64_t copy = 0;
   for (int r = 0; r < rounds; ++r) {
@@ -94,6 +121,17 @@ int main(int argc, char** argv) {
       sink += uint64_t(a.act_int8()[5]);
     }
     t_prep.push_back(now() - t0);
+    copy = (copy + 1) % ncopies;
+    const uint8_t* wq = buf + copy * bytes;
+    t0 = now();
+    parallel_for_blocked(
+        int64_t(tasks.size()), nt,
+        [&](int64_t t, int) {
+          const Task& k = tasks[size_t(t)];
+          dot_i8_avx512vnni(wq + k.off, k.rb, k.bits, k.nr, xq, K, 1, dots.data(), 1, wq + bytes);
+        },
+        cum.data());
+    t_kern.push_back(now() - t0);
   }
   auto show = [&](const char* name, std::vector<double> v) {
     std::sort(v.begin(), v.end());
@@ -104,6 +142,7 @@ int main(int argc, char** argv) {
   show("mp_linear", t_lin);
   show("read", t_read);
   show("prep", t_prep);
+  show("kernel", t_kern);
   double h = 0;
   for (float v : y) h += v;
   std::printf("  (y sum %.3g, %llu)\n", h, (unsigned long long)(sink & 1));
