@@ -232,11 +232,12 @@ def test_int8_path_exact_integers_and_error_bound(M, N, K, scheme, one_bit, with
 
 
 @pytest.mark.parametrize("with_bias", [False, True])
-def test_int8_gemv_same_on_every_isa_and_thread_count(with_bias):
+@pytest.mark.parametrize(("N", "K"), [(301, 700), (61, 8200)])
+def test_int8_gemv_same_on_every_isa_and_thread_count(with_bias, N, K):
     # M = 1 on long rows (the GEMV kernels, several tasks per bucket; the AVX-512 epilogue
     # collects the rows in packed order and scatters them to the permuted columns at the end),
-    # every width with pruned rows between them
-    N, K = 301, 700
+    # every width with pruned rows between them; K = 8200: 4- and 8-bit rows of >= 4 KiB (the
+    # VNNI kernel's 8-row tiles) with tail rows
     codes = torch.arange(N, dtype=torch.uint8) % 4  # pruned, 2, 4, 8 bits
     mw = make_weight(N, K, codes)
     x, b = torch.randn(1, K), torch.randn(N)
