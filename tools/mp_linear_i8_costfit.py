@@ -97,7 +97,7 @@ MAX_K_ROWS16, MAX_M_ROWS16 = 256, 4  # kMaxKRows16, kMaxMRows16 (same header)
 
 def short_row_rule(N, K, M, isa):
     """True where choose_path_i8 decides by its short-row rule, before the model."""
-    return isa == "avx512_vnni" and K <= MAX_K_ROWS16 and M <= MAX_M_ROWS16 and N >= 256
+    return isa == "avx512_vnni" and K <= MAX_K_ROWS16 and N >= 1024 and M <= (MAX_M_ROWS16 if K <= 64 else 2)
 
 
 def features(mw, M, isa):

@@ -152,15 +152,15 @@ constexpr Costs kCostScalar{1.7, 0.75, 600, 1.0, 1.0, 1.5, 0.4};
 // emulation only) and its vpdpbusd GEMM and GEMV are both faster than AVX2's, so the ratio errs
 // little. Refitted after the GEMM's tile heights and thread splits and the direct path's short-row
 // kernel changed (least squares per path, then refined for the choice; 764 cases per ISA, M 1..512,
-// N and K 64..8192, on a shared machine): the faster path within 10 % in 737 / 764 cases on
-// AVX-512 VNNI (the previous coefficients: 728), total time 1.004x the faster paths' (1.017x);
-// AVX2 734 / 764 (724). Data and regret: reports/2026-12-07-gemm-4.md.
+// N and K 64..8192, on a shared machine): the faster path within 10 % in 748 / 764 cases on
+// AVX-512 VNNI (the previous coefficients and rule: 728), total time 1.004x the faster paths'
+// (1.017x); AVX2 734 / 764 (724). Data and regret: reports/2026-12-07-gemm-4.md.
 namespace {
 struct CostsI8 {
   double g_fixed, g_unpack, g_quant, g_mac, g_epi, g_runpack;
   double d_fixed, d_prep, d_dot, d_epi;
 };
-constexpr CostsI8 kCostI8Vnni{4040, 0.06182, 0.1556, 0.002449, 0.6956, 0.007603, 4114, 0.1335, 0.005155, 1.753};
+constexpr CostsI8 kCostI8Vnni{3985, 0.06178, 0.1468, 0.002571, 0.7004, 0.007664, 4081, 0.1338, 0.005168, 1.912};
 constexpr CostsI8 kCostI8Avx2{4013, 0.03553, 0.1449, 0.009997, 3.174, 0, 4029, 0.1126, 0.01201, 3.394};
 constexpr CostsI8 kCostI8Scalar{4000, 0.26, 2.0, 0.18, 3.0, 0, 4600, 1.0, 0.6, 6.0};
 
@@ -172,9 +172,12 @@ Path choose_path_i8(const PackedView& w, int64_t M, Isa isa) {
   // against 0.50 direct; reports/2026-12-06-arm-kernels.md)
   if (isa_has_neon(is)) return Path::Direct;
   // Short rows (item tables) at a few activation rows: the direct path runs the 16-row VNNI
-  // kernel (dot_i8_rows16_avx512vnni), which the fit below predates; measured faster than the
-  // GEMM at M <= kMaxMRows16 from N = 256 on, a tie at N = 64 (reports/2026-12-07-e2e.md).
-  if (isa_has_avx512_vnni(is) && w.K <= kMaxKRows16 && M <= kMaxMRows16 && w.N >= 256) return Path::Direct;
+  // kernel (dot_i8_rows16_avx512vnni), which the model's features do not describe. Measured
+  // (reports/2026-12-07-gemm-4.md, 240 cases K <= 256, M <= 8): faster than the GEMM from
+  // N = 1024 on at M <= 2, and at K <= 64 up to its kMaxMRows16 rows; below N = 1024, or with
+  // longer rows at M = 3..4, the GEMM is as fast or faster and the model decides.
+  if (isa_has_avx512_vnni(is) && w.K <= kMaxKRows16 && w.N >= 1024 && M <= (w.K <= 64 ? kMaxMRows16 : 2))
+    return Path::Direct;
   const CostsI8& c = isa_has_avx512_vnni(is) ? kCostI8Vnni : isa_has_avx2(is) ? kCostI8Avx2 : kCostI8Scalar;
   double padded = 0, live = 0;
   for (const BucketSpan& s : w.spans)

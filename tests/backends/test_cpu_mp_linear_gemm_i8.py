@@ -307,6 +307,19 @@ def test_cost_model_int8_at_the_fitted_crossover(isa, n):
     assert seq == ["direct"] * (m_star - 1) + ["panel"] * (513 - m_star)
 
 
+def test_cost_model_int8_short_row_rule():
+    # AVX-512 VNNI: the direct path's 16-row kernel from N = 1024 on, up to 4 activation rows at
+    # K <= 64 (item tables) and 2 beyond; small tables and longer rows at M = 3..4 go to the
+    # model, which takes the GEMM there (measured 1.1-1.3x faster: reports/2026-12-07-gemm-4.md)
+    if "avx512_vnni" not in ISAS:
+        pytest.skip("needs AVX-512 VNNI (the rule is for its kernel)")
+    g = torch.Generator().manual_seed(1)
+    for (N, K), last_direct in {(4096, 64): 4, (4096, 128): 2, (1024, 256): 2, (256, 64): 0, (256, 256): 0}.items():
+        mw = make_weight(N, K, torch.randint(0, 4, (N,), generator=g, dtype=torch.uint8))
+        seq = [path_of(mw, M, "avx512_vnni") for M in range(1, 9)]
+        assert seq == ["direct"] * last_direct + ["panel"] * (8 - last_direct), (N, K)
+
+
 @given(
     N=st.integers(1, 300),
     K=st.integers(1, 1024),

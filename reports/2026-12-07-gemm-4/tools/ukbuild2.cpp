@@ -1,14 +1,16 @@
 // unpack_i8_vnni_quad of 96-column windows cycling through a 6.3 MB mix3 weight (rows L3-resident), optional prefetch
+#include <xmmintrin.h>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
 #include <vector>
-#include <xmmintrin.h>
 #include "mp_linear/mp_linear_kernels.h"
 using namespace chord::mpl;
-static double wall() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+static double wall() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
 int main(int argc, char** argv) {
   const int64_t K = 4096, L = 4096, ldp = 4096, nw = 96, N = 4096, nwin = N / nw;
   const int pf = argc > 1 ? atoi(argv[1]) : 0;
@@ -25,19 +27,31 @@ int main(int argc, char** argv) {
     for (auto& v : rows[j]) v = uint8_t(rng());
     rp[j] = rows[j].data();
   }
-  AlignedBuf<uint8_t> p; p.resize(nw * ldp);
+  AlignedBuf<uint8_t> p;
+  p.resize(nw * ldp);
   std::vector<uint8_t> junk(2 << 20);  // evict between windows like the xq stream does
-  double tot = 0; int n = 0; double best = 1e9;
+  double tot = 0;
+  int n = 0;
+  double best = 1e9;
   for (int r = 0; r < 5; ++r) {
     double sum = 0;
     for (int64_t w = 0; w < nwin; ++w) {
       const int64_t r0 = w * nw;
-      if (pf) for (int64_t j = r0; j < r0 + nw; ++j) for (int64_t b = 0; b < rb[j]; b += 64) _mm_prefetch((const char*)rp[j] + b, _MM_HINT_T1);
-      if (pf) { volatile int s = 0; for (size_t i = 0; i < junk.size(); i += 64) s += junk[i]; }  // time for the prefetches
+      if (pf)
+        for (int64_t j = r0; j < r0 + nw; ++j)
+          for (int64_t b = 0; b < rb[j]; b += 64) _mm_prefetch((const char*)rp[j] + b, _MM_HINT_T1);
+      if (pf) {
+        volatile int s = 0;
+        for (size_t i = 0; i < junk.size(); i += 64) s += junk[i];
+      }  // time for the prefetches
       double t = wall();
-      for (int64_t j = 0; j < nw; j += 4) unpack_i8_vnni_quad(rp.data() + r0 + j, rb.data() + r0 + j, bits.data() + r0 + j, 4, L, p.p + j * ldp);
+      for (int64_t j = 0; j < nw; j += 4)
+        unpack_i8_vnni_quad(rp.data() + r0 + j, rb.data() + r0 + j, bits.data() + r0 + j, 4, L, p.p + j * ldp);
       sum += wall() - t;
-      if (!pf) { volatile int s = 0; for (size_t i = 0; i < junk.size(); i += 64) s += junk[i]; }
+      if (!pf) {
+        volatile int s = 0;
+        for (size_t i = 0; i < junk.size(); i += 64) s += junk[i];
+      }
     }
     best = std::min(best, sum);
   }
