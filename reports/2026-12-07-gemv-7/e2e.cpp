@@ -1,11 +1,13 @@
 // chord::mpl::mp_linear at M = 1, act8, mix3 K x K (buckets 8/4/2 bits: 1/8, 1/8, 3/4 of the rows,
 // as chord.pack lays mix3 out), against the kernel alone on the same bytes and the bare read of
-// them, alternated round by round in one process (reports/2026-12-07-gemv-7.md). Copies rotated
+// them, alternated round by round in one process (reports/2026-12-07-gemv-7.md): `mp_linear`, `read`,
+// `prep` (the activation preparation alone) and `kernel` (the kernel alone through the same pool,
+// the tasks cut as mp_linear cuts them, no preparation, no epilogue). Copies rotated
 // over >= 256 MiB on 2 MiB pages; scales / zeros / perm per copy, on 4 KiB pages as torch's.
 // Build from the repository root (the extension's sources, no Python):
-//   g++ -O3 -fwrapv -std=c++17 -Icsrc reports/2026-12-07-gemv-7/e2e.cpp csrc/common/{isa,parallel}.cpp \
+//   g++ -O3 -fwrapv -std=c++17 -Icsrc reports/2026-12-07-gemv-7/e2e.cpp csrc/common/{isa,parallel,kernels_absent}.cpp \
 //     $(ls csrc/mp_linear/*.cpp | grep -v neon) -o /tmp/e2e -lpthread
-//   /tmp/e2e K THREADS ROUNDS
+//   /tmp/e2e K THREADS ROUNDS      (PERM_ID=1: an identity perm)
 #include <immintrin.h>
 #include <sys/mman.h>
 
@@ -19,6 +21,7 @@
 #include <vector>
 
 #include "common/parallel.h"
+#include "harness.h"
 #include "mp_linear/mp_linear.h"
 #include "mp_linear/mp_linear_kernels.h"
 
@@ -29,31 +32,14 @@ static double now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-__attribute__((target("avx512f"))) static uint64_t read_range(const uint8_t* p, int64_t n) {
-  __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
-  for (int64_t i = 0; i + 256 <= n; i += 256) {
-    const uint8_t* q = p + i;
-    a0 = _mm512_add_epi64(a0, _mm512_loadu_si512(q));
-    a1 = _mm512_add_epi64(a1, _mm512_loadu_si512(q + 64));
-    a2 = _mm512_add_epi64(a2, _mm512_loadu_si512(q + 128));
-    a3 = _mm512_add_epi64(a3, _mm512_loadu_si512(q + 192));
-  }
-  return uint64_t(_mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_add_epi64(a0, a1), _mm512_add_epi64(a2, a3))));
-}
-
 int main(int argc, char** argv) {
   const int64_t K = argc > 1 ? atoi(argv[1]) : 8192, N = K;
   const int nt = argc > 2 ? atoi(argv[2]) : 1;
   const int rounds = argc > 3 ? atoi(argv[3]) : 200;
   const int64_t buckets[6] = {8, N / 8, 4, N / 8, 2, N - N / 4};
   const int64_t bytes = N / 8 * K + N / 8 * K / 2 + (N - N / 4) * K / 4;
-  const int64_t ncopies = std::max<int64_t>(2, ((256ll << 20) + bytes - 1) / bytes);
-  const size_t total = size_t(ncopies * bytes), huge = 2 << 20;
-  uint8_t* raw =
-      static_cast<uint8_t*>(mmap(nullptr, total + huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
-  uint8_t* buf = reinterpret_cast<uint8_t*>((uintptr_t(raw) + huge - 1) & ~uintptr_t(huge - 1));
-  madvise(buf, total, MADV_HUGEPAGE);
-  for (size_t i = 0; i < total; ++i) buf[i] = uint8_t(i * 2654435761u >> 13);
+  int64_t ncopies = 0;
+  uint8_t* buf = huge_copies(bytes, &ncopies);
   std::mt19937 rng(1);
   std::vector<std::vector<float>> scales(static_cast<size_t>(ncopies)), zeros(static_cast<size_t>(ncopies));
   std::vector<std::vector<int32_t>> perms(static_cast<size_t>(ncopies));
@@ -86,9 +72,7 @@ int main(int argc, char** argv) {
     for (int b = 0; b < 3; ++b) {
       const int bits = int(buckets[2 * b]);
       const int64_t rows = buckets[2 * b + 1], rb = K * bits / 8;
-      auto down = [](int64_t r) { return r / 24 * 24; };
-      const int64_t step =
-          std::max<int64_t>(24, std::min({down((256 << 10) / rb), down((rows + 4 * nt - 1) / (4 * nt)), int64_t(240)}));
+      const int64_t step = task_step(rb, rows, nt);
       for (int64_t r = 0; r < rows; r += step) {
         tasks.push_back({bits, off + r * rb, rb, std::min(step, rows - r)});
         cum.push_back(cum.back() + tasks.back().nr * rb + 1);

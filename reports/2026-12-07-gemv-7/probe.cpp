@@ -28,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "harness.h"
 #include "mp_linear/mp_linear_gemv_avx512vnni.cpp"
 
 #ifdef VAR_KERNEL
@@ -47,20 +48,6 @@ struct Task {
   const uint8_t* w;
   int64_t rb, nr, out0, bytes;
 };
-
-__attribute__((target("avx512f"))) static uint64_t read_range(const uint8_t* p, int64_t n, int64_t pfd) {
-  __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
-  for (int64_t i = 0; i + 256 <= n; i += 256) {
-    const uint8_t* q = p + i;
-    if (pfd)
-      for (int l = 0; l < 4; ++l) _mm_prefetch(reinterpret_cast<const char*>(q + pfd + 64 * l), _MM_HINT_T0);
-    a0 = _mm512_add_epi64(a0, _mm512_loadu_si512(q));
-    a1 = _mm512_add_epi64(a1, _mm512_loadu_si512(q + 64));
-    a2 = _mm512_add_epi64(a2, _mm512_loadu_si512(q + 128));
-    a3 = _mm512_add_epi64(a3, _mm512_loadu_si512(q + 192));
-  }
-  return uint64_t(_mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_add_epi64(a0, a1), _mm512_add_epi64(a2, a3))));
-}
 
 // the kernel's tile walk, compute stubbed (R rows, one 64-byte load of each per group, the next
 // tile prefetched in address order, one line per 64 bytes loaded, never at or past pf_end)
@@ -117,13 +104,8 @@ int main(int argc, char** argv) {
     for (int b = 0; b < 3; ++b) rows[b] = bits[b] == atoi(getenv("ONLY")) ? N : 0;
   int64_t bytes = 0;
   for (int b = 0; b < 3; ++b) bytes += rows[b] * K * bits[b] / 8;
-  const int64_t ncopies = std::max<int64_t>(2, ((256ll << 20) + bytes - 1) / bytes);
-  const size_t total = size_t(ncopies * bytes), huge = 2 << 20;
-  uint8_t* raw =
-      static_cast<uint8_t*>(mmap(nullptr, total + huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
-  uint8_t* buf = reinterpret_cast<uint8_t*>((uintptr_t(raw) + huge - 1) & ~uintptr_t(huge - 1));
-  madvise(buf, total, MADV_HUGEPAGE);
-  for (size_t i = 0; i < total; ++i) buf[i] = uint8_t(i * 2654435761u >> 13);
+  int64_t ncopies = 0;
+  uint8_t* buf = huge_copies(bytes, &ncopies);
   int8_t* x = static_cast<int8_t*>(std::aligned_alloc(64, size_t(K + 63) / 64 * 64));
   for (int64_t k = 0; k < K; ++k) x[k] = int8_t((k * 37) % 255 - 127);
   std::vector<int64_t> out(static_cast<size_t>(N));
@@ -133,9 +115,7 @@ int main(int argc, char** argv) {
     int64_t off = 0, o = 0;
     for (int b = 0; b < 3; ++b) {
       const int64_t rb = K * bits[b] / 8;
-      auto down = [](int64_t r) { return r / 24 * 24; };
-      const int64_t step = std::max<int64_t>(
-          24, std::min({down((256 << 10) / rb), down((rows[b] + 4 * nt - 1) / (4 * nt)), int64_t(240)}));
+      const int64_t step = task_step(rb, rows[b], nt);
       for (int64_t r = 0; r < rows[b]; r += step) {
         const int64_t nr = std::min(step, rows[b] - r);
         all[size_t(c)].push_back({bits[b], buf + c * bytes + off + r * rb, rb, nr, o + r, nr * rb});
