@@ -17,7 +17,7 @@ import pytest
 from tests.helpers import missing
 
 ROOT = Path(__file__).resolve().parents[1]
-C_SUFFIXES = (".c", ".cc", ".cpp", ".h", ".hpp")
+C_SUFFIXES = (".c", ".cc", ".cpp", ".h", ".hpp", ".inc")
 
 
 def _pins() -> dict[str, str]:
