@@ -7,7 +7,7 @@ one strategy (``population-pretrained``, the planner's mean targets), test NDCG@
 CHORD minus its own one strategy, minus the headroom cells' searched population strategy (when a
 ``searched_population.py`` dir is given among the dirs), minus layer-wise and minus DIET, per seed
 (paired bootstrap over users) and pooled over the seeds (the project's seed-and-user bootstrap), and
-DIET minus layer-wise.
+DIET minus layer-wise, and the searched population minus layer-wise and minus DIET.
 The runs' fp32 ranks must agree user by user (the same checkpoint and split). Writes a markdown
 table to stdout and, with ``--json OUT``, the figures.
 
@@ -65,7 +65,7 @@ def main(pair: str, dirs: list[Path], json_out: Path | None) -> None:
         + " | DIET − layer-wise |"
     )
     print("|---" * (6 + len(cols) + 1) + "|")
-    per_seed_lines = []
+    per_seed_lines, searched_lines = [], []
     for b in BUDGETS:
         base = {name: _first(runs, f"{pair}/{m}@{b}|full") for name, m in VERSUS.items() if name != "own"}
         has = [(s, r) for s, r in zip(seeds, runs) if f"{pair}/chord-pretrained@{b}|full" in r]
@@ -74,6 +74,16 @@ def main(pair: str, dirs: list[Path], json_out: Path | None) -> None:
         if base["DIET"] is not None and base["layer-wise"] is not None:
             dl = paired_bootstrap(base["DIET"], base["layer-wise"], seed=42)
             cell["DIET - layer-wise"] = _ci(dl)
+        if base["searched"] is not None:
+            vs = {
+                k: paired_bootstrap(base["searched"], base[k], seed=42)
+                for k in ("layer-wise", "DIET")
+                if base[k] is not None
+            }
+            cell.update({f"searched - {k}": _ci(r) for k, r in vs.items()})
+            searched_lines.append(
+                f"| {b} | " + " | ".join(format_ci(vs[k]) if k in vs else "—" for k in ("layer-wise", "DIET")) + " |"
+            )
         pooled = {}
         if has:
             chord = np.stack([per_user(r[f"{pair}/chord-pretrained@{b}|full"], METRIC) for _, r in has])
@@ -100,6 +110,10 @@ def main(pair: str, dirs: list[Path], json_out: Path | None) -> None:
         cis = [format_ci(pooled[k]) if k in pooled else "—" for k in cols]
         line = [str(b), fmt("searched"), fmt("layer-wise"), fmt("DIET"), seq("chord"), seq("own"), *cis]
         print("| " + " | ".join(line + [format_ci(dl) if dl else "—"]) + " |")
+    if searched_lines:
+        print("\nThe searched population strategy (one for everybody) minus the baselines, paired over users:\n")
+        print("| bits | searched − layer-wise | searched − DIET |\n|---|---|---|")
+        print("\n".join(searched_lines))
     if per_seed_lines:
         print(
             "\nPer seed (paired bootstrap over users): CHORD minus\n\n| bits | seed | versus | difference [95 % CI] |\n|---|---|---|---|"
