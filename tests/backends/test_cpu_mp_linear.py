@@ -231,22 +231,25 @@ def test_int8_path_exact_integers_and_error_bound(M, N, K, scheme, one_bit, with
     assert ((ys[0].double() - ref0).abs() <= bound * (1 + 1e-6) + 1e-6 * ref0.abs().max()).all()
 
 
+@pytest.mark.parametrize("M", [1, 2, 3, 4, 7])
 @pytest.mark.parametrize("with_bias", [False, True])
 @pytest.mark.parametrize(("N", "K"), [(301, 700), (61, 8200)])
-def test_int8_gemv_same_on_every_isa_and_thread_count(with_bias, N, K):
-    # M = 1 on long rows (the GEMV kernels, several tasks per bucket; the AVX-512 epilogue
-    # collects the rows in packed order and scatters them to the permuted columns at the end),
-    # every width with pruned rows between them; K = 8200: 4- and 8-bit rows of >= 4 KiB (the
-    # VNNI kernel's 8-row tiles) with tail rows
+def test_int8_gemv_same_on_every_isa_and_thread_count(M, with_bias, N, K):
+    # the direct (GEMV) kernels on long rows (several tasks per bucket; at M = 1 the AVX-512
+    # epilogue collects the rows in packed order and scatters them to the permuted columns at the
+    # end), every width with pruned rows between them; K = 8200: 4- and 8-bit rows of >= 4 KiB
+    # (the VNNI kernel's 8-row tiles at M = 1) with tail rows; M = 2..4 and 7 (4 + 3): the VNNI
+    # kernel's multi-row tiles (forced: the model may pick the GEMM there)
     codes = torch.arange(N, dtype=torch.uint8) % 4  # pruned, 2, 4, 8 bits
     mw = make_weight(N, K, codes)
-    x, b = torch.randn(1, K), torch.randn(N)
+    x, b = torch.randn(M, K), torch.randn(N)
     bias = b if with_bias else None
-    ys = [run_binding(x, mw, bias, 8, isa, nthreads) for isa in ISAS for nthreads in (1, 2)]
+    ys = [run_binding(x, mw, bias, 8, isa, nthreads, path="direct") for isa in ISAS for nthreads in (1, 2)]
     for y in ys[1:]:
         assert torch.equal(y, ys[0])
     pruned = codes == 0
-    assert torch.equal(ys[0][0, pruned], b[pruned] if with_bias else torch.zeros(int(pruned.sum())))
+    expect = b[pruned] if with_bias else torch.zeros(int(pruned.sum()))
+    assert torch.equal(ys[0][:, pruned], expect.expand(M, -1))
     ref8 = ref64(x, mw, bias, act_bits=8)
     assert ((ys[0].double() - ref8).abs() <= 2e-7 * ref8.abs().max()).all()
 
@@ -305,8 +308,9 @@ def test_int8_bit_identical_across_pinned_isas(M, N, K, widths, used, scheme, wi
     assert ((y0.double() - ref0).abs() <= bound * (1 + 1e-6) + 1e-6 * ref0.abs().max()).all()
 
 
+@pytest.mark.parametrize("M", [1, 3])
 @pytest.mark.parametrize("bits, K", [(1, 1 << 19), (2, 1 << 19), (4, 1 << 19), (8, 1 << 19), (8, 65792), (8, 65808)])
-def test_int8_largest_k_accumulates_exactly(bits, K):
+def test_int8_largest_k_accumulates_exactly(bits, K, M):
     # the worst case for the int32 lanes: every u = 2^b - 1 and every xq = 127 at K = kMaxKInt8
     # (2^19): the dot is K * u * 127 exactly, on every ISA. 8-bit rows also at the largest K whose
     # row total the VNNI kernels sum in int32 (65792) and the next padded K (int64 sums)
@@ -322,13 +326,13 @@ def test_int8_largest_k_accumulates_exactly(bits, K):
         (N, K),
         chord.Codebook((0, bits, 4, 8)),
     )
-    x = torch.full((1, K), 2.0)
+    x = torch.full((M, K), 2.0)  # M = 3: the VNNI kernel's multi-row tile (one accumulator per pair)
     sx = (torch.tensor(2.0) / 127).item()  # float32 amax / 127, as the kernels compute it
     expect = torch.tensor(float(K * (2**bits - 1) * 127) * (sx * 0.5), dtype=torch.float32)
     for isa in ISAS:
-        y = run_binding(x, mw, None, 8, isa, nthreads=1)
-        assert torch.equal(y, expect.expand(1, N)), isa
-    if K < 1 << 19:
+        y = run_binding(x, mw, None, 8, isa, nthreads=1, path="direct")
+        assert torch.equal(y, expect.expand(M, N)), isa
+    if K < 1 << 19 or M > 1:
         return
     with pytest.raises(ValueError, match="K must be <="):
         run_binding(torch.ones(1, K + 1), chord.pack(torch.randn(2, K + 1), torch.ones(2, dtype=torch.uint8)), None, 8)
