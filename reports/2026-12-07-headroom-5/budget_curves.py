@@ -2,7 +2,7 @@
 
 It draws what ``2026-12-07-headroom-4/budget_curves.py`` draws (loaded from there, unchanged) and adds,
 on the pretrained-frozen Yelp SASRec, Yelp Caser, Beauty Caser and Beauty SASRec panels, the runs of
-this report: CHORD (trained at 3.0 bits, served at 1.5-3.0; the mean of its training seeds with
+this report (and the searched population on every user on ML-100K SASRec): CHORD (trained at 3.0 bits, served at 1.5-3.0; the mean of its training seeds with
 min-max bars), CHORD's own one strategy, layer-wise, DIET (pretrained), and the headroom cells'
 searched population strategy scored on every user. All of them score every test user, so they are
 dashed lines with hollow markers beside their own fp32 line (dashed), apart from the headroom
@@ -30,38 +30,41 @@ h4.STYLE["CHORD (2026-12-06 recipe)"] = ("C8", "D")
 _original = h4.panels
 
 
-def added(ds: str, m: str) -> list[dict]:
-    """This report's series for one pretrained-frozen checkpoint (all users, dashed)."""
-    runs = sorted((H5 / "cells").glob(f"{ds}_{m}_s*.json"))
+def added(ds: str, m: str) -> tuple[list[dict], bool]:
+    """This report's series for one pretrained-frozen checkpoint (all users, dashed), and whether this
+    report ran CHORD / layer-wise / DIET on it (then they replace older all-user runs of those)."""
+    short, pair = ds.replace("-", ""), f"{ds}/{m}"
+    runs = sorted((H5 / "cells").glob(f"{short}_{m}_s*.json"))
     res = [h4.experiment(p) for p in runs]
-    if not res:
-        return []
-    pair, u = f"{ds}/{m}", f"{h4.users_of(runs[0])} users (all)"
-    chord = [r for r in res if any(k.startswith(f"{pair}/chord-pretrained@") for k in r)]
-    ser = h4.exp_series("CHORD", chord, f"{pair}/chord-pretrained", u)
-    ser += h4.exp_series("CHORD's one strategy", chord, f"{pair}/population-pretrained", u)
-    ser += h4.exp_series("layer-wise", res[:1], f"{pair}/layerwise", u)
-    ser += h4.exp_series("DIET", res[:1], f"{pair}/diet-pretrained", u)
-    sp = h4.experiment(H5 / "searched" / f"{ds}_{m}.json")
-    ser += h4.exp_series("searched population, all users", [sp], f"{pair}/population-searched", u)
-    if f"{pair}/fp32" in res[0]:
-        ser.append({"fp32": res[0][f"{pair}/fp32"], "users": u, "all": True})
-    return ser
+    sp_path = H5 / "searched" / f"{short}_{m}.json"
+    sp = h4.experiment(sp_path)
+    u = f"{h4.users_of(runs[0] if runs else sp_path)} users (all)"
+    ser = h4.exp_series("searched population, all users", [sp], f"{pair}/population-searched", u) if sp else []
+    if res:
+        chord = [r for r in res if any(k.startswith(f"{pair}/chord-pretrained@") for k in r)]
+        ser += h4.exp_series("CHORD", chord, f"{pair}/chord-pretrained", u)
+        ser += h4.exp_series("CHORD's one strategy", chord, f"{pair}/population-pretrained", u)
+        ser += h4.exp_series("layer-wise", res[:1], f"{pair}/layerwise", u)
+        ser += h4.exp_series("DIET", res[:1], f"{pair}/diet-pretrained", u)
+    if sp and f"{pair}/fp32" in sp:
+        ser.append({"fp32": sp[f"{pair}/fp32"], "users": u, "all": True})
+    return ser, bool(res)
 
 
 def panels() -> list[tuple[str, list[dict]]]:
     out = []
     for title, ser in _original():
         ds, _, m = title.partition(" / ")
-        new = added(ds, m) if "random-frozen" not in title and ds in ("yelp", "beauty") else []
-        if new:
-            have_all_fp32 = any("fp32" in s and s.get("all") for s in ser)
+        new, replaces = added(ds, m) if "random-frozen" not in title else ([], False)
+        if replaces:
+            # Yelp Caser's 2026-12-06 run (5-minute recipe, 3.0 bits): its layer-wise and one-strategy
+            # points are this report's (the same checkpoint); its CHORD is another recipe
             for s in ser:
-                # Yelp Caser's 2026-12-06 CHORD run (5-minute recipe, 3.0 bits) is not this recipe
                 if s.get("all") and s.get("name") in ("CHORD", "CHORD's one strategy", "layer-wise"):
                     s["name"] = "CHORD (2026-12-06 recipe)" if s["name"] == "CHORD" else None
             ser = [s for s in ser if s.get("name", "") is not None]
-            ser += [s for s in new if not ("fp32" in s and have_all_fp32)]
+        have_all_fp32 = any("fp32" in s and s.get("all") for s in ser)
+        ser += [s for s in new if not ("fp32" in s and have_all_fp32)]
         out.append((title, ser))
     return out
 

@@ -39,7 +39,7 @@ def _first(runs: list[dict], key: str) -> np.ndarray | None:
 
 
 def _ci(r: dict) -> dict:
-    return {k: r[k] for k in ("mean", "lo", "hi") if k in r}
+    return {k: r[k] for k in ("diff", "lo", "hi", "significant") if k in r}
 
 
 def main(pair: str, dirs: list[Path], json_out: Path | None) -> None:

@@ -54,7 +54,8 @@ def main(a: argparse.Namespace) -> None:
     cb = Codebook.default()
     specs = planned_layers(backbone)
     ranks = {f"{pair}/fp32|full": ev.ranks(backbone, "test", "full")}
-    out = {f"{pair}/fp32": {"test": {"full": metrics_from_ranks(ranks[f"{pair}/fp32|full"], ev.ks)}}}
+    n = int(ranks[f"{pair}/fp32|full"].numel())
+    out = {f"{pair}/fp32": {"test": {"full": {**metrics_from_ranks(ranks[f"{pair}/fp32|full"], ev.ks), "users": n}}}}
     for b, c in sorted(cells.items()):
         groups = hr.channel_groups(backbone, specs, c["args"]["blocks"], cb)
         if list(groups.names) != list(c["group_names"]):
@@ -62,7 +63,7 @@ def main(a: argparse.Namespace) -> None:
         codes = groups.expand(torch.tensor(c["population_codes"], dtype=torch.long))
         key = f"{pair}/population-searched@{b}"
         ranks[f"{key}|full"] = ev.ranks(CodesModel(backbone, lambda s, u, c=codes: c, specs, cb), "test", "full")
-        m = metrics_from_ranks(ranks[f"{key}|full"], ev.ks)
+        m = {**metrics_from_ranks(ranks[f"{key}|full"], ev.ks), "users": n}
         out[key] = {
             "test": {"full": m},
             "avg_bits": float(hr.avg_bits(torch.tensor(c["population_codes"]), groups, cb)),
