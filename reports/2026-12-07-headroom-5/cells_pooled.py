@@ -7,7 +7,8 @@ one strategy (``population-pretrained``, the planner's mean targets), test NDCG@
 CHORD minus its own one strategy, minus the headroom cells' searched population strategy (when a
 ``searched_population.py`` dir is given among the dirs), minus layer-wise and minus DIET, per seed
 (paired bootstrap over users) and pooled over the seeds (the project's seed-and-user bootstrap), and
-DIET minus layer-wise, and the searched population minus layer-wise and minus DIET.
+DIET minus layer-wise, the searched population minus layer-wise and minus DIET, and CHORD's own one
+strategy minus the searched one.
 The runs' fp32 ranks must agree user by user (the same checkpoint and split). Writes a markdown
 table to stdout and, with ``--json OUT``, the figures.
 
@@ -65,7 +66,7 @@ def main(pair: str, dirs: list[Path], json_out: Path | None) -> None:
         + " | DIET − layer-wise |"
     )
     print("|---" * (6 + len(cols) + 1) + "|")
-    per_seed_lines, searched_lines = [], []
+    per_seed_lines, searched_lines, own_lines = [], [], []
     for b in BUDGETS:
         base = {name: _first(runs, f"{pair}/{m}@{b}|full") for name, m in VERSUS.items() if name != "own"}
         has = [(s, r) for s, r in zip(seeds, runs) if f"{pair}/chord-pretrained@{b}|full" in r]
@@ -92,6 +93,10 @@ def main(pair: str, dirs: list[Path], json_out: Path | None) -> None:
             cell["chord"] = [float(v) for v in chord.mean(1)]
             cell["own"] = [float(v) for v in own.mean(1)]
             refs = {"own": own, **{k: v for k, v in base.items() if v is not None}}
+            if base["searched"] is not None:  # CHORD's own one strategy against the searched one
+                r_os = seed_user_bootstrap(own, base["searched"], seed=42)
+                cell["own - searched, pooled"] = _ci(r_os)
+                own_lines.append(f"| {b} | {format_ci(r_os)} |")
             for name, ref in refs.items():
                 pooled[name] = seed_user_bootstrap(chord, ref, seed=42)
                 cell[f"CHORD - {name}, pooled"] = _ci(pooled[name])
@@ -114,6 +119,10 @@ def main(pair: str, dirs: list[Path], json_out: Path | None) -> None:
         print("\nThe searched population strategy (one for everybody) minus the baselines, paired over users:\n")
         print("| bits | searched − layer-wise | searched − DIET |\n|---|---|---|")
         print("\n".join(searched_lines))
+    if own_lines:
+        print("\nCHORD's own one strategy minus the searched one, pooled over seeds:\n")
+        print("| bits | own − searched |\n|---|---|")
+        print("\n".join(own_lines))
     if per_seed_lines:
         print(
             "\nPer seed (paired bootstrap over users): CHORD minus\n\n| bits | seed | versus | difference [95 % CI] |\n|---|---|---|---|"
