@@ -19,6 +19,9 @@ import sys
 from pathlib import Path
 
 H5 = Path("reports") / "2026-12-07-headroom-5"
+# where the cells' result files are: a later report appends its own dir (same names, plus more DIET
+# training seeds as <cell>_diet_s<seed>.json)
+CELLS = [H5 / "cells"]
 _spec = importlib.util.spec_from_file_location(
     "h4_curves", Path("reports") / "2026-12-07-headroom-4" / "budget_curves.py"
 )
@@ -34,7 +37,8 @@ def added(ds: str, m: str) -> tuple[list[dict], bool]:
     """This report's series for one pretrained-frozen checkpoint (all users, dashed), and whether this
     report ran CHORD / layer-wise / DIET on it (then they replace older all-user runs of those)."""
     short, pair = ds.replace("-", ""), f"{ds}/{m}"
-    runs = sorted((H5 / "cells").glob(f"{short}_{m}_s*.json"))
+    runs = sorted((p for c in CELLS for p in c.glob(f"{short}_{m}_s*.json")), key=lambda p: p.name)
+    diet = [h4.experiment(p) for p in sorted(p for c in CELLS for p in c.glob(f"{short}_{m}_diet_s*.json"))]
     res = [h4.experiment(p) for p in runs]
     sp_path = H5 / "searched" / f"{short}_{m}.json"
     sp = h4.experiment(sp_path)
@@ -45,7 +49,7 @@ def added(ds: str, m: str) -> tuple[list[dict], bool]:
         ser += h4.exp_series("CHORD", chord, f"{pair}/chord-pretrained", u)
         ser += h4.exp_series("CHORD's one strategy", chord, f"{pair}/population-pretrained", u)
         ser += h4.exp_series("layer-wise", res[:1], f"{pair}/layerwise", u)
-        ser += h4.exp_series("DIET", res[:1], f"{pair}/diet-pretrained", u)
+        ser += h4.exp_series("DIET", res[:1] + diet, f"{pair}/diet-pretrained", u)
     if sp and f"{pair}/fp32" in sp:
         ser.append({"fp32": sp[f"{pair}/fp32"], "users": u, "all": True})
     return ser, bool(res)
