@@ -231,15 +231,16 @@ def test_int8_path_exact_integers_and_error_bound(M, N, K, scheme, one_bit, with
     assert ((ys[0].double() - ref0).abs() <= bound * (1 + 1e-6) + 1e-6 * ref0.abs().max()).all()
 
 
-@pytest.mark.parametrize("M", [1, 2, 3, 4, 7])
+@pytest.mark.parametrize("M", [1, 2, 3, 4, 5, 6, 7, 8, 9])
 @pytest.mark.parametrize("with_bias", [False, True])
 @pytest.mark.parametrize(("N", "K"), [(301, 700), (61, 8200)])
 def test_int8_gemv_same_on_every_isa_and_thread_count(M, with_bias, N, K):
     # the direct (GEMV) kernels on long rows (several tasks per bucket; at M = 1 the AVX-512
     # epilogue collects the rows in packed order and scatters them to the permuted columns at the
     # end), every width with pruned rows between them; K = 8200: 4- and 8-bit rows of >= 4 KiB
-    # (the VNNI kernel's 8-row tiles at M = 1) with tail rows; M = 2..4 and 7 (4 + 3): the VNNI
-    # kernel's multi-row tiles (forced: the model may pick the GEMM there)
+    # (the VNNI kernel's 8-row tiles at M = 1) with tail rows; M = 2..9: the VNNI kernel's
+    # multi-row tiles, one pass or several (5 and 9 = 4 + 5: the 4 x 5 tiles of 4- and 8-bit rows,
+    # 2-bit rows in 4 + 1; 6 = 4 + 2, 7 = 4 + 3, 8 = 4 + 4), forced: the model may pick the GEMM
     codes = torch.arange(N, dtype=torch.uint8) % 4  # pruned, 2, 4, 8 bits
     mw = make_weight(N, K, codes)
     x, b = torch.randn(M, K), torch.randn(N)
@@ -252,6 +253,10 @@ def test_int8_gemv_same_on_every_isa_and_thread_count(M, with_bias, N, K):
     assert torch.equal(ys[0][:, pruned], expect.expand(M, -1))
     ref8 = ref64(x, mw, bias, act_bits=8)
     assert ((ys[0].double() - ref8).abs() <= 2e-7 * ref8.abs().max()).all()
+    # vs exact activations: within the activation rounding bound (sx / 2) * ||w_n||_1
+    ref0 = ref64(x, mw, bias, act_bits=0)
+    bound = (x.abs().amax(1).double()[:, None] / 254) * mw.dequantize(torch.float64).abs().sum(1)[None, :]
+    assert ((ys[0].double() - ref0).abs() <= bound * (1 + 1e-6) + 1e-6 * ref0.abs().max()).all()
 
 
 @contextlib.contextmanager
@@ -308,7 +313,7 @@ def test_int8_bit_identical_across_pinned_isas(M, N, K, widths, used, scheme, wi
     assert ((y0.double() - ref0).abs() <= bound * (1 + 1e-6) + 1e-6 * ref0.abs().max()).all()
 
 
-@pytest.mark.parametrize("M", [1, 3])
+@pytest.mark.parametrize("M", [1, 3, 5])
 @pytest.mark.parametrize("bits, K", [(1, 1 << 19), (2, 1 << 19), (4, 1 << 19), (8, 1 << 19), (8, 65792), (8, 65808)])
 def test_int8_largest_k_accumulates_exactly(bits, K, M):
     # the worst case for the int32 lanes: every u = 2^b - 1 and every xq = 127 at K = kMaxKInt8
@@ -326,7 +331,7 @@ def test_int8_largest_k_accumulates_exactly(bits, K, M):
         (N, K),
         chord.Codebook((0, bits, 4, 8)),
     )
-    x = torch.full((M, K), 2.0)  # M = 3: the VNNI kernel's multi-row tile (one accumulator per pair)
+    x = torch.full((M, K), 2.0)  # M = 3, 5: the VNNI kernel's multi-row tiles (one accumulator per pair)
     sx = (torch.tensor(2.0) / 127).item()  # float32 amax / 127, as the kernels compute it
     expect = torch.tensor(float(K * (2**bits - 1) * 127) * (sx * 0.5), dtype=torch.float32)
     for isa in ISAS:
