@@ -13,32 +13,37 @@ the shape, score it) is printed beside it.
 Timing is ``time.thread_time`` (CPU time of this thread, the minimum over repeats), which a
 shared machine inflates less than wall time (it still slows the memory-bound direct path more than
 the GEMM: fit on a quiet machine where one is to be had). Rerun after changing either path's
-kernels and paste the printed refined coefficients into ``kCostI8Vnni`` / ``kCostI8Avx2``:
+kernels; ``--write`` rewrites the fitted lines of csrc/mp_linear/mp_linear_costs_i8.h (the
+refined coefficients of each ISA fitted, and the crossovers they choose); then rebuild:
 
-    python tools/mp_linear_i8_costfit.py [--out DIR] [isa ...]   # measure (default: every SIMD ISA)
-    python tools/mp_linear_i8_costfit.py --from DIR [isa ...]    # refit DIR's measurements
+    python tools/mp_linear_i8_costfit.py [--out DIR] [--write [--label TEXT]] [isa ...]   # measure
+    python tools/mp_linear_i8_costfit.py --from DIR [--write [--label TEXT]] [isa ...]    # refit DIR
 
-``--out DIR`` writes every measured case (shape, mix, M, both times, the fitted and the library's
-choice) and the coefficients to ``DIR/costfit_<isa>.json``; ``--from DIR`` refits them and asks
-the library (``mp_linear_path``, e.g. after pasting coefficients) for its choice on the same cases.
-The regret of a choice is t[chosen] / t[faster path]; "total" is the summed time of the chosen
-paths over the summed time of the faster ones. Shapes the library decides by a rule before the
-model (short rows at a few activation rows on AVX-512 VNNI: ``short_row_rule``) are measured and
-scored but left out of the fit.
+(default ISAs: every SIMD one this CPU runs). ``--out DIR`` writes every measured case (shape,
+mix, M, both times, the fitted and the library's choice) and the coefficients to
+``DIR/costfit_<isa>.json``; ``--from DIR`` refits them and asks the library (``mp_linear_path``)
+for its choice on the same cases. The regret of a choice is t[chosen] / t[faster path]; "total"
+is the summed time of the chosen paths over the summed time of the faster ones. Shapes the
+library decides by a rule before the model (short rows at a few activation rows on AVX-512 VNNI:
+``short_row_rule``) are measured and scored but left out of the fit.
 
-Features (ns), per path:
+Features (ns), per path (a weight enters only through its shape and its rows per width):
     gemm   = fixed + live*K * unpack + M*K * quant + M*live*L * mac + M*N * epi + ceil(M/6)*live*L * runpack
 (live: unpruned rows; L = K rounded up to 64; on avx512_vnni up to 24 rows the kernel unpacks in
 registers once per 6-row tile: the runpack term replaces the unpack term there)
-    direct = fixed + M*K*widths * prep + M*padded * dot + M*N * epi
+    direct = fixed + M*K*widths * prep + M*padded * dot + M*N * epi + sum_b passes_b(M)*bytes_b * pass
 padded: the multiply-adds the direct kernels issue per activation row (each packed row rounded
-up to a 32-byte load).
+up to a 32-byte load); bytes_b: the packed bytes of the b-bit rows, read passes_b(M) times
+(``passes``, as csrc's direct_passes_i8: one pass per block of activation rows). The choice (``choose``, as csrc's choose_path_i8) is
+monotone in M: the GEMM from the first M whose model prefers it (scanned up to SCAN_M; beyond,
+both costs are affine in M with the passes at their mean rate).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 
@@ -93,6 +98,11 @@ def cpu_ns(f, budget_s=0.1):
 
 FUSED_M = 24  # kMFusedGemmI8 (csrc/mp_linear/mp_linear_kernels.h)
 MAX_K_ROWS16, MAX_M_ROWS16 = 256, 4  # kMaxKRows16, kMaxMRows16 (same header)
+M_BLOCK = 32  # kMBlockI8 (same header)
+SCAN_M = 64  # kMScanI8 (csrc/mp_linear/mp_linear_panel.cpp)
+HEADER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "csrc", "mp_linear", "mp_linear_costs_i8.h")
+HEADER_NAMES = {"avx512_vnni": "kCostI8Vnni", "avx2": "kCostI8Avx2"}
+CROSSOVER_N = (1024, 4096, 8192)  # the crossovers line: mix3 n x n layers
 
 
 def short_row_rule(N, K, M, isa):
@@ -100,21 +110,110 @@ def short_row_rule(N, K, M, isa):
     return isa == "avx512_vnni" and K <= MAX_K_ROWS16 and N >= 1024 and M <= (MAX_M_ROWS16 if K <= 64 else 2)
 
 
-def features(mw, M, isa):
-    N, K = mw.N, mw.K
-    L = (K + 63) // 64 * 64
-    widths, padded, live = 0, 0.0, 0
-    for b, rows in zip(mw.buckets[0::2], mw.buckets[1::2]):
+def passes(M, bits, isa):
+    """How many times the direct kernels read the b-bit rows for M activation rows (csrc's
+    direct_passes_i8): kMBlockI8 rows per call; avx512_vnni: blocks of 4, a last 5 of 4- and
+    8-bit rows in one; avx2 and avx_vnni: blocks of 4, 2, 1."""
+
+    def per_call(nm):
+        if isa == "avx512_vnni":
+            return nm // 4 if bits >= 4 and nm % 4 == 1 and nm > 4 else -(-nm // 4)
+        return nm // 4 + (nm % 4) // 2 + nm % 2
+
+    return M // M_BLOCK * per_call(M_BLOCK) + (per_call(M % M_BLOCK) if M % M_BLOCK else 0)
+
+
+def summary(N, K, rows_per_width):
+    """What the model sees of a weight: its shape and, from {bits: rows}, widths, live rows,
+    padded multiply-adds per activation row and packed bytes per width."""
+    s = dict(N=N, K=K, widths=0, live=0, padded=0.0, bytes={})
+    for b, rows in rows_per_width.items():
         if b and rows:
-            widths += 1
-            live += rows
-            be = 16 * 8 // b
-            rb = (K + be - 1) // be * 16
-            padded += rows * ((rb + 31) // 32 * 32) * 8 / b
+            rb = -(-K // (128 // b)) * 16  # a row: whole 16-byte blocks of 128 / b elements
+            s["widths"] += 1
+            s["live"] += rows
+            s["padded"] += rows * (-(-rb // 32) * 32) * 8 / b
+            s["bytes"][b] = s["bytes"].get(b, 0) + rows * rb
+    return s
+
+
+def mix_summary(N, K, mix):
+    """summary() of weight(N, K, mix) without packing it (the mix fixes the rows per width)."""
+    n4, n8 = int(N * MIXES[mix][1]), int(N * MIXES[mix][2])
+    return summary(N, K, {2: N - n4 - n8, 4: n4, 8: n8})
+
+
+def features(s, M, isa, smooth=False):
+    """(gemm, direct) feature vectors of summary s at M; smooth: the passes at their mean rate."""
+    N, K, live = s["N"], s["K"], s["live"]
+    L = (K + 63) // 64 * 64
     fused = isa == "avx512_vnni" and M <= FUSED_M
     gemm = [1.0, 0.0 if fused else live * K, M * K, M * live * L, M * N, (M + 5) // 6 * live * L if fused else 0.0]
-    direct = [1.0, M * K * widths, M * padded, M * N]
+    rate = (lambda b: M * passes(M_BLOCK, b, isa) / M_BLOCK) if smooth else (lambda b: passes(M, b, isa))
+    read = sum(rate(b) * nbytes for b, nbytes in s["bytes"].items())
+    direct = [1.0, M * K * s["widths"], M * s["padded"], M * N, read]
     return gemm, direct
+
+
+def choose(s, M, isa, g, d):
+    """The library's choice ("panel": the GEMM, or "direct") for summary s at M under
+    coefficients g (gemm) and d (direct), as choose_path_i8 makes it."""
+    if short_row_rule(s["N"], s["K"], M, isa):
+        return "direct"
+
+    def gemm_wins(m, smooth=False):
+        fg, fd = features(s, m, isa, smooth)
+        return np.dot(g, fg) < np.dot(d, fd)
+
+    if any(gemm_wins(m) for m in range(1, min(M, SCAN_M) + 1)):
+        return "panel"
+    return "panel" if M > SCAN_M and (gemm_wins(SCAN_M + 1, True) or gemm_wins(M, True)) else "direct"
+
+
+def crossovers(isa, g, d):
+    """{n: the first M in 1..512 taking the GEMM on the mix3 n x n layer}."""
+    out = {}
+    for n in CROSSOVER_N:
+        s = mix_summary(n, n, "mix3")
+        out[n] = next((M for M in range(1, 513) if choose(s, M, isa, g, d) == "panel"), 0)
+    return out
+
+
+def read_header(path=HEADER):
+    """{isa: (gemm coefficients, direct coefficients)} and {isa: {n: crossover}} of the header."""
+    text = open(path).read()
+    coefs, cross = {}, {}
+    for isa, name in HEADER_NAMES.items():
+        v = [float(x) for x in re.search(name + r"\{([^}]*)\}", text).group(1).split(",")]
+        coefs[isa] = (np.array(v[:6]), np.array(v[6:]))
+        m = re.search(r"crossovers .*?" + isa + r" ([0-9: ]+)", text)
+        cross[isa] = {int(a): int(b) for a, b in (p.split(":") for p in m.group(1).split())}
+    return coefs, cross
+
+
+def write_header(fitted, label, path=HEADER):
+    """Rewrite the fitted block of the header: fitted = {isa: (g, d, cases)}, the others kept."""
+    coefs, _ = read_header(path)
+    text = open(path).read()
+    begin, end = text.index("// BEGIN fitted"), text.index("// END fitted")
+    begin = text.index("\n", begin) + 1
+    old = dict(re.findall(r"// (\w+): (.*)\n", text[begin:end]))
+    lines = []
+    for isa, name in HEADER_NAMES.items():
+        if isa in fitted:
+            g, d, cases = fitted[isa]
+            coefs[isa] = (np.asarray(g), np.asarray(d))
+            note = f"fitted {time.strftime('%Y-%m-%d')}, {cases} cases" + (f", {label}" if label else "")
+        else:
+            note = old.get(isa, "")
+        vals = ", ".join(f"{v:.4g}" for v in [*coefs[isa][0], *coefs[isa][1]])
+        lines += [f"// {isa}: {note}", f"constexpr CostsI8 {name}{{{vals}}};"]
+    cross = "; ".join(
+        f"{isa} " + " ".join(f"{n}:{m}" for n, m in crossovers(isa, *coefs[isa]).items()) for isa in HEADER_NAMES
+    )
+    lines.append(f"// crossovers (mix3 n x n, the first M taking the GEMM): {cross}")
+    with open(path, "w") as f:
+        f.write(text[:begin] + "\n".join(lines) + "\n" + text[end:])
 
 
 def nnls_rel(A, t):
@@ -131,11 +230,39 @@ def nnls_rel(A, t):
         keep.pop(int(np.argmin(c)))
 
 
-def refine(G, D, tp, td, cg, cd, lam=0.01):
+class Choices:
+    """choose() over many rows at once, for the refinement: per (shape, mix) group the features
+    at M = 1..SCAN_M and the smooth ones at SCAN_M + 1; per row its group, M and smooth features."""
+
+    def __init__(self, rows, isa):
+        keys = list(dict.fromkeys((r["N"], r["K"], r["mix"]) for r in rows))
+        gi = {k: i for i, k in enumerate(keys)}
+        sums = [mix_summary(*k) for k in keys]
+        scan = [[features(sm, m, isa) for m in range(1, SCAN_M + 1)] for sm in sums]
+        self.Gs = np.array([[f[0] for f in sc] for sc in scan])  # (groups, SCAN_M, 6)
+        self.Ds = np.array([[f[1] for f in sc] for sc in scan])
+        after = [features(sm, SCAN_M + 1, isa, True) for sm in sums]
+        self.G1, self.D1 = np.array([f[0] for f in after]), np.array([f[1] for f in after])
+        self.gi = np.array([gi[(r["N"], r["K"], r["mix"])] for r in rows])
+        self.M = np.array([r["M"] for r in rows])
+        smooth = [features(sums[gi[(r["N"], r["K"], r["mix"])]], r["M"], isa, True) for r in rows]
+        self.GM, self.DM = np.array([f[0] for f in smooth]), np.array([f[1] for f in smooth])
+        self.rule = np.array([short_row_rule(r["N"], r["K"], r["M"], isa) for r in rows])
+
+    def panel(self, g, d):
+        """Boolean per row: choose() says the GEMM."""
+        wins = self.Gs @ g < self.Ds @ d  # (groups, SCAN_M)
+        first = np.where(wins.any(1), wins.argmax(1) + 1, SCAN_M + 1)
+        scanned = first[self.gi] <= np.minimum(self.M, SCAN_M)
+        late = (self.G1 @ g < self.D1 @ d)[self.gi] | (self.GM @ g < self.DM @ d)
+        return (scanned | ((self.M > SCAN_M) & late)) & ~self.rule
+
+
+def refine(ch, G, D, tp, td, cg, cd, lam=0.01):
     """cg, cd scaled coefficient by coefficient (non-zero ones, by exp(theta)) to minimize the mean
-    regret + the total-time ratio + lam * sum(theta^2) of the choice gemm < direct (coordinate
-    search, halving steps)."""
-    G, D, tp, td = (np.asarray(a, float) for a in (G, D, tp, td))
+    regret + the total-time ratio + lam * sum(theta^2) of the choice ch.panel (coordinate search,
+    halving steps)."""
+    tp, td = np.asarray(tp, float), np.asarray(td, float)
     best = np.minimum(tp, td)
     mg, md = cg > 0, cd > 0
 
@@ -146,8 +273,7 @@ def refine(G, D, tp, td, cg, cd, lam=0.01):
         return g, d
 
     def objective(th):
-        g, d = scaled(th)
-        t = np.where(G @ g < D @ d, tp, td)
+        t = np.where(ch.panel(*scaled(th)), tp, td)
         return np.mean(t / best) + t.sum() / best.sum() + lam * np.sum(th**2)
 
     th = np.zeros(int(mg.sum() + md.sum()))
@@ -167,12 +293,13 @@ def refine(G, D, tp, td, cg, cd, lam=0.01):
     return scaled(th)
 
 
-def fit(rows):
-    """(NNLS gemm and direct coefficients, refined ones) from rows (dicts with fg, fd, t)."""
-    G, D = [r["fg"] for r in rows], [r["fd"] for r in rows]
+def fit(rows, isa):
+    """(NNLS gemm and direct coefficients, refined ones) from rows (dicts with N, K, mix, M, t)."""
+    F = [features(mix_summary(r["N"], r["K"], r["mix"]), r["M"], isa) for r in rows]
+    G, D = [f[0] for f in F], [f[1] for f in F]
     tp, td = [r["t"]["panel"] for r in rows], [r["t"]["direct"] for r in rows]
     cg, cd = nnls_rel(G, tp), nnls_rel(D, td)
-    return (cg, cd), refine(G, D, tp, td, cg, cd)
+    return (cg, cd), refine(Choices(rows, isa), G, D, tp, td, cg, cd)
 
 
 def regret(rows, pick):
@@ -199,8 +326,7 @@ def measure(isa):
 
                 t = {p: cpu_ns(lambda p=p: run(p)) for p in ("direct", "panel")}
                 lib = _cpu.mp_linear_path(*args, M, 8, isa)
-                fg, fd = features(mw, M, isa)
-                rows.append(dict(N=N, K=K, mix=mix, M=M, fg=fg, fd=fd, t=t, lib=lib))
+                rows.append(dict(N=N, K=K, mix=mix, M=M, t=t, lib=lib))
         print(f"[{isa}] measured {N}x{K}", file=sys.stderr, flush=True)
     return rows
 
@@ -221,8 +347,9 @@ def _groupby(rows, key):
     return groups.items()
 
 
-def main(isas, out, src):
+def main(isas, out, src, write, label):
     torch.set_num_threads(1)
+    fitted = {}
     for isa in isas:
         if src:
             with open(os.path.join(src, f"costfit_{isa}.json")) as f:
@@ -231,43 +358,61 @@ def main(isas, out, src):
         else:
             rows = measure(isa)
         modelled = [r for r in rows if not short_row_rule(r["N"], r["K"], r["M"], isa)]
-        (cg, cd), (rg, rd) = fit(modelled)
-        for r in rows:
-            rule = short_row_rule(r["N"], r["K"], r["M"], isa)
-            for key, g, d in (("fitted", cg, cd), ("refined", rg, rd)):
-                r[key] = "direct" if rule or np.dot(g, r["fg"]) >= np.dot(d, r["fd"]) else "panel"
+        (cg, cd), (rg, rd) = fit(modelled, isa)
+        ch = Choices(rows, isa)
+        for key, g, d in (("fitted", cg, cd), ("refined", rg, rd)):
+            for r, p in zip(rows, ch.panel(g, d)):
+                r[key] = "panel" if p else "direct"
         # leave one shape out: refit without it, choose on it
         for (N, K), held in _groupby(modelled, lambda r: (r["N"], r["K"])):
-            _, (hg, hd) = fit([r for r in modelled if (r["N"], r["K"]) != (N, K)])
-            for r in held:
-                r["held_out"] = "panel" if np.dot(hg, r["fg"]) < np.dot(hd, r["fd"]) else "direct"
+            _, (hg, hd) = fit([r for r in modelled if (r["N"], r["K"]) != (N, K)], isa)
+            for r, p in zip(held, Choices(held, isa).panel(hg, hd)):
+                r["held_out"] = "panel" if p else "direct"
         for r in rows:
             r.setdefault("held_out", "direct")  # the short-row rule's
         for name, g, d in (("least squares", cg, cd), ("refined", rg, rd)):
             print(
                 f"{isa}: {name}: gemm {{fixed, unpack, quant, mac, epi, runpack}} = {', '.join(f'{v:.4g}' for v in g)}"
             )
-            print(f"{isa}: {name}: direct {{fixed, prep, dot, epi}} = {', '.join(f'{v:.4g}' for v in d)}")
+            print(f"{isa}: {name}: direct {{fixed, prep, dot, epi, pass}} = {', '.join(f'{v:.4g}' for v in d)}")
+            print(f"{isa}: {name}: crossovers (mix3 n x n) {crossovers(isa, g, d)}")
         for name in ("fitted", "refined", "held_out", "lib"):
             good, mean, worst, tot = regret(rows, lambda r, name=name: r[name])
             print(
                 f"{isa}: {name} choice: the faster path within 10% in {good}/{len(rows)} cases; "
                 f"regret mean {mean:.3f}x, worst {worst:.2f}x; total {tot:.3f}x the best"
             )
+        fitted[isa] = (rg, rd, len(rows))
         if out:
             os.makedirs(out, exist_ok=True)
             coefs = dict(gemm=list(cg), direct=list(cd), gemm_refined=list(rg), direct_refined=list(rd))
             with open(os.path.join(out, f"costfit_{isa}.json"), "w") as f:
                 json.dump(dict(isa=isa, **coefs, rows=rows), f, indent=0)
+    if write:
+        write_header({isa: v for isa, v in fitted.items() if isa in HEADER_NAMES}, label)
+        print(f"wrote {os.path.normpath(HEADER)}: rebuild (python setup.py build_ext --inplace -q --force)")
 
 
 if __name__ == "__main__":
     argv = sys.argv[1:]
-    out = src = None
-    while argv[:1] in (["--out"], ["--from"]):
-        if argv[0] == "--out":
-            out = argv[1]
+    out = src = label = None
+    write = False
+    while argv[:1] in (["--out"], ["--from"], ["--write"], ["--label"]):
+        flag, argv = argv[0], argv[1:]
+        if flag == "--write":
+            write = True
+            continue
+        if flag == "--out":
+            out = argv[0]
+        elif flag == "--from":
+            src = argv[0]
         else:
-            src = argv[1]
-        argv = argv[2:]
-    main(argv or [i for i in cpu_backend.supported_isas() if i != "scalar" and not i.startswith("neon")], out, src)
+            label = argv[0]
+        argv = argv[1:]
+    main(
+        argv or [i for i in cpu_backend.supported_isas() if i != "scalar" and not i.startswith("neon")],
+        out,
+        src,
+        write,
+        label,
+    )

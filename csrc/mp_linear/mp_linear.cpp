@@ -43,7 +43,6 @@ constexpr int64_t kMaxRowsPerTaskI8 = 240;
 constexpr int64_t kTaskBytesF32 = 4096;
 // Activation rows per kernel call (their prepared layout stays in L2).
 constexpr int64_t kMBlockF32 = 16;
-constexpr int64_t kMBlockI8 = 32;
 // Activation rows prepared at once by mp_linear (larger batches run in chunks).
 constexpr int64_t kMChunk = 256;
 

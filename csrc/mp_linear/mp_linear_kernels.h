@@ -131,6 +131,21 @@ void dot_i8_avx512vnni(const uint8_t* w, int64_t rb, int bits, int64_t nr, const
                        int64_t* out, int64_t ldo, const uint8_t* pf_end);
 void dot_i8_avxvnni(const uint8_t* w, int64_t rb, int bits, int64_t nr, const int8_t* x, int64_t ldx, int64_t nm,
                     int64_t* out, int64_t ldo, const uint8_t* pf_end);
+// Activation rows per direct int8 kernel call (their prepared layout stays in L2).
+constexpr int64_t kMBlockI8 = 32;
+// How many times the direct int8 kernels read the weight's rows of one width (bits) for M
+// activation rows (the cost model's pass term, choose_path_i8): each call takes kMBlockI8 rows;
+// AVX-512 VNNI splits them into blocks of 4, a last 5 of 4- and 8-bit rows in one
+// (dot_i8_vnni_bits, mp_linear_gemv_vnni.inc); AVX-VNNI and AVX2 into blocks of 4, then 2, then 1;
+// the scalar kernel re-reads a row per activation row from L1, so once per call.
+inline int64_t direct_passes_i8(int64_t M, int bits, Isa isa) {
+  auto per_call = [&](int64_t nm) -> int64_t {
+    if (isa_has_avx512_vnni(isa)) return bits >= 4 && nm % 4 == 1 && nm > 4 ? nm / 4 : (nm + 3) / 4;
+    if (isa_has_avx2(isa)) return nm / 4 + (nm % 4) / 2 + nm % 2;
+    return 1;
+  };
+  return M / kMBlockI8 * per_call(kMBlockI8) + (M % kMBlockI8 ? per_call(M % kMBlockI8) : 0);
+}
 // The act_bits = 0 epilogue of one activation row over n packed rows on AVX-512 (F, VL):
 // bit-identical to mp_linear.cpp's scalar float64 expression: for j < n, y[perm[j]] =
 // float((double(d[j]) - double(zero[j]) * xs) * double(scale[j]) (+ double(bias[perm[j]]))).

@@ -20,6 +20,7 @@
 
 #include "common/half.h"
 #include "common/parallel.h"
+#include "mp_linear/mp_linear_costs_i8.h"
 #include "mp_linear/mp_linear_kernels.h"
 
 namespace chord {
@@ -138,31 +139,25 @@ constexpr Costs kCostScalar{1.7, 0.75, 600, 1.0, 1.0, 1.5, 0.4};
 }  // namespace
 
 // act_bits = 8: the int8 GEMM (mp_linear_gemm_i8.cpp) against the direct int8 kernels, the
-// same way (ns, one thread; fitted by tools/mp_linear_i8_costfit.py on this repository's
-// AVX-512 VNNI AMD EPYC, which prints how often the fitted choice is the faster path):
+// same way (ns, one thread; coefficients in mp_linear_costs_i8.h, fitted and written by
+// tools/mp_linear_i8_costfit.py on this repository's AVX-512 VNNI AMD EPYC, which prints how
+// often the fitted choice is the faster path):
 //   gemm   = fixed + live*K * unpack + M*K * quant + M*live*L * mac + M*N * epi
 // (live: the unpruned rows; L = K rounded up to 64); up to kMFusedGemmI8 rows on AVX-512 VNNI
 // the kernel unpacks in registers once per 6-row tile instead of into a window:
 //   live*K * unpack  ->  ceil(M/6)*live*L * runpack
-//   direct = fixed + M*K*widths * prep + M*padded * dot + M*N * epi
-// padded: multiply-adds the direct kernels issue per activation row (32-byte row groups). Both
-// paths give the same result, so a wrong pick costs time only. Scalar: from four shapes (a
-// fallback only). avx_vnni takes the AVX2 coefficients: no CPU here runs it to fit (this AMD
-// EPYC, Zen 4, has AVX-512 VNNI but not AVX-VNNI; the AVX-VNNI kernels are checked under
-// emulation only) and its vpdpbusd GEMM and GEMV are both faster than AVX2's, so the ratio errs
-// little. Refitted after the GEMM's tile heights and thread splits and the direct path's short-row
-// kernel changed (least squares per path, then refined for the choice; 764 cases per ISA, M 1..512,
-// N and K 64..8192, on a shared machine): the faster path within 10 % in 748 / 764 cases on
-// AVX-512 VNNI (the previous coefficients and rule: 728), total time 1.004x the faster paths'
-// (1.017x); AVX2 734 / 764 (724). Data and regret: reports/2026-12-07-gemm-4.md.
+//   direct = fixed + M*K*widths * prep + M*padded * dot + M*N * epi + sum_b passes_b(M)*bytes_b * pass
+// padded: multiply-adds the direct kernels issue per activation row (32-byte row groups);
+// bytes_b: the packed bytes of the b-bit rows, which the direct kernels read passes_b(M) times
+// (direct_passes_i8: they take a block of activation rows per pass over the weight, so the cost
+// steps up where a block ends; a linear term alone put M = 5..8 on 4096^2 and 8192^2 on the wrong
+// side, reports/2026-12-07-gemv-9.md). Both paths give the same result, so a wrong pick costs
+// time only. avx_vnni takes the AVX2 coefficients: no CPU here runs it to fit (this AMD EPYC,
+// Zen 4, has AVX-512 VNNI but not AVX-VNNI; the AVX-VNNI kernels are checked under emulation
+// only) and its vpdpbusd GEMM and GEMV are both faster than AVX2's, so the ratio errs little.
 namespace {
-struct CostsI8 {
-  double g_fixed, g_unpack, g_quant, g_mac, g_epi, g_runpack;
-  double d_fixed, d_prep, d_dot, d_epi;
-};
-constexpr CostsI8 kCostI8Vnni{3985, 0.06178, 0.1468, 0.002571, 0.7004, 0.007664, 4081, 0.1338, 0.005168, 1.912};
-constexpr CostsI8 kCostI8Avx2{4013, 0.03553, 0.1449, 0.009997, 3.174, 0, 4029, 0.1126, 0.01201, 3.394};
-constexpr CostsI8 kCostI8Scalar{4000, 0.26, 2.0, 0.18, 3.0, 0, 4600, 1.0, 0.6, 6.0};
+// Activation rows up to which choose_path_i8 scans the model for its first GEMM pick.
+constexpr int64_t kMScanI8 = 64;
 
 Path choose_path_i8(const PackedView& w, int64_t M, Isa isa) {
   if (M < 1 || w.K > kMaxKGemmI8) return Path::Direct;
@@ -178,20 +173,37 @@ Path choose_path_i8(const PackedView& w, int64_t M, Isa isa) {
   // longer rows at M = 3..4, the GEMM is as fast or faster and the model decides.
   if (isa_has_avx512_vnni(is) && w.K <= kMaxKRows16 && w.N >= 1024 && M <= (w.K <= 64 ? kMaxMRows16 : 2))
     return Path::Direct;
-  const CostsI8& c = isa_has_avx512_vnni(is) ? kCostI8Vnni : isa_has_avx2(is) ? kCostI8Avx2 : kCostI8Scalar;
-  double padded = 0, live = 0;
+  const bool vnni = isa_has_avx512_vnni(is);
+  const CostsI8& c = vnni ? kCostI8Vnni : isa_has_avx2(is) ? kCostI8Avx2 : kCostI8Scalar;
+  double padded = 0, live = 0, bytes[9] = {0};
   for (const BucketSpan& s : w.spans)
     if (s.bits && s.rows) {
       padded += double(s.rows) * double(round_up(s.row_bytes, 32) * 8 / s.bits);
       live += double(s.rows);
+      bytes[s.bits] += double(s.rows) * double(s.row_bytes);
     }
   const int widths = __builtin_popcount(w.width_mask);
-  const double N = double(w.N), K = double(w.K), m = double(M), L = double(round_up(w.K, 64));
-  const double unpack = isa_has_avx512_vnni(is) && M <= kMFusedGemmI8 ? double((M + 5) / 6) * live * L * c.g_runpack
-                                                                      : live * K * c.g_unpack;
-  const double gemm = c.g_fixed + unpack + m * K * c.g_quant + m * live * L * c.g_mac + m * N * c.g_epi;
-  const double direct = c.d_fixed + m * (K * widths * c.d_prep + padded * c.d_dot + N * c.d_epi);
-  return gemm < direct ? Path::Panel : Path::Direct;
+  const double N = double(w.N), K = double(w.K), L = double(round_up(w.K, 64));
+  // smooth: passes at their mean rate (the costs are then affine in M)
+  auto gemm_minus_direct = [&](int64_t rows, bool smooth) {
+    const double m = double(rows);
+    const double unpack =
+        vnni && rows <= kMFusedGemmI8 ? double((rows + 5) / 6) * live * L * c.g_runpack : live * K * c.g_unpack;
+    const double gemm = c.g_fixed + unpack + m * K * c.g_quant + m * live * L * c.g_mac + m * N * c.g_epi;
+    double passes = 0;
+    for (int b : {1, 2, 4, 8})
+      passes += bytes[b] * (smooth ? m * double(direct_passes_i8(kMBlockI8, b, is)) / double(kMBlockI8)
+                                   : double(direct_passes_i8(rows, b, is)));
+    const double direct = c.d_fixed + m * (K * widths * c.d_prep + padded * c.d_dot + N * c.d_epi) + passes * c.d_pass;
+    return gemm - direct;
+  };
+  // Monotone in M by construction: the GEMM from the first M the model gives it to. Up to
+  // kMScanI8 the model's steps (GEMM tiles, direct passes) are scanned; beyond, both costs are
+  // affine in M (passes at their mean rate), so checking kMScanI8 + 1 and M covers the range.
+  for (int64_t m = 1; m <= std::min(M, kMScanI8); ++m)
+    if (gemm_minus_direct(m, false) < 0) return Path::Panel;
+  if (M <= kMScanI8) return Path::Direct;
+  return gemm_minus_direct(kMScanI8 + 1, true) < 0 || gemm_minus_direct(M, true) < 0 ? Path::Panel : Path::Direct;
 }
 }  // namespace
 

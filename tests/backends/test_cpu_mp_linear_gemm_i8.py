@@ -13,8 +13,10 @@ NaN-poisoned first.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -279,6 +281,14 @@ def test_cost_model_int8_choices():
         assert path_of(small, 2, "avx512_vnni") == "panel"
 
 
+def _tool():
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("mp_linear_i8_costfit", root / "tools" / "mp_linear_i8_costfit.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 @functools.cache
 def mix3_weight(n):
     """The cost fit's mix3 layer (tools/mp_linear_i8_costfit.py), n x n: 3/4 of the rows 2-bit,
@@ -291,20 +301,39 @@ def mix3_weight(n):
     return make_weight(n, n, codes)
 
 
-# The refit's crossovers (reports/2026-12-07-gemm-4.md, measured ties or near-ties there): the
-# first M at which the model takes the GEMM on the fit's mix3 layers.
-FITTED_CROSSOVERS = {("avx512_vnni", 1024): 2, ("avx512_vnni", 4096): 3, ("avx2", 1024): 15, ("avx2", 4096): 17}
+# The fit tool's model (tools/mp_linear_i8_costfit.py: the features, the monotone choice and the
+# header it writes, csrc/mp_linear/mp_linear_costs_i8.h, with the crossovers its coefficients choose)
+COSTFIT = _tool()
+HEADER_COEFS, HEADER_CROSSOVERS = COSTFIT.read_header()
 
 
-@pytest.mark.parametrize(("isa", "n"), sorted(FITTED_CROSSOVERS))
+@pytest.mark.parametrize("isa", sorted(HEADER_CROSSOVERS))
+@pytest.mark.parametrize("n", [1024, 4096])
 def test_cost_model_int8_at_the_fitted_crossover(isa, n):
-    # the decision function, not a timing: direct kernels below the crossover, the GEMM from it
-    # on, one switch over M = 1..512 (a stale or mistyped coefficient moves or splits it)
+    # the decision function, not a timing: direct kernels below the header's crossover, the GEMM
+    # from it on, one switch over M = 1..512 (a stale header or a mistyped coefficient moves it)
     if isa not in ISAS:
         pytest.skip(f"this CPU does not run {isa}")
-    m_star = FITTED_CROSSOVERS[(isa, n)]
+    m_star = HEADER_CROSSOVERS[isa][n]
     seq = [path_of(mix3_weight(n), M, isa) for M in range(1, 513)]
     assert seq == ["direct"] * (m_star - 1) + ["panel"] * (513 - m_star)
+
+
+@pytest.mark.parametrize("isa", sorted(HEADER_COEFS))
+@pytest.mark.parametrize(("N", "K", "kind"), [(300, 1000, "mix"), (2048, 512, 1), (1024, 2048, 3), (512, 4096, "mix")])
+def test_cost_model_int8_is_the_fit_tools_model(isa, N, K, kind):
+    # choose_path_i8 and the tool's choose() are one model (features, passes, the monotone scan):
+    # the fit refines the coefficients for the choice the library then makes
+    if isa not in ISAS:
+        pytest.skip(f"this CPU does not run {isa}")
+    g = torch.Generator().manual_seed(N + K)
+    mw = make_weight(N, K, random_codes(N, kind, g))
+    per_width = {}
+    for bits, rows in zip(mw.buckets[0::2], mw.buckets[1::2]):
+        per_width[bits] = per_width.get(bits, 0) + rows
+    s = COSTFIT.summary(N, K, per_width)
+    for M in [*range(1, 70), 100, 300, 1000]:
+        assert path_of(mw, M, isa) == COSTFIT.choose(s, M, isa, *HEADER_COEFS[isa]), M
 
 
 def test_cost_model_int8_short_row_rule():

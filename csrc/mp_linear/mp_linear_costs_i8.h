@@ -1,0 +1,27 @@
+// The act_bits = 8 cost model's coefficients (ns, one thread; the model is choose_path_i8 in
+// mp_linear_panel.cpp). The lines between the markers are written by
+// `python tools/mp_linear_i8_costfit.py --write ...` (measure or refit, then rewrite them): change
+// them there, not by hand. The crossovers line is what the written coefficients choose on the
+// fit's mix3 layers (tests/backends/test_cpu_mp_linear_gemm_i8.py checks the library against it).
+#pragma once
+
+namespace chord {
+namespace mpl {
+
+struct CostsI8 {
+  double g_fixed, g_unpack, g_quant, g_mac, g_epi, g_runpack;  // the int8 GEMM
+  double d_fixed, d_prep, d_dot, d_epi, d_pass;                // the direct kernels
+};
+
+// BEGIN fitted coefficients (tools/mp_linear_i8_costfit.py --write)
+// avx512_vnni: reports/2026-12-07-gemm-4.md (d_pass 0: not yet fitted)
+constexpr CostsI8 kCostI8Vnni{3985, 0.06178, 0.1468, 0.002571, 0.7004, 0.007664, 4081, 0.1338, 0.005168, 1.912, 0};
+// avx2: reports/2026-12-07-gemm-4.md (d_pass 0: not yet fitted)
+constexpr CostsI8 kCostI8Avx2{4013, 0.03553, 0.1449, 0.009997, 3.174, 0, 4029, 0.1126, 0.01201, 3.394, 0};
+// crossovers (mix3 n x n, the first M taking the GEMM): avx512_vnni 1024:2 4096:3 8192:3; avx2 1024:15 4096:17 8192:18
+// END fitted coefficients
+// Scalar: from four shapes (a fallback only).
+constexpr CostsI8 kCostI8Scalar{4000, 0.26, 2.0, 0.18, 3.0, 0, 4600, 1.0, 0.6, 6.0, 0};
+
+}  // namespace mpl
+}  // namespace chord
