@@ -1,8 +1,8 @@
-"""Fit the act_bits=8 cost model of ``choose_path`` (csrc/mp_linear/mp_linear_panel.cpp,
-``kCostI8*``): time both forced paths (direct kernels, int8 GEMM) at one thread over a grid of
-shapes, bit mixes and batch sizes, fit each path's linear model by non-negative least squares on
-relative error (as the fp32 panel model was fitted), refine the fit for the decision, and report
-how often each choice is the faster path.
+"""Fit the act_bits=8 cost model of ``choose_path`` (choose_path_i8, csrc/mp_linear/mp_linear_panel.cpp;
+coefficients in csrc/mp_linear/mp_linear_costs_i8.h): time both forced paths (direct kernels, int8
+GEMM) at one thread over a grid of shapes, bit mixes and batch sizes, fit each path's linear model by
+non-negative least squares on relative error (as the fp32 panel model was fitted), refine the fit for
+the decision, and report how often each choice is the faster path.
 
 The refinement: the per-path fits minimize each path's relative error, not the cost of a wrong
 pick; starting from them, a coordinate search scales each non-zero coefficient by exp(theta) to

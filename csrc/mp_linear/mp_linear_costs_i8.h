@@ -13,13 +13,16 @@ struct CostsI8 {
   double d_fixed, d_prep, d_dot, d_epi, d_pass;                // the direct kernels
 };
 
+// One line per ISA, as the tool writes them (not wrapped):
+// clang-format off
 // BEGIN fitted coefficients (tools/mp_linear_i8_costfit.py --write)
-// avx512_vnni: reports/2026-12-07-gemm-4.md (d_pass 0: not yet fitted)
-constexpr CostsI8 kCostI8Vnni{3985, 0.06178, 0.1468, 0.002571, 0.7004, 0.007664, 4081, 0.1338, 0.005168, 1.912, 0};
+// avx512_vnni: fitted 2026-12-07, 764 cases, busy machine
+constexpr CostsI8 kCostI8Vnni{4280, 0.07721, 0.1448, 0.003713, 0.7105, 0.009293, 4379, 0.1175, 0.00404, 2.095, 0.005188};
 // avx2: reports/2026-12-07-gemm-4.md (d_pass 0: not yet fitted)
 constexpr CostsI8 kCostI8Avx2{4013, 0.03553, 0.1449, 0.009997, 3.174, 0, 4029, 0.1126, 0.01201, 3.394, 0};
-// crossovers (mix3 n x n, the first M taking the GEMM): avx512_vnni 1024:2 4096:3 8192:3; avx2 1024:15 4096:17 8192:18
+// crossovers (mix3 n x n, the first M taking the GEMM): avx512_vnni 1024:4 4096:65 8192:77; avx2 1024:15 4096:17 8192:18
 // END fitted coefficients
+// clang-format on
 // Scalar: from four shapes (a fallback only).
 constexpr CostsI8 kCostI8Scalar{4000, 0.26, 2.0, 0.18, 3.0, 0, 4600, 1.0, 0.6, 6.0, 0};
 

@@ -190,11 +190,12 @@ Path choose_path_i8(const PackedView& w, int64_t M, Isa isa) {
     const double unpack =
         vnni && rows <= kMFusedGemmI8 ? double((rows + 5) / 6) * live * L * c.g_runpack : live * K * c.g_unpack;
     const double gemm = c.g_fixed + unpack + m * K * c.g_quant + m * live * L * c.g_mac + m * N * c.g_epi;
-    double passes = 0;
+    double read = 0;  // bytes the direct kernels read
     for (int b : {1, 2, 4, 8})
-      passes += bytes[b] * (smooth ? m * double(direct_passes_i8(kMBlockI8, b, is)) / double(kMBlockI8)
+      if (bytes[b] > 0)
+        read += bytes[b] * (smooth ? m * double(direct_passes_i8(kMBlockI8, b, is)) / double(kMBlockI8)
                                    : double(direct_passes_i8(rows, b, is)));
-    const double direct = c.d_fixed + m * (K * widths * c.d_prep + padded * c.d_dot + N * c.d_epi) + passes * c.d_pass;
+    const double direct = c.d_fixed + m * (K * widths * c.d_prep + padded * c.d_dot + N * c.d_epi) + read * c.d_pass;
     return gemm - direct;
   };
   // Monotone in M by construction: the GEMM from the first M the model gives it to. Up to
