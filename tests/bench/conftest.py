@@ -49,4 +49,6 @@ def make_doc():
 @pytest.fixture
 def fast_bandwidth(monkeypatch):
     """The run-level bandwidth without measuring it: copy 10 GB/s, read 10 GB/s."""
-    monkeypatch.setattr(machine, "copy_bandwidth", lambda device="cpu": {"copy_GBps": 10.0, "read_GBps": 10.0})
+    monkeypatch.setattr(
+        machine, "copy_bandwidth", lambda nbytes=None, device="cpu": {"copy_GBps": 10.0, "read_GBps": 10.0}
+    )

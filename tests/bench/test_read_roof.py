@@ -13,7 +13,7 @@ import torch
 
 from chord import host_memory
 from chord.backends import cpu as cpu_backend
-from chord.bench import machine, read_roof, report, results, runner
+from chord.bench import machine, read_roof, report, results, rotation, runner
 from chord.bench.config import BenchConfig
 from chord.bench.timing import TimingPolicy
 
@@ -165,16 +165,60 @@ def test_report_shows_the_roof_beside_each_row_and_the_mode(fast_bandwidth):
 
 
 @needs_cpp
-def test_adjacent_probe_reads_dram_on_chords_page_kind():
+def test_adjacent_probe_cycles_through_its_footprint_on_chords_page_kind():
     clock = itertools.count(0.0, 0.001)  # a fake clock: the window is the minimum reads, fast
-    probe = read_roof.AdjacentProbe(llc_bytes=1 << 20, clock=lambda: next(clock))
+    probe = read_roof.AdjacentProbe(
+        llc_bytes=1 << 20, clock=lambda: next(clock), target_bytes=8 << 20, max_slice_bytes=6 << 20
+    )
     got = probe(1, 1 << 20, 0.0)
     assert got["GBps"] > 0 and got["variant"] in {v[0] for v in read_roof.VARIANTS}
     assert got["reads"] == 2 * len(read_roof.VARIANTS) and got["slice_bytes"] == 1 << 20
     assert got["page"] == ("2m" if host_memory.hugepages_available() else "4k")
-    assert probe._buf.size == 128 << 20  # >= 4 x the slice and 4 x the cache, never below 128 MiB
+    assert got["footprint_bytes"] == probe._buf.size == 8 << 20  # 8 slices of 1 MiB: the target
     cursor = probe._cursor
     probe(2, 1 << 20, 0.0)
-    assert probe._cursor == (cursor + 10 * (1 << 20)) % probe._buf.size  # continues, never rereads
-    big = probe(1, 200 << 20, 0.0)  # capped slice, buffer grown to 4 x it
-    assert big["slice_bytes"] == 64 << 20 and probe._buf.size == 256 << 20
+    assert probe._cursor == (cursor + 10 * (1 << 20)) % (8 << 20)  # continues, never rereads
+    big = probe(1, 200 << 20, 0.0)  # capped slice; two of them (12 MiB) to reach the target
+    assert big["slice_bytes"] == 6 << 20 and big["footprint_bytes"] == probe._buf.size == 12 << 20
+    small = probe(1, 1 << 20, 0.0)  # the grown buffer stays; the reads cycle through 8 MiB of it
+    assert small["footprint_bytes"] == 8 << 20 and probe._cursor <= 8 << 20
+
+
+@pytest.mark.parametrize("llc", sorted({machine.last_level_cache_bytes(), 1 << 20, 32 << 20, 96 << 20, 512 << 20}))
+def test_probe_footprint_is_past_the_cache_by_the_rotation_rule(llc):
+    # the sizing rule alone: whole slices, at least the kernels suite's target, which is at least
+    # KERNEL_FACTOR x the last-level cache (read from this machine, or any cache size)
+    target = rotation.kernel_target_bytes(llc)
+    assert target >= rotation.KERNEL_FACTOR * llc and target >= rotation.KERNEL_MIN_MB << 20
+    for slice_bytes in (4096, 1 << 20, 6_340_000, 16_826_368, 25_165_824, 64 << 20, 1 << 30):
+        fp = rotation.probe_footprint_bytes(slice_bytes, target)
+        assert fp % slice_bytes == 0 and fp >= 2 * slice_bytes  # a slice is never reread at once
+        assert fp >= target >= 4 * llc
+        assert fp < target + slice_bytes or fp == 2 * slice_bytes  # no more than needed
+
+
+def test_probe_reads_as_many_bytes_as_the_case_rotates(monkeypatch):
+    # the runner's probe and its cases share the rule: for weights of the M = 1 shapes (6.3-64 MB)
+    # the probe cycles through exactly the bytes the case rotates; a grid's rotation settings move
+    # both. Where the case's kernel_max_sets cap leaves it short of the target, the probe still
+    # reads the whole target (its roof stays the memory's)
+    monkeypatch.setattr(machine, "last_level_cache_bytes", lambda: 32 << 20)
+    for cfg in (BenchConfig(), BenchConfig(kernel_rotate_mb=512), BenchConfig(kernel_rotate_factor=16.0)):
+        ctx = runner.RunContext(cfg, log=lambda s: None)
+        target = max(cfg.kernel_rotate_mb << 20, cfg.kernel_rotate_factor * (32 << 20))
+        for mw_bytes in (6_340_000, 16_826_368, 25_165_824, 64 << 20):
+            assert ctx.read_probe.footprint(mw_bytes) == ctx.n_sets(mw_bytes, kernels=True) * mw_bytes
+        assert ctx.read_probe.footprint(1 << 20) >= target > ctx.n_sets(1 << 10, kernels=True) * (1 << 10)
+
+
+def test_run_level_roof_reads_the_rotation_target(monkeypatch):
+    monkeypatch.setattr(machine, "last_level_cache_bytes", lambda: 64 << 20)
+    asked = []
+    monkeypatch.setattr(
+        machine,
+        "copy_bandwidth",
+        lambda nbytes=None, device="cpu": asked.append(nbytes) or {"copy_GBps": 1.0, "read_GBps": 1.0},
+    )
+    ctx = runner.RunContext(BenchConfig(), log=lambda s: None)
+    ctx.bandwidth(1)
+    assert asked == [256 << 20] == [ctx.rotation_target(kernels=True)]  # max(256 MiB, 4 x 64 MiB)

@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 
 from ..codebook import Codebook
+from . import rotation
 from .timing import TimingPolicy
 
 SUITES = ("kernels", "scoring", "adaptation", "e2e")
@@ -114,8 +115,8 @@ class BenchConfig:
     # MiB, kernel_rotate_factor x last-level cache), up to kernel_max_sets copies. 2 x L3 (64 MB)
     # left part of the weights cached on this project's 32 MiB AMD L3, flattering every M = 1
     # figure (reports/2026-12-06-gemv-roof.md, reports/2026-12-06-gemv-2.md).
-    kernel_rotate_factor: float = 4.0
-    kernel_rotate_mb: int = 256
+    kernel_rotate_factor: float = rotation.KERNEL_FACTOR
+    kernel_rotate_mb: int = rotation.KERNEL_MIN_MB
     kernel_max_sets: int = 256
     seed: int = 0
     stat: str = "median"  # statistic of the rounds ratios / GB/s use: median, or min on a busy machine

@@ -19,7 +19,7 @@ import torch
 
 from chord.backends import cpu as cpu_backend
 
-from . import read_roof
+from . import read_roof, rotation
 
 #: CPU flags that decide which kernel path runs (kept short: the full list is noise in reports)
 KERNEL_FLAGS = (
@@ -216,9 +216,13 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def copy_bandwidth(nbytes: int = 128 << 20, repeats: int = 20, device: str = "cpu", chunk_bytes: int = 8 << 20) -> dict:
+def copy_bandwidth(
+    nbytes: int | None = None, repeats: int = 20, device: str = "cpu", chunk_bytes: int = 8 << 20
+) -> dict:
     """Memory bandwidth of a large ``copy_`` and of a read-only ``sum`` at the current torch
-    thread count.
+    thread count, over ``nbytes`` (default: the kernels suite's rotation target,
+    ``rotation.kernel_target_bytes`` of this machine's last-level cache: with 4 x this host's L3
+    part of the reads came from it, reports/2026-12-07-roof-3.md).
 
     Returns ``{"copy_GBps", "read_GBps", "read_sum_GBps", "read_stream_GBps", "buffer_bytes"}``.
     ``copy_GBps`` counts read + write traffic (STREAM convention: 2 x bytes / time): the
@@ -232,7 +236,10 @@ def copy_bandwidth(nbytes: int = 128 << 20, repeats: int = 20, device: str = "cp
     not hide the machine's bandwidth, and every slice still comes from DRAM (the rest of the
     buffer, many times the last-level cache, evicted it since the previous pass).
     """
-    n = nbytes // 4
+    if nbytes is None:
+        nbytes = rotation.kernel_target_bytes(last_level_cache_bytes())
+    n = int(nbytes) // 4
+    nbytes = 4 * n  # whole fp32 elements
     src = torch.ones(n, dtype=torch.float32, device=device)
     dst = torch.empty_like(src)
     dst.copy_(src)  # fault the pages in

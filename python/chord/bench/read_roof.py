@@ -1,6 +1,6 @@
 """The read-only memory roof of a GEMV: a streaming-read probe in C++ (``_cpu.read_stream``:
 widest loads into independent accumulators, optional software prefetch) over a buffer many
-times the last-level cache, on 4 KiB pages and on 2 MiB huge pages (``chord.host_memory``).
+times the last-level cache (the kernels suite's rotation target: ``rotation``), on 4 KiB pages and on 2 MiB huge pages (``chord.host_memory``).
 
 The roof is the best of these variants at the run's thread count: the most the memory system
 delivered to a pure reader, which is what a GEMV that only streams its weight can approach.
@@ -23,6 +23,8 @@ import torch
 
 from chord import host_memory
 from chord.backends import cpu as cpu_backend
+
+from . import rotation
 
 #: (label, prefetch distance in bytes, non-temporal hint, streams in lockstep)
 VARIANTS = (
@@ -71,13 +73,18 @@ def page_kind(hugepages: bool = True) -> str:
 class AdjacentProbe:
     """The streaming-read probe in a short window, for a read roof taken beside a case.
 
-    One call reads ``slice_bytes`` slices of a buffer rotated so that every slice comes from DRAM
-    (the buffer is at least 4 x the slice and 4 x the last-level cache), cycling through every
-    :data:`VARIANTS` for ``seconds``, on ``threads`` threads; the result is the best read's GB/s
-    (bytes / time of one read). The buffer is on the page kind of chord's packed weights (2 MiB
-    pages where offered: ``chord.host_memory``), allocated once and grown when a larger slice asks.
-    ``slice_bytes`` is capped at ``max_slice_bytes``: past the last-level cache a longer read
-    streams at the same rate and would only make the buffer larger.
+    One call reads ``slice_bytes`` slices of a buffer, cycling through
+    :func:`rotation.probe_footprint_bytes` of it (whole slices, >= ``target_bytes``: as many bytes
+    as the case rotates its weight copies through, so a slice comes from as far back as the
+    case's weight does), every :data:`VARIANTS` in turn for ``seconds``, on ``threads`` threads;
+    the result is the best read's GB/s (bytes / time of one read). ``target_bytes`` defaults to the
+    kernels suite's rotation target for a cache of ``llc_bytes``
+    (:func:`rotation.kernel_target_bytes`). A footprint of 4 x this host's 32 MiB L3 was not
+    enough: the L3 kept part of it, and probes beside M = 1 rows read up to 53 GB/s on one thread
+    (reports/2026-12-07-roof-3.md). The buffer is on the page kind of chord's packed weights
+    (2 MiB pages where offered: ``chord.host_memory``), allocated once and grown when a larger
+    footprint asks. ``slice_bytes`` is capped at ``max_slice_bytes``: past the last-level cache a
+    longer read streams at the same rate and would only make the buffer larger.
     """
 
     def __init__(
@@ -86,8 +93,10 @@ class AdjacentProbe:
         hugepages: bool = True,
         max_slice_bytes: int = 64 << 20,
         clock: Callable[[], float] = time.perf_counter,
+        target_bytes: int | None = None,
     ):
         self.llc_bytes = int(llc_bytes)
+        self.target_bytes = int(target_bytes) if target_bytes is not None else rotation.kernel_target_bytes(llc_bytes)
         self.hugepages = hugepages
         self.page = page_kind(hugepages)
         self.max_slice_bytes = int(max_slice_bytes)
@@ -99,8 +108,11 @@ class AdjacentProbe:
     def available() -> bool:
         return bool(cpu_backend.HAVE_CPP)
 
-    def _buffer(self, slice_bytes: int):
-        need = max(128 << 20, 4 * slice_bytes, 4 * self.llc_bytes)
+    def footprint(self, slice_bytes: int) -> int:
+        """Bytes the reads of ``slice_bytes`` (already capped) cycle through."""
+        return rotation.probe_footprint_bytes(slice_bytes, self.target_bytes)
+
+    def _buffer(self, need: int):
         if self._buf is None or self._buf.size < need:
             self._buf = None  # the old buffer goes before the new one is faulted in
             t = host_memory.empty_uint8(need, self.hugepages)
@@ -109,21 +121,23 @@ class AdjacentProbe:
         return self._buf
 
     def __call__(self, threads: int, slice_bytes: int, seconds: float) -> dict | None:
-        """``{"GBps", "variant", "reads", "slice_bytes", "page", "seconds"}``, or None without the
-        C++ extension."""
+        """``{"GBps", "variant", "reads", "slice_bytes", "footprint_bytes", "page", "seconds"}``, or
+        None without the C++ extension."""
         if not self.available():
             return None
         read = cpu_backend._cpu.read_stream
         n = max(4096, min(int(slice_bytes), self.max_slice_bytes))
-        buf = self._buffer(n)
+        footprint = self.footprint(n)
+        buf = self._buffer(footprint)
         best, best_label, reads = float("inf"), "", 0
         end = self.clock() + seconds
         # at least two reads of every variant, however short the window
         while reads < 2 * len(VARIANTS) or self.clock() < end:
             label, dist, nta, streams = VARIANTS[reads % len(VARIANTS)]
-            # one cursor across windows: each read takes the least recently read bytes (at least
-            # 3/4 of the buffer ago), also when the previous window read other slice sizes
-            lo = self._cursor if self._cursor + n <= buf.size else 0
+            # one cursor across windows: each read takes the bytes read longest ago (about a
+            # footprint ago), also when the previous window read another slice size (every
+            # footprint is >= the target)
+            lo = self._cursor if self._cursor + n <= footprint else 0
             self._cursor = lo + n
             t0 = time.perf_counter()
             read(buf[lo : lo + n], threads, dist, nta, streams)
@@ -136,6 +150,7 @@ class AdjacentProbe:
             "variant": best_label,
             "reads": reads,
             "slice_bytes": n,
+            "footprint_bytes": footprint,
             "page": self.page,
             "seconds": seconds,
         }

@@ -12,7 +12,8 @@ File layout (pytest-benchmark 5 keys first, so ``pytest-benchmark compare`` read
                                     read_GBps, read_roofline_fraction,
                                     # memory-bound cases (kernels M=1), the roof taken beside them:
                                     read_GBps_adjacent: {before, after, roof, page, slice_bytes,
-                                                         seconds, at_s: [before, after]},
+                                                         footprint_bytes, seconds,
+                                                         at_s: [before, after]},
                                     read_roofline_fraction_adjacent, host_mode_changed,
                                     read_GBps_group: {min, max, probes}, group_mode_changed,
                                     ...}}],
@@ -158,6 +159,7 @@ def add_adjacent_roof(rec: dict, before: dict, after: dict, tolerance: float) ->
         "roof": roof,
         "page": before.get("page"),
         "slice_bytes": before.get("slice_bytes"),
+        "footprint_bytes": before.get("footprint_bytes"),  # what the reads cycled through
         "seconds": before.get("seconds"),
         # when the probes ended, seconds since the run began: how far apart a group's rows were timed
         "at_s": [before.get("at_s"), after.get("at_s")],

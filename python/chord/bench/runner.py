@@ -8,7 +8,6 @@ crash), sizes weight rotation, and attaches bandwidth and ratios.
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 import time
@@ -20,7 +19,7 @@ import torch
 from chord.backends import cpu as cpu_backend
 from chord.backends import fallback
 
-from . import contend, machine, read_roof, results
+from . import contend, machine, read_roof, results, rotation
 from .baselines import Prepared, Unavailable
 from .checks import WrongResult
 from .config import BenchConfig
@@ -54,7 +53,10 @@ class RunContext:
         self.log = log or (lambda s: print(s, file=sys.stderr, flush=True))
         self.llc = machine.last_level_cache_bytes()
         self.t0 = time.perf_counter()  # probes say when they ran, in seconds since here
-        self.read_probe = read_probe or read_roof.AdjacentProbe(self.llc)
+        # the probe beside a memory-bound case cycles through as many bytes as that case rotates
+        self.read_probe = read_probe or read_roof.AdjacentProbe(
+            self.llc, target_bytes=self.rotation_target(kernels=True)
+        )
         self.doc = results.new_document(machine.machine_info(cfg.device), machine.commit_info(), cfg.as_dict())
         self.doc["chord"]["errors"] = []
         self.doc["chord"]["rotation_target_bytes"] = self.rotation_target()
@@ -68,7 +70,9 @@ class RunContext:
         bw = self.doc["chord"]["bandwidth"]
         if key not in bw:
             with num_threads(threads):
-                bw[key] = machine.copy_bandwidth(device=self.device)
+                # over as many bytes as the kernels suite rotates: a smaller buffer left part of
+                # the reads in this host's L3 (reports/2026-12-07-roof-3.md)
+                bw[key] = machine.copy_bandwidth(nbytes=self.rotation_target(kernels=True), device=self.device)
             self.log(
                 f"  copy bandwidth @ {threads} thread(s): {bw[key]['copy_GBps']:.1f} GB/s "
                 f"(read-only {bw[key]['read_GBps']:.1f} GB/s)"
@@ -97,14 +101,14 @@ class RunContext:
         cfg = self.cfg
         llc = 64 << 20 if self.device == "cuda" else self.llc
         if not kernels:
-            return int(cfg.rotate_factor * llc)
-        return int(max(cfg.kernel_rotate_mb << 20, cfg.kernel_rotate_factor * llc))
+            return rotation.target_bytes(llc, cfg.rotate_factor)
+        return rotation.target_bytes(llc, cfg.kernel_rotate_factor, cfg.kernel_rotate_mb << 20)
 
     def n_sets(self, bytes_per_set: float, kernels: bool = False) -> int:
         """Weight copies to rotate so their total is >= :meth:`rotation_target` (at least 2, at most
         max_sets / kernel_max_sets): memory stays within about the target plus one set."""
         cap = self.cfg.kernel_max_sets if kernels else self.cfg.max_sets
-        return int(min(cap, max(2, math.ceil(self.rotation_target(kernels) / max(1.0, bytes_per_set)))))
+        return rotation.n_sets(bytes_per_set, self.rotation_target(kernels), cap)
 
     def error(self, suite: str, group: str, impl: str, reason: str) -> None:
         """``impl`` ran but computed a wrong answer: recorded under ``chord.errors`` (no time)."""
