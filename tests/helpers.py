@@ -109,6 +109,24 @@ def assert_close_to_reference(out: torch.Tensor, ref: torch.Tensor, rtol: float 
     assert err <= rtol * scale, f"max error {float(err):.3e} > {rtol} x {float(scale):.3e}"
 
 
+def assert_within_fp32_bound(y: torch.Tensor, x: torch.Tensor, mw, bias, ref: torch.Tensor, what=""):
+    """An fp32 ``mp_linear(x, mw, bias)`` output ``y`` against its float64 reference ``ref`` (bias
+    included), output by output: within the float32 dot-product bound
+    (``chord.bench.checks.mp_linear_bound``) plus the bias add's rounding. A fixed relative error
+    of max|ref| fails on tiny M x N outputs whose sums cancel (M = N = 1 erred 1.05e-5 of |y|
+    against 1e-5; commit 4b18aba); the bound scales with each output's own sum of |x||w|."""
+    from chord.bench.checks import mp_linear_bound  # the bench's own check: one bound for both
+
+    if mw.qweight.device.type != "cpu":
+        mw = mw.to("cpu")
+    _, bound = mp_linear_bound(x.cpu(), mw, 0)
+    ref = ref.cpu().double()
+    if bias is not None:
+        bound = bound + 2.0**-24 * (bias.cpu().double().abs() + ref.abs())
+    err = (y.detach().cpu().double() - ref).abs()
+    assert (err <= bound).all(), (what, (err / bound).nan_to_num(nan=float("inf")).max().item())
+
+
 def tiny_split(users: int = 24, items: int = 30, seed: int = 0) -> LeaveOneOut:
     """A tiny synthetic dataset for CHORD training tests (structured so there is something to learn)."""
     rng = np.random.default_rng(seed)
