@@ -238,6 +238,77 @@ def mp_linear_eager(
     return y
 
 
+_f32 = torch.float32
+_ACT_BITS = frozenset((0, 8))
+
+
+def linear_cached(
+    cache: HandleCache,
+    bufs: dict,
+    buckets: list[int],
+    x: torch.Tensor,
+    bias: torch.Tensor | None,
+    act_bits: int,
+    N: int,
+    K: int,
+) -> torch.Tensor | None:
+    """A swapped layer's eager call in one step, or None when it needs the general path
+    (``functional.linear_packed``: its checks raise naming the argument, or it handles the case).
+    Taken when the module's packed buffers (``bufs``: its ``_buffers``) and ``buckets`` are the
+    very tensors and list ``cache`` was validated for (same objects and versions, as
+    :func:`packed_handle` tests), x is ``eager_ok``, [M, K] (any strides) or [B, l, K] whose
+    leading dims merge into one row stride, act_bits is 0 or 8 and bias is None or a float32 contiguous [N] CPU tensor that needs
+    no autograd. Same kernel, same arguments, so bit-identical to the general path.
+    (One function, no tuples built: a sequence model's layers are small enough that the general
+    path's Python was half of a layer call, reports/2026-12-07-e2e-2.md.)"""
+    # eager_ok first: under dynamo it folds to False before any tensor below is traced
+    if not eager_ok(x) or act_bits not in _ACT_BITS or type(act_bits) is not int:
+        return None
+    e = cache.entry
+    q, s, z, p = bufs["qweight"], bufs["scales"], bufs["zeros"], bufs["perm"]
+    if e[0] is not q or e[1] is not s or e[2] is not z or e[3] is not p or e[4] is not buckets:
+        return None
+    v = e[5]
+    if v is not None and v != q._version + s._version + z._version + p._version:
+        return None
+    dt = x.dtype
+    code = 0 if dt is _f32 else _DTYPE_CODE.get(dt)
+    if code is None:
+        return None
+    b = 0
+    if bias is not None:
+        if not (
+            bias.dtype is _f32
+            and bias.is_cpu
+            and bias.ndim == 1
+            and bias.shape[0] == N
+            and bias.is_contiguous()
+            and not (_is_grad_enabled() and bias.requires_grad)
+        ):
+            return None
+        b = bias.data_ptr()
+    sh = x.shape
+    d = len(sh)
+    if d == 3:  # [B, l, K] (a sequence model's layers; Caser's overlapping filter windows at B = 1)
+        B, L, k = sh
+        s0, sr, sc = x.stride()
+        if k != K or (B > 1 and s0 != L * sr):  # leading dims that do not merge: the general path
+            return None
+        M = B * L
+        y = x.new_empty(B, L, N)
+    elif d == 2:
+        M, k = sh
+        if k != K:
+            return None
+        sr, sc = x.stride()
+        y = x.new_empty(M, N)
+    else:
+        return None
+    if M:
+        _cpu.mp_linear_ptr(e[6], x.data_ptr(), code, M, sr, sc, b, act_bits, y.data_ptr(), N, _get_num_threads())
+    return y
+
+
 def mp_topk(
     x: torch.Tensor, w: ops.Packed, k: int, candidates: torch.Tensor | None = None, act_bits: int = 0
 ) -> tuple[torch.Tensor, torch.Tensor]:

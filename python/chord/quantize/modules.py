@@ -229,14 +229,21 @@ class _MixedWeightHolder(nn.Module):
 def _linear(mod: _MixedWeightHolder, x: torch.Tensor, bias) -> torch.Tensor:
     """``chord.mp_linear`` on the module's buffers (``functional.linear_packed``: the same
     checks and the same eager bypass, the handle cached on the module)."""
-    K, N = mod.qweight_k, mod.chord_weight_shape[0]
-    tiny = mod._buffers["tiny_weight"]
-    if tiny is not None and mod.act_bits == 0:
+    d = mod.__dict__
+    bufs = d["_buffers"]  # (dict reads: Module.__getattr__ per buffer costs more, reports/2026-12-07-call-costs.md)
+    K, N = d["qweight_k"], d["chord_weight_shape"][0]
+    tiny = bufs["tiny_weight"]
+    act_bits = d["act_bits"]
+    cache = d.get("_cpu_handle")
+    if cache is not None and (tiny is None or act_bits != 0):  # the common call, once the handle is built
+        y = cpu_backend.linear_cached(cache, bufs, d["buckets"], x, bias, act_bits, N, K)
+        if y is not None:
+            return y
+    if tiny is not None and act_bits == 0:
         w = tiny if x.dtype == torch.float32 else tiny.to(x.dtype)
         return F.linear(x, w, None if bias is None else bias.to(x.dtype))
-    bufs = mod._buffers  # (dict reads: Module.__getattr__ per buffer costs more, reports/2026-12-07-call-costs.md)
     packed = (bufs["qweight"], bufs["scales"], bufs["zeros"], bufs["perm"], mod.buckets, K)  # (chord.ops.Packed order)
-    return linear_packed(mod.__dict__, x, packed, N, bias, mod.act_bits)
+    return linear_packed(d, x, packed, N, bias, act_bits)
 
 
 def _prod(xs) -> int:
@@ -389,7 +396,7 @@ class MixedPrecisionConv2d(_MixedWeightHolder):
             cols = cols.reshape(B, Ho, C * kh * W)
         else:
             cols = F.unfold(x, self.kernel_size, self.dilation, self.padding, self.stride).transpose(1, 2)
-        y = _linear(self, cols, self.bias)  # [B, Ho*Wo, out]
+        y = _linear(self, cols, self._parameters.get("bias"))  # [B, Ho*Wo, out]
         y = y.transpose(1, 2).reshape(B, self.out_channels, Ho, Wo)
         return y[0] if unbatched else y
 
