@@ -124,6 +124,10 @@ void dot_i8_rows16_avx512vnni(const uint8_t*, int64_t, int, int64_t, const int8_
                               const uint8_t*) {
   absent("dot_i8_rows16_avx512vnni");
 }
+void dot_i8_rows8_avx2(const uint8_t*, int64_t, int, int64_t, const int8_t*, int64_t, int64_t, const int64_t*, int64_t*,
+                       int64_t) {
+  absent("dot_i8_rows8_avx2");
+}
 }  // namespace mpl
 
 namespace qpack {

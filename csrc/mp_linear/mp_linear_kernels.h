@@ -158,6 +158,10 @@ void epilogue_gemv_f32_avx512(const float* d, int64_t n, const float* zero, cons
 constexpr int64_t kMaxKRows16 = 256, kMaxMRows16 = 4;
 void dot_i8_rows16_avx512vnni(const uint8_t* w, int64_t rb, int bits, int64_t nr, const int8_t* x, int64_t ldx,
                               int64_t nm, int64_t* out, int64_t ldo, const uint8_t* pf_end);
+// The same rows on AVX2 (mp_linear_rows8_avx2.cpp), 8 rows per reduction: the dot_i8_avx2
+// contract (qsum for the 8-bit fields), x the natural-order rows as above.
+void dot_i8_rows8_avx2(const uint8_t* w, int64_t rb, int bits, int64_t nr, const int8_t* x, int64_t ldx, int64_t nm,
+                       const int64_t* qsum, int64_t* out, int64_t ldo);
 
 // The act_bits = 8 epilogue of one activation row over n packed rows on AVX-512 (compiled with
 // the VNNI kernel), in two steps that together are bit-identical to mp_linear.cpp's scalar

@@ -5,6 +5,9 @@
   the core shared with mp_topk's scan) at up to 4 activation rows. Integer dots are exact, so it
   must equal every other ISA and path bit for bit, and the float64 reference within the epilogue's
   rounding; the cost model sends item-table shapes to it.
+- act_bits=8 on AVX2 (no dot-product units): the 8-row kernel
+  (csrc/mp_linear/mp_linear_rows8_avx2.cpp: one-block rows two to a register, longer rows 32 bytes
+  a step, an odd last block alone) at up to 4 activation rows; the same bit-for-bit contract.
 - act_bits=0 on AVX2: rows of one block run two to a 32-byte load (tile_f32_pairs in
   mp_linear_avx2.cpp), each row's chain step for step the lone-block kernel's: a row gives the
   same bits whether it is scored beside a neighbour or alone.
@@ -59,6 +62,9 @@ def _score_rows(x, mw, r0, r1, act_bits, isa):
     seed=st.integers(0, 2**31 - 1),
 )
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# the AVX2 8-row kernel's odd block counts (8-bit K = 48, 4-bit K = 96: three blocks) with tails
+@example(M=1, N=9, K=48, widths=(8, 8, 8), scheme="asym", with_bias=False, seed=1)
+@example(M=4, N=17, K=96, widths=(4, 4, 4), scheme="sym", with_bias=True, seed=2)
 def test_int8_short_rows_bit_identical_across_isas_and_paths(M, N, K, widths, scheme, with_bias, seed):
     # N around the 16-row group (tails copied zero-padded), K around every width's block and
     # register layouts (4 rows, 2 rows, transposed 4k blocks, masked chunks), M across the
