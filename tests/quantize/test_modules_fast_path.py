@@ -191,3 +191,48 @@ def test_conv2d_horizontal_filters_take_the_fast_path(monkeypatch):
         count = _Count(monkeypatch)
         assert torch.equal(mod(x), first) and count.served == 1
         assert torch.equal(first, _general(monkeypatch, mod, x))
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    C=st.integers(1, 3),
+    out=st.integers(1, 9),
+    kh=st.integers(1, 5),
+    W=st.integers(1, 70),
+    H=st.integers(1, 12),
+    B=st.integers(1, 3),
+    stride=st.integers(1, 2),
+    pad=st.integers(0, 2),
+    act_bits=st.sampled_from([0, 8]),
+    unbatched=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_conv2d_full_width_filters_equal_unfold_and_the_op(C, out, kh, W, H, B, stride, pad, act_bits, unbatched, seed):
+    """Full-width filters (Caser's horizontal ones) take windows as strided views and return the
+    output as a view of the kernel's [B, Ho, out] result: bit for bit what F.unfold's windows give
+    through the registered op, and (exact) F.conv2d in float64 within fp32 rounding."""
+    torch.manual_seed(seed)
+    H = max(H, kh - 2 * pad)  # at least one window
+    conv = nn.Conv2d(C, out, (kh, W), stride=(stride, 1), padding=(pad, 0))
+    mod = MixedPrecisionConv2d.from_float(conv, _codes(out, seed), act_bits=act_bits)
+    x = torch.randn(C, H, W) if unbatched else torch.randn(B, C, H, W)
+    with torch.no_grad():
+        got = mod(x)
+        got2 = mod(x)  # handle cached: the one-step call where the windows allow it
+        xb = x.unsqueeze(0) if unbatched else x
+        cols = nn.functional.unfold(xb, (kh, W), padding=(pad, 0), stride=(stride, 1)).transpose(1, 2)
+        want = _op(mod, cols).transpose(1, 2).reshape(xb.shape[0], out, -1, 1)
+        want = want[0] if unbatched else want
+        tiny_exact = mod.tiny_weight is not None and act_bits == 0  # F.conv2d on the kept fp32 filter
+        assert got.shape == want.shape and torch.equal(got2, got)
+        assert tiny_exact or torch.equal(got, want)
+        if act_bits == 0:
+            ref = nn.functional.conv2d(
+                xb.double(),
+                mod.dequantized_weight(torch.float64),
+                conv.bias.double(),
+                stride=(stride, 1),
+                padding=(pad, 0),
+            )
+            ref = ref[0] if unbatched else ref
+            assert ((got.double() - ref).abs().max() <= 1e-5 * ref.abs().max().clamp_min(1e-6)).item()

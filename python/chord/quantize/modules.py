@@ -392,12 +392,19 @@ class MixedPrecisionConv2d(_MixedWeightHolder):
             C = self.in_channels
             xp = F.pad(x, (0, 0, self.padding[0], self.padding[0])) if self.padding[0] else x
             Hp = xp.shape[2]
-            cols = xp.as_strided((B, Ho, C, kh, W), (C * Hp * W, self.stride[0] * W, Hp * W, W, 1))
-            cols = cols.reshape(B, Ho, C * kh * W)
+            if C == 1:  # a window's kh rows are one run of kh*W values: one view op, not two
+                cols = xp.as_strided((B, Ho, kh * W), (Hp * W, self.stride[0] * W, 1))
+            else:
+                cols = xp.as_strided((B, Ho, C, kh, W), (C * Hp * W, self.stride[0] * W, Hp * W, W, 1))
+                cols = cols.reshape(B, Ho, C * kh * W)
         else:
             cols = F.unfold(x, self.kernel_size, self.dilation, self.padding, self.stride).transpose(1, 2)
         y = _linear(self, cols, self._parameters.get("bias"))  # [B, Ho*Wo, out]
-        y = y.transpose(1, 2).reshape(B, self.out_channels, Ho, Wo)
+        out = self.out_channels
+        if y.is_contiguous():  # the [B, out, Ho, Wo] view of its transpose, in one view op
+            y = y.as_strided((B, out, Ho, Wo), (Ho * Wo * out, 1, Wo * out, out))
+        else:
+            y = y.transpose(1, 2).reshape(B, out, Ho, Wo)
         return y[0] if unbatched else y
 
     def to_float(self) -> nn.Conv2d:
