@@ -29,7 +29,7 @@ library decides by a rule before the model (short rows at a few activation rows 
 
 Features (ns), per path (a weight enters only through its shape and its rows per width):
     gemm   = fixed + live*K * unpack + M*K * quant + M*live*L * mac + M*N * epi + ceil(M/6)*live*L * runpack
-(live: unpruned rows; L = K rounded up to 64; on avx512_vnni up to 24 rows the kernel unpacks in
+(live: unpruned rows; L = K rounded up to 64; on avx512_vnni up to FUSED_M = 64 rows the kernel unpacks in
 registers once per 6-row tile: the runpack term replaces the unpack term there)
     direct = fixed + M*K*widths * prep + M*padded * dot + M*N * epi + sum_b passes_b(M)*bytes_b * pass
 padded: the multiply-adds the direct kernels issue per activation row (each packed row rounded
@@ -96,7 +96,7 @@ def cpu_ns(f, budget_s=0.1):
     return min(ts)
 
 
-FUSED_M = 24  # kMFusedGemmI8 (csrc/mp_linear/mp_linear_kernels.h)
+FUSED_M = 64  # kMFusedGemmI8 (csrc/mp_linear/mp_linear_kernels.h)
 MAX_K_ROWS16, MAX_M_ROWS16 = 256, 4  # kMaxKRows16, kMaxMRows16 (same header)
 M_BLOCK = 32  # kMBlockI8 (same header)
 SCAN_M = 64  # kMScanI8 (csrc/mp_linear/mp_linear_panel.cpp)

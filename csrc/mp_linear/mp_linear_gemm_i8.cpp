@@ -7,9 +7,10 @@
 // Up to kMFusedGemmI8 rows on AVX-512 VNNI there is no window: the microkernel unpacks the packed rows
 // in registers once per tile of 6 activation rows (gemm_i8_vnni_packed), which costs less than
 // storing a window and loading it back.
-// Up to kMPackedOrder rows the windows follow the packed order, so the weight is read as one
-// forward stream, prefetched a window ahead by the microkernels while they compute; the
-// epilogue scatters to the original columns. Beyond, they follow the original column order.
+// Up to kMPackedOrder rows (and wherever the packed rows are read) the windows follow the packed
+// order, so the weight is read as one forward stream, prefetched a window ahead by the
+// microkernels while they compute; the epilogue scatters to the original columns. Beyond, they
+// follow the original column order.
 //
 // Why: the direct kernels unpack every packed row once per block of activation rows and widen
 // the activations into one layout per width; at larger M (or for small layers, whose rows pad
@@ -233,12 +234,14 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
   const int64_t nlive = live.n;
   // Packed order pays one scattered store per output; beyond a few row blocks that traffic (a
   // cache line of y written by many windows) costs more than the stream saves, and the
-  // windows take the original column order (the stream is then not one range: no prefetch).
-  const bool packed_order = M <= kMPackedOrder;
+  // windows take the original column order (the stream is then not one range: no prefetch),
+  // except on AVX-512 VNNI up to kMFusedGemmI8 rows, where storing no window saves more.
   // Few activation rows: the VNNI microkernel unpacks the packed rows in registers for each
   // row tile instead of storing a window (writing a window and reading it back costs more
-  // than unpacking a few times over).
-  const bool fused = kern == Kern::Vnni && packed_order && M <= kMFusedGemmI8;
+  // than unpacking a few times over: up to kMFusedGemmI8 rows, reports/2026-12-07-gemm-5.md).
+  // It reads the packed rows, so its windows follow the packed order.
+  const bool fused = kern == Kern::Vnni && M <= kMFusedGemmI8;
+  const bool packed_order = fused || M <= kMPackedOrder;
   // Larger M on AVX-512 VNNI: windows in column quads (gemm_i8_vnni_quad).
   const bool quad = kern == Kern::Vnni && !fused;
   thread_local std::vector<Col> cols_tls;  // original order only: the live rows by output column

@@ -255,8 +255,10 @@ void gemm_i8_avxvnni(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* p,
 void unpack_i8_vnni_quad(const uint8_t* const* row, const int64_t* rb, const int* bits, int n, int64_t L, uint8_t* dst);
 void gemm_i8_vnni_quad(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* p, int64_t ldp, int64_t nc, int64_t L,
                        int32_t* c, int64_t ldc);
-// Up to this many activation rows the AVX-512 VNNI int8 GEMM reads packed rows (no window).
-constexpr int64_t kMFusedGemmI8 = 24;
+// Up to this many activation rows the AVX-512 VNNI int8 GEMM reads packed rows (no window):
+// measured faster than the quad windows up to M = 64 on 4096^2 and 8192^2
+// (reports/2026-12-07-gemm-5.md).
+constexpr int64_t kMFusedGemmI8 = 64;
 // gemm_i8's contract from nc packed rows of one width (bits; rb bytes apart) instead of a
 // window: each k step's fields are unpacked in registers, never stored.
 void gemm_i8_vnni_packed(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* w, int64_t rb, int bits, int64_t nc,

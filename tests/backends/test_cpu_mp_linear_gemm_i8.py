@@ -1,6 +1,6 @@
 """The int8 GEMM path of C++ ``chord::mp_linear`` (act_bits=8, ``path="panel"``;
 csrc/mp_linear/mp_linear_gemm_i8*.cpp: activations quantized once per call, weight windows unpacked
-to int8 once per call per thread, VNNI / AVX2 / scalar microkernels; up to 24 rows on AVX-512 VNNI,
+to int8 once per call per thread, VNNI / AVX2 / scalar microkernels; up to 64 rows on AVX-512 VNNI,
 no window: the microkernel unpacks the packed rows in registers; beyond, column-quad windows of
 6 x 16 tiles) and the cost model that chooses it.
 
@@ -109,36 +109,38 @@ def test_gemm_i8_half_inputs_match_direct(dtype):
 @pytest.mark.parametrize("K", [1, 16, 48, 129, 500])
 def test_gemm_i8_each_width_tiles_and_tails(bits, N, K):
     # N around the 4-column tile and quad, the 16-column quad tile; K around the 16-byte block and
-    # 64-byte step (masked tails); M around the 6-row (VNNI) / 2-row (AVX2) tiles, the 24-row block
-    # and the quad windows beyond it
+    # 64-byte step (masked tails); M around the 6-row (VNNI) / 2-row (AVX2) tiles, the 24-row block,
+    # the original-order windows beyond it and the VNNI quad windows beyond 64 rows
     cb = chord.Codebook((0, bits, bits, bits), "asym" if bits == 1 else "sym")
     mw = make_weight(N, K, torch.full((N,), 1, dtype=torch.uint8), cb, seed=bits)
-    for M in (1, 5, 6, 7, 25, 31):
+    for M in (1, 5, 6, 7, 25, 31, 65):
         x, b = torch.randn(M, K), torch.randn(N)
         ys = all_runs(x, mw, b)
         assert_all_equal(ys)
         assert_reference_bounds(ys[("scalar", "direct")], x, mw, b)
 
 
-@pytest.mark.parametrize("M", [23, 24, 25, 49])
+@pytest.mark.parametrize("M", [23, 24, 25, 49, 64, 65])
 def test_gemm_i8_packed_and_original_window_orders(M):
-    # up to 24 rows the windows follow the packed order (scattered epilogue stores), beyond it
-    # the original column order (AVX2: 8-bit rows moved last in each window); mixed widths and
-    # pruned rows, windows straddling buckets, both must equal the direct path on every ISA
+    # up to 24 rows (AVX-512 VNNI: 64) the windows follow the packed order (scattered epilogue
+    # stores), beyond it the original column order (AVX2: 8-bit rows moved last in each window);
+    # mixed widths and pruned rows, windows straddling buckets, both must equal the direct path on
+    # every ISA
     g = torch.Generator().manual_seed(M)
     mw = make_weight(1100, 1024, random_codes(1100, "mix", g))
     x, b = torch.randn(M, 1024, generator=g), torch.randn(1100, generator=g)
     assert_all_equal(all_runs(x, mw, b))
 
 
-@pytest.mark.parametrize("M", [2, 9, 15, 16, 23, 24])
+@pytest.mark.parametrize("M", [2, 9, 15, 16, 23, 24, 25, 47, 63, 64, 65])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
 def test_gemm_i8_thread_splits_of_the_packed_order(M, dtype):
-    # up to 24 rows on AVX-512 VNNI, several threads split the windows (each window's outputs
-    # staged in packed order, then gathered row by row into y), or, from 8 rows per thread on,
-    # the activation rows (each thread quantizes its own rows and streams every window); mixed
-    # widths and pruned rows, 1-3 threads, float32 and float16 outputs: all equal the one-thread
-    # direct result on every ISA
+    # up to 64 rows on AVX-512 VNNI (the register-unpacking kernel: blocks of 24 rows, tiles of
+    # up to 6; 65: the quad windows in original order), several threads split the windows (each
+    # window's outputs staged in packed order, then gathered row by row into y), or, from 8 rows
+    # per thread on, the activation rows (each thread quantizes its own rows and streams every
+    # window); mixed widths and pruned rows, 1-3 threads, float32 and float16 outputs: all equal
+    # the one-thread direct result on every ISA
     g = torch.Generator().manual_seed(M)
     mw = make_weight(1100, 1024, random_codes(1100, "mix", g))
     x, b = torch.randn(M, 1024, generator=g).to(dtype), torch.randn(1100, generator=g)
@@ -156,7 +158,7 @@ def test_gemm_i8_thread_splits_when_the_pool_is_busy():
     g = torch.Generator().manual_seed(5)
     mw = make_weight(1100, 1024, random_codes(1100, "mix", g))
     b = torch.randn(1100, generator=g)
-    xs = [torch.randn(M, 1024, generator=g) for M in (9, 16, 40)]  # staged, row split, column split
+    xs = [torch.randn(M, 1024, generator=g) for M in (9, 16, 80)]  # staged, row split, column split
     y0 = [run_binding(x, mw, b, 8, "auto", 1, "panel") for x in xs]
     bad = []
 

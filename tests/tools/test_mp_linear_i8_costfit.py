@@ -4,6 +4,7 @@ the monotone choice, the fit's vectorized choice) and the header rewrite. No tim
 from __future__ import annotations
 
 import importlib.util
+import re
 import shutil
 from pathlib import Path
 
@@ -89,6 +90,21 @@ def test_the_pass_term_steps_where_a_block_ends():
     read = [tool.features(s, M, "avx512_vnni")[1][4] for M in (4, 5, 6, 9, 10)]
     one = 8192 * 4096
     assert read == [one, one, 2 * one, 2 * one, 3 * one]
+
+
+def test_the_register_unpack_term_covers_the_kernels_rows():
+    # FUSED_M is the library's kMFusedGemmI8: up to it the avx512_vnni GEMM unpacks in registers
+    # once per 6-row tile (runpack term, no window), beyond it builds a window once (unpack term);
+    # avx2 always builds windows
+    header = (ROOT / "csrc" / "mp_linear" / "mp_linear_kernels.h").read_text()
+    assert int(re.search(r"constexpr int64_t kMFusedGemmI8 = (\d+);", header).group(1)) == tool.FUSED_M
+    s = tool.mix_summary(4096, 4096, "mix3")
+    window = s["live"] * 4096
+    for M in (1, 6, 7, 24, 25, tool.FUSED_M, tool.FUSED_M + 1):
+        g, _ = tool.features(s, M, "avx512_vnni")
+        fused = M <= tool.FUSED_M
+        assert (g[1], g[5]) == ((0.0, -(-M // 6) * s["live"] * 4096) if fused else (window, 0.0)), M
+        assert tool.features(s, M, "avx2")[0][1::4] == [window, 0.0]
 
 
 @given(gd=coefficients(), isa=st.sampled_from(ISAS))
