@@ -10,6 +10,7 @@ line per case and thread count; same=True: every variant wrote the same output b
         python reports/2026-12-07-gemm-5/bench.py
 """
 
+import itertools
 import os
 import sys
 import zlib
@@ -33,37 +34,46 @@ def env_list(name, default, conv=str):
     return [conv(v) for v in os.environ.get(name, default).split(",")]
 
 
-def main():
+def cases():
+    """(label, K, packed weight arguments, x, y) of every layer, mix and M asked for."""
     shapes = [tuple(map(int, s.split("x"))) for s in env_list("SHAPES", "4096x4096,8192x8192")]
-    mixes = env_list("MIXES", "mix3,u4,u8")
-    ms = env_list("MS", "16,24,32,48,64,128,256", int)
+    for (N, K), mix in itertools.product(shapes, env_list("MIXES", "mix3,u4,u8")):
+        args = weight(N, K, mix)
+        for M in env_list("MS", "16,24,32,48,64,128,256", int):
+            x = torch.randn(M, K, generator=torch.Generator().manual_seed(M))
+            yield f"{N}x{K} {mix} M={M}", K, args, x, torch.empty(M, N)
+
+
+def time_variant(v, K, args, x, y, nt, budget):
+    """Min wall ms of one variant (its environment set for the call) and its output's checksum."""
+    for k in ("GEMM5_PACKED", "GEMM5_FUSED"):
+        os.environ.pop(k, None)
+    os.environ.update(VARIANTS.get(v, {}))
+    path = "direct" if v == "direct" else "panel"
+
+    def run():
+        _cpu.mp_linear(x.numpy(), 0, *args[:5], K, None, 8, y.numpy(), nt, "avx512_vnni", path)
+
+    y.fill_(float("nan"))
+    t = wall_ms(run, budget)
+    return t, zlib.crc32(np.ascontiguousarray(y.numpy()).tobytes())
+
+
+def main():
     threads = env_list("THREADS", "1,2", int)
     variants = env_list("VARS", "base,new,direct")
     budget = float(os.environ.get("BUDGET", "0.2"))
     rounds = int(os.environ.get("ROUNDS", "2"))
-    for N, K in shapes:
-        for mix in mixes:
-            args = weight(N, K, mix)
-            for M in ms:
-                x = torch.randn(M, K, generator=torch.Generator().manual_seed(M))
-                y = torch.empty(M, N)
-                for nt in threads:
-                    best, crcs = {}, set()
-                    for _ in range(rounds):
-                        for v in variants:
-                            for k in ("GEMM5_PACKED", "GEMM5_FUSED"):
-                                os.environ.pop(k, None)
-                            os.environ.update(VARIANTS.get(v, {}))
-                            path = "direct" if v == "direct" else "panel"
-
-                            def run(path=path, nt=nt):
-                                _cpu.mp_linear(x.numpy(), 0, *args[:5], K, None, 8, y.numpy(), nt, "avx512_vnni", path)
-
-                            y.fill_(float("nan"))
-                            best[v] = min(best.get(v, float("inf")), wall_ms(run, budget))
-                            crcs.add(zlib.crc32(np.ascontiguousarray(y.numpy()).tobytes()))
-                    cells = " ".join(f"{v}={best[v]:.3f}" for v in variants)
-                    print(f"{N}x{K} {mix} M={M} t={nt} {cells} same={len(crcs) == 1}", flush=True)
+    for label, K, args, x, y in cases():
+        for nt in threads:
+            best, crcs = {}, set()
+            for _ in range(rounds):
+                for v in variants:
+                    t, crc = time_variant(v, K, args, x, y, nt, budget)
+                    best[v] = min(best.get(v, float("inf")), t)
+                    crcs.add(crc)
+            cells = " ".join(f"{v}={best[v]:.3f}" for v in variants)
+            print(f"{label} t={nt} {cells} same={len(crcs) == 1}", flush=True)
 
 
 if __name__ == "__main__":
