@@ -16,11 +16,11 @@ struct CostsI8 {
 // One line per ISA, as the tool writes them (not wrapped):
 // clang-format off
 // BEGIN fitted coefficients (tools/mp_linear_i8_costfit.py --write)
-// avx512_vnni: fitted 2026-12-07, 764 cases, busy machine
-constexpr CostsI8 kCostI8Vnni{4280, 0.07721, 0.1448, 0.003713, 0.7105, 0.009293, 4379, 0.1175, 0.00404, 2.095, 0.005188};
+// avx512_vnni: fitted 2026-12-07, 764 cases, quiet machine, reports/2026-12-07-quiet8
+constexpr CostsI8 kCostI8Vnni{3991, 0.1692, 0.1466, 0.003142, 0.7091, 0.008798, 4285, 0.1419, 0.003921, 2.609, 0.005481};
 // avx2: reports/2026-12-07-gemm-4.md (d_pass 0: not yet fitted)
 constexpr CostsI8 kCostI8Avx2{4013, 0.03553, 0.1449, 0.009997, 3.174, 0, 4029, 0.1126, 0.01201, 3.394, 0};
-// crossovers (mix3 n x n, the first M taking the GEMM): avx512_vnni 1024:4 4096:65 8192:77; avx2 1024:15 4096:17 8192:18
+// crossovers (mix3 n x n, the first M taking the GEMM): avx512_vnni 1024:3 4096:5 8192:6; avx2 1024:15 4096:17 8192:18
 // END fitted coefficients
 // clang-format on
 // Scalar: from four shapes (a fallback only).
