@@ -41,6 +41,27 @@ def data_dir_or_skip(name: str | None = None) -> Path:
     return path
 
 
+def isa_param(isa: str, on_this_cpu) -> object:
+    """``isa`` as a pytest parameter; where this CPU lacks it (``on_this_cpu`` = the ISAs it runs)
+    the case skips, marked ``optional``: a platform fact, not a missing tool, so CI=true on an
+    AVX2-only machine passes while an AVX-512 VNNI machine runs every case."""
+    if isa in on_this_cpu:
+        return isa
+    return pytest.param(isa, marks=[pytest.mark.optional, pytest.mark.skip(reason=f"this CPU does not run {isa}")])
+
+
+def needs_isa(isa: str, on_this_cpu):
+    """Decorator: the test is about ``isa``'s kernel; skipped (``optional``, as :func:`isa_param`)
+    on a CPU without it."""
+
+    def deco(f):
+        if isa in on_this_cpu:
+            return f
+        return pytest.mark.optional(pytest.mark.skip(reason=f"needs {isa} (the rule is for its kernel)")(f))
+
+    return deco
+
+
 def devices():
     return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 

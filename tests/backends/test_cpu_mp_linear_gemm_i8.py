@@ -34,7 +34,7 @@ from tests.backends.test_cpu_mp_linear import (
     run_binding,
     run_emulated_avx_vnni_check,
 )
-from tests.helpers import packed_args
+from tests.helpers import isa_param, needs_isa, packed_args
 
 pytestmark = pytest.mark.skipif(not cpu_backend.HAVE_CPP, reason="C++ extension not built")
 _cpu = cpu_backend._cpu
@@ -309,25 +309,21 @@ COSTFIT = _tool()
 HEADER_COEFS, HEADER_CROSSOVERS = COSTFIT.read_header()
 
 
-@pytest.mark.parametrize("isa", sorted(HEADER_CROSSOVERS))
+@pytest.mark.parametrize("isa", [isa_param(i, ISAS) for i in sorted(HEADER_CROSSOVERS)])
 @pytest.mark.parametrize("n", [1024, 4096])
 def test_cost_model_int8_at_the_fitted_crossover(isa, n):
     # the decision function, not a timing: direct kernels below the header's crossover, the GEMM
     # from it on, one switch over M = 1..512 (a stale header or a mistyped coefficient moves it)
-    if isa not in ISAS:
-        pytest.skip(f"this CPU does not run {isa}")
     m_star = HEADER_CROSSOVERS[isa][n]
     seq = [path_of(mix3_weight(n), M, isa) for M in range(1, 513)]
     assert seq == ["direct"] * (m_star - 1) + ["panel"] * (513 - m_star)
 
 
-@pytest.mark.parametrize("isa", sorted(HEADER_COEFS))
+@pytest.mark.parametrize("isa", [isa_param(i, ISAS) for i in sorted(HEADER_COEFS)])
 @pytest.mark.parametrize(("N", "K", "kind"), [(300, 1000, "mix"), (2048, 512, 1), (1024, 2048, 3), (512, 4096, "mix")])
 def test_cost_model_int8_is_the_fit_tools_model(isa, N, K, kind):
     # choose_path_i8 and the tool's choose() are one model (features, passes, the monotone scan):
     # the fit refines the coefficients for the choice the library then makes
-    if isa not in ISAS:
-        pytest.skip(f"this CPU does not run {isa}")
     g = torch.Generator().manual_seed(N + K)
     mw = make_weight(N, K, random_codes(N, kind, g))
     per_width = {}
@@ -338,12 +334,11 @@ def test_cost_model_int8_is_the_fit_tools_model(isa, N, K, kind):
         assert path_of(mw, M, isa) == COSTFIT.choose(s, M, isa, *HEADER_COEFS[isa]), M
 
 
+@needs_isa("avx512_vnni", ISAS)
 def test_cost_model_int8_short_row_rule():
     # AVX-512 VNNI: the direct path's 16-row kernel from N = 1024 on, up to 4 activation rows at
     # K <= 64 (item tables) and 2 beyond; small tables and longer rows at M = 3..4 go to the
     # model, which takes the GEMM there (measured 1.1-1.3x faster: reports/2026-12-07-gemm-4.md)
-    if "avx512_vnni" not in ISAS:
-        pytest.skip("needs AVX-512 VNNI (the rule is for its kernel)")
     g = torch.Generator().manual_seed(1)
     for (N, K), last_direct in {(4096, 64): 4, (4096, 128): 2, (1024, 256): 2, (256, 64): 0, (256, 256): 0}.items():
         mw = make_weight(N, K, torch.randint(0, 4, (N,), generator=g, dtype=torch.uint8))

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 import chord
 from chord.backends import cpu as cpu_backend
 from tests.backends.test_cpu_mp_linear import ISAS, make_weight, ref64, rel_err, run_binding
-from tests.helpers import assert_within_fp32_bound, packed_args
+from tests.helpers import assert_within_fp32_bound, needs_isa, packed_args
 
 pytestmark = pytest.mark.skipif(not cpu_backend.HAVE_CPP, reason="C++ extension not built")
 _cpu = cpu_backend._cpu
@@ -127,11 +127,10 @@ def test_fp32_one_block_rows_against_float64_on_every_isa(M, N, bits, dk, with_b
         assert_within_fp32_bound(run_binding(x, mw, bias, 0, isa, 2, "direct"), x, mw, bias, ref, isa)
 
 
+@needs_isa("avx512_vnni", ISAS)
 def test_item_table_shapes_take_the_direct_path_on_vnni():
     # the cost model's rule for short rows (the 16-row kernel is on the direct path): item
     # tables at up to 4 activation rows (tiny layers and larger batches are left to the fit)
-    if "avx512_vnni" not in ISAS:
-        pytest.skip("needs AVX-512 VNNI (the rule is for its kernel)")
     g = torch.Generator().manual_seed(0)
     mw = make_weight(4096, 64, torch.randint(0, 4, (4096,), generator=g, dtype=torch.uint8))
     args = packed_args(mw, torch.Tensor.numpy)
