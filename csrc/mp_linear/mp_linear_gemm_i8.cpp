@@ -309,10 +309,10 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
   }
   const int64_t nwin = int64_t(wb.size());
   wb.push_back(nlive);
-  if (!packed_order && kern == Kern::Avx2)  // its 8-bit rows last in each window: one run each
+  if (!packed_order && kern == Kern::Avx2)  // its rows by width in each window: one run each
     for (int64_t i = 0; i < nwin; ++i)
-      std::stable_partition(cols.begin() + wb[size_t(i)], cols.begin() + wb[size_t(i + 1)],
-                            [](const Col& c) { return c.bits != 8; });
+      std::stable_sort(cols.begin() + wb[size_t(i)], cols.begin() + wb[size_t(i + 1)],
+                       [](const Col& a, const Col& b) { return a.bits < b.bits; });
   // staged: outputs [M, nlive] in packed order; inv: original column -> live index (-1: pruned)
   thread_local AlignedBuf<float> stage_tls;
   AlignedBuf<float>& stage = stage_tls;
@@ -400,11 +400,11 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
       }
       for (int64_t mb = m0; mb < m1; mb += kMBlock) {
         const int64_t nm = std::min(kMBlock, m1 - mb);
-        // one call (the AVX2 kernel: one per run of 8-bit / narrower rows; the packed-row
-        // kernel: one per run of one width); the prefetch range is shared between the calls in
-        // proportion to their rows (original order: the next window's rows are not one range;
-        // they are prefetched row by row, a share per call of kJChunk columns, during the last
-        // row block: earlier, the activation rows streaming through L2 evict them again)
+        // one call (the AVX2 and the packed-row kernels: one per run of one width); the
+        // prefetch range is shared between the calls in proportion to their rows (original
+        // order: the next window's rows are not one range; they are prefetched row by row, a
+        // share per call of kJChunk columns, during the last row block: earlier, the
+        // activation rows streaming through L2 evict them again)
         const bool row_pf = !packed_order && mb + kMBlock >= m1 && pw < nwin;
         const int64_t pn0 = row_pf ? wb[size_t(pw)] : 0, pnw = row_pf ? wb[size_t(pw + 1)] - pn0 : 0;
         for (int64_t j0 = 0; j0 < nw;) {
@@ -413,8 +413,8 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
             while (j1 < nw && s.bits[size_t(j1)] == s.bits[size_t(j0)] &&
                    s.row[size_t(j1)] == s.row[size_t(j1 - 1)] + s.rb[size_t(j1 - 1)])
               ++j1;
-          else if (kern == Kern::Avx2)
-            while (j1 < nw && (s.bits[size_t(j1)] == 8) == (s.bits[size_t(j0)] == 8)) ++j1;
+          else if (kern == Kern::Avx2)  // one width per call (how long it sums in int16)
+            while (j1 < nw && s.bits[size_t(j1)] == s.bits[size_t(j0)]) ++j1;
           else
             j1 = nw;  // the other kernels take any widths together
           if (!packed_order) j1 = std::min(j1, j0 + kJChunk);

@@ -1,8 +1,9 @@
 // AVX2 pieces of the int8 GEMM path (mp_linear_gemm_i8.cpp), for CPUs without AVX-512 VNNI:
-// the natural-order unpack and a maddubs/madd microkernel. Exact: for fields of <= 4 bits,
-// maddubs pairs are <= 2 * 15 * 127 (no int16 saturation); 8-bit columns are unpacked as
-// q = u - 128 and run as maddubs(|q|, sign(x, q)) (pairs <= 2 * 128 * 127 < 32767), and the
-// kernel adds 128 * sum(x) back. Raw loops and intrinsics only (see mp_linear_avx2.cpp).
+// the natural-order unpack and maddubs microkernels, one call per run of one width. Exact: for
+// fields of <= 4 bits, maddubs pairs are <= 2 * 15 * 127 (no int16 saturation) and are summed in
+// int16 for a bounded number of steps (ukr16); 8-bit columns are unpacked as q = u - 128 and run
+// as maddubs(|q|, sign(x, q)) (pairs <= 2 * 128 * 127 < 32767, widened every step: ukr8), and
+// the kernel adds 128 * sum(x) back. Raw loops and intrinsics only (see mp_linear_avx2.cpp).
 #include "common/x86_intrin.h"
 
 #include <cstdint>
@@ -23,11 +24,9 @@ inline __m128i hsum4(__m256i a, __m256i b, __m256i c, __m256i d) {
 }
 
 // Named accumulators (cMJ: row M, column J): GCC keeps an array of them in memory.
-#define CHORD_DOT(M, J)                                                                                      \
-  c##M##J = _mm256_add_epi32(                                                                                \
-      c##M##J, _mm256_madd_epi16(Q8 ? _mm256_maddubs_epi16(_mm256_abs_epi8(b##J), _mm256_sign_epi8(a, b##J)) \
-                                    : _mm256_maddubs_epi16(b##J, a),                                         \
-                                 ones));
+#define CHORD_DOT(M, J)       \
+  c##M##J = _mm256_add_epi32( \
+      c##M##J, _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(b##J), _mm256_sign_epi8(a, b##J)), ones));
 #define CHORD_ROW(M)                                                                        \
   if constexpr (MR > M) {                                                                   \
     const __m256i a = _mm256_load_si256(reinterpret_cast<const __m256i*>(x + M * ldx + l)); \
@@ -42,19 +41,21 @@ inline __m128i hsum4(__m256i a, __m256i b, __m256i c, __m256i d) {
       CHORD_DOT(M, 3)                                                                       \
     }                                                                                       \
   }
-#define CHORD_STORE(M)                                                                       \
-  if constexpr (MR > M) {                                                                    \
-    alignas(16) int32_t t[4];                                                                \
-    __m128i s = hsum4(c##M##0, c##M##1, c##M##2, c##M##3);                                   \
-    if (Q8) s = _mm_add_epi32(s, _mm_set1_epi32(int32_t(128 * qsum[M]))); /* the sum fits */ \
-    _mm_store_si128(reinterpret_cast<__m128i*>(t), s);                                       \
-    for (int j = 0; j < NR; ++j) c[M * ldc + j] = t[j];                                      \
+#define CHORD_STORE(M)                                                               \
+  if constexpr (MR > M) {                                                            \
+    alignas(16) int32_t t[4];                                                        \
+    __m128i s = hsum4(c##M##0, c##M##1, c##M##2, c##M##3);                           \
+    s = _mm_add_epi32(s, _mm_set1_epi32(int32_t(128 * qsum[M]))); /* the sum fits */ \
+    _mm_store_si128(reinterpret_cast<__m128i*>(t), s);                               \
+    for (int j = 0; j < NR; ++j) c[M * ldc + j] = t[j];                              \
   }
 
-template <int MR, int NR, bool Q8>
+// 8-bit columns: 2 rows x 4 columns of int32 accumulators, the 4 column vectors, the row vector.
+template <int MR, int NR>
 // noinline + no tree-PRE: see mp_linear_gemm_i8_avx512.cpp (accumulators kept in registers).
-__attribute__((noinline, optimize("no-tree-pre"))) void ukr(const int8_t* x, int64_t ldx, const uint8_t* p, int64_t ldp,
-                                                            int64_t L, const int64_t* qsum, int32_t* c, int64_t ldc) {
+__attribute__((noinline, optimize("no-tree-pre"))) void ukr8(const int8_t* x, int64_t ldx, const uint8_t* p,
+                                                             int64_t ldp, int64_t L, const int64_t* qsum, int32_t* c,
+                                                             int64_t ldc) {
   const __m256i ones = _mm256_set1_epi16(1), z = _mm256_setzero_si256();
   __m256i c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z;
   for (int64_t l = 0; l < L; l += 32) {
@@ -70,33 +71,126 @@ __attribute__((noinline, optimize("no-tree-pre"))) void ukr(const int8_t* x, int
 #undef CHORD_ROW
 #undef CHORD_STORE
 
-template <int MR, bool Q8>
-inline void ukr_nr(int nr, const int8_t* x, int64_t ldx, const uint8_t* p, int64_t ldp, int64_t L, const int64_t* qsum,
-                   int32_t* c, int64_t ldc) {
+template <int MR>
+inline void ukr8_nr(int nr, const int8_t* x, int64_t ldx, const uint8_t* p, int64_t ldp, int64_t L, const int64_t* qsum,
+                    int32_t* c, int64_t ldc) {
   switch (nr) {
     case 1:
-      return ukr<MR, 1, Q8>(x, ldx, p, ldp, L, qsum, c, ldc);
+      return ukr8<MR, 1>(x, ldx, p, ldp, L, qsum, c, ldc);
     case 2:
-      return ukr<MR, 2, Q8>(x, ldx, p, ldp, L, qsum, c, ldc);
+      return ukr8<MR, 2>(x, ldx, p, ldp, L, qsum, c, ldc);
     case 3:
-      return ukr<MR, 3, Q8>(x, ldx, p, ldp, L, qsum, c, ldc);
+      return ukr8<MR, 3>(x, ldx, p, ldp, L, qsum, c, ldc);
     default:
-      return ukr<MR, 4, Q8>(x, ldx, p, ldp, L, qsum, c, ldc);
+      return ukr8<MR, 4>(x, ldx, p, ldp, L, qsum, c, ldc);
   }
 }
 
-template <bool Q8>
-void gemm(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* p, int64_t ldp, int64_t nc, int64_t L,
-          const int64_t* qsum, int32_t* c, int64_t ldc) {
-  // 16 ymm registers: 2 rows x 4 columns of accumulators, 4 column vectors, the row vector.
+// Fields of <= 4 bits: maddubs pairs are <= 2 * 15 * 127 = 3810 (2 bits: 762), so S = 8 (32)
+// steps add up in int16 lanes without overflow (<= 30480 and 24384 < 32767) before one madd
+// widens them to int32: one multiply-pipe op per 32 products instead of two (maddubs + madd
+// every step). Tiles of MR rows x NR columns (3 x 3: 9 int16 accumulators, 3 column vectors,
+// the row vector, the ones; the int32 sums are touched once per S steps, spilled or not).
+#define CHORD_ACC(M, J) s##M##J = _mm256_add_epi16(s##M##J, _mm256_maddubs_epi16(b##J, a));
+#define CHORD_ROW16(M)                                                                      \
+  if constexpr (MR > M) {                                                                   \
+    const __m256i a = _mm256_load_si256(reinterpret_cast<const __m256i*>(x + M * ldx + l)); \
+    CHORD_ACC(M, 0)                                                                         \
+    if constexpr (NR > 1) {                                                                 \
+      CHORD_ACC(M, 1)                                                                       \
+    }                                                                                       \
+    if constexpr (NR > 2) {                                                                 \
+      CHORD_ACC(M, 2)                                                                       \
+    }                                                                                       \
+  }
+#define CHORD_WIDEN(M, J) c##M##J = _mm256_add_epi32(c##M##J, _mm256_madd_epi16(s##M##J, ones));
+#define CHORD_WIDEN_ROW(M)  \
+  if constexpr (MR > M) {   \
+    CHORD_WIDEN(M, 0)       \
+    if constexpr (NR > 1) { \
+      CHORD_WIDEN(M, 1)     \
+    }                       \
+    if constexpr (NR > 2) { \
+      CHORD_WIDEN(M, 2)     \
+    }                       \
+  }
+#define CHORD_STORE16(M)                                                                 \
+  if constexpr (MR > M) {                                                                \
+    alignas(16) int32_t t[4];                                                            \
+    _mm_store_si128(reinterpret_cast<__m128i*>(t), hsum4(c##M##0, c##M##1, c##M##2, z)); \
+    for (int j = 0; j < NR; ++j) c[M * ldc + j] = t[j];                                  \
+  }
+
+template <int MR, int NR, int S>
+__attribute__((noinline, optimize("no-tree-pre"))) void ukr16(const int8_t* x, int64_t ldx, const uint8_t* p,
+                                                              int64_t ldp, int64_t L, int32_t* c, int64_t ldc) {
+  const __m256i ones = _mm256_set1_epi16(1), z = _mm256_setzero_si256();
+  __m256i c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z;
+  for (int64_t l0 = 0; l0 < L; l0 += 32 * S) {
+    const int64_t l1 = L - l0 < 32 * S ? L : l0 + 32 * S;
+    __m256i s00 = z, s01 = z, s02 = z, s10 = z, s11 = z, s12 = z, s20 = z, s21 = z, s22 = z;
+    for (int64_t l = l0; l < l1; l += 32) {
+      const __m256i b0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(p + l));
+      const __m256i b1 = NR > 1 ? _mm256_load_si256(reinterpret_cast<const __m256i*>(p + ldp + l)) : z;
+      const __m256i b2 = NR > 2 ? _mm256_load_si256(reinterpret_cast<const __m256i*>(p + 2 * ldp + l)) : z;
+      CHORD_ROW16(0) CHORD_ROW16(1) CHORD_ROW16(2)
+    }
+    CHORD_WIDEN_ROW(0) CHORD_WIDEN_ROW(1) CHORD_WIDEN_ROW(2)
+  }
+  CHORD_STORE16(0) CHORD_STORE16(1) CHORD_STORE16(2)
+}
+#undef CHORD_ACC
+#undef CHORD_ROW16
+#undef CHORD_WIDEN
+#undef CHORD_WIDEN_ROW
+#undef CHORD_STORE16
+
+template <int MR, int S>
+inline void ukr16_nr(int nr, const int8_t* x, int64_t ldx, const uint8_t* p, int64_t ldp, int64_t L, int32_t* c,
+                     int64_t ldc) {
+  switch (nr) {
+    case 1:
+      return ukr16<MR, 1, S>(x, ldx, p, ldp, L, c, ldc);
+    case 2:
+      return ukr16<MR, 2, S>(x, ldx, p, ldp, L, c, ldc);
+    default:
+      return ukr16<MR, 3, S>(x, ldx, p, ldp, L, c, ldc);
+  }
+}
+
+template <int S>
+void gemm16(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* p, int64_t ldp, int64_t nc, int64_t L, int32_t* c,
+            int64_t ldc) {
+  // Row tiles of 3, the last two of 2 where 3 does not divide nm (a 1-row tile loads as many
+  // column vectors as it multiplies). The column triple stays in L1 across the row tiles.
+  for (int64_t j = 0; j < nc; j += 3) {
+    const int nr = int(nc - j < 3 ? nc - j : 3);
+    for (int64_t m = 0; m < nm;) {
+      const int64_t left = nm - m;
+      const int mr = left >= 3 && left != 4 ? 3 : left >= 2 ? 2 : 1;
+      const int8_t* xm = x + m * ldx;
+      int32_t* cm = c + m * ldc + j;
+      if (mr == 3)
+        ukr16_nr<3, S>(nr, xm, ldx, p + j * ldp, ldp, L, cm, ldc);
+      else if (mr == 2)
+        ukr16_nr<2, S>(nr, xm, ldx, p + j * ldp, ldp, L, cm, ldc);
+      else
+        ukr16_nr<1, S>(nr, xm, ldx, p + j * ldp, ldp, L, cm, ldc);
+      m += mr;
+    }
+  }
+}
+
+void gemm8(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* p, int64_t ldp, int64_t nc, int64_t L,
+           const int64_t* qsum, int32_t* c, int64_t ldc) {
   for (int64_t m = 0; m < nm; m += 2) {
     const int8_t* xm = x + m * ldx;
     for (int64_t j = 0; j < nc; j += 4) {
       const int nr = int(nc - j < 4 ? nc - j : 4);
       if (nm - m >= 2)
-        ukr_nr<2, Q8>(nr, xm, ldx, p + j * ldp, ldp, L, qsum + m, c + m * ldc + j, ldc);
+        ukr8_nr<2>(nr, xm, ldx, p + j * ldp, ldp, L, qsum + m, c + m * ldc + j, ldc);
       else
-        ukr_nr<1, Q8>(nr, xm, ldx, p + j * ldp, ldp, L, qsum + m, c + m * ldc + j, ldc);
+        ukr8_nr<1>(nr, xm, ldx, p + j * ldp, ldp, L, qsum + m, c + m * ldc + j, ldc);
     }
   }
 }
@@ -124,9 +218,11 @@ void gemm_i8_avx2(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* p, in
                   int bits, const int64_t* qsum, int32_t* c, int64_t ldc, const uint8_t* pf, int64_t pfb) {
   for (int64_t o = 0; o < pfb; o += 64) _mm_prefetch(reinterpret_cast<const char*>(pf + o), _MM_HINT_T1);
   if (bits == 8)
-    gemm<true>(x, ldx, nm, p, ldp, nc, L, qsum, c, ldc);
+    gemm8(x, ldx, nm, p, ldp, nc, L, qsum, c, ldc);
+  else if (bits == 4)
+    gemm16<8>(x, ldx, nm, p, ldp, nc, L, c, ldc);
   else
-    gemm<false>(x, ldx, nm, p, ldp, nc, L, qsum, c, ldc);
+    gemm16<32>(x, ldx, nm, p, ldp, nc, L, c, ldc);
 }
 
 }  // namespace mpl

@@ -109,7 +109,7 @@ def test_gemm_i8_half_inputs_match_direct(dtype):
 @pytest.mark.parametrize("K", [1, 16, 48, 129, 500])
 def test_gemm_i8_each_width_tiles_and_tails(bits, N, K):
     # N around the 4-column tile and quad, the 16-column quad tile; K around the 16-byte block and
-    # 64-byte step (masked tails); M around the 6-row (VNNI) / 2-row (AVX2) tiles, the 24-row block,
+    # 64-byte step (masked tails); M around the 6-row (VNNI) / 3- and 2-row (AVX2) tiles, the 24-row block,
     # the original-order windows beyond it and the VNNI quad windows beyond 64 rows
     cb = chord.Codebook((0, bits, bits, bits), "asym" if bits == 1 else "sym")
     mw = make_weight(N, K, torch.full((N,), 1, dtype=torch.uint8), cb, seed=bits)
@@ -123,7 +123,7 @@ def test_gemm_i8_each_width_tiles_and_tails(bits, N, K):
 @pytest.mark.parametrize("M", [23, 24, 25, 49, 64, 65])
 def test_gemm_i8_packed_and_original_window_orders(M):
     # up to 24 rows (AVX-512 VNNI: 64) the windows follow the packed order (scattered epilogue
-    # stores), beyond it the original column order (AVX2: 8-bit rows moved last in each window);
+    # stores), beyond it the original column order (AVX2: rows sorted by width in each window);
     # mixed widths and pruned rows, windows straddling buckets, both must equal the direct path on
     # every ISA
     g = torch.Generator().manual_seed(M)
@@ -188,6 +188,28 @@ def test_gemm_i8_extreme_activations_and_8bit_codes():
     x[2] = 0.0
     x[3, ::2] = 1e3
     assert_all_equal(all_runs(x, mw, torch.randn(N)))
+
+
+@pytest.mark.parametrize("bits", [1, 2, 4])
+def test_gemm_i8_int16_sums_at_their_bound(bits):
+    # the AVX2 GEMM sums maddubs pairs of <= 4-bit fields in int16 lanes for 8 steps (4 bits) or
+    # 32 (2 and 1 bits) before widening them: every field at its maximum against |xq| = 127 of one
+    # sign is the largest such sum (4 bits: 8 * 2 * 15 * 127 = 30480 < 32767); rows of 2350 cross
+    # several segments of either length and end in a partial one; rows 0..6 cover the 3- and
+    # 2-row tiles and both signs. Exact on every ISA and both paths, and the reference's value.
+    N, K = 7, 2350
+    cb = chord.Codebook((0, bits, bits, bits), "asym" if bits == 1 else "sym")
+    mw = make_weight(N, K, torch.full((N,), 1, dtype=torch.uint8), cb, seed=bits)
+    mw.qweight.fill_(255)  # every field of every width at its maximum
+    x = torch.ones(7, K)
+    x[1] = -1.0
+    x[4] = -1.0
+    x[5, 1::2] = -1.0  # alternating pairs: no sum to its bound, a sign change every element
+    x[6, : K // 2] = -1.0
+    b = torch.randn(N)
+    ys = all_runs(x, mw, b)
+    assert_all_equal(ys)
+    assert_reference_bounds(ys[("scalar", "panel")], x, mw, b)
 
 
 def test_gemm_i8_activation_rounding_ties_and_near_ties():
