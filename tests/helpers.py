@@ -130,17 +130,25 @@ def assert_close_to_reference(out: torch.Tensor, ref: torch.Tensor, rtol: float 
     assert err <= rtol * scale, f"max error {float(err):.3e} > {rtol} x {float(scale):.3e}"
 
 
+#: the probabilistic bound's lambda (chord.bench.checks.mp_linear_bound): a legitimate result
+#: exceeds it with probability about 2 n exp(-32) (n = K + 2 terms)
+BOUND_LAMBDA = 8.0
+
+
 def assert_within_fp32_bound(y: torch.Tensor, x: torch.Tensor, mw, bias, ref: torch.Tensor, what=""):
     """An fp32 ``mp_linear(x, mw, bias)`` output ``y`` against its float64 reference ``ref`` (bias
     included), output by output: within the float32 dot-product bound
-    (``chord.bench.checks.mp_linear_bound``) plus the bias add's rounding. A fixed relative error
+    (``chord.bench.checks.mp_linear_bound``: the smaller of the worst case and the probabilistic
+    sqrt(K) bound at :data:`BOUND_LAMBDA`) plus the bias add's rounding. A fixed relative error
     of max|ref| fails on tiny M x N outputs whose sums cancel (M = N = 1 erred 1.05e-5 of |y|
-    against 1e-5; commit 4b18aba); the bound scales with each output's own sum of |x||w|."""
+    against 1e-5; commit 4b18aba); the bound scales with each output's own sum of |x||w|, and
+    with sqrt(K), so a wrong or dropped term is caught at every K the tests draw."""
     from chord.bench.checks import mp_linear_bound  # the bench's own check: one bound for both
 
+    device = y.device.type
     if mw.qweight.device.type != "cpu":
         mw = mw.to("cpu")
-    _, bound = mp_linear_bound(x.cpu(), mw, 0)
+    _, bound = mp_linear_bound(x.cpu(), mw, 0, lam=BOUND_LAMBDA, unit_of=device)
     ref = ref.cpu().double()
     if bias is not None:
         bound = bound + 2.0**-24 * (bias.cpu().double().abs() + ref.abs())

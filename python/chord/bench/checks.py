@@ -20,6 +20,7 @@ fails. The checks:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -46,7 +47,9 @@ _UNIT = {
 }
 
 
-def mp_linear_bound(x: torch.Tensor, mw, act_bits: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def mp_linear_bound(
+    x: torch.Tensor, mw, act_bits: int = 0, *, lam: float | None = None, unit_of: str | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(float64 reference y [M, N], elementwise error bound [M, N]) for ``mp_linear(x, mw, act_bits)``.
 
     A dot product of length K summed in any order with unit roundoff u errs by at most
@@ -54,11 +57,23 @@ def mp_linear_bound(x: torch.Tensor, mw, act_bits: int = 0) -> tuple[torch.Tenso
     point out of the sum (``s (sum x q - z sum x)``), so the magnitude is taken over ``|q| + |z|``
     scaled, not ``|q - z|``; the factor 4 covers dequantization, the scale product and the final
     rounding to x's dtype. int8 activations (act_bits=8) are compared with the reference on the same
-    int8 activations."""
+    int8 activations.
+
+    ``lam`` (a number, e.g. 8): also the probabilistic bound of Higham and Mary ("A New Approach to
+    Probabilistic Rounding Error Analysis", SIAM J. Sci. Comput. 41(5), 2019), under their model of
+    independent mean-zero rounding errors: a sum of n terms errs by at most about
+    ``lam sqrt(n) u sum|t|``, in any summation order, except with probability at most about
+    ``2 n exp(-lam^2 / 2)`` (1e-10 for lam = 8, n = 10^4). The kernels' two sums (``x q`` and the
+    zero point's ``x``) fall under it; the few per-term and final roundings (dequantization, scale,
+    product, the subtraction) are kept worst-case (``4 u`` of the magnitude). The bound returned is
+    then the smaller of the two: the worst case grows as K, so at large K it lets a result that
+    dropped a term pass, while this one grows as sqrt(K) (tests/bench/test_mp_linear_bound.py).
+    Tests use it; the bench's checks keep the rigorous one. ``unit_of``: the device type whose
+    arithmetic computed the result (default x's), for a CUDA result checked on the CPU."""
     cdt = torch.float64
     packed = mw.packed
     y = reference.mp_linear(x, packed, None, act_bits, compute_dtype=cdt)
-    u = _UNIT.get((x.device.type, x.dtype), 2.0**-8)
+    u = _UNIT.get((unit_of or x.device.type, x.dtype), 2.0**-8)
     K = mw.shape[1]
     xa = x.to(cdt).abs()
     if act_bits == 8:
@@ -69,7 +84,12 @@ def mp_linear_bound(x: torch.Tensor, mw, act_bits: int = 0) -> tuple[torch.Tenso
     zs[mw.perm.long()] = (mw.zeros.to(cdt) * mw.scales.to(cdt)).abs()
     mag = xa @ w.T + xa.sum(1, keepdim=True) * zs[None, :]
     del w
-    bound = 4 * (K + 2) * u * mag + u * y.abs() + 1e-30
+    factor = 4 * (K + 2) * u
+    if lam is not None:
+        n = K + 2
+        gamma = math.expm1(lam * math.sqrt(n) * u + n * u * u / (1 - u))  # their gamma~_n(lam)
+        factor = min(factor, gamma + 4 * u)
+    bound = factor * mag + u * y.abs() + 1e-30
     return y, bound
 
 
