@@ -67,7 +67,7 @@ def mp_linear_bound(
     zero point's ``x``) fall under it; the few per-term and final roundings (dequantization, scale,
     product, the subtraction) are kept worst-case (``4 u`` of the magnitude). The bound returned is
     then the smaller of the two: the worst case grows as K, so at large K it lets a result that
-    dropped a term pass, while this one grows as sqrt(K) (tests/bench/test_mp_linear_bound.py).
+    dropped a term pass, while this one grows as sqrt(K) (tests/bench/test_checks_bound.py).
     Tests use it; the bench's checks keep the rigorous one. ``unit_of``: the device type whose
     arithmetic computed the result (default x's), for a CUDA result checked on the CPU."""
     cdt = torch.float64
