@@ -31,10 +31,13 @@ Features (ns), per path (a weight enters only through its shape and its rows per
     gemm   = fixed + live*K * unpack + M*K * quant + M*live*L * mac + M*N * epi + ceil(M/6)*live*L * runpack
 (live: unpruned rows; L = K rounded up to 64; on avx512_vnni up to FUSED_M = 64 rows the kernel unpacks in
 registers once per 6-row tile: the runpack term replaces the unpack term there)
-    direct = fixed + M*K*widths * prep + M*padded * dot + M*N * epi + sum_b passes_b(M)*bytes_b * pass
-padded: the multiply-adds the direct kernels issue per activation row (each packed row rounded
-up to a 32-byte load); bytes_b: the packed bytes of the b-bit rows, read passes_b(M) times
-(``passes``, as csrc's direct_passes_i8: one pass per block of activation rows). The choice (``choose``, as csrc's choose_path_i8) is
+    direct = fixed + M*K*widths * prep + macs(M) * dot + M*N * epi + sum_b passes_b(M)*bytes_b * pass
+macs: the multiply-adds the direct kernels issue (each packed row rounded up to a 32-byte load);
+bytes_b: the packed bytes of the b-bit rows, read passes_b(M) times (``passes``, as csrc's
+direct_passes_i8: one pass per block of activation rows). On avx2, rows of K <= 256 at one
+activation row, and one-block rows (16 bytes) at up to 4, run the short-row kernel
+(dot_i8_rows8_avx2): one pass, and one-block rows two to a register (16 bytes, not 32): ``rows8``
+and ``direct_work``, as csrc's choose_path_i8. The choice (``choose``, as csrc's choose_path_i8) is
 monotone in M: the GEMM from the first M whose model prefers it (scanned up to SCAN_M; beyond,
 both costs are affine in M with the passes at their mean rate).
 """
@@ -125,8 +128,8 @@ def passes(M, bits, isa):
 
 def summary(N, K, rows_per_width):
     """What the model sees of a weight: its shape and, from {bits: rows}, widths, live rows,
-    padded multiply-adds per activation row and packed bytes per width."""
-    s = dict(N=N, K=K, widths=0, live=0, padded=0.0, bytes={})
+    padded multiply-adds per activation row, packed bytes and rows per width."""
+    s = dict(N=N, K=K, widths=0, live=0, padded=0.0, bytes={}, rows={})
     for b, rows in rows_per_width.items():
         if b and rows:
             rb = -(-K // (128 // b)) * 16  # a row: whole 16-byte blocks of 128 / b elements
@@ -134,7 +137,31 @@ def summary(N, K, rows_per_width):
             s["live"] += rows
             s["padded"] += rows * (-(-rb // 32) * 32) * 8 / b
             s["bytes"][b] = s["bytes"].get(b, 0) + rows * rb
+            s["rows"][b] = s["rows"].get(b, 0) + rows
     return s
+
+
+def rows8(nm, K, bits, isa):
+    """True where a direct call of nm activation rows runs the AVX2 short-row kernel on the
+    b-bit rows (csrc's span_dots: K <= kMaxKRows16, one row, or one-block rows up to kMaxMRows16)."""
+    rb = -(-K // (128 // bits)) * 16
+    return isa == "avx2" and K <= MAX_K_ROWS16 and (nm == 1 or (rb == 16 and nm <= MAX_M_ROWS16))
+
+
+def direct_work(M, K, bits, isa):
+    """(multiply-adds per b-bit row, passes over the b-bit rows) of the direct kernels for M
+    activation rows, call by call (kMBlockI8 rows each): the short-row kernel reads its rows once
+    and holds one-block rows two to a register; the others as ``passes``, each row rounded up to
+    a 32-byte load."""
+    rb = -(-K // (128 // bits)) * 16
+
+    def call(nm):
+        if rows8(nm, K, bits, isa):
+            return nm * (16 if rb == 16 else -(-rb // 32) * 32) * 8 / bits, 1
+        return nm * (-(-rb // 32) * 32) * 8 / bits, passes(nm, bits, isa)
+
+    full, rest = call(M_BLOCK), call(M % M_BLOCK) if M % M_BLOCK else (0.0, 0)
+    return M // M_BLOCK * full[0] + rest[0], M // M_BLOCK * full[1] + rest[1]
 
 
 def mix_summary(N, K, mix):
@@ -149,9 +176,14 @@ def features(s, M, isa, smooth=False):
     L = (K + 63) // 64 * 64
     fused = isa == "avx512_vnni" and M <= FUSED_M
     gemm = [1.0, 0.0 if fused else live * K, M * K, M * live * L, M * N, (M + 5) // 6 * live * L if fused else 0.0]
-    rate = (lambda b: M * passes(M_BLOCK, b, isa) / M_BLOCK) if smooth else (lambda b: passes(M, b, isa))
-    read = sum(rate(b) * nbytes for b, nbytes in s["bytes"].items())
-    direct = [1.0, M * K * s["widths"], M * s["padded"], M * N, read]
+    if smooth:  # every call of kMBlockI8 rows (none runs the short-row kernel)
+        macs = M * s["padded"]
+        read = sum(M * passes(M_BLOCK, b, isa) / M_BLOCK * nbytes for b, nbytes in s["bytes"].items())
+    else:
+        work = {b: direct_work(M, K, b, isa) for b in s["bytes"]}
+        macs = sum(s["rows"][b] * work[b][0] for b in s["bytes"])
+        read = sum(work[b][1] * nbytes for b, nbytes in s["bytes"].items())
+    direct = [1.0, M * K * s["widths"], macs, M * N, read]
     return gemm, direct
 
 

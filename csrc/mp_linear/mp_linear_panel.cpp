@@ -31,8 +31,11 @@ namespace {
 // A thread's panel: K x (columns rounded up to 16) floats, kept within half of a 1 MB L2 so the
 // activation rows streaming through stay cached beside it.
 constexpr int64_t kPanelBytes = 512 * 1024;
-// Longer rows would make even a 64-column panel spill L2 (no K blocking: one chain per output).
-constexpr int64_t kMaxKPanel = 1024;
+// Longer rows would make even one tile of columns spill L2 (no K blocking: one chain per output):
+// the 64-column AVX-512 tile beyond 1024 (1 MB L2), the 16-column AVX2 one beyond 4096 (256 KB a
+// tile, within a 512 KB Zen 3 L2: measured faster than the direct kernels from M = 64 on at
+// 4096^2, reports/2026-12-07-avx2-gemm.md).
+constexpr int64_t kMaxKPanel = 1024, kMaxKPanelNarrow = 4096;
 // fp32 weights above this size dequantize at memory speed (the cost model's build term).
 constexpr int64_t kLargeBuildBytes = 4 << 20;
 // Multiply-adds per task: large enough to amortize a task claim, small enough to balance.
@@ -121,7 +124,11 @@ void panel_gemm_ref(const float* x, int64_t ldx, int64_t nm, const float* p, int
 // Estimated single-thread time of each path (ns), per ISA: coefficients fitted (non-negative
 // least squares on relative error) to both paths forced over K in {64..1024}, N in {64, 256,
 // 1024}, M = 1..64 on this repository's AVX-512 AMD EPYC; how often the fit picks the faster
-// path is in docs/kernels.md (the path heuristic). Scalar: rough (a fallback only).
+// path is in docs/kernels.md (the path heuristic). AVX2: refitted (the same way, then refined
+// for the choice) after its panel kernel kept its accumulators in registers and took rows up to
+// 4096, on an AVX2-only AMD EPYC (Zen 3), 8 shapes 256^2..4096^2 x M = 1..256
+// (reports/2026-12-07-avx2-gemm/fit_fp32.py: mean regret 1.005x, worst 1.18x; the previous
+// coefficients 1.144x, total time 1.45x the best). Scalar: rough (a fallback only).
 //   panel  = N16 * K * build + M * N16 * K * gemm               (N16 = N rounded up to 16)
 //   direct = fixed + M * (padded * dot + N * epi + Kp * widths * prep)
 // padded: multiply-adds the direct kernels issue per activation row (each packed row rounded up
@@ -134,7 +141,7 @@ struct Costs {
   double build, gemm, fixed, dot_small_m, dot_large_m, epi, prep;
 };
 constexpr Costs kCostAvx512{0.126, 0.0077, 600, 0.024, 0.0107, 1.5, 0.42};
-constexpr Costs kCostAvx2{0.116, 0.0195, 600, 0.024, 0.019, 1.48, 0.41};
+constexpr Costs kCostAvx2{0.1886, 0.02196, 4810, 0.05019, 0.03515, 2.414, 0.8253};
 constexpr Costs kCostScalar{1.7, 0.75, 600, 1.0, 1.0, 1.5, 0.4};
 }  // namespace
 
@@ -175,27 +182,58 @@ Path choose_path_i8(const PackedView& w, int64_t M, Isa isa) {
     return Path::Direct;
   const bool vnni = isa_has_avx512_vnni(is);
   const CostsI8& c = vnni ? kCostI8Vnni : isa_has_avx2(is) ? kCostI8Avx2 : kCostI8Scalar;
-  double padded = 0, live = 0, bytes[9] = {0};
+  // the AVX2 short-row kernel (span_dots in mp_linear.cpp: dot_i8_rows8_avx2) serves a call of
+  // nm activation rows on rows of rb bytes when K <= kMaxKRows16 and nm = 1, or rb = 16 and
+  // nm <= kMaxMRows16: it reads its rows once and holds one-block rows two to a register
+  const bool rows8_isa = isa_has_avx2(is) && !vnni && !isa_has_avx_vnni(is) && w.K <= kMaxKRows16;
+  double padded = 0, live = 0, bytes[9] = {0}, rows_b[9] = {0};
   for (const BucketSpan& s : w.spans)
     if (s.bits && s.rows) {
       padded += double(s.rows) * double(round_up(s.row_bytes, 32) * 8 / s.bits);
       live += double(s.rows);
       bytes[s.bits] += double(s.rows) * double(s.row_bytes);
+      rows_b[s.bits] += double(s.rows);
     }
   const int widths = __builtin_popcount(w.width_mask);
   const double N = double(w.N), K = double(w.K), L = double(round_up(w.K, 64));
-  // smooth: passes at their mean rate (the costs are then affine in M)
+  // The direct kernels' multiply-adds per b-bit row and passes over the b-bit rows (rows of
+  // whole 16-byte blocks), call by call (kMBlockI8 activation rows each), for M rows.
+  auto direct_work = [&](int64_t M, int b, double* macs, double* passes) {
+    const int64_t rb = (w.K + 128 / b - 1) / (128 / b) * 16;
+    auto call = [&](int64_t nm, double* mc, double* ps) {
+      if (rows8_isa && (nm == 1 || (rb == 16 && nm <= kMaxMRows16))) {
+        *mc = double(nm) * double((rb == 16 ? 16 : round_up(rb, 32)) * 8 / b);
+        *ps = 1;
+      } else {
+        *mc = double(nm) * double(round_up(rb, 32) * 8 / b);
+        *ps = double(direct_passes_i8(nm, b, is));
+      }
+    };
+    double fm, fp, rm = 0, rp = 0;
+    call(kMBlockI8, &fm, &fp);
+    if (M % kMBlockI8) call(M % kMBlockI8, &rm, &rp);
+    *macs = double(M / kMBlockI8) * fm + rm;
+    *passes = double(M / kMBlockI8) * fp + rp;
+  };
+  // smooth: every call of kMBlockI8 rows, passes at their mean rate (the costs are then affine in M)
   auto gemm_minus_direct = [&](int64_t rows, bool smooth) {
     const double m = double(rows);
     const double unpack =
         vnni && rows <= kMFusedGemmI8 ? double((rows + 5) / 6) * live * L * c.g_runpack : live * K * c.g_unpack;
     const double gemm = c.g_fixed + unpack + m * K * c.g_quant + m * live * L * c.g_mac + m * N * c.g_epi;
-    double read = 0;  // bytes the direct kernels read
+    double read = 0, macs = smooth ? m * padded : 0;  // bytes the direct kernels read, multiply-adds they issue
     for (int b : {1, 2, 4, 8})
-      if (bytes[b] > 0)
-        read += bytes[b] * (smooth ? m * double(direct_passes_i8(kMBlockI8, b, is)) / double(kMBlockI8)
-                                   : double(direct_passes_i8(rows, b, is)));
-    const double direct = c.d_fixed + m * (K * widths * c.d_prep + padded * c.d_dot + N * c.d_epi) + read * c.d_pass;
+      if (bytes[b] > 0) {
+        if (smooth) {
+          read += bytes[b] * m * double(direct_passes_i8(kMBlockI8, b, is)) / double(kMBlockI8);
+          continue;
+        }
+        double mc, ps;
+        direct_work(rows, b, &mc, &ps);
+        macs += rows_b[b] * mc;
+        read += bytes[b] * ps;
+      }
+    const double direct = c.d_fixed + m * (K * widths * c.d_prep + N * c.d_epi) + macs * c.d_dot + read * c.d_pass;
     return gemm - direct;
   };
   // Monotone in M by construction: the GEMM from the first M the model gives it to. Up to
@@ -211,8 +249,9 @@ Path choose_path_i8(const PackedView& w, int64_t M, Isa isa) {
 Path choose_path(const PackedView& w, int64_t M, int act_bits, Isa isa, Path requested) {
   if (requested != Path::Auto) return requested;
   if (act_bits != 0) return choose_path_i8(w, M, isa);
-  if (M < 1 || w.K > kMaxKPanel) return Path::Direct;
   const Isa is = resolve_isa(isa);
+  const bool narrow = isa_has_avx2(is) && !isa_has_avx512(is);  // the AVX2 tile (scalar: a fallback, kept)
+  if (M < 1 || w.K > (narrow ? kMaxKPanelNarrow : kMaxKPanel)) return Path::Direct;
   const Costs& c = isa_has_avx512(is) ? kCostAvx512 : isa_has_avx2(is) ? kCostAvx2 : kCostScalar;
   const bool large_m = M >= kMinMAvx512;
   const int64_t grp = !isa_has_avx2(is) ? 16 : (isa_has_avx512(is) && large_m) ? 64 : 32;
@@ -251,9 +290,9 @@ void mp_linear_panel(const PackedView& w, const void* x, DType xdtype, int64_t M
       cols[size_t(w.perm[r])] = {s.bits ? w.qweight + s.byte_offset + (r - s.row_start) * s.row_bytes : nullptr,
                                  w.scales[r], w.zeros[r], s.bits};
 
-  // Panel width: all N columns when they fit, else a multiple of the 64-column tile.
+  // Panel width: all N columns when they fit, else a multiple of the tile (at least one).
   int64_t NP = round_up(N, 16);
-  if (NP * K * 4 > kPanelBytes) NP = std::max<int64_t>(64, kPanelBytes / (K * 4) / 64 * 64);
+  if (NP * K * 4 > kPanelBytes) NP = std::max<int64_t>(tw, kPanelBytes / (K * 4) / tw * tw);
   NP = std::min(NP, N);
   const int64_t npanels = (N + NP - 1) / NP;
   // Rows per task: a multiple of the 6-row tile, the activation chunk (MC x K fp32) within L2.

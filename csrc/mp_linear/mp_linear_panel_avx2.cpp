@@ -15,33 +15,51 @@ namespace chord {
 namespace mpl {
 namespace {
 
+// Named accumulators (aRV: row R, vector V): with an array GCC stores every accumulator to the
+// stack on each k step (7 stores per 12 FMAs at 6 x 16: the stores, not the FMAs, set the pace).
+#define CHORD_FMA_ROW(R)                                             \
+  if constexpr (MR > R) {                                            \
+    const __m256 a = _mm256_broadcast_ss(x + R * ldx + k);           \
+    a##R##0 = _mm256_fmadd_ps(a, b0, a##R##0);                       \
+    if constexpr (NV > 1) a##R##1 = _mm256_fmadd_ps(a, b1, a##R##1); \
+  }
+#define CHORD_STORE_ROW(R, V)                                                                  \
+  if constexpr (MR > R) {                                                                      \
+    const __m256 o = _mm256_add_ps(bv, _mm256_and_ps(a##R##V, kv)); /* pruned: bias exactly */ \
+    if (V == NV - 1)                                                                           \
+      _mm256_maskstore_ps(c + R * ldc + 8 * V, tail, o);                                       \
+    else                                                                                       \
+      _mm256_storeu_ps(c + R * ldc + 8 * V, o);                                                \
+  }
+
 template <int MR, int NV>
-inline void ukr(const float* x, int64_t ldx, const float* p, int64_t ldp, int64_t K, const float* bias_p,
-                const uint32_t* keep_p, float* c, int64_t ldc, __m256i tail) {
-  __m256 acc[MR][NV];
-  for (int r = 0; r < MR; ++r)
-    for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_setzero_ps();
+// noinline + no tree-PRE: see mp_linear_gemm_i8_avx512.cpp (accumulators kept in registers).
+__attribute__((noinline, optimize("no-tree-pre"))) void ukr(const float* x, int64_t ldx, const float* p, int64_t ldp,
+                                                            int64_t K, const float* bias_p, const uint32_t* keep_p,
+                                                            float* c, int64_t ldc, __m256i tail) {
+  const __m256 z = _mm256_setzero_ps();
+  __m256 a00 = z, a01 = z, a10 = z, a11 = z, a20 = z, a21 = z, a30 = z, a31 = z, a40 = z, a41 = z, a50 = z, a51 = z;
   for (int64_t k = 0; k < K; ++k) {
     const float* pk = p + k * ldp;
-    __m256 b[NV];
-    for (int v = 0; v < NV; ++v) b[v] = _mm256_load_ps(pk + 8 * v);
-    for (int r = 0; r < MR; ++r) {
-      const __m256 a = _mm256_broadcast_ss(x + r * ldx + k);
-      for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_fmadd_ps(a, b[v], acc[r][v]);
-    }
+    const __m256 b0 = _mm256_load_ps(pk);
+    const __m256 b1 = NV > 1 ? _mm256_load_ps(pk + 8) : z;
+    CHORD_FMA_ROW(0) CHORD_FMA_ROW(1) CHORD_FMA_ROW(2) CHORD_FMA_ROW(3) CHORD_FMA_ROW(4) CHORD_FMA_ROW(5)
   }
-  for (int v = 0; v < NV; ++v) {
-    const __m256 bv = _mm256_load_ps(bias_p + 8 * v);
-    const __m256 kv = _mm256_castsi256_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(keep_p + 8 * v)));
-    for (int r = 0; r < MR; ++r) {
-      const __m256 o = _mm256_add_ps(bv, _mm256_and_ps(acc[r][v], kv));  // pruned: bias exactly
-      if (v == NV - 1)
-        _mm256_maskstore_ps(c + r * ldc + 8 * v, tail, o);
-      else
-        _mm256_storeu_ps(c + r * ldc + 8 * v, o);
-    }
+  {
+    const __m256 bv = _mm256_load_ps(bias_p);
+    const __m256 kv = _mm256_castsi256_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(keep_p)));
+    CHORD_STORE_ROW(0, 0)
+    CHORD_STORE_ROW(1, 0) CHORD_STORE_ROW(2, 0) CHORD_STORE_ROW(3, 0) CHORD_STORE_ROW(4, 0) CHORD_STORE_ROW(5, 0)
+  }
+  if constexpr (NV > 1) {
+    const __m256 bv = _mm256_load_ps(bias_p + 8);
+    const __m256 kv = _mm256_castsi256_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(keep_p + 8)));
+    CHORD_STORE_ROW(0, 1)
+    CHORD_STORE_ROW(1, 1) CHORD_STORE_ROW(2, 1) CHORD_STORE_ROW(3, 1) CHORD_STORE_ROW(4, 1) CHORD_STORE_ROW(5, 1)
   }
 }
+#undef CHORD_FMA_ROW
+#undef CHORD_STORE_ROW
 
 template <int MR>
 inline void ukr_nv(int nv, const float* x, int64_t ldx, const float* p, int64_t ldp, int64_t K, const float* bias_p,

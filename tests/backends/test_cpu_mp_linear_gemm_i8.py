@@ -342,7 +342,10 @@ def test_cost_model_int8_at_the_fitted_crossover(isa, n):
 
 
 @pytest.mark.parametrize("isa", [isa_param(i, ISAS) for i in sorted(HEADER_COEFS)])
-@pytest.mark.parametrize(("N", "K", "kind"), [(300, 1000, "mix"), (2048, 512, 1), (1024, 2048, 3), (512, 4096, "mix")])
+@pytest.mark.parametrize(
+    ("N", "K", "kind"),
+    [(300, 1000, "mix"), (2048, 512, 1), (1024, 2048, 3), (512, 4096, "mix"), (3000, 64, "mix"), (1500, 200, 2)],
+)
 def test_cost_model_int8_is_the_fit_tools_model(isa, N, K, kind):
     # choose_path_i8 and the tool's choose() are one model (features, passes, the monotone scan):
     # the fit refines the coefficients for the choice the library then makes

@@ -88,6 +88,21 @@ def test_panel_many_panels_and_tasks_deterministic_across_threads(isa, M, N, K):
     assert rel_err(outs[0], ref64(x, mw, b)) <= 1e-5
 
 
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("M,N,K", [(13, 70, 4096), (7, 60, 2500), (19, 33, 1025)])
+def test_panel_long_rows_several_panels(isa, M, N, K):
+    # rows beyond 1024 (the AVX2 panel's range goes to 4096 with one 16-column tile per panel at
+    # least): several panels, every row tile tail, each output one fp32 chain over the whole row;
+    # against the float64 reference, and the same at any thread count
+    g = torch.Generator().manual_seed(K)
+    mw = make_weight(N, K, random_codes(N, "mix", g), seed=K)
+    x, b = torch.randn(M, K, generator=g), torch.randn(N, generator=g)
+    ys = [run_binding(x, mw, b, isa=isa, nthreads=nt, path="panel") for nt in (1, 2, 3)]
+    assert_within_fp32_bound(ys[0], x, mw, b, ref64(x, mw, b), (isa, M, N, K))
+    for y in ys[1:]:
+        assert torch.equal(y, ys[0])
+
+
 # ---- the cost model and both sides of its threshold -----------------------------------------
 @given(
     N=st.integers(1, 400),
@@ -122,14 +137,18 @@ def test_cost_model_choices():
     g = torch.Generator().manual_seed(0)
     small = make_weight(64, 64, torch.randint(0, 4, (64,), dtype=torch.uint8, generator=g))
     big = make_weight(4096, 4096, torch.randint(0, 4, (4096,), dtype=torch.uint8, generator=g))
+    longer = make_weight(64, 4097, torch.randint(0, 4, (64,), dtype=torch.uint8, generator=g))
     for isa in ISAS:
         # monotone in M: once the panel wins it keeps winning
         seq = [path_of(small, M, isa) for M in range(1, 300)]
         assert seq == sorted(seq, key=lambda p: p == "panel")
         assert path_of(small, 12800, isa) == "panel"
-        # rows longer than one L2 panel allows (no K blocking): always the direct kernels
+        # rows longer than one tile of columns fits in L2 (no K blocking): always the direct
+        # kernels; the tile is 16 columns on AVX2 (rows up to 4096), 64 on AVX-512 (up to 1024)
         for M in (1, 16, 256, 100000):
-            assert path_of(big, M, isa) == "direct"
+            assert path_of(longer, M, isa) == "direct"
+            if isa != "avx2":
+                assert path_of(big, M, isa) == "direct"
     if "avx512" in ISAS:  # the small-layer shapes of issue #5 take the panel path
         assert path_of(small, 50, "avx512") == "panel"
 

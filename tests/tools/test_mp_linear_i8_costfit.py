@@ -42,6 +42,27 @@ def test_passes_follow_the_kernels_blocks():
     assert tool.passes(64, 2, "avx2") == 16
 
 
+def test_the_avx2_short_row_kernel_reads_its_rows_once():
+    # dot_i8_rows8_avx2 (K <= 256; one activation row, or one-block rows at up to 4): one pass,
+    # one-block rows (16 bytes: K <= 64 at 2 bits) two to a register; elsewhere the 4 / 2 / 1
+    # blocks on 32-byte loads, and never on avx512_vnni (its 16-row kernel is the short-row rule's)
+    assert [tool.direct_work(M, 64, 2, "avx2") for M in (1, 2, 3, 4, 5)] == [
+        (64.0, 1),
+        (128.0, 1),
+        (192.0, 1),
+        (256.0, 1),
+        (5 * 128.0, 2),
+    ]
+    assert tool.direct_work(3, 256, 2, "avx2") == (3 * 256.0, 2)  # 64-byte rows: rows8 at M = 1 only
+    assert tool.direct_work(1, 256, 2, "avx2") == (256.0, 1)
+    assert tool.direct_work(33, 64, 2, "avx2") == (32 * 128.0 + 64.0, 9)  # a last call of one row
+    assert tool.direct_work(3, 64, 2, "avx512_vnni") == (3 * 128.0, 1)
+    assert tool.direct_work(3, 257, 2, "avx2") == (3 * 384.0, 2)
+    # the features: the smooth ones (beyond the scan) never count the short-row kernel
+    s = tool.mix_summary(100000, 64, "mix3")
+    assert tool.features(s, 3, "avx2")[1][2] < 3 * s["padded"] == tool.features(s, 3, "avx2", True)[1][2]
+
+
 def summaries():
     return st.builds(
         lambda N, K, r: tool.summary(N, K, dict(zip((1, 2, 4, 8), r))),
