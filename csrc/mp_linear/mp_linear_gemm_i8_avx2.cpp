@@ -199,10 +199,32 @@ void gemm8(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* p, int64_t l
 
 void unpack_i8_avx2(const uint8_t* row, int64_t rb, int bits, uint8_t* dst) {
   const int epb = 8 / bits;
-  const int64_t be = 16 * epb;
+  const int64_t be = 16 * epb, nblk = rb / 16;
+  int64_t blk = 0;
+  if (bits == 8) {
+    const __m256i sign = _mm256_set1_epi8(char(0x80));
+    for (; blk + 2 <= nblk; blk += 2)  // q = u - 128
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + blk * 16),
+                          _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + blk * 16)), sign));
+  } else {
+    // two blocks a step: plane i of both in one register (block blk low, blk + 1 high), and
+    // planes 2p, 2p + 1 of one block stored as one 32-byte run
+    const __m256i mask = _mm256_set1_epi8(char((1 << bits) - 1));
+    for (; blk + 2 <= nblk; blk += 2) {
+      const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + blk * 16));
+      uint8_t* d0 = dst + blk * be;
+      uint8_t* d1 = d0 + be;
+      for (int i = 0; i < epb; i += 2) {
+        const __m256i lo = _mm256_and_si256(i ? _mm256_srli_epi16(v, bits * i) : v, mask);
+        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, bits * (i + 1)), mask);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(d0 + 16 * i), _mm256_permute2x128_si256(lo, hi, 0x20));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(d1 + 16 * i), _mm256_permute2x128_si256(lo, hi, 0x31));
+      }
+    }
+  }
   const __m128i mask = _mm_set1_epi8(char((1 << bits) - 1));
   const __m128i sign = _mm_set1_epi8(char(0x80));
-  for (int64_t blk = 0; blk < rb / 16; ++blk) {
+  for (; blk < nblk; ++blk) {  // an odd last block
     const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + blk * 16));
     if (bits == 8) {
       _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + blk * 16), _mm_xor_si128(v, sign));  // q = u - 128
