@@ -27,7 +27,11 @@ from mp_linear_i8_costfit import weight as packed_weight  # noqa: E402
 
 CACHE = os.environ.get("AVX2GEMM_CACHE", "/tmp/avx2gemm_cache")
 SWITCHES = ("CHORD_OLD16", "CHORD_PF_BURST", "CHORD_GEMM_VAR")
-VARIANTS = {"old": {"CHORD_OLD16": "1"}, "burst": {"CHORD_PF_BURST": "1"}, "new": {}}  # others: CHORD_GEMM_VAR=<name> (vNAME)
+VARIANTS = {
+    "old": {"CHORD_OLD16": "1"},
+    "burst": {"CHORD_PF_BURST": "1"},
+    "new": {},
+}  # others: CHORD_GEMM_VAR=<name> (vNAME)
 
 
 def weight(N, K, mix):
