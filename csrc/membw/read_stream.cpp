@@ -1,7 +1,9 @@
 // The streaming-read probe (read_stream.h): 64-byte loads (AVX-512) or 32-byte (AVX2), both in
 // read_stream_avx512.cpp, into four independent accumulators, 256 bytes per step, so the loop
 // is bound by the loads, never by an add chain; the portable reader here reads 64-bit words
-// the same way.
+// the same way. Both x86 readers also read 2, 4 or 8 parts in lockstep (`streams`): on an
+// AVX2-only Zen 3 one stream stopped ~20 % below what 2-8 streams (and torch's fp32 GEMV) read
+// from DRAM on one thread (reports/2026-12-07-avx2-gemv.md), so the roof takes the best of both.
 #include "membw/read_stream.h"
 
 #include <algorithm>
@@ -39,7 +41,7 @@ uint64_t read_stream(const uint8_t* p, int64_t n, int nthreads, int64_t prefetch
   auto one = [&](const uint8_t* q, int64_t m) {
 #if CHORD_ARCH_X86  // the x86 readers (read_stream_avx512.cpp) are built for x86 only
     if (isa_has_avx512(isa)) return read_avx512(q, m, prefetch_bytes, nta, streams);
-    if (isa_has_avx2(isa)) return read_avx2(q, m, prefetch_bytes, nta);
+    if (isa_has_avx2(isa)) return read_avx2(q, m, prefetch_bytes, nta, streams);
 #endif
     return read_portable(q, m, prefetch_bytes, nta);
   };

@@ -30,10 +30,10 @@ inline void prefetch(const uint8_t* q, bool nta) {
     __builtin_prefetch(q, 0, 3);
 }
 
-// Read [p, p + n) with 64-byte (AVX-512: `streams` parts in lockstep, 1, 2, 4 or 8) or 32-byte
-// (AVX2) loads, optional software prefetch pfd bytes ahead; the sum of the 64-bit words.
+// Read [p, p + n) with 64-byte (AVX-512) or 32-byte (AVX2) loads, `streams` parts in lockstep
+// (1, 2, 4 or 8), optional software prefetch pfd bytes ahead; the sum of the 64-bit words.
 uint64_t read_avx512(const uint8_t* p, int64_t n, int64_t pfd, bool nta, int streams);
-uint64_t read_avx2(const uint8_t* p, int64_t n, int64_t pfd, bool nta);
+uint64_t read_avx2(const uint8_t* p, int64_t n, int64_t pfd, bool nta, int streams);
 
 }  // namespace membw
 }  // namespace chord
