@@ -65,7 +65,7 @@ void dot_f32_avx512(const uint8_t*, int64_t, int, int64_t, const float*, int64_t
   absent("dot_f32_avx512");
 }
 void dot_i8_avx2(const uint8_t*, int64_t, int, int64_t, const int8_t*, int64_t, int64_t, const int64_t*, int64_t*,
-                 int64_t) {
+                 int64_t, const uint8_t*) {
   absent("dot_i8_avx2");
 }
 void layout_f32_avx2(const float*, int64_t, int, float*) {

@@ -258,7 +258,7 @@ void span_dots(const PackedView& w, const PreparedActs::Impl& a, const BucketSpa
   } else {
     const int8_t* x = a.xq[wi] + m0 * a.Kp;
     const int64_t* qs = a.qsum.data() + m0;
-    // the VNNI kernels prefetch on past these rows (the next task's, the next bucket's)
+    // the VNNI and AVX2 kernels prefetch on past these rows (the next task's, the next bucket's)
     const uint8_t* pf_end = w.qweight + w.qbytes;
     if (isa_has_avx512_vnni(a.isa) && w.K <= kMaxKRows16 && nm <= kMaxMRows16)
       dot_i8_rows16_avx512vnni(rows, s.row_bytes, s.bits, nr, a.xq_nat.p + m0 * a.Kp, a.Kp, nm, ibuf, nr, pf_end);
@@ -272,7 +272,7 @@ void span_dots(const PackedView& w, const PreparedActs::Impl& a, const BucketSpa
     else if (avx2 && w.K <= kMaxKRows16 && (nm == 1 || (s.row_bytes == 16 && nm <= kMaxMRows16)))
       dot_i8_rows8_avx2(rows, s.row_bytes, s.bits, nr, a.xq_nat.p + m0 * a.Kp, a.Kp, nm, qs, ibuf, nr);
     else if (avx2)
-      dot_i8_avx2(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, qs, ibuf, nr);
+      dot_i8_avx2(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, qs, ibuf, nr, pf_end);
     else if (isa_has_neon_dotprod(a.isa))
       dot_i8_neon_dotprod(rows, s.row_bytes, s.bits, nr, x, a.Kp, nm, qs, ibuf, nr);
     else if (isa_has_neon(a.isa))

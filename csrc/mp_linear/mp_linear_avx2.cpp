@@ -17,6 +17,12 @@
 // 15 < 32767 for b <= 4), then _mm256_madd_epi16 widens to int32. 8-bit fields would saturate
 // maddubs (2 * 255 * 127 > 32767), so they run on q = u - 128 with the sign trick
 // maddubs(|q|, sign(x, q)) (|q| <= 128, pairs <= 2 * 128 * 127) and add 128 * sum(x) back.
+//
+// Streaming (int8): a tile of R rows reads one contiguous R * rb-byte range in R interleaved
+// streams and, while it runs, prefetches the next R * rb bytes (one line per 64 bytes loaded,
+// never at or past pf_end, the end of the packed weight), as the dot-product kernels do
+// (mp_linear_gemv_vnni.inc). Without it the hardware prefetchers alone fed an M = 1 GEMV at
+// ~11-13 GB/s on a Zen 3 whose DRAM gives one reader ~30 (reports/2026-12-07-avx2-gemv.md).
 #include "common/x86_intrin.h"
 
 #include <cstdint>
@@ -166,7 +172,8 @@ void dot_f32_bits(const uint8_t* w, int64_t rb, int64_t nr, const float* x, int6
 // ---- int8 activations ---------------------------------------------------------------------
 template <int BITS, int R, int MB>
 inline void tile_i8(const uint8_t* w, int64_t rb, const int8_t* x, int64_t ldx, const int64_t* qsum, int64_t* out,
-                    int64_t ldo) {
+                    int64_t ldo, const uint8_t* pf, int64_t pf_lines) {
+  constexpr int LPG = (R + 1) / 2;  // lines prefetched per group: one per 64 bytes loaded
   constexpr int EPB = 8 / BITS;
   [[maybe_unused]] constexpr int MASK = (1 << BITS) - 1;
   const int64_t nblocks = rb / 16, nfull = nblocks / 2;
@@ -207,7 +214,17 @@ inline void tile_i8(const uint8_t* w, int64_t rb, const int8_t* x, int64_t ldx, 
         for (int m = 0; m < MB; ++m) acc[r][m] = _mm256_add_epi32(acc[r][m], _mm256_madd_epi16(p[r][m], ones));
     }
   };
-  for (int64_t g = 0; g < nfull; ++g) {
+  const int64_t npf = pf_lines / LPG < nfull ? pf_lines / LPG : nfull;
+  int64_t g = 0;
+  for (; g < npf; ++g) {
+#pragma GCC unroll 8
+    for (int l = 0; l < LPG; ++l) _mm_prefetch(reinterpret_cast<const char*>(pf + 64 * (g * LPG + l)), _MM_HINT_T0);
+    for (int r = 0; r < R; ++r) v[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + r * rb + g * 32));
+    group(g);
+  }
+  for (; g < nfull; ++g) {
+    for (int64_t l = g * LPG; l < pf_lines && l < (g + 1) * LPG; ++l)
+      _mm_prefetch(reinterpret_cast<const char*>(pf + 64 * l), _MM_HINT_T0);
     for (int r = 0; r < R; ++r) v[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + r * rb + g * 32));
     group(g);
   }
@@ -222,20 +239,29 @@ inline void tile_i8(const uint8_t* w, int64_t rb, const int8_t* x, int64_t ldx, 
 
 template <int BITS, int R, int MB>
 inline void rows_i8(const uint8_t* w, int64_t rb, int64_t nr, const int8_t* x, int64_t ldx, const int64_t* qsum,
-                    int64_t* out, int64_t ldo) {
+                    int64_t* out, int64_t ldo, const uint8_t* pf_end) {
+  // lines of the `rows` rows after row r to prefetch: the next tile, never at or past pf_end
+  auto lines_after = [&](int64_t r, int rows) {
+    const uint8_t* pf = w + (r + rows) * rb;
+    const int64_t n = pf < pf_end ? (rows * rb < pf_end - pf ? rows * rb : pf_end - pf) / 64 : 0;
+    return n;
+  };
   int64_t r = 0;
-  for (; r + R <= nr; r += R) tile_i8<BITS, R, MB>(w + r * rb, rb, x, ldx, qsum, out + r, ldo);
-  for (; R > 2 && r + 2 <= nr; r += 2) tile_i8<BITS, 2, MB>(w + r * rb, rb, x, ldx, qsum, out + r, ldo);
-  for (; r < nr; ++r) tile_i8<BITS, 1, MB>(w + r * rb, rb, x, ldx, qsum, out + r, ldo);
+  for (; r + R <= nr; r += R)
+    tile_i8<BITS, R, MB>(w + r * rb, rb, x, ldx, qsum, out + r, ldo, w + (r + R) * rb, lines_after(r, R));
+  for (; R > 2 && r + 2 <= nr; r += 2)
+    tile_i8<BITS, 2, MB>(w + r * rb, rb, x, ldx, qsum, out + r, ldo, w + (r + 2) * rb, lines_after(r, 2));
+  for (; r < nr; ++r)
+    tile_i8<BITS, 1, MB>(w + r * rb, rb, x, ldx, qsum, out + r, ldo, w + (r + 1) * rb, lines_after(r, 1));
 }
 
 template <int BITS>
 void dot_i8_bits(const uint8_t* w, int64_t rb, int64_t nr, const int8_t* x, int64_t ldx, int64_t nm,
-                 const int64_t* qsum, int64_t* out, int64_t ldo) {
+                 const int64_t* qsum, int64_t* out, int64_t ldo, const uint8_t* pf_end) {
   int64_t m = 0;
-  for (; m + 4 <= nm; m += 4) rows_i8<BITS, 2, 4>(w, rb, nr, x + m * ldx, ldx, qsum + m, out + m * ldo, ldo);
-  for (; m + 2 <= nm; m += 2) rows_i8<BITS, 2, 2>(w, rb, nr, x + m * ldx, ldx, qsum + m, out + m * ldo, ldo);
-  for (; m < nm; ++m) rows_i8<BITS, 4, 1>(w, rb, nr, x + m * ldx, ldx, qsum + m, out + m * ldo, ldo);
+  for (; m + 4 <= nm; m += 4) rows_i8<BITS, 2, 4>(w, rb, nr, x + m * ldx, ldx, qsum + m, out + m * ldo, ldo, pf_end);
+  for (; m + 2 <= nm; m += 2) rows_i8<BITS, 2, 2>(w, rb, nr, x + m * ldx, ldx, qsum + m, out + m * ldo, ldo, pf_end);
+  for (; m < nm; ++m) rows_i8<BITS, 4, 1>(w, rb, nr, x + m * ldx, ldx, qsum + m, out + m * ldo, ldo, pf_end);
 }
 
 }  // namespace
@@ -246,8 +272,8 @@ void dot_f32_avx2(const uint8_t* w, int64_t rb, int bits, int64_t nr, const floa
 }
 
 void dot_i8_avx2(const uint8_t* w, int64_t rb, int bits, int64_t nr, const int8_t* x, int64_t ldx, int64_t nm,
-                 const int64_t* qsum, int64_t* out, int64_t ldo) {
-  fmt::with_width(bits, [&](auto B) { dot_i8_bits<B.value>(w, rb, nr, x, ldx, nm, qsum, out, ldo); });
+                 const int64_t* qsum, int64_t* out, int64_t ldo, const uint8_t* pf_end) {
+  fmt::with_width(bits, [&](auto B) { dot_i8_bits<B.value>(w, rb, nr, x, ldx, nm, qsum, out, ldo, pf_end); });
 }
 
 // dst[g*32*epb + (t*epb + i)*8 + l] = 2^-s * x[g*32*epb + (l/4)*16*epb + 4*(l%4) + t + 16*i],

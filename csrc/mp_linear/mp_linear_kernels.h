@@ -121,7 +121,11 @@ DotF32 dot_f32_ref, dot_f32_avx2, dot_f32_avx512;
 // qsum[m] = sum_k xq_mk (the AVX2 8-bit kernel runs on u - 128 and adds 128 * qsum back).
 using DotI8 = void(const uint8_t* w, int64_t rb, int bits, int64_t nr, const int8_t* x, int64_t ldx, int64_t nm,
                    const int64_t* qsum, int64_t* out, int64_t ldo);
-DotI8 dot_i8_ref, dot_i8_avx2;
+DotI8 dot_i8_ref;
+// AVX2: the same, and pf_end as for the dot-product kernels below (the tiles prefetch the next
+// tile's rows while they run, never at or past pf_end).
+void dot_i8_avx2(const uint8_t* w, int64_t rb, int bits, int64_t nr, const int8_t* x, int64_t ldx, int64_t nm,
+                 const int64_t* qsum, int64_t* out, int64_t ldo, const uint8_t* pf_end);
 // The same on the dot-product units (mp_linear_gemv_vnni.inc), exact for K <= kMaxKInt8;
 // activations laid out by layout_i8_planar with 64-byte (avx512vnni) or 32-byte (avxvnni)
 // groups. No qsum: vpdpbusd takes 8-bit fields as they are. pf_end: the end of the readable
