@@ -18,11 +18,16 @@
 // maddubs (2 * 255 * 127 > 32767), so they run on q = u - 128 with the sign trick
 // maddubs(|q|, sign(x, q)) (|q| <= 128, pairs <= 2 * 128 * 127) and add 128 * sum(x) back.
 //
-// Streaming (int8): a tile of R rows reads one contiguous R * rb-byte range in R interleaved
-// streams and, while it runs, prefetches the next R * rb bytes (one line per 64 bytes loaded,
-// never at or past pf_end, the end of the packed weight), as the dot-product kernels do
-// (mp_linear_gemv_vnni.inc). Without it the hardware prefetchers alone fed an M = 1 GEMV at
-// ~11-13 GB/s on a Zen 3 whose DRAM gives one reader ~30 (reports/2026-12-07-avx2-gemv.md).
+// Streaming (int8). M >= 2: a tile of R consecutive rows reads one contiguous R * rb-byte range
+// in R interleaved streams and, while it runs, prefetches the next R * rb bytes (one line per 64
+// bytes loaded, never at or past pf_end, the end of the packed weight), as the dot-product
+// kernels do (mp_linear_gemv_vnni.inc). M = 1: a call's nr rows are cut into R equal runs of
+// consecutive rows and a tile takes one row of each (rows q, q + Q, ..., Q = nr / R), so the
+// kernel reads R long sequential streams, the pattern the read probe's lockstep streams showed
+// the hardware prefetchers serve best, with no software prefetch. On an AVX2 Zen 3 (one thread,
+// DRAM giving a 4-stream reader ~27-30 GB/s) the consecutive-row tiles with the hardware
+// prefetchers alone fed an M = 1 GEMV at ~11-13 GB/s, with the next-tile prefetch ~18, the
+// streams ~20-21 (reports/2026-12-07-avx2-gemv.md).
 #include "common/x86_intrin.h"
 
 #include <cstdint>
@@ -172,7 +177,9 @@ void dot_f32_bits(const uint8_t* w, int64_t rb, int64_t nr, const float* x, int6
 // ---- int8 activations ---------------------------------------------------------------------
 template <int BITS, int R, int MB>
 inline void tile_i8(const uint8_t* w, int64_t rb, const int8_t* x, int64_t ldx, const int64_t* qsum, int64_t* out,
-                    int64_t ldo, const uint8_t* pf, int64_t pf_lines) {
+                    int64_t ldo, const uint8_t* pf, int64_t pf_lines, int64_t rs = 0, int64_t os = 1) {
+  // row r at w + r * rs (rs = 0: rb, consecutive rows), its result at out[m * ldo + r * os]
+  if (!rs) rs = rb;
   constexpr int LPG = (R + 1) / 2;  // lines prefetched per group: one per 64 bytes loaded
   constexpr int EPB = 8 / BITS;
   [[maybe_unused]] constexpr int MASK = (1 << BITS) - 1;
@@ -218,23 +225,24 @@ inline void tile_i8(const uint8_t* w, int64_t rb, const int8_t* x, int64_t ldx, 
   int64_t g = 0;
   for (; g < npf; ++g) {
 #pragma GCC unroll 8
-    for (int l = 0; l < LPG; ++l) _mm_prefetch(reinterpret_cast<const char*>(pf + 64 * (g * LPG + l)), _MM_HINT_T0);
-    for (int r = 0; r < R; ++r) v[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + r * rb + g * 32));
+    for (int l = 0; l < LPG; ++l)
+      _mm_prefetch(reinterpret_cast<const char*>(pf + 64 * (g * LPG + l)), _MM_HINT_T0);
+    for (int r = 0; r < R; ++r) v[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + r * rs + g * 32));
     group(g);
   }
   for (; g < nfull; ++g) {
     for (int64_t l = g * LPG; l < pf_lines && l < (g + 1) * LPG; ++l)
       _mm_prefetch(reinterpret_cast<const char*>(pf + 64 * l), _MM_HINT_T0);
-    for (int r = 0; r < R; ++r) v[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + r * rb + g * 32));
+    for (int r = 0; r < R; ++r) v[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + r * rs + g * 32));
     group(g);
   }
   if (nblocks & 1) {
     for (int r = 0; r < R; ++r)
-      v[r] = _mm256_zextsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + r * rb + nfull * 32)));
+      v[r] = _mm256_zextsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + r * rs + nfull * 32)));
     group(nfull);
   }
   for (int r = 0; r < R; ++r)
-    for (int m = 0; m < MB; ++m) out[m * ldo + r] = hsum_epi32(acc[r][m]) + (BITS == 8 ? 128 * qsum[m] : 0);
+    for (int m = 0; m < MB; ++m) out[m * ldo + r * os] = hsum_epi32(acc[r][m]) + (BITS == 8 ? 128 * qsum[m] : 0);
 }
 
 template <int BITS, int R, int MB>
@@ -247,6 +255,12 @@ inline void rows_i8(const uint8_t* w, int64_t rb, int64_t nr, const int8_t* x, i
     return n;
   };
   int64_t r = 0;
+  if constexpr (MB == 1) {  // one activation row: R streams, no software prefetch (see the top)
+    const int64_t Q = nr / R;
+    for (int64_t q = 0; q < Q; ++q) tile_i8<BITS, R, 1>(w + q * rb, rb, x, ldx, qsum, out + q, ldo, w, 0, Q * rb, Q);
+    for (r = R * Q; r < nr; ++r) tile_i8<BITS, 1, 1>(w + r * rb, rb, x, ldx, qsum, out + r, ldo, w, 0);
+    return;
+  }
   for (; r + R <= nr; r += R)
     tile_i8<BITS, R, MB>(w + r * rb, rb, x, ldx, qsum, out + r, ldo, w + (r + R) * rb, lines_after(r, R));
   for (; R > 2 && r + 2 <= nr; r += 2)
