@@ -225,8 +225,7 @@ inline void tile_i8(const uint8_t* w, int64_t rb, const int8_t* x, int64_t ldx, 
   int64_t g = 0;
   for (; g < npf; ++g) {
 #pragma GCC unroll 8
-    for (int l = 0; l < LPG; ++l)
-      _mm_prefetch(reinterpret_cast<const char*>(pf + 64 * (g * LPG + l)), _MM_HINT_T0);
+    for (int l = 0; l < LPG; ++l) _mm_prefetch(reinterpret_cast<const char*>(pf + 64 * (g * LPG + l)), _MM_HINT_T0);
     for (int r = 0; r < R; ++r) v[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + r * rs + g * 32));
     group(g);
   }
