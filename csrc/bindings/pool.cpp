@@ -17,11 +17,15 @@ void bind_pool(py::module_& m) {
         d["shared"] = st.shared;
         d["alone"] = st.alone;
         d["stragglers"] = st.stragglers;
+        d["helped"] = st.helped;
+        d["wait_us"] = st.wait_us;
         return d;
       },
       "Counts since the process started (or forked): jobs the thread pool ran with its workers "
       "('shared'), jobs it ran on the caller alone during a straggler pause ('alone'), and the "
-      "stragglers that started a pause (csrc/common/parallel.h).");
+      "stragglers that started a pause, shared jobs where a worker ran a task ('helped'), and the "
+      "callers' total wait for tasks claimed by workers in microseconds ('wait_us'; "
+      "csrc/common/parallel.h).");
 }
 
 }  // namespace chord

@@ -26,19 +26,26 @@ constexpr std::chrono::microseconds kSpin{100};
 // (reports/2026-12-07-contend.md).
 constexpr std::chrono::microseconds kCallerSpin{5000};
 
-// Straggler pause (parallel.h). A job *straggles* when the last claimed task finishes more than
-// max(kGapMin, kGapTasks x an average task, the time until then) after the first thread found
-// nothing left to claim: a thread was descheduled holding a task, and the caller waited for it
-// longer than the rest of the job had taken. Beside a busy process the scheduler gives that thread
-// back only after the busy one's time slice (a scheduler tick), so one such job at 2 threads costs
-// several single-thread calls. A long job does not pause for a wait shorter than itself: there the
-// help of a thread sharing the busy core outweighs an occasional wait (reports/2026-12-07-contend.md).
-// After a straggling job the pool runs jobs on the caller alone for a pause that doubles with each
-// straggler (kPauseMin .. kPauseMax) and halves after kCleanToRelax clean jobs in a row.
-constexpr int64_t kGapMin = 200'000;  // ns: far above a wake-up, far below a tick
-constexpr int64_t kGapTasks = 3;
+// Straggler pause (parallel.h). After running out of tasks the caller waits only for tasks other
+// threads claimed; a job *straggles* when that wait outlasts what the workers saved it: longer than
+// the caller would have taken to run the workers' tasks itself at its own pace in this job (its
+// wall time per task, descheduling included), plus kSlack. Such a job cost more at 2 threads than
+// at 1: a worker was descheduled holding a task (beside a busy process, until the busy one's time
+// slice ends: up to a scheduler tick), or joined late and ran slower than the caller.
+// Only the caller's own wait counts. When the *caller* shares the busy core it is the one
+// descheduled holding a task, the worker on the free core runs out of tasks first and waits for
+// nobody, and the job is no straggler: the worker took the tasks the caller could not run, and
+// running alone would leave the caller on the busy core at half speed. (The rule before counted
+// the time from the first thread running out of tasks, so it paused exactly there: rows ran ~2x
+// their 1-thread time with most jobs on the caller alone; reports/2026-12-07-contend-2.md.)
+// A wait shorter than the savings is no straggler however long: a long job keeps the help of a
+// thread sharing the busy core. After a straggling job the pool runs jobs on the caller alone for a
+// pause that doubles with each straggler (kPauseMin .. kPauseMax) and halves after kCleanToRelax
+// clean jobs in a row.
+constexpr int64_t kSlack = 20'000;  // ns: a worker's wake-up and a cold task, not a descheduling
 // The pause stays short: while it lasts, a caller that landed on the busy core has no worker to
-// take its tasks (with a 1 s cap, rows run mostly alone were slower than at 1 thread: the report).
+// take its tasks (with a 1 s cap, rows run mostly alone were slower than at 1 thread:
+// reports/2026-12-07-contend.md).
 constexpr int64_t kPauseMin = 8'000'000, kPauseMax = 64'000'000;  // ns
 constexpr int kCleanToRelax = 32;
 
@@ -83,16 +90,22 @@ struct Job {
   int max_helpers = 0;
   int nruns = 1;  // 1: tasks handed out one at a time; max_helpers + 1: blocked (a run per slot)
   std::unique_ptr<Run[]> runs;
+  const int64_t* cost = nullptr;  // cum_cost, read only for claimed tasks (so while valid)
+  int64_t total_cost = 0;
   std::atomic<int64_t> done{0};
   std::atomic<int> joined{0};
   std::atomic<bool> failed{false};
-  std::atomic<int64_t> first_free{0};  // when a thread first found nothing left to claim (now_ns)
   std::exception_ptr error;            // the first exception (written once, by whoever set `failed`)
   std::mutex mu;
   std::condition_variable cv;
 
   Job(int64_t n, int helpers, bool blocked, const int64_t* cum_cost)
-      : ntasks(n), max_helpers(helpers), nruns(blocked ? helpers + 1 : 1), runs(new Run[size_t(nruns)]) {
+      : ntasks(n),
+        max_helpers(helpers),
+        nruns(blocked ? helpers + 1 : 1),
+        runs(new Run[size_t(nruns)]),
+        cost(cum_cost),
+        total_cost(cum_cost ? cum_cost[n] - cum_cost[0] : n) {
     // run i: tasks from the first whose prefix cost reaches i / nruns of the total
     for (int i = 0; i < nruns; ++i) {
       int64_t b = n * (i + 1) / nruns;
@@ -109,12 +122,15 @@ struct Job {
   // Claim and run tasks until none is left: this slot's run first, then the others'. A claim
   // past a run's end never touches fn, so a worker still holding the Job after the caller
   // returned is harmless (shared_ptr keeps it).
-  void run(int slot) {
+  // Returns the cost of the tasks this thread ran (cum_cost's units; 1 a task without it).
+  int64_t run(int slot) {
+    int64_t ran = 0;
     for (int k = 0; k < nruns; ++k) {
       Run& r = runs[size_t((slot + k) % nruns)];
       for (;;) {
         const int64_t t = r.next.fetch_add(1, std::memory_order_relaxed);
         if (t >= r.end) break;
+        ran += cost ? cost[t + 1] - cost[t] : 1;
         if (!failed.load(std::memory_order_relaxed)) {
           try {
             (*fn)(t, slot);
@@ -128,10 +144,7 @@ struct Job {
         }
       }
     }
-    if (first_free.load(std::memory_order_relaxed) == 0) {
-      int64_t unset = 0;
-      first_free.compare_exchange_strong(unset, now_ns(), std::memory_order_relaxed);
-    }
+    return ran;
   }
 };
 
@@ -161,13 +174,14 @@ class Pool {
       wake = sleepers_ > 0;  // spinning workers see gen_spin_ without a wake-up
     }
     if (wake) cv_.notify_all();
-    job->run(0);
+    const int64_t mine = job->run(0);
+    const int64_t t_free = now_ns();
     const auto all_done = [&] { return job->done.load(std::memory_order_acquire) == ntasks; };
     if (!spin_until(all_done, kCallerSpin)) {
       std::unique_lock<std::mutex> lk(job->mu);
       job->cv.wait(lk, all_done);
     }
-    note_gap(t0, job->first_free.load(std::memory_order_relaxed), now_ns(), ntasks, helpers + 1);
+    note_wait(t0, t_free, now_ns(), job->total_cost, mine);
     {
       std::lock_guard<std::mutex> lk(mu_);
       job_.reset();
@@ -181,15 +195,22 @@ class Pool {
     st.shared = shared_.load(std::memory_order_relaxed);
     st.alone = alone_.load(std::memory_order_relaxed);
     st.stragglers = stragglers_.load(std::memory_order_relaxed);
+    st.helped = helped_.load(std::memory_order_relaxed);
+    st.wait_us = wait_ns_.load(std::memory_order_relaxed) / 1000;
     return st;
   }
 
  private:
-  // The straggler pause (kGapMin above), from a job that ran on `threads` threads from t0 until
-  // t_end, the first thread running out of tasks at first_free. Under busy_mu_.
-  void note_gap(int64_t t0, int64_t first_free, int64_t t_end, int64_t ntasks, int threads) {
-    const int64_t task_ns = (first_free - t0) * threads / ntasks;  // >= an average task
-    if (t_end - first_free > std::max({kGapMin, kGapTasks * task_ns, first_free - t0})) {
+  // The straggler pause (kSlack above), from a job that started at t0, where the caller ran tasks
+  // costing `mine` of `total`, ran out of tasks at t_free and saw the last one end at t_end.
+  // Under busy_mu_.
+  void note_wait(int64_t t0, int64_t t_free, int64_t t_end, int64_t total, int64_t mine) {
+    const int64_t wait = t_end - t_free;
+    wait_ns_.fetch_add(wait, std::memory_order_relaxed);
+    if (mine < total) helped_.fetch_add(1, std::memory_order_relaxed);
+    // what the caller would have taken for the workers' tasks (it ran none: nothing to judge)
+    const int64_t saved = mine ? int64_t(double(t_free - t0) * double(total - mine) / double(mine)) : wait;
+    if (wait > saved + kSlack) {
       stragglers_.fetch_add(1, std::memory_order_relaxed);
       paused_until_ = t_end + pause_ns_;
       pause_ns_ = std::min(2 * pause_ns_, kPauseMax);
@@ -224,7 +245,7 @@ class Pool {
   int64_t paused_until_ = 0;  // now_ns() before which jobs run on the caller alone
   int64_t pause_ns_ = kPauseMin;
   int clean_ = 0;  // jobs without a straggler since the last one or the last relaxation
-  std::atomic<int64_t> shared_{0}, alone_{0}, stragglers_{0};  // pool_stats()
+  std::atomic<int64_t> shared_{0}, alone_{0}, stragglers_{0}, helped_{0}, wait_ns_{0};  // pool_stats()
   std::mutex mu_;
   std::condition_variable cv_;
   std::shared_ptr<Job> job_;

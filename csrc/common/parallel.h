@@ -13,11 +13,13 @@
 // for claimed tasks: waking a sleeping thread (a futex wake-up, slow on a VM) is a large part of
 // a sub-millisecond kernel call, and calls often come back to back (the layers of a model).
 // A thread descheduled while it holds a claimed task still makes the caller wait: beside a busy
-// process, until the busy one's time slice ends (milliseconds). When a job's last task ends long
-// after the first thread ran out of tasks (longer than the job had taken until then), the pool
-// runs the following jobs on the caller alone for a while (a pause that grows while it keeps
-// happening), so 2 threads on a machine with one core taken cost about what 1 thread costs, never
-// several times it. A waiting caller spins longer than a worker (parallel.cpp says why).
+// process, until the busy one's time slice ends (milliseconds). When the caller's wait for the
+// workers' tasks outlasts what they saved it (the time it would have taken to run their tasks
+// itself), the job cost more than 1 thread would have, and the pool runs the following jobs on the
+// caller alone for a while (a pause that grows while it keeps happening), so 2 threads on a machine
+// with one core taken cost about what 1 thread costs, never several times it. A caller that is
+// itself descheduled never pauses the pool: the worker then runs the tasks the caller cannot.
+// A waiting caller spins longer than a worker (parallel.cpp says why).
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -46,11 +48,13 @@ void parallel_for_slots(int64_t ntasks, int nthreads, const std::function<void(i
 void parallel_for_blocked(int64_t ntasks, int nthreads, const std::function<void(int64_t, int)>& fn,
                           const int64_t* cum_cost = nullptr);
 
-// What the pool did since the process started (or forked): jobs run with its workers, jobs run
-// on the caller alone because of a straggler pause, and stragglers seen (jobs that started a
-// pause). For benchmarks: a contended 2-thread figure says how it was reached.
+// What the pool did since the process started (or forked): jobs run with its workers (shared),
+// jobs run on the caller alone because of a straggler pause, stragglers seen (jobs that started a
+// pause), shared jobs where a worker ran at least one task (helped), and the callers' total wait
+// for tasks claimed by workers after running out of their own (wait_us, microseconds). For
+// benchmarks: a contended 2-thread figure says how it was reached.
 struct PoolStats {
-  int64_t shared = 0, alone = 0, stragglers = 0;
+  int64_t shared = 0, alone = 0, stragglers = 0, helped = 0, wait_us = 0;
 };
 PoolStats pool_stats();
 

@@ -1,7 +1,9 @@
 """csrc/common/parallel.cpp, the one thread pool, on its own: tests/common/cpp/pool_check.cpp
-(every task once on an unshared slot at 0-4 threads and in each hand-out order, exceptions,
-nested calls, and the straggler pause: after a job whose last task ended long after the other
-thread ran out of work, the next job runs on the caller alone, and later jobs on the workers)."""
+(every task once on an unshared slot at 0-4 threads and in each hand-out order, also while a
+worker or the caller sleeps holding a task; exceptions; nested calls; and the straggler pause:
+after a job where the caller waited for a worker's task longer than the worker's tasks saved it,
+the next job runs on the caller alone and later jobs on the workers, while a job where the caller
+itself was slow pauses nothing)."""
 
 from __future__ import annotations
 

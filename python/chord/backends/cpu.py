@@ -40,7 +40,9 @@ def resolve_isa(isa: str = "auto") -> str:
 def pool_stats() -> dict[str, int]:
     """What the C++ kernels' thread pool did since the process started (``csrc/common/parallel.h``):
     jobs run with its workers (``shared``), jobs run on the calling thread alone during a
-    straggler pause (``alone``), stragglers that started a pause. ``{}`` without the extension."""
+    straggler pause (``alone``), stragglers that started a pause, shared jobs where a worker ran a
+    task (``helped``), the callers' total wait for workers' tasks (``wait_us``). ``{}`` without
+    the extension."""
     return dict(_cpu.pool_stats()) if HAVE_CPP and hasattr(_cpu, "pool_stats") else {}
 
 

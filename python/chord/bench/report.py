@@ -154,9 +154,11 @@ CONTENDED_LIMIT = 1.2
 
 def thread_ratio_table(records: list[dict]) -> str:
     """Each row timed at 1 thread and at more: the many-thread / 1-thread ratio of the min and of
-    the median (bold above :data:`CONTENDED_LIMIT`), and the share of the many-thread calls' pool
-    jobs that ran on the caller alone (a straggler pause, ``csrc/common/parallel.h``). For
-    ``--contend`` runs: the question there is whether more threads ever cost more time."""
+    the median (bold above :data:`CONTENDED_LIMIT`), and of the many-thread calls' pool jobs
+    (``csrc/common/parallel.h``): the share run on the caller alone (a straggler pause), the share
+    of the others where a worker ran a task, and the caller's mean wait for workers' tasks per
+    shared job. For ``--contend`` runs: the question there is whether more threads ever cost more
+    time."""
     by: dict[tuple, dict[int, dict]] = {}
     for r in records:
         ex = r["extra_info"]
@@ -165,8 +167,8 @@ def thread_ratio_table(records: list[dict]) -> str:
         by.setdefault((case, ex["impl"], _variant(r)), {})[int(t)] = r
     lines = [
         "| case | impl | variant | threads | 1-thread min / median ms | min / median ms | ratio min | ratio median "
-        "| pool jobs alone |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+        "| pool jobs alone | worker helped | caller wait µs/job |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for (case, impl, variant), ts in by.items():
         if 1 not in ts:
@@ -187,6 +189,8 @@ def thread_ratio_table(records: list[dict]) -> str:
                 f"{st['min'] * 1e3:.3g} / {st['median'] * 1e3:.3g}",
                 *(f"**{x:.2f}**" if x > CONTENDED_LIMIT else f"{x:.2f}" for x in ratios),
                 f"{pool.get('alone', 0) / jobs:.0%}" if jobs else "",
+                f"{pool['helped'] / pool['shared']:.0%}" if pool.get("shared") and "helped" in pool else "",
+                f"{pool['wait_us'] / pool['shared']:.0f}" if pool.get("shared") and "wait_us" in pool else "",
             ]
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) if len(lines) > 2 else ""
