@@ -1,6 +1,7 @@
 #include "common/parallel.h"
 
 #include <pthread.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <atomic>
@@ -62,20 +63,28 @@ inline void cpu_relax() {
 #endif
 }
 
-// Spins until ready() or for `limit`; returns ready(). Yields every 64 spins (microseconds): a thread
-// that shares its core with another runnable thread (the caller, when a busy process holds the
-// other core) gives it the core instead of holding it for a whole time slice.
-template <class F>
-bool spin_until(F&& ready, std::chrono::microseconds limit = kSpin) {
+// Spins until ready() or for `limit`; returns ready(). Every 64 spins (microseconds) it yields if
+// may_yield(): a thread that shares its core with another runnable thread of the job (both landed
+// on the free core while a busy process holds the other) gives it the core instead of holding it
+// for a whole time slice.
+inline bool always() { return true; }
+template <class F, class Y = bool (*)()>
+bool spin_until(F&& ready, std::chrono::microseconds limit = kSpin, Y&& may_yield = always) {
   const auto t0 = std::chrono::steady_clock::now();
   for (int i = 1;; ++i) {
     if (ready()) return true;
     cpu_relax();
     if (i % 64 == 0) {
       if (std::chrono::steady_clock::now() - t0 > limit) return ready();
-      std::this_thread::yield();
+      if (may_yield()) std::this_thread::yield();
     }
   }
+}
+
+// The bit of the CPU the calling thread runs on (CPUs 64 apart share one; all bits if unknown).
+inline uint64_t cpu_bit() {
+  const int c = sched_getcpu();
+  return c < 0 ? ~uint64_t(0) : uint64_t(1) << (c % 64);
 }
 
 // One contiguous block of tasks, claimed front to back (own cache line: threads hit it with atomics).
@@ -95,6 +104,9 @@ struct Job {
   std::atomic<int64_t> done{0};
   std::atomic<int> joined{0};
   std::atomic<bool> failed{false};
+  // CPUs the workers ran this job's tasks on (cpu_bit; bits are never cleared: a stale one only
+  // makes the caller yield where it need not)
+  std::atomic<uint64_t> worker_cpus{0};
   std::exception_ptr error;            // the first exception (written once, by whoever set `failed`)
   std::mutex mu;
   std::condition_variable cv;
@@ -131,6 +143,10 @@ struct Job {
         const int64_t t = r.next.fetch_add(1, std::memory_order_relaxed);
         if (t >= r.end) break;
         ran += cost ? cost[t + 1] - cost[t] : 1;
+        if (slot) {
+          const uint64_t b = cpu_bit();
+          if ((worker_cpus.load(std::memory_order_relaxed) & b) != b) worker_cpus.fetch_or(b, std::memory_order_relaxed);
+        }
         if (!failed.load(std::memory_order_relaxed)) {
           try {
             (*fn)(t, slot);
@@ -177,7 +193,12 @@ class Pool {
     const int64_t mine = job->run(0);
     const int64_t t_free = now_ns();
     const auto all_done = [&] { return job->done.load(std::memory_order_acquire) == ntasks; };
-    if (!spin_until(all_done, kCallerSpin)) {
+    // The waiting caller yields only to a worker on its own CPU. On another CPU the worker runs
+    // anyway, and a caller sharing the busy core would hand that core to the busy process, which
+    // keeps it for the rest of its time slice (up to a scheduler tick) after the worker is done:
+    // the caller's own wait, ms on a sub-ms job (reports/2026-12-07-contend-2.md).
+    const auto worker_here = [&] { return (job->worker_cpus.load(std::memory_order_relaxed) & cpu_bit()) != 0; };
+    if (!spin_until(all_done, kCallerSpin, worker_here)) {
       std::unique_lock<std::mutex> lk(job->mu);
       job->cv.wait(lk, all_done);
     }
