@@ -1,7 +1,9 @@
 #include "common/parallel.h"
 
 #include <pthread.h>
-#include <sched.h>
+#if defined(__linux__)
+#include <sched.h>  // sched_getcpu
+#endif
 
 #include <algorithm>
 #include <atomic>
@@ -81,10 +83,15 @@ bool spin_until(F&& ready, std::chrono::microseconds limit = kSpin, Y&& may_yiel
   }
 }
 
-// The bit of the CPU the calling thread runs on (CPUs 64 apart share one; all bits if unknown).
+// The bit of the CPU the calling thread runs on (CPUs 64 apart share one; all bits where unknown,
+// so a waiting caller yields as it always did).
 inline uint64_t cpu_bit() {
+#if defined(__linux__)
   const int c = sched_getcpu();
   return c < 0 ? ~uint64_t(0) : uint64_t(1) << (c % 64);
+#else
+  return ~uint64_t(0);
+#endif
 }
 
 // One contiguous block of tasks, claimed front to back (own cache line: threads hit it with atomics).
