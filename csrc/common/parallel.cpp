@@ -69,7 +69,9 @@ inline void cpu_relax() {
 // may_yield(): a thread that shares its core with another runnable thread of the job (both landed
 // on the free core while a busy process holds the other) gives it the core instead of holding it
 // for a whole time slice.
-inline bool always() { return true; }
+inline bool always() {
+  return true;
+}
 template <class F, class Y = bool (*)()>
 bool spin_until(F&& ready, std::chrono::microseconds limit = kSpin, Y&& may_yield = always) {
   const auto t0 = std::chrono::steady_clock::now();
@@ -114,7 +116,7 @@ struct Job {
   // CPUs the workers ran this job's tasks on (cpu_bit; bits are never cleared: a stale one only
   // makes the caller yield where it need not)
   std::atomic<uint64_t> worker_cpus{0};
-  std::exception_ptr error;            // the first exception (written once, by whoever set `failed`)
+  std::exception_ptr error;  // the first exception (written once, by whoever set `failed`)
   std::mutex mu;
   std::condition_variable cv;
 
@@ -152,7 +154,8 @@ struct Job {
         ran += cost ? cost[t + 1] - cost[t] : 1;
         if (slot) {
           const uint64_t b = cpu_bit();
-          if ((worker_cpus.load(std::memory_order_relaxed) & b) != b) worker_cpus.fetch_or(b, std::memory_order_relaxed);
+          if ((worker_cpus.load(std::memory_order_relaxed) & b) != b)
+            worker_cpus.fetch_or(b, std::memory_order_relaxed);
         }
         if (!failed.load(std::memory_order_relaxed)) {
           try {
