@@ -19,7 +19,8 @@
 // caller alone for a while (a pause that grows while it keeps happening), so 2 threads on a machine
 // with one core taken cost about what 1 thread costs, never several times it. A caller that is
 // itself descheduled never pauses the pool: the worker then runs the tasks the caller cannot.
-// A waiting caller spins longer than a worker (parallel.cpp says why).
+// A waiting caller spins longer than a worker, and yields its core only to a worker on the same CPU
+// (parallel.cpp says why).
 #pragma once
 #include <cstdint>
 #include <functional>
