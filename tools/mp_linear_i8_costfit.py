@@ -290,6 +290,27 @@ class Choices:
         return (scanned | ((self.M > SCAN_M) & late)) & ~self.rule
 
 
+def coordinate_search(objective, n: int) -> np.ndarray:
+    """theta (n,) from 0 by coordinate steps of shrinking size (0.4 down to 0.025, at most 8 sweeps
+    each) while ``objective(theta)`` decreases: the refinement's search (also used by the fp32 fit
+    in reports/2026-12-07-avx2-gemm/fit_fp32.py)."""
+    th = np.zeros(n)
+    cur = objective(th)
+    for step in (0.4, 0.2, 0.1, 0.05, 0.025):
+        for _ in range(8):
+            moved = False
+            for k in range(n):
+                for sgn in (-1, 1):
+                    t2 = th.copy()
+                    t2[k] += sgn * step
+                    o = objective(t2)
+                    if o < cur - 1e-12:
+                        th, cur, moved = t2, o, True
+            if not moved:
+                break
+    return th
+
+
 def refine(ch, G, D, tp, td, cg, cd, lam=0.01):
     """cg, cd scaled coefficient by coefficient (non-zero ones, by exp(theta)) to minimize the mean
     regret + the total-time ratio + lam * sum(theta^2) of the choice ch.panel (coordinate search,
@@ -308,21 +329,7 @@ def refine(ch, G, D, tp, td, cg, cd, lam=0.01):
         t = np.where(ch.panel(*scaled(th)), tp, td)
         return np.mean(t / best) + t.sum() / best.sum() + lam * np.sum(th**2)
 
-    th = np.zeros(int(mg.sum() + md.sum()))
-    cur = objective(th)
-    for step in (0.4, 0.2, 0.1, 0.05, 0.025):
-        for _ in range(8):
-            moved = False
-            for k in range(len(th)):
-                for sgn in (-1, 1):
-                    t2 = th.copy()
-                    t2[k] += sgn * step
-                    o = objective(t2)
-                    if o < cur - 1e-12:
-                        th, cur, moved = t2, o, True
-            if not moved:
-                break
-    return scaled(th)
+    return scaled(coordinate_search(objective, int(mg.sum() + md.sum())))
 
 
 def fit(rows, isa):

@@ -24,6 +24,9 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench import _cpu, weight  # noqa: E402
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
+from mp_linear_i8_costfit import coordinate_search  # noqa: E402  (the int8 fit's refinement search)
+
 SHAPES = [(256, 256), (1024, 1024), (4096, 1024), (1024, 4096), (512, 4096), (4096, 512), (4096, 4096), (2048, 2048)]
 # (shape, mix): mix3 on every shape, the uniform widths on three (the direct kernels' padding
 # depends on the width, the panel's cost does not)
@@ -105,21 +108,7 @@ def refine(rows, cp, cd, lam=0.01):
         t = np.where(P @ p < D @ d, tp, td)
         return np.mean(t / best) + t.sum() / best.sum() + lam * np.sum(th**2)
 
-    th = np.zeros(int(mp.sum() + md.sum()))
-    cur = objective(th)
-    for step in (0.4, 0.2, 0.1, 0.05, 0.025):
-        for _ in range(8):
-            moved = False
-            for k in range(len(th)):
-                for sgn in (-1, 1):
-                    t2 = th.copy()
-                    t2[k] += sgn * step
-                    o = objective(t2)
-                    if o < cur - 1e-12:
-                        th, cur, moved = t2, o, True
-            if not moved:
-                break
-    return scaled(th)
+    return scaled(coordinate_search(objective, int(mp.sum() + md.sum())))
 
 
 def main():
