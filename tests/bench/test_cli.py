@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -46,6 +47,17 @@ def test_cli_smoke_every_suite(tmp_path):
     assert {b["options"]["timer"] for b in doc["benchmarks"]} == {"perf_counter"}  # CPU rounds
     md = (tmp_path / "report.md").read_text()
     assert "### kernels" in md and "| **chord** | mix3 exact |" in md and md in r.stdout
+    # the text log names each row as the tables do: the e2e suite's four chord_model rows per case
+    # differ only in path and scope (they were four bare "chord_model" lines), and the figure is
+    # the run's statistic, named (the default: the median)
+    log = r.stderr.splitlines()
+    for path in ("exact", "act8"):
+        for scope in ("backbone", "backbone+items"):
+            want = f"  chord_model mix3 {path} {scope} "
+            assert sum(line.startswith(want) for line in log) == 2, (want, r.stderr[-3000:])  # sasrec, caser
+    timed = [line for line in log if line.endswith("rounds)")]
+    assert timed and all(re.match(r"  \S.* median +[0-9.]+ ms[ ,]", line) for line in timed), timed[:3]
+    assert "*backbone*: the backbone's Linear/Conv2d layers swapped" in md  # the e2e legend
     for png in ("speedup_vs_m.png", "bandwidth.png"):
         assert (tmp_path / png).stat().st_size > 1000
     # the int4 baseline cannot take K=64: reported as unavailable, with the reason

@@ -24,6 +24,30 @@ def _variant(rec: dict) -> str:
     return " ".join(str(p[k]) for k in VARIANT_KEYS if k in p) or "-"
 
 
+def row_label(rec: dict) -> str:
+    """What a row is, for the run's text log: its impl and its variant (the same words as the
+    tables' "impl" and "variant" columns: the e2e suite times four ``chord_model`` rows per case,
+    told apart only by their mix, path and scope)."""
+    v = _variant(rec)
+    return rec["extra_info"]["impl"] if v == "-" else f"{rec['extra_info']['impl']} {v}"
+
+
+#: what each e2e ``scope`` quantizes (the legend under the e2e tables)
+E2E_SCOPES = {
+    "backbone": "the backbone's Linear/Conv2d layers swapped by `chord.quantize_`, the scores read the fp32 item table",
+    "backbone+items": "the backbone and the item table swapped, the scores read the packed table",
+}
+
+
+def e2e_legend() -> str:
+    """The e2e suite's terms: what each row times and what each scope and path means."""
+    scopes = "; ".join(f"*{k}*: {v}" for k, v in E2E_SCOPES.items())
+    return (
+        "Each e2e row times one forward of the model and the scores of every item for it. "
+        f"{scopes}. *exact*: fp32 activations (act_bits=0); *act8*: per-row dynamic int8 activations (act_bits=8)."
+    )
+
+
 def _fmt(v, spec: str, none: str = "") -> str:
     return none if v is None else format(v, spec)
 
@@ -276,6 +300,8 @@ def markdown(doc: dict) -> str:
                 "",
                 t,
             ]
+            if suite == "e2e":
+                out += ["", e2e_legend()]
     cfg = c.get("config", {})
     t = adjacent_roof_table(doc.get("benchmarks", []), stat, cfg.get("roof_tolerance"))
     if t:

@@ -19,7 +19,7 @@ import torch
 from chord.backends import cpu as cpu_backend
 from chord.backends import fallback
 
-from . import contend, machine, read_roof, results, rotation
+from . import contend, machine, read_roof, report, results, rotation
 from .baselines import Prepared, Unavailable
 from .checks import WrongResult
 from .config import BenchConfig
@@ -209,9 +209,13 @@ class RunContext:
         if adj:
             beside = f"; read roof beside it {adj['before']:.1f} -> {adj['after']:.1f} GB/s"
             beside += " (host mode changed)" if rec["extra_info"]["host_mode_changed"] else ""
+        # the row's own words (impl + variant, as the tables name it) and the run's statistic first
+        # (the one its ratios use), the median beside it when that is another
+        stat = self.cfg.stat
+        also = "" if stat == "median" else f"median {stats['median'] * 1e3:.3f}, "
         self.log(
-            f"  {impl:<22} {stats['median'] * 1e3:9.3f} ms  (IQR {stats['iqr'] * 1e3:.3f}, "
-            f"{stats['rounds']} rounds{', ' + format(gb, '.1f') + ' GB/s' if gb else ''}{beside})"
+            f"  {report.row_label(rec):<40} {stat} {stats[stat] * 1e3:8.3f} ms{', ' + format(gb, '.1f') + ' GB/s' if gb else ''}"
+            f"  ({also}IQR {stats['iqr'] * 1e3:.3f}, {stats['rounds']} rounds{beside})"
         )
         del prep
         return rec
