@@ -92,6 +92,10 @@ void transpose8_avx2(const float*, int64_t, int64_t, float*, int64_t) {
 void unpack_i8_avx2(const uint8_t*, int64_t, int, uint8_t*) {
   absent("unpack_i8_avx2");
 }
+void gemm_i8_avx2_packed(const int8_t*, int64_t, int64_t, const uint8_t*, int64_t, int, int64_t, int64_t,
+                         const int64_t*, int32_t*, int64_t) {
+  absent("gemm_i8_avx2_packed");
+}
 void gemm_i8_avxvnni(const int8_t*, int64_t, int64_t, const uint8_t*, int64_t, int64_t, int64_t, int, const int64_t*,
                      int32_t*, int64_t, const uint8_t*, int64_t) {
   absent("gemm_i8_avxvnni");
@@ -109,6 +113,10 @@ void gemm_i8_vnni_quad(const int8_t*, int64_t, int64_t, const uint8_t*, int64_t,
 void epilogue_i8_avx512(const int32_t*, int64_t, int64_t, int64_t, const double*, const double*, const double*,
                         const int32_t*, const int64_t*, const float*, float*, int64_t) {
   absent("epilogue_i8_avx512");
+}
+void epilogue_i8_avx2(const int32_t*, int64_t, int64_t, int64_t, const double*, const double*, const double*,
+                      const int32_t*, const int64_t*, const float*, float*, int64_t) {
+  absent("epilogue_i8_avx2");
 }
 void epilogue_gemv_i8_avx512(const int64_t*, int64_t, const float*, const float*, double, double, double*) {
   absent("epilogue_gemv_i8_avx512");

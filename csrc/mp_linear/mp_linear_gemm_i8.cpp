@@ -6,7 +6,9 @@
 // and AVX2 maddubs in _avx2.cpp on natural-order columns; gemm_i8_ref below).
 // Up to kMFusedGemmI8 rows on AVX-512 VNNI there is no window: the microkernel unpacks the packed rows
 // in registers once per tile of 6 activation rows (gemm_i8_vnni_packed), which costs less than
-// storing a window and loading it back.
+// storing a window and loading it back. Up to kMBlock rows on AVX2 there is no window either:
+// gemm_i8_avx2_packed unpacks a few packed rows at a time into an L1 buffer and runs every
+// activation row over them.
 // Up to kMPackedOrder rows (and wherever the packed rows are read) the windows follow the packed
 // order, so the weight is read as one forward stream, prefetched a window ahead by the
 // microkernels while they compute; the epilogue scatters to the original columns. Beyond, they
@@ -209,7 +211,7 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
   const Isa is = resolve_isa(isa);
   const Kern kern = kernel_of(is);
   const bool simd = isa_has_avx2(is);
-  const bool vec_epi = isa_has_avx512(is);
+  const bool vec_epi = isa_has_avx512(is);  // else (simd) epilogue_i8_avx2
   // (AVX-512 VNNI runs gemm_i8_vnni_packed or gemm_i8_vnni_quad instead)
   auto gemm = kern == Kern::AvxVnni ? gemm_i8_avxvnni : kern == Kern::Avx2 ? gemm_i8_avx2 : gemm_i8_ref;
   const int64_t Kp = pad_k(K), ldp = gemm_i8_ldp(K), L = gemm_i8_len(K);
@@ -242,6 +244,11 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
   // It reads the packed rows, so its windows follow the packed order.
   const bool fused = kern == Kern::Vnni && M <= kMFusedGemmI8;
   const bool packed_order = fused || M <= kMPackedOrder;
+  // AVX2 up to one row block: no window either; gemm_i8_avx2_packed unpacks a few packed rows at
+  // a time into L1 and runs every activation row over them (a window of unpacked rows is stored
+  // to L2 and read back once per row tile; the prefetch of the next window, burst or spread,
+  // measured no faster than the hardware's own: reports/2026-12-07-avx2-gemm-2.md).
+  const bool avx2_packed = kern == Kern::Avx2 && M <= kMBlock;
   // Larger M on AVX-512 VNNI: windows in column quads (gemm_i8_vnni_quad).
   const bool quad = kern == Kern::Vnni && !fused;
   thread_local std::vector<Col> cols_tls;  // original order only: the live rows by output column
@@ -381,7 +388,7 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
       const int64_t r0 = wb[size_t(wi)], nw = wb[size_t(wi + 1)] - r0;
       if (s.call != call || s.window != wi) {
         s.call = 0;  // a throw mid-build must not leave a half-built window marked valid
-        build_window(col, packed_order ? &live : nullptr, r0, nw, ldp, L, kern, !fused, quad, bias, s);
+        build_window(col, packed_order ? &live : nullptr, r0, nw, ldp, L, kern, !fused && !avx2_packed, quad, bias, s);
         s.call = call;
         s.window = wi;
       }
@@ -393,7 +400,7 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
       // window's arithmetic runs instead of stalling the next unpack (during the first row block
       // only: one pass is enough).
       const uint8_t *pf0 = nullptr, *pf1 = nullptr;
-      if (packed_order && pw < nwin) {
+      if (packed_order && pw < nwin && !avx2_packed) {
         const Col last = col(wb[size_t(pw + 1)] - 1);
         pf0 = col(wb[size_t(pw)]).row;
         pf1 = last.row + last.rb;
@@ -409,7 +416,7 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
         const int64_t pn0 = row_pf ? wb[size_t(pw)] : 0, pnw = row_pf ? wb[size_t(pw + 1)] - pn0 : 0;
         for (int64_t j0 = 0; j0 < nw;) {
           int64_t j1 = j0 + 1;
-          if (fused)  // one width, consecutive in memory
+          if (fused || avx2_packed)  // one width, consecutive in memory
             while (j1 < nw && s.bits[size_t(j1)] == s.bits[size_t(j0)] &&
                    s.row[size_t(j1)] == s.row[size_t(j1 - 1)] + s.rb[size_t(j1 - 1)])
               ++j1;
@@ -432,6 +439,9 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
           const uint8_t* b = mb == m0 && pf0 ? pf0 + (pf1 - pf0) * j1 / nw : nullptr;
           if (quad)
             gemm_i8_vnni_quad(xq.p + mb * Kp, Kp, nm, s.p.p + j0 * ldp, ldp, j1 - j0, L, s.c.p + j0, nw);
+          else if (avx2_packed)
+            gemm_i8_avx2_packed(xq.p + mb * Kp, Kp, nm, s.row[size_t(j0)], s.rb[size_t(j0)], s.bits[size_t(j0)],
+                                j1 - j0, L, qsum.data() + mb, s.c.p + j0, nw);
           else if (fused)
             gemm_i8_vnni_packed(xq.p + mb * Kp, Kp, nm, s.row[size_t(j0)], s.rb[size_t(j0)], s.bits[size_t(j0)],
                                 j1 - j0, L, s.c.p + j0, nw, a, b - a);
@@ -442,12 +452,13 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
         }
         // epilogue: the direct path's (mp_linear.cpp) expression, in the same order; staged:
         // rounded to float32 as store_y does, in packed order
-        if (vec_epi && (staged || ydtype == DType::F32)) {
+        if (simd && (staged || ydtype == DType::F32)) {
           float* const out = staged ? stage.p + mb * nlive + r0
                                     : static_cast<float*>(y) + (mp + mb) * ldy + (s.contiguous ? s.col[0] : 0);
-          epilogue_i8_avx512(s.c.p, nw, nm, nw, s.zero.data(), s.scale.data(), bias ? s.bias.data() : nullptr,
-                             staged || s.contiguous ? nullptr : s.col.data(), qsum.data() + mb, sx.data() + mb, out,
-                             staged ? nlive : ldy);
+          (vec_epi ? epilogue_i8_avx512 : epilogue_i8_avx2)(
+              s.c.p, nw, nm, nw, s.zero.data(), s.scale.data(), bias ? s.bias.data() : nullptr,
+              staged || s.contiguous ? nullptr : s.col.data(), qsum.data() + mb, sx.data() + mb, out,
+              staged ? nlive : ldy);
           continue;
         }
         for (int64_t m = 0; m < nm; ++m) {

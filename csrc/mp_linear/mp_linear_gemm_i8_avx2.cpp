@@ -1,5 +1,6 @@
 // AVX2 pieces of the int8 GEMM path (mp_linear_gemm_i8.cpp), for CPUs without AVX-512 VNNI:
-// the natural-order unpack and maddubs microkernels, one call per run of one width. Exact: for
+// the natural-order unpack and maddubs microkernels, one call per run of one width (on a window,
+// or, up to one row block, on the packed rows: gemm_i8_avx2_packed), and the epilogue. Exact: for
 // fields of <= 4 bits, maddubs pairs are <= 2 * 15 * 127 (no int16 saturation) and are summed in
 // int16 for a bounded number of steps (ukr16); 8-bit columns are unpacked as q = u - 128 and run
 // as maddubs(|q|, sign(x, q)) (pairs <= 2 * 128 * 127 < 32767, widened every step: ukr8), and
@@ -195,13 +196,15 @@ void gemm8(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* p, int64_t l
   }
 }
 
-}  // namespace
-
-void unpack_i8_avx2(const uint8_t* row, int64_t rb, int bits, uint8_t* dst) {
-  const int epb = 8 / bits;
-  const int64_t be = 16 * epb, nblk = rb / 16;
+// One packed row of BITS-bit fields -> u8 (8-bit: q = u - 128), natural k order; the width a
+// template argument, so every plane's shift is an immediate and the plane loop unrolls.
+template <int BITS>
+void unpack_row(const uint8_t* row, int64_t rb, uint8_t* dst) {
+  constexpr int epb = 8 / BITS;
+  constexpr int64_t be = 16 * epb;
+  const int64_t nblk = rb / 16;
   int64_t blk = 0;
-  if (bits == 8) {
+  if constexpr (BITS == 8) {
     const __m256i sign = _mm256_set1_epi8(char(0x80));
     for (; blk + 2 <= nblk; blk += 2)  // q = u - 128
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + blk * 16),
@@ -209,30 +212,139 @@ void unpack_i8_avx2(const uint8_t* row, int64_t rb, int bits, uint8_t* dst) {
   } else {
     // two blocks a step: plane i of both in one register (block blk low, blk + 1 high), and
     // planes 2p, 2p + 1 of one block stored as one 32-byte run
-    const __m256i mask = _mm256_set1_epi8(char((1 << bits) - 1));
+    const __m256i mask = _mm256_set1_epi8(char((1 << BITS) - 1));
     for (; blk + 2 <= nblk; blk += 2) {
       const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + blk * 16));
       uint8_t* d0 = dst + blk * be;
       uint8_t* d1 = d0 + be;
       for (int i = 0; i < epb; i += 2) {
-        const __m256i lo = _mm256_and_si256(i ? _mm256_srli_epi16(v, bits * i) : v, mask);
-        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, bits * (i + 1)), mask);
+        const __m256i lo = _mm256_and_si256(i ? _mm256_srli_epi16(v, BITS * i) : v, mask);
+        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, BITS * (i + 1)), mask);
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(d0 + 16 * i), _mm256_permute2x128_si256(lo, hi, 0x20));
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(d1 + 16 * i), _mm256_permute2x128_si256(lo, hi, 0x31));
       }
     }
   }
-  const __m128i mask = _mm_set1_epi8(char((1 << bits) - 1));
+  const __m128i mask = _mm_set1_epi8(char((1 << BITS) - 1));
   const __m128i sign = _mm_set1_epi8(char(0x80));
   for (; blk < nblk; ++blk) {  // an odd last block
     const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + blk * 16));
-    if (bits == 8) {
+    if constexpr (BITS == 8) {
       _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + blk * 16), _mm_xor_si128(v, sign));  // q = u - 128
-      continue;
+    } else {
+      for (int i = 0; i < epb; ++i)
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + blk * be + 16 * i),
+                         _mm_and_si128(_mm_srli_epi16(v, BITS * i), mask));
     }
-    for (int i = 0; i < epb; ++i)
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + blk * be + 16 * i),
-                       _mm_and_si128(_mm_srli_epi16(v, bits * i), mask));
+  }
+}
+
+}  // namespace
+
+void unpack_i8_avx2(const uint8_t* row, int64_t rb, int bits, uint8_t* dst) {
+  switch (bits) {
+    case 1:
+      return unpack_row<1>(row, rb, dst);
+    case 2:
+      return unpack_row<2>(row, rb, dst);
+    case 4:
+      return unpack_row<4>(row, rb, dst);
+    default:
+      return unpack_row<8>(row, rb, dst);
+  }
+}
+
+namespace {
+
+// gemm_i8_avx2_packed for one width: columns in groups of the tile's width, each unpacked into
+// buf (ldb apart) and run over every row before the next group.
+template <int BITS>
+void gemm_packed(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* w, int64_t rb, int64_t nc, int64_t L,
+                 const int64_t* qsum, int32_t* c, int64_t ldc, uint8_t* buf, int64_t ldb) {
+  constexpr int64_t g = BITS == 8 ? 4 : 3;
+  for (int64_t j = 0; j < nc; j += g) {
+    const int64_t n = nc - j < g ? nc - j : g;
+    for (int64_t i = 0; i < n; ++i) unpack_row<BITS>(w + (j + i) * rb, rb, buf + i * ldb);
+    if constexpr (BITS == 8)
+      gemm8(x, ldx, nm, buf, ldb, n, L, qsum, c + j, ldc);
+    else if constexpr (BITS == 4)
+      gemm16<8>(x, ldx, nm, buf, ldb, n, L, c + j, ldc);
+    else
+      gemm16<32>(x, ldx, nm, buf, ldb, n, L, c + j, ldc);
+  }
+}
+
+}  // namespace
+
+void gemm_i8_avx2_packed(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* w, int64_t rb, int bits, int64_t nc,
+                         int64_t L, const int64_t* qsum, int32_t* c, int64_t ldc) {
+  // The group's columns are stored ldb apart, ldb = 64 (mod 128): not a multiple of 4096, so
+  // the columns' lines at one k fall in different L1 sets (the activation rows, Kp apart, often
+  // are a multiple of 4096 and share one set).
+  const int64_t ldb = (L + 127) / 128 * 128 + 64;
+  thread_local AlignedBuf<uint8_t> buf;
+  buf.ensure(size_t(4 * ldb));
+  switch (bits) {
+    case 1:
+      return gemm_packed<1>(x, ldx, nm, w, rb, nc, L, qsum, c, ldc, buf.p, ldb);
+    case 2:
+      return gemm_packed<2>(x, ldx, nm, w, rb, nc, L, qsum, c, ldc, buf.p, ldb);
+    case 4:
+      return gemm_packed<4>(x, ldx, nm, w, rb, nc, L, qsum, c, ldc, buf.p, ldb);
+    default:
+      return gemm_packed<8>(x, ldx, nm, w, rb, nc, L, qsum, c, ldc, buf.p, ldb);
+  }
+}
+
+void epilogue_i8_avx2(const int32_t* c, int64_t ldc, int64_t nm, int64_t n, const double* zero, const double* scale,
+                      const double* bias, const int32_t* col, const int64_t* qsum, const float* sx, float* y,
+                      int64_t ldy) {
+  // Each step rounds as the scalar expression's does: the FMA is exact (zero * q needs at most
+  // 24 + 23 bits: a float times |q| <= 127 * kMaxKGemmI8 < 2^23, so d - zero * q rounds once
+  // either way), and the empty asm keeps GCC from contracting the product and the bias add into
+  // one FMA (one rounding where the scalar expression has two). The last n % 4 columns go
+  // through a zero-padded copy of their inputs, so they take the same instructions.
+  for (int64_t m = 0; m < nm; ++m) {
+    const int32_t* cm = c + m * ldc;
+    float* ym = y + m * ldy;
+    const __m256d vq = _mm256_set1_pd(double(qsum[m])), vxs = _mm256_set1_pd(double(sx[m]));
+    auto block = [&](const int32_t* cj, const double* zj, const double* sj, const double* bj) {
+      const __m256d d = _mm256_cvtepi32_pd(_mm_loadu_si128(reinterpret_cast<const __m128i*>(cj)));
+      const __m256d sc = _mm256_mul_pd(vxs, _mm256_loadu_pd(sj));
+      __m256d v = _mm256_mul_pd(_mm256_fnmadd_pd(_mm256_loadu_pd(zj), vq, d), sc);
+      if (bj) {
+        __asm__("" : "+x"(v));
+        v = _mm256_add_pd(v, _mm256_loadu_pd(bj));
+      }
+      return _mm256_cvtpd_ps(v);
+    };
+    int64_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+      const __m128 f = block(cm + j, zero + j, scale + j, bias ? bias + j : nullptr);
+      if (!col) {
+        _mm_storeu_ps(ym + j, f);
+      } else {
+        alignas(16) float t[4];
+        _mm_store_ps(t, f);
+        ym[col[j]] = t[0];
+        ym[col[j + 1]] = t[1];
+        ym[col[j + 2]] = t[2];
+        ym[col[j + 3]] = t[3];
+      }
+    }
+    if (j < n) {
+      alignas(16) int32_t ct[4] = {0, 0, 0, 0};
+      alignas(32) double zt[4] = {0, 0, 0, 0}, st[4] = {0, 0, 0, 0}, bt[4] = {0, 0, 0, 0};
+      alignas(16) float t[4];
+      for (int64_t i = j; i < n; ++i) {
+        ct[i - j] = cm[i];
+        zt[i - j] = zero[i];
+        st[i - j] = scale[i];
+        if (bias) bt[i - j] = bias[i];
+      }
+      _mm_store_ps(t, block(ct, zt, st, bias ? bt : nullptr));
+      for (int64_t i = j; i < n; ++i) ym[col ? col[i] : i] = t[i - j];
+    }
   }
 }
 

@@ -249,6 +249,11 @@ void gemm_i8_ref(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* p, int
                  int bits, const int64_t* qsum, int32_t* c, int64_t ldc, const uint8_t* pf, int64_t pfb);
 void gemm_i8_avx2(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* p, int64_t ldp, int64_t nc, int64_t L,
                   int bits, const int64_t* qsum, int32_t* c, int64_t ldc, const uint8_t* pf, int64_t pfb);
+// gemm_i8_avx2's contract from nc packed rows of one width (bits; rb bytes apart) instead of a
+// window (no prefetch): a few columns at a time are unpacked into a thread-local buffer that
+// stays in L1 while every activation row runs over them (the AVX2 path up to kMBlock rows).
+void gemm_i8_avx2_packed(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* w, int64_t rb, int bits, int64_t nc,
+                         int64_t L, const int64_t* qsum, int32_t* c, int64_t ldc);
 void gemm_i8_avxvnni(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* p, int64_t ldp, int64_t nc, int64_t L,
                      int bits, const int64_t* qsum, int32_t* c, int64_t ldc, const uint8_t* pf, int64_t pfb);
 // AVX-512 VNNI, more than kMFusedGemmI8 rows: windows in column quads, the columns in groups of
@@ -274,6 +279,10 @@ void gemm_i8_vnni_packed(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t
 void epilogue_i8_avx512(const int32_t* c, int64_t ldc, int64_t nm, int64_t n, const double* zero, const double* scale,
                         const double* bias, const int32_t* col, const int64_t* qsum, const float* sx, float* y,
                         int64_t ldy);
+// The same on AVX2 (mp_linear_gemm_i8_avx2.cpp), 4 columns at a time, bit-identical too.
+void epilogue_i8_avx2(const int32_t* c, int64_t ldc, int64_t nm, int64_t n, const double* zero, const double* scale,
+                      const double* bias, const int32_t* col, const int64_t* qsum, const float* sx, float* y,
+                      int64_t ldy);
 // The whole op on the int8 GEMM path (mp_linear's arguments, act_bits = 8, M >= 1, perm
 // required, K <= kMaxKGemmI8). Same activation quantization and epilogue as the direct
 // kernels, so the same result bit for bit.

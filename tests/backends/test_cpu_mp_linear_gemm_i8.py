@@ -178,11 +178,14 @@ def test_gemm_i8_thread_splits_when_the_pool_is_busy():
     assert not bad, bad
 
 
-def test_gemm_i8_extreme_activations_and_8bit_codes():
-    # the largest products (|xq| = 127 against u = 255) and a row of zeros: exact on every ISA
-    N, K = 12, 1000
+@pytest.mark.parametrize("M", [8, 30])
+def test_gemm_i8_extreme_activations_and_8bit_codes(M):
+    # the largest products (|xq| = 127 against u = 255) and a row of zeros: exact on every ISA,
+    # through the AVX2 packed-row kernel (8 rows; N = 13: column groups of 4 and a partial one)
+    # and the windows (30 rows)
+    N, K = 13, 1000
     mw = make_weight(N, K, torch.full((N,), 3, dtype=torch.uint8), chord.Codebook((0, 2, 4, 8), "asym"))
-    x = torch.randn(8, K)
+    x = torch.randn(M, K)
     x[0] = 1.0
     x[1] = -1.0
     x[2] = 0.0
@@ -191,12 +194,15 @@ def test_gemm_i8_extreme_activations_and_8bit_codes():
 
 
 @pytest.mark.parametrize("bits", [1, 2, 4])
-def test_gemm_i8_int16_sums_at_their_bound(bits):
+@pytest.mark.parametrize("M", [7, 31])
+def test_gemm_i8_int16_sums_at_their_bound(bits, M):
     # the AVX2 GEMM sums maddubs pairs of <= 4-bit fields in int16 lanes for 8 steps (4 bits) or
     # 32 (2 and 1 bits) before widening them: every field at its maximum against |xq| = 127 of one
     # sign is the largest such sum (4 bits: 8 * 2 * 15 * 127 = 30480 < 32767); rows of 2350 cross
     # several segments of either length and end in a partial one; rows 0..6 cover the 3- and
-    # 2-row tiles and both signs. Exact on every ISA and both paths, and the reference's value.
+    # 2-row tiles and both signs. M = 7: the packed-row kernel (up to 24 rows on AVX2: column
+    # groups of 3, N = 7 ends in a partial one); M = 31: the windows. Exact on every ISA and both
+    # paths, and the reference's value.
     N, K = 7, 2350
     cb = chord.Codebook((0, bits, bits, bits), "asym" if bits == 1 else "sym")
     mw = make_weight(N, K, torch.full((N,), 1, dtype=torch.uint8), cb, seed=bits)
@@ -206,6 +212,7 @@ def test_gemm_i8_int16_sums_at_their_bound(bits):
     x[4] = -1.0
     x[5, 1::2] = -1.0  # alternating pairs: no sum to its bound, a sign change every element
     x[6, : K // 2] = -1.0
+    x = x.repeat(5, 1)[:M]
     b = torch.randn(N)
     ys = all_runs(x, mw, b)
     assert_all_equal(ys)
