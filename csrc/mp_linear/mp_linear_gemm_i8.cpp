@@ -320,15 +320,11 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
     for (int64_t i = 0; i < nwin; ++i)
       std::stable_sort(cols.begin() + wb[size_t(i)], cols.begin() + wb[size_t(i + 1)],
                        [](const Col& a, const Col& b) { return a.bits < b.bits; });
-  // staged: outputs [M, nlive] in packed order; inv: original column -> live index (-1: pruned)
+  // staged: outputs [M, nlive] in packed order (live index i of span (first, s): stage column i,
+  // output column perm[s.row_start + i - first])
   thread_local AlignedBuf<float> stage_tls;
   AlignedBuf<float>& stage = stage_tls;
-  thread_local std::vector<int32_t> inv_tls;
-  std::vector<int32_t>& inv = inv_tls;
-  if (staged) {
-    stage.ensure(size_t(M * nlive));
-    inv.assign(size_t(N), -1);
-  }
+  if (staged) stage.ensure(size_t(M * nlive));
 
   thread_local AlignedBuf<int8_t> xq_tls;
   AlignedBuf<int8_t>& xq = xq_tls;
@@ -392,8 +388,6 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
         s.call = call;
         s.window = wi;
       }
-      if (staged && ci == 0)
-        for (int64_t j = 0; j < nw; ++j) inv[size_t(s.col[size_t(j)])] = int32_t(r0 + j);
       s.c.ensure(size_t(kMBlock * nw));
       // The next window in packed order is one contiguous byte range; the microkernels prefetch
       // it into L2 a line or two per k step, so the weight streams from memory while this
@@ -549,15 +543,18 @@ void mp_linear_gemm_i8(const PackedView& w, const void* x, DType xdtype, int64_t
       if (t >= MP + nwt) {  // staged: row t - MP - nwt into its original columns
         wait_for(computed, nwt);
         const int64_t m = t - MP - nwt, yrow = (mp + m) * ldy;
-        const float* sr = stage.p + m * nlive;
-        const int32_t* iv = inv.data();
-        if (ydtype == DType::F32) {
-          float* yr = static_cast<float*>(y) + yrow;
-          for (int64_t n = 0; n < N; ++n)
-            if (iv[n] >= 0) yr[n] = sr[iv[n]];
-        } else {
-          for (int64_t n = 0; n < N; ++n)
-            if (iv[n] >= 0) store_y(y, ydtype, yrow + n, double(sr[iv[n]]));
+        // Read in packed order, stored through perm: the column map is the weight's own (an
+        // inverse map filled by the window tasks had both threads writing its lines).
+        for (const auto& sp : live.spans) {
+          const float* sr = stage.p + m * nlive + sp.first;
+          const int32_t* pc = w.perm + sp.second->row_start;
+          const int64_t n = sp.second->rows;
+          if (ydtype == DType::F32) {
+            float* yr = static_cast<float*>(y) + yrow;
+            for (int64_t i = 0; i < n; ++i) yr[pc[i]] = sr[i];
+          } else {
+            for (int64_t i = 0; i < n; ++i) store_y(y, ydtype, yrow + pc[i], double(sr[i]));
+          }
         }
         return;
       }
