@@ -244,6 +244,77 @@ inline void tile_i8(const uint8_t* w, int64_t rb, const int8_t* x, int64_t ldx, 
     for (int m = 0; m < MB; ++m) out[m * ldo + r * os] = hsum_epi32(acc[r][m]) + (BITS == 8 ? 128 * qsum[m] : 0);
 }
 
+// One activation row, 2- and 4-bit rows (the M = 1 streams of rows_i8). tile_i8 spends per
+// 32 bytes of a 2-bit row 3 shifts + 4 ANDs + 4 maddubs + 3 adds + madd + add (16 vector ops,
+// and at R = 4 GCC spilled its accumulators): on an AVX2 Zen 3 those rows ran ALU-bound at ~20
+// GB/s from L1 as from L2, below the DRAM rate (reports/2026-12-07-avx2-gemv-2.md). Here one
+// shift per 32 bytes: with t = v >> 4 (16-bit lanes; only the low nibble of each byte of t is
+// used) the 2-bit fields are v & 3, v & 12 = 4 * field 1, t & 3 and t & 12 = 4 * field 3,
+// multiplied where they lie: the 1x products sum in lo, the 4x ones in hi, both in int16 over G
+// groups, then widened as 4 * lo + hi (madd by 4 and by 1), so the int32 sum is 4 * the dot
+// (exact, a multiple of 4, divided back at the end): 13 ops per 32 bytes plus 5 per G groups.
+// Bounds per group: |lo| <= 2 * 2 * 3 * 127 = 1524, |hi| <= 4x that = 6096, so G = 4 keeps
+// |hi| <= 24384 < 32767. 4-bit rows: v & 15 and t & 15 into lo (<= 2 * 2 * 15 * 127 = 7620 per
+// group, 30480 over G = 4), widened once per G groups (7.5 ops per 32 bytes, was 8).
+template <int BITS, int R>
+inline void tile_i8_m1(const uint8_t* w, int64_t rb, const int8_t* x, int64_t* out, int64_t rs, int64_t os) {
+  static_assert(BITS == 2 || BITS == 4, "2- and 4-bit rows only");
+  constexpr int EPB = 8 / BITS, G = 4;
+  const int64_t nblocks = rb / 16, nfull = nblocks / 2;
+  const __m256i m_lo = _mm256_set1_epi8(char(BITS == 2 ? 3 : 15)), m_hi = _mm256_set1_epi8(12);
+  // The int32 sums live in memory (touched once per G groups); the int16 sums live only within
+  // a chunk of G groups. So the registers hold the group's activations, the masks, the int16
+  // sums and a few temporaries (R = 4 at 2 bits: 4 + 2 + 8 + 2).
+  alignas(32) int32_t acc[R][8] = {};
+  // n groups from group g on (n <= G), each row's int16 sums widened into acc at the end
+  auto chunk = [&](int64_t g, int n, bool half) __attribute__((always_inline)) {
+    __m256i lo[R], hi[R];
+    for (int r = 0; r < R; ++r) lo[r] = hi[r] = _mm256_setzero_si256();
+#pragma GCC unroll 4
+    for (int j = 0; j < n; ++j) {
+      const __m256i* xp = reinterpret_cast<const __m256i*>(x + (g + j) * 32 * EPB);
+      __m256i xv[EPB];
+      for (int i = 0; i < EPB; ++i) xv[i] = _mm256_load_si256(xp + i);
+      for (int r = 0; r < R; ++r) {
+        const uint8_t* wp = w + r * rs + (g + j) * 32;
+        // a lone last block: the upper 16 bytes read as u = 0 (and x there is 0)
+        __m256i v = half ? _mm256_zextsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wp)))
+                         : _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wp));
+        asm("" : "+x"(v));  // one load (GCC otherwise loaded it again as the AND's memory operand)
+        const __m256i t = _mm256_srli_epi16(v, 4);
+        if constexpr (BITS == 2) {
+          lo[r] = _mm256_add_epi16(lo[r], _mm256_maddubs_epi16(_mm256_and_si256(v, m_lo), xv[0]));
+          hi[r] = _mm256_add_epi16(hi[r], _mm256_maddubs_epi16(_mm256_and_si256(v, m_hi), xv[1]));
+          lo[r] = _mm256_add_epi16(lo[r], _mm256_maddubs_epi16(_mm256_and_si256(t, m_lo), xv[2]));
+          hi[r] = _mm256_add_epi16(hi[r], _mm256_maddubs_epi16(_mm256_and_si256(t, m_hi), xv[3]));
+          // keep each row's sums running in registers, in this order: without this GCC
+          // reassociated a chunk's adds into trees over all its products and spilled them
+          asm("" : "+x"(lo[r]), "+x"(hi[r]));
+        } else {
+          lo[r] = _mm256_add_epi16(lo[r], _mm256_maddubs_epi16(_mm256_and_si256(v, m_lo), xv[0]));
+          lo[r] = _mm256_add_epi16(lo[r], _mm256_maddubs_epi16(_mm256_and_si256(t, m_lo), xv[1]));
+          asm("" : "+x"(lo[r]));
+        }
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      __m256i* a = reinterpret_cast<__m256i*>(acc[r]);
+      __m256i s = _mm256_madd_epi16(lo[r], _mm256_set1_epi16(BITS == 2 ? 4 : 1));
+      if constexpr (BITS == 2) s = _mm256_add_epi32(s, _mm256_madd_epi16(hi[r], _mm256_set1_epi16(1)));
+      _mm256_store_si256(a, _mm256_add_epi32(_mm256_load_si256(a), s));
+    }
+  };
+  int64_t g = 0;
+  for (; g + G <= nfull; g += G) chunk(g, G, false);
+  if (g < nfull) chunk(g, int(nfull - g), false);  // < G groups left: their sums stay within the bound
+  if (nblocks & 1) chunk(nfull, 1, true);
+  for (int r = 0; r < R; ++r) {
+    int64_t d = 0;
+    for (int l = 0; l < 8; ++l) d += acc[r][l];
+    out[r * os] = BITS == 2 ? d / 4 : d;
+  }
+}
+
 template <int BITS, int R, int MB>
 inline void rows_i8(const uint8_t* w, int64_t rb, int64_t nr, const int8_t* x, int64_t ldx, const int64_t* qsum,
                     int64_t* out, int64_t ldo, const uint8_t* pf_end) {
@@ -256,8 +327,13 @@ inline void rows_i8(const uint8_t* w, int64_t rb, int64_t nr, const int8_t* x, i
   int64_t r = 0;
   if constexpr (MB == 1) {  // one activation row: R streams, no software prefetch (see the top)
     const int64_t Q = nr / R;
-    for (int64_t q = 0; q < Q; ++q) tile_i8<BITS, R, 1>(w + q * rb, rb, x, ldx, qsum, out + q, ldo, w, 0, Q * rb, Q);
-    for (r = R * Q; r < nr; ++r) tile_i8<BITS, 1, 1>(w + r * rb, rb, x, ldx, qsum, out + r, ldo, w, 0);
+    if constexpr (BITS == 2 || BITS == 4) {
+      for (int64_t q = 0; q < Q; ++q) tile_i8_m1<BITS, R>(w + q * rb, rb, x, out + q, Q * rb, Q);
+      for (r = R * Q; r < nr; ++r) tile_i8_m1<BITS, 1>(w + r * rb, rb, x, out + r, rb, 1);
+    } else {
+      for (int64_t q = 0; q < Q; ++q) tile_i8<BITS, R, 1>(w + q * rb, rb, x, ldx, qsum, out + q, ldo, w, 0, Q * rb, Q);
+      for (r = R * Q; r < nr; ++r) tile_i8<BITS, 1, 1>(w + r * rb, rb, x, ldx, qsum, out + r, ldo, w, 0);
+    }
     return;
   }
   for (; r + R <= nr; r += R)

@@ -323,6 +323,63 @@ def test_int8_bit_identical_across_pinned_isas(M, N, K, widths, used, scheme, wi
     assert ((y0.double() - ref0).abs() <= bound * (1 + 1e-6) + 1e-6 * ref0.abs().max()).all()
 
 
+@pytest.mark.parametrize("bits", [2, 4])
+@pytest.mark.parametrize("tail", ["none", "1 group", "3 groups", "half block", "3 groups + half block"])
+@pytest.mark.parametrize("sign", [1, -1])
+@pytest.mark.parametrize("N", [1, 4, 9])
+def test_int8_m1_int16_sums_at_their_bound(bits, tail, sign, N):
+    # M = 1 on AVX2 (tile_i8_m1): 2- and 4-bit fields summed in int16 over chunks of 4 groups
+    # (32 bytes of a row each) before widening; every u = 2^b - 1 against every xq = +-127 puts
+    # the sums at their bound (2-bit 4x sums 24384, 4-bit 30480). The K's leave a chunk whole or
+    # cut (1 or 3 groups), with or without a lone 16-byte block; N = 4 and 9 take the 4-row
+    # streams (9: two rows a stream and a tail row), N = 1 the single row
+    epb = 8 // bits
+    group = 32 * epb
+    extra = {"none": 0, "1 group": group, "3 groups": 3 * group, "half block": group // 2}
+    extra["3 groups + half block"] = 3 * group + group // 2
+    K = 8 * 4 * group + extra[tail]
+    u = torch.full((N, K), 2**bits - 1, dtype=torch.uint8)
+    mw = chord.MixedWeight(
+        fmt.pack_ints(u, bits).reshape(-1),
+        torch.full((N,), 0.5),
+        torch.zeros(N),
+        torch.arange(N, dtype=torch.int32),
+        torch.ones(N, dtype=torch.uint8),
+        [bits, N],
+        (N, K),
+        chord.Codebook((0, bits, 4, 8)),
+    )
+    x = torch.full((1, K), 2.0 * sign)
+    sx = (torch.tensor(2.0) / 127).item()
+    expect = torch.tensor(float(sign * K * (2**bits - 1) * 127) * (sx * 0.5), dtype=torch.float32)
+    for isa in ISAS:
+        for nthreads in (1, 2):
+            y = run_binding(x, mw, None, 8, isa, nthreads=nthreads, path="direct")
+            assert torch.equal(y, expect.expand(1, N)), (isa, nthreads)
+
+
+@given(
+    N=st.integers(1, 70),
+    K=st.one_of(st.sampled_from([1, 63, 64, 65, 127, 128, 129, 448, 511, 512, 513, 640, 1088]), st.integers(1, 3000)),
+    bits=st.sampled_from([2, 4]),
+    x_scale=st.sampled_from([1.0, 1e-3, 1e3]),
+    nthreads=st.sampled_from([1, 2]),
+    seed=st.integers(0, 2**31 - 1),
+)
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_int8_m1_rows_bit_identical_across_isas(N, K, bits, x_scale, nthreads, seed):
+    # one activation row on one width (the M = 1 stream tiles and their tail rows, every K
+    # remainder): every ISA the same bits (into NaN-poisoned outputs), within the float64 bound
+    g = torch.Generator().manual_seed(seed)
+    mw = make_weight(N, K, torch.full((N,), {2: 1, 4: 2}[bits], dtype=torch.uint8), seed=seed)
+    x = torch.randn(1, K, generator=g) * x_scale
+    ys = [run_binding(x, mw, None, 8, isa, nthreads=nthreads, path="direct") for isa in ISAS]
+    for isa, y in zip(ISAS, ys):
+        assert torch.equal(y, ys[0]), isa
+    ref8 = ref64(x, mw, None, act_bits=8)
+    assert ((ys[0].double() - ref8).abs() <= 2e-7 * ref8.abs().max() + 1e-30).all()
+
+
 @pytest.mark.parametrize("M", [1, 3, 5])
 @pytest.mark.parametrize("bits, K", [(1, 1 << 19), (2, 1 << 19), (4, 1 << 19), (8, 1 << 19), (8, 65792), (8, 65808)])
 def test_int8_largest_k_accumulates_exactly(bits, K, M):
