@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .results import _matches
+from .results import REF_IMPLS, _matches
 
 REGRESSED, INCONCLUSIVE, OK, IMPROVED, NEW, MISSING, ERROR = (
     "regressed",
@@ -121,7 +121,7 @@ def compare(
 ) -> list[Comparison]:
     """Every case of ``new`` against ``base`` (see module docstring); deterministic (seeded)."""
     if ref_impls is None:
-        from .runner import REF_IMPLS as ref_impls  # noqa: PLC0415
+        ref_impls = REF_IMPLS
     pn, pb = _ref_pairs(new, ref_impls), _ref_pairs(base, ref_impls)
     rng = np.random.default_rng(seed)
     a = (1 - confidence) / 2

@@ -3,6 +3,8 @@ median, spread, effective bandwidth, roofline fraction and same-run speedups."""
 
 from __future__ import annotations
 
+from .results import REF_IMPLS
+
 SHORT = {
     "torch_fp32": "fp32",
     "torch_fp16": "fp16",
@@ -289,7 +291,6 @@ def markdown(doc: dict) -> str:
         "bytes the call must read over the copy bandwidth at the same thread count; read roof = the same over the "
         "read-only bandwidth (the roof of a GEMV, which only reads its weight)."
     )
-    from .runner import REF_IMPLS  # noqa: PLC0415
 
     for suite in ("kernels", "scoring", "adaptation", "e2e"):
         t = summary_table(doc.get("benchmarks", []), suite, stat)

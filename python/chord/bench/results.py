@@ -30,6 +30,10 @@ import math
 from datetime import UTC, datetime
 from pathlib import Path
 
+#: suite -> the baseline impl its ``rel_to_ref`` (and the --compare gate) is relative to; here, in the
+#: leaf module every other bench module reads, so none of them imports the runner for it
+REF_IMPLS = {"kernels": "torch_fp32", "scoring": "torch_fp32", "adaptation": "torch_copy", "e2e": "fp32_model"}
+
 SCHEMA = "chord.bench/1"
 VERSION = "chord.bench 1 (pytest-benchmark 5 compatible)"
 #: roles: the thing measured, a same-run baseline (ratios are taken against these), an external peer

@@ -221,10 +221,6 @@ class RunContext:
         return rec
 
 
-#: suite -> the baseline impl its ``rel_to_ref`` (and the --compare gate) is relative to
-REF_IMPLS = {"kernels": "torch_fp32", "scoring": "torch_fp32", "adaptation": "torch_copy", "e2e": "fp32_model"}
-
-
 def run(
     cfg: BenchConfig,
     log: Callable[[str], None] | None = None,
@@ -246,7 +242,7 @@ def run(
             ctx.log(f"[{name}]")
             with torch.inference_mode():
                 SUITES[name](ctx)
-    results.add_ratios(ctx.records, REF_IMPLS, cfg.stat)
+    results.add_ratios(ctx.records, results.REF_IMPLS, cfg.stat)
     results.add_group_roofs(ctx.records, cfg.roof_tolerance)
     ctx.doc["chord"]["stat"] = cfg.stat
     ctx.doc["chord"]["elapsed_s"] = time.perf_counter() - t0
