@@ -358,6 +358,24 @@ def test_int8_m1_int16_sums_at_their_bound(bits, tail, sign, N):
             assert torch.equal(y, expect.expand(1, N)), (isa, nthreads)
 
 
+@pytest.mark.parametrize(("N", "K"), [(3000, 1024), (2100, 300)])
+@pytest.mark.parametrize("with_bias", [False, True])
+def test_int8_m1_long_tasks_same_on_every_isa_and_thread_count(N, K, with_bias):
+    # one activation row on the AVX2 stream tiles takes tasks of up to 1 MiB / 1024 rows
+    # (mp_linear.cpp kTaskBytesI8M1): ~1900 short 2-bit rows give tasks of more rows than the
+    # other paths' 240 at one thread (~450), fewer at two; other widths and pruned rows between
+    g = torch.Generator().manual_seed(N)
+    codes = torch.tensor([1, 1, 1, 1, 1, 2, 3, 0], dtype=torch.uint8)[torch.randint(0, 8, (N,), generator=g)]
+    mw = make_weight(N, K, codes)
+    x, b = torch.randn(1, K, generator=g), torch.randn(N, generator=g)
+    bias = b if with_bias else None
+    ys = [run_binding(x, mw, bias, 8, isa, nthreads, path="direct") for isa in ISAS for nthreads in (1, 2)]
+    for y in ys[1:]:
+        assert torch.equal(y, ys[0])
+    ref8 = ref64(x, mw, bias, act_bits=8)
+    assert ((ys[0].double() - ref8).abs() <= 2e-7 * ref8.abs().max()).all()
+
+
 @given(
     N=st.integers(1, 70),
     K=st.one_of(st.sampled_from([1, 63, 64, 65, 127, 128, 129, 448, 511, 512, 513, 640, 1088]), st.integers(1, 3000)),
