@@ -54,7 +54,8 @@ Path path_code(const std::string& s) {
   if (s == "auto") return Path::Auto;
   if (s == "direct") return Path::Direct;
   if (s == "panel") return Path::Panel;
-  bad("path: expected 'auto', 'direct' or 'panel', got '" + s + "'");
+  if (s == "small") return Path::Small;
+  bad("path: expected 'auto', 'direct', 'panel' or 'small', got '" + s + "'");
 }
 
 struct XView {
@@ -180,11 +181,12 @@ void bind_mp_linear(py::module_& m) {
          const std::vector<int64_t>& buckets, int64_t K, int64_t M, int act_bits, const std::string& isa) {
         const PackedView w = view(qweight, scales, zeros, perm, buckets, K);
         if (M < 0) bad("M: expected >= 0, got " + std::to_string(M));
-        return std::string(choose_path(w, M, act_bits, resolve_isa(isa_code(isa))) == Path::Panel ? "panel" : "direct");
+        const Path p = choose_path(w, M, act_bits, resolve_isa(isa_code(isa)));
+        return std::string(p == Path::Panel ? "panel" : p == Path::Small ? "small" : "direct");
       },
       py::arg("qweight"), py::arg("scales"), py::arg("zeros"), py::arg("perm"), py::arg("buckets"), py::arg("K"),
       py::arg("M"), py::arg("act_bits") = 0, py::arg("isa") = "auto",
-      "The path ('panel' or 'direct') mp_linear takes for this weight at batch size M "
+      "The path ('direct', 'panel' or 'small') mp_linear takes for this weight at batch size M "
       "(csrc/mp_linear/mp_linear_panel.cpp).");
 
   m.def(

@@ -12,6 +12,7 @@
 
 #include "common/isa.h"
 #include "mp_linear/mp_linear_kernels.h"
+#include "mp_linear/mp_linear_small_i8.h"
 #include "quantize_pack/quantize_pack.h"
 #include "topk/topk_score.h"
 #include "topk/topk_vnni.h"
@@ -135,6 +136,19 @@ void dot_i8_rows16_avx512vnni(const uint8_t*, int64_t, int, int64_t, const int8_
 void dot_i8_rows8_avx2(const uint8_t*, int64_t, int, int64_t, const int8_t*, int64_t, int64_t, const int64_t*, int64_t*,
                        int64_t) {
   absent("dot_i8_rows8_avx2");
+}
+void gemm_i8_quads_avx2(const int8_t*, int64_t, int64_t, const uint8_t*, int64_t, int64_t, int, int32_t*, int64_t) {
+  absent("gemm_i8_quads_avx2");
+}
+void layout_quads_avx2(const uint8_t*, int64_t, int64_t, uint8_t*) {
+  absent("layout_quads_avx2");
+}
+void split_nibbles_avx2(const uint8_t*, int64_t, uint8_t*, uint8_t*) {
+  absent("split_nibbles_avx2");
+}
+void epilogue_small_i8_avx2(const int32_t*, int64_t, const double*, const double*, const double*, const int32_t*,
+                            double, double, float*) {
+  absent("epilogue_small_i8_avx2");
 }
 }  // namespace mpl
 

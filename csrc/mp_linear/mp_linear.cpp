@@ -16,6 +16,7 @@
 #include "common/half.h"
 #include "common/parallel.h"
 #include "mp_linear/mp_linear_kernels.h"
+#include "mp_linear/mp_linear_small_i8.h"
 
 namespace chord {
 namespace mpl {
@@ -346,7 +347,15 @@ void mp_linear(const PackedView& w, const void* x, DType xdtype, int64_t M, int6
   if (ldy < w.N) bad("y: row stride " + std::to_string(ldy) + " < N = " + std::to_string(w.N));
   if (act_bits != 0 && act_bits != 8) bad("act_bits: expected 0 or 8, got " + std::to_string(act_bits));
   if (M == 0) return;
-  if (choose_path(w, M, act_bits, isa, path) == Path::Panel) {
+  const Path chosen = choose_path(w, M, act_bits, isa, path);
+  if (chosen == Path::Small) {
+    if (act_bits != 8) bad("path: 'small' is the act_bits=8 small-layer path, got act_bits = 0");
+    if (!small_i8_fits(w, resolve_isa(isa)))
+      bad("path: 'small' takes act_bits=8 on AVX2 without VNNI, K <= " + std::to_string(kMaxKSmallI8) +
+          " and a k-quad layout of <= " + std::to_string(kMaxSmallI8Bytes) + " bytes (use path='auto')");
+    return mp_linear_small_i8(w, x, xdtype, M, sx_row, sx_col, bias, y, ydtype, ldy, nthreads, isa);
+  }
+  if (chosen == Path::Panel) {
     if (act_bits == 8) return mp_linear_gemm_i8(w, x, xdtype, M, sx_row, sx_col, bias, y, ydtype, ldy, nthreads, isa);
     return mp_linear_panel(w, x, xdtype, M, sx_row, sx_col, bias, y, ydtype, ldy, nthreads, isa);
   }

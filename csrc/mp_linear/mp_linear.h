@@ -44,8 +44,10 @@ enum class DType : int { F32 = 0, F16 = 1, BF16 = 2 };
 // thread) and runs a register-blocked GEMM over them: fp32 FMA on dequantized panels
 // (act_bits = 0, mp_linear_panel.cpp; rounds differently from Direct), integer dot products on
 // unpacked int8 (act_bits = 8, mp_linear_gemm_i8.cpp; the same result as Direct, bit for bit).
-// Auto picks by a cost model (choose_path).
-enum class Path : int { Auto = 0, Direct = 1, Panel = 2 };
+// Small (act_bits = 8 only): the int8 panel path for small layers on AVX2 CPUs without the
+// dot-product units (mp_linear_small_i8.cpp: the whole weight in k-quads; the same result bit for
+// bit). Auto picks by a cost model (choose_path).
+enum class Path : int { Auto = 0, Direct = 1, Panel = 2, Small = 3 };
 
 // One bucket: bits, row_start, rows, byte_offset, row_bytes (common/format.h).
 using BucketSpan = fmt::Span;

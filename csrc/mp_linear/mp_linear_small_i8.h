@@ -1,0 +1,63 @@
+// The int8 panel path for small layers (act_bits = 8) on AVX2 CPUs without the dot-product units:
+// the whole weight laid out once per call in k-quads (4 consecutive k of 8 output columns in one
+// 32-byte register), every activation row quantized once, and a register tile of 4 rows x 16
+// columns that sums maddubs products in int16 lanes with no horizontal reduction.
+//
+// Why: at the layer sizes of sequence recommenders (K, N of 64..256, tens of rows per call) the
+// general int8 GEMM (mp_linear_gemm_i8.cpp) holds one column's k run per register and pays a
+// horizontal sum per output: with K = 64 that is two maddubs steps per reduction, and it ran
+// 2.5x slower than the exact fp32 panel (reports/2026-12-07-small-layers.md). In k-quads each
+// output column owns one int32 lane, so the tile's arithmetic is all multiply-adds.
+//
+// Exactness: the dots are exact integers and the epilogue is the direct path's float64
+// expression, evaluated step by step (no contraction), so the result equals every other
+// act_bits = 8 path's bit for bit.
+#pragma once
+#include <cstdint>
+
+#include "mp_linear/mp_linear.h"
+
+namespace chord {
+namespace mpl {
+
+// Longest rows and largest k-quad layout (bytes: live rows x K rounded up to 4, 8-bit rows
+// twice) this path takes: the layout is built every call and read once per 4 activation rows,
+// so it must stay in L2 beside them.
+// (Longer rows: the GEMM's horizontal sums are amortized over the row and it was faster at K =
+// 1024, reports/2026-12-07-small-layers.md.)
+constexpr int64_t kMaxKSmallI8 = 256;
+constexpr int64_t kMaxSmallI8Bytes = 128 << 10;
+// The cost model takes this path from M >= max(2, K / kSmallI8RowsPerK) activation rows (choose_path).
+constexpr int64_t kSmallI8RowsPerK = 32;
+
+// Whether the small-layer int8 path serves this weight under `isa` (resolved): AVX2 without
+// AVX-512 VNNI / AVX-VNNI (those have their own dot-product GEMMs), K <= kMaxKSmallI8 and a
+// layout of at most kMaxSmallI8Bytes.
+bool small_i8_fits(const PackedView& w, Isa isa);
+
+// The op on this path (mp_linear's arguments, act_bits = 8, M >= 1, perm required; the caller
+// checked small_i8_fits).
+void mp_linear_small_i8(const PackedView& w, const void* x, DType xdtype, int64_t M, int64_t sx_row, int64_t sx_col,
+                        const float* bias, void* y, DType ydtype, int64_t ldy, int nthreads, Isa isa);
+
+// ---- the AVX2 pieces (mp_linear_small_i8_avx2.cpp) ---------------------------------------------
+// c[m * ldc + 8 g + j] = sum_k x[m * ldx + k] * u_(8g+j)[k] for m < nm, g < ngroups: x int8 rows
+// of 4 * kq bytes (zero beyond K), wq the k-quad layout (group g, quad q at wq + (g * kq + q) *
+// 32; byte 4 j + t = u_(8g+j)[4q + t], every u <= 15), steps: quads summed in int16 before
+// widening (2 * umax * 127 * steps <= 32767).
+void gemm_i8_quads_avx2(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* wq, int64_t ngroups, int64_t kq,
+                        int steps, int32_t* c, int64_t ldc);
+// One group's k-quad layout (kq quads, 32 bytes each, at dst: 32-byte aligned) from 8 rows of
+// natural-order bytes ldn apart (ldn >= round_up(4 kq, 32), readable to there).
+void layout_quads_avx2(const uint8_t* nat, int64_t ldn, int64_t kq, uint8_t* dst);
+// hi[i] = src[i] >> 4, lo[i] = src[i] & 15 for i < n (a multiple of 32).
+void split_nibbles_avx2(const uint8_t* src, int64_t n, uint8_t* hi, uint8_t* lo);
+// The float32 epilogue of n live rows (packed order) for one activation row: y[col[j]] =
+// float(v + bias[j]) (bias null: float(v)) with v = (double(c[j]) - zero[j] * qs) * (sx *
+// scale[j]); zero, scale, bias: the rows' float32 values widened, bias in packed order. Each
+// float64 step rounds as the direct path's scalar epilogue does.
+void epilogue_small_i8_avx2(const int32_t* c, int64_t n, const double* zero, const double* scale, const double* bias,
+                            const int32_t* col, double qs, double sx, float* y);
+
+}  // namespace mpl
+}  // namespace chord
