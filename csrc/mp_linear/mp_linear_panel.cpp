@@ -178,9 +178,9 @@ Path choose_path_i8(const PackedView& w, int64_t M, Isa isa) {
   // from a few activation rows on, which grow with K (its per-call layout of the weight is
   // amortized over the rows). Measured against the direct kernels and the GEMM forced
   // (reports/2026-12-07-small-layers.md): at K = 64 it is level with the direct kernels at M = 2 and
-  // 1.2-2x faster than the best of them from M = 4 on; at K = 256 it passes them from M = 8; at M = 1
-  // the direct short-row kernel stays the fastest. Not part of the fitted model below (the fit
-  // tool times the direct kernels against the GEMM).
+  // faster than both from M = 4 on (1.2-1.6x the GEMM); at M = 1 the direct short-row kernel stays
+  // the fastest. Not part of the fitted model below (the fit tool times the direct kernels
+  // against the GEMM).
   if (M >= std::max<int64_t>(2, w.K / kSmallI8RowsPerK) && small_i8_fits(w, is)) return Path::Small;
   // Short rows (item tables) at a few activation rows: the direct path runs the 16-row VNNI
   // kernel (dot_i8_rows16_avx512vnni), which the model's features do not describe. Measured

@@ -23,9 +23,9 @@ namespace mpl {
 // Longest rows and largest k-quad layout (bytes: live rows x K rounded up to 4, 8-bit rows
 // twice) this path takes: the layout is built every call and read once per 4 activation rows,
 // so it must stay in L2 beside them.
-// (Longer rows: the GEMM's horizontal sums are amortized over the row and it was faster at K =
-// 1024, reports/2026-12-07-small-layers.md.)
-constexpr int64_t kMaxKSmallI8 = 256;
+// (Longer rows: the GEMM's horizontal sums are amortized over the row; at K = 256 the two were
+// level and at K = 1024 the GEMM was faster, reports/2026-12-07-small-layers.md.)
+constexpr int64_t kMaxKSmallI8 = 128;
 constexpr int64_t kMaxSmallI8Bytes = 128 << 10;
 // The cost model takes this path from M >= max(2, K / kSmallI8RowsPerK) activation rows (choose_path).
 constexpr int64_t kSmallI8RowsPerK = 32;
