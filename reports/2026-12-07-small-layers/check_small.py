@@ -1,11 +1,19 @@
+# ruff: noqa: E401, E402, E701, E702 (a measurement script, kept as run)
 """Correctness smoke: forced 'small' vs 'direct' (and 'panel') bit for bit, random shapes/mixes."""
-import numpy as np, torch, chord
+
+import numpy as np
+import torch
+
+import chord
 from chord.backends import cpu as cb
+
 _cpu = cb._cpu
 rng = np.random.default_rng(0)
 bad = 0
 for it in range(300):
-    M = int(rng.integers(1, 70)); K = int(rng.integers(1, 300)); N = int(rng.integers(1, 200))
+    M = int(rng.integers(1, 70))
+    K = int(rng.integers(1, 300))
+    N = int(rng.integers(1, 200))
     w = torch.randn(N, K)
     codes = torch.from_numpy(rng.choice([0, 1, 2, 3], size=N).astype(np.uint8))
     cbk = [None, chord.Codebook(bits=(1, 2, 4, 8), scheme="asym"), chord.Codebook(bits=(8, 8, 1, 0))][it % 3]
@@ -15,7 +23,22 @@ for it in range(300):
     outs = {}
     for p in ("direct", "panel", "small"):
         y = torch.full((M, N), float("nan"))
-        _cpu.mp_linear(x.numpy(), 0, mw.qweight.numpy(), mw.scales.numpy(), mw.zeros.numpy(), mw.perm.numpy(), mw.buckets, K, None if b is None else b.numpy(), 8, y.numpy(), 1 + it % 2, "auto", p)
+        _cpu.mp_linear(
+            x.numpy(),
+            0,
+            mw.qweight.numpy(),
+            mw.scales.numpy(),
+            mw.zeros.numpy(),
+            mw.perm.numpy(),
+            mw.buckets,
+            K,
+            None if b is None else b.numpy(),
+            8,
+            y.numpy(),
+            1 + it % 2,
+            "auto",
+            p,
+        )
         outs[p] = y
     if not (torch.equal(outs["small"], outs["direct"]) and torch.equal(outs["panel"], outs["direct"])):
         bad += 1

@@ -1,8 +1,15 @@
+# ruff: noqa: E401, E402, E701, E702 (a measurement script, kept as run)
 """The e2e case split: backbone forward and fp32 scoring timed apart, fp32 / exact / act8
 (backbone-only quantized), models rotated as the bench does (n copies), interleaved rounds, min."""
-import copy, sys, time, os
+
+import copy
+import os
+import sys
+import time
+
 clk = time.thread_time if os.environ.get("CLK") == "cpu" else time.perf_counter
 import torch
+
 from chord.bench.config import parse_mix
 from chord.bench.suites.e2e import _quantized, build_model
 
@@ -26,8 +33,16 @@ with torch.no_grad():
     for r in range(rounds):
         for k, ms in variants.items():
             q = ms[r % nsets]
-            t0 = clk(); u = q(seqs); t1 = clk(); q.score(u); t2 = clk()
-            res[k]["fwd"].append(t1 - t0); res[k]["score"].append(t2 - t1); res[k]["both"].append(t2 - t0)
+            t0 = clk()
+            u = q(seqs)
+            t1 = clk()
+            q.score(u)
+            t2 = clk()
+            res[k]["fwd"].append(t1 - t0)
+            res[k]["score"].append(t2 - t1)
+            res[k]["both"].append(t2 - t0)
 print(f"t={t} nsets={nsets} rounds={rounds}  min us (median)")
 for k, d in res.items():
-    print(f"{k:6s} " + "  ".join(f"{n} {min(v)*1e6:7.0f} ({sorted(v)[len(v)//2]*1e6:7.0f})" for n, v in d.items()))
+    print(
+        f"{k:6s} " + "  ".join(f"{n} {min(v) * 1e6:7.0f} ({sorted(v)[len(v) // 2] * 1e6:7.0f})" for n, v in d.items())
+    )

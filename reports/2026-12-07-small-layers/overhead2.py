@@ -1,9 +1,14 @@
-import sys, time
+# ruff: noqa: E401, E402, E701, E702 (a measurement script, kept as run)
+import sys
+import time
+
 import torch
+
 from chord.backends import cpu as cb
-from chord.backends.cpu import eager_ok, _ACT_BITS, _f32, _DTYPE_CODE, _is_grad_enabled, _get_num_threads, _cpu
-from chord.bench.config import parse_mix, mix_codes
+from chord.backends.cpu import _ACT_BITS, _DTYPE_CODE, _cpu, _f32, _get_num_threads, _is_grad_enabled, eager_ok
+from chord.bench.config import mix_codes, parse_mix
 from chord.quantize.modules import MixedPrecisionLinear
+
 
 def per_call(f, n=500, batches=20):
     best = 1e9
@@ -14,6 +19,7 @@ def per_call(f, n=500, batches=20):
         best = min(best, (time.thread_time_ns() - t0) / n)
     return best / 1e3
 
+
 torch.set_num_threads(1)
 M, K, N = int(sys.argv[1]), 64, 64
 lin = torch.nn.Linear(K, N)
@@ -21,10 +27,12 @@ codes = mix_codes(parse_mix("mix3")[1], N, seed=1)
 x = torch.randn(1, M, K)
 me = MixedPrecisionLinear.from_float(lin, codes, act_bits=0)
 
+
 def v(cache, bufs, buckets, x, bias, act_bits, N, K, stop):
     if not eager_ok(x) or act_bits not in _ACT_BITS or type(act_bits) is not int:
         return None
-    if stop == 1: return
+    if stop == 1:
+        return
     e = cache.entry
     q, s, z, p = bufs["qweight"], bufs["scales"], bufs["zeros"], bufs["perm"]
     if e[0] is not q or e[1] is not s or e[2] is not z or e[3] is not p or e[4] is not buckets:
@@ -32,7 +40,8 @@ def v(cache, bufs, buckets, x, bias, act_bits, N, K, stop):
     v = e[5]
     if v is not None and v != q._version + s._version + z._version + p._version:
         return None
-    if stop == 2: return
+    if stop == 2:
+        return
     dt = x.dtype
     code = 0 if dt is _f32 else _DTYPE_CODE.get(dt)
     if code is None:
@@ -49,7 +58,8 @@ def v(cache, bufs, buckets, x, bias, act_bits, N, K, stop):
         ):
             return None
         b = bias.data_ptr()
-    if stop == 3: return
+    if stop == 3:
+        return
     sh = x.shape
     d = len(sh)
     if d == 3:
@@ -58,17 +68,22 @@ def v(cache, bufs, buckets, x, bias, act_bits, N, K, stop):
         if k != K or (B > 1 and s0 != L * sr):
             return None
         M = B * L
-        if stop == 4: return
+        if stop == 4:
+            return
         y = x.new_empty(B, L, N)
-    if stop == 5: return
+    if stop == 5:
+        return
     if M:
         _cpu.mp_linear_ptr(e[6], x.data_ptr(), code, M, sr, sc, b, act_bits, y.data_ptr(), N, _get_num_threads())
     return y
 
+
 with torch.no_grad():
     me(x)
     d = me.__dict__
-    bufs = d["_buffers"]; cache = d["_cpu_handle"]; bk = d["buckets"]
+    bufs = d["_buffers"]
+    cache = d["_cpu_handle"]
+    bk = d["buckets"]
     b = me._parameters["bias"]
     for stop in range(7):
         print(stop, f"{per_call(lambda: v(cache, bufs, bk, x, b, 0, N, K, stop)):6.2f}")
