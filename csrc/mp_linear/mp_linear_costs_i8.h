@@ -18,9 +18,9 @@ struct CostsI8 {
 // BEGIN fitted coefficients (tools/mp_linear_i8_costfit.py --write)
 // avx512_vnni: fitted 2026-12-07, 764 cases, quiet machine, reports/2026-12-07-quiet8
 constexpr CostsI8 kCostI8Vnni{3991, 0.1692, 0.1466, 0.003142, 0.7091, 0.008798, 4285, 0.1419, 0.003921, 2.609, 0.005481};
-// avx2: fitted 2026-12-07, 764 cases, quiet refit on the AVX2-only Zen 3 (reports/2026-12-07-quiet9/costfit), after avx2gemm's int16-sum GEMM
-constexpr CostsI8 kCostI8Avx2{5653, 0.03899, 0.1874, 0.0084, 3.946, 0, 5595, 0.1863, 0.01088, 4.281, 0.01154};
-// crossovers (mix3 n x n, the first M taking the GEMM): avx512_vnni 1024:3 4096:5 8192:6; avx2 1024:9 4096:10 8192:11
+// avx2: fitted 2026-12-07, 764 cases, quiet refit on the AVX2-only Zen 3 after the tenth session's AVX2 kernels (reports/2026-12-07-quiet10)
+constexpr CostsI8 kCostI8Avx2{6524, 0.01853, 0.2108, 0.008597, 3.829, 0, 7527, 0.147, 0.01118, 4.39, 0.00513};
+// crossovers (mix3 n x n, the first M taking the GEMM): avx512_vnni 1024:3 4096:5 8192:6; avx2 1024:5 4096:6 8192:6
 // END fitted coefficients
 // clang-format on
 // Scalar: from four shapes (a fallback only).
