@@ -64,6 +64,43 @@ def test_cli_smoke_every_suite(tmp_path):
     assert any(u["impl"] == "aten_int4pack_mm" and "K % 128" in u["reason"] for u in doc["chord"]["unavailable"])
 
 
+def test_cli_interleaved_thread_counts(tmp_path):
+    """``--interleave-threads`` (on by default with ``--contend``): the same records as a run row
+    after row (one per implementation and thread count, same names), each saying it was timed
+    interleaved, and the report and log say how the counts were timed."""
+    r = _run(
+        "--grid",
+        str(SMOKE),
+        "--suites",
+        "kernels,scoring,adaptation",
+        "--shapes",
+        "1x64x64",
+        "--mixes",
+        "mix3",
+        "--threads",
+        "1,2",
+        "--interleave-threads",
+        "--no-plots",
+        "--out",
+        str(tmp_path),
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    doc = results.load(tmp_path / "results.json")
+    assert doc["chord"]["interleaved_threads"] is True and doc["chord"]["config"]["interleave_threads"] is True
+    recs = doc["benchmarks"]
+    by = {}
+    for b in recs:
+        assert b["extra_info"]["interleaved_threads"] == [1, 2], b["name"]
+        key = b["name"].replace("threads=2", "threads=1")
+        by.setdefault(key, set()).add(b["params"]["threads"])
+    assert by and all(v == {1, 2} for v in by.values()), by
+    assert {"chord", "chord_topk", "chord_pack", "chord_adapt"} <= {b["extra_info"]["impl"] for b in recs}
+    md = (tmp_path / "report.md").read_text()
+    assert "timed **interleaved**" in md
+    assert "kernels M=1 K=64 N=64 t=1,2 (the thread counts' rounds interleaved)" in r.stderr
+    assert re.search(r"^  t=2 chord mix3 act8 +median", r.stderr, re.M), r.stderr[-2000:]
+
+
 @pytest.mark.parametrize(
     "args,msg",
     [

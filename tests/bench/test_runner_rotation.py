@@ -56,3 +56,55 @@ def test_peer_pages_from_the_command_line():
     cli.add_arguments(p)
     assert cli.build_config(p.parse_args([])).peer_pages == ("own", "2m")  # both by default
     assert cli.build_config(p.parse_args(["--peer-pages", "2m"])).peer_pages == ("2m",)
+
+
+def test_time_case_interleaves_thread_counts_and_names_records_alike(monkeypatch):
+    """``RunContext.time_case``: row after row by default; with ``interleave_threads`` one
+    implementation at a time, its counts' rounds alternating, the calls running at the count of
+    their round; the records (names, params, groups) are the same either way."""
+    import torch
+
+    from chord.bench.baselines import Prepared
+    from chord.bench.timed import Timed
+    from chord.bench.timing import TimingPolicy
+
+    monkeypatch.setattr(machine, "last_level_cache_bytes", lambda: 32 << 20)
+    # one call a round (min_round_s 0), three rounds
+    pol = TimingPolicy(warmup=1, min_rounds=3, max_rounds=3, min_time_s=0.0, max_time_s=1.0, rel_ci=0.0, min_round_s=0.0)
+    before = torch.get_num_threads()
+
+    def run(interleave):
+        cfg = BenchConfig(threads=(1, 2), interleave_threads=interleave, policy=pol, roof_probe_s=0)
+        ctx = runner.RunContext(cfg, log=lambda s: None)
+        ctx.bandwidth = lambda t: {"copy_GBps": 1.0, "read_GBps": 1.0}
+        calls = []
+
+        def item(impl):
+            def prepare(t):
+                assert torch.get_num_threads() == t  # prepared under its own count
+                return Prepared(lambda i: calls.append((impl, torch.get_num_threads())), 8, 1, impl)
+
+            return Timed(impl, "chord", {"M": 1, "threads": None, "path": "x"}, prepare, extra={"k": impl})
+
+        ctx.time_case("kernels", lambda t: f"kernels M=1 t={t}", [item("a"), item("b")])
+        return ctx, calls
+
+    try:
+        seq_ctx, seq = run(False)
+        il_ctx, il = run(True)
+    finally:
+        torch.set_num_threads(before)
+    assert not seq_ctx.interleaving() and il_ctx.interleaving()
+    # row after row: a and b at 1 thread, then both at 2
+    assert [k for k in dict.fromkeys(seq)] == [("a", 1), ("b", 1), ("a", 2), ("b", 2)]
+    # interleaved: a's counts alternate (warm-up at each, then 1 2 | 2 1 | 1 2), then b's
+    a_calls = [t for impl, t in il if impl == "a"]
+    assert a_calls[-6:] == [1, 2, 2, 1, 1, 2] and il.index(("b", 1)) > len(a_calls) - 1
+    names = lambda c: [(r["name"], r["group"], r["params"]["threads"]) for r in c.records]  # noqa: E731
+    assert sorted(names(seq_ctx)) == sorted(names(il_ctx))
+    assert all(r["extra_info"]["interleaved_threads"] == [1, 2] for r in il_ctx.records)
+    assert not any("interleaved_threads" in r["extra_info"] for r in seq_ctx.records)
+    assert all(r["extra_info"]["k"] == r["extra_info"]["impl"] for r in il_ctx.records)
+    # contended runs interleave unless told not to
+    assert runner.RunContext(BenchConfig(contend=1), log=lambda s: None).interleaving()
+    assert not runner.RunContext(BenchConfig(contend=1, interleave_threads=False), log=lambda s: None).interleaving()

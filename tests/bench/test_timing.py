@@ -64,3 +64,60 @@ def test_threads_row_reads_as_numpy_computes_it():
     )
     assert threads_row("pack", {1: a, 2: c}, p90=True) == want
     assert threads_row("pack", {1: a, 2: c}) == want.replace(f" p90 {np.percentile(C, 90):8.2f}", "")
+
+
+def test_measure_interleaved_alternates_the_keys_round_by_round():
+    from chord.bench.timing import TimingPolicy, measure_interleaved
+
+    seen, inside = [], []
+    pol = TimingPolicy(warmup=2, min_rounds=4, max_rounds=4, min_time_s=0.0, max_time_s=10.0, rel_ci=0.0)
+    cur = {}
+
+    def mk(key):
+        def fn(i):
+            assert cur.get("key") == key  # every call runs between its key's enter and leave
+            seen.append((key, i))
+
+        return fn
+
+    out = measure_interleaved(
+        {1: mk(1), 2: mk(2)},
+        pol,
+        enter=lambda k: (cur.update(key=k), inside.append(("enter", k))),
+        leave=lambda k: (cur.pop("key"), inside.append(("leave", k))),
+    )
+    # warm-up: both calls of a key inside one enter/leave, then rounds 1 2 | 2 1 | 1 2 | 2 1
+    keys = [k for k, _ in seen]
+    assert keys[:4] == [1, 1, 2, 2]
+    rounds = [k for a, k in inside[4:] if a == "enter"]
+    assert rounds == [1, 2, 2, 1, 1, 2, 2, 1]
+    # one call index over every key: no key re-reads the weight set another just used
+    assert [i for _, i in seen] == list(range(len(seen)))
+    assert sorted(out) == [1, 2] and all(o["rounds"] == 4 and o["converged"] is False for o in out.values())
+    assert all(o["timer"] == "perf_counter" for o in out.values())
+
+
+def test_measure_interleaved_stops_at_the_summed_budget_with_equal_rounds():
+    import time
+
+    from chord.bench.timing import TimingPolicy, measure_interleaved
+
+    pol = TimingPolicy(warmup=1, min_rounds=2, max_rounds=10_000, min_time_s=0.0, max_time_s=0.05, rel_ci=0.0)
+    t0 = time.perf_counter()
+    out = measure_interleaved({"a": lambda i: time.sleep(0.002), "b": lambda i: None}, pol)
+    took = time.perf_counter() - t0
+    assert out["a"]["rounds"] == out["b"]["rounds"] >= 2
+    assert took < 1.0  # max_time_s x 2 keys of rounds, plus warm-up and slack
+    with pytest.raises(ValueError, match="fns: expected at least one"):
+        measure_interleaved({}, pol)
+
+
+def test_measure_interleaved_times_a_pathological_variant_once():
+    import time
+
+    from chord.bench.timing import TimingPolicy, measure_interleaved
+
+    pol = TimingPolicy(warmup=1, min_rounds=3, max_rounds=5, min_time_s=0.0, max_time_s=0.01, rel_ci=1.0)
+    out = measure_interleaved({"slow": lambda i: time.sleep(0.05), "fast": lambda i: None}, pol)
+    assert out["slow"]["rounds"] == 1 and out["slow"]["single_call"] is True
+    assert out["fast"]["rounds"] >= 3 and "single_call" not in out["fast"]

@@ -79,6 +79,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="run beside N busy-loop processes (default 1), each pinned to one CPU: a thread "
         "count that cannot get every core it asks for (recorded in the results)",
     )
+    g.add_argument(
+        "--interleave-threads",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="time each implementation's thread counts round by round, alternating (t1, t2, t2, t1, ...), "
+        "so both rows of a ratio see the same minutes of the machine (default: on with --contend, else off)",
+    )
     t = p.add_argument_group("timing")
     t.add_argument(
         "--stat",
@@ -151,6 +158,7 @@ def build_config(args) -> BenchConfig:
         "peer_pages": args.peer_pages,
         "stat": args.stat,
         "contend": args.contend,
+        "interleave_threads": args.interleave_threads,
         "roof_probe_s": args.roof_probe,
     }
     cfg = replace(cfg, **{k: v for k, v in over.items() if v is not None})

@@ -121,6 +121,12 @@ class BenchConfig:
     seed: int = 0
     stat: str = "median"  # statistic of the rounds ratios / GB/s use: median, or min on a busy machine
     contend: int = 0  # busy-loop processes pinned beside the run (chord.bench.contend)
+    # Alternate the thread counts round by round, one implementation at a time (the runner's
+    # time_case), instead of timing every row of one count and then every row of the next. None:
+    # only in contended runs, where a row timed alone could land wholly in a bad stretch of the
+    # busy core's scheduling and its ratio to the other count would say where the scheduler put the
+    # caller, not what the threads cost.
+    interleave_threads: bool | None = None
     # The read roof beside each memory-bound case (kernels M=1): seconds of the streaming-read probe
     # right before and right after its rounds (0: off), and how far the two may differ before the
     # record says the host changed memory mode while it was timed (larger / smaller - 1). This
@@ -149,6 +155,10 @@ class BenchConfig:
                 raise ValueError(f"{k}: expected >= 2 weight sets, got {getattr(self, k)}")
         if int(self.contend) < 0:
             raise ValueError(f"contend: expected >= 0 busy processes, got {self.contend}")
+        if self.interleave_threads not in (None, True, False):
+            raise ValueError(
+                f"interleave_threads: expected true, false or unset (contended runs only), got {self.interleave_threads!r}"
+            )
         if self.roof_probe_s < 0:
             raise ValueError(
                 f"roof_probe_s: expected >= 0 seconds (0: no roof beside the cases), got {self.roof_probe_s}"
@@ -191,6 +201,7 @@ _TOML_KEYS = {
         "kernel_rotate_mb": "kernel_rotate_mb",
         "kernel_max_sets": "kernel_max_sets",
         "stat": "stat",
+        "interleave_threads": "interleave_threads",
         "roof_probe_s": "roof_probe_s",
         "roof_tolerance": "roof_tolerance",
     },

@@ -222,6 +222,21 @@ def thread_ratio_table(records: list[dict]) -> str:
     return "\n".join(lines) if len(lines) > 2 else ""
 
 
+def _threads_timing_line(c: dict, threads: list[int]) -> str:
+    """How the run timed its thread counts against each other (what a ratio between them means)."""
+    counts = ", ".join(map(str, threads)) or "?"
+    if c.get("interleaved_threads"):
+        return (
+            f"Thread counts {counts}: timed **interleaved**, one implementation at a time, its counts' rounds "
+            "alternating (a b, b a, a b, ...; the same number of rounds each), so both rows of a ratio saw the "
+            "same stretch of the machine."
+        )
+    return (
+        f"Thread counts {counts}: timed one after the other (every row at one count, then every row at the "
+        "next), seconds apart: a ratio between them also carries what the machine did in between."
+    )
+
+
 def recs_page(doc: dict) -> str | None:
     """The page kind the adjacent probes of ``doc`` read (``"2m"`` / ``"4k"``), None without any."""
     for r in doc.get("benchmarks", []):
@@ -266,6 +281,8 @@ def markdown(doc: dict) -> str:
             f"CPU(s) {', '.join(map(str, busy['cpus']))} for the whole run"
             + (f" (each got {', '.join(f'{x:.2f}' for x in share)} of its CPU)." if share else ".")
         )
+    if busy or c.get("interleaved_threads"):
+        out.append(_threads_timing_line(c, [int(t) for t in c.get("config", {}).get("threads", [])]))
     bw = c.get("bandwidth", {})
     if bw:
         mb = next(iter(bw.values())).get("buffer_bytes", 0) >> 20
@@ -321,7 +338,8 @@ def markdown(doc: dict) -> str:
     if busy:
         t = thread_ratio_table(doc.get("benchmarks", []))
         if t:
-            out += ["", f"### More threads against 1 beside the busy loop (limit {CONTENDED_LIMIT}×)", "", t]
+            how = "interleaved rounds" if c.get("interleaved_threads") else "rows timed one after the other"
+            out += ["", f"### More threads against 1 beside the busy loop (limit {CONTENDED_LIMIT}×; {how})", "", t]
     for suite in ("kernels", "scoring", "adaptation", "e2e"):
         t = suite_table(doc.get("benchmarks", []), suite, stat)
         if t:

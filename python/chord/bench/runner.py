@@ -8,11 +8,13 @@ crash), sizes weight rotation, and attaches bandwidth and ratios.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
+from functools import partial
 
 import torch
 
@@ -23,7 +25,8 @@ from . import contend, machine, read_roof, report, results, rotation
 from .baselines import Prepared, Unavailable
 from .checks import WrongResult
 from .config import BenchConfig
-from .timing import TimingPolicy, measure
+from .timed import Timed
+from .timing import TimingPolicy, measure, measure_interleaved
 
 
 @contextmanager
@@ -145,27 +148,168 @@ class RunContext:
         served = fallback.counts()
         try:
             with num_threads(threads):
-                prep = prepare()
-                if prep.check is not None:  # a wrong answer is an error, never a number
-                    prep.check(prep.fn(0))
+                prep = self._prepared(prepare)
                 # after prepare(), which can take seconds: the probes bracket the rounds alone
                 before = self.probe(threads, adjacent_roof)
                 pool0 = cpu_backend.pool_stats()
                 stats = measure(prep.fn, policy, self.device)
                 pool = {k: v - pool0.get(k, 0) for k, v in cpu_backend.pool_stats().items()}
                 after = self.probe(threads, adjacent_roof)
-        except Unavailable as e:
+        except Exception as e:  # noqa: BLE001 - recorded by _failed (unavailable / wrong answer)
+            self._failed(suite, group, impl, e)
+            return None
+        rec = self._record(
+            suite, group, impl, role, params, threads, prep, stats, pool, fallback.since(served), policy, extra, bw
+        )
+        if before and after:
+            results.add_adjacent_roof(rec, before, after, self.cfg.roof_tolerance)
+        self._append(rec, stats)
+        del prep
+        return rec
+
+    def interleaving(self) -> bool:
+        """Whether :meth:`time_case` alternates the thread counts round by round (``--contend``
+        runs unless told otherwise: ``BenchConfig.interleave_threads``)."""
+        il = self.cfg.interleave_threads
+        return bool(self.cfg.contend) if il is None else bool(il)
+
+    def time_case(self, suite: str, group_of: Callable[[int], str], items: list[Timed]) -> None:
+        """Time each implementation of one case at every thread count of the run.
+
+        Not interleaving (the default): row after row, every implementation at the first count,
+        then every one at the next (``group_of(t)`` heads each count's rows). Interleaving
+        (:meth:`interleaving`): one implementation at a time, its thread counts' rounds alternating
+        (``timing.measure_interleaved``), so the rows a ratio compares saw the same minutes of the
+        machine. Either way one record per implementation and thread count, in group
+        ``group_of(t)``, with the same params and name."""
+        threads = [int(t) for t in self.cfg.threads]
+        if not self.interleaving() or len(threads) < 2:
+            for t in threads:
+                self.log(f" {group_of(t)}")
+                for it in items:
+                    self.time(
+                        suite,
+                        group_of(t),
+                        it.impl,
+                        it.role,
+                        it.params_at(t),
+                        t,
+                        partial(it.prepare, t),
+                        it.policy,
+                        it.extra,
+                        it.adjacent_roof,
+                    )
+                gc.collect()
+            return
+        heads = [group_of(t) for t in threads]
+        tails = [f"t={t}" for t in threads]
+        if all(h.endswith(" " + tl) for h, tl in zip(heads, tails)):
+            head = heads[0][: -len(tails[0])] + "t=" + ",".join(map(str, threads))
+        else:
+            head = " / ".join(heads)
+        self.log(f" {head} (the thread counts' rounds interleaved)")
+        for it in items:
+            self._time_interleaved(suite, group_of, it, threads)
+            gc.collect()
+
+    def _time_interleaved(self, suite: str, group_of: Callable[[int], str], it: Timed, threads: list[int]) -> None:
+        policy = it.policy or self.cfg.policy
+        preps: dict[int, Prepared] = {}
+        for t in threads:
+            self.bandwidth(t)
+            try:
+                with num_threads(t):
+                    preps[t] = self._prepared(partial(it.prepare, t))
+            except Exception as e:  # noqa: BLE001 - recorded by _failed
+                self._failed(suite, group_of(t), it.impl, e)
+        if not preps:
+            return
+        keys = list(preps)
+        pool: dict[int, dict] = {t: {} for t in keys}
+        fell: dict[int, dict] = {t: {} for t in keys}
+        snap: dict = {}
+
+        def enter(t):
+            torch.set_num_threads(t)
+            snap["pool"], snap["fb"] = cpu_backend.pool_stats(), fallback.counts()
+
+        def leave(t):
+            for k, v in cpu_backend.pool_stats().items():
+                pool[t][k] = pool[t].get(k, 0) + v - snap["pool"].get(k, 0)
+            fell[t].update(fallback.since(snap["fb"]))
+
+        old = torch.get_num_threads()
+        try:
+            before = {}
+            for t in keys:
+                with num_threads(t):
+                    before[t] = self.probe(t, it.adjacent_roof)
+            stats = measure_interleaved({t: preps[t].fn for t in keys}, policy, self.device, enter, leave)
+            after = {}
+            for t in keys:
+                with num_threads(t):
+                    after[t] = self.probe(t, it.adjacent_roof)
+        except Exception as e:  # noqa: BLE001 - recorded by _failed
+            for t in keys:
+                self._failed(suite, group_of(t), it.impl, e)
+            return
+        finally:
+            torch.set_num_threads(old)
+        for t in keys:
+            extra = dict(it.extra or {}, interleaved_threads=keys)
+            rec = self._record(
+                suite,
+                group_of(t),
+                it.impl,
+                it.role,
+                it.params_at(t),
+                t,
+                preps[t],
+                stats[t],
+                {k: v for k, v in pool[t].items()},
+                fell[t],
+                policy,
+                extra,
+                self.bandwidth(t),
+            )
+            if before[t] and after[t]:
+                results.add_adjacent_roof(rec, before[t], after[t], self.cfg.roof_tolerance)
+            self._append(rec, stats[t], f"t={t} ")
+        preps.clear()
+
+    def _prepared(self, prepare: Callable[[], Prepared]) -> Prepared:
+        prep = prepare()
+        if prep.check is not None:  # a wrong answer is an error, never a number
+            prep.check(prep.fn(0))
+        return prep
+
+    def _failed(self, suite: str, group: str, impl: str, e: Exception) -> None:
+        if isinstance(e, Unavailable):
             self.unavailable(suite, group, impl, str(e))
-            return None
-        except WrongResult as e:
+        elif isinstance(e, WrongResult):
             self.error(suite, group, impl, str(e))
-            return None
-        except Exception as e:  # noqa: BLE001 - e.g. a GPU kernel that fails to compile
-            # a broken implementation must not hide the others' numbers; it is reported
+        else:  # e.g. a GPU kernel that fails to compile: a broken implementation must not hide
+            # the others' numbers; it is reported
             self.unavailable(
                 suite, group, impl, f"failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
             )
-            return None
+
+    def _record(
+        self,
+        suite: str,
+        group: str,
+        impl: str,
+        role: str,
+        params: dict,
+        threads: int,
+        prep: Prepared,
+        stats: dict,
+        pool: dict,
+        fell_back: dict,
+        policy: TimingPolicy,
+        extra: dict | None,
+        bw: dict,
+    ) -> dict:
         ex = {
             "threads": threads,
             "n_sets": prep.n_sets,
@@ -175,7 +319,6 @@ class RunContext:
         }
         if any(pool.values()):  # how the C++ thread pool ran the timed calls (parallel.h)
             ex["pool"] = pool
-        fell_back = fallback.since(served)
         if fell_back:  # label what ran: the pure-torch reference, not a kernel
             ex["fallback"] = fell_back
             ex["note"] += " [pure-torch reference: " + "; ".join(f"{k} ({v})" for k, v in fell_back.items()) + "]"
@@ -200,8 +343,9 @@ class RunContext:
             },
         )
         results.add_bandwidth(rec, prep.bytes_read, bw, self.cfg.stat)
-        if before and after:
-            results.add_adjacent_roof(rec, before, after, self.cfg.roof_tolerance)
+        return rec
+
+    def _append(self, rec: dict, stats: dict, prefix: str = "") -> None:
         self.records.append(rec)
         gb = rec["extra_info"].get("GBps")
         adj = rec["extra_info"].get("read_GBps_adjacent")
@@ -214,11 +358,9 @@ class RunContext:
         stat = self.cfg.stat
         also = "" if stat == "median" else f"median {stats['median'] * 1e3:.3f}, "
         self.log(
-            f"  {report.row_label(rec):<40} {stat} {stats[stat] * 1e3:8.3f} ms{', ' + format(gb, '.1f') + ' GB/s' if gb else ''}"
+            f"  {prefix + report.row_label(rec):<40} {stat} {stats[stat] * 1e3:8.3f} ms{', ' + format(gb, '.1f') + ' GB/s' if gb else ''}"
             f"  ({also}IQR {stats['iqr'] * 1e3:.3f}, {stats['rounds']} rounds{beside})"
         )
-        del prep
-        return rec
 
 
 def run(
@@ -236,6 +378,7 @@ def run(
     torch.manual_seed(cfg.seed)
     with contend.busy_processes(cfg.contend) as busy:
         ctx.doc["chord"]["contend"] = busy
+        ctx.doc["chord"]["interleaved_threads"] = ctx.interleaving() and len(cfg.threads) > 1
         if busy:
             ctx.log(f"contended: {busy['processes']} busy loop(s) pinned to CPU(s) {busy['cpus']}")
         for name in cfg.suites:

@@ -191,6 +191,92 @@ def measure(fn: Callable[[int], object], policy: TimingPolicy = TimingPolicy(), 
     return out
 
 
+def measure_interleaved(
+    fns: dict,
+    policy: TimingPolicy = TimingPolicy(),
+    device: str = "cpu",
+    enter: Callable[[object], None] = lambda key: None,
+    leave: Callable[[object], None] = lambda key: None,
+) -> dict:
+    """:func:`measure` for several variants of one call at once, round by round: ``fns`` maps a
+    key (a thread count) to ``fn(i)``; ``enter(key)`` runs before and ``leave(key)`` after each of
+    that key's warm-up and timed rounds, outside the timed window (the runner sets the thread
+    count there and reads the pool's counters). The keys' rounds alternate and their order
+    reverses every other round (a b, b a, a b, ...), so a neighbour that takes a core for a while,
+    or the scheduler's placement of this thread, falls on every key alike instead of on whichever
+    was timed during it; every key gets the same number of rounds. ``i`` counts calls over all
+    keys (one weight-rotation sequence, so no key re-reads the sets another just read). Sampling
+    stops when every key has met ``min_rounds`` / ``min_time_s`` and its median's CI, or at
+    ``max_rounds`` per key or ``max_time_s`` x the number of keys (the budget of timing them one
+    after the other). Returns {key: :func:`measure`'s dict}."""
+    if not fns:
+        raise ValueError("fns: expected at least one variant to time, got none")
+    sync = _synchronizer(device)
+    keys = list(fns)
+    calls = 0
+    one: dict = {}
+    for k in keys:
+        enter(k)
+        try:
+            for w in range(max(2, policy.warmup)):
+                t0 = time.perf_counter()
+                fns[k](calls)
+                calls += 1
+                sync()
+                one[k] = time.perf_counter() - t0
+                if w >= 1 and one[k] > policy.max_time_s / 2:
+                    break
+        finally:
+            leave(k)
+    out: dict = {}
+    for k in keys:  # a pathological variant: its warm call is its measurement, as in measure()
+        if one[k] > 4 * policy.max_time_s and policy.min_rounds > 1:
+            out[k] = summarize([one[k]])
+            out[k].update(
+                converged=False, single_call=True, timer="perf_counter" + ("+synchronize" if device == "cuda" else "")
+            )
+    live = [k for k in keys if k not in out]
+    if not live:
+        return out
+    slow = any(one[k] * policy.min_rounds > 4 * policy.max_time_s for k in live)
+    min_rounds = min(policy.min_rounds, 3) if slow else policy.min_rounds
+    iterations = {k: max(1, min(1000, int(math.ceil(policy.min_round_s / max(one[k], 1e-9))))) for k in live}
+    data: dict = {k: [] for k in live}
+    budget = policy.max_time_s * len(live)
+    clock = _Clock(device)
+    start = time.perf_counter()
+    r = 0
+    while True:
+        for k in live if r % 2 == 0 else live[::-1]:
+            enter(k)
+            try:
+                sync()
+                t = clock.start()
+                for _ in range(iterations[k]):
+                    fns[k](calls)
+                    calls += 1
+                data[k].append(clock.seconds(t) / iterations[k])
+            finally:
+                leave(k)
+        r += 1
+        elapsed = time.perf_counter() - start
+        if r >= min_rounds and elapsed >= policy.min_time_s:
+            conv = {}
+            for k in live:
+                lo, hi = median_ci(sorted(data[k]))
+                conv[k] = (hi - lo) / 2 <= policy.rel_ci * statistics.median(data[k])
+            if all(conv.values()) or r >= policy.max_rounds or elapsed >= budget:
+                break
+        elif r >= policy.max_rounds or (elapsed >= budget and r >= min(3, min_rounds)):
+            conv = {k: False for k in live}
+            break
+    for k in live:
+        out[k] = summarize(data[k], iterations[k])
+        out[k]["converged"] = conv[k]
+        out[k]["timer"] = clock.name
+    return {k: out[k] for k in keys}
+
+
 def run_facts(threads: int) -> dict:
     """What a measurement script records about its run: Python, torch, CPU and thread count."""
     return {

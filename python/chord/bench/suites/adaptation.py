@@ -22,6 +22,7 @@ from chord.quantize.strategy import Strategy
 from .. import checks
 from ..baselines import Prepared, Unavailable
 from ..config import avg_bits, mix_codes, parse_mix, parse_shape
+from ..timed import Timed
 from ..timing import TimingPolicy
 from .common import seeded_randn
 from .e2e import build_model
@@ -44,43 +45,33 @@ def run(ctx) -> None:
         n = ctx.n_sets(fp32_bytes)
         ws, n = _weights(w, n)
         codes = {parse_mix(m)[0]: (mix_codes(parse_mix(m)[1], N, seed=cfg.seed), parse_mix(m)[1]) for m in cfg.mixes}
-        for t in cfg.threads:
-            group = f"adaptation K={K} N={N} t={t}"
-            ctx.log(f" {group}")
-            base = {"K": K, "N": N, "threads": t}
+        base = {"K": K, "N": N, "threads": None}
+
+        def copy_prep(t):
             outs = [torch.empty_like(w) for _ in range(2)]
-            ctx.time(
-                "adaptation",
-                group,
-                "torch_copy",
-                "baseline",
-                base,
-                t,
-                lambda: Prepared(lambda i: outs[i % 2].copy_(ws[i % n]), fp32_bytes, n, "fp32 copy_ (memory floor)"),
-            )
-            del outs
-            if cfg.device == "cpu":
-                ax = torch.zeros(N, dtype=torch.int64)
+            return Prepared(lambda i: outs[i % 2].copy_(ws[i % n]), fp32_bytes, n, "fp32 copy_ (memory floor)")
 
-                def qpc():
-                    s = w.abs().amax(1) / 127
-                    return Prepared(
-                        lambda i: torch.quantize_per_channel(ws[i % n], s, ax, 0, torch.qint8),
-                        fp32_bytes,
-                        n,
-                        "torch.quantize_per_channel qint8 (given scales)",
-                    )
+        items = [Timed("torch_copy", "baseline", base, copy_prep)]
+        if cfg.device == "cpu":
+            ax = torch.zeros(N, dtype=torch.int64)
 
-                ctx.time("adaptation", group, "torch_quantize_per_channel", "baseline", base, t, qpc)
-            for j, (label, (c, mix)) in enumerate(codes.items()):
-                ctx.time(
-                    "adaptation",
-                    group,
+            def qpc(t, w=w, ax=ax):
+                s = w.abs().amax(1) / 127
+                return Prepared(
+                    lambda i: torch.quantize_per_channel(ws[i % n], s, ax, 0, torch.qint8),
+                    fp32_bytes,
+                    n,
+                    "torch.quantize_per_channel qint8 (given scales)",
+                )
+
+            items.append(Timed("torch_quantize_per_channel", "baseline", base, qpc))
+        for j, (label, (c, mix)) in enumerate(codes.items()):
+            items.append(
+                Timed(
                     "chord_pack",
                     "chord",
                     dict(base, mix=label),
-                    t,
-                    lambda: Prepared(
+                    lambda t, c=c: Prepared(
                         lambda i: chord.pack(ws[i % n], c),
                         fp32_bytes,
                         n,
@@ -90,22 +81,25 @@ def run(ctx) -> None:
                     ),
                     extra={"mix": label, "avg_bits": avg_bits(mix)},
                 )
-                if j:
-                    continue
-                # the reference packer takes seconds and hardly depends on the mix: timed once
-                # (first mix), and it applies to every mix of the group
-                perm, buckets = chord.mixed_weight.plan_buckets(c, chord.Codebook.default())
-                perm = perm.to(w.device)
+            )
+            if j:
+                continue
+            # the reference packer takes seconds and hardly depends on the mix: timed once
+            # (first mix), and it applies to every mix of the group
+            perm, buckets = chord.mixed_weight.plan_buckets(c, chord.Codebook.default())
+            perm = perm.to(w.device)
 
-                def ref_pack():
-                    return Prepared(
-                        lambda i: reference.quantize_pack(ws[i % n], perm, buckets, "sym"),
-                        fp32_bytes,
-                        n,
-                        f"pure-torch reference packer (timed at mix {label})",
-                    )
+            def ref_pack(t, perm=perm, buckets=buckets, label=label):
+                return Prepared(
+                    lambda i: reference.quantize_pack(ws[i % n], perm, buckets, "sym"),
+                    fp32_bytes,
+                    n,
+                    f"pure-torch reference packer (timed at mix {label})",
+                )
 
-                ctx.time("adaptation", group, "reference_pack", "baseline", base, t, ref_pack, policy=_SLOW)
+            items.append(Timed("reference_pack", "baseline", base, ref_pack, policy=_SLOW))
+        ctx.time_case("adaptation", lambda t, K=K, N=N: f"adaptation K={K} N={N} t={t}", items)
+        del items
         del w, ws
     _models(ctx)
 
@@ -134,36 +128,29 @@ def _models(ctx) -> None:
             ctx.unavailable("adaptation", name, "chord_adapt", f"DeviceModel failed: {type(e).__name__}: {e}")
             continue
         del pristine
-        for t in cfg.threads:
-            group = f"adaptation model={name} items={cfg.scoring_rows} t={t}"
-            ctx.log(f" {group}")
-            base = {"model": name, "items": cfg.scoring_rows, "threads": t}
+        base = {"model": name, "items": cfg.scoring_rows, "threads": None}
+
+        def copy_all(t):
             outs = [[torch.empty_like(f) for f in dm.frozen.values()] for dm in dms]
 
-            def copy_all():
-                def fn(i):
-                    for o, f in zip(outs[i % n], dms[i % n].frozen.values()):
-                        o.copy_(f)
+            def fn(i):
+                for o, f in zip(outs[i % n], dms[i % n].frozen.values()):
+                    o.copy_(f)
 
-                return Prepared(fn, fbytes, n, "copy_ of every frozen fp32 weight (memory floor)")
+            return Prepared(fn, fbytes, n, "copy_ of every frozen fp32 weight (memory floor)")
 
-            ctx.time("adaptation", group, "torch_copy", "baseline", base, t, copy_all)
-            for mspec in cfg.e2e_mixes:
-                label, mix = parse_mix(mspec)
-                strategy = Strategy(
-                    {
-                        ln: mix_codes(mix, int(f.shape[0]), seed=cfg.seed + j)
-                        for j, (ln, f) in enumerate(dm0.frozen.items())
-                    }
-                )
-                ctx.time(
-                    "adaptation",
-                    group,
+        items = [Timed("torch_copy", "baseline", base, copy_all)]
+        for mspec in cfg.e2e_mixes:
+            label, mix = parse_mix(mspec)
+            strategy = Strategy(
+                {ln: mix_codes(mix, int(f.shape[0]), seed=cfg.seed + j) for j, (ln, f) in enumerate(dm0.frozen.items())}
+            )
+            items.append(
+                Timed(
                     "chord_adapt",
                     "chord",
                     dict(base, mix=label),
-                    t,
-                    lambda: Prepared(
+                    lambda t, strategy=strategy: Prepared(
                         lambda i: dms[i % n].apply(strategy),
                         fbytes,
                         n,
@@ -173,4 +160,6 @@ def _models(ctx) -> None:
                     ),
                     extra={"mix": label, "avg_bits": avg_bits(mix)},
                 )
-            del outs
+            )
+        ctx.time_case("adaptation", lambda t: f"adaptation model={name} items={cfg.scoring_rows} t={t}", items)
+        del items

@@ -15,6 +15,7 @@ from chord.quantize import dequantize_, quantizable_layers, quantize_
 from .. import checks
 from ..baselines import Prepared, Unavailable
 from ..config import PATHS, avg_bits, mix_codes, parse_mix
+from ..timed import Timed
 
 SEQ_LEN = 50
 
@@ -74,41 +75,39 @@ def run(ctx) -> None:
         g = torch.Generator().manual_seed(cfg.seed + 11)
         seqs = torch.randint(1, items + 1, (cfg.e2e_batch, SEQ_LEN), generator=g).to(cfg.device)
         fp32_bytes = _param_bytes(model)
-        for t in cfg.threads:
-            group = f"e2e {name} B={cfg.e2e_batch} items={items} t={t}"
-            ctx.log(f" {group}")
-            base = {"model": name, "B": cfg.e2e_batch, "items": items, "threads": t}
+        base = {"model": name, "B": cfg.e2e_batch, "items": items, "threads": None}
 
-            def fp32():
-                ms = [copy.deepcopy(model) for _ in range(ctx.n_sets(fp32_bytes))]
-                return Prepared(_forward(ms, seqs), fp32_bytes, len(ms), "fp32 model: forward + full scores")
+        def fp32(t, model=model, seqs=seqs, fp32_bytes=fp32_bytes):
+            ms = [copy.deepcopy(model) for _ in range(ctx.n_sets(fp32_bytes))]
+            return Prepared(_forward(ms, seqs), fp32_bytes, len(ms), "fp32 model: forward + full scores")
 
-            ctx.time("e2e", group, "fp32_model", "baseline", base, t, fp32)
-            for mspec in cfg.e2e_mixes:
-                label, mix = parse_mix(mspec)
-                for scope, emb in (("backbone", False), ("backbone+items", True)):
-                    for path in cfg.paths:
+        timed = [Timed("fp32_model", "baseline", base, fp32)]
+        for mspec in cfg.e2e_mixes:
+            label, mix = parse_mix(mspec)
+            for scope, emb in (("backbone", False), ("backbone+items", True)):
+                for path in cfg.paths:
 
-                        def quant():
-                            q = _quantized(model, mix, emb, PATHS[path], cfg.seed)
-                            qb = _param_bytes(q)
-                            ms = [q] + [copy.deepcopy(q) for _ in range(ctx.n_sets(qb) - 1)]
-                            return Prepared(
-                                _forward(ms, seqs),
-                                qb,
-                                len(ms),
-                                f"quantize_ {scope}, {path}",
-                                check=checks.model_check(_dequantized_f64(q, seqs), TOL[path], "e2e scores"),
-                                check_what=f"float64 dequantized model, relative error <= {TOL[path]:g}",
-                            )
+                    def quant(t, model=model, seqs=seqs, mix=mix, emb=emb, path=path, scope=scope):
+                        q = _quantized(model, mix, emb, PATHS[path], cfg.seed)
+                        qb = _param_bytes(q)
+                        ms = [q] + [copy.deepcopy(q) for _ in range(ctx.n_sets(qb) - 1)]
+                        return Prepared(
+                            _forward(ms, seqs),
+                            qb,
+                            len(ms),
+                            f"quantize_ {scope}, {path}",
+                            check=checks.model_check(_dequantized_f64(q, seqs), TOL[path], "e2e scores"),
+                            check_what=f"float64 dequantized model, relative error <= {TOL[path]:g}",
+                        )
 
-                        ctx.time(
-                            "e2e",
-                            group,
+                    timed.append(
+                        Timed(
                             "chord_model",
                             "chord",
                             dict(base, mix=label, scope=scope, path=path),
-                            t,
                             quant,
                             extra={"mix": label, "avg_bits": avg_bits(mix), "scope": scope, "path": path},
                         )
+                    )
+        ctx.time_case("e2e", lambda t, name=name: f"e2e {name} B={cfg.e2e_batch} items={items} t={t}", timed)
+        del timed

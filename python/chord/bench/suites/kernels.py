@@ -12,6 +12,7 @@ import chord
 from .. import peer_ggml, peer_torchao
 from ..baselines import BASELINES
 from ..config import PATHS, avg_bits, mix_codes, parse_mix, parse_shape
+from ..timed import Timed
 from .common import chord_linear, clone_packed, max_rel_err, seeded_randn
 
 #: bytes per weight element each implementation streams (sizes the rotation before building it)
@@ -77,70 +78,69 @@ def run(ctx) -> None:
 
         # one slice size for the whole group: chord and its peers get roofs that compare
         roof = max(mw.nbytes for mw, _ in packs.values()) if M <= MEMORY_BOUND_MAX_M else None
-        for t in cfg.threads:
-            group = f"kernels M={M} K={K} N={N} t={t}"
-            ctx.log(f" {group}")
-            base = {"M": M, "K": K, "N": N, "threads": t}
-            for b in cfg.baselines:
-                if b not in BASELINES:
-                    raise ValueError(f"baselines: expected some of {sorted(BASELINES)}, got {b!r}")
-                n = ctx.n_sets(_BYTES_PER_WEIGHT[b] * N * K, kernels=True)
-                ctx.time(
-                    "kernels",
-                    group,
+        base = {"M": M, "K": K, "N": N, "threads": None}
+        items = []
+        for b in cfg.baselines:
+            if b not in BASELINES:
+                raise ValueError(f"baselines: expected some of {sorted(BASELINES)}, got {b!r}")
+            n = ctx.n_sets(_BYTES_PER_WEIGHT[b] * N * K, kernels=True)
+            items.append(
+                Timed(
                     b,
                     "baseline",
                     base,
-                    t,
-                    lambda: cached(b, lambda: BASELINES[b](w, x, n)),
+                    lambda t, b=b, n=n: cached(b, lambda: BASELINES[b](w, x, n)),
                     adjacent_roof=roof,
                 )
-            for p in peers:
-                n = ctx.n_sets(_BYTES_PER_WEIGHT[p] * N * K, kernels=True)
-                if p in peer_torchao.CONFIGS:  # torch's intra-op threads: prepared once
-                    ctx.time(
-                        "kernels",
-                        group,
+            )
+        for p in peers:
+            n = ctx.n_sets(_BYTES_PER_WEIGHT[p] * N * K, kernels=True)
+            if p in peer_torchao.CONFIGS:  # torch's intra-op threads: prepared once
+                items.append(
+                    Timed(
                         p,
                         "peer",
                         base,
-                        t,
-                        lambda: cached(p, lambda: peer_torchao.torchao_linear(p, w, x, n)),
+                        lambda t, p=p, n=n: cached(p, lambda: peer_torchao.torchao_linear(p, w, x, n)),
                         adjacent_roof=roof,
                     )
-                else:  # ggml's thread pool is per thread count: prepared per t, quantized once
-                    for pages in cfg.peer_pages:
-                        # "own": ggml's allocation (as llama.cpp mallocs); "2m": 2 MiB pages, as
-                        # chord.pack places chord's packed weights (like for like)
-                        ctx.time(
-                            "kernels",
-                            group,
-                            p,
-                            "peer",
-                            base if pages == "own" else dict(base, pages=pages),
-                            t,
-                            lambda: peer_ggml.ggml_matmul(p, w, x, n, t, hugepages=pages == "2m", qcache=ggml_q),
-                            adjacent_roof=roof,
-                        )
-            for label, (mw, mix) in packs.items():
-                for path in cfg.paths:
-                    act_bits = PATHS[path]
-                    params = dict(base, mix=label, path=path)
-                    n = ctx.n_sets(mw.nbytes, kernels=True)
-                    extra = {"mix": label, "avg_bits": avg_bits(mix), "path": path}
+                )
+                continue
+            # ggml's thread pool is per thread count: prepared per t, quantized once
+            for pages in cfg.peer_pages:
+                # "own": ggml's allocation (as llama.cpp mallocs); "2m": 2 MiB pages, as
+                # chord.pack places chord's packed weights (like for like)
+                items.append(
+                    Timed(
+                        p,
+                        "peer",
+                        base if pages == "own" else dict(base, pages=pages),
+                        lambda t, p=p, n=n, pages=pages: peer_ggml.ggml_matmul(
+                            p, w, x, n, t, hugepages=pages == "2m", qcache=ggml_q
+                        ),
+                        adjacent_roof=roof,
+                    )
+                )
+        for label, (mw, mix) in packs.items():
+            for path in cfg.paths:
+                n = ctx.n_sets(mw.nbytes, kernels=True)
+                extra = {"mix": label, "avg_bits": avg_bits(mix), "path": path}
 
-                    def prepare():
-                        # sanity: the timed kernel must compute what the format means (a kernel
-                        # that raises here is reported unavailable, the run goes on)
-                        y = chord.mp_linear(x, mw, act_bits=act_bits)
-                        if label not in refs:
-                            refs[label] = x.double() @ mw.dequantize().double().T
-                        extra["max_rel_err"] = max_rel_err(y, refs[label])
-                        copies = cached(("chord", label), lambda: clone_packed(mw, n))
-                        return chord_linear(mw, x, act_bits, n, copies)
+                def prepare(t, label=label, mw=mw, act_bits=PATHS[path], n=n, extra=extra):
+                    # sanity: the timed kernel must compute what the format means (a kernel
+                    # that raises here is reported unavailable, the run goes on)
+                    y = chord.mp_linear(x, mw, act_bits=act_bits)
+                    if label not in refs:
+                        refs[label] = x.double() @ mw.dequantize().double().T
+                    extra["max_rel_err"] = max_rel_err(y, refs[label])
+                    copies = cached(("chord", label), lambda: clone_packed(mw, n))
+                    return chord_linear(mw, x, act_bits, n, copies)
 
-                    ctx.time("kernels", group, "chord", "chord", params, t, prepare, extra=extra, adjacent_roof=roof)
-            gc.collect()
+                items.append(
+                    Timed("chord", "chord", dict(base, mix=label, path=path), prepare, extra=extra, adjacent_roof=roof)
+                )
+        ctx.time_case("kernels", lambda t: f"kernels M={M} K={K} N={N} t={t}", items)
+        del items
         del prepared, refs, ggml_q
         del w, x, packs
         gc.collect()

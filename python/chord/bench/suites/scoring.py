@@ -14,6 +14,7 @@ from chord import mp_topk
 from .. import checks
 from ..baselines import Prepared
 from ..config import avg_bits, mix_codes, parse_mix
+from ..timed import Timed
 from .common import chord_linear, clone_packed, max_rel_err, seeded_randn
 
 
@@ -55,37 +56,30 @@ def run(ctx) -> None:
         packs[label] = (chord.pack(table, mix_codes(mix, rows, seed=cfg.seed)), mix)
     for B in cfg.scoring_batch:
         x = seeded_randn(B, dim, seed=cfg.seed + 8 + B, device=cfg.device)
-        for t in cfg.threads:
-            group = f"scoring B={B} rows={rows} dim={dim} t={t}"
-            ctx.log(f" {group}")
-            base = {"B": B, "rows": rows, "dim": dim, "threads": t}
-            n = ctx.n_sets(table.numel() * 4)
-            ctx.time("scoring", group, "torch_fp32", "baseline", base, t, lambda: _fp32(table, x, n))
+        base = {"B": B, "rows": rows, "dim": dim, "threads": None}
+        n = ctx.n_sets(table.numel() * 4)
+        items = [Timed("torch_fp32", "baseline", base, lambda t, n=n: _fp32(table, x, n))]
+        if k:
+            items.append(Timed("torch_fp32_topk", "baseline", dict(base, k=k), lambda t, n=n: _fp32(table, x, n, k)))
+        for label, (mw, mix) in packs.items():
+            n = ctx.n_sets(mw.nbytes)
+            extra = {"mix": label, "avg_bits": avg_bits(mix)}
+            checked = dict(extra)
+
+            def scores(t, mw=mw, n=n, checked=checked):
+                y = chord.mp_linear(x, mw)  # sanity check inside: a failure is reported, not fatal
+                checked["max_rel_err"] = max_rel_err(y, x.double() @ mw.dequantize(torch.float64).T)
+                return chord_linear(mw, x, 0, n)
+
+            items.append(Timed("chord", "chord", dict(base, mix=label, op="scores"), scores, extra=checked))
             if k:
-                ctx.time(
-                    "scoring", group, "torch_fp32_topk", "baseline", dict(base, k=k), t, lambda: _fp32(table, x, n, k)
-                )
-            for label, (mw, mix) in packs.items():
-                n = ctx.n_sets(mw.nbytes)
-                extra = {"mix": label, "avg_bits": avg_bits(mix)}
-                checked = dict(extra)
-
-                def scores():
-                    y = chord.mp_linear(x, mw)  # sanity check inside: a failure is reported, not fatal
-                    checked["max_rel_err"] = max_rel_err(y, x.double() @ mw.dequantize(torch.float64).T)
-                    return chord_linear(mw, x, 0, n)
-
-                ctx.time(
-                    "scoring", group, "chord", "chord", dict(base, mix=label, op="scores"), t, scores, extra=checked
-                )
-                if k:
-                    ctx.time(
-                        "scoring",
-                        group,
+                items.append(
+                    Timed(
                         "chord_topk",
                         "chord",
                         dict(base, mix=label, op="topk", k=k),
-                        t,
-                        lambda: _topk_prepared(mw, x, k, n),
+                        lambda t, mw=mw, n=n: _topk_prepared(mw, x, k, n),
                         extra=extra,
                     )
+                )
+        ctx.time_case("scoring", lambda t, B=B: f"scoring B={B} rows={rows} dim={dim} t={t}", items)
