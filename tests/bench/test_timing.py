@@ -121,3 +121,24 @@ def test_measure_interleaved_times_a_pathological_variant_once():
     out = measure_interleaved({"slow": lambda i: time.sleep(0.05), "fast": lambda i: None}, pol)
     assert out["slow"]["rounds"] == 1 and out["slow"]["single_call"] is True
     assert out["fast"]["rounds"] >= 3 and "single_call" not in out["fast"]
+
+
+def test_measure_interleaved_rounds_start_warm():
+    """The first call after a switch of count is untimed: at 2 threads it pays the pool's wake-up
+    (its workers slept through the other count's round), which a row timed alone does not."""
+    import time
+
+    from chord.bench.timing import TimingPolicy, measure_interleaved
+
+    cold = {}
+
+    def fn(i):
+        if cold.pop("now", False):
+            time.sleep(0.02)
+
+    pol = TimingPolicy(
+        warmup=1, min_rounds=4, max_rounds=4, min_time_s=0.0, max_time_s=5.0, rel_ci=0.0, min_round_s=0.0
+    )
+    out = measure_interleaved({1: fn, 2: fn}, pol, enter=lambda k: cold.update(now=True))
+    assert all(o["rounds"] == 4 and o["iterations"] == 1 for o in out.values())
+    assert all(o["max"] < 0.01 for o in out.values()), out  # no timed round took the cold call

@@ -204,7 +204,8 @@ def measure_interleaved(
     count there and reads the pool's counters). The keys' rounds alternate and their order
     reverses every other round (a b, b a, a b, ...), so a neighbour that takes a core for a while,
     or the scheduler's placement of this thread, falls on every key alike instead of on whichever
-    was timed during it; every key gets the same number of rounds. ``i`` counts calls over all
+    was timed during it; every key gets the same number of rounds, each after one untimed call
+    (as in a row timed alone, the round's calls find the threads warm). ``i`` counts calls over all
     keys (one weight-rotation sequence, so no key re-reads the sets another just read). Sampling
     stops when every key has met ``min_rounds`` / ``min_time_s`` and its median's CI, or at
     ``max_rounds`` per key or ``max_time_s`` x the number of keys (the budget of timing them one
@@ -250,6 +251,11 @@ def measure_interleaved(
         for k in live if r % 2 == 0 else live[::-1]:
             enter(k)
             try:
+                # one untimed call first: the count just changed, and the pool's workers slept
+                # through the other count's round (a row timed alone runs its calls back to back,
+                # workers still spinning; without it every 1-call round at 2 threads paid a wake-up)
+                fns[k](calls)
+                calls += 1
                 sync()
                 t = clock.start()
                 for _ in range(iterations[k]):
