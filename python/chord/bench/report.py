@@ -3,6 +3,8 @@ median, spread, effective bandwidth, roofline fraction and same-run speedups."""
 
 from __future__ import annotations
 
+import statistics
+
 from .results import REF_IMPLS
 
 SHORT = {
@@ -180,7 +182,8 @@ CONTENDED_LIMIT = 1.2
 
 def thread_ratio_table(records: list[dict]) -> str:
     """Each row timed at 1 thread and at more: the many-thread / 1-thread ratio of the min and of
-    the median (bold above :data:`CONTENDED_LIMIT`), and of the many-thread calls' pool jobs
+    the median (bold above :data:`CONTENDED_LIMIT`), the paired ratio of interleaved rows
+    (:func:`paired_ratio`), and of the many-thread calls' pool jobs
     (``csrc/common/parallel.h``): the share run on the caller alone (a straggler pause), the share
     of the others where a worker ran a task, and the caller's mean wait for workers' tasks per
     shared job. For ``--contend`` runs: the question there is whether more threads ever cost more
@@ -193,8 +196,8 @@ def thread_ratio_table(records: list[dict]) -> str:
         by.setdefault((case, ex["impl"], _variant(r)), {})[int(t)] = r
     lines = [
         "| case | impl | variant | threads | 1-thread min / median ms | min / median ms | ratio min | ratio median "
-        "| pool jobs alone | worker helped | caller wait µs/job |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| ratio paired | pool jobs alone | worker helped | caller wait µs/job |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for (case, impl, variant), ts in by.items():
         if 1 not in ts:
@@ -214,6 +217,7 @@ def thread_ratio_table(records: list[dict]) -> str:
                 f"{one['min'] * 1e3:.3g} / {one['median'] * 1e3:.3g}",
                 f"{st['min'] * 1e3:.3g} / {st['median'] * 1e3:.3g}",
                 *(f"**{x:.2f}**" if x > CONTENDED_LIMIT else f"{x:.2f}" for x in ratios),
+                _paired_cell(ts[1], r),
                 f"{pool.get('alone', 0) / jobs:.0%}" if jobs else "",
                 f"{pool['helped'] / pool['shared']:.0%}" if pool.get("shared") and "helped" in pool else "",
                 f"{pool['wait_us'] / pool['shared']:.0f}" if pool.get("shared") and "wait_us" in pool else "",
@@ -235,6 +239,27 @@ def _threads_timing_line(c: dict, threads: list[int]) -> str:
         f"Thread counts {counts}: timed one after the other (every row at one count, then every row at the "
         "next), seconds apart: a ratio between them also carries what the machine did in between."
     )
+
+
+def paired_ratio(one: dict, many: dict) -> float | None:
+    """Median over rounds of many-thread round i / 1-thread round i, for two records timed
+    interleaved (``timing.measure_interleaved``: round i of each count ran back to back, so each
+    pair saw the same moment of the machine); None for records timed row after row, or without
+    their per-round samples. Where a busy machine leaves few fast rounds, the ratio of the two mins
+    rests on one or two of them; this one rests on every pair."""
+    a, b = one["stats"].get("data"), many["stats"].get("data")
+    if not (one["extra_info"].get("interleaved_threads") and many["extra_info"].get("interleaved_threads")):
+        return None
+    if not a or not b or len(a) != len(b):
+        return None
+    return statistics.median(y / x for x, y in zip(a, b) if x > 0)
+
+
+def _paired_cell(one: dict, many: dict) -> str:
+    x = paired_ratio(one, many)
+    if x is None:
+        return ""
+    return f"**{x:.2f}**" if x > CONTENDED_LIMIT else f"{x:.2f}"
 
 
 def recs_page(doc: dict) -> str | None:
@@ -338,7 +363,11 @@ def markdown(doc: dict) -> str:
     if busy:
         t = thread_ratio_table(doc.get("benchmarks", []))
         if t:
-            how = "interleaved rounds" if c.get("interleaved_threads") else "rows timed one after the other"
+            how = (
+                "interleaved rounds; ratio paired: the median over rounds of round i at t threads / round i at 1"
+                if c.get("interleaved_threads")
+                else "rows timed one after the other"
+            )
             out += ["", f"### More threads against 1 beside the busy loop (limit {CONTENDED_LIMIT}×; {how})", "", t]
     for suite in ("kernels", "scoring", "adaptation", "e2e"):
         t = suite_table(doc.get("benchmarks", []), suite, stat)
