@@ -45,6 +45,12 @@ constexpr int64_t kMaxRowsPerTaskI8 = 240;
 // at 4096^2 and 8192^2 on a Zen 3 at one thread (reports/2026-12-07-avx2-gemv-2.md).
 constexpr int64_t kTaskBytesI8M1 = 1 << 20;
 constexpr int64_t kMaxRowsPerTaskI8M1 = 1024;
+// The same on one thread: no task balances anything there, so a bucket is not cut into >= 4
+// tasks and tasks grow to about kTaskBytesI8M1Alone (still at most kMaxRowsPerTaskI8M1 rows,
+// rounded down to a multiple of kRowsPerTask): fewer stream restarts, 1-3 % faster at 4096^2
+// and 8192^2 mix3 on a Zen 3 (reports/2026-12-07-avx2-gemv-3.md). Two or more threads keep the
+// rule above (small tasks are what a thread that finished first can take over).
+constexpr int64_t kTaskBytesI8M1Alone = 4 << 20;
 // act_bits = 0 on short rows (item tables: 16 bytes for K = 64 at 2 bits): 24 rows are a few
 // hundred bytes, and the per-task cost (dispatch, epilogue set-up) outweighed the rows' own
 // work; tasks grow to about kTaskBytesF32 of weights (at most kMaxRowsPerTaskI8 rows).
@@ -76,6 +82,8 @@ int clamp_threads(int nthreads) {
 int64_t task_rows(const BucketSpan& s, int act_bits, int nt, bool long_m1) {
   if (!s.bits) return 1024;  // pruned rows: bias only, cheap
   auto down = [](int64_t r) { return r / kRowsPerTask * kRowsPerTask; };
+  if (long_m1 && nt == 1)
+    return std::max(kRowsPerTask, std::min(down(kTaskBytesI8M1Alone / s.row_bytes), down(kMaxRowsPerTaskI8M1)));
   const int64_t bytes = long_m1 ? kTaskBytesI8M1 : act_bits ? kTaskBytesI8 : kTaskBytesF32;
   const int64_t by_bytes = down(bytes / s.row_bytes);
   const int64_t fair = down((s.rows + 4 * nt - 1) / (4 * nt));

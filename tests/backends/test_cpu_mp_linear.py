@@ -362,8 +362,9 @@ def test_int8_m1_int16_sums_at_their_bound(bits, tail, sign, N):
 @pytest.mark.parametrize("with_bias", [False, True])
 def test_int8_m1_long_tasks_same_on_every_isa_and_thread_count(N, K, with_bias):
     # one activation row on the AVX2 stream tiles takes tasks of up to 1 MiB / 1024 rows
-    # (mp_linear.cpp kTaskBytesI8M1): ~1900 short 2-bit rows give tasks of more rows than the
-    # other paths' 240 at one thread (~450), fewer at two; other widths and pruned rows between
+    # (mp_linear.cpp kTaskBytesI8M1; at one thread 4 MiB / 1008 rows, kTaskBytesI8M1Alone):
+    # ~1900 short 2-bit rows give two tasks of more rows than the other paths' 240 at one
+    # thread, ~220-row tasks at two; other widths and pruned rows between
     g = torch.Generator().manual_seed(N)
     codes = torch.tensor([1, 1, 1, 1, 1, 2, 3, 0], dtype=torch.uint8)[torch.randint(0, 8, (N,), generator=g)]
     mw = make_weight(N, K, codes)
@@ -374,6 +375,39 @@ def test_int8_m1_long_tasks_same_on_every_isa_and_thread_count(N, K, with_bias):
         assert torch.equal(y, ys[0])
     ref8 = ref64(x, mw, bias, act_bits=8)
     assert ((ys[0].double() - ref8).abs() <= 2e-7 * ref8.abs().max()).all()
+
+
+_SPAN_ROWS = st.one_of(st.sampled_from([0, 1, 23, 24, 25, 1007, 1008, 1009, 2016, 2017]), st.integers(0, 2100))
+
+
+@given(
+    rows=st.tuples(st.integers(0, 40), _SPAN_ROWS, _SPAN_ROWS, st.integers(0, 600)),
+    K=st.one_of(st.sampled_from([257, 300, 512, 513, 1024]), st.integers(257, 1100)),
+    with_bias=st.booleans(),
+    seed=st.integers(0, 2**31 - 1),
+)
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_int8_m1_one_thread_whole_buckets_same_as_every_isa_and_two_threads(rows, K, with_bias, seed):
+    # one activation row on the AVX2 stream tiles at one thread takes tasks of up to 4 MiB /
+    # 1008 rows, never cut for balance (mp_linear.cpp kTaskBytesI8M1Alone): buckets around and
+    # past the row cap (several tasks, tail tasks, one-row buckets), pruned rows among them, K
+    # past the short-row kernels; bit-identical to the scalar kernels and to two threads (the
+    # balanced split), into NaN-poisoned outputs, and within the float64 act8 reference
+    n0, n2, n4, n8 = rows
+    if n0 + n2 + n4 + n8 == 0:
+        n2 = 1
+    g = torch.Generator().manual_seed(seed)
+    codes = torch.cat([torch.full((n,), c, dtype=torch.uint8) for c, n in zip(range(4), (n0, n2, n4, n8))])
+    codes = codes[torch.randperm(len(codes), generator=g)]
+    mw = make_weight(len(codes), K, codes, seed=seed)
+    x = torch.randn(1, K, generator=g)
+    bias = torch.randn(len(codes), generator=g) if with_bias else None
+    y1 = run_binding(x, mw, bias, 8, ISAS[-1], nthreads=1, path="direct")
+    for isa in ISAS:
+        for nthreads in (1, 2):
+            assert torch.equal(run_binding(x, mw, bias, 8, isa, nthreads, path="direct"), y1), (isa, nthreads)
+    ref8 = ref64(x, mw, bias, act_bits=8)
+    assert ((y1.double() - ref8).abs() <= 2e-7 * ref8.abs().max() + 1e-30).all()
 
 
 @given(
