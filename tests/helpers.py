@@ -1,6 +1,7 @@
 """Helpers shared by the test suite (one module; conftest.py keeps only pytest hooks/fixtures):
 data-dir lookup, device list, output poisoning, random strategies, the float64 reference
-model, a tiny synthetic dataset, hand-made layer descriptions and a packed weight as op arguments."""
+model, a tiny synthetic dataset, hand-made layer descriptions, a packed weight as op arguments, and
+the random weights and fuzz cases of the mp_linear tests."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import strategies as st
 from torch import nn
 
 import chord
@@ -75,6 +77,53 @@ def packed_args(mw: chord.MixedWeight, as_=lambda t: t) -> tuple:
     """``mw.packed`` (the ops' six packed-weight arguments, schema order) with each tensor through
     ``as_``: ``torch.Tensor.numpy`` for the C++ binding's flat arguments."""
     return tuple(as_(v) if isinstance(v, torch.Tensor) else v for v in mw.packed)
+
+
+def make_weight(N: int, K: int, codes: torch.Tensor, codebook=None, seed: int = 0) -> chord.MixedWeight:
+    """A random [N, K] weight (rows of different magnitudes) packed with ``codes``."""
+    g = torch.Generator().manual_seed(seed)
+    w = torch.randn(N, K, generator=g) * (0.5 + torch.rand(N, 1, generator=g))
+    return chord.pack(w, codes, codebook or chord.Codebook.default())
+
+
+def random_codes(N: int, kind, g: torch.Generator) -> torch.Tensor:
+    """Per-row codes: ``"mix"`` random codes 0..3, else ``kind`` for every row."""
+    if kind == "mix":
+        return torch.randint(0, 4, (N,), generator=g, dtype=torch.uint8)
+    return torch.full((N,), kind, dtype=torch.uint8)
+
+
+def linear_cases(M: int, N: int, K, dtypes: tuple = (torch.float32,)) -> st.SearchStrategy:
+    """Hypothesis cases of an mp_linear fuzz test: M up to ``M``, N up to ``N``, K from ``K`` (an
+    int: 1..K; or a strategy), codes (mixed, or one code for every row), scheme, a codebook with
+    1-bit rows (all five widths get exercised), the activation dtype (from ``dtypes``), bias, a
+    transposed x, a seed; :func:`linear_problem` makes one into (mw, x, bias)."""
+    return st.fixed_dictionaries(
+        dict(
+            M=st.integers(1, M),
+            N=st.integers(1, N),
+            K=st.integers(1, K) if isinstance(K, int) else K,
+            kind=st.sampled_from(["mix", "mix", 0, 1, 2, 3]),
+            scheme=st.sampled_from(["sym", "asym"]),
+            one_bit=st.booleans(),
+            dtype=st.sampled_from(dtypes),
+            with_bias=st.booleans(),
+            transposed=st.booleans(),
+            seed=st.integers(0, 2**31 - 1),
+        )
+    )
+
+
+def linear_problem(case: dict) -> tuple:
+    """(mw, x, bias or None) of a :func:`linear_cases` case."""
+    M, N, K, seed = case["M"], case["N"], case["K"], case["seed"]
+    g = torch.Generator().manual_seed(seed)
+    cb = chord.Codebook((0, 1, 4, 8) if case["one_bit"] else (0, 2, 4, 8), case["scheme"])
+    mw = make_weight(N, K, random_codes(N, case["kind"], g), cb, seed)
+    x = torch.randn(K, M, generator=g).t() if case["transposed"] else torch.randn(M, K, generator=g)
+    x = x.to(case["dtype"])
+    bias = torch.randn(N, generator=g) if case["with_bias"] else None
+    return mw, x, bias
 
 
 def random_topk_problem(case: dict, scale_x: bool = False):

@@ -7,6 +7,7 @@
 #include <pybind11/stl.h>
 
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -78,7 +79,7 @@ XView x_view(const py::array& x, int code, int64_t K) {
 }
 
 PackedView view(const py::array& qweight, const py::array& scales, const py::array& zeros, const py::object& perm,
-                const std::vector<int64_t>& buckets, int64_t K) {
+                const std::vector<int64_t>& buckets, int64_t K, PermCheck perm_check = PermCheck::Permutation) {
   const uint8_t* q = vec1d<uint8_t>(qweight, "qweight", "uint8");
   const float* s = vec1d<float>(scales, "scales", "float32");
   const float* z = vec1d<float>(zeros, "zeros", "float32");
@@ -90,7 +91,7 @@ PackedView view(const py::array& qweight, const py::array& scales, const py::arr
     np = pa.shape(0);
   }
   return make_packed_view(q, qweight.shape(0), s, scales.shape(0), z, zeros.shape(0), p, np, buckets.data(),
-                          int64_t(buckets.size()), K);
+                          int64_t(buckets.size()), K, perm_check);
 }
 
 // A packed weight validated once (make_packed_view: sizes, widths, perm is a permutation) for
@@ -103,6 +104,11 @@ struct PackedWeight {
   // Set for tensors without version counters (torch.inference_mode), whose in-place changes the
   // cache cannot see: every call re-checks that perm stays in range (memory safety, O(N)).
   bool recheck_perm = false;
+  // What mp_linear keeps between calls on this weight (the small path's layout), dropped with the
+  // handle: the Python side builds a new handle whenever a tensor is replaced or written in place,
+  // so a cache never outlives the bytes it was built from. None for recheck_perm handles: their
+  // in-place edits go unseen, and a kept layout would go on computing with the old weight.
+  std::unique_ptr<WeightCache> cache;
 };
 
 }  // namespace
@@ -113,13 +119,19 @@ void bind_mp_linear(py::module_& m) {
       .def(py::init([](py::array qweight, py::array scales, py::array zeros, py::array perm,
                        const std::vector<int64_t>& buckets, int64_t K, bool recheck_perm) {
              PackedWeight pw{qweight,     scales, zeros, perm, view(qweight, scales, zeros, perm, buckets, K),
-                             recheck_perm};
+                             recheck_perm, recheck_perm ? nullptr : std::make_unique<WeightCache>()};
              return pw;
            }),
            py::arg("qweight"), py::arg("scales"), py::arg("zeros"), py::arg("perm"), py::arg("buckets"), py::arg("K"),
            py::arg("recheck_perm") = false)
       .def_property_readonly("N", [](const PackedWeight& pw) { return pw.w.N; })
-      .def_property_readonly("K", [](const PackedWeight& pw) { return pw.w.K; });
+      .def_property_readonly("K", [](const PackedWeight& pw) { return pw.w.K; })
+      .def_property_readonly(
+          "cache_bytes", [](const PackedWeight& pw) { return pw.cache ? pw.cache->bytes() : int64_t(0); },
+          "Bytes mp_linear_ptr keeps for this weight between calls (the small path's layout, built on the first "
+          "call that takes it; at most 128 KiB); 0 before, or for a handle that keeps nothing (recheck_perm).")
+      .def_property_readonly("caches", [](const PackedWeight& pw) { return bool(pw.cache); },
+                             "Whether mp_linear_ptr may keep work between calls (False for recheck_perm handles).");
 
   // The eager fast path: raw addresses of tensors the caller has validated (CPU, dtype, x
   // [M, K] with these element strides, y [M, N] contiguous rows of stride ldy, bias float32 [N]
@@ -141,7 +153,7 @@ void bind_mp_linear(py::module_& m) {
         }
         py::gil_scoped_release nogil;
         mp_linear(pw.w, reinterpret_cast<const void*>(x), dt, M, sx_row, sx_col, reinterpret_cast<const float*>(bias),
-                  act_bits, reinterpret_cast<void*>(y), dt, ldy, nthreads);
+                  act_bits, reinterpret_cast<void*>(y), dt, ldy, nthreads, Isa::Auto, Path::Auto, pw.cache.get());
       },
       py::arg("packed"), py::arg("x"), py::arg("xdtype"), py::arg("M"), py::arg("sx_row"), py::arg("sx_col"),
       py::arg("bias"), py::arg("act_bits"), py::arg("y"), py::arg("ldy"), py::arg("nthreads"),
@@ -151,8 +163,9 @@ void bind_mp_linear(py::module_& m) {
       "mp_linear",
       [](const py::array& x, int xdtype, const py::array& qweight, const py::array& scales, const py::array& zeros,
          const py::array& perm, const std::vector<int64_t>& buckets, int64_t K, const py::object& bias, int act_bits,
-         py::array y, int nthreads, const std::string& isa, const std::string& path) {
-        const PackedView w = view(qweight, scales, zeros, perm, buckets, K);
+         py::array y, int nthreads, const std::string& isa, const std::string& path, bool perm_checked) {
+        const PackedView w =
+            view(qweight, scales, zeros, perm, buckets, K, perm_checked ? PermCheck::Range : PermCheck::Permutation);
         const XView xv = x_view(x, xdtype, K);
         const float* b = nullptr;
         if (!bias.is_none()) b = vec1d<float>(bias.cast<py::array>(), "bias", "float32", w.N);
@@ -172,8 +185,9 @@ void bind_mp_linear(py::module_& m) {
       },
       py::arg("x"), py::arg("xdtype"), py::arg("qweight"), py::arg("scales"), py::arg("zeros"), py::arg("perm"),
       py::arg("buckets"), py::arg("K"), py::arg("bias"), py::arg("act_bits"), py::arg("y"), py::arg("nthreads"),
-      py::arg("isa") = "auto", py::arg("path") = "auto",
-      "y[M, N] (preallocated, x's dtype) = x[M, K] @ W_hat.T + bias, written at original rows via perm.");
+      py::arg("isa") = "auto", py::arg("path") = "auto", py::arg("perm_checked") = false,
+      "y[M, N] (preallocated, x's dtype) = x[M, K] @ W_hat.T + bias, written at original rows via perm. "
+      "perm_checked: the caller has checked that perm is a permutation (then only its range is checked here).");
 
   m.def(
       "mp_linear_path",

@@ -146,7 +146,7 @@ void layout_quads_avx2(const uint8_t*, int64_t, int64_t, uint8_t*) {
 void split_nibbles_avx2(const uint8_t*, int64_t, uint8_t*, uint8_t*) {
   absent("split_nibbles_avx2");
 }
-void epilogue_small_i8_avx2(const int32_t*, int64_t, const double*, const double*, const double*, const int32_t*,
+void epilogue_small_i8_avx2(const int32_t*, int64_t, const float*, const float*, const double*, const int32_t*,
                             double, double, float*) {
   absent("epilogue_small_i8_avx2");
 }

@@ -94,7 +94,7 @@ int64_t task_rows(const BucketSpan& s, int act_bits, int nt, bool long_m1) {
 
 PackedView make_packed_view(const uint8_t* qweight, int64_t qbytes, const float* scales, int64_t nscales,
                             const float* zeros, int64_t nzeros, const int32_t* perm, int64_t nperm,
-                            const int64_t* buckets, int64_t nb, int64_t K) {
+                            const int64_t* buckets, int64_t nb, int64_t K, PermCheck perm_check) {
   PackedView w;
   if (K < 1) bad("K: expected >= 1, got " + std::to_string(K));
   const int64_t N = nscales;
@@ -110,7 +110,14 @@ PackedView make_packed_view(const uint8_t* qweight, int64_t qbytes, const float*
     bad("qweight: expected " + std::to_string(off) + " bytes for these buckets and K = " + std::to_string(K) +
         ", got " + std::to_string(qbytes));
   if ((off && !qweight) || !scales || !zeros) bad("qweight/scales/zeros: null data");
-  if (perm) {
+  if (perm && perm_check == PermCheck::Range) {
+    bool ok = true;  // (no early exit: one vectorized pass; the error looks for the value)
+    for (int64_t i = 0; i < N; ++i) ok &= uint32_t(perm[i]) < uint64_t(N);
+    for (int64_t i = 0; !ok && i < N; ++i)
+      if (uint32_t(perm[i]) >= uint64_t(N))
+        bad("perm[" + std::to_string(i) + "]: expected a row in 0.." + std::to_string(N - 1) + ", got " +
+            std::to_string(perm[i]));
+  } else if (perm) {
     std::vector<char> seen(size_t(N), 0);
     for (int64_t i = 0; i < N; ++i) {
       const int64_t p = perm[i];
@@ -350,7 +357,8 @@ void score_rows(const PackedView& w, const PreparedActs& acts, int64_t r0, int64
 }
 
 void mp_linear(const PackedView& w, const void* x, DType xdtype, int64_t M, int64_t sx_row, int64_t sx_col,
-               const float* bias, int act_bits, void* y, DType ydtype, int64_t ldy, int nthreads, Isa isa, Path path) {
+               const float* bias, int act_bits, void* y, DType ydtype, int64_t ldy, int nthreads, Isa isa, Path path,
+               WeightCache* cache) {
   if (!w.perm) bad("mp_linear: perm is required");
   if (ldy < w.N) bad("y: row stride " + std::to_string(ldy) + " < N = " + std::to_string(w.N));
   if (act_bits != 0 && act_bits != 8) bad("act_bits: expected 0 or 8, got " + std::to_string(act_bits));
@@ -361,7 +369,8 @@ void mp_linear(const PackedView& w, const void* x, DType xdtype, int64_t M, int6
     if (!small_i8_fits(w, resolve_isa(isa)))
       bad("path: 'small' takes act_bits=8 on AVX2 without VNNI, K <= " + std::to_string(kMaxKSmallI8) +
           " and a k-quad layout of <= " + std::to_string(kMaxSmallI8Bytes) + " bytes (use path='auto')");
-    return mp_linear_small_i8(w, x, xdtype, M, sx_row, sx_col, bias, y, ydtype, ldy, nthreads, isa);
+    return mp_linear_small_i8(w, cache ? &cache->small_i8(w) : nullptr, x, xdtype, M, sx_row, sx_col, bias, y, ydtype,
+                              ldy, nthreads);
   }
   if (chosen == Path::Panel) {
     if (act_bits == 8) return mp_linear_gemm_i8(w, x, xdtype, M, sx_row, sx_col, bias, y, ydtype, ldy, nthreads, isa);

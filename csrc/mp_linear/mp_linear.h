@@ -20,8 +20,10 @@
 // order that depends on neither the thread count, the row split, nor the batch size M. Work is
 // split over rows only, never over K.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "common/format.h"
@@ -64,12 +66,46 @@ struct PackedView {
   unsigned width_mask = 0;  // bit b set when a non-empty b-bit bucket exists
 };
 
+// What make_packed_view checks of perm's values. Permutation: each row exactly once (an N-byte
+// table and a pass; a duplicate would silently drop a row). Range: only 0 <= perm[i] < N (memory
+// safety: one vectorized pass, no table), for callers that have checked the permutation already
+// (the registered op, after chord.ops.check_permutation: cached per perm tensor and version).
+enum class PermCheck : int { Permutation = 0, Range = 1 };
+
 // Builds and validates a PackedView; throws std::invalid_argument naming the argument, what
 // was expected and what was given. buckets: flat [bits0, rows0, bits1, rows1, ...] (nb
-// entries). perm values are range-checked (0 <= perm[i] < N) when perm is not null.
+// entries). perm's values are checked as perm_check says when perm is not null.
 PackedView make_packed_view(const uint8_t* qweight, int64_t qbytes, const float* scales, int64_t nscales,
                             const float* zeros, int64_t nzeros, const int32_t* perm, int64_t nperm,
-                            const int64_t* buckets, int64_t nb, int64_t K);
+                            const int64_t* buckets, int64_t nb, int64_t K,
+                            PermCheck perm_check = PermCheck::Permutation);
+
+struct SmallI8Layout;  // mp_linear_small_i8.h
+
+// Weight-side work mp_linear may keep between calls on one packed weight: the small-layer int8
+// path's k-quad layout (mp_linear_small_i8.h; at most kMaxSmallI8Bytes = 128 KiB, and only for
+// weights that path takes), built on the first call that takes the path and read by every later
+// one instead of laying the weight out per call (at 50 x 64 x 64 that was ~15 % of the call,
+// reports/2026-12-07-small-layers.md). Its owner keeps it beside the PackedView it serves and
+// drops it with it: a weight that changes (re-packed, swapped, written in place) needs a new
+// cache, never this one refilled -- which is why nothing here invalidates. Thread-safe: one
+// builder, every reader sees a whole layout; a build that throws leaves it empty.
+class WeightCache {
+ public:
+  WeightCache();
+  ~WeightCache();
+  WeightCache(const WeightCache&) = delete;
+  WeightCache& operator=(const WeightCache&) = delete;
+  // w's layout (w: the view this cache serves; checked against the one it was built from).
+  const SmallI8Layout& small_i8(const PackedView& w);
+  // Bytes held (0 until a layout is built).
+  int64_t bytes() const;
+
+ private:
+  std::mutex mu_;
+  std::atomic<const SmallI8Layout*> small_{nullptr};
+  std::unique_ptr<SmallI8Layout> own_;
+};
 
 // Activations laid out for one ISA's kernels (and, for act_bits=8, quantized). Immutable once
 // built; may be shared by any number of threads.
@@ -114,9 +150,10 @@ void score_rows(const PackedView& w, const PreparedActs& a, int64_t r0, int64_t 
 // caller's included (csrc/common/parallel.h; results do not depend on it).
 // path: Auto (the cost model) or a forced path (tests, benchmarks); results are deterministic
 // per path (any thread count, any row split) but the two paths round differently.
+// cache: w's WeightCache (null: nothing kept between calls); results never depend on it.
 void mp_linear(const PackedView& w, const void* x, DType xdtype, int64_t M, int64_t sx_row, int64_t sx_col,
                const float* bias, int act_bits, void* y, DType ydtype, int64_t ldy, int nthreads, Isa isa = Isa::Auto,
-               Path path = Path::Auto);
+               Path path = Path::Auto, WeightCache* cache = nullptr);
 
 // The path mp_linear takes for this weight, batch size and activation mode under `requested`
 // (Auto -> the cost model). Depends on the shape, widths, M and ISA only, never on the thread

@@ -125,7 +125,7 @@ void split_nibbles_avx2(const uint8_t* src, int64_t n, uint8_t* hi, uint8_t* lo)
   }
 }
 
-void epilogue_small_i8_avx2(const int32_t* c, int64_t n, const double* zero, const double* scale, const double* bias,
+void epilogue_small_i8_avx2(const int32_t* c, int64_t n, const float* zero, const float* scale, const double* bias,
                             const int32_t* col, double qs, double sx, float* y) {
   const __m256d vq = _mm256_set1_pd(qs), vsx = _mm256_set1_pd(sx);
   int64_t j = 0;
@@ -133,8 +133,9 @@ void epilogue_small_i8_avx2(const int32_t* c, int64_t n, const double* zero, con
   for (; j + 4 <= n; j += 4) {
     const __m256d d = _mm256_cvtepi32_pd(_mm_loadu_si128(reinterpret_cast<const __m128i*>(c + j)));
     // (double(c) - zero * qs) * (sx * scale), one rounding a step; then + bias
-    __m256d v = _mm256_mul_pd(_mm256_sub_pd(d, _mm256_mul_pd(_mm256_loadu_pd(zero + j), vq)),
-                              _mm256_mul_pd(vsx, _mm256_loadu_pd(scale + j)));
+    // (float -> double is exact: the values the scalar epilogue widens)
+    const __m256d z = _mm256_cvtps_pd(_mm_loadu_ps(zero + j)), sc = _mm256_cvtps_pd(_mm_loadu_ps(scale + j));
+    __m256d v = _mm256_mul_pd(_mm256_sub_pd(d, _mm256_mul_pd(z, vq)), _mm256_mul_pd(vsx, sc));
     if (bias) v = _mm256_add_pd(v, _mm256_loadu_pd(bias + j));
     _mm_store_ps(f, _mm256_cvtpd_ps(v));
     y[col[j]] = f[0];
@@ -143,7 +144,7 @@ void epilogue_small_i8_avx2(const int32_t* c, int64_t n, const double* zero, con
     y[col[j + 3]] = f[3];
   }
   for (; j < n; ++j) {
-    const double v = (double(c[j]) - zero[j] * qs) * (sx * scale[j]);
+    const double v = (double(c[j]) - double(zero[j]) * qs) * (sx * double(scale[j]));
     y[col[j]] = float(bias ? v + bias[j] : v);
   }
 }

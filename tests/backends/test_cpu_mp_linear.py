@@ -26,7 +26,15 @@ import chord
 from chord import format as fmt
 from chord.backends import cpu as cpu_backend
 from chord.backends import reference as R
-from tests.helpers import assert_within_fp32_bound, packed_args, poison
+from tests.helpers import (
+    assert_within_fp32_bound,
+    linear_cases,
+    linear_problem,
+    make_weight,
+    packed_args,
+    poison,
+    random_codes,
+)
 
 pytestmark = pytest.mark.skipif(not cpu_backend.HAVE_CPP, reason="C++ extension not built")
 _cpu = cpu_backend._cpu
@@ -35,12 +43,6 @@ _cpu = cpu_backend._cpu
 ISAS = cpu_backend.supported_isas()  # every ISA this CPU runs (csrc/common/isa.h), scalar first
 CODE = {torch.float32: 0, torch.float16: 1, torch.bfloat16: 2}
 TOL = {torch.float32: 1e-5, torch.float16: 2e-3, torch.bfloat16: 1.6e-2}
-
-
-def make_weight(N, K, codes, codebook=None, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    w = torch.randn(N, K, generator=g) * (0.5 + torch.rand(N, 1, generator=g))
-    return chord.pack(w, codes, codebook or chord.Codebook.default())
 
 
 def ref64(x, mw, bias=None, act_bits=0):
@@ -80,10 +82,27 @@ def run_binding(x, mw, bias=None, act_bits=0, isa="auto", nthreads=2, path="auto
     return y
 
 
-def random_codes(N, kind, g):
-    if kind == "mix":
-        return torch.randint(0, 4, (N,), generator=g, dtype=torch.uint8)
-    return torch.full((N,), kind, dtype=torch.uint8)
+def raw_weight(u, bits, K, scales, zeros):
+    """A MixedWeight of one width from raw fields u (uint8 [N, >= K]; fields beyond K are the row
+    padding, kept as given), identity perm, every row code 1."""
+    N = u.shape[0]
+    return chord.MixedWeight(
+        fmt.pack_ints(u, bits).reshape(-1),
+        scales,
+        zeros,
+        torch.arange(N, dtype=torch.int32),
+        torch.ones(N, dtype=torch.uint8),
+        [bits, N],
+        (N, K),
+        chord.Codebook((0, bits, 4, 8)),
+    )
+
+
+def saturated_weight(N, K, bits):
+    """Every field at 2^bits - 1 (scale 0.5, zero point 0): the integer dots at their largest."""
+    return raw_weight(
+        torch.full((N, K), 2**bits - 1, dtype=torch.uint8), bits, K, torch.full((N,), 0.5), torch.zeros(N)
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -100,34 +119,14 @@ def pruned_columns_case():
 
 
 def fuzz_cases(M: int, N: int, K: int):
-    """Hypothesis cases for an mp_linear fuzz test: shape up to (M, N, K), codes, scheme, dtype,
-    bias, a transposed x, a seed; :func:`fuzz_problem` turns one into (mw, x, bias, ref)."""
-    return st.fixed_dictionaries(
-        dict(
-            M=st.integers(1, M),
-            N=st.integers(1, N),
-            K=st.integers(1, K),
-            kind=st.sampled_from(["mix", "mix", 0, 1, 2, 3]),
-            scheme=st.sampled_from(["sym", "asym"]),
-            one_bit=st.booleans(),
-            dtype=st.sampled_from([torch.float32, torch.float32, torch.float16, torch.bfloat16]),
-            with_bias=st.booleans(),
-            transposed=st.booleans(),
-            seed=st.integers(0, 2**31 - 1),
-        )
-    )
+    """Hypothesis cases for an mp_linear fuzz test (``tests.helpers.linear_cases``, every activation
+    dtype); :func:`fuzz_problem` turns one into (mw, x, bias, ref)."""
+    return linear_cases(M, N, K, dtypes=(torch.float32, torch.float32, torch.float16, torch.bfloat16))
 
 
 def fuzz_problem(case: dict):
     """(mw, x, bias or None, float64 reference output) of a :func:`fuzz_cases` case."""
-    M, N, K, seed = case["M"], case["N"], case["K"], case["seed"]
-    g = torch.Generator().manual_seed(seed)
-    # one_bit: the codebook maps code 1 to 1-bit, so all five widths get exercised
-    cb = chord.Codebook((0, 1, 4, 8) if case["one_bit"] else (0, 2, 4, 8), case["scheme"])
-    mw = make_weight(N, K, random_codes(N, case["kind"], g), cb, seed)
-    x = torch.randn(K, M, generator=g).t() if case["transposed"] else torch.randn(M, K, generator=g)
-    x = x.to(case["dtype"])
-    bias = torch.randn(N, generator=g) if case["with_bias"] else None
+    mw, x, bias = linear_problem(case)
     return mw, x, bias, ref64(x, mw, bias)
 
 
@@ -182,17 +181,7 @@ def test_padding_beyond_K_never_contributes(isa, act_bits, bits):
     kp = fmt.padded_k(K, bits)
     u = torch.randint(0, 2**bits, (N, kp), generator=g, dtype=torch.int32).to(torch.uint8)
     u[:, K:] = 2**bits - 1
-    qw = fmt.pack_ints(u, bits).reshape(-1)
-    mw = chord.MixedWeight(
-        qw,
-        torch.rand(N) + 0.1,
-        torch.full((N,), float(2 ** (bits - 1)) if bits > 1 else 0.5),
-        torch.arange(N, dtype=torch.int32),
-        torch.ones(N, dtype=torch.uint8),
-        [bits, N],
-        (N, K),
-        chord.Codebook((0, bits, 4, 8)),
-    )
+    mw = raw_weight(u, bits, K, torch.rand(N) + 0.1, torch.full((N,), float(2 ** (bits - 1)) if bits > 1 else 0.5))
     x = torch.randn(3, K)
     ref = ref64(x, mw, None, act_bits)
     assert rel_err(run_binding(x, mw, None, act_bits, isa), ref) <= (1e-5 if act_bits == 0 else 1e-6)
@@ -338,17 +327,7 @@ def test_int8_m1_int16_sums_at_their_bound(bits, tail, sign, N):
     extra = {"none": 0, "1 group": group, "3 groups": 3 * group, "half block": group // 2}
     extra["3 groups + half block"] = 3 * group + group // 2
     K = 8 * 4 * group + extra[tail]
-    u = torch.full((N, K), 2**bits - 1, dtype=torch.uint8)
-    mw = chord.MixedWeight(
-        fmt.pack_ints(u, bits).reshape(-1),
-        torch.full((N,), 0.5),
-        torch.zeros(N),
-        torch.arange(N, dtype=torch.int32),
-        torch.ones(N, dtype=torch.uint8),
-        [bits, N],
-        (N, K),
-        chord.Codebook((0, bits, 4, 8)),
-    )
+    mw = saturated_weight(N, K, bits)
     x = torch.full((1, K), 2.0 * sign)
     sx = (torch.tensor(2.0) / 127).item()
     expect = torch.tensor(float(sign * K * (2**bits - 1) * 127) * (sx * 0.5), dtype=torch.float32)
@@ -439,17 +418,7 @@ def test_int8_largest_k_accumulates_exactly(bits, K, M):
     # (2^19): the dot is K * u * 127 exactly, on every ISA. 8-bit rows also at the largest K whose
     # row total the VNNI kernels sum in int32 (65792) and the next padded K (int64 sums)
     N = 3
-    u = torch.full((N, K), 2**bits - 1, dtype=torch.uint8)
-    mw = chord.MixedWeight(
-        fmt.pack_ints(u, bits).reshape(-1),
-        torch.full((N,), 0.5),
-        torch.zeros(N),
-        torch.arange(N, dtype=torch.int32),
-        torch.ones(N, dtype=torch.uint8),
-        [bits, N],
-        (N, K),
-        chord.Codebook((0, bits, 4, 8)),
-    )
+    mw = saturated_weight(N, K, bits)
     x = torch.full((M, K), 2.0)  # M = 3, 5: the VNNI kernel's multi-row tiles (one accumulator per pair)
     sx = (torch.tensor(2.0) / 127).item()  # float32 amax / 127, as the kernels compute it
     expect = torch.tensor(float(K * (2**bits - 1) * 127) * (sx * 0.5), dtype=torch.float32)

@@ -25,16 +25,8 @@ from hypothesis import strategies as st
 
 import chord
 from chord.backends import cpu as cpu_backend
-from tests.backends.test_cpu_mp_linear import (
-    ISAS,
-    make_weight,
-    pruned_columns_case,
-    random_codes,
-    ref64,
-    run_binding,
-    run_emulated_avx_vnni_check,
-)
-from tests.helpers import isa_param, needs_isa, packed_args
+from tests.backends.test_cpu_mp_linear import ISAS, pruned_columns_case, ref64, run_binding, run_emulated_avx_vnni_check
+from tests.helpers import isa_param, linear_cases, linear_problem, make_weight, needs_isa, packed_args, random_codes
 
 pytestmark = pytest.mark.skipif(not cpu_backend.HAVE_CPP, reason="C++ extension not built")
 _cpu = cpu_backend._cpu
@@ -71,24 +63,10 @@ def assert_reference_bounds(y, x, mw, bias):
 
 
 # ---------------------------------------------------------------------------------------------
-@given(
-    M=st.integers(1, 70),
-    N=st.integers(1, 200),
-    K=st.one_of(st.integers(1, 700), st.sampled_from([1, 2, 63, 64, 65])),
-    kind=st.sampled_from(["mix", "mix", 0, 1, 2, 3]),
-    scheme=st.sampled_from(["sym", "asym"]),
-    one_bit=st.booleans(),
-    with_bias=st.booleans(),
-    transposed=st.booleans(),
-    seed=st.integers(0, 2**31 - 1),
-)
+@given(case=linear_cases(70, 200, st.one_of(st.integers(1, 700), st.sampled_from([1, 2, 63, 64, 65]))))
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-def test_gemm_i8_bit_identical_to_direct_on_every_isa(M, N, K, kind, scheme, one_bit, with_bias, transposed, seed):
-    g = torch.Generator().manual_seed(seed)
-    cb = chord.Codebook((0, 1, 4, 8) if one_bit else (0, 2, 4, 8), scheme)
-    mw = make_weight(N, K, random_codes(N, kind, g), cb, seed)
-    x = torch.randn(K, M, generator=g).t() if transposed else torch.randn(M, K, generator=g)
-    bias = torch.randn(N, generator=g) if with_bias else None
+def test_gemm_i8_bit_identical_to_direct_on_every_isa(case):
+    mw, x, bias = linear_problem(case)
     ys = all_runs(x, mw, bias)
     assert_all_equal(ys)
     assert_reference_bounds(ys[("scalar", "panel")], x, mw, bias)

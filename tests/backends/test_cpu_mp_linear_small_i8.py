@@ -16,11 +16,12 @@ from hypothesis import strategies as st
 
 import chord
 from chord.backends import cpu as cpu_backend
-from tests.backends.test_cpu_mp_linear import ISAS, make_weight, pruned_columns_case, random_codes, run_binding
+from tests.backends.test_cpu_mp_linear import ISAS, _args, _bad_cases, pruned_columns_case, run_binding
 from tests.backends.test_cpu_mp_linear_gemm_i8 import assert_reference_bounds, path_of
-from tests.helpers import needs_isa
+from tests.helpers import linear_cases, linear_problem, make_weight, needs_isa, random_codes
 
 pytestmark = pytest.mark.skipif(not cpu_backend.HAVE_CPP, reason="C++ extension not built")
+_cpu = cpu_backend._cpu
 
 
 def assert_small_equals_direct(x, mw, bias, nthreads=1):
@@ -32,28 +33,14 @@ def assert_small_equals_direct(x, mw, bias, nthreads=1):
 
 
 @needs_isa("avx2", ISAS)
-@given(
-    M=st.integers(1, 70),
-    N=st.integers(1, 200),
-    K=st.one_of(st.integers(1, 128), st.sampled_from([1, 3, 4, 5, 63, 64, 65, 127, 128])),
-    kind=st.sampled_from(["mix", "mix", 0, 1, 2, 3]),
-    scheme=st.sampled_from(["sym", "asym"]),
-    one_bit=st.booleans(),
-    with_bias=st.booleans(),
-    transposed=st.booleans(),
-    seed=st.integers(0, 2**31 - 1),
-)
+@given(case=linear_cases(70, 200, st.one_of(st.integers(1, 128), st.sampled_from([1, 3, 4, 5, 63, 64, 65, 127, 128]))))
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-def test_small_i8_bit_identical_to_direct(M, N, K, kind, scheme, one_bit, with_bias, transposed, seed):
-    g = torch.Generator().manual_seed(seed)
-    cb = chord.Codebook((0, 1, 4, 8) if one_bit else (0, 2, 4, 8), scheme)
-    mw = make_weight(N, K, random_codes(N, kind, g), cb, seed)
-    x = torch.randn(K, M, generator=g).t() if transposed else torch.randn(M, K, generator=g)
-    bias = torch.randn(N, generator=g) if with_bias else None
+def test_small_i8_bit_identical_to_direct(case):
+    mw, x, bias = linear_problem(case)
     y = assert_small_equals_direct(x, mw, bias)
     assert_reference_bounds(y, x, mw, bias)
     # what auto runs is what it reports, and the same bits
-    assert torch.equal(y, run_binding(x, mw, bias, 8, "avx2", path=path_of(mw, M, "avx2")))
+    assert torch.equal(y, run_binding(x, mw, bias, 8, "avx2", path=path_of(mw, x.shape[0], "avx2")))
 
 
 @needs_isa("avx2", ISAS)
@@ -128,6 +115,52 @@ def test_small_i8_refusals_name_what_it_takes():
         run_binding(torch.randn(4, 129), long_rows, None, 8, path="small")
     with pytest.raises(ValueError, match="'auto', 'direct', 'panel' or 'small'"):
         run_binding(x, mw, None, 8, path="gemm")
+
+
+_MW12 = make_weight(12, 40, torch.tensor([0, 1, 2, 3] * 3, dtype=torch.uint8))
+
+
+@needs_isa("avx2", ISAS)
+@pytest.mark.parametrize("case", list(_bad_cases(_MW12, torch.randn(2, 40))))
+@pytest.mark.parametrize("perm_checked", [False, True])
+def test_small_i8_bad_input_names_the_argument(case, perm_checked):
+    # every bad argument of the binding, on the small path (forced): a ValueError naming it, raised
+    # before any kernel runs. perm_checked (the registered op's call: Python has checked the
+    # permutation) still range-checks perm; a repeated row is then the caller's word
+    x = torch.randn(2, 40)
+    args = _args(
+        _MW12, x, **{"act_bits": 8, "path": "small", "perm_checked": perm_checked, **_bad_cases(_MW12, x)[case]}
+    )
+    if perm_checked and case == "perm: not a permutation":
+        _cpu.mp_linear(**args)
+        return
+    with pytest.raises(ValueError, match=case):
+        _cpu.mp_linear(**args)
+
+
+@needs_isa("avx2", ISAS)
+def test_small_i8_strided_and_broadcast_rows():
+    # x rows read through their strides (a stride-0 broadcast row included); a y whose rows overlap
+    # (row stride 0) is refused, never written over itself
+    mw = make_weight(24, 64, random_codes(24, "mix", torch.Generator().manual_seed(1)))
+    row = torch.randn(1, 64)
+    y = assert_small_equals_direct(row.expand(37, 64), mw, None)
+    assert torch.equal(y, y[:1].expand(37, -1))
+    with pytest.raises(ValueError, match="y: row stride 0 < N = 24"):
+        _cpu.mp_linear(
+            **_args(mw, row.expand(3, 64), act_bits=8, path="small", y=torch.empty(1, 24).expand(3, 24).numpy())
+        )
+
+
+@needs_isa("avx2", ISAS)
+def test_small_i8_many_rows_in_blocks():
+    # rows run 32 at a time in each thread's scratch (bounded whatever M is): M across the blocks
+    g = torch.Generator().manual_seed(2)
+    mw = make_weight(40, 128, random_codes(40, "mix", g))
+    for M in (31, 32, 33, 1000):
+        x, b = torch.randn(M, 128, generator=g), torch.randn(40, generator=g)
+        y = assert_small_equals_direct(x, mw, b)
+        assert torch.equal(y, run_binding(x, mw, b, 8, "avx2", 2, path="small"))  # (M = 1000: split between threads)
 
 
 @needs_isa("avx2", ISAS)

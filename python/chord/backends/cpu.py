@@ -82,7 +82,9 @@ def _np(t: torch.Tensor):
 def mp_linear(x: torch.Tensor, w: ops.Packed, bias: torch.Tensor | None = None, act_bits: int = 0) -> torch.Tensor:
     """C++ ``chord::mp_linear``: x [M, K] fp32/fp16/bf16 (any strides) -> y [M, N] in x.dtype.
     One fused kernel for every M (csrc/mp_linear/mp_linear.cpp; docs/kernels.md). The arguments
-    pass ``chord.ops.check_mp_linear`` first; C++ validates the packed tensors again."""
+    pass the op's checks first (``chord.ops.as_kernel``: metadata, and that perm is a permutation,
+    cached per perm tensor and version); C++ checks the packed tensors' sizes again and perm's
+    range (memory safety), not the permutation a second time (an N-byte table per call)."""
     qweight, scales, zeros, perm, buckets, K = w
     M, N = x.shape[0], perm.shape[0]
     b = None
@@ -103,6 +105,7 @@ def mp_linear(x: torch.Tensor, w: ops.Packed, bias: torch.Tensor | None = None, 
             int(act_bits),
             _np(y),
             _nthreads(),
+            perm_checked=True,
         )
     return y
 
