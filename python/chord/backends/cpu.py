@@ -296,9 +296,14 @@ def linear_cached(
     d = len(sh)
     if d == 3:  # [B, l, K] (a sequence model's layers; Caser's overlapping filter windows at B = 1)
         B, L, k = sh
-        s0, sr, sc = x.stride()
-        if k != K or (B > 1 and s0 != L * sr):  # leading dims that do not merge: the general path
+        if k != K:
             return None
+        if x.is_contiguous():  # (the common case: one call, no stride tuple)
+            sr, sc = K, 1
+        else:
+            s0, sr, sc = x.stride()
+            if B > 1 and s0 != L * sr:  # leading dims that do not merge: the general path
+                return None
         M = B * L
         y = x.new_empty(B, L, N)
     elif d == 2:
