@@ -118,8 +118,13 @@ void bind_mp_linear(py::module_& m) {
   py::class_<PackedWeight>(m, "PackedWeight", "A validated packed weight for mp_linear_ptr (keeps its arrays alive).")
       .def(py::init([](py::array qweight, py::array scales, py::array zeros, py::array perm,
                        const std::vector<int64_t>& buckets, int64_t K, bool recheck_perm) {
-             PackedWeight pw{qweight,     scales, zeros, perm, view(qweight, scales, zeros, perm, buckets, K),
-                             recheck_perm, recheck_perm ? nullptr : std::make_unique<WeightCache>()};
+             PackedWeight pw{qweight,
+                             scales,
+                             zeros,
+                             perm,
+                             view(qweight, scales, zeros, perm, buckets, K),
+                             recheck_perm,
+                             recheck_perm ? nullptr : std::make_unique<WeightCache>()};
              return pw;
            }),
            py::arg("qweight"), py::arg("scales"), py::arg("zeros"), py::arg("perm"), py::arg("buckets"), py::arg("K"),
@@ -130,8 +135,9 @@ void bind_mp_linear(py::module_& m) {
           "cache_bytes", [](const PackedWeight& pw) { return pw.cache ? pw.cache->bytes() : int64_t(0); },
           "Bytes mp_linear_ptr keeps for this weight between calls (the small path's layout, built on the first "
           "call that takes it; at most 128 KiB); 0 before, or for a handle that keeps nothing (recheck_perm).")
-      .def_property_readonly("caches", [](const PackedWeight& pw) { return bool(pw.cache); },
-                             "Whether mp_linear_ptr may keep work between calls (False for recheck_perm handles).");
+      .def_property_readonly(
+          "caches", [](const PackedWeight& pw) { return bool(pw.cache); },
+          "Whether mp_linear_ptr may keep work between calls (False for recheck_perm handles).");
 
   // The eager fast path: raw addresses of tensors the caller has validated (CPU, dtype, x
   // [M, K] with these element strides, y [M, N] contiguous rows of stride ldy, bias float32 [N]

@@ -146,8 +146,8 @@ void layout_quads_avx2(const uint8_t*, int64_t, int64_t, uint8_t*) {
 void split_nibbles_avx2(const uint8_t*, int64_t, uint8_t*, uint8_t*) {
   absent("split_nibbles_avx2");
 }
-void epilogue_small_i8_avx2(const int32_t*, int64_t, const float*, const float*, const double*, const int32_t*,
-                            double, double, float*) {
+void epilogue_small_i8_avx2(const int32_t*, int64_t, const float*, const float*, const double*, const int32_t*, double,
+                            double, float*) {
   absent("epilogue_small_i8_avx2");
 }
 }  // namespace mpl

@@ -50,10 +50,10 @@ struct SmallI8Layout {
   };
   std::vector<Part> parts;
   AlignedBuf<uint8_t> wq;
-  int64_t bytes = 0;  // of wq in use (<= kMaxSmallI8Bytes)
-  int64_t kq = 0;     // quads per row: (K + 3) / 4
-  int64_t ldc = 0;    // result columns: every part's groups x 8
-  bool has8 = false;  // an 8-bit part (two planes, a second int32 sum)
+  int64_t bytes = 0;            // of wq in use (<= kMaxSmallI8Bytes)
+  int64_t kq = 0;               // quads per row: (K + 3) / 4
+  int64_t ldc = 0;              // result columns: every part's groups x 8
+  bool has8 = false;            // an 8-bit part (two planes, a second int32 sum)
   const uint8_t* of = nullptr;  // the qweight it was built from
   int64_t N = 0, K = 0;
 };
