@@ -265,6 +265,15 @@ void gemm_packed(const int8_t* x, int64_t ldx, int64_t nm, const uint8_t* w, int
   for (int64_t j = 0; j < nc; j += g) {
     const int64_t n = nc - j < g ? nc - j : g;
     for (int64_t i = 0; i < n; ++i) unpack_row<BITS>(w + (j + i) * rb, rb, buf + i * ldb);
+    // The next group's packed rows into L1 while this group's row tiles run (microseconds of
+    // arithmetic): the unpack reads a group in one burst, which the hardware prefetcher does not
+    // run ahead of (in situ the unpack took 2-3x its standalone time, waiting on those lines;
+    // reports/2026-12-07-avx2-gemm-3.md).
+    if (j + g < nc) {
+      const uint8_t* next = w + (j + g) * rb;
+      const int64_t bytes = (nc - j - g < g ? nc - j - g : g) * rb;
+      for (int64_t o = 0; o < bytes; o += 64) _mm_prefetch(reinterpret_cast<const char*>(next + o), _MM_HINT_T0);
+    }
     if constexpr (BITS == 8)
       gemm8(x, ldx, nm, buf, ldb, n, L, qsum, c + j, ldc);
     else if constexpr (BITS == 4)
