@@ -414,7 +414,10 @@ float quantize_row_i8_avx2(const float* x, int64_t K, int8_t* xq, int64_t* qsum)
   auto q8 = [&](int64_t j) {
     __m256 q =
         _mm256_round_ps(_mm256_div_ps(_mm256_loadu_ps(x + j), vs), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    q = _mm256_min_ps(_mm256_max_ps(q, lo), hi);  // NaN -> -127 (irrelevant: sx is NaN then)
+    // a NaN quotient (x NaN, or x = +-inf with sx = inf) -> 0, as quantize_row_i8_ref and the
+    // NEON kernel give: sx = inf leaves the output's signs to these integers, so they must agree
+    q = _mm256_and_ps(q, _mm256_cmp_ps(q, q, _CMP_ORD_Q));
+    q = _mm256_min_ps(_mm256_max_ps(q, lo), hi);
     return _mm256_cvttps_epi32(q);
   };
   k = 0;
@@ -436,7 +439,7 @@ float quantize_row_i8_avx2(const float* x, int64_t K, int8_t* xq, int64_t* qsum)
   for (; k < K; ++k) {
     float q = __builtin_nearbyintf(x[k] / safe);
     q = q < -127.f ? -127.f : (q > 127.f ? 127.f : q);
-    xq[k] = (q == q) ? int8_t(q) : int8_t(-127);
+    xq[k] = (q == q) ? int8_t(q) : int8_t(0);  // NaN quotient -> 0 (see q8)
     sum += xq[k];
   }
   if (qsum) *qsum = sum;
