@@ -24,7 +24,8 @@ from chord import format as fmt
 from chord import ops
 from chord.backends import cpu as cpu_backend
 from chord_kernels import _cpu
-from tests.backends.test_cpu_mp_linear import ISAS, make_weight, ref64, run_binding
+from tests.backends.test_cpu_mp_linear import ISAS, ref64, run_binding
+from tests.helpers import make_weight
 
 pytestmark = pytest.mark.skipif(not cpu_backend.HAVE_CPP, reason="C++ extension not built")
 
