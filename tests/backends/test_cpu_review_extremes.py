@@ -12,6 +12,8 @@ single non-zero, or to alternating signs, and the int32 limit of the GEMM path (
 
 from __future__ import annotations
 
+import gc
+import os
 import types
 
 import pytest
@@ -25,7 +27,7 @@ from chord import ops
 from chord.backends import cpu as cpu_backend
 from chord_kernels import _cpu
 from tests.backends.test_cpu_mp_linear import ISAS, ref64, run_binding
-from tests.helpers import make_weight
+from tests.helpers import make_weight, needs_isa
 
 pytestmark = pytest.mark.skipif(not cpu_backend.HAVE_CPP, reason="C++ extension not built")
 
@@ -262,3 +264,25 @@ def test_any_bucket_table_same_bits_everywhere(table, M, K, xkind, with_bias, se
     pruned = torch.cat([torch.full((n,), b == 0) for b, n in table])
     cols = packed.perm[pruned].long()
     assert torch.equal(y[:, cols], (bias[cols] if with_bias else torch.zeros(len(cols))).expand(M, -1))
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="reads the resident set from /proc")
+@needs_isa("avx2", ISAS)
+def test_small_path_scratch_does_not_grow_with_m():
+    # the small path's per-thread scratch (kept between calls) must not scale with M: on
+    # 1720f80 it held M x (K + 8 N) bytes after the call (~420 MiB kept here at M = 100000)
+    N, K = 512, 128
+    mw = make_weight(N, K, torch.full((N,), 3, dtype=torch.uint8))
+
+    def rss_mib():
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+    x = torch.randn(1, K).expand(100_000, K)  # stride-0 rows: x holds no memory of its own
+    run_binding(x[:64], mw, None, 8, "avx2", 1, path="small")  # the scratch at M = 64
+    gc.collect()
+    before = rss_mib()
+    y = run_binding(x, mw, None, 8, "avx2", 1, path="small")
+    del y
+    gc.collect()
+    assert rss_mib() - before < 64
