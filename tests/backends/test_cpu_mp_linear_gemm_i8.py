@@ -260,6 +260,8 @@ def test_gemm_i8_long_rows_refused_on_the_panel_path():
     x = torch.randn(2, K)
     with pytest.raises(ValueError, match="K <= 65536"):
         run_binding(x, mw, None, 8, path="panel")
+    with pytest.raises(ValueError, match="K <= 65536"):  # an empty batch is refused alike
+        run_binding(x[:0], mw, None, 8, path="panel")
     assert path_of(mw, 512) == "direct"
     y = run_binding(x, mw, None, 8)
     assert_reference_bounds(y, x, mw, None)

@@ -106,10 +106,11 @@ def test_small_i8_threads_split_rows_equal_one_thread():
 def test_small_i8_refusals_name_what_it_takes():
     mw = make_weight(16, 64, torch.full((16,), 1, dtype=torch.uint8))
     x = torch.randn(4, 64)
-    with pytest.raises(ValueError, match="'small' is the act_bits=8 small-layer path"):
-        run_binding(x, mw, None, 0, path="small")
-    with pytest.raises(ValueError, match="AVX2 without VNNI, K <= 128"):
-        run_binding(x, mw, None, 8, "scalar", path="small")
+    for rows in (x, x[:0]):  # an empty batch is refused as a full one
+        with pytest.raises(ValueError, match="'small' is the act_bits=8 small-layer path"):
+            run_binding(rows, mw, None, 0, path="small")
+        with pytest.raises(ValueError, match="AVX2 without VNNI, K <= 128"):
+            run_binding(rows, mw, None, 8, "scalar", path="small")
     long_rows = make_weight(4, 129, torch.full((4,), 1, dtype=torch.uint8))
     with pytest.raises(ValueError, match="K <= 128"):
         run_binding(torch.randn(4, 129), long_rows, None, 8, path="small")
