@@ -10,18 +10,24 @@ from chord.bench.timing import summarize
 
 
 def synthetic_doc(
-    rel: dict[str, float], noise: float = 0.01, rounds: int = 25, seed: int = 0, ref_median: float = 1e-3
+    rel: dict[str, float],
+    noise: float = 0.01,
+    rounds: int = 25,
+    seed: int = 0,
+    ref_median: float = 1e-3,
+    N: int = 4096,
 ) -> dict:
-    """A results document with one kernels group: a torch_fp32 reference and one chord case per
-    entry of ``rel`` (case time / reference time), per-round samples with relative noise."""
+    """A results document with one kernels group (shape 1 x 4096 x ``N``): a torch_fp32 reference
+    and one chord case per entry of ``rel`` (case time / reference time), per-round samples with
+    relative noise."""
     rng = np.random.default_rng(seed)
 
     def samples(med):
         return list(med * (1 + noise * rng.standard_normal(rounds)))
 
     doc = results.new_document({"node": "test"}, {"id": "0" * 40, "dirty": False}, {})
-    g = "kernels M=1 K=4096 N=4096 t=1"
-    base = {"M": 1, "K": 4096, "N": 4096, "threads": 1}
+    g = f"kernels M=1 K=4096 N={N} t=1"
+    base = {"M": 1, "K": 4096, "N": N, "threads": 1}
     doc["benchmarks"].append(
         results.make_record("kernels", g, "torch_fp32", "baseline", base, summarize(samples(ref_median)))
     )

@@ -5,6 +5,7 @@ chord bench --suites kernels --shapes 1x4096x4096 --mixes mix3,u4 --threads 1,2
 chord bench --suites kernels,scoring,adaptation --threads 1,2 --contend   # one core taken by a busy loop
 chord bench --grid benchmarks/grids/full.toml --peer ggml
 chord bench --compare base.json --max-regression 10%          # run, then gate against base.json
+chord bench --compare base.json --recheck 2                   # re-measure a regressed case's group up to 2x
 chord bench --results new.json --compare base.json            # gate two existing files
 chord bench --callgrind [--update-baseline]                   # deterministic instruction-count gate
 """
@@ -30,6 +31,16 @@ def _ints(s: str) -> tuple[int, ...]:
         return tuple(int(v) for v in _csv(s))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {s!r}") from None
+
+
+def _count(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        v = -1
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a count >= 0, got {s!r}")
+    return v
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -122,6 +133,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also fail on inconclusive cases (change above the threshold, CI straddling it)",
     )
+    c.add_argument(
+        "--recheck",
+        type=_count,
+        metavar="N",
+        help="before failing, re-measure the group of each case that regressed (with --strict: or was "
+        "inconclusive), its same-run reference included, up to N times; it fails only if it regresses "
+        f"every time (default {DEFAULT_RECHECKS}, 0: off; runs made by this command, not --results)",
+    )
     k = p.add_argument_group("deterministic instruction-count gate (valgrind)")
     k.add_argument(
         "--callgrind",
@@ -131,6 +150,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     k.add_argument("--update-baseline", action="store_true", help="with --callgrind: rewrite the committed baseline")
     k.add_argument("--isa", type=_csv, help="with --callgrind: ISAs to count (default: scalar and avx2 when available)")
 
+
+#: re-measures of a regressed case's group before the gate fails it (``--recheck``; chord.bench.recheck)
+DEFAULT_RECHECKS = 1
 
 #: the default run: every suite, with time bounds per case so the whole run stays in minutes
 DEFAULT_POLICY = TimingPolicy(warmup=2, min_rounds=7, max_rounds=300, min_time_s=0.1, max_time_s=0.5, rel_ci=0.02)
@@ -172,13 +194,16 @@ def build_config(args) -> BenchConfig:
     return replace(cfg, policy=pol).validate()
 
 
-def _gate(new_doc: dict, base_path: str, args) -> int:
-    from . import compare, results  # noqa: PLC0415
+def _gate(comps: list, new_doc: dict, base_doc: dict, base_path: str, thr: float, args) -> int:
+    from . import compare, recheck  # noqa: PLC0415
 
-    thr = compare.parse_threshold(args.max_regression)
-    base_doc = results.load(base_path)
-    comps = compare.compare(new_doc, base_doc, thr)
     print(compare.summary(comps, thr))
+    # what this command re-measured; a --results file's rechecks were judged against its run's baseline
+    rechecked = "" if args.results else recheck.summary(new_doc, args.strict)
+    if rechecked:
+        print("\n" + rechecked)
+    elif new_doc.get("chord", {}).get("rechecks"):
+        print(f"\nnote: {args.results} holds rows re-measured by the run that made it (chord.rechecks)")
     differs = compare.machine_differences(new_doc, base_doc)
     if differs:  # a ratio moved by the hardware is no code regression: say so beside the verdict
         print(
@@ -188,11 +213,12 @@ def _gate(new_doc: dict, base_path: str, args) -> int:
         )
     rc = compare.gate(comps, args.strict)
     if rc:
+        again = " (on every re-measure too)" if rechecked else ""
         for status, what in (
             (compare.ERROR, "computed a wrong answer"),
             (compare.MISSING, "missing from the new run"),
-            (compare.REGRESSED, f"exceed {thr:.0%}"),
-            (compare.INCONCLUSIVE, f"may exceed {thr:.0%} (--strict)"),
+            (compare.REGRESSED, f"exceed {thr:.0%}{again}"),
+            (compare.INCONCLUSIVE, f"may exceed {thr:.0%} (--strict){again}"),
         ):
             bad = [c.name for c in comps if c.status == status]
             if bad and (status != compare.INCONCLUSIVE or args.strict):
@@ -208,27 +234,49 @@ def run(args) -> int:
             return callgrind.main(update=args.update_baseline, isas=args.isa, threshold=None)
         if args.update_baseline:
             raise ValueError("--update-baseline: only with --callgrind")
+        if args.recheck is not None and not args.compare:
+            raise ValueError("--recheck: only with --compare BASELINE.json")
         if args.results:
             if not args.compare:
                 raise ValueError("--results: only with --compare BASELINE.json")
-            from . import results  # noqa: PLC0415
+            if args.recheck:
+                raise ValueError("--recheck: a --results file cannot be re-measured (run without --results)")
+            from . import compare, results  # noqa: PLC0415
 
-            return _gate(results.load(args.results), args.compare, args)
+            new_doc, base_doc = results.load(args.results), results.load(args.compare)
+            thr = compare.parse_threshold(args.max_regression)
+            return _gate(compare.compare(new_doc, base_doc, thr), new_doc, base_doc, args.compare, thr, args)
         if args.compare:  # fail fast on a bad baseline file, before a long run
             from . import compare, results  # noqa: PLC0415
 
-            results.load(args.compare)
-            compare.parse_threshold(args.max_regression)
+            base_doc = results.load(args.compare)
+            thr = compare.parse_threshold(args.max_regression)
         cfg = build_config(args)
     except (ValueError, FileNotFoundError) as e:
         print(f"chord bench: error: {e}", file=sys.stderr)
         return 2
-    from . import plots, report, results, runner  # noqa: PLC0415
+    from . import plots, recheck, report, results, runner  # noqa: PLC0415
 
     out = Path(args.out or Path("bench_out") / datetime.now().strftime("%Y%m%d-%H%M%S"))
     doc = runner.run(cfg)
     json_path = results.save(doc, args.json or out / "results.json")
+    if args.compare:
+        # before the report and plots, so they show the rows the gate judges
+        n = DEFAULT_RECHECKS if args.recheck is None else args.recheck
+        log = lambda s: print(s, file=sys.stderr, flush=True)
+        doc, comps = recheck.settle(
+            doc, base_doc, thr, recheck.runner_remeasure(cfg, doc, log), n=n, strict=args.strict, log=log
+        )
+        if doc["chord"].get("rechecks"):
+            results.save(doc, json_path)
     md = report.markdown(doc)
+    if doc["chord"].get("rechecks"):
+        redone = sorted({g for r in doc["chord"]["rechecks"] for g in r["groups"]})
+        md += (
+            "\n### Re-measured by the --compare gate\n\nA case regressed in the first run: its group was timed "
+            "again and the tables above show the re-measure (the first rows and both verdicts are under "
+            "`chord.rechecks` in results.json): " + "; ".join(redone) + ".\n"
+        )
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.md").write_text(md)
     print(md)
@@ -240,7 +288,7 @@ def run(args) -> int:
         file=sys.stderr,
     )
     if args.compare:
-        return _gate(doc, args.compare, args)
+        return _gate(comps, doc, base_doc, args.compare, thr, args)
     errors = doc["chord"].get("errors", [])
     for e in errors:
         print(f"chord bench: ERROR: {e['impl']} in {e['group']}: {e['reason']}", file=sys.stderr)

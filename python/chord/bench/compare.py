@@ -13,6 +13,9 @@ The gate cannot be passed by leaving a case out: a case of the baseline that is 
 new run -- its kernel raised and was listed unavailable, its reference could not run, or the grid
 no longer has it -- fails (as in the callgrind gate), and so does every implementation the new run
 recorded as an error (a wrong answer, ``chord.bench.checks``).
+
+What this module judges is one document; ``chord bench --compare`` first re-measures the group of
+a case that regressed and judges the re-measure (``chord.bench.recheck``).
 """
 
 from __future__ import annotations

@@ -8,11 +8,12 @@ crash), sizes weight rotation, and attaches bandwidth and ratios.
 
 from __future__ import annotations
 
+import copy
 import gc
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from functools import partial
 
@@ -48,10 +49,16 @@ class RunContext:
         cfg: BenchConfig,
         log: Callable[[str], None] | None = None,
         read_probe: Callable[[int, int, float], dict | None] | None = None,
+        groups: Iterable[str] | None = None,
+        bandwidth: dict | None = None,
     ):
         """``read_probe(threads, slice_bytes, seconds)``: the read roof in a short window beside a
-        memory-bound case (default :class:`read_roof.AdjacentProbe`; tests pass a fake)."""
+        memory-bound case (default :class:`read_roof.AdjacentProbe`; tests pass a fake).
+        ``groups``: time only the cases of these groups (None: all; :meth:`time_case`).
+        ``bandwidth``: the run-level bandwidths of an earlier run (``chord.bandwidth``), taken
+        instead of measuring them again."""
         self.cfg = cfg
+        self.groups = None if groups is None else frozenset(groups)
         self.device = cfg.device
         self.log = log or (lambda s: print(s, file=sys.stderr, flush=True))
         self.llc = machine.last_level_cache_bytes()
@@ -62,6 +69,7 @@ class RunContext:
         )
         self.doc = results.new_document(machine.machine_info(cfg.device), machine.commit_info(), cfg.as_dict())
         self.doc["chord"]["errors"] = []
+        self.doc["chord"]["bandwidth"].update(copy.deepcopy(bandwidth or {}))
         self.doc["chord"]["rotation_target_bytes"] = self.rotation_target()
         self.doc["chord"]["kernel_rotation_target_bytes"] = self.rotation_target(kernels=True)
         self.records: list[dict] = self.doc["benchmarks"]
@@ -181,10 +189,19 @@ class RunContext:
         (:meth:`interleaving`): one implementation at a time, its thread counts' rounds alternating
         (``timing.measure_interleaved``), so the rows a ratio compares saw the same minutes of the
         machine. Either way one record per implementation and thread count, in group
-        ``group_of(t)``, with the same params and name."""
+        ``group_of(t)``, with the same params and name.
+
+        A run restricted to some groups (``RunContext(groups=...)``, the ``--compare`` gate's
+        re-measure) times every implementation of a selected group and nothing of the others;
+        interleaving, a case with any of its counts' groups selected is timed at every count,
+        as it was in the run it re-measures."""
         threads = [int(t) for t in self.cfg.threads]
+        if self.groups is not None and not any(group_of(t) in self.groups for t in threads):
+            return
         if not self.interleaving() or len(threads) < 2:
             for t in threads:
+                if self.groups is not None and group_of(t) not in self.groups:
+                    continue
                 self.log(f" {group_of(t)}")
                 for it in items:
                     self.time(
@@ -367,13 +384,18 @@ def run(
     cfg: BenchConfig,
     log: Callable[[str], None] | None = None,
     read_probe: Callable[[int, int, float], dict | None] | None = None,
+    groups: Iterable[str] | None = None,
+    bandwidth: dict | None = None,
 ) -> dict:
     """Run every suite of ``cfg``; returns the results document (see ``chord.bench.results``).
-    ``read_probe``: see :class:`RunContext`."""
+    ``read_probe``: see :class:`RunContext`. ``groups``: time only the cases of these groups
+    (every implementation of each, under ``cfg`` as given: the ``--compare`` gate re-measures a
+    regressed case's group so, ``chord.bench.recheck``); ``bandwidth``: an earlier run's
+    ``chord.bandwidth``, reused (:class:`RunContext`)."""
     from .suites import SUITES  # noqa: PLC0415 - suites import models lazily
 
     cfg.validate()
-    ctx = RunContext(cfg, log, read_probe)
+    ctx = RunContext(cfg, log, read_probe, groups, bandwidth)
     t0 = time.perf_counter()
     torch.manual_seed(cfg.seed)
     with contend.busy_processes(cfg.contend) as busy:
