@@ -25,9 +25,11 @@ namespace {
 
 constexpr const char* kOp = "chord.runtime";
 
-// A runner plus the arrays its pointers borrow.
+// A runner plus the arrays its pointers borrow. keep_layouts: its packed layers keep what
+// mp_linear builds from their weights between calls (runtime::Linear::cache).
 struct Keep {
   std::vector<py::object> keep;
+  bool keep_layouts = true;
 };
 struct PySASRec : Keep {
   runtime::SASRecRunner r;
@@ -102,7 +104,7 @@ void read_linear(Keep& s, runtime::Linear& l, const py::dict& d, const std::stri
     const mpl::PackedView v = packed_view(s, d, where, K);
     if (bias && nb != v.N)
       bad(where + ".bias: expected " + std::to_string(v.N) + " entries, got " + std::to_string(nb));
-    l.set_packed(where, v, item(d, "act_bits", where).cast<int>(), bias);
+    l.set_packed(where, v, item(d, "act_bits", where).cast<int>(), bias, s.keep_layouts);
   } else {
     bad(where + ".kind: expected 'fp32' or 'packed', got '" + kind + "'");
   }
@@ -157,17 +159,31 @@ float* out_ptr(const py::array& out, int64_t B, int64_t dim) {
   return p;
 }
 
+int64_t cache_bytes(const runtime::SASRecRunner& r) {
+  int64_t n = 0;
+  for (const runtime::SASRecBlock& b : r.blocks)
+    for (const runtime::Linear* l : {&b.q, &b.k, &b.v, &b.out, &b.fc1, &b.fc2}) n += l->cache_bytes();
+  return n;
+}
+
+int64_t cache_bytes(const runtime::CaserRunner& r) {
+  int64_t n = r.conv_v.cache_bytes() + r.fc1.cache_bytes() + r.fc2.cache_bytes();
+  for (const runtime::Linear& l : r.conv_h) n += l.cache_bytes();
+  return n;
+}
+
 // The class every fused runner binds as: constructed from its spec dict and an ISA name
 // (python/chord/runtime/base.py calls runner_cls(spec, isa)); read_spec(keep, runner, spec,
 // config) reads the model's own fields into the runner (as read_table / read_linear do: the
 // arrays it borrows go to keep), then the ISA is set and the runner checks itself. The "isa"
-// property says what it runs.
+// property says what it runs, "cache_bytes" what its layers keep between calls.
 template <class Py, class ReadSpec>
 py::class_<Py, std::shared_ptr<Py>> runner_class(py::module_& m, const char* name, const char* doc,
                                                  ReadSpec read_spec) {
   return py::class_<Py, std::shared_ptr<Py>>(m, name, doc)
-      .def(py::init([read_spec](const py::dict& spec, const std::string& isa) {
+      .def(py::init([read_spec](const py::dict& spec, const std::string& isa, bool keep_layouts) {
              auto s = std::make_shared<Py>();
+             s->keep_layouts = keep_layouts;
              read_spec(*s, s->r, spec, item(spec, "config", "spec").cast<py::dict>());
              s->r.isa = chord::parse_isa(isa, std::string(kOp) + ": isa");
              try {
@@ -177,8 +193,13 @@ py::class_<Py, std::shared_ptr<Py>> runner_class(py::module_& m, const char* nam
              }
              return s;
            }),
-           py::arg("spec"), py::arg("isa") = "auto")
-      .def_property_readonly("isa", [](const Py& s) { return std::string(mpl::isa_name(s.r.isa)); });
+           py::arg("spec"), py::arg("isa") = "auto", py::arg("keep_layouts") = true)
+      .def_property_readonly("isa", [](const Py& s) { return std::string(mpl::isa_name(s.r.isa)); })
+      .def_property_readonly(
+          "cache_bytes", [](const Py& s) { return cache_bytes(s.r); },
+          "Bytes the packed layers keep between calls (the small-layer int8 path's weight layouts, built "
+          "by the first call that takes the path); 0 before, or with keep_layouts=False (layouts built "
+          "per call: a reference for tests).");
 }
 
 void read_caser(Keep& s, runtime::CaserRunner& r, const py::dict& spec, const py::dict& cfg) {

@@ -34,21 +34,31 @@ void Linear::set_fp32(const std::string& nm, const float* weight, int64_t n, int
   K = k;
   packed = false;
   bias = b;
+  cache.reset();
   wt.assign(size_t(N * K), 0.f);
   for (int64_t i = 0; i < N; ++i)
     for (int64_t j = 0; j < K; ++j) wt[size_t(j * N + i)] = weight[i * K + j];
 }
 
-void Linear::set_packed(const std::string& nm, const mpl::PackedView& view, int act, const float* b) {
+void Linear::set_packed(const std::string& nm, const mpl::PackedView& view, int act, const float* b, bool keep_layout) {
   check_packed(nm, view, act, "weight");
-  *this = Linear{nm, view.N, view.K, /*packed=*/true, view, act, /*wt=*/{}, b};
+  *this = Linear{nm,
+                 view.N,
+                 view.K,
+                 /*packed=*/true,
+                 view,
+                 act,
+                 /*wt=*/{},
+                 b,
+                 keep_layout ? std::make_shared<mpl::WeightCache>() : nullptr};
 }
 
 void Linear::forward(const Fp32Kernels& kr, const float* x, int64_t M, int64_t ldx, float* y, int64_t ldy, int nthreads,
                      mpl::Isa isa) const {
   if (M == 0) return;
   if (packed) {
-    mpl::mp_linear(w, x, mpl::DType::F32, M, ldx, 1, bias, act_bits, y, mpl::DType::F32, ldy, nthreads, isa);
+    mpl::mp_linear(w, x, mpl::DType::F32, M, ldx, 1, bias, act_bits, y, mpl::DType::F32, ldy, nthreads, isa,
+                   mpl::Path::Auto, cache.get());
     return;
   }
   // fp32: row chunks over the task pool (a row's result does not depend on its chunk)

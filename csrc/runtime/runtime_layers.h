@@ -5,6 +5,7 @@
 // borrowed (the binding keeps the owning arrays alive).
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -23,10 +24,19 @@ struct Linear {
   int act_bits = 0;       // packed: 0 or 8 (as the module's mp_linear call)
   std::vector<float> wt;  // fp32: W^T [K, N] (a copy: layers are small; tables are never copied)
   const float* bias = nullptr;
+  // What mp_linear keeps between calls on w (the small-layer int8 path's k-quad layout, built by
+  // the first call that takes that path; mpl::WeightCache): a runner holds its weights for its
+  // life, so the layout is built once, not per call. Copies of this Linear share it (same view);
+  // set_packed starts a new one (never refills this one: the bytes it was built from may be
+  // gone). Null: nothing kept (fp32 layers; keep_layout = false).
+  std::shared_ptr<mpl::WeightCache> cache;
 
   // fp32 weight [N, K] row-major
   void set_fp32(const std::string& nm, const float* weight, int64_t n, int64_t k, const float* b);
-  void set_packed(const std::string& nm, const mpl::PackedView& view, int act, const float* b);
+  // keep_layout = false: mp_linear lays the weight out per call (a reference for tests and A/B)
+  void set_packed(const std::string& nm, const mpl::PackedView& view, int act, const float* b, bool keep_layout = true);
+  // Bytes cache holds (0 before the first call that builds a layout, or without one).
+  int64_t cache_bytes() const { return cache ? cache->bytes() : 0; }
   // nthreads: mp_linear's threads (split over weight rows); fp32 splits activation rows.
   void forward(const Fp32Kernels& kr, const float* x, int64_t M, int64_t ldx, float* y, int64_t ldy, int nthreads,
                mpl::Isa isa) const;

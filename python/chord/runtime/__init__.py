@@ -29,7 +29,8 @@ def compile(model, *, isa: str = "auto", check_stale: bool = True, on_stale: str
     check_stale: verify on every call that the model's modules and tensors are still the ones
     read at compile time (identity and ``_version`` of each tensor: microseconds, small next
     to a rerank) and raise :class:`StaleRuntimeError` otherwise. ``False`` skips it: for callers
-    that re-compile after every ``DeviceModel.apply`` themselves.
+    that re-compile after every ``DeviceModel.apply`` or in-place weight update themselves (a
+    runner keeps what it laid out from the weights it read, so a stale one must not be called).
     on_stale: "raise" (:class:`StaleRuntimeError`) or "rebuild": re-read the model (under its
     lock, as at compile) and run with its new weights -- an adapting device keeps serving.
     Raises :class:`UnsupportedModelError` (a ``TypeError``) for models it cannot run exactly.
