@@ -36,15 +36,26 @@ def _ref(x, mw, bias=None):
 
 
 class _CountEager:
+    """Counts the calls served by the eager fast path: ``mp_linear_eager`` (the first call on a
+    weight, and shapes the one-step call declines) or ``linear_cached`` (the one-step call on a
+    cached handle, when it returns a tensor)."""
+
     def __init__(self, monkeypatch):
         self.n = 0
         real = cpu_backend.mp_linear_eager
+        real_cached = cpu_backend.linear_cached
 
         def counted(*a, **k):
             self.n += 1
             return real(*a, **k)
 
+        def counted_cached(*a, **k):
+            y = real_cached(*a, **k)
+            self.n += y is not None
+            return y
+
         monkeypatch.setattr(cpu_backend, "mp_linear_eager", counted)
+        monkeypatch.setattr(cpu_backend, "linear_cached", counted_cached)
 
 
 @pytest.mark.parametrize("act_bits", [0, 8])

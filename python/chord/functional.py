@@ -156,6 +156,11 @@ def mp_linear(x: torch.Tensor, mw: MixedWeight, bias: torch.Tensor | None = None
     if type(mw) is MixedWeight:
         d = mw.__dict__
         N, K = d["shape"]
+        cache = d.get("_cpu_handle")
+        if cache is not None:  # the common call once the handle is built: one step, as a swapped layer's
+            y = cpu_backend.linear_cached(cache, d, d["buckets"], x, bias, act_bits, N, K)
+            if y is not None:
+                return y
         w = (d["qweight"], d["scales"], d["zeros"], d["perm"], d["buckets"], K)
     else:
         _check_mw(mw)

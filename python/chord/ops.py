@@ -162,7 +162,7 @@ def check_activations(op: str, x: torch.Tensor, K: int, device: torch.device, nd
     if x.dtype not in ACT_DTYPES:
         _fail(TypeError, op, f"x: expected dtype float32, float16 or bfloat16, got {x.dtype}")
     d = x.dim()
-    if (d not in ndims and not (0 in ndims and d >= 1)) or x.shape[-1] != K:
+    if d == 0 or (d not in ndims and not (0 in ndims and d >= 1)) or x.shape[-1] != K:  # (0-d: no last dim)
         want = " or ".join(f"[{K}]" if n == 1 else f"[M, {K}]" if n == 2 else f"[..., {K}]" for n in ndims)
         _fail(ValueError, op, f"x: expected shape {want} (K of the weight), got {_shape(x)}")
     if x.device != device:

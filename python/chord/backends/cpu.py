@@ -120,12 +120,14 @@ def mp_linear(x: torch.Tensor, w: ops.Packed, bias: torch.Tensor | None = None, 
 
 class HandleCache:
     """Holder of a cached ``_cpu.PackedWeight``, numpy views of the packed tensors and what they
-    were built from, as ONE tuple (``entry``) replaced in one store: threads sharing a weight
-    never read a handle with another weight's tensors. Copies and pickles come back empty (the
-    handle is a view of its owner's tensors, never state worth saving)."""
+    were built from (the tensors, the bucket list, the [N, K] the packing was checked against),
+    as ONE tuple (``entry``) replaced in one store: threads sharing a weight never read a handle
+    with another weight's tensors. Copies and pickles come back empty (the handle is a view of
+    its owner's tensors, never state worth saving)."""
 
     __slots__ = ("entry",)
-    _EMPTY = (None, None, None, None, None, -1, None, None)  # q, s, z, p, buckets, version, handle, arrays
+    # q, s, z, p, buckets, version, handle, arrays, N, K
+    _EMPTY = (None, None, None, None, None, -1, None, None, -1, -1)
 
     def __init__(self):
         self.entry = self._EMPTY
@@ -178,14 +180,25 @@ def packed_handle(cache: HandleCache, w: ops.Packed, N: int | None = None) -> tu
     """The validated ``_cpu.PackedWeight`` of a packed weight's tensors, rebuilt (and
     re-validated: the op's metadata checks, then C++ checks sizes and that perm is a permutation)
     when any of them is replaced (``.to()``, ``set_packed``) or written in place
-    (``load_state_dict``: version counters only grow, so their sum changes), or the bucket list is
-    replaced. Inference tensors (``torch.inference_mode``) have no version counter: their handle
-    re-checks perm's range on every call (memory safety; other in-place edits of them go unseen).
-    N: the rows the caller believes the weight has (its shape), checked against the packing.
-    Returns the cache entry: ``entry[6]`` the handle, ``entry[7]`` the numpy views."""
+    (``load_state_dict``: version counters only grow, so their sum changes), the bucket list is
+    replaced, or the caller's K or N differ from those the packing was checked against (a
+    ``MixedWeight`` whose ``shape`` was reassigned: the kernel would read K elements of a shorter
+    x, or leave columns of a wider y unwritten). Inference tensors (``torch.inference_mode``) have
+    no version counter: their handle re-checks perm's range on every call (memory safety; other
+    in-place edits of them go unseen). N: the rows the caller believes the weight has (its
+    shape), checked against the packing. Returns the cache entry: ``entry[6]`` the handle,
+    ``entry[7]`` the numpy views, ``entry[8]``/``entry[9]`` the checked N and K."""
     qweight, scales, zeros, perm, buckets, K = w
     e = cache.entry
-    if e[0] is qweight and e[1] is scales and e[2] is zeros and e[3] is perm and e[4] is buckets:
+    if (
+        e[0] is qweight
+        and e[1] is scales
+        and e[2] is zeros
+        and e[3] is perm
+        and e[4] is buckets
+        and e[9] == K
+        and (N is None or e[8] == N)
+    ):
         v = e[5]  # (same tensors: same inference-ness)
         if v is None or v == qweight._version + scales._version + zeros._version + perm._version:
             return e
@@ -201,7 +214,7 @@ def packed_handle(cache: HandleCache, w: ops.Packed, N: int | None = None) -> tu
         version = qweight._version + scales._version + zeros._version + perm._version
     arrays = (_np(qweight), _np(scales), _np(zeros), _np(perm))
     handle = _cpu.PackedWeight(*arrays, [int(v) for v in buckets], int(K), version is None)
-    e = cache.entry = (qweight, scales, zeros, perm, buckets, version, handle, arrays)
+    e = cache.entry = (qweight, scales, zeros, perm, buckets, version, handle, arrays, n, int(K))
     return e
 
 
@@ -234,8 +247,9 @@ def mp_linear_eager(
         return y
     b = 0
     if bias is not None:
-        if bias.dtype is not torch.float32 or not bias.is_contiguous():
-            bias = bias.detach().to(torch.float32).contiguous()
+        if bias.dtype is not torch.float32 or not bias.is_contiguous() or bias.is_neg():
+            # (resolve_neg: a lazily negated view's memory holds the values un-negated)
+            bias = bias.detach().resolve_neg().to(torch.float32).contiguous()
         b = bias.data_ptr()
     _cpu.mp_linear_ptr(
         handle, x.data_ptr(), _DTYPE_CODE[x.dtype], M, sr, sc, b, act_bits, y.data_ptr(), N, _get_num_threads()
@@ -257,21 +271,34 @@ def linear_cached(
     N: int,
     K: int,
 ) -> torch.Tensor | None:
-    """A swapped layer's eager call in one step, or None when it needs the general path
-    (``functional.linear_packed``: its checks raise naming the argument, or it handles the case).
-    Taken when the module's packed buffers (``bufs``: its ``_buffers``) and ``buckets`` are the
-    very tensors and list ``cache`` was validated for (same objects and versions, as
+    """An eager linear call on a cached handle in one step, or None when it needs the general
+    path (``functional.linear_packed``: its checks raise naming the argument, or it handles the
+    case). The common call of ``chord.mp_linear`` on a ``MixedWeight`` (``bufs``: its instance
+    dict) and of a swapped layer (``bufs``: its ``_buffers``) once their handle is built.
+    Taken when the packed tensors in ``bufs`` and ``buckets`` are the very tensors and list
+    ``cache`` was validated for, at this N and K (same objects, versions and shape, as
     :func:`packed_handle` tests), x is ``eager_ok``, [M, K] (any strides) or [B, l, K] whose
-    leading dims merge into one row stride, act_bits is 0 or 8 and bias is None or a float32 contiguous [N] CPU tensor that needs
-    no autograd. Same kernel, same arguments, so bit-identical to the general path.
+    leading dims merge into one row stride, act_bits is 0 or 8 and bias is None or a float32
+    contiguous [N] CPU tensor (not a lazily negated view) that needs no autograd. Same kernel,
+    same arguments, so bit-identical to the general path.
     (One function, no tuples built: a sequence model's layers are small enough that the general
-    path's Python was half of a layer call, reports/2026-12-07-e2e-2.md.)"""
+    path's Python was half of a layer call, reports/2026-12-07-e2e-2.md; at M = 1 4096^2 each
+    call follows a 6 MB weight stream that evicts this code's data, and every layer and torch
+    call skipped counts, reports/2026-12-07-m1-overhead-1.md.)"""
     # eager_ok first: under dynamo it folds to False before any tensor below is traced
     if not eager_ok(x) or act_bits not in _ACT_BITS or type(act_bits) is not int:
         return None
     e = cache.entry
     q, s, z, p = bufs["qweight"], bufs["scales"], bufs["zeros"], bufs["perm"]
-    if e[0] is not q or e[1] is not s or e[2] is not z or e[3] is not p or e[4] is not buckets:
+    if (
+        e[0] is not q
+        or e[1] is not s
+        or e[2] is not z
+        or e[3] is not p
+        or e[4] is not buckets
+        or e[8] != N
+        or e[9] != K
+    ):
         return None
     v = e[5]
     if v is not None and v != q._version + s._version + z._version + p._version:
@@ -283,18 +310,26 @@ def linear_cached(
     b = 0
     if bias is not None:
         if not (
-            bias.dtype is _f32
+            isinstance(bias, _Tensor)
+            and bias.dtype is _f32
             and bias.is_cpu
             and bias.ndim == 1
             and bias.shape[0] == N
             and bias.is_contiguous()
+            and not bias.is_neg()
             and not (_is_grad_enabled() and bias.requires_grad)
         ):
             return None
         b = bias.data_ptr()
     sh = x.shape
     d = len(sh)
-    if d == 3:  # [B, l, K] (a sequence model's layers; Caser's overlapping filter windows at B = 1)
+    if d == 2:
+        M, k = sh
+        if k != K:
+            return None
+        sr, sc = x.stride()
+        y = x.new_empty(M, N)
+    elif d == 3:  # [B, l, K] (a sequence model's layers; Caser's overlapping filter windows at B = 1)
         B, L, k = sh
         if k != K:
             return None
@@ -306,12 +341,6 @@ def linear_cached(
                 return None
         M = B * L
         y = x.new_empty(B, L, N)
-    elif d == 2:
-        M, k = sh
-        if k != K:
-            return None
-        sr, sc = x.stride()
-        y = x.new_empty(M, N)
     else:
         return None
     if M:
