@@ -287,6 +287,9 @@ def test_cli_transient_regression_cleared_by_the_re_measure(fast_bandwidth, tmp_
 
 
 def test_cli_recheck_argument_errors(tmp_path, make_doc, capsys):
+    p = argparse.ArgumentParser()
+    cli.add_arguments(p)
+    assert "--recheck N" in p.format_help() and "(default 1, 0: off;" in " ".join(p.format_help().split())
     f = results.save(make_doc(MIXES), tmp_path / "r.json")
     assert _cli(["--recheck", "1", "--suites", "kernels"]) == 2
     assert "--recheck: only with --compare" in capsys.readouterr().err
