@@ -153,9 +153,10 @@ void bind_mp_linear(py::module_& m) {
         if (ldy < pw.w.N) bad("y: row stride " + std::to_string(ldy) + " < N = " + std::to_string(pw.w.N));
         if (act_bits != 0 && act_bits != 8) bad("act_bits: expected 0 or 8, got " + std::to_string(act_bits));
         if (pw.recheck_perm) {
-          bool ok = true;
-          for (int64_t i = 0; i < pw.w.N; ++i) ok &= uint32_t(pw.w.perm[i]) < uint64_t(pw.w.N);
-          if (!ok) bad("perm: a value left 0.." + std::to_string(pw.w.N - 1) + " (modified in place after packing)");
+          const int64_t i = perm_out_of_range(pw.w.perm, pw.w.N);
+          if (i >= 0)
+            bad("perm: a value left 0.." + std::to_string(pw.w.N - 1) + " (modified in place after packing): perm[" +
+                std::to_string(i) + "] = " + std::to_string(pw.w.perm[i]));
         }
         py::gil_scoped_release nogil;
         mp_linear(pw.w, reinterpret_cast<const void*>(x), dt, M, sx_row, sx_col, reinterpret_cast<const float*>(bias),

@@ -92,6 +92,14 @@ int64_t task_rows(const BucketSpan& s, int act_bits, int nt, bool long_m1) {
 
 }  // namespace
 
+int64_t perm_out_of_range(const int32_t* perm, int64_t N) {
+  bool ok = true;
+  for (int64_t i = 0; i < N; ++i) ok &= uint32_t(perm[i]) < uint64_t(N);
+  for (int64_t i = 0; !ok && i < N; ++i)
+    if (uint32_t(perm[i]) >= uint64_t(N)) return i;
+  return -1;
+}
+
 PackedView make_packed_view(const uint8_t* qweight, int64_t qbytes, const float* scales, int64_t nscales,
                             const float* zeros, int64_t nzeros, const int32_t* perm, int64_t nperm,
                             const int64_t* buckets, int64_t nb, int64_t K, PermCheck perm_check) {
@@ -111,12 +119,10 @@ PackedView make_packed_view(const uint8_t* qweight, int64_t qbytes, const float*
         ", got " + std::to_string(qbytes));
   if ((off && !qweight) || !scales || !zeros) bad("qweight/scales/zeros: null data");
   if (perm && perm_check == PermCheck::Range) {
-    bool ok = true;  // (no early exit: one vectorized pass; the error looks for the value)
-    for (int64_t i = 0; i < N; ++i) ok &= uint32_t(perm[i]) < uint64_t(N);
-    for (int64_t i = 0; !ok && i < N; ++i)
-      if (uint32_t(perm[i]) >= uint64_t(N))
-        bad("perm[" + std::to_string(i) + "]: expected a row in 0.." + std::to_string(N - 1) + ", got " +
-            std::to_string(perm[i]));
+    const int64_t i = perm_out_of_range(perm, N);
+    if (i >= 0)
+      bad("perm[" + std::to_string(i) + "]: expected a row in 0.." + std::to_string(N - 1) + ", got " +
+          std::to_string(perm[i]));
   } else if (perm) {
     std::vector<char> seen(size_t(N), 0);
     for (int64_t i = 0; i < N; ++i) {

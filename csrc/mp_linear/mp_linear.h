@@ -80,6 +80,11 @@ PackedView make_packed_view(const uint8_t* qweight, int64_t qbytes, const float*
                             const int64_t* buckets, int64_t nb, int64_t K,
                             PermCheck perm_check = PermCheck::Permutation);
 
+// The first i with perm[i] outside 0..N-1, or -1: one pass without an early exit (it vectorizes),
+// then a scan for the index only when a value is out. PermCheck::Range, and handles that re-check
+// perm on every call.
+int64_t perm_out_of_range(const int32_t* perm, int64_t N);
+
 struct SmallI8Layout;  // mp_linear_small_i8.h
 
 // Weight-side work mp_linear may keep between calls on one packed weight: the small-layer int8
