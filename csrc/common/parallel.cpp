@@ -2,26 +2,42 @@
 
 #include <pthread.h>
 #if defined(__linux__)
-#include <sched.h>  // sched_getcpu
+#include <sched.h>  // sched_getcpu, sched_getaffinity
+#include <time.h>   // clock_gettime of a worker's CPU clock
 #endif
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <exception>
 #include <memory>
 #include <mutex>
 #include <new>
+#include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
 namespace chord {
 namespace {
 
-// How long an idle worker spins before it sleeps (parallel.h): long enough to bridge
-// back-to-back calls, short enough to cost little.
-constexpr std::chrono::microseconds kSpin{100};
+// The idle policy (parallel.h, detail::SpinWindow). A worker that runs out of tasks spins on the
+// job counter before it sleeps on a condition variable, as long as the gaps between recent jobs
+// say the next one comes soon, up to the cap. The runtimes around us spin for milliseconds by
+// default: libgomp 300k spins (GOMP_SPINCOUNT; 100 when it has more threads than CPUs), the LLVM
+// / Intel OpenMP runtime 200 ms (KMP_BLOCKTIME), ggml's threadpool polls 50 * 128k rounds
+// (poll=50), XNNPACK's pthreadpool 1M spins. A fixed 100 us here was shorter than the gap `chord
+// bench` leaves between calls (~150-230 us), so every 2-thread call there paid a futex wake-up
+// (53-64 us measured; reports/2026-12-07-avx2-gemm-3.md); a fixed 1 ms would burn a core for 1 ms
+// after every burst of calls. Adapting keeps the spin at 100 us where calls are far apart, and
+// lets it bridge the gaps calls actually leave, up to the cap. Where the pool has more threads
+// than the process has CPUs a spinning worker would take a core from one with work, so it spins
+// kFloor at most (libgomp's throttle), and a straggler (a worker that could not run: a busy core)
+// drops the window to kFloor. While it spins a worker yields its core every ~64 pauses (spin_until):
+// a caller on the same core gets it back within microseconds.
+constexpr int64_t kDefaultSpinCapNs = 1'000'000;
 // A caller waiting for tasks claimed by others spins longer before it sleeps: a thread that was
 // descheduled holding a task is back after the busy process's time slice (a scheduler tick), and a
 // caller woken by it from a sleep may be placed on that thread's core, the busy one, where it then
@@ -73,7 +89,7 @@ inline bool always() {
   return true;
 }
 template <class F, class Y = bool (*)()>
-bool spin_until(F&& ready, std::chrono::microseconds limit = kSpin, Y&& may_yield = always) {
+bool spin_until(F&& ready, std::chrono::nanoseconds limit, Y&& may_yield = always) {
   const auto t0 = std::chrono::steady_clock::now();
   for (int i = 1;; ++i) {
     if (ready()) return true;
@@ -94,6 +110,38 @@ inline uint64_t cpu_bit() {
 #else
   return ~uint64_t(0);
 #endif
+}
+
+// The spin cap (ns; parallel.h): -1 until CHORD_POOL_SPIN_US is read or set_pool_spin sets it. A
+// global, not the Pool's, so it holds in a forked child (which builds a fresh pool).
+std::atomic<int64_t> g_spin_cap_ns{-1};
+
+int64_t spin_cap_from_env() {
+  const char* env = std::getenv("CHORD_POOL_SPIN_US");
+  if (!env || !*env) return kDefaultSpinCapNs;
+  char* end = nullptr;
+  const long long v = std::strtoll(env, &end, 10);
+  if (env[0] < '0' || env[0] > '9' || *end || v > kMaxSpinUs)
+    throw std::invalid_argument("CHORD_POOL_SPIN_US: expected whole microseconds in [0, " + std::to_string(kMaxSpinUs) +
+                                "], got '" + env + "'");
+  return int64_t(v) * 1000;
+}
+
+int64_t spin_cap_ns() {
+  int64_t cap = g_spin_cap_ns.load(std::memory_order_relaxed);
+  if (cap >= 0) return cap;
+  int64_t unset = -1;
+  g_spin_cap_ns.compare_exchange_strong(unset, spin_cap_from_env(), std::memory_order_relaxed);
+  return g_spin_cap_ns.load(std::memory_order_relaxed);
+}
+
+// CPUs this process may run on (at least 1)
+int usable_cpus() {
+#if defined(__linux__)
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(CPU_COUNT(&set), 1);
+#endif
+  return std::max(int(std::thread::hardware_concurrency()), 1);
 }
 
 // One contiguous block of tasks, claimed front to back (own cache line: threads hit it with atomics).
@@ -186,6 +234,9 @@ class Pool {
       return false;
     }
     shared_.fetch_add(1, std::memory_order_relaxed);
+    // the idle policy learns the gap this job's workers had to bridge (from the last shared job's end)
+    const int64_t cap = spin_cap_ns();
+    spin_.on_gap(t0 - last_end_, cap);
     auto job = std::make_shared<Job>(ntasks, helpers, blocked, cum_cost);
     job->fn = &fn;
     bool wake;
@@ -193,8 +244,13 @@ class Pool {
       std::lock_guard<std::mutex> lk(mu_);
       while (int(workers_.size()) < helpers) {
         workers_.emplace_back([this] { loop(); });
-        workers_.back().detach();  // never joined: process exit cannot deadlock on them
+        handles_.push_back(workers_.back().native_handle());  // valid: the thread never exits
+        workers_.back().detach();                             // never joined: process exit cannot deadlock on them
       }
+      // read by the workers when they next run out of tasks
+      int64_t spin = spin_.spin_ns(cap);
+      if (int(workers_.size()) + 1 > ncpu_) spin = std::min(spin, detail::SpinWindow::kFloor);
+      spin_ns_.store(spin, std::memory_order_relaxed);
       job_ = job;
       gen_spin_.store(++gen_, std::memory_order_release);
       wake = sleepers_ > 0;  // spinning workers see gen_spin_ without a wake-up
@@ -212,7 +268,8 @@ class Pool {
       std::unique_lock<std::mutex> lk(job->mu);
       job->cv.wait(lk, all_done);
     }
-    note_wait(t0, t_free, now_ns(), job->total_cost, mine);
+    last_end_ = now_ns();
+    note_wait(t0, t_free, last_end_, job->total_cost, mine);
     {
       std::lock_guard<std::mutex> lk(mu_);
       job_.reset();
@@ -228,7 +285,44 @@ class Pool {
     st.stragglers = stragglers_.load(std::memory_order_relaxed);
     st.helped = helped_.load(std::memory_order_relaxed);
     st.wait_us = wait_ns_.load(std::memory_order_relaxed) / 1000;
+    st.wakeups = wakeups_.load(std::memory_order_relaxed);
     return st;
+  }
+
+  // a lower cap holds from now on, also for a worker about to start its spin
+  void clamp_spin(int64_t cap) {
+    int64_t cur = spin_ns_.load(std::memory_order_relaxed);
+    while (cur > cap && !spin_ns_.compare_exchange_weak(cur, cap, std::memory_order_relaxed)) {
+    }
+  }
+
+  PoolSpin spin() {
+    PoolSpin sp;
+    const int64_t cap = spin_cap_ns();
+    sp.cap_us = cap / 1000;
+    std::vector<pthread_t> handles;
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      sp.window_us = spin_ns_.load(std::memory_order_relaxed) / 1000;
+      sp.workers = int(workers_.size());
+      sp.sleeping = sleepers_;
+      handles = handles_;
+    }
+    sp.worker_cpu_us = 0;
+    for (pthread_t h : handles) {
+#if defined(__linux__)
+      clockid_t clock;
+      timespec ts;
+      if (pthread_getcpuclockid(h, &clock) == 0 && clock_gettime(clock, &ts) == 0) {
+        sp.worker_cpu_us += int64_t(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000;
+        continue;
+      }
+#endif
+      (void)h;
+      sp.worker_cpu_us = -1;
+      break;
+    }
+    return sp;
   }
 
  private:
@@ -243,6 +337,10 @@ class Pool {
     const int64_t saved = mine ? int64_t(double(t_free - t0) * double(total - mine) / double(mine)) : wait;
     if (wait > saved + kSlack) {
       stragglers_.fetch_add(1, std::memory_order_relaxed);
+      // a worker could not run when it had to: do not hold a shared core spinning
+      spin_.on_straggler();
+      spin_ns_.store(std::min(spin_ns_.load(std::memory_order_relaxed), detail::SpinWindow::kFloor),
+                     std::memory_order_relaxed);
       paused_until_ = t_end + pause_ns_;
       pause_ns_ = std::min(2 * pause_ns_, kPauseMax);
       clean_ = 0;
@@ -256,12 +354,16 @@ class Pool {
     uint64_t seen = 0;
     for (;;) {
       std::shared_ptr<Job> job;
-      spin_until([&] { return gen_spin_.load(std::memory_order_acquire) != seen; });
+      const std::chrono::nanoseconds spin(spin_ns_.load(std::memory_order_relaxed));
+      if (spin.count() > 0) spin_until([&] { return gen_spin_.load(std::memory_order_acquire) != seen; }, spin);
       {
         std::unique_lock<std::mutex> lk(mu_);
-        ++sleepers_;
-        cv_.wait(lk, [&] { return gen_ != seen; });
-        --sleepers_;
+        if (gen_ == seen) {
+          ++sleepers_;
+          cv_.wait(lk, [&] { return gen_ != seen; });
+          --sleepers_;
+          wakeups_.fetch_add(1, std::memory_order_relaxed);
+        }
         seen = gen_;
         job = job_;
       }
@@ -272,11 +374,16 @@ class Pool {
   }
 
   std::mutex busy_mu_;  // one job at a time
+  // the idle policy (under busy_mu_): the window, and when the last shared job ended
+  detail::SpinWindow spin_;
+  int64_t last_end_ = 0;
+  std::atomic<int64_t> spin_ns_{detail::SpinWindow::kFloor};  // what an idle worker spins now
+  const int ncpu_ = usable_cpus();
   // the straggler pause (under busy_mu_)
   int64_t paused_until_ = 0;  // now_ns() before which jobs run on the caller alone
   int64_t pause_ns_ = kPauseMin;
   int clean_ = 0;  // jobs without a straggler since the last one or the last relaxation
-  std::atomic<int64_t> shared_{0}, alone_{0}, stragglers_{0}, helped_{0}, wait_ns_{0};  // pool_stats()
+  std::atomic<int64_t> shared_{0}, alone_{0}, stragglers_{0}, helped_{0}, wait_ns_{0}, wakeups_{0};  // pool_stats()
   std::mutex mu_;
   std::condition_variable cv_;
   std::shared_ptr<Job> job_;
@@ -284,6 +391,7 @@ class Pool {
   std::atomic<uint64_t> gen_spin_{0};  // a copy that spinning workers poll without the lock
   int sleepers_ = 0;                   // workers blocked on cv_ (under mu_)
   std::vector<std::thread> workers_;
+  std::vector<pthread_t> handles_;  // the workers', for their CPU clocks (under mu_)
 };
 
 // The process's pool: created on first use, and again in a forked child (whose copy of the
@@ -302,7 +410,10 @@ Pool& pool() {
   static const int registered = pthread_atfork(nullptr, nullptr, reset_after_fork);
   (void)registered;
   std::lock_guard<std::mutex> lk(g_pool_mu);
-  if (!g_pool) g_pool = new Pool();
+  if (!g_pool) {
+    spin_cap_ns();  // a bad CHORD_POOL_SPIN_US throws here, before any job
+    g_pool = new Pool();
+  }
   return *g_pool;
 }
 
@@ -341,6 +452,19 @@ void parallel_for_blocked(int64_t ntasks, int nthreads, const std::function<void
 
 PoolStats pool_stats() {
   return pool().stats();
+}
+
+PoolSpin pool_spin() {
+  return pool().spin();
+}
+
+void set_pool_spin(int64_t spin_us) {
+  if (spin_us < 0 || spin_us > kMaxSpinUs)
+    throw std::invalid_argument("spin_us: expected whole microseconds in [0, " + std::to_string(kMaxSpinUs) +
+                                "], got " + std::to_string(spin_us));
+  g_spin_cap_ns.store(spin_us * 1000, std::memory_order_relaxed);
+  std::lock_guard<std::mutex> lk(g_pool_mu);
+  if (g_pool) g_pool->clamp_spin(spin_us * 1000);
 }
 
 void parallel_for(int64_t ntasks, int nthreads, const std::function<void(int64_t)>& fn) {

@@ -46,6 +46,34 @@ def pool_stats() -> dict[str, int]:
     return dict(_cpu.pool_stats()) if HAVE_CPP and hasattr(_cpu, "pool_stats") else {}
 
 
+def pool_spin() -> dict[str, int]:
+    """How long the thread pool's idle workers spin before they sleep (``csrc/common/parallel.h``):
+    the cap in microseconds (``cap_us``: ``CHORD_POOL_SPIN_US``, else :func:`set_pool_spin`, else
+    1000), what an idle worker spins now (``window_us``: adapted to the gaps between calls, at most
+    the cap), the workers started (``workers``) and asleep now (``sleeping``), and the CPU time the
+    workers used (``worker_cpu_us``, -1 where the OS cannot say). ``pool_stats()["wakeups"]``
+    counts the calls' worker wake-ups from sleep. ValueError for a bad ``CHORD_POOL_SPIN_US``;
+    RuntimeError without the extension."""
+    if not HAVE_CPP:
+        raise RuntimeError(f"pool_spin: the C++ extension is not built ({_IMPORT_ERROR})")
+    return dict(_cpu.pool_spin())
+
+
+def set_pool_spin(spin_us: int) -> None:
+    """Caps how long an idle worker of the thread pool spins before it sleeps, in whole
+    microseconds (0: sleep at once, the least CPU and a wake-up per call; at most 1000000), from
+    the next call on; it outranks ``CHORD_POOL_SPIN_US``. Below the cap the pool spins as long as
+    the gaps between recent calls suggest. ValueError naming ``spin_us`` for anything but an int
+    in that range; RuntimeError without the extension."""
+    if isinstance(spin_us, bool) or not isinstance(spin_us, int):
+        raise ValueError(f"spin_us: expected whole microseconds (an int), got {type(spin_us).__name__} {spin_us!r}")
+    if not HAVE_CPP:
+        raise RuntimeError(f"set_pool_spin: the C++ extension is not built ({_IMPORT_ERROR})")
+    if not 0 <= spin_us <= 1_000_000:
+        raise ValueError(f"spin_us: expected whole microseconds in [0, 1000000], got {spin_us}")
+    _cpu.set_pool_spin(spin_us)
+
+
 def _nthreads() -> int:
     # the extension's pool (csrc/common/parallel.h) runs as many threads as torch is set to use
     return max(1, torch.get_num_threads())
