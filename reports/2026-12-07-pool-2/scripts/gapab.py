@@ -11,8 +11,8 @@ import time
 import torch
 
 import chord
-from chord.bench.config import NAMED_MIXES, mix_codes
 from chord.backends import cpu
+from chord.bench.config import NAMED_MIXES, mix_codes
 
 M, GAP, R, B = (int(a) for a in sys.argv[1:5])
 caps = [int(a) for a in sys.argv[5:]]
@@ -41,7 +41,7 @@ for b in range(B):
         chord.mp_linear(x, mws[k % 4], act_bits=8)  # untimed: the cap takes effect
         k += 1
         w0, c0 = cpu.pool_stats()["wakeups"], cpu.pool_spin()["worker_cpu_us"]
-        for r in range(R):
+        for _ in range(R):
             spin_us(GAP)
             t0 = time.perf_counter_ns()
             chord.mp_linear(x, mws[k % 4], act_bits=8)
@@ -54,10 +54,16 @@ out = {}
 for c, v in res.items():
     t = sorted(v["t"])
     out[c] = dict(
-        min=t[0], p10=t[len(t) // 10], med=t[len(t) // 2], wake_per_call=v["wake"] / v["calls"],
-        worker_cpu_ms_per_call=v["cpu"] / v["calls"] / 1000, calls=v["calls"],
+        min=t[0],
+        p10=t[len(t) // 10],
+        med=t[len(t) // 2],
+        wake_per_call=v["wake"] / v["calls"],
+        worker_cpu_ms_per_call=v["cpu"] / v["calls"] / 1000,
+        calls=v["calls"],
     )
-    print(f"cap {c:5d} us: min {t[0]:.3f} p10 {t[len(t)//10]:.3f} med {t[len(t)//2]:.3f} ms; "
-          f"wake-ups/call {out[c]['wake_per_call']:.2f}; worker CPU/call {out[c]['worker_cpu_ms_per_call']:.3f} ms "
-          f"({v['calls']} calls)")
+    print(
+        f"cap {c:5d} us: min {t[0]:.3f} p10 {t[len(t) // 10]:.3f} med {t[len(t) // 2]:.3f} ms; "
+        f"wake-ups/call {out[c]['wake_per_call']:.2f}; worker CPU/call {out[c]['worker_cpu_ms_per_call']:.3f} ms "
+        f"({v['calls']} calls)"
+    )
 print(json.dumps({"M": M, "gap_us": GAP, "res": out}))

@@ -1,5 +1,6 @@
 """chord and Q2_K rows of bench runs side by side: min ms, and the chord 2-thread row's pool counters
 (wakeups per shared job where the build counts them). Usage: rows.py RUN_DIR..."""
+
 import json
 import sys
 from pathlib import Path
@@ -31,4 +32,6 @@ for d in sys.argv[1:]:
             extra = f"  pool: shared {pl.get('shared')} alone {pl.get('alone')} stragglers {pl.get('stragglers')}"
             if "wakeups" in pl:
                 extra += f" wakeups {pl['wakeups']}"
-        print(f"  M={key[0]} t={key[1]}: chord {ch:.3f} ms; Q2_K {qs} ms ({ratio}); dyn-int8 {c.get('torch_dynamic_int8', [0])[0]:.3f}{extra}")
+        print(
+            f"  M={key[0]} t={key[1]}: chord {ch:.3f} ms; Q2_K {qs} ms ({ratio}); dyn-int8 {c.get('torch_dynamic_int8', [0])[0]:.3f}{extra}"
+        )
