@@ -41,8 +41,9 @@ def pool_stats() -> dict[str, int]:
     """What the C++ kernels' thread pool did since the process started (``csrc/common/parallel.h``):
     jobs run with its workers (``shared``), jobs run on the calling thread alone during a
     straggler pause (``alone``), stragglers that started a pause, shared jobs where a worker ran a
-    task (``helped``), the callers' total wait for workers' tasks (``wait_us``). ``{}`` without
-    the extension."""
+    task (``helped``), the callers' total wait for workers' tasks (``wait_us``), and the times an
+    idle worker had gone to sleep and was woken for a job (``wakeups``; :func:`pool_spin` says how
+    long it spins first). ``{}`` without the extension."""
     return dict(_cpu.pool_stats()) if HAVE_CPP and hasattr(_cpu, "pool_stats") else {}
 
 
