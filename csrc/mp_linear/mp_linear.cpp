@@ -368,12 +368,15 @@ void mp_linear(const PackedView& w, const void* x, DType xdtype, int64_t M, int6
   if (!w.perm) bad("mp_linear: perm is required");
   if (ldy < w.N) bad("y: row stride " + std::to_string(ldy) + " < N = " + std::to_string(w.N));
   if (act_bits != 0 && act_bits != 8) bad("act_bits: expected 0 or 8, got " + std::to_string(act_bits));
+  // Resolved once per call: Auto reads CHORD_CPU_ISA from the environment (a scan of every
+  // variable), and the path choice and the activation preparation each resolved it again.
+  isa = resolve_isa(isa);
   // A requested path is checked before the empty batch returns: a call that fails at M = 1 must
   // not pass at M = 0.
   const Path chosen = choose_path(w, M, act_bits, isa, path);
   if (chosen == Path::Small) {
     if (act_bits != 8) bad("path: 'small' is the act_bits=8 small-layer path, got act_bits = 0");
-    if (!small_i8_fits(w, resolve_isa(isa)))
+    if (!small_i8_fits(w, isa))
       bad("path: 'small' takes act_bits=8 on AVX2 without VNNI, K <= " + std::to_string(kMaxKSmallI8) +
           " and a k-quad layout of <= " + std::to_string(kMaxSmallI8Bytes) + " bytes (use path='auto')");
   }
