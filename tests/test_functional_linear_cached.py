@@ -63,6 +63,10 @@ def _outcome(fn, *args, **kwargs):
         return (type(e), str(e))
 
 
+class _Sub(torch.Tensor):
+    pass
+
+
 def _never_zero(x):
     return torch.where(x == 0, torch.ones_like(x), x)
 
@@ -131,6 +135,7 @@ def test_cached_call_serves_the_m1_call_and_declines_what_it_does_not_handle(mon
         ((x1, mw, torch.randn(48, generator=g).half()), {}),  # bias converted by the general path
         ((x1, mw, torch.randn(96, generator=g)[::2]), {}),  # strided bias
         ((x1, mw, torch._neg_view(torch.randn(48, generator=g))), {}),  # lazily negated bias
+        ((x1, mw, _Sub(torch.randn(48, generator=g))), {}),  # a Tensor subclass (not Parameter)
         ((x1, mw), {"act_bits": torch.tensor(8).item() + 0.0}),  # not an int: the general path refuses
     ):
         before = count.declined
@@ -145,8 +150,10 @@ def test_cached_call_serves_the_m1_call_and_declines_what_it_does_not_handle(mon
     with torch.no_grad():  # a bias that needs no gradient here: served
         y = chord.mp_linear(x1, mw, bg)
     assert count.served == 2 and not y.requires_grad
+    bp = torch.nn.Parameter(torch.randn(48, generator=g), requires_grad=False)  # a module's bias
+    assert torch.equal(chord.mp_linear(x1, mw, bp), _op(x1, mw, bp.detach())) and count.served == 3
     y = chord.mp_linear(x1, mw, bg)  # autograd through the registered op
-    assert y.requires_grad and count.served == 2
+    assert y.requires_grad and count.served == 3
 
 
 def test_lazily_negated_bias_is_negated():

@@ -181,6 +181,7 @@ _tracing_state = torch._C._get_tracing_state
 _dispatch_stack_len = torch._C._len_torch_dispatch_stack
 _function_mode_on = torch._C._is_torch_function_mode_enabled
 _Tensor = torch.Tensor
+_Parameter = torch.nn.Parameter
 _strided = torch.strided
 _get_num_threads = torch.get_num_threads  # (>= 1: torch refuses set_num_threads(0))
 
@@ -308,7 +309,8 @@ def linear_cached(
     ``cache`` was validated for, at this N and K (same objects, versions and shape, as
     :func:`packed_handle` tests), x is ``eager_ok``, [M, K] (any strides) or [B, l, K] whose
     leading dims merge into one row stride, act_bits is 0 or 8 and bias is None or a float32
-    contiguous [N] CPU tensor (not a lazily negated view) that needs no autograd. Same kernel,
+    contiguous [N] CPU tensor or Parameter (not a subclass, not a lazily negated view) that needs
+    no autograd. Same kernel,
     same arguments, so bit-identical to the general path.
     (One function, no tuples built: a sequence model's layers are small enough that the general
     path's Python was half of a layer call, reports/2026-12-07-e2e-2.md; at M = 1 4096^2 each
@@ -338,8 +340,9 @@ def linear_cached(
         return None
     b = 0
     if bias is not None:
+        tb = type(bias)  # (exact types: isinstance on a Parameter goes through the metaclass's check)
         if not (
-            isinstance(bias, _Tensor)
+            (tb is _Parameter or tb is _Tensor)
             and bias.dtype is _f32
             and bias.is_cpu
             and bias.ndim == 1
