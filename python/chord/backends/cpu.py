@@ -310,8 +310,7 @@ def linear_cached(
     :func:`packed_handle` tests), x is ``eager_ok``, [M, K] (any strides) or [B, l, K] whose
     leading dims merge into one row stride, act_bits is 0 or 8 and bias is None or a float32
     contiguous [N] CPU tensor or Parameter (not a subclass, not a lazily negated view) that needs
-    no autograd. Same kernel,
-    same arguments, so bit-identical to the general path.
+    no autograd. Same kernel, same arguments, so bit-identical to the general path.
     (One function, no tuples built: a sequence model's layers are small enough that the general
     path's Python was half of a layer call, reports/2026-12-07-e2e-2.md; at M = 1 4096^2 each
     call follows a 6 MB weight stream that evicts this code's data, and every layer and torch
