@@ -239,3 +239,19 @@ def test_inference_mode_tensors_keep_perm_in_range():
         mw.perm[0] = 48  # in place, invisible to a version check
         with pytest.raises(ValueError, match=r"perm: a value left 0..47 .*perm\[0\] = 48"):
             chord.mp_linear(x, mw)
+
+
+@pytest.mark.parametrize("op", ["mp_linear", "mp_topk"])
+def test_no_public_backend_entry_skips_the_perm_check(op):
+    # the registered CPU impls trust the op's checks (C++ re-checks perm's range, not that it is a
+    # permutation): called directly with a perm holding a repeated id they left rows unwritten
+    # (reports/2026-12-07-review-2.md, finding 1), so they are private and the op refuses
+    assert not hasattr(cpu_backend, op)
+    mw = _weight()
+    perm = mw.perm.clone()
+    perm[0] = perm[1]
+    packed = (mw.qweight, mw.scales, mw.zeros, perm, list(mw.buckets), mw.K)
+    x = torch.randn(2, 64)
+    args = (x, *packed, None, 0) if op == "mp_linear" else (x, *packed, 3, None, 0)
+    with pytest.raises((ValueError, RuntimeError), match="perm: not a permutation"):
+        getattr(torch.ops.chord, op)(*args)

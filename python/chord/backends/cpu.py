@@ -108,8 +108,12 @@ def _np(t: torch.Tensor):
     return t.view(torch.int16).numpy() if t.dtype in (torch.float16, torch.bfloat16) else t.numpy()
 
 
-def mp_linear(x: torch.Tensor, w: ops.Packed, bias: torch.Tensor | None = None, act_bits: int = 0) -> torch.Tensor:
-    """C++ ``chord::mp_linear``: x [M, K] fp32/fp16/bf16 (any strides) -> y [M, N] in x.dtype.
+def _mp_linear_impl(
+    x: torch.Tensor, w: ops.Packed, bias: torch.Tensor | None = None, act_bits: int = 0
+) -> torch.Tensor:
+    """The registered CPU impl of ``torch.ops.chord.mp_linear`` (private: it trusts the op's checks;
+    called directly with a perm that is not a permutation it would leave rows unwritten).
+    C++ ``chord::mp_linear``: x [M, K] fp32/fp16/bf16 (any strides) -> y [M, N] in x.dtype.
     One fused kernel for every M (csrc/mp_linear/mp_linear.cpp; docs/kernels.md). The arguments
     pass the op's checks first (``chord.ops.as_kernel``: metadata, and that perm is a permutation,
     cached per perm tensor and version); C++ checks the packed tensors' sizes again and perm's
@@ -379,10 +383,11 @@ def linear_cached(
     return y
 
 
-def mp_topk(
+def _mp_topk_impl(
     x: torch.Tensor, w: ops.Packed, k: int, candidates: torch.Tensor | None = None, act_bits: int = 0
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """C++ ``chord::mp_topk``: fused scoring + top-k, never materializing [M, N] scores.
+    """The registered CPU impl of ``torch.ops.chord.mp_topk`` (private, as ``_mp_linear_impl``).
+    C++ ``chord::mp_topk``: fused scoring + top-k, never materializing [M, N] scores.
     x float [M, K] (widened to float32 exactly) -> (values float32 [M, k], indices int64 [M, k]);
     ties -> smaller item id first (as the reference). Arguments pass ``chord.ops.check_mp_topk``
     first (perm a permutation there; C++ checks x finite and candidate ids in range)."""
@@ -430,7 +435,7 @@ def kernels() -> dict[str, Callable]:
     why = f"C++ extension unavailable: {_IMPORT_ERROR}" if not HAVE_CPP else ""
     fused_topk = HAVE_CPP and hasattr(_cpu, "mp_topk")
     have = {"quantize_pack": HAVE_CPP, "mp_linear": HAVE_CPP, "mp_topk": fused_topk}
-    cpp = {"quantize_pack": quantize_pack, "mp_linear": mp_linear, "mp_topk": mp_topk}
+    cpp = {"quantize_pack": quantize_pack, "mp_linear": _mp_linear_impl, "mp_topk": _mp_topk_impl}
     return {
         f"chord::{name}": cpp[name]
         if ok
